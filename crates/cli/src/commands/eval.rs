@@ -1,0 +1,381 @@
+//! `reclaim eval DIR`: scores every pair of a labelled photo set, the way `reclaim compare`
+//! would, and prints genuine and impostor tables.
+//!
+//! Photos are named `IDENTITY-N.ext`. Besides photo-to-photo pairs, each photo is also
+//! turned into an ID-portrait-sized copy (small, printed-looking, JPEG-compressed) and
+//! compared with the *other* photos, since a live selfie against the portrait on a card is
+//! the comparison the product really makes.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
+use image::{DynamicImage, Rgb, RgbImage};
+use reclaim_verify::face::DetectedFace;
+use reclaim_verify::{
+    compare_analyses, load_image_file, FaceAnalysis, FaceEngine, ImageLimits, ReasonCode,
+};
+use serde::Serialize;
+
+use super::compare::{default_threads, engine_options};
+use crate::output::{say, fail, fail_with, print_json, Outcome};
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Directory of photos named IDENTITY-N.jpg (or .png, .webp).
+    pub dir: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Also save each simulated ID portrait here, to look at.
+    #[arg(long, value_name = "DIR")]
+    pub write_portraits: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct PhotoResult {
+    file: String,
+    identity: String,
+    reasons: Vec<ReasonCode>,
+    portrait_reasons: Vec<ReasonCode>,
+}
+
+#[derive(Serialize, Clone)]
+struct PairResult {
+    kind: &'static str,
+    a: String,
+    b: String,
+    genuine: bool,
+    score: Option<f32>,
+    same_person: bool,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    genuine_pairs: usize,
+    impostor_pairs: usize,
+    lowest_genuine: Option<f32>,
+    highest_impostor: Option<f32>,
+    /// Genuine pairs `compare` would call different (score or image quality).
+    false_non_matches: usize,
+    /// Impostor pairs `compare` would call the same person.
+    false_matches: usize,
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    threshold: f32,
+    photos: Vec<PhotoResult>,
+    summary: BTreeMap<&'static str, Summary>,
+    pairs: Vec<PairResult>,
+}
+
+struct Photo {
+    file: String,
+    identity: String,
+    analysis: FaceAnalysis,
+    portrait: FaceAnalysis,
+}
+
+pub fn run(args: EvalArgs) -> Outcome {
+    let files = match list_photos(&args.dir) {
+        Ok(files) if files.len() >= 2 => files,
+        Ok(_) => {
+            return fail(
+                args.json,
+                "input_invalid",
+                "the directory needs at least two photos named IDENTITY-N.jpg",
+            )
+        }
+        Err(e) => {
+            return fail(
+                args.json,
+                "input_unreadable",
+                &format!("{}: {e}", args.dir.display()),
+            )
+        }
+    };
+    let mut options = engine_options(args.models.as_deref());
+    options.intra_op_threads = args.threads.max(1);
+    let engine = match FaceEngine::load(options) {
+        Ok(engine) => engine,
+        Err(e) => return fail_with(args.json, "the face models", &e),
+    };
+    let mut photos = Vec::new();
+    for (path, identity) in files {
+        let image = match load_image_file(&path, &ImageLimits::default()) {
+            Ok(image) => image,
+            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+        };
+        let analysis = match engine.analyze(&image.rgb) {
+            Ok(a) => a,
+            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+        };
+        let portrait_image = match analysis.face {
+            Some(face) => simulate_id_portrait(&image.rgb, &face),
+            None => RgbImage::from_pixel(150, 193, Rgb([255, 255, 255])),
+        };
+        if let Some(dir) = &args.write_portraits {
+            let stem = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            let target = dir.join(format!("portrait-of-{stem}.png"));
+            if let Err(e) = std::fs::create_dir_all(dir)
+                .map_err(|e| e.to_string())
+                .and_then(|_| portrait_image.save(&target).map_err(|e| e.to_string()))
+            {
+                return fail(
+                    args.json,
+                    "output_unwritable",
+                    &format!("{}: {e}", target.display()),
+                );
+            }
+        }
+        let portrait = match engine.analyze(&portrait_image) {
+            Ok(a) => a,
+            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+        };
+        let file = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        photos.push(Photo {
+            file,
+            identity,
+            analysis,
+            portrait,
+        });
+    }
+
+    let policy = engine.matching();
+    let mut pairs = Vec::new();
+    for (i, a) in photos.iter().enumerate() {
+        for (j, b) in photos.iter().enumerate() {
+            if i < j {
+                let verdict = compare_analyses(&a.analysis, &b.analysis, &policy);
+                pairs.push(PairResult {
+                    kind: "photo",
+                    a: a.file.clone(),
+                    b: b.file.clone(),
+                    genuine: a.identity == b.identity,
+                    score: verdict.score,
+                    same_person: verdict.same_person,
+                });
+            }
+            if i != j {
+                let verdict = compare_analyses(&a.portrait, &b.analysis, &policy);
+                pairs.push(PairResult {
+                    kind: "portrait",
+                    a: format!("portrait of {}", a.file),
+                    b: b.file.clone(),
+                    genuine: a.identity == b.identity,
+                    score: verdict.score,
+                    same_person: verdict.same_person,
+                });
+            }
+        }
+    }
+    let mut summary = BTreeMap::new();
+    for kind in ["photo", "portrait"] {
+        summary.insert(kind, summarize(pairs.iter().filter(|p| p.kind == kind)));
+    }
+    let report = EvalReport {
+        threshold: policy.threshold,
+        photos: photos
+            .iter()
+            .map(|p| PhotoResult {
+                file: p.file.clone(),
+                identity: p.identity.clone(),
+                reasons: p.analysis.reasons.clone(),
+                portrait_reasons: p.portrait.reasons.clone(),
+            })
+            .collect(),
+        summary,
+        pairs,
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print_markdown(&report);
+    }
+    let perfect = report
+        .summary
+        .values()
+        .all(|s| s.false_matches == 0 && s.false_non_matches == 0);
+    if perfect {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    }
+}
+
+fn list_photos(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "webp")) {
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if let Some((identity, _)) = stem.rsplit_once('-') {
+            out.push((path.clone(), identity.to_string()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn summarize<'a>(pairs: impl Iterator<Item = &'a PairResult>) -> Summary {
+    let mut s = Summary::default();
+    for p in pairs {
+        if p.genuine {
+            s.genuine_pairs += 1;
+            if !p.same_person {
+                s.false_non_matches += 1;
+            }
+            if let Some(score) = p.score {
+                s.lowest_genuine = Some(s.lowest_genuine.map_or(score, |m: f32| m.min(score)));
+            }
+        } else {
+            s.impostor_pairs += 1;
+            if p.same_person {
+                s.false_matches += 1;
+            }
+            if let Some(score) = p.score {
+                s.highest_impostor = Some(s.highest_impostor.map_or(score, |m: f32| m.max(score)));
+            }
+        }
+    }
+    s
+}
+
+fn print_markdown(report: &EvalReport) {
+    let fmt = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    say!("Threshold: {:.3}\n", report.threshold);
+    say!("| comparison | genuine pairs | impostor pairs | lowest genuine | highest impostor | false non-matches | false matches |");
+    say!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (kind, s) in &report.summary {
+        say!(
+            "| {kind} | {} | {} | {} | {} | {} | {} |",
+            s.genuine_pairs,
+            s.impostor_pairs,
+            fmt(s.lowest_genuine),
+            fmt(s.highest_impostor),
+            s.false_non_matches,
+            s.false_matches
+        );
+    }
+    for genuine in [true, false] {
+        say!(
+            "\n{} pairs:\n",
+            if genuine { "Genuine" } else { "Impostor" }
+        );
+        say!("| kind | a | b | score | compare says |");
+        say!("| --- | --- | --- | --- | --- |");
+        let mut rows: Vec<&PairResult> = report
+            .pairs
+            .iter()
+            .filter(|p| p.genuine == genuine)
+            .collect();
+        rows.sort_by(|x, y| y.score.unwrap_or(-2.0).total_cmp(&x.score.unwrap_or(-2.0)));
+        for p in rows {
+            let says = if p.same_person { "same" } else { "different" };
+            say!(
+                "| {} | {} | {} | {} | {says} |",
+                p.kind,
+                p.a,
+                p.b,
+                fmt(p.score)
+            );
+        }
+    }
+    let unusable: Vec<&PhotoResult> = report
+        .photos
+        .iter()
+        .filter(|p| !p.reasons.is_empty() || !p.portrait_reasons.is_empty())
+        .collect();
+    if !unusable.is_empty() {
+        say!("\nPhotos with quality findings:\n");
+        for p in unusable {
+            say!(
+                "- {}: photo {:?}, portrait {:?}",
+                p.file, p.reasons, p.portrait_reasons
+            );
+        }
+    }
+}
+
+/// An ID-portrait-sized, printed-looking copy of the face: head-and-shoulders framing at
+/// 35:45, 150 pixels wide (the face about 70 pixels across, as on a card photographed at
+/// arm's length), lower contrast and saturation as ink on plastic gives, a little blur and
+/// grain, then JPEG at quality 40. Deterministic: the same photo gives the same portrait.
+pub fn simulate_id_portrait(image: &RgbImage, face: &DetectedFace) -> RgbImage {
+    let [x, y, w, h] = face.bbox;
+    let crop_h = h * 2.0;
+    let crop_w = crop_h * 35.0 / 45.0;
+    let (cx, cy) = (x + w / 2.0, y + h / 2.0 - h * 0.1);
+    let (out_w, out_h) = (150u32, 193u32);
+    let sx = crop_w / out_w as f32;
+    let sy = crop_h / out_h as f32;
+    // Area-average the source under each output pixel (no aliasing), white outside.
+    let (iw, ih) = image.dimensions();
+    let mut portrait = RgbImage::new(out_w, out_h);
+    for (px, py, out) in portrait.enumerate_pixels_mut() {
+        let x0 = cx - crop_w / 2.0 + px as f32 * sx;
+        let y0 = cy - crop_h / 2.0 + py as f32 * sy;
+        let mut acc = [0.0f32; 3];
+        let mut n = 0.0;
+        let steps = (sx.max(sy).ceil() as u32).clamp(1, 8);
+        for j in 0..steps {
+            for i in 0..steps {
+                let sxp = x0 + (i as f32 + 0.5) * sx / steps as f32;
+                let syp = y0 + (j as f32 + 0.5) * sy / steps as f32;
+                let p = if sxp >= 0.0 && syp >= 0.0 && (sxp as u32) < iw && (syp as u32) < ih {
+                    image.get_pixel(sxp as u32, syp as u32).0.map(f32::from)
+                } else {
+                    [255.0; 3]
+                };
+                for c in 0..3 {
+                    acc[c] += p[c];
+                }
+                n += 1.0;
+            }
+        }
+        out.0 = acc.map(|v| (v / n) as u8);
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64 ^ u64::from(iw) << 32 ^ u64::from(ih);
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 12.0
+    };
+    let blurred = image::imageops::blur(&portrait, 0.7);
+    for (dst, src) in portrait.pixels_mut().zip(blurred.pixels()) {
+        let [r, g, b] = src.0.map(f32::from);
+        let grey = 0.299 * r + 0.587 * g + 0.114 * b;
+        let mut ink = |v: f32, tint: f32| {
+            let desaturated = grey + (v - grey) * 0.7;
+            (20.0 + desaturated * 0.84 + tint + noise()).clamp(0.0, 255.0) as u8
+        };
+        dst.0 = [ink(r, 4.0), ink(g, 0.0), ink(b, -4.0)];
+    }
+    let mut jpeg = Vec::new();
+    let encoded = JpegEncoder::new_with_quality(Cursor::new(&mut jpeg), 40).encode_image(&portrait);
+    let decoded = encoded
+        .ok()
+        .and_then(|_| JpegDecoder::new(Cursor::new(&jpeg)).ok())
+        .and_then(|d| DynamicImage::from_decoder(d).ok());
+    decoded.map_or(portrait, DynamicImage::into_rgb8)
+}

@@ -1,0 +1,60 @@
+//! How a command ends: what it prints and which exit code it returns.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// `println!` that does not panic when stdout is closed early (`reclaim eval | head`):
+/// the rest of the output is simply discarded.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+use serde::Serialize;
+
+/// The end of a command.
+pub enum Outcome {
+    /// A positive answer (exit 0).
+    Yes,
+    /// A negative answer (exit 1).
+    No,
+    /// Bad input or configuration (exit 2); already reported.
+    Failed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Yes => ExitCode::SUCCESS,
+            Outcome::No => ExitCode::from(1),
+            Outcome::Failed => ExitCode::from(2),
+        }
+    }
+}
+
+/// Reports a failure: one line on stderr, and a JSON error object on stdout when asked.
+pub fn fail(json: bool, code: &str, message: &str) -> Outcome {
+    let one_line = message.replace('\n', " ");
+    eprintln!("reclaim: {one_line}");
+    if json {
+        print_json(&serde_json::json!({ "error": { "code": code, "message": one_line } }));
+    }
+    Outcome::Failed
+}
+
+/// Reports an engine error, keeping its stable code.
+pub fn fail_with(json: bool, context: &str, error: &reclaim_verify::VerifyError) -> Outcome {
+    fail(json, error.code(), &format!("{context}: {error}"))
+}
+
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+        Err(e) => eprintln!("reclaim: cannot encode the result as JSON: {e}"),
+    }
+}

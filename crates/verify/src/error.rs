@@ -1,0 +1,78 @@
+//! Errors of the engine. Every variant carries a stable reason code (`code()`) that the
+//! command line's JSON, the server's answers and the app's messages reuse, so a code
+//! never changes meaning once published.
+
+use std::path::PathBuf;
+
+/// What went wrong before the engine could judge a face: the input or the engine itself.
+/// A face that was judged and found wanting is not an error; see [`crate::ReasonCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the file is empty")]
+    EmptyInput,
+    #[error("the file is {size} bytes; at most {limit} bytes are accepted")]
+    InputTooLarge { size: u64, limit: u64 },
+    #[error("not a supported image: JPEG, PNG or WebP expected")]
+    UnsupportedFormat,
+    #[error("the image is {width}x{height}; at most {max_pixels} pixels and {max_side} per side are accepted")]
+    ImageTooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+        max_side: u32,
+    },
+    #[error("the image data is corrupt or truncated: {0}")]
+    CorruptImage(String),
+    #[error("model `{name}` not found; looked in: {searched}")]
+    ModelMissing { name: String, searched: String },
+    #[error(
+        "model file {path} has sha256 {actual} but {expected} was expected: refusing to load it"
+    )]
+    ModelDigestMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("model `{name}` could not be prepared: {reason}")]
+    ModelInvalid { name: String, reason: String },
+    #[error("inference failed in `{model}`: {reason}")]
+    Inference { model: String, reason: String },
+}
+
+impl VerifyError {
+    /// The stable reason code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Io { .. } => "input_unreadable",
+            VerifyError::EmptyInput => "image_empty",
+            VerifyError::InputTooLarge { .. } => "input_too_large",
+            VerifyError::UnsupportedFormat => "image_unsupported_format",
+            VerifyError::ImageTooLarge { .. } => "image_too_large",
+            VerifyError::CorruptImage(_) => "image_corrupt",
+            VerifyError::ModelMissing { .. } => "model_missing",
+            VerifyError::ModelDigestMismatch { .. } => "model_digest_mismatch",
+            VerifyError::ModelInvalid { .. } => "model_invalid",
+            VerifyError::Inference { .. } => "inference_failed",
+        }
+    }
+
+    /// True when the caller's input is at fault (exit code 2 at the command line), false
+    /// when the engine's installation is (also 2, but the operator must act).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(
+            self,
+            VerifyError::ModelMissing { .. }
+                | VerifyError::ModelDigestMismatch { .. }
+                | VerifyError::ModelInvalid { .. }
+                | VerifyError::Inference { .. }
+        )
+    }
+}
+
+pub type Result<T, E = VerifyError> = std::result::Result<T, E>;
