@@ -13,23 +13,28 @@ use image::{GrayImage, RgbImage};
 /// the result free of aliasing at a fraction of a wide-kernel resize's cost.
 pub fn shrink_to_fit(img: &RgbImage, max_w: u32, max_h: u32) -> (RgbImage, f32) {
     let (w, h) = img.dimensions();
-    let scale = (max_w as f32 / w as f32)
-        .min(max_h as f32 / h as f32)
-        .min(1.0);
+    let scale = (max_w as f32 / w as f32).min(max_h as f32 / h as f32).min(1.0);
     if scale >= 1.0 {
         return (img.clone(), 1.0);
     }
     let out_w = ((w as f32 * scale).round() as u32).max(1);
     let out_h = ((h as f32 * scale).round() as u32).max(1);
-    let block = (1.0 / scale).floor() as u32 / 2;
-    let resized = if block >= 2 {
+    let actual = (out_w as f32 / w as f32 + out_h as f32 / h as f32) / 2.0;
+    (downscale(img, out_w, out_h), actual)
+}
+
+/// Resizes `img` to exactly `out_w` x `out_h`, which should not be larger. Reductions by
+/// four or more first average whole blocks, then a triangle filter finishes the job.
+pub fn downscale(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let factor = (w as f32 / out_w.max(1) as f32).min(h as f32 / out_h.max(1) as f32);
+    let block = factor.floor() as u32 / 2;
+    if block >= 2 {
         let reduced = box_reduce(img, block);
         imageops::resize(&reduced, out_w, out_h, FilterType::Triangle)
     } else {
         imageops::resize(img, out_w, out_h, FilterType::Triangle)
-    };
-    let actual = (out_w as f32 / w as f32 + out_h as f32 / h as f32) / 2.0;
-    (resized, actual)
+    }
 }
 
 /// Averages `k` x `k` blocks; the right and bottom remainders are averaged over what exists.

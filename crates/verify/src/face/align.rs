@@ -2,10 +2,10 @@
 //! transform (rotation, uniform scale, shift) that best maps the five detected landmarks
 //! onto the ArcFace template, then a bilinear warp.
 
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::RgbImage;
 
-use crate::raster::sample_bilinear;
+use crate::raster::{downscale, sample_bilinear};
 
 /// Side of the aligned face.
 pub const ALIGNED_SIZE: u32 = 112;
@@ -127,7 +127,7 @@ pub fn align_face(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<RgbImage>
             ((cw as f32 * scale).ceil() as u32).max(1),
             ((ch as f32 * scale).ceil() as u32).max(1),
         );
-        let reduced = imageops::resize(&crop, rw, rh, FilterType::Triangle);
+        let reduced = downscale(&crop, rw, rh);
         let (fx, fy) = (rw as f32 / cw as f32, rh as f32 / ch as f32);
         let moved = landmarks.map(|p| [(p[0] - cx as f32) * fx, (p[1] - cy as f32) * fy]);
         let to_template = Similarity::estimate(&moved, &ARCFACE_TEMPLATE)?;
