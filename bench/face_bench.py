@@ -2,7 +2,7 @@
 """Times Reclaim's face models in tract against onnxruntime, on the same graphs and inputs.
 
     cargo build --release -p reclaim-cli
-    pip install onnxruntime numpy
+    pip install onnxruntime numpy      # and GNU time: apt-get install time
     python3 bench/face_bench.py                      # markdown tables on stdout
     python3 bench/face_bench.py --json results.json  # also the raw figures
 
@@ -75,16 +75,19 @@ def ort_round(export, runs, threads):
 
 
 def whole_process(reclaim, images, threads, repeats):
+    """Wall time and peak memory of whole `reclaim compare` runs. Peak memory comes from
+    GNU time: a max RSS read from Python's own child would include the forked copy of
+    this (onnxruntime-laden) interpreter."""
     walls, rss = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        proc = subprocess.Popen([reclaim, "compare", *images, "--json", "--threads", str(threads)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", reclaim, "compare", *images, "--json",
+                               "--threads", str(threads)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         walls.append((time.perf_counter() - t0) * 1000)
-        rss.append(usage.ru_maxrss / 1024)  # KiB -> MiB
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            sys.exit(f"reclaim compare failed with status {status}")
+        if proc.returncode not in (0, 1):
+            sys.exit(f"reclaim compare failed: {proc.stderr}")
+        rss.append(int(proc.stderr.strip().splitlines()[-1]) / 1024)  # KiB -> MiB
     return {"wall_ms": statistics.median(walls), "max_rss_mib": max(rss)}
 
 

@@ -124,13 +124,13 @@ impl FaceEngine {
             let embedder = s.spawn(|| -> Result<_> {
                 let model = options.models.read_verified(ModelId::FaceEmbedder)?;
                 let digest = model.sha256.clone();
-                Ok((FaceEmbedder::new(&model, threads)?, digest))
+                Ok((FaceEmbedder::new(model, threads)?, digest))
             });
             let detector = (|| -> Result<_> {
                 let model = options.models.read_verified(ModelId::FaceDetector)?;
                 let digest = model.sha256.clone();
                 Ok((
-                    FaceDetector::new(&model, options.detector.clone(), threads)?,
+                    FaceDetector::new(model, options.detector.clone(), threads)?,
                     digest,
                 ))
             })();

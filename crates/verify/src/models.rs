@@ -154,14 +154,16 @@ pub struct VerifiedModel {
 }
 
 impl VerifiedModel {
-    /// Decodes the ONNX protobuf and applies the load-time rewrites for this model.
-    pub fn prepared_proto(&self) -> Result<ModelProto> {
+    /// Decodes the ONNX protobuf and applies the load-time rewrites for this model. The
+    /// file's bytes are released as soon as they are decoded (peak memory at load time).
+    pub fn into_prepared_proto(self) -> Result<ModelProto> {
         let invalid = |reason: String| VerifyError::ModelInvalid {
             name: self.id.as_str().into(),
             reason,
         };
         let mut proto = <ModelProto as prost::Message>::decode(self.bytes.as_slice())
             .map_err(|e| invalid(e.to_string()))?;
+        drop(self.bytes);
         let graph = proto
             .graph
             .as_mut()
@@ -180,30 +182,102 @@ impl VerifiedModel {
 /// A model ready to run: an optimised tract plan, shareable across threads.
 pub type Plan = Arc<TypedRunnableModel>;
 
-/// Builds an optimised plan for `proto` with the single input fixed to `input_shape`.
-/// `threads` above 1 lets tract split its matrix products over that many threads.
-pub fn build_plan(
+/// Builds one optimised plan for `proto` per input shape (the model's single input fixed
+/// to that shape). The protobuf is released once parsed, before optimisation allocates
+/// its own copies of the weights. `threads` above 1 lets tract split its matrix products.
+pub fn build_plans(
     id: ModelId,
-    proto: &ModelProto,
-    input_shape: &[usize],
+    proto: ModelProto,
+    input_shapes: &[&[usize]],
     threads: usize,
-) -> Result<Plan> {
+) -> Result<Vec<Plan>> {
     let invalid = |e: TractError| VerifyError::ModelInvalid {
         name: id.as_str().into(),
         reason: format!("{e:#}"),
     };
-    let model = tract_onnx::onnx()
-        .model_for_proto_model(proto)
-        .map_err(invalid)?
-        .with_input_fact(0, f32::fact(input_shape).into())
-        .map_err(invalid)?
-        .into_optimized()
+    let parsed = tract_onnx::onnx()
+        .model_for_proto_model(&proto)
         .map_err(invalid)?;
+    drop(proto);
     let options = RunOptions {
         executor: (threads > 1).then(|| tract_linalg::multithread::Executor::multithread(threads)),
         ..Default::default()
     };
-    model.into_runnable_with_options(&options).map_err(invalid)
+    let optimize = |model: InferenceModel, shape: &[usize]| -> Result<Plan> {
+        model
+            .with_input_fact(0, f32::fact(shape).into())
+            .map_err(invalid)?
+            .into_optimized()
+            .map_err(invalid)?
+            .into_runnable_with_options(&options)
+            .map_err(invalid)
+    };
+    let Some((last, others)) = input_shapes.split_last() else {
+        return Ok(Vec::new());
+    };
+    let mut plans = Vec::with_capacity(input_shapes.len());
+    for shape in others {
+        plans.push(optimize(parsed.clone(), shape)?);
+    }
+    // The last plan takes the parsed model itself rather than a copy.
+    plans.push(optimize(parsed, last)?);
+    Ok(plans)
+}
+
+/// Time spent in each kind of operator, averaged over runs (for `reclaim bench --ops`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpTime {
+    pub op: String,
+    pub count: usize,
+    pub ms: f64,
+}
+
+/// Runs `plan` `runs` times on `input` and reports where the time goes, slowest first.
+pub fn profile_ops(
+    id: ModelId,
+    plan: &Plan,
+    shape: &[usize],
+    input: &[f32],
+    runs: usize,
+) -> Result<Vec<OpTime>> {
+    let failed = |e: TractError| VerifyError::Inference {
+        model: id.as_str().into(),
+        reason: format!("{e:#}"),
+    };
+    let tensor: Tensor = tract_ndarray::Array::from_shape_vec(shape.to_vec(), input.to_vec())
+        .map_err(|e| VerifyError::Inference {
+            model: id.as_str().into(),
+            reason: e.to_string(),
+        })?
+        .into();
+    let runs = runs.max(1);
+    let mut totals: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for _ in 0..runs {
+        let mut state = plan.spawn().map_err(failed)?;
+        state
+            .run_plan_with_eval(
+                tvec!(tensor.clone().into()),
+                |ctx, op_state, node, inputs| {
+                    let started = std::time::Instant::now();
+                    let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                    let entry = totals.entry(node.op.name().to_string()).or_default();
+                    entry.0 += started.elapsed().as_secs_f64() * 1000.0;
+                    entry.1 += 1;
+                    out
+                },
+            )
+            .map_err(failed)?;
+    }
+    let mut ops: Vec<OpTime> = totals
+        .into_iter()
+        .map(|(op, (ms, n))| OpTime {
+            op,
+            count: n / runs,
+            ms: ms / runs as f64,
+        })
+        .collect();
+    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    Ok(ops)
 }
 
 /// Runs `plan` on one NCHW float tensor and returns its outputs as flat vectors.

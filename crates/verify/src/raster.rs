@@ -13,7 +13,9 @@ use image::{GrayImage, RgbImage};
 /// the result free of aliasing at a fraction of a wide-kernel resize's cost.
 pub fn shrink_to_fit(img: &RgbImage, max_w: u32, max_h: u32) -> (RgbImage, f32) {
     let (w, h) = img.dimensions();
-    let scale = (max_w as f32 / w as f32).min(max_h as f32 / h as f32).min(1.0);
+    let scale = (max_w as f32 / w as f32)
+        .min(max_h as f32 / h as f32)
+        .min(1.0);
     if scale >= 1.0 {
         return (img.clone(), 1.0);
     }

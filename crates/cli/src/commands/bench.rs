@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use reclaim_verify::face::{align_face, FaceDetector, FaceEmbedder};
-use reclaim_verify::models::{ModelId, ModelStore};
+use reclaim_verify::models::{ModelId, ModelStore, OpTime};
 use reclaim_verify::{load_image_file, onnx_prep, FaceEngine, ImageLimits, VerifyError};
 use serde::Serialize;
 
 use super::compare::{both, engine_options};
-use crate::output::{say, fail_with, print_json, Outcome};
+use crate::output::{fail_with, print_json, say, Outcome};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Write the prepared models and input tensors here.
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
+    /// Also show where each model's time goes, operator by operator.
+    #[arg(long)]
+    pub ops: bool,
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DIR")]
@@ -55,6 +58,14 @@ struct BenchReport {
     runs: usize,
     images: Vec<String>,
     figures: Vec<ThreadFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ops: Option<OpsReport>,
+}
+
+#[derive(Serialize)]
+struct OpsReport {
+    detector_320: Vec<OpTime>,
+    embedder: Vec<OpTime>,
 }
 
 fn median_ms(
@@ -91,6 +102,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
     let a = load_image_file(&args.images[0], &limits)?.rgb;
     let b = load_image_file(&args.images[1], &limits)?.rgb;
     let mut figures = Vec::new();
+    let mut ops = None;
     for &threads in &args.threads {
         let threads = threads.max(1);
         let mut options = engine_options(args.models.as_deref());
@@ -117,6 +129,12 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
                 &input_640,
                 &embed_input,
             )?;
+        }
+        if args.ops && ops.is_none() {
+            ops = Some(OpsReport {
+                detector_320: engine.detector().profile(320, &input_320, args.runs)?,
+                embedder: engine.embedder().profile(&embed_input, args.runs)?,
+            });
         }
         let detector_320_ms = median_ms(args.runs, || {
             engine.detector().infer(320, input_320.clone()).map(drop)
@@ -163,6 +181,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
             .map(|p| p.display().to_string())
             .collect(),
         figures,
+        ops,
     })
 }
 
@@ -180,7 +199,7 @@ fn export(
         (ModelId::FaceDetector, "face_detector.onnx"),
         (ModelId::FaceEmbedder, "face_embedder.onnx"),
     ] {
-        let proto = store.read_verified(id)?.prepared_proto()?;
+        let proto = store.read_verified(id)?.into_prepared_proto()?;
         let path = dir.join(name);
         std::fs::write(&path, onnx_prep::encode(&proto)).map_err(io(path.clone()))?;
     }
@@ -226,5 +245,15 @@ fn print_table(report: &BenchReport) {
             f.compare_side_by_side_ms
                 .map_or("-".into(), |v| format!("{v:.2}"))
         );
+    }
+    if let Some(ops) = &report.ops {
+        for (name, table) in [("YuNet 320", &ops.detector_320), ("SFace", &ops.embedder)] {
+            say!("\n{name}, by operator (mean ms per run):\n");
+            say!("| operator | nodes | ms |");
+            say!("| --- | --- | --- |");
+            for op in table.iter().filter(|o| o.ms >= 0.01) {
+                say!("| {} | {} | {:.2} |", op.op, op.count, op.ms);
+            }
+        }
     }
 }

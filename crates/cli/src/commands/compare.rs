@@ -14,7 +14,7 @@ use reclaim_verify::{
 };
 use serde::Serialize;
 
-use crate::output::{say, fail, fail_with, print_json, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -202,7 +202,10 @@ fn print_human(report: &CompareReport) {
     for (label, image) in [("A", &report.image_a), ("B", &report.image_b)] {
         say!(
             "{label}: {} ({}x{} {})",
-            image.path, image.width, image.height, image.format
+            image.path,
+            image.width,
+            image.height,
+            image.format
         );
         if let (Some(face), Some(q)) = (&image.face, &image.quality) {
             say!(

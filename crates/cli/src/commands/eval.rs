@@ -19,7 +19,7 @@ use reclaim_verify::{
 use serde::Serialize;
 
 use super::compare::{default_threads, engine_options};
-use crate::output::{say, fail, fail_with, print_json, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -310,7 +310,9 @@ fn print_markdown(report: &EvalReport) {
         for p in unusable {
             say!(
                 "- {}: photo {:?}, portrait {:?}",
-                p.file, p.reasons, p.portrait_reasons
+                p.file,
+                p.reasons,
+                p.portrait_reasons
             );
         }
     }

@@ -8,7 +8,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::error::{Result, VerifyError};
-use crate::models::{build_plan, run_plan, ModelId, Plan, VerifiedModel};
+use crate::models::{build_plans, profile_ops, run_plan, ModelId, OpTime, Plan, VerifiedModel};
 use crate::onnx_prep;
 use crate::raster::shrink_to_fit;
 
@@ -78,8 +78,8 @@ pub struct FaceDetector {
 }
 
 impl FaceDetector {
-    pub fn new(model: &VerifiedModel, policy: DetectorPolicy, threads: usize) -> Result<Self> {
-        let proto = model.prepared_proto()?;
+    pub fn new(model: VerifiedModel, policy: DetectorPolicy, threads: usize) -> Result<Self> {
+        let proto = model.into_prepared_proto()?;
         let names = onnx_prep::output_names(&proto);
         let mut outputs = [[0usize; 4]; 3];
         for (s, stride) in STRIDES.iter().enumerate() {
@@ -93,7 +93,6 @@ impl FaceDetector {
                 })?;
             }
         }
-        let mut plans = Vec::new();
         for &size in &policy.input_sizes {
             if size == 0 || size % 32 != 0 {
                 return Err(VerifyError::ModelInvalid {
@@ -101,12 +100,15 @@ impl FaceDetector {
                     reason: format!("detector input size {size} is not a positive multiple of 32"),
                 });
             }
-            let shape = [1, 3, size as usize, size as usize];
-            plans.push((
-                size,
-                build_plan(ModelId::FaceDetector, &proto, &shape, threads)?,
-            ));
         }
+        let shapes: Vec<[usize; 4]> = policy
+            .input_sizes
+            .iter()
+            .map(|&s| [1, 3, s as usize, s as usize])
+            .collect();
+        let shape_refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+        let built = build_plans(ModelId::FaceDetector, proto, &shape_refs, threads)?;
+        let plans = policy.input_sizes.iter().copied().zip(built).collect();
         Ok(FaceDetector {
             plans,
             outputs,
@@ -153,6 +155,18 @@ impl FaceDetector {
             self.plan(size)?,
             &[1, 3, side, side],
             tensor,
+        )
+    }
+
+    /// Where the network's time goes at `size`, for `reclaim bench --ops`.
+    pub fn profile(&self, size: u32, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
+        let side = size as usize;
+        profile_ops(
+            ModelId::FaceDetector,
+            self.plan(size)?,
+            &[1, 3, side, side],
+            tensor,
+            runs,
         )
     }
 

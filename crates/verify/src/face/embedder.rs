@@ -9,7 +9,7 @@ use zeroize::Zeroize;
 
 use crate::error::{Result, VerifyError};
 use crate::face::align::ALIGNED_SIZE;
-use crate::models::{build_plan, run_plan, ModelId, Plan, VerifiedModel};
+use crate::models::{build_plans, profile_ops, run_plan, ModelId, OpTime, Plan, VerifiedModel};
 
 /// Length of an SFace embedding.
 pub const EMBEDDING_DIM: usize = 128;
@@ -63,10 +63,20 @@ pub struct FaceEmbedder {
 }
 
 impl FaceEmbedder {
-    pub fn new(model: &VerifiedModel, threads: usize) -> Result<Self> {
-        let proto = model.prepared_proto()?;
+    pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
+        let proto = model.into_prepared_proto()?;
         let side = ALIGNED_SIZE as usize;
-        let plan = build_plan(ModelId::FaceEmbedder, &proto, &[1, 3, side, side], threads)?;
+        let plan = build_plans(
+            ModelId::FaceEmbedder,
+            proto,
+            &[&[1, 3, side, side]],
+            threads,
+        )?
+        .pop()
+        .ok_or_else(|| VerifyError::ModelInvalid {
+            name: ModelId::FaceEmbedder.as_str().into(),
+            reason: "no plan was built".into(),
+        })?;
         Ok(FaceEmbedder { plan })
     }
 
@@ -100,6 +110,18 @@ impl FaceEmbedder {
             data[2 * plane + i] = f32::from(p[2]);
         }
         data
+    }
+
+    /// Where the network's time goes, for `reclaim bench --ops`.
+    pub fn profile(&self, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
+        let side = ALIGNED_SIZE as usize;
+        profile_ops(
+            ModelId::FaceEmbedder,
+            &self.plan,
+            &[1, 3, side, side],
+            tensor,
+            runs,
+        )
     }
 
     /// Runs the network alone on a tensor from [`FaceEmbedder::model_input`].
