@@ -47,7 +47,12 @@ pub fn fail(json: bool, code: &str, message: &str) -> Outcome {
 
 /// Reports an engine error, keeping its stable code.
 pub fn fail_with(json: bool, context: &str, error: &reclaim_verify::VerifyError) -> Outcome {
-    fail(json, error.code(), &format!("{context}: {error}"))
+    let message = error.to_string();
+    if message.contains(context) {
+        fail(json, error.code(), &message)
+    } else {
+        fail(json, error.code(), &format!("{context}: {message}"))
+    }
 }
 
 pub fn print_json<T: Serialize>(value: &T) {

@@ -20,10 +20,10 @@ pub enum VerifyError {
     InputTooLarge { size: u64, limit: u64 },
     #[error("not a supported image: JPEG, PNG or WebP expected")]
     UnsupportedFormat,
-    #[error("the image is {width}x{height}; at most {max_pixels} pixels and {max_side} per side are accepted")]
+    #[error("{}", too_large(.declared, .max_pixels, .max_side))]
     ImageTooLarge {
-        width: u32,
-        height: u32,
+        /// Width and height from the header, when the header got that far.
+        declared: Option<(u32, u32)>,
         max_pixels: u64,
         max_side: u32,
     },
@@ -72,6 +72,14 @@ impl VerifyError {
                 | VerifyError::ModelInvalid { .. }
                 | VerifyError::Inference { .. }
         )
+    }
+}
+
+fn too_large(declared: &Option<(u32, u32)>, max_pixels: &u64, max_side: &u32) -> String {
+    let limit = format!("at most {max_pixels} pixels and {max_side} per side are accepted");
+    match declared {
+        Some((w, h)) => format!("the image declares {w}x{h} pixels; {limit}"),
+        None => format!("the image is larger than allowed: {limit}"),
     }
 }
 

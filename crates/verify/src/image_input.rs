@@ -115,8 +115,7 @@ pub fn load_image_bytes(bytes: &[u8], limits: &ImageLimits) -> Result<LoadedImag
 
 fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<()> {
     let too_large = || VerifyError::ImageTooLarge {
-        width,
-        height,
+        declared: Some((width, height)),
         max_pixels: limits.max_pixels,
         max_side: limits.max_side,
     };
@@ -137,8 +136,7 @@ fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<()>
 fn map_decode_error(error: ImageError, limits: &ImageLimits) -> VerifyError {
     match error {
         ImageError::Limits(_) => VerifyError::ImageTooLarge {
-            width: 0,
-            height: 0,
+            declared: None,
             max_pixels: limits.max_pixels,
             max_side: limits.max_side,
         },
