@@ -5,6 +5,7 @@
 //! tract-onnx with no GUI dependency, so the command line, the server (which re-runs it
 //! on uploaded evidence) and the app share one implementation and one set of thresholds.
 
+pub mod document;
 pub mod engine;
 pub mod error;
 pub mod face;

@@ -27,6 +27,8 @@ pub const MODELS_DIR_ENV: &str = "RECLAIM_MODELS_DIR";
 pub enum ModelId {
     FaceDetector,
     FaceEmbedder,
+    TextDetector,
+    TextRecognizer,
 }
 
 impl ModelId {
@@ -34,6 +36,8 @@ impl ModelId {
         match self {
             ModelId::FaceDetector => "face_detector",
             ModelId::FaceEmbedder => "face_embedder",
+            ModelId::TextDetector => "text_detector",
+            ModelId::TextRecognizer => "text_recognizer",
         }
     }
 }
@@ -173,6 +177,11 @@ impl VerifiedModel {
             ModelId::FaceDetector => onnx_prep::free_spatial_shapes(graph),
             ModelId::FaceEmbedder => {
                 onnx_prep::expand_prelu(graph);
+            }
+            ModelId::TextDetector => {}
+            ModelId::TextRecognizer => {
+                onnx_prep::restrict_classifier(&mut proto, crate::document::ocr::MRZ_ALPHABET)
+                    .map_err(invalid)?;
             }
         }
         Ok(proto)

@@ -312,6 +312,119 @@ fn dequantize(
     })
 }
 
+/// Keeps only the classes of `alphabet` (plus the CTC blank, class 0) in a CTC
+/// recognizer's final classifier: `Softmax(Add(MatMul(x, W), b))` at the graph's output,
+/// with `W` of shape `[hidden, classes]`. Class `k > 0` is the character at line `k - 1` of
+/// the model's metadata key `character`. The softmax is then over the alphabet alone, which
+/// is both the restriction a reader of one alphabet wants and less work.
+pub fn restrict_classifier(model: &mut ModelProto, alphabet: &str) -> Result<(), PrepError> {
+    let dictionary = model
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "character")
+        .map(|p| p.value.split('\n').collect::<Vec<_>>())
+        .ok_or("no `character` metadata: not a PaddleOCR recognizer")?;
+    let mut keep = vec![0usize];
+    for c in alphabet.chars() {
+        let mut buf = [0u8; 4];
+        let wanted: &str = c.encode_utf8(&mut buf);
+        let index = dictionary
+            .iter()
+            .position(|d| *d == wanted)
+            .ok_or_else(|| format!("the recognizer cannot read `{c}`"))?;
+        keep.push(index + 1);
+    }
+    let graph = model.graph.as_mut().ok_or("no graph")?;
+    let output = graph
+        .output
+        .first()
+        .map(|o| o.name.clone())
+        .ok_or("no output")?;
+    let producer = |g: &GraphProto, name: &str| {
+        g.node
+            .iter()
+            .position(|n| n.output.iter().any(|o| o == name))
+    };
+    let softmax = producer(graph, &output)
+        .filter(|&i| graph.node[i].op_type == "Softmax")
+        .ok_or("the output is not a Softmax")?;
+    let add = graph.node[softmax]
+        .input
+        .first()
+        .and_then(|i| producer(graph, i))
+        .filter(|&i| graph.node[i].op_type == "Add")
+        .ok_or("no Add before the Softmax")?;
+    let (matmul_out, bias) = match graph.node[add].input.as_slice() {
+        [a, b] => (a.clone(), b.clone()),
+        _ => return Err("the Add is not binary".into()),
+    };
+    let matmul = producer(graph, &matmul_out)
+        .filter(|&i| graph.node[i].op_type == "MatMul")
+        .ok_or("no MatMul before the Add")?;
+    let weights = graph.node[matmul]
+        .input
+        .get(1)
+        .cloned()
+        .ok_or("the MatMul has no weights")?;
+
+    let w = constant_mut(graph, &weights).ok_or("the classifier weights are not constant")?;
+    let (hidden, classes) = match w.dims.as_slice() {
+        [h, c] => (
+            usize::try_from(*h).map_err(|_| "bad dims")?,
+            usize::try_from(*c).map_err(|_| "bad dims")?,
+        ),
+        _ => return Err("the classifier weights are not 2-D".into()),
+    };
+    if keep.iter().any(|&k| k >= classes) {
+        return Err("the dictionary is longer than the classifier".into());
+    }
+    let values = float_values(w, hidden * classes)?;
+    let mut kept = Vec::with_capacity(hidden * keep.len());
+    for row in values.chunks_exact(classes) {
+        kept.extend(keep.iter().map(|&k| row[k]));
+    }
+    *w = TensorProto {
+        name: w.name.clone(),
+        dims: vec![hidden as i64, keep.len() as i64],
+        data_type: DataType::Float as i32,
+        float_data: kept,
+        ..Default::default()
+    };
+    let b = constant_mut(graph, &bias).ok_or("the classifier bias is not constant")?;
+    let values = float_values(b, classes)?;
+    *b = TensorProto {
+        name: b.name.clone(),
+        dims: vec![keep.len() as i64],
+        data_type: DataType::Float as i32,
+        float_data: keep.iter().map(|&k| values[k]).collect(),
+        ..Default::default()
+    };
+    for out in &mut graph.output {
+        if let Some(type_proto::Value::TensorType(t)) =
+            out.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape = None;
+        }
+    }
+    graph.value_info.clear();
+    Ok(())
+}
+
+/// The constant tensor named `name`: an initializer, or the value of a Constant node.
+fn constant_mut<'g>(graph: &'g mut GraphProto, name: &str) -> Option<&'g mut TensorProto> {
+    if let Some(i) = graph.initializer.iter().position(|t| t.name == name) {
+        return graph.initializer.get_mut(i);
+    }
+    let node = graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))?;
+    node.attribute
+        .iter_mut()
+        .find(|a| a.name == "value")
+        .and_then(|a| a.t.as_mut())
+}
+
 /// The model's output names, in the order tract will return them.
 pub fn output_names(model: &ModelProto) -> Vec<String> {
     model

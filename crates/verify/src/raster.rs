@@ -119,6 +119,66 @@ pub fn sample_bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
     out
 }
 
+/// `img` turned by `degrees` (counter-clockwise as seen) about its centre, same size,
+/// with grey where nothing was.
+pub fn rotate_grey(img: &GrayImage, degrees: f32) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let (s, c) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    GrayImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let (sx, sy) = (c * dx - s * dy + cx, s * dx + c * dy + cy);
+        if sx >= 0.0 && sy >= 0.0 && sx < w as f32 - 1.0 && sy < h as f32 - 1.0 {
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let p = |xx: f32, yy: f32| f32::from(img.get_pixel(xx as u32, yy as u32)[0]);
+            let top = p(x0, y0) * (1.0 - fx) + p(x0 + 1.0, y0) * fx;
+            let bottom = p(x0, y0 + 1.0) * (1.0 - fx) + p(x0 + 1.0, y0 + 1.0) * fx;
+            image::Luma([(top * (1.0 - fy) + bottom * fy).round() as u8])
+        } else {
+            image::Luma([128])
+        }
+    })
+}
+
+/// The tilt, in degrees within ±45, of the image's dominant near-vertical edges (bars of
+/// a barcode, columns of text): the peak of a magnitude-weighted histogram of gradient
+/// directions. Positive when the edges lean clockwise.
+pub fn dominant_tilt(img: &GrayImage) -> f32 {
+    let (w, h) = img.dimensions();
+    let mut bins = [0.0f32; 91];
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let p = |dx: i32, dy: i32| {
+                f32::from(img.get_pixel((x as i32 + dx) as u32, (y as i32 + dy) as u32)[0])
+            };
+            let gx = p(1, -1) + 2.0 * p(1, 0) + p(1, 1) - p(-1, -1) - 2.0 * p(-1, 0) - p(-1, 1);
+            let gy = p(-1, 1) + 2.0 * p(0, 1) + p(1, 1) - p(-1, -1) - 2.0 * p(0, -1) - p(1, -1);
+            let magnitude = (gx * gx + gy * gy).sqrt();
+            if magnitude < 40.0 {
+                continue;
+            }
+            // Direction of the gradient folded to (-90, 90]; near-vertical edges have
+            // near-horizontal gradients.
+            let mut angle = gy.atan2(gx).to_degrees();
+            if angle > 90.0 {
+                angle -= 180.0;
+            } else if angle <= -90.0 {
+                angle += 180.0;
+            }
+            if angle.abs() <= 45.0 {
+                bins[(angle + 45.0).round() as usize] += magnitude;
+            }
+        }
+    }
+    let peak = bins
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(45, |(i, _)| i);
+    peak as f32 - 45.0
+}
+
 /// ITU-R BT.601 luma.
 pub fn to_luma(img: &RgbImage) -> GrayImage {
     let (w, h) = img.dimensions();

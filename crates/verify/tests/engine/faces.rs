@@ -1,25 +1,12 @@
 //! The face engine on real photographs: matching, every quality reason code, and the
-//! formats phones and scanners produce. One test binary; the engine is loaded once.
-
-use std::path::PathBuf;
-use std::sync::OnceLock;
+//! formats phones and scanners produce.
 
 use image::{imageops, DynamicImage, Rgb, RgbImage};
 use reclaim_verify::{
-    load_image_bytes, load_image_file, EngineOptions, FaceAnalysis, FaceEngine, ImageLimits,
-    ReasonCode, FACE_MATCH_THRESHOLD,
+    load_image_bytes, load_image_file, FaceAnalysis, ImageLimits, ReasonCode, FACE_MATCH_THRESHOLD,
 };
 
-fn engine() -> &'static FaceEngine {
-    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| FaceEngine::load(EngineOptions::default()).expect("models load"))
-}
-
-fn data(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(path)
-}
+use crate::{data, engine};
 
 fn photo(name: &str) -> RgbImage {
     load_image_file(&data(&format!("faces/{name}.jpg")), &ImageLimits::default())

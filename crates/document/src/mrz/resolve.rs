@@ -1,0 +1,508 @@
+//! From OCR output to the most probable reading the check digits accept.
+//!
+//! Two sources of knowledge fix OCR errors here. The layout says which class of character
+//! each position holds, which undoes the classic confusions (`O`/`0`, `B`/`8`, ...) where,
+//! and only where, one side of the confusion cannot occur. The check digits then choose
+//! between the remaining alternatives of the fields they protect. Nothing else is guessed:
+//! every character of the result is a candidate the OCR offered (or its class-mapped form).
+
+use super::layout::{checks, detect, unknown_format, Class, Grid, Layout, Pos, FILLER};
+use super::{is_mrz_char, parse_mrz, Mrz, MrzError, MrzField};
+use crate::date::Date;
+
+/// Positions searched per check digit: the least confident ones.
+const MAX_UNCERTAIN: usize = 4;
+/// Alternatives tried per searched position, best first (so at most 3^4 = 81 readings per
+/// check digit).
+const MAX_ALTERNATIVES: usize = 3;
+/// An alternative a hundred times less likely than the best reading is noise: with enough
+/// of those one of them satisfies a mod-10 check digit by chance.
+const MIN_RELATIVE_PROBABILITY: f32 = 0.01;
+
+/// A position's candidates, in class, most probable first.
+type Candidates = Vec<(u8, f32)>;
+
+/// Plain-text class correction: in digit positions letters that OCR confuses with digits
+/// become those digits, in letter positions the reverse. Document numbers and optional data
+/// may hold both, so they are left alone, as is everything when the lines match no format.
+pub fn correct_by_class(lines: &[&str]) -> Vec<String> {
+    let lines: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
+    let lengths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+    let first = lines
+        .first()
+        .and_then(|l| l.bytes().next())
+        .unwrap_or(FILLER);
+    let layout = detect(&lengths)
+        .ok()
+        .and_then(|kind| Layout::of(kind, Class::Letter.correct(first).unwrap_or(first)));
+    let Some(layout) = layout else {
+        return lines.iter().map(|l| (*l).to_owned()).collect();
+    };
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            line.chars()
+                .enumerate()
+                .map(|(j, c)| {
+                    u8::try_from(c)
+                        .ok()
+                        .and_then(|b| layout.class_at((i, j)).correct(b))
+                        .map_or(c, char::from)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Reads an MRZ from OCR output: `lines[line][position]` lists `(character, probability)`
+/// candidates, best first. Candidates are first corrected by the class of their position
+/// (see [`correct_by_class`]); then for each check digit the most probable combination of
+/// alternatives at the least confident positions that verifies is chosen, the composite
+/// last. When none verifies the most probable reading stays and the parse reports the
+/// failed check digit.
+pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, MrzError> {
+    let lengths: Vec<usize> = lines.iter().map(Vec::len).collect();
+    if !(2..=3).contains(&lines.len()) {
+        return Err(unknown_format(&lengths));
+    }
+    for (i, line) in lines.iter().enumerate() {
+        for (j, position) in line.iter().enumerate() {
+            let (line, column) = (i + 1, j + 1);
+            match position.first() {
+                None => return Err(MrzError::NoCandidates { line, column }),
+                Some(&(found, _)) if !position.iter().any(|&(c, _)| is_mrz_char(c)) => {
+                    return Err(MrzError::InvalidCharacter {
+                        line,
+                        column,
+                        found,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let kind = detect(&lengths)?;
+    let code = lines
+        .first()
+        .and_then(|l| l.first())
+        .map(|p| classify(p, Class::Letter));
+    let first = code
+        .as_ref()
+        .and_then(|c| c.first())
+        .map_or(FILLER, |c| c.0);
+    let layout = Layout::of(kind, first).ok_or_else(|| unknown_format(&lengths))?;
+
+    let candidates: Vec<Vec<Candidates>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            line.iter()
+                .enumerate()
+                .map(|(j, p)| classify(p, layout.class_at((i, j))))
+                .collect()
+        })
+        .collect();
+    let mut grid = Grid::new(
+        candidates
+            .iter()
+            .map(|line| {
+                line.iter()
+                    .map(|p| p.first().map_or(FILLER, |c| c.0))
+                    .collect()
+            })
+            .collect(),
+    );
+
+    let fields: Vec<MrzField> = checks(layout, &grid).iter().map(|c| c.field).collect();
+    for &field in fields.iter().filter(|&&f| f != MrzField::Composite) {
+        search(layout, &candidates, &mut grid, field, &[]);
+    }
+    // The composite only settles what no check digit of its own protects: a field whose own
+    // check failed is better reported than bent to satisfy the composite.
+    let settled: Vec<Pos> = checks(layout, &grid)
+        .into_iter()
+        .filter(|c| c.field != MrzField::Composite)
+        .flat_map(|c| c.covered.into_iter().chain([c.at]))
+        .collect();
+    search(
+        layout,
+        &candidates,
+        &mut grid,
+        MrzField::Composite,
+        &settled,
+    );
+
+    let text = grid.lines();
+    let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+    parse_mrz(&refs, today)
+}
+
+/// The candidates of one position that the class admits, mapped where the class requires
+/// it, merged (an `O` read in a date supports the `0` read there) and sorted. When the class
+/// admits none the alphabet's candidates stay as read, so the parse can report the field.
+fn classify(position: &[(char, f32)], class: Class) -> Candidates {
+    let mrz = || {
+        position.iter().filter_map(|&(c, p)| {
+            u8::try_from(c)
+                .ok()
+                .filter(|_| is_mrz_char(c))
+                .map(|b| (b, p))
+        })
+    };
+    let mut out = merge(mrz().filter_map(|(b, p)| class.correct(b).map(|m| (m, p))));
+    if out.is_empty() {
+        out = merge(mrz());
+    }
+    // Stable, so equally probable candidates keep the OCR's order.
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+fn merge(candidates: impl Iterator<Item = (u8, f32)>) -> Candidates {
+    let mut out: Candidates = Vec::new();
+    for (c, p) in candidates {
+        // Whatever the OCR sends, NaN ranks last and sums stay finite.
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        match out.iter_mut().find(|e| e.0 == c) {
+            Some(e) => e.1 += p,
+            None => out.push((c, p)),
+        }
+    }
+    out
+}
+
+/// The alternatives worth trying at a position.
+fn usable(candidates: &[(u8, f32)]) -> &[(u8, f32)] {
+    let top = candidates.first().map_or(0.0, |c| c.1);
+    let n = candidates
+        .iter()
+        .take(MAX_ALTERNATIVES)
+        .take_while(|c| c.1 >= top * MIN_RELATIVE_PROBABILITY)
+        .count();
+    candidates.get(..n).unwrap_or_default()
+}
+
+/// Makes `field`'s check digit verify with the most probable combination of alternatives at
+/// its least confident positions, outside `frozen`, that breaks no check digit that
+/// verified before; leaves `grid` alone when there is none.
+fn search(
+    layout: &Layout,
+    candidates: &[Vec<Candidates>],
+    grid: &mut Grid,
+    field: MrzField,
+    frozen: &[Pos],
+) {
+    let before = checks(layout, grid);
+    let Some(target) = before.iter().find(|c| c.field == field) else {
+        return;
+    };
+    if target.result(grid).valid {
+        return;
+    }
+    let kept: Vec<MrzField> = before
+        .iter()
+        .filter(|c| c.result(grid).valid)
+        .map(|c| c.field)
+        .collect();
+
+    let at = |(line, col): Pos| {
+        candidates
+            .get(line)
+            .and_then(|l| l.get(col))
+            .map_or(&[][..], |c| usable(c))
+    };
+    let mut uncertain: Vec<(Pos, &[(u8, f32)])> = target
+        .covered
+        .iter()
+        .chain([&target.at])
+        .filter(|p| !frozen.contains(p))
+        .map(|&p| (p, at(p)))
+        .filter(|(_, alts)| alts.len() > 1)
+        .collect();
+    let margin = |alts: &[(u8, f32)]| match alts {
+        [a, b, ..] => a.1 - b.1,
+        _ => f32::INFINITY,
+    };
+    uncertain.sort_by(|a, b| margin(a.1).total_cmp(&margin(b.1)));
+    uncertain.truncate(MAX_UNCERTAIN);
+
+    let log = |p: f32| f64::from(p.max(f32::MIN_POSITIVE)).ln();
+    let mut best: Option<(f64, Grid)> = None;
+    let mut choice = vec![0usize; uncertain.len()];
+    // An odometer over the alternatives; the all-best reading is the one that failed.
+    while advance(&mut choice, &uncertain) {
+        let mut trial = grid.clone();
+        let mut score = 0.0;
+        for (&(pos, alts), &k) in uncertain.iter().zip(&choice) {
+            if let (Some(&(c, p)), Some(&(_, top))) = (alts.get(k), alts.first()) {
+                trial.set(pos, c);
+                score += log(p) - log(top);
+            }
+        }
+        if best.as_ref().is_some_and(|(s, _)| *s >= score) {
+            continue;
+        }
+        let after = checks(layout, &trial);
+        let verifies = |f: MrzField| after.iter().any(|c| c.field == f && c.result(&trial).valid);
+        if verifies(field) && kept.iter().all(|&f| verifies(f)) {
+            best = Some((score, trial));
+        }
+    }
+    if let Some((_, trial)) = best {
+        *grid = trial;
+    }
+}
+
+/// Steps `choice` to the next combination; `false` once all have been seen.
+fn advance(choice: &mut [usize], uncertain: &[(Pos, &[(u8, f32)])]) -> bool {
+    for (k, (_, alts)) in choice.iter_mut().zip(uncertain) {
+        *k += 1;
+        if *k < alts.len() {
+            return true;
+        }
+        *k = 0;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mrz::check_digit;
+    use crate::mrz::tests::{today, TD1, TD3};
+
+    /// Every position certain: the characters of `lines`, probability 1.
+    fn certain(lines: &[&str]) -> Vec<Vec<Vec<(char, f32)>>> {
+        lines
+            .iter()
+            .map(|l| l.chars().map(|c| vec![(c, 1.0)]).collect())
+            .collect()
+    }
+
+    fn set(ocr: &mut [Vec<Vec<(char, f32)>>], line: usize, column: usize, alts: &[(char, f32)]) {
+        if let Some(p) = ocr.get_mut(line - 1).and_then(|l| l.get_mut(column - 1)) {
+            *p = alts.to_vec();
+        }
+    }
+
+    #[test]
+    fn certain_input_reads_as_parse_does() {
+        for lines in [&TD1[..], &TD3[..]] {
+            let resolved = resolve_mrz(&certain(lines), today()).unwrap();
+            assert_eq!(resolved, parse_mrz(lines, today()).unwrap());
+        }
+    }
+
+    #[test]
+    fn letter_read_in_a_date_becomes_the_digit() {
+        let mut ocr = certain(&TD3);
+        // Birth date 740812: the second `0`, read as `O`.
+        set(&mut ocr, 2, 16, &[('O', 0.9), ('Q', 0.1)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD3);
+        assert!(mrz.all_check_digits_valid());
+    }
+
+    #[test]
+    fn digit_read_in_a_name_becomes_the_letter() {
+        let mut ocr = certain(&TD1);
+        // ERIKSSON's `S` read as `5` and `R` kept; ANNA's `A` read as `4`.
+        set(&mut ocr, 3, 5, &[('5', 0.7), ('S', 0.3)]);
+        set(&mut ocr, 3, 11, &[('4', 0.8)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD1);
+        assert_eq!(mrz.fields.surname.as_deref(), Some("ERIKSSON"));
+    }
+
+    #[test]
+    fn eight_read_for_b_in_a_name_is_corrected() {
+        let lines = ["P<UTOBERG<<BO<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<", TD3[1]];
+        let mut ocr = certain(&lines);
+        set(&mut ocr, 1, 6, &[('8', 0.6), ('B', 0.4)]);
+        set(&mut ocr, 1, 12, &[('8', 0.95)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.surname.as_deref(), Some("BERG"));
+        assert_eq!(mrz.fields.given_names.as_deref(), Some("BO"));
+    }
+
+    #[test]
+    fn check_digit_decides_between_swapped_alternatives() {
+        let mut ocr = certain(&TD3);
+        // L898902C3: the OCR prefers `B` over `8` in an alphanumeric position, which no
+        // class can settle; the check digit can.
+        set(&mut ocr, 2, 2, &[('B', 0.55), ('8', 0.45)]);
+        set(&mut ocr, 2, 8, &[('O', 0.6), ('C', 0.4)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.document_number.as_deref(), Some("L898902C3"));
+        assert!(mrz.all_check_digits_valid());
+    }
+
+    #[test]
+    fn check_digit_itself_may_be_the_misread() {
+        let mut ocr = certain(&TD3);
+        // Expiry check `9` read as `8` first.
+        set(&mut ocr, 2, 28, &[('8', 0.6), ('9', 0.4)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD3);
+    }
+
+    #[test]
+    fn composite_decides_unprotected_optional_data() {
+        let mut ocr = certain(&TD1);
+        // TD1 optional data has no check digit of its own, only the composite. (Not `K`
+        // for `<`: K weighs 20, which no mod-10 check digit can tell from filler.)
+        set(&mut ocr, 2, 19, &[('E', 0.6), ('<', 0.4)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD1);
+        assert!(mrz.all_check_digits_valid());
+    }
+
+    #[test]
+    fn without_a_verifying_candidate_the_failure_is_reported() {
+        let mut ocr = certain(&TD3);
+        // Alternatives for the document number's `2` none of which verifies.
+        let number = "L898902C3";
+        let wrong: Vec<(char, f32)> = ('A'..='Z')
+            .chain('0'..='9')
+            .filter(|&c| {
+                let candidate = format!("{}{c}{}", &number[..5], &number[6..]);
+                check_digit(&candidate) != Some(6)
+            })
+            .take(3)
+            .zip([0.5, 0.3, 0.2])
+            .collect();
+        set(&mut ocr, 2, 6, &wrong);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        let top = wrong.first().map(|w| w.0).unwrap();
+        assert_eq!(mrz.fields.document_number, Some(format!("L8989{top}2C3")));
+        assert_eq!(mrz.failed_check_digits(), ["document_number", "composite"]);
+    }
+
+    #[test]
+    fn negligible_alternatives_are_not_tried() {
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 2, 2, &[('B', 0.999), ('8', 0.0001)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.failed_check_digits(), ["document_number", "composite"]);
+    }
+
+    #[test]
+    fn out_of_class_candidates_are_dropped_or_kept_when_alone() {
+        let mut ocr = certain(&TD3);
+        // `X` cannot be a digit: the `2` behind it wins. `K` alone stays, to be reported.
+        set(&mut ocr, 2, 14, &[('X', 0.9), ('7', 0.1)]);
+        set(&mut ocr, 2, 15, &[('K', 0.9)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines[1].get(13..15), Some("7K"));
+        assert_eq!(mrz.fields.birth_date, None);
+    }
+
+    #[test]
+    fn alphanumeric_positions_are_never_mapped() {
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 2, 1, &[('1', 1.0)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.document_number.as_deref(), Some("1898902C3"));
+    }
+
+    #[test]
+    fn bad_probabilities_do_not_panic() {
+        let mut ocr = certain(&TD3);
+        set(
+            &mut ocr,
+            2,
+            2,
+            &[('B', f32::NAN), ('8', f32::INFINITY), ('3', -1.0)],
+        );
+        set(&mut ocr, 2, 3, &[('9', 0.0), ('8', 0.0)]);
+        assert!(resolve_mrz(&ocr, today()).is_ok());
+    }
+
+    #[test]
+    fn search_is_bounded() {
+        // Every position doubtful among five candidates: still a few hundred readings per
+        // check digit, not 5^44.
+        let ocr: Vec<Vec<Vec<(char, f32)>>> = TD3
+            .iter()
+            .map(|l| {
+                l.chars()
+                    .map(|c| vec![(c, 0.3), ('1', 0.2), ('7', 0.2), ('A', 0.2), ('<', 0.1)])
+                    .collect()
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        assert!(resolve_mrz(&ocr, today()).is_ok());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn malformed_candidate_lists_are_errors() {
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 2, 3, &[]);
+        let err = resolve_mrz(&ocr, today()).unwrap_err();
+        assert_eq!(err, MrzError::NoCandidates { line: 2, column: 3 });
+        assert_eq!(err.code(), "mrz_no_candidates");
+
+        set(&mut ocr, 2, 3, &[('a', 0.5), ('é', 0.5)]);
+        let err = resolve_mrz(&ocr, today()).unwrap_err();
+        assert_eq!(
+            err,
+            MrzError::InvalidCharacter {
+                line: 2,
+                column: 3,
+                found: 'a'
+            }
+        );
+
+        let short = certain(&[TD3[0], &TD3[1][..43]]);
+        assert_eq!(
+            resolve_mrz(&short, today()).unwrap_err().code(),
+            "mrz_wrong_length"
+        );
+        assert_eq!(
+            resolve_mrz(&[], today()).unwrap_err().code(),
+            "mrz_unknown_format"
+        );
+        let one = certain(&TD3[..1]);
+        assert_eq!(
+            resolve_mrz(&one, today()).unwrap_err().code(),
+            "mrz_unknown_format"
+        );
+    }
+
+    #[test]
+    fn plain_text_correction_follows_the_classes() {
+        let damaged = [
+            "P<UT0ERIK55ON<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<",
+            " L898902C36UT07408I22F12O4159ZE184226B<<<<<1O ",
+        ];
+        assert_eq!(correct_by_class(&damaged), TD3);
+        // The document number may hold letters and digits: an `O` there stays.
+        let number = [
+            "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+            "L8989O2C36UTO7408122F1204159ZE184226B<<<<<10",
+        ];
+        assert_eq!(correct_by_class(&number), number);
+        // No format: trimmed, otherwise untouched.
+        assert_eq!(correct_by_class(&[" 0O "]), ["0O"]);
+    }
+
+    #[test]
+    fn visa_layout_is_chosen_from_the_corrected_code() {
+        let visa = crate::mrz::tests::MRV_A;
+        let mut ocr = certain(&visa);
+        // Optional data in a visa is alphanumeric up to the end: a `B` there stays.
+        set(&mut ocr, 2, 44, &[('B', 1.0)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert!(mrz.lines[1].ends_with('B'));
+        assert!(mrz
+            .check_digits
+            .iter()
+            .all(|c| c.field != MrzField::Composite));
+    }
+}

@@ -1,0 +1,92 @@
+//! Barcodes on identity documents: the PDF417 of North American licences (read with
+//! rxing) and QR codes (read with rqrr, the decoder the app's phone hand-off also uses).
+//!
+
+use image::{GrayImage, RgbImage};
+use rxing::{BarcodeFormat, DecodeHints};
+
+use crate::raster::{dominant_tilt, rotate_grey, shrink_to_fit, to_luma};
+
+/// Largest side the barcode readers are given.
+const READ_SIDE: u32 = 2048;
+
+/// What a barcode reader found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedBarcode {
+    pub payload: Vec<u8>,
+}
+
+/// The first PDF417 symbol in `img`, if any.
+///
+/// rxing's PDF417 detector tolerates only a few degrees of rotation, and a card held in
+/// front of a camera is rarely straight: when the image as it is gives nothing, it is
+/// turned so its dominant vertical edges (the symbol's bars) stand upright, and tried again
+/// at that angle and its neighbours, since the estimate and the decoder's tolerance are
+/// both a few degrees.
+pub fn read_pdf417(img: &RgbImage) -> Option<DecodedBarcode> {
+    passes(img, |grey| {
+        decode_pdf417(grey.clone()).or_else(|| {
+            let tilt = dominant_tilt(&shrink_grey(&grey, 800));
+            [tilt, tilt - 3.0, tilt + 3.0]
+                .into_iter()
+                .filter(|t| t.abs() >= 1.5)
+                .find_map(|t| decode_pdf417(rotate_grey(&grey, t)))
+        })
+    })
+}
+
+fn decode_pdf417(grey: GrayImage) -> Option<DecodedBarcode> {
+    let (w, h) = grey.dimensions();
+    let mut hints = DecodeHints {
+        TryHarder: Some(true),
+        ..DecodeHints::default()
+    };
+    rxing::helpers::detect_in_luma_with_hints(
+        grey.into_raw(),
+        w,
+        h,
+        Some(BarcodeFormat::PDF_417),
+        &mut hints,
+    )
+    .ok()
+    .map(|r| DecodedBarcode {
+        payload: r.getText().as_bytes().to_vec(),
+    })
+}
+
+fn shrink_grey(grey: &GrayImage, side: u32) -> GrayImage {
+    let (w, h) = grey.dimensions();
+    let scale = (side as f32 / w.max(h) as f32).min(1.0);
+    if scale >= 1.0 {
+        return grey.clone();
+    }
+    let (nw, nh) = (
+        ((w as f32 * scale) as u32).max(1),
+        ((h as f32 * scale) as u32).max(1),
+    );
+    image::imageops::resize(grey, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// Every QR code in `img`, in the order found.
+pub fn read_qr_codes(img: &RgbImage) -> Vec<DecodedBarcode> {
+    passes(img, |grey| {
+        let mut prepared = rqrr::PreparedImage::prepare(grey);
+        let found: Vec<DecodedBarcode> = prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|grid| grid.decode().ok())
+            .map(|(_, content)| DecodedBarcode {
+                payload: content.into_bytes(),
+            })
+            .collect();
+        (!found.is_empty()).then_some(found)
+    })
+    .unwrap_or_default()
+}
+
+/// Runs `read` on a grey copy no larger than [`READ_SIDE`]: at that size a card's PDF417
+/// or QR still has modules of several pixels, and the decoders' time grows with the area.
+fn passes<T>(img: &RgbImage, read: impl Fn(GrayImage) -> Option<T>) -> Option<T> {
+    let (small, _) = shrink_to_fit(img, READ_SIDE, READ_SIDE);
+    read(to_luma(&small))
+}

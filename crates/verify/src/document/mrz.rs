@@ -1,0 +1,238 @@
+//! Finding the machine-readable zone among a photo's text lines and reading it.
+//!
+//! An MRZ is two or three long lines of equal length, parallel and evenly stacked, longer
+//! than anything else printed on a card. The candidates are grouped by those rules; the
+//! recognizer reads each group as TD1 (3 x 30), TD2 (2 x 36) or TD3 (2 x 44) with
+//! alternatives per character, and the check digits decide between readings. A card held
+//! upside down gives the same boxes read the other way: both ways are tried when the
+//! first does not verify.
+
+use image::RgbImage;
+use reclaim_document::mrz::{resolve_mrz, Mrz};
+use reclaim_document::Date;
+
+use crate::document::ocr::MrzRecognizer;
+use crate::document::text_lines::TextLine;
+use crate::error::Result;
+
+/// Lines this much longer than high can be MRZ lines (a 30-character line is about 20).
+const MIN_ASPECT: f32 = 9.0;
+
+/// An MRZ found and read, with where it is.
+#[derive(Debug, Clone)]
+pub struct MrzReading {
+    pub mrz: Mrz,
+    /// The boxes of its lines, top line first in reading direction.
+    pub lines: Vec<TextLine>,
+    /// True when the document was upside down in the photo.
+    pub upside_down: bool,
+    /// Mean log probability per column of the recognizer's reading.
+    pub confidence: f32,
+}
+
+/// Groups of 2 or 3 lines that look like an MRZ, most MRZ-like first.
+///
+/// The detector often cuts MRZ lines short where fillers run, and by different amounts on
+/// each line, so lines are first grown along their baselines, then grouped by what an MRZ
+/// guarantees: parallel, evenly stacked, and flush at one end (the start, or the end for
+/// a document upside down). Each group's lines then get the group's full extent.
+pub fn mrz_candidates(lines: &[TextLine]) -> Vec<Vec<TextLine>> {
+    let long: Vec<TextLine> = lines
+        .iter()
+        .filter(|l| l.height > 2.0 && l.length / l.height >= 3.0)
+        .map(|l| extend_along(l, lines))
+        .filter(|l| l.length / l.height >= MIN_ASPECT)
+        .collect();
+    let mut groups: Vec<Vec<TextLine>> = Vec::new();
+    for (i, seed) in long.iter().enumerate() {
+        let [ux, uy] = seed.direction;
+        let normal = seed.normal();
+        let ends = |l: &TextLine| {
+            let along = (l.center[0] - seed.center[0]) * ux + (l.center[1] - seed.center[1]) * uy;
+            (along - l.length / 2.0, along + l.length / 2.0)
+        };
+        let (seed_start, seed_end) = ends(seed);
+        let mut members: Vec<(f32, TextLine)> = long
+            .iter()
+            .enumerate()
+            .filter(|(j, other)| {
+                let dot =
+                    seed.direction[0] * other.direction[0] + seed.direction[1] * other.direction[1];
+                let (start, end) = ends(other);
+                let flush = (start - seed_start).abs() < 2.0 * seed.height
+                    || (end - seed_end).abs() < 2.0 * seed.height;
+                *j == i || (dot > 0.99 && flush && (other.height / seed.height - 1.0).abs() < 0.5)
+            })
+            .map(|(_, l)| {
+                let across = (l.center[0] - seed.center[0]) * normal[0]
+                    + (l.center[1] - seed.center[1]) * normal[1];
+                (across, *l)
+            })
+            .collect();
+        members.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Keep the run of evenly spaced neighbours around the seed.
+        let height = seed.height;
+        let seed_at = members
+            .iter()
+            .position(|(a, _)| a.abs() < 1e-3)
+            .unwrap_or(0);
+        let mut lo = seed_at;
+        while lo > 0 && spaced(members[lo - 1].0, members[lo].0, height) {
+            lo -= 1;
+        }
+        let mut hi = seed_at;
+        while hi + 1 < members.len() && spaced(members[hi].0, members[hi + 1].0, height) {
+            hi += 1;
+        }
+        let mut run: Vec<TextLine> = members[lo..=hi].iter().map(|(_, l)| *l).collect();
+        if !(2..=3).contains(&run.len()) || groups.iter().any(|g| same_group(g, &run)) {
+            continue;
+        }
+        // MRZ lines have one length and one margin: every line gets the group's extent.
+        let start = run.iter().map(|l| ends(l).0).fold(f32::MAX, f32::min);
+        let end = run.iter().map(|l| ends(l).1).fold(f32::MIN, f32::max);
+        for line in run.iter_mut() {
+            let (a, b) = ends(line);
+            let shift = (start + end) / 2.0 - (a + b) / 2.0;
+            line.center = [line.center[0] + shift * ux, line.center[1] + shift * uy];
+            line.length = end - start;
+        }
+        groups.push(run);
+    }
+    // Most MRZ-like: three lines before two, then the longest.
+    groups.sort_by(|a, b| {
+        let len = |g: &Vec<TextLine>| g.iter().map(|l| l.length).sum::<f32>() / g.len() as f32;
+        b.len().cmp(&a.len()).then(len(b).total_cmp(&len(a)))
+    });
+    groups
+}
+
+/// `line` grown to cover every box on its baseline within a few line heights: a run of
+/// `<` fillers often goes undetected, leaving the line's last characters (a check digit)
+/// as a separate fragment well to the right. An MRZ zone is kept clear of other print, so
+/// what lies on its baseline is the MRZ.
+fn extend_along(line: &TextLine, all: &[TextLine]) -> TextLine {
+    let [ux, uy] = line.direction;
+    let [vx, vy] = line.normal();
+    let (mut start, mut end) = (-line.length / 2.0, line.length / 2.0);
+    loop {
+        let mut grew = false;
+        for other in all {
+            let (dx, dy) = (
+                other.center[0] - line.center[0],
+                other.center[1] - line.center[1],
+            );
+            let (along, across) = (dx * ux + dy * uy, dx * vx + dy * vy);
+            let dot = (other.direction[0] * ux + other.direction[1] * uy).abs();
+            if dot < 0.99
+                || across.abs() > 0.35 * line.height
+                || (other.height / line.height - 1.0).abs() > 0.6
+            {
+                continue;
+            }
+            let (o0, o1) = (along - other.length / 2.0, along + other.length / 2.0);
+            let gap = (o0 - end).max(start - o1);
+            if gap < 12.0 * line.height && (o0 < start - 0.5 || o1 > end + 0.5) {
+                start = start.min(o0);
+                end = end.max(o1);
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let mid = (start + end) / 2.0;
+    TextLine {
+        center: [line.center[0] + mid * ux, line.center[1] + mid * uy],
+        length: end - start,
+        ..*line
+    }
+}
+
+fn spaced(a: f32, b: f32, height: f32) -> bool {
+    let gap = b - a;
+    gap > 0.5 * height && gap < 2.2 * height
+}
+
+/// Whether `run` (before alignment) is already among `groups` (after alignment): the
+/// same number of lines on the same baselines.
+fn same_group(group: &[TextLine], run: &[TextLine]) -> bool {
+    group.len() == run.len()
+        && group.iter().zip(run).all(|(g, r)| {
+            let n = g.normal();
+            ((r.center[0] - g.center[0]) * n[0] + (r.center[1] - g.center[1]) * n[1]).abs()
+                < 0.3 * g.height
+        })
+}
+
+/// A reading this sure (mean log probability per column) is not worth trying upside down.
+const CONFIDENT: f32 = -0.4;
+
+/// Reads the candidate groups until one gives an MRZ whose check digits all verify; each
+/// group is read as found and, unless that reading was confident, upside down. Every line
+/// goes through the recognizer once per orientation; the possible line lengths are decoded
+/// from the same output. Without a verified reading, the most confident one is returned.
+pub fn read_mrz(
+    img: &RgbImage,
+    lines: &[TextLine],
+    recognizer: &MrzRecognizer,
+    today: Date,
+) -> Result<Option<MrzReading>> {
+    let mut best: Option<MrzReading> = None;
+    for group in mrz_candidates(lines).into_iter().take(2) {
+        for upside_down in [false, true] {
+            let oriented: Vec<TextLine> = if upside_down {
+                group.iter().rev().map(TextLine::reversed).collect()
+            } else {
+                group.clone()
+            };
+            let probabilities = oriented
+                .iter()
+                .map(|line| recognizer.probabilities(img, line))
+                .collect::<Result<Vec<_>>>()?;
+            let lengths: &[usize] = if oriented.len() == 3 {
+                &[30]
+            } else {
+                &[44, 36]
+            };
+            let mut most_confident = f32::NEG_INFINITY;
+            for &length in lengths {
+                let decoded: Vec<_> = probabilities
+                    .iter()
+                    .map(|p| recognizer.decode(p, length))
+                    .collect();
+                let confidence = decoded.iter().map(|(_, c)| c).sum::<f32>() / decoded.len() as f32;
+                most_confident = most_confident.max(confidence);
+                let readings: Vec<_> = decoded.into_iter().map(|(r, _)| r).collect();
+                if readings.iter().any(|r| r.len() != length) {
+                    continue;
+                }
+                let Ok(mrz) = resolve_mrz(&readings, today) else {
+                    continue;
+                };
+                let verified = mrz.all_check_digits_valid();
+                let better = best.as_ref().is_none_or(|b| {
+                    let b_verified = b.mrz.all_check_digits_valid();
+                    (verified && !b_verified)
+                        || (verified == b_verified && confidence > b.confidence)
+                });
+                if better {
+                    best = Some(MrzReading {
+                        mrz,
+                        lines: oriented.clone(),
+                        upside_down,
+                        confidence,
+                    });
+                }
+                if verified {
+                    return Ok(best);
+                }
+            }
+            if most_confident > CONFIDENT {
+                break;
+            }
+        }
+    }
+    Ok(best)
+}

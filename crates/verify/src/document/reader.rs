@@ -1,0 +1,377 @@
+//! The document reader: everything a photo (or two) of an ID says, and every check on it.
+
+use std::time::Instant;
+
+use image::RgbImage;
+use reclaim_document::aamva::parse_aamva;
+use reclaim_document::mrz::{CheckDigitResult, Mrz};
+use reclaim_document::{Date, DocumentFields, DocumentKind};
+use serde::Serialize;
+
+use crate::document::barcode::{read_pdf417, read_qr_codes};
+use crate::document::mrz::{read_mrz, MrzReading};
+use crate::document::ocr::MrzRecognizer;
+use crate::document::text_lines::{TextLine, TextLineDetector};
+use crate::engine::FaceEngine;
+use crate::error::Result;
+use crate::face::DetectedFace;
+use crate::models::{ModelId, ModelStore};
+
+/// Stable reason codes of the document checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentReason {
+    /// Neither an MRZ nor an AAMVA barcode was found.
+    DocumentNotFound,
+    /// MRZ lines were found but could not be read as an MRZ.
+    MrzUnreadable,
+    /// At least one MRZ check digit does not verify.
+    MrzCheckDigitFailed,
+    /// An MRZ field holds a value that cannot be (a month 13, a digit in a name).
+    MrzFieldInvalid,
+    /// A PDF417 was found but is not a valid AAMVA payload.
+    BarcodeInvalid,
+    /// The MRZ and the barcode of the same card disagree.
+    MrzBarcodeMismatch,
+    /// The document's expiry date has passed.
+    DocumentExpired,
+    /// No face was found on the document.
+    PortraitMissing,
+}
+
+impl DocumentReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentReason::DocumentNotFound => "document_not_found",
+            DocumentReason::MrzUnreadable => "mrz_unreadable",
+            DocumentReason::MrzCheckDigitFailed => "mrz_check_digit_failed",
+            DocumentReason::MrzFieldInvalid => "mrz_field_invalid",
+            DocumentReason::BarcodeInvalid => "barcode_invalid",
+            DocumentReason::MrzBarcodeMismatch => "mrz_barcode_mismatch",
+            DocumentReason::DocumentExpired => "document_expired",
+            DocumentReason::PortraitMissing => "portrait_missing",
+        }
+    }
+}
+
+/// Which photo something was found on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Front,
+    Back,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MrzReport {
+    pub side: Side,
+    pub lines: Vec<String>,
+    pub upside_down: bool,
+    pub names_truncated: bool,
+    pub field_errors: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BarcodeReport {
+    pub side: Side,
+    /// `pdf417` or `qr`.
+    pub symbology: &'static str,
+    /// The AAMVA fields of a PDF417, when it parsed.
+    pub fields: Option<DocumentFields>,
+    /// Why the PDF417 did not parse, as a stable code.
+    pub error: Option<&'static str>,
+    /// A QR code's content, when it is text.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortraitReport {
+    pub side: Side,
+    pub face: DetectedFace,
+}
+
+/// Everything read off the document.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentReport {
+    pub kind: DocumentKind,
+    /// The fields used for decisions: the MRZ's when there is one, else the barcode's.
+    pub fields: DocumentFields,
+    pub check_digits: Vec<CheckDigitResult>,
+    pub expired: Option<bool>,
+    pub mrz: Option<MrzReport>,
+    pub barcodes: Vec<BarcodeReport>,
+    pub portrait: Option<PortraitReport>,
+    pub reasons: Vec<DocumentReason>,
+    pub timings_ms: DocumentTimings,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DocumentTimings {
+    pub text_lines: f64,
+    pub mrz: f64,
+    pub barcodes: f64,
+    pub portrait: f64,
+}
+
+impl DocumentReport {
+    /// Read and every check passed.
+    pub fn passed(&self) -> bool {
+        self.reasons.is_empty()
+    }
+    /// Something was read (whether or not it passed).
+    pub fn read(&self) -> bool {
+        self.kind != DocumentKind::Unknown
+    }
+}
+
+/// The models the document reader needs, prepared once.
+pub struct DocumentReader {
+    lines: TextLineDetector,
+    recognizer: MrzRecognizer,
+}
+
+impl DocumentReader {
+    pub fn load(store: &ModelStore, threads: usize) -> Result<Self> {
+        let (lines, recognizer) = std::thread::scope(|s| {
+            let rec = s.spawn(|| {
+                MrzRecognizer::new(store.read_verified(ModelId::TextRecognizer)?, threads)
+            });
+            let det = store
+                .read_verified(ModelId::TextDetector)
+                .and_then(|m| TextLineDetector::new(m, threads));
+            let rec = rec.join().unwrap_or_else(|_| {
+                Err(crate::error::VerifyError::ModelInvalid {
+                    name: ModelId::TextRecognizer.as_str().into(),
+                    reason: "preparation panicked".into(),
+                })
+            });
+            (det, rec)
+        });
+        Ok(DocumentReader {
+            lines: lines?,
+            recognizer: recognizer?,
+        })
+    }
+
+    /// Reads `front` (and `back`): whatever each side carries.
+    pub fn read(
+        &self,
+        faces: &FaceEngine,
+        front: &RgbImage,
+        back: Option<&RgbImage>,
+        today: Date,
+    ) -> Result<DocumentReport> {
+        let mut timings = DocumentTimings::default();
+        let sides: Vec<(Side, &RgbImage)> = std::iter::once((Side::Front, front))
+            .chain(back.map(|b| (Side::Back, b)))
+            .collect();
+
+        // MRZ: the first side that has one.
+        let mut mrz: Option<(Side, MrzReading)> = None;
+        let mut saw_mrz_lines = false;
+        for &(side, img) in &sides {
+            let t = Instant::now();
+            let lines: Vec<TextLine> = self.lines.detect(img)?;
+            timings.text_lines += ms(t);
+            let t = Instant::now();
+            saw_mrz_lines |= !crate::document::mrz::mrz_candidates(&lines).is_empty();
+            let reading = read_mrz(img, &lines, &self.recognizer, today)?;
+            timings.mrz += ms(t);
+            if let Some(reading) = reading {
+                mrz = Some((side, reading));
+                break;
+            }
+        }
+
+        let t = Instant::now();
+        let mut barcodes = Vec::new();
+        for &(side, img) in &sides {
+            if let Some(found) = read_pdf417(img) {
+                let (fields, error) = match parse_aamva(&found.payload) {
+                    Ok(record) => (Some(record.fields), None),
+                    Err(e) => (None, Some(e.code())),
+                };
+                barcodes.push(BarcodeReport {
+                    side,
+                    symbology: "pdf417",
+                    fields,
+                    error,
+                    text: None,
+                });
+            }
+            for code in read_qr_codes(img) {
+                barcodes.push(BarcodeReport {
+                    side,
+                    symbology: "qr",
+                    fields: None,
+                    error: None,
+                    text: String::from_utf8(code.payload).ok(),
+                });
+            }
+        }
+        timings.barcodes = ms(t);
+
+        // The portrait: the largest face on either side, the MRZ side turned upright.
+        let t = Instant::now();
+        let mut portrait: Option<PortraitReport> = None;
+        for &(side, img) in &sides {
+            let upside_down = mrz
+                .as_ref()
+                .is_some_and(|(s, r)| *s == side && r.upside_down);
+            let found = if upside_down {
+                let turned = image::imageops::rotate180(img);
+                faces
+                    .detector()
+                    .detect(&turned)?
+                    .into_iter()
+                    .map(|f| unrotate(f, img.dimensions()))
+                    .collect()
+            } else {
+                faces.detector().detect(img)?
+            };
+            if let Some(face) = found
+                .into_iter()
+                .max_by(|a, b| a.width().total_cmp(&b.width()))
+            {
+                if portrait
+                    .as_ref()
+                    .is_none_or(|p| face.width() > p.face.width())
+                {
+                    portrait = Some(PortraitReport { side, face });
+                }
+            }
+        }
+        timings.portrait = ms(t);
+
+        Ok(assemble(
+            mrz,
+            barcodes,
+            portrait,
+            saw_mrz_lines,
+            today,
+            timings,
+        ))
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A face found in the image turned 180°, in the original image's coordinates.
+fn unrotate(face: DetectedFace, (w, h): (u32, u32)) -> DetectedFace {
+    let (w, h) = (w as f32, h as f32);
+    let [x, y, bw, bh] = face.bbox;
+    // Landmarks are in the person's order (their right eye first), which turning the
+    // picture does not change: only positions move.
+    let landmarks = face.landmarks.map(|[px, py]| [w - px, h - py]);
+    DetectedFace {
+        bbox: [w - x - bw, h - y - bh, bw, bh],
+        landmarks,
+        score: face.score,
+    }
+}
+
+fn assemble(
+    mrz: Option<(Side, MrzReading)>,
+    barcodes: Vec<BarcodeReport>,
+    portrait: Option<PortraitReport>,
+    saw_mrz_lines: bool,
+    today: Date,
+    timings_ms: DocumentTimings,
+) -> DocumentReport {
+    let mut reasons = Vec::new();
+    let aamva = barcodes.iter().find_map(|b| b.fields.clone());
+    if barcodes.iter().any(|b| b.error.is_some()) {
+        reasons.push(DocumentReason::BarcodeInvalid);
+    }
+    let (kind, fields, check_digits, mrz_report) = match &mrz {
+        Some((side, reading)) => {
+            let m: &Mrz = &reading.mrz;
+            if !m.all_check_digits_valid() {
+                reasons.push(DocumentReason::MrzCheckDigitFailed);
+            }
+            if !m.field_errors.is_empty() {
+                reasons.push(DocumentReason::MrzFieldInvalid);
+            }
+            let report = MrzReport {
+                side: *side,
+                lines: m.lines.clone(),
+                upside_down: reading.upside_down,
+                names_truncated: m.names_truncated,
+                field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
+            };
+            (
+                m.kind,
+                m.fields.clone(),
+                m.check_digits.clone(),
+                Some(report),
+            )
+        }
+        None => match &aamva {
+            Some(fields) => (DocumentKind::Aamva, fields.clone(), Vec::new(), None),
+            None => {
+                reasons.push(if saw_mrz_lines {
+                    DocumentReason::MrzUnreadable
+                } else {
+                    DocumentReason::DocumentNotFound
+                });
+                (
+                    DocumentKind::Unknown,
+                    DocumentFields::default(),
+                    Vec::new(),
+                    None,
+                )
+            }
+        },
+    };
+    if let (Some(_), Some(barcode)) = (&mrz, &aamva) {
+        if disagree(&fields, barcode) {
+            reasons.push(DocumentReason::MrzBarcodeMismatch);
+        }
+    }
+    let expired = fields.expiry_date.map(|e| e < today);
+    if expired == Some(true) {
+        reasons.push(DocumentReason::DocumentExpired);
+    }
+    if kind != DocumentKind::Unknown && portrait.is_none() {
+        reasons.push(DocumentReason::PortraitMissing);
+    }
+    reasons.sort();
+    reasons.dedup();
+    DocumentReport {
+        kind,
+        fields,
+        check_digits,
+        expired,
+        mrz: mrz_report,
+        barcodes,
+        portrait,
+        reasons,
+        timings_ms,
+    }
+}
+
+/// Whether an MRZ and a barcode of one card state different facts: birth date, expiry,
+/// document number or surname (the MRZ's surname may be truncated, so a prefix agrees).
+fn disagree(mrz: &DocumentFields, barcode: &DocumentFields) -> bool {
+    let differs =
+        |a: &Option<Date>, b: &Option<Date>| matches!((a, b), (Some(x), Some(y)) if x != y);
+    let letters = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    };
+    let name_differs = match (&mrz.surname, &barcode.surname) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (letters(a), letters(&b.to_ascii_uppercase()));
+            !b.starts_with(&a) && !a.starts_with(&b)
+        }
+        _ => false,
+    };
+    let number_differs = matches!((&mrz.document_number, &barcode.document_number), (Some(a), Some(b)) if letters(a) != letters(b));
+    differs(&mrz.birth_date, &barcode.birth_date)
+        || differs(&mrz.expiry_date, &barcode.expiry_date)
+        || name_differs
+        || number_differs
+}

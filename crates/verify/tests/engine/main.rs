@@ -1,0 +1,39 @@
+//! The engine on real photographs and on synthetic documents: one test binary, one module
+//! per capability, models loaded once.
+
+mod barcodes;
+mod faces;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use reclaim_verify::{EngineOptions, FaceEngine};
+
+pub fn engine() -> &'static FaceEngine {
+    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| FaceEngine::load(EngineOptions::default()).expect("models load"))
+}
+
+pub fn data(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(path)
+}
+
+/// A printed portrait made from a real photo, for synthetic documents.
+pub fn portrait() -> image::RgbImage {
+    static PORTRAIT: OnceLock<image::RgbImage> = OnceLock::new();
+    PORTRAIT
+        .get_or_init(|| {
+            let photo = image::open(data("faces/ardern-1.jpg"))
+                .expect("opens")
+                .into_rgb8();
+            let face = engine()
+                .analyze(&photo)
+                .expect("analyses")
+                .face
+                .expect("a face");
+            reclaim_docgen::portrait::printed_portrait(&photo, face.bbox, 350, 450, None)
+        })
+        .clone()
+}
