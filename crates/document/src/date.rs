@@ -81,6 +81,30 @@ impl Date {
         }
     }
 
+    /// The civil date `days` days after 1970-01-01 (negative: before).
+    pub fn from_unix_days(days: i64) -> Option<Date> {
+        // Howard Hinnant's days-to-civil algorithm.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Date::new(u16::try_from(year).ok()?, month as u8, day as u8)
+    }
+
+    /// Today in UTC, from the system clock.
+    pub fn today_utc() -> Option<Date> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        Date::from_unix_days(i64::try_from(secs / 86_400).ok()?)
+    }
+
     /// Whole years from `self` to `later` (an age, when `self` is a birth date).
     pub fn years_until(&self, later: Date) -> i32 {
         let mut years = i32::from(later.year) - i32::from(self.year);
@@ -193,6 +217,15 @@ mod tests {
     fn ages_count_whole_years() {
         assert_eq!(d("1974-08-12").years_until(d("2026-08-11")), 51);
         assert_eq!(d("1974-08-12").years_until(d("2026-08-12")), 52);
+    }
+
+    #[test]
+    fn unix_days_become_civil_dates() {
+        assert_eq!(Date::from_unix_days(0), Some(d("1970-01-01")));
+        assert_eq!(Date::from_unix_days(11_016), Some(d("2000-02-29")));
+        assert_eq!(Date::from_unix_days(20_418), Some(d("2025-11-26")));
+        assert_eq!(Date::from_unix_days(-1), Some(d("1969-12-31")));
+        assert!(Date::today_utc().is_some());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! digits to pick the most probable consistent reading. [`encode_mrz`] writes an MRZ, for
 //! tests and synthetic documents.
 
+pub mod codes;
 mod encode;
 mod layout;
 mod resolve;

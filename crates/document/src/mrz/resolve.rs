@@ -6,7 +6,7 @@
 //! between the remaining alternatives of the fields they protect. Nothing else is guessed:
 //! every character of the result is a candidate the OCR offered (or its class-mapped form).
 
-use super::layout::{checks, detect, unknown_format, Class, Grid, Layout, Pos, FILLER};
+use super::layout::{checks, detect, unknown_format, Class, Grid, Layout, Pos, Span, FILLER};
 use super::{is_mrz_char, parse_mrz, Mrz, MrzError, MrzField};
 use crate::date::Date;
 
@@ -133,9 +133,84 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
         &settled,
     );
 
+    settle_name_fillers(layout, &candidates, &mut grid);
+    for span in [layout.issuer, layout.nationality] {
+        settle_code(span, &candidates, &mut grid);
+    }
+
     let text = grid.lines();
     let refs: Vec<&str> = text.iter().map(String::as_str).collect();
     parse_mrz(&refs, today)
+}
+
+/// Once three fillers in a row follow a letter, the names are over and the rest of the
+/// field is filler (a single `<` parts names, `<<` the surname from the given names): a
+/// later position the OCR thought might be a filler is one. Names have no check digit, so
+/// without this a smudge at the end of the zone read as a letter would stand.
+fn settle_name_fillers(layout: &Layout, candidates: &[Vec<Candidates>], grid: &mut Grid) {
+    let positions: Vec<Pos> = layout.names.positions().collect();
+    let (mut run, mut letters) = (0usize, false);
+    let mut end = None;
+    for (k, &pos) in positions.iter().enumerate() {
+        if grid.get(pos) == FILLER {
+            run += 1;
+            if letters && run >= 3 {
+                end = Some(k + 1);
+                break;
+            }
+        } else {
+            letters = true;
+            run = 0;
+        }
+    }
+    let Some(end) = end else {
+        return;
+    };
+    for &(line, col) in positions.get(end..).unwrap_or_default() {
+        let offered = candidates
+            .get(line)
+            .and_then(|l| l.get(col))
+            .is_some_and(|c| usable(c).iter().any(|&(ch, _)| ch == FILLER));
+        if offered {
+            grid.set((line, col), FILLER);
+        }
+    }
+}
+
+/// An issuer or nationality that is not a known code was misread: the most probable known
+/// code among the alternatives replaces it. With none among them, the reading stays.
+fn settle_code(span: Span, candidates: &[Vec<Candidates>], grid: &mut Grid) {
+    if super::codes::is_known_code(&grid.text(span)) {
+        return;
+    }
+    let options: Vec<&[(u8, f32)]> = span
+        .positions()
+        .map(|(line, col)| {
+            candidates
+                .get(line)
+                .and_then(|l| l.get(col))
+                .map_or(&[][..], |c| usable(c))
+        })
+        .collect();
+    let mut best: Option<(Vec<u8>, f32)> = None;
+    let mut stack: Vec<(Vec<u8>, f32)> = vec![(Vec::new(), 1.0)];
+    while let Some((prefix, p)) = stack.pop() {
+        let Some(choices) = options.get(prefix.len()) else {
+            let code = String::from_utf8_lossy(&prefix).into_owned();
+            if super::codes::is_known_code(&code) && best.as_ref().is_none_or(|b| p > b.1) {
+                best = Some((prefix, p));
+            }
+            continue;
+        };
+        for &(c, q) in choices.iter() {
+            let mut next = prefix.clone();
+            next.push(c);
+            stack.push((next, p * q));
+        }
+    }
+    if let Some((code, _)) = best {
+        grid.put(span, &code);
+    }
 }
 
 /// The candidates of one position that the class admits, mapped where the class requires
@@ -504,5 +579,37 @@ mod tests {
             .check_digits
             .iter()
             .all(|c| c.field != MrzField::Composite));
+    }
+
+    /// TD3 specimen with a smudge read as a letter at the end of the name field, where the
+    /// OCR also saw a filler: the filler wins; without that alternative, the letter stays.
+    #[test]
+    fn trailing_name_positions_after_three_fillers_are_fillers() {
+        let mut ocr = certain(&TD3);
+        ocr[0][43] = vec![('B', 0.6), ('<', 0.4)];
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert!(mrz.lines[0].ends_with("<<<<<"), "{}", mrz.lines[0]);
+        ocr[0][43] = vec![('B', 0.99)];
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert!(mrz.lines[0].ends_with('B'));
+    }
+
+    /// `UTO` read as `UT0`... is class-corrected; `OTO` (not a code) becomes `UTO` when the
+    /// OCR offered `U`; a known code is never changed.
+    #[test]
+    fn unknown_country_codes_take_the_known_alternative() {
+        let mut ocr = certain(&TD3);
+        ocr[0][2] = vec![('O', 0.7), ('U', 0.3)];
+        ocr[1][10] = vec![('O', 0.7), ('U', 0.3)];
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.issuer.as_deref(), Some("UTO"));
+        assert_eq!(mrz.fields.nationality.as_deref(), Some("UTO"));
+        // `CAN` is known; an alternative never replaces it.
+        let lines: Vec<String> = TD3.iter().map(|l| l.replace("UTO", "CAN")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut ocr = certain(&refs);
+        ocr[0][2] = vec![('C', 0.6), ('U', 0.4)];
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.issuer.as_deref(), Some("CAN"));
     }
 }
