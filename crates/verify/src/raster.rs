@@ -143,10 +143,13 @@ pub fn rotate_grey(img: &GrayImage, degrees: f32) -> GrayImage {
 
 /// The tilt, in degrees within ±45, of the image's dominant near-vertical edges (bars of
 /// a barcode, columns of text): the peak of a magnitude-weighted histogram of gradient
-/// directions. Positive when the edges lean clockwise.
-pub fn dominant_tilt(img: &GrayImage) -> f32 {
+/// directions. Positive when the edges lean clockwise. Also returns how concentrated the
+/// edges are: the share of all edge strength within 3 degrees of the peak (a barcode's
+/// parallel bars make it high; text and faces spread it).
+pub fn dominant_tilt(img: &GrayImage) -> (f32, f32) {
     let (w, h) = img.dimensions();
     let mut bins = [0.0f32; 91];
+    let mut total = 0.0f32;
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
             let p = |dx: i32, dy: i32| {
@@ -158,6 +161,7 @@ pub fn dominant_tilt(img: &GrayImage) -> f32 {
             if magnitude < 40.0 {
                 continue;
             }
+            total += magnitude;
             // Direction of the gradient folded to (-90, 90]; near-vertical edges have
             // near-horizontal gradients.
             let mut angle = gy.atan2(gx).to_degrees();
@@ -176,7 +180,13 @@ pub fn dominant_tilt(img: &GrayImage) -> f32 {
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map_or(45, |(i, _)| i);
-    peak as f32 - 45.0
+    let near: f32 = bins[peak.saturating_sub(3)..(peak + 4).min(bins.len())]
+        .iter()
+        .sum();
+    (
+        peak as f32 - 45.0,
+        if total > 0.0 { near / total } else { 0.0 },
+    )
 }
 
 /// ITU-R BT.601 luma.

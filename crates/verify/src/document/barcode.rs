@@ -7,6 +7,10 @@ use rxing::{BarcodeFormat, DecodeHints};
 
 use crate::raster::{dominant_tilt, rotate_grey, shrink_to_fit, to_luma};
 
+/// Share of edge strength near the dominant direction above which a photo may hold a
+/// barcode worth straightening (see [`read_pdf417`]).
+const BARCODE_EDGE_CONCENTRATION: f32 = 0.24;
+
 /// Largest side the barcode readers are given.
 const READ_SIDE: u32 = 2048;
 
@@ -16,6 +20,16 @@ pub struct DecodedBarcode {
     pub payload: Vec<u8>,
 }
 
+/// A photo prepared once for every barcode reader: grey, no larger than [`READ_SIDE`].
+pub struct BarcodeImage(GrayImage);
+
+impl BarcodeImage {
+    pub fn new(img: &RgbImage) -> Self {
+        let (small, _) = shrink_to_fit(img, READ_SIDE, READ_SIDE);
+        BarcodeImage(to_luma(&small))
+    }
+}
+
 /// The first PDF417 symbol in `img`, if any.
 ///
 /// rxing's PDF417 detector tolerates only a few degrees of rotation, and a card held in
@@ -23,15 +37,20 @@ pub struct DecodedBarcode {
 /// turned so its dominant vertical edges (the symbol's bars) stand upright, and tried again
 /// at that angle and its neighbours, since the estimate and the decoder's tolerance are
 /// both a few degrees.
-pub fn read_pdf417(img: &RgbImage) -> Option<DecodedBarcode> {
-    passes(img, |grey| {
-        decode_pdf417(grey.clone()).or_else(|| {
-            let tilt = dominant_tilt(&shrink_grey(&grey, 800));
-            [tilt, tilt - 3.0, tilt + 3.0]
-                .into_iter()
-                .filter(|t| t.abs() >= 1.5)
-                .find_map(|t| decode_pdf417(rotate_grey(&grey, t)))
-        })
+pub fn read_pdf417(img: &BarcodeImage) -> Option<DecodedBarcode> {
+    let grey = &img.0;
+    decode_pdf417(grey.clone()).or_else(|| {
+        // Turning is worth it only where parallel bars dominate the edges: measured on
+        // synthetic licences 0.28 to 0.53 of the edge strength lies within 3 degrees
+        // of the peak, on ID cards, passports and faces 0.13 to 0.18.
+        let (tilt, concentration) = dominant_tilt(&shrink_grey(grey, 800));
+        if concentration < BARCODE_EDGE_CONCENTRATION {
+            return None;
+        }
+        [tilt, tilt - 3.0, tilt + 3.0]
+            .into_iter()
+            .filter(|t| t.abs() >= 1.5)
+            .find_map(|t| decode_pdf417(rotate_grey(grey, t)))
     })
 }
 
@@ -68,25 +87,14 @@ fn shrink_grey(grey: &GrayImage, side: u32) -> GrayImage {
 }
 
 /// Every QR code in `img`, in the order found.
-pub fn read_qr_codes(img: &RgbImage) -> Vec<DecodedBarcode> {
-    passes(img, |grey| {
-        let mut prepared = rqrr::PreparedImage::prepare(grey);
-        let found: Vec<DecodedBarcode> = prepared
-            .detect_grids()
-            .into_iter()
-            .filter_map(|grid| grid.decode().ok())
-            .map(|(_, content)| DecodedBarcode {
-                payload: content.into_bytes(),
-            })
-            .collect();
-        (!found.is_empty()).then_some(found)
-    })
-    .unwrap_or_default()
-}
-
-/// Runs `read` on a grey copy no larger than [`READ_SIDE`]: at that size a card's PDF417
-/// or QR still has modules of several pixels, and the decoders' time grows with the area.
-fn passes<T>(img: &RgbImage, read: impl Fn(GrayImage) -> Option<T>) -> Option<T> {
-    let (small, _) = shrink_to_fit(img, READ_SIDE, READ_SIDE);
-    read(to_luma(&small))
+pub fn read_qr_codes(img: &BarcodeImage) -> Vec<DecodedBarcode> {
+    let mut prepared = rqrr::PreparedImage::prepare(img.0.clone());
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|grid| grid.decode().ok())
+        .map(|(_, content)| DecodedBarcode {
+            payload: content.into_bytes(),
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use image::RgbImage;
 use reclaim_document::mrz::{resolve_mrz, Mrz};
 use reclaim_document::Date;
 
-use crate::document::ocr::MrzRecognizer;
+use crate::document::ocr::{character_positions, MrzRecognizer};
 use crate::document::text_lines::TextLine;
 use crate::error::Result;
 
@@ -167,7 +167,7 @@ fn same_group(group: &[TextLine], run: &[TextLine]) -> bool {
 }
 
 /// A reading this sure (mean log probability per column) is not worth trying upside down.
-const CONFIDENT: f32 = -0.4;
+pub const CONFIDENT: f32 = -0.4;
 
 /// Reads the candidate groups until one gives an MRZ whose check digits all verify; each
 /// group is read as found and, unless that reading was confident, upside down. Every line
@@ -181,53 +181,108 @@ pub fn read_mrz(
 ) -> Result<Option<MrzReading>> {
     let mut best: Option<MrzReading> = None;
     for group in mrz_candidates(lines).into_iter().take(2) {
+        let reading = read_group(img, &group, recognizer, today)?;
+        if let Some(reading) = reading {
+            let verified = reading.mrz.all_check_digits_valid();
+            if best.as_ref().is_none_or(|b| better(&reading, b)) {
+                best = Some(reading);
+            }
+            if verified {
+                break;
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Whether `a` is a better reading than `b`: verified beats unverified, then confidence.
+pub fn better(a: &MrzReading, b: &MrzReading) -> bool {
+    let (va, vb) = (
+        a.mrz.all_check_digits_valid(),
+        b.mrz.all_check_digits_valid(),
+    );
+    (va && !vb) || (va == vb && a.confidence > b.confidence)
+}
+
+/// Reads one candidate group as found and, unless that was confident, upside down.
+pub fn read_group(
+    img: &RgbImage,
+    group: &[TextLine],
+    recognizer: &MrzRecognizer,
+    today: Date,
+) -> Result<Option<MrzReading>> {
+    let mut best: Option<MrzReading> = None;
+    {
         for upside_down in [false, true] {
-            let oriented: Vec<TextLine> = if upside_down {
+            let mut oriented: Vec<TextLine> = if upside_down {
                 group.iter().rev().map(TextLine::reversed).collect()
             } else {
-                group.clone()
+                group.to_vec()
             };
-            let probabilities = oriented
-                .iter()
-                .map(|line| recognizer.probabilities(img, line))
-                .collect::<Result<Vec<_>>>()?;
+            // Every MRZ's first line holds fillers; text that shows none is not an MRZ, and
+            // its other lines need not be read.
+            let Some(first) = oriented.first() else {
+                continue;
+            };
+            let first = recognizer.probabilities(img, first)?;
+            if !recognizer.greedy_text(&first).contains('<') {
+                continue;
+            }
+            let mut probabilities = vec![first];
+            for line in &oriented[1..] {
+                probabilities.push(recognizer.probabilities(img, line)?);
+            }
             let lengths: &[usize] = if oriented.len() == 3 {
                 &[30]
             } else {
                 &[44, 36]
             };
             let mut most_confident = f32::NEG_INFINITY;
-            for &length in lengths {
-                let decoded: Vec<_> = probabilities
-                    .iter()
-                    .map(|p| recognizer.decode(p, length))
-                    .collect();
-                let confidence = decoded.iter().map(|(_, c)| c).sum::<f32>() / decoded.len() as f32;
-                most_confident = most_confident.max(confidence);
-                let readings: Vec<_> = decoded.into_iter().map(|(r, _)| r).collect();
-                if readings.iter().any(|r| r.len() != length) {
-                    continue;
-                }
-                let Ok(mrz) = resolve_mrz(&readings, today) else {
-                    continue;
-                };
-                let verified = mrz.all_check_digits_valid();
-                let better = best.as_ref().is_none_or(|b| {
-                    let b_verified = b.mrz.all_check_digits_valid();
-                    (verified && !b_verified)
-                        || (verified == b_verified && confidence > b.confidence)
-                });
-                if better {
-                    best = Some(MrzReading {
+            for attempt in 0..3 {
+                for &length in lengths {
+                    let decoded: Vec<_> = probabilities
+                        .iter()
+                        .map(|p| recognizer.decode(p, length))
+                        .collect();
+                    let confidence =
+                        decoded.iter().map(|(_, c)| c).sum::<f32>() / decoded.len() as f32;
+                    most_confident = most_confident.max(confidence);
+                    let readings: Vec<_> = decoded.into_iter().map(|(r, _)| r).collect();
+                    if readings.iter().any(|r| r.len() != length) {
+                        continue;
+                    }
+                    let Ok(mrz) = resolve_mrz(&readings, today) else {
+                        continue;
+                    };
+                    let verified = mrz.all_check_digits_valid();
+                    let candidate = MrzReading {
                         mrz,
                         lines: oriented.clone(),
                         upside_down,
                         confidence,
-                    });
+                    };
+                    if best.as_ref().is_none_or(|b| better(&candidate, b)) {
+                        best = Some(candidate);
+                    }
+                    if verified {
+                        return Ok(best);
+                    }
                 }
-                if verified {
-                    return Ok(best);
+                // Glare or a long run of fillers can hide a line's end from the detector:
+                // when the recognizer sees characters right up to the end of a box, the
+                // lines may go on, so they are read again a quarter longer.
+                let touches_end = oriented
+                    .iter()
+                    .zip(&probabilities)
+                    .any(|(line, probs)| ends_in_text(probs, line));
+                if attempt == 2 || !touches_end {
+                    break;
                 }
+                oriented = oriented.iter().map(|l| lengthen(l, 0.25)).collect();
+                probabilities = oriented
+                    .iter()
+                    .map(|line| recognizer.probabilities(img, line))
+                    .collect::<Result<Vec<_>>>()?;
             }
             if most_confident > CONFIDENT {
                 break;
@@ -235,4 +290,31 @@ pub fn read_mrz(
         }
     }
     Ok(best)
+}
+
+/// Whether the recognizer sees a character within about one character of the end of
+/// `line` (so the printed line may go on past it).
+fn ends_in_text(probs: &[Vec<f32>], line: &TextLine) -> bool {
+    let positions = character_positions(probs, line);
+    let (Some(first), Some(last)) = (positions.first(), positions.last()) else {
+        return false;
+    };
+    if positions.len() < 2 {
+        return false;
+    }
+    let pitch = (last - first) / (positions.len() - 1) as f32;
+    line.length / 2.0 - last < 1.2 * pitch
+}
+
+/// `line` made longer by `share` of its length at its end, its start kept.
+fn lengthen(line: &TextLine, share: f32) -> TextLine {
+    let extra = line.length * share;
+    TextLine {
+        center: [
+            line.center[0] + line.direction[0] * extra / 2.0,
+            line.center[1] + line.direction[1] * extra / 2.0,
+        ],
+        length: line.length + extra,
+        ..*line
+    }
 }

@@ -22,6 +22,8 @@ pub const MRZ_ALPHABET: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
 pub const LINE_HEIGHT: usize = 48;
 /// Width of the recognizer's input: a 44-character line at the stretch below fits.
 pub const LINE_WIDTH: usize = 1600;
+/// Each output pixel averages the source over this many pixel widths.
+const SPREAD: f32 = 2.0;
 /// How much wider than its aspect a line is drawn.
 const STRETCH: f32 = 1.5;
 /// Runners-up kept per character.
@@ -70,6 +72,26 @@ impl MrzRecognizer {
         Ok(flat.chunks_exact(classes).map(<[f32]>::to_vec).collect())
     }
 
+    /// `probs` read without a length constraint (greedy CTC).
+    pub fn greedy_text(&self, probs: &[Vec<f32>]) -> String {
+        let mut text = String::new();
+        let mut previous = 0;
+        for column in probs {
+            let best = column
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            if best != 0 && best != previous {
+                if let Some(c) = self.alphabet.get(best - 1) {
+                    text.push(*c);
+                }
+            }
+            previous = best;
+        }
+        text
+    }
+
     /// `probs` (from [`MrzRecognizer::probabilities`]) read as exactly `length`
     /// characters, with alternatives, and the mean log probability per column of that
     /// reading (how sure the recognizer is).
@@ -113,10 +135,12 @@ pub fn line_tensor(img: &RgbImage, line: &TextLine) -> Vec<f32> {
     let [vx, vy] = line.normal();
     let step_u = line.length / width as f32;
     let step_v = height / LINE_HEIGHT as f32;
-    // Average several source samples per output pixel when shrinking, so thin strokes of a
-    // high-resolution photo are not skipped.
-    let su = (step_u.ceil() as usize).clamp(1, 4);
-    let sv = (step_v.ceil() as usize).clamp(1, 4);
+    // Average several source samples per output pixel, spread a little wider than the
+    // pixel: thin strokes of a high-resolution photo are not skipped, and the jagged
+    // diagonals of a sharp photo (which the recognizer misreads, Z as N) are smoothed as a
+    // camera's optics would.
+    let su = (step_u.ceil() as usize).clamp(3, 6);
+    let sv = (step_v.ceil() as usize).clamp(3, 6);
     let (iw, ih) = (img.width() as f32, img.height() as f32);
     let raw = img.as_raw();
     let stride = img.width() as usize * 3;
@@ -125,8 +149,12 @@ pub fn line_tensor(img: &RgbImage, line: &TextLine) -> Vec<f32> {
             let mut acc = [0.0f32; 3];
             for j in 0..sv {
                 for i in 0..su {
-                    let u = (x as f32 + (i as f32 + 0.5) / su as f32) * step_u - line.length / 2.0;
-                    let v = (y as f32 + (j as f32 + 0.5) / sv as f32) * step_v - height / 2.0;
+                    let u = (x as f32 + SPREAD * ((i as f32 + 0.5) / su as f32 - 0.5) + 0.5)
+                        * step_u
+                        - line.length / 2.0;
+                    let v = (y as f32 + SPREAD * ((j as f32 + 0.5) / sv as f32 - 0.5) + 0.5)
+                        * step_v
+                        - height / 2.0;
                     let px = line.center[0] + u * ux + v * vx;
                     let py = line.center[1] + u * uy + v * vy;
                     let p = if px >= 0.0 && py >= 0.0 && px < iw && py < ih {

@@ -8,14 +8,19 @@ use reclaim_document::mrz::{CheckDigitResult, Mrz};
 use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
-use crate::document::barcode::{read_pdf417, read_qr_codes};
-use crate::document::mrz::{read_mrz, MrzReading};
+use crate::document::barcode::{read_pdf417, read_qr_codes, BarcodeImage};
+use crate::document::mrz::{better, mrz_candidates, read_group, MrzReading};
 use crate::document::ocr::MrzRecognizer;
 use crate::document::text_lines::{TextLine, TextLineDetector};
 use crate::engine::FaceEngine;
 use crate::error::Result;
 use crate::face::DetectedFace;
 use crate::models::{ModelId, ModelStore};
+use crate::raster::shrink_to_fit;
+
+/// Documents are read from a copy no larger than this: an MRZ character is still 25 pixels
+/// or more tall in it, and a 12-megapixel photo costs a quarter as much to search.
+pub const WORK_SIDE: u32 = 2048;
 
 /// Stable reason codes of the document checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -153,7 +158,9 @@ impl DocumentReader {
         })
     }
 
-    /// Reads `front` (and `back`): whatever each side carries.
+    /// Reads `front` (and `back`): whatever each side carries. The MRZ and the barcodes
+    /// are looked for side by side on two threads; the portrait last, since an MRZ read
+    /// upside down says which way up the card is.
     pub fn read(
         &self,
         faces: &FaceEngine,
@@ -162,63 +169,35 @@ impl DocumentReader {
         today: Date,
     ) -> Result<DocumentReport> {
         let mut timings = DocumentTimings::default();
-        let sides: Vec<(Side, &RgbImage)> = std::iter::once((Side::Front, front))
-            .chain(back.map(|b| (Side::Back, b)))
-            .collect();
+        let work = |img: &RgbImage| shrink_to_fit(img, WORK_SIDE, WORK_SIDE);
+        let front_work = work(front);
+        let back_work = back.map(work);
+        let sides: Vec<(Side, &RgbImage, f32)> =
+            std::iter::once((Side::Front, &front_work.0, front_work.1))
+                .chain(back_work.as_ref().map(|(b, scale)| (Side::Back, b, *scale)))
+                .collect();
 
-        // MRZ: the first side that has one.
-        let mut mrz: Option<(Side, MrzReading)> = None;
-        let mut saw_mrz_lines = false;
-        for &(side, img) in &sides {
-            let t = Instant::now();
-            let lines: Vec<TextLine> = self.lines.detect(img)?;
-            timings.text_lines += ms(t);
-            let t = Instant::now();
-            saw_mrz_lines |= !crate::document::mrz::mrz_candidates(&lines).is_empty();
-            let reading = read_mrz(img, &lines, &self.recognizer, today)?;
-            timings.mrz += ms(t);
-            if let Some(reading) = reading {
-                mrz = Some((side, reading));
-                break;
-            }
-        }
-
-        let t = Instant::now();
-        let mut barcodes = Vec::new();
-        for &(side, img) in &sides {
-            if let Some(found) = read_pdf417(img) {
-                let (fields, error) = match parse_aamva(&found.payload) {
-                    Ok(record) => (Some(record.fields), None),
-                    Err(e) => (None, Some(e.code())),
-                };
-                barcodes.push(BarcodeReport {
-                    side,
-                    symbology: "pdf417",
-                    fields,
-                    error,
-                    text: None,
-                });
-            }
-            for code in read_qr_codes(img) {
-                barcodes.push(BarcodeReport {
-                    side,
-                    symbology: "qr",
-                    fields: None,
-                    error: None,
-                    text: String::from_utf8(code.payload).ok(),
-                });
-            }
-        }
-        timings.barcodes = ms(t);
+        let (mrz_result, (barcodes, barcode_ms)) = std::thread::scope(|s| {
+            let barcodes = s.spawn(|| {
+                let t = Instant::now();
+                let found = read_barcodes(&sides);
+                (found, ms(t))
+            });
+            let mrz = self.read_mrz_sides(&sides, today, &mut timings);
+            let barcodes = barcodes.join().unwrap_or_else(|_| (Vec::new(), 0.0));
+            (mrz, barcodes)
+        });
+        let (mrz, saw_mrz_lines) = mrz_result?;
+        timings.barcodes = barcode_ms;
 
         // The portrait: the largest face on either side, the MRZ side turned upright.
         let t = Instant::now();
         let mut portrait: Option<PortraitReport> = None;
-        for &(side, img) in &sides {
+        for &(side, img, scale) in &sides {
             let upside_down = mrz
                 .as_ref()
                 .is_some_and(|(s, r)| *s == side && r.upside_down);
-            let found = if upside_down {
+            let found: Vec<DetectedFace> = if upside_down {
                 let turned = image::imageops::rotate180(img);
                 faces
                     .detector()
@@ -229,6 +208,8 @@ impl DocumentReader {
             } else {
                 faces.detector().detect(img)?
             };
+            // Back to the caller's pixels.
+            let found = found.into_iter().map(|f| rescale(f, 1.0 / scale));
             if let Some(face) = found
                 .into_iter()
                 .max_by(|a, b| a.width().total_cmp(&b.width()))
@@ -252,6 +233,100 @@ impl DocumentReader {
             timings,
         ))
     }
+
+    /// The best MRZ reading over the sides, and whether any side showed MRZ-like lines.
+    /// The candidate groups of both sides are read longest lines first (an MRZ's lines
+    /// are longer than anything else printed on a card), until one verifies.
+    fn read_mrz_sides(
+        &self,
+        sides: &[(Side, &RgbImage, f32)],
+        today: Date,
+        timings: &mut DocumentTimings,
+    ) -> Result<(Option<(Side, MrzReading)>, bool)> {
+        let t = Instant::now();
+        let mut groups: Vec<(usize, Vec<TextLine>)> = Vec::new();
+        for (i, &(_, img, _)) in sides.iter().enumerate() {
+            let lines = self.lines.detect(img)?;
+            groups.extend(mrz_candidates(&lines).into_iter().take(2).map(|g| (i, g)));
+        }
+        timings.text_lines += ms(t);
+        let t = Instant::now();
+        let aspect = |g: &[TextLine]| {
+            g.iter().map(|l| l.length / l.height.max(1.0)).sum::<f32>() / g.len().max(1) as f32
+        };
+        groups.sort_by(|a, b| aspect(&b.1).total_cmp(&aspect(&a.1)));
+        let mut best: Option<(Side, MrzReading)> = None;
+        for (i, group) in groups.iter().take(3) {
+            let (side, img, _) = sides[*i];
+            let Some(reading) = read_group(img, group, &self.recognizer, today)?.filter(plausible)
+            else {
+                continue;
+            };
+            let verified = reading.mrz.all_check_digits_valid();
+            if best.as_ref().is_none_or(|(_, b)| better(&reading, b)) {
+                best = Some((side, reading));
+            }
+            if verified {
+                break;
+            }
+        }
+        timings.mrz += ms(t);
+        Ok((best, !groups.is_empty()))
+    }
+}
+
+/// Whether a reading that did not verify is still an MRZ (a misprint, a tampered digit, a
+/// hard photo) rather than other printed text read as one (a card's two columns of field
+/// labels line up like an MRZ): it has filler characters, which words do not, and at least
+/// two check digits verify (one in ten would by chance).
+fn plausible(reading: &MrzReading) -> bool {
+    let fillers: usize = reading
+        .mrz
+        .lines
+        .iter()
+        .map(|l| l.matches('<').count())
+        .sum();
+    let valid = reading.mrz.check_digits.iter().filter(|c| c.valid).count();
+    fillers >= 3 && (reading.mrz.all_check_digits_valid() || valid >= 2)
+}
+
+fn rescale(face: DetectedFace, factor: f32) -> DetectedFace {
+    DetectedFace {
+        bbox: face.bbox.map(|v| v * factor),
+        landmarks: face.landmarks.map(|p| p.map(|v| v * factor)),
+        score: face.score,
+    }
+}
+
+/// Every PDF417 and QR code on every side.
+fn read_barcodes(sides: &[(Side, &RgbImage, f32)]) -> Vec<BarcodeReport> {
+    let mut barcodes = Vec::new();
+    for &(side, img, _) in sides {
+        let img = BarcodeImage::new(img);
+        if let Some(found) = read_pdf417(&img) {
+            let (fields, error) = match parse_aamva(&found.payload) {
+                Ok(record) => (Some(record.fields), None),
+                Err(e) => (None, Some(e.code())),
+            };
+            barcodes.push(BarcodeReport {
+                side,
+                symbology: "pdf417",
+                fields,
+                error,
+                text: None,
+            });
+        }
+        for code in read_qr_codes(&img) {
+            barcodes.push(BarcodeReport {
+                side,
+                symbology: "qr",
+                fields: None,
+                error: None,
+                text: String::from_utf8(code.payload).ok(),
+            });
+        }
+    }
+    barcodes
 }
 
 fn ms(t: Instant) -> f64 {

@@ -5,7 +5,7 @@ use reclaim_docgen::sample::random_spec;
 use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
 use reclaim_document::aamva::parse_aamva;
 use reclaim_document::Date;
-use reclaim_verify::document::barcode::{read_pdf417, read_qr_codes};
+use reclaim_verify::document::barcode::{read_pdf417, read_qr_codes, BarcodeImage};
 
 use crate::portrait;
 
@@ -31,7 +31,7 @@ fn aamva_barcodes_round_trip_through_a_photo() {
             let back = doc.back.as_ref().expect("a back");
             let shot = photograph(back, &level.degradation(&mut rng, 1600, 1200), &mut rng)
                 .expect("a photo");
-            let Some(found) = read_pdf417(&shot.image) else {
+            let Some(found) = read_pdf417(&BarcodeImage::new(&shot.image)) else {
                 continue;
             };
             assert_eq!(
@@ -65,7 +65,7 @@ fn a_qr_code_on_a_card_is_read() {
         &mut rng,
     )
     .expect("a photo");
-    let codes = read_qr_codes(&shot.image);
+    let codes = read_qr_codes(&BarcodeImage::new(&shot.image));
     assert_eq!(codes.first().map(|c| &c.payload), doc.qr.as_ref());
 }
 
@@ -74,6 +74,7 @@ fn no_barcode_in_a_face_photo() {
     let img = image::open(crate::data("faces/obama-1.jpg"))
         .expect("opens")
         .into_rgb8();
+    let img = BarcodeImage::new(&img);
     assert!(read_pdf417(&img).is_none());
     assert!(read_qr_codes(&img).is_empty());
 }

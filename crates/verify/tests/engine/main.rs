@@ -2,6 +2,7 @@
 //! per capability, models loaded once.
 
 mod barcodes;
+mod documents;
 mod faces;
 
 use std::path::PathBuf;

@@ -1,0 +1,200 @@
+//! Reading whole synthetic documents: the MRZ of each layout, a licence's barcode, the
+//! portrait, and every check a forged, misprinted or expired card must fail.
+
+use std::sync::OnceLock;
+
+use image::RgbImage;
+use reclaim_docgen::sample::random_spec;
+use reclaim_docgen::{photograph, render, DocKind, DocumentSpec, Level, RenderedDocument, Rng};
+use reclaim_document::{Date, DocumentKind};
+use reclaim_verify::document::{DocumentReader, DocumentReason, DocumentReport};
+use reclaim_verify::models::ModelStore;
+
+use crate::{engine, portrait};
+
+fn reader() -> &'static DocumentReader {
+    static READER: OnceLock<DocumentReader> = OnceLock::new();
+    READER.get_or_init(|| {
+        DocumentReader::load(&ModelStore::discover(), 1).expect("document models load")
+    })
+}
+
+fn today() -> Date {
+    Date::new(2026, 11, 26).expect("a date")
+}
+
+fn spec(kind: DocKind, seed: u64) -> (DocumentSpec, Rng) {
+    let mut rng = Rng::new(seed * 7919 + 17);
+    let spec = random_spec(kind, &mut rng, portrait(), today());
+    (spec, rng)
+}
+
+/// Photographs both sides at `level` and reads them.
+fn read(doc: &RenderedDocument, level: Level, rng: &mut Rng) -> DocumentReport {
+    let d = level.degradation(rng, 1600, 1200);
+    let front = photograph(&doc.front, &d, rng).expect("a photo").image;
+    let back: Option<RgbImage> = doc
+        .back
+        .as_ref()
+        .map(|b| photograph(b, &d, rng).expect("a photo").image);
+    reader()
+        .read(engine(), &front, back.as_ref(), today())
+        .expect("reads")
+}
+
+#[test]
+fn each_layout_is_read_exactly_with_its_portrait() {
+    for (kind, expected) in [
+        (DocKind::Td1, DocumentKind::Td1),
+        (DocKind::Td2, DocumentKind::Td2),
+        (DocKind::Td3, DocumentKind::Td3),
+    ] {
+        let (spec, mut rng) = spec(kind, 1);
+        let doc = render(&spec).expect("renders");
+        let report = read(&doc, Level::Mild, &mut rng);
+        assert_eq!(report.kind, expected);
+        assert!(report.passed(), "{kind:?}: {:?}", report.reasons);
+        assert_eq!(report.mrz.as_ref().map(|m| &m.lines), doc.mrz.as_ref());
+        assert_eq!(report.fields.birth_date, doc.truth.birth_date);
+        assert_eq!(report.fields.expiry_date, doc.truth.expiry_date);
+        assert_eq!(report.expired, Some(false));
+        let face = report.portrait.as_ref().expect("a portrait").face;
+        // The portrait found is the one printed: its centre lies inside the printed box,
+        // mapped into the photo, so compare sizes loosely via the card's front.
+        assert!(face.width() > 40.0, "{face:?}");
+    }
+}
+
+#[test]
+fn a_licence_is_read_from_its_barcode() {
+    let (spec, mut rng) = spec(DocKind::Aamva, 2);
+    let doc = render(&spec).expect("renders");
+    let report = read(&doc, Level::Mild, &mut rng);
+    assert_eq!(report.kind, DocumentKind::Aamva);
+    assert!(report.passed(), "{:?}", report.reasons);
+    assert_eq!(report.fields.surname, doc.truth.surname);
+    assert_eq!(report.fields.document_number, doc.truth.document_number);
+}
+
+/// One digit of the birth date changed on the printed MRZ, the check digits left as they
+/// were: every card is flagged, never read as valid.
+#[test]
+fn a_wrong_digit_is_always_flagged() {
+    for kind in [DocKind::Td1, DocKind::Td3] {
+        for seed in 0..4 {
+            let (mut spec, mut rng) = spec(kind, 100 + seed);
+            let lines = render(&spec).expect("renders").mrz.expect("an MRZ");
+            let mut bytes: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+            let (line, col) = if kind == DocKind::Td1 {
+                (1, 2 + seed as usize)
+            } else {
+                (1, 15 + seed as usize)
+            };
+            bytes[line][col] = if bytes[line][col] == b'9' {
+                b'0'
+            } else {
+                bytes[line][col] + 1
+            };
+            spec.mrz_override = Some(
+                bytes
+                    .into_iter()
+                    .map(|l| String::from_utf8(l).expect("ascii"))
+                    .collect(),
+            );
+            let doc = render(&spec).expect("renders");
+            let report = read(&doc, Level::Mild, &mut rng);
+            assert!(!report.passed(), "{kind:?} seed {seed} passed");
+            // A changed date digit can also make an impossible date (day 32).
+            assert!(
+                report.reasons.iter().any(|r| matches!(
+                    r,
+                    DocumentReason::MrzCheckDigitFailed
+                        | DocumentReason::MrzFieldInvalid
+                        | DocumentReason::MrzUnreadable
+                )),
+                "{kind:?} seed {seed}: {:?}",
+                report.reasons
+            );
+        }
+    }
+}
+
+#[test]
+fn an_expired_document_is_flagged() {
+    let (mut spec, mut rng) = spec(DocKind::Td3, 3);
+    spec.expiry_date = Date::new(2025, 3, 1).expect("a date");
+    let doc = render(&spec).expect("renders");
+    let report = read(&doc, Level::Mild, &mut rng);
+    assert_eq!(report.expired, Some(true));
+    assert!(
+        report.reasons.contains(&DocumentReason::DocumentExpired),
+        "{:?}",
+        report.reasons
+    );
+}
+
+#[test]
+fn a_passport_photographed_upside_down_is_read() {
+    let (spec, mut rng) = spec(DocKind::Td3, 4);
+    let doc = render(&spec).expect("renders");
+    let mut d = Level::Mild.degradation(&mut rng, 1600, 1200);
+    d.rotation_deg += 180.0;
+    let photo = photograph(&doc.front, &d, &mut rng).expect("a photo").image;
+    let report = reader()
+        .read(engine(), &photo, None, today())
+        .expect("reads");
+    assert!(report.passed(), "{:?}", report.reasons);
+    assert!(report.mrz.as_ref().is_some_and(|m| m.upside_down));
+    assert!(report.portrait.is_some());
+}
+
+#[test]
+fn a_blank_page_and_a_face_photo_are_not_documents() {
+    let blank = RgbImage::from_pixel(1200, 900, image::Rgb([245, 245, 240]));
+    let report = reader()
+        .read(engine(), &blank, None, today())
+        .expect("reads");
+    assert_eq!(report.kind, DocumentKind::Unknown);
+    assert_eq!(report.reasons, vec![DocumentReason::DocumentNotFound]);
+    let face = image::open(crate::data("faces/obama-1.jpg"))
+        .expect("opens")
+        .into_rgb8();
+    let report = reader()
+        .read(engine(), &face, None, today())
+        .expect("reads");
+    assert_eq!(report.kind, DocumentKind::Unknown);
+    assert!(!report.passed());
+}
+
+/// A card whose portrait is someone else's: the document reads fine on its own; the face
+/// comparison with the holder's selfie is what refuses it.
+#[test]
+fn a_swapped_portrait_fails_the_face_comparison() {
+    let (spec, mut rng) = spec(DocKind::Td3, 5);
+    let doc = render(&spec).expect("renders");
+    let d = Level::Mild.degradation(&mut rng, 1600, 1200);
+    let photo = photograph(&doc.front, &d, &mut rng).expect("a photo").image;
+    let report = reader()
+        .read(engine(), &photo, None, today())
+        .expect("reads");
+    assert!(report.passed(), "{:?}", report.reasons);
+    // The printed portrait is made from ardern-1; a selfie of the same person matches it,
+    // one of someone else does not.
+    let portrait = engine().analyze(&photo).expect("analyses");
+    let holder = engine()
+        .analyze(
+            &image::open(crate::data("faces/ardern-2.jpg"))
+                .expect("opens")
+                .into_rgb8(),
+        )
+        .expect("analyses");
+    let other = engine()
+        .analyze(
+            &image::open(crate::data("faces/sunak-1.jpg"))
+                .expect("opens")
+                .into_rgb8(),
+        )
+        .expect("analyses");
+    assert!(engine().compare(&portrait, &holder).same_person);
+    assert!(!engine().compare(&portrait, &other).same_person);
+}
