@@ -5,16 +5,19 @@
 //! tract-onnx with no GUI dependency, so the command line, the server (which re-runs it
 //! on uploaded evidence) and the app share one implementation and one set of thresholds.
 
+pub mod decision;
 pub mod document;
 pub mod engine;
 pub mod error;
 pub mod face;
 pub mod image_input;
+pub mod liveness;
 pub mod models;
 pub mod onnx_prep;
 pub mod quality;
 pub mod raster;
 pub mod reasons;
+pub mod template;
 
 pub use engine::{
     compare_analyses, EngineOptions, FaceAnalysis, FaceComparison, FaceEngine, MatchPolicy,

@@ -4,6 +4,7 @@
 mod barcodes;
 mod documents;
 mod faces;
+mod liveness;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
