@@ -26,18 +26,33 @@ struct Cli {
 enum Command {
     /// Compare the faces in two images: are they the same person?
     Compare(commands::compare::CompareArgs),
+    /// Read an identity document: MRZ, barcode, portrait, and their checks.
+    Document(commands::document::DocumentArgs),
+    /// The whole decision: document, face match and liveness against a challenge.
+    Verify(commands::verify::VerifyArgs),
+    /// Make a returning user's face template from a photo.
+    Enroll(commands::enroll::EnrollArgs),
     /// Measure the face models and the whole compare on this machine.
     Bench(commands::bench::BenchArgs),
     /// Score every pair of a labelled photo set: genuine and impostor tables.
     Eval(commands::eval::EvalArgs),
+    /// Read synthetic documents at each degradation level and count the results.
+    EvalDocuments(commands::eval_documents::EvalDocumentsArgs),
+    /// Present generated genuine and attack selfie sequences to the liveness checks.
+    EvalLiveness(commands::eval_liveness::EvalLivenessArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Compare(args) => commands::compare::run(args),
+        Command::Document(args) => commands::document::run(args),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Enroll(args) => commands::enroll::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::EvalDocuments(args) => commands::eval_documents::run(args),
+        Command::EvalLiveness(args) => commands::eval_liveness::run(args),
     };
     outcome.exit_code()
 }

@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod compare;
+mod document;
 mod eval;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,7 +1,9 @@
 //! `reclaim-docgen`: writes synthetic documents and their phone photos for a look, a demo
 //! or an evaluation set.
 //!
-//!     reclaim-docgen --out DIR --photo FACE.jpg --face-box X,Y,W,H [--seed N] [--count N]
+//!     reclaim-docgen --out DIR --photo FACE.jpg --face-box X,Y,W,H [--seed N] [--size WxH] [--front]
+//!
+//! The photos show the side with the MRZ or barcode; with `--front`, the front.
 //!
 //! Each document gets `NAME-front.png`, `NAME-back.png`, one JPEG photo per degradation
 //! level, and `NAME.json` with what is printed on it.
@@ -43,6 +45,16 @@ fn run() -> Result<(), String> {
     };
     let seed: u64 =
         arg(&args, "--seed").map_or(Ok(1), |s| s.parse().map_err(|e| format!("--seed: {e}")))?;
+    let (width, height) = match arg(&args, "--size") {
+        Some(s) => {
+            let (w, h) = s.split_once('x').ok_or("--size WxH")?;
+            (
+                w.parse::<u32>().map_err(|e| e.to_string())?,
+                h.parse::<u32>().map_err(|e| e.to_string())?,
+            )
+        }
+        None => (1600, 1200),
+    };
     let photo = image::open(&photo_path)
         .map_err(|e| format!("{photo_path}: {e}"))?
         .into_rgb8();
@@ -85,8 +97,11 @@ fn run() -> Result<(), String> {
         }
         for level in Level::ALL {
             let mut rng = Rng::new(seed);
-            let d = level.degradation(&mut rng, 1600, 1200);
-            let side = if doc.mrz_on_back || kind == DocKind::Aamva {
+            let d = level.degradation(&mut rng, width, height);
+            let front_only = args.iter().any(|a| a == "--front");
+            let side = if front_only {
+                &doc.front
+            } else if doc.mrz_on_back || kind == DocKind::Aamva {
                 doc.back.as_ref().unwrap_or(&doc.front)
             } else {
                 &doc.front

@@ -1,0 +1,103 @@
+//! `reclaim enroll IMAGE --out TEMPLATE`: the face template a returning user is later
+//! verified against (`reclaim verify --enrolled`). In the product the backend enrolls
+//! after a verified recovery and keeps the template encrypted; this command exists for
+//! operators and tests. The template is biometric data: it is written only to the file
+//! asked for, readable by its owner alone, and never over an existing file.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use reclaim_verify::template::FaceTemplate;
+use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
+use serde::Serialize;
+
+use super::compare::engine_options;
+use crate::output::{fail, fail_with, print_json, say, Outcome};
+
+#[derive(clap::Args)]
+pub struct EnrollArgs {
+    /// A photo with exactly one usable face.
+    pub image: PathBuf,
+    /// Where to write the template (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Output {
+    enrolled: bool,
+    reasons: Vec<&'static str>,
+    out: Option<String>,
+    model: String,
+}
+
+pub fn run(args: EnrollArgs) -> Outcome {
+    let json = args.json;
+    let image = match load_image_file(&args.image, &ImageLimits::default()) {
+        Ok(i) => i,
+        Err(e) => return fail_with(json, &args.image.display().to_string(), &e),
+    };
+    let faces = match FaceEngine::load(engine_options(args.models.as_deref())) {
+        Ok(f) => f,
+        Err(e) => return fail_with(json, "the face models", &e),
+    };
+    let analysis = match faces.analyze(&image.rgb) {
+        Ok(a) => a,
+        Err(e) => return fail_with(json, &args.image.display().to_string(), &e),
+    };
+    let model = faces.digests().face_embedder.clone();
+    let embedding = match (&analysis.embedding, analysis.usable()) {
+        (Some(e), true) => e.clone(),
+        _ => {
+            let reasons: Vec<&'static str> = analysis.reasons.iter().map(|r| r.as_str()).collect();
+            if json {
+                print_json(&Output {
+                    enrolled: false,
+                    reasons: reasons.clone(),
+                    out: None,
+                    model,
+                });
+            } else {
+                say!("NOT ENROLLED: {}", reasons.join(", "));
+            }
+            return Outcome::No;
+        }
+    };
+    let template = FaceTemplate::new(&model, embedding);
+    if let Err(e) = write_private(&args.out, &template.to_bytes()) {
+        return fail(
+            json,
+            "output_unwritable",
+            &format!("{}: {e}", args.out.display()),
+        );
+    }
+    if json {
+        print_json(&Output {
+            enrolled: true,
+            reasons: Vec::new(),
+            out: Some(args.out.display().to_string()),
+            model,
+        });
+    } else {
+        say!("ENROLLED: template written to {}", args.out.display());
+    }
+    Outcome::Yes
+}
+
+/// Creates `path` (never replacing a file), readable and writable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

@@ -1,0 +1,391 @@
+//! `reclaim verify`: the whole on-device decision. The document and its portrait (or an
+//! enrolled template), the selfie frames, capture quality and liveness against the
+//! challenge. Exit 0 verified, 1 rejected, 2 bad input.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use reclaim_document::Date;
+use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
+use reclaim_verify::document::DocumentReader;
+use reclaim_verify::liveness::{parse_challenge, LivenessPolicy, TimedFrame};
+use reclaim_verify::template::FaceTemplate;
+use reclaim_verify::{load_image_file, FaceEngine, ImageLimits, LoadedImage};
+use serde::Serialize;
+
+use super::compare::{both, default_threads, engine_options};
+use crate::output::{fail, fail_with, print_json, say, Outcome};
+
+/// Selfie frames one verification accepts: a challenge needs a few seconds of video at a
+/// handful of frames a second, not hundreds of frames.
+pub const MAX_SELFIE_FRAMES: usize = 60;
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Photo of the ID (the side with the portrait; a passport's data page).
+    #[arg(long)]
+    pub id: Option<PathBuf>,
+    /// Photo of the ID's other side, when it carries the MRZ or the barcode.
+    #[arg(long, requires = "id")]
+    pub id_back: Option<PathBuf>,
+    /// The selfie frames, in the order they were taken.
+    #[arg(long, num_args = 1.., required = true)]
+    pub selfie: Vec<PathBuf>,
+    /// The liveness challenge the backend chose: actions separated by commas, from left,
+    /// right, up, down, center (the person's own left and right).
+    #[arg(long, required_unless_present = "skip_liveness")]
+    pub challenge: Option<String>,
+    /// Frames per second of the selfie frames (their timestamps are then 1000/N apart).
+    #[arg(long, conflicts_with = "timestamps")]
+    pub fps: Option<f32>,
+    /// Each frame's capture time in milliseconds, separated by commas.
+    #[arg(long, value_delimiter = ',')]
+    pub timestamps: Option<Vec<u64>>,
+    /// A returning user's face template (from `reclaim enroll`), instead of an ID.
+    #[arg(long)]
+    pub enrolled: Option<PathBuf>,
+    /// Face hashes of this user's earlier sessions (hex, one per line): a frame seen before
+    /// is a replay.
+    #[arg(long, value_name = "FILE")]
+    pub seen: Option<PathBuf>,
+    /// Judge the face match only. The result says liveness was skipped; never accept it as
+    /// a verification.
+    #[arg(long)]
+    pub skip_liveness: bool,
+    /// The date document expiry is judged against (YYYY-MM-DD); default: today (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    verification: &'a Verification,
+    frames: usize,
+    process_ms: ProcessTimings,
+}
+
+#[derive(Serialize)]
+struct ProcessTimings {
+    load: f64,
+    total: f64,
+}
+
+pub fn run(args: VerifyArgs) -> Outcome {
+    let started = Instant::now();
+    let json = args.json;
+    if args.id.is_none() && args.enrolled.is_none() {
+        return fail(
+            json,
+            "reference_missing",
+            "give --id (first verification) or --enrolled (returning user): the selfie must be compared with something",
+        );
+    }
+    if args.selfie.len() > MAX_SELFIE_FRAMES {
+        return fail(
+            json,
+            "too_many_frames",
+            &format!(
+                "{} selfie frames; at most {MAX_SELFIE_FRAMES} are accepted",
+                args.selfie.len()
+            ),
+        );
+    }
+    let challenge = match &args.challenge {
+        Some(text) => match parse_challenge(text) {
+            Ok(c) => c,
+            Err(e) => return fail(json, e.code(), &format!("--challenge: {e}")),
+        },
+        None => Vec::new(),
+    };
+    let timestamps = match frame_times(&args) {
+        Ok(t) => t,
+        Err((code, message)) => return fail(json, code, &message),
+    };
+    let today = match &args.today {
+        Some(s) => match Date::parse_iso(s) {
+            Some(d) => d,
+            None => {
+                return fail(
+                    json,
+                    "input_invalid",
+                    &format!("--today {s}: not a date (YYYY-MM-DD)"),
+                )
+            }
+        },
+        None => match Date::today_utc() {
+            Some(d) => d,
+            None => {
+                return fail(
+                    json,
+                    "clock_invalid",
+                    "the system clock does not give a date",
+                )
+            }
+        },
+    };
+    let seen = match &args.seen {
+        Some(path) => match read_seen(path) {
+            Ok(s) => s,
+            Err(message) => return fail(json, "input_invalid", &message),
+        },
+        None => Vec::new(),
+    };
+
+    let limits = ImageLimits::default();
+    let options = engine_options(args.models.as_deref());
+    let store = options.models.clone();
+    let parallel = args.threads > 1;
+    let wants_document = args.id.is_some();
+    // Every image decodes while the models are prepared.
+    let (images, models) = both(
+        parallel,
+        || load_all(&args, &limits),
+        || {
+            both(
+                parallel,
+                || FaceEngine::load(options),
+                || wants_document.then(|| DocumentReader::load(&store, 1)),
+            )
+        },
+    );
+    let images = match images {
+        Ok(i) => i,
+        Err(outcome) => return outcome.report(json),
+    };
+    let (faces, documents) = match models {
+        (Ok(f), None) => (f, None),
+        (Ok(f), Some(Ok(d))) => (f, Some(d)),
+        (Err(e), _) | (_, Some(Err(e))) => return fail_with(json, "the models", &e),
+    };
+    let enrolled = match &args.enrolled {
+        Some(path) => match read_template(path, &faces) {
+            Ok(t) => Some(t),
+            Err((code, message)) => return fail(json, code, &message),
+        },
+        None => None,
+    };
+    let load_ms = ms(started);
+
+    let frames: Vec<TimedFrame> = images
+        .selfies
+        .iter()
+        .zip(&timestamps)
+        .map(|(img, &timestamp_ms)| TimedFrame {
+            image: &img.rgb,
+            timestamp_ms,
+        })
+        .collect();
+    let request = VerifyRequest {
+        id_front: images.id.as_ref().map(|i| &i.rgb),
+        id_back: images.id_back.as_ref().map(|i| &i.rgb),
+        enrolled: enrolled.as_ref(),
+        selfies: &frames,
+        challenge: &challenge,
+        seen_hashes: &seen,
+        skip_liveness: args.skip_liveness,
+        today,
+    };
+    let verifier = Verifier {
+        faces: &faces,
+        documents: documents.as_ref(),
+        liveness: LivenessPolicy::default(),
+        threads: args.threads.max(1),
+    };
+    let verification = match verifier.verify(&request) {
+        Ok(v) => v,
+        Err(e) => return fail(json, e.code(), &format!("verification: {e}")),
+    };
+    let output = Output {
+        verification: &verification,
+        frames: frames.len(),
+        process_ms: ProcessTimings {
+            load: load_ms,
+            total: ms(started),
+        },
+    };
+    if json {
+        print_json(&output);
+    } else {
+        print_human(&verification);
+    }
+    match verification.decision {
+        reclaim_verify::decision::Decision::Verified => Outcome::Yes,
+        reclaim_verify::decision::Decision::Rejected => Outcome::No,
+    }
+}
+
+/// Each frame's timestamp: given, derived from `--fps`, or 15 frames a second.
+fn frame_times(args: &VerifyArgs) -> Result<Vec<u64>, (&'static str, String)> {
+    let n = args.selfie.len();
+    if let Some(times) = &args.timestamps {
+        if times.len() != n {
+            return Err((
+                "timestamps_invalid",
+                format!("{} timestamps for {n} selfie frames", times.len()),
+            ));
+        }
+        return Ok(times.clone());
+    }
+    let fps = args.fps.unwrap_or(15.0);
+    if !(fps.is_finite() && (0.5..=240.0).contains(&fps)) {
+        return Err((
+            "timestamps_invalid",
+            format!("--fps {fps}: between 0.5 and 240 expected"),
+        ));
+    }
+    Ok((0..n)
+        .map(|i| (i as f64 * 1000.0 / f64::from(fps)).round() as u64)
+        .collect())
+}
+
+struct Images {
+    id: Option<LoadedImage>,
+    id_back: Option<LoadedImage>,
+    selfies: Vec<LoadedImage>,
+}
+
+struct LoadFailure {
+    path: PathBuf,
+    error: reclaim_verify::VerifyError,
+}
+
+impl LoadFailure {
+    fn report(self, json: bool) -> Outcome {
+        fail_with(json, &self.path.display().to_string(), &self.error)
+    }
+}
+
+fn load_all(args: &VerifyArgs, limits: &ImageLimits) -> Result<Images, LoadFailure> {
+    let load = |path: &PathBuf| {
+        load_image_file(path, limits).map_err(|error| LoadFailure {
+            path: path.clone(),
+            error,
+        })
+    };
+    Ok(Images {
+        id: args.id.as_ref().map(load).transpose()?,
+        id_back: args.id_back.as_ref().map(load).transpose()?,
+        selfies: args.selfie.iter().map(load).collect::<Result<_, _>>()?,
+    })
+}
+
+/// Reads a face hash list: one 16-digit hex hash per line; blank lines and `#` comments
+/// are skipped.
+fn read_seen(path: &Path) -> Result<Vec<u64>, String> {
+    const MAX_BYTES: u64 = 4 * 1024 * 1024;
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_BYTES {
+        return Err(format!(
+            "{}: {size} bytes; a hash list is at most {MAX_BYTES}",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut hashes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match u64::from_str_radix(line, 16) {
+            Ok(h) if line.len() == 16 => hashes.push(h),
+            _ => {
+                return Err(format!(
+                    "{} line {}: not a 16-digit hex hash",
+                    path.display(),
+                    i + 1
+                ))
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+fn read_template(path: &Path, faces: &FaceEngine) -> Result<FaceTemplate, (&'static str, String)> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?
+        .len();
+    if size > reclaim_verify::template::MAX_TEMPLATE_BYTES as u64 {
+        return Err((
+            "template_invalid",
+            format!("{}: {size} bytes is not a face template", path.display()),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?;
+    FaceTemplate::parse(&bytes, &faces.digests().face_embedder)
+        .map_err(|e| (e.code(), format!("{}: {e}", path.display())))
+}
+
+fn print_human(v: &Verification) {
+    use reclaim_verify::decision::Decision;
+    say!(
+        "{}",
+        match v.decision {
+            Decision::Verified => "VERIFIED",
+            Decision::Rejected => "REJECTED",
+        }
+    );
+    for m in &v.face_match {
+        let against = match m.against {
+            reclaim_verify::decision::MatchReference::IdPortrait => "ID portrait",
+            reclaim_verify::decision::MatchReference::EnrolledTemplate => "enrolled template",
+        };
+        match m.score {
+            Some(s) => say!(
+                "   face vs {against}: {s:.3} (threshold {:.3}): {}",
+                m.threshold,
+                if m.same_person {
+                    "same person"
+                } else {
+                    "not the same person"
+                }
+            ),
+            None => say!("   face vs {against}: not compared"),
+        }
+    }
+    if v.liveness.skipped {
+        say!("   liveness: SKIPPED (testing only)");
+    } else if let Some(l) = &v.liveness.report {
+        say!("   liveness: {}", if l.live { "live" } else { "not shown" });
+        for c in &l.checks {
+            say!(
+                "      {}: {:.3} (threshold {:.3}){}",
+                c.name,
+                c.score,
+                c.threshold,
+                if c.passed { "" } else { "  FAILED" }
+            );
+        }
+    }
+    if let Some(d) = &v.document {
+        let kind = serde_json::to_value(d.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        say!(
+            "   document: {kind}, {}",
+            if d.passed() {
+                "checks passed"
+            } else {
+                "checks failed"
+            }
+        );
+    }
+    for r in &v.reasons {
+        say!("   reason: {r}");
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
