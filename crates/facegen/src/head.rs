@@ -1010,7 +1010,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn the_default_framing_is_a_640x480_selfie() {
         let model = HeadModel::new(testdata::photo(), LANDMARKS, FACE_BOX).unwrap();
