@@ -17,8 +17,8 @@ use crate::engine::FaceEngine;
 use crate::error::VerifyError;
 use crate::face::{align_face, FaceEmbedding};
 use crate::liveness::{
-    evaluate, observe_all, Action, FrameObservation, LivenessError, LivenessPolicy, LivenessReport,
-    TimedFrame,
+    evaluate, observe_all_with, Action, FrameObservation, LivenessError, LivenessPolicy,
+    LivenessReport, PassiveModel, TimedFrame,
 };
 use crate::reasons::ReasonCode;
 use crate::template::FaceTemplate;
@@ -122,6 +122,9 @@ pub struct Verifier<'e> {
     /// Needed when an ID is given.
     pub documents: Option<&'e DocumentReader>,
     pub liveness: LivenessPolicy,
+    /// The operator's passive anti-spoof model, if one is configured; its threshold comes
+    /// from its configuration.
+    pub passive: Option<&'e PassiveModel>,
     /// Threads for the selfie frames.
     pub threads: usize,
 }
@@ -145,7 +148,12 @@ impl Verifier<'_> {
                 Ok(Some((report, ms(t))))
             });
             let t = Instant::now();
-            let observations = observe_all(self.faces, request.selfies, self.threads.max(1));
+            let observations = observe_all_with(
+                self.faces,
+                self.passive,
+                request.selfies,
+                self.threads.max(1),
+            );
             let selfie_ms = ms(t);
             let document = document.join().unwrap_or_else(|_| {
                 Err(VerifyError::Inference {
@@ -213,11 +221,15 @@ impl Verifier<'_> {
                 report: None,
             }
         } else {
+            let mut policy = self.liveness.clone();
+            if let Some(model) = self.passive {
+                policy.passive_min_live = Some(model.config().min_live_probability);
+            }
             let report = evaluate(
                 &observations,
                 request.challenge,
                 request.seen_hashes,
-                &self.liveness,
+                &policy,
             );
             reasons.extend(report.reasons.iter().map(|r| r.as_str()));
             LivenessOutcome {

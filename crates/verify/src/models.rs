@@ -29,6 +29,9 @@ pub enum ModelId {
     FaceEmbedder,
     TextDetector,
     TextRecognizer,
+    /// An operator-supplied passive anti-spoof model (not in the manifest; its digest
+    /// comes from the operator's configuration).
+    PassiveAntiSpoof,
 }
 
 impl ModelId {
@@ -38,6 +41,7 @@ impl ModelId {
             ModelId::FaceEmbedder => "face_embedder",
             ModelId::TextDetector => "text_detector",
             ModelId::TextRecognizer => "text_recognizer",
+            ModelId::PassiveAntiSpoof => "passive_antispoof",
         }
     }
 }
@@ -158,6 +162,16 @@ pub struct VerifiedModel {
 }
 
 impl VerifiedModel {
+    /// A model whose digest the caller has already checked against the one it trusts.
+    pub(crate) fn new(id: ModelId, path: PathBuf, sha256: String, bytes: Vec<u8>) -> Self {
+        VerifiedModel {
+            id,
+            path,
+            sha256,
+            bytes,
+        }
+    }
+
     /// Decodes the ONNX protobuf and applies the load-time rewrites for this model. The
     /// file's bytes are released as soon as they are decoded (peak memory at load time).
     pub fn into_prepared_proto(self) -> Result<ModelProto> {
@@ -178,7 +192,7 @@ impl VerifiedModel {
             ModelId::FaceEmbedder => {
                 onnx_prep::expand_prelu(graph);
             }
-            ModelId::TextDetector => {}
+            ModelId::TextDetector | ModelId::PassiveAntiSpoof => {}
             ModelId::TextRecognizer => {
                 onnx_prep::restrict_classifier(&mut proto, crate::document::ocr::MRZ_ALPHABET)
                     .map_err(invalid)?;

@@ -8,7 +8,9 @@ use std::time::Instant;
 use reclaim_document::Date;
 use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
-use reclaim_verify::liveness::{parse_challenge, LivenessPolicy, TimedFrame};
+use reclaim_verify::liveness::{
+    parse_challenge, LivenessPolicy, PassiveModel, PassiveModelConfig, TimedFrame,
+};
 use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{load_image_file, FaceEngine, ImageLimits, LoadedImage};
 use serde::Serialize;
@@ -48,6 +50,10 @@ pub struct VerifyArgs {
     /// is a replay.
     #[arg(long, value_name = "FILE")]
     pub seen: Option<PathBuf>,
+    /// An operator's passive anti-spoof model: a JSON configuration (path, sha256,
+    /// input_size, crop_scale, live_class, min_live_probability; see docs/liveness.md).
+    #[arg(long, value_name = "CONFIG")]
+    pub passive_model: Option<PathBuf>,
     /// Judge the face match only. The result says liveness was skipped; never accept it as
     /// a verification.
     #[arg(long)]
@@ -171,6 +177,19 @@ pub fn run(args: VerifyArgs) -> Outcome {
         },
         None => None,
     };
+    let passive = match &args.passive_model {
+        Some(path) => {
+            let config = match PassiveModelConfig::read(path) {
+                Ok(c) => c,
+                Err(message) => return fail(json, "passive_model_invalid", &message),
+            };
+            match PassiveModel::load(config, 1) {
+                Ok(m) => Some(m),
+                Err(e) => return fail_with(json, "the passive model", &e),
+            }
+        }
+        None => None,
+    };
     let load_ms = ms(started);
 
     let frames: Vec<TimedFrame> = images
@@ -196,6 +215,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         faces: &faces,
         documents: documents.as_ref(),
         liveness: LivenessPolicy::default(),
+        passive: passive.as_ref(),
         threads: args.threads.max(1),
     };
     let verification = match verifier.verify(&request) {

@@ -325,6 +325,36 @@ fn bad_input_exits_2_with_a_reason() {
         ],
         "input_invalid",
     );
+    // An operator's passive model that is misconfigured, or not the file it claims.
+    let bad_config = dir.file("passive-bad.json", br#"{"path":"m.onnx"}"#);
+    dir.file("m.onnx", b"not really a model");
+    let wrong_digest = dir.file(
+        "passive.json",
+        format!(
+            r#"{{"path":"m.onnx","sha256":"{}","input_size":[80,80],"crop_scale":2.7,"live_class":1,"min_live_probability":0.6}}"#,
+            "0".repeat(64)
+        )
+        .as_bytes(),
+    );
+    for (config, code) in [
+        (bad_config, "passive_model_invalid"),
+        (wrong_digest, "model_digest_mismatch"),
+    ] {
+        assert_bad_input(
+            &[
+                "--id",
+                a,
+                "--challenge",
+                CHALLENGE,
+                "--passive-model",
+                config.to_str().unwrap(),
+                "--selfie",
+                a,
+                a,
+            ],
+            code,
+        );
+    }
     // No frames at all is a usage error.
     let out = reclaim(&["verify", "--id", a, "--challenge", CHALLENGE]);
     assert_eq!(out.status.code(), Some(2));

@@ -25,6 +25,7 @@ pub mod cues;
 pub mod identity;
 pub mod motion;
 pub mod observe;
+pub mod passive;
 pub mod planarity;
 pub mod replay;
 pub mod surface;
@@ -33,7 +34,10 @@ use serde::Serialize;
 
 pub use challenge::{parse_challenge, Action, ChallengeResult, MAX_CHALLENGE_ACTIONS};
 pub use cues::FrameCues;
-pub use observe::{check_frames, observe, observe_all, FrameObservation, TimedFrame};
+pub use observe::{
+    check_frames, observe, observe_all, observe_all_with, FrameObservation, TimedFrame,
+};
+pub use passive::{PassiveModel, PassiveModelConfig};
 
 use crate::error::VerifyError;
 
@@ -97,6 +101,9 @@ pub struct LivenessPolicy {
     /// landmark pose estimate passes through others for a frame (a turn reads as a little
     /// nod), while a person or a clip actually doing another move holds it longer.
     pub min_wrong_frames: usize,
+    /// With an operator's passive model configured: the least median live probability
+    /// over usable frames. `None` (the default): no passive model, no passive check.
+    pub passive_min_live: Option<f32>,
 }
 
 impl Default for LivenessPolicy {
@@ -118,6 +125,7 @@ impl Default for LivenessPolicy {
             min_jitter: 0.002,
             max_pose_jump_deg_per_100ms: 40.0,
             min_wrong_frames: 2,
+            passive_min_live: None,
             min_self_similarity: 0.45,
             max_faceless_frames: 2,
         }
@@ -158,10 +166,12 @@ pub enum LivenessReason {
     LivenessFaceLost,
     /// `liveness_face_changed`: not the same face throughout.
     LivenessFaceChanged,
+    /// `liveness_passive_spoof`: the operator's passive model judged the faces a spoof.
+    LivenessPassiveSpoof,
 }
 
 impl LivenessReason {
-    pub const ALL: [LivenessReason; 14] = [
+    pub const ALL: [LivenessReason; 15] = [
         LivenessReason::LivenessInsufficientFrames,
         LivenessReason::LivenessInvalidInput,
         LivenessReason::LivenessChallengeNotCompleted,
@@ -176,6 +186,7 @@ impl LivenessReason {
         LivenessReason::LivenessMultipleFaces,
         LivenessReason::LivenessFaceLost,
         LivenessReason::LivenessFaceChanged,
+        LivenessReason::LivenessPassiveSpoof,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -194,6 +205,7 @@ impl LivenessReason {
             LivenessReason::LivenessMultipleFaces => "liveness_multiple_faces",
             LivenessReason::LivenessFaceLost => "liveness_face_lost",
             LivenessReason::LivenessFaceChanged => "liveness_face_changed",
+            LivenessReason::LivenessPassiveSpoof => "liveness_passive_spoof",
         }
     }
 
@@ -231,7 +243,8 @@ impl LivenessReason {
             | LivenessReason::LivenessReplayedFrames
             | LivenessReason::LivenessMotionTooRegular
             | LivenessReason::LivenessPoseJump
-            | LivenessReason::LivenessFaceChanged => {
+            | LivenessReason::LivenessFaceChanged
+            | LivenessReason::LivenessPassiveSpoof => {
                 "We could not confirm that a live person took part. Use your phone's own \
                  camera, in person, and try again."
             }
@@ -553,6 +566,24 @@ pub fn evaluate(
         LivenessReason::LivenessParallaxInconsistent,
         &mut reasons,
     );
+
+    // The operator's passive model, when there is one: the median live probability over
+    // usable frames. Configured but no score at all (no usable face) fails.
+    if let Some(min_live) = policy.passive_min_live {
+        let mut live: Vec<f32> = usable
+            .iter()
+            .filter_map(|(_, o)| o.passive_live)
+            .filter(|p| p.is_finite())
+            .collect();
+        live.sort_by(f32::total_cmp);
+        let median = live.get(live.len() / 2).copied().unwrap_or(0.0);
+        record(
+            &mut checks,
+            LivenessCheck::at_least("passive_live", median, min_live),
+            LivenessReason::LivenessPassiveSpoof,
+            &mut reasons,
+        );
+    }
 
     // Frozen and replayed frames.
     let thumbs: Vec<_> = observations.iter().map(|o| o.thumbnail.as_ref()).collect();

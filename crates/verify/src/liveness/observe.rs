@@ -8,6 +8,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::cues::{frame_cues, FrameCues};
+use super::passive::PassiveModel;
 use super::replay::{dhash, face_crop, Thumbnail};
 use super::surface::FacePatch;
 use super::{LivenessError, LivenessInputError};
@@ -51,6 +52,8 @@ pub struct FrameObservation {
     /// The face in grey, for the dense flatness test.
     #[serde(skip)]
     pub face_patch: Option<FacePatch>,
+    /// The operator's passive model's live probability, when one is configured.
+    pub passive_live: Option<f32>,
 }
 
 impl FrameObservation {
@@ -116,11 +119,32 @@ pub fn observation_from_analysis(
         cues: face.and_then(|f| frame_cues(image, f.bbox)),
         thumbnail: Thumbnail::of(image),
         face_patch: face.and_then(|f| FacePatch::of(image, f.bbox)),
+        passive_live: None,
     }
 }
 
 /// Analyses one frame: face, pose, embedding, hashes and cues.
 pub fn observe(engine: &FaceEngine, frame: &TimedFrame) -> Result<FrameObservation, LivenessError> {
+    observe_with(engine, None, frame)
+}
+
+/// As [`observe`], with the operator's passive model when there is one.
+pub fn observe_with(
+    engine: &FaceEngine,
+    passive: Option<&PassiveModel>,
+    frame: &TimedFrame,
+) -> Result<FrameObservation, LivenessError> {
+    let mut observation = observe_plain(engine, frame)?;
+    if let (Some(model), Some(bbox)) = (passive, observation.bbox) {
+        observation.passive_live = Some(model.live_probability(frame.image, bbox)?);
+    }
+    Ok(observation)
+}
+
+fn observe_plain(
+    engine: &FaceEngine,
+    frame: &TimedFrame,
+) -> Result<FrameObservation, LivenessError> {
     if frame.image.width() == 0 || frame.image.height() == 0 {
         return Err(LivenessInputError::EmptyFrame { index: 0 }.into());
     }
@@ -164,6 +188,16 @@ pub fn observe_all(
     frames: &[TimedFrame],
     threads: usize,
 ) -> Result<Vec<FrameObservation>, LivenessError> {
+    observe_all_with(engine, None, frames, threads)
+}
+
+/// As [`observe_all`], also scoring each face with the operator's passive model.
+pub fn observe_all_with(
+    engine: &FaceEngine,
+    passive: Option<&PassiveModel>,
+    frames: &[TimedFrame],
+    threads: usize,
+) -> Result<Vec<FrameObservation>, LivenessError> {
     check_frames(frames)?;
     let threads = threads.clamp(1, frames.len());
     let mut slots: Vec<Option<Result<FrameObservation, LivenessError>>> =
@@ -177,7 +211,7 @@ pub fn observe_all(
                         .enumerate()
                         .skip(k)
                         .step_by(threads)
-                        .map(|(i, f)| (i, observe(engine, f)))
+                        .map(|(i, f)| (i, observe_with(engine, passive, f)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -231,6 +265,7 @@ pub(crate) mod tests {
             cues: None,
             thumbnail: None,
             face_patch: None,
+            passive_live: None,
         }
     }
 

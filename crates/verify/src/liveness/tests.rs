@@ -263,3 +263,30 @@ fn a_face_that_reads_pitched_down_when_level_is_judged_from_its_own_level() {
     assert!(!report.live);
     assert_eq!(report.pitch_baseline_deg, 0.0);
 }
+
+#[test]
+fn the_passive_model_decides_only_when_configured() {
+    let policy = LivenessPolicy {
+        passive_min_live: Some(0.6),
+        ..LivenessPolicy::default()
+    };
+    let with_scores = |score: Option<f32>| {
+        let mut obs = capture(0.4, true);
+        for o in &mut obs {
+            o.passive_live = score;
+        }
+        evaluate(&obs, &challenge(), &[], &policy)
+    };
+    assert!(with_scores(Some(0.9)).live);
+    let spoof = with_scores(Some(0.2));
+    assert!(!spoof.live);
+    assert_eq!(spoof.reasons, [LivenessReason::LivenessPassiveSpoof]);
+    // Configured, but no score came back: fails closed.
+    assert!(with_scores(None)
+        .reasons
+        .contains(&LivenessReason::LivenessPassiveSpoof));
+    // Not configured: the scores are ignored and no check is reported.
+    let plain = run(&capture(0.4, true), &[]);
+    assert!(plain.live);
+    assert!(plain.checks.iter().all(|c| c.name != "passive_live"));
+}
