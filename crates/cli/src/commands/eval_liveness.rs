@@ -86,10 +86,10 @@ struct Row {
     mean_frames: f64,
     mean_ms: f64,
     /// The parallax score (the anti-print check) over the sequences: least, median, most.
-    parallax: [f32; 3],
+    parallax: Option<[f32; 3]>,
     /// The same for the dense flatness score (reported, not decided on), over the
     /// sequences that had a turned frame.
-    surface_fit: [f32; 3],
+    surface_fit: Option<[f32; 3]>,
 }
 
 /// A person the sequences are made of: a head model from one photo.
@@ -264,17 +264,13 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
             };
             let reasons: Vec<String> = r.reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
             say!(
-                "| {} | {} | {} | {} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} | {:.1} | {:.0} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.0} | {} |",
                 r.kind,
                 r.presentations,
                 r.accepted,
                 rate,
-                r.parallax[0],
-                r.parallax[1],
-                r.parallax[2],
-                r.surface_fit[0],
-                r.surface_fit[1],
-                r.surface_fit[2],
+                show_spread(r.parallax),
+                show_spread(r.surface_fit),
                 r.mean_frames,
                 r.mean_ms,
                 reasons.join(", ")
@@ -296,13 +292,20 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
     }
 }
 
-/// Least, median and most of `values`.
-fn spread(values: &mut [f32]) -> [f32; 3] {
+/// Least, median and most of `values`; `None` when there are none.
+fn spread(values: &mut [f32]) -> Option<[f32; 3]> {
     values.sort_by(f32::total_cmp);
     match (values.first(), values.last()) {
-        (Some(&lo), Some(&hi)) => [lo, values[values.len() / 2], hi],
-        _ => [0.0; 3],
+        (Some(&lo), Some(&hi)) => Some([lo, values[values.len() / 2], hi]),
+        _ => None,
     }
+}
+
+fn show_spread(s: Option<[f32; 3]>) -> String {
+    s.map_or_else(
+        || "n/a".to_string(),
+        |[lo, mid, hi]| format!("{lo:.3} / {mid:.3} / {hi:.3}"),
+    )
 }
 
 /// A sequence to judge: its frames, the challenge it is judged against, and the face
