@@ -1,0 +1,339 @@
+//! The attestation: what the device found, signed with its device key, as a compact JWS
+//! (RFC 7515) with EdDSA over Ed25519 (RFC 8037).
+//!
+//! The checker is deliberately narrow. One algorithm (`EdDSA`) and one token type are
+//! accepted, so no "alg confusion" (`none`, an HMAC keyed with the public key) can get
+//! through; the protected header may hold nothing but `alg`, `typ` and `kid`; the
+//! signature is checked (strictly: no malleable or small-order signatures) before a byte
+//! of the payload is parsed; and the claims are checked against what the server expects
+//! for this session: audience, session, nonce (compared in constant time), issue time and
+//! expiry, and a lifetime no longer than policy allows.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::keys::{DeviceKey, PublicDeviceKey};
+use crate::wire::{RecoveryAction, PROTOCOL_VERSION};
+
+/// The `typ` of an attestation token.
+pub const ATTESTATION_TYPE: &str = "reclaim-attestation+jws";
+/// Longest token accepted, in bytes; checked before anything is decoded.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// Longest protected header accepted, in bytes once decoded.
+const MAX_HEADER_BYTES: usize = 1024;
+
+/// Why a token was refused. Each has a stable code for the server's answers and logs
+/// (which never include the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttestationError {
+    #[error("the token is {0} bytes; at most {MAX_TOKEN_BYTES} are accepted")]
+    TooLarge(usize),
+    #[error("not a compact JWS: {0}")]
+    Malformed(&'static str),
+    #[error("the protected header is invalid: {0}")]
+    HeaderInvalid(String),
+    #[error("algorithm `{0}` is not accepted; only EdDSA is")]
+    AlgorithmNotAllowed(String),
+    #[error("token type `{0}` is not an attestation")]
+    WrongType(String),
+    #[error("key {0} is not registered")]
+    UnknownKey(String),
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("the claims are invalid: {0}")]
+    ClaimsInvalid(String),
+    #[error("protocol version {0} is not supported")]
+    UnsupportedVersion(u32),
+    #[error("the token is for another audience")]
+    WrongAudience,
+    #[error("the token is for another session")]
+    WrongSession,
+    #[error("the nonce does not match this session's")]
+    WrongNonce,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token was issued in the future")]
+    NotYetValid,
+    #[error("the token's lifetime exceeds the policy's")]
+    LifetimeTooLong,
+    #[error("the token could not be signed: {0}")]
+    Signing(String),
+}
+
+impl AttestationError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AttestationError::TooLarge(_) => "token_too_large",
+            AttestationError::Malformed(_) => "token_malformed",
+            AttestationError::HeaderInvalid(_) => "token_header_invalid",
+            AttestationError::AlgorithmNotAllowed(_) => "token_alg_not_allowed",
+            AttestationError::WrongType(_) => "token_type_invalid",
+            AttestationError::UnknownKey(_) => "device_key_unknown",
+            AttestationError::BadSignature => "token_signature_invalid",
+            AttestationError::ClaimsInvalid(_) => "token_claims_invalid",
+            AttestationError::UnsupportedVersion(_) => "protocol_version_unsupported",
+            AttestationError::WrongAudience => "token_audience_mismatch",
+            AttestationError::WrongSession => "token_session_mismatch",
+            AttestationError::WrongNonce => "token_nonce_mismatch",
+            AttestationError::Expired => "token_expired",
+            AttestationError::NotYetValid => "token_not_yet_valid",
+            AttestationError::LifetimeTooLong => "token_lifetime_too_long",
+            AttestationError::Signing(_) => "token_signing_failed",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// One result the engine reported, with the threshold it was judged against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultScore {
+    /// e.g. `face_match`, `liveness.parallax`, `document.check_digits`.
+    pub name: String,
+    pub score: f64,
+    pub threshold: f64,
+    /// `at_least` or `at_most`.
+    pub rule: String,
+    pub passed: bool,
+}
+
+/// The camera the frames came from. Virtual and file-backed sources are always declared;
+/// production policy refuses them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    pub name: String,
+    /// The capture backend (e.g. `v4l2`, `avfoundation`, `mediafoundation`).
+    pub backend: String,
+    pub virtual_device: bool,
+    pub file_backed: bool,
+}
+
+/// The SHA-256 of one piece of evidence (an ID photo, a selfie frame), so uploaded
+/// evidence can be tied to the attestation byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceDigest {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// What a device attests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationClaims {
+    /// Protocol version.
+    pub ver: u32,
+    /// The device's key id (must be the header's `kid`).
+    pub iss: String,
+    /// The server the token is for.
+    pub aud: String,
+    /// Issued at and expiry, Unix seconds.
+    pub iat: u64,
+    pub exp: u64,
+    pub session: String,
+    pub nonce: String,
+    pub user: String,
+    pub action: RecoveryAction,
+    /// `verified` or `rejected`, as the device's engine decided.
+    pub decision: String,
+    pub reasons: Vec<String>,
+    pub results: Vec<ResultScore>,
+    /// Model role to SHA-256 of the model file the engine ran.
+    pub models: BTreeMap<String, String>,
+    pub app_version: String,
+    pub camera: Camera,
+    pub timings_ms: BTreeMap<String, f64>,
+    pub evidence: Vec<EvidenceDigest>,
+}
+
+/// What the server expects of a token for one session.
+#[derive(Debug, Clone)]
+pub struct Expected<'a> {
+    pub audience: &'a str,
+    pub session: &'a str,
+    pub nonce: &'a str,
+    /// Now, Unix seconds.
+    pub now: u64,
+    /// Tolerated clock difference between device and server, seconds.
+    pub leeway_s: u64,
+    /// Longest `exp - iat` accepted, seconds.
+    pub max_lifetime_s: u64,
+}
+
+/// Signs `claims` with `key`; `claims.iss` is set to the key's id.
+pub fn sign_attestation(
+    claims: &AttestationClaims,
+    key: &DeviceKey,
+) -> Result<String, AttestationError> {
+    let kid = key.key_id();
+    let header = Header {
+        alg: "EdDSA".into(),
+        typ: ATTESTATION_TYPE.into(),
+        kid: kid.as_str().into(),
+    };
+    let mut claims = claims.clone();
+    claims.iss = kid.as_str().into();
+    let encode = |v: &dyn erased::Json| {
+        v.to_json()
+            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+            .map_err(|e| AttestationError::Signing(e.to_string()))
+    };
+    let signing_input = format!("{}.{}", encode(&header)?, encode(&claims)?);
+    let signature = key.signing_key().sign(signing_input.as_bytes());
+    let token = format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    );
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AttestationError::TooLarge(token.len()));
+    }
+    Ok(token)
+}
+
+/// Checks `token` completely and returns its claims. `key_for` looks up a registered
+/// device key by id (the caller checks the key's trust tier and revocation there).
+pub fn verify_attestation(
+    token: &str,
+    key_for: impl Fn(&str) -> Option<PublicDeviceKey>,
+    expected: &Expected,
+) -> Result<AttestationClaims, AttestationError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AttestationError::TooLarge(token.len()));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AttestationError::Malformed(
+            "three dot-separated parts expected",
+        ));
+    };
+    if h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(AttestationError::Malformed("an empty part"));
+    }
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| AttestationError::Malformed("the header is not base64url"))?;
+    if header_bytes.len() > MAX_HEADER_BYTES {
+        return Err(AttestationError::HeaderInvalid("too large".into()));
+    }
+    // `alg` is looked at first, on its own, so that any other algorithm is named as such
+    // even when the rest of its header would not parse.
+    let alg = serde_json::from_slice::<serde_json::Value>(&header_bytes)
+        .ok()
+        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_string));
+    match alg.as_deref() {
+        Some("EdDSA") => {}
+        Some(other) => return Err(AttestationError::AlgorithmNotAllowed(other.into())),
+        None => return Err(AttestationError::HeaderInvalid("no `alg`".into())),
+    }
+    let header: Header = serde_json::from_slice(&header_bytes)
+        .map_err(|e| AttestationError::HeaderInvalid(e.to_string()))?;
+    if header.typ != ATTESTATION_TYPE {
+        return Err(AttestationError::WrongType(header.typ));
+    }
+    let key =
+        key_for(&header.kid).ok_or_else(|| AttestationError::UnknownKey(header.kid.clone()))?;
+    // The registry's key must really be the one the token names.
+    if key.key_id().as_str() != header.kid {
+        return Err(AttestationError::UnknownKey(header.kid));
+    }
+    let signature_bytes: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| AttestationError::Malformed("the signature is not base64url"))?
+        .try_into()
+        .map_err(|_| AttestationError::BadSignature)?;
+    let signature = Signature::from_bytes(&signature_bytes);
+    let signing_input = &token[..h.len() + 1 + p.len()];
+    key.0
+        .verify_strict(signing_input.as_bytes(), &signature)
+        .map_err(|_| AttestationError::BadSignature)?;
+
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| AttestationError::Malformed("the payload is not base64url"))?;
+    let claims: AttestationClaims = serde_json::from_slice(&payload)
+        .map_err(|e| AttestationError::ClaimsInvalid(e.to_string()))?;
+    check_claims(&claims, &header.kid, expected)?;
+    Ok(claims)
+}
+
+fn check_claims(
+    claims: &AttestationClaims,
+    kid: &str,
+    expected: &Expected,
+) -> Result<(), AttestationError> {
+    if claims.ver != PROTOCOL_VERSION {
+        return Err(AttestationError::UnsupportedVersion(claims.ver));
+    }
+    if claims.iss != kid {
+        return Err(AttestationError::ClaimsInvalid(
+            "`iss` is not the signing key".into(),
+        ));
+    }
+    if claims.aud != expected.audience {
+        return Err(AttestationError::WrongAudience);
+    }
+    if !bool::from(claims.session.as_bytes().ct_eq(expected.session.as_bytes())) {
+        return Err(AttestationError::WrongSession);
+    }
+    if !bool::from(claims.nonce.as_bytes().ct_eq(expected.nonce.as_bytes())) {
+        return Err(AttestationError::WrongNonce);
+    }
+    if claims.exp <= claims.iat {
+        return Err(AttestationError::ClaimsInvalid(
+            "`exp` is not after `iat`".into(),
+        ));
+    }
+    if claims.exp - claims.iat > expected.max_lifetime_s {
+        return Err(AttestationError::LifetimeTooLong);
+    }
+    if expected.now > claims.exp.saturating_add(expected.leeway_s) {
+        return Err(AttestationError::Expired);
+    }
+    if claims.iat > expected.now.saturating_add(expected.leeway_s) {
+        return Err(AttestationError::NotYetValid);
+    }
+    if !matches!(claims.decision.as_str(), "verified" | "rejected") {
+        return Err(AttestationError::ClaimsInvalid(
+            "`decision` is neither verified nor rejected".into(),
+        ));
+    }
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !claims.evidence.iter().all(|e| hex64(&e.sha256))
+        || !claims.models.values().all(|d| hex64(d))
+    {
+        return Err(AttestationError::ClaimsInvalid(
+            "a digest is not 64 hex digits".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Serialising either the header or the claims through one closure.
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> serde_json::Result<Vec<u8>>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+            serde_json::to_vec(self)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

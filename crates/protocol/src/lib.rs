@@ -1,0 +1,19 @@
+//! What the app and the server say to each other, and the one statement that carries
+//! trust between them: the signed attestation.
+//!
+//! The app runs the engine on the device and signs what it found with its device key; the
+//! server checks the signature, the key's trust, the session, the nonce and the expiry
+//! before it believes a word (and, for devices it does not manage, re-runs the engine on
+//! the evidence anyway). Both sides use this crate, so there is one definition of the
+//! token and one checker, with every way a token can be wrong written down as a test.
+
+pub mod attestation;
+pub mod keys;
+pub mod wire;
+
+pub use attestation::{
+    sign_attestation, verify_attestation, AttestationClaims, AttestationError, Camera,
+    EvidenceDigest, Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
+};
+pub use keys::{DeviceKey, KeyId, PublicDeviceKey};
+pub use wire::{RecoveryAction, PROTOCOL_VERSION};
