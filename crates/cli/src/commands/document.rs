@@ -50,27 +50,9 @@ struct Timings {
 
 pub fn run(args: DocumentArgs) -> Outcome {
     let started = Instant::now();
-    let today = match &args.today {
-        Some(s) => match Date::parse_iso(s) {
-            Some(d) => d,
-            None => {
-                return fail(
-                    args.json,
-                    "input_invalid",
-                    &format!("--today {s}: not a date (YYYY-MM-DD)"),
-                )
-            }
-        },
-        None => match Date::today_utc() {
-            Some(d) => d,
-            None => {
-                return fail(
-                    args.json,
-                    "clock_invalid",
-                    "the system clock does not give a date",
-                )
-            }
-        },
+    let today = match today(args.today.as_deref(), args.json) {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
     };
     let limits = ImageLimits::default();
     let options = engine_options(args.models.as_deref());
@@ -142,6 +124,26 @@ pub fn run(args: DocumentArgs) -> Outcome {
         Outcome::Yes
     } else {
         Outcome::No
+    }
+}
+
+/// The date document expiry is judged against: `--today` when given, else today in UTC.
+pub fn today(arg: Option<&str>, json: bool) -> Result<Date, Outcome> {
+    match arg {
+        Some(s) => Date::parse_iso(s).ok_or_else(|| {
+            fail(
+                json,
+                "input_invalid",
+                &format!("--today {s}: not a date (YYYY-MM-DD)"),
+            )
+        }),
+        None => Date::today_utc().ok_or_else(|| {
+            fail(
+                json,
+                "clock_invalid",
+                "the system clock does not give a date",
+            )
+        }),
     }
 }
 

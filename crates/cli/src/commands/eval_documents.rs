@@ -300,10 +300,11 @@ fn tamper(lines: &[String], rng: &mut Rng) -> Vec<String> {
         .collect()
 }
 
-fn load_portraits(
+/// Every `.jpg` in `dir`, in name order, decoded and analysed by `faces`.
+pub fn analysed_photos(
     dir: &std::path::Path,
     faces: &FaceEngine,
-) -> Result<Vec<image::RgbImage>, String> {
+) -> Result<Vec<(PathBuf, image::RgbImage, reclaim_verify::FaceAnalysis)>, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -315,9 +316,20 @@ fn load_portraits(
         let img = load_image_file(&path, &ImageLimits::default())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let analysis = faces.analyze(&img.rgb).map_err(|e| e.to_string())?;
+        out.push((path, img.rgb, analysis));
+    }
+    Ok(out)
+}
+
+fn load_portraits(
+    dir: &std::path::Path,
+    faces: &FaceEngine,
+) -> Result<Vec<image::RgbImage>, String> {
+    let mut out = Vec::new();
+    for (_, img, analysis) in analysed_photos(dir, faces)? {
         if let (true, Some(face)) = (analysis.usable(), analysis.face) {
             out.push(reclaim_docgen::portrait::printed_portrait(
-                &img.rgb, face.bbox, 350, 450, None,
+                &img, face.bbox, 350, 450, None,
             ));
         }
     }

@@ -19,10 +19,11 @@ use reclaim_facegen::{attack, sequence, Frame, HeadModel};
 use reclaim_verify::liveness::{
     evaluate, observe_all, parse_challenge, Action, LivenessPolicy, LivenessReport, TimedFrame,
 };
-use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
+use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
 use super::compare::{default_threads, engine_options};
+use super::eval_documents::analysed_photos;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 /// Photos turned further than this are not made into head models.
@@ -459,17 +460,8 @@ fn judge(
 }
 
 fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
-        .collect();
-    paths.sort();
     let mut out = Vec::new();
-    for path in paths {
-        let img = load_image_file(&path, &ImageLimits::default())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let analysis = engine.analyze(&img.rgb).map_err(|e| e.to_string())?;
+    for (path, img, analysis) in analysed_photos(dir, engine)? {
         let (true, Some(face), Some(quality)) =
             (analysis.usable(), analysis.face, analysis.quality)
         else {
@@ -484,7 +476,7 @@ fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, String>
             .and_then(|s| s.to_str())
             .and_then(|s| s.rsplit_once('-'))
             .map_or_else(String::new, |(n, _)| n.to_string());
-        if let Ok(model) = HeadModel::new(&img.rgb, face.landmarks, face.bbox) {
+        if let Ok(model) = HeadModel::new(&img, face.landmarks, face.bbox) {
             out.push(Identity { name, model });
         }
     }

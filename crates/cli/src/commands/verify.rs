@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use reclaim_document::Date;
 use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{
@@ -114,27 +113,9 @@ pub fn run(args: VerifyArgs) -> Outcome {
         Ok(t) => t,
         Err((code, message)) => return fail(json, code, &message),
     };
-    let today = match &args.today {
-        Some(s) => match Date::parse_iso(s) {
-            Some(d) => d,
-            None => {
-                return fail(
-                    json,
-                    "input_invalid",
-                    &format!("--today {s}: not a date (YYYY-MM-DD)"),
-                )
-            }
-        },
-        None => match Date::today_utc() {
-            Some(d) => d,
-            None => {
-                return fail(
-                    json,
-                    "clock_invalid",
-                    "the system clock does not give a date",
-                )
-            }
-        },
+    let today = match super::document::today(args.today.as_deref(), json) {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
     };
     let seen = match &args.seen {
         Some(path) => match read_seen(path) {
