@@ -208,7 +208,15 @@ impl Verifier<'_> {
             // Nothing to compare with: never verified by default.
             reasons.push("reference_missing");
         }
-        if face_match.iter().any(|m| !m.same_person) && selfie_embedding.is_some() {
+        // Fail closed: a reference that could not be compared (no portrait, a portrait
+        // that would not align, no usable selfie frame) is a reason of its own, never a pass.
+        if face_match.iter().any(|m| m.score.is_none()) {
+            reasons.push("face_not_compared");
+        }
+        if face_match
+            .iter()
+            .any(|m| m.score.is_some() && !m.same_person)
+        {
             reasons.push(ReasonCode::FaceMismatch.as_str());
         }
         timings.face_match = ms(t);

@@ -55,7 +55,10 @@ fn selfie_frames(dir: &Scratch, name: &str, seed: u64) -> (Vec<PathBuf>, String)
 fn passport(dir: &Scratch, name: &str) -> PathBuf {
     let (bbox, _) = face_geometry(name);
     let photo = image::open(face(name)).unwrap().into_rgb8();
-    let portrait = printed_portrait(&photo, bbox, 350, 450, None);
+    passport_with(dir, name, printed_portrait(&photo, bbox, 350, 450, None))
+}
+
+fn passport_with(dir: &Scratch, name: &str, portrait: image::RgbImage) -> PathBuf {
     let mut rng = Rng::new(21);
     let spec = random_spec(
         DocKind::Td3,
@@ -127,6 +130,32 @@ fn an_id_and_a_live_selfie_of_the_same_person_are_verified() {
     let json = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{json:#}");
     assert!(reasons(&json).contains(&"face_mismatch".to_string()));
+}
+
+#[test]
+fn an_id_whose_portrait_has_no_face_is_never_a_match() {
+    let dir = Scratch::new("verify-no-portrait");
+    let blank = image::RgbImage::from_pixel(350, 450, image::Rgb([200, 200, 205]));
+    let id = passport_with(&dir, "blank", blank);
+    let (frames, times) = selfie_frames(&dir, "ardern-1", 4);
+    let mut args = vec![
+        "--id",
+        id.to_str().unwrap(),
+        "--challenge",
+        CHALLENGE,
+        "--timestamps",
+        &times,
+        "--selfie",
+    ];
+    args.extend(strs(&frames));
+    let out = verify(&args);
+    let json = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    let reasons = reasons(&json);
+    assert!(reasons.contains(&"portrait_missing".to_string()), "{reasons:?}");
+    assert!(reasons.contains(&"face_not_compared".to_string()), "{reasons:?}");
+    assert!(!reasons.contains(&"face_mismatch".to_string()), "{reasons:?}");
+    assert!(json["face_match"][0]["score"].is_null());
 }
 
 #[test]
