@@ -152,9 +152,18 @@ fn an_id_whose_portrait_has_no_face_is_never_a_match() {
     let json = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{json:#}");
     let reasons = reasons(&json);
-    assert!(reasons.contains(&"portrait_missing".to_string()), "{reasons:?}");
-    assert!(reasons.contains(&"face_not_compared".to_string()), "{reasons:?}");
-    assert!(!reasons.contains(&"face_mismatch".to_string()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"portrait_missing".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"face_not_compared".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.contains(&"face_mismatch".to_string()),
+        "{reasons:?}"
+    );
     assert!(json["face_match"][0]["score"].is_null());
 }
 
