@@ -9,6 +9,7 @@
 
 pub mod attestation;
 pub mod keys;
+pub mod password;
 pub mod wire;
 
 pub use attestation::{
@@ -16,4 +17,5 @@ pub use attestation::{
     EvidenceDigest, Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
 };
 pub use keys::{DeviceKey, KeyId, PublicDeviceKey};
+pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
 pub use wire::{RecoveryAction, PROTOCOL_VERSION};
