@@ -252,28 +252,64 @@ struct Images {
     selfies: Vec<LoadedImage>,
 }
 
-struct LoadFailure {
-    path: PathBuf,
-    error: reclaim_verify::VerifyError,
+enum LoadFailure {
+    Image {
+        path: PathBuf,
+        error: reclaim_verify::VerifyError,
+    },
+    /// The frames together are more pixels than a capture may be.
+    Capture { frames: usize },
 }
 
 impl LoadFailure {
     fn report(self, json: bool) -> Outcome {
-        fail_with(json, &self.path.display().to_string(), &self.error)
+        match self {
+            LoadFailure::Image { path, error } => {
+                fail_with(json, &path.display().to_string(), &error)
+            }
+            LoadFailure::Capture { frames } => fail(
+                json,
+                "capture_too_large",
+                &format!(
+                    "the first {frames} selfie frames already hold more than {MAX_CAPTURE_PIXELS} pixels"
+                ),
+            ),
+        }
     }
 }
 
+/// Selfie frames are video frames: at most 4K each, and the whole capture at most this
+/// many pixels, so a long list of huge "frames" cannot exhaust memory.
+pub const SELFIE_FRAME_LIMITS: ImageLimits = ImageLimits {
+    max_file_bytes: 16 * 1024 * 1024,
+    max_pixels: 3840 * 2160,
+    max_side: 3840,
+};
+pub const MAX_CAPTURE_PIXELS: u64 = 120_000_000;
+
 fn load_all(args: &VerifyArgs, limits: &ImageLimits) -> Result<Images, LoadFailure> {
-    let load = |path: &PathBuf| {
-        load_image_file(path, limits).map_err(|error| LoadFailure {
+    let load = |path: &PathBuf, limits: &ImageLimits| {
+        load_image_file(path, limits).map_err(|error| LoadFailure::Image {
             path: path.clone(),
             error,
         })
     };
+    let mut selfies = Vec::with_capacity(args.selfie.len());
+    let mut pixels = 0u64;
+    for path in &args.selfie {
+        let frame = load(path, &SELFIE_FRAME_LIMITS)?;
+        pixels += u64::from(frame.rgb.width()) * u64::from(frame.rgb.height());
+        if pixels > MAX_CAPTURE_PIXELS {
+            return Err(LoadFailure::Capture {
+                frames: selfies.len() + 1,
+            });
+        }
+        selfies.push(frame);
+    }
     Ok(Images {
-        id: args.id.as_ref().map(load).transpose()?,
-        id_back: args.id_back.as_ref().map(load).transpose()?,
-        selfies: args.selfie.iter().map(load).collect::<Result<_, _>>()?,
+        id: args.id.as_ref().map(|p| load(p, limits)).transpose()?,
+        id_back: args.id_back.as_ref().map(|p| load(p, limits)).transpose()?,
+        selfies,
     })
 }
 

@@ -393,6 +393,20 @@ fn bad_input_exits_2_with_a_reason() {
             code,
         );
     }
+    // A frame beyond 4K, and a capture whose frames together are too many pixels.
+    let wide = dir.0.join("wide.png");
+    image::RgbImage::new(4000, 8).save(&wide).unwrap();
+    let wide = wide.to_str().unwrap();
+    assert_bad_input(
+        &["--id", a, "--challenge", CHALLENGE, "--selfie", wide, wide],
+        "image_too_large",
+    );
+    let big = dir.0.join("big.png");
+    image::RgbImage::new(3840, 2160).save(&big).unwrap();
+    let big = big.to_str().unwrap();
+    let mut args = vec!["--id", a, "--challenge", CHALLENGE, "--selfie"];
+    args.extend(std::iter::repeat_n(big, 15));
+    assert_bad_input(&args, "capture_too_large");
     // No frames at all is a usage error.
     let out = reclaim(&["verify", "--id", a, "--challenge", CHALLENGE]);
     assert_eq!(out.status.code(), Some(2));
