@@ -7,11 +7,9 @@
 //! the comparison the product really makes.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
-use image::{DynamicImage, Rgb, RgbImage};
+use image::{Rgb, RgbImage};
 use reclaim_verify::face::DetectedFace;
 use reclaim_verify::{
     compare_analyses, load_image_file, FaceAnalysis, FaceEngine, ImageLimits, ReasonCode,
@@ -318,66 +316,10 @@ fn print_markdown(report: &EvalReport) {
     }
 }
 
-/// An ID-portrait-sized, printed-looking copy of the face: head-and-shoulders framing at
-/// 35:45, 150 pixels wide (the face about 70 pixels across, as on a card photographed at
-/// arm's length), lower contrast and saturation as ink on plastic gives, a little blur and
-/// grain, then JPEG at quality 40. Deterministic: the same photo gives the same portrait.
+/// An ID-portrait-sized, printed-looking copy of the face: the synthetic documents' printed
+/// portrait (head-and-shoulders at 35:45, ink-like contrast, blur and grain) 150 pixels
+/// wide (the face about 70 pixels across, as on a card photographed at arm's length), then
+/// JPEG at quality 40. Deterministic: the same photo gives the same portrait.
 pub fn simulate_id_portrait(image: &RgbImage, face: &DetectedFace) -> RgbImage {
-    let [x, y, w, h] = face.bbox;
-    let crop_h = h * 2.0;
-    let crop_w = crop_h * 35.0 / 45.0;
-    let (cx, cy) = (x + w / 2.0, y + h / 2.0 - h * 0.1);
-    let (out_w, out_h) = (150u32, 193u32);
-    let sx = crop_w / out_w as f32;
-    let sy = crop_h / out_h as f32;
-    // Area-average the source under each output pixel (no aliasing), white outside.
-    let (iw, ih) = image.dimensions();
-    let mut portrait = RgbImage::new(out_w, out_h);
-    for (px, py, out) in portrait.enumerate_pixels_mut() {
-        let x0 = cx - crop_w / 2.0 + px as f32 * sx;
-        let y0 = cy - crop_h / 2.0 + py as f32 * sy;
-        let mut acc = [0.0f32; 3];
-        let mut n = 0.0;
-        let steps = (sx.max(sy).ceil() as u32).clamp(1, 8);
-        for j in 0..steps {
-            for i in 0..steps {
-                let sxp = x0 + (i as f32 + 0.5) * sx / steps as f32;
-                let syp = y0 + (j as f32 + 0.5) * sy / steps as f32;
-                let p = if sxp >= 0.0 && syp >= 0.0 && (sxp as u32) < iw && (syp as u32) < ih {
-                    image.get_pixel(sxp as u32, syp as u32).0.map(f32::from)
-                } else {
-                    [255.0; 3]
-                };
-                for c in 0..3 {
-                    acc[c] += p[c];
-                }
-                n += 1.0;
-            }
-        }
-        out.0 = acc.map(|v| (v / n) as u8);
-    }
-    let mut state = 0x2545_f491_4f6c_dd1du64 ^ u64::from(iw) << 32 ^ u64::from(ih);
-    let mut noise = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 12.0
-    };
-    let blurred = image::imageops::blur(&portrait, 0.7);
-    for (dst, src) in portrait.pixels_mut().zip(blurred.pixels()) {
-        let [r, g, b] = src.0.map(f32::from);
-        let grey = 0.299 * r + 0.587 * g + 0.114 * b;
-        let mut ink = |v: f32, tint: f32| {
-            let desaturated = grey + (v - grey) * 0.7;
-            (20.0 + desaturated * 0.84 + tint + noise()).clamp(0.0, 255.0) as u8
-        };
-        dst.0 = [ink(r, 4.0), ink(g, 0.0), ink(b, -4.0)];
-    }
-    let mut jpeg = Vec::new();
-    let encoded = JpegEncoder::new_with_quality(Cursor::new(&mut jpeg), 40).encode_image(&portrait);
-    let decoded = encoded
-        .ok()
-        .and_then(|_| JpegDecoder::new(Cursor::new(&jpeg)).ok())
-        .and_then(|d| DynamicImage::from_decoder(d).ok());
-    decoded.map_or(portrait, DynamicImage::into_rgb8)
+    reclaim_docgen::portrait::printed_portrait(image, face.bbox, 150, 193, Some(40))
 }
