@@ -63,6 +63,8 @@ fn run(data: &[u8]) {
         },
         timings_ms: BTreeMap::new(),
         evidence: Vec::new(),
+        document: None,
+        face_embedding: None,
     };
     let Ok(token) = sign_attestation(&claims, &key) else {
         return;

@@ -40,6 +40,18 @@ enum Command {
     EvalDocuments(commands::eval_documents::EvalDocumentsArgs),
     /// Present generated genuine and attack selfie sequences to the liveness checks.
     EvalLiveness(commands::eval_liveness::EvalLivenessArgs),
+    /// Run the backend.
+    Serve(commands::serve::ServeArgs),
+    /// One whole recovery end to end, with everything embedded.
+    Demo(commands::demo::DemoArgs),
+    /// Register, revoke and list device keys.
+    #[command(subcommand)]
+    Device(commands::serve::DeviceCommand),
+    /// Load a running server from this process: sessions and decisions per second.
+    Load(commands::load::LoadArgs),
+    /// Check the audit chain.
+    #[command(subcommand)]
+    Audit(commands::serve::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +65,11 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::EvalDocuments(args) => commands::eval_documents::run(args),
         Command::EvalLiveness(args) => commands::eval_liveness::run(args),
+        Command::Serve(args) => commands::serve::serve(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Device(command) => commands::serve::device(command),
+        Command::Audit(command) => commands::serve::audit(command),
+        Command::Load(args) => commands::load::run(args),
     };
     outcome.exit_code()
 }

@@ -157,6 +157,32 @@ pub struct AttestationClaims {
     pub camera: Camera,
     pub timings_ms: BTreeMap<String, f64>,
     pub evidence: Vec<EvidenceDigest>,
+    /// What the device read from the ID (first-time verification), so the server can
+    /// compare it with the directory record when it does not re-read the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<AttestedDocument>,
+    /// The selfie's face embedding (base64 of little-endian f32), for a returning user:
+    /// the template it is compared with never leaves the server. Biometric: never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_embedding: Option<String>,
+}
+
+/// The identity fields of a document, as the device's engine read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestedDocument {
+    /// `td1`, `td2`, `td3`, `aamva`, ...
+    pub kind: String,
+    pub surname: String,
+    pub given_names: String,
+    /// The MRZ name field was full, so its last name may be cut short.
+    #[serde(default)]
+    pub names_truncated: bool,
+    /// ISO 8601 dates.
+    pub birth_date: Option<String>,
+    pub expiry_date: Option<String>,
+    /// Every check digit verified (MRZ) or the barcode parsed cleanly (AAMVA).
+    pub checks_passed: bool,
 }
 
 /// What the server expects of a token for one session.

@@ -58,6 +58,27 @@ impl DeviceKey {
         }
     }
 
+    /// The secret seed as hex, for writing a key file (owner-only). The returned string
+    /// is wiped when dropped.
+    pub fn seed_hex(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(hex::encode(self.signing.to_bytes()))
+    }
+
+    /// Reads a key file written from [`DeviceKey::seed_hex`].
+    pub fn from_seed_hex(text: &str) -> Result<DeviceKey, String> {
+        let bytes = zeroize::Zeroizing::new(
+            hex::decode(text.trim()).map_err(|_| "the key file is not hexadecimal".to_string())?,
+        );
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| "the key file does not hold 32 bytes".to_string())?;
+        let key = DeviceKey::from_seed(&seed);
+        let mut seed = seed;
+        zeroize::Zeroize::zeroize(&mut seed);
+        Ok(key)
+    }
+
     pub fn public(&self) -> PublicDeviceKey {
         PublicDeviceKey(self.signing.verifying_key())
     }
@@ -117,6 +138,10 @@ mod tests {
         assert_eq!(public.key_id(), key.key_id());
         assert_eq!(key.key_id().as_str().len(), 32);
         assert_ne!(DeviceKey::generate().unwrap().key_id(), key.key_id());
+        let again = DeviceKey::from_seed_hex(&key.seed_hex()).unwrap();
+        assert_eq!(again.key_id(), key.key_id());
+        assert!(DeviceKey::from_seed_hex("zz").is_err());
+        assert!(DeviceKey::from_seed_hex("abcd").is_err());
     }
 
     #[test]

@@ -13,8 +13,8 @@ pub mod password;
 pub mod wire;
 
 pub use attestation::{
-    sign_attestation, verify_attestation, AttestationClaims, AttestationError, Camera,
-    EvidenceDigest, Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
+    sign_attestation, verify_attestation, AttestationClaims, AttestationError, AttestedDocument,
+    Camera, EvidenceDigest, Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
 };
 pub use keys::{DeviceKey, KeyId, PublicDeviceKey};
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};

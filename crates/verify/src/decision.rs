@@ -114,6 +114,10 @@ pub struct Verification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentReport>,
     pub timings_ms: VerifyTimings,
+    /// The embedding of the selfie frame that was compared, for enrolling a returning
+    /// user's template. Biometric: never serialised.
+    #[serde(skip)]
+    pub selfie_embedding: Option<FaceEmbedding>,
 }
 
 /// The engine parts a verification needs, prepared once.
@@ -177,7 +181,7 @@ impl Verifier<'_> {
 
         let t = Instant::now();
         let best = most_frontal_usable(&observations);
-        let selfie_embedding = best.and_then(|i| observations[i].embedding.as_ref());
+        let selfie_embedding = best.and_then(|i| observations[i].embedding.clone());
         if best.is_none() {
             reasons.push(selfie_problem(&observations));
         }
@@ -190,7 +194,7 @@ impl Verifier<'_> {
             face_match.push(judge(
                 MatchReference::IdPortrait,
                 portrait.as_ref(),
-                selfie_embedding,
+                selfie_embedding.as_ref(),
                 best,
                 threshold,
             ));
@@ -199,7 +203,7 @@ impl Verifier<'_> {
             face_match.push(judge(
                 MatchReference::EnrolledTemplate,
                 Some(&template.embedding),
-                selfie_embedding,
+                selfie_embedding.as_ref(),
                 best,
                 threshold,
             ));
@@ -262,6 +266,7 @@ impl Verifier<'_> {
             liveness,
             document: document.map(|(r, _)| r),
             timings_ms: timings,
+            selfie_embedding,
         })
     }
 

@@ -1,8 +1,11 @@
 pub mod bench;
 pub mod compare;
+pub mod demo;
 pub mod document;
 pub mod enroll;
 pub mod eval;
 pub mod eval_documents;
 pub mod eval_liveness;
+pub mod load;
+pub mod serve;
 pub mod verify;

@@ -5,6 +5,7 @@ mod bad_input;
 mod compare;
 mod document;
 mod eval;
+mod serve;
 mod verify;
 
 use std::path::{Path, PathBuf};

@@ -47,6 +47,8 @@ fn claims() -> AttestationClaims {
             name: "selfie-00.jpg".into(),
             sha256: "cd".repeat(32),
         }],
+        document: None,
+        face_embedding: None,
     }
 }
 

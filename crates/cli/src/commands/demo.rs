@@ -1,0 +1,520 @@
+//! `reclaim demo`: one whole recovery, end to end, on this machine, with nothing to set
+//! up.
+//!
+//! It starts the real server (SQLite in a temporary directory, the embedded demo
+//! directory, the real models) and plays the app against it over HTTP: it registers a
+//! device key, starts a session, photographs a synthetic passport printed with the
+//! sample portrait, films a selfie that follows the server's challenge (the sample photo
+//! lifted onto a 3D head), runs the engine as the app would, signs the attestation,
+//! uploads the evidence for the server's own run, receives the grant, resets the password,
+//! proves the directory takes the new one, and verifies the audit chain. Frames come from
+//! files, so the attestation says "file-backed camera", which the demo's policy accepts
+//! and says so.
+
+use std::time::Instant;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use reclaim_docgen::portrait::printed_portrait;
+use reclaim_docgen::sample::random_spec;
+use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
+use reclaim_document::Date;
+use reclaim_facegen::{sequence, HeadModel};
+use reclaim_protocol::{
+    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, EvidenceDigest,
+    RecoveryAction, ResultScore, PROTOCOL_VERSION,
+};
+use reclaim_server::{audit, engine::shipped_model_digests, App, Config};
+use reclaim_verify::decision::{Decision, Verifier, VerifyRequest};
+use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
+use reclaim_verify::{load_image_bytes, ImageLimits};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::output::{fail, say, Outcome};
+
+/// The sample photographs (tests/data/faces; credits there): the ID portrait and the
+/// selfie are two different photos of one person.
+const PORTRAIT_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-2.jpg");
+const SELFIE_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-1.jpg");
+const LOGIN: &str = "avery.quinn";
+const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
+const AUDIENCE: &str = "https://reclaim.demo.invalid";
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Keep the temporary directory (database, keys, directory file) and print its path.
+    #[arg(long)]
+    pub keep: bool,
+    /// Model directory (default: the shipped models/).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<std::path::PathBuf>,
+}
+
+struct Steps {
+    started: Instant,
+    last: Instant,
+}
+
+impl Steps {
+    fn step(&mut self, what: &str) {
+        let now = Instant::now();
+        say!(
+            "  {:>7.0} ms  (+{:>6.0} ms)  {what}",
+            now.duration_since(self.started).as_secs_f64() * 1e3,
+            now.duration_since(self.last).as_secs_f64() * 1e3
+        );
+        self.last = now;
+    }
+}
+
+pub fn run(args: DemoArgs) -> Outcome {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                false,
+                "runtime_failed",
+                &format!("cannot start the runtime: {e}"),
+            )
+        }
+    };
+    match rt.block_on(demo(args)) {
+        Ok(()) => Outcome::Yes,
+        Err(message) => fail(false, "demo_failed", &message),
+    }
+}
+
+async fn demo(args: DemoArgs) -> Result<(), String> {
+    let mut steps = Steps {
+        started: Instant::now(),
+        last: Instant::now(),
+    };
+    let dir =
+        std::env::temp_dir().join(format!("reclaim-demo-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = run_demo(&args, &dir, &mut steps).await;
+    if args.keep {
+        say!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+async fn run_demo(args: &DemoArgs, dir: &std::path::Path, steps: &mut Steps) -> Result<(), String> {
+    say!("Reclaim demo: one password recovery, end to end, on this machine");
+    let models = args
+        .models
+        .as_ref()
+        .map(|m| format!("models_dir = {:?}\n", m.display().to_string()))
+        .unwrap_or_default();
+    let config = Config::parse(&format!(
+        r#"listen = "127.0.0.1:0"
+public_url = "{AUDIENCE}"
+data_key_file = {key:?}
+{models}
+[database]
+url = "sqlite://{db}"
+[directory]
+kind = "demo"
+file = {directory:?}
+[policy]
+# The demo's frames come from files: the attestation declares a file-backed camera,
+# which production policy refuses.
+allow_virtual_camera = true
+"#,
+        key = dir.join("data.key").display().to_string(),
+        db = dir.join("reclaim.db").display(),
+        directory = dir.join("directory.json").display().to_string(),
+    ))
+    .map_err(|e| e.to_string())?;
+    let app = App::open(config).await.map_err(|e| e.to_string())?;
+    let server = reclaim_server::start(app.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://{}", server.addr);
+    steps.step(&format!(
+        "server started on {base} (SQLite in {}, demo directory, models loaded)",
+        dir.display()
+    ));
+    let outcome = recover(&app, &base, steps).await;
+    server.stop().await;
+    outcome
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> Result<(u16, Value), String> {
+    let mut request = client.post(url).json(body);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
+    Ok((status, body))
+}
+
+fn expect(status: u16, body: &Value, want: u16, what: &str) -> Result<(), String> {
+    if status == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: HTTP {status}: {body}"))
+    }
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
+    v[key]
+        .as_str()
+        .ok_or_else(|| format!("the answer has no `{key}`: {v}"))
+}
+
+async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let engine = app
+        .engine
+        .clone()
+        .ok_or("the demo needs the models (reverify is on)")?;
+
+    // The device: a fresh key, registered on first use as unmanaged, so the server will
+    // insist on the evidence and re-verify it.
+    let key = DeviceKey::generate()?;
+    let (status, body) = post(
+        &client,
+        &format!("{base}/v1/devices"),
+        None,
+        &json!({ "public_key": key.public().to_base64(), "name": "demo laptop" }),
+    )
+    .await?;
+    expect(status, &body, 201, "device registration")?;
+    steps.step(&format!(
+        "device key {} registered ({})",
+        key.key_id(),
+        text(&body, "tier")?
+    ));
+
+    let (status, session) = post(
+        &client,
+        &format!("{base}/v1/sessions"),
+        None,
+        &json!({ "login": LOGIN, "action": "reset_password", "device": key.key_id().as_str() }),
+    )
+    .await?;
+    expect(status, &session, 201, "session")?;
+    let session_id = text(&session, "session_id")?.to_string();
+    let token = text(&session, "session_token")?.to_string();
+    let nonce = text(&session, "nonce")?.to_string();
+    let challenge: Vec<String> = session["challenge"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    steps.step(&format!(
+        "session for {LOGIN}: steps {}, challenge {}",
+        session["steps"],
+        challenge.join(" → ")
+    ));
+
+    // The ID: a passport printed with the sample portrait and the account holder's name,
+    // photographed as a phone would.
+    let limits = ImageLimits::default();
+    let portrait_photo = load_image_bytes(PORTRAIT_JPEG, &limits)
+        .map_err(|e| e.to_string())?
+        .rgb;
+    let selfie_photo = load_image_bytes(SELFIE_JPEG, &limits)
+        .map_err(|e| e.to_string())?
+        .rgb;
+    let portrait_face = engine
+        .faces
+        .analyze(&portrait_photo)
+        .map_err(|e| e.to_string())?
+        .face
+        .ok_or("no face in the sample portrait")?;
+    let today = Date::today_utc().ok_or("the clock gives no date")?;
+    let mut rng = Rng::new(2026);
+    let mut spec = random_spec(
+        DocKind::Td3,
+        &mut rng,
+        printed_portrait(&portrait_photo, portrait_face.bbox, 350, 450, None),
+        today,
+    );
+    spec.holder.surname = "QUINN".into();
+    spec.holder.given_names = "AVERY".into();
+    let document = render(&spec).map_err(|e| e.to_string())?;
+    let degradation = Level::Mild.degradation(&mut rng, 1600, 1200);
+    let id_jpeg = photograph(&document.front, &degradation, &mut rng)
+        .and_then(|p| p.jpeg)
+        .ok_or("the passport could not be photographed")?;
+    steps.step(&format!(
+        "photo ID: passport for AVERY QUINN, {} KB JPEG",
+        id_jpeg.len() / 1024
+    ));
+
+    // The selfie, following the server's challenge.
+    let selfie_face = engine
+        .faces
+        .analyze(&selfie_photo)
+        .map_err(|e| e.to_string())?
+        .face
+        .ok_or("no face in the sample selfie")?;
+    let model = HeadModel::new(&selfie_photo, selfie_face.landmarks, selfie_face.bbox)
+        .map_err(|e| e.to_string())?;
+    let actions = sequence::parse_challenge(&challenge.join(",")).map_err(|e| e.to_string())?;
+    let frames = sequence::genuine(&model, &actions, sequence::DEFAULT_FPS, &mut Rng::new(7))
+        .map_err(|e| e.to_string())?;
+    let mut selfie_jpegs = Vec::new();
+    for f in &frames {
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&f.image)
+            .map_err(|e| e.to_string())?;
+        selfie_jpegs.push((bytes, f.timestamp_ms));
+    }
+    steps.step(&format!(
+        "selfie: {} frames following the challenge",
+        selfie_jpegs.len()
+    ));
+
+    // The app's own run of the engine, on what it uploads (decoded as the server will).
+    let id_image = load_image_bytes(&id_jpeg, &limits)
+        .map_err(|e| e.to_string())?
+        .rgb;
+    let decoded: Vec<_> = selfie_jpegs
+        .iter()
+        .map(|(b, _)| load_image_bytes(b, &limits).map(|i| i.rgb))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let timed: Vec<TimedFrame> = decoded
+        .iter()
+        .zip(&selfie_jpegs)
+        .map(|(image, (_, t))| TimedFrame {
+            image,
+            timestamp_ms: *t,
+        })
+        .collect();
+    let engine_challenge: Vec<Action> = challenge.iter().filter_map(|a| a.parse().ok()).collect();
+    let verification = Verifier {
+        faces: &engine.faces,
+        documents: Some(&engine.documents),
+        liveness: LivenessPolicy::default(),
+        passive: None,
+        threads: 2,
+    }
+    .verify(&VerifyRequest {
+        id_front: Some(&id_image),
+        id_back: None,
+        enrolled: None,
+        selfies: &timed,
+        challenge: &engine_challenge,
+        seen_hashes: &[],
+        skip_liveness: false,
+        today,
+    })
+    .map_err(|e| e.to_string())?;
+    let face = verification.face_match.first();
+    steps.step(&format!(
+        "on-device verification: {} (face match {:.3} against {:.2}, liveness {})",
+        if verification.decision == Decision::Verified {
+            "verified"
+        } else {
+            "rejected"
+        },
+        face.and_then(|f| f.score).unwrap_or(0.0),
+        face.map_or(0.0, |f| f.threshold),
+        if verification
+            .liveness
+            .report
+            .as_ref()
+            .is_some_and(|r| r.live)
+        {
+            "live"
+        } else {
+            "not live"
+        },
+    ));
+    if verification.decision != Decision::Verified {
+        return Err(format!(
+            "the device's engine rejected the sample: {:?}",
+            verification.reasons
+        ));
+    }
+
+    // The attestation: what the device found, signed with its key.
+    let mut evidence = vec![json!({ "name": "id_front", "data": STANDARD.encode(&id_jpeg) })];
+    let mut digests = vec![EvidenceDigest {
+        name: "id_front".into(),
+        sha256: hex::encode(Sha256::digest(&id_jpeg)),
+    }];
+    for (i, (bytes, t)) in selfie_jpegs.iter().enumerate() {
+        let name = format!("selfie_{i:02}");
+        digests.push(EvidenceDigest {
+            name: name.clone(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+        });
+        evidence.push(json!({ "name": name, "t_ms": t, "data": STANDARD.encode(bytes) }));
+    }
+    let fields = verification.document.as_ref().map(|d| &d.fields);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = AttestationClaims {
+        ver: PROTOCOL_VERSION,
+        iss: String::new(),
+        aud: AUDIENCE.into(),
+        iat: now,
+        exp: now + 120,
+        session: session_id.clone(),
+        nonce,
+        user: LOGIN.into(),
+        action: RecoveryAction::ResetPassword,
+        decision: "verified".into(),
+        reasons: Vec::new(),
+        results: verification
+            .face_match
+            .iter()
+            .map(|m| ResultScore {
+                name: "face_match".into(),
+                score: f64::from(m.score.unwrap_or(0.0)),
+                threshold: f64::from(m.threshold),
+                rule: "at_least".into(),
+                passed: m.same_person,
+            })
+            .collect(),
+        models: shipped_model_digests()?,
+        app_version: format!("reclaim-demo {}", env!("CARGO_PKG_VERSION")),
+        camera: Camera {
+            name: "demo sample images".into(),
+            backend: "file".into(),
+            virtual_device: false,
+            file_backed: true,
+        },
+        timings_ms: [("total".to_string(), verification.timings_ms.total)]
+            .into_iter()
+            .collect(),
+        evidence: digests,
+        document: fields.map(|f| AttestedDocument {
+            kind: "td3".into(),
+            surname: f.surname.clone().unwrap_or_default(),
+            given_names: f.given_names.clone().unwrap_or_default(),
+            names_truncated: false,
+            birth_date: f.birth_date.map(|d| d.to_string()),
+            expiry_date: f.expiry_date.map(|d| d.to_string()),
+            checks_passed: true,
+        }),
+        face_embedding: None,
+    };
+    let jws = sign_attestation(&claims, &key).map_err(|e| e.to_string())?;
+    steps.step(&format!(
+        "attestation signed (EdDSA, {} bytes) with {} evidence digests",
+        jws.len(),
+        claims.evidence.len()
+    ));
+
+    let (status, decision) = post(
+        &client,
+        &format!("{base}/v1/sessions/{session_id}/attestation"),
+        Some(&token),
+        &json!({ "token": jws, "evidence": evidence }),
+    )
+    .await?;
+    expect(status, &decision, 200, "attestation")?;
+    if decision["outcome"] != "approved" {
+        return Err(format!("the server did not approve: {decision}"));
+    }
+    let grant = text(&decision, "grant")?.to_string();
+    steps.step(&format!(
+        "server decision: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
+        decision["reverified"]
+    ));
+
+    let (status, check) = post(
+        &client,
+        &format!("{base}/v1/password/check"),
+        None,
+        &json!({ "grant": grant, "password": "Password123!" }),
+    )
+    .await?;
+    expect(status, &check, 200, "password check")?;
+    let problems: Vec<&str> = check["problems"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["code"].as_str()).collect())
+        .unwrap_or_default();
+    steps.step(&format!(
+        "password check: \"Password123!\" refused ({})",
+        problems.join(", ")
+    ));
+
+    let (status, reset) = post(
+        &client,
+        &format!("{base}/v1/resets"),
+        None,
+        &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
+    )
+    .await?;
+    expect(status, &reset, 200, "reset")?;
+    steps.step("reset applied through the directory connector");
+
+    let user = app
+        .directory
+        .find_user(LOGIN)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo user is missing")?;
+    let accepted = app
+        .directory
+        .password_is(&user, NEW_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    let old = app
+        .directory
+        .password_is(&user, "the old forgotten passphrase")
+        .await
+        .map_err(|e| e.to_string())?;
+    if !accepted || old {
+        return Err("the directory does not hold the new password".into());
+    }
+    steps.step("directory accepts the new password; the old one no longer works");
+
+    let (status, again) = post(
+        &client,
+        &format!("{base}/v1/resets"),
+        None,
+        &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
+    )
+    .await?;
+    expect(status, &again, 200, "retry")?;
+    if again["already_completed"] != true {
+        return Err(format!("a retry was not recognised as done: {again}"));
+    }
+    steps.step("retrying with the same grant changes nothing (already completed)");
+
+    let report = audit::verify(&app.store, &app.keys)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !report.intact() {
+        return Err(format!("the audit chain is broken: {:?}", report.problems));
+    }
+    steps.step(&format!(
+        "audit chain verified: {} entries, head {}…",
+        report.entries,
+        &report.head_hash[..16]
+    ));
+    say!("recovery complete");
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! `reclaim serve`: the backend, and the admin commands that work on its database
+//! (`reclaim device ...`, `reclaim audit verify`).
+
+use std::path::PathBuf;
+
+use reclaim_server::devices::{self, Tier};
+use reclaim_server::{audit, App, Config};
+
+use crate::output::{fail, print_json, say, Outcome};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file (TOML); `RECLAIM__SECTION__KEY` variables override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct AdminArgs {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum DeviceCommand {
+    /// Register a device key. Without --public-key, a new key pair is made: its private
+    /// seed is written to --key-out (owner-only) and its public key printed.
+    Register {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[arg(long)]
+        public_key: Option<String>,
+        #[arg(long, required_unless_present = "public_key")]
+        key_out: Option<PathBuf>,
+        #[arg(long)]
+        name: String,
+        /// `managed` (kiosks, managed laptops) or `unmanaged`.
+        #[arg(long, default_value = "managed")]
+        tier: String,
+    },
+    /// Revoke a device key by its id.
+    Revoke {
+        #[command(flatten)]
+        admin: AdminArgs,
+        key_id: String,
+    },
+    /// List the registered devices.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit chain: exit 0 when intact, 1 when an entry was edited, removed or
+    /// reordered.
+    Verify {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            fail(
+                false,
+                "runtime_failed",
+                &format!("cannot start the runtime: {e}"),
+            )
+        })
+}
+
+fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Outcome> {
+    Config::load(path, std::env::vars()).map_err(|e| fail(json, "config_invalid", &e.to_string()))
+}
+
+pub fn serve(args: ServeArgs) -> Outcome {
+    let config = match load_config(args.config.as_deref(), false) {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    // Structured logs on stderr; they carry codes and ids, never secrets or biometrics.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RECLAIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    rt.block_on(async move {
+        let app = match App::open(config).await {
+            Ok(a) => a,
+            Err(e) => return fail(false, "server_start_failed", &e.to_string()),
+        };
+        let server = match reclaim_server::start(app).await {
+            Ok(s) => s,
+            Err(e) => return fail(false, "server_start_failed", &e.to_string()),
+        };
+        tracing::info!(address = %server.addr, "listening");
+        eprintln!("reclaim: listening on http://{}", server.addr);
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        server.stop().await;
+        Outcome::Yes
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The database and keys only: admin commands load no models.
+async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Outcome> {
+    let mut config = load_config(admin.config.as_deref(), admin.json)?;
+    config.reverify = false;
+    App::open(config)
+        .await
+        .map_err(|e| fail(admin.json, "server_start_failed", &e.to_string()))
+}
+
+pub fn device(command: DeviceCommand) -> Outcome {
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    rt.block_on(async move {
+        match command {
+            DeviceCommand::Register {
+                admin,
+                public_key,
+                key_out,
+                name,
+                tier,
+            } => {
+                let tier = match tier.as_str() {
+                    "managed" => Tier::Managed,
+                    "unmanaged" => Tier::Unmanaged,
+                    other => {
+                        return fail(admin.json, "input_invalid", &format!("--tier {other}: managed or unmanaged"))
+                    }
+                };
+                let public = match (public_key, key_out) {
+                    (Some(p), _) => p,
+                    (None, Some(path)) => match new_key_file(&path) {
+                        Ok(p) => p,
+                        Err(message) => return fail(admin.json, "key_write_failed", &message),
+                    },
+                    (None, None) => return fail(admin.json, "input_invalid", "give --public-key or --key-out"),
+                };
+                let app = match open_admin(&admin).await {
+                    Ok(a) => a,
+                    Err(o) => return o,
+                };
+                match devices::register(&app.store, &app.keys, &public, &name, tier, "admin:cli").await {
+                    Ok(d) => {
+                        if admin.json {
+                            print_json(&serde_json::json!({ "key_id": d.key_id, "tier": d.tier, "name": d.name, "public_key": public }));
+                        } else {
+                            say!("registered {} ({}) as {}", d.key_id, d.name, d.tier.as_str());
+                            say!("public key: {public}");
+                        }
+                        Outcome::Yes
+                    }
+                    Err(e) => fail(admin.json, e.code(), &e.to_string()),
+                }
+            }
+            DeviceCommand::Revoke { admin, key_id } => {
+                let app = match open_admin(&admin).await {
+                    Ok(a) => a,
+                    Err(o) => return o,
+                };
+                match devices::revoke(&app.store, &app.keys, &key_id, "admin:cli").await {
+                    Ok(()) => {
+                        if admin.json {
+                            print_json(&serde_json::json!({ "key_id": key_id, "revoked": true }));
+                        } else {
+                            say!("revoked {key_id}");
+                        }
+                        Outcome::Yes
+                    }
+                    Err(e) => fail(admin.json, e.code(), &e.to_string()),
+                }
+            }
+            DeviceCommand::List { admin } => {
+                let app = match open_admin(&admin).await {
+                    Ok(a) => a,
+                    Err(o) => return o,
+                };
+                match devices::list(&app.store).await {
+                    Ok(list) => {
+                        if admin.json {
+                            print_json(&list);
+                        } else {
+                            for d in list {
+                                say!(
+                                    "{}  {:9}  {}{}",
+                                    d.key_id,
+                                    d.tier.as_str(),
+                                    d.name,
+                                    if d.revoked_at.is_some() { "  (revoked)" } else { "" }
+                                );
+                            }
+                        }
+                        Outcome::Yes
+                    }
+                    Err(e) => fail(admin.json, e.code(), &e.to_string()),
+                }
+            }
+        }
+    })
+}
+
+/// Writes a new device key's private seed (hex, owner-only) and returns its public key.
+fn new_key_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Write;
+    let key = reclaim_protocol::DeviceKey::generate()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(key.seed_hex().as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(key.public().to_base64())
+}
+
+pub fn audit(command: AuditCommand) -> Outcome {
+    let AuditCommand::Verify { admin } = command;
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    rt.block_on(async move {
+        let app = match open_admin(&admin).await {
+            Ok(a) => a,
+            Err(o) => return o,
+        };
+        match audit::verify(&app.store, &app.keys).await {
+            Ok(report) => {
+                if admin.json {
+                    print_json(&report);
+                } else if report.intact() {
+                    say!(
+                        "audit chain intact: {} entries, head {} {}",
+                        report.entries,
+                        report.head_seq,
+                        report.head_hash
+                    );
+                } else {
+                    say!("audit chain BROKEN: {} entries", report.entries);
+                    for p in &report.problems {
+                        say!("  entry {}: {}", p.seq, p.code);
+                    }
+                }
+                if report.intact() {
+                    Outcome::Yes
+                } else {
+                    Outcome::No
+                }
+            }
+            Err(e) => fail(admin.json, e.code(), &e.to_string()),
+        }
+    })
+}

@@ -1,0 +1,567 @@
+//! `reclaim serve` as a process: what survives a crash, a directory outage or a slow
+//! directory, and a database restart. No reset may be lost, and none applied twice. Also
+//! `reclaim device` and `reclaim audit verify` against the server's database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reclaim_directory::{DemoDirectory, Directory, LdapConfig, LdapDirectory, LdapFlavour};
+use reclaim_protocol::{
+    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, RecoveryAction,
+    PROTOCOL_VERSION,
+};
+use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
+use serde_json::{json, Value};
+
+use crate::{json_of, reclaim, Scratch};
+
+const AUDIENCE: &str = "https://reclaim.test.invalid";
+const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Setup {
+    dir: Scratch,
+    config: PathBuf,
+    port: u16,
+    key: DeviceKey,
+}
+
+impl Setup {
+    /// A config with the demo directory (or `directory`), SQLite (or `database`), and
+    /// `extra` appended; a managed device registered with the CLI.
+    fn new(name: &str, database: Option<&str>, directory: Option<&str>, extra: &str) -> Setup {
+        let dir = Scratch::new(name);
+        let port = free_port();
+        let db = database
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("sqlite://{}", dir.0.join("r.db").display()));
+        let directory = directory.map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "kind = \"demo\"\nfile = \"{}\"",
+                dir.0.join("directory.json").display()
+            )
+        });
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n{extra}\n",
+            dir.0.join("data.key").display()
+        );
+        let config = dir.file("reclaim.toml", text.as_bytes());
+        let key_file = dir.0.join("device.key");
+        let out = reclaim(&[
+            "device",
+            "register",
+            "--config",
+            config.to_str().unwrap(),
+            "--key-out",
+            key_file.to_str().unwrap(),
+            "--name",
+            "kiosk 1",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_of(&out)["tier"], "managed");
+        let key = DeviceKey::from_seed_hex(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+        Setup {
+            dir,
+            config,
+            port,
+            key,
+        }
+    }
+
+    fn with_config(&self, extra: &str) -> PathBuf {
+        let base = std::fs::read_to_string(&self.config).unwrap();
+        self.dir.file(
+            "reclaim-variant.toml",
+            format!("{base}{extra}\n").as_bytes(),
+        )
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn directory_file(&self) -> PathBuf {
+        self.dir.0.join("directory.json")
+    }
+}
+
+struct Server(Child);
+
+impl Server {
+    fn start(setup: &Setup, config: &Path) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(setup.dir.0.join("server.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
+            .env("RECLAIM_LOG", "debug")
+            .spawn()
+            .unwrap();
+        let server = Server(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if reqwest::blocking::get(format!("{}/healthz", setup.url())).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not start");
+    }
+
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Waits for the process to end by itself.
+    fn wait_exit(mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), String> {
+    let mut r = client().post(url).json(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let response = r.send().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().unwrap_or(Value::Null)))
+}
+
+/// Session and attestation for `login` (whose ID reads `surname`, `given`): the grant.
+fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str) -> String {
+    let base = setup.url();
+    let (status, session) = post(
+        &format!("{base}/v1/sessions"),
+        None,
+        &json!({ "login": login, "action": action, "device": setup.key.key_id().as_str() }),
+    )
+    .unwrap();
+    assert_eq!(
+        status,
+        201,
+        "{session}\nserver log:\n{}",
+        std::fs::read_to_string(setup.dir.0.join("server.log")).unwrap_or_default()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = AttestationClaims {
+        ver: PROTOCOL_VERSION,
+        iss: String::new(),
+        aud: AUDIENCE.into(),
+        iat: now,
+        exp: now + 60,
+        session: session["session_id"].as_str().unwrap().into(),
+        nonce: session["nonce"].as_str().unwrap().into(),
+        user: login.into(),
+        action: serde_json::from_value::<RecoveryAction>(json!(action)).unwrap(),
+        decision: "verified".into(),
+        reasons: vec![],
+        results: vec![],
+        models: reclaim_server::engine::shipped_model_digests().unwrap(),
+        app_version: "test".into(),
+        camera: Camera {
+            name: "kiosk".into(),
+            backend: "v4l2".into(),
+            virtual_device: false,
+            file_backed: false,
+        },
+        timings_ms: Default::default(),
+        evidence: vec![],
+        document: Some(AttestedDocument {
+            kind: "td3".into(),
+            surname: surname.into(),
+            given_names: given.into(),
+            names_truncated: false,
+            birth_date: None,
+            expiry_date: None,
+            checks_passed: true,
+        }),
+        face_embedding: None,
+    };
+    let token = sign_attestation(&claims, &setup.key).unwrap();
+    let id = session["session_id"].as_str().unwrap();
+    let (status, decision) = post(
+        &format!("{base}/v1/sessions/{id}/attestation"),
+        session["session_token"].as_str(),
+        &json!({ "token": token }),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{decision}");
+    assert_eq!(decision["outcome"], "approved", "{decision}");
+    decision["grant"].as_str().unwrap().to_string()
+}
+
+fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
+    post(
+        &format!("{}/v1/resets", setup.url()),
+        None,
+        &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
+    )
+}
+
+/// Retries the reset until it completes (the worker or the retry finishes it).
+fn reset_until_completed(setup: &Setup, grant: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok((200, body)) = reset(setup, grant) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pending reset was never completed"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn demo_user(setup: &Setup) -> reclaim_directory::DemoUser {
+    let d = DemoDirectory::open(&setup.directory_file(), vec![]).unwrap();
+    d.user("avery.quinn").unwrap()
+}
+
+fn audit_intact(config: &Path) -> bool {
+    let out = reclaim(&[
+        "audit",
+        "verify",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)["problems"].as_array().unwrap().is_empty() && out.status.success()
+}
+
+#[test]
+fn a_crash_after_the_directory_applied_the_reset_neither_loses_nor_repeats_it() {
+    let setup = Setup::new("crash-after", None, None, "");
+    let crashing = setup.with_config("[fault]\ncrash_after_directory = true");
+    let server = Server::start(&setup, &crashing);
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
+    // The directory applies the password, then the server dies before recording it.
+    assert!(
+        reset(&setup, &grant).is_err(),
+        "the connection should drop with the crash"
+    );
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(86));
+    assert_eq!(demo_user(&setup).password_changes, 1);
+
+    // Restarted without the fault: the pending reset is found, seen to be applied already,
+    // and completed without a second change; the client's retry gets the same answer.
+    let _server = Server::start(&setup, &setup.config);
+    let body = reset_until_completed(&setup, &grant, Duration::from_secs(40));
+    assert_eq!(body["status"], "completed");
+    let user = demo_user(&setup);
+    assert_eq!(user.password_changes, 1, "the reset was applied twice");
+    let d = DemoDirectory::open(&setup.directory_file(), vec![]).unwrap();
+    let record = block(d.find_user("avery.quinn")).unwrap().unwrap();
+    assert!(block(d.password_is(&record, NEW_PASSWORD)).unwrap());
+    assert!(audit_intact(&setup.config));
+}
+
+#[test]
+fn a_crash_before_the_directory_call_is_finished_by_the_restarted_server() {
+    let setup = Setup::new("crash-before", None, None, "");
+    let slow = setup.with_config("[fault]\ndirectory_delay_ms = 3000");
+    let server = Server::start(&setup, &slow);
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
+    let url = setup.url();
+    let g = grant.clone();
+    let request = std::thread::spawn(move || {
+        post(
+            &format!("{url}/v1/resets"),
+            None,
+            &json!({ "grant": g, "new_password": NEW_PASSWORD }),
+        )
+    });
+    // Killed while the reset is pending and the directory has not been called.
+    std::thread::sleep(Duration::from_millis(1000));
+    server.kill();
+    assert!(request.join().unwrap().is_err());
+    assert_eq!(demo_user(&setup).password_changes, 0);
+
+    // No client comes back: the restarted server's worker finishes it on its own.
+    let _server = Server::start(&setup, &setup.config);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while demo_user(&setup).password_changes == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the pending reset was never resumed"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let body = reset_until_completed(&setup, &grant, Duration::from_secs(20));
+    assert_eq!(body["already_completed"], true);
+    assert_eq!(demo_user(&setup).password_changes, 1);
+    assert!(audit_intact(&setup.config));
+}
+
+fn slapd_setup(name: &str, slapd: &Slapd, extra: &str) -> Setup {
+    let directory = format!(
+        "kind = \"ldap\"\nurl = \"{}\"\nflavour = \"openldap\"\nbind_dn = \"{}\"\nbind_password = \"{}\"\nbase_dn = \"{}\"\ntimeout_ms = 1500",
+        slapd.url(),
+        slapd.service_dn(),
+        slapd.service_password(),
+        slapd.people_dn()
+    );
+    Setup::new(name, None, Some(&directory), extra)
+}
+
+fn ldap_password_is(slapd: &Slapd, uid: &str, password: &str) -> bool {
+    let config = LdapConfig {
+        url: slapd.url(),
+        flavour: LdapFlavour::OpenLdap,
+        bind_dn: slapd.service_dn(),
+        bind_password: slapd.service_password().into(),
+        base_dn: slapd.people_dn(),
+        login_attributes: None,
+        user_object_class: None,
+        birth_date_attribute: None,
+        ca_file: None,
+        starttls: false,
+        timeout_ms: 5000,
+    };
+    block(async {
+        let d = LdapDirectory::new(config).unwrap();
+        let u = d.find_user(uid).await.unwrap().unwrap();
+        d.password_is(&u, password).await.unwrap()
+    })
+}
+
+#[test]
+fn a_directory_that_is_down_or_hangs_leaves_the_reset_pending_until_it_is_back() {
+    let mut slapd = Slapd::start(&[LdapSeedUser::new(
+        "avery.quinn",
+        "the old forgotten passphrase",
+        "Avery",
+        "Quinn",
+    )])
+    .unwrap();
+    // Every directory change waits 1.5 s first, so the directory can fail mid-reset.
+    let setup = slapd_setup("ldap-down", &slapd, "[fault]\ndirectory_delay_ms = 1500");
+    let _server = Server::start(&setup, &setup.config);
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
+
+    // Down before the reset: refused with a sentence, nothing recorded, the grant kept.
+    slapd.stop();
+    let (status, body) = reset(&setup, &grant).unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("directory_unavailable")),
+        "{body}"
+    );
+    assert!(body.get("status").is_none(), "{body}");
+    slapd.resume().unwrap();
+
+    // Down after the reset was recorded as pending: the answer says pending, and the
+    // reset is finished once the directory is back.
+    let url = setup.url();
+    let g = grant.clone();
+    let request = std::thread::spawn(move || {
+        post(
+            &format!("{url}/v1/resets"),
+            None,
+            &json!({ "grant": g, "new_password": NEW_PASSWORD }),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    slapd.stop();
+    let (status, body) = request.join().unwrap().unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "pending", "{body}");
+    assert_eq!(body["error"], "directory_unavailable");
+    slapd.resume().unwrap();
+    let body = reset_until_completed(&setup, &grant, Duration::from_secs(40));
+    assert_eq!(body["status"], "completed");
+    assert!(ldap_password_is(&slapd, "avery.quinn", NEW_PASSWORD));
+    assert!(!ldap_password_is(
+        &slapd,
+        "avery.quinn",
+        "the old forgotten passphrase"
+    ));
+
+    // Hung (SIGSTOP): the connector times out instead of hanging the request.
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "unlock");
+    let pid = slapd.pid().unwrap();
+    let _ = Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status();
+    let started = Instant::now();
+    let (status, body) = post(
+        &format!("{}/v1/resets", setup.url()),
+        None,
+        &json!({ "grant": grant }),
+    )
+    .unwrap();
+    let waited = started.elapsed();
+    let _ = Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "a hung directory held the request {waited:?}"
+    );
+    let body = reset_until_completed_unlock(&setup, &grant);
+    assert_eq!(body["status"], "completed");
+    assert!(audit_intact(&setup.config));
+}
+
+fn reset_until_completed_unlock(setup: &Setup, grant: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok((200, body)) = post(
+            &format!("{}/v1/resets", setup.url()),
+            None,
+            &json!({ "grant": grant }),
+        ) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "the unlock was never completed");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_database_restart_loses_nothing() {
+    let mut pg = Postgres::start().unwrap();
+    let setup = Setup::new("pg-restart", Some(&pg.url()), None, "");
+    let _server = Server::start(&setup, &setup.config);
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
+    pg.restart().unwrap();
+    // The pool reconnects; the approved grant survived in the database.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        match reset(&setup, &grant) {
+            Ok((200, body)) => break body,
+            Ok((status, body)) => assert!(status == 503 || status >= 500, "{status} {body}"),
+            Err(_) => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reset after the database came back"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(body["status"], "completed");
+    assert_eq!(demo_user(&setup).password_changes, 1);
+    // And new sessions work.
+    approve(&setup, "avery.quinn", "QUINN", "AVERY", "unlock");
+    assert!(audit_intact(&setup.config));
+}
+
+#[test]
+fn devices_are_registered_listed_and_revoked_from_the_command_line() {
+    let setup = Setup::new("devices", None, None, "");
+    let config = setup.config.to_str().unwrap();
+    let list = json_of(&reclaim(&["device", "list", "--config", config, "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let kid = setup.key.key_id();
+    let out = reclaim(&["device", "revoke", "--config", config, kid.as_str()]);
+    assert!(out.status.success());
+    // A revoked kiosk can no longer start a session.
+    let _server = Server::start(&setup, &setup.config);
+    let (status, body) = post(
+        &format!("{}/v1/sessions", setup.url()),
+        None,
+        &json!({ "login": "avery.quinn", "action": "unlock", "device": kid.as_str() }),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("device_revoked"))
+    );
+    // Bad input to the admin commands: exit 2 with a reason.
+    let out = reclaim(&[
+        "device",
+        "register",
+        "--config",
+        config,
+        "--public-key",
+        "not-a-key",
+        "--name",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = reclaim(&["device", "revoke", "--config", config, "unknown"]);
+    assert_eq!(out.status.code(), Some(2));
+    let bad = setup.dir.file("bad.toml", b"public_url = 3");
+    let out = reclaim(&["serve", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configuration"));
+}
+
+#[test]
+fn the_demo_runs_a_whole_recovery() {
+    let out = reclaim(&["demo"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "registered (unmanaged)",
+        "on-device verification: verified",
+        "server decision: approved after re-verifying the evidence itself (reverified: true)",
+        "directory accepts the new password",
+        "already completed",
+        "audit chain verified",
+        "recovery complete",
+    ] {
+        assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
+    }
+}

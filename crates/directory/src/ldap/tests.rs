@@ -1,0 +1,211 @@
+//! Offline checks of the connector: configuration, and the helpers that turn what a server
+//! sends into Reclaim's errors. The behaviour against real servers is in tests/directory.
+
+use super::*;
+
+fn config(flavour: LdapFlavour, url: &str) -> LdapConfig {
+    LdapConfig {
+        url: url.into(),
+        flavour,
+        bind_dn: "cn=reclaim,ou=services,dc=example,dc=test".into(),
+        bind_password: "s3cret-service-password".into(),
+        base_dn: "dc=example,dc=test".into(),
+        login_attributes: None,
+        user_object_class: None,
+        birth_date_attribute: None,
+        ca_file: None,
+        starttls: false,
+        timeout_ms: 5000,
+    }
+}
+
+#[test]
+fn debug_never_shows_the_bind_password() {
+    let c = config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/");
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("<redacted>"));
+    let d = LdapDirectory::new(c).unwrap();
+    assert!(!format!("{d:?}").contains("s3cret"));
+}
+
+#[test]
+fn active_directory_needs_an_encrypted_connection() {
+    let plain = config(LdapFlavour::ActiveDirectory, "ldap://dc.example.test");
+    assert!(matches!(plain.validate(), Err(DirectoryError::Config(_))));
+    assert!(matches!(
+        LdapDirectory::new(plain.clone()),
+        Err(DirectoryError::Config(_))
+    ));
+    let starttls = LdapConfig {
+        starttls: true,
+        ..plain
+    };
+    starttls.validate().unwrap();
+    config(LdapFlavour::ActiveDirectory, "ldaps://dc.example.test")
+        .validate()
+        .unwrap();
+    let both = LdapConfig {
+        starttls: true,
+        ..config(LdapFlavour::ActiveDirectory, "ldaps://dc.example.test")
+    };
+    assert!(both.validate().is_err());
+}
+
+#[test]
+fn rejects_bad_settings() {
+    let base = config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/");
+    for bad in [
+        LdapConfig {
+            url: "http://x".into(),
+            ..base.clone()
+        },
+        LdapConfig {
+            bind_password: String::new(),
+            ..base.clone()
+        },
+        LdapConfig {
+            base_dn: " ".into(),
+            ..base.clone()
+        },
+        LdapConfig {
+            timeout_ms: 0,
+            ..base.clone()
+        },
+        LdapConfig {
+            login_attributes: Some(vec![]),
+            ..base.clone()
+        },
+        LdapConfig {
+            login_attributes: Some(vec!["uid)(uid=*".into()]),
+            ..base.clone()
+        },
+        LdapConfig {
+            birth_date_attribute: Some("x y".into()),
+            ..base.clone()
+        },
+        LdapConfig {
+            user_object_class: Some("*".into()),
+            ..base.clone()
+        },
+    ] {
+        assert_eq!(
+            bad.validate().map_err(|e| e.code()),
+            Err("directory_config_invalid"),
+            "{bad:?}"
+        );
+    }
+    let oid = LdapConfig {
+        birth_date_attribute: Some("1.3.6.1.4.1.32473.1.1".into()),
+        ..base
+    };
+    oid.validate().unwrap();
+}
+
+#[test]
+fn deserializes_with_defaults_and_refuses_unknown_fields() {
+    let c: LdapConfig = serde_json::from_str(
+        r#"{"url":"ldaps://dc.lab.test","flavour":"active_directory","bind_dn":"CN=svc,DC=lab,DC=test",
+            "bind_password":"x","base_dn":"DC=lab,DC=test"}"#,
+    )
+    .unwrap();
+    assert_eq!(c.flavour, LdapFlavour::ActiveDirectory);
+    assert_eq!(c.timeout_ms, 5000);
+    assert!(!c.starttls);
+    assert!(serde_json::from_str::<LdapConfig>(
+        r#"{"url":"ldap://x","flavour":"openldap","bind_dn":"a","bind_password":"b","base_dn":"c","tls_skip":true}"#
+    )
+    .is_err());
+}
+
+#[test]
+fn a_missing_or_empty_ca_file_is_a_config_error() {
+    let mut c = config(LdapFlavour::OpenLdap, "ldaps://127.0.0.1/");
+    c.ca_file = Some("/nonexistent/ca.pem".into());
+    assert!(matches!(
+        LdapDirectory::new(c.clone()),
+        Err(DirectoryError::Config(_))
+    ));
+    let empty = std::env::temp_dir().join(format!("reclaim-empty-ca-{}.pem", std::process::id()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    c.ca_file = Some(empty.clone());
+    assert!(matches!(
+        LdapDirectory::new(c),
+        Err(DirectoryError::Config(_))
+    ));
+    let _ = std::fs::remove_file(empty);
+}
+
+#[test]
+fn ad_password_is_quoted_utf16le() {
+    assert_eq!(
+        ad_password_value("aé"),
+        vec![b'"', 0, b'a', 0, 0xe9, 0, b'"', 0]
+    );
+}
+
+#[test]
+fn reads_ad_diagnostics() {
+    let text =
+        "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1";
+    assert_eq!(ad_bind_data(text), Some("52e"));
+    assert_eq!(ad_bind_data("no code"), None);
+    assert_eq!(ad_code("0000052D: Constraint violation"), Some("0000052D"));
+    assert_eq!(ad_code("short"), None);
+}
+
+#[test]
+fn only_dns_under_the_base_are_touched() {
+    let d = LdapDirectory::new(config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")).unwrap();
+    let user = |id: &str| DirectoryUser {
+        id: id.into(),
+        username: "anna".into(),
+        email: None,
+        display_name: None,
+        given_name: None,
+        surname: None,
+        birth_date: None,
+    };
+    assert!(d
+        .checked_dn(&user("uid=anna,ou=people,DC=Example, dc=test"))
+        .is_ok());
+    for bad in [
+        "",
+        "uid=anna,dc=other,dc=test",
+        "uid=anna,dc=example,dc=test,dc=evil",
+        "demo:anna",
+        "dc=notexample,dc=test",
+    ] {
+        assert_eq!(
+            d.checked_dn(&user(bad)),
+            Err(DirectoryError::UserNotFound),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn birth_dates_are_normalized() {
+    assert_eq!(iso_date("1990-04-01").as_deref(), Some("1990-04-01"));
+    assert_eq!(iso_date("19900401000000Z").as_deref(), Some("1990-04-01"));
+    assert_eq!(iso_date("April 1st"), None);
+    assert_eq!(iso_date("1990-4-1"), None);
+}
+
+#[tokio::test]
+async fn reset_mfa_is_unsupported() {
+    let d = LdapDirectory::new(config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")).unwrap();
+    let u = DirectoryUser {
+        id: "uid=a,dc=example,dc=test".into(),
+        username: "a".into(),
+        email: None,
+        display_name: None,
+        given_name: None,
+        surname: None,
+        birth_date: None,
+    };
+    assert_eq!(
+        d.reset_mfa(&u).await.map_err(|e| e.code()),
+        Err("directory_action_unsupported")
+    );
+}

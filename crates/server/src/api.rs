@@ -1,0 +1,236 @@
+//! The HTTP API: routes, the error shape every route shares, and the request guards
+//! (size limits, content type, bearer secrets).
+//!
+//! Every refusal is `{"error": code, "message": sentence}` with a 4xx status that says
+//! which side is wrong; codes are stable and shared with the app. Nothing secret or
+//! biometric is echoed back or logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::store::StoreError;
+use crate::App;
+
+/// Largest request body: a 12 MP ID photo per side and a few dozen selfie frames, base64.
+pub const MAX_BODY_BYTES: usize = 48 * 1024 * 1024;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/devices", post(crate::devices::register_handler))
+        .route("/v1/sessions", post(crate::sessions::create_handler))
+        .route("/v1/sessions/{id}", get(crate::sessions::status_handler))
+        .route(
+            "/v1/sessions/{id}/handoff",
+            post(crate::sessions::handoff_handler),
+        )
+        .route("/v1/handoff", post(crate::sessions::claim_handler))
+        .route(
+            "/v1/sessions/{id}/attestation",
+            post(crate::decision::attest_handler),
+        )
+        .route("/v1/password/check", post(crate::reset::check_handler))
+        .route("/v1/resets", post(crate::reset::reset_handler))
+        .route("/healthz", get(crate::metrics::healthz_handler))
+        .route("/metrics", get(crate::metrics::metrics_handler))
+        .route("/openapi.json", get(openapi_handler))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            count_responses,
+        ))
+        .with_state(app)
+}
+
+async fn count_responses(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    app.metrics.response(response.status().as_u16());
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi_handler() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// A refusal.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_s: Option<i64>,
+    /// Extra fields merged into the body (e.g. the password's problems).
+    pub extra: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_s: None,
+            extra: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn too_many(code: &'static str, retry_after_s: i64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code,
+                format!("too many attempts; try again in {retry_after_s} s"),
+            )
+        }
+    }
+
+    pub fn with_extra(mut self, extra: serde_json::Value) -> ApiError {
+        self.extra = Some(extra);
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "database error");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.code(),
+            "the service's database is unavailable; try again shortly",
+        )
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        StoreError::from(e).into()
+    }
+}
+
+impl From<crate::crypto::CryptoError> for ApiError {
+    fn from(e: crate::crypto::CryptoError) -> ApiError {
+        tracing::error!(error = %e, "crypto error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(map)) =
+            (self.extra, body.as_object_mut())
+        {
+            for (k, v) in extra {
+                map.insert(k, v);
+            }
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// A JSON body whose every failure is one of our errors.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "content_type_unsupported",
+                    "send the request as application/json",
+                ),
+                JsonRejection::JsonSyntaxError(_) => {
+                    ApiError::bad_request("request_malformed", "the body is not valid JSON")
+                }
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::bad_request("request_invalid", short(&e.body_text()))
+                }
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                }
+                other => ApiError::new(
+                    other.status(),
+                    "request_unreadable",
+                    short(&other.body_text()),
+                ),
+            }),
+        }
+    }
+}
+
+/// Error texts from the JSON parser can quote input; keep them short.
+fn short(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// The bearer secret of a request.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_token_missing",
+                "send the session token as `Authorization: Bearer ...`",
+            )
+        })
+}
+
+/// The client's address, for per-address limits.
+pub fn client_addr(addr: &SocketAddr) -> String {
+    addr.ip().to_string()
+}
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,814 @@
+//! The decision: from a signed attestation (and, where policy asks, the evidence) to a
+//! reset grant, a manual review, or a refusal.
+//!
+//! Checks, in order: the session and its token; the device's key, tier and revocation;
+//! the token (signature, audience, session, nonce, expiry, via `reclaim-protocol`); the
+//! user and action it names; the uploaded evidence byte for byte against its digests;
+//! then the nonce is spent, once. Only then is anything judged: camera and models against
+//! policy, the evidence through the server's own engine (always for unmanaged devices),
+//! the document's name and birth date against the directory record, the returning user's
+//! template. Everything before the nonce is spent refuses with a 4xx and changes nothing.
+//! Evidence lives in memory for the request only, unless the outcome is a manual review.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use reclaim_directory::DirectoryUser;
+use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerdict};
+use reclaim_protocol::{
+    verify_attestation, AttestationClaims, AttestationError, Expected, PasswordPolicy,
+};
+use reclaim_verify::face::FaceEmbedding;
+use reclaim_verify::liveness::Action;
+use reclaim_verify::template::FaceTemplate;
+use reclaim_verify::FACE_MATCH_THRESHOLD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::api::{json, ApiError, Body};
+use crate::audit::{self, Entry};
+use crate::crypto::{new_secret, secret_hash};
+use crate::devices::{self, Tier};
+use crate::engine::{template_model, Evidence};
+use crate::sessions::{self, login_key, Holder, Session};
+use crate::store::{now, StoreError};
+use crate::{limits, App};
+
+/// Most selfie frames one attestation may carry.
+pub const MAX_SELFIE_FRAMES: usize = 60;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestRequest {
+    /// The compact JWS.
+    pub token: String,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceItem {
+    /// `id_front`, `id_back`, or `selfie_NN`; the same name as in the attestation.
+    pub name: String,
+    /// Capture time of a selfie frame, milliseconds.
+    #[serde(default)]
+    pub t_ms: Option<u64>,
+    /// The file's bytes, base64.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Approved,
+    Review,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Review => "review",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// What judging found.
+struct Judgement {
+    reasons: Vec<String>,
+    review: Vec<String>,
+    embedding: Option<FaceEmbedding>,
+    face_score: Option<f32>,
+    frame_hashes: Vec<String>,
+    reverified: bool,
+}
+
+/// Reasons that would tell a caller whether the account exists, or whose record it is,
+/// are shown to the client as one.
+fn public_reason(reason: &str) -> &str {
+    match reason {
+        "user_unknown" | "document_name_mismatch" | "document_birth_date_mismatch" => {
+            "identity_not_confirmed"
+        }
+        other => other,
+    }
+}
+
+fn token_error(e: AttestationError) -> ApiError {
+    let status = match e {
+        AttestationError::UnknownKey(_) | AttestationError::BadSignature => {
+            StatusCode::UNAUTHORIZED
+        }
+        AttestationError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, e.code(), e.to_string())
+}
+
+/// Decodes and checks the evidence against the attested digests.
+fn evidence_of(
+    claims: &AttestationClaims,
+    items: Vec<EvidenceItem>,
+    required: bool,
+) -> Result<Option<Evidence>, ApiError> {
+    let attested: BTreeMap<&str, &str> = claims
+        .evidence
+        .iter()
+        .map(|e| (e.name.as_str(), e.sha256.as_str()))
+        .collect();
+    if attested.len() != claims.evidence.len() {
+        return Err(ApiError::bad_request(
+            "evidence_invalid",
+            "the attestation names a piece of evidence twice",
+        ));
+    }
+    if items.is_empty() {
+        if required {
+            return Err(ApiError::bad_request(
+                "evidence_required",
+                "this device must upload its evidence (the ID photos and selfie frames) with the attestation",
+            ));
+        }
+        return Ok(None);
+    }
+    if items.len() != attested.len() {
+        return Err(ApiError::bad_request(
+            "evidence_digest_mismatch",
+            "the uploaded evidence is not exactly the evidence the attestation lists",
+        ));
+    }
+    let mut evidence = Evidence {
+        id_front: None,
+        id_back: None,
+        selfies: Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    let mut selfies: Vec<(String, Vec<u8>, u64)> = Vec::new();
+    for item in items {
+        if !seen.insert(item.name.clone()) {
+            return Err(ApiError::bad_request(
+                "evidence_invalid",
+                "a piece of evidence is uploaded twice",
+            ));
+        }
+        let bytes = STANDARD.decode(item.data.as_bytes()).map_err(|_| {
+            ApiError::bad_request(
+                "evidence_invalid",
+                format!("{}: not base64", short_name(&item.name)),
+            )
+        })?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        match attested.get(item.name.as_str()) {
+            Some(d) if d.eq_ignore_ascii_case(&digest) => {}
+            _ => {
+                return Err(ApiError::bad_request(
+                    "evidence_digest_mismatch",
+                    format!(
+                        "{}: its SHA-256 is not the one the attestation signed",
+                        short_name(&item.name)
+                    ),
+                ))
+            }
+        }
+        match item.name.as_str() {
+            "id_front" => evidence.id_front = Some(bytes),
+            "id_back" => evidence.id_back = Some(bytes),
+            n if n.starts_with("selfie_")
+                && n.len() <= 12
+                && n[7..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let t = item.t_ms.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "evidence_invalid",
+                        format!("{n}: a selfie frame needs t_ms"),
+                    )
+                })?;
+                selfies.push((n.to_string(), bytes, t));
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "evidence_invalid",
+                    format!("{}: not a known piece of evidence", short_name(other)),
+                ))
+            }
+        }
+    }
+    if selfies.len() > MAX_SELFIE_FRAMES {
+        return Err(ApiError::bad_request(
+            "evidence_invalid",
+            format!("at most {MAX_SELFIE_FRAMES} selfie frames"),
+        ));
+    }
+    selfies.sort_by(|a, b| a.0.cmp(&b.0));
+    if selfies.windows(2).any(|w| w[1].2 < w[0].2) {
+        return Err(ApiError::bad_request(
+            "evidence_invalid",
+            "selfie frame times go backwards",
+        ));
+    }
+    evidence.selfies = selfies.into_iter().map(|(_, b, t)| (b, t)).collect();
+    Ok(Some(evidence))
+}
+
+fn short_name(name: &str) -> String {
+    name.chars().take(32).collect()
+}
+
+/// `POST /v1/sessions/{id}/attestation`.
+pub async fn attest_handler(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(req): Body<AttestRequest>,
+) -> Result<Response, ApiError> {
+    let (session, holder) = sessions::authorized(&app, &id, &headers).await?;
+    if holder != Holder::Actor {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_active_device",
+            "the session was handed off; only the device that took it over can send the attestation",
+        ));
+    }
+    match sessions::visible_state(&session) {
+        "open" if !session.nonce_used => {}
+        "expired" => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "session_expired",
+                "the session has expired; start again",
+            ))
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "nonce_replayed",
+                "this session's nonce has already been used; start a new session",
+            ))
+        }
+    }
+    // No rate limit of its own: a session allows one decision, and starting sessions is
+    // limited per device, user and address.
+    let device = devices::usable(&app.store, &session.device_key).await?;
+    let user_key = login_key(&session.login);
+    let biometric = limits::biometric_state(&app.store, &user_key).await?;
+    if let Some(wait) = biometric.wait {
+        return Err(ApiError::too_many("biometric_locked", wait));
+    }
+    let policy = &app.config.policy;
+    let claims = verify_attestation(
+        &req.token,
+        |kid| (kid == device.key_id).then_some(device.public_key),
+        &Expected {
+            audience: &app.config.public_url,
+            session: &session.id,
+            nonce: &session.nonce,
+            now: now().max(0) as u64,
+            leeway_s: policy.clock_leeway_s,
+            max_lifetime_s: policy.attestation_max_lifetime_s,
+        },
+    )
+    .map_err(|e| {
+        app.metrics.token_refused();
+        token_error(e)
+    })?;
+    if login_key(&claims.user) != user_key {
+        return Err(ApiError::bad_request(
+            "attestation_user_mismatch",
+            "the attestation is for another user than the session",
+        ));
+    }
+    if claims.action != session.action {
+        return Err(ApiError::bad_request(
+            "attestation_action_mismatch",
+            "the attestation is for another action than the session",
+        ));
+    }
+    let required = device.tier == Tier::Unmanaged || policy.managed_requires_evidence;
+    let evidence = evidence_of(&claims, req.evidence, required)?;
+    if evidence.is_some() && app.engine.is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reverification_unavailable",
+            "this server does not re-verify evidence (reverify = false)",
+        ));
+    }
+    let user = match &session.user_ref {
+        Some(_) => app.directory.find_user(&session.login).await.map_err(|e| {
+            app.metrics.directory_error();
+            tracing::warn!(code = e.code(), "directory lookup failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "directory_unavailable",
+                "the company directory cannot be reached; try again",
+            )
+        })?,
+        None => None,
+    }
+    .filter(|u| Some(&u.id) == session.user_ref.as_ref());
+    let template = match &user {
+        Some(u) if !session.needs_document() => load_template(&app, &u.id).await?,
+        _ => None,
+    };
+
+    // The nonce is spent with the outcome, in one transaction (`record_outcome`): of two
+    // requests racing with the same token, one records its outcome and the other gets
+    // `nonce_replayed`, and a crash cannot leave a spent nonce without an outcome.
+    let judged = judge(
+        &app,
+        &session,
+        &claims,
+        evidence.as_ref(),
+        user.as_ref(),
+        template.as_ref(),
+        &user_key,
+    )
+    .await;
+    let judgement = match judged {
+        Ok(j) => j,
+        Err(e) => {
+            // The evidence could not be analysed (undecodable image, engine failure): the
+            // session ends rejected, and the client learns why.
+            record_outcome(
+                &app,
+                &session,
+                &device.tier,
+                Outcome::Rejected,
+                &[e.code.to_string()],
+                None,
+                None,
+            )
+            .await?;
+            return Err(e);
+        }
+    };
+    let outcome = if !judgement.reasons.is_empty() {
+        Outcome::Rejected
+    } else if !judgement.review.is_empty() {
+        Outcome::Review
+    } else {
+        Outcome::Approved
+    };
+    let mut internal = judgement.reasons.clone();
+    internal.extend(judgement.review.iter().cloned());
+    let grant = record_outcome(
+        &app,
+        &session,
+        &device.tier,
+        outcome,
+        &internal,
+        judgement.embedding.as_ref(),
+        judgement.face_score,
+    )
+    .await?;
+    store_frame_hashes(&app, &user_key, &judgement.frame_hashes).await?;
+    if outcome == Outcome::Review {
+        if let Some(ev) = &evidence {
+            keep_for_review(&app, &session, ev, &internal).await?;
+        }
+    }
+    match outcome {
+        Outcome::Approved if biometric.failures => {
+            limits::biometric_success(&app.store, &user_key).await?
+        }
+        Outcome::Approved => {}
+        Outcome::Rejected => {
+            limits::biometric_failure(
+                &app.store,
+                &user_key,
+                app.config.limits.biometric_failures,
+                app.config.limits.biometric_delay_s,
+            )
+            .await?;
+        }
+        Outcome::Review => {}
+    }
+    let mut public: Vec<&str> = judgement.reasons.iter().map(|r| public_reason(r)).collect();
+    public.dedup();
+    let body = match (outcome, grant) {
+        (Outcome::Approved, Some((secret, expires_at))) => {
+            let p = password_policy(&app);
+            serde_json::json!({
+                "outcome": "approved",
+                "grant": &*secret,
+                "grant_expires_at": expires_at,
+                "action": session.action,
+                "reverified": judgement.reverified,
+                "password_policy": { "min_chars": p.min_chars, "max_chars": p.max_chars },
+            })
+        }
+        (Outcome::Review, _) => serde_json::json!({
+            "outcome": "review",
+            "message": "A person at the service desk will check this request; you will be told the result.",
+        }),
+        _ => {
+            serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": judgement.reverified })
+        }
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+pub fn password_policy(app: &App) -> PasswordPolicy {
+    if app.config.policy.password_with_mfa {
+        PasswordPolicy::WITH_MFA
+    } else {
+        PasswordPolicy::SINGLE_FACTOR
+    }
+}
+
+async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>, ApiError> {
+    let row = sqlx::query("SELECT template_sealed FROM templates WHERE user_ref = $1")
+        .bind(user_ref)
+        .fetch_optional(&app.store.pool)
+        .await
+        .map_err(StoreError::from)?;
+    let Some(row) = row else { return Ok(None) };
+    let sealed: String = row.try_get(0).map_err(StoreError::from)?;
+    let bytes = app.keys.open("template", &sealed)?;
+    let model = template_model()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e))?;
+    // A template from another model cannot be compared: the user is treated as new.
+    Ok(FaceTemplate::parse(&bytes, &model).ok())
+}
+
+fn embedding_of(text: &str) -> Option<FaceEmbedding> {
+    let bytes = STANDARD.decode(text).ok()?;
+    if bytes.len() != 512 * 4 {
+        return None;
+    }
+    let values = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    FaceEmbedding::from_raw(values)
+}
+
+fn sane_reason(r: &str) -> Option<String> {
+    (r.len() <= 64
+        && !r.is_empty()
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b.is_ascii_digit()))
+    .then(|| r.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn judge(
+    app: &Arc<App>,
+    session: &Session,
+    claims: &AttestationClaims,
+    evidence: Option<&Evidence>,
+    user: Option<&DirectoryUser>,
+    template: Option<&FaceTemplate>,
+    user_key: &str,
+) -> Result<Judgement, ApiError> {
+    let policy = &app.config.policy;
+    let mut j = Judgement {
+        reasons: Vec::new(),
+        review: Vec::new(),
+        embedding: None,
+        face_score: None,
+        frame_hashes: Vec::new(),
+        reverified: false,
+    };
+    if (claims.camera.virtual_device || claims.camera.file_backed) && !policy.allow_virtual_camera {
+        j.reasons.push("camera_not_allowed".into());
+    }
+    if claims.models.is_empty()
+        || !claims
+            .models
+            .values()
+            .all(|d| app.allowed_models.contains(&d.to_ascii_lowercase()))
+    {
+        j.reasons.push("model_not_allowed".into());
+    }
+    if user.is_none() {
+        j.reasons.push("user_unknown".into());
+    }
+    let mut document: Option<(String, String, bool, Option<String>)> = None;
+    if let Some(ev) = evidence {
+        let engine = app.engine.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "reverification_unavailable",
+                "this server does not re-verify evidence",
+            )
+        })?;
+        let challenge: Vec<Action> = session
+            .challenge
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let seen = seen_hashes(app, user_key).await?;
+        let _slot = app.reverify_slots.acquire().await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            )
+        })?;
+        let started = std::time::Instant::now();
+        let ev_owned = Evidence {
+            id_front: ev.id_front.clone(),
+            id_back: ev.id_back.clone(),
+            selfies: ev.selfies.clone(),
+        };
+        let template_owned = template.cloned();
+        let needs_document = session.needs_document();
+        let result = tokio::task::spawn_blocking(move || {
+            let ev = if needs_document {
+                ev_owned
+            } else {
+                Evidence {
+                    id_front: None,
+                    id_back: None,
+                    ..ev_owned
+                }
+            };
+            engine.reverify(&ev, &challenge, template_owned.as_ref(), &seen)
+        })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "re-verification failed",
+            )
+        })?;
+        app.metrics.reverified(started.elapsed().as_secs_f64());
+        let v = result.map_err(|(code, message)| ApiError::bad_request(code, message))?;
+        j.reverified = true;
+        j.reasons.extend(v.reasons.iter().map(|r| r.to_string()));
+        j.face_score = v.face_match.iter().filter_map(|m| m.score).reduce(f32::min);
+        j.embedding = v.selfie_embedding.clone();
+        if let Some(report) = &v.liveness.report {
+            j.frame_hashes = report
+                .frames
+                .iter()
+                .filter_map(|f| f.face_hash.clone())
+                .collect();
+        }
+        if let Some(d) = &v.document {
+            document = Some((
+                d.fields.surname.clone().unwrap_or_default(),
+                d.fields.given_names.clone().unwrap_or_default(),
+                d.mrz.as_ref().is_some_and(|m| m.names_truncated),
+                d.fields.birth_date.map(|b| b.to_string()),
+            ));
+        }
+    } else {
+        // A managed device's own run, trusted as signed.
+        if claims.decision != "verified" || claims.results.iter().any(|r| !r.passed) {
+            let mut rs: Vec<String> = claims
+                .reasons
+                .iter()
+                .filter_map(|r| sane_reason(r))
+                .take(16)
+                .collect();
+            if rs.is_empty() {
+                rs.push("device_rejected".into());
+            }
+            j.reasons.extend(rs);
+        }
+        j.face_score = claims
+            .results
+            .iter()
+            .filter(|r| r.name == "face_match")
+            .map(|r| r.score as f32)
+            .reduce(f32::min);
+        if let Some(d) = &claims.document {
+            if !d.checks_passed {
+                j.reasons.push("document_checks_failed".into());
+            }
+            document = Some((
+                d.surname.clone(),
+                d.given_names.clone(),
+                d.names_truncated,
+                d.birth_date.clone(),
+            ));
+        }
+        if let Some(text) = &claims.face_embedding {
+            match embedding_of(text) {
+                Some(e) => j.embedding = Some(e),
+                None => j.reasons.push("face_embedding_invalid".into()),
+            }
+        }
+        if let Some(t) = template {
+            match &j.embedding {
+                Some(e) => {
+                    let score = t.embedding.cosine(e);
+                    j.face_score = Some(score);
+                    if score < FACE_MATCH_THRESHOLD {
+                        j.reasons.push("face_mismatch".into());
+                    }
+                }
+                None => j.reasons.push("face_not_compared".into()),
+            }
+        }
+    }
+    if let Some(score) = j.face_score {
+        if score >= FACE_MATCH_THRESHOLD && score < FACE_MATCH_THRESHOLD + policy.review_margin {
+            j.review.push("face_match_borderline".into());
+        }
+    }
+    if session.needs_document() {
+        match (&document, user) {
+            (None, _) => j.reasons.push("document_missing".into()),
+            (Some((surname, given, truncated, birth)), Some(u)) => {
+                let verdict = match_names(
+                    &DocumentName {
+                        surname,
+                        given_names: given,
+                        truncated: *truncated,
+                    },
+                    &DirectoryName {
+                        display_name: u.display_name.as_deref().unwrap_or(""),
+                        given_name: u.given_name.as_deref(),
+                        family_name: u.surname.as_deref(),
+                    },
+                )
+                .verdict;
+                match verdict {
+                    NameVerdict::Match => {}
+                    NameVerdict::Partial => j.review.push("document_name_partial".into()),
+                    NameVerdict::Mismatch => j.reasons.push("document_name_mismatch".into()),
+                }
+                if let (Some(dir_birth), Some(doc_birth)) = (&u.birth_date, birth) {
+                    if dir_birth != doc_birth {
+                        j.reasons.push("document_birth_date_mismatch".into());
+                    }
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    j.reasons.retain(|r| seen.insert(r.clone()));
+    Ok(j)
+}
+
+async fn seen_hashes(app: &App, user_key: &str) -> Result<Vec<u64>, ApiError> {
+    let rows = sqlx::query("SELECT hash FROM frame_hashes WHERE user_key = $1")
+        .bind(user_key)
+        .fetch_all(&app.store.pool)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .filter_map(|h| u64::from_str_radix(&h, 16).ok())
+        .collect())
+}
+
+async fn store_frame_hashes(app: &App, user_key: &str, hashes: &[String]) -> Result<(), ApiError> {
+    let t = now();
+    for h in hashes.iter().take(MAX_SELFIE_FRAMES) {
+        sqlx::query("INSERT INTO frame_hashes (user_key, hash, seen_at) VALUES ($1, $2, $3) ON CONFLICT (user_key, hash) DO NOTHING")
+            .bind(user_key)
+            .bind(h)
+            .bind(t)
+            .execute(&app.store.writer)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    Ok(())
+}
+
+/// Writes the outcome: the session's state, the grant when approved, the audit entry.
+async fn record_outcome(
+    app: &App,
+    session: &Session,
+    tier: &Tier,
+    outcome: Outcome,
+    reasons: &[String],
+    embedding: Option<&FaceEmbedding>,
+    face_score: Option<f32>,
+) -> Result<Option<(zeroize::Zeroizing<String>, i64)>, ApiError> {
+    let t = now();
+    // One transaction: the grant, the session's state and the audit entry commit together.
+    let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
+    let spent = sqlx::query(
+        "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
+    )
+    .bind(outcome.as_str())
+    .bind(reasons.join(","))
+    .bind(&session.id)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::from)?
+    .rows_affected();
+    if spent != 1 {
+        tx.rollback().await.map_err(StoreError::from)?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nonce_replayed",
+            "this session's nonce has already been used; start a new session",
+        ));
+    }
+    let mut grant = None;
+    let mut grant_hash = None;
+    if outcome == Outcome::Approved {
+        let secret = new_secret("rg_")?;
+        let expires_at = t + app.config.policy.grant_ttl_s as i64;
+        let template_sealed = match embedding {
+            Some(e) => {
+                let model = template_model().map_err(|e| {
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e)
+                })?;
+                Some(
+                    app.keys
+                        .seal("template", &FaceTemplate::new(&model, e.clone()).to_bytes())?,
+                )
+            }
+            None => None,
+        };
+        let hash = secret_hash(&secret);
+        sqlx::query(
+            "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL)",
+        )
+        .bind(&hash)
+        .bind(&session.id)
+        .bind(session.user_ref.clone().unwrap_or_default())
+        .bind(&session.login)
+        .bind(session.action.as_str())
+        .bind(expires_at)
+        .bind(template_sealed)
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        grant_hash = Some(hash);
+        grant = Some((secret, expires_at));
+    }
+    audit::append_in(
+        &mut tx,
+        &app.keys,
+        Entry {
+            kind: "decision",
+            actor: &format!("device:{}", session.device_key),
+            subject: &format!("session:{}", session.id),
+            detail: serde_json::json!({
+                "outcome": outcome.as_str(),
+                "reasons": reasons,
+                "device_tier": tier.as_str(),
+                "user": session.user_ref,
+                "action": session.action.as_str(),
+                "face_score": face_score.map(|s| (s * 1000.0).round() / 1000.0),
+                // The grant's digest ties this entry to the reset entries without the grant.
+                "grant_sha256": grant_hash,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    app.metrics.decision(outcome);
+    Ok(grant)
+}
+
+async fn keep_for_review(
+    app: &App,
+    session: &Session,
+    evidence: &Evidence,
+    reasons: &[String],
+) -> Result<(), ApiError> {
+    let mut items = vec![];
+    if let Some(b) = &evidence.id_front {
+        items.push(serde_json::json!({ "name": "id_front", "data": STANDARD.encode(b) }));
+    }
+    if let Some(b) = &evidence.id_back {
+        items.push(serde_json::json!({ "name": "id_back", "data": STANDARD.encode(b) }));
+    }
+    for (i, (b, t)) in evidence.selfies.iter().enumerate() {
+        items.push(serde_json::json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(b) }));
+    }
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&items).unwrap_or_default());
+    let sealed = app.keys.seal("review evidence", &plain)?;
+    let t = now();
+    sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")
+        .bind(&session.id)
+        .bind(sealed)
+        .bind(reasons.join(","))
+        .bind(t)
+        .bind(t + app.config.policy.review_retention_s as i64)
+        .execute(&app.store.writer)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Deletes review evidence past its retention.
+pub async fn expire_reviews(app: &App) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM reviews WHERE delete_after < $1")
+        .bind(now())
+        .execute(&app.store.writer)
+        .await?
+        .rows_affected())
+}

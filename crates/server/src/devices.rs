@@ -1,0 +1,302 @@
+//! Devices and their trust tier.
+//!
+//! *Managed* devices (kiosks, managed laptops) are registered by an administrator with
+//! `reclaim device register`; policy may accept their attestation on evidence digests
+//! alone. *Unmanaged* devices register their own key on first use and must always upload
+//! evidence, which the server re-verifies. A revoked key is refused everywhere from the
+//! next request on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use reclaim_protocol::PublicDeviceKey;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::api::{client_addr, json, ApiError, Body};
+use crate::audit::{self, Entry};
+use crate::crypto::Keys;
+use crate::store::{now, Store, StoreError};
+use crate::{limits, App};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Managed,
+    Unmanaged,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Managed => "managed",
+            Tier::Unmanaged => "unmanaged",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "managed" => Some(Tier::Managed),
+            "unmanaged" => Some(Tier::Unmanaged),
+            _ => None,
+        }
+    }
+}
+
+/// A registered device.
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub key_id: String,
+    #[serde(skip)]
+    pub public_key: PublicDeviceKey,
+    pub tier: Tier,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("the public key is invalid: {0}")]
+    KeyInvalid(String),
+    #[error("the device name must be 1 to 64 printable characters")]
+    NameInvalid,
+    #[error("device {0} is revoked")]
+    Revoked(String),
+    #[error("device {0} is already registered as {1}")]
+    AlreadyRegistered(String, &'static str),
+    #[error("device {0} is not registered")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for DeviceError {
+    fn from(e: sqlx::Error) -> DeviceError {
+        DeviceError::Store(e.into())
+    }
+}
+
+impl DeviceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeviceError::KeyInvalid(_) => "device_key_invalid",
+            DeviceError::NameInvalid => "device_name_invalid",
+            DeviceError::Revoked(_) => "device_revoked",
+            DeviceError::AlreadyRegistered(..) => "device_already_registered",
+            DeviceError::Unknown(_) => "device_unknown",
+            DeviceError::Store(e) => e.code(),
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=64).contains(&n) && !name.chars().any(char::is_control)
+}
+
+/// Registers `public_key` (base64) with `tier`. Registering a key that already exists
+/// with the same tier is a no-op (safe to retry); a revoked key stays revoked; an
+/// unmanaged registration never changes a managed device, and the other way round is an
+/// admin's explicit choice.
+pub async fn register(
+    store: &Store,
+    keys: &Keys,
+    public_key: &str,
+    name: &str,
+    tier: Tier,
+    actor: &str,
+) -> Result<Device, DeviceError> {
+    let key = PublicDeviceKey::from_base64(public_key).map_err(DeviceError::KeyInvalid)?;
+    if !valid_name(name) {
+        return Err(DeviceError::NameInvalid);
+    }
+    let kid = key.key_id().as_str().to_string();
+    if let Some(existing) = find(store, &kid).await? {
+        if existing.revoked_at.is_some() {
+            return Err(DeviceError::Revoked(kid));
+        }
+        if existing.tier == tier {
+            return Ok(existing);
+        }
+        if tier == Tier::Unmanaged {
+            return Err(DeviceError::AlreadyRegistered(kid, existing.tier.as_str()));
+        }
+        sqlx::query("UPDATE devices SET tier = $1, name = $2 WHERE key_id = $3")
+            .bind(tier.as_str())
+            .bind(name)
+            .bind(&kid)
+            .execute(&store.writer)
+            .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO devices (key_id, public_key, tier, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(&kid)
+        .bind(key.to_base64())
+        .bind(tier.as_str())
+        .bind(name)
+        .bind(now())
+        .execute(&store.writer)
+        .await?;
+    }
+    audit::append(
+        store,
+        keys,
+        Entry {
+            kind: "device_registered",
+            actor,
+            subject: &format!("device:{kid}"),
+            detail: serde_json::json!({ "tier": tier.as_str(), "name": name }),
+        },
+    )
+    .await?;
+    find(store, &kid).await?.ok_or(DeviceError::Unknown(kid))
+}
+
+pub async fn revoke(store: &Store, keys: &Keys, kid: &str, actor: &str) -> Result<(), DeviceError> {
+    let changed =
+        sqlx::query("UPDATE devices SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(kid)
+            .execute(&store.writer)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return match find(store, kid).await? {
+            Some(_) => Ok(()),
+            None => Err(DeviceError::Unknown(kid.into())),
+        };
+    }
+    audit::append(
+        store,
+        keys,
+        Entry {
+            kind: "device_revoked",
+            actor,
+            subject: &format!("device:{kid}"),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn find(store: &Store, kid: &str) -> Result<Option<Device>, StoreError> {
+    let row = sqlx::query(
+        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices WHERE key_id = $1",
+    )
+    .bind(kid)
+    .fetch_optional(&store.pool)
+    .await?;
+    row.map(|r| device_of(&r)).transpose()
+}
+
+pub async fn list(store: &Store) -> Result<Vec<Device>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices ORDER BY created_at, key_id",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(device_of).collect()
+}
+
+fn device_of(r: &sqlx::any::AnyRow) -> Result<Device, StoreError> {
+    let public: String = r.try_get(1)?;
+    let tier: String = r.try_get(2)?;
+    let bad = |what: &str| StoreError::Config(format!("devices table holds an invalid {what}"));
+    Ok(Device {
+        key_id: r.try_get(0)?,
+        public_key: PublicDeviceKey::from_base64(&public).map_err(|_| bad("key"))?,
+        tier: Tier::parse(&tier).ok_or_else(|| bad("tier"))?,
+        name: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        revoked_at: r.try_get(5)?,
+    })
+}
+
+/// A usable device: registered and not revoked.
+pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
+    match find(store, kid).await? {
+        None => Err(ApiError::bad_request(
+            "device_unknown",
+            "this device is not registered; register its key first",
+        )),
+        Some(d) if d.revoked_at.is_some() => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_revoked",
+            "this device's key has been revoked",
+        )),
+        Some(d) => Ok(d),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub public_key: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegisterResponse<'a> {
+    key_id: &'a str,
+    tier: Tier,
+}
+
+/// `POST /v1/devices`: an unmanaged device registers its key on first use.
+pub async fn register_handler(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Body(req): Body<RegisterRequest>,
+) -> Result<Response, ApiError> {
+    let addr = client_addr(&peer);
+    if let Err(wait) = limits::hit(
+        &app.store,
+        &format!("devreg:{addr}"),
+        3600,
+        app.config.limits.device_registrations_per_address_per_hour,
+    )
+    .await?
+    {
+        return Err(ApiError::too_many("rate_limited", wait));
+    }
+    let name = req.name.as_deref().unwrap_or("unmanaged device");
+    match register(
+        &app.store,
+        &app.keys,
+        &req.public_key,
+        name,
+        Tier::Unmanaged,
+        "device",
+    )
+    .await
+    {
+        Ok(d) => Ok(json(
+            StatusCode::CREATED,
+            &RegisterResponse {
+                key_id: &d.key_id,
+                tier: d.tier,
+            },
+        )),
+        // A key an admin registered as managed may re-register harmlessly.
+        Err(DeviceError::AlreadyRegistered(kid, _)) => Ok(json(
+            StatusCode::OK,
+            &RegisterResponse {
+                key_id: &kid,
+                tier: Tier::Managed,
+            },
+        )),
+        Err(DeviceError::Revoked(_)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_revoked",
+            "this device's key has been revoked",
+        )),
+        Err(DeviceError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
+    }
+}

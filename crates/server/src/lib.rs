@@ -1,0 +1,210 @@
+//! Reclaim's backend: the part that decides.
+//!
+//! The app's verdict is only a claim. The server turns it into a reset only after it has
+//! checked the device's signature and trust, the session's one-time nonce, the models the
+//! device ran, the document's name against the directory record, and (for any device it
+//! does not manage) the evidence itself, with the same engine. It then applies the reset
+//! through the directory connector exactly once, and writes every step to a hash chain.
+//!
+//! Layout: [`config`] (TOML + environment), [`store`] (SQLite/PostgreSQL, one schema),
+//! [`crypto`] (keys, sealing, bearer secrets), [`audit`] (the chain), [`limits`] (abuse
+//! limits), [`engine`] (re-verification), [`devices`], [`sessions`], [`decision`],
+//! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
+
+pub mod api;
+pub mod audit;
+pub mod config;
+pub mod crypto;
+pub mod decision;
+pub mod devices;
+pub mod engine;
+pub mod limits;
+pub mod metrics;
+pub mod reset;
+pub mod sessions;
+pub mod store;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reclaim_directory::{DemoDirectory, DemoUser, Directory};
+use reclaim_protocol::BreachedPasswords;
+use tokio::sync::Semaphore;
+
+pub use config::Config;
+use config::DirectoryConfig;
+use crypto::Keys;
+use store::Store;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+    #[error("directory: {0}")]
+    Directory(#[from] reclaim_directory::DirectoryError),
+    #[error("models: {0}")]
+    Engine(String),
+    #[error("listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+}
+
+/// Everything a request handler needs; shared by all of them.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub keys: Keys,
+    pub directory: Arc<dyn Directory>,
+    pub engine: Option<Arc<engine::ServerEngine>>,
+    pub breached: Option<BreachedPasswords>,
+    pub allowed_models: HashSet<String>,
+    pub metrics: metrics::Metrics,
+    /// Re-verifications run one at a time per instance: each uses every core.
+    pub reverify_slots: Semaphore,
+}
+
+impl App {
+    /// Opens the database, the keys, the directory and (when configured) the engine.
+    pub async fn open(config: Config) -> Result<Arc<App>, StartError> {
+        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        let keys = match (&config.data_key, &config.data_key_file) {
+            (Some(hex), _) => Keys::from_hex(hex)?,
+            (None, Some(path)) => Keys::load_or_create(path)?,
+            (None, None) => {
+                return Err(config::ConfigError(
+                    "set data_key_file (or RECLAIM__DATA_KEY): templates and pending resets are encrypted with it".into(),
+                )
+                .into())
+            }
+        };
+        let directory = open_directory(&config.directory)?;
+        let engine = if config.reverify {
+            let models = config.models_dir.clone();
+            let loaded =
+                tokio::task::spawn_blocking(move || engine::ServerEngine::load(models.as_deref()))
+                    .await
+                    .map_err(|e| StartError::Engine(e.to_string()))?
+                    .map_err(StartError::Engine)?;
+            Some(Arc::new(loaded))
+        } else {
+            None
+        };
+        let breached = match &config.breached_passwords_dir {
+            Some(dir) => Some(
+                BreachedPasswords::new(dir)
+                    .map_err(|e| config::ConfigError(format!("breached_passwords_dir: {e}")))?,
+            ),
+            None => None,
+        };
+        let allowed_models = if config.policy.allowed_models.is_empty() {
+            engine::shipped_model_digests()
+                .map_err(StartError::Engine)?
+                .into_values()
+                .collect()
+        } else {
+            config
+                .policy
+                .allowed_models
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect()
+        };
+        Ok(Arc::new(App {
+            config,
+            store,
+            keys,
+            directory,
+            engine,
+            breached,
+            allowed_models,
+            metrics: metrics::Metrics::default(),
+            reverify_slots: Semaphore::new(1),
+        }))
+    }
+}
+
+/// The demo directory's accounts when its file does not exist yet: one user whose
+/// record matches the project's sample ID, so `reclaim demo` works out of the box.
+pub fn demo_seed() -> Vec<DemoUser> {
+    vec![DemoUser::new("avery.quinn", "Avery", "Quinn")
+        .with_password("the old forgotten passphrase")]
+}
+
+fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
+    Ok(match config {
+        DirectoryConfig::Demo { file } => Arc::new(DemoDirectory::open(file, demo_seed())?),
+        DirectoryConfig::Ldap(l) => Arc::new(reclaim_directory::LdapDirectory::new(l.clone())?),
+    })
+}
+
+/// A server listening, with the handle to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the HTTP server and the background worker that finishes pending resets.
+pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
+    let listener = tokio::net::TcpListener::bind(&app.config.listen)
+        .await
+        .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = api::router(app.clone());
+    let worker = tokio::spawn(background(app.clone()));
+    let task = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped");
+        }
+        worker.abort();
+    });
+    Ok(RunningServer {
+        addr,
+        app,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Finishes resets left pending (by a crash, a directory outage) and deletes evidence
+/// whose review retention ran out. Runs at start and every few seconds; every instance
+/// runs it, and leases in the database keep two from working on one reset.
+async fn background(app: Arc<App>) {
+    loop {
+        if let Err(e) = reset::resume_pending(&app).await {
+            tracing::warn!(code = e.code(), "resuming pending resets failed");
+        }
+        if let Err(e) = decision::expire_reviews(&app).await {
+            tracing::warn!(code = e.code(), "expiring reviews failed");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,497 @@
+//! The reset, applied exactly once.
+//!
+//! A grant moves `issued` → `pending` → `completed` by conditional updates, so only one
+//! request can move it. While pending, the new password is kept sealed (the server's key)
+//! so the reset can be finished without the client: after a crash, a directory outage or
+//! a timeout, whoever resumes it (a retry with the same grant, or the background worker
+//! of any instance) first asks the directory whether the password already took effect and
+//! applies it only if not. A lease in the row keeps two workers off one reset. A refusal
+//! by the directory's own policy puts the grant back to `issued`, so the user can pick
+//! another password with it until it expires. The sealed password is erased on completion.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use reclaim_directory::{DirectoryError, DirectoryUser};
+use reclaim_protocol::{check_password, RecoveryAction};
+use serde::Deserialize;
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+use crate::api::{json, ApiError, Body};
+use crate::audit::{self, Entry};
+use crate::crypto::secret_hash;
+use crate::decision::password_policy;
+use crate::store::{now, StoreError};
+use crate::App;
+
+/// How long one worker owns a pending reset.
+const LEASE_S: i64 = 15;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub grant: String,
+    #[serde(default)]
+    pub new_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    pub grant: String,
+    pub password: String,
+}
+
+struct Grant {
+    id: String,
+    session_id: String,
+    user_ref: String,
+    login: String,
+    action: RecoveryAction,
+    state: String,
+    expires_at: i64,
+    template_sealed: Option<String>,
+    password_sealed: Option<String>,
+    lease_until: i64,
+    attempts: i64,
+}
+
+fn action_of(s: &str) -> Option<RecoveryAction> {
+    match s {
+        "reset_password" => Some(RecoveryAction::ResetPassword),
+        "reset_mfa" => Some(RecoveryAction::ResetMfa),
+        "unlock" => Some(RecoveryAction::Unlock),
+        _ => None,
+    }
+}
+
+async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts FROM grants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&app.store.pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let action: String = r.try_get(4)?;
+    Ok(Some(Grant {
+        id: r.try_get(0)?,
+        session_id: r.try_get(1)?,
+        user_ref: r.try_get(2)?,
+        login: r.try_get(3)?,
+        action: action_of(&action)
+            .ok_or_else(|| StoreError::Config("invalid action in grants".into()))?,
+        state: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        template_sealed: r.try_get(7)?,
+        password_sealed: r.try_get(8)?,
+        lease_until: r.try_get(9)?,
+        attempts: r.try_get(10)?,
+    }))
+}
+
+fn grant_invalid() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "grant_invalid",
+        "the reset grant is unknown; verify again",
+    )
+}
+
+async fn user_of(app: &App, grant: &Grant) -> Result<DirectoryUser, DirectoryError> {
+    match app.directory.find_user(&grant.login).await? {
+        Some(u) if u.id == grant.user_ref => Ok(u),
+        _ => Err(DirectoryError::UserNotFound),
+    }
+}
+
+fn account_words(user: &DirectoryUser) -> Vec<String> {
+    let mut words = vec![user.username.clone()];
+    if let Some(e) = &user.email {
+        words.push(e.split('@').next().unwrap_or("").to_string());
+    }
+    words.extend(user.given_name.clone());
+    words.extend(user.surname.clone());
+    words.extend(user.display_name.clone());
+    words
+}
+
+/// The password's problems under the policy, as the API shows them.
+async fn password_problems(
+    app: &App,
+    grant: &Grant,
+    password: &str,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let user = user_of(app, grant).await.map_err(directory_error)?;
+    let words = account_words(&user);
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let problems = check_password(
+        password,
+        &password_policy(app),
+        &refs,
+        app.breached.as_ref(),
+    )
+    .map_err(|e| {
+        tracing::error!(error = %e, "breached password list unreadable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "password_check_unavailable",
+            "the password cannot be checked right now",
+        )
+    })?;
+    Ok(problems
+        .iter()
+        .map(|p| serde_json::json!({ "code": p.code(), "message": p.message() }))
+        .collect())
+}
+
+fn directory_error(e: DirectoryError) -> ApiError {
+    match e {
+        DirectoryError::PasswordRefused(r) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message())
+        }
+        DirectoryError::UserNotFound => ApiError::new(
+            StatusCode::CONFLICT,
+            "directory_user_not_found",
+            "the account no longer exists in the directory",
+        ),
+        e => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.code(),
+            "the company directory cannot be reached; try again shortly",
+        ),
+    }
+}
+
+/// A usable grant for `secret`: issued or pending, not expired.
+async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
+    if secret.len() > 128 {
+        return Err(grant_invalid());
+    }
+    let grant = load_grant(app, &secret_hash(secret))
+        .await?
+        .ok_or_else(grant_invalid)?;
+    Ok(grant)
+}
+
+/// `POST /v1/password/check`: the app checks a password as it is typed.
+pub async fn check_handler(
+    State(app): State<Arc<App>>,
+    Body(req): Body<CheckRequest>,
+) -> Result<Response, ApiError> {
+    let grant = grant_for(&app, &req.grant).await?;
+    if grant.state != "issued" || now() >= grant.expires_at {
+        return Err(grant_invalid());
+    }
+    let problems = password_problems(&app, &grant, &req.password).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "acceptable": problems.is_empty(), "problems": problems }),
+    ))
+}
+
+/// `POST /v1/resets`.
+pub async fn reset_handler(
+    State(app): State<Arc<App>>,
+    Body(req): Body<ResetRequest>,
+) -> Result<Response, ApiError> {
+    let grant = grant_for(&app, &req.grant).await?;
+    match grant.state.as_str() {
+        "completed" => return Ok(completed_response(grant.action, true)),
+        "pending" => return finish(&app, &grant.id).await,
+        _ => {}
+    }
+    if now() >= grant.expires_at {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "grant_expired",
+            "the reset grant has expired; verify again",
+        ));
+    }
+    if grant.attempts >= app.config.limits.attempts_per_grant {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "grant_attempts_exhausted",
+            "too many attempts with this grant; verify again",
+        ));
+    }
+    let sealed = match grant.action {
+        RecoveryAction::ResetPassword => {
+            let Some(password) = req.new_password.as_deref() else {
+                return Err(ApiError::bad_request(
+                    "password_missing",
+                    "give new_password",
+                ));
+            };
+            let password = Zeroizing::new(reclaim_protocol::password::normalize_password(password));
+            let problems = password_problems(&app, &grant, &password).await?;
+            if !problems.is_empty() {
+                sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")
+                    .bind(&grant.id)
+                    .execute(&app.store.writer)
+                    .await
+                    .map_err(StoreError::from)?;
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "password_refused",
+                    "the new password does not meet the policy",
+                )
+                .with_extra(serde_json::json!({ "problems": problems })));
+            }
+            Some(app.keys.seal("pending password", password.as_bytes())?)
+        }
+        _ => None,
+    };
+    // Issued → pending, by exactly one request.
+    let moved = sqlx::query(
+        "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = 0 \
+         WHERE id = $2 AND state = 'issued' AND expires_at > $3",
+    )
+    .bind(sealed)
+    .bind(&grant.id)
+    .bind(now())
+    .execute(&app.store.writer)
+    .await
+    .map_err(StoreError::from)?
+    .rows_affected();
+    if moved != 1 {
+        // Another request moved it first: answer with whatever it became.
+        let again = load_grant(&app, &grant.id)
+            .await?
+            .ok_or_else(grant_invalid)?;
+        return match again.state.as_str() {
+            "completed" => Ok(completed_response(again.action, true)),
+            "pending" => finish(&app, &again.id).await,
+            _ => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "grant_expired",
+                "the reset grant has expired; verify again",
+            )),
+        };
+    }
+    audit::append(
+        &app.store,
+        &app.keys,
+        Entry {
+            kind: "reset_pending",
+            actor: "server",
+            subject: &format!("session:{}", grant.session_id),
+            detail: serde_json::json!({ "action": grant.action.as_str(), "user": grant.user_ref, "grant_sha256": grant.id }),
+        },
+    )
+    .await?;
+    finish(&app, &grant.id).await
+}
+
+fn completed_response(action: RecoveryAction, already: bool) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "completed", "action": action, "already_completed": already }),
+    )
+}
+
+/// What resuming a pending reset came to.
+#[derive(Debug)]
+pub enum Resumed {
+    Completed {
+        action: RecoveryAction,
+        already: bool,
+    },
+    /// The directory refused; the grant is usable again.
+    Refused(DirectoryError),
+    /// Still pending (directory unreachable, or another worker holds it).
+    StillPending(Option<DirectoryError>),
+}
+
+async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
+    match resume(app, id).await? {
+        Resumed::Completed { action, already } => Ok(completed_response(action, already)),
+        Resumed::Refused(e) => Err(directory_error(e)),
+        Resumed::StillPending(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.as_ref().map_or("reset_in_progress", |e| e.code()),
+            "Your reset is recorded and will be applied as soon as the directory answers; you do not need to start again.",
+        )
+        .with_extra(serde_json::json!({ "status": "pending" }))),
+    }
+}
+
+/// Finishes the pending reset `id` if no one else is; see the module documentation.
+pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
+    let Some(grant) = load_grant(app, id).await? else {
+        return Ok(Resumed::StillPending(None));
+    };
+    if grant.state == "completed" {
+        return Ok(Resumed::Completed {
+            action: grant.action,
+            already: true,
+        });
+    }
+    let t = now();
+    if grant.state != "pending" || grant.lease_until > t {
+        return Ok(Resumed::StillPending(None));
+    }
+    let leased = sqlx::query("UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3")
+        .bind(t + LEASE_S)
+        .bind(&grant.id)
+        .bind(grant.lease_until)
+        .execute(&app.store.writer)
+        .await?
+        .rows_affected();
+    if leased != 1 {
+        return Ok(Resumed::StillPending(None));
+    }
+    // A lease taken before means an earlier attempt may have reached the directory.
+    let maybe_applied = grant.lease_until != 0;
+    let applied = apply(app, &grant, maybe_applied).await;
+    match applied {
+        Ok(()) => {
+            complete(app, &grant).await?;
+            Ok(Resumed::Completed {
+                action: grant.action,
+                already: false,
+            })
+        }
+        Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
+            sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0 WHERE id = $1 AND state = 'pending'")
+                .bind(&grant.id)
+                .execute(&app.store.writer)
+                .await?;
+            audit::append(
+                &app.store,
+                &app.keys,
+                Entry {
+                    kind: "reset_refused",
+                    actor: "directory",
+                    subject: &format!("session:{}", grant.session_id),
+                    detail: serde_json::json!({ "code": e.code(), "user": grant.user_ref }),
+                },
+            )
+            .await?;
+            app.metrics.reset("refused");
+            Ok(Resumed::Refused(e))
+        }
+        Err(e) => {
+            app.metrics.directory_error();
+            tracing::warn!(code = e.code(), "reset left pending");
+            // Release the lease but keep it non-zero: the next attempt must check first.
+            sqlx::query("UPDATE grants SET lease_until = 1 WHERE id = $1 AND state = 'pending'")
+                .bind(&grant.id)
+                .execute(&app.store.writer)
+                .await?;
+            app.metrics.reset("pending");
+            Ok(Resumed::StillPending(Some(e)))
+        }
+    }
+}
+
+async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), DirectoryError> {
+    let user = user_of(app, grant).await?;
+    let faults = &app.config.fault;
+    match grant.action {
+        RecoveryAction::ResetPassword => {
+            let sealed = grant.password_sealed.as_deref().ok_or_else(|| {
+                DirectoryError::Protocol("pending reset without its password".into())
+            })?;
+            let bytes = app.keys.open("pending password", sealed).map_err(|_| {
+                DirectoryError::Protocol("pending password cannot be opened".into())
+            })?;
+            let password = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
+            // Only after an interrupted attempt: a bind with a wrong password counts as a
+            // failed sign-in in most directories.
+            if maybe_applied && app.directory.password_is(&user, &password).await? {
+                return Ok(());
+            }
+            if faults.directory_delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
+            }
+            app.directory.set_password(&user, &password).await?;
+        }
+        RecoveryAction::ResetMfa => {
+            if faults.directory_delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
+            }
+            app.directory.reset_mfa(&user).await?;
+        }
+        RecoveryAction::Unlock => {
+            if faults.directory_delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
+            }
+            app.directory.unlock(&user).await?;
+        }
+    }
+    if faults.crash_after_directory && cfg!(debug_assertions) {
+        // The worst moment to die: applied in the directory, not yet recorded here.
+        std::process::exit(86);
+    }
+    Ok(())
+}
+
+async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
+    let t = now();
+    let mut tx = app.store.writer.begin().await?;
+    let done = sqlx::query("UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'")
+        .bind(t)
+        .bind(&grant.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if done != 1 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    if let Some(template) = &grant.template_sealed {
+        sqlx::query(
+            "INSERT INTO templates (user_ref, template_sealed, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_ref) DO UPDATE SET template_sealed = $2, updated_at = $3",
+        )
+        .bind(&grant.user_ref)
+        .bind(template)
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE sessions SET state = 'completed' WHERE id = $1")
+        .bind(&grant.session_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    audit::append(
+        &app.store,
+        &app.keys,
+        Entry {
+            kind: "reset_completed",
+            actor: "server",
+            subject: &format!("session:{}", grant.session_id),
+            detail: serde_json::json!({
+                "action": grant.action.as_str(),
+                "user": grant.user_ref,
+                "grant_sha256": grant.id,
+                "template_enrolled": grant.template_sealed.is_some(),
+            }),
+        },
+    )
+    .await?;
+    app.metrics.reset("completed");
+    Ok(())
+}
+
+/// Resumes every pending reset whose lease has run out (at start, and periodically).
+pub async fn resume_pending(app: &App) -> Result<usize, StoreError> {
+    let rows = sqlx::query("SELECT id FROM grants WHERE state = 'pending' AND lease_until < $1")
+        .bind(now())
+        .fetch_all(&app.store.pool)
+        .await?;
+    let mut done = 0;
+    for r in rows {
+        let id: String = r.try_get(0)?;
+        if let Resumed::Completed { .. } = resume(app, &id).await? {
+            done += 1;
+        }
+    }
+    Ok(done)
+}

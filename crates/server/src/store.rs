@@ -1,0 +1,165 @@
+//! The database: SQLite (one file, WAL) by default, PostgreSQL for several instances.
+//!
+//! Every piece of state lives here, so instances are stateless. One set of migrations
+//! and one set of queries serves both engines: columns are TEXT and BIGINT only,
+//! placeholders are `$1`-style (which SQLite also understands), and every change that
+//! must happen once is a single conditional statement (`UPDATE ... WHERE state = ...`)
+//! whose affected-row count says who won, which both engines make atomic.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        "database_unavailable"
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The migrations, in order. Each runs once, inside a transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// For reads.
+    pub pool: AnyPool,
+    /// For writes. On SQLite, one connection: SQLite has one writer at a time anyway, and
+    /// queueing here (in order, without polling) is far faster than letting connections
+    /// collide and back off in SQLite's busy handler. On PostgreSQL, the same pool.
+    pub writer: AnyPool,
+    pub engine: Engine,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::Config(
+                "database.url must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let url = match engine {
+            // Create the file when it is missing.
+            Engine::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Config(redact(&e.to_string())))?
+            .disable_statement_logging();
+        let pool_options = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if engine == Engine::Sqlite {
+                            // WAL lets readers run beside the writer; NORMAL keeps every
+                            // commit through a process crash (not a power cut), and the busy
+                            // timeout makes writers queue instead of failing.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let pool = pool_options(max_connections.max(1))
+            .connect_with(options.clone())
+            .await?;
+        let writer = match engine {
+            Engine::Sqlite => pool_options(1).connect_with(options).await?,
+            Engine::Postgres => pool.clone(),
+        };
+        let store = Store {
+            pool,
+            writer,
+            engine,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.writer
+            .execute(
+                "CREATE TABLE IF NOT EXISTS reclaim_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.writer.begin().await?;
+            // Claiming the version first makes two instances starting together safe: the
+            // second one's insert fails on the key (or waits for the first), and it skips.
+            let claimed = sqlx::query(
+                "INSERT INTO reclaim_schema (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(*version)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                tx.rollback().await?;
+                continue;
+            }
+            for statement in sql.split("\n;\n") {
+                let statement = strip_comments(statement);
+                if !statement.trim().is_empty() {
+                    tx.execute(statement.as_str()).await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn strip_comments(statement: &str) -> String {
+    statement
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Keeps a database password out of an error message.
+fn redact(message: &str) -> String {
+    match (message.find("://"), message.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://…{}", &message[..a], &message[b..]),
+        _ => message.to_string(),
+    }
+}
+
+/// Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,393 @@
+//! The recovery as it should go, and the exactly-once reset.
+
+use std::time::Duration;
+
+use reclaim_directory::DemoUser;
+use reclaim_server::crypto::secret_hash;
+use reclaim_server::{audit, reset};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::harness::*;
+use crate::on_both_databases;
+
+on_both_databases!(
+    happy_flow_resets_the_password_exactly_once,
+    unknown_user_looks_like_a_known_one,
+    grant_is_idempotent_and_bound_to_its_user,
+    pending_resets_are_resumed_exactly_once,
+    interrupted_reset_is_applied_once,
+);
+
+async fn happy_flow_resets_the_password_exactly_once(db: Db) {
+    let h = Harness::start(db).await;
+    let s = h.session(AVERY, &h.kiosk).await;
+    assert_eq!(s.body["steps"], json!(["document", "selfie"]));
+    assert_eq!(s.body["audience"], PUBLIC_URL);
+    let challenge = s.body["challenge"].as_array().unwrap();
+    assert_eq!(challenge.len(), 3);
+    assert_eq!(challenge[2], "center");
+
+    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "approved", "{body}");
+    assert_eq!(body["reverified"], false);
+    let grant = body["grant"].as_str().unwrap().to_string();
+    assert!(grant.starts_with("rg_"));
+    assert!(body["grant_expires_at"].as_i64().unwrap() > unix_now() as i64);
+
+    // The session says so to whoever follows it.
+    let (status, st) = h
+        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(st["state"], "approved");
+
+    // A weak password is refused with reasons, and nothing changes.
+    let (status, check) = h
+        .post(
+            "/v1/password/check",
+            &json!({ "grant": grant, "password": "password" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(check["acceptable"], false);
+    assert!(!check["problems"].as_array().unwrap().is_empty(), "{check}");
+    let (status, check) = h
+        .post(
+            "/v1/password/check",
+            &json!({ "grant": grant, "password": NEW_PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(check["acceptable"], true, "{check}");
+    let (status, refused) = h.reset(&grant, "password").await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"], "password_refused");
+    assert_eq!(h.password_changes(AVERY), 0);
+
+    let (status, done) = h.reset(&grant, NEW_PASSWORD).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        done,
+        json!({ "status": "completed", "action": "reset_password", "already_completed": false })
+    );
+    assert!(h.password_is(AVERY, NEW_PASSWORD).await);
+    assert!(!h.password_is(AVERY, OLD_PASSWORD).await);
+    assert_eq!(h.password_changes(AVERY), 1);
+
+    // A retry (lost response) is answered, not applied again.
+    let (status, again) = h.reset(&grant, NEW_PASSWORD).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["status"], "completed");
+    assert_eq!(again["already_completed"], true);
+    assert_eq!(h.password_changes(AVERY), 1);
+    // A completed grant no longer checks passwords.
+    let (status, check) = h
+        .post(
+            "/v1/password/check",
+            &json!({ "grant": grant, "password": NEW_PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        (status, check["error"].as_str()),
+        (403, Some("grant_invalid"))
+    );
+    let (status, st) = h
+        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
+        .await;
+    assert_eq!((status, st["state"].as_str()), (200, Some("completed")));
+
+    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(
+        h.audit_kinds().await,
+        [
+            "device_registered",
+            "session_created",
+            "decision",
+            "reset_pending",
+            "reset_completed"
+        ]
+    );
+    assert_eq!(report.entries, 5);
+    // Nothing secret in the chain.
+    let details: Vec<String> = sqlx::query("SELECT detail FROM audit")
+        .fetch_all(&h.app.store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for d in &details {
+        assert!(
+            !d.contains(&grant) && !d.contains(NEW_PASSWORD) && !d.contains(&s.token),
+            "{d}"
+        );
+    }
+}
+
+async fn unknown_user_looks_like_a_known_one(db: Db) {
+    let h = Harness::start(db).await;
+    let known = h.session(AVERY, &h.kiosk).await;
+    let unknown = h.session("nobody.here", &h.kiosk).await;
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&known.body), keys(&unknown.body));
+    assert_eq!(known.body["steps"], unknown.body["steps"]);
+    assert_eq!(
+        known.body["challenge"].as_array().unwrap().len(),
+        unknown.body["challenge"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        known.body["expires_at"].as_i64().unwrap() - unknown.body["expires_at"].as_i64().unwrap(),
+        0
+    );
+
+    // A perfect attestation for an account that does not exist is refused, in the same
+    // words as a name that does not match an existing one.
+    let (status, body) = h
+        .attest(&unknown, &claims(&unknown, &h.kiosk), &h.kiosk)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "outcome": "rejected", "reasons": ["identity_not_confirmed"], "reverified": false })
+    );
+    let mut c = claims(&known, &h.kiosk);
+    c.document = Some(document("SMITH", "JOHN"));
+    let (status, known_body) = h.attest(&known, &c, &h.kiosk).await;
+    assert_eq!(status, 200);
+    assert_eq!(known_body, body);
+    assert_eq!(h.password_changes(AVERY), 0);
+}
+
+async fn grant_is_idempotent_and_bound_to_its_user(db: Db) {
+    const BLAKE: &str = "blake.river";
+    const BLAKE_OLD: &str = "blake's own old passphrase";
+    let users = vec![
+        DemoUser::new(AVERY, "Avery", "Quinn").with_password(OLD_PASSWORD),
+        DemoUser::new(BLAKE, "Blake", "River").with_password(BLAKE_OLD),
+    ];
+    let h = Harness::with(
+        db,
+        Options {
+            users: Some(users),
+            ..Options::default()
+        },
+    )
+    .await;
+
+    // An attestation for another user than the session's is refused before anything.
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.user = BLAKE.into();
+    c.document = Some(document("RIVER", "BLAKE"));
+    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("attestation_user_mismatch")),
+        "{body}"
+    );
+    // Avery's own ID on Blake's session does not match Blake's record.
+    let sb = h.session(BLAKE, &h.kiosk).await;
+    let (status, body) = h.attest(&sb, &claims(&sb, &h.kiosk), &h.kiosk).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["outcome"], "rejected", "{body}");
+
+    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_eq!(status, 200);
+    let grant_a = body["grant"].as_str().unwrap().to_string();
+    let sb = h.session(BLAKE, &h.kiosk).await;
+    let mut c = claims(&sb, &h.kiosk);
+    c.document = Some(document("RIVER", "BLAKE"));
+    let (status, body) = h.attest(&sb, &c, &h.kiosk).await;
+    assert_eq!(status, 200, "{body}");
+    let grant_b = body["grant"].as_str().unwrap().to_string();
+
+    let (status, first) = h.reset(&grant_a, NEW_PASSWORD).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(h.password_changes(AVERY), 1);
+    assert_eq!(h.password_changes(BLAKE), 0);
+    assert!(h.password_is(BLAKE, BLAKE_OLD).await);
+
+    // Grant A again, with another password: the same answer, nothing applied, to anyone.
+    for pw in [NEW_PASSWORD, "an entirely different passphrase here"] {
+        let (status, again) = h.reset(&grant_a, pw).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(
+            again,
+            json!({ "status": "completed", "action": "reset_password", "already_completed": true })
+        );
+    }
+    assert!(h.password_is(AVERY, NEW_PASSWORD).await);
+    assert_eq!(h.password_changes(AVERY), 1);
+    assert_eq!(h.password_changes(BLAKE), 0);
+    assert!(h.password_is(BLAKE, BLAKE_OLD).await);
+
+    // A made-up grant is refused.
+    let (status, body) = h.reset("rg_forged", NEW_PASSWORD).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("grant_invalid"))
+    );
+
+    // Grant B changes Blake, and only Blake.
+    let (status, body) = h
+        .reset(&grant_b, "winter orchards hum quietly at dusk")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(h.password_changes(BLAKE), 1);
+    assert_eq!(h.password_changes(AVERY), 1);
+    assert!(h.password_is(AVERY, NEW_PASSWORD).await);
+    assert!(
+        h.password_is(BLAKE, "winter orchards hum quietly at dusk")
+            .await
+    );
+}
+
+/// Puts the grant behind `secret` in the state a crash leaves: pending, with its sealed
+/// password and `lease_until`.
+async fn make_pending(h: &Harness, secret: &str, password: &str, lease_until: i64) {
+    let sealed = h
+        .app
+        .keys
+        .seal("pending password", password.as_bytes())
+        .unwrap();
+    let n = sqlx::query("UPDATE grants SET state = 'pending', password_sealed = $1, lease_until = $2 WHERE id = $3 AND state = 'issued'")
+        .bind(sealed)
+        .bind(lease_until)
+        .bind(secret_hash(secret))
+        .execute(&h.app.store.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+}
+
+async fn grant_state(h: &Harness, secret: &str) -> (String, Option<String>) {
+    let r = sqlx::query("SELECT state, password_sealed FROM grants WHERE id = $1")
+        .bind(secret_hash(secret))
+        .fetch_one(&h.app.store.pool)
+        .await
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+async fn pending_resets_are_resumed_exactly_once(db: Db) {
+    let mut h = Harness::start(db).await;
+    let g1 = h.approved_grant(AVERY).await;
+    let g2 = h.approved_grant(AVERY).await;
+    let g3 = h.approved_grant(AVERY).await;
+    // The background worker must not race the calls below.
+    h.stop().await;
+
+    // Pending after a crash before the directory was called (lease 0): applied once.
+    make_pending(&h, &g1, NEW_PASSWORD, 0).await;
+    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(h.password_changes(AVERY), 1);
+    assert!(h.password_is(AVERY, NEW_PASSWORD).await);
+    assert_eq!(grant_state(&h, &g1).await, ("completed".to_string(), None));
+    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 0);
+    assert_eq!(h.password_changes(AVERY), 1);
+
+    // Pending after an attempt that did reach the directory (lease taken before): the
+    // directory already has the password, so it is not applied a second time.
+    const SECOND: &str = "second brand new passphrase for avery";
+    make_pending(&h, &g2, SECOND, 1).await;
+    let user = h.app.directory.find_user(AVERY).await.unwrap().unwrap();
+    h.app.directory.set_password(&user, SECOND).await.unwrap();
+    assert_eq!(h.password_changes(AVERY), 2);
+    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(h.password_changes(AVERY), 2);
+    assert_eq!(grant_state(&h, &g2).await.0, "completed");
+
+    // Lease 1 but the earlier attempt did not get through: applied now, once.
+    const THIRD: &str = "third brand new passphrase for avery";
+    make_pending(&h, &g3, THIRD, 1).await;
+    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(h.password_changes(AVERY), 3);
+    assert!(h.password_is(AVERY, THIRD).await);
+
+    // A lease another worker holds is left alone.
+    h.server = Some(reclaim_server::start(h.app.clone()).await.unwrap());
+    h.base = format!("http://{}", h.server.as_ref().unwrap().addr);
+    let g4 = h.approved_grant(AVERY).await;
+    make_pending(
+        &h,
+        &g4,
+        "fourth passphrase that nobody applies",
+        unix_now() as i64 + 600,
+    )
+    .await;
+    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 0);
+    let (status, body) = h.reset(&g4, "fourth passphrase that nobody applies").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "reset_in_progress");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(h.password_changes(AVERY), 3);
+
+    // The retries answer as completed.
+    for g in [&g1, &g2, &g3] {
+        let (status, body) = h.reset(g, NEW_PASSWORD).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["already_completed"], true);
+    }
+    assert_eq!(h.password_changes(AVERY), 3);
+    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(
+        h.audit_kinds()
+            .await
+            .iter()
+            .filter(|k| *k == "reset_completed")
+            .count(),
+        3
+    );
+}
+
+async fn interrupted_reset_is_applied_once(db: Db) {
+    let h = Harness::with(
+        db,
+        Options {
+            extra: "[fault]\ndirectory_delay_ms = 1500\n".into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let grant = h.approved_grant(AVERY).await;
+    // The client gives up while the directory is slow.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient
+        .post(h.url("/v1/resets"))
+        .json(&json!({ "grant": grant, "new_password": NEW_PASSWORD }))
+        .send()
+        .await;
+    assert!(r.is_err(), "the request should have timed out");
+    // Retrying at once: either still in progress, or done; never a second change.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = h.reset(&grant, NEW_PASSWORD).await;
+        if status == 200 {
+            assert_eq!(body["status"], "completed", "{body}");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["status"], "pending", "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reset never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(h.password_changes(AVERY), 1);
+    assert!(h.password_is(AVERY, NEW_PASSWORD).await);
+    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+}

@@ -1,0 +1,437 @@
+//! A server in a temporary directory, on SQLite or on a throwaway PostgreSQL, and the
+//! client-side steps of a recovery (device, session, signed attestation, reset).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use reclaim_directory::{DemoDirectory, DemoUser};
+use reclaim_protocol::attestation::{AttestedDocument, Camera, ResultScore};
+use reclaim_protocol::{
+    sign_attestation, AttestationClaims, DeviceKey, RecoveryAction, PROTOCOL_VERSION,
+};
+use reclaim_server::devices::{self, Tier};
+use reclaim_server::{App, Config, RunningServer};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+pub const PUBLIC_URL: &str = "https://reclaim.example.test";
+pub const AVERY: &str = "avery.quinn";
+pub const OLD_PASSWORD: &str = "the old forgotten passphrase";
+pub const NEW_PASSWORD: &str = "violet harbour lanterns drift slowly";
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let p = std::env::temp_dir().join(format!(
+            "reclaim-server-test-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Which database a test runs on.
+pub enum Db {
+    Sqlite,
+    Postgres(reclaim_testkit::Postgres),
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        Db::Sqlite
+    }
+
+    pub fn postgres() -> Db {
+        Db::Postgres(reclaim_testkit::Postgres::start().expect("PostgreSQL starts"))
+    }
+
+    fn url(&self, dir: &Path) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite://{}", dir.join("r.db").display()),
+            Db::Postgres(pg) => pg.url(),
+        }
+    }
+}
+
+/// How to configure the server.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Extra TOML appended after the base configuration (sections only).
+    pub extra: String,
+    /// Directory accounts; `demo_seed()` when `None`.
+    pub users: Option<Vec<DemoUser>>,
+    pub reverify: bool,
+}
+
+pub fn random_hex_key() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).unwrap();
+    hex::encode(b)
+}
+
+pub fn config_text(dir: &Path, db_url: &str, data_key: &str, options: &Options) -> String {
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+public_url = "{PUBLIC_URL}"
+data_key = "{data_key}"
+reverify = {reverify}
+models_dir = "{models}"
+
+[database]
+url = "{db_url}"
+max_connections = 8
+
+[directory]
+kind = "demo"
+file = "{dir_file}"
+
+{extra}
+"#,
+        reverify = options.reverify,
+        models = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"),
+        dir_file = dir.join("dir.json").display(),
+        extra = options.extra,
+    )
+}
+
+/// One running server and what a test needs around it.
+pub struct Harness {
+    pub server: Option<RunningServer>,
+    pub app: Arc<App>,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// A managed kiosk, registered by an administrator.
+    pub kiosk: DeviceKey,
+    pub data_key: String,
+    pub db_url: String,
+    // Dropped last: the server's files and database.
+    _db: Db,
+    pub dir: TempDir,
+}
+
+impl Harness {
+    pub async fn start(db: Db) -> Harness {
+        Harness::with(db, Options::default()).await
+    }
+
+    pub async fn with(db: Db, options: Options) -> Harness {
+        let dir = TempDir::new();
+        let data_key = random_hex_key();
+        let db_url = db.url(dir.path());
+        if let Some(users) = &options.users {
+            DemoDirectory::open(&dir.path().join("dir.json"), users.clone()).unwrap();
+        }
+        let config = Config::parse(&config_text(dir.path(), &db_url, &data_key, &options)).unwrap();
+        let app = App::open(config).await.expect("the app opens");
+        let server = reclaim_server::start(app.clone())
+            .await
+            .expect("the server starts");
+        let base = format!("http://{}", server.addr);
+        let kiosk = DeviceKey::generate().unwrap();
+        register_managed(&app, &kiosk).await;
+        Harness {
+            server: Some(server),
+            app,
+            base,
+            client: reqwest::Client::new(),
+            kiosk,
+            data_key,
+            db_url,
+            _db: db,
+            dir,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    /// `POST /v1/sessions` for `login` from `device`; panics unless 201.
+    pub async fn session(&self, login: &str, device: &DeviceKey) -> Session {
+        let (status, body) = self.create_session(login, device).await;
+        assert_eq!(status, 201, "session creation: {body}");
+        Session::from_json(login, &body)
+    }
+
+    pub async fn create_session(&self, login: &str, device: &DeviceKey) -> (u16, Value) {
+        self.post(
+            "/v1/sessions",
+            &json!({ "login": login, "action": "reset_password", "device": device.key_id().as_str() }),
+        )
+        .await
+    }
+
+    /// Sends `token` (and evidence) as the session's attestation.
+    pub async fn attest_token(&self, s: &Session, token: &str, evidence: Value) -> (u16, Value) {
+        self.post_auth(
+            &format!("/v1/sessions/{}/attestation", s.id),
+            &s.token,
+            &json!({ "token": token, "evidence": evidence }),
+        )
+        .await
+    }
+
+    /// Signs `claims` with `key` and sends them without evidence.
+    pub async fn attest(
+        &self,
+        s: &Session,
+        claims: &AttestationClaims,
+        key: &DeviceKey,
+    ) -> (u16, Value) {
+        let token = sign_attestation(claims, key).unwrap();
+        self.attest_token(s, &token, json!([])).await
+    }
+
+    /// Session and approved attestation by the kiosk; returns the grant.
+    pub async fn approved_grant(&self, login: &str) -> String {
+        let s = self.session(login, &self.kiosk).await;
+        let (status, body) = self.attest(&s, &claims(&s, &self.kiosk), &self.kiosk).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["outcome"], "approved", "{body}");
+        body["grant"].as_str().unwrap().to_string()
+    }
+
+    pub async fn reset(&self, grant: &str, password: &str) -> (u16, Value) {
+        self.post(
+            "/v1/resets",
+            &json!({ "grant": grant, "new_password": password }),
+        )
+        .await
+    }
+
+    /// The demo directory's record of `username`, read from its file.
+    pub fn dir_user(&self, username: &str) -> Value {
+        dir_user(self.dir.path(), username)
+    }
+
+    pub fn password_changes(&self, username: &str) -> u64 {
+        self.dir_user(username)["password_changes"]
+            .as_u64()
+            .unwrap()
+    }
+
+    pub async fn password_is(&self, username: &str, password: &str) -> bool {
+        let user = self
+            .app
+            .directory
+            .find_user(username)
+            .await
+            .unwrap()
+            .unwrap();
+        self.app
+            .directory
+            .password_is(&user, password)
+            .await
+            .unwrap()
+    }
+
+    pub async fn audit_kinds(&self) -> Vec<String> {
+        audit_kinds(&self.app).await
+    }
+}
+
+pub fn dir_user(dir: &Path, username: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join("dir.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["users"][username].clone()
+}
+
+pub async fn audit_kinds(app: &App) -> Vec<String> {
+    sqlx::query("SELECT kind FROM audit ORDER BY seq")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+}
+
+async fn read(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+pub async fn register_managed(app: &App, key: &DeviceKey) {
+    devices::register(
+        &app.store,
+        &app.keys,
+        &key.public().to_base64(),
+        "kiosk",
+        Tier::Managed,
+        "admin:test",
+    )
+    .await
+    .unwrap();
+}
+
+/// What the client keeps of a session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: String,
+    pub token: String,
+    pub nonce: String,
+    pub login: String,
+    pub body: Value,
+}
+
+impl Session {
+    pub fn from_json(login: &str, body: &Value) -> Session {
+        Session {
+            id: body["session_id"].as_str().unwrap().into(),
+            token: body["session_token"].as_str().unwrap().into(),
+            nonce: body["nonce"].as_str().unwrap().into(),
+            login: login.into(),
+            body: body.clone(),
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// What an honest managed kiosk signs after verifying Avery Quinn's ID and selfie.
+pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
+    let now = unix_now();
+    let models: BTreeMap<String, String> = reclaim_server::engine::shipped_model_digests().unwrap();
+    AttestationClaims {
+        ver: PROTOCOL_VERSION,
+        iss: key.key_id().as_str().into(),
+        aud: PUBLIC_URL.into(),
+        iat: now,
+        exp: now + 120,
+        session: s.id.clone(),
+        nonce: s.nonce.clone(),
+        user: s.login.clone(),
+        action: RecoveryAction::ResetPassword,
+        decision: "verified".into(),
+        reasons: vec![],
+        results: vec![ResultScore {
+            name: "face_match".into(),
+            score: 0.9,
+            threshold: f64::from(reclaim_verify::FACE_MATCH_THRESHOLD),
+            rule: "at_least".into(),
+            passed: true,
+        }],
+        models,
+        app_version: "test".into(),
+        camera: Camera {
+            name: "Integrated Camera".into(),
+            backend: "v4l2".into(),
+            virtual_device: false,
+            file_backed: false,
+        },
+        timings_ms: BTreeMap::new(),
+        evidence: vec![],
+        document: Some(document("QUINN", "AVERY")),
+        face_embedding: None,
+    }
+}
+
+pub fn document(surname: &str, given: &str) -> AttestedDocument {
+    AttestedDocument {
+        kind: "td1".into(),
+        surname: surname.into(),
+        given_names: given.into(),
+        names_truncated: false,
+        birth_date: None,
+        expiry_date: None,
+        checks_passed: true,
+    }
+}
+
+/// Claims a device's engine signs when it rejected the person.
+pub fn rejected_claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
+    let mut c = claims(s, key);
+    c.decision = "rejected".into();
+    c.reasons = vec!["face_mismatch".into()];
+    c.results[0].score = 0.1;
+    c.results[0].passed = false;
+    c
+}
+
+/// Generates, for each listed test function, a `sqlite` and a `postgres` test.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::harness::Db::sqlite()).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::harness::Db::postgres()).await
+                }
+            }
+        )*
+    };
+}

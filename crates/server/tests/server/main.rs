@@ -1,0 +1,14 @@
+//! reclaim-server's integration tests: a real server on a loopback port, a real
+//! database (SQLite, and a throwaway PostgreSQL cluster), the demo directory in a file,
+//! and a client that signs attestations the way the app does. Every scenario runs on
+//! both databases.
+
+mod harness;
+
+mod attacks;
+mod audit_chain;
+mod cluster;
+mod flow;
+mod input;
+mod limits;
+mod ops;

@@ -1,0 +1,377 @@
+//! A throwaway OpenLDAP 2.5 server with the ppolicy overlay, configured the way a company
+//! directory with a password policy would be: users under `ou=people`, a least-privilege
+//! service account under `ou=services`, and a default policy (minimum length 12, quality
+//! checked, history of 5, lockout after 3 failed binds until an administrator unlocks).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::{free_port, kill_and_wait, run, secret, spawn_server, wait_for, TempDir};
+
+/// A user to create in `ou=people`.
+#[derive(Debug, Clone)]
+pub struct LdapSeedUser {
+    pub uid: String,
+    pub password: String,
+    pub given_name: String,
+    pub surname: String,
+    pub mail: Option<String>,
+    /// Stored in `reclaimBirthDate` (a test schema attribute), ISO 8601.
+    pub birth_date: Option<String>,
+}
+
+impl LdapSeedUser {
+    pub fn new(uid: &str, password: &str, given_name: &str, surname: &str) -> LdapSeedUser {
+        LdapSeedUser {
+            uid: uid.into(),
+            password: password.into(),
+            given_name: given_name.into(),
+            surname: surname.into(),
+            mail: Some(format!("{uid}@example.test")),
+            birth_date: None,
+        }
+    }
+}
+
+/// A running slapd. Killed on drop.
+#[derive(Debug)]
+pub struct Slapd {
+    child: Option<Child>,
+    port: u16,
+    service_password: String,
+    admin_password: String,
+    dir: TempDir,
+}
+
+/// The directory's suffix.
+pub const BASE_DN: &str = "dc=example,dc=test";
+/// The attribute holding seeded birth dates.
+pub const BIRTH_DATE_ATTRIBUTE: &str = "reclaimBirthDate";
+
+impl Slapd {
+    /// Builds the configuration and data with slapadd and starts slapd (well under 1 s).
+    pub fn start(seed: &[LdapSeedUser]) -> Result<Slapd, String> {
+        let dir = TempDir::new("slapd")?;
+        let service_password = secret("svc");
+        let admin_password = secret("admin");
+        let config_dir = dir.path().join("slapd.d");
+        let data_dir = dir.path().join("data");
+        for d in [&config_dir, &data_dir] {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let config = config_ldif(dir.path(), &hash(&admin_password)?);
+        let config_file = dir.path().join("config.ldif");
+        std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
+        run(Command::new("slapadd")
+            .arg("-n0")
+            .arg("-F")
+            .arg(&config_dir)
+            .arg("-l")
+            .arg(&config_file))?;
+        let data = data_ldif(seed, &hash(&service_password)?)?;
+        let data_file = dir.path().join("data.ldif");
+        std::fs::write(&data_file, data).map_err(|e| e.to_string())?;
+        run(Command::new("slapadd")
+            .arg("-n1")
+            .arg("-F")
+            .arg(&config_dir)
+            .arg("-l")
+            .arg(&data_file))?;
+        let mut slapd = Slapd {
+            child: None,
+            port: 0,
+            service_password,
+            admin_password,
+            dir,
+        };
+        let mut last = String::new();
+        for _ in 0..3 {
+            slapd.port = free_port()?;
+            match slapd.resume() {
+                Ok(()) => return Ok(slapd),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// `ldap://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_dn(&self) -> &'static str {
+        BASE_DN
+    }
+
+    pub fn people_dn(&self) -> String {
+        format!("ou=people,{BASE_DN}")
+    }
+
+    /// The service account Reclaim binds as: may read people, reset `userPassword` and
+    /// clear `pwdAccountLockedTime` / `pwdFailureTime` (manage, used with the Relax
+    /// control), nothing else. It has its own policy without lockout.
+    pub fn service_dn(&self) -> String {
+        format!("cn=reclaim,ou=services,{BASE_DN}")
+    }
+
+    pub fn service_password(&self) -> &str {
+        &self.service_password
+    }
+
+    /// The rootdn, for tests that inspect what the service account may not read.
+    pub fn admin_dn(&self) -> String {
+        format!("cn=admin,{BASE_DN}")
+    }
+
+    pub fn admin_password(&self) -> &str {
+        &self.admin_password
+    }
+
+    pub fn user_dn(&self, uid: &str) -> String {
+        format!("uid={uid},ou=people,{BASE_DN}")
+    }
+
+    pub fn birth_date_attribute(&self) -> &'static str {
+        BIRTH_DATE_ATTRIBUTE
+    }
+
+    /// The slapd process id while it runs (tests pause it with SIGSTOP to play a hung
+    /// directory).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills slapd (data is kept); connections fail from now on.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_and_wait(&mut c);
+        }
+    }
+
+    /// Starts a stopped slapd again on the same port.
+    pub fn resume(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let mut cmd = Command::new("slapd");
+        cmd.arg("-F")
+            .arg(self.dir.path().join("slapd.d"))
+            .arg("-h")
+            .arg(self.url())
+            .arg("-d")
+            .arg("0");
+        let log = self.dir.path().join("slapd.log");
+        let mut child = spawn_server(cmd, &log).map_err(|e| format!("slapd: {e}"))?;
+        let url = self.url();
+        let ready = wait_for(Duration::from_secs(10), || {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            Command::new("ldapsearch")
+                .args([
+                    "-x",
+                    "-H",
+                    &url,
+                    "-b",
+                    "",
+                    "-s",
+                    "base",
+                    "-o",
+                    "nettimeout=1",
+                ])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if !ready || exited {
+            kill_and_wait(&mut child);
+            return Err(format!(
+                "slapd did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ));
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// The temp dir holding config, data and `slapd.log`.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn hash(password: &str) -> Result<String, String> {
+    let out = run(Command::new("slappasswd")
+        .arg("-h")
+        .arg("{SSHA}")
+        .arg("-s")
+        .arg(password))?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn config_ldif(dir: &std::path::Path, admin_hash: &str) -> String {
+    let dir = dir.display();
+    let service = format!("cn=reclaim,ou=services,{BASE_DN}");
+    format!(
+        r#"dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: {dir}/slapd.pid
+olcArgsFile: {dir}/slapd.args
+
+dn: cn=module{{0}},cn=config
+objectClass: olcModuleList
+cn: module{{0}}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+olcModuleLoad: ppolicy
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+
+include: file:///etc/ldap/schema/cosine.ldif
+
+include: file:///etc/ldap/schema/nis.ldif
+
+include: file:///etc/ldap/schema/inetorgperson.ldif
+
+dn: cn=reclaim,cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: reclaim
+olcAttributeTypes: ( 1.3.6.1.4.1.32473.1.1 NAME '{BIRTH_DATE_ATTRIBUTE}' DESC 'Test schema: ISO 8601 birth date' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+olcObjectClasses: ( 1.3.6.1.4.1.32473.2.1 NAME 'reclaimPerson' DESC 'Test schema' AUXILIARY MAY {BIRTH_DATE_ATTRIBUTE} )
+
+dn: olcDatabase={{-1}}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {{-1}}frontend
+olcAccess: {{0}}to dn.base="" by * read
+olcAccess: {{1}}to dn.base="cn=Subschema" by * read
+
+dn: olcDatabase={{0}}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {{0}}config
+olcAccess: {{0}}to * by * none
+
+dn: olcDatabase={{1}}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {{1}}mdb
+olcSuffix: {BASE_DN}
+olcRootDN: cn=admin,{BASE_DN}
+olcRootPW: {admin_hash}
+olcDbDirectory: {dir}/data
+olcDbMaxSize: 67108864
+olcDbIndex: objectClass eq
+olcDbIndex: uid,mail eq
+olcAccess: {{0}}to attrs=userPassword by dn.exact="{service}" =w by self =w by anonymous auth by * none
+olcAccess: {{1}}to attrs=pwdAccountLockedTime,pwdFailureTime by dn.exact="{service}" manage by * none
+olcAccess: {{2}}to dn.subtree="ou=people,{BASE_DN}" by dn.exact="{service}" read by self read by * none
+olcAccess: {{3}}to * by * none
+
+dn: olcOverlay={{0}}ppolicy,olcDatabase={{1}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: {{0}}ppolicy
+olcPPolicyDefault: cn=default,ou=policies,{BASE_DN}
+olcPPolicyHashCleartext: TRUE
+olcPPolicyUseLockout: TRUE
+"#
+    )
+}
+
+fn data_ldif(seed: &[LdapSeedUser], service_hash: &str) -> Result<String, String> {
+    let mut s = format!(
+        r#"dn: {BASE_DN}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,{BASE_DN}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=services,{BASE_DN}
+objectClass: organizationalUnit
+ou: services
+
+dn: ou=policies,{BASE_DN}
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,{BASE_DN}
+objectClass: device
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdMinLength: 12
+pwdCheckQuality: 2
+pwdInHistory: 5
+pwdMaxFailure: 3
+pwdLockout: TRUE
+pwdLockoutDuration: 0
+pwdMinAge: 0
+pwdMustChange: FALSE
+pwdAllowUserChange: TRUE
+pwdSafeModify: FALSE
+
+dn: cn=services,ou=policies,{BASE_DN}
+objectClass: device
+objectClass: pwdPolicy
+cn: services
+pwdAttribute: userPassword
+pwdLockout: FALSE
+pwdMaxFailure: 0
+
+dn: cn=reclaim,ou=services,{BASE_DN}
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: reclaim
+userPassword: {service_hash}
+pwdPolicySubentry: cn=services,ou=policies,{BASE_DN}
+"#
+    );
+    for u in seed {
+        let valid = |v: &str| {
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@ ".contains(c))
+        };
+        if !valid(&u.uid) || !valid(&u.given_name) || !valid(&u.surname) {
+            return Err(format!("seed user {:?}: use plain ASCII names", u.uid));
+        }
+        let _ = write!(
+            s,
+            "\ndn: uid={uid},ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nobjectClass: reclaimPerson\nuid: {uid}\ncn: {g} {sn}\ngivenName: {g}\nsn: {sn}\ndisplayName: {g} {sn}\nuserPassword: {pw}\n",
+            uid = u.uid,
+            g = u.given_name,
+            sn = u.surname,
+            pw = hash(&u.password)?
+        );
+        if let Some(m) = &u.mail {
+            let _ = writeln!(s, "mail: {m}");
+        }
+        if let Some(b) = &u.birth_date {
+            let _ = writeln!(s, "{BIRTH_DATE_ATTRIBUTE}: {b}");
+        }
+    }
+    Ok(s)
+}
