@@ -89,6 +89,10 @@ pub struct Policy {
     pub review_retention_s: u64,
     /// Minimum password length 8 instead of 15 (the directory enforces a second factor).
     pub password_with_mfa: bool,
+    /// How long one worker owns a pending reset, seconds. Longer than any directory call
+    /// can take (checked against the LDAP timeout); also how long a reset interrupted by
+    /// a crash waits before another worker resumes it.
+    pub reset_lease_s: u64,
 }
 
 impl Default for Policy {
@@ -107,6 +111,7 @@ impl Default for Policy {
             review_margin: 0.05,
             review_retention_s: 7 * 24 * 3600,
             password_with_mfa: false,
+            reset_lease_s: 30,
         }
     }
 }
@@ -231,6 +236,21 @@ impl Config {
         if let DirectoryConfig::Ldap(l) = &self.directory {
             l.validate()
                 .map_err(|e| ConfigError(format!("directory: {e}")))?;
+            // One resume makes up to three directory calls (find, check, set), each within
+            // the timeout; the lease must outlast them, or a second worker could step in.
+            let needed_ms = 4 * l.timeout_ms + self.fault.directory_delay_ms;
+            if self.policy.reset_lease_s.saturating_mul(1000) < needed_ms {
+                return Err(ConfigError(format!(
+                    "policy.reset_lease_s must be at least {} s with directory.timeout_ms = {}",
+                    needed_ms.div_ceil(1000),
+                    l.timeout_ms
+                )));
+            }
+        }
+        if self.policy.reset_lease_s < 2 {
+            return Err(ConfigError(
+                "policy.reset_lease_s must be at least 2".into(),
+            ));
         }
         for d in &self.policy.allowed_models {
             if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -259,9 +259,24 @@ pub async fn attest_handler(
     // limited per device, user and address.
     let device = devices::usable(&app.store, &session.device_key).await?;
     let user_key = login_key(&session.login);
-    let biometric = limits::biometric_state(&app.store, &user_key).await?;
-    if let Some(wait) = biometric.wait {
-        return Err(ApiError::too_many("biometric_locked", wait));
+    // Failures count against the login as typed and, for a known account, against the
+    // account itself, so another alias of it (username, email) does not start afresh.
+    // Replayed frames are looked for per account for the same reason.
+    let mut biometric_keys = vec![user_key.clone()];
+    if let Some(r) = &session.user_ref {
+        biometric_keys.push(format!("ref:{r}"));
+    }
+    let frame_key = session
+        .user_ref
+        .as_ref()
+        .map_or_else(|| user_key.clone(), |r| format!("ref:{r}"));
+    let mut had_failures = false;
+    for key in &biometric_keys {
+        let state = limits::biometric_state(&app.store, key).await?;
+        if let Some(wait) = state.wait {
+            return Err(ApiError::too_many("biometric_locked", wait));
+        }
+        had_failures |= state.failures;
     }
     let policy = &app.config.policy;
     let claims = verify_attestation(
@@ -329,7 +344,7 @@ pub async fn attest_handler(
         evidence.as_ref(),
         user.as_ref(),
         template.as_ref(),
-        &user_key,
+        &frame_key,
     )
     .await;
     let judgement = match judged {
@@ -369,25 +384,29 @@ pub async fn attest_handler(
         judgement.face_score,
     )
     .await?;
-    store_frame_hashes(&app, &user_key, &judgement.frame_hashes).await?;
+    store_frame_hashes(&app, &frame_key, &judgement.frame_hashes).await?;
     if outcome == Outcome::Review {
         if let Some(ev) = &evidence {
             keep_for_review(&app, &session, ev, &internal).await?;
         }
     }
     match outcome {
-        Outcome::Approved if biometric.failures => {
-            limits::biometric_success(&app.store, &user_key).await?
+        Outcome::Approved if had_failures => {
+            for key in &biometric_keys {
+                limits::biometric_success(&app.store, key).await?;
+            }
         }
         Outcome::Approved => {}
         Outcome::Rejected => {
-            limits::biometric_failure(
-                &app.store,
-                &user_key,
-                app.config.limits.biometric_failures,
-                app.config.limits.biometric_delay_s,
-            )
-            .await?;
+            for key in &biometric_keys {
+                limits::biometric_failure(
+                    &app.store,
+                    key,
+                    app.config.limits.biometric_failures,
+                    app.config.limits.biometric_delay_s,
+                )
+                .await?;
+            }
         }
         Outcome::Review => {}
     }

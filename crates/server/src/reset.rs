@@ -28,9 +28,6 @@ use crate::decision::password_policy;
 use crate::store::{now, StoreError};
 use crate::App;
 
-/// How long one worker owns a pending reset.
-const LEASE_S: i64 = 15;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
@@ -336,7 +333,7 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
         return Ok(Resumed::StillPending(None));
     }
     let leased = sqlx::query("UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3")
-        .bind(t + LEASE_S)
+        .bind(t + app.config.policy.reset_lease_s as i64)
         .bind(&grant.id)
         .bind(grant.lease_until)
         .execute(&app.store.writer)

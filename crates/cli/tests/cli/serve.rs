@@ -50,7 +50,7 @@ impl Setup {
             )
         });
         let text = format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n[policy]\nreset_lease_s = 8\n{extra}\n",
             dir.0.join("data.key").display()
         );
         let config = dir.file("reclaim.toml", text.as_bytes());

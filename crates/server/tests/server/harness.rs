@@ -107,6 +107,10 @@ max_connections = 8
 kind = "demo"
 file = "{dir_file}"
 
+# Short, so interrupted resets are resumed quickly in tests.
+[policy]
+reset_lease_s = 5
+
 {extra}
 "#,
         reverify = options.reverify,
@@ -155,7 +159,12 @@ impl Harness {
             server: Some(server),
             app,
             base,
-            client: reqwest::Client::new(),
+            // No pooled connections: a connection the server closed after refusing a body
+            // (413) must not be reused by the next request.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("a client"),
             kiosk,
             data_key,
             db_url,

@@ -199,9 +199,10 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
         "{body}"
     );
 
-    // Without the session's token, or with another.
-    let r = h
-        .client
+    // Without the session's token, or with another. (A fresh client: the server closes
+    // the connection it refused the oversized body on, and a pooled client may not have
+    // noticed yet.)
+    let r = reqwest::Client::new()
         .get(h.url(&format!("/v1/sessions/{}", s.id)))
         .send()
         .await
@@ -209,8 +210,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
     assert_eq!(r.status().as_u16(), 401);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "session_token_missing");
-    let r = h
-        .client
+    let r = reqwest::Client::new()
         .post(h.url(&attest_path))
         .json(&json!({ "token": token }))
         .send()

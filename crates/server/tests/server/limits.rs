@@ -19,8 +19,9 @@ async fn biometric_failures_lock_the_login(db: Db) {
         assert_eq!(body["outcome"], "rejected", "attempt {i}: {body}");
         assert_eq!(body["reasons"], json!(["face_mismatch"]));
     }
-    // The sixth attempt waits, however good it is, and however the login is typed.
-    for login in [AVERY, " Avery.Quinn "] {
+    // The sixth attempt waits, however good it is, however the login is typed, and
+    // under another alias of the same account (its email address).
+    for login in [AVERY, " Avery.Quinn ", "avery.quinn@example.test"] {
         let s = h.session(login, &h.kiosk).await;
         let r = h
             .client
