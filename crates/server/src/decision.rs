@@ -270,14 +270,11 @@ pub async fn attest_handler(
         .user_ref
         .as_ref()
         .map_or_else(|| user_key.clone(), |r| format!("ref:{r}"));
-    let mut had_failures = false;
-    for key in &biometric_keys {
-        let state = limits::biometric_state(&app.store, key).await?;
-        if let Some(wait) = state.wait {
-            return Err(ApiError::too_many("biometric_locked", wait));
-        }
-        had_failures |= state.failures;
+    let biometric = limits::biometric_state(&app.store, &biometric_keys).await?;
+    if let Some(wait) = biometric.wait {
+        return Err(ApiError::too_many("biometric_locked", wait));
     }
+    let had_failures = biometric.failures;
     let policy = &app.config.policy;
     let claims = verify_attestation(
         &req.token,
@@ -309,6 +306,18 @@ pub async fn attest_handler(
     }
     let required = device.tier == Tier::Unmanaged || policy.managed_requires_evidence;
     let evidence = evidence_of(&claims, req.evidence, required)?;
+    // Admitted before anything is spent: a busy server leaves the session usable.
+    let _admitted = match &evidence {
+        Some(_) => Some(app.reverify_queue.try_acquire().map_err(|_| ApiError {
+            retry_after_s: Some(5),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "the server is verifying other requests; send the same attestation again in a few seconds",
+            )
+        })?),
+        None => None,
+    };
     if evidence.is_some() && app.engine.is_none() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

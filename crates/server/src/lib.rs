@@ -38,6 +38,9 @@ use config::DirectoryConfig;
 use crypto::Keys;
 use store::Store;
 
+/// Requests with evidence one instance admits at once.
+pub const REVERIFY_QUEUE: usize = 4;
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -67,6 +70,9 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Re-verifications run one at a time per instance: each uses every core.
     pub reverify_slots: Semaphore,
+    /// Requests with evidence admitted at once (running or waiting for a slot); beyond it
+    /// the answer is 503 at once, so queued uploads cannot pile up in memory.
+    pub reverify_queue: Semaphore,
 }
 
 impl App {
@@ -125,6 +131,7 @@ impl App {
             allowed_models,
             metrics: metrics::Metrics::default(),
             reverify_slots: Semaphore::new(1),
+            reverify_queue: Semaphore::new(REVERIFY_QUEUE),
         }))
     }
 }

@@ -69,25 +69,35 @@ pub struct BiometricState {
     pub failures: bool,
 }
 
-pub async fn biometric_state(store: &Store, key: &str) -> Result<BiometricState, StoreError> {
-    let row = sqlx::query("SELECT locked_until FROM limits WHERE key = $1")
-        .bind(format!("bio:{key}"))
-        .fetch_optional(&store.pool)
-        .await?;
+/// The combined state of several keys (a login and its account): the longest wait, and
+/// whether any has failures to clear. One query, whatever the number of keys.
+pub async fn biometric_state(store: &Store, keys: &[String]) -> Result<BiometricState, StoreError> {
+    let mut state = BiometricState {
+        wait: None,
+        failures: false,
+    };
+    if keys.is_empty() {
+        return Ok(state);
+    }
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT locked_until FROM limits WHERE key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for k in keys {
+        query = query.bind(format!("bio:{k}"));
+    }
+    let rows = query.fetch_all(&store.pool).await?;
     let t = now();
-    Ok(match row {
-        Some(r) => {
-            let until: i64 = r.try_get(0)?;
-            BiometricState {
-                wait: (until > t).then_some(until - t),
-                failures: true,
-            }
+    for r in rows {
+        let until: i64 = r.try_get(0)?;
+        state.failures = true;
+        if until > t {
+            state.wait = Some(state.wait.unwrap_or(0).max(until - t));
         }
-        None => BiometricState {
-            wait: None,
-            failures: false,
-        },
-    })
+    }
+    Ok(state)
 }
 
 /// Records a failed verification; returns the consecutive count.

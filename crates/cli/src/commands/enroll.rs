@@ -4,7 +4,6 @@
 //! operators and tests. The template is biometric data: it is written only to the file
 //! asked for, readable by its owner alone, and never over an existing file.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use reclaim_verify::template::FaceTemplate;
@@ -68,7 +67,7 @@ pub fn run(args: EnrollArgs) -> Outcome {
         }
     };
     let template = FaceTemplate::new(&model, embedding);
-    if let Err(e) = write_private(&args.out, &template.to_bytes()) {
+    if let Err(e) = reclaim_server::crypto::write_private(&args.out, &template.to_bytes()) {
         return fail(
             json,
             "output_unwritable",
@@ -86,18 +85,4 @@ pub fn run(args: EnrollArgs) -> Outcome {
         say!("ENROLLED: template written to {}", args.out.display());
     }
     Outcome::Yes
-}
-
-/// Creates `path` (never replacing a file), readable and writable by its owner only.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }

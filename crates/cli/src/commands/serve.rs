@@ -241,19 +241,8 @@ pub fn device(command: DeviceCommand) -> Outcome {
 
 /// Writes a new device key's private seed (hex, owner-only) and returns its public key.
 fn new_key_file(path: &std::path::Path) -> Result<String, String> {
-    use std::io::Write;
     let key = reclaim_protocol::DeviceKey::generate()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(key.seed_hex().as_bytes())
+    reclaim_server::crypto::write_private(path, key.seed_hex().as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(key.public().to_base64())
 }

@@ -244,6 +244,28 @@ async fn evidence_must_be_what_was_attested(db: Db) {
         "{body}"
     );
     assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    // A server with every re-verification place taken answers at once, and spends nothing.
+    let honest = json!([{ "name": "id_front", "data": STANDARD.encode(b"the real ID photo") }]);
+    let held = h
+        .app
+        .reverify_queue
+        .try_acquire_many(reclaim_server::REVERIFY_QUEUE as u32)
+        .unwrap();
+    let (status, body) = h.attest_token(&s, &token, honest.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("server_busy")),
+        "{body}"
+    );
+    drop(held);
+    // This test server does not re-verify: evidence it cannot judge is refused, unspent.
+    let (status, body) = h.attest_token(&s, &token, honest).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("reverification_unavailable")),
+        "{body}"
+    );
+    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
     // The nonce was not spent: the honest attestation still goes through.
     let (status, body) = h.attest_token(&s, &token, json!([])).await;
     assert_eq!(status, 200, "{body}");
