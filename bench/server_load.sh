@@ -9,6 +9,7 @@
 # and the reclaim_reverification_seconds metric).
 #
 # Usage: bench/server_load.sh [CLIENTS] [SECONDS]   (build first: cargo build --release)
+# MAXCONN=N sets the read pool size (default 16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${RECLAIM_BIN:-target/release/reclaim}
@@ -33,7 +34,7 @@ data_key = "$(printf '42%.0s' {1..32})"
 reverify = false
 [database]
 url = "$2"
-max_connections = 16
+max_connections = ${MAXCONN:-16}
 [directory]
 kind = "demo"
 file = "$work/directory-$1.json"

@@ -310,6 +310,43 @@ fn a_crash_after_the_directory_applied_the_reset_neither_loses_nor_repeats_it() 
     let record = block(d.find_user("avery.quinn")).unwrap().unwrap();
     assert!(block(d.password_is(&record, NEW_PASSWORD)).unwrap());
     assert!(audit_intact(&setup.config));
+    // The server logged at debug level throughout: never the password or the grant.
+    let log = std::fs::read_to_string(setup.dir.0.join("server.log")).unwrap();
+    assert!(log.contains("listening"), "the log was not written: {log}");
+    for secret in [NEW_PASSWORD, grant.as_str(), &grant[3..]] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
+
+#[test]
+fn a_stop_signal_lets_the_reset_in_flight_finish() {
+    let setup = Setup::new("graceful", None, None, "");
+    let slow = setup.with_config("[fault]\ndirectory_delay_ms = 1500");
+    let server = Server::start(&setup, &slow);
+    let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
+    let url = setup.url();
+    let request = std::thread::spawn(move || {
+        post(
+            &format!("{url}/v1/resets"),
+            None,
+            &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (status, body) = request.join().unwrap().unwrap();
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("completed")),
+        "{body}"
+    );
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(demo_user(&setup).password_changes, 1);
 }
 
 #[test]
