@@ -161,7 +161,7 @@ pub struct AttestationClaims {
     /// compare it with the directory record when it does not re-read the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<AttestedDocument>,
-    /// The selfie's face embedding (base64 of little-endian f32), for a returning user:
+    /// The selfie's face embedding (base64 of the model's 128 little-endian f32), for a returning user:
     /// the template it is compared with never leaves the server. Biometric: never logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_embedding: Option<String>,

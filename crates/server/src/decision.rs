@@ -23,6 +23,7 @@ use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerd
 use reclaim_protocol::{
     verify_attestation, AttestationClaims, AttestationError, Expected, PasswordPolicy,
 };
+use reclaim_verify::face::embedder::EMBEDDING_DIM;
 use reclaim_verify::face::FaceEmbedding;
 use reclaim_verify::liveness::Action;
 use reclaim_verify::template::FaceTemplate;
@@ -469,7 +470,7 @@ async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>
 
 fn embedding_of(text: &str) -> Option<FaceEmbedding> {
     let bytes = STANDARD.decode(text).ok()?;
-    if bytes.len() != 512 * 4 {
+    if bytes.len() != EMBEDDING_DIM * 4 {
         return None;
     }
     let values = bytes
@@ -639,6 +640,17 @@ async fn judge(
                 }
                 None => j.reasons.push("face_not_compared".into()),
             }
+        }
+        // Fail closed: the face must have been compared with something. A returning
+        // user's template that is gone or unreadable (another model) is no pass, and a
+        // first-time verification must carry the device's match against the ID portrait
+        // (a failed one is already a reason above).
+        if session.needs_document() {
+            if !claims.results.iter().any(|r| r.name == "face_match") {
+                j.reasons.push("face_not_compared".into());
+            }
+        } else if template.is_none() {
+            j.reasons.push("reference_missing".into());
         }
     }
     if let Some(score) = j.face_score {

@@ -1,5 +1,5 @@
-//! `reclaim demo`: one whole recovery, end to end, on this machine, with nothing to set
-//! up.
+//! `reclaim demo`: a whole recovery, end to end, on this machine, with nothing to set
+//! up; then the same person's return with a selfie alone.
 //!
 //! It starts the real server (SQLite in a temporary directory, the embedded demo
 //! directory, the real models) and plays the app against it over HTTP: it registers a
@@ -7,7 +7,9 @@
 //! sample portrait, films a selfie that follows the server's challenge (the sample photo
 //! lifted onto a 3D head), runs the engine as the app would, signs the attestation,
 //! uploads the evidence for the server's own run, receives the grant, resets the password,
-//! proves the directory takes the new one, and verifies the audit chain. Frames come from
+//! proves the directory takes the new one; then comes back for an MFA reset with a selfie
+//! alone, which the server compares with the template it enrolled (sealed) at the first
+//! reset; and verifies the audit chain. Frames come from
 //! files, so the attestation says "file-backed camera", which the demo's policy accepts
 //! and says so.
 
@@ -24,8 +26,9 @@ use reclaim_protocol::{
     sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, EvidenceDigest,
     RecoveryAction, ResultScore, PROTOCOL_VERSION,
 };
-use reclaim_server::{audit, engine::shipped_model_digests, App, Config};
-use reclaim_verify::decision::{Decision, Verifier, VerifyRequest};
+use reclaim_server::engine::{shipped_model_digests, ServerEngine};
+use reclaim_server::{audit, App, Config};
+use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
 use reclaim_verify::{load_image_bytes, ImageLimits};
 use serde_json::{json, Value};
@@ -34,7 +37,8 @@ use sha2::{Digest, Sha256};
 use crate::output::{fail, say, Outcome};
 
 /// The sample photographs (tests/data/faces; credits there): the ID portrait and the
-/// selfie are two different photos of one person.
+/// first selfie are two different photos of one person; the second visit is filmed from
+/// the portrait's photo.
 const PORTRAIT_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-2.jpg");
 const SELFIE_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-1.jpg");
 const LOGIN: &str = "avery.quinn";
@@ -112,7 +116,7 @@ fn unique() -> u128 {
 }
 
 async fn run_demo(args: &DemoArgs, dir: &std::path::Path, steps: &mut Steps) -> Result<(), String> {
-    say!("Reclaim demo: one password recovery, end to end, on this machine");
+    say!("Reclaim demo: a first recovery and a returning user's, end to end, on this machine");
     let models = args
         .models
         .as_ref()
@@ -182,134 +186,104 @@ fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("the answer has no `{key}`: {v}"))
 }
 
-async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String> {
-    let client = reqwest::Client::new();
-    let engine = app
-        .engine
-        .clone()
-        .ok_or("the demo needs the models (reverify is on)")?;
+/// What the app holds for one session.
+struct Started {
+    id: String,
+    token: String,
+    nonce: String,
+    challenge: Vec<String>,
+    steps: Value,
+}
 
-    // The device: a fresh key, registered on first use as unmanaged, so the server will
-    // insist on the evidence and re-verify it.
-    let key = DeviceKey::generate()?;
-    let (status, body) = post(
-        &client,
-        &format!("{base}/v1/devices"),
-        None,
-        &json!({ "public_key": key.public().to_base64(), "name": "demo laptop" }),
-    )
-    .await?;
-    expect(status, &body, 201, "device registration")?;
-    steps.step(&format!(
-        "device key {} registered ({})",
-        key.key_id(),
-        text(&body, "tier")?
-    ));
-
+async fn start(
+    client: &reqwest::Client,
+    base: &str,
+    key: &DeviceKey,
+    action: &str,
+) -> Result<Started, String> {
     let (status, session) = post(
-        &client,
+        client,
         &format!("{base}/v1/sessions"),
         None,
-        &json!({ "login": LOGIN, "action": "reset_password", "device": key.key_id().as_str() }),
+        &json!({ "login": LOGIN, "action": action, "device": key.key_id().as_str() }),
     )
     .await?;
     expect(status, &session, 201, "session")?;
-    let session_id = text(&session, "session_id")?.to_string();
-    let token = text(&session, "session_token")?.to_string();
-    let nonce = text(&session, "nonce")?.to_string();
-    let challenge: Vec<String> = session["challenge"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    steps.step(&format!(
-        "session for {LOGIN}: steps {}, challenge {}",
-        session["steps"],
-        challenge.join(" → ")
-    ));
+    Ok(Started {
+        id: text(&session, "session_id")?.to_string(),
+        token: text(&session, "session_token")?.to_string(),
+        nonce: text(&session, "nonce")?.to_string(),
+        challenge: session["challenge"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        steps: session["steps"].clone(),
+    })
+}
 
-    // The ID: a passport printed with the sample portrait and the account holder's name,
-    // photographed as a phone would.
+/// A selfie that follows `challenge`: a sample photo lifted onto a head and turned.
+fn film_selfie(
+    engine: &ServerEngine,
+    photo_jpeg: &[u8],
+    challenge: &[String],
+    seed: u64,
+) -> Result<Vec<(Vec<u8>, u64)>, String> {
     let limits = ImageLimits::default();
-    let portrait_photo = load_image_bytes(PORTRAIT_JPEG, &limits)
+    let photo = load_image_bytes(photo_jpeg, &limits)
         .map_err(|e| e.to_string())?
         .rgb;
-    let selfie_photo = load_image_bytes(SELFIE_JPEG, &limits)
-        .map_err(|e| e.to_string())?
-        .rgb;
-    let portrait_face = engine
+    let face = engine
         .faces
-        .analyze(&portrait_photo)
-        .map_err(|e| e.to_string())?
-        .face
-        .ok_or("no face in the sample portrait")?;
-    let today = Date::today_utc().ok_or("the clock gives no date")?;
-    let mut rng = Rng::new(2026);
-    let mut spec = random_spec(
-        DocKind::Td3,
-        &mut rng,
-        printed_portrait(&portrait_photo, portrait_face.bbox, 350, 450, None),
-        today,
-    );
-    spec.holder.surname = "QUINN".into();
-    spec.holder.given_names = "AVERY".into();
-    let document = render(&spec).map_err(|e| e.to_string())?;
-    let degradation = Level::Mild.degradation(&mut rng, 1600, 1200);
-    let id_jpeg = photograph(&document.front, &degradation, &mut rng)
-        .and_then(|p| p.jpeg)
-        .ok_or("the passport could not be photographed")?;
-    steps.step(&format!(
-        "photo ID: passport for AVERY QUINN, {} KB JPEG",
-        id_jpeg.len() / 1024
-    ));
-
-    // The selfie, following the server's challenge.
-    let selfie_face = engine
-        .faces
-        .analyze(&selfie_photo)
+        .analyze(&photo)
         .map_err(|e| e.to_string())?
         .face
         .ok_or("no face in the sample selfie")?;
-    let model = HeadModel::new(&selfie_photo, selfie_face.landmarks, selfie_face.bbox)
-        .map_err(|e| e.to_string())?;
+    let model = HeadModel::new(&photo, face.landmarks, face.bbox).map_err(|e| e.to_string())?;
     let actions = sequence::parse_challenge(&challenge.join(",")).map_err(|e| e.to_string())?;
-    let frames = sequence::genuine(&model, &actions, sequence::DEFAULT_FPS, &mut Rng::new(7))
+    let frames = sequence::genuine(&model, &actions, sequence::DEFAULT_FPS, &mut Rng::new(seed))
         .map_err(|e| e.to_string())?;
-    let mut selfie_jpegs = Vec::new();
+    let mut out = Vec::new();
     for f in &frames {
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
             .encode_image(&f.image)
             .map_err(|e| e.to_string())?;
-        selfie_jpegs.push((bytes, f.timestamp_ms));
+        out.push((bytes, f.timestamp_ms));
     }
-    steps.step(&format!(
-        "selfie: {} frames following the challenge",
-        selfie_jpegs.len()
-    ));
+    Ok(out)
+}
 
-    // The app's own run of the engine, on what it uploads (decoded as the server will).
-    let id_image = load_image_bytes(&id_jpeg, &limits)
-        .map_err(|e| e.to_string())?
-        .rgb;
-    let decoded: Vec<_> = selfie_jpegs
+/// The app's own run of the engine, on exactly what it uploads.
+fn device_run(
+    engine: &ServerEngine,
+    id_jpeg: Option<&[u8]>,
+    selfie: &[(Vec<u8>, u64)],
+    challenge: &[String],
+) -> Result<Verification, String> {
+    let limits = ImageLimits::default();
+    let id_image = id_jpeg
+        .map(|b| load_image_bytes(b, &limits).map(|i| i.rgb))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let decoded: Vec<_> = selfie
         .iter()
         .map(|(b, _)| load_image_bytes(b, &limits).map(|i| i.rgb))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
     let timed: Vec<TimedFrame> = decoded
         .iter()
-        .zip(&selfie_jpegs)
+        .zip(selfie)
         .map(|(image, (_, t))| TimedFrame {
             image,
             timestamp_ms: *t,
         })
         .collect();
     let engine_challenge: Vec<Action> = challenge.iter().filter_map(|a| a.parse().ok()).collect();
-    let verification = Verifier {
+    Verifier {
         faces: &engine.faces,
         documents: Some(&engine.documents),
         liveness: LivenessPolicy::default(),
@@ -317,51 +291,41 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         threads: 2,
     }
     .verify(&VerifyRequest {
-        id_front: Some(&id_image),
+        id_front: id_image.as_ref(),
         id_back: None,
         enrolled: None,
         selfies: &timed,
         challenge: &engine_challenge,
         seen_hashes: &[],
         skip_liveness: false,
-        today,
+        today: Date::today_utc().ok_or("the clock gives no date")?,
     })
-    .map_err(|e| e.to_string())?;
-    let face = verification.face_match.first();
-    steps.step(&format!(
-        "on-device verification: {} (face match {:.3} against {:.2}, liveness {})",
-        if verification.decision == Decision::Verified {
-            "verified"
-        } else {
-            "rejected"
-        },
-        face.and_then(|f| f.score).unwrap_or(0.0),
-        face.map_or(0.0, |f| f.threshold),
-        if verification
-            .liveness
-            .report
-            .as_ref()
-            .is_some_and(|r| r.live)
-        {
-            "live"
-        } else {
-            "not live"
-        },
-    ));
-    if verification.decision != Decision::Verified {
-        return Err(format!(
-            "the device's engine rejected the sample: {:?}",
-            verification.reasons
-        ));
-    }
+    .map_err(|e| e.to_string())
+}
 
-    // The attestation: what the device found, signed with its key.
-    let mut evidence = vec![json!({ "name": "id_front", "data": STANDARD.encode(&id_jpeg) })];
-    let mut digests = vec![EvidenceDigest {
-        name: "id_front".into(),
-        sha256: hex::encode(Sha256::digest(&id_jpeg)),
-    }];
-    for (i, (bytes, t)) in selfie_jpegs.iter().enumerate() {
+/// Signs what the device found and sends it with the evidence; the server's answer.
+#[allow(clippy::too_many_arguments)]
+async fn attest(
+    client: &reqwest::Client,
+    base: &str,
+    key: &DeviceKey,
+    session: &Started,
+    action: RecoveryAction,
+    id_jpeg: Option<&[u8]>,
+    selfie: &[(Vec<u8>, u64)],
+    verification: &Verification,
+    steps: &mut Steps,
+) -> Result<Value, String> {
+    let mut evidence = Vec::new();
+    let mut digests = Vec::new();
+    if let Some(id) = id_jpeg {
+        evidence.push(json!({ "name": "id_front", "data": STANDARD.encode(id) }));
+        digests.push(EvidenceDigest {
+            name: "id_front".into(),
+            sha256: hex::encode(Sha256::digest(id)),
+        });
+    }
+    for (i, (bytes, t)) in selfie.iter().enumerate() {
         let name = format!("selfie_{i:02}");
         digests.push(EvidenceDigest {
             name: name.clone(),
@@ -379,10 +343,10 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         aud: AUDIENCE.into(),
         iat: now,
         exp: now + 120,
-        session: session_id.clone(),
-        nonce,
+        session: session.id.clone(),
+        nonce: session.nonce.clone(),
         user: LOGIN.into(),
-        action: RecoveryAction::ResetPassword,
+        action,
         decision: "verified".into(),
         reasons: Vec::new(),
         results: verification
@@ -417,19 +381,26 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
             expiry_date: f.expiry_date.map(|d| d.to_string()),
             checks_passed: true,
         }),
-        face_embedding: None,
+        // A returning user's selfie is compared with the template on the server.
+        face_embedding: if id_jpeg.is_none() {
+            verification.selfie_embedding.as_ref().map(|e| {
+                let bytes: Vec<u8> = e.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
+                STANDARD.encode(bytes)
+            })
+        } else {
+            None
+        },
     };
-    let jws = sign_attestation(&claims, &key).map_err(|e| e.to_string())?;
+    let jws = sign_attestation(&claims, key).map_err(|e| e.to_string())?;
     steps.step(&format!(
         "attestation signed (EdDSA, {} bytes) with {} evidence digests",
         jws.len(),
         claims.evidence.len()
     ));
-
     let (status, decision) = post(
-        &client,
-        &format!("{base}/v1/sessions/{session_id}/attestation"),
-        Some(&token),
+        client,
+        &format!("{base}/v1/sessions/{}/attestation", session.id),
+        Some(&session.token),
         &json!({ "token": jws, "evidence": evidence }),
     )
     .await?;
@@ -437,6 +408,119 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     if decision["outcome"] != "approved" {
         return Err(format!("the server did not approve: {decision}"));
     }
+    Ok(decision)
+}
+
+async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let engine = app
+        .engine
+        .clone()
+        .ok_or("the demo needs the models (reverify is on)")?;
+
+    // The device: a fresh key, registered on first use as unmanaged, so the server will
+    // insist on the evidence and re-verify it.
+    let key = DeviceKey::generate()?;
+    let (status, body) = post(
+        &client,
+        &format!("{base}/v1/devices"),
+        None,
+        &json!({ "public_key": key.public().to_base64(), "name": "demo laptop" }),
+    )
+    .await?;
+    expect(status, &body, 201, "device registration")?;
+    steps.step(&format!(
+        "device key {} registered ({})",
+        key.key_id(),
+        text(&body, "tier")?
+    ));
+
+    say!("First recovery: a new password, with the photo ID and a selfie");
+    let session = start(&client, base, &key, "reset_password").await?;
+    steps.step(&format!(
+        "session for {LOGIN}: steps {}, challenge {}",
+        session.steps,
+        session.challenge.join(" → ")
+    ));
+
+    // The ID: a passport printed with the sample portrait and the account holder's name,
+    // photographed as a phone would.
+    let limits = ImageLimits::default();
+    let portrait_photo = load_image_bytes(PORTRAIT_JPEG, &limits)
+        .map_err(|e| e.to_string())?
+        .rgb;
+    let portrait_face = engine
+        .faces
+        .analyze(&portrait_photo)
+        .map_err(|e| e.to_string())?
+        .face
+        .ok_or("no face in the sample portrait")?;
+    let today = Date::today_utc().ok_or("the clock gives no date")?;
+    let mut rng = Rng::new(2026);
+    let mut spec = random_spec(
+        DocKind::Td3,
+        &mut rng,
+        printed_portrait(&portrait_photo, portrait_face.bbox, 350, 450, None),
+        today,
+    );
+    spec.holder.surname = "QUINN".into();
+    spec.holder.given_names = "AVERY".into();
+    let document = render(&spec).map_err(|e| e.to_string())?;
+    let degradation = Level::Mild.degradation(&mut rng, 1600, 1200);
+    let id_jpeg = photograph(&document.front, &degradation, &mut rng)
+        .and_then(|p| p.jpeg)
+        .ok_or("the passport could not be photographed")?;
+    steps.step(&format!(
+        "photo ID: passport for AVERY QUINN, {} KB JPEG",
+        id_jpeg.len() / 1024
+    ));
+
+    let selfie = film_selfie(&engine, SELFIE_JPEG, &session.challenge, 7)?;
+    steps.step(&format!(
+        "selfie: {} frames following the challenge",
+        selfie.len()
+    ));
+
+    let verification = device_run(&engine, Some(&id_jpeg), &selfie, &session.challenge)?;
+    let face = verification.face_match.first();
+    steps.step(&format!(
+        "on-device verification: {} (face match {:.3} against {:.2}, liveness {})",
+        if verification.decision == Decision::Verified {
+            "verified"
+        } else {
+            "rejected"
+        },
+        face.and_then(|f| f.score).unwrap_or(0.0),
+        face.map_or(0.0, |f| f.threshold),
+        if verification
+            .liveness
+            .report
+            .as_ref()
+            .is_some_and(|r| r.live)
+        {
+            "live"
+        } else {
+            "not live"
+        },
+    ));
+    if verification.decision != Decision::Verified {
+        return Err(format!(
+            "the device's engine rejected the sample: {:?}",
+            verification.reasons
+        ));
+    }
+    let decision = attest(
+        &client,
+        base,
+        &key,
+        &session,
+        RecoveryAction::ResetPassword,
+        Some(&id_jpeg),
+        &selfie,
+        &verification,
+        steps,
+    )
+    .await?;
     let grant = text(&decision, "grant")?.to_string();
     steps.step(&format!(
         "server decision: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
@@ -468,7 +552,7 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     )
     .await?;
     expect(status, &reset, 200, "reset")?;
-    steps.step("reset applied through the directory connector");
+    steps.step("reset applied through the directory connector; face template enrolled (sealed)");
 
     let user = app
         .directory
@@ -503,6 +587,64 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         return Err(format!("a retry was not recognised as done: {again}"));
     }
     steps.step("retrying with the same grant changes nothing (already completed)");
+
+    say!("Second recovery: the same person, back for an MFA reset, with a selfie alone");
+    let session = start(&client, base, &key, "reset_mfa").await?;
+    if session.steps != json!(["selfie"]) {
+        return Err(format!(
+            "a returning user should be asked for a selfie alone, not {}",
+            session.steps
+        ));
+    }
+    steps.step(&format!(
+        "session: steps {}, challenge {}",
+        session.steps,
+        session.challenge.join(" → ")
+    ));
+    // Filmed from the other photo of the person: frames generated twice from one still
+    // look alike enough for the server's replay check to refuse them, as it should.
+    let selfie = film_selfie(&engine, PORTRAIT_JPEG, &session.challenge, 11)?;
+    let verification = device_run(&engine, None, &selfie, &session.challenge)?;
+    // Without the template (it never leaves the server), the device can only check that
+    // the person is live; the comparison is the server's.
+    let live = verification
+        .liveness
+        .report
+        .as_ref()
+        .is_some_and(|r| r.live);
+    steps.step(&format!(
+        "selfie: {} frames; on-device liveness {}",
+        selfie.len(),
+        if live { "live" } else { "not live" }
+    ));
+    if !live {
+        return Err(format!(
+            "the device's liveness check failed: {:?}",
+            verification.reasons
+        ));
+    }
+    let decision = attest(
+        &client,
+        base,
+        &key,
+        &session,
+        RecoveryAction::ResetMfa,
+        None,
+        &selfie,
+        &verification,
+        steps,
+    )
+    .await?;
+    steps.step("server decision: approved against the enrolled template");
+    let (status, reset) = post(
+        &client,
+        &format!("{base}/v1/resets"),
+        None,
+        &json!({ "grant": text(&decision, "grant")? }),
+    )
+    .await?;
+    expect(status, &reset, 200, "MFA reset")?;
+    steps.step("second factors removed in the directory; the user enrols new ones at sign-in");
 
     let report = audit::verify(&app.store, &app.keys)
         .await

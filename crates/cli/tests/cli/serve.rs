@@ -198,7 +198,13 @@ fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str)
         action: serde_json::from_value::<RecoveryAction>(json!(action)).unwrap(),
         decision: "verified".into(),
         reasons: vec![],
-        results: vec![],
+        results: vec![reclaim_protocol::ResultScore {
+            name: "face_match".into(),
+            score: 0.8,
+            threshold: 0.5,
+            rule: "at_least".into(),
+            passed: true,
+        }],
         models: reclaim_server::engine::shipped_model_digests().unwrap(),
         app_version: "test".into(),
         camera: Camera {
@@ -596,6 +602,9 @@ fn the_demo_runs_a_whole_recovery() {
         "server decision: approved after re-verifying the evidence itself (reverified: true)",
         "directory accepts the new password",
         "already completed",
+        "session: steps [\"selfie\"]",
+        "server decision: approved against the enrolled template",
+        "second factors removed in the directory",
         "audit chain verified",
         "recovery complete",
     ] {

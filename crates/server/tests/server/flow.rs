@@ -17,7 +17,106 @@ on_both_databases!(
     grant_is_idempotent_and_bound_to_its_user,
     pending_resets_are_resumed_exactly_once,
     interrupted_reset_is_applied_once,
+    returning_users_verify_with_a_selfie_against_their_sealed_template,
 );
+
+/// A face embedding as the app sends it: 128 little-endian f32 (SFace), base64. `seed`
+/// picks a direction; different seeds are different people.
+fn embedding(seed: u32) -> String {
+    use base64::Engine;
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut bytes = Vec::with_capacity(128 * 4);
+    for _ in 0..128 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let v = (x % 2000) as f32 / 1000.0 - 1.0;
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+async fn returning_users_verify_with_a_selfie_against_their_sealed_template(db: Db) {
+    let h = Harness::start(db).await;
+    // First time: ID and selfie; the device sends the selfie's embedding, which becomes
+    // the template when the reset completes.
+    let s = h.session(AVERY, &h.kiosk).await;
+    assert_eq!(s.body["steps"], json!(["document", "selfie"]));
+    let mut c = claims(&s, &h.kiosk);
+    c.face_embedding = Some(embedding(1));
+    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    let (status, body) = h.reset(body["grant"].as_str().unwrap(), NEW_PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    // Sealed at rest: the row is not the template's JSON.
+    let sealed: String = sqlx::query_scalar("SELECT template_sealed FROM templates")
+        .fetch_one(&h.app.store.pool)
+        .await
+        .unwrap();
+    assert!(
+        !sealed.contains("embedding") && !sealed.contains('['),
+        "{sealed}"
+    );
+
+    // Returning: a selfie alone, compared on the server with the template.
+    let selfie_only = |s: &Session, seed: Option<u32>| {
+        let mut c = claims(s, &h.kiosk);
+        c.document = None;
+        c.results.clear();
+        c.face_embedding = seed.map(embedding);
+        c
+    };
+    let s = h.session(AVERY, &h.kiosk).await;
+    assert_eq!(s.body["steps"], json!(["selfie"]));
+    let (status, body) = h.attest(&s, &selfie_only(&s, Some(1)), &h.kiosk).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    // Someone else's face.
+    let s = h.session(AVERY, &h.kiosk).await;
+    let (status, body) = h.attest(&s, &selfie_only(&s, Some(2)), &h.kiosk).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "rejected");
+    assert_eq!(body["reasons"], json!(["face_mismatch"]));
+    // No face at all.
+    let s = h.session(AVERY, &h.kiosk).await;
+    let (status, body) = h.attest(&s, &selfie_only(&s, None), &h.kiosk).await;
+    assert_eq!(
+        body["reasons"],
+        json!(["face_not_compared"]),
+        "{status} {body}"
+    );
+    // The template disappears between the session's start and its attestation: no pass.
+    let s = h.session(AVERY, &h.kiosk).await;
+    assert_eq!(s.body["steps"], json!(["selfie"]));
+    sqlx::query("DELETE FROM templates")
+        .execute(&h.app.store.writer)
+        .await
+        .unwrap();
+    let (status, body) = h.attest(&s, &selfie_only(&s, Some(1)), &h.kiosk).await;
+    assert_eq!(
+        body["reasons"],
+        json!(["reference_missing"]),
+        "{status} {body}"
+    );
+    // And a first-time attestation without the device's face match is no pass either.
+    let s = h.session(AVERY, &h.kiosk).await;
+    assert_eq!(s.body["steps"], json!(["document", "selfie"]));
+    let mut c = claims(&s, &h.kiosk);
+    c.results.clear();
+    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
+    assert_eq!(
+        body["reasons"],
+        json!(["face_not_compared"]),
+        "{status} {body}"
+    );
+}
 
 async fn happy_flow_resets_the_password_exactly_once(db: Db) {
     let h = Harness::start(db).await;
