@@ -224,7 +224,10 @@ pub async fn reset_handler(
                     "give new_password",
                 ));
             };
-            let password = Zeroizing::new(reclaim_protocol::password::normalize_password(password));
+            // Checked in its normalised form, but set exactly as typed: directories do not
+            // normalise at sign-in, so a normalised password might never match what the
+            // user's keyboard sends.
+            let password = Zeroizing::new(password.to_string());
             let problems = password_problems(&app, &grant, &password).await?;
             if !problems.is_empty() {
                 sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")

@@ -18,7 +18,23 @@ on_both_databases!(
     pending_resets_are_resumed_exactly_once,
     interrupted_reset_is_applied_once,
     returning_users_verify_with_a_selfie_against_their_sealed_template,
+    the_password_is_set_as_typed,
 );
+
+/// The policy judges the NFKC form, but the directory gets the password exactly as typed:
+/// it compares what the keyboard sends at sign-in, unnormalised.
+async fn the_password_is_set_as_typed(db: Db) {
+    let h = Harness::start(db).await;
+    let typed = "Ｈａｒｂｏｕｒ lantern copper meadow café";
+    let grant = h.approved_grant(AVERY).await;
+    let (status, body) = h.reset(&grant, typed).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(h.password_is(AVERY, typed).await);
+    assert!(
+        !h.password_is(AVERY, "Harbour lantern copper meadow café")
+            .await
+    );
+}
 
 /// A face embedding as the app sends it: 128 little-endian f32 (SFace), base64. `seed`
 /// picks a direction; different seeds are different people.
