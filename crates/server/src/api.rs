@@ -226,11 +226,59 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
-/// The client's address, for per-address limits.
-pub fn client_addr(addr: &SocketAddr) -> String {
-    addr.ip().to_string()
+/// The client's address, for per-address limits. Behind a proxy (`trust_forwarded_for`)
+/// it is the last address in `X-Forwarded-For`, the one the proxy itself appended:
+/// addresses before it are whatever the client claimed.
+pub fn client_addr(app: &App, peer: &SocketAddr, headers: &HeaderMap) -> String {
+    if app.config.trust_forwarded_for {
+        if let Some(ip) = forwarded_for(headers) {
+            return ip.to_string();
+        }
+    }
+    peer.ip().to_string()
+}
+
+/// The last address of all `X-Forwarded-For` headers, if it is one.
+fn forwarded_for(headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .last()
+        .and_then(|a| a.parse().ok())
 }
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_proxy_appended_address_is_taken_not_the_clients_claim() {
+        // The client sent "1.1.1.1"; the proxy appended the address it saw.
+        let h = headers(&["1.1.1.1, 203.0.113.9"]);
+        assert_eq!(forwarded_for(&h), Some("203.0.113.9".parse().unwrap()));
+        let h = headers(&["1.1.1.1", "2001:db8::7"]);
+        assert_eq!(forwarded_for(&h), Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(forwarded_for(&headers(&["not an address"])), None);
+        assert_eq!(
+            forwarded_for(&headers(&["1.1.1.1, "])),
+            Some("1.1.1.1".parse().unwrap())
+        );
+        assert_eq!(forwarded_for(&HeaderMap::new()), None);
+    }
 }

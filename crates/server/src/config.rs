@@ -41,6 +41,11 @@ pub struct Config {
     pub reverify: bool,
     /// Directory of Pwned-Passwords-style range files (`XXXXX` prefix files).
     pub breached_passwords_dir: Option<PathBuf>,
+    /// Behind a reverse proxy: take the client's address from the last `X-Forwarded-For`
+    /// entry (per-address limits). Only with a proxy that sets it: otherwise clients
+    /// choose their own address.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
     /// Test-only fault injection; refused outside debug builds.
     #[serde(default)]
     pub fault: Faults,

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use reclaim_protocol::PublicDeviceKey;
 use serde::{Deserialize, Serialize};
@@ -252,9 +252,10 @@ struct RegisterResponse<'a> {
 pub async fn register_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Body(req): Body<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let addr = client_addr(&peer);
+    let addr = client_addr(&app, &peer, &headers);
     if let Err(wait) = limits::hit(
         &app.store,
         &format!("devreg:{addr}"),

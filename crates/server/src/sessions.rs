@@ -199,6 +199,7 @@ pub fn login_key(login: &str) -> String {
 pub async fn create_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Body(req): Body<CreateRequest>,
 ) -> Result<Response, ApiError> {
     let login = req.login.trim();
@@ -208,7 +209,7 @@ pub async fn create_handler(
             "give a username or email address (at most 256 characters)",
         ));
     }
-    let addr = client_addr(&peer);
+    let addr = client_addr(&app, &peer, &headers);
     let l = &app.config.limits;
     if req.device.is_empty() || req.device.len() > 64 {
         return Err(ApiError::bad_request(
@@ -443,9 +444,10 @@ pub struct ClaimRequest {
 pub async fn claim_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Body(req): Body<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    let addr = client_addr(&peer);
+    let addr = client_addr(&app, &peer, &headers);
     if let Err(wait) = limits::hit(
         &app.store,
         &format!("addr:{addr}"),
