@@ -246,8 +246,7 @@ fn forwarded_for(headers: &HeaderMap) -> Option<std::net::IpAddr> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .last()
+        .rfind(|a| !a.is_empty())
         .and_then(|a| a.parse().ok())
 }
 
