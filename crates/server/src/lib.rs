@@ -212,6 +212,9 @@ async fn background(app: Arc<App>) {
         if let Err(e) = decision::expire_reviews(&app).await {
             tracing::warn!(code = e.code(), "expiring reviews failed");
         }
+        if let Err(e) = app.store.checkpoint().await {
+            tracing::warn!(code = e.code(), "checkpoint failed");
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

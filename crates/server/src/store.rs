@@ -67,7 +67,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(redact(&e.to_string())))?
             .disable_statement_logging();
-        let pool_options = |connections: u32| {
+        let pool_options = |connections: u32, writer: bool| {
             AnyPoolOptions::new()
                 .max_connections(connections)
                 .acquire_timeout(Duration::from_secs(10))
@@ -81,16 +81,22 @@ impl Store {
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            if writer {
+                                // Checkpoints are not run by the committing writer (which
+                                // would stall every request queued behind it) but in the
+                                // background, from a reader (`Store::checkpoint`).
+                                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            }
                         }
                         Ok(())
                     })
                 })
         };
-        let pool = pool_options(max_connections.max(1))
+        let pool = pool_options(max_connections.max(1), false)
             .connect_with(options.clone())
             .await?;
         let writer = match engine {
-            Engine::Sqlite => pool_options(1).connect_with(options).await?,
+            Engine::Sqlite => pool_options(1, true).connect_with(options).await?,
             Engine::Postgres => pool.clone(),
         };
         let store = Store {
@@ -131,6 +137,17 @@ impl Store {
                 }
             }
             tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Copies the SQLite write-ahead log into the database without blocking the writer
+    /// (PASSIVE); the background worker calls it every few seconds. Nothing on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.engine == Engine::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }
