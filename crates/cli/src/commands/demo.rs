@@ -225,15 +225,12 @@ async fn start(
     })
 }
 
-/// A selfie that follows `challenge`: a sample photo lifted onto a head and turned.
-fn film_selfie(
+/// A sample photo and the face the engine finds in it.
+fn sample_face(
     engine: &ServerEngine,
-    photo_jpeg: &[u8],
-    challenge: &[String],
-    seed: u64,
-) -> Result<Vec<(Vec<u8>, u64)>, String> {
-    let limits = ImageLimits::default();
-    let photo = load_image_bytes(photo_jpeg, &limits)
+    jpeg: &[u8],
+) -> Result<(image::RgbImage, reclaim_verify::face::DetectedFace), String> {
+    let photo = load_image_bytes(jpeg, &ImageLimits::default())
         .map_err(|e| e.to_string())?
         .rgb;
     let face = engine
@@ -241,7 +238,18 @@ fn film_selfie(
         .analyze(&photo)
         .map_err(|e| e.to_string())?
         .face
-        .ok_or("no face in the sample selfie")?;
+        .ok_or("no face in a sample photo")?;
+    Ok((photo, face))
+}
+
+/// A selfie that follows `challenge`: a sample photo lifted onto a head and turned.
+fn film_selfie(
+    engine: &ServerEngine,
+    photo_jpeg: &[u8],
+    challenge: &[String],
+    seed: u64,
+) -> Result<Vec<(Vec<u8>, u64)>, String> {
+    let (photo, face) = sample_face(engine, photo_jpeg)?;
     let model = HeadModel::new(&photo, face.landmarks, face.bbox).map_err(|e| e.to_string())?;
     let actions = sequence::parse_challenge(&challenge.join(",")).map_err(|e| e.to_string())?;
     let frames = sequence::genuine(&model, &actions, sequence::DEFAULT_FPS, &mut Rng::new(seed))
@@ -445,16 +453,7 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
 
     // The ID: a passport printed with the sample portrait and the account holder's name,
     // photographed as a phone would.
-    let limits = ImageLimits::default();
-    let portrait_photo = load_image_bytes(PORTRAIT_JPEG, &limits)
-        .map_err(|e| e.to_string())?
-        .rgb;
-    let portrait_face = engine
-        .faces
-        .analyze(&portrait_photo)
-        .map_err(|e| e.to_string())?
-        .face
-        .ok_or("no face in the sample portrait")?;
+    let (portrait_photo, portrait_face) = sample_face(&engine, PORTRAIT_JPEG)?;
     let today = Date::today_utc().ok_or("the clock gives no date")?;
     let mut rng = Rng::new(2026);
     let mut spec = random_spec(
