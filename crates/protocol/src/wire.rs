@@ -24,6 +24,17 @@ impl RecoveryAction {
             RecoveryAction::Unlock => "unlock",
         }
     }
+
+    /// The action with this published name.
+    pub fn parse(name: &str) -> Option<RecoveryAction> {
+        [
+            RecoveryAction::ResetPassword,
+            RecoveryAction::ResetMfa,
+            RecoveryAction::Unlock,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == name)
+    }
 }
 
 #[cfg(test)]
@@ -43,5 +54,10 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<RecoveryAction>("\"delete_account\"").is_err());
+        assert_eq!(
+            RecoveryAction::parse("reset_mfa"),
+            Some(RecoveryAction::ResetMfa)
+        );
+        assert_eq!(RecoveryAction::parse("delete_account"), None);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use reclaim_document::Date;
 use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
@@ -28,13 +29,19 @@ pub struct Evidence {
     pub selfies: Vec<(Vec<u8>, u64)>,
 }
 
-/// Model role to SHA-256, as the manifest compiled into this build says.
+/// Model role to SHA-256, as the manifest compiled into this build says. Parsed once:
+/// every approval and every returning user's template needs the embedder's digest.
 pub fn shipped_model_digests() -> Result<BTreeMap<String, String>, String> {
-    Ok(manifest()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|m| (m.id, m.sha256.to_ascii_lowercase()))
-        .collect())
+    static DIGESTS: OnceLock<Result<BTreeMap<String, String>, String>> = OnceLock::new();
+    DIGESTS
+        .get_or_init(|| {
+            Ok(manifest()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|m| (m.id, m.sha256.to_ascii_lowercase()))
+                .collect())
+        })
+        .clone()
 }
 
 /// The digest templates are bound to: the face embedder's.

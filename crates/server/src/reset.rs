@@ -57,15 +57,6 @@ struct Grant {
     attempts: i64,
 }
 
-fn action_of(s: &str) -> Option<RecoveryAction> {
-    match s {
-        "reset_password" => Some(RecoveryAction::ResetPassword),
-        "reset_mfa" => Some(RecoveryAction::ResetMfa),
-        "unlock" => Some(RecoveryAction::Unlock),
-        _ => None,
-    }
-}
-
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
     let row = sqlx::query(
         "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts FROM grants WHERE id = $1",
@@ -80,7 +71,7 @@ async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
         session_id: r.try_get(1)?,
         user_ref: r.try_get(2)?,
         login: r.try_get(3)?,
-        action: action_of(&action)
+        action: RecoveryAction::parse(&action)
             .ok_or_else(|| StoreError::Config("invalid action in grants".into()))?,
         state: r.try_get(5)?,
         expires_at: r.try_get(6)?,

@@ -59,15 +59,6 @@ impl Session {
     }
 }
 
-fn parse_action(s: &str) -> Option<RecoveryAction> {
-    match s {
-        "reset_password" => Some(RecoveryAction::ResetPassword),
-        "reset_mfa" => Some(RecoveryAction::ResetMfa),
-        "unlock" => Some(RecoveryAction::Unlock),
-        _ => None,
-    }
-}
-
 pub async fn load(app: &App, id: &str) -> Result<Option<Session>, ApiError> {
     if id.len() > 64 {
         return Ok(None);
@@ -90,7 +81,7 @@ pub async fn load(app: &App, id: &str) -> Result<Option<Session>, ApiError> {
         token_hash: r.try_get(1).map_err(get)?,
         login: r.try_get(2).map_err(get)?,
         user_ref: r.try_get(3).map_err(get)?,
-        action: parse_action(&action).ok_or_else(|| {
+        action: RecoveryAction::parse(&action).ok_or_else(|| {
             ApiError::from(crate::store::StoreError::Config(
                 "invalid action in sessions".into(),
             ))
