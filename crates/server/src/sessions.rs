@@ -179,6 +179,10 @@ pub struct SessionView<'a> {
     pub audience: &'a str,
     pub action: RecoveryAction,
     pub protocol_version: u32,
+    /// The login as the laptop typed it: the phone that took the session over must
+    /// attest the same one. Only in the hand-off answer (the starter typed it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<&'a str>,
 }
 
 /// The key limits and the biometric lockout use for a login.
@@ -313,6 +317,7 @@ pub async fn create_handler(
             audience: &app.config.public_url,
             action: req.action,
             protocol_version: PROTOCOL_VERSION,
+            login: None,
         },
     ))
 }
@@ -507,6 +512,7 @@ pub async fn claim_handler(
             audience: &app.config.public_url,
             action: s.action,
             protocol_version: PROTOCOL_VERSION,
+            login: Some(&s.login),
         },
     ))
 }
