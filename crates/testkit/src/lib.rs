@@ -6,6 +6,9 @@
 //! that passes here has been exercised against the real protocol and the real policy
 //! engine, not against our idea of it. The API is synchronous and std-only on purpose: it
 //! is called from `#[test]` and `#[tokio::test]` alike.
+//!
+//! [`scenes`] makes what a file-backed camera shows the app in tests: a synthetic passport
+//! and a head following each challenge the server can ask for.
 
 use std::io;
 use std::net::TcpListener;
@@ -20,6 +23,7 @@ mod postgres;
 mod samba;
 mod slapd;
 
+pub mod scenes;
 pub use postgres::Postgres;
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 pub use slapd::{LdapSeedUser, Slapd};

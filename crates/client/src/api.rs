@@ -1,0 +1,348 @@
+//! The typed HTTP client of the recovery service: one method per endpoint, bounded
+//! timeouts, and every failure turned into a [`ClientError`] the UI can explain (an
+//! unreachable service, one that is slow, one that answers garbage, a refusal).
+
+use std::time::Duration;
+
+use reclaim_protocol::RecoveryAction;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ClientError, Result};
+
+/// Bodies larger than this are not read: a broken or hostile service cannot make the
+/// app allocate without bound.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// How long the app waits for the service.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Most calls: session, status, password check.
+    pub request: Duration,
+    /// The attestation: the server may run its own engine on the evidence.
+    pub attestation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(15),
+            attestation: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A session as the service starts it (or hands it to the phone).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Session {
+    pub session_id: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+    pub nonce: String,
+    pub expires_at: i64,
+    pub steps: Vec<String>,
+    pub challenge: Vec<String>,
+    pub audience: String,
+    pub action: RecoveryAction,
+    /// In a hand-off answer: the login the laptop started the session for.
+    #[serde(default)]
+    pub login: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionStatus {
+    pub state: String,
+    #[serde(default)]
+    pub handed_off: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Handoff {
+    pub expires_at: i64,
+    pub qr_payload: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Decision {
+    pub outcome: String,
+    #[serde(default)]
+    pub grant: Option<String>,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub action: Option<RecoveryAction>,
+    #[serde(default)]
+    pub password_policy: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Problem {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PasswordCheck {
+    pub acceptable: bool,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResetDone {
+    pub action: RecoveryAction,
+    #[serde(default)]
+    pub already_completed: bool,
+}
+
+/// One evidence item as uploaded: the bytes the attestation's digests cover.
+#[derive(Debug, Clone)]
+pub struct EvidenceItem {
+    pub name: String,
+    pub t_ms: Option<u64>,
+    pub data: Vec<u8>,
+}
+
+/// The recovery service at one base URL.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    http: reqwest::Client,
+    timeouts: Timeouts,
+}
+
+impl ApiClient {
+    pub fn new(base_url: &str, timeouts: Timeouts) -> Result<ApiClient> {
+        let base = base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(ClientError::Input(format!(
+                "the service URL must start with https:// (got {base:?})"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            // The session token and the grant travel in requests; a redirect must not
+            // carry them elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("reclaim-app/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Input(e.to_string()))?;
+        Ok(ApiClient {
+            base,
+            http,
+            timeouts,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Registers this device's public key on first use (`201`), or finds it already known
+    /// (`200`, or `409` for a key registered before). Returns the tier.
+    pub async fn register_device(&self, public_key_b64: &str, name: &str) -> Result<String> {
+        let body = json!({ "public_key": public_key_b64, "name": name });
+        match self
+            .send::<Value>("POST", "/v1/devices", None, Some(&body), None)
+            .await
+        {
+            Ok(v) => Ok(v["tier"].as_str().unwrap_or("unmanaged").to_string()),
+            Err(ClientError::Refused { code, .. }) if code == "device_already_registered" => {
+                Ok("known".into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn start_session(
+        &self,
+        login: &str,
+        action: RecoveryAction,
+        device: &str,
+    ) -> Result<Session> {
+        let body = json!({ "login": login, "action": action.as_str(), "device": device });
+        self.send("POST", "/v1/sessions", None, Some(&body), None)
+            .await
+    }
+
+    pub async fn session_status(&self, id: &str, token: &str) -> Result<SessionStatus> {
+        self.send(
+            "GET",
+            &format!("/v1/sessions/{}", path_segment(id)?),
+            Some(token),
+            None,
+            None,
+        )
+        .await
+    }
+
+    pub async fn handoff(&self, id: &str, token: &str) -> Result<Handoff> {
+        self.send(
+            "POST",
+            &format!("/v1/sessions/{}/handoff", path_segment(id)?),
+            Some(token),
+            Some(&json!({})),
+            None,
+        )
+        .await
+    }
+
+    pub async fn claim_handoff(
+        &self,
+        session_id: &str,
+        secret: &str,
+        device: &str,
+    ) -> Result<Session> {
+        let body = json!({ "session_id": session_id, "secret": secret, "device": device });
+        self.send("POST", "/v1/handoff", None, Some(&body), None)
+            .await
+    }
+
+    pub async fn attest(
+        &self,
+        id: &str,
+        token: &str,
+        jws: &str,
+        evidence: &[EvidenceItem],
+    ) -> Result<Decision> {
+        use base64::Engine;
+        let items: Vec<Value> = evidence
+            .iter()
+            .map(|e| {
+                let mut item = json!({
+                    "name": e.name,
+                    "data": base64::engine::general_purpose::STANDARD.encode(&e.data),
+                });
+                if let Some(t) = e.t_ms {
+                    item["t_ms"] = json!(t);
+                }
+                item
+            })
+            .collect();
+        let body = json!({ "token": jws, "evidence": items });
+        self.send(
+            "POST",
+            &format!("/v1/sessions/{}/attestation", path_segment(id)?),
+            Some(token),
+            Some(&body),
+            Some(self.timeouts.attestation),
+        )
+        .await
+    }
+
+    pub async fn check_password(&self, grant: &str, password: &str) -> Result<PasswordCheck> {
+        let body = json!({ "grant": grant, "password": password });
+        self.send("POST", "/v1/password/check", None, Some(&body), None)
+            .await
+    }
+
+    /// Applies the reset. Safe to call again with the same grant: the service applies it
+    /// once and answers `already_completed` after.
+    pub async fn reset(&self, grant: &str, new_password: Option<&str>) -> Result<ResetDone> {
+        let mut body = json!({ "grant": grant });
+        if let Some(p) = new_password {
+            body["new_password"] = json!(p);
+        }
+        self.send(
+            "POST",
+            "/v1/resets",
+            None,
+            Some(&body),
+            Some(self.timeouts.attestation),
+        )
+        .await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let mut request = match method {
+            "GET" => self.http.get(&url),
+            _ => self.http.post(&url),
+        };
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        if let Some(t) = timeout {
+            request = request.timeout(t);
+        }
+        let mut response = request.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(ClientError::BackendInvalidAnswer(format!(
+                    "{path}: answer larger than {MAX_ANSWER_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                ClientError::BackendInvalidAnswer(format!("{path}: HTTP {status}: {e}"))
+            });
+        }
+        // A refusal names its reason; a body that is not ours (a proxy's HTML page) is
+        // named by its status alone.
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let code = parsed
+            .as_ref()
+            .and_then(|v| v["error"].as_str())
+            .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .unwrap_or("")
+            .to_string();
+        let message = parsed
+            .as_ref()
+            .and_then(|v| v["message"].as_str())
+            .map(|m| m.chars().take(300).collect())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        if code.is_empty() && !(400..600).contains(&status) {
+            return Err(ClientError::BackendInvalidAnswer(format!(
+                "{path}: HTTP {status}"
+            )));
+        }
+        Err(ClientError::Refused {
+            status,
+            code,
+            message,
+        })
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> ClientError {
+    if e.is_timeout() {
+        ClientError::BackendTimeout
+    } else if e.is_decode() || e.is_body() {
+        ClientError::BackendInvalidAnswer(e.to_string())
+    } else {
+        ClientError::BackendUnreachable(e.to_string())
+    }
+}
+
+/// Session ids come from the service; one that could change the URL's path is refused.
+fn path_segment(id: &str) -> Result<&str> {
+    if !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(id)
+    } else {
+        Err(ClientError::BackendInvalidAnswer(
+            "a session id with unexpected characters".into(),
+        ))
+    }
+}

@@ -1,0 +1,463 @@
+//! The recovery flow as a state machine: which screen the person is on and what may
+//! happen next. It holds no I/O: [`crate::recovery::Recovery`] performs the calls and
+//! feeds their results here, so every transition is tested without a camera, a model
+//! or a server.
+
+use reclaim_protocol::RecoveryAction;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{ClientError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Screen {
+    /// Kiosk: waiting for the next person.
+    Attract,
+    /// Who are you and what do you need.
+    Start,
+    Document,
+    Selfie,
+    Checking,
+    Refused,
+    /// A person at the helpdesk will look at it.
+    Review,
+    Password,
+    Applying,
+    Done,
+    /// The laptop shows the QR code and follows the phone.
+    Handoff,
+    /// The phone reads the laptop's QR code.
+    Scan,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Front,
+    Back,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub action: RecoveryAction,
+    pub already_completed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandoffView {
+    pub qr_svg: String,
+    /// What the QR code says (the phone's tests print it for a file-backed camera).
+    #[serde(skip)]
+    pub payload: String,
+    pub expires_at: i64,
+    /// `waiting`, `connected`, `finished`.
+    pub phone: String,
+}
+
+/// What the UI renders; the whole of it, every time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowState {
+    pub screen: Screen,
+    pub kiosk: bool,
+    pub idle_timeout_s: u64,
+    pub login: Option<String>,
+    pub action: Option<RecoveryAction>,
+    pub steps: Vec<String>,
+    pub document_side: Option<Side>,
+    pub challenge: Vec<String>,
+    pub reasons: Vec<String>,
+    pub error: Option<String>,
+    pub password_policy: Option<Value>,
+    pub password_error: Option<String>,
+    pub result: Option<Outcome>,
+    pub handoff: Option<HandoffView>,
+    pub can_handoff: bool,
+}
+
+/// The most a login may be (the server's limit too).
+pub const MAX_LOGIN: usize = 256;
+
+pub struct Flow {
+    state: FlowState,
+}
+
+impl Flow {
+    pub fn new(kiosk: bool, idle_timeout_s: u64) -> Flow {
+        Flow {
+            state: FlowState {
+                screen: if kiosk {
+                    Screen::Attract
+                } else {
+                    Screen::Start
+                },
+                kiosk,
+                idle_timeout_s,
+                login: None,
+                action: None,
+                steps: Vec::new(),
+                document_side: None,
+                challenge: Vec::new(),
+                reasons: Vec::new(),
+                error: None,
+                password_policy: None,
+                password_error: None,
+                result: None,
+                handoff: None,
+                can_handoff: !kiosk,
+            },
+        }
+    }
+
+    pub fn state(&self) -> &FlowState {
+        &self.state
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.state.screen
+    }
+
+    fn expect(&self, allowed: &[Screen], what: &'static str) -> Result<()> {
+        if allowed.contains(&self.state.screen) {
+            Ok(())
+        } else {
+            Err(ClientError::OutOfOrder(what))
+        }
+    }
+
+    pub fn begin(&mut self) -> Result<()> {
+        self.expect(&[Screen::Attract, Screen::Start], "begin")?;
+        self.state.screen = Screen::Start;
+        Ok(())
+    }
+
+    /// Checks and records who and what; the session is started next.
+    pub fn ask(&mut self, login: &str, action: RecoveryAction) -> Result<String> {
+        self.expect(
+            &[
+                Screen::Start,
+                Screen::Attract,
+                Screen::Refused,
+                Screen::Error,
+            ],
+            "start",
+        )?;
+        let login = login.trim();
+        if login.is_empty() || login.len() > MAX_LOGIN || login.chars().any(char::is_control) {
+            return Err(ClientError::Input(
+                "enter your username or work email".into(),
+            ));
+        }
+        self.state.login = Some(login.to_string());
+        self.state.action = Some(action);
+        Ok(login.to_string())
+    }
+
+    /// The session started: the first capture step.
+    pub fn session_started(&mut self, steps: Vec<String>, challenge: Vec<String>) {
+        let st = &mut self.state;
+        st.reasons.clear();
+        st.error = None;
+        st.result = None;
+        st.password_error = None;
+        st.handoff = None;
+        st.challenge = challenge;
+        if steps.iter().any(|s| s == "document") {
+            st.screen = Screen::Document;
+            st.document_side = Some(Side::Front);
+        } else {
+            st.screen = Screen::Selfie;
+            st.document_side = None;
+        }
+        st.steps = steps;
+    }
+
+    /// A side was captured; `needs_back` when the reading is on the back.
+    pub fn document_captured(&mut self, needs_back: bool) -> Result<()> {
+        self.expect(&[Screen::Document], "capture_document")?;
+        if needs_back && self.state.document_side == Some(Side::Front) {
+            self.state.document_side = Some(Side::Back);
+        } else {
+            self.state.document_side = None;
+            self.state.screen = Screen::Selfie;
+        }
+        Ok(())
+    }
+
+    pub fn checking(&mut self) -> Result<()> {
+        self.expect(&[Screen::Selfie], "submit")?;
+        self.state.screen = Screen::Checking;
+        Ok(())
+    }
+
+    /// The server's decision.
+    pub fn decided(&mut self, outcome: &str, reasons: Vec<String>, policy: Option<Value>) {
+        let st = &mut self.state;
+        st.reasons = reasons;
+        st.screen = match outcome {
+            "approved" => {
+                st.password_policy = policy;
+                match st.action {
+                    Some(RecoveryAction::ResetPassword) => Screen::Password,
+                    _ => Screen::Applying,
+                }
+            }
+            "review" => Screen::Review,
+            _ => Screen::Refused,
+        };
+        if st.screen == Screen::Refused && st.reasons.is_empty() {
+            st.reasons.push("identity_not_confirmed".into());
+        }
+    }
+
+    /// The device's own engine refused before anything was sent.
+    pub fn refused_locally(&mut self, reasons: Vec<String>) {
+        self.decided("rejected", reasons, None);
+    }
+
+    pub fn applying(&mut self) -> Result<()> {
+        self.expect(&[Screen::Password, Screen::Applying], "set_password")?;
+        self.state.password_error = None;
+        self.state.screen = Screen::Applying;
+        Ok(())
+    }
+
+    pub fn applied(&mut self, outcome: Outcome) {
+        self.state.result = Some(outcome);
+        self.state.screen = Screen::Done;
+    }
+
+    /// The directory (or the service) refused the new password, or could not be reached:
+    /// the grant still holds, so the person stays on the password screen.
+    pub fn password_refused(&mut self, code: &str) {
+        self.state.password_error = Some(code.to_string());
+        self.state.screen = Screen::Password;
+    }
+
+    pub fn failed(&mut self, code: &str) {
+        self.state.error = Some(code.to_string());
+        self.state.screen = Screen::Error;
+    }
+
+    pub fn handoff_shown(&mut self, view: HandoffView) -> Result<()> {
+        self.expect(
+            &[Screen::Document, Screen::Selfie, Screen::Start],
+            "start_handoff",
+        )?;
+        if self.state.kiosk {
+            return Err(ClientError::OutOfOrder("a kiosk does not hand off"));
+        }
+        self.state.handoff = Some(view);
+        self.state.screen = Screen::Handoff;
+        Ok(())
+    }
+
+    /// What the laptop learns by following the session the phone took over.
+    pub fn handoff_progress(&mut self, session_state: &str, handed_off: bool) {
+        if self.state.screen != Screen::Handoff {
+            return;
+        }
+        let phone = match session_state {
+            "completed" => "finished",
+            _ if handed_off => "connected",
+            _ => "waiting",
+        };
+        if let Some(h) = &mut self.state.handoff {
+            h.phone = phone.to_string();
+        }
+        match session_state {
+            "completed" => {
+                if let Some(action) = self.state.action {
+                    self.applied(Outcome {
+                        action,
+                        already_completed: false,
+                    });
+                }
+            }
+            "rejected" => self.decided("rejected", Vec::new(), None),
+            "review" => self.decided("review", Vec::new(), None),
+            "expired" => self.failed("session_expired"),
+            _ => {}
+        }
+    }
+
+    pub fn scanning(&mut self) -> Result<()> {
+        self.expect(
+            &[Screen::Start, Screen::Attract, Screen::Error],
+            "scan_handoff",
+        )?;
+        self.state.screen = Screen::Scan;
+        Ok(())
+    }
+
+    /// The phone took the session over.
+    pub fn handed_over(&mut self, login: String, action: RecoveryAction) {
+        self.state.login = Some(login);
+        self.state.action = Some(action);
+        self.state.can_handoff = false;
+    }
+
+    /// Forgets the person: back to the first screen.
+    pub fn start_over(&mut self) {
+        let (kiosk, idle) = (self.state.kiosk, self.state.idle_timeout_s);
+        *self = Flow::new(kiosk, idle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(steps: &[&str]) -> Flow {
+        let mut f = Flow::new(false, 90);
+        f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
+        f.session_started(
+            steps.iter().map(|s| s.to_string()).collect(),
+            vec!["left".into(), "right".into(), "center".into()],
+        );
+        f
+    }
+
+    #[test]
+    fn a_first_time_reset_goes_document_selfie_password_done() {
+        let mut f = started(&["document", "selfie"]);
+        assert_eq!(f.screen(), Screen::Document);
+        assert_eq!(f.state().document_side, Some(Side::Front));
+        f.document_captured(false).unwrap();
+        assert_eq!(f.screen(), Screen::Selfie);
+        f.checking().unwrap();
+        f.decided(
+            "approved",
+            vec![],
+            Some(serde_json::json!({"min_length": 12})),
+        );
+        assert_eq!(f.screen(), Screen::Password);
+        f.applying().unwrap();
+        f.applied(Outcome {
+            action: RecoveryAction::ResetPassword,
+            already_completed: false,
+        });
+        assert_eq!(f.screen(), Screen::Done);
+    }
+
+    #[test]
+    fn a_card_read_on_its_back_asks_for_the_back() {
+        let mut f = started(&["document", "selfie"]);
+        f.document_captured(true).unwrap();
+        assert_eq!(f.state().document_side, Some(Side::Back));
+        assert_eq!(f.screen(), Screen::Document);
+        // The back never asks for a third side.
+        f.document_captured(true).unwrap();
+        assert_eq!(f.screen(), Screen::Selfie);
+    }
+
+    #[test]
+    fn a_returning_user_skips_the_document_and_mfa_needs_no_password() {
+        let mut f = Flow::new(false, 90);
+        f.ask("avery.quinn", RecoveryAction::ResetMfa).unwrap();
+        f.session_started(vec!["selfie".into()], vec!["right".into(), "center".into()]);
+        assert_eq!(f.screen(), Screen::Selfie);
+        f.checking().unwrap();
+        f.decided("approved", vec![], None);
+        assert_eq!(f.screen(), Screen::Applying);
+    }
+
+    #[test]
+    fn a_refusal_always_carries_a_reason() {
+        let mut f = started(&["selfie"]);
+        f.checking().unwrap();
+        f.decided("rejected", vec![], None);
+        assert_eq!(f.screen(), Screen::Refused);
+        assert_eq!(
+            f.state().reasons,
+            vec!["identity_not_confirmed".to_string()]
+        );
+        // Retrying starts a new session from the refusal screen.
+        f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
+    }
+
+    #[test]
+    fn steps_out_of_order_are_refused() {
+        let mut f = Flow::new(false, 90);
+        assert!(f.document_captured(false).is_err());
+        assert!(f.checking().is_err());
+        assert!(f.applying().is_err());
+        let mut f = started(&["document", "selfie"]);
+        assert!(f.checking().is_err(), "no selfie before the document");
+    }
+
+    #[test]
+    fn logins_are_checked_before_anything_is_sent() {
+        let mut f = Flow::new(false, 90);
+        for bad in ["", "   ", "a\u{0}b", &"x".repeat(MAX_LOGIN + 1)] {
+            assert!(f.ask(bad, RecoveryAction::Unlock).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            f.ask("  avery.quinn ", RecoveryAction::Unlock).unwrap(),
+            "avery.quinn"
+        );
+    }
+
+    #[test]
+    fn start_over_forgets_everything_and_a_kiosk_returns_to_its_attract_screen() {
+        let mut f = Flow::new(true, 60);
+        assert_eq!(f.screen(), Screen::Attract);
+        assert!(!f.state().can_handoff);
+        f.begin().unwrap();
+        f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
+        f.session_started(vec!["document".into()], vec![]);
+        f.start_over();
+        assert_eq!(f.state(), Flow::new(true, 60).state());
+    }
+
+    #[test]
+    fn a_kiosk_never_hands_off() {
+        let mut f = Flow::new(true, 60);
+        f.begin().unwrap();
+        f.ask("a", RecoveryAction::Unlock).unwrap();
+        f.session_started(vec!["selfie".into()], vec![]);
+        let view = HandoffView {
+            qr_svg: String::new(),
+            payload: String::new(),
+            expires_at: 0,
+            phone: "waiting".into(),
+        };
+        assert!(f.handoff_shown(view).is_err());
+    }
+
+    #[test]
+    fn the_laptop_follows_the_phone_to_the_end() {
+        let mut f = started(&["document", "selfie"]);
+        f.handoff_shown(HandoffView {
+            qr_svg: "<svg/>".into(),
+            payload: String::new(),
+            expires_at: 1,
+            phone: "waiting".into(),
+        })
+        .unwrap();
+        f.handoff_progress("open", true);
+        assert_eq!(
+            f.state().handoff.as_ref().map(|h| h.phone.as_str()),
+            Some("connected")
+        );
+        f.handoff_progress("completed", true);
+        assert_eq!(f.screen(), Screen::Done);
+    }
+
+    #[test]
+    fn a_password_the_directory_refuses_keeps_the_person_on_the_password_screen() {
+        let mut f = started(&["selfie"]);
+        f.checking().unwrap();
+        f.decided("approved", vec![], None);
+        f.applying().unwrap();
+        f.password_refused("directory_password_in_history");
+        assert_eq!(f.screen(), Screen::Password);
+        assert_eq!(
+            f.state().password_error.as_deref(),
+            Some("directory_password_in_history")
+        );
+        f.applying().unwrap();
+        assert_eq!(f.state().password_error, None);
+    }
+}

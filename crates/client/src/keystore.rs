@@ -1,0 +1,178 @@
+//! The device key: the Ed25519 key the app signs attestations with.
+//!
+//! An unmanaged device makes its own on first use and keeps it in a file only its user
+//! can read (`0600` in a `0700` directory). A managed device (a kiosk, an MDM laptop) is
+//! given its key by an admin (`reclaim device register --out`), read from a path the
+//! app's configuration names and never rewritten. The OS keystore (Secret Service,
+//! Keychain, DPAPI/TPM) is not used yet: see docs/app.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use reclaim_protocol::DeviceKey;
+
+use crate::error::{ClientError, Result};
+
+pub struct KeyStore {
+    path: PathBuf,
+    /// Managed keys are read, never created or replaced by the app.
+    managed: bool,
+}
+
+impl KeyStore {
+    pub fn unmanaged(path: impl Into<PathBuf>) -> KeyStore {
+        KeyStore {
+            path: path.into(),
+            managed: false,
+        }
+    }
+
+    pub fn managed(path: impl Into<PathBuf>) -> KeyStore {
+        KeyStore {
+            path: path.into(),
+            managed: true,
+        }
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.managed
+    }
+
+    /// The key, made and stored on first use when unmanaged.
+    pub fn load_or_create(&self) -> Result<DeviceKey> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                check_private(&self.path)?;
+                DeviceKey::from_seed_hex(text.trim())
+                    .map_err(|e| ClientError::KeyStore(format!("{}: {e}", self.path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.managed => {
+                let key = DeviceKey::generate().map_err(ClientError::KeyStore)?;
+                write_private(&self.path, key.seed_hex().as_bytes())?;
+                Ok(key)
+            }
+            Err(e) => Err(ClientError::KeyStore(format!(
+                "{}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+}
+
+/// A key file others can read is refused rather than used: whoever could read it could
+/// sign as this device.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ClientError::KeyStore(format!("{}: {e}", path.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(ClientError::KeyStore(format!(
+            "{} is readable by other users (mode {:o}); make it 0600",
+            path.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |e: std::io::Error| ClientError::KeyStore(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(fail)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    // Never overwrite: two app instances racing on first use keep the first key.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("reclaim-keystore-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn an_unmanaged_key_is_made_once_and_kept_private() {
+        let dir = temp("unmanaged");
+        let store = KeyStore::unmanaged(dir.join("keys/device.key"));
+        let first = store.load_or_create().unwrap();
+        let again = store.load_or_create().unwrap();
+        assert_eq!(first.key_id(), again.key_id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("keys/device.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_managed_key_is_never_invented() {
+        let store = KeyStore::managed(temp("managed-missing"));
+        assert_eq!(
+            store
+                .load_or_create()
+                .err()
+                .map(|e| e.code().to_string())
+                .as_deref(),
+            Some("key_store")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp("world-readable");
+        let key = DeviceKey::generate().unwrap();
+        std::fs::write(&path, key.seed_hex().as_bytes()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = KeyStore::managed(&path)
+            .load_or_create()
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("readable by other users")));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_key_file_is_a_clear_error() {
+        let path = temp("corrupt");
+        write_private(&path, b"not hex at all").unwrap();
+        let e = KeyStore::unmanaged(&path)
+            .load_or_create()
+            .err()
+            .map(|e| e.code().to_string());
+        assert_eq!(e.as_deref(), Some("key_store"));
+        std::fs::remove_file(&path).unwrap();
+    }
+}

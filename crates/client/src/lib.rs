@@ -1,0 +1,23 @@
+//! The Reclaim app's core, without a GUI: the recovery flow as a state machine
+//! ([`flow`]), the driver that performs each step ([`recovery`]), frame sources
+//! ([`frames`]) and the capture pipeline ([`capture`]) with live guidance
+//! ([`guidance`], [`selfie`]), the attestation ([`attestation`]), the device key
+//! ([`keystore`]), QR hand-off ([`handoff`]) and the service client ([`api`]).
+//!
+//! The Tauri app (`src-tauri`) is a thin layer of commands over [`recovery::Recovery`]
+//! plus the real camera; everything here builds and tests without WebKit.
+
+pub mod api;
+pub mod attestation;
+pub mod capture;
+pub mod engine;
+pub mod error;
+pub mod flow;
+pub mod frames;
+pub mod guidance;
+pub mod handoff;
+pub mod keystore;
+pub mod recovery;
+pub mod selfie;
+
+pub use error::{ClientError, Result};

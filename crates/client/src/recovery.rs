@@ -1,0 +1,630 @@
+//! The app's core: the flow driven by real calls. It owns the camera pipeline, the
+//! on-device engine, the device key and the service client, and performs each step the
+//! UI asks for, feeding the result to the [`Flow`]. The Tauri commands are thin wrappers
+//! over these methods, so the whole recovery runs in tests without a webview.
+//!
+//! Biometric data (ID photos, selfie frames) lives only here, in memory, from capture
+//! until the attestation is sent; [`Recovery::start_over`] drops all of it, with the
+//! session token and the grant.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use image::RgbImage;
+use reclaim_document::Date;
+use reclaim_protocol::{DeviceKey, RecoveryAction};
+use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
+use reclaim_verify::liveness::{LivenessPolicy, TimedFrame};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::api::{ApiClient, EvidenceItem, PasswordCheck, Session};
+use crate::attestation::{attest, AttestationInput};
+use crate::capture::{challenge_actions, Capture, Mode};
+use crate::engine::DeviceEngine;
+use crate::error::{ClientError, Result};
+use crate::flow::{Flow, FlowState, HandoffView, Outcome, Screen};
+use crate::frames::{CameraInfo, FrameSource, Scene};
+use crate::guidance::Guidance;
+use crate::handoff::{qr_svg, same_server};
+use crate::selfie::SelfieRecorder;
+
+/// JPEG quality of uploaded evidence: the server's engine reads these.
+const EVIDENCE_JPEG_QUALITY: u8 = 90;
+/// The preview is smaller and rougher: it is only looked at.
+const PREVIEW_MAX_WIDTH: u32 = 640;
+const PREVIEW_JPEG_QUALITY: u8 = 70;
+
+/// The flow's state plus what the UI shows about the camera.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppState {
+    #[serde(flatten)]
+    pub flow: FlowState,
+    pub camera: Option<CameraInfo>,
+}
+
+/// One preview frame, ready for the UI.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// JPEG, base64 `data:` URL; none before the first frame.
+    pub frame: Option<String>,
+    pub seq: u64,
+    pub width: u32,
+    pub height: u32,
+    pub camera_error: Option<String>,
+    pub guidance: Guidance,
+}
+
+struct Captured {
+    image: Arc<RgbImage>,
+}
+
+pub struct Recovery {
+    flow: Flow,
+    api: ApiClient,
+    key: DeviceKey,
+    engine: Arc<DeviceEngine>,
+    capture: Option<Capture>,
+    device_name: String,
+    registered: bool,
+    session: Option<Session>,
+    token: Option<Zeroizing<String>>,
+    front: Option<Captured>,
+    back: Option<Captured>,
+    grant: Option<Zeroizing<String>>,
+    last_preview_seq: u64,
+}
+
+impl Recovery {
+    pub fn new(
+        api: ApiClient,
+        key: DeviceKey,
+        engine: Arc<DeviceEngine>,
+        kiosk: bool,
+        idle_timeout_s: u64,
+        device_name: &str,
+    ) -> Recovery {
+        Recovery {
+            flow: Flow::new(kiosk, idle_timeout_s),
+            api,
+            key,
+            engine,
+            capture: None,
+            device_name: device_name.chars().take(64).collect(),
+            registered: false,
+            session: None,
+            token: None,
+            front: None,
+            back: None,
+            grant: None,
+            last_preview_seq: 0,
+        }
+    }
+
+    pub fn state(&self) -> AppState {
+        AppState {
+            flow: self.flow.state().clone(),
+            camera: self.capture.as_ref().map(|c| c.info().clone()),
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.flow.screen()
+    }
+
+    /// Uses `source` as the camera from now on.
+    pub fn set_camera(&mut self, source: Box<dyn FrameSource>) {
+        self.capture = None;
+        self.capture = Some(Capture::start(source, self.engine.clone()));
+        self.enter_scene();
+    }
+
+    pub fn has_camera(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    pub fn begin(&mut self) -> Result<AppState> {
+        self.flow.begin()?;
+        Ok(self.state())
+    }
+
+    /// Starts a session for `login` and `action`; the first capture step follows.
+    pub async fn start_recovery(
+        &mut self,
+        login: &str,
+        action: RecoveryAction,
+    ) -> Result<AppState> {
+        let login = self.flow.ask(login, action)?;
+        self.forget_evidence();
+        let session = match self.open_session(&login, action).await {
+            Ok(s) => s,
+            Err(e) => return self.fail(e),
+        };
+        self.token = session.session_token.clone().map(Zeroizing::new);
+        self.flow
+            .session_started(session.steps.clone(), session.challenge.clone());
+        self.session = Some(session);
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    async fn open_session(&mut self, login: &str, action: RecoveryAction) -> Result<Session> {
+        self.ensure_registered().await?;
+        self.api
+            .start_session(login, action, self.key.key_id().as_str())
+            .await
+    }
+
+    async fn ensure_registered(&mut self) -> Result<()> {
+        if !self.registered {
+            self.api
+                .register_device(&self.key.public().to_base64(), &self.device_name)
+                .await?;
+            self.registered = true;
+        }
+        Ok(())
+    }
+
+    /// Points the camera pipeline at what the current screen needs.
+    fn enter_scene(&mut self) {
+        let Some(capture) = &self.capture else { return };
+        let st = self.flow.state();
+        match st.screen {
+            Screen::Document => {
+                let back = st.document_side == Some(crate::flow::Side::Back);
+                let front = if back {
+                    self.front.as_ref().map(|f| f.image.clone())
+                } else {
+                    None
+                };
+                capture.set_mode(
+                    if back { Scene::IdBack } else { Scene::IdFront },
+                    Mode::Document { front },
+                );
+            }
+            Screen::Selfie => {
+                capture.set_mode(Scene::Face(st.challenge.clone()), Mode::FacePreview)
+            }
+            Screen::Scan => capture.set_mode(Scene::Qr, Mode::Scan),
+            _ => capture.set_mode(Scene::Idle, Mode::Idle),
+        }
+    }
+
+    /// The newest frame (JPEG) and guidance; `None` frame when nothing new arrived.
+    pub fn preview(&mut self) -> Result<Preview> {
+        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let p = capture.preview();
+        let (mut width, mut height) = (0, 0);
+        let frame = match &p.frame {
+            Some(f) if p.seq != self.last_preview_seq => {
+                let small = if f.width() > PREVIEW_MAX_WIDTH {
+                    let h =
+                        (f.height() as u64 * PREVIEW_MAX_WIDTH as u64 / f.width() as u64) as u32;
+                    image::imageops::resize(
+                        f.as_ref(),
+                        PREVIEW_MAX_WIDTH,
+                        h.max(1),
+                        image::imageops::FilterType::Triangle,
+                    )
+                } else {
+                    (**f).clone()
+                };
+                width = small.width();
+                height = small.height();
+                let jpeg = encode_jpeg(&small, PREVIEW_JPEG_QUALITY)?;
+                use base64::Engine;
+                Some(format!(
+                    "data:image/jpeg;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(jpeg)
+                ))
+            }
+            _ => None,
+        };
+        self.last_preview_seq = p.seq;
+        Ok(Preview {
+            frame,
+            seq: p.seq,
+            width,
+            height,
+            camera_error: p.camera_error,
+            guidance: p.guidance,
+        })
+    }
+
+    /// Takes the side the reader found readable.
+    pub fn capture_document(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Document {
+            return Err(ClientError::OutOfOrder("capture_document"));
+        }
+        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let card = capture
+            .take_ready_card()
+            .ok_or(ClientError::OutOfOrder("document_not_ready"))?;
+        let captured = Captured { image: card.frame };
+        let back = self.flow.state().document_side == Some(crate::flow::Side::Back);
+        if back {
+            self.back = Some(captured);
+        } else {
+            self.front = Some(captured);
+        }
+        self.flow.document_captured(card.needs_back)?;
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    /// Starts recording the challenge.
+    pub fn start_selfie(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Selfie {
+            return Err(ClientError::OutOfOrder("start_selfie"));
+        }
+        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let challenge = self.flow.state().challenge.clone();
+        capture.set_mode(
+            Scene::Selfie(challenge.clone()),
+            Mode::Selfie(Box::new(SelfieRecorder::new(&challenge_actions(
+                &challenge,
+            )))),
+        );
+        Ok(self.state())
+    }
+
+    /// Runs the engine on the recording, signs and sends the attestation with the
+    /// evidence, and moves to what the service decided.
+    pub async fn submit(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Selfie {
+            return Err(ClientError::OutOfOrder("submit"));
+        }
+        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let recording = capture
+            .take_recording()
+            .ok_or(ClientError::OutOfOrder("selfie_not_recorded"))?;
+        self.flow.checking()?;
+        self.enter_scene();
+        let frames = recording.into_frames();
+        let outcome = self.verify_and_attest(frames).await;
+        // The evidence has been sent (or refused): it is not kept.
+        self.forget_evidence();
+        match outcome {
+            Ok(()) => {}
+            Err(e) => return self.fail(e),
+        }
+        if self.flow.screen() == Screen::Applying {
+            return self.apply(None).await;
+        }
+        Ok(self.state())
+    }
+
+    async fn verify_and_attest(&mut self, frames: Vec<crate::selfie::RecordedFrame>) -> Result<()> {
+        let session = self
+            .session
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let token = self
+            .token
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session token"))?;
+        let login = self.flow.state().login.clone().unwrap_or_default();
+        let front = self.front.as_ref().map(|c| c.image.clone());
+        let back = self.back.as_ref().map(|c| c.image.clone());
+        let engine = self.engine.clone();
+        let challenge = session.challenge.clone();
+        // The engine is CPU-bound: it runs off the async runtime.
+        let (verification, evidence) = tokio::task::spawn_blocking(move || {
+            device_verify(
+                &engine,
+                front.as_deref(),
+                back.as_deref(),
+                &frames,
+                &challenge,
+            )
+        })
+        .await
+        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+        // A returning user's template never leaves the server: the device can only
+        // judge liveness and capture, and the comparison is the server's.
+        let returning = !session.steps.iter().any(|s| s == "document");
+        let live = verification
+            .liveness
+            .report
+            .as_ref()
+            .is_some_and(|r| r.live);
+        let only_reference_missing = verification
+            .reasons
+            .iter()
+            .all(|r| *r == "reference_missing");
+        let passed = verification.decision == Decision::Verified
+            || (returning && live && only_reference_missing);
+        if !passed {
+            // Nothing is sent for a capture the device already knows fails: the person
+            // gets the engine's reasons and can retake at once.
+            self.flow
+                .refused_locally(verification.reasons.iter().map(|r| r.to_string()).collect());
+            return Ok(());
+        }
+        let camera = self
+            .capture
+            .as_ref()
+            .map(|c| c.info().clone())
+            .ok_or(ClientError::NoCamera)?;
+        let jws = attest(
+            &AttestationInput {
+                audience: &session.audience,
+                session: &session.session_id,
+                nonce: &session.nonce,
+                user: &login,
+                action: session.action,
+                camera: &camera,
+                models: self.engine.digests.clone(),
+                evidence: &evidence,
+                returning,
+            },
+            &verification,
+            &self.key,
+        )?;
+        let decision = self
+            .api
+            .attest(&session.session_id, &token, &jws, &evidence)
+            .await?;
+        self.grant = decision.grant.clone().map(Zeroizing::new);
+        self.flow.decided(
+            &decision.outcome,
+            decision.reasons,
+            decision.password_policy,
+        );
+        Ok(())
+    }
+
+    pub async fn check_password(&self, password: &str) -> Result<PasswordCheck> {
+        let grant = self
+            .grant
+            .as_ref()
+            .ok_or(ClientError::OutOfOrder("no grant"))?;
+        self.api.check_password(grant, password).await
+    }
+
+    /// Applies the new password through the service.
+    pub async fn set_password(&mut self, password: &str) -> Result<AppState> {
+        if self.flow.screen() != Screen::Password {
+            return Err(ClientError::OutOfOrder("set_password"));
+        }
+        self.apply(Some(password)).await
+    }
+
+    async fn apply(&mut self, password: Option<&str>) -> Result<AppState> {
+        self.flow.applying()?;
+        let grant = self
+            .grant
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no grant"))?;
+        match self.api.reset(&grant, password).await {
+            Ok(done) => {
+                self.grant = None;
+                self.flow.applied(Outcome {
+                    action: done.action,
+                    already_completed: done.already_completed,
+                });
+            }
+            // A refused password, a directory that is down, a service that timed out:
+            // the grant still holds (the reset is applied once however often it is
+            // sent), so the person may try again from the password screen.
+            Err(e) if password.is_some() => self.flow.password_refused(e.code()),
+            Err(e) => return self.fail(e),
+        }
+        Ok(self.state())
+    }
+
+    /// After a refusal or an error: a new session for the same person and action.
+    pub async fn retry(&mut self) -> Result<AppState> {
+        let st = self.flow.state();
+        let (Some(login), Some(action)) = (st.login.clone(), st.action) else {
+            self.start_over();
+            return Ok(self.state());
+        };
+        if !matches!(st.screen, Screen::Refused | Screen::Error) {
+            return Err(ClientError::OutOfOrder("retry"));
+        }
+        self.start_recovery(&login, action).await
+    }
+
+    /// Shows the QR code the phone scans to take this session over.
+    pub async fn start_handoff(&mut self) -> Result<AppState> {
+        let session = self
+            .session
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let token = self
+            .token
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let h = match self.api.handoff(&session.session_id, &token).await {
+            Ok(h) => h,
+            Err(e) => return self.fail(e),
+        };
+        self.flow.handoff_shown(HandoffView {
+            qr_svg: qr_svg(&h.qr_payload)?,
+            payload: h.qr_payload.clone(),
+            expires_at: h.expires_at,
+            phone: "waiting".into(),
+        })?;
+        // The laptop's camera has nothing more to do.
+        self.forget_evidence();
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    pub async fn handoff_poll(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Handoff {
+            return Ok(self.state());
+        }
+        let session = self
+            .session
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let token = self
+            .token
+            .clone()
+            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let status = self.api.session_status(&session.session_id, &token).await?;
+        self.flow.handoff_progress(&status.state, status.handed_off);
+        Ok(self.state())
+    }
+
+    /// The phone: reads the laptop's QR code from the camera.
+    pub fn scan_handoff(&mut self) -> Result<AppState> {
+        self.flow.scanning()?;
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    /// The phone: takes the session over with the code it read.
+    pub async fn claim_handoff(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Scan {
+            return Err(ClientError::OutOfOrder("claim_handoff"));
+        }
+        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let code = capture
+            .take_code()
+            .ok_or(ClientError::OutOfOrder("qr_not_found"))?;
+        if !same_server(&code, self.api.base_url()) {
+            return Err(ClientError::HandoffInvalid);
+        }
+        let claimed = async {
+            self.ensure_registered().await?;
+            self.api
+                .claim_handoff(&code.session_id, &code.secret, self.key.key_id().as_str())
+                .await
+        }
+        .await;
+        let session = match claimed {
+            Ok(s) => s,
+            Err(e) => return self.fail(e),
+        };
+        let login = session.login.clone().unwrap_or_default();
+        self.flow.handed_over(login, session.action);
+        self.token = session.session_token.clone().map(Zeroizing::new);
+        self.flow
+            .session_started(session.steps.clone(), session.challenge.clone());
+        self.session = Some(session);
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    /// Forgets the person: evidence, session, grant; back to the first screen.
+    pub fn start_over(&mut self) {
+        self.forget_evidence();
+        self.session = None;
+        self.token = None;
+        self.grant = None;
+        self.flow.start_over();
+        self.enter_scene();
+    }
+
+    fn forget_evidence(&mut self) {
+        self.front = None;
+        self.back = None;
+        if let Some(c) = &self.capture {
+            // Drops a recording or a captured card still in the pipeline.
+            let _ = c.take_recording();
+            let _ = c.take_ready_card();
+            let _ = c.take_code();
+        }
+    }
+
+    fn fail(&mut self, e: ClientError) -> Result<AppState> {
+        self.flow.failed(e.code());
+        self.enter_scene();
+        Ok(self.state())
+    }
+
+    /// Analysis times and delivered frames since the last call (benchmarks).
+    pub fn capture_stats(&self) -> Option<(Vec<f64>, u64)> {
+        self.capture.as_ref().map(Capture::take_stats)
+    }
+
+    /// Waits for the guidance to satisfy `until` (tests, benchmarks).
+    pub fn wait_for_guidance(
+        &self,
+        timeout: std::time::Duration,
+        until: impl Fn(&Guidance) -> bool,
+    ) -> bool {
+        self.capture
+            .as_ref()
+            .is_some_and(|c| c.wait_for(timeout, until))
+    }
+}
+
+/// The device's engine run, on exactly the bytes it will upload.
+fn device_verify(
+    engine: &DeviceEngine,
+    front: Option<&RgbImage>,
+    back: Option<&RgbImage>,
+    frames: &[crate::selfie::RecordedFrame],
+    challenge: &[String],
+) -> Result<(Verification, Vec<EvidenceItem>)> {
+    let mut evidence = Vec::new();
+    let mut push_still = |name: &str, img: Option<&RgbImage>| -> Result<Option<RgbImage>> {
+        let Some(img) = img else { return Ok(None) };
+        let jpeg = encode_jpeg(img, EVIDENCE_JPEG_QUALITY)?;
+        // The engine judges the decoded JPEG, as the server will.
+        let decoded = decode(&jpeg)?;
+        evidence.push(EvidenceItem {
+            name: name.into(),
+            t_ms: None,
+            data: jpeg,
+        });
+        Ok(Some(decoded))
+    };
+    let front = push_still("id_front", front)?;
+    let back = push_still("id_back", back)?;
+    let mut decoded = Vec::with_capacity(frames.len());
+    for (i, f) in frames.iter().enumerate() {
+        let jpeg = encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?;
+        decoded.push((decode(&jpeg)?, f.t_ms));
+        evidence.push(EvidenceItem {
+            name: format!("selfie_{i:02}"),
+            t_ms: Some(f.t_ms),
+            data: jpeg,
+        });
+    }
+    let timed: Vec<TimedFrame> = decoded
+        .iter()
+        .map(|(image, t)| TimedFrame {
+            image,
+            timestamp_ms: *t,
+        })
+        .collect();
+    let today = Date::today_utc().ok_or(ClientError::Input("the clock gives no date".into()))?;
+    let verification = Verifier {
+        faces: &engine.faces,
+        documents: Some(&engine.documents),
+        liveness: LivenessPolicy::default(),
+        passive: None,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+    }
+    .verify(&VerifyRequest {
+        id_front: front.as_ref(),
+        id_back: back.as_ref(),
+        enrolled: None,
+        selfies: &timed,
+        challenge: &challenge_actions(challenge),
+        seen_hashes: &[],
+        skip_liveness: false,
+        today,
+    })
+    .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?;
+    Ok((verification, evidence))
+}
+
+fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .map_err(|e| ClientError::Input(format!("JPEG: {e}")))?;
+    Ok(out.into_inner())
+}
+
+fn decode(jpeg: &[u8]) -> Result<RgbImage> {
+    reclaim_verify::load_image_bytes(jpeg, &reclaim_verify::ImageLimits::default())
+        .map(|i| i.rgb)
+        .map_err(|e| ClientError::Input(e.to_string()))
+}

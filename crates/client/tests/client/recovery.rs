@@ -1,0 +1,152 @@
+//! Whole recoveries through the app's core.
+
+use reclaim_client::api::Timeouts;
+use reclaim_client::flow::Screen;
+use reclaim_protocol::RecoveryAction;
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
+    let _turn = serial().await;
+    let server = server("first-time").await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+
+    let st = laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    assert_eq!(st.flow.screen, Screen::Document);
+    assert_eq!(st.flow.steps, vec!["document", "selfie"]);
+    assert!(st.camera.as_ref().is_some_and(|c| c.file_backed));
+    capture_id(&mut laptop);
+    assert_eq!(
+        laptop.screen(),
+        Screen::Selfie,
+        "a passport has no back to show"
+    );
+    record_selfie(&mut laptop);
+    let st = laptop.submit().await.unwrap();
+    assert_eq!(
+        st.flow.screen,
+        Screen::Password,
+        "refused: {:?} {:?}",
+        st.flow.reasons,
+        st.flow.error
+    );
+
+    let weak = laptop.check_password("Password123!").await.unwrap();
+    assert!(!weak.acceptable && !weak.problems.is_empty());
+    let good = laptop.check_password(NEW_PASSWORD).await.unwrap();
+    assert!(good.acceptable, "{:?}", good.problems);
+    let st = laptop.set_password(NEW_PASSWORD).await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Done);
+    assert_eq!(
+        st.flow.result.as_ref().map(|r| r.action),
+        Some(RecoveryAction::ResetPassword)
+    );
+    let user = server
+        .app
+        .directory
+        .find_user(LOGIN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(server
+        .app
+        .directory
+        .password_is(&user, NEW_PASSWORD)
+        .await
+        .unwrap());
+
+    // Done: nothing of the person is kept; the next recovery starts clean.
+    laptop.start_over();
+    assert_eq!(laptop.screen(), Screen::Start);
+    assert!(
+        laptop.check_password(NEW_PASSWORD).await.is_err(),
+        "the grant was forgotten"
+    );
+
+    // Back for an MFA reset: the selfie alone, against the template enrolled the first time.
+    laptop.set_camera(Box::new(
+        reclaim_client::frames::FileSource::open(returning_scenes(), 5.0).unwrap(),
+    ));
+    let st = laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetMfa)
+        .await
+        .unwrap();
+    assert_eq!(st.flow.screen, Screen::Selfie);
+    assert_eq!(st.flow.steps, vec!["selfie"]);
+    record_selfie(&mut laptop);
+    let st = laptop.submit().await.unwrap();
+    assert_eq!(
+        st.flow.screen,
+        Screen::Done,
+        "refused: {:?} {:?}",
+        st.flow.reasons,
+        st.flow.error
+    );
+    assert_eq!(
+        st.flow.result.as_ref().map(|r| r.action),
+        Some(RecoveryAction::ResetMfa)
+    );
+    server.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_else_with_the_id_is_refused_and_told_what_to_do() {
+    let _turn = serial().await;
+    let server = server("impostor").await;
+    let mut laptop = device(&server.url, impostor_scenes(), Timeouts::default());
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(&mut laptop);
+    record_selfie(&mut laptop);
+    let st = laptop.submit().await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Refused);
+    assert!(
+        st.flow.reasons.iter().any(|r| r == "face_mismatch"),
+        "{:?}",
+        st.flow.reasons
+    );
+    let user = server
+        .app
+        .directory
+        .find_user(LOGIN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(server
+        .app
+        .directory
+        .password_is(&user, "the old forgotten passphrase")
+        .await
+        .unwrap());
+    // Retrying starts a new session at the first step.
+    let st = laptop.retry().await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Document);
+    server.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_the_policy_refuses_keeps_the_grant_and_a_good_one_then_works() {
+    let _turn = serial().await;
+    let server = server("refused-password").await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(&mut laptop);
+    record_selfie(&mut laptop);
+    let st = laptop.submit().await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Password, "{:?}", st.flow.reasons);
+    let st = laptop.set_password("short").await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Password);
+    assert_eq!(st.flow.password_error.as_deref(), Some("password_refused"));
+    let st = laptop.set_password(NEW_PASSWORD).await.unwrap();
+    assert_eq!(st.flow.screen, Screen::Done);
+    server.running.stop().await;
+}
