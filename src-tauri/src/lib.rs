@@ -1,0 +1,206 @@
+//! The Reclaim desktop app: Tauri 2 around the client core (`reclaim-client`). This
+//! crate adds what needs the desktop: the real camera (nokhwa), the window (fullscreen
+//! and chromeless in kiosk mode), the commands the web UI calls, and the kiosk's idle
+//! watchdog.
+
+pub mod camera;
+pub mod commands;
+pub mod settings;
+pub mod startup;
+
+use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
+
+use crate::commands::Core;
+use crate::settings::Settings;
+
+/// `builder` with the app's commands registered: for `run`, and for tests on the mock
+/// runtime.
+pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        commands::get_state,
+        commands::touch,
+        commands::begin,
+        commands::start_recovery,
+        commands::list_cameras,
+        commands::choose_camera,
+        commands::preview,
+        commands::capture_document,
+        commands::start_selfie,
+        commands::submit,
+        commands::check_password,
+        commands::set_password,
+        commands::retry,
+        commands::start_over,
+        commands::start_handoff,
+        commands::handoff_poll,
+        commands::scan_handoff,
+        commands::claim_handoff,
+    ])
+}
+
+pub fn run() {
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("reclaim-app: {e}");
+            std::process::exit(2);
+        }
+    };
+    let kiosk = settings.kiosk;
+    let result = with_commands(tauri::Builder::default())
+        .manage(Core::new(settings))
+        .setup(move |app| {
+            // Incognito: the webview keeps no cache, cookies or storage on disk, so
+            // nothing of one person is left for the next. Under WebDriver (the
+            // end-to-end tests) it cannot be: wry's ephemeral context does not outlive
+            // the window's creation, and with it the automation hook.
+            let automated = std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_some();
+            WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+                .title("Reclaim — account recovery")
+                .inner_size(960.0, 720.0)
+                .min_inner_size(360.0, 560.0)
+                .incognito(!automated)
+                .fullscreen(kiosk)
+                .decorations(!kiosk)
+                .build()?;
+            let handle = app.handle().clone();
+            // Loads the models while the first screen shows.
+            tauri::async_runtime::spawn(async move {
+                let core = handle.state::<Core>();
+                let _ = core.recovery().await;
+                if kiosk {
+                    commands::kiosk_watchdog(handle.clone(), &core).await;
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(e) = result {
+        eprintln!("reclaim-app: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The commands through Tauri's IPC on the mock runtime: the same ACL, argument
+    //! names and error shape the web UI sees, without a webview.
+
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+    use tauri::WebviewWindowBuilder;
+
+    use super::*;
+
+    fn app(settings: &str) -> tauri::App<tauri::test::MockRuntime> {
+        let settings = Settings::parse(settings).unwrap();
+        let app = with_commands(mock_builder())
+            .manage(Core::new(settings))
+            .build(tauri::generate_context!("../tauri.conf.json"))
+            .unwrap();
+        WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        app
+    }
+
+    fn invoke(
+        app: &tauri::App<tauri::test::MockRuntime>,
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let window = app.get_webview_window("main").unwrap();
+        get_ipc_response(
+            &window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<serde_json::Value>().unwrap())
+    }
+
+    fn frames_dir() -> String {
+        let dir = std::env::temp_dir().join(format!("reclaim-app-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.display().to_string()
+    }
+
+    /// Nothing listens on port 9 of this machine (discard is not run).
+    fn settings(extra: &str) -> String {
+        format!(
+            "server_url = \"http://127.0.0.1:9\"\ncamera = \"files:{}\"\ndata_dir = \"{}\"\n{extra}",
+            frames_dir(),
+            frames_dir()
+        )
+    }
+
+    #[test]
+    fn the_commands_answer_through_ipc_and_errors_carry_codes() {
+        let app = app(&settings(""));
+        let state = invoke(&app, "get_state", serde_json::json!({})).unwrap();
+        assert_eq!(state["screen"], "start");
+        assert_eq!(state["can_handoff"], true);
+        assert_eq!(state["camera"]["file_backed"], true);
+
+        let e = invoke(
+            &app,
+            "start_recovery",
+            serde_json::json!({ "login": " ", "action": "reset_password" }),
+        )
+        .unwrap_err();
+        assert_eq!(e["code"], "input_invalid");
+        let e = invoke(
+            &app,
+            "start_recovery",
+            serde_json::json!({ "login": "a", "action": "delete_everything" }),
+        )
+        .unwrap_err();
+        assert_eq!(e["code"], "input_invalid");
+        let e = invoke(&app, "capture_document", serde_json::json!({})).unwrap_err();
+        assert_eq!(e["code"], "out_of_order");
+
+        // The service is down: the person sees the error screen, and can start over.
+        let state = invoke(
+            &app,
+            "start_recovery",
+            serde_json::json!({ "login": "avery.quinn", "action": "unlock" }),
+        )
+        .unwrap();
+        assert_eq!(state["screen"], "error");
+        assert_eq!(state["error"], "backend_unreachable");
+        let state = invoke(&app, "start_over", serde_json::json!({})).unwrap();
+        assert_eq!(state["screen"], "start");
+        assert_eq!(state["login"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_kiosk_starts_on_its_attract_screen_and_offers_no_hand_off() {
+        let dir = frames_dir();
+        let key = std::path::Path::new(&dir).join("kiosk.key");
+        if !key.exists() {
+            reclaim_client::keystore::KeyStore::unmanaged(&key)
+                .load_or_create()
+                .unwrap();
+        }
+        let app = app(&settings(&format!(
+            "kiosk = true\nidle_timeout_s = 30\ndevice_key = \"{}\"",
+            key.display()
+        )));
+        let state = invoke(&app, "get_state", serde_json::json!({})).unwrap();
+        assert_eq!(state["screen"], "attract");
+        assert_eq!(state["kiosk"], true);
+        assert_eq!(state["can_handoff"], false);
+        assert_eq!(state["idle_timeout_s"], 30);
+        let state = invoke(&app, "begin", serde_json::json!({})).unwrap();
+        assert_eq!(state["screen"], "start");
+        let e = invoke(&app, "start_handoff", serde_json::json!({})).unwrap_err();
+        assert_eq!(e["code"], "out_of_order");
+    }
+}

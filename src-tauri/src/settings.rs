@@ -1,0 +1,151 @@
+//! The app's configuration, set by whoever deploys it: which service, kiosk or not,
+//! which key, which camera. Read from the file `RECLAIM_APP_CONFIG` names, else
+//! `$XDG_CONFIG_HOME/reclaim/app.toml` (`~/.config/reclaim/app.toml`); every field has a
+//! default but the service URL.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const CONFIG_ENV: &str = "RECLAIM_APP_CONFIG";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The recovery service, e.g. `https://reclaim.example.com`.
+    pub server_url: String,
+    /// Fullscreen, no window chrome, an attract screen, a managed key, and everything
+    /// forgotten after `idle_timeout_s` without input or when done.
+    #[serde(default)]
+    pub kiosk: bool,
+    #[serde(default = "default_idle")]
+    pub idle_timeout_s: u64,
+    /// The device key file. Required in kiosk mode (a managed key an admin registered
+    /// with `reclaim device register`); otherwise made on first use in the data dir.
+    #[serde(default)]
+    pub device_key: Option<PathBuf>,
+    /// `files:DIR` for a file-backed camera (tests, demos; declared in the attestation),
+    /// a camera id to always use, or empty for the remembered or first camera.
+    #[serde(default)]
+    pub camera: Option<String>,
+    /// Frame rate of a file-backed camera.
+    #[serde(default = "default_fps")]
+    pub file_camera_fps: f32,
+    #[serde(default)]
+    pub models_dir: Option<PathBuf>,
+    /// The name this device registers under.
+    #[serde(default = "default_name")]
+    pub device_name: String,
+    /// Where the app keeps its key and the camera choice.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn default_idle() -> u64 {
+    90
+}
+
+fn default_fps() -> f32 {
+    30.0
+}
+
+fn default_name() -> String {
+    "Reclaim app".into()
+}
+
+impl Settings {
+    pub fn load() -> Result<Settings, String> {
+        let path = match std::env::var_os(CONFIG_ENV) {
+            Some(p) => PathBuf::from(p),
+            None => config_home().join("reclaim/app.toml"),
+        };
+        Settings::read(&path)
+    }
+
+    pub fn read(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: {e} (set {CONFIG_ENV} or write this file; see docs/app.md)",
+                path.display()
+            )
+        })?;
+        Settings::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Settings, String> {
+        let s: Settings = toml::from_str(text).map_err(|e| e.to_string())?;
+        if !(s.server_url.starts_with("https://") || s.server_url.starts_with("http://")) {
+            return Err("server_url must be an https:// URL".into());
+        }
+        if s.kiosk && s.device_key.is_none() {
+            return Err("a kiosk needs device_key: the managed key its admin registered".into());
+        }
+        if !(5..=3600).contains(&s.idle_timeout_s) {
+            return Err("idle_timeout_s must be between 5 and 3600".into());
+        }
+        Ok(s)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home().join(".local/share"))
+                .join("reclaim")
+        })
+    }
+
+    /// The file-backed camera's directory, when configured.
+    pub fn file_camera(&self) -> Option<PathBuf> {
+        self.camera
+            .as_deref()
+            .and_then(|c| c.strip_prefix("files:"))
+            .map(PathBuf::from)
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn config_home() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME").map_or_else(|| home().join(".config"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_config_takes_defaults() {
+        let s = Settings::parse("server_url = \"https://reclaim.example.com\"").unwrap();
+        assert!(!s.kiosk);
+        assert_eq!(s.idle_timeout_s, 90);
+        assert_eq!(s.file_camera(), None);
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        for (text, says) in [
+            ("", "server_url"),
+            ("server_url = \"ftp://x\"", "https"),
+            ("server_url = \"https://x\"\nkiosk = true", "device_key"),
+            (
+                "server_url = \"https://x\"\nidle_timeout_s = 1",
+                "idle_timeout_s",
+            ),
+            ("server_url = \"https://x\"\nkoisk = true", "unknown field"),
+        ] {
+            let e = Settings::parse(text).err().unwrap_or_default();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_file_camera_is_named_by_its_directory() {
+        let s =
+            Settings::parse("server_url = \"http://127.0.0.1:1\"\ncamera = \"files:/tmp/frames\"")
+                .unwrap();
+        assert_eq!(s.file_camera(), Some(PathBuf::from("/tmp/frames")));
+    }
+}

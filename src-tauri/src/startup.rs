@@ -1,0 +1,69 @@
+//! Building the app's core from its settings: the engine, the device key, the service
+//! client and the camera.
+
+use std::sync::Arc;
+
+use reclaim_client::api::{ApiClient, Timeouts};
+use reclaim_client::engine::DeviceEngine;
+use reclaim_client::frames::FileSource;
+use reclaim_client::keystore::KeyStore;
+use reclaim_client::recovery::Recovery;
+use reclaim_client::{ClientError, Result};
+
+use crate::camera::NokhwaSource;
+use crate::settings::Settings;
+
+pub async fn build(settings: &Settings) -> Result<Recovery> {
+    let models = settings.models_dir.clone();
+    let engine =
+        tauri::async_runtime::spawn_blocking(move || DeviceEngine::load(models.as_deref()))
+            .await
+            .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+    let store = match &settings.device_key {
+        Some(path) => KeyStore::managed(path),
+        None => KeyStore::unmanaged(settings.data_dir().join("device.key")),
+    };
+    let key = store.load_or_create()?;
+    let api = ApiClient::new(&settings.server_url, Timeouts::default())?;
+    let mut recovery = Recovery::new(
+        api,
+        key,
+        Arc::new(engine),
+        settings.kiosk,
+        settings.idle_timeout_s,
+        &settings.device_name,
+    );
+    if let Some(dir) = settings.file_camera() {
+        recovery.set_camera(Box::new(FileSource::open(&dir, settings.file_camera_fps)?));
+    } else {
+        let wanted = settings
+            .camera
+            .clone()
+            .or_else(|| remembered_camera(settings));
+        let opened = tauri::async_runtime::spawn_blocking(move || {
+            NokhwaSource::open(wanted.as_deref()).or_else(|_| NokhwaSource::open(None))
+        })
+        .await
+        .map_err(|e| ClientError::CameraUnavailable(e.to_string()))?;
+        // No camera is not fatal: the person can still hand off to a phone, and the
+        // preview says what is wrong.
+        if let Ok(source) = opened {
+            recovery.set_camera(Box::new(source));
+        }
+    }
+    Ok(recovery)
+}
+
+fn remembered_camera(settings: &Settings) -> Option<String> {
+    std::fs::read_to_string(settings.data_dir().join("camera"))
+        .ok()
+        .map(|s| s.trim().chars().take(256).collect())
+}
+
+/// Remembers the camera the person picked.
+pub fn remember_camera(settings: &Settings, id: &str) {
+    let dir = settings.data_dir();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("camera"), id);
+    }
+}

@@ -1,0 +1,319 @@
+//! The processes an end-to-end test runs: an X server, the real `reclaim serve`, and
+//! tauri-driver (which starts WebKitWebDriver, which starts the app). Each is killed
+//! when its handle drops.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reclaim_testkit::scenes::{write_scenes, SceneSpec};
+
+use crate::webdriver::Session;
+
+pub const LOGIN: &str = "avery.quinn";
+pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
+const ARDERN_1: &[u8] = include_bytes!("../../../tests/data/faces/ardern-1.jpg");
+const ARDERN_2: &[u8] = include_bytes!("../../../tests/data/faces/ardern-2.jpg");
+const OBAMA_1: &[u8] = include_bytes!("../../../tests/data/faces/obama-1.jpg");
+
+pub struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("reclaim-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} not ready after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The binaries cargo built beside this test: the app and the `reclaim` command.
+fn binary(name: &str) -> PathBuf {
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_reclaim-app"));
+    if name == "reclaim-app" {
+        return app;
+    }
+    let path = app.with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (`cargo test --workspace` builds it)",
+        path.display()
+    );
+    path
+}
+
+fn tool(name: &str) -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    [
+        home.join(".cargo/bin").join(name),
+        PathBuf::from("/usr/bin").join(name),
+        PathBuf::from("/usr/local/bin").join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| panic!("{name} is not installed (scripts/setup-debian installs it)"))
+}
+
+/// An X server of its own for one test.
+pub struct Display {
+    pub name: String,
+    _proc: Proc,
+}
+
+impl Display {
+    pub fn start() -> Display {
+        let n = (100..400)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .unwrap();
+        let child = Command::new("Xvfb")
+            .args([
+                &format!(":{n}"),
+                "-screen",
+                "0",
+                "960x720x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb)");
+        let proc = Proc(child);
+        wait_until("Xvfb", Duration::from_secs(20), || {
+            Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        });
+        Display {
+            name: format!(":{n}"),
+            _proc: proc,
+        }
+    }
+
+    /// The whole display as a PNG, into the screenshot directory.
+    pub fn screenshot(&self, name: &str) {
+        let dir = screenshot_dir();
+        let path = dir.join(format!("{name}.png"));
+        let ok = Command::new("import")
+            .args([
+                "-display",
+                &self.name,
+                "-window",
+                "root",
+                path.to_str().unwrap(),
+            ])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "screenshot {name} failed (imagemagick's import)");
+    }
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("RECLAIM_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("reclaim-screenshots-{}", std::process::id()))
+            });
+        std::fs::create_dir_all(&dir).unwrap();
+        eprintln!("screenshots in {}", dir.display());
+        dir
+    })
+    .clone()
+}
+
+/// The real `reclaim serve`, on SQLite and the demo directory, accepting file-backed
+/// cameras (the tests' frames come from files).
+pub struct Server {
+    pub url: String,
+    pub config: PathBuf,
+    pub dir: PathBuf,
+    _proc: Proc,
+}
+
+impl Server {
+    pub fn start(name: &str) -> Server {
+        let dir = scratch(name);
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let config = dir.join("reclaim.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_key_file = \"{}\"\n\
+                 [database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n\
+                 [policy]\nallow_virtual_camera = true\n",
+                dir.join("data.key").display(),
+                dir.join("reclaim.db").display(),
+                dir.join("directory.json").display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new(binary("reclaim"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let proc = Proc(child);
+        let http = reqwest::blocking::Client::new();
+        wait_until("reclaim serve", Duration::from_secs(60), || {
+            http.get(format!("{url}/healthz"))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+        });
+        Server {
+            url,
+            config,
+            dir,
+            _proc: proc,
+        }
+    }
+
+    /// Registers a managed device key (an admin's job) and returns its file.
+    pub fn register_managed_key(&self, name: &str) -> PathBuf {
+        let key = self.dir.join(format!("{name}.key"));
+        let out = Command::new(binary("reclaim"))
+            .args([
+                "device",
+                "register",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--key-out",
+                key.to_str().unwrap(),
+                "--name",
+                name,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        key
+    }
+
+    /// The demo directory's record of `login`, as the server wrote it.
+    pub fn directory_record(&self, login: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.dir.join("directory.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["users"][login].clone()
+    }
+}
+
+/// Who stands in front of the file-backed camera.
+#[derive(Clone, Copy)]
+pub enum Person {
+    /// Avery, with Avery's passport.
+    Avery,
+    /// Avery another day: filmed from another photo (the first visit's frames again
+    /// would be refused by the server's replay check, as they should be).
+    AveryAgain,
+    /// Someone else, with Avery's passport.
+    Impostor,
+}
+
+/// Scenes for the file-backed camera: Avery's passport, and `person` filming the selfie.
+pub fn scenes(person: Person) -> PathBuf {
+    static CELLS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (i, selfie, seed, name) = match person {
+        Person::Avery => (0, ARDERN_1, 2026, "scenes-avery"),
+        Person::AveryAgain => (1, ARDERN_2, 11, "scenes-avery-again"),
+        Person::Impostor => (2, OBAMA_1, 7, "scenes-impostor"),
+    };
+    CELLS[i]
+        .get_or_init(|| {
+            let dir = scratch(name);
+            write_scenes(
+                &dir,
+                &SceneSpec {
+                    portrait_jpeg: ARDERN_2,
+                    selfie_jpeg: selfie,
+                    surname: "QUINN",
+                    given_names: "AVERY",
+                    seed,
+                },
+            )
+            .unwrap();
+            dir
+        })
+        .clone()
+}
+
+/// The app under WebDriver, with its own config.
+pub struct App {
+    pub session: Session,
+    _driver: Proc,
+}
+
+impl App {
+    /// Starts the app on `display` with the config `settings` (TOML) through a driver
+    /// of its own (the config reaches the app through the driver's environment).
+    pub fn start(display: &Display, dir: &Path, settings: &str) -> App {
+        let config = dir.join("app.toml");
+        std::fs::write(&config, settings).unwrap();
+        let port = free_port();
+        let native = free_port();
+        let log = std::fs::File::create(dir.join("driver.log")).unwrap();
+        let child = Command::new(tool("tauri-driver"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+                "--native-driver",
+                "/usr/bin/WebKitWebDriver",
+            ])
+            .env("DISPLAY", &display.name)
+            .env("RECLAIM_APP_CONFIG", &config)
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tauri-driver");
+        let driver = Proc(child);
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::new();
+        wait_until("tauri-driver", Duration::from_secs(30), || {
+            http.get(format!("{url}/status")).send().is_ok()
+        });
+        let session = Session::start(&url, binary("reclaim-app").to_str().unwrap());
+        App {
+            session,
+            _driver: driver,
+        }
+    }
+}
