@@ -47,10 +47,16 @@ struct Latest {
     frame: Option<Arc<RgbImage>>,
     t_ms: u64,
     seq: u64,
+    /// The mode the frame was taken in (see `Shared::epoch`).
+    epoch: u64,
 }
 
 struct Shared {
     latest: Latest,
+    /// Counts mode changes. A frame taken before the latest change (the ID still in view
+    /// when the selfie starts, a file source not yet switched to the new scene) is
+    /// never analysed for the new mode.
+    epoch: u64,
     mode: Mode,
     guidance: Guidance,
     ready_card: Option<ReadyCard>,
@@ -66,7 +72,7 @@ struct Shared {
 pub struct Capture {
     shared: Arc<(Mutex<Shared>, Condvar)>,
     info: CameraInfo,
-    scene_tx: std::sync::mpsc::Sender<Scene>,
+    scene_tx: std::sync::mpsc::Sender<(Scene, u64)>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -90,6 +96,7 @@ impl Capture {
         let shared = Arc::new((
             Mutex::new(Shared {
                 latest: Latest::default(),
+                epoch: 0,
                 mode: Mode::Idle,
                 guidance: Guidance::default(),
                 ready_card: None,
@@ -101,34 +108,39 @@ impl Capture {
             }),
             Condvar::new(),
         ));
-        let (scene_tx, scene_rx) = std::sync::mpsc::channel::<Scene>();
+        let (scene_tx, scene_rx) = std::sync::mpsc::channel::<(Scene, u64)>();
         let grab_shared = shared.clone();
         let grabber = std::thread::Builder::new()
             .name("reclaim-camera".into())
-            .spawn(move || loop {
-                while let Ok(scene) = scene_rx.try_recv() {
-                    source.set_scene(scene);
-                }
-                let (m, cv) = &*grab_shared;
-                if lock(m).stop {
-                    return;
-                }
-                match source.next_frame() {
-                    Ok(frame) => {
-                        let mut s = lock(m);
-                        s.latest = Latest {
-                            frame: Some(Arc::new(frame.image)),
-                            t_ms: frame.t_ms,
-                            seq: s.latest.seq + 1,
-                        };
-                        s.frames_seen += 1;
-                        s.camera_error = None;
-                        cv.notify_all();
+            .spawn(move || {
+                let mut epoch = 0;
+                loop {
+                    while let Ok((scene, e)) = scene_rx.try_recv() {
+                        source.set_scene(scene);
+                        epoch = e;
                     }
-                    Err(e) => {
-                        lock(m).camera_error = Some(e.code().to_string());
-                        cv.notify_all();
-                        std::thread::sleep(Duration::from_millis(250));
+                    let (m, cv) = &*grab_shared;
+                    if lock(m).stop {
+                        return;
+                    }
+                    match source.next_frame() {
+                        Ok(frame) => {
+                            let mut s = lock(m);
+                            s.latest = Latest {
+                                frame: Some(Arc::new(frame.image)),
+                                t_ms: frame.t_ms,
+                                seq: s.latest.seq + 1,
+                                epoch,
+                            };
+                            s.frames_seen += 1;
+                            s.camera_error = None;
+                            cv.notify_all();
+                        }
+                        Err(e) => {
+                            lock(m).camera_error = Some(e.code().to_string());
+                            cv.notify_all();
+                            std::thread::sleep(Duration::from_millis(250));
+                        }
                     }
                 }
             });
@@ -153,8 +165,9 @@ impl Capture {
 
     /// Tells the source what is in front of it and the analyser what to do.
     pub fn set_mode(&self, scene: Scene, mode: Mode) {
-        let _ = self.scene_tx.send(scene);
         let mut s = lock(&self.shared.0);
+        s.epoch += 1;
+        let _ = self.scene_tx.send((scene, s.epoch));
         s.mode = mode;
         s.guidance = Guidance::default();
         s.ready_card = None;
@@ -243,15 +256,15 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
     let mut last_card = Instant::now() - CARD_INTERVAL;
     loop {
         // The newest frame the analyser has not seen; those in between are dropped.
-        let (frame, t_ms, seq, task) = {
+        let (frame, t_ms, seq, epoch, task) = {
             let mut s = lock(m);
             loop {
                 if s.stop {
                     return;
                 }
-                if s.latest.seq != last_seq {
+                if s.latest.seq != last_seq && s.latest.epoch == s.epoch {
                     if let Some(f) = s.latest.frame.clone() {
-                        break (f, s.latest.t_ms, s.latest.seq, task_of(&s.mode));
+                        break (f, s.latest.t_ms, s.latest.seq, s.epoch, task_of(&s.mode));
                     }
                 }
                 s = cv
@@ -296,8 +309,9 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
                     s.camera_error = Some("engine_unavailable".into());
                     continue;
                 };
+                let current = s.epoch == epoch;
                 if let Mode::Selfie(r) = &mut s.mode {
-                    if due {
+                    if due && current {
                         r.record((*frame).clone(), t_ms, &look);
                     }
                     let (progress, done, prompt) = (r.progress(), r.done(), r.prompt());

@@ -27,6 +27,8 @@ pub enum ClientError {
     EngineUnavailable(String),
     #[error("the device key could not be read or stored: {0}")]
     KeyStore(String),
+    #[error("the capture could not be judged: {0}")]
+    CaptureInvalid(String),
     #[error("the QR code is not a Reclaim hand-off code")]
     HandoffInvalid,
     #[error("that step is not possible now ({0})")]
@@ -48,6 +50,7 @@ impl ClientError {
             ClientError::CameraLost(_) => "camera_lost",
             ClientError::EngineUnavailable(_) => "engine_unavailable",
             ClientError::KeyStore(_) => "key_store",
+            ClientError::CaptureInvalid(_) => "capture_invalid",
             ClientError::HandoffInvalid => "handoff_invalid",
             ClientError::OutOfOrder(_) => "out_of_order",
             ClientError::Input(_) => "input_invalid",
@@ -110,6 +113,7 @@ pub const APP_CODES: &[&str] = &[
     "camera_unavailable",
     "camera_lost",
     "engine_unavailable",
+    "capture_invalid",
     "key_store",
     "handoff_invalid",
     "out_of_order",

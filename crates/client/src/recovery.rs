@@ -309,7 +309,7 @@ impl Recovery {
         let engine = self.engine.clone();
         let challenge = session.challenge.clone();
         // The engine is CPU-bound: it runs off the async runtime.
-        let (verification, evidence) = tokio::task::spawn_blocking(move || {
+        let verified = tokio::task::spawn_blocking(move || {
             device_verify(
                 &engine,
                 front.as_deref(),
@@ -319,7 +319,15 @@ impl Recovery {
             )
         })
         .await
-        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?;
+        let (verification, evidence) = match verified {
+            Ok(v) => v,
+            Err(ClientError::CaptureInvalid(_)) => {
+                self.flow.refused_locally(vec!["capture_invalid".into()]);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         // A returning user's template never leaves the server: the device can only
         // judge liveness and capture, and the comparison is the server's.
         let returning = !session.steps.iter().any(|s| s == "document");
@@ -611,7 +619,15 @@ fn device_verify(
         skip_liveness: false,
         today,
     })
-    .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?;
+    .map_err(|e| {
+        // A broken install is the app's problem; anything else is a capture the engine
+        // could not judge, which the person can retake.
+        if e.code().starts_with("model_") {
+            ClientError::EngineUnavailable(e.to_string())
+        } else {
+            ClientError::CaptureInvalid(e.to_string())
+        }
+    })?;
     Ok((verification, evidence))
 }
 

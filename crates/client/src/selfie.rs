@@ -31,7 +31,10 @@ pub struct SelfieRecorder {
     held: usize,
     baseline_pitch: Option<f32>,
     frames: Vec<RecordedFrame>,
+    first_t: Option<u64>,
     last_t: Option<u64>,
+    /// The newest frame time seen, kept or not.
+    seen_t: u64,
     last_digest: Option<u64>,
 }
 
@@ -44,7 +47,9 @@ impl SelfieRecorder {
             held: 0,
             baseline_pitch: None,
             frames: Vec::new(),
+            first_t: None,
             last_t: None,
+            seen_t: 0,
             last_digest: None,
         }
     }
@@ -64,12 +69,14 @@ impl SelfieRecorder {
         if self.done() {
             return;
         }
+        self.seen_t = self.seen_t.max(t_ms);
         let digest = frame_digest(&image);
         if self.last_digest == Some(digest) {
             return;
         }
         self.last_digest = Some(digest);
         self.last_t = Some(t_ms);
+        self.first_t.get_or_insert(t_ms);
         self.frames.push(RecordedFrame { image, t_ms });
         if let (Some(yaw), Some(pitch)) = (look.yaw, look.pitch) {
             let pitch = pitch - *self.baseline_pitch.get_or_insert(pitch);
@@ -104,9 +111,15 @@ impl SelfieRecorder {
         }
     }
 
-    /// Every move made (the last one held), or the frame budget spent.
+    /// Every move made (the last one held), the frame budget spent, or the longest
+    /// capture the liveness check accepts gone by (a person who stopped following the
+    /// prompts, a camera repeating one frame): the engine then says what was missing.
     pub fn done(&self) -> bool {
-        self.step >= self.challenge.len() || self.frames.len() >= MAX_FRAMES
+        self.step >= self.challenge.len()
+            || self.frames.len() >= MAX_FRAMES
+            || self.first_t.is_some_and(|first| {
+                self.seen_t.saturating_sub(first) >= self.policy.max_duration_ms
+            })
     }
 
     pub fn progress(&self) -> f32 {
@@ -213,6 +226,21 @@ mod tests {
         assert!(r.done());
         assert_eq!(r.frames().len(), MAX_FRAMES);
         assert!(r.progress() < 1.0);
+    }
+
+    #[test]
+    fn a_recording_ends_when_the_longest_capture_has_gone_by() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        r.record(frame(1), 0, &look(0.0));
+        // The camera repeats one frame from then on: nothing more is kept...
+        for t in (200..15_000).step_by(200) {
+            r.record(frame(1), t, &look(0.0));
+        }
+        assert!(!r.done());
+        r.record(frame(1), 15_000, &look(0.0));
+        // ...and the recording still ends, for the engine to judge.
+        assert!(r.done());
+        assert_eq!(r.frames().len(), 1);
     }
 
     #[test]
