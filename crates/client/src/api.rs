@@ -116,9 +116,20 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(base_url: &str, timeouts: Timeouts) -> Result<ApiClient> {
         let base = base_url.trim_end_matches('/').to_string();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
+        let url = reqwest::Url::parse(&base)
+            .map_err(|e| ClientError::Input(format!("the service URL {base:?}: {e}")))?;
+        // Photos of an ID and a face, a session token and a new password travel on this
+        // connection: plain HTTP only to this machine itself (tests, a local proxy).
+        let host = url.host_str().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
             return Err(ClientError::Input(format!(
-                "the service URL must start with https:// (got {base:?})"
+                "the service URL must be https:// (plain http only to this machine): {base:?}"
             )));
         }
         let http = reqwest::Client::builder()
@@ -344,5 +355,35 @@ fn path_segment(id: &str) -> Result<&str> {
         Err(ClientError::BackendInvalidAnswer(
             "a session id with unexpected characters".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_leaves_the_machine() {
+        for ok in [
+            "https://reclaim.example.com",
+            "https://reclaim.example.com/",
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:8080",
+        ] {
+            assert!(ApiClient::new(ok, Timeouts::default()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://reclaim.example.com",
+            "http://10.0.0.5",
+            "ftp://reclaim.example.com",
+            "reclaim.example.com",
+            "",
+        ] {
+            let e = ApiClient::new(bad, Timeouts::default())
+                .err()
+                .map(|e| e.code().to_string());
+            assert_eq!(e.as_deref(), Some("input_invalid"), "{bad}");
+        }
     }
 }

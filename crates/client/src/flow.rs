@@ -118,7 +118,7 @@ impl Flow {
         self.state.screen
     }
 
-    fn expect(&self, allowed: &[Screen], what: &'static str) -> Result<()> {
+    fn require(&self, allowed: &[Screen], what: &'static str) -> Result<()> {
         if allowed.contains(&self.state.screen) {
             Ok(())
         } else {
@@ -127,14 +127,14 @@ impl Flow {
     }
 
     pub fn begin(&mut self) -> Result<()> {
-        self.expect(&[Screen::Attract, Screen::Start], "begin")?;
+        self.require(&[Screen::Attract, Screen::Start], "begin")?;
         self.state.screen = Screen::Start;
         Ok(())
     }
 
     /// Checks and records who and what; the session is started next.
     pub fn ask(&mut self, login: &str, action: RecoveryAction) -> Result<String> {
-        self.expect(
+        self.require(
             &[
                 Screen::Start,
                 Screen::Attract,
@@ -175,7 +175,7 @@ impl Flow {
 
     /// A side was captured; `needs_back` when the reading is on the back.
     pub fn document_captured(&mut self, needs_back: bool) -> Result<()> {
-        self.expect(&[Screen::Document], "capture_document")?;
+        self.require(&[Screen::Document], "capture_document")?;
         if needs_back && self.state.document_side == Some(Side::Front) {
             self.state.document_side = Some(Side::Back);
         } else {
@@ -186,7 +186,7 @@ impl Flow {
     }
 
     pub fn checking(&mut self) -> Result<()> {
-        self.expect(&[Screen::Selfie], "submit")?;
+        self.require(&[Screen::Selfie], "submit")?;
         self.state.screen = Screen::Checking;
         Ok(())
     }
@@ -217,7 +217,7 @@ impl Flow {
     }
 
     pub fn applying(&mut self) -> Result<()> {
-        self.expect(&[Screen::Password, Screen::Applying], "set_password")?;
+        self.require(&[Screen::Password, Screen::Applying], "set_password")?;
         self.state.password_error = None;
         self.state.screen = Screen::Applying;
         Ok(())
@@ -241,7 +241,7 @@ impl Flow {
     }
 
     pub fn handoff_shown(&mut self, view: HandoffView) -> Result<()> {
-        self.expect(
+        self.require(
             &[Screen::Document, Screen::Selfie, Screen::Start],
             "start_handoff",
         )?;
@@ -283,7 +283,7 @@ impl Flow {
     }
 
     pub fn scanning(&mut self) -> Result<()> {
-        self.expect(
+        self.require(
             &[Screen::Start, Screen::Attract, Screen::Error],
             "scan_handoff",
         )?;
