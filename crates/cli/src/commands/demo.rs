@@ -17,22 +17,21 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use reclaim_client::api::EvidenceItem;
+use reclaim_client::attestation::{claims, AttestationInput};
+use reclaim_client::frames::CameraInfo;
 use reclaim_docgen::portrait::printed_portrait;
 use reclaim_docgen::sample::random_spec;
 use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
 use reclaim_document::Date;
 use reclaim_facegen::{sequence, HeadModel};
-use reclaim_protocol::{
-    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, EvidenceDigest,
-    RecoveryAction, ResultScore, PROTOCOL_VERSION,
-};
+use reclaim_protocol::{sign_attestation, DeviceKey, RecoveryAction};
 use reclaim_server::engine::{shipped_model_digests, ServerEngine};
 use reclaim_server::{audit, App, Config};
 use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
 use reclaim_verify::{load_image_bytes, ImageLimits};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::output::{fail, say, Outcome};
 
@@ -324,81 +323,53 @@ async fn attest(
     verification: &Verification,
     steps: &mut Steps,
 ) -> Result<Value, String> {
-    let mut evidence = Vec::new();
-    let mut digests = Vec::new();
+    let mut items = Vec::new();
     if let Some(id) = id_jpeg {
-        evidence.push(json!({ "name": "id_front", "data": STANDARD.encode(id) }));
-        digests.push(EvidenceDigest {
+        items.push(EvidenceItem {
             name: "id_front".into(),
-            sha256: hex::encode(Sha256::digest(id)),
+            t_ms: None,
+            data: id.to_vec(),
         });
     }
     for (i, (bytes, t)) in selfie.iter().enumerate() {
-        let name = format!("selfie_{i:02}");
-        digests.push(EvidenceDigest {
-            name: name.clone(),
-            sha256: hex::encode(Sha256::digest(bytes)),
+        items.push(EvidenceItem {
+            name: format!("selfie_{i:02}"),
+            t_ms: Some(*t),
+            data: bytes.clone(),
         });
-        evidence.push(json!({ "name": name, "t_ms": t, "data": STANDARD.encode(bytes) }));
     }
-    let fields = verification.document.as_ref().map(|d| &d.fields);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: AUDIENCE.into(),
-        iat: now,
-        exp: now + 120,
-        session: session.id.clone(),
-        nonce: session.nonce.clone(),
-        user: LOGIN.into(),
-        action,
-        decision: "verified".into(),
-        reasons: Vec::new(),
-        results: verification
-            .face_match
-            .iter()
-            .map(|m| ResultScore {
-                name: "face_match".into(),
-                score: f64::from(m.score.unwrap_or(0.0)),
-                threshold: f64::from(m.threshold),
-                rule: "at_least".into(),
-                passed: m.same_person,
-            })
-            .collect(),
-        models: shipped_model_digests()?,
-        app_version: format!("reclaim-demo {}", env!("CARGO_PKG_VERSION")),
-        camera: Camera {
-            name: "demo sample images".into(),
-            backend: "file".into(),
-            virtual_device: false,
-            file_backed: true,
+    let evidence: Vec<Value> = items
+        .iter()
+        .map(|e| {
+            let mut item = json!({ "name": e.name, "data": STANDARD.encode(&e.data) });
+            if let Some(t) = e.t_ms {
+                item["t_ms"] = json!(t);
+            }
+            item
+        })
+        .collect();
+    // The app's own builder: what the demo signs is what the app signs.
+    let claims = claims(
+        &AttestationInput {
+            audience: AUDIENCE,
+            session: &session.id,
+            nonce: &session.nonce,
+            user: LOGIN,
+            action,
+            camera: &CameraInfo {
+                name: "demo sample images".into(),
+                backend: "file".into(),
+                virtual_device: false,
+                file_backed: true,
+            },
+            models: shipped_model_digests()?,
+            evidence: &items,
+            // A returning user's selfie is compared with the template on the server.
+            returning: id_jpeg.is_none(),
         },
-        timings_ms: [("total".to_string(), verification.timings_ms.total)]
-            .into_iter()
-            .collect(),
-        evidence: digests,
-        document: fields.map(|f| AttestedDocument {
-            kind: "td3".into(),
-            surname: f.surname.clone().unwrap_or_default(),
-            given_names: f.given_names.clone().unwrap_or_default(),
-            names_truncated: false,
-            birth_date: f.birth_date.map(|d| d.to_string()),
-            expiry_date: f.expiry_date.map(|d| d.to_string()),
-            checks_passed: true,
-        }),
-        // A returning user's selfie is compared with the template on the server.
-        face_embedding: if id_jpeg.is_none() {
-            verification.selfie_embedding.as_ref().map(|e| {
-                let bytes: Vec<u8> = e.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
-                STANDARD.encode(bytes)
-            })
-        } else {
-            None
-        },
-    };
+        verification,
+    )
+    .map_err(|e| e.to_string())?;
     let jws = sign_attestation(&claims, key).map_err(|e| e.to_string())?;
     steps.step(&format!(
         "attestation signed (EdDSA, {} bytes) with {} evidence digests",
