@@ -72,7 +72,20 @@ fn identify(app: &App, display: &Display, action: &str, shots: Option<&str>) {
     if let Some(p) = shots {
         display.screenshot(&format!("{p}-01-start"));
     }
-    s.click("#start-button");
+    // Keyboard only: Enter in the login field submits.
+    s.press_enter("#login");
+}
+
+/// The new screen's heading has the focus, so a screen reader announces it.
+fn assert_heading_focused(app: &App, screen: &str) {
+    let focused = app.session.js(
+        "const a = document.activeElement; return a && a.tagName === 'H1' ? a.closest('section').dataset.screen : ''",
+        serde_json::json!([]),
+    );
+    assert_eq!(
+        focused, screen,
+        "focus is not on the {screen} screen's heading"
+    );
 }
 
 #[test]
@@ -88,6 +101,7 @@ fn a_first_time_reset_then_a_returning_users_mfa_reset() {
     let (wall, cpu) = (Instant::now(), app_cpu_s());
     identify(&app, &display, "reset_password", Some("first"));
     s.wait_screen("document", STEP);
+    assert_heading_focused(&app, "document");
     // The reader needs a moment on the card; the guidance says when it can be taken.
     std::thread::sleep(Duration::from_millis(1500));
     display.screenshot("first-02-document");

@@ -119,6 +119,16 @@ impl Session {
         );
     }
 
+    /// Presses Enter in the element (a keyboard user submitting a form).
+    pub fn press_enter(&self, css: &str) {
+        let id = self.must(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": "\u{E007}" }),
+        );
+    }
+
     /// The visible text of the first element matching `css` ("" when none).
     pub fn text(&self, css: &str) -> String {
         self.js(
