@@ -345,6 +345,10 @@
   const preview = { running: false, generation: 0, inFlight: false, notBefore: 0 };
 
   function syncLoops() {
+    // No native camera (a phone, or none found): the webview's own, if it has one.
+    if (CAMERA_SCREENS.has(shown) && state && !state.camera) {
+      window.webviewCamera.start(window.__TAURI__.core.invoke);
+    }
     if (CAMERA_SCREENS.has(shown)) startPreview(); else preview.running = false;
     if (shown === 'handoff') startPoll(); else stopPoll();
   }

@@ -5,7 +5,9 @@
 use std::sync::Mutex as StdMutex;
 use std::time::Instant;
 
+use base64::Engine;
 use reclaim_client::api::PasswordCheck;
+use reclaim_client::frames::{pushed, FramePusher};
 use reclaim_client::recovery::{AppState, Preview, Recovery};
 use reclaim_client::ClientError;
 use reclaim_protocol::RecoveryAction;
@@ -39,6 +41,8 @@ pub struct Core {
     pub settings: Settings,
     recovery: OnceCell<Mutex<Recovery>>,
     last_input: StdMutex<Instant>,
+    /// Where the page's camera frames go, when the webview's camera is in use.
+    pusher: StdMutex<Option<FramePusher>>,
 }
 
 impl Core {
@@ -47,6 +51,7 @@ impl Core {
             settings,
             recovery: OnceCell::new(),
             last_input: StdMutex::new(Instant::now()),
+            pusher: StdMutex::new(None),
         }
     }
 
@@ -141,6 +146,45 @@ pub async fn choose_camera(core: State<'_, Core>, id: String) -> Answer<AppState
     let mut r = core.recovery().await?;
     r.set_camera(Box::new(opened));
     Ok(r.state())
+}
+
+/// The webview's camera (`getUserMedia`) from now on: where nokhwa finds nothing or does
+/// not reach (Android, iOS). `name` is the track's label, checked for virtual cameras.
+#[tauri::command]
+pub async fn use_webview_camera(core: State<'_, Core>, name: String) -> Answer<AppState> {
+    core.touch();
+    let (source, pusher) = pushed(&name);
+    *core.pusher.lock().unwrap_or_else(|p| p.into_inner()) = Some(pusher);
+    let mut r = core.recovery().await?;
+    r.set_camera(Box::new(source));
+    Ok(r.state())
+}
+
+/// One frame from the webview's camera: a base64 JPEG.
+#[tauri::command]
+pub fn push_frame(core: State<'_, Core>, jpeg: String) -> Answer<()> {
+    // A 4K JPEG is well under this; anything larger is not a camera frame.
+    if jpeg.len() > 16 * 1024 * 1024 {
+        return Err(UiError {
+            code: "input_invalid".into(),
+            detail: "a camera frame larger than 16 MB".into(),
+        });
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(jpeg.as_bytes())
+        .map_err(|e| UiError {
+            code: "input_invalid".into(),
+            detail: format!("a camera frame: {e}"),
+        })?;
+    let pusher = core
+        .pusher
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(|| {
+            UiError::from(ClientError::OutOfOrder("the webview camera is not in use"))
+        })?;
+    Ok(pusher.push_jpeg(&bytes)?)
 }
 
 #[tauri::command]

@@ -23,6 +23,8 @@ pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Bu
         commands::start_recovery,
         commands::list_cameras,
         commands::choose_camera,
+        commands::use_webview_camera,
+        commands::push_frame,
         commands::preview,
         commands::capture_document,
         commands::start_selfie,
@@ -178,6 +180,32 @@ mod tests {
         let state = invoke(&app, "start_over", serde_json::json!({})).unwrap();
         assert_eq!(state["screen"], "start");
         assert_eq!(state["login"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn the_webview_camera_takes_frames_through_ipc_and_refuses_garbage() {
+        let app = app(&settings(""));
+        let e = invoke(&app, "push_frame", serde_json::json!({ "jpeg": "" })).unwrap_err();
+        assert_eq!(e["code"], "out_of_order", "no webview camera in use yet");
+        let state = invoke(
+            &app,
+            "use_webview_camera",
+            serde_json::json!({ "name": "ManyCam Virtual Webcam" }),
+        )
+        .unwrap();
+        assert_eq!(state["camera"]["backend"], "webview");
+        assert_eq!(state["camera"]["virtual"], true);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&image::RgbImage::from_pixel(32, 24, image::Rgb([1, 2, 3])))
+            .unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+        invoke(&app, "push_frame", serde_json::json!({ "jpeg": b64 })).unwrap();
+        for bad in ["%%%", "bm90IGEganBlZw=="] {
+            let e = invoke(&app, "push_frame", serde_json::json!({ "jpeg": bad })).unwrap_err();
+            assert_eq!(e["code"], "input_invalid", "{bad}");
+        }
     }
 
     #[test]

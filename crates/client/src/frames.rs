@@ -7,6 +7,7 @@
 //! laptop's QR code). The flow says which step it is at; a real camera ignores that.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -27,6 +28,7 @@ pub struct CameraInfo {
     pub name: String,
     /// `v4l2`, `avfoundation`, `msmf`, `webview` or `file`.
     pub backend: String,
+    #[serde(rename = "virtual")]
     pub virtual_device: bool,
     pub file_backed: bool,
 }
@@ -246,6 +248,78 @@ impl FrameSource for FileSource {
     }
 }
 
+/// Frames pushed in from outside the process's own camera code: the webview's camera
+/// (`getUserMedia`), where nokhwa does not reach (Android, iOS) or finds nothing. The
+/// page sends each frame as a JPEG; a frame that arrives while the previous one is still
+/// waiting is dropped, like any frame the pipeline cannot take in time.
+pub struct PushedSource {
+    frames: Receiver<RgbImage>,
+    info: CameraInfo,
+    opened: Instant,
+}
+
+/// The sending end of a [`PushedSource`].
+#[derive(Clone)]
+pub struct FramePusher {
+    frames: SyncSender<RgbImage>,
+}
+
+/// A pushed camera named `name` (the page's track label, checked for virtual cameras).
+pub fn pushed(name: &str) -> (PushedSource, FramePusher) {
+    let (tx, rx) = sync_channel(1);
+    let name: String = name.chars().filter(|c| !c.is_control()).take(128).collect();
+    (
+        PushedSource {
+            frames: rx,
+            info: CameraInfo {
+                virtual_device: is_virtual_camera(&name, ""),
+                name: if name.is_empty() {
+                    "webview camera".into()
+                } else {
+                    name
+                },
+                backend: "webview".into(),
+                file_backed: false,
+            },
+            opened: Instant::now(),
+        },
+        FramePusher { frames: tx },
+    )
+}
+
+impl FramePusher {
+    /// Decodes `jpeg` (within the engine's image limits) and hands it to the pipeline.
+    pub fn push_jpeg(&self, jpeg: &[u8]) -> Result<()> {
+        let image = load_image_bytes(jpeg, &ImageLimits::default())
+            .map_err(|e| ClientError::Input(format!("a camera frame: {e}")))?
+            .rgb;
+        match self.frames.try_send(image) {
+            Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(ClientError::CameraLost("the camera was replaced".into()))
+            }
+        }
+    }
+}
+
+impl FrameSource for PushedSource {
+    fn info(&self) -> CameraInfo {
+        self.info.clone()
+    }
+
+    fn next_frame(&mut self) -> Result<Frame> {
+        match self.frames.recv_timeout(Duration::from_secs(2)) {
+            Ok(image) => Ok(Frame {
+                image,
+                t_ms: self.opened.elapsed().as_millis() as u64,
+            }),
+            Err(_) => Err(ClientError::CameraLost(
+                "no frame from the webview camera for 2 s".into(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +379,38 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(matches!(
             source.next_frame(),
+            Err(ClientError::CameraLost(_))
+        ));
+    }
+
+    #[test]
+    fn pushed_frames_reach_the_source_and_bad_ones_are_refused() {
+        let (mut source, pusher) = pushed("OBS Virtual Camera");
+        assert!(
+            source.info().virtual_device,
+            "a virtual camera is flagged by its label"
+        );
+        assert_eq!(source.info().backend, "webview");
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&RgbImage::from_pixel(64, 48, image::Rgb([10, 200, 30])))
+            .unwrap();
+        pusher.push_jpeg(&jpeg).unwrap();
+        // A second frame while the first waits is dropped, not queued.
+        pusher.push_jpeg(&jpeg).unwrap();
+        assert_eq!(source.next_frame().unwrap().image.dimensions(), (64, 48));
+        let e = pusher
+            .push_jpeg(b"not a jpeg")
+            .err()
+            .map(|e| e.code().to_string());
+        assert_eq!(e.as_deref(), Some("input_invalid"));
+        assert!(
+            matches!(source.next_frame(), Err(ClientError::CameraLost(_))),
+            "nothing queued"
+        );
+        drop(source);
+        assert!(matches!(
+            pusher.push_jpeg(&jpeg),
             Err(ClientError::CameraLost(_))
         ));
     }
