@@ -48,6 +48,27 @@ pub fn run() {
             std::process::exit(2);
         }
     };
+    // `reclaim-app --device-key`: which key this device signs with, for an admin to
+    // register it (`reclaim device register --public-key`), and where it is kept.
+    if std::env::args().nth(1).as_deref() == Some("--device-key") {
+        match startup::device_key(&settings) {
+            Ok((key, place)) => {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "key_id": key.key_id().to_string(),
+                        "public_key": key.public().to_base64(),
+                        "store": place.as_str(),
+                    })
+                );
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!("reclaim-app: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     let kiosk = settings.kiosk;
     let result = with_commands(tauri::Builder::default())
         .manage(Core::new(settings))
@@ -137,7 +158,7 @@ mod tests {
     /// Nothing listens on port 9 of this machine (discard is not run).
     fn settings(extra: &str) -> String {
         format!(
-            "server_url = \"http://127.0.0.1:9\"\ncamera = \"files:{}\"\ndata_dir = \"{}\"\n{extra}",
+            "server_url = \"http://127.0.0.1:9\"\ncamera = \"files:{}\"\ndata_dir = \"{}\"\ndevice_key_store = \"file\"\n{extra}",
             frames_dir(),
             frames_dir()
         )

@@ -24,6 +24,10 @@ pub struct Settings {
     /// with `reclaim device register`); otherwise made on first use in the data dir.
     #[serde(default)]
     pub device_key: Option<PathBuf>,
+    /// Where an unmanaged key is kept: `auto` (the OS keystore where one answers, else a
+    /// `0600` file in the data dir) or `file` (always the file).
+    #[serde(default)]
+    pub device_key_store: KeyStoreChoice,
     /// `files:DIR` for a file-backed camera (tests, demos; declared in the attestation),
     /// a camera id to always use, or empty for the remembered or first camera.
     #[serde(default)]
@@ -39,6 +43,14 @@ pub struct Settings {
     /// Where the app keeps its key and the camera choice.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStoreChoice {
+    #[default]
+    Auto,
+    File,
 }
 
 fn default_idle() -> u64 {

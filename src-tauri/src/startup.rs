@@ -6,12 +6,13 @@ use std::sync::Arc;
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::FileSource;
-use reclaim_client::keystore::KeyStore;
+use reclaim_client::keystore::{KeyPlace, KeyStore};
 use reclaim_client::recovery::Recovery;
 use reclaim_client::{ClientError, Result};
+use reclaim_protocol::DeviceKey;
 
 use crate::camera::NokhwaSource;
-use crate::settings::Settings;
+use crate::settings::{KeyStoreChoice, Settings};
 
 pub async fn build(settings: &Settings) -> Result<Recovery> {
     let models = settings.models_dir.clone();
@@ -19,11 +20,15 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
         tauri::async_runtime::spawn_blocking(move || DeviceEngine::load(models.as_deref()))
             .await
             .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
-    let store = match &settings.device_key {
-        Some(path) => KeyStore::managed(path),
-        None => KeyStore::unmanaged(settings.data_dir().join("device.key")),
-    };
-    let key = store.load_or_create()?;
+    let key_settings = settings.clone();
+    let (key, place) = tauri::async_runtime::spawn_blocking(move || device_key(&key_settings))
+        .await
+        .map_err(|e| ClientError::KeyStore(e.to_string()))??;
+    eprintln!(
+        "reclaim-app: device key {} in the {} store",
+        key.key_id(),
+        place.as_str()
+    );
     let api = ApiClient::new(&settings.server_url, Timeouts::default())?;
     let mut recovery = Recovery::new(
         api,
@@ -52,6 +57,23 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
         }
     }
     Ok(recovery)
+}
+
+/// The device key the settings name: the admin's managed file, or an unmanaged key in
+/// the OS keystore where one answers (else a `0600` file in the data dir). Blocks while
+/// the keystore answers, for at most [`reclaim_client::keystore::OS_KEYSTORE_WAIT`].
+pub fn device_key(settings: &Settings) -> Result<(DeviceKey, KeyPlace)> {
+    let file = settings.data_dir().join("device.key");
+    let store = match (&settings.device_key, settings.device_key_store) {
+        (Some(path), _) => KeyStore::managed(path),
+        (None, KeyStoreChoice::File) => KeyStore::unmanaged(file),
+        // One key per service: two services the person recovers with cannot link the
+        // device by its key.
+        (None, KeyStoreChoice::Auto) => {
+            KeyStore::os_or_file(&format!("device-key {}", settings.server_url), file)
+        }
+    };
+    store.load_or_create_placed()
 }
 
 fn remembered_camera(settings: &Settings) -> Option<String> {

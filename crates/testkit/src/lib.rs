@@ -1,5 +1,6 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
-//! and a Samba Active Directory domain controller, each started as a child process in a
+//! a Samba Active Directory domain controller, and a Secret Service (gnome-keyring) on a
+//! D-Bus bus of its own, each started as a child process in a
 //! temporary directory and stopped when its handle is dropped.
 //!
 //! Tests talk to the same software production talks to, so a connector or a storage layer
@@ -21,11 +22,13 @@ use std::time::{Duration, Instant};
 
 mod postgres;
 mod samba;
+mod secret_service;
 mod slapd;
 
 pub mod scenes;
 pub use postgres::Postgres;
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
+pub use secret_service::SecretService;
 pub use slapd::{LdapSeedUser, Slapd};
 
 /// A directory under the system temp dir, removed (with everything in it) on drop.
@@ -134,6 +137,15 @@ type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 /// in a `static` (never dropped) or left behind by a panic or a killed test binary is still
 /// killed, instead of holding ports for the next run.
 pub(crate) fn spawn_server(cmd: Command, log: &Path) -> io::Result<Child> {
+    spawn_server_fed(cmd, log, None)
+}
+
+/// [`spawn_server`] with standard input read from the file `input`.
+pub(crate) fn spawn_server_fed(
+    cmd: Command,
+    log: &Path,
+    input: Option<&Path>,
+) -> io::Result<Child> {
     static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
@@ -173,10 +185,11 @@ pub(crate) fn spawn_server(cmd: Command, log: &Path) -> io::Result<Child> {
     }
     let out = std::fs::File::create(log)?;
     let err = out.try_clone()?;
-    wrapped
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    let stdin = match input {
+        Some(path) => std::process::Stdio::from(std::fs::File::open(path)?),
+        None => std::process::Stdio::null(),
+    };
+    wrapped.stdin(stdin).stdout(out).stderr(err);
     let (tx, rx) = mpsc::channel();
     keeper
         .lock()

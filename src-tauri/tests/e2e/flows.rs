@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory};
+use reclaim_testkit::SecretService;
 
 use crate::harness::*;
 
@@ -95,8 +96,10 @@ fn a_first_time_reset_then_a_returning_users_mfa_reset() {
     let server = Server::start("e2e-first");
     let dir = scratch("app-first");
     let settings = app_settings(&server, &scenes(Person::Avery), "");
+    // A desktop session's keystore, where the laptop keeps its device key.
+    let keystore = SecretService::start().unwrap();
 
-    let app = App::start(&display, &dir, &settings);
+    let app = App::start_with_keystore(&display, &dir, &settings, Some(&keystore));
     let s = &app.session;
     let (wall, cpu) = (Instant::now(), app_cpu_s());
     identify(&app, &display, "reset_password", Some("first"));
@@ -146,7 +149,7 @@ fn a_first_time_reset_then_a_returning_users_mfa_reset() {
 
     // The same laptop (same device key), back for an MFA reset: no ID this time.
     let settings = app_settings(&server, &scenes(Person::AveryAgain), "");
-    let app = App::start(&display, &dir, &settings);
+    let app = App::start_with_keystore(&display, &dir, &settings, Some(&keystore));
     let s = &app.session;
     identify(&app, &display, "reset_mfa", None);
     s.wait_screen("selfie", STEP);
@@ -156,6 +159,17 @@ fn a_first_time_reset_then_a_returning_users_mfa_reset() {
     s.wait_screen("done", STEP);
     display.screenshot("returning-02-done");
     assert_eq!(server.directory_record(LOGIN)["mfa_resets"], 1);
+    assert!(
+        !dir.join("data/reclaim/device.key").exists(),
+        "the device key is in the keystore, not in a file"
+    );
+    let in_keystore = keystore
+        .count_items(&[
+            ("service", "reclaim"),
+            ("username", &format!("device-key {}", server.url)),
+        ])
+        .unwrap();
+    assert_eq!(in_keystore, 1);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reclaim_testkit::scenes::{write_scenes, SceneSpec};
+use reclaim_testkit::SecretService;
 
 use crate::webdriver::Session;
 
@@ -282,6 +283,17 @@ impl App {
     /// Starts the app on `display` with the config `settings` (TOML) through a driver
     /// of its own (the config reaches the app through the driver's environment).
     pub fn start(display: &Display, dir: &Path, settings: &str) -> App {
+        App::start_with_keystore(display, dir, settings, None)
+    }
+
+    /// [`App::start`] with the session bus of `keystore` (a Secret Service), or with no
+    /// reachable bus at all: the developer's own keyring is never touched.
+    pub fn start_with_keystore(
+        display: &Display,
+        dir: &Path,
+        settings: &str,
+        keystore: Option<&SecretService>,
+    ) -> App {
         let config = dir.join("app.toml");
         std::fs::write(&config, settings).unwrap();
         let port = free_port();
@@ -300,6 +312,7 @@ impl App {
             .env("RECLAIM_APP_CONFIG", &config)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("XDG_DATA_HOME", dir.join("data"))
+            .env("DBUS_SESSION_BUS_ADDRESS", bus_address(dir, keystore))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -316,4 +329,52 @@ impl App {
             _driver: driver,
         }
     }
+}
+
+/// The bus a test's app process talks to: the test's Secret Service, or a socket path
+/// nothing listens on.
+pub fn bus_address(dir: &Path, keystore: Option<&SecretService>) -> String {
+    match keystore {
+        Some(k) => k.address().to_string(),
+        None => format!("unix:path={}", dir.join("no-bus").display()),
+    }
+}
+
+/// `reclaim-app --device-key` with the config `settings`: the key's id, public key and
+/// store, as JSON, and how long it took.
+pub fn device_key(
+    dir: &Path,
+    settings: &str,
+    keystore: Option<&SecretService>,
+) -> (serde_json::Value, Duration) {
+    let config = dir.join("app.toml");
+    std::fs::write(&config, settings).unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(binary("reclaim-app"))
+        .arg("--device-key")
+        .env("RECLAIM_APP_CONFIG", &config)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_address(dir, keystore))
+        .env_remove("DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A keystore that never answers must not hang the app, nor this test.
+    let limit = Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("reclaim-app --device-key still waiting after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "reclaim-app --device-key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), took)
 }

@@ -9,3 +9,4 @@ mod harness;
 mod webdriver;
 
 mod flows;
+mod keystore;
