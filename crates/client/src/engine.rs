@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use reclaim_verify::decision::load_engines;
 use reclaim_verify::document::DocumentReader;
-use reclaim_verify::models::{manifest, ModelStore};
-use reclaim_verify::{EngineOptions, FaceEngine};
+use reclaim_verify::models::shipped_digests;
+use reclaim_verify::FaceEngine;
 
 use crate::error::{ClientError, Result};
 
@@ -20,23 +21,12 @@ pub struct DeviceEngine {
 impl DeviceEngine {
     /// Loads the models from `dir`, or from where the install put them.
     pub fn load(dir: Option<&Path>) -> Result<DeviceEngine> {
-        let store = dir.map_or_else(ModelStore::discover, ModelStore::in_dir);
         let fail = |e: reclaim_verify::VerifyError| ClientError::EngineUnavailable(e.to_string());
-        let faces = FaceEngine::load(EngineOptions {
-            models: store.clone(),
-            ..EngineOptions::default()
-        })
-        .map_err(fail)?;
-        let documents = DocumentReader::load(&store, 1).map_err(fail)?;
-        let digests = manifest()
-            .map_err(fail)?
-            .into_iter()
-            .map(|m| (m.id, m.sha256.to_ascii_lowercase()))
-            .collect();
+        let (faces, documents) = load_engines(dir).map_err(fail)?;
         Ok(DeviceEngine {
             faces,
             documents,
-            digests,
+            digests: shipped_digests().map_err(fail)?,
         })
     }
 }

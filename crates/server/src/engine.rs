@@ -6,15 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use reclaim_document::Date;
-use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
+use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
-use reclaim_verify::models::{manifest, ModelStore};
+use reclaim_verify::models::shipped_digests;
 use reclaim_verify::template::FaceTemplate;
-use reclaim_verify::{load_image_bytes, EngineOptions, FaceEngine, ImageLimits};
+use reclaim_verify::{load_image_bytes, FaceEngine, ImageLimits};
 
 pub struct ServerEngine {
     pub faces: FaceEngine,
@@ -29,19 +28,9 @@ pub struct Evidence {
     pub selfies: Vec<(Vec<u8>, u64)>,
 }
 
-/// Model role to SHA-256, as the manifest compiled into this build says. Parsed once:
-/// every approval and every returning user's template needs the embedder's digest.
+/// Model role to SHA-256, as the manifest compiled into this build says.
 pub fn shipped_model_digests() -> Result<BTreeMap<String, String>, String> {
-    static DIGESTS: OnceLock<Result<BTreeMap<String, String>, String>> = OnceLock::new();
-    DIGESTS
-        .get_or_init(|| {
-            Ok(manifest()
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|m| (m.id, m.sha256.to_ascii_lowercase()))
-                .collect())
-        })
-        .clone()
+    shipped_digests().map_err(|e| e.to_string())
 }
 
 /// The digest templates are bound to: the face embedder's.
@@ -53,13 +42,7 @@ pub fn template_model() -> Result<String, String> {
 
 impl ServerEngine {
     pub fn load(models_dir: Option<&Path>) -> Result<ServerEngine, String> {
-        let store = models_dir.map_or_else(ModelStore::discover, ModelStore::in_dir);
-        let options = EngineOptions {
-            models: store.clone(),
-            ..EngineOptions::default()
-        };
-        let faces = FaceEngine::load(options).map_err(|e| e.to_string())?;
-        let documents = DocumentReader::load(&store, 1).map_err(|e| e.to_string())?;
+        let (faces, documents) = load_engines(models_dir).map_err(|e| e.to_string())?;
         Ok(ServerEngine { faces, documents })
     }
 

@@ -6,6 +6,7 @@
 //! Every part fails closed: a part that could not be judged is a reason to reject, never
 //! a pass by omission.
 
+use std::path::Path;
 use std::time::Instant;
 
 use image::RgbImage;
@@ -13,15 +14,40 @@ use reclaim_document::Date;
 use serde::Serialize;
 
 use crate::document::{DocumentReader, DocumentReport, Side};
-use crate::engine::FaceEngine;
+use crate::engine::{EngineOptions, FaceEngine};
 use crate::error::VerifyError;
 use crate::face::{align_face, FaceEmbedding};
 use crate::liveness::{
     evaluate, observe_all_with, Action, FrameObservation, LivenessError, LivenessPolicy,
     LivenessReport, PassiveModel, TimedFrame,
 };
+use crate::models::ModelStore;
 use crate::reasons::ReasonCode;
 use crate::template::FaceTemplate;
+
+/// The face engine and the document reader from the models in `models_dir` (or where
+/// the install put them), prepared side by side: what the server and the app both run.
+pub fn load_engines(
+    models_dir: Option<&Path>,
+) -> std::result::Result<(FaceEngine, DocumentReader), VerifyError> {
+    let store = models_dir.map_or_else(ModelStore::discover, ModelStore::in_dir);
+    let options = EngineOptions {
+        models: store.clone(),
+        ..EngineOptions::default()
+    };
+    let (faces, documents) = std::thread::scope(|scope| {
+        let documents = scope.spawn(|| DocumentReader::load(&store, 1));
+        let faces = FaceEngine::load(options);
+        let documents = documents.join().unwrap_or_else(|_| {
+            Err(VerifyError::ModelInvalid {
+                name: "document reader".into(),
+                reason: "its loading thread panicked".into(),
+            })
+        });
+        (faces, documents)
+    });
+    Ok((faces?, documents?))
+}
 
 /// Why a verification could not be judged at all: bad input (frames, challenge) or an
 /// engine failure. A person who fails a check is not an error.

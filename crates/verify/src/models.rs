@@ -5,8 +5,9 @@
 //! part of the program: swapping a file on disk (and its manifest copy beside it) cannot
 //! make the engine load a different network.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -68,6 +69,29 @@ pub fn manifest() -> Result<Vec<ModelEntry>> {
         .map_err(|e| VerifyError::ModelInvalid {
             name: "manifest".into(),
             reason: e.to_string(),
+        })
+}
+
+/// Model role to lower-case SHA-256, as the compiled-in manifest says: what attestations
+/// name and templates are bound to. Parsed once per process.
+pub fn shipped_digests() -> Result<BTreeMap<String, String>> {
+    static DIGESTS: OnceLock<std::result::Result<BTreeMap<String, String>, String>> =
+        OnceLock::new();
+    DIGESTS
+        .get_or_init(|| {
+            manifest()
+                .map(|models| {
+                    models
+                        .into_iter()
+                        .map(|m| (m.id, m.sha256.to_ascii_lowercase()))
+                        .collect()
+                })
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|reason| VerifyError::ModelInvalid {
+            name: "manifest".into(),
+            reason,
         })
 }
 
