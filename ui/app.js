@@ -268,6 +268,10 @@
         })
         : '';
       const phone = ['waiting', 'connected', 'finished'].includes(h.phone) ? h.phone : 'waiting';
+      // A claimed code works no more: once the phone has it, it is not left on screen.
+      $('handoff-code').hidden = phone !== 'waiting';
+      $('handoff-expires').hidden = phone !== 'waiting';
+      $('handoff-intro').hidden = phone !== 'waiting';
       setText('handoff-status', t(`ui.handoff_${phone}`));
       $('handoff-status').dataset.phone = phone;
     },

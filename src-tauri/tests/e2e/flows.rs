@@ -1,6 +1,7 @@
-//! The four journeys the issue names: a first-time password reset, a returning user's
-//! reset with a selfie alone, someone else's face refused, and a kiosk that forgets the
-//! person when left alone. One at a time: each drives a whole app on a 2-core machine.
+//! The journeys: a first-time password reset, a returning user's reset with a selfie
+//! alone, someone else's face refused, a kiosk that forgets the person when left alone,
+//! and a phone taking over from a laptop by reading the QR code off the laptop's screen.
+//! One at a time: each drives a whole app (two, for the hand-off) on a 2-core machine.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -244,4 +245,80 @@ fn a_kiosk_left_alone_forgets_the_person_and_returns_to_its_attract_screen() {
     );
     // A kiosk never offers a hand-off to a phone.
     assert_eq!(state["can_handoff"], false);
+}
+
+#[test]
+fn a_phone_reads_the_qr_code_off_the_laptops_screen_and_the_laptop_follows_it() {
+    let _one = serial();
+    let server = Server::start("e2e-handoff");
+    let laptop_display = Display::start();
+    let laptop = App::start(
+        &laptop_display,
+        &scratch("app-laptop"),
+        &app_settings(&server, &scenes(Person::Avery), ""),
+    );
+    let l = &laptop.session;
+    l.wait_screen("start", STEP);
+    l.type_into("#login", LOGIN);
+    l.click("label[for=action-unlock]");
+    l.click("#handoff-button");
+    l.wait_screen("handoff", STEP);
+    let drawn = Instant::now();
+    while l.js(
+        "const q = document.getElementById('handoff-qr'); return q.complete && q.naturalWidth > 0",
+        serde_json::json!([]),
+    ) != true
+    {
+        assert!(drawn.elapsed() < STEP, "the QR code was never drawn");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    laptop_display.screenshot("handoff-01-laptop-qr");
+
+    // The phone's camera sees the laptop's screen: the QR code as WebKit drew it.
+    let phone_scenes = scratch("scenes-phone");
+    copy_scenes(&scenes(Person::Avery), &phone_scenes);
+    laptop_display.capture(&phone_scenes.join("qr.png"));
+    let phone_display = Display::start();
+    let phone = App::start(
+        &phone_display,
+        &scratch("app-phone"),
+        &app_settings(&server, &phone_scenes, ""),
+    );
+    let p = &phone.session;
+    p.wait_screen("start", STEP);
+    p.click("#scan-button");
+    p.wait_screen("scan", STEP);
+    // Read, claimed: the phone goes on with the laptop's person and action.
+    p.wait_screen("document", STEP);
+    l.wait_screen("handoff", STEP);
+    let connected = Instant::now();
+    while l.js(
+        "return document.getElementById('handoff-status').dataset.phone",
+        serde_json::json!([]),
+    ) != "connected"
+    {
+        assert!(
+            connected.elapsed() < STEP,
+            "the laptop never saw the phone take over"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        l.js(
+            "return document.getElementById('handoff-code').hidden",
+            serde_json::json!([])
+        ),
+        true,
+        "the spent code is no longer shown"
+    );
+    laptop_display.screenshot("handoff-02-laptop-connected");
+    p.wait_screen("selfie", STEP);
+    p.wait_enabled("#start-selfie", STEP);
+    p.click("#start-selfie");
+    p.wait_screen("done", STEP);
+    phone_display.screenshot("handoff-03-phone-done");
+    assert_eq!(server.directory_record(LOGIN)["unlocks"], 1);
+    // The laptop follows the session to its end.
+    l.wait_screen("done", STEP);
+    laptop_display.screenshot("handoff-04-laptop-done");
 }

@@ -121,8 +121,12 @@ impl Display {
 
     /// The whole display as a PNG, into the screenshot directory.
     pub fn screenshot(&self, name: &str) {
-        let dir = screenshot_dir();
-        let path = dir.join(format!("{name}.png"));
+        self.capture(&screenshot_dir().join(format!("{name}.png")));
+    }
+
+    /// The whole display as a PNG at `path`.
+    pub fn capture(&self, path: &Path) {
+        let name = path.display();
         let ok = Command::new("import")
             .args([
                 "-display",
@@ -244,6 +248,21 @@ pub enum Person {
     AveryAgain,
     /// Someone else, with Avery's passport.
     Impostor,
+}
+
+/// A copy of `from` (a scenes directory) at `to`, for a camera that will also see
+/// something else.
+pub fn copy_scenes(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_scenes(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
 }
 
 /// Scenes for the file-backed camera: Avery's passport, and `person` filming the selfie.
