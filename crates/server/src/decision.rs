@@ -306,7 +306,8 @@ pub async fn attest_handler(
         ));
     }
     let required = device.tier == Tier::Unmanaged || policy.managed_requires_evidence;
-    let evidence = evidence_of(&claims, req.evidence, required)?;
+    // Shared with the blocking re-verification task rather than copied: up to 48 MiB.
+    let evidence = evidence_of(&claims, req.evidence, required)?.map(Arc::new);
     // Admitted before anything is spent: a busy server leaves the session usable.
     let _admitted = match &evidence {
         Some(_) => Some(app.reverify_queue.try_acquire().map_err(|_| ApiError {
@@ -493,7 +494,7 @@ async fn judge(
     app: &Arc<App>,
     session: &Session,
     claims: &AttestationClaims,
-    evidence: Option<&Evidence>,
+    evidence: Option<&Arc<Evidence>>,
     user: Option<&DirectoryUser>,
     template: Option<&FaceTemplate>,
     user_key: &str,
@@ -544,24 +545,17 @@ async fn judge(
             )
         })?;
         let started = std::time::Instant::now();
-        let ev_owned = Evidence {
-            id_front: ev.id_front.clone(),
-            id_back: ev.id_back.clone(),
-            selfies: ev.selfies.clone(),
-        };
+        let ev = Arc::clone(ev);
         let template_owned = template.cloned();
         let needs_document = session.needs_document();
         let result = tokio::task::spawn_blocking(move || {
-            let ev = if needs_document {
-                ev_owned
-            } else {
-                Evidence {
-                    id_front: None,
-                    id_back: None,
-                    ..ev_owned
-                }
-            };
-            engine.reverify(&ev, &challenge, template_owned.as_ref(), &seen)
+            engine.reverify(
+                &ev,
+                needs_document,
+                &challenge,
+                template_owned.as_ref(),
+                &seen,
+            )
         })
         .await
         .map_err(|_| {

@@ -46,12 +46,14 @@ impl ServerEngine {
         Ok(ServerEngine { faces, documents })
     }
 
-    /// Runs the whole decision on `evidence`. `Err` holds a stable code and a sentence
-    /// (undecodable image, engine failure): the evidence is bad input, not a person who
-    /// failed.
+    /// Runs the whole decision on `evidence`, with its ID photos when `with_document` (a
+    /// returning user's session judges the selfie alone, whatever else was uploaded).
+    /// `Err` holds a stable code and a sentence (undecodable image, engine failure): the
+    /// evidence is bad input, not a person who failed.
     pub fn reverify(
         &self,
         evidence: &Evidence,
+        with_document: bool,
         challenge: &[Action],
         enrolled: Option<&FaceTemplate>,
         seen_hashes: &[u64],
@@ -65,11 +67,13 @@ impl ServerEngine {
         let id_front = evidence
             .id_front
             .as_ref()
+            .filter(|_| with_document)
             .map(|b| decode(b, "id_front"))
             .transpose()?;
         let id_back = evidence
             .id_back
             .as_ref()
+            .filter(|_| with_document)
             .map(|b| decode(b, "id_back"))
             .transpose()?;
         let mut selfies = Vec::with_capacity(evidence.selfies.len());
