@@ -1,7 +1,7 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
 //! a Samba Active Directory domain controller, and a Secret Service (gnome-keyring) on a
-//! D-Bus bus of its own, each started as a child process in a
-//! temporary directory and stopped when its handle is dropped.
+//! D-Bus bus of its own, each started as a child process in a temporary directory and
+//! stopped when its handle is dropped.
 //!
 //! Tests talk to the same software production talks to, so a connector or a storage layer
 //! that passes here has been exercised against the real protocol and the real policy

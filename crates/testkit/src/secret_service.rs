@@ -2,9 +2,10 @@
 //! device key's tests.
 //!
 //! The bus starts nothing on demand (but gcr's prompter, when a test asks for it), so a
-//! test never reaches the desktop's own keyring, and no window appears on the desktop. A process is pointed at it with `DBUS_SESSION_BUS_ADDRESS`
-//! ([`SecretService::address`]); tests set that on child processes only, since changing a
-//! running test binary's environment races other threads' reads of it.
+//! test never reaches the desktop's own keyring, and no window appears on the desktop. A
+//! process is pointed at it with `DBUS_SESSION_BUS_ADDRESS` ([`SecretService::address`]);
+//! tests set that on child processes only, since changing a running test binary's
+//! environment races other threads' reads of it.
 
 use std::path::Path;
 use std::process::{Child, Command};
