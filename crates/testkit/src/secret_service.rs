@@ -78,6 +78,61 @@ impl SecretService {
             .count())
     }
 
+    /// Stores `secret` under `attributes` in the default collection, as another program
+    /// (or an attacker with the user's session) could.
+    pub fn store_item(&self, attributes: &[(&str, &str)], secret: &[u8]) -> Result<(), String> {
+        use dbus::arg::{PropMap, RefArg, Variant};
+        use std::collections::HashMap;
+        let fail = |e: dbus::Error| format!("Secret Service: {e}");
+        let mut channel = dbus::channel::Channel::open_private(&self.address).map_err(fail)?;
+        channel.register().map_err(fail)?;
+        let conn = dbus::blocking::Connection::from(channel);
+        let timeout = Duration::from_secs(5);
+        let service = conn.with_proxy(
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            timeout,
+        );
+        // A plain session: the secret travels unencrypted on this private bus.
+        let (_, session): (Variant<Box<dyn RefArg>>, dbus::Path) = service
+            .method_call(
+                "org.freedesktop.Secret.Service",
+                "OpenSession",
+                ("plain", Variant(String::new())),
+            )
+            .map_err(fail)?;
+        let attributes: HashMap<String, String> = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut properties = PropMap::new();
+        properties.insert(
+            "org.freedesktop.Secret.Item.Label".into(),
+            Variant(Box::new("planted by a test".to_string())),
+        );
+        properties.insert(
+            "org.freedesktop.Secret.Item.Attributes".into(),
+            Variant(Box::new(attributes)),
+        );
+        let secret = (session, Vec::<u8>::new(), secret.to_vec(), "text/plain");
+        let collection = conn.with_proxy(
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets/aliases/default",
+            timeout,
+        );
+        let (_item, prompt): (dbus::Path, dbus::Path) = collection
+            .method_call(
+                "org.freedesktop.Secret.Collection",
+                "CreateItem",
+                (properties, secret, true),
+            )
+            .map_err(fail)?;
+        if &*prompt != "/" {
+            return Err("the keystore asked for a prompt (locked?)".into());
+        }
+        Ok(())
+    }
+
     /// Freezes the keystore (SIGSTOP): it keeps its name on the bus and answers nothing,
     /// like a hung daemon.
     pub fn freeze(&self) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! when its handle drops.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -24,6 +25,19 @@ pub struct Proc(Child);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process started in a process group of its own, killed with everything it started:
+/// tauri-driver's WebKitWebDriver would otherwise outlive it, one per app started.
+pub struct ProcGroup(Child);
+
+impl Drop for ProcGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -295,7 +309,7 @@ pub fn scenes(person: Person) -> PathBuf {
 /// The app under WebDriver, with its own config.
 pub struct App {
     pub session: Session,
-    _driver: Proc,
+    _driver: ProcGroup,
 }
 
 impl App {
@@ -332,11 +346,12 @@ impl App {
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("XDG_DATA_HOME", dir.join("data"))
             .env("DBUS_SESSION_BUS_ADDRESS", bus_address(dir, keystore))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("tauri-driver");
-        let driver = Proc(child);
+        let driver = ProcGroup(child);
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::blocking::Client::new();
         wait_until("tauri-driver", Duration::from_secs(30), || {
@@ -366,6 +381,21 @@ pub fn device_key(
     settings: &str,
     keystore: Option<&SecretService>,
 ) -> (serde_json::Value, Duration) {
+    let (out, took) = run_device_key(dir, settings, keystore);
+    assert!(
+        out.status.success(),
+        "reclaim-app --device-key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), took)
+}
+
+/// `reclaim-app --device-key`, whatever its outcome.
+pub fn run_device_key(
+    dir: &Path,
+    settings: &str,
+    keystore: Option<&SecretService>,
+) -> (std::process::Output, Duration) {
     let config = dir.join("app.toml");
     std::fs::write(&config, settings).unwrap();
     let started = Instant::now();
@@ -389,11 +419,5 @@ pub fn device_key(
         std::thread::sleep(Duration::from_millis(50));
     }
     let took = started.elapsed();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "reclaim-app --device-key: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (serde_json::from_slice(&out.stdout).unwrap(), took)
+    (child.wait_with_output().unwrap(), took)
 }

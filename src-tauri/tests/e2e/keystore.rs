@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reclaim_testkit::SecretService;
 
-use crate::harness::{device_key, scratch, Display};
+use crate::harness::{device_key, run_device_key, scratch, Display};
 
 const SERVICE_URL: &str = "https://reclaim.example.test";
 
@@ -114,4 +114,37 @@ fn a_keystore_that_stops_answering_does_not_hang_the_app() {
     assert_eq!(key["store"], "file", "{key}");
     // The Secret Service client gives each call 2 s, and the app waits 20 s at most.
     assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[test]
+fn a_seed_in_the_keystore_that_is_not_a_key_stops_the_app_instead_of_replacing_it() {
+    // Whoever can write to the user's keystore (or a broken migration) must not be able to
+    // make the device quietly take a new identity, nor lose the one it has.
+    let keystore = SecretService::start().unwrap();
+    let username = format!("device-key {SERVICE_URL}");
+    keystore
+        .store_item(
+            &[
+                ("service", "reclaim"),
+                ("username", &username),
+                ("target", "default"),
+            ],
+            b"not a key",
+        )
+        .unwrap();
+    let dir = scratch("key-garbage");
+    let (out, _) = run_device_key(&dir, &settings(SERVICE_URL), Some(&keystore));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a garbage key");
+    assert!(stderr.contains("OS keystore"), "{stderr}");
+    assert!(
+        !stderr.contains("not a key"),
+        "the secret was echoed: {stderr}"
+    );
+    assert!(!dir.join("data/reclaim/device.key").exists());
+    assert_eq!(
+        items_for(&keystore, SERVICE_URL),
+        1,
+        "the item was replaced"
+    );
 }
