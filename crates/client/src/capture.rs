@@ -177,7 +177,9 @@ impl Capture {
     pub fn preview(&self) -> PreviewFrame {
         let s = lock(&self.shared.0);
         PreviewFrame {
-            frame: s.latest.frame.clone(),
+            // A frame taken for the step before is not shown for this one (the ID card
+            // under the selfie prompt, an empty room under "point at the QR code").
+            frame: s.latest.frame.clone().filter(|_| s.latest.epoch == s.epoch),
             seq: s.latest.seq,
             guidance: s.guidance.clone(),
             camera_error: s.camera_error.clone(),

@@ -6,4 +6,5 @@ mod failures;
 mod handoff;
 mod harness;
 mod i18n;
+mod preview;
 mod recovery;
