@@ -41,6 +41,26 @@ fn face_of(engine: &FaceEngine, jpeg: &[u8]) -> Result<(RgbImage, DetectedFace),
     Ok((photo, face))
 }
 
+/// A copy of the scenes directory `from` at `to`: a second camera that sees the same
+/// person, and something more (a QR code on another device's screen).
+pub fn copy_scenes(from: &Path, to: &Path) -> Result<(), String> {
+    let fail = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(to).map_err(|e| fail(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| fail(from, e))? {
+        let path = entry.map_err(|e| fail(from, e))?.path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let dest = to.join(name);
+        if path.is_dir() {
+            copy_scenes(&path, &dest)?;
+        } else {
+            std::fs::copy(&path, &dest).map_err(|e| fail(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `id_front.jpg` and `selfie/<challenge>/NNN.jpg` for every challenge into `dir`.
 /// The selfie frames are at `sequence::DEFAULT_FPS`: play them at that rate.
 pub fn write_scenes(dir: &Path, spec: &SceneSpec<'_>) -> Result<(), String> {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory};
+use reclaim_testkit::scenes::copy_scenes;
 use reclaim_testkit::SecretService;
 
 use crate::harness::*;
@@ -276,7 +277,7 @@ fn a_phone_reads_the_qr_code_off_the_laptops_screen_and_the_laptop_follows_it() 
 
     // The phone's camera sees the laptop's screen: the QR code as WebKit drew it.
     let phone_scenes = scratch("scenes-phone");
-    copy_scenes(&scenes(Person::Avery), &phone_scenes);
+    copy_scenes(&scenes(Person::Avery), &phone_scenes).unwrap();
     laptop_display.capture(&phone_scenes.join("qr.png"));
     let phone_display = Display::start();
     let phone = App::start(

@@ -264,21 +264,6 @@ pub enum Person {
     Impostor,
 }
 
-/// A copy of `from` (a scenes directory) at `to`, for a camera that will also see
-/// something else.
-pub fn copy_scenes(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_scenes(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
-
 /// Scenes for the file-backed camera: Avery's passport, and `person` filming the selfie.
 pub fn scenes(person: Person) -> PathBuf {
     static CELLS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];

@@ -5,6 +5,7 @@ use reclaim_client::api::Timeouts;
 use reclaim_client::flow::Screen;
 use reclaim_client::handoff::qr_image;
 use reclaim_protocol::RecoveryAction;
+use reclaim_testkit::scenes::copy_scenes;
 
 use crate::harness::*;
 
@@ -24,15 +25,7 @@ async fn a_phone_takes_over_by_qr_and_the_laptop_follows_it_to_the_end() {
 
     // The phone's camera sees the laptop's screen.
     let phone_scenes = scratch("phone");
-    for entry in std::fs::read_dir(genuine_scenes()).unwrap() {
-        let entry = entry.unwrap();
-        let to = phone_scenes.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
-    }
+    copy_scenes(genuine_scenes(), &phone_scenes).unwrap();
     qr_image(&view.payload, 6)
         .unwrap()
         .save(phone_scenes.join("qr.png"))
@@ -99,17 +92,4 @@ async fn a_qr_code_for_another_server_is_refused() {
         .map(|e| e.code().to_string());
     assert_eq!(e.as_deref(), Some("handoff_invalid"));
     server.running.stop().await;
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
 }
