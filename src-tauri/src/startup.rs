@@ -17,11 +17,14 @@ use crate::settings::{KeyStoreChoice, Settings};
 pub async fn build(settings: &Settings) -> Result<Recovery> {
     let models = settings.models_dir.clone();
     let engine =
-        tauri::async_runtime::spawn_blocking(move || DeviceEngine::load(models.as_deref()))
-            .await
-            .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+        tauri::async_runtime::spawn_blocking(move || DeviceEngine::load(models.as_deref()));
+    // The key meanwhile: a locked keyring's prompt can take the person a while.
     let key_settings = settings.clone();
-    let (key, place) = tauri::async_runtime::spawn_blocking(move || device_key(&key_settings))
+    let key = tauri::async_runtime::spawn_blocking(move || device_key(&key_settings));
+    let engine = engine
+        .await
+        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+    let (key, place) = key
         .await
         .map_err(|e| ClientError::KeyStore(e.to_string()))??;
     eprintln!(
