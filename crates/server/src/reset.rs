@@ -237,14 +237,17 @@ pub async fn reset_handler(
         }
         _ => None,
     };
-    // Issued → pending, by exactly one request.
+    // Issued → pending, by exactly one request, which takes the lease in the same step:
+    // the background sweep of pending resets must not take the reset from under it.
+    let t = now();
     let moved = sqlx::query(
-        "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = 0 \
+        "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = $4 \
          WHERE id = $2 AND state = 'issued' AND expires_at > $3",
     )
     .bind(sealed)
     .bind(&grant.id)
-    .bind(now())
+    .bind(t)
+    .bind(t + app.config.policy.reset_lease_s as i64)
     .execute(&app.store.writer)
     .await
     .map_err(StoreError::from)?
@@ -275,7 +278,10 @@ pub async fn reset_handler(
         },
     )
     .await?;
-    finish(&app, &grant.id).await
+    let leased = load_grant(&app, &grant.id)
+        .await?
+        .ok_or_else(grant_invalid)?;
+    respond(apply_leased(&app, &leased, false).await?)
 }
 
 fn completed_response(action: RecoveryAction, already: bool) -> Response {
@@ -299,7 +305,11 @@ pub enum Resumed {
 }
 
 async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
-    match resume(app, id).await? {
+    respond(resume(app, id).await?)
+}
+
+fn respond(resumed: Resumed) -> Result<Response, ApiError> {
+    match resumed {
         Resumed::Completed { action, already } => Ok(completed_response(action, already)),
         Resumed::Refused(e) => Err(directory_error(e)),
         Resumed::StillPending(e) => Err(ApiError::new(
@@ -337,11 +347,19 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
         return Ok(Resumed::StillPending(None));
     }
     // A lease taken before means an earlier attempt may have reached the directory.
-    let maybe_applied = grant.lease_until != 0;
-    let applied = apply(app, &grant, maybe_applied).await;
+    apply_leased(app, &grant, grant.lease_until != 0).await
+}
+
+/// Applies the pending reset `grant` to the directory; the caller holds its lease.
+async fn apply_leased(
+    app: &App,
+    grant: &Grant,
+    maybe_applied: bool,
+) -> Result<Resumed, StoreError> {
+    let applied = apply(app, grant, maybe_applied).await;
     match applied {
         Ok(()) => {
-            complete(app, &grant).await?;
+            complete(app, grant).await?;
             Ok(Resumed::Completed {
                 action: grant.action,
                 already: false,
