@@ -1,11 +1,14 @@
 //! The attestation: what the device found, signed with its device key, as a compact JWS
-//! (RFC 7515) with EdDSA over Ed25519 (RFC 8037).
+//! (RFC 7515) with EdDSA over Ed25519 (RFC 8037) for software keys or ES256 (ECDSA P-256
+//! with SHA-256, RFC 7518 3.4) for keys held in a TPM.
 //!
-//! The checker is deliberately narrow. One algorithm (`EdDSA`) and one token type are
-//! accepted, so no "alg confusion" (`none`, an HMAC keyed with the public key) can get
-//! through; the protected header may hold nothing but `alg`, `typ` and `kid`; the
-//! signature is checked (strictly: no malleable or small-order signatures) before a byte
-//! of the payload is parsed; and the claims are checked against what the server expects
+//! The checker is deliberately narrow. The algorithm is fixed by the key the server
+//! registered, never chosen by the token: a header whose `alg` is not the registered key's
+//! (`ES256` for an Ed25519 key, `EdDSA` for a P-256 key, `none`, any HMAC keyed with the
+//! public key) is refused, so no "alg confusion" can get through; one token type is
+//! accepted; the protected header may hold nothing but `alg`, `typ` and `kid`; the
+//! signature is checked (strictly: no malleable, high-S or small-order signatures) before
+//! a byte of the payload is parsed; and the claims are checked against what the server expects
 //! for this session: audience, session, nonce (compared in constant time), issue time and
 //! expiry, and a lifetime no longer than policy allows.
 
@@ -17,7 +20,7 @@ use ed25519_dalek::{Signature, Signer};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::keys::{DeviceKey, PublicDeviceKey};
+use crate::keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, PublicKey};
 use crate::wire::{RecoveryAction, PROTOCOL_VERSION};
 
 /// The `typ` of an attestation token.
@@ -37,7 +40,7 @@ pub enum AttestationError {
     Malformed(&'static str),
     #[error("the protected header is invalid: {0}")]
     HeaderInvalid(String),
-    #[error("algorithm `{0}` is not accepted; only EdDSA is")]
+    #[error("algorithm `{0}` is not accepted for this key")]
     AlgorithmNotAllowed(String),
     #[error("token type `{0}` is not an attestation")]
     WrongType(String),
@@ -199,14 +202,63 @@ pub struct Expected<'a> {
     pub max_lifetime_s: u64,
 }
 
-/// Signs `claims` with `key`; `claims.iss` is set to the key's id.
+/// Something that can sign a token for a device key: an Ed25519 [`DeviceKey`], a software
+/// [`P256DeviceKey`], or a key held in a TPM (the `reclaim-tpm` crate), whose secret never
+/// leaves the chip.
+pub trait AttestationSigner {
+    /// The id of the key that signs.
+    fn key_id(&self) -> KeyId;
+    /// The key's kind; it fixes the token's `alg`.
+    fn algorithm(&self) -> KeyAlgorithm;
+    /// The JWS signature of `signing_input` (the ASCII `header.payload`): for Ed25519 the
+    /// 64-byte signature, for P-256 ECDSA over SHA-256(`signing_input`) as r||s, 32 bytes
+    /// each, big-endian (RFC 7518 3.4; not DER). An error says why signing failed (never
+    /// anything secret).
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+impl AttestationSigner for DeviceKey {
+    fn key_id(&self) -> KeyId {
+        DeviceKey::key_id(self)
+    }
+    fn algorithm(&self) -> KeyAlgorithm {
+        KeyAlgorithm::Ed25519
+    }
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.signing_key().sign(signing_input).to_bytes().to_vec())
+    }
+}
+
+impl AttestationSigner for P256DeviceKey {
+    fn key_id(&self) -> KeyId {
+        P256DeviceKey::key_id(self)
+    }
+    fn algorithm(&self) -> KeyAlgorithm {
+        KeyAlgorithm::P256
+    }
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.sign_es256(signing_input).to_vec())
+    }
+}
+
+/// Signs `claims` with the Ed25519 `key`; `claims.iss` is set to the key's id.
 pub fn sign_attestation(
     claims: &AttestationClaims,
     key: &DeviceKey,
 ) -> Result<String, AttestationError> {
+    sign_attestation_with(claims, key)
+}
+
+/// Signs `claims` with any [`AttestationSigner`] (e.g. a TPM-held key); `claims.iss` is set
+/// to the key's id and `alg` to the key's algorithm.
+pub fn sign_attestation_with(
+    claims: &AttestationClaims,
+    key: &dyn AttestationSigner,
+) -> Result<String, AttestationError> {
     let kid = key.key_id();
+    let algorithm = key.algorithm();
     let header = Header {
-        alg: "EdDSA".into(),
+        alg: algorithm.jws_alg().into(),
         typ: ATTESTATION_TYPE.into(),
         kid: kid.as_str().into(),
     };
@@ -218,11 +270,21 @@ pub fn sign_attestation(
             .map_err(|e| AttestationError::Signing(e.to_string()))
     };
     let signing_input = format!("{}.{}", encode(&header)?, encode(&claims)?);
-    let signature = key.signing_key().sign(signing_input.as_bytes());
-    let token = format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature.to_bytes())
-    );
+    let signature = key
+        .sign(signing_input.as_bytes())
+        .map_err(AttestationError::Signing)?;
+    let signature = match algorithm {
+        KeyAlgorithm::Ed25519 => signature,
+        // A TPM returns whichever s its arithmetic produced; the checker accepts only the
+        // low-S form (see `verify_es256`), so normalise here, once, for every signer.
+        KeyAlgorithm::P256 => {
+            let parsed = p256::ecdsa::Signature::from_slice(&signature).map_err(|_| {
+                AttestationError::Signing("the signer's ES256 signature is not r||s".into())
+            })?;
+            parsed.normalize_s().unwrap_or(parsed).to_bytes().to_vec()
+        }
+    };
+    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
     if token.len() > MAX_TOKEN_BYTES {
         return Err(AttestationError::TooLarge(token.len()));
     }
@@ -256,13 +318,15 @@ pub fn verify_attestation(
     if header_bytes.len() > MAX_HEADER_BYTES {
         return Err(AttestationError::HeaderInvalid("too large".into()));
     }
-    // `alg` is looked at first, on its own, so that any other algorithm is named as such
-    // even when the rest of its header would not parse.
+    // `alg` is looked at first, on its own, so that an algorithm no key can have (`none`,
+    // HS256, ...) is named as such even when the rest of its header would not parse. This
+    // only narrows the field: which of the two is acceptable is decided by the registered
+    // key below, never by the header.
     let alg = serde_json::from_slice::<serde_json::Value>(&header_bytes)
         .ok()
         .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_string));
     match alg.as_deref() {
-        Some("EdDSA") => {}
+        Some("EdDSA" | "ES256") => {}
         Some(other) => return Err(AttestationError::AlgorithmNotAllowed(other.into())),
         None => return Err(AttestationError::HeaderInvalid("no `alg`".into())),
     }
@@ -277,16 +341,27 @@ pub fn verify_attestation(
     if key.key_id().as_str() != header.kid {
         return Err(AttestationError::UnknownKey(header.kid));
     }
+    // The registered key decides the algorithm: a token whose header claims the other one
+    // is refused before its signature is even decoded.
+    if header.alg != key.algorithm().jws_alg() {
+        return Err(AttestationError::AlgorithmNotAllowed(header.alg));
+    }
+    // Both algorithms have 64-byte signatures; anything else is refused here.
     let signature_bytes: [u8; 64] = URL_SAFE_NO_PAD
         .decode(s)
         .map_err(|_| AttestationError::Malformed("the signature is not base64url"))?
         .try_into()
         .map_err(|_| AttestationError::BadSignature)?;
-    let signature = Signature::from_bytes(&signature_bytes);
     let signing_input = &token[..h.len() + 1 + p.len()];
-    key.0
-        .verify_strict(signing_input.as_bytes(), &signature)
-        .map_err(|_| AttestationError::BadSignature)?;
+    match &key.0 {
+        PublicKey::Ed25519(k) => k
+            .verify_strict(
+                signing_input.as_bytes(),
+                &Signature::from_bytes(&signature_bytes),
+            )
+            .map_err(|_| AttestationError::BadSignature)?,
+        PublicKey::P256(k) => verify_es256(k, signing_input.as_bytes(), &signature_bytes)?,
+    }
 
     let payload = URL_SAFE_NO_PAD
         .decode(p)
@@ -295,6 +370,27 @@ pub fn verify_attestation(
         .map_err(|e| AttestationError::ClaimsInvalid(e.to_string()))?;
     check_claims(&claims, &header.kid, expected)?;
     Ok(claims)
+}
+
+/// ES256 as RFC 7518 3.4 defines it: r||s, each 32 bytes big-endian (a DER signature is
+/// refused by the length check before this). r and s must be in 1..n. High-S signatures
+/// (s > n/2) are refused: (r, n - s) is valid for the same message, and refusing one of
+/// the pair makes every token's signature unique, as `verify_strict` does for Ed25519, so
+/// no one can mint a second, different-looking copy of a token someone else signed. Our
+/// signers normalise to low S (`sign_attestation_with`), so honest tokens never hit this.
+fn verify_es256(
+    key: &p256::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), AttestationError> {
+    use p256::ecdsa::signature::Verifier;
+    let signature = p256::ecdsa::Signature::from_slice(signature)
+        .map_err(|_| AttestationError::BadSignature)?;
+    if signature.normalize_s().is_some() {
+        return Err(AttestationError::BadSignature);
+    }
+    key.verify(message, &signature)
+        .map_err(|_| AttestationError::BadSignature)
 }
 
 fn check_claims(

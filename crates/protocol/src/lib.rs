@@ -13,9 +13,10 @@ pub mod password;
 pub mod wire;
 
 pub use attestation::{
-    sign_attestation, verify_attestation, AttestationClaims, AttestationError, AttestedDocument,
-    Camera, EvidenceDigest, Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
+    sign_attestation, sign_attestation_with, verify_attestation, AttestationClaims,
+    AttestationError, AttestationSigner, AttestedDocument, Camera, EvidenceDigest, Expected,
+    ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
 };
-pub use keys::{DeviceKey, KeyId, PublicDeviceKey};
+pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P256_KEY_PREFIX};
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
 pub use wire::{RecoveryAction, PROTOCOL_VERSION};

@@ -370,3 +370,218 @@ fn codes_are_distinct() {
     let codes: std::collections::BTreeSet<_> = all.iter().map(AttestationError::code).collect();
     assert_eq!(codes.len(), all.len());
 }
+
+// ES256: P-256 keys, as a TPM holds them.
+
+fn p256_key() -> P256DeviceKey {
+    P256DeviceKey::from_scalar(&[5u8; 32]).unwrap()
+}
+
+/// The registry knows the Ed25519 `key()` and the P-256 `p256_key()`.
+fn both(kid: &str) -> Option<PublicDeviceKey> {
+    [key().public(), p256_key().public()]
+        .into_iter()
+        .find(|k| k.key_id().as_str() == kid)
+}
+
+fn code_both(token: &str) -> &'static str {
+    match verify_attestation(token, both, &expected()) {
+        Ok(_) => "accepted",
+        Err(e) => e.code(),
+    }
+}
+
+fn p256_header(alg: &str) -> String {
+    format!(
+        r#"{{"alg":"{alg}","typ":"{ATTESTATION_TYPE}","kid":"{}"}}"#,
+        p256_key().key_id()
+    )
+}
+
+fn p256_payload() -> String {
+    let mut c = claims();
+    c.iss = p256_key().key_id().as_str().into();
+    serde_json::to_string(&c).unwrap()
+}
+
+/// header.payload signed with ES256 by `p256_key()`, whatever the header says.
+fn forge_es256(header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let sig = p256_key().sign_es256(input.as_bytes());
+    format!("{input}.{}", b64(&sig))
+}
+
+#[test]
+fn an_es256_token_from_a_p256_key_round_trips() {
+    let token = sign_attestation_with(&claims(), &p256_key()).unwrap();
+    let header = URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    assert!(String::from_utf8(header)
+        .unwrap()
+        .contains(r#""alg":"ES256""#));
+    let got = verify_attestation(&token, both, &expected()).unwrap();
+    assert_eq!(got.iss, p256_key().key_id().as_str());
+    // The Ed25519 path is unchanged with both kinds registered.
+    let token = sign_attestation(&claims(), &key()).unwrap();
+    assert_eq!(code_both(&token), "accepted");
+}
+
+#[test]
+fn the_registered_key_not_the_header_fixes_the_algorithm() {
+    // An ES256 token naming the Ed25519 key (signed by a P-256 key).
+    let input = format!(
+        "{}.{}",
+        b64(format!(
+            r#"{{"alg":"ES256","typ":"{ATTESTATION_TYPE}","kid":"{}"}}"#,
+            key().key_id()
+        )
+        .as_bytes()),
+        b64(payload_json(&claims()).as_bytes())
+    );
+    let sig = p256_key().sign_es256(input.as_bytes());
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&sig))),
+        "token_alg_not_allowed"
+    );
+    // An EdDSA token naming the P-256 key (signed by an Ed25519 key).
+    let input = format!(
+        "{}.{}",
+        b64(p256_header("EdDSA").as_bytes()),
+        b64(p256_payload().as_bytes())
+    );
+    let sig = key().signing_key().sign(input.as_bytes());
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&sig.to_bytes()))),
+        "token_alg_not_allowed"
+    );
+    // `none` and HS256 (keyed with the public key's text) naming the P-256 key.
+    let none = format!(
+        "{}.{}.AAAA",
+        b64(p256_header("none").as_bytes()),
+        b64(p256_payload().as_bytes())
+    );
+    assert_eq!(code_both(&none), "token_alg_not_allowed");
+    let hs = forge_es256(&p256_header("HS256"), &p256_payload());
+    assert_eq!(code_both(&hs), "token_alg_not_allowed");
+    for alg in ["ES384", "es256", "PS256", "RS256", ""] {
+        assert_eq!(
+            code_both(&forge_es256(&p256_header(alg), &p256_payload())),
+            "token_alg_not_allowed",
+            "{alg}"
+        );
+    }
+    // The honest header passes, so the refusals above are about `alg` alone.
+    assert_eq!(
+        code_both(&forge_es256(&p256_header("ES256"), &p256_payload())),
+        "accepted"
+    );
+}
+
+#[test]
+fn es256_signatures_are_64_bytes_low_s_and_verified() {
+    use p256::elliptic_curve::ops::Reduce;
+    let token = sign_attestation_with(&claims(), &p256_key()).unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    assert_eq!(sig.len(), 64);
+    // A bit flipped in r.
+    let mut bad = sig.clone();
+    bad[3] ^= 1;
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&bad))),
+        "token_signature_invalid"
+    );
+    // The DER form of the same signature, and r||s cut or padded.
+    let parsed = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+    let der = parsed.to_der();
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(der.as_bytes()))),
+        "token_signature_invalid"
+    );
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&sig[..63]))),
+        "token_signature_invalid"
+    );
+    let mut long = sig.clone();
+    long.push(0);
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&long))),
+        "token_signature_invalid"
+    );
+    // r = 0 and s = 0, and s = n (out of range).
+    let mut zero_r = sig.clone();
+    zero_r[..32].fill(0);
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&zero_r))),
+        "token_signature_invalid"
+    );
+    let n =
+        hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551").unwrap();
+    let mut s_is_n = sig.clone();
+    s_is_n[32..].copy_from_slice(&n);
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&s_is_n))),
+        "token_signature_invalid"
+    );
+    // The high-S twin (r, n - s) is a mathematically valid signature; it is refused.
+    let s = <p256::Scalar as Reduce<p256::U256>>::reduce_bytes(p256::FieldBytes::from_slice(
+        &sig[32..],
+    ));
+    let high =
+        p256::ecdsa::Signature::from_scalars(parsed.r().as_ref().to_bytes(), (-s).to_bytes())
+            .unwrap();
+    assert!(high.normalize_s().is_some(), "the twin is the high-S one");
+    {
+        use p256::ecdsa::signature::Verifier;
+        let vk =
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(&p256_key().public().p256_sec1().unwrap())
+                .unwrap();
+        assert!(
+            vk.verify(input.as_bytes(), &high).is_ok(),
+            "the twin verifies by plain ECDSA"
+        );
+    }
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&high.to_bytes()))),
+        "token_signature_invalid"
+    );
+    // Signed by another P-256 key under this key's name.
+    let other = P256DeviceKey::from_scalar(&[6u8; 32]).unwrap();
+    let forged = other.sign_es256(input.as_bytes());
+    assert_eq!(
+        code_both(&format!("{input}.{}", b64(&forged))),
+        "token_signature_invalid"
+    );
+}
+
+/// A signer that returns whatever it was built with, as a TPM might.
+struct Fixed(Result<Vec<u8>, String>);
+
+impl AttestationSigner for Fixed {
+    fn key_id(&self) -> KeyId {
+        p256_key().key_id()
+    }
+    fn algorithm(&self) -> KeyAlgorithm {
+        KeyAlgorithm::P256
+    }
+    fn sign(&self, _: &[u8]) -> Result<Vec<u8>, String> {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn a_failing_or_malformed_signer_is_an_error_not_a_token() {
+    assert_eq!(
+        sign_attestation_with(&claims(), &Fixed(Err("tpm gone".into())))
+            .unwrap_err()
+            .code(),
+        "token_signing_failed"
+    );
+    assert_eq!(
+        sign_attestation_with(&claims(), &Fixed(Ok(vec![1; 70])))
+            .unwrap_err()
+            .code(),
+        "token_signing_failed"
+    );
+}
