@@ -38,6 +38,10 @@ max_connections = ${MAXCONN:-16}
 [directory]
 kind = "demo"
 file = "$work/directory-$1.json"
+[policy]
+# The decision without the engine (measured on its own): the managed device's signed
+# claims decide alone, an operator's opt-in.
+managed_requires_evidence = false
 [limits]
 sessions_per_user_per_hour = 1000000000
 sessions_per_address_per_minute = 1000000000

@@ -39,6 +39,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/password/check", post(crate::reset::check_handler))
         .route("/v1/resets", post(crate::reset::reset_handler))
+        .route(
+            "/v1/notices/{token}",
+            get(crate::notify::link_page_handler).post(crate::notify::link_confirm_handler),
+        )
         .route("/healthz", get(crate::metrics::healthz_handler))
         .route("/metrics", get(crate::metrics::metrics_handler))
         .route("/openapi.json", get(openapi_handler))

@@ -49,6 +49,38 @@ pub struct Config {
     /// Test-only fault injection; refused outside debug builds.
     #[serde(default)]
     pub fault: Faults,
+    /// Recovery notices by email.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// Which TPMs may register hardware-tier keys.
+    #[serde(default)]
+    pub tpm: TpmConfig,
+}
+
+/// Which TPMs may register device keys for the `hardware` tier (`reclaim device
+/// tpm-challenge`, then `reclaim device register --tpm-attestation`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TpmConfig {
+    /// PEM or DER files of the CAs that sign TPM endorsement-key certificates (the TPM
+    /// vendors' CAs): a TPM whose EK certificate chains to one of them is a real TPM.
+    pub endorsement_ca_files: Vec<PathBuf>,
+    /// EKs an administrator enrolled by Name (hex, as `tpm2_readpublic` prints it), for
+    /// TPMs without an EK certificate.
+    pub enrolled_ek_names: Vec<String>,
+    /// How long a challenge stays answerable, seconds.
+    pub challenge_ttl_s: u64,
+}
+
+impl Default for TpmConfig {
+    fn default() -> Self {
+        TpmConfig {
+            endorsement_ca_files: Vec::new(),
+            enrolled_ek_names: Vec::new(),
+            // Two hand-overs between the device and an administrator fit in it.
+            challenge_ttl_s: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,10 +109,23 @@ pub struct Policy {
     pub grant_ttl_s: u64,
     pub attestation_max_lifetime_s: u64,
     pub clock_leeway_s: u64,
-    /// Managed devices upload evidence too (unmanaged ones always do).
+    /// Managed and hardware devices upload their evidence for the server's own run too
+    /// (unmanaged ones always do). `false` lets their signed claims decide alone: only for
+    /// devices whose app the operator controls end to end.
     pub managed_requires_evidence: bool,
-    /// Accept frames from virtual or file-backed cameras. Never in production.
+    /// Accept frames from cameras the client declares virtual or file-backed. The
+    /// declaration is the client's word (a custom client declares a webcam), so this only
+    /// stops honest clients; the device's tier is what a capture is worth. Never in
+    /// production.
     pub allow_virtual_camera: bool,
+    /// The decision table: rows of action x tier x user kind -> verdict, over the defaults
+    /// (hardware and managed approve, unmanaged goes to review). The last matching row wins.
+    pub table: Vec<crate::policy::PolicyRow>,
+    /// Someone works the review queue. Without one, a `review` verdict refuses with a
+    /// sentence that says where to go (a managed laptop, the kiosk, the helpdesk).
+    pub review_queue: bool,
+    /// How long an `approve_notify_delay` change waits before it takes effect, seconds.
+    pub notify_delay_s: u64,
     /// SHA-256 of every model an attesting device may have run. Empty: the models this
     /// server loads (so the app must ship the same ones).
     pub allowed_models: Vec<String>,
@@ -108,8 +153,11 @@ impl Default for Policy {
             grant_ttl_s: 300,
             attestation_max_lifetime_s: 300,
             clock_leeway_s: 30,
-            managed_requires_evidence: false,
+            managed_requires_evidence: true,
             allow_virtual_camera: false,
+            table: Vec::new(),
+            review_queue: false,
+            notify_delay_s: 24 * 3600,
             allowed_models: Vec::new(),
             always_require_document: false,
             challenge_turns: 2,
@@ -257,6 +305,14 @@ impl Config {
                 "policy.reset_lease_s must be at least 2".into(),
             ));
         }
+        for row in &self.policy.table {
+            row.check().map_err(ConfigError)?;
+        }
+        if self.policy.notify_delay_s > 30 * 24 * 3600 {
+            return Err(ConfigError(
+                "policy.notify_delay_s must be at most 30 days".into(),
+            ));
+        }
         for d in &self.policy.allowed_models {
             if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ConfigError(format!(
@@ -264,6 +320,7 @@ impl Config {
                 )));
             }
         }
+        self.notify.check()?;
         Ok(())
     }
 }
@@ -298,6 +355,222 @@ fn set_path(
                 ))),
             }
         }
+    }
+}
+
+/// Recovery notices by email (`[notify]`). Without a relay, notices are still queued in
+/// the database (nothing is lost) and sent once one is configured.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// The relay: `smtps://host[:port]` (TLS from the start, port 465 by default),
+    /// `smtp+starttls://host[:port]` (STARTTLS required, 587), or `smtp://host:port`
+    /// (no TLS: accepted for a loopback relay only, e.g. a local MTA or a test sink).
+    pub smtp_url: Option<String>,
+    /// The sender, e.g. `Reclaim <reclaim@example.com>`. Required with a relay.
+    pub from: Option<String>,
+    /// Credentials for the relay (optional). The password can stay out of the file:
+    /// `RECLAIM__NOTIFY__PASSWORD`.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Extra PEM certificate authority for the relay, beside the system's trust store.
+    pub ca_file: Option<PathBuf>,
+    /// Where the mail tells a worried owner to go (a helpdesk's number or page).
+    pub contact: Option<String>,
+    /// How long a "this wasn't me" link works, days (at least until a delayed change
+    /// takes effect).
+    pub link_valid_days: u64,
+    /// A refusal after this many days without one starts a new series; the first refusal
+    /// of a series is not mailed (a genuine user's bad photo), every later one is.
+    pub refusal_quiet_days: u64,
+    /// Delivery attempts per notice before it is given up (and audited as undeliverable).
+    pub max_attempts: i64,
+    /// The first retry's delay, seconds; doubled at each further attempt, up to an hour.
+    pub retry_base_s: u64,
+    /// Timeout of each SMTP step, seconds.
+    pub timeout_s: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            smtp_url: None,
+            from: None,
+            username: None,
+            password: None,
+            ca_file: None,
+            contact: None,
+            link_valid_days: 7,
+            refusal_quiet_days: 30,
+            max_attempts: 12,
+            retry_base_s: 30,
+            timeout_s: 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("smtp_url", &self.smtp_url)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field("contact", &self.contact)
+            .field("link_valid_days", &self.link_valid_days)
+            .field("refusal_quiet_days", &self.refusal_quiet_days)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_s", &self.retry_base_s)
+            .field("timeout_s", &self.timeout_s)
+            .finish()
+    }
+}
+
+/// How the server reaches its SMTP relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaySecurity {
+    /// No TLS: loopback relays only.
+    Plain,
+    /// TLS from the first byte (`smtps://`).
+    Tls,
+    /// STARTTLS, required (`smtp+starttls://`).
+    StartTls,
+}
+
+/// A parsed `notify.smtp_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub security: RelaySecurity,
+    pub host: String,
+    pub port: u16,
+}
+
+impl NotifyConfig {
+    /// The relay, when one is configured; an error when it is unusable.
+    pub fn relay(&self) -> Result<Option<Relay>, ConfigError> {
+        let Some(url) = &self.smtp_url else {
+            return Ok(None);
+        };
+        let bad = |why: &str| ConfigError(format!("notify.smtp_url: {why}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            bad("write it as smtps://host, smtp+starttls://host or smtp://127.0.0.1:port")
+        })?;
+        let (security, default_port) = match scheme {
+            "smtps" => (RelaySecurity::Tls, 465),
+            "smtp+starttls" => (RelaySecurity::StartTls, 587),
+            "smtp" => (RelaySecurity::Plain, 25),
+            _ => return Err(bad("the scheme must be smtps, smtp+starttls or smtp")),
+        };
+        // Credentials belong in username/password (the password in the environment),
+        // not in a URL that ends up in files and process listings.
+        if rest.contains('@') || rest.contains('/') || rest.contains('?') {
+            return Err(bad(
+                "only scheme://host[:port]; credentials go in notify.username and notify.password",
+            ));
+        }
+        let (host, port) = match rest.strip_prefix('[') {
+            // [v6]:port
+            Some(v6) => {
+                let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+                let port = match after.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None if after.is_empty() => None,
+                    None => return Err(bad("text after the address")),
+                };
+                (h.to_string(), port)
+            }
+            None => match rest.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (rest.to_string(), None),
+            },
+        };
+        let port = match port {
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
+            None => default_port,
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        if security == RelaySecurity::Plain {
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(bad("smtp:// sends in the clear and is accepted for a loopback relay only; use smtps:// or smtp+starttls://"));
+            }
+        }
+        Ok(Some(Relay {
+            security,
+            host,
+            port,
+        }))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let relay = self.relay()?;
+        match (&relay, &self.from) {
+            (Some(_), None) => return Err(ConfigError(
+                "notify.from is required with notify.smtp_url: the address notices are sent from"
+                    .into(),
+            )),
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "notify.from is set but notify.smtp_url is not: no notice would be sent".into(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(from) = &self.from {
+            from.parse::<lettre::message::Mailbox>().map_err(|_| {
+                ConfigError(format!(
+                    "notify.from: `{from}` is not an address (e.g. `Reclaim <reclaim@example.com>`)"
+                ))
+            })?;
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err(ConfigError(
+                "notify.username and notify.password go together".into(),
+            ));
+        }
+        if self.username.is_some() && relay.is_some_and(|r| r.security == RelaySecurity::Plain) {
+            // A loopback relay needs no login, and a password over a clear channel is a habit
+            // that would follow the configuration elsewhere.
+            return Err(ConfigError(
+                "notify.username/password need smtps:// or smtp+starttls://".into(),
+            ));
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                return Err(ConfigError(format!(
+                    "notify.ca_file: {} is not a readable file",
+                    ca.display()
+                )));
+            }
+        }
+        if self.link_valid_days == 0 || self.link_valid_days > 90 {
+            return Err(ConfigError("notify.link_valid_days must be 1 to 90".into()));
+        }
+        if self.refusal_quiet_days == 0 || self.refusal_quiet_days > 365 {
+            return Err(ConfigError(
+                "notify.refusal_quiet_days must be 1 to 365".into(),
+            ));
+        }
+        if self.max_attempts < 1 || self.max_attempts > 100 {
+            return Err(ConfigError("notify.max_attempts must be 1 to 100".into()));
+        }
+        if self.retry_base_s == 0 || self.retry_base_s > 3600 {
+            return Err(ConfigError("notify.retry_base_s must be 1 to 3600".into()));
+        }
+        if self.timeout_s == 0 || self.timeout_s > 300 {
+            return Err(ConfigError("notify.timeout_s must be 1 to 300".into()));
+        }
+        Ok(())
     }
 }
 

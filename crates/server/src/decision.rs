@@ -1,14 +1,18 @@
-//! The decision: from a signed attestation (and, where policy asks, the evidence) to a
-//! reset grant, a manual review, or a refusal.
+//! The decision: from a signed attestation (and the evidence) to a reset grant, a manual
+//! review, or a refusal.
 //!
 //! Checks, in order: the session and its token; the device's key, tier and revocation;
 //! the token (signature, audience, session, nonce, expiry, via `reclaim-protocol`); the
-//! user and action it names; the uploaded evidence byte for byte against its digests;
-//! then the nonce is spent, once. Only then is anything judged: camera and models against
-//! policy, the evidence through the server's own engine (always for unmanaged devices),
-//! the document's name and birth date against the directory record, the returning user's
-//! template. Everything before the nonce is spent refuses with a 4xx and changes nothing.
-//! Evidence lives in memory for the request only, unless the outcome is a manual review.
+//! user and action it names. Then the policy table (see [`crate::policy`]) is asked
+//! whether this device's tier may recover this account at all: when it refuses whatever
+//! the evidence shows, the attempt ends there, before any evidence is decoded or judged.
+//! Otherwise the uploaded evidence is checked byte for byte against its digests and judged
+//! by the server's own engine (for every tier unless the operator trusts managed devices'
+//! signed claims), the document's name and birth date against the directory record, the
+//! returning user's template; and [`crate::policy::decide`] concludes. Everything before
+//! the nonce is spent refuses with a 4xx and changes nothing; the nonce is spent with the
+//! outcome, in one transaction. Evidence lives in memory for the request only, unless the
+//! outcome is a manual review.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -37,6 +41,8 @@ use crate::audit::{self, Entry};
 use crate::crypto::{new_secret, secret_hash};
 use crate::devices::{self, Tier};
 use crate::engine::{template_model, Evidence};
+use crate::notify::{self, NoticeKind, RecoveryNotice};
+use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
 use crate::sessions::{self, login_key, Holder, Session};
 use crate::store::{now, StoreError};
 use crate::{limits, App};
@@ -91,17 +97,6 @@ struct Judgement {
     face_score: Option<f32>,
     frame_hashes: Vec<String>,
     reverified: bool,
-}
-
-/// Reasons that would tell a caller whether the account exists, or whose record it is,
-/// are shown to the client as one.
-fn public_reason(reason: &str) -> &str {
-    match reason {
-        "user_unknown" | "document_name_mismatch" | "document_birth_date_mismatch" => {
-            "identity_not_confirmed"
-        }
-        other => other,
-    }
 }
 
 fn token_error(e: AttestationError) -> ApiError {
@@ -305,6 +300,71 @@ pub async fn attest_handler(
             "the attestation is for another action than the session",
         ));
     }
+    let user = match &session.user_ref {
+        Some(_) => app.directory.find_user(&session.login).await.map_err(|e| {
+            app.metrics.directory_error();
+            tracing::warn!(code = e.code(), "directory lookup failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "directory_unavailable",
+                "the company directory cannot be reached; try again",
+            )
+        })?,
+        None => None,
+    }
+    .filter(|u| Some(&u.id) == session.user_ref.as_ref());
+    // A returning user is one with a face enrolled by an earlier recovery; unknown
+    // accounts look like first-time users.
+    let enrolled = match &user {
+        Some(u) => load_template(&app, &u.id).await?,
+        None => None,
+    };
+    let user_kind = if enrolled.is_some() {
+        UserKind::Returning
+    } else {
+        UserKind::FirstTime
+    };
+    let settings = policy::Settings {
+        review_queue: policy.review_queue,
+        trust_signed_claims: !policy.managed_requires_evidence,
+        notify_delay_s: policy.notify_delay_s,
+    };
+    let locked = match &user {
+        Some(u) => crate::notify::self_service_locked(&app, &u.id).await?,
+        None => false,
+    };
+
+    // The tier may refuse whatever the evidence shows: then nothing is decoded or judged,
+    // which spends no engine time on a device that cannot be trusted and tells it nothing
+    // about how its pictures would have fared.
+    if let Some(decision) = policy::before_judging(
+        &policy.table,
+        &settings,
+        session.action,
+        device.tier,
+        user_kind,
+        locked,
+    ) {
+        record_outcome(
+            &app,
+            &session,
+            device.tier,
+            user.as_ref(),
+            &decision,
+            None,
+            None,
+        )
+        .await?;
+        tracing::info!(
+            session = %session.id,
+            tier = device.tier.as_str(),
+            verdict = decision.row.verdict.as_str(),
+            "recovery refused by policy"
+        );
+        return Ok(refusal(&decision, false));
+    }
+
+    // Every tier uploads its evidence unless the operator trusts managed devices' claims.
     let required = device.tier == Tier::Unmanaged || policy.managed_requires_evidence;
     // Shared with the blocking re-verification task rather than copied: up to 48 MiB.
     let evidence = evidence_of(&claims, req.evidence, required)?.map(Arc::new);
@@ -327,23 +387,8 @@ pub async fn attest_handler(
             "this server does not re-verify evidence (reverify = false)",
         ));
     }
-    let user = match &session.user_ref {
-        Some(_) => app.directory.find_user(&session.login).await.map_err(|e| {
-            app.metrics.directory_error();
-            tracing::warn!(code = e.code(), "directory lookup failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "directory_unavailable",
-                "the company directory cannot be reached; try again",
-            )
-        })?,
-        None => None,
-    }
-    .filter(|u| Some(&u.id) == session.user_ref.as_ref());
-    let template = match &user {
-        Some(u) if !session.needs_document() => load_template(&app, &u.id).await?,
-        _ => None,
-    };
+    // The face is compared with the enrolled template when the session skipped the ID.
+    let template = enrolled.filter(|_| !session.needs_document());
 
     // The nonce is spent with the outcome, in one transaction (`record_outcome`): of two
     // requests racing with the same token, one records its outcome and the other gets
@@ -363,12 +408,18 @@ pub async fn attest_handler(
         Err(e) => {
             // The evidence could not be analysed (undecodable image, engine failure): the
             // session ends rejected, and the client learns why.
+            let decision = Decision {
+                conclusion: Conclusion::Rejected,
+                reasons: vec![e.code.to_string()],
+                row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
+                refused_by_policy: false,
+            };
             record_outcome(
                 &app,
                 &session,
-                &device.tier,
-                Outcome::Rejected,
-                &[e.code.to_string()],
+                device.tier,
+                user.as_ref(),
+                &decision,
                 None,
                 None,
             )
@@ -376,39 +427,46 @@ pub async fn attest_handler(
             return Err(e);
         }
     };
-    let outcome = if !judgement.reasons.is_empty() {
-        Outcome::Rejected
-    } else if !judgement.review.is_empty() {
-        Outcome::Review
-    } else {
-        Outcome::Approved
-    };
-    let mut internal = judgement.reasons.clone();
-    internal.extend(judgement.review.iter().cloned());
+    let decision = policy::decide(
+        &policy.table,
+        &settings,
+        &Facts {
+            action: session.action,
+            tier: device.tier,
+            user: user_kind,
+            reverified: judgement.reverified,
+            failures: judgement.reasons.clone(),
+            doubts: judgement.review.clone(),
+            self_service_locked: locked,
+            owner_reachable: user
+                .as_ref()
+                .is_some_and(|u| notify::reachable(&u.email.iter().cloned().collect::<Vec<_>>())),
+        },
+    );
     let grant = record_outcome(
         &app,
         &session,
-        &device.tier,
-        outcome,
-        &internal,
+        device.tier,
+        user.as_ref(),
+        &decision,
         judgement.embedding.as_ref(),
         judgement.face_score,
     )
     .await?;
     store_frame_hashes(&app, &frame_key, &judgement.frame_hashes).await?;
-    if outcome == Outcome::Review {
+    if decision.conclusion == Conclusion::Review {
         if let Some(ev) = &evidence {
-            keep_for_review(&app, &session, ev, &internal).await?;
+            keep_for_review(&app, &session, ev, &decision.reasons).await?;
         }
     }
-    match outcome {
-        Outcome::Approved if had_failures => {
+    match decision.conclusion {
+        Conclusion::Approved { .. } if had_failures => {
             for key in &biometric_keys {
                 limits::biometric_success(&app.store, key).await?;
             }
         }
-        Outcome::Approved => {}
-        Outcome::Rejected => {
+        Conclusion::Approved { .. } | Conclusion::Review => {}
+        Conclusion::Rejected => {
             for key in &biometric_keys {
                 limits::biometric_failure(
                     &app.store,
@@ -419,31 +477,58 @@ pub async fn attest_handler(
                 .await?;
             }
         }
-        Outcome::Review => {}
     }
-    let mut public: Vec<&str> = judgement.reasons.iter().map(|r| public_reason(r)).collect();
-    public.dedup();
-    let body = match (outcome, grant) {
-        (Outcome::Approved, Some((secret, expires_at))) => {
+    match (&decision.conclusion, grant) {
+        (Conclusion::Approved { delay_s }, Some((secret, expires_at))) => {
             let p = password_policy(&app);
-            serde_json::json!({
+            let mut body = serde_json::json!({
                 "outcome": "approved",
                 "grant": &*secret,
                 "grant_expires_at": expires_at,
                 "action": session.action,
                 "reverified": judgement.reverified,
                 "password_policy": { "min_chars": p.min_chars, "max_chars": p.max_chars },
-            })
+            });
+            if *delay_s > 0 {
+                // The change waits: the account's addresses are told, and can cancel it.
+                body["delay_s"] = serde_json::json!(delay_s);
+            }
+            Ok(json(StatusCode::OK, &body))
         }
-        (Outcome::Review, _) => serde_json::json!({
-            "outcome": "review",
-            "message": "A person at the service desk will check this request; you will be told the result.",
-        }),
-        _ => {
-            serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": judgement.reverified })
-        }
-    };
-    Ok(json(StatusCode::OK, &body))
+        (Conclusion::Review, _) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "outcome": "review",
+                "message": "A person at the service desk will check this request; you will be told the result.",
+            }),
+        )),
+        _ => Ok(refusal(&decision, judgement.reverified)),
+    }
+}
+
+/// The answer to a refused attempt: public reason codes only (see
+/// [`policy::public_reason`]), and where the tier refused, a sentence that says where to go.
+fn refusal(decision: &Decision, reverified: bool) -> Response {
+    let mut public: Vec<&str> = decision
+        .reasons
+        .iter()
+        .map(|r| policy::public_reason(r))
+        .collect();
+    public.dedup();
+    let mut body =
+        serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": reverified });
+    if decision.refused_by_policy {
+        body["message"] = serde_json::json!(if decision
+            .reasons
+            .iter()
+            .any(|r| r == policy::SELF_SERVICE_LOCKED)
+        {
+            "Self-service recovery is locked for this account. Contact the IT helpdesk."
+        } else {
+            "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
+        });
+    }
+    json(StatusCode::OK, &body)
 }
 
 pub fn password_policy(app: &App) -> PasswordPolicy {
@@ -508,6 +593,9 @@ async fn judge(
         frame_hashes: Vec::new(),
         reverified: false,
     };
+    // The camera's name, driver and flags are the client's word: an honest app declares a
+    // virtual or file-backed source and is refused here, a custom client declares a webcam.
+    // So this stops only honest clients; the device's tier decides what a capture is worth.
     if (claims.camera.virtual_device || claims.camera.file_backed) && !policy.allow_virtual_camera {
         j.reasons.push("camera_not_allowed".into());
     }
@@ -674,10 +762,15 @@ async fn judge(
                     NameVerdict::Partial => j.review.push("document_name_partial".into()),
                     NameVerdict::Mismatch => j.reasons.push("document_name_mismatch".into()),
                 }
-                if let (Some(dir_birth), Some(doc_birth)) = (&u.birth_date, birth) {
-                    if dir_birth != doc_birth {
-                        j.reasons.push("document_birth_date_mismatch".into());
+                // Where the directory keeps a birth date, the document must carry the
+                // same one: a document (or a device's claims) without it proves less than
+                // the record asks for.
+                match (&u.birth_date, birth) {
+                    (Some(dir_birth), Some(doc_birth)) if dir_birth != doc_birth => {
+                        j.reasons.push("document_birth_date_mismatch".into())
                     }
+                    (Some(_), None) => j.reasons.push("document_birth_date_missing".into()),
+                    _ => {}
                 }
             }
             (Some(_), None) => {}
@@ -716,15 +809,22 @@ async fn store_frame_hashes(app: &App, user_key: &str, hashes: &[String]) -> Res
 }
 
 /// Writes the outcome: the session's state, the grant when approved, the audit entry.
+#[allow(clippy::too_many_arguments)]
 async fn record_outcome(
     app: &App,
     session: &Session,
-    tier: &Tier,
-    outcome: Outcome,
-    reasons: &[String],
+    tier: Tier,
+    user: Option<&DirectoryUser>,
+    decision: &Decision,
     embedding: Option<&FaceEmbedding>,
     face_score: Option<f32>,
 ) -> Result<Option<(zeroize::Zeroizing<String>, i64)>, ApiError> {
+    let outcome = match decision.conclusion {
+        Conclusion::Approved { .. } => Outcome::Approved,
+        Conclusion::Review => Outcome::Review,
+        Conclusion::Rejected => Outcome::Rejected,
+    };
+    let reasons = &decision.reasons;
     let t = now();
     // One transaction: the grant, the session's state and the audit entry commit together.
     let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
@@ -751,6 +851,11 @@ async fn record_outcome(
     if outcome == Outcome::Approved {
         let secret = new_secret("rg_")?;
         let expires_at = t + app.config.policy.grant_ttl_s as i64;
+        // A delayed change is applied no sooner than this, unless cancelled meanwhile.
+        let apply_after = match decision.conclusion {
+            Conclusion::Approved { delay_s } if delay_s > 0 => t + delay_s as i64,
+            _ => 0,
+        };
         let template_sealed = match embedding {
             Some(e) => {
                 let model = template_model().map_err(|e| {
@@ -765,8 +870,8 @@ async fn record_outcome(
         };
         let hash = secret_hash(&secret);
         sqlx::query(
-            "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL)",
+            "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at, apply_after) \
+             VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL, $9)",
         )
         .bind(&hash)
         .bind(&session.id)
@@ -776,11 +881,40 @@ async fn record_outcome(
         .bind(expires_at)
         .bind(template_sealed)
         .bind(t)
+        .bind(apply_after)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
         grant_hash = Some(hash);
         grant = Some((secret, expires_at));
+    }
+    // The account's owner hears of every approved recovery and of refused ones after the
+    // first (NIST SP 800-63B-4), from a notice queued in this same transaction.
+    let notice = match (user, decision.conclusion) {
+        (Some(_), Conclusion::Approved { delay_s }) => Some(NoticeKind::Approved {
+            effective_at: (delay_s > 0).then_some(t + delay_s as i64),
+        }),
+        (Some(_), Conclusion::Rejected) => Some(NoticeKind::Refused),
+        _ => None,
+    };
+    let mut notices = 0;
+    if let (Some(u), Some(kind)) = (user, notice) {
+        let queued = notify::enqueue_recovery_notice(
+            &mut tx,
+            app,
+            &RecoveryNotice {
+                user_ref: &u.id,
+                to: u.email.iter().cloned().collect(),
+                display_name: u.display_name.as_deref(),
+                action: session.action,
+                kind,
+                device_tier: tier.as_str(),
+                at: t,
+                session_id: &session.id,
+            },
+        )
+        .await?;
+        notices = queued.notices;
     }
     audit::append_in(
         &mut tx,
@@ -793,11 +927,18 @@ async fn record_outcome(
                 "outcome": outcome.as_str(),
                 "reasons": reasons,
                 "device_tier": tier.as_str(),
+                // The row of the policy table that produced this outcome.
+                "policy": policy_detail(&decision.row),
+                "delay_s": match decision.conclusion {
+                    Conclusion::Approved { delay_s } => Some(delay_s),
+                    _ => None,
+                },
                 "user": session.user_ref,
                 "action": session.action.as_str(),
                 "face_score": face_score.map(|s| (s * 1000.0).round() / 1000.0),
                 // The grant's digest ties this entry to the reset entries without the grant.
                 "grant_sha256": grant_hash,
+                "notices_queued": notices,
             }),
         },
     )
@@ -805,6 +946,16 @@ async fn record_outcome(
     tx.commit().await.map_err(StoreError::from)?;
     app.metrics.decision(outcome);
     Ok(grant)
+}
+
+fn policy_detail(row: &AppliedRow) -> serde_json::Value {
+    serde_json::json!({
+        "action": row.action,
+        "tier": row.tier,
+        "user": row.user,
+        "verdict": row.verdict.as_str(),
+        "row": row.configured_row.map_or_else(|| "default".to_string(), |n| format!("policy.table[{n}]")),
+    })
 }
 
 async fn keep_for_review(

@@ -1,10 +1,13 @@
-//! Devices and their trust tier.
+//! Devices and their trust tier, which the server sets and a client can never claim.
 //!
-//! *Managed* devices (kiosks, managed laptops) are registered by an administrator with
-//! `reclaim device register`; policy may accept their attestation on evidence digests
-//! alone. *Unmanaged* devices register their own key on first use and must always upload
-//! evidence, which the server re-verifies. A revoked key is refused everywhere from the
-//! next request on.
+//! *Hardware* devices hold their key inside a TPM 2.0 (or a platform secure element),
+//! proven by attestation when the key is registered: an attacker needs the device itself.
+//! *Managed* devices (kiosks, managed laptops) were registered by an administrator with
+//! `reclaim device register`: an attacker needs the key file. *Unmanaged* devices register
+//! their own key on first use: an attacker needs nothing but our code, so what they send
+//! is worth little on its own (see [`crate::policy`]). Every tier uploads its evidence for
+//! the server's own run unless the operator trusts signed claims. A revoked key is refused
+//! everywhere from the next request on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use crate::{limits, App};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    Hardware,
     Managed,
     Unmanaged,
 }
@@ -32,13 +36,15 @@ pub enum Tier {
 impl Tier {
     pub fn as_str(self) -> &'static str {
         match self {
+            Tier::Hardware => "hardware",
             Tier::Managed => "managed",
             Tier::Unmanaged => "unmanaged",
         }
     }
 
-    fn parse(s: &str) -> Option<Tier> {
+    pub fn parse(s: &str) -> Option<Tier> {
         match s {
+            "hardware" => Some(Tier::Hardware),
             "managed" => Some(Tier::Managed),
             "unmanaged" => Some(Tier::Unmanaged),
             _ => None,
@@ -93,7 +99,7 @@ impl DeviceError {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=64).contains(&n) && !name.chars().any(char::is_control)
 }
@@ -284,12 +290,13 @@ pub async fn register_handler(
                 tier: d.tier,
             },
         )),
-        // A key an admin registered as managed may re-register harmlessly.
-        Err(DeviceError::AlreadyRegistered(kid, _)) => Ok(json(
+        // A key an admin registered (managed, or hardware after its TPM attestation) may
+        // re-register harmlessly: it keeps the tier the server gave it.
+        Err(DeviceError::AlreadyRegistered(kid, tier)) => Ok(json(
             StatusCode::OK,
             &RegisterResponse {
                 key_id: &kid,
-                tier: Tier::Managed,
+                tier: Tier::parse(tier).unwrap_or(Tier::Managed),
             },
         )),
         Err(DeviceError::Revoked(_)) => Err(ApiError::new(

@@ -1,14 +1,17 @@
 //! Reclaim's backend: the part that decides.
 //!
 //! The app's verdict is only a claim. The server turns it into a reset only after it has
-//! checked the device's signature and trust, the session's one-time nonce, the models the
-//! device ran, the document's name against the directory record, and (for any device it
-//! does not manage) the evidence itself, with the same engine. It then applies the reset
-//! through the directory connector exactly once, and writes every step to a hash chain.
+//! checked the device's signature, the session's one-time nonce, the models the device
+//! ran, the document's name and birth date against the directory record, and the evidence
+//! itself, with the same engine; and the device's trust tier, which the server set and the
+//! client cannot claim, decides through the policy table what all that is worth. It then
+//! applies the reset through the directory connector exactly once, notifies the account's
+//! addresses, and writes every step to a hash chain.
 //!
 //! Layout: [`config`] (TOML + environment), [`store`] (SQLite/PostgreSQL, one schema),
 //! [`crypto`] (keys, sealing, bearer secrets), [`audit`] (the chain), [`limits`] (abuse
-//! limits), [`engine`] (re-verification), [`devices`], [`sessions`], [`decision`],
+//! limits), [`engine`] (re-verification), [`devices`] and [`hardware`] (trust tiers),
+//! [`policy`] (what the verified facts are worth), [`sessions`], [`decision`],
 //! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
 
 pub mod api;
@@ -18,8 +21,11 @@ pub mod crypto;
 pub mod decision;
 pub mod devices;
 pub mod engine;
+pub mod hardware;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
+pub mod policy;
 pub mod reset;
 pub mod sessions;
 pub mod store;
@@ -205,6 +211,9 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
 /// whose review retention ran out. Runs at start and every few seconds; every instance
 /// runs it, and leases in the database keep two from working on one reset.
 async fn background(app: Arc<App>) {
+    // Recovery notices go out from a task of their own, so a slow relay never holds up
+    // the resets below; it is stopped with this worker (the handle aborts it on drop).
+    let _notices = notify::spawn_sender(app.clone());
     loop {
         if let Err(e) = reset::resume_pending(&app).await {
             tracing::warn!(code = e.code(), "resuming pending resets failed");

@@ -8,6 +8,9 @@
 //! applies it only if not. A lease in the row keeps two workers off one reset. A refusal
 //! by the directory's own policy puts the grant back to `issued`, so the user can pick
 //! another password with it until it expires. The sealed password is erased on completion.
+//! A change approved with notice and delay waits, pending, with its due time as its lease,
+//! so the background worker applies it then; the notice's "this wasn't me" link cancels it
+//! before ([`cancel_for_account`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,11 +58,13 @@ struct Grant {
     password_sealed: Option<String>,
     lease_until: i64,
     attempts: i64,
+    /// A change approved with notice and delay is applied no sooner (0: at once).
+    apply_after: i64,
 }
 
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts FROM grants WHERE id = $1",
+        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after FROM grants WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&app.store.pool)
@@ -79,6 +84,7 @@ async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
         password_sealed: r.try_get(8)?,
         lease_until: r.try_get(9)?,
         attempts: r.try_get(10)?,
+        apply_after: r.try_get(11)?,
     }))
 }
 
@@ -190,7 +196,9 @@ pub async fn reset_handler(
     let grant = grant_for(&app, &req.grant).await?;
     match grant.state.as_str() {
         "completed" => return Ok(completed_response(grant.action, true)),
+        "pending" if grant.apply_after > now() => return Ok(scheduled_response(&grant)),
         "pending" => return finish(&app, &grant.id).await,
+        "cancelled" => return Err(grant_cancelled()),
         _ => {}
     }
     if now() >= grant.expires_at {
@@ -238,8 +246,15 @@ pub async fn reset_handler(
         _ => None,
     };
     // Issued → pending, by exactly one request, which takes the lease in the same step:
-    // the background sweep of pending resets must not take the reset from under it.
+    // the background sweep of pending resets must not take the reset from under it. A
+    // delayed change holds its "lease" until it is due, so the sweep applies it then.
     let t = now();
+    let scheduled = grant.apply_after > t;
+    let lease_until = if scheduled {
+        grant.apply_after
+    } else {
+        t + app.config.policy.reset_lease_s as i64
+    };
     let moved = sqlx::query(
         "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = $4 \
          WHERE id = $2 AND state = 'issued' AND expires_at > $3",
@@ -247,7 +262,7 @@ pub async fn reset_handler(
     .bind(sealed)
     .bind(&grant.id)
     .bind(t)
-    .bind(t + app.config.policy.reset_lease_s as i64)
+    .bind(lease_until)
     .execute(&app.store.writer)
     .await
     .map_err(StoreError::from)?
@@ -259,7 +274,9 @@ pub async fn reset_handler(
             .ok_or_else(grant_invalid)?;
         return match again.state.as_str() {
             "completed" => Ok(completed_response(again.action, true)),
+            "pending" if again.apply_after > now() => Ok(scheduled_response(&again)),
             "pending" => finish(&app, &again.id).await,
+            "cancelled" => Err(grant_cancelled()),
             _ => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "grant_expired",
@@ -274,14 +291,61 @@ pub async fn reset_handler(
             kind: "reset_pending",
             actor: "server",
             subject: &format!("session:{}", grant.session_id),
-            detail: serde_json::json!({ "action": grant.action.as_str(), "user": grant.user_ref, "grant_sha256": grant.id }),
+            detail: serde_json::json!({
+                "action": grant.action.as_str(),
+                "user": grant.user_ref,
+                "grant_sha256": grant.id,
+                "apply_after": scheduled.then_some(grant.apply_after),
+            }),
         },
     )
     .await?;
+    if scheduled {
+        return Ok(scheduled_response(&grant));
+    }
     let leased = load_grant(&app, &grant.id)
         .await?
         .ok_or_else(grant_invalid)?;
     respond(apply_leased(&app, &leased, false).await?)
+}
+
+/// A change approved with notice and delay: recorded, applied when due unless cancelled
+/// through the link sent to the account's addresses.
+fn scheduled_response(grant: &Grant) -> Response {
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({
+            "status": "scheduled",
+            "action": grant.action,
+            "effective_at": grant.apply_after,
+        }),
+    )
+}
+
+fn grant_cancelled() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "grant_cancelled",
+        "this recovery was cancelled from the notice sent to the account's addresses",
+    )
+}
+
+/// Cancels what a "this wasn't me" notice can still stop for the account: every grant not
+/// yet used, and every delayed change not yet due. A change already being applied is not
+/// touched (it may have reached the directory). Returns how many were cancelled.
+pub async fn cancel_for_account(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_ref: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE grants SET state = 'cancelled', password_sealed = NULL, template_sealed = NULL \
+         WHERE user_ref = $1 AND (state = 'issued' OR (state = 'pending' AND apply_after > $2))",
+    )
+    .bind(user_ref)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 fn completed_response(action: RecoveryAction, already: bool) -> Response {
@@ -346,8 +410,10 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
     if leased != 1 {
         return Ok(Resumed::StillPending(None));
     }
-    // A lease taken before means an earlier attempt may have reached the directory.
-    apply_leased(app, &grant, grant.lease_until != 0).await
+    // A lease taken before means an earlier attempt may have reached the directory; a
+    // delayed change's first "lease" was only its due time.
+    let maybe_applied = grant.lease_until != 0 && grant.lease_until != grant.apply_after;
+    apply_leased(app, &grant, maybe_applied).await
 }
 
 /// Applies the pending reset `grant` to the directory; the caller holds its lease.

@@ -33,7 +33,11 @@ pub enum Engine {
 }
 
 /// The migrations, in order. Each runs once, inside a transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_notifications.sql")),
+    (3, include_str!("../migrations/0003_trust.sql")),
+];
 
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -24,12 +24,15 @@ mod postgres;
 mod samba;
 mod secret_service;
 mod slapd;
+pub mod smtp;
+pub mod swtpm;
 
 pub mod scenes;
 pub use postgres::Postgres;
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 pub use secret_service::SecretService;
 pub use slapd::{LdapSeedUser, Slapd};
+pub use smtp::{Mail, SmtpSink};
 
 /// A directory under the system temp dir, removed (with everything in it) on drop.
 #[derive(Debug)]

@@ -74,14 +74,23 @@ impl Db {
     }
 }
 
+/// A `[policy]` row that lets self-registered devices recover on their own (an operator's
+/// opt-in; never the default).
+pub const UNMANAGED_APPROVE: &str =
+    "[[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"\n";
+
 /// How to configure the server.
 #[derive(Clone, Default)]
 pub struct Options {
     /// Extra TOML appended after the base configuration (sections only).
     pub extra: String,
+    /// Extra lines inside `[policy]` (keys, then any `[[policy.table]]` rows).
+    pub policy: String,
     /// Directory accounts; `demo_seed()` when `None`.
     pub users: Option<Vec<DemoUser>>,
     pub reverify: bool,
+    /// Keep the default policy (evidence required from managed devices too).
+    pub default_policy: bool,
 }
 
 pub fn random_hex_key() -> String {
@@ -107,13 +116,20 @@ max_connections = 8
 kind = "demo"
 file = "{dir_file}"
 
-# Short, so interrupted resets are resumed quickly in tests.
 [policy]
+# Short, so interrupted resets are resumed quickly in tests.
 reset_lease_s = 5
+# Most scenarios here test the attestation and the reset around a managed kiosk's signed
+# claims, so they trust those claims (an operator's opt-in); the evidence path and the
+# default (evidence required from every tier) have their own tests (trust.rs).
+managed_requires_evidence = {requires_evidence}
+{policy}
 
 {extra}
 "#,
         reverify = options.reverify,
+        requires_evidence = options.default_policy,
+        policy = options.policy,
         models = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"),
         dir_file = dir.join("dir.json").display(),
         extra = options.extra,

@@ -11,4 +11,6 @@ mod cluster;
 mod flow;
 mod input;
 mod limits;
+mod notify;
 mod ops;
+mod trust;

@@ -48,6 +48,7 @@ async fn health_metrics_and_openapi(db: Db) {
         "/v1/sessions/{id}/attestation",
         "/v1/resets",
         "/v1/handoff",
+        "/v1/notices/{token}",
     ] {
         assert!(
             spec["paths"].get(path).is_some(),

@@ -1,0 +1,192 @@
+//! The hardware tier: a device key the server has seen proven to live inside a TPM 2.0.
+//!
+//! Registration is an administrator's act in two steps, because the TPM must answer a
+//! challenge only it can decrypt (see `reclaim-tpm` and docs/tpm.md):
+//! 1. `reclaim device tpm-challenge REQUEST`: the device's endorsement key (EK, trusted by
+//!    its certificate's chain to a configured TPM vendor CA, or enrolled by Name) and its
+//!    attestation key (AK) are checked, and a fresh secret is wrapped for them
+//!    (MakeCredential). What the verifier keeps until step 2 is stored here; it holds only
+//!    the secret's digest.
+//! 2. `reclaim device register --tpm-attestation PROOF`: the device recovered the secret
+//!    (ActivateCredential, possible only in the TPM holding both) and had its AK certify
+//!    the device key with it. The pending registration is deleted before the proof is
+//!    checked, so each challenge is tried once; a valid proof registers the key as
+//!    `hardware`.
+//!
+//! Why not let a device register itself as hardware over HTTP: any genuine TPM, an
+//! attacker's own laptop's included, passes the EK check. The TPM proves that a key
+//! cannot leave the machine; the administrator's act says that the machine is ours.
+
+use reclaim_tpm::{
+    attest, CertificationProof, Challenge, PendingRegistration, RegistrationRequest, TpmError,
+    TrustPolicy, Verifier,
+};
+use sqlx::Row;
+
+use crate::audit::{self, Entry};
+use crate::config::TpmConfig;
+use crate::crypto::Keys;
+use crate::devices::{self, Device, DeviceError, Tier};
+use crate::store::{now, Store, StoreError};
+
+/// Why a TPM registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HardwareError {
+    #[error(transparent)]
+    Tpm(#[from] TpmError),
+    #[error("no TPM registration is waiting under that id (unknown, used or expired)")]
+    NoChallenge,
+    #[error("tpm configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for HardwareError {
+    fn from(e: sqlx::Error) -> HardwareError {
+        HardwareError::Store(e.into())
+    }
+}
+
+impl HardwareError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HardwareError::Tpm(e) => e.code(),
+            HardwareError::NoChallenge => "tpm_challenge_mismatch",
+            HardwareError::Config(_) => "tpm_config_invalid",
+            HardwareError::Device(e) => e.code(),
+            HardwareError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// The verifier for this deployment's trust settings: the CA files are read now.
+pub fn verifier(config: &TpmConfig) -> Result<Verifier, HardwareError> {
+    let mut ca_certificates = Vec::new();
+    for path in &config.endorsement_ca_files {
+        let bytes = std::fs::read(path)
+            .map_err(|e| HardwareError::Config(format!("{}: {e}", path.display())))?;
+        let certs = attest::load_ca_certificates(&bytes)
+            .map_err(|e| HardwareError::Config(format!("{}: {e}", path.display())))?;
+        ca_certificates.extend(certs);
+    }
+    Ok(Verifier::new(TrustPolicy {
+        ca_certificates,
+        enrolled_ek_names: config.enrolled_ek_names.clone(),
+        challenge_ttl_s: config.challenge_ttl_s,
+    }))
+}
+
+fn unix_now() -> u64 {
+    now().max(0) as u64
+}
+
+/// Step 1: checks the device's EK and AK and keeps the pending registration for `name`.
+pub async fn challenge(
+    store: &Store,
+    verifier: &Verifier,
+    request: &RegistrationRequest,
+    name: &str,
+) -> Result<Challenge, HardwareError> {
+    if !devices::valid_name(name) {
+        return Err(DeviceError::NameInvalid.into());
+    }
+    let (challenge, pending) = verifier.begin(request, unix_now())?;
+    let text = serde_json::to_string(&pending)
+        .map_err(|e| HardwareError::Config(format!("pending registration: {e}")))?;
+    // Expired ones are swept here: the table only ever holds challenges still answerable.
+    sqlx::query("DELETE FROM tpm_registrations WHERE expires_at < $1")
+        .bind(now())
+        .execute(&store.writer)
+        .await?;
+    sqlx::query(
+        "INSERT INTO tpm_registrations (registration_id, pending, name, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&pending.registration_id)
+    .bind(text)
+    .bind(name)
+    .bind(pending.expires_at as i64)
+    .execute(&store.writer)
+    .await?;
+    Ok(challenge)
+}
+
+/// Step 2: takes the pending registration (once), checks the proof, registers the key as
+/// `hardware`, and records which TPM did.
+pub async fn register(
+    store: &Store,
+    keys: &Keys,
+    verifier: &Verifier,
+    proof: &CertificationProof,
+    actor: &str,
+) -> Result<Device, HardwareError> {
+    if proof.registration_id.len() > 64 {
+        return Err(HardwareError::NoChallenge);
+    }
+    let mut tx = store.writer.begin().await?;
+    let row = sqlx::query("SELECT pending, name FROM tpm_registrations WHERE registration_id = $1")
+        .bind(&proof.registration_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        return Err(HardwareError::NoChallenge);
+    };
+    // Spent before it is checked: a wrong proof cannot be followed by another try.
+    let taken = sqlx::query("DELETE FROM tpm_registrations WHERE registration_id = $1")
+        .bind(&proof.registration_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    if taken != 1 {
+        return Err(HardwareError::NoChallenge);
+    }
+    let text: String = row.try_get(0)?;
+    let name: String = row.try_get(1)?;
+    let pending: PendingRegistration = serde_json::from_str(&text)
+        .map_err(|_| StoreError::Config("tpm_registrations holds an invalid row".into()))?;
+    let registered = match verifier.finish(pending, proof, unix_now()) {
+        Ok(r) => r,
+        Err(e) => {
+            audit::append(
+                store,
+                keys,
+                Entry {
+                    kind: "device_registration_refused",
+                    actor,
+                    subject: "device:tpm",
+                    detail: serde_json::json!({ "tier": "hardware", "code": e.code() }),
+                },
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let device = devices::register(
+        store,
+        keys,
+        &registered.key.to_base64(),
+        &name,
+        Tier::Hardware,
+        actor,
+    )
+    .await?;
+    audit::append(
+        store,
+        keys,
+        Entry {
+            kind: "device_tpm_attested",
+            actor,
+            subject: &format!("device:{}", device.key_id),
+            detail: serde_json::json!({
+                "ek_trust": registered.ek_trust,
+                "ek_name": registered.ek_name,
+                "ak_name": registered.ak_name,
+            }),
+        },
+    )
+    .await?;
+    Ok(device)
+}
