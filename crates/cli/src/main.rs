@@ -52,6 +52,11 @@ enum Command {
     /// Check the audit chain.
     #[command(subcommand)]
     Audit(commands::serve::AuditCommand),
+    /// Accounts' self-service state (a "this wasn't me" notice locks it).
+    #[command(subcommand)]
+    Account(commands::serve::AccountCommand),
+    /// Play the attacker's own client against a running server; exit 1 if any attack gets a grant.
+    Attack(commands::attack::AttackArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,7 +74,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Device(command) => commands::serve::device(command),
         Command::Audit(command) => commands::serve::audit(command),
+        Command::Account(command) => commands::serve::account(command),
         Command::Load(args) => commands::load::run(args),
+        Command::Attack(args) => commands::attack::run(args),
     };
     outcome.exit_code()
 }

@@ -2,37 +2,31 @@
 //! up; then the same person's return with a selfie alone.
 //!
 //! It starts the real server (SQLite in a temporary directory, the embedded demo
-//! directory, the real models) and plays the app against it over HTTP: it registers a
-//! device key, starts a session, photographs a synthetic passport printed with the
-//! sample portrait, films a selfie that follows the server's challenge (the sample photo
-//! lifted onto a 3D head), runs the engine as the app would, signs the attestation,
-//! uploads the evidence for the server's own run, receives the grant, resets the password,
-//! proves the directory takes the new one; then comes back for an MFA reset with a selfie
-//! alone, which the server compares with the template it enrolled (sealed) at the first
-//! reset; and verifies the audit chain. Frames come from
-//! files, so the attestation says "file-backed camera", which the demo's policy accepts
-//! and says so.
+//! directory, the real models) and plays the app against it over HTTP, as a deployment
+//! would see it: an administrator registers the laptop's key (managed), and a second
+//! laptop nobody registered registers its own (unmanaged). It starts a session,
+//! photographs a synthetic passport printed with the sample portrait, films a selfie that
+//! follows the server's challenge (the sample photo lifted onto a 3D head), and runs the
+//! engine as the app would. The same evidence, signed by the self-registered laptop, is
+//! refused by the default policy (anyone with our code could have rendered it); signed by
+//! the managed laptop, it is re-verified by the server's own engine and approved. Then the
+//! grant, the password policy, the reset, the directory's check of the new password; then
+//! an MFA reset with a selfie alone, compared with the template the server enrolled
+//! (sealed) at the first reset; and the audit chain verified. Frames come from files, so
+//! the attestation says "file-backed camera", which the demo's policy accepts and says so.
 
 use std::time::Instant;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use reclaim_client::api::EvidenceItem;
 use reclaim_client::attestation::{claims, AttestationInput};
 use reclaim_client::frames::CameraInfo;
-use reclaim_docgen::portrait::printed_portrait;
-use reclaim_docgen::sample::random_spec;
-use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
-use reclaim_document::Date;
-use reclaim_facegen::{sequence, HeadModel};
 use reclaim_protocol::{sign_attestation, DeviceKey, RecoveryAction};
-use reclaim_server::engine::{shipped_model_digests, ServerEngine};
+use reclaim_server::devices::{self, Tier};
+use reclaim_server::engine::shipped_model_digests;
 use reclaim_server::{audit, App, Config};
-use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
-use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
-use reclaim_verify::{load_image_bytes, ImageLimits};
+use reclaim_verify::decision::{Decision, Verification};
 use serde_json::{json, Value};
 
+use super::scenes::{self, Engine, Holder};
 use crate::output::{fail, say, Outcome};
 
 /// The sample photographs (tests/data/faces; credits there): the ID portrait and the
@@ -72,18 +66,9 @@ impl Steps {
 }
 
 pub fn run(args: DemoArgs) -> Outcome {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime(false) {
         Ok(r) => r,
-        Err(e) => {
-            return fail(
-                false,
-                "runtime_failed",
-                &format!("cannot start the runtime: {e}"),
-            )
-        }
+        Err(failed) => return failed,
     };
     match rt.block_on(demo(args)) {
         Ok(()) => Outcome::Yes,
@@ -224,90 +209,15 @@ async fn start(
     })
 }
 
-/// A sample photo and the face the engine finds in it.
-fn sample_face(
-    engine: &ServerEngine,
-    jpeg: &[u8],
-) -> Result<(image::RgbImage, reclaim_verify::face::DetectedFace), String> {
-    let photo = load_image_bytes(jpeg, &ImageLimits::default())
-        .map_err(|e| e.to_string())?
-        .rgb;
-    let face = engine
-        .faces
-        .analyze(&photo)
-        .map_err(|e| e.to_string())?
-        .face
-        .ok_or("no face in a sample photo")?;
-    Ok((photo, face))
-}
-
-/// A selfie that follows `challenge`: a sample photo lifted onto a head and turned.
+/// A selfie that follows `challenge`, filmed from a sample photo lifted onto a head.
 fn film_selfie(
-    engine: &ServerEngine,
+    engine: &Engine,
     photo_jpeg: &[u8],
     challenge: &[String],
     seed: u64,
 ) -> Result<Vec<(Vec<u8>, u64)>, String> {
-    let (photo, face) = sample_face(engine, photo_jpeg)?;
-    let model = HeadModel::new(&photo, face.landmarks, face.bbox).map_err(|e| e.to_string())?;
-    let actions = sequence::parse_challenge(&challenge.join(",")).map_err(|e| e.to_string())?;
-    let frames = sequence::genuine(&model, &actions, sequence::DEFAULT_FPS, &mut Rng::new(seed))
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for f in &frames {
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
-            .encode_image(&f.image)
-            .map_err(|e| e.to_string())?;
-        out.push((bytes, f.timestamp_ms));
-    }
-    Ok(out)
-}
-
-/// The app's own run of the engine, on exactly what it uploads.
-fn device_run(
-    engine: &ServerEngine,
-    id_jpeg: Option<&[u8]>,
-    selfie: &[(Vec<u8>, u64)],
-    challenge: &[String],
-) -> Result<Verification, String> {
-    let limits = ImageLimits::default();
-    let id_image = id_jpeg
-        .map(|b| load_image_bytes(b, &limits).map(|i| i.rgb))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let decoded: Vec<_> = selfie
-        .iter()
-        .map(|(b, _)| load_image_bytes(b, &limits).map(|i| i.rgb))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let timed: Vec<TimedFrame> = decoded
-        .iter()
-        .zip(selfie)
-        .map(|(image, (_, t))| TimedFrame {
-            image,
-            timestamp_ms: *t,
-        })
-        .collect();
-    let engine_challenge: Vec<Action> = challenge.iter().filter_map(|a| a.parse().ok()).collect();
-    Verifier {
-        faces: &engine.faces,
-        documents: Some(&engine.documents),
-        liveness: LivenessPolicy::default(),
-        passive: None,
-        threads: 2,
-    }
-    .verify(&VerifyRequest {
-        id_front: id_image.as_ref(),
-        id_back: None,
-        enrolled: None,
-        selfies: &timed,
-        challenge: &engine_challenge,
-        seen_hashes: &[],
-        skip_liveness: false,
-        today: Date::today_utc().ok_or("the clock gives no date")?,
-    })
-    .map_err(|e| e.to_string())
+    let model = scenes::head(engine, &scenes::decode(photo_jpeg)?)?;
+    scenes::film(&model, challenge, seed)
 }
 
 /// Signs what the device found and sends it with the evidence; the server's answer.
@@ -323,31 +233,8 @@ async fn attest(
     verification: &Verification,
     steps: &mut Steps,
 ) -> Result<Value, String> {
-    let mut items = Vec::new();
-    if let Some(id) = id_jpeg {
-        items.push(EvidenceItem {
-            name: "id_front".into(),
-            t_ms: None,
-            data: id.to_vec(),
-        });
-    }
-    for (i, (bytes, t)) in selfie.iter().enumerate() {
-        items.push(EvidenceItem {
-            name: format!("selfie_{i:02}"),
-            t_ms: Some(*t),
-            data: bytes.clone(),
-        });
-    }
-    let evidence: Vec<Value> = items
-        .iter()
-        .map(|e| {
-            let mut item = json!({ "name": e.name, "data": STANDARD.encode(&e.data) });
-            if let Some(t) = e.t_ms {
-                item["t_ms"] = json!(t);
-            }
-            item
-        })
-        .collect();
+    let items = scenes::evidence(id_jpeg, selfie);
+    let evidence = scenes::evidence_json(&items);
     // The app's own builder: what the demo signs is what the app signs.
     let claims = claims(
         &AttestationInput {
@@ -384,6 +271,10 @@ async fn attest(
     )
     .await?;
     expect(status, &decision, 200, "attestation")?;
+    Ok(decision)
+}
+
+fn approved(decision: Value) -> Result<Value, String> {
     if decision["outcome"] != "approved" {
         return Err(format!("the server did not approve: {decision}"));
     }
@@ -397,20 +288,37 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         .clone()
         .ok_or("the demo needs the models (reverify is on)")?;
 
-    // The device: a fresh key, registered on first use as unmanaged, so the server will
-    // insist on the evidence and re-verify it.
+    // The company laptop: its key registered by an administrator, as `reclaim device
+    // register` does. The tier is the server's record, never the device's claim.
     let key = DeviceKey::generate()?;
+    let laptop = devices::register(
+        &app.store,
+        &app.keys,
+        &key.public().to_base64(),
+        "demo laptop",
+        Tier::Managed,
+        "admin:demo",
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    steps.step(&format!(
+        "device key {} registered by an administrator ({})",
+        laptop.key_id,
+        laptop.tier.as_str()
+    ));
+    // A laptop nobody registered: it registers its own key, as anyone's client can.
+    let stranger = DeviceKey::generate()?;
     let (status, body) = post(
         &client,
         &format!("{base}/v1/devices"),
         None,
-        &json!({ "public_key": key.public().to_base64(), "name": "demo laptop" }),
+        &json!({ "public_key": stranger.public().to_base64(), "name": "unknown laptop" }),
     )
     .await?;
     expect(status, &body, 201, "device registration")?;
     steps.step(&format!(
-        "device key {} registered ({})",
-        key.key_id(),
+        "device key {} registered itself ({})",
+        stranger.key_id(),
         text(&body, "tier")?
     ));
 
@@ -424,22 +332,12 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
 
     // The ID: a passport printed with the sample portrait and the account holder's name,
     // photographed as a phone would.
-    let (portrait_photo, portrait_face) = sample_face(&engine, PORTRAIT_JPEG)?;
-    let today = Date::today_utc().ok_or("the clock gives no date")?;
-    let mut rng = Rng::new(2026);
-    let mut spec = random_spec(
-        DocKind::Td3,
-        &mut rng,
-        printed_portrait(&portrait_photo, portrait_face.bbox, 350, 450, None),
-        today,
-    );
-    spec.holder.surname = "QUINN".into();
-    spec.holder.given_names = "AVERY".into();
-    let document = render(&spec).map_err(|e| e.to_string())?;
-    let degradation = Level::Mild.degradation(&mut rng, 1600, 1200);
-    let id_jpeg = photograph(&document.front, &degradation, &mut rng)
-        .and_then(|p| p.jpeg)
-        .ok_or("the passport could not be photographed")?;
+    let holder = Holder {
+        surname: "QUINN",
+        given_names: "AVERY",
+        birth_date: None,
+    };
+    let id_jpeg = scenes::passport(&engine, &scenes::decode(PORTRAIT_JPEG)?, &holder, 2026)?;
     steps.step(&format!(
         "photo ID: passport for AVERY QUINN, {} KB JPEG",
         id_jpeg.len() / 1024
@@ -451,7 +349,8 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         selfie.len()
     ));
 
-    let verification = device_run(&engine, Some(&id_jpeg), &selfie, &session.challenge)?;
+    let verification =
+        scenes::device_run(&engine, Some(&id_jpeg), &selfie, &session.challenge, &[])?;
     let face = verification.face_match.first();
     steps.step(&format!(
         "on-device verification: {} (face match {:.3} against {:.2}, liveness {})",
@@ -479,11 +378,15 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
             verification.reasons
         ));
     }
-    let decision = attest(
+    // The same evidence from the laptop nobody registered: whoever holds our code can
+    // render a passport and a selfie like these, so the default policy does not let a
+    // self-registered device recover an account on its own.
+    let other = start(&client, base, &stranger, "reset_password").await?;
+    let refused = attest(
         &client,
         base,
-        &key,
-        &session,
+        &stranger,
+        &other,
         RecoveryAction::ResetPassword,
         Some(&id_jpeg),
         &selfie,
@@ -491,9 +394,33 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         steps,
     )
     .await?;
+    if refused["outcome"] != "rejected" || refused["reasons"] != json!(["device_not_trusted"]) {
+        return Err(format!(
+            "the self-registered device was not refused by policy: {refused}"
+        ));
+    }
+    steps.step(&format!(
+        "server decision for the self-registered device: refused (device_not_trusted): \"{}\"",
+        refused["message"].as_str().unwrap_or_default()
+    ));
+
+    let decision = approved(
+        attest(
+            &client,
+            base,
+            &key,
+            &session,
+            RecoveryAction::ResetPassword,
+            Some(&id_jpeg),
+            &selfie,
+            &verification,
+            steps,
+        )
+        .await?,
+    )?;
     let grant = text(&decision, "grant")?.to_string();
     steps.step(&format!(
-        "server decision: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
+        "server decision for the managed laptop: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
         decision["reverified"]
     ));
 
@@ -574,7 +501,7 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     // Filmed from the other photo of the person: frames generated twice from one still
     // look alike enough for the server's replay check to refuse them, as it should.
     let selfie = film_selfie(&engine, PORTRAIT_JPEG, &session.challenge, 11)?;
-    let verification = device_run(&engine, None, &selfie, &session.challenge)?;
+    let verification = scenes::device_run(&engine, None, &selfie, &session.challenge, &[])?;
     // Without the template (it never leaves the server), the device can only check that
     // the person is live; the comparison is the server's.
     let live = verification
@@ -593,18 +520,20 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
             verification.reasons
         ));
     }
-    let decision = attest(
-        &client,
-        base,
-        &key,
-        &session,
-        RecoveryAction::ResetMfa,
-        None,
-        &selfie,
-        &verification,
-        steps,
-    )
-    .await?;
+    let decision = approved(
+        attest(
+            &client,
+            base,
+            &key,
+            &session,
+            RecoveryAction::ResetMfa,
+            None,
+            &selfie,
+            &verification,
+            steps,
+        )
+        .await?,
+    )?;
     steps.step("server decision: approved against the enrolled template");
     let (status, reset) = post(
         &client,

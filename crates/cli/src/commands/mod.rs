@@ -1,3 +1,4 @@
+pub mod attack;
 pub mod bench;
 pub mod compare;
 pub mod demo;
@@ -9,3 +10,22 @@ pub mod eval_liveness;
 pub mod load;
 pub mod serve;
 pub mod verify;
+
+/// Renders and engine runs shared by `demo` (the honest app) and `attack` (the
+/// attacker's own client).
+mod scenes;
+
+/// The runtime for a command that talks HTTP; a failure to start it is reported
+/// (`runtime_failed`) and ends the command.
+fn runtime(json: bool) -> Result<tokio::runtime::Runtime, crate::output::Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            crate::output::fail(
+                json,
+                "runtime_failed",
+                &format!("cannot start the runtime: {e}"),
+            )
+        })
+}

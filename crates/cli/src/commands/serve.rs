@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use reclaim_server::devices::{self, Tier};
-use reclaim_server::{audit, App, Config};
+use reclaim_server::{audit, hardware, App, Config};
+use reclaim_tpm::{CertificationProof, RegistrationRequest};
 
 use crate::output::{fail, print_json, say, Outcome};
 
@@ -26,19 +27,38 @@ pub struct AdminArgs {
 #[derive(clap::Subcommand)]
 pub enum DeviceCommand {
     /// Register a device key. Without --public-key, a new key pair is made: its private
-    /// seed is written to --key-out (owner-only) and its public key printed.
+    /// seed is written to --key-out (owner-only) and its public key printed. With
+    /// --tpm-attestation, the device's proof that its key lives in a TPM (answering a
+    /// `tpm-challenge`) registers it as `hardware`.
     Register {
         #[command(flatten)]
         admin: AdminArgs,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tpm_attestation")]
         public_key: Option<String>,
-        #[arg(long, required_unless_present = "public_key")]
+        #[arg(long, conflicts_with = "tpm_attestation")]
         key_out: Option<PathBuf>,
+        /// The device's certification proof (JSON), from its answer to `tpm-challenge`.
+        #[arg(long, value_name = "FILE")]
+        tpm_attestation: Option<PathBuf>,
+        /// The device's name; with --tpm-attestation, the one given to `tpm-challenge`.
+        #[arg(long, required_unless_present = "tpm_attestation")]
+        name: Option<String>,
+        /// `managed` (kiosks, managed laptops) or `unmanaged`. `hardware` only comes from
+        /// a TPM attestation.
+        #[arg(long, default_value = "managed", conflicts_with = "tpm_attestation")]
+        tier: String,
+    },
+    /// The first step of registering a TPM-held key as `hardware`: checks the device's
+    /// registration request (its endorsement and attestation keys, JSON) and prints the
+    /// challenge (JSON) only that TPM can answer.
+    TpmChallenge {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The device's registration request (JSON).
+        #[arg(value_name = "REQUEST")]
+        request: PathBuf,
         #[arg(long)]
         name: String,
-        /// `managed` (kiosks, managed laptops) or `unmanaged`.
-        #[arg(long, default_value = "managed")]
-        tier: String,
     },
     /// Revoke a device key by its id.
     Revoke {
@@ -50,6 +70,18 @@ pub enum DeviceCommand {
     List {
         #[command(flatten)]
         admin: AdminArgs,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum AccountCommand {
+    /// Let an account use self-service recovery again after its owner answered a notice
+    /// with "this wasn't me" (after the helpdesk has spoken to them).
+    UnlockSelfService {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The account's login or email, as the directory knows it.
+        login: String,
     },
 }
 
@@ -154,13 +186,70 @@ pub fn device(command: DeviceCommand) -> Outcome {
     };
     rt.block_on(async move {
         match command {
+            DeviceCommand::TpmChallenge { admin, request, name } => {
+                let request: RegistrationRequest = match read_json(&request) {
+                    Ok(r) => r,
+                    Err(message) => return fail(admin.json, "input_invalid", &message),
+                };
+                let app = match open_admin(&admin).await {
+                    Ok(a) => a,
+                    Err(o) => return o,
+                };
+                let verifier = match hardware::verifier(&app.config.tpm) {
+                    Ok(v) => v,
+                    Err(e) => return fail(admin.json, e.code(), &e.to_string()),
+                };
+                match hardware::challenge(&app.store, &verifier, &request, &name).await {
+                    // The challenge is the output in both modes: the device reads it.
+                    Ok(challenge) => {
+                        print_json(&challenge);
+                        Outcome::Yes
+                    }
+                    Err(e) => fail(admin.json, e.code(), &e.to_string()),
+                }
+            }
+            DeviceCommand::Register {
+                admin,
+                tpm_attestation: Some(path),
+                ..
+            } => {
+                let proof: CertificationProof = match read_json(&path) {
+                    Ok(p) => p,
+                    Err(message) => return fail(admin.json, "input_invalid", &message),
+                };
+                let app = match open_admin(&admin).await {
+                    Ok(a) => a,
+                    Err(o) => return o,
+                };
+                let verifier = match hardware::verifier(&app.config.tpm) {
+                    Ok(v) => v,
+                    Err(e) => return fail(admin.json, e.code(), &e.to_string()),
+                };
+                match hardware::register(&app.store, &app.keys, &verifier, &proof, "admin:cli").await {
+                    Ok(d) => {
+                        let public = d.public_key.to_base64();
+                        if admin.json {
+                            print_json(&serde_json::json!({ "key_id": d.key_id, "tier": d.tier, "name": d.name, "public_key": public }));
+                        } else {
+                            say!("registered {} ({}) as {}: its key lives in the TPM", d.key_id, d.name, d.tier.as_str());
+                            say!("public key: {public}");
+                        }
+                        Outcome::Yes
+                    }
+                    Err(e) => fail(admin.json, e.code(), &e.to_string()),
+                }
+            }
             DeviceCommand::Register {
                 admin,
                 public_key,
                 key_out,
                 name,
                 tier,
+                tpm_attestation: None,
             } => {
+                let Some(name) = name else {
+                    return fail(admin.json, "input_invalid", "give --name");
+                };
                 let tier = match tier.as_str() {
                     "managed" => Tier::Managed,
                     "unmanaged" => Tier::Unmanaged,
@@ -239,12 +328,72 @@ pub fn device(command: DeviceCommand) -> Outcome {
     })
 }
 
+/// A JSON file from a device, bounded: these are a few kilobytes.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
+    use std::io::Read;
+    const MAX: u64 = 256 * 1024;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > MAX {
+        return Err(format!("{}: larger than {MAX} bytes", path.display()));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Writes a new device key's private seed (hex, owner-only) and returns its public key.
 fn new_key_file(path: &std::path::Path) -> Result<String, String> {
     let key = reclaim_protocol::DeviceKey::generate()?;
     reclaim_server::crypto::write_private(path, key.seed_hex().as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(key.public().to_base64())
+}
+
+pub fn account(command: AccountCommand) -> Outcome {
+    let AccountCommand::UnlockSelfService { admin, login } = command;
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    rt.block_on(async move {
+        let app = match open_admin(&admin).await {
+            Ok(a) => a,
+            Err(o) => return o,
+        };
+        let user = match app.directory.find_user(&login).await {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                return fail(
+                    admin.json,
+                    "user_unknown",
+                    &format!("{login}: not in the directory"),
+                )
+            }
+            Err(e) => return fail(admin.json, e.code(), &e.to_string()),
+        };
+        match reclaim_server::notify::unlock_self_service(
+            &app.store,
+            &app.keys,
+            &user.id,
+            "admin:cli",
+        )
+        .await
+        {
+            Ok(was_locked) => {
+                if admin.json {
+                    print_json(&serde_json::json!({ "login": login, "was_locked": was_locked }));
+                } else if was_locked {
+                    say!("self-service recovery unlocked for {login}");
+                } else {
+                    say!("self-service recovery was not locked for {login}");
+                }
+                Outcome::Yes
+            }
+            Err(e) => fail(admin.json, e.code(), &e.to_string()),
+        }
+    })
 }
 
 pub fn audit(command: AuditCommand) -> Outcome {

@@ -1,6 +1,7 @@
 //! The `reclaim` binary's contracts, checked by running it: exit codes, JSON fields, and a
 //! one-line reason on stderr for bad input. One test binary, one module per command.
 
+mod attack;
 mod bad_input;
 mod compare;
 mod document;

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory, LdapConfig, LdapDirectory, LdapFlavour};
 use reclaim_protocol::{
-    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, RecoveryAction,
-    PROTOCOL_VERSION,
+    sign_attestation_with, AttestationClaims, AttestationSigner, AttestedDocument, Camera,
+    DeviceKey, RecoveryAction, PROTOCOL_VERSION,
 };
+use reclaim_testkit::swtpm::Swtpm;
 use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
+use reclaim_tpm::device::{KeyBlob, Tpm, TpmSigner};
+use reclaim_tpm::Challenge;
 use serde_json::{json, Value};
 
 use crate::{json_of, reclaim, Scratch};
@@ -50,7 +53,10 @@ impl Setup {
             )
         });
         let text = format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n[policy]\nreset_lease_s = 8\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n[policy]\nreset_lease_s = 8\n\
+             # The kiosk's signed claims decide alone here (an operator's opt-in; the default\n\
+             # wants evidence from every tier, tested with the server).\n\
+             managed_requires_evidence = false\n{extra}\n",
             dir.0.join("data.key").display()
         );
         let config = dir.file("reclaim.toml", text.as_bytes());
@@ -169,11 +175,25 @@ fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), St
 
 /// Session and attestation for `login` (whose ID reads `surname`, `given`): the grant.
 fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str) -> String {
+    let decision = attest_as(setup, &setup.key, login, surname, given, action);
+    assert_eq!(decision["outcome"], "approved", "{decision}");
+    decision["grant"].as_str().unwrap().to_string()
+}
+
+/// Session and attestation signed by `signer`: the server's decision.
+fn attest_as(
+    setup: &Setup,
+    signer: &dyn AttestationSigner,
+    login: &str,
+    surname: &str,
+    given: &str,
+    action: &str,
+) -> Value {
     let base = setup.url();
     let (status, session) = post(
         &format!("{base}/v1/sessions"),
         None,
-        &json!({ "login": login, "action": action, "device": setup.key.key_id().as_str() }),
+        &json!({ "login": login, "action": action, "device": signer.key_id().as_str() }),
     )
     .unwrap();
     assert_eq!(
@@ -226,7 +246,7 @@ fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str)
         }),
         face_embedding: None,
     };
-    let token = sign_attestation(&claims, &setup.key).unwrap();
+    let token = sign_attestation_with(&claims, signer).unwrap();
     let id = session["session_id"].as_str().unwrap();
     let (status, decision) = post(
         &format!("{base}/v1/sessions/{id}/attestation"),
@@ -235,8 +255,7 @@ fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str)
     )
     .unwrap();
     assert_eq!(status, 200, "{decision}");
-    assert_eq!(decision["outcome"], "approved", "{decision}");
-    decision["grant"].as_str().unwrap().to_string()
+    decision
 }
 
 fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
@@ -581,6 +600,32 @@ fn devices_are_registered_listed_and_revoked_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     let out = reclaim(&["device", "revoke", "--config", config, "unknown"]);
     assert_eq!(out.status.code(), Some(2));
+    // Self-service, locked by a "this wasn't me" notice, is reopened by an administrator
+    // (the lock itself is tested with the server); an unknown login is bad input.
+    let out = reclaim(&[
+        "account",
+        "unlock-self-service",
+        "--config",
+        config,
+        "avery.quinn",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["was_locked"], false);
+    let out = reclaim(&[
+        "account",
+        "unlock-self-service",
+        "--config",
+        config,
+        "nobody.here",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_of(&out)["error"]["code"], "user_unknown");
     let bad = setup.dir.file("bad.toml", b"public_url = 3");
     let out = reclaim(&["serve", "--config", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -597,9 +642,11 @@ fn the_demo_runs_a_whole_recovery() {
         String::from_utf8_lossy(&out.stderr)
     );
     for step in [
-        "registered (unmanaged)",
+        "registered by an administrator (managed)",
+        "registered itself (unmanaged)",
         "on-device verification: verified",
-        "server decision: approved after re-verifying the evidence itself (reverified: true)",
+        "server decision for the self-registered device: refused (device_not_trusted)",
+        "server decision for the managed laptop: approved after re-verifying the evidence itself (reverified: true)",
         "directory accepts the new password",
         "already completed",
         "session: steps [\"selfie\"]",
@@ -610,4 +657,119 @@ fn the_demo_runs_a_whole_recovery() {
     ] {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
     }
+}
+
+/// A kiosk whose key lives in a (software) TPM: registered as `hardware` by an
+/// administrator from the TPM's own attestation, through the real TSS stack and the real
+/// `reclaim` binary; its ES256 attestations are accepted; the proof cannot be replayed; and
+/// its key blob, copied to another machine, is useless there.
+#[test]
+fn a_tpm_held_key_is_registered_as_hardware() {
+    let tpm = Swtpm::start().unwrap();
+    let cas: Vec<String> = tpm
+        .ca_certificates()
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    let setup = Setup::new(
+        "tpm",
+        None,
+        None,
+        &format!("[tpm]\nendorsement_ca_files = [{}]\n", cas.join(", ")),
+    );
+    let config = setup.config.to_str().unwrap();
+
+    // The kiosk: an attestation key under its endorsement key, and its device key.
+    let mut device = Tpm::open(&tpm.tcti()).unwrap();
+    let ek = device.preferred_ek();
+    let ak = device.create_attestation_key(ek).unwrap();
+    let key = device.create_device_key().unwrap();
+    let request = device.registration_request(&ak).unwrap();
+    let request_file = setup.dir.file(
+        "tpm-request.json",
+        serde_json::to_string(&request).unwrap().as_bytes(),
+    );
+
+    // The administrator: a challenge only that TPM can answer.
+    let out = reclaim(&[
+        "device",
+        "tpm-challenge",
+        "--config",
+        config,
+        request_file.to_str().unwrap(),
+        "--name",
+        "kiosk 2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let challenge: Challenge = serde_json::from_slice(&out.stdout).unwrap();
+    let proof = device.answer_challenge(&ak, &key, &challenge).unwrap();
+    let proof_file = setup.dir.file(
+        "tpm-proof.json",
+        serde_json::to_string(&proof).unwrap().as_bytes(),
+    );
+    let register = || {
+        reclaim(&[
+            "device",
+            "register",
+            "--config",
+            config,
+            "--tpm-attestation",
+            proof_file.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let out = register();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registered = json_of(&out);
+    assert_eq!(registered["tier"], "hardware");
+    assert_eq!(registered["name"], "kiosk 2");
+    let public = key.public_device_key().unwrap();
+    assert_eq!(registered["key_id"], public.key_id().as_str());
+    // The same proof again: the challenge was spent.
+    let out = register();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_of(&out)["error"]["code"], "tpm_challenge_mismatch");
+    // A hardware tier is never given for a bare public key.
+    let out = reclaim(&[
+        "device",
+        "register",
+        "--config",
+        config,
+        "--public-key",
+        &public.to_base64(),
+        "--name",
+        "x",
+        "--tier",
+        "hardware",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The kiosk signs with the TPM (ES256); the server knows it as hardware.
+    let _server = Server::start(&setup, &setup.config);
+    let signer = TpmSigner::new(device, key.clone()).unwrap();
+    let decision = attest_as(&setup, &signer, "avery.quinn", "QUINN", "AVERY", "unlock");
+    assert_eq!(decision["outcome"], "approved", "{decision}");
+    let list = json_of(&reclaim(&["device", "list", "--config", config, "--json"]));
+    let kiosk = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key_id"] == public.key_id().as_str())
+        .unwrap();
+    assert_eq!(kiosk["tier"], "hardware");
+
+    // The key blob stolen to another machine: that machine's TPM cannot load it, so the
+    // thief cannot sign as the kiosk.
+    let elsewhere = Swtpm::start().unwrap();
+    let mut other = Tpm::open(&elsewhere.tcti()).unwrap();
+    let stolen = KeyBlob::from_json(&key.to_json()).unwrap();
+    assert!(other.sign_digest(&stolen, &[7u8; 32]).is_err());
 }

@@ -1,0 +1,215 @@
+//! What a device shows the server, made from sample photos: a passport printed for a
+//! name and photographed, a selfie filmed to follow a challenge, the device's own run of
+//! the engine on them, and the evidence as it is uploaded.
+//!
+//! `reclaim demo` plays the honest app with these, `reclaim attack` the attacker's own
+//! client: the same renders, so that what the demo shows being approved and what the
+//! attack suite shows being refused differ only in who sends it and how it is signed.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use image::RgbImage;
+use reclaim_client::api::EvidenceItem;
+use reclaim_docgen::portrait::printed_portrait;
+use reclaim_docgen::sample::random_spec;
+use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
+use reclaim_document::Date;
+use reclaim_facegen::{sequence, HeadModel};
+use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
+use reclaim_verify::face::DetectedFace;
+use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
+use reclaim_verify::{load_image_bytes, ImageLimits, VerifyError};
+use serde_json::{json, Value};
+
+/// The engine a device runs: the same face and document models the server re-verifies
+/// with, so the device's run predicts the server's.
+pub type Engine = reclaim_server::engine::ServerEngine;
+
+/// Encoded frames (JPEG) and when each was taken, in milliseconds.
+pub type Frames = Vec<(Vec<u8>, u64)>;
+
+/// Loads the engine from `models` (default: the shipped models/).
+pub fn load_engine(models: Option<&Path>) -> Result<Engine, VerifyError> {
+    let (faces, documents) = load_engines(models)?;
+    Ok(Engine { faces, documents })
+}
+
+/// An image file's pixels, within the default limits.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
+    load_image_bytes(bytes, &ImageLimits::default())
+        .map(|i| i.rgb)
+        .map_err(|e| e.to_string())
+}
+
+/// The first face the engine finds in `photo`.
+pub fn face_in(engine: &Engine, photo: &RgbImage) -> Result<DetectedFace, String> {
+    engine
+        .faces
+        .analyze(photo)
+        .map_err(|e| e.to_string())?
+        .face
+        .ok_or_else(|| "no face found in the photo".to_string())
+}
+
+/// `photo` lifted onto a 3D head, to be turned as a challenge asks.
+pub fn head(engine: &Engine, photo: &RgbImage) -> Result<HeadModel, String> {
+    let face = face_in(engine, photo)?;
+    HeadModel::new(photo, face.landmarks, face.bbox).map_err(|e| e.to_string())
+}
+
+/// The server's challenge (`turn_left`, ...) as head movements to render.
+pub fn movements(challenge: &[String]) -> Result<Vec<sequence::Action>, String> {
+    sequence::parse_challenge(&challenge.join(",")).map_err(|e| e.to_string())
+}
+
+/// A selfie that follows `challenge`: facegen's "genuine" sequence, the head turned as
+/// asked, frames encoded as a camera app would.
+pub fn film(model: &HeadModel, challenge: &[String], seed: u64) -> Result<Frames, String> {
+    let frames = sequence::genuine(
+        model,
+        &movements(challenge)?,
+        sequence::DEFAULT_FPS,
+        &mut Rng::new(seed),
+    )
+    .map_err(|e| e.to_string())?;
+    encode_frames(&frames)
+}
+
+/// Rendered frames as JPEG (quality 90), with their times.
+pub fn encode_frames(frames: &[sequence::Frame]) -> Result<Frames, String> {
+    frames
+        .iter()
+        .map(|f| Ok((jpeg(&f.image, 90)?, f.timestamp_ms)))
+        .collect()
+}
+
+/// `image` as a JPEG file of the given quality.
+pub fn jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(image)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Who a passport is printed for. Names as printed: upper-case ASCII.
+pub struct Holder<'a> {
+    pub surname: &'a str,
+    pub given_names: &'a str,
+    /// `None`: the random one the sample document draws.
+    pub birth_date: Option<Date>,
+}
+
+/// A passport (TD3) for `holder` with `photo` as its portrait, photographed as a phone
+/// would (mild blur, noise, perspective); the photograph as JPEG. The same `seed` gives
+/// the same document and photograph.
+pub fn passport(
+    engine: &Engine,
+    photo: &RgbImage,
+    holder: &Holder,
+    seed: u64,
+) -> Result<Vec<u8>, String> {
+    let face = face_in(engine, photo)?;
+    let today = Date::today_utc().ok_or("the clock gives no date")?;
+    let mut rng = Rng::new(seed);
+    let mut spec = random_spec(
+        DocKind::Td3,
+        &mut rng,
+        printed_portrait(photo, face.bbox, 350, 450, None),
+        today,
+    );
+    spec.holder.surname = holder.surname.into();
+    spec.holder.given_names = holder.given_names.into();
+    if let Some(b) = holder.birth_date {
+        spec.holder.birth_date = b;
+    }
+    let document = render(&spec).map_err(|e| e.to_string())?;
+    let degradation = Level::Mild.degradation(&mut rng, 1600, 1200);
+    photograph(&document.front, &degradation, &mut rng)
+        .and_then(|p| p.jpeg)
+        .ok_or_else(|| "the passport could not be photographed".to_string())
+}
+
+/// The device's own run of the engine, on exactly what it uploads. `seen_hashes`: face
+/// hashes of frames already sent, which the server would refuse as a replay.
+pub fn device_run(
+    engine: &Engine,
+    id_jpeg: Option<&[u8]>,
+    frames: &[(Vec<u8>, u64)],
+    challenge: &[String],
+    seen_hashes: &[u64],
+) -> Result<Verification, String> {
+    let limits = ImageLimits::default();
+    let id_image = id_jpeg
+        .map(|b| load_image_bytes(b, &limits).map(|i| i.rgb))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let decoded: Vec<RgbImage> = frames
+        .iter()
+        .map(|(b, _)| load_image_bytes(b, &limits).map(|i| i.rgb))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let timed: Vec<TimedFrame> = decoded
+        .iter()
+        .zip(frames)
+        .map(|(image, (_, t))| TimedFrame {
+            image,
+            timestamp_ms: *t,
+        })
+        .collect();
+    let actions: Vec<Action> = challenge.iter().filter_map(|a| a.parse().ok()).collect();
+    Verifier {
+        faces: &engine.faces,
+        documents: Some(&engine.documents),
+        liveness: LivenessPolicy::default(),
+        passive: None,
+        threads: 2,
+    }
+    .verify(&VerifyRequest {
+        id_front: id_image.as_ref(),
+        id_back: None,
+        enrolled: None,
+        selfies: &timed,
+        challenge: &actions,
+        seen_hashes,
+        skip_liveness: false,
+        today: Date::today_utc().ok_or("the clock gives no date")?,
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Evidence items as the app names them: `id_front`, then `selfie_00`, `selfie_01`, ...
+pub fn evidence(id_jpeg: Option<&[u8]>, frames: &[(Vec<u8>, u64)]) -> Vec<EvidenceItem> {
+    let mut out = Vec::new();
+    if let Some(id) = id_jpeg {
+        out.push(EvidenceItem {
+            name: "id_front".into(),
+            t_ms: None,
+            data: id.to_vec(),
+        });
+    }
+    for (i, (bytes, t)) in frames.iter().enumerate() {
+        out.push(EvidenceItem {
+            name: format!("selfie_{i:02}"),
+            t_ms: Some(*t),
+            data: bytes.clone(),
+        });
+    }
+    out
+}
+
+/// The items as the attestation request's `evidence` array carries them.
+pub fn evidence_json(items: &[EvidenceItem]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|e| {
+            let mut item = json!({ "name": e.name, "data": STANDARD.encode(&e.data) });
+            if let Some(t) = e.t_ms {
+                item["t_ms"] = json!(t);
+            }
+            item
+        })
+        .collect()
+}

@@ -1,0 +1,271 @@
+//! `reclaim attack` against a real `reclaim serve` process configured as for production:
+//! the shipped models, re-verification on, no virtual cameras, the default policy. The
+//! attacker's own client must get no reset grant; where an operator opted unmanaged
+//! returning users into "approve with notice and delay", the takeover of a returning user
+//! gets a grant whose change is only scheduled.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reclaim_directory::DemoDirectory;
+use serde_json::Value;
+
+use crate::{json_of, reclaim, Scratch};
+
+const AUDIENCE: &str = "https://reclaim.attack.test.invalid";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    dir: Scratch,
+    url: String,
+}
+
+impl Server {
+    /// Writes a production-like configuration (`policy` appended under `[policy]`), runs
+    /// `before` on it (e.g. an admin registering a device), then starts the server.
+    fn start(name: &str, policy: &str, before: impl FnOnce(&Path, &Scratch)) -> Server {
+        let dir = Scratch::new(name);
+        let port = free_port();
+        // The suite starts about ten sessions for one account; the default allows ten an
+        // hour. Limits are not what is under test here, the policy is.
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\n[database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n[limits]\nsessions_per_user_per_hour = 30\n[policy]\n{policy}\n",
+            dir.0.join("data.key").display(),
+            dir.0.join("r.db").display(),
+            dir.0.join("directory.json").display(),
+        );
+        let config = dir.file("reclaim.toml", text.as_bytes());
+        before(&config, &dir);
+        let child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.0.join("server.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        // The engine loads the models before the server listens.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if reqwest::blocking::get(format!("{}/healthz", server.url)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not start:\n{}", server.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("server.log")).unwrap_or_default()
+    }
+
+    fn avery(&self) -> reclaim_directory::DemoUser {
+        DemoDirectory::open(&self.dir.0.join("directory.json"), vec![])
+            .unwrap()
+            .user("avery.quinn")
+            .unwrap()
+    }
+
+    fn attack(&self, extra: &[&str]) -> (Output, Value) {
+        let mut args = vec!["attack", "--server", &self.url, "--json"];
+        args.extend_from_slice(extra);
+        let out = reclaim(&args);
+        let report = json_of(&out);
+        (out, report)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn row<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no row {id}: {report:#}"))
+}
+
+/// The takeover of issue 13 and every other attack, against the default policy: no
+/// grant. (Against the server before trust tiers, the first row got one: a
+/// self-registered key, a rendered passport and selfie, an ordinary webcam declared.)
+#[test]
+fn every_attack_is_refused_under_the_default_policy() {
+    let server = Server::start("attack-default", "", |_, _| {});
+    let (out, report) = server.attack(&[]);
+    let context = || {
+        format!(
+            "exit {:?}\n{report:#}\nstderr: {}\nserver log (tail):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            server
+                .log()
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    for r in report["rows"].as_array().unwrap() {
+        assert!(
+            matches!(r["outcome"].as_str(), Some("refused" | "review")),
+            "{} was not refused: {}",
+            r["id"],
+            context()
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", context());
+    assert_eq!(report["grants"], 0, "{}", context());
+    for id in [
+        "synthetic_render_first_time",
+        "virtual_camera_declared",
+        "replayed_recording",
+        "face_swap_mid_sequence",
+        "oversized_evidence",
+        "forged_signature",
+    ] {
+        assert_eq!(
+            row(&report, id)["ran"],
+            true,
+            "{id} did not run: {}",
+            context()
+        );
+    }
+    // The refusals are the server's, not the attacker's failure to render: its own
+    // engine passed the takeover's passport and selfie.
+    let takeover = row(&report, "synthetic_render_first_time");
+    assert!(
+        takeover["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("attacker's engine: verified")),
+        "the renders did not pass the attacker's own engine: {}",
+        context()
+    );
+    // The body over the limit is refused unread; nothing in that row is a server error.
+    let oversized = row(&report, "oversized_evidence")["steps"]
+        .as_array()
+        .unwrap();
+    let body = oversized
+        .iter()
+        .find(|s| s["what"].as_str().unwrap().ends_with("MiB body"))
+        .unwrap_or_else(|| panic!("the oversized body was not sent: {}", context()));
+    assert!(
+        body["status"] == 413 || body["answer"] == "connection closed before the body was read",
+        "{body}: {}",
+        context()
+    );
+    for step in oversized {
+        assert!(
+            step["status"].as_u64().is_none_or(|c| c < 500),
+            "{step}: {}",
+            context()
+        );
+    }
+    // Nothing was changed in the directory, and no secret reached the table.
+    let avery = server.avery();
+    assert_eq!(
+        (avery.password_changes, avery.mfa_resets, avery.unlocks),
+        (0, 0, 0)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("rg_"));
+}
+
+/// The operator opted unmanaged returning users into approve-with-notice-and-delay for
+/// MFA resets. The victim is enrolled first through a managed device whose key file the
+/// attacker stole (the managed tier approves re-verified renders by default: that key is
+/// the tier's whole secret). Then the selfie-only takeover from the attacker's own key
+/// gets a grant, but the reset answers "scheduled": nothing changes before the delay,
+/// and the notice's link can cancel it.
+///
+/// Depends on the lead's policy table (`[[policy.table]]`, `approve_notify_delay`,
+/// `notify_delay_s`).
+#[test]
+fn an_operator_opt_in_gives_the_returning_takeover_only_a_delayed_change() {
+    let policy = "notify_delay_s = 3600\n[[policy.table]]\naction = \"mfa\"\ntier = \"unmanaged\"\nuser = \"returning\"\nverdict = \"approve_notify_delay\"\n";
+    let key_file = std::cell::RefCell::new(PathBuf::new());
+    let server = Server::start("attack-optin", policy, |config, dir| {
+        let file = dir.0.join("kiosk.key");
+        let out = reclaim(&[
+            "device",
+            "register",
+            "--config",
+            config.to_str().unwrap(),
+            "--key-out",
+            file.to_str().unwrap(),
+            "--name",
+            "kiosk 1",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        *key_file.borrow_mut() = file;
+    });
+    let key_file = key_file.into_inner();
+    let (out, report) = server.attack(&["--stolen-key", key_file.to_str().unwrap()]);
+    let context = || {
+        format!(
+            "exit {:?}\n{report:#}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // Grants were obtained, so the suite says so.
+    assert_eq!(out.status.code(), Some(1), "{}", context());
+    // The opt-in is for returning users' MFA: the first-time takeover is still refused.
+    assert_eq!(
+        row(&report, "synthetic_render_first_time")["outcome"],
+        "refused",
+        "{}",
+        context()
+    );
+    assert_eq!(
+        row(&report, "stolen_managed_key")["outcome"],
+        "grant",
+        "{}",
+        context()
+    );
+    let returning = row(&report, "synthetic_render_returning");
+    assert_eq!(returning["outcome"], "grant", "{}", context());
+    let reset = returning["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["what"] == "reset with the grant")
+        .unwrap_or_else(|| panic!("the grant was not used: {}", context()));
+    assert_eq!(reset["status"], 202, "{}", context());
+    assert_eq!(reset["answer"], "scheduled", "{}", context());
+    // The stolen key's grant changed the password once (the reused-grant row), and the
+    // MFA reset is not applied before the delay.
+    let avery = server.avery();
+    assert_eq!(avery.password_changes, 1);
+    assert_eq!(
+        avery.mfa_resets, 0,
+        "the delayed change was applied at once"
+    );
+}
