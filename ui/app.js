@@ -252,7 +252,13 @@
 
     done(s) {
       const action = (s.result && s.result.action) || s.action;
-      $('done-message').textContent = t(`ui.done_${action}`, 'ui.done_generic');
+      const due = s.result && Number(s.result.effective_at);
+      $('done-message').textContent = due > 0
+        // Approved with notice and delay: nothing has changed yet, and the page says so.
+        ? t('ui.done_scheduled', null, {
+          time: new Date(due * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
+        })
+        : t(`ui.done_${action}`, 'ui.done_generic');
       $('done-already').hidden = !(s.result && s.result.already_completed);
     },
 

@@ -69,6 +69,14 @@ pub fn run() {
             }
         }
     }
+    // `reclaim-app --tpm-register-request OUT` and `--tpm-register-answer CHALLENGE OUT`:
+    // the device's two steps of IT registering its TPM key as `hardware`.
+    if let Some(flag @ ("--tpm-register-request" | "--tpm-register-answer")) =
+        std::env::args().nth(1).as_deref()
+    {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        std::process::exit(tpm_register(&settings, flag, &args));
+    }
     let kiosk = settings.kiosk;
     let result = with_commands(tauri::Builder::default())
         .manage(Core::new(settings))
@@ -102,6 +110,85 @@ pub fn run() {
         eprintln!("reclaim-app: {e}");
         std::process::exit(1);
     }
+}
+
+/// One step of registering the TPM key; the exit code: 0 done, 1 the TPM or a file
+/// failed, 2 the command line or the settings are wrong. Prints the key's id and public key
+/// as one JSON line, like `--device-key`.
+#[cfg(target_os = "linux")]
+fn tpm_register(settings: &Settings, flag: &str, args: &[String]) -> i32 {
+    use crate::settings::KeyStoreChoice;
+    let fail = |code: i32, e: &dyn std::fmt::Display| {
+        eprintln!("reclaim-app: {e}");
+        code
+    };
+    if settings.device_key_store != KeyStoreChoice::Tpm {
+        return fail(
+            2,
+            &"the settings do not keep the key in the TPM: set device_key_store = \"tpm\" first",
+        );
+    }
+    let store = startup::tpm_store(settings);
+    let written = match (flag, args) {
+        ("--tpm-register-request", [out]) => store.registration_request().and_then(|r| {
+            write_json(out, &r.request)?;
+            Ok(r.public)
+        }),
+        ("--tpm-register-answer", [challenge, out]) => {
+            let text = match std::fs::read_to_string(challenge) {
+                Ok(t) => t,
+                Err(e) => return fail(1, &format!("{challenge}: {e}")),
+            };
+            let challenge: reclaim_client::tpm::Challenge = match serde_json::from_str(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    return fail(
+                        2,
+                        &format!("{challenge}: not a TPM registration challenge ({e})"),
+                    )
+                }
+            };
+            store.answer(&challenge).and_then(|proof| {
+                write_json(out, &proof)?;
+                store.public()
+            })
+        }
+        _ => {
+            return fail(
+                2,
+                &"usage: reclaim-app --tpm-register-request OUT.json | --tpm-register-answer CHALLENGE.json OUT.json",
+            )
+        }
+    };
+    match written {
+        Ok(public) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "key_id": public.key_id().to_string(),
+                    "public_key": public.to_base64(),
+                    "store": "tpm",
+                })
+            );
+            0
+        }
+        Err(e) => fail(1, &e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tpm_register(_settings: &Settings, _flag: &str, _args: &[String]) -> i32 {
+    eprintln!("reclaim-app: the TPM key store is supported on Linux only");
+    2
+}
+
+/// Writes `value` as JSON to `path` (what the administrator is handed; nothing secret).
+#[cfg(target_os = "linux")]
+fn write_json(path: &str, value: &impl serde::Serialize) -> reclaim_client::Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| reclaim_client::ClientError::Input(e.to_string()))?;
+    std::fs::write(path, text)
+        .map_err(|e| reclaim_client::ClientError::KeyStore(format!("{path}: {e}")))
 }
 
 #[cfg(test)]

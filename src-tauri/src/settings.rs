@@ -24,10 +24,19 @@ pub struct Settings {
     /// with `reclaim device register`); otherwise made on first use in the data dir.
     #[serde(default)]
     pub device_key: Option<PathBuf>,
-    /// Where an unmanaged key is kept: `auto` (the OS keystore where one answers, else a
-    /// `0600` file in the data dir) or `file` (always the file).
+    /// Where the key is kept: `auto` (the OS keystore where one answers, else a `0600`
+    /// file in the data dir), `file` (always the file), or `tpm` (Linux: made inside the
+    /// TPM 2.0, never exportable, registered by IT as `hardware`; see docs/app.md).
     #[serde(default)]
     pub device_key_store: KeyStoreChoice,
+    /// The TPM, as a TCTI string (`device_key_store = "tpm"`).
+    #[serde(default = "default_tcti")]
+    pub tpm_tcti: String,
+    /// The TPM key's file (its TPM-wrapped blob, useless on another machine); the
+    /// attestation key's is beside it (`NAME.ak.json`). Default: `tpm-key.json` in the
+    /// data dir.
+    #[serde(default)]
+    pub tpm_key_file: Option<PathBuf>,
     /// `files:DIR` for a file-backed camera (tests, demos; declared in the attestation),
     /// a camera id to always use, or empty for the remembered or first camera.
     #[serde(default)]
@@ -51,6 +60,14 @@ pub enum KeyStoreChoice {
     #[default]
     Auto,
     File,
+    Tpm,
+}
+
+/// The kernel's resource-managed TPM device.
+pub const DEFAULT_TPM_TCTI: &str = "device:/dev/tpmrm0";
+
+fn default_tcti() -> String {
+    DEFAULT_TPM_TCTI.into()
 }
 
 fn default_idle() -> u64 {
@@ -89,8 +106,21 @@ impl Settings {
         if !(s.server_url.starts_with("https://") || s.server_url.starts_with("http://")) {
             return Err("server_url must be an https:// URL".into());
         }
-        if s.kiosk && s.device_key.is_none() {
-            return Err("a kiosk needs device_key: the managed key its admin registered".into());
+        let tpm = s.device_key_store == KeyStoreChoice::Tpm;
+        if tpm && !cfg!(target_os = "linux") {
+            return Err("device_key_store = \"tpm\" is supported on Linux only".into());
+        }
+        if tpm && s.device_key.is_some() {
+            return Err(
+                "device_key names a key file, device_key_store = \"tpm\" a key in the TPM: set one"
+                    .into(),
+            );
+        }
+        if s.kiosk && s.device_key.is_none() && !tpm {
+            return Err(
+                "a kiosk needs device_key (the managed key its admin registered) or device_key_store = \"tpm\""
+                    .into(),
+            );
         }
         if !(5..=3600).contains(&s.idle_timeout_s) {
             return Err("idle_timeout_s must be between 5 and 3600".into());
@@ -105,6 +135,13 @@ impl Settings {
                 .unwrap_or_else(|| home().join(".local/share"))
                 .join("reclaim")
         })
+    }
+
+    /// The TPM key's file.
+    pub fn tpm_key_file(&self) -> PathBuf {
+        self.tpm_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("tpm-key.json"))
     }
 
     /// The file-backed camera's directory, when configured.
@@ -150,6 +187,29 @@ mod tests {
         ] {
             let e = Settings::parse(text).err().unwrap_or_default();
             assert!(e.contains(says), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_tpm_key_store_takes_the_kernels_tpm_and_suits_a_kiosk() {
+        let s = Settings::parse(
+            "server_url = \"https://x\"\nkiosk = true\ndevice_key_store = \"tpm\"\ndata_dir = \"/var/lib/reclaim\"",
+        );
+        if cfg!(target_os = "linux") {
+            let s = s.unwrap();
+            assert_eq!(s.tpm_tcti, DEFAULT_TPM_TCTI);
+            assert_eq!(
+                s.tpm_key_file(),
+                PathBuf::from("/var/lib/reclaim/tpm-key.json")
+            );
+            let e = Settings::parse(
+                "server_url = \"https://x\"\ndevice_key_store = \"tpm\"\ndevice_key = \"/k\"",
+            )
+            .err()
+            .unwrap_or_default();
+            assert!(e.contains("set one"), "{e}");
+        } else {
+            assert!(s.err().unwrap_or_default().contains("Linux only"));
         }
     }
 

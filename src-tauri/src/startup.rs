@@ -6,10 +6,9 @@ use std::sync::Arc;
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::FileSource;
-use reclaim_client::keystore::{KeyPlace, KeyStore};
+use reclaim_client::keystore::{DeviceSigner, KeyPlace, KeyStore};
 use reclaim_client::recovery::Recovery;
 use reclaim_client::{ClientError, Result};
-use reclaim_protocol::DeviceKey;
 
 use crate::camera::NokhwaSource;
 use crate::settings::{KeyStoreChoice, Settings};
@@ -62,12 +61,15 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
     Ok(recovery)
 }
 
-/// The device key the settings name: the admin's managed file, or an unmanaged key in
-/// the OS keystore where one answers (else a `0600` file in the data dir). Blocks while
-/// the keystore answers, for at most [`reclaim_client::keystore::OS_KEYSTORE_WAIT`].
-pub fn device_key(settings: &Settings) -> Result<(DeviceKey, KeyPlace)> {
+/// The device key the settings name: the key in the TPM, the admin's managed file, or an
+/// unmanaged key in the OS keystore where one answers (else a `0600` file in the data
+/// dir). Blocks while the keystore answers, for at most
+/// [`reclaim_client::keystore::OS_KEYSTORE_WAIT`].
+pub fn device_key(settings: &Settings) -> Result<(DeviceSigner, KeyPlace)> {
     let file = settings.data_dir().join("device.key");
     let store = match (&settings.device_key, settings.device_key_store) {
+        // The settings refuse a key file together with the TPM.
+        (_, KeyStoreChoice::Tpm) => return tpm_key(settings).map(|key| (key, KeyPlace::Tpm)),
         (Some(path), _) => KeyStore::managed(path),
         (None, KeyStoreChoice::File) => KeyStore::unmanaged(file),
         // One key per service: two services the person recovers with cannot link the
@@ -76,7 +78,27 @@ pub fn device_key(settings: &Settings) -> Result<(DeviceKey, KeyPlace)> {
             KeyStore::os_or_file(&format!("device-key {}", settings.server_url), file)
         }
     };
-    store.load_or_create_placed()
+    store
+        .load_or_create_placed()
+        .map(|(key, place)| (key.into(), place))
+}
+
+/// Where the TPM key's blobs are kept and which TPM holds it.
+#[cfg(target_os = "linux")]
+pub fn tpm_store(settings: &Settings) -> reclaim_client::tpm::TpmKeyStore {
+    reclaim_client::tpm::TpmKeyStore::new(&settings.tpm_tcti, settings.tpm_key_file())
+}
+
+#[cfg(target_os = "linux")]
+fn tpm_key(settings: &Settings) -> Result<DeviceSigner> {
+    tpm_store(settings).load()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tpm_key(_settings: &Settings) -> Result<DeviceSigner> {
+    Err(ClientError::KeyStore(
+        "the TPM key store is supported on Linux only".into(),
+    ))
 }
 
 fn remembered_camera(settings: &Settings) -> Option<String> {

@@ -95,6 +95,10 @@ pub struct ResetDone {
     pub action: RecoveryAction,
     #[serde(default)]
     pub already_completed: bool,
+    /// A change the policy delays (approved with notice): recorded, applied at this time
+    /// (Unix seconds) unless cancelled from the notice sent to the account's addresses.
+    #[serde(default)]
+    pub effective_at: Option<i64>,
 }
 
 /// One evidence item as uploaded: the bytes the attestation's digests cover.

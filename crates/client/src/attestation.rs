@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use reclaim_protocol::{
-    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, EvidenceDigest,
-    RecoveryAction, ResultScore, PROTOCOL_VERSION,
+    AttestationClaims, AttestedDocument, Camera, EvidenceDigest, RecoveryAction, ResultScore,
+    PROTOCOL_VERSION,
 };
 use reclaim_verify::decision::{Decision, Verification};
 use sha2::{Digest, Sha256};
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::api::EvidenceItem;
 use crate::error::{ClientError, Result};
 use crate::frames::CameraInfo;
+use crate::keystore::DeviceSigner;
 
 /// How long an attestation is good for after it is signed.
 const LIFETIME_S: u64 = 120;
@@ -33,14 +34,15 @@ pub struct AttestationInput<'a> {
     pub returning: bool,
 }
 
-/// The claims for `verification`, signed with `key`.
+/// The claims for `verification`, signed with `key` (in software or inside the TPM; the
+/// token's algorithm is the key's).
 pub fn attest(
     input: &AttestationInput<'_>,
     verification: &Verification,
-    key: &DeviceKey,
+    key: &DeviceSigner,
 ) -> Result<String> {
     let claims = claims(input, verification)?;
-    sign_attestation(&claims, key).map_err(|e| ClientError::KeyStore(e.to_string()))
+    key.sign(&claims)
 }
 
 pub fn claims(

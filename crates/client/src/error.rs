@@ -73,6 +73,7 @@ pub const SERVER_CODES: &[&str] = &[
     "device_unknown",
     "grant_invalid",
     "grant_expired",
+    "grant_cancelled",
     "grant_attempts_exhausted",
     "handoff_invalid",
     "handoff_not_allowed",

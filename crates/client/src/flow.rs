@@ -43,6 +43,8 @@ pub enum Side {
 pub struct Outcome {
     pub action: RecoveryAction,
     pub already_completed: bool,
+    /// Set when the change waits (approved with notice and delay): when it takes effect.
+    pub effective_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -272,6 +274,7 @@ impl Flow {
                     self.applied(Outcome {
                         action,
                         already_completed: false,
+                        effective_at: None,
                     });
                 }
             }
@@ -337,6 +340,7 @@ mod tests {
         f.applied(Outcome {
             action: RecoveryAction::ResetPassword,
             already_completed: false,
+            effective_at: None,
         });
         assert_eq!(f.screen(), Screen::Done);
     }

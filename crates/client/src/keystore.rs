@@ -1,20 +1,113 @@
-//! The device key: the Ed25519 key the app signs attestations with.
+//! The device key: the key the app signs attestations with.
 //!
 //! An unmanaged device makes its own on first use and keeps it in the OS keystore (Secret
 //! Service on Linux, Keychain on macOS, the Credential Manager on Windows) where one
 //! answers, otherwise in a file only its user can read (`0600` in a `0700` directory). A
 //! managed device (a kiosk, an MDM laptop) is given its key by an admin (`reclaim device
 //! register --key-out`), read from a path the app's configuration names and never
-//! rewritten.
+//! rewritten. On Linux (feature `tpm`) the key can instead live inside a TPM 2.0, where it
+//! cannot be copied off the machine (see [`crate::tpm`]).
+//!
+//! Whatever holds the key, the rest of the app sees a [`DeviceSigner`]: its id, its public
+//! key, and tokens signed through `reclaim_protocol::sign_attestation_with`, whose
+//! algorithm is the key's (EdDSA for software keys, ES256 for TPM keys).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use reclaim_protocol::DeviceKey;
+use reclaim_protocol::{
+    sign_attestation_with, AttestationClaims, AttestationSigner, DeviceKey, KeyAlgorithm, KeyId,
+    PublicDeviceKey,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{ClientError, Result};
+
+/// The key this device signs attestations with: an Ed25519 key in software (a file, the
+/// OS keystore, an admin's managed file) or a P-256 key inside the TPM.
+#[derive(Clone)]
+pub struct DeviceSigner {
+    signer: Arc<dyn AttestationSigner + Send + Sync>,
+    public: PublicDeviceKey,
+    in_tpm: bool,
+}
+
+impl std::fmt::Debug for DeviceSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DeviceSigner({}, {})",
+            self.public.key_id(),
+            if self.in_tpm { "tpm" } else { "software" }
+        )
+    }
+}
+
+impl DeviceSigner {
+    /// An Ed25519 key held in software.
+    pub fn software(key: DeviceKey) -> DeviceSigner {
+        DeviceSigner {
+            public: key.public(),
+            signer: Arc::new(key),
+            in_tpm: false,
+        }
+    }
+
+    /// A key held in a TPM: `signer` signs inside the chip, `public` is its public half.
+    #[cfg(feature = "tpm")]
+    pub(crate) fn tpm(
+        signer: impl AttestationSigner + Send + Sync + 'static,
+        public: PublicDeviceKey,
+    ) -> DeviceSigner {
+        DeviceSigner {
+            signer: Arc::new(signer),
+            public,
+            in_tpm: true,
+        }
+    }
+
+    pub fn key_id(&self) -> KeyId {
+        self.public.key_id()
+    }
+
+    pub fn public(&self) -> PublicDeviceKey {
+        self.public
+    }
+
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.public.algorithm()
+    }
+
+    /// Whether the key lives in a TPM.
+    pub fn in_tpm(&self) -> bool {
+        self.in_tpm
+    }
+
+    /// Whether the app may register the key itself (`POST /v1/devices`, as `unmanaged`).
+    /// A TPM key never does: it is worth something only as `hardware`, which the server
+    /// gives to a key an administrator registered from the TPM's own attestation, never to
+    /// a bare public key; registering it as unmanaged would only hide a missing
+    /// registration behind a tier that cannot recover.
+    pub fn registers_itself(&self) -> bool {
+        !self.in_tpm
+    }
+
+    /// `claims` as a signed token (`iss` and `kid` are this key's id, `alg` its
+    /// algorithm). A TPM that cannot sign (the key copied from another machine, the TPM
+    /// cleared or gone) is a `key_store` error.
+    pub fn sign(&self, claims: &AttestationClaims) -> Result<String> {
+        sign_attestation_with(claims, &*self.signer)
+            .map_err(|e| ClientError::KeyStore(e.to_string()))
+    }
+}
+
+impl From<DeviceKey> for DeviceSigner {
+    fn from(key: DeviceKey) -> DeviceSigner {
+        DeviceSigner::software(key)
+    }
+}
 
 pub struct KeyStore {
     path: PathBuf,
@@ -31,6 +124,8 @@ pub enum KeyPlace {
     Os,
     /// A file only the user can read, or the admin's managed key file.
     File,
+    /// Inside the TPM (the file holds only the TPM's wrapped, unusable-elsewhere blob).
+    Tpm,
 }
 
 impl KeyPlace {
@@ -38,6 +133,7 @@ impl KeyPlace {
         match self {
             KeyPlace::Os => "os",
             KeyPlace::File => "file",
+            KeyPlace::Tpm => "tpm",
         }
     }
 }

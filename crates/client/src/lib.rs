@@ -2,7 +2,8 @@
 //! ([`flow`]), the driver that performs each step ([`recovery`]), frame sources
 //! ([`frames`]) and the capture pipeline ([`capture`]) with live guidance
 //! ([`guidance`], [`selfie`]), the attestation ([`attestation`]), the device key
-//! ([`keystore`]), QR hand-off ([`handoff`]) and the service client ([`api`]).
+//! ([`keystore`]; inside a TPM, `tpm`, with the feature of that name), QR hand-off
+//! ([`handoff`]) and the service client ([`api`]).
 //!
 //! The Tauri app (`src-tauri`) is a thin layer of commands over [`recovery::Recovery`]
 //! plus the real camera; everything here builds and tests without WebKit.
@@ -19,5 +20,7 @@ pub mod handoff;
 pub mod keystore;
 pub mod recovery;
 pub mod selfie;
+#[cfg(feature = "tpm")]
+pub mod tpm;
 
 pub use error::{ClientError, Result};

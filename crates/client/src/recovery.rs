@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use image::RgbImage;
 use reclaim_document::Date;
-use reclaim_protocol::{DeviceKey, RecoveryAction};
+use reclaim_protocol::RecoveryAction;
 use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
 use reclaim_verify::liveness::{LivenessPolicy, TimedFrame};
 use serde::Serialize;
@@ -27,6 +27,7 @@ use crate::flow::{Flow, FlowState, HandoffView, Outcome, Screen};
 use crate::frames::{CameraInfo, FrameSource, Scene};
 use crate::guidance::Guidance;
 use crate::handoff::{qr_svg, same_server};
+use crate::keystore::DeviceSigner;
 use crate::selfie::SelfieRecorder;
 
 /// JPEG quality of uploaded evidence: the server's engine reads these.
@@ -62,7 +63,7 @@ struct Captured {
 pub struct Recovery {
     flow: Flow,
     api: ApiClient,
-    key: DeviceKey,
+    key: DeviceSigner,
     engine: Arc<DeviceEngine>,
     capture: Option<Capture>,
     device_name: String,
@@ -78,7 +79,7 @@ pub struct Recovery {
 impl Recovery {
     pub fn new(
         api: ApiClient,
-        key: DeviceKey,
+        key: impl Into<DeviceSigner>,
         engine: Arc<DeviceEngine>,
         kiosk: bool,
         idle_timeout_s: u64,
@@ -87,7 +88,7 @@ impl Recovery {
         Recovery {
             flow: Flow::new(kiosk, idle_timeout_s),
             api,
-            key,
+            key: key.into(),
             engine,
             capture: None,
             device_name: device_name.chars().take(64).collect(),
@@ -153,10 +154,35 @@ impl Recovery {
         self.api
             .start_session(login, action, self.key.key_id().as_str())
             .await
+            .map_err(|e| self.unregistered_tpm_key(e))
+    }
+
+    /// A TPM key the server does not know was never registered by an administrator (the
+    /// app cannot do it itself): the person sees `device_unknown`'s advice (contact IT),
+    /// and whoever reads the app's log or the error learns what IT must do.
+    fn unregistered_tpm_key(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Refused { status, code, .. }
+                if code == "device_unknown" && self.key.in_tpm() =>
+            {
+                let message = format!(
+                    "this device's TPM key is not registered: ask IT (key {}; `reclaim-app --tpm-register-request`)",
+                    self.key.key_id()
+                );
+                eprintln!("reclaim: {message}");
+                ClientError::Refused {
+                    status,
+                    code,
+                    message,
+                }
+            }
+            e => e,
+        }
     }
 
     async fn ensure_registered(&mut self) -> Result<()> {
-        if !self.registered {
+        // A TPM key is registered by an administrator, as `hardware`, or not at all.
+        if !self.registered && self.key.registers_itself() {
             self.api
                 .register_device(&self.key.public().to_base64(), &self.device_name)
                 .await?;
@@ -410,6 +436,7 @@ impl Recovery {
                 self.flow.applied(Outcome {
                     action: done.action,
                     already_completed: done.already_completed,
+                    effective_at: done.effective_at,
                 });
             }
             // A refused password, a directory that is down, a service that timed out:
@@ -501,6 +528,7 @@ impl Recovery {
             self.api
                 .claim_handoff(&code.session_id, &code.secret, self.key.key_id().as_str())
                 .await
+                .map_err(|e| self.unregistered_tpm_key(e))
         }
         .await;
         let session = match claimed {

@@ -191,7 +191,9 @@ impl Server {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_key_file = \"{}\"\n\
                  [database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n\
-                 [policy]\nallow_virtual_camera = true\n",
+                 [policy]\nallow_virtual_camera = true\n\
+                 # The app registers its own key (unmanaged), which a deployment opts into.\n\
+                 [[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"\n",
                 dir.join("data.key").display(),
                 dir.join("reclaim.db").display(),
                 dir.join("directory.json").display(),

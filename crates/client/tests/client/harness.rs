@@ -125,6 +125,14 @@ kind = "demo"
 file = {directory:?}
 [policy]
 allow_virtual_camera = true
+# The app registers its own key (unmanaged), which a deployment must opt into: these tests
+# are the app's journeys; which tier may recover is the server's own tests and the attack
+# suite's.
+[[policy.table]]
+action = "*"
+tier = "unmanaged"
+user = "*"
+verdict = "approve"
 "#,
         key = dir.join("data.key").display().to_string(),
         db = dir.join("reclaim.db").display(),

@@ -73,6 +73,9 @@ fn refusal_reasons() -> Vec<&'static str> {
         "document_name_partial",
         "identity_not_confirmed",
         "device_rejected",
+        "device_not_trusted",
+        "self_service_locked",
+        "evidence_not_reverified",
     ];
     codes.extend(LivenessReason::ALL.iter().map(|r| r.as_str()));
     codes

@@ -8,3 +8,6 @@ mod harness;
 mod i18n;
 mod preview;
 mod recovery;
+// The TPM key: on Linux, where the tests turn the `tpm` feature on (Cargo.toml).
+#[cfg(feature = "tpm")]
+mod tpm;
