@@ -187,17 +187,9 @@ pub fn device(command: DeviceCommand) -> Outcome {
     rt.block_on(async move {
         match command {
             DeviceCommand::TpmChallenge { admin, request, name } => {
-                let request: RegistrationRequest = match read_json(&request) {
-                    Ok(r) => r,
-                    Err(message) => return fail(admin.json, "input_invalid", &message),
-                };
-                let app = match open_admin(&admin).await {
-                    Ok(a) => a,
+                let (request, app, verifier) = match open_tpm::<RegistrationRequest>(&admin, &request).await {
+                    Ok(opened) => opened,
                     Err(o) => return o,
-                };
-                let verifier = match hardware::verifier(&app.config.tpm) {
-                    Ok(v) => v,
-                    Err(e) => return fail(admin.json, e.code(), &e.to_string()),
                 };
                 match hardware::challenge(&app.store, &verifier, &request, &name).await {
                     // The challenge is the output in both modes: the device reads it.
@@ -213,17 +205,9 @@ pub fn device(command: DeviceCommand) -> Outcome {
                 tpm_attestation: Some(path),
                 ..
             } => {
-                let proof: CertificationProof = match read_json(&path) {
-                    Ok(p) => p,
-                    Err(message) => return fail(admin.json, "input_invalid", &message),
-                };
-                let app = match open_admin(&admin).await {
-                    Ok(a) => a,
+                let (proof, app, verifier) = match open_tpm::<CertificationProof>(&admin, &path).await {
+                    Ok(opened) => opened,
                     Err(o) => return o,
-                };
-                let verifier = match hardware::verifier(&app.config.tpm) {
-                    Ok(v) => v,
-                    Err(e) => return fail(admin.json, e.code(), &e.to_string()),
                 };
                 match hardware::register(&app.store, &app.keys, &verifier, &proof, "admin:cli").await {
                     Ok(d) => {
@@ -326,6 +310,19 @@ pub fn device(command: DeviceCommand) -> Outcome {
             }
         }
     })
+}
+
+/// What both TPM registration steps start from: the device's message (a JSON file), the
+/// server's database, and the verifier for its `[tpm]` trust settings.
+async fn open_tpm<T: serde::de::DeserializeOwned>(
+    admin: &AdminArgs,
+    path: &std::path::Path,
+) -> Result<(T, std::sync::Arc<App>, reclaim_tpm::Verifier), Outcome> {
+    let message = read_json(path).map_err(|m| fail(admin.json, "input_invalid", &m))?;
+    let app = open_admin(admin).await?;
+    let verifier = hardware::verifier(&app.config.tpm)
+        .map_err(|e| fail(admin.json, e.code(), &e.to_string()))?;
+    Ok((message, app, verifier))
 }
 
 /// A JSON file from a device, bounded: these are a few kilobytes.
