@@ -20,6 +20,30 @@
   const HANDOFF_POLL_MS = 1500;
   const PASSWORD_CHECK_DEBOUNCE_MS = 250;
   const GUIDANCE_STABLE_MS = 600; // a hint must hold this long before it is shown and read out
+  const ACTIONS = ['reset_password', 'reset_mfa', 'unlock'];
+  // Characters that show nothing, left out of the password's count exactly as the service
+  // leaves them out of its length rule (INVISIBLE in crates/protocol/src/password.rs; a
+  // test there checks that this list is the same).
+  const INVISIBLE = [
+    [0x00AD, 0x00AD],
+    [0x034F, 0x034F],
+    [0x061C, 0x061C],
+    [0x115F, 0x1160],
+    [0x17B4, 0x17B5],
+    [0x180B, 0x180F],
+    [0x200B, 0x200F],
+    [0x202A, 0x202E],
+    [0x2060, 0x206F],
+    [0x3164, 0x3164],
+    [0xFE00, 0xFE0F],
+    [0xFEFF, 0xFEFF],
+    [0xFFA0, 0xFFA0],
+    [0xFFF0, 0xFFFB],
+    [0x13430, 0x1343F],
+    [0x1BCA0, 0x1BCA3],
+    [0x1D173, 0x1D17A],
+    [0xE0000, 0xE0FFF],
+  ];
 
   let state = null; // the last AppState from Rust
   let shown = 'loading'; // the section shown (may be the local "checking")
@@ -176,6 +200,7 @@
         resetStartForm(s);
         fillCameras();
       }
+      offerActions(s);
       $('handoff-button').hidden = !s.can_handoff;
       $('scan-button').hidden = !s.can_handoff;
       const note = s.camera && s.camera.file_backed ? t('ui.camera_file_backed')
@@ -303,6 +328,21 @@
     $('login').removeAttribute('aria-invalid');
     const radio = $(`action-${(s && s.action) || 'reset_password'}`) || $('action-reset_password');
     radio.checked = true;
+    offerActions(s || state);
+  }
+
+  // Only what the service's directory can do is offered (the core asked the service);
+  // before it has said, everything is, and the service refuses the rest with a sentence.
+  function offerActions(s) {
+    const listed = s && Array.isArray(s.actions) ? s.actions.filter((a) => ACTIONS.includes(a)) : [];
+    const offered = listed.length ? listed : ACTIONS;
+    for (const a of ACTIONS) {
+      const radio = $(`action-${a}`);
+      radio.disabled = !offered.includes(a);
+      radio.closest('.choice').hidden = radio.disabled;
+    }
+    const picked = document.querySelector('input[name="action"]:checked');
+    if (!picked || picked.disabled) $(`action-${offered[0]}`).checked = true;
   }
 
   async function fillCameras() {
@@ -569,12 +609,22 @@
     updatePasswordState();
   }
 
+  // The length the service's rule judges: characters as typed, invisible ones left out.
+  function visibleLength(value) {
+    let n = 0;
+    for (const c of value) {
+      const cp = c.codePointAt(0);
+      if (!INVISIBLE.some(([lo, hi]) => cp >= lo && cp <= hi)) n += 1;
+    }
+    return n;
+  }
+
   function onPasswordInput() {
     const value = $('new-password').value;
     clearTimeout(pw.timer);
     pw.checked = null;
     pw.acceptable = false;
-    setText('password-count', value ? t('ui.password_count', null, { count: [...value].length }) : '');
+    setText('password-count', value ? t('ui.password_count', null, { count: visibleLength(value) }) : '');
     if (!value) {
       pw.generation += 1;
       $('password-problems').replaceChildren();

@@ -84,8 +84,11 @@ pub fn run() {
             // Incognito: the webview keeps no cache, cookies or storage on disk, so
             // nothing of one person is left for the next. Under WebDriver (the
             // end-to-end tests) it cannot be: wry's ephemeral context does not outlive
-            // the window's creation, and with it the automation hook.
-            let automated = std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_some();
+            // the window's creation, and with it the automation hook. Only a build with the
+            // `test-hooks` feature (the tests') listens to that variable: in any other, an
+            // environment that sets it still gets an incognito webview.
+            let automated = cfg!(feature = "test-hooks")
+                && std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_some();
             WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
                 .title("Reclaim — account recovery")
                 .inner_size(960.0, 720.0)

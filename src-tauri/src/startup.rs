@@ -58,6 +58,8 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
             recovery.set_camera(Box::new(source));
         }
     }
+    // The start screen offers only what the service's directory can do.
+    recovery.load_actions().await;
     Ok(recovery)
 }
 

@@ -40,6 +40,8 @@ enum Command {
     EvalDocuments(commands::eval_documents::EvalDocumentsArgs),
     /// Present generated genuine and attack selfie sequences to the liveness checks.
     EvalLiveness(commands::eval_liveness::EvalLivenessArgs),
+    /// Measure the replay check: transformed replays refused, genuine returns not.
+    EvalReplay(commands::eval_replay::EvalReplayArgs),
     /// Run the backend.
     Serve(commands::serve::ServeArgs),
     /// One whole recovery end to end, with everything embedded.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::EvalDocuments(args) => commands::eval_documents::run(args),
         Command::EvalLiveness(args) => commands::eval_liveness::run(args),
+        Command::EvalReplay(args) => commands::eval_replay::run(args),
         Command::Serve(args) => commands::serve::serve(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Device(command) => commands::serve::device(command),

@@ -23,6 +23,9 @@ pub enum Outcome {
     No,
     /// Bad input or configuration (exit 2); already reported.
     Failed,
+    /// Neither yes nor no: a result that proves less than a positive answer needs, such as
+    /// a face match with liveness skipped (exit 3).
+    Unproven,
 }
 
 impl Outcome {
@@ -31,6 +34,7 @@ impl Outcome {
             Outcome::Yes => ExitCode::SUCCESS,
             Outcome::No => ExitCode::from(1),
             Outcome::Failed => ExitCode::from(2),
+            Outcome::Unproven => ExitCode::from(3),
         }
     }
 }

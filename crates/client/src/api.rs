@@ -52,6 +52,12 @@ pub struct Session {
     pub login: Option<String>,
 }
 
+/// `GET /v1/capabilities`: what the service's directory can do.
+#[derive(Debug, Clone, Deserialize)]
+struct CapabilitiesAnswer {
+    actions: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SessionStatus {
     pub state: String,
@@ -170,6 +176,19 @@ impl ApiClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The actions the service's directory can perform, which are all the app offers.
+    /// Names this build does not know are left out.
+    pub async fn capabilities(&self) -> Result<Vec<RecoveryAction>> {
+        let answer: CapabilitiesAnswer = self
+            .send("GET", "/v1/capabilities", None, None, None)
+            .await?;
+        Ok(answer
+            .actions
+            .iter()
+            .filter_map(|a| RecoveryAction::parse(a))
+            .collect())
     }
 
     pub async fn start_session(

@@ -1,8 +1,12 @@
 //! The capture pipeline: one thread takes frames from the camera as fast as it delivers
-//! them and keeps only the newest; another analyses the newest frame whenever it is free
-//! (guidance, the selfie recording, the QR code). Frames that arrive while the analyser
-//! is busy are dropped, so the preview never lags behind the camera. Nothing is written
-//! to disk.
+//! them and keeps the newest; another analyses frames whenever it is free (guidance, the
+//! selfie recording, the QR code). For guidance on a card or a face and for the QR code,
+//! frames that arrive while the analyser is busy are dropped, so the preview never lags
+//! behind the camera. The selfie is different: the frames it records are what the
+//! liveness checks (the device's and the server's) judge, so the camera thread itself
+//! keeps every due frame in the recording, and the analyser works through the kept frames
+//! in order (see [`crate::selfie`]). A busy device records what an idle one records; only
+//! the prompts lag. Nothing is written to disk.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -15,7 +19,7 @@ use reclaim_verify::liveness::Action;
 
 use crate::engine::DeviceEngine;
 use crate::frames::{CameraInfo, FrameSource, Scene};
-use crate::guidance::{look_at_card, look_at_face, Guidance};
+use crate::guidance::{look_at_card, look_at_face, FaceLook, Guidance};
 use crate::handoff::{find_code, HandoffCode};
 use crate::selfie::SelfieRecorder;
 
@@ -45,7 +49,6 @@ pub struct ReadyCard {
 #[derive(Default)]
 struct Latest {
     frame: Option<Arc<RgbImage>>,
-    t_ms: u64,
     seq: u64,
     /// The mode the frame was taken in (see `Shared::epoch`).
     epoch: u64,
@@ -125,10 +128,22 @@ impl Capture {
                     }
                     match source.next_frame() {
                         Ok(frame) => {
+                            let image = Arc::new(frame.image);
                             let mut s = lock(m);
+                            // The selfie keeps its frames here, not in the analyser: a
+                            // frame the analyser has no time for is still recorded.
+                            if epoch == s.epoch {
+                                if let Mode::Selfie(r) = &mut s.mode {
+                                    r.offer(image.clone(), frame.t_ms);
+                                    if r.done() {
+                                        // Ended by time or by the frame budget with every
+                                        // kept frame analysed: nothing else will say so.
+                                        s.guidance.done = true;
+                                    }
+                                }
+                            }
                             s.latest = Latest {
-                                frame: Some(Arc::new(frame.image)),
-                                t_ms: frame.t_ms,
+                                frame: Some(image),
                                 seq: s.latest.seq + 1,
                                 epoch,
                             };
@@ -257,16 +272,22 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
     let mut last_seq = 0;
     let mut last_card = Instant::now() - CARD_INTERVAL;
     loop {
-        // The newest frame the analyser has not seen; those in between are dropped.
-        let (frame, t_ms, seq, epoch, task) = {
+        // Recording a selfie: the oldest kept frame not analysed yet, so none is skipped.
+        // Otherwise the newest frame the analyser has not seen; those in between are
+        // dropped.
+        let (frame, seq, epoch, task) = {
             let mut s = lock(m);
             loop {
                 if s.stop {
                     return;
                 }
-                if s.latest.seq != last_seq && s.latest.epoch == s.epoch {
+                if let Mode::Selfie(r) = &s.mode {
+                    if let Some((index, f)) = r.next_to_analyse() {
+                        break (f, last_seq, s.epoch, Task::Selfie(index));
+                    }
+                } else if s.latest.seq != last_seq && s.latest.epoch == s.epoch {
                     if let Some(f) = s.latest.frame.clone() {
-                        break (f, s.latest.t_ms, s.latest.seq, s.epoch, task_of(&s.mode));
+                        break (f, s.latest.seq, s.epoch, task_of(&s.mode));
                     }
                 }
                 s = cv
@@ -303,19 +324,24 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
                     Err(e) => s.camera_error = Some(e.code().to_string()),
                 }
             }
-            Task::Selfie => {
-                let due = matches!(&lock(m).mode, Mode::Selfie(r) if r.due(t_ms));
+            Task::Selfie(index) => {
                 let look = look_at_face(&engine.faces, &frame);
                 let mut s = lock(m);
-                let Ok(look) = look else {
-                    s.camera_error = Some("engine_unavailable".into());
+                if s.epoch != epoch {
+                    // A new recording (or step) started meanwhile: this look is stale.
                     continue;
-                };
-                let current = s.epoch == epoch;
-                if let Mode::Selfie(r) = &mut s.mode {
-                    if due && current {
-                        r.record((*frame).clone(), t_ms, &look);
+                }
+                let look = match look {
+                    Ok(look) => look,
+                    Err(_) => {
+                        // The frame stays in the recording, seen as faceless, so the
+                        // analyser moves on; the engine judges it with the others.
+                        s.camera_error = Some("engine_unavailable".into());
+                        FaceLook::default()
                     }
+                };
+                if let Mode::Selfie(r) = &mut s.mode {
+                    r.observe(index, &look);
                     let (progress, done, prompt) = (r.progress(), r.done(), r.prompt());
                     s.guidance = Guidance {
                         codes: look.codes,
@@ -385,7 +411,8 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
 enum Task {
     Idle,
     Face,
-    Selfie,
+    /// Look at the recording's kept frame of this index.
+    Selfie(usize),
     Card(Option<Arc<RgbImage>>),
     Scan,
 }
@@ -394,7 +421,8 @@ fn task_of(mode: &Mode) -> Task {
     match mode {
         Mode::Idle => Task::Idle,
         Mode::FacePreview => Task::Face,
-        Mode::Selfie(_) => Task::Selfie,
+        // Selfie frames are taken from the recording, never from `latest`.
+        Mode::Selfie(_) => Task::Idle,
         Mode::Document { front } => Task::Card(front.clone()),
         Mode::Scan => Task::Scan,
     }

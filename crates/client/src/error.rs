@@ -85,6 +85,9 @@ pub const SERVER_CODES: &[&str] = &[
     "reverification_unavailable",
     "shutting_down",
     "reset_in_progress",
+    "reset_failed",
+    "action_unsupported",
+    "password_too_long",
 ];
 
 fn refusal_code(status: u16, code: &str) -> &str {

@@ -76,7 +76,17 @@ pub struct FlowState {
     pub result: Option<Outcome>,
     pub handoff: Option<HandoffView>,
     pub can_handoff: bool,
+    /// The actions the start screen offers: those the service's directory can perform
+    /// (all three until the service has said).
+    pub actions: Vec<RecoveryAction>,
 }
+
+/// Every action, offered until the service says which its directory can perform.
+pub const ALL_ACTIONS: [RecoveryAction; 3] = [
+    RecoveryAction::ResetPassword,
+    RecoveryAction::ResetMfa,
+    RecoveryAction::Unlock,
+];
 
 /// The most a login may be (the server's limit too).
 pub const MAX_LOGIN: usize = 256;
@@ -108,6 +118,7 @@ impl Flow {
                 result: None,
                 handoff: None,
                 can_handoff: !kiosk,
+                actions: ALL_ACTIONS.to_vec(),
             },
         }
     }
@@ -196,7 +207,10 @@ impl Flow {
     /// The server's decision.
     pub fn decided(&mut self, outcome: &str, reasons: Vec<String>, policy: Option<Value>) {
         let st = &mut self.state;
-        st.reasons = reasons;
+        // Public codes only, the server's way: the device's own engine names every check
+        // that fired, and a spoof caught on the device must read as one neutral sentence
+        // just as one caught by the server does (reclaim_protocol::reasons).
+        st.reasons = reclaim_protocol::reasons::public_reasons(&reasons);
         st.screen = match outcome {
             "approved" => {
                 st.password_policy = policy;
@@ -209,7 +223,8 @@ impl Flow {
             _ => Screen::Refused,
         };
         if st.screen == Screen::Refused && st.reasons.is_empty() {
-            st.reasons.push("identity_not_confirmed".into());
+            st.reasons
+                .push(reclaim_protocol::reasons::IDENTITY_NOT_CONFIRMED.into());
         }
     }
 
@@ -301,10 +316,17 @@ impl Flow {
         self.state.can_handoff = false;
     }
 
-    /// Forgets the person: back to the first screen.
+    /// What the service said its directory can do: the start screen offers only these.
+    pub fn set_actions(&mut self, actions: Vec<RecoveryAction>) {
+        self.state.actions = actions;
+    }
+
+    /// Forgets the person: back to the first screen (what the service can do stays).
     pub fn start_over(&mut self) {
         let (kiosk, idle) = (self.state.kiosk, self.state.idle_timeout_s);
+        let actions = std::mem::take(&mut self.state.actions);
         *self = Flow::new(kiosk, idle);
+        self.state.actions = actions;
     }
 }
 
@@ -379,6 +401,43 @@ mod tests {
         );
         // Retrying starts a new session from the refusal screen.
         f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
+    }
+
+    #[test]
+    fn a_spoof_caught_on_the_device_reads_as_one_neutral_code() {
+        let mut f = started(&["selfie"]);
+        f.checking().unwrap();
+        f.refused_locally(vec![
+            "liveness_wrong_action".into(),
+            "too_dark".into(),
+            "liveness_planar_motion".into(),
+            "liveness_insufficient_frames".into(),
+        ]);
+        assert_eq!(
+            f.state().reasons,
+            [
+                "liveness_insufficient_frames",
+                "liveness_not_confirmed",
+                "too_dark"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_actions_the_service_supports_are_offered_and_kept() {
+        let mut f = Flow::new(true, 90);
+        assert_eq!(f.state().actions, ALL_ACTIONS);
+        f.set_actions(vec![RecoveryAction::ResetPassword, RecoveryAction::Unlock]);
+        f.start_over();
+        assert_eq!(
+            f.state().actions,
+            [RecoveryAction::ResetPassword, RecoveryAction::Unlock]
+        );
+        let json = serde_json::to_value(f.state()).unwrap();
+        assert_eq!(
+            json["actions"],
+            serde_json::json!(["reset_password", "unlock"])
+        );
     }
 
     #[test]

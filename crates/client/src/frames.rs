@@ -11,7 +11,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
-use reclaim_verify::{load_image_bytes, ImageLimits};
+use reclaim_verify::{load_image_bytes, CAPTURE_LIMITS};
 use serde::Serialize;
 
 use crate::error::{ClientError, Result};
@@ -147,13 +147,29 @@ impl FileSource {
                 .take(1)
                 .collect(),
         };
-        let limits = ImageLimits::default();
+        // Selfie scenes are video frames and ID scenes photos: the capture limits the
+        // engine and the server apply to each.
+        let video = matches!(self.scene, Scene::Selfie(_) | Scene::Face(_));
+        let limits = if video {
+            CAPTURE_LIMITS.frame()
+        } else {
+            CAPTURE_LIMITS.id
+        };
         let mut frames = Vec::with_capacity(paths.len());
         for p in paths {
-            let bytes = std::fs::read(&p)
-                .map_err(|e| ClientError::CameraLost(format!("{}: {e}", p.display())))?;
-            let image = load_image_bytes(&bytes, &limits)
-                .map_err(|e| ClientError::CameraLost(format!("{}: {e}", p.display())))?;
+            let lost = |e: reclaim_verify::VerifyError| {
+                ClientError::CameraLost(format!("{}: {e}", p.display()))
+            };
+            let bytes = reclaim_verify::image_input::read_image_file(&p, limits.max_file_bytes)
+                .map_err(lost)?;
+            let header =
+                reclaim_verify::image_input::probe_image_bytes(&bytes, &limits).map_err(lost)?;
+            if video {
+                CAPTURE_LIMITS
+                    .check_frame(header.width, header.height)
+                    .map_err(lost)?;
+            }
+            let image = load_image_bytes(&bytes, &limits).map_err(lost)?;
             frames.push(image.rgb);
         }
         self.frames = frames;
@@ -288,11 +304,18 @@ pub fn pushed(name: &str) -> (PushedSource, FramePusher) {
 }
 
 impl FramePusher {
-    /// Decodes `jpeg` (within the engine's image limits) and hands it to the pipeline.
+    /// Decodes `jpeg` (within the capture limits of a selfie frame, checked from its
+    /// header first) and hands it to the pipeline.
     pub fn push_jpeg(&self, jpeg: &[u8]) -> Result<()> {
-        let image = load_image_bytes(jpeg, &ImageLimits::default())
-            .map_err(|e| ClientError::Input(format!("a camera frame: {e}")))?
-            .rgb;
+        let frame = CAPTURE_LIMITS.frame();
+        let refused =
+            |e: reclaim_verify::VerifyError| ClientError::Input(format!("a camera frame: {e}"));
+        let header =
+            reclaim_verify::image_input::probe_image_bytes(jpeg, &frame).map_err(refused)?;
+        CAPTURE_LIMITS
+            .check_frame(header.width, header.height)
+            .map_err(refused)?;
+        let image = load_image_bytes(jpeg, &frame).map_err(refused)?.rgb;
         match self.frames.try_send(image) {
             Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
             Err(TrySendError::Disconnected(_)) => {

@@ -30,6 +30,16 @@ use crate::handoff::{qr_svg, same_server};
 use crate::keystore::DeviceSigner;
 use crate::selfie::SelfieRecorder;
 
+/// The codes of a reset that ended failed (the server answers `"status": "failed"`):
+/// the grant is spent, so the password screen has nothing more to offer.
+const RESET_FAILED: [&str; 5] = [
+    "directory_action_unsupported",
+    "directory_user_not_found",
+    "directory_permission_denied",
+    "directory_config_invalid",
+    "reset_failed",
+];
+
 /// JPEG quality of uploaded evidence: the server's engine reads these.
 const EVIDENCE_JPEG_QUALITY: u8 = 90;
 /// The preview is smaller and rougher: it is only looked at.
@@ -129,6 +139,16 @@ impl Recovery {
         Ok(self.state())
     }
 
+    /// Asks the service which actions its directory can perform, so the start screen
+    /// offers only those. Best effort: a service that does not answer leaves every action
+    /// offered, and refuses an unsupported one at the session's start with a sentence.
+    pub async fn load_actions(&mut self) {
+        match self.api.capabilities().await {
+            Ok(actions) => self.flow.set_actions(actions),
+            Err(e) => eprintln!("reclaim: the service's capabilities: {}", e.code()),
+        }
+    }
+
     /// Starts a session for `login` and `action`; the first capture step follows.
     pub async fn start_recovery(
         &mut self,
@@ -139,7 +159,13 @@ impl Recovery {
         self.forget_evidence();
         let session = match self.open_session(&login, action).await {
             Ok(s) => s,
-            Err(e) => return self.fail(e),
+            Err(e) => {
+                // The directory behind the service changed: offer what it can do now.
+                if e.code() == "action_unsupported" {
+                    self.load_actions().await;
+                }
+                return self.fail(e);
+            }
         };
         self.token = session.session_token.clone().map(Zeroizing::new);
         self.flow
@@ -441,8 +467,11 @@ impl Recovery {
             }
             // A refused password, a directory that is down, a service that timed out:
             // the grant still holds (the reset is applied once however often it is
-            // sent), so the person may try again from the password screen.
-            Err(e) if password.is_some() => self.flow.password_refused(e.code()),
+            // sent), so the person may try again from the password screen. A reset that
+            // failed for good (the directory cannot make it) ends on the error screen.
+            Err(e) if password.is_some() && !RESET_FAILED.contains(&e.code()) => {
+                self.flow.password_refused(e.code())
+            }
             Err(e) => return self.fail(e),
         }
         Ok(self.state())
@@ -598,35 +627,50 @@ fn device_verify(
     challenge: &[String],
 ) -> Result<(Verification, Vec<EvidenceItem>)> {
     let mut evidence = Vec::new();
-    let mut push_still = |name: &str, img: Option<&RgbImage>| -> Result<Option<RgbImage>> {
-        let Some(img) = img else { return Ok(None) };
-        let jpeg = encode_jpeg(img, EVIDENCE_JPEG_QUALITY)?;
-        // The engine judges the decoded JPEG, as the server will.
-        let decoded = decode(&jpeg)?;
-        evidence.push(EvidenceItem {
-            name: name.into(),
-            t_ms: None,
-            data: jpeg,
-        });
-        Ok(Some(decoded))
-    };
-    let front = push_still("id_front", front)?;
-    let back = push_still("id_back", back)?;
-    let mut decoded = Vec::with_capacity(frames.len());
+    for (name, img) in [("id_front", front), ("id_back", back)] {
+        if let Some(img) = img {
+            evidence.push(EvidenceItem {
+                name: name.into(),
+                t_ms: None,
+                data: encode_jpeg(img, EVIDENCE_JPEG_QUALITY)?,
+            });
+        }
+    }
     for (i, f) in frames.iter().enumerate() {
-        let jpeg = encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?;
-        decoded.push((decode(&jpeg)?, f.t_ms));
         evidence.push(EvidenceItem {
             name: format!("selfie_{i:02}"),
             t_ms: Some(f.t_ms),
-            data: jpeg,
+            data: encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?,
         });
     }
+    // The engine judges the decoded JPEGs, decoded within the capture limits, exactly as
+    // the server will: a capture the server would refuse is refused here first.
+    let piece = |name: &str| {
+        evidence
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.data.as_slice())
+    };
+    let capture = reclaim_verify::CaptureBytes {
+        id_front: piece("id_front"),
+        id_back: piece("id_back"),
+        selfies: evidence
+            .iter()
+            .filter(|e| e.t_ms.is_some())
+            .map(|e| e.data.as_slice())
+            .collect(),
+    };
+    let decoded = reclaim_verify::decode_capture(&capture, &reclaim_verify::CAPTURE_LIMITS)
+        .map_err(|e| ClientError::CaptureInvalid(e.to_string()))?;
+    let front = decoded.id_front.map(|i| i.rgb);
+    let back = decoded.id_back.map(|i| i.rgb);
     let timed: Vec<TimedFrame> = decoded
+        .selfies
         .iter()
-        .map(|(image, t)| TimedFrame {
-            image,
-            timestamp_ms: *t,
+        .zip(frames)
+        .map(|(image, f)| TimedFrame {
+            image: &image.rgb,
+            timestamp_ms: f.t_ms,
         })
         .collect();
     let today = Date::today_utc().ok_or(ClientError::Input("the clock gives no date".into()))?;
@@ -665,10 +709,4 @@ fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
         .encode_image(img)
         .map_err(|e| ClientError::Input(format!("JPEG: {e}")))?;
     Ok(out.into_inner())
-}
-
-fn decode(jpeg: &[u8]) -> Result<RgbImage> {
-    reclaim_verify::load_image_bytes(jpeg, &reclaim_verify::ImageLimits::default())
-        .map(|i| i.rgb)
-        .map_err(|e| ClientError::Input(e.to_string()))
 }

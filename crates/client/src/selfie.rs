@@ -1,8 +1,19 @@
 //! Recording the selfie: the prompts follow the head. A [`SelfieRecorder`] keeps frames
 //! at the rate the liveness checks were calibrated for, tracks which move of the
-//! challenge the person is on from each frame's head pose, and stops once the last move
-//! is held. The decision itself is the engine's, on the recorded frames; the tracker only
-//! says what to ask for next.
+//! challenge the person is on from each kept frame's head pose, and stops once the last
+//! move is held. The decision itself is the engine's, on the recorded frames; the tracker
+//! only says what to ask for next.
+//!
+//! Keeping a frame and looking at it are separate steps, done by different threads: the
+//! camera thread keeps every due frame ([`SelfieRecorder::offer`]) whatever the load, and
+//! the analyser looks at the kept frames in order ([`SelfieRecorder::next_to_analyse`],
+//! [`SelfieRecorder::observe`]), catching up when it falls behind. A busy device therefore
+//! records the same frames as an idle one, and the tracker sees every frame the engine
+//! (and the server) will judge: a turn is never lost because the analyser was busy while
+//! the head was turned. While the analyser is behind, the prompt for the move lags and
+//! the person holds the pose a little longer, which the challenge allows.
+
+use std::sync::Arc;
 
 use image::RgbImage;
 use reclaim_verify::liveness::{Action, LivenessPolicy};
@@ -12,14 +23,15 @@ use crate::guidance::FaceLook;
 /// Frames are kept at most this often (5 per second, the rate the liveness thresholds
 /// were calibrated on).
 pub const RECORD_INTERVAL_MS: u64 = 180;
-/// The server takes at most 60 selfie frames.
+/// The server takes at most 60 selfie frames. This also bounds what a recording holds
+/// while the analyser catches up.
 pub const MAX_FRAMES: usize = 60;
 /// Frames the last move must be held before the recording ends.
 const HOLD_FRAMES: usize = 2;
 
 /// One kept frame, still in memory; its JPEG is made once, for the upload.
 pub struct RecordedFrame {
-    pub image: RgbImage,
+    pub image: Arc<RgbImage>,
     pub t_ms: u64,
 }
 
@@ -31,6 +43,8 @@ pub struct SelfieRecorder {
     held: usize,
     baseline_pitch: Option<f32>,
     frames: Vec<RecordedFrame>,
+    /// How many of `frames` (from the first) the analyser has looked at.
+    analysed: usize,
     first_t: Option<u64>,
     last_t: Option<u64>,
     /// The newest frame time seen, kept or not.
@@ -47,6 +61,7 @@ impl SelfieRecorder {
             held: 0,
             baseline_pitch: None,
             frames: Vec::new(),
+            analysed: 0,
             first_t: None,
             last_t: None,
             seen_t: 0,
@@ -56,32 +71,76 @@ impl SelfieRecorder {
 
     /// Whether the frame taken at `t_ms` is due to be kept.
     pub fn due(&self, t_ms: u64) -> bool {
-        !self.done()
+        !self.closed()
             && self
                 .last_t
                 .is_none_or(|last| t_ms >= last + RECORD_INTERVAL_MS)
     }
 
-    /// Keeps `frame` and advances the challenge by its head pose. An exact repeat of the
-    /// previous frame is dropped: it carries nothing, and a camera (or a file source)
-    /// that repeats frames would otherwise look frozen to the liveness check.
-    pub fn record(&mut self, image: RgbImage, t_ms: u64, look: &FaceLook) {
-        if self.done() {
-            return;
+    /// The camera's side: keeps `image` if it is due, whether or not the analyser is free.
+    /// Returns whether it was kept. An exact repeat of the previous kept frame is dropped:
+    /// it carries nothing, and a camera (or a file source) that repeats frames would
+    /// otherwise look frozen to the liveness check. Every frame offered counts toward the
+    /// longest capture, kept or not.
+    pub fn offer(&mut self, image: Arc<RgbImage>, t_ms: u64) -> bool {
+        if self.closed() {
+            return false;
         }
         self.seen_t = self.seen_t.max(t_ms);
+        if !self.due(t_ms) {
+            return false;
+        }
         let digest = frame_digest(&image);
         if self.last_digest == Some(digest) {
-            return;
+            return false;
         }
         self.last_digest = Some(digest);
         self.last_t = Some(t_ms);
         self.first_t.get_or_insert(t_ms);
         self.frames.push(RecordedFrame { image, t_ms });
+        true
+    }
+
+    /// The analyser's side: the oldest kept frame it has not looked at yet, with its
+    /// index, or `None` when it is up to date (or the challenge is complete).
+    pub fn next_to_analyse(&self) -> Option<(usize, Arc<RgbImage>)> {
+        if self.complete() {
+            return None;
+        }
+        self.frames
+            .get(self.analysed)
+            .map(|f| (self.analysed, f.image.clone()))
+    }
+
+    /// What the analyser found on kept frame `index` (the one [`Self::next_to_analyse`]
+    /// gave): advances the challenge by its head pose. A look for any other frame is
+    /// ignored. Once the last move is held, the frames kept after it are dropped: the
+    /// recording is then exactly what an idle device would have recorded.
+    pub fn observe(&mut self, index: usize, look: &FaceLook) {
+        if index != self.analysed || index >= self.frames.len() || self.complete() {
+            return;
+        }
+        self.analysed += 1;
         if let (Some(yaw), Some(pitch)) = (look.yaw, look.pitch) {
             let pitch = pitch - *self.baseline_pitch.get_or_insert(pitch);
             self.advance(yaw, pitch);
         }
+        if self.complete() {
+            self.frames.truncate(self.analysed);
+        }
+    }
+
+    /// Keeps `image` and, when the analyser is up to date, looks at it at once: both
+    /// steps on one thread (tests, and callers without a backlog).
+    pub fn record(&mut self, image: RgbImage, t_ms: u64, look: &FaceLook) {
+        if self.offer(Arc::new(image), t_ms) && self.analysed + 1 == self.frames.len() {
+            self.observe(self.analysed, look);
+        }
+    }
+
+    /// Kept frames the analyser has not looked at yet.
+    pub fn backlog(&self) -> usize {
+        self.frames.len().saturating_sub(self.analysed)
     }
 
     fn advance(&mut self, yaw: f32, pitch: f32) {
@@ -111,15 +170,26 @@ impl SelfieRecorder {
         }
     }
 
-    /// Every move made (the last one held), the frame budget spent, or the longest
-    /// capture the liveness check accepts gone by (a person who stopped following the
-    /// prompts, a camera repeating one frame): the engine then says what was missing.
-    pub fn done(&self) -> bool {
+    /// Every move made, the last one held, on the frames analysed so far.
+    fn complete(&self) -> bool {
         self.step >= self.challenge.len()
+    }
+
+    /// No more frames are kept: the challenge is complete, the frame budget spent, or the
+    /// longest capture the liveness check accepts gone by (a person who stopped following
+    /// the prompts, a camera repeating one frame).
+    fn closed(&self) -> bool {
+        self.complete()
             || self.frames.len() >= MAX_FRAMES
             || self.first_t.is_some_and(|first| {
                 self.seen_t.saturating_sub(first) >= self.policy.max_duration_ms
             })
+    }
+
+    /// The recording is over: the challenge complete, or no more frames kept and every
+    /// kept frame analysed (the engine then says what was missing).
+    pub fn done(&self) -> bool {
+        self.complete() || (self.closed() && self.backlog() == 0)
     }
 
     pub fn progress(&self) -> f32 {
@@ -241,6 +311,62 @@ mod tests {
         // ...and the recording still ends, for the engine to judge.
         assert!(r.done());
         assert_eq!(r.frames().len(), 1);
+    }
+
+    #[test]
+    fn every_frame_kept_while_the_analyser_is_behind_is_looked_at_in_order() {
+        // The camera keeps eight frames before the analyser looks at any: the turn is
+        // in two of them only.
+        let yaws = [0.0, 5.0, 22.0, 24.0, 3.0, -20.0, -25.0, 1.0, 0.5, 0.2, 0.1];
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Right, Action::Center]);
+        for (i, _) in yaws.iter().enumerate().take(8) {
+            assert!(r.offer(Arc::new(frame(i as u8 + 1)), i as u64 * 200));
+        }
+        assert_eq!(r.backlog(), 8);
+        assert_eq!(r.prompt(), Some("turn_left"));
+        // A look for a frame other than the next one is ignored.
+        r.observe(3, &look(22.0));
+        assert_eq!(r.backlog(), 8);
+        let mut seen = 0;
+        while let Some((index, _)) = r.next_to_analyse() {
+            r.observe(index, &look(yaws[index]));
+            seen += 1;
+            if index == 7 {
+                // The analyser caught up while the camera went on.
+                for i in 8..yaws.len() {
+                    r.offer(Arc::new(frame(i as u8 + 1)), i as u64 * 200);
+                }
+            }
+        }
+        assert!(r.done());
+        assert_eq!(
+            seen, 9,
+            "every kept frame up to the held centre was looked at"
+        );
+        assert_eq!(
+            r.frames().len(),
+            9,
+            "frames kept after the last move was held are dropped"
+        );
+        assert!(
+            !r.offer(Arc::new(frame(99)), 5000),
+            "nothing kept once done"
+        );
+    }
+
+    #[test]
+    fn a_recording_closed_by_time_ends_only_once_its_frames_are_analysed() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        r.offer(Arc::new(frame(1)), 0);
+        r.offer(Arc::new(frame(2)), 200);
+        // The camera goes on far past the longest capture; nothing more is kept.
+        assert!(!r.offer(Arc::new(frame(3)), 15_000));
+        assert!(!r.done(), "two kept frames still wait for the analyser");
+        while let Some((index, _)) = r.next_to_analyse() {
+            r.observe(index, &look(0.0));
+        }
+        assert!(r.done());
+        assert_eq!(r.frames().len(), 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{Directory, DirectoryError, DirectoryUser, PasswordRefusal};
+use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, PasswordRefusal};
 
 /// One account of the demo directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +220,15 @@ impl Directory for DemoDirectory {
         "demo"
     }
 
+    /// The demo directory keeps passwords, second factors and a lockout flag: all three.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reset_password: true,
+            reset_mfa: true,
+            unlock: true,
+        }
+    }
+
     async fn find_user(&self, login: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
         let login = login.trim().to_lowercase();
         let state = self.lock()?;
@@ -340,6 +349,12 @@ mod tests {
             Err(DirectoryError::PasswordRefused(PasswordRefusal::TooShort))
         );
         assert_eq!(d.user("anna").unwrap().password_changes, 1);
+    }
+
+    #[test]
+    fn the_demo_directory_can_make_every_change() {
+        let c = dir().capabilities();
+        assert!(c.reset_password && c.reset_mfa && c.unlock, "{c:?}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use ldap3::{
 };
 use serde::Deserialize;
 
-use crate::{Directory, DirectoryError, DirectoryUser, PasswordRefusal};
+use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, PasswordRefusal};
 
 mod ppolicy;
 
@@ -540,6 +540,17 @@ impl Directory for LdapDirectory {
         match self.config.flavour {
             LdapFlavour::OpenLdap => "openldap",
             LdapFlavour::ActiveDirectory => "active_directory",
+        }
+    }
+
+    /// Both flavours reset passwords and clear lockouts. Neither removes second factors:
+    /// plain LDAP has no standard place for them, and AD's are kept by the identity
+    /// provider (Entra ID, ADFS, a RADIUS server) in front of it.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reset_password: true,
+            reset_mfa: false,
+            unlock: true,
         }
     }
 

@@ -76,6 +76,19 @@ impl PasswordRefusal {
     }
 }
 
+/// Which changes a connector can make. The server refuses a session for anything else at
+/// its start (so no one verifies their face for a change that cannot be made) and
+/// publishes the list, so the app offers only these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// [`Directory::set_password`].
+    pub reset_password: bool,
+    /// [`Directory::reset_mfa`].
+    pub reset_mfa: bool,
+    /// [`Directory::unlock`].
+    pub unlock: bool,
+}
+
 /// What went wrong talking to the directory. The code is stable (UI and JSON use it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
@@ -121,6 +134,20 @@ impl DirectoryError {
             DirectoryError::Unavailable(_) | DirectoryError::Timeout | DirectoryError::Protocol(_)
         )
     }
+
+    /// True when asking again cannot succeed until someone changes the directory or the
+    /// configuration: the action is unsupported, the account is gone, the service account
+    /// may not make the change, or the connector is misconfigured. A pending reset that
+    /// meets one of these ends as failed instead of being retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Unsupported(_)
+                | DirectoryError::UserNotFound
+                | DirectoryError::PermissionDenied(_)
+                | DirectoryError::Config(_)
+        )
+    }
 }
 
 /// A company directory. Implementations must be safe to call from several tasks at once
@@ -129,6 +156,10 @@ impl DirectoryError {
 pub trait Directory: Send + Sync {
     /// A short name for logs and `/healthz` (`demo`, `openldap`, `active_directory`).
     fn kind(&self) -> &'static str;
+
+    /// The changes this connector can make; every other one answers
+    /// [`DirectoryError::Unsupported`]. Known without a network call.
+    fn capabilities(&self) -> Capabilities;
 
     /// Finds the account by login name or email address. `Ok(None)` when there is none.
     async fn find_user(&self, login: &str) -> Result<Option<DirectoryUser>, DirectoryError>;
@@ -158,4 +189,31 @@ pub trait Directory: Send + Sync {
 
     /// Cheap liveness probe (a bind and a base search for LDAP).
     async fn health(&self) -> Result<(), DirectoryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_that_no_retry_can_cure_are_permanent() {
+        let permanent = [
+            DirectoryError::Unsupported("reset second factors"),
+            DirectoryError::UserNotFound,
+            DirectoryError::PermissionDenied("insufficient access".into()),
+            DirectoryError::Config("bind refused".into()),
+        ];
+        let transient = [
+            DirectoryError::Unavailable("connection refused".into()),
+            DirectoryError::Timeout,
+            DirectoryError::Protocol("unexpected answer".into()),
+            DirectoryError::PasswordRefused(PasswordRefusal::TooShort),
+        ];
+        for e in &permanent {
+            assert!(e.is_permanent() && !e.outcome_unknown(), "{e:?}");
+        }
+        for e in &transient {
+            assert!(!e.is_permanent(), "{e:?}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 pub mod attestation;
 pub mod keys;
 pub mod password;
+pub mod reasons;
 pub mod wire;
 
 pub use attestation::{

@@ -2,10 +2,17 @@
 //! the person types) and on the server (which decides).
 //!
 //! What it asks: a minimum length (15 characters when the password is the only factor, 8
-//! with MFA), at least 64 allowed, every printable character and Unicode accepted after
-//! normalisation (NFKC), no composition rules, and a check against common and compromised
-//! passwords and words tied to the account, with the reason said plainly when a password
-//! is refused.
+//! with MFA), at least 64 allowed, every printable character and Unicode accepted, no
+//! composition rules, and a check against common and compromised passwords and words tied
+//! to the account, with the reason said plainly when a password is refused.
+//!
+//! Length is counted on what the person typed, one per code point, leaving out invisible
+//! characters (format characters and other default-ignorable code points: zero-width
+//! spaces and joiners, variation selectors, bidirectional marks), which add length without
+//! adding anything a guesser must find. The content checks judge the NFKC form with the
+//! invisible characters removed, so a full-width or zero-width-padded `password` is still
+//! `password`. NFKC can multiply a string's length (U+FDFA becomes 18 characters), so the
+//! typed length is bounded first ([`typed_length`]) and nothing oversized is normalised.
 //!
 //! The common list ships with the crate: the 30,000 most common passwords of zxcvbn (MIT,
 //! `scripts/fetch-password-list` re-creates and checks it). Compromised passwords come from
@@ -41,6 +48,67 @@ impl PasswordPolicy {
         min_chars: 8,
         max_chars: 256,
     };
+}
+
+/// The most characters a password may have as typed before anything else is done with it
+/// (the server refuses a longer one outright; the app's field stops there too).
+pub const MAX_PASSWORD_INPUT_CHARS: usize = 1024;
+/// The most bytes (UTF-8) a password may have as typed: 1,024 four-byte characters.
+pub const MAX_PASSWORD_INPUT_BYTES: usize = 4 * MAX_PASSWORD_INPUT_CHARS;
+
+/// The password's length in characters as typed, or `PasswordTooLong` when it is over
+/// [`MAX_PASSWORD_INPUT_BYTES`] or [`MAX_PASSWORD_INPUT_CHARS`]. Looks at no more than the
+/// byte bound allows, and allocates nothing: call it before normalising.
+pub fn typed_length(password: &str) -> Result<usize, PasswordProblem> {
+    let too_long = PasswordProblem::PasswordTooLong {
+        max_chars: MAX_PASSWORD_INPUT_CHARS,
+    };
+    if password.len() > MAX_PASSWORD_INPUT_BYTES {
+        return Err(too_long);
+    }
+    let chars = password.chars().count();
+    if chars > MAX_PASSWORD_INPUT_CHARS {
+        return Err(too_long);
+    }
+    Ok(chars)
+}
+
+/// Code points that show nothing: Unicode's default-ignorable code points
+/// (DerivedCoreProperties.txt, 16.0) and the format characters (general category Cf) that
+/// are invisible. The prepended concatenation marks (U+0600..U+0605, U+06DD, U+070F,
+/// U+0890..U+0891, U+08E2, U+110BD, U+110CD) are Cf but drawn, so they count. The app's
+/// page (ui/app.js) keeps the same list, so the count it shows is the one judged here.
+const INVISIBLE: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFFB),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+];
+
+/// True for a character that shows nothing (see [`INVISIBLE`]).
+pub fn is_invisible(c: char) -> bool {
+    let c = u32::from(c);
+    INVISIBLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// The length the policy's minimum is judged on: characters as typed, invisible ones left
+/// out.
+pub fn visible_chars(password: &str) -> usize {
+    password.chars().filter(|c| !is_invisible(*c)).count()
 }
 
 /// Why a password was refused; each has a stable code and a sentence for the person.
@@ -157,14 +225,27 @@ pub fn normalize_password(password: &str) -> String {
 /// Checks a new password. `account_words` are the account's own words (username, name
 /// parts, email local part); parts shorter than 4 characters are ignored. Returns every
 /// problem found, or nothing when the password is acceptable.
+///
+/// The maximum counts every character typed (the directory receives them all), the
+/// minimum only the visible ones; both before normalisation. The content checks judge
+/// the NFKC form without invisible characters.
 pub fn check_password(
     password: &str,
     policy: &PasswordPolicy,
     account_words: &[&str],
     breached: Option<&BreachedPasswords>,
 ) -> Result<Vec<PasswordProblem>, String> {
-    let normalized = normalize_password(password);
-    let chars = normalized.chars().count();
+    // Nothing more is computed on an oversized input: above all it is not normalised.
+    let typed = match typed_length(password) {
+        Ok(n) => n,
+        Err(too_long) => return Ok(vec![too_long]),
+    };
+    if typed > policy.max_chars {
+        return Ok(vec![PasswordProblem::PasswordTooLong {
+            max_chars: policy.max_chars,
+        }]);
+    }
+    let chars = visible_chars(password);
     let mut problems = Vec::new();
     if chars < policy.min_chars {
         problems.push(PasswordProblem::PasswordTooShort {
@@ -172,13 +253,10 @@ pub fn check_password(
             chars,
         });
     }
-    if chars > policy.max_chars {
-        problems.push(PasswordProblem::PasswordTooLong {
-            max_chars: policy.max_chars,
-        });
-        // Nothing more is computed on an oversized input.
-        return Ok(problems);
-    }
+    let normalized: String = normalize_password(password)
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .collect();
     if normalized.chars().any(char::is_control) {
         problems.push(PasswordProblem::PasswordInvalidCharacter);
     }
@@ -305,6 +383,108 @@ mod tests {
         assert_eq!(codes("ｐａｓｓｗｏｒｄ", &MFA, &[]), ["password_common"]);
         assert_eq!(normalize_password("ﬁle"), "file");
         assert!(codes("tab\there and more", &SF, &[]).contains(&"password_invalid_character"));
+    }
+
+    #[test]
+    fn length_is_counted_as_typed_not_after_normalisation() {
+        // U+FDFA is one character typed and 18 after NFKC: 8 characters typed are 8.
+        assert_eq!(normalize_password("\u{FDFA}").chars().count(), 18);
+        assert_eq!(visible_chars("\u{FDFA}1234567"), 8);
+        assert!(codes("\u{FDFA}1234567", &SF, &[]).contains(&"password_too_short"));
+        assert!(codes("\u{FDFA}1234567", &MFA, &[]).is_empty());
+        // Fourteen ligatures typed are fourteen, however long their normal form.
+        assert!(codes(&"\u{FB01}".repeat(14), &SF, &[]).contains(&"password_too_short"));
+    }
+
+    #[test]
+    fn invisible_characters_are_not_counted() {
+        let padded = format!("password{}", "\u{200B}".repeat(10));
+        assert_eq!(visible_chars(&padded), 8);
+        let c = codes(&padded, &SF, &[]);
+        assert!(c.contains(&"password_too_short"), "{c:?}");
+        // The blocklist judges what is left once the invisible characters are gone.
+        assert!(c.contains(&"password_common"), "{c:?}");
+        for invisible in [
+            '\u{00AD}',
+            '\u{034F}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{3164}',
+            '\u{FE0F}',
+            '\u{FEFF}',
+            '\u{FFA0}',
+            '\u{1D173}',
+            '\u{E0041}',
+            '\u{E0100}',
+        ] {
+            let p = format!("tangerine{invisible}kayak{invisible}x");
+            assert_eq!(visible_chars(&p), 15, "U+{:04X}", invisible as u32);
+            assert!(is_invisible(invisible), "U+{:04X}", invisible as u32);
+        }
+        for visible in [
+            'a',
+            ' ',
+            '\u{00E9}',
+            '\u{0301}',
+            '\u{0600}',
+            '\u{FDFA}',
+            '\u{1F600}',
+        ] {
+            assert!(!is_invisible(visible), "U+{:04X}", visible as u32);
+        }
+        // Invisible characters spread through a long password do not make it short.
+        let spread = "tangerine\u{200D}kayak\u{200D}lantern";
+        assert!(codes(spread, &SF, &[]).is_empty());
+    }
+
+    #[test]
+    fn the_apps_page_counts_with_the_same_list() {
+        // The page shows the count as the person types; it must be the count judged here.
+        let page = include_str!("../../../ui/app.js");
+        let start = page
+            .find("const INVISIBLE = [")
+            .expect("the list in ui/app.js");
+        let end = start + page[start..].find("];").unwrap();
+        let pairs: Vec<(u32, u32)> = page[start..end]
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim().strip_prefix('[')?.strip_suffix("],")?;
+                let (a, b) = l.split_once(", ")?;
+                let hex = |v: &str| u32::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+                Some((hex(a), hex(b)))
+            })
+            .collect();
+        assert_eq!(pairs, INVISIBLE);
+    }
+
+    #[test]
+    fn an_oversized_password_is_refused_before_it_is_normalised() {
+        // 42 MB of U+FDFA would be 250 million characters after NFKC.
+        let huge = "\u{FDFA}".repeat(14 * 1024 * 1024);
+        assert_eq!(
+            typed_length(&huge),
+            Err(PasswordProblem::PasswordTooLong {
+                max_chars: MAX_PASSWORD_INPUT_CHARS
+            })
+        );
+        assert_eq!(codes(&huge, &SF, &[]), ["password_too_long"]);
+        // Bytes are bounded as well as characters: 1,024 four-byte characters are 4 KiB.
+        let wide = "\u{1F600}".repeat(MAX_PASSWORD_INPUT_CHARS);
+        assert!(wide.len() == MAX_PASSWORD_INPUT_BYTES && typed_length(&wide).is_ok());
+        let wider = format!("{wide}a");
+        assert!(typed_length(&wider).is_err());
+        // The policy's maximum counts what was typed too: 257 typed characters are too
+        // many, 256 ligatures (4,608 after NFKC) are not.
+        assert_eq!(codes(&"x".repeat(257), &SF, &[]), ["password_too_long"]);
+        let ligatures = "\u{FB03}\u{FB04}\u{FB01}q".repeat(64);
+        assert!(!codes(&ligatures, &SF, &[]).contains(&"password_too_long"));
     }
 
     #[test]

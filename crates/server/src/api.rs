@@ -1,6 +1,13 @@
 //! The HTTP API: routes, the error shape every route shares, and the request guards
 //! (size limits, content type, bearer secrets).
 //!
+//! Body limits are per route ([`guard`]): [`MAX_JSON_BYTES`] for every JSON route, and
+//! [`MAX_BODY_BYTES`] only for the attestation, and only once the session's token has
+//! been checked and an upload place given (admission.rs). A body announced larger than
+//! its route's limit is refused before a byte of it is read; a chunked one is counted and
+//! refused as it passes the limit. Until 2026-12 every route buffered up to 48 MiB before
+//! anything was checked: forty such bodies took a server to 1.7 GB.
+//!
 //! Every refusal is `{"error": code, "message": sentence}` with a 4xx status that says
 //! which side is wrong; codes are stable and shared with the app. Nothing secret or
 //! biometric is echoed back or logged.
@@ -9,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,11 +28,20 @@ use crate::store::StoreError;
 use crate::App;
 
 /// Largest request body: a 12 MP ID photo per side and a few dozen selfie frames, base64.
+/// Only the attestation route takes it, after its session token was checked.
 pub const MAX_BODY_BYTES: usize = 48 * 1024 * 1024;
+
+/// Largest body of every other route: their JSON is a login, a key, a password, a token.
+pub const MAX_JSON_BYTES: usize = 16 * 1024;
+
+/// The body limit [`guard`] gave a request, for the refusal's sentence.
+#[derive(Clone, Copy)]
+struct BodyLimit(usize);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/devices", post(crate::devices::register_handler))
+        .route("/v1/capabilities", get(crate::reset::capabilities_handler))
         .route("/v1/sessions", post(crate::sessions::create_handler))
         .route("/v1/sessions/{id}", get(crate::sessions::status_handler))
         .route(
@@ -49,12 +65,83 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
+        // A backstop only: `guard` gives each request its route's limit.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             count_responses,
         ))
         .with_state(app)
+}
+
+/// The session id when `request` is an attestation (`POST /v1/sessions/{id}/attestation`).
+fn attestation_session(request: &Request) -> Option<String> {
+    if request.method() != axum::http::Method::POST {
+        return None;
+    }
+    request
+        .uri()
+        .path()
+        .strip_prefix("/v1/sessions/")
+        .and_then(|rest| rest.strip_suffix("/attestation"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_string)
+}
+
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Every request: a place among those handled at once, then its route's body limit. The
+/// attestation's large limit (and an upload place, one per address) only after its
+/// session token is checked, so a stranger cannot make the server hold 48 MiB.
+async fn guard(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let addr = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => client_addr(&app, peer, request.headers()),
+        None => "unknown".to_string(),
+    };
+    let _request_place = match app.admission.request(&addr) {
+        Ok(place) => place,
+        Err(e) => return e.into_response(),
+    };
+    let (limit, _upload_place) = match attestation_session(&request) {
+        Some(id) => {
+            if let Err(e) = crate::sessions::authorized(&app, &id, request.headers()).await {
+                return e.into_response();
+            }
+            // An attestation announced as small as any JSON route's body (a token with no
+            // evidence) holds no more memory than one, so it takes no upload place: people
+            // behind one address (an office's NAT, a row of kiosks) are not turned away
+            // one at a time for it.
+            if announced_length(request.headers()).is_some_and(|n| n <= MAX_JSON_BYTES as u64) {
+                (MAX_JSON_BYTES, None)
+            } else {
+                match app.admission.upload(&addr) {
+                    Ok(place) => (MAX_BODY_BYTES, Some(place)),
+                    Err(e) => return e.into_response(),
+                }
+            }
+        }
+        None => (MAX_JSON_BYTES, None),
+    };
+    if announced_length(request.headers()).is_some_and(|n| n > limit as u64) {
+        return too_large(limit, &addr).into_response();
+    }
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(BodyLimit(limit));
+    // Counted as it arrives: a chunked body fails as it passes the limit.
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    // The places are held until the answer: the body, decoded evidence and judgement
+    // live that long.
+    next.run(Request::from_parts(parts, body)).await
 }
 
 async fn count_responses(
@@ -105,7 +192,9 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// A 429. Logged: a run of them is what guessing or flooding looks like to an operator.
     pub fn too_many(code: &'static str, retry_after_s: i64) -> ApiError {
+        tracing::warn!(code, retry_after_s, "request refused: limit reached");
         ApiError {
             retry_after_s: Some(retry_after_s),
             ..ApiError::new(
@@ -177,15 +266,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // A body announced larger than the limit is refused before a byte of it is read,
-        // rather than after 48 MiB of it.
-        let announced = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
+        // `guard` refused bodies announced larger than the route's limit and counts the
+        // rest; this is for a router without it.
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(MAX_BODY_BYTES, |l| l.0);
+        if announced_length(req.headers()).is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit, "-"));
         }
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Body(v)),
@@ -202,8 +290,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     ApiError::bad_request("request_invalid", short(&e.body_text()))
                 }
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    too_large()
+                    too_large(limit, "-")
                 }
+                JsonRejection::BytesRejection(e) if timed_out(&e) => ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the body arrived too slowly",
+                ),
                 other => ApiError::new(
                     other.status(),
                     "request_unreadable",
@@ -214,12 +307,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-fn too_large() -> ApiError {
+fn too_large(limit: usize, addr: &str) -> ApiError {
+    tracing::warn!(peer = addr, limit, "request body too large; refused");
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "request_too_large",
-        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        format!("the body is larger than {limit} bytes"),
     )
+}
+
+/// Whether reading the body failed on the transport's body timeout.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<crate::transport::BodyTimeout>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Error texts from the JSON parser can quote input; keep them short.

@@ -1,22 +1,93 @@
 //! The audit chain: every session, decision, reset and admin action, appended to a hash
-//! chain in the database.
+//! chain in the database, and anchored outside it.
 //!
 //! Entry `n` carries the MAC of entry `n-1`, and its own MAC covers its sequence number,
-//! time, kind, actor, subject, detail and that previous MAC. The chain's head (last
-//! sequence number and MAC) is kept in a row of its own, updated in the same transaction.
-//! So `verify` finds an edited entry (its MAC), a removed one (a gap, or a head that names
-//! a later entry), reordered ones (the links), and a cut-off tail (the head). The MAC is
-//! keyed with the server's audit key: rewriting the chain needs the key, not just write
-//! access to the database. Details hold digests and codes, never a password, token,
-//! grant or biometric value.
+//! time, kind, actor, subject, detail and that previous MAC. The MAC is keyed with the
+//! server's audit key (derived from the data key, which is not in the database), so an
+//! edited, forged or reordered entry is found, and rewriting the chain needs the key, not
+//! just write access to the database.
+//!
+//! The chain's head (last sequence number and MAC) is kept in a row of its own, updated
+//! in the same transaction, with a MAC of its own under a second key (`audit_head.mac`).
+//! Without it, deleting the last entries and pointing the head at the new last one left a
+//! chain that verified. Now the head names its position in a way only the key holder can
+//! write: a cut tail leaves a head whose MAC does not verify, and the next append records
+//! that in the chain (`audit_head_invalid`) instead of building on it.
+//!
+//! What a database writer can still do without the key is put back a whole earlier state
+//! (an old head row with its MAC, and the entries up to it). Only something outside the
+//! database can tell, so the server signs checkpoints (sequence number, head MAC, time;
+//! Ed25519 with a key derived from the data key) at start, every
+//! `[audit] checkpoint_interval_s` while the chain grows, and at shutdown, to the log
+//! (target `reclaim::audit::checkpoint`, one JSON line) and optionally to a file, for a
+//! SIEM to keep. `reclaim audit verify --checkpoint FILE` checks that the chain still
+//! holds every checkpointed entry.
+//!
+//! `verify` also checks the chain against what it records: every `reset_*` entry follows
+//! the approving decision for its grant, and every grant row in the database was issued
+//! by a decision in the chain (a grant planted in the database has none).
+//!
+//! Details hold digests and codes, never a password, token, grant or biometric value.
 
-use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::config::ConfigError;
 use crate::crypto::Keys;
 use crate::store::{now, Store, StoreError};
+use crate::App;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The entry written when a chain from before keyed heads gets its first head MAC.
+pub const HEAD_SEALED: &str = "audit_head_sealed";
+/// The entry written when an append finds a head whose MAC does not verify.
+pub const HEAD_INVALID: &str = "audit_head_invalid";
+/// The log target of signed checkpoints.
+pub const CHECKPOINT_TARGET: &str = "reclaim::audit::checkpoint";
+
+/// How far a grant's `apply_after` may be earlier than its decision's time plus delay
+/// (the decision's clock is read a moment after the grant's).
+const DELAY_SLACK_S: i64 = 60;
+
+/// `[audit]`: the checkpoints that anchor the chain outside the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between checkpoints while the chain grows (one is always taken at start
+    /// and at shutdown). A tail cut after the last checkpoint is found only from the
+    /// database itself (the head MAC), so shorter is safer; each is one log line.
+    pub checkpoint_interval_s: u64,
+    /// Also append each checkpoint (one JSON line) to this file.
+    pub checkpoint_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_interval_s: 300,
+            checkpoint_file: None,
+        }
+    }
+}
+
+impl AuditConfig {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.checkpoint_interval_s == 0 || self.checkpoint_interval_s > 24 * 3600 {
+            return Err(ConfigError(
+                "audit.checkpoint_interval_s must be 1 to 86400".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// One entry to append.
 pub struct Entry<'a> {
@@ -55,6 +126,51 @@ fn mac_input(
     out
 }
 
+/// Writes entry `seq` after `prev`; returns its MAC. The caller holds the head row.
+#[allow(clippy::too_many_arguments)]
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keys: &Keys,
+    seq: i64,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    detail: &str,
+    prev: &str,
+) -> Result<String, StoreError> {
+    let hash = keys.audit_mac(&mac_input(seq, at, kind, actor, subject, detail, prev));
+    sqlx::query(
+        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(kind)
+    .bind(actor)
+    .bind(subject)
+    .bind(detail)
+    .bind(prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(hash)
+}
+
+async fn set_head(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keys: &Keys,
+    seq: i64,
+    hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .bind(keys.audit_head_mac(seq, hash))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Appends `entry` in a transaction of its own; returns its sequence number.
 pub async fn append(store: &Store, keys: &Keys, entry: Entry<'_>) -> Result<i64, StoreError> {
     let mut tx = store.writer.begin().await?;
@@ -74,12 +190,45 @@ pub async fn append_in(
     let at = now();
     // A write first: it takes the database's write lock (SQLite) or the head row's lock
     // (PostgreSQL), so appends from every connection and instance queue up here.
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut **tx)
+    let head =
+        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, mac")
+            .fetch_one(&mut **tx)
+            .await?;
+    let mut seq: i64 = head.try_get(0)?;
+    let mut prev: String = head.try_get(1)?;
+    let mac: String = head.try_get(2)?;
+    if !keys.audit_head_mac_matches(seq - 1, &prev, &mac) {
+        // Someone without the key moved the head (a cut tail, a forged entry). Building
+        // on it would make the cut look whole, so the finding goes into the chain first,
+        // where it cannot be removed without cutting again; the service keeps running.
+        tracing::error!(
+            target: "reclaim::audit",
+            code = HEAD_INVALID,
+            head_seq = seq - 1,
+            "the audit chain's head was changed without the audit key; recorded in the chain (run `reclaim audit verify`)"
+        );
+        let found = serde_json::json!({
+            "head_seq": seq - 1,
+            "head_hash": prev,
+            "mac": if mac.is_empty() { "missing" } else { "wrong" },
+        });
+        prev = insert(
+            tx,
+            keys,
+            seq,
+            at,
+            HEAD_INVALID,
+            "server",
+            "audit",
+            &found.to_string(),
+            &prev,
+        )
         .await?;
-    let seq: i64 = head.try_get(0)?;
-    let prev: String = head.try_get(1)?;
-    let hash = keys.audit_mac(&mac_input(
+        seq += 1;
+    }
+    let hash = insert(
+        tx,
+        keys,
         seq,
         at,
         entry.kind,
@@ -87,25 +236,92 @@ pub async fn append_in(
         entry.subject,
         &detail,
         &prev,
-    ));
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(seq)
-    .bind(at)
-    .bind(entry.kind)
-    .bind(entry.actor)
-    .bind(entry.subject)
-    .bind(&detail)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
+    set_head(tx, keys, seq, &hash).await?;
     Ok(seq)
+}
+
+/// What [`seal_head`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealing {
+    /// The head already had a MAC.
+    AlreadySealed,
+    /// An empty chain (a new database) got its first head MAC.
+    New,
+    /// A chain from before keyed heads: an `audit_head_sealed` entry records where the
+    /// keyed head starts.
+    Upgraded { seq: i64 },
+    /// The head has no MAC but the chain was sealed before: someone blanked it. Left for
+    /// `verify` to report (and the next append records it).
+    Refused,
+}
+
+/// Gives the head its MAC when it has none: a new database, or one written before keyed
+/// heads (the migration adds the column empty). Called when the server opens the store.
+///
+/// An existing chain is sealed once, with an `audit_head_sealed` entry naming the head it
+/// found: from there on a cut tail is found from the database alone. A blanked MAC on a
+/// chain that was sealed before is not sealed again (that would launder a cut).
+pub async fn seal_head(store: &Store, keys: &Keys) -> Result<Sealing, StoreError> {
+    let mut tx = store.writer.begin().await?;
+    // A no-op write, to hold the head row (and, on SQLite, the write lock) while deciding.
+    let head = sqlx::query("UPDATE audit_head SET mac = mac WHERE id = 1 RETURNING seq, hash, mac")
+        .fetch_one(&mut *tx)
+        .await?;
+    let seq: i64 = head.try_get(0)?;
+    let hash: String = head.try_get(1)?;
+    let mac: String = head.try_get(2)?;
+    if !mac.is_empty() {
+        tx.rollback().await?;
+        return Ok(Sealing::AlreadySealed);
+    }
+    let entries: i64 = sqlx::query("SELECT COUNT(*) FROM audit")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    if entries == 0 && seq == 0 {
+        set_head(&mut tx, keys, 0, &hash).await?;
+        tx.commit().await?;
+        return Ok(Sealing::New);
+    }
+    let sealed_before: i64 = sqlx::query("SELECT COUNT(*) FROM audit WHERE kind = $1")
+        .bind(HEAD_SEALED)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    if sealed_before > 0 {
+        tx.rollback().await?;
+        tracing::error!(
+            target: "reclaim::audit",
+            code = "audit_head_mac_removed",
+            head_seq = seq,
+            "the audit chain's head lost its MAC after it was sealed: changed without the audit key (run `reclaim audit verify`)"
+        );
+        return Ok(Sealing::Refused);
+    }
+    let found = serde_json::json!({ "head_seq": seq, "head_hash": hash });
+    let new = insert(
+        &mut tx,
+        keys,
+        seq + 1,
+        now(),
+        HEAD_SEALED,
+        "server",
+        "audit",
+        &found.to_string(),
+        &hash,
+    )
+    .await?;
+    set_head(&mut tx, keys, seq + 1, &new).await?;
+    tx.commit().await?;
+    tracing::warn!(
+        target: "reclaim::audit",
+        code = HEAD_SEALED,
+        head_seq = seq,
+        "the audit chain's head had no MAC (a database from before keyed heads): sealed as found"
+    );
+    Ok(Sealing::Upgraded { seq: seq + 1 })
 }
 
 /// What `verify` found.
@@ -114,15 +330,41 @@ pub struct ChainReport {
     pub entries: i64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// How many signed checkpoints were checked (with `--checkpoint` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<usize>,
     /// Empty when the chain is intact.
     pub problems: Vec<ChainProblem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainProblem {
+    /// The entry concerned (for a checkpoint, the sequence number it names; 0 for a grant
+    /// no decision names).
     pub seq: i64,
-    /// `entry_altered`, `entry_missing`, `link_broken`, `head_mismatch`.
+    /// `entry_altered`, `entry_missing`, `link_broken`, `head_mismatch`,
+    /// `head_mac_invalid`, `head_was_invalid`, `head_resealed`, `reset_without_decision`,
+    /// `grant_without_decision`, `grant_not_as_decided`, `checkpoint_unreadable`,
+    /// `checkpoint_signature_invalid`, `checkpoint_entry_missing`,
+    /// `checkpoint_hash_mismatch`, `checkpoint_none`.
     pub code: &'static str,
+    /// The grant concerned (its SHA-256, as the database and the chain name it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+    /// The checkpoint file's line concerned (from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl ChainProblem {
+    fn at(seq: i64, code: &'static str) -> ChainProblem {
+        ChainProblem {
+            seq,
+            code,
+            grant: None,
+            line: None,
+        }
+    }
 }
 
 impl ChainReport {
@@ -131,13 +373,25 @@ impl ChainReport {
     }
 }
 
-/// Walks the whole chain.
+/// What a decision entry says about the grant it issued.
+struct Decided {
+    seq: i64,
+    at: i64,
+    subject: String,
+    approved: bool,
+    user: String,
+    action: String,
+    delay_s: i64,
+}
+
+/// Walks the whole chain, then checks the grants against it.
 pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreError> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+    let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
         .fetch_one(&store.pool)
         .await?;
     let head_seq: i64 = head.try_get(0)?;
     let head_hash: String = head.try_get(1)?;
+    let head_mac: String = head.try_get(2)?;
     let rows = sqlx::query(
         "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
     )
@@ -147,6 +401,10 @@ pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreErro
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
     let mut entries = 0;
+    let mut sealed = false;
+    // Decisions by the grant they issued, and the sessions with an approving one.
+    let mut decided: HashMap<String, Decided> = HashMap::new();
+    let mut approved_sessions: HashSet<String> = HashSet::new();
     for row in rows {
         entries += 1;
         let seq: i64 = row.try_get(0)?;
@@ -158,39 +416,339 @@ pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreErro
         let prev_hash: String = row.try_get(6)?;
         let hash: String = row.try_get(7)?;
         if seq != expected_seq {
-            problems.push(ChainProblem {
-                seq: expected_seq,
-                code: "entry_missing",
-            });
+            problems.push(ChainProblem::at(expected_seq, "entry_missing"));
         }
         if prev_hash != prev {
-            problems.push(ChainProblem {
-                seq,
-                code: "link_broken",
-            });
+            problems.push(ChainProblem::at(seq, "link_broken"));
         }
-        let recomputed = keys.audit_mac(&mac_input(
-            seq, at, &kind, &actor, &subject, &detail, &prev_hash,
-        ));
-        if recomputed != hash {
-            problems.push(ChainProblem {
-                seq,
-                code: "entry_altered",
-            });
+        if !keys.audit_mac_matches(
+            &mac_input(seq, at, &kind, &actor, &subject, &detail, &prev_hash),
+            &hash,
+        ) {
+            problems.push(ChainProblem::at(seq, "entry_altered"));
+        }
+        let facts: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+        match kind.as_str() {
+            HEAD_SEALED if sealed => problems.push(ChainProblem::at(seq, "head_resealed")),
+            HEAD_SEALED => sealed = true,
+            HEAD_INVALID => problems.push(ChainProblem::at(seq, "head_was_invalid")),
+            "decision" => {
+                let approved = facts["outcome"] == "approved";
+                if approved {
+                    approved_sessions.insert(subject.clone());
+                }
+                if let Some(grant) = facts["grant_sha256"].as_str() {
+                    decided.insert(
+                        grant.to_string(),
+                        Decided {
+                            seq,
+                            at,
+                            subject: subject.clone(),
+                            approved,
+                            user: facts["user"].as_str().unwrap_or_default().to_string(),
+                            action: facts["action"].as_str().unwrap_or_default().to_string(),
+                            delay_s: facts["delay_s"].as_i64().unwrap_or(0),
+                        },
+                    );
+                }
+            }
+            // A reset (pending, scheduled, refused, completed, ...) happens only with a
+            // grant an approving decision issued earlier in the chain for the same session.
+            k if k.starts_with("reset_") => {
+                let backed = match facts["grant_sha256"].as_str() {
+                    Some(grant) => decided
+                        .get(grant)
+                        .is_some_and(|d| d.approved && d.subject == subject),
+                    None => approved_sessions.contains(&subject),
+                };
+                if !backed {
+                    problems.push(ChainProblem {
+                        grant: facts["grant_sha256"].as_str().map(str::to_string),
+                        ..ChainProblem::at(seq, "reset_without_decision")
+                    });
+                }
+            }
+            _ => {}
         }
         prev = hash;
         expected_seq = seq + 1;
     }
     if head_seq != expected_seq - 1 || head_hash != prev {
-        problems.push(ChainProblem {
-            seq: head_seq,
-            code: "head_mismatch",
-        });
+        problems.push(ChainProblem::at(head_seq, "head_mismatch"));
     }
+    if !keys.audit_head_mac_matches(head_seq, &head_hash, &head_mac) {
+        problems.push(ChainProblem::at(head_seq, "head_mac_invalid"));
+    }
+    problems.extend(check_grants(store, &decided).await?);
     Ok(ChainReport {
         entries,
         head_seq,
         head_hash,
+        checkpoints: None,
         problems,
     })
+}
+
+/// Every grant row must be the one its decision issued: same session, account and action,
+/// and not due earlier than the decision's delay. A grant written into the database
+/// directly has no decision (the chain's entries need the key).
+async fn check_grants(
+    store: &Store,
+    decided: &HashMap<String, Decided>,
+) -> Result<Vec<ChainProblem>, StoreError> {
+    let rows =
+        sqlx::query("SELECT id, session_id, user_ref, action, apply_after FROM grants ORDER BY id")
+            .fetch_all(&store.pool)
+            .await?;
+    let mut problems = Vec::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let session_id: String = row.try_get(1)?;
+        let user_ref: String = row.try_get(2)?;
+        let action: String = row.try_get(3)?;
+        let apply_after: i64 = row.try_get(4)?;
+        let problem = match decided.get(&id) {
+            None => Some((0, "grant_without_decision")),
+            Some(d) => {
+                let as_decided = d.approved
+                    && d.subject == format!("session:{session_id}")
+                    && d.user == user_ref
+                    && d.action == action
+                    && (d.delay_s <= 0 || apply_after + DELAY_SLACK_S >= d.at + d.delay_s);
+                (!as_decided).then_some((d.seq, "grant_not_as_decided"))
+            }
+        };
+        if let Some((seq, code)) = problem {
+            problems.push(ChainProblem {
+                grant: Some(id),
+                ..ChainProblem::at(seq, code)
+            });
+        }
+    }
+    Ok(problems)
+}
+
+/// A signed statement that the chain held entry `seq` with MAC `hash` at time `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The signing key's public half, base64 (as `reclaim audit checkpoint-key` prints
+    /// it), for the reader; `verify` checks against the key it derives itself.
+    pub key: String,
+    /// Ed25519 over [`Checkpoint::message`], base64.
+    pub sig: String,
+}
+
+impl Checkpoint {
+    /// The signed bytes: plain text, so a SIEM can rebuild them without this code.
+    pub fn message(seq: i64, hash: &str, at: i64) -> String {
+        format!("reclaim audit checkpoint v1\n{seq}\n{hash}\n{at}\n")
+    }
+}
+
+/// Signs a checkpoint of the current head, after checking the head's MAC and that the
+/// entry it names is there: a checkpoint must never vouch for a head someone moved.
+/// `None` when the head does not verify (logged as an error).
+pub async fn checkpoint(store: &Store, keys: &Keys) -> Result<Option<Checkpoint>, StoreError> {
+    let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
+        .fetch_one(&store.pool)
+        .await?;
+    let seq: i64 = head.try_get(0)?;
+    let hash: String = head.try_get(1)?;
+    let mac: String = head.try_get(2)?;
+    let entry_hash: Option<String> = if seq == 0 {
+        Some(GENESIS.to_string())
+    } else {
+        sqlx::query("SELECT hash FROM audit WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&store.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+    };
+    if !keys.audit_head_mac_matches(seq, &hash, &mac)
+        || entry_hash.as_deref() != Some(hash.as_str())
+    {
+        tracing::error!(
+            target: "reclaim::audit",
+            code = "checkpoint_refused",
+            head_seq = seq,
+            "no audit checkpoint signed: the chain's head does not verify (run `reclaim audit verify`)"
+        );
+        return Ok(None);
+    }
+    let at = now();
+    let sig = keys.checkpoint_sign(Checkpoint::message(seq, &hash, at).as_bytes());
+    Ok(Some(Checkpoint {
+        seq,
+        hash,
+        at,
+        key: STANDARD.encode(keys.checkpoint_public_key()),
+        sig: STANDARD.encode(sig),
+    }))
+}
+
+/// Takes a checkpoint and publishes it: the log (info, target
+/// [`CHECKPOINT_TARGET`]) and, when configured, the checkpoint file.
+pub async fn emit_checkpoint(app: &App) -> Option<Checkpoint> {
+    let cp = match checkpoint(&app.store, &app.keys).await {
+        Ok(Some(cp)) => cp,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(target: "reclaim::audit", code = e.code(), "audit checkpoint failed");
+            return None;
+        }
+    };
+    tracing::info!(
+        target: CHECKPOINT_TARGET,
+        seq = cp.seq,
+        hash = %cp.hash,
+        at = cp.at,
+        key = %cp.key,
+        sig = %cp.sig,
+        "audit checkpoint"
+    );
+    if let Some(path) = app.config.audit.checkpoint_file.clone() {
+        let line = match serde_json::to_string(&cp) {
+            Ok(l) => l,
+            Err(_) => return Some(cp),
+        };
+        let written = tokio::task::spawn_blocking(move || append_line(&path, &line)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!(
+                target: "reclaim::audit",
+                code = "checkpoint_file_unwritable",
+                "the audit checkpoint could not be appended to audit.checkpoint_file (it is in the log)"
+            );
+        }
+    }
+    Some(cp)
+}
+
+fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    // One write per line, so lines from several instances sharing a file do not interleave.
+    f.write_all(format!("{line}\n").as_bytes())?;
+    f.sync_data()
+}
+
+/// Checkpoints at start, then every `checkpoint_interval_s` when the head has moved. The
+/// one at shutdown is taken by [`crate::start`]'s task after this one is stopped.
+pub fn spawn_checkpoints(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_secs(app.config.audit.checkpoint_interval_s);
+        let mut last = emit_checkpoint(&app).await.map(|cp| cp.seq);
+        loop {
+            tokio::time::sleep(interval).await;
+            let moved = match sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+                .fetch_one(&app.store.pool)
+                .await
+                .and_then(|r| r.try_get::<i64, _>(0))
+            {
+                Ok(seq) => Some(seq) != last,
+                Err(_) => true,
+            };
+            if moved {
+                if let Some(cp) = emit_checkpoint(&app).await {
+                    last = Some(cp.seq);
+                }
+            }
+        }
+    })
+}
+
+/// One checkpoint read from a file: a line as the file or the log holds it.
+fn parse_checkpoint_line(line: &str) -> Option<Result<Checkpoint, ()>> {
+    let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    // The server's JSON log: the checkpoint's fields under "fields".
+    let fields = if value["target"] == CHECKPOINT_TARGET {
+        value.get("fields")?.clone()
+    } else if value.get("sig").is_some() && value.get("seq").is_some() {
+        value
+    } else {
+        // Another log line: not a checkpoint.
+        return None;
+    };
+    Some(serde_json::from_value(fields).map_err(|_| ()))
+}
+
+/// `verify`, then each checkpoint in `text` (lines of a checkpoint file, or of the
+/// server's JSON log: other lines are skipped): its signature, and that the chain still
+/// holds its entry with its MAC. A tail cut after a checkpoint is found even when the
+/// head was put back consistently, since the cut removed the checkpointed entry.
+pub async fn verify_with_checkpoints(
+    store: &Store,
+    keys: &Keys,
+    text: &str,
+) -> Result<ChainReport, StoreError> {
+    let mut report = verify(store, keys).await?;
+    let mut checked = 0;
+    let mut seen: HashMap<i64, Option<String>> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let problem = |seq: i64, code: &'static str| ChainProblem {
+            line: Some(line_no),
+            ..ChainProblem::at(seq, code)
+        };
+        let cp = match parse_checkpoint_line(line) {
+            None => continue,
+            Some(Err(())) => {
+                report.problems.push(problem(0, "checkpoint_unreadable"));
+                continue;
+            }
+            Some(Ok(cp)) => cp,
+        };
+        checked += 1;
+        let signed = STANDARD.decode(&cp.sig).ok().is_some_and(|sig| {
+            keys.checkpoint_verify(
+                Checkpoint::message(cp.seq, &cp.hash, cp.at).as_bytes(),
+                &sig,
+            )
+        });
+        if !signed {
+            report
+                .problems
+                .push(problem(cp.seq, "checkpoint_signature_invalid"));
+            continue;
+        }
+        let held = match seen.get(&cp.seq) {
+            Some(h) => h.clone(),
+            None => {
+                let h = if cp.seq == 0 {
+                    Some(GENESIS.to_string())
+                } else {
+                    sqlx::query("SELECT hash FROM audit WHERE seq = $1")
+                        .bind(cp.seq)
+                        .fetch_optional(&store.pool)
+                        .await?
+                        .map(|r| r.try_get(0))
+                        .transpose()?
+                };
+                seen.insert(cp.seq, h.clone());
+                h
+            }
+        };
+        match held {
+            None => report
+                .problems
+                .push(problem(cp.seq, "checkpoint_entry_missing")),
+            Some(h) if !crate::crypto::eq_ct(h.as_bytes(), cp.hash.as_bytes()) => report
+                .problems
+                .push(problem(cp.seq, "checkpoint_hash_mismatch")),
+            Some(_) => {}
+        }
+    }
+    if checked == 0 {
+        // A wrong file must not pass for a checked one.
+        report.problems.push(ChainProblem::at(0, "checkpoint_none"));
+    }
+    report.checkpoints = Some(checked);
+    Ok(report)
 }

@@ -46,15 +46,21 @@ pub struct Config {
     /// choose their own address.
     #[serde(default)]
     pub trust_forwarded_for: bool,
-    /// Test-only fault injection; refused outside debug builds.
+    /// Test-only fault injection; refused unless built with the `test-hooks` feature.
     #[serde(default)]
     pub fault: Faults,
+    /// Connections, timeouts and admission limits (`[server]`).
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Recovery notices by email.
     #[serde(default)]
     pub notify: NotifyConfig,
     /// Which TPMs may register hardware-tier keys.
     #[serde(default)]
     pub tpm: TpmConfig,
+    /// Signed checkpoints of the audit chain (`[audit]`).
+    #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
@@ -180,6 +186,17 @@ pub struct Limits {
     pub biometric_failures: i64,
     /// The first delay after them, seconds; doubled at each further failure, up to an hour.
     pub biometric_delay_s: i64,
+    /// A run of failures decays: one is forgotten per this many seconds without a failure,
+    /// so an occasional failure never keeps a login locked.
+    pub biometric_decay_s: i64,
+    /// Sessions of one self-registered device that ended without approval (rejected,
+    /// abandoned, expired, never sent) within `failed_sessions_window_s`, after which the
+    /// device starts no more sessions until the oldest leaves the window.
+    pub failed_sessions_per_device: i64,
+    /// The same, for all self-registered devices at one address.
+    pub failed_sessions_per_address: i64,
+    /// The sliding window of the two counts above, seconds.
+    pub failed_sessions_window_s: i64,
     /// Resets attempted with one grant (policy refusals included).
     pub attempts_per_grant: i64,
 }
@@ -193,6 +210,10 @@ impl Default for Limits {
             device_registrations_per_address_per_hour: 20,
             biometric_failures: 5,
             biometric_delay_s: 30,
+            biometric_decay_s: 900,
+            failed_sessions_per_device: 10,
+            failed_sessions_per_address: 30,
+            failed_sessions_window_s: 3600,
             attempts_per_grant: 10,
         }
     }
@@ -211,6 +232,95 @@ pub struct Faults {
 impl Faults {
     pub fn any(&self) -> bool {
         self.directory_delay_ms > 0 || self.crash_after_directory
+    }
+
+    /// Refuses any fault unless `test_hooks` (the cargo feature, never the profile: the
+    /// debug build `scripts/reclaim` makes must refuse them as a release build does).
+    pub fn check(&self, test_hooks: bool) -> Result<(), ConfigError> {
+        if self.any() && !test_hooks {
+            return Err(ConfigError(
+                "[fault] is for tests: this build of the server refuses it (no `test-hooks` feature)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Connections, timeouts and admission (`[server]`): what one client may hold. The
+/// defaults keep a process with 1,024 file descriptors answering: 512 connections at
+/// most, and the rest for the database, the models, the directory and SMTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A request head must arrive within this long of its first byte.
+    pub header_timeout_s: u64,
+    /// A connection with no request in flight and no traffic this long is closed.
+    pub idle_timeout_s: u64,
+    /// The longest a request body may take in all (evidence on a slow link).
+    pub body_timeout_s: u64,
+    /// The longest a request body may pause between pieces.
+    pub body_idle_timeout_s: u64,
+    /// Connections open at once; beyond it new ones are closed when accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one address (not applied with
+    /// `trust_forwarded_for`: behind a proxy every connection is the proxy's).
+    pub max_connections_per_address: usize,
+    /// Requests handled at once; beyond it `503 server_busy`.
+    pub max_requests: usize,
+    /// Evidence bodies (up to 48 MiB each) received or held at once, one per address.
+    pub max_evidence_uploads: usize,
+    /// A re-verification must get the engine and finish within this long.
+    pub judgement_timeout_s: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_timeout_s: 10,
+            idle_timeout_s: 60,
+            body_timeout_s: 120,
+            body_idle_timeout_s: 15,
+            max_connections: 512,
+            max_connections_per_address: 32,
+            max_requests: 256,
+            max_evidence_uploads: 4,
+            judgement_timeout_s: 60,
+        }
+    }
+}
+
+impl ServerConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (name, value) in [
+            ("header_timeout_s", self.header_timeout_s),
+            ("idle_timeout_s", self.idle_timeout_s),
+            ("body_timeout_s", self.body_timeout_s),
+            ("body_idle_timeout_s", self.body_idle_timeout_s),
+            ("judgement_timeout_s", self.judgement_timeout_s),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(ConfigError(format!("server.{name} must be 1 to 3600")));
+            }
+        }
+        for (name, value) in [
+            ("max_connections", self.max_connections),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address,
+            ),
+            ("max_requests", self.max_requests),
+            ("max_evidence_uploads", self.max_evidence_uploads),
+        ] {
+            if !(1..=65_536).contains(&value) {
+                return Err(ConfigError(format!("server.{name} must be 1 to 65536")));
+            }
+        }
+        if self.max_connections_per_address > self.max_connections {
+            return Err(ConfigError(
+                "server.max_connections_per_address must not exceed server.max_connections".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -265,11 +375,8 @@ impl Config {
                 "public_url must be the server's http(s) URL".into(),
             ));
         }
-        if self.fault.any() && !cfg!(debug_assertions) {
-            return Err(ConfigError(
-                "[fault] is for tests and only accepted by debug builds".into(),
-            ));
-        }
+        self.fault.check(cfg!(feature = "test-hooks"))?;
+        self.server.check()?;
         if self.limits.biometric_failures < 1 || self.limits.biometric_failures > 10 {
             return Err(ConfigError(
                 "limits.biometric_failures must be 1 to 10 (NIST SP 800-63B)".into(),
@@ -279,6 +386,17 @@ impl Config {
             return Err(ConfigError(
                 "limits.biometric_delay_s must be at least 30 (NIST SP 800-63B)".into(),
             ));
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("biometric_decay_s", l.biometric_decay_s),
+            ("failed_sessions_per_device", l.failed_sessions_per_device),
+            ("failed_sessions_per_address", l.failed_sessions_per_address),
+            ("failed_sessions_window_s", l.failed_sessions_window_s),
+        ] {
+            if value < 1 {
+                return Err(ConfigError(format!("limits.{name} must be at least 1")));
+            }
         }
         if self.policy.challenge_turns == 0 || self.policy.challenge_turns > 6 {
             return Err(ConfigError("policy.challenge_turns must be 1 to 6".into()));
@@ -321,6 +439,7 @@ impl Config {
             }
         }
         self.notify.check()?;
+        self.audit.check()?;
         Ok(())
     }
 }
@@ -651,5 +770,34 @@ base_dn = "DC=example,DC=test"
         assert!(load(BASE, &[("RECLAIM__PUBLIC_URL", "reclaim")]).is_err());
         assert!(load(BASE, &[("RECLAIM__POLICY__ALLOWED_MODELS", "[\"abc\"]")]).is_err());
         assert!(load("not = [toml", &[]).is_err());
+    }
+
+    #[test]
+    fn faults_are_refused_without_the_test_hooks_feature() {
+        let faults = Faults {
+            directory_delay_ms: 10,
+            crash_after_directory: false,
+        };
+        let refused = faults.check(false).unwrap_err();
+        assert!(refused.0.contains("test-hooks"), "{refused}");
+        assert!(faults.check(true).is_ok());
+        assert!(Faults::default().check(false).is_ok());
+        // What this build does with them follows its feature, not its profile.
+        let parsed = Config::parse(&format!("{BASE}[fault]\ndirectory_delay_ms = 10\n"));
+        assert_eq!(parsed.is_ok(), cfg!(feature = "test-hooks"));
+    }
+
+    #[test]
+    fn server_limits_have_safe_defaults_and_are_checked() {
+        let c = Config::parse(BASE).unwrap();
+        assert_eq!(c.server.max_connections, 512);
+        assert!(c.server.max_connections_per_address <= c.server.max_connections);
+        let zero = Config::parse(&format!("{BASE}[server]\nheader_timeout_s = 0\n"));
+        assert!(zero.unwrap_err().0.contains("header_timeout_s"));
+        let over = Config::parse(&format!(
+            "{BASE}[server]\nmax_connections = 10\nmax_connections_per_address = 20\n"
+        ));
+        assert!(over.unwrap_err().0.contains("max_connections_per_address"));
+        assert!(Config::parse(&format!("{BASE}[server]\nmax_conections = 10\n")).is_err());
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! One 32-byte master key (from the environment or an owner-only file) is split by HMAC
 //! into a sealing key (ChaCha20-Poly1305, for face templates, evidence awaiting review and
-//! a password while its reset is pending) and an audit key (the chain's MAC, so an edit
-//! needs the key as well as the database). Bearer secrets given to clients (session
+//! a password while its reset is pending), an audit key (the chain's MAC, so an edit
+//! needs the key as well as the database), an audit head key (the head row's MAC, so a
+//! cut tail needs the key too) and an Ed25519 checkpoint key (signed checkpoints that
+//! anchor the chain outside the database; its public half can be handed to a SIEM). Bearer secrets given to clients (session
 //! tokens, hand-off secrets, reset grants) are 256-bit random values stored only as their
 //! SHA-256, so a copy of the database does not let anyone act as a client.
 
@@ -33,6 +35,9 @@ pub enum CryptoError {
 pub struct Keys {
     seal: ChaCha20Poly1305,
     audit: Zeroizing<[u8; 32]>,
+    audit_head: Zeroizing<[u8; 32]>,
+    /// Zeroised on drop (ed25519-dalek's `zeroize` feature).
+    checkpoint: ed25519_dalek::SigningKey,
 }
 
 impl std::fmt::Debug for Keys {
@@ -55,6 +60,12 @@ impl Keys {
         Keys {
             seal: ChaCha20Poly1305::new(Key::from_slice(&seal[..])),
             audit: derive(master, "reclaim audit v1"),
+            // Labels distinct from every other derivation: each key does one job.
+            audit_head: derive(master, "reclaim audit head v1"),
+            checkpoint: ed25519_dalek::SigningKey::from_bytes(&derive(
+                master,
+                "reclaim audit checkpoint v1",
+            )),
         }
     }
 
@@ -136,6 +147,66 @@ impl Keys {
         mac.update(data);
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// Whether `expected` (hex) is the audit MAC of `data`; compared in constant time.
+    pub fn audit_mac_matches(&self, data: &[u8], expected: &str) -> bool {
+        let Ok(expected) = hex::decode(expected) else {
+            return false;
+        };
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.audit[..])
+            .expect("HMAC takes any key length");
+        mac.update(data);
+        mac.verify_slice(&expected).is_ok()
+    }
+
+    fn audit_head_hmac(&self, seq: i64, hash: &str) -> HmacSha256 {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.audit_head[..])
+            .expect("HMAC takes any key length");
+        // Length-prefixed, as the entries' input.
+        for field in [seq.to_string().as_str(), hash] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
+    }
+
+    /// The MAC of the audit chain's head (last sequence number and entry MAC), hex.
+    pub fn audit_head_mac(&self, seq: i64, hash: &str) -> String {
+        hex::encode(self.audit_head_hmac(seq, hash).finalize().into_bytes())
+    }
+
+    /// Whether `expected` (hex) is the head MAC of `seq` and `hash`; constant time.
+    pub fn audit_head_mac_matches(&self, seq: i64, hash: &str, expected: &str) -> bool {
+        let Ok(expected) = hex::decode(expected) else {
+            return false;
+        };
+        self.audit_head_hmac(seq, hash)
+            .verify_slice(&expected)
+            .is_ok()
+    }
+
+    /// Signs an audit checkpoint's message (Ed25519).
+    pub fn checkpoint_sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.checkpoint.sign(message).to_bytes()
+    }
+
+    /// The checkpoint key's public half (raw 32 bytes), for whoever checks checkpoints.
+    pub fn checkpoint_public_key(&self) -> [u8; 32] {
+        self.checkpoint.verifying_key().to_bytes()
+    }
+
+    /// Whether `signature` is this server's signature of `message` (strict: no malleable
+    /// or small-order forms).
+    pub fn checkpoint_verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        self.checkpoint
+            .verifying_key()
+            .verify_strict(message, &sig)
+            .is_ok()
+    }
 }
 
 /// Creates `path` (never replacing a file), readable and writable by its owner only:
@@ -168,6 +239,12 @@ pub fn new_id() -> Result<String, CryptoError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|_| CryptoError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Whether `a` and `b` are equal, in time that depends on their lengths only.
+pub fn eq_ct(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// How a bearer secret is stored and looked up.
@@ -215,6 +292,28 @@ mod tests {
         std::fs::write(&path, "zz").unwrap();
         assert!(Keys::load_or_create(&path).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_audit_head_and_checkpoints_need_the_key() {
+        let a = Keys::from_master(&[7; 32]);
+        let b = Keys::from_master(&[8; 32]);
+        let head = a.audit_head_mac(7, "ab");
+        assert!(a.audit_head_mac_matches(7, "ab", &head));
+        assert!(!a.audit_head_mac_matches(6, "ab", &head));
+        assert!(!b.audit_head_mac_matches(7, "ab", &head));
+        assert!(!a.audit_head_mac_matches(7, "ab", ""));
+        // The head key is not the entries' key.
+        assert_ne!(head, a.audit_mac(b"ab"));
+        assert!(a.audit_mac_matches(b"x", &a.audit_mac(b"x")));
+        assert!(!a.audit_mac_matches(b"x", &b.audit_mac(b"x")));
+        let sig = a.checkpoint_sign(b"checkpoint");
+        assert!(a.checkpoint_verify(b"checkpoint", &sig));
+        assert!(!a.checkpoint_verify(b"checkpoinT", &sig));
+        assert!(!b.checkpoint_verify(b"checkpoint", &sig));
+        assert!(!a.checkpoint_verify(b"checkpoint", &sig[..63]));
+        assert_ne!(a.checkpoint_public_key(), b.checkpoint_public_key());
+        assert!(eq_ct(b"abc", b"abc") && !eq_ct(b"abc", b"abd") && !eq_ct(b"abc", b"ab"));
     }
 
     #[test]

@@ -47,8 +47,8 @@ use crate::sessions::{self, login_key, Holder, Session};
 use crate::store::{now, StoreError};
 use crate::{limits, App};
 
-/// Most selfie frames one attestation may carry.
-pub const MAX_SELFIE_FRAMES: usize = 60;
+/// Most selfie frames one attestation may carry: the capture limits' (`reclaim_verify`).
+pub const MAX_SELFIE_FRAMES: usize = reclaim_verify::CAPTURE_LIMITS.max_frames;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +212,12 @@ fn evidence_of(
         ));
     }
     evidence.selfies = selfies.into_iter().map(|(_, b, t)| (b, t)).collect();
+    // Every image's declared size, and the whole capture's, before anything is decoded or
+    // queued: 160 KB of PNG can declare 147 MB of pixels. Bad input, not a failed person.
+    evidence.check_headers().map_err(|(code, message)| {
+        tracing::warn!(code, "evidence refused from its image headers");
+        ApiError::bad_request(code, message)
+    })?;
     Ok(Some(evidence))
 }
 
@@ -219,9 +225,42 @@ fn short_name(name: &str) -> String {
     name.chars().take(32).collect()
 }
 
+/// A refusal of the attestation route (any answer but a grant) leaves no sooner than this
+/// after the request (its body read) arrived. The handler does the same directory and
+/// database lookups for a known and an unknown login (see `attest`), which closes the gap
+/// a directory search made (measured against slapd: docs/server.md, "Known and unknown
+/// accounts"). What still differs is the writes a refusal makes only for an account that
+/// exists (the notice queued for its owner): a few milliseconds, more under load. A floor
+/// far above them hides what is left without guessing each write's cost; an honest person
+/// would not notice it, and an answer that needs the engine takes longer anyway. A grant
+/// is not held back: it takes evidence that passes, so its timing tells nothing a grant
+/// does not, and the load figures of approvals stay what they were.
+pub const REFUSAL_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// Marks an answer that carries a grant (see [`REFUSAL_FLOOR`]).
+#[derive(Clone, Copy)]
+struct Granted;
+
 /// `POST /v1/sessions/{id}/attestation`.
 pub async fn attest_handler(
+    state: State<Arc<App>>,
+    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    id: Path<String>,
+    headers: HeaderMap,
+    body: Body<AttestRequest>,
+) -> Result<Response, ApiError> {
+    let arrived = tokio::time::Instant::now();
+    let answer = attest(state, peer, id, headers, body).await;
+    let granted = matches!(&answer, Ok(r) if r.extensions().get::<Granted>().is_some());
+    if !granted {
+        tokio::time::sleep_until(arrived + REFUSAL_FLOOR).await;
+    }
+    answer
+}
+
+async fn attest(
     State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Body(req): Body<AttestRequest>,
@@ -255,20 +294,23 @@ pub async fn attest_handler(
     // limited per device, user and address.
     let device = devices::usable(&app.store, &session.device_key).await?;
     let user_key = login_key(&session.login);
-    // Failures count against the login as typed and, for a known account, against the
-    // account itself, so another alias of it (username, email) does not start afresh.
-    // Replayed frames are looked for per account for the same reason.
-    let mut biometric_keys = vec![user_key.clone()];
-    if let Some(r) = &session.user_ref {
-        biometric_keys.push(format!("ref:{r}"));
-    }
+    // Failures count against the login as typed, never the account (so one alias's lock
+    // says nothing of another, for known and unknown logins alike), on the device's
+    // channel: a self-registered device's failures never lock the kiosk (limits.rs).
+    // Replayed frames are looked for per account, so aliases do not start afresh there.
+    let biometric_keys = limits::login_keys(&user_key, device.tier);
     let frame_key = session
         .user_ref
         .as_ref()
         .map_or_else(|| user_key.clone(), |r| format!("ref:{r}"));
     let biometric = limits::biometric_state(&app.store, &biometric_keys).await?;
     if let Some(wait) = biometric.wait {
-        return Err(ApiError::too_many("biometric_locked", wait));
+        return Err(limits::biometric_locked(
+            wait,
+            device.tier,
+            &session.id,
+            &device.key_id,
+        ));
     }
     let had_failures = biometric.failures;
     let policy = &app.config.policy;
@@ -300,8 +342,15 @@ pub async fn attest_handler(
             "the attestation is for another action than the session",
         ));
     }
-    let user = match &session.user_ref {
-        Some(_) => app.directory.find_user(&session.login).await.map_err(|e| {
+    // The same work for every login, known or not, so the time taken does not tell
+    // (docs/server.md, "Known and unknown accounts"): the directory is searched again (the
+    // account may have changed since the session started), and the template and lock
+    // lookups run with a stand-in reference when there is no account.
+    let user = app
+        .directory
+        .find_user(&session.login)
+        .await
+        .map_err(|e| {
             app.metrics.directory_error();
             tracing::warn!(code = e.code(), "directory lookup failed");
             ApiError::new(
@@ -309,16 +358,14 @@ pub async fn attest_handler(
                 "directory_unavailable",
                 "the company directory cannot be reached; try again",
             )
-        })?,
-        None => None,
-    }
-    .filter(|u| Some(&u.id) == session.user_ref.as_ref());
+        })?
+        .filter(|u| Some(&u.id) == session.user_ref.as_ref());
+    let reference = user
+        .as_ref()
+        .map_or_else(|| format!("absent:{user_key}"), |u| u.id.clone());
     // A returning user is one with a face enrolled by an earlier recovery; unknown
-    // accounts look like first-time users.
-    let enrolled = match &user {
-        Some(u) => load_template(&app, &u.id).await?,
-        None => None,
-    };
+    // accounts look like first-time users (no template is ever stored for a stand-in).
+    let enrolled = load_template(&app, &reference).await?;
     let user_kind = if enrolled.is_some() {
         UserKind::Returning
     } else {
@@ -329,10 +376,7 @@ pub async fn attest_handler(
         trust_signed_claims: !policy.managed_requires_evidence,
         notify_delay_s: policy.notify_delay_s,
     };
-    let locked = match &user {
-        Some(u) => crate::notify::self_service_locked(&app, &u.id).await?,
-        None => false,
-    };
+    let locked = crate::notify::self_service_locked(&app, &reference).await?;
 
     // The tier may refuse whatever the evidence shows: then nothing is decoded or judged,
     // which spends no engine time on a device that cannot be trusted and tells it nothing
@@ -368,16 +412,11 @@ pub async fn attest_handler(
     let required = device.tier == Tier::Unmanaged || policy.managed_requires_evidence;
     // Shared with the blocking re-verification task rather than copied: up to 48 MiB.
     let evidence = evidence_of(&claims, req.evidence, required)?.map(Arc::new);
-    // Admitted before anything is spent: a busy server leaves the session usable.
+    // Admitted before anything is spent: a busy server leaves the session usable. One
+    // judgement in flight per address and per account (admission.rs).
+    let addr = crate::api::client_addr(&app, &peer, &headers);
     let _admitted = match &evidence {
-        Some(_) => Some(app.reverify_queue.try_acquire().map_err(|_| ApiError {
-            retry_after_s: Some(5),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_busy",
-                "the server is verifying other requests; send the same attestation again in a few seconds",
-            )
-        })?),
+        Some(_) => Some(app.admission.judgement(&addr, &frame_key)?),
         None => None,
     };
     if evidence.is_some() && app.engine.is_none() {
@@ -405,6 +444,8 @@ pub async fn attest_handler(
     .await;
     let judgement = match judged {
         Ok(j) => j,
+        // No engine place in time, or past the deadline: unspent, to be sent again.
+        Err(e) if e.code == crate::admission::BUSY => return Err(e),
         Err(e) => {
             // The evidence could not be analysed (undecodable image, engine failure): the
             // session ends rejected, and the client learns why.
@@ -467,15 +508,13 @@ pub async fn attest_handler(
         }
         Conclusion::Approved { .. } | Conclusion::Review => {}
         Conclusion::Rejected => {
-            for key in &biometric_keys {
-                limits::biometric_failure(
-                    &app.store,
-                    key,
-                    app.config.limits.biometric_failures,
-                    app.config.limits.biometric_delay_s,
-                )
-                .await?;
-            }
+            limits::biometric_failure(
+                &app.store,
+                &limits::failure_key(&user_key, device.tier),
+                &app.config.limits,
+                &session.id,
+            )
+            .await?;
         }
     }
     match (&decision.conclusion, grant) {
@@ -493,7 +532,9 @@ pub async fn attest_handler(
                 // The change waits: the account's addresses are told, and can cancel it.
                 body["delay_s"] = serde_json::json!(delay_s);
             }
-            Ok(json(StatusCode::OK, &body))
+            let mut answer = json(StatusCode::OK, &body);
+            answer.extensions_mut().insert(Granted);
+            Ok(answer)
         }
         (Conclusion::Review, _) => Ok(json(
             StatusCode::OK,
@@ -509,12 +550,8 @@ pub async fn attest_handler(
 /// The answer to a refused attempt: public reason codes only (see
 /// [`policy::public_reason`]), and where the tier refused, a sentence that says where to go.
 fn refusal(decision: &Decision, reverified: bool) -> Response {
-    let mut public: Vec<&str> = decision
-        .reasons
-        .iter()
-        .map(|r| policy::public_reason(r))
-        .collect();
-    public.dedup();
+    // A canonical set in a fixed order: neither which account nor which check shows.
+    let public = policy::public_reasons(&decision.reasons);
     let mut body =
         serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": reverified });
     if decision.refused_by_policy {
@@ -607,9 +644,6 @@ async fn judge(
     {
         j.reasons.push("model_not_allowed".into());
     }
-    if user.is_none() {
-        j.reasons.push("user_unknown".into());
-    }
     let mut document: Option<(String, String, bool, Option<String>)> = None;
     if let Some(ev) = evidence {
         let engine = app.engine.clone().ok_or_else(|| {
@@ -625,18 +659,16 @@ async fn judge(
             .filter_map(|a| a.parse().ok())
             .collect();
         let seen = seen_hashes(app, user_key).await?;
-        let _slot = app.reverify_slots.acquire().await.map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            )
-        })?;
+        // The engine, then the run, within one deadline; the slot goes into the run, which
+        // keeps it (and its account busy) until it really ends (admission.rs).
+        let deadline = app.admission.deadline();
+        let slot = app.admission.engine(user_key, deadline).await?;
         let started = std::time::Instant::now();
         let ev = Arc::clone(ev);
         let template_owned = template.cloned();
         let needs_document = session.needs_document();
-        let result = tokio::task::spawn_blocking(move || {
+        let run = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             engine.reverify(
                 &ev,
                 needs_document,
@@ -644,15 +676,17 @@ async fn judge(
                 template_owned.as_ref(),
                 &seen,
             )
-        })
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "re-verification failed",
-            )
-        })?;
+        });
+        let result = tokio::time::timeout_at(deadline, run)
+            .await
+            .map_err(|_| app.admission.overrun())?
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "re-verification failed",
+                )
+            })?;
         app.metrics.reverified(started.elapsed().as_secs_f64());
         let v = result.map_err(|(code, message)| ApiError::bad_request(code, message))?;
         j.reverified = true;
@@ -775,6 +809,11 @@ async fn judge(
             }
             (Some(_), None) => {}
         }
+    }
+    // Last, where a known account's record checks land: the audit reads the same way for
+    // a login that does not exist and one whose record does not match.
+    if user.is_none() {
+        j.reasons.push("user_unknown".into());
     }
     let mut seen = HashSet::new();
     j.reasons.retain(|r| seen.insert(r.clone()));

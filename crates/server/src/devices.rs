@@ -99,9 +99,42 @@ impl DeviceError {
     }
 }
 
+/// 1 to 64 characters, none of them a control or an invisible format character. A name is
+/// shown to administrators next to the tier: `HR kiosk \u{202E}deganam\u{202C}` reads as
+/// "HR kiosk managed" on their screen, so bidirectional controls are refused with the rest.
 pub fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
-    (1..=64).contains(&n) && !name.chars().any(char::is_control)
+    (1..=64).contains(&n) && !name.chars().any(|c| c.is_control() || is_format(c))
+}
+
+/// Unicode's format characters (category Cf) and the line and paragraph separators: the
+/// bidirectional embeddings, overrides, isolates and marks, zero-width characters, the
+/// byte-order mark, interlinear annotation and tag characters.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Registers `public_key` (base64) with `tier`. Registering a key that already exists

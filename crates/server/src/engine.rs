@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use reclaim_document::Date;
+use reclaim_verify::capture::{check_capture, decode_capture, CaptureBytes, CAPTURE_LIMITS};
 use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
 use reclaim_verify::models::shipped_digests;
 use reclaim_verify::template::FaceTemplate;
-use reclaim_verify::{load_image_bytes, FaceEngine, ImageLimits};
+use reclaim_verify::{CaptureError, FaceEngine};
 
 pub struct ServerEngine {
     pub faces: FaceEngine,
@@ -26,6 +27,32 @@ pub struct Evidence {
     pub id_back: Option<Vec<u8>>,
     /// Frame bytes and capture time, in order.
     pub selfies: Vec<(Vec<u8>, u64)>,
+}
+
+impl Evidence {
+    /// The pieces the engine decodes: the ID photos only `with_document`.
+    fn capture(&self, with_document: bool) -> CaptureBytes<'_> {
+        CaptureBytes {
+            id_front: self.id_front.as_deref().filter(|_| with_document),
+            id_back: self.id_back.as_deref().filter(|_| with_document),
+            selfies: self.selfies.iter().map(|(b, _)| b.as_slice()).collect(),
+        }
+    }
+
+    /// Checks every uploaded piece against the capture limits from its header alone
+    /// (`reclaim_verify::capture`): the frame count, each frame within 4K, 120 megapixels
+    /// of frames, ID photos within 50 megapixels, the memory decoding all of it takes, a
+    /// JPEG's structure whole. Nothing is decoded; a refusal is the client's bad input
+    /// (`image_too_large`, `capture_too_large`, `image_corrupt`, ...), with a sentence.
+    pub fn check_headers(&self) -> Result<(), (&'static str, String)> {
+        check_capture(&self.capture(true), &CAPTURE_LIMITS)
+            .map(|_| ())
+            .map_err(refusal)
+    }
+}
+
+fn refusal(e: CaptureError) -> (&'static str, String) {
+    (e.code(), e.to_string())
 }
 
 /// Model role to SHA-256, as the manifest compiled into this build says.
@@ -58,28 +85,19 @@ impl ServerEngine {
         enrolled: Option<&FaceTemplate>,
         seen_hashes: &[u64],
     ) -> Result<Verification, (&'static str, String)> {
-        let limits = ImageLimits::default();
-        let decode = |bytes: &Vec<u8>, what: &str| {
-            load_image_bytes(bytes, &limits)
-                .map(|i| i.rgb)
-                .map_err(|e| (e.code(), format!("{what}: {e}")))
-        };
-        let id_front = evidence
-            .id_front
-            .as_ref()
-            .filter(|_| with_document)
-            .map(|b| decode(b, "id_front"))
-            .transpose()?;
-        let id_back = evidence
-            .id_back
-            .as_ref()
-            .filter(|_| with_document)
-            .map(|b| decode(b, "id_back"))
-            .transpose()?;
-        let mut selfies = Vec::with_capacity(evidence.selfies.len());
-        for (i, (bytes, t)) in evidence.selfies.iter().enumerate() {
-            selfies.push((decode(bytes, &format!("selfie {i}"))?, *t));
-        }
+        // The whole capture's headers are checked before any of it is decoded, and each
+        // decoder is held to what its header declared: one judgement's memory is bounded
+        // by `CAPTURE_LIMITS.decode_budget_bytes` whatever was uploaded.
+        let decoded =
+            decode_capture(&evidence.capture(with_document), &CAPTURE_LIMITS).map_err(refusal)?;
+        let id_front = decoded.id_front.map(|i| i.rgb);
+        let id_back = decoded.id_back.map(|i| i.rgb);
+        let selfies: Vec<_> = decoded
+            .selfies
+            .into_iter()
+            .zip(&evidence.selfies)
+            .map(|(image, (_, t))| (image.rgb, *t))
+            .collect();
         let frames: Vec<TimedFrame> = selfies
             .iter()
             .map(|(image, t)| TimedFrame {

@@ -14,6 +14,7 @@
 //! [`policy`] (what the verified facts are worth), [`sessions`], [`decision`],
 //! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
 
+pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod policy;
 pub mod reset;
 pub mod sessions;
 pub mod store;
+pub mod transport;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -75,10 +77,13 @@ pub struct App {
     pub allowed_models: HashSet<String>,
     pub metrics: metrics::Metrics,
     /// Re-verifications run one at a time per instance: each uses every core.
-    pub reverify_slots: Semaphore,
+    pub reverify_slots: Arc<Semaphore>,
     /// Requests with evidence admitted at once (running or waiting for a slot); beyond it
     /// the answer is 503 at once, so queued uploads cannot pile up in memory.
-    pub reverify_queue: Semaphore,
+    pub reverify_queue: Arc<Semaphore>,
+    /// Who gets those places, and the request and upload places (admission.rs): fairly
+    /// per address and per account.
+    pub admission: admission::Admission,
 }
 
 impl App {
@@ -95,6 +100,9 @@ impl App {
                 .into())
             }
         };
+        // Before anything appends: a new database's (or an upgraded one's) audit head
+        // gets its MAC.
+        audit::seal_head(&store, &keys).await?;
         let directory = open_directory(&config.directory)?;
         let engine = if config.reverify {
             let models = config.models_dir.clone();
@@ -127,6 +135,13 @@ impl App {
                 .map(|d| d.to_ascii_lowercase())
                 .collect()
         };
+        let reverify_slots = Arc::new(Semaphore::new(1));
+        let reverify_queue = Arc::new(Semaphore::new(REVERIFY_QUEUE));
+        let admission = admission::Admission::new(
+            &config.server,
+            reverify_queue.clone(),
+            reverify_slots.clone(),
+        );
         Ok(Arc::new(App {
             config,
             store,
@@ -136,8 +151,9 @@ impl App {
             breached,
             allowed_models,
             metrics: metrics::Metrics::default(),
-            reverify_slots: Semaphore::new(1),
-            reverify_queue: Semaphore::new(REVERIFY_QUEUE),
+            reverify_slots,
+            reverify_queue,
+            admission,
         }))
     }
 }
@@ -184,20 +200,19 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = api::router(app.clone());
+    let server_config = app.config.server.clone();
+    let trust_forwarded_for = app.config.trust_forwarded_for;
     let worker = tokio::spawn(background(app.clone()));
+    let checkpoints = audit::spawn_checkpoints(app.clone());
+    let last_app = app.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "server stopped");
-        }
+        // Timeouts and connection caps: transport.rs.
+        transport::serve(listener, router, server_config, trust_forwarded_for, rx).await;
         worker.abort();
+        checkpoints.abort();
+        // The last checkpoint, after the last request: it anchors everything this
+        // instance wrote.
+        audit::emit_checkpoint(&last_app).await;
     });
     Ok(RunningServer {
         addr,
@@ -224,6 +239,7 @@ async fn background(app: Arc<App>) {
         if let Err(e) = app.store.checkpoint().await {
             tracing::warn!(code = e.code(), "checkpoint failed");
         }
+        limits::prune_in_background(&app.store).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -324,22 +324,59 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
     }
 }
 
-/// Reasons that would tell a caller whether the account exists, or whose record it is,
-/// are shown to the client as one.
-pub fn public_reason(reason: &str) -> &str {
-    match reason {
+/// Internal reasons that say the evidence does not prove this account: there is no such
+/// account, the document names someone else or lacks the birth date the record keeps, or
+/// a doubt no one will review. Shown as one code, so a caller cannot tell a login that does
+/// not exist from one whose record does not match.
+fn is_identity_reason(reason: &str) -> bool {
+    matches!(
+        reason,
         "user_unknown"
-        | "document_name_mismatch"
-        | "document_birth_date_mismatch"
-        | "document_birth_date_missing" => "identity_not_confirmed",
-        // A borderline match or partial name with no one to review it: the person is told
-        // their identity was not confirmed, not which check hesitated.
-        "face_match_borderline" | "document_name_partial" | "owner_unreachable" => {
-            "identity_not_confirmed"
-        }
-        other => other,
+            | "document_name_mismatch"
+            | "document_birth_date_mismatch"
+            | "document_birth_date_missing"
+            // A borderline match or partial name with no one to review it: the person is
+            // told their identity was not confirmed, not which check hesitated.
+            | "face_match_borderline"
+            | "document_name_partial"
+            | "owner_unreachable"
+    )
+}
+
+/// The public form of one internal reason: identity reasons as `identity_not_confirmed`,
+/// spoof-related liveness reasons as `liveness_not_confirmed`
+/// ([`reclaim_protocol::reasons::public_reason`]), the rest as they are.
+pub fn public_reason(reason: &str) -> &str {
+    if is_identity_reason(reason) {
+        IDENTITY_NOT_CONFIRMED
+    } else {
+        reclaim_protocol::reasons::public_reason(reason)
     }
 }
+
+/// The reasons a refusal shows: a canonical set in one fixed order (sorted, each once),
+/// whatever order the checks found them in.
+///
+/// `identity_not_confirmed` is shown only when nothing else failed. An unknown login has
+/// no record to match, so it always carries an identity reason, while a known account
+/// whose record the document matches carries none: shown beside other failures, the code
+/// would tell a stranger with a document in the right name that the account exists. Shown
+/// alone, it is what every account answers when the evidence is otherwise sound, known or
+/// not; the only answer that differs is a grant, which takes evidence that passes.
+pub fn public_reasons(internal: &[String]) -> Vec<String> {
+    let others: Vec<&str> = internal
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !is_identity_reason(r))
+        .collect();
+    if others.is_empty() && !internal.is_empty() {
+        return vec![IDENTITY_NOT_CONFIRMED.to_string()];
+    }
+    reclaim_protocol::reasons::public_reasons(&others)
+}
+
+/// The public code for every identity reason.
+pub const IDENTITY_NOT_CONFIRMED: &str = reclaim_protocol::reasons::IDENTITY_NOT_CONFIRMED;
 
 #[cfg(test)]
 mod tests {
@@ -566,6 +603,35 @@ mod tests {
             (d.conclusion, d.reasons),
             (Conclusion::Rejected, vec![SELF_SERVICE_LOCKED.into()])
         );
+    }
+
+    #[test]
+    fn unknown_accounts_read_like_known_ones_whatever_else_failed() {
+        let r = |v: &[&str]| public_reasons(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        // Something else failed: the identity reason does not show, for either.
+        assert_eq!(r(&["user_unknown", "face_mismatch"]), r(&["face_mismatch"]));
+        assert_eq!(
+            r(&["face_mismatch", "document_name_mismatch"]),
+            r(&["user_unknown", "face_mismatch"])
+        );
+        // In one fixed order whatever order they were found in.
+        assert_eq!(
+            r(&[
+                "too_dark",
+                "user_unknown",
+                "face_mismatch",
+                "liveness_pose_jump"
+            ]),
+            ["face_mismatch", "liveness_not_confirmed", "too_dark"]
+        );
+        // Nothing else failed: one neutral code.
+        assert_eq!(r(&["user_unknown"]), ["identity_not_confirmed"]);
+        assert_eq!(
+            r(&["document_birth_date_missing"]),
+            ["identity_not_confirmed"]
+        );
+        assert_eq!(r(&["device_not_trusted"]), ["device_not_trusted"]);
+        assert!(r(&[]).is_empty());
     }
 
     #[test]

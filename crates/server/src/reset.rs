@@ -11,6 +11,13 @@
 //! A change approved with notice and delay waits, pending, with its due time as its lease,
 //! so the background worker applies it then; the notice's "this wasn't me" link cancels it
 //! before ([`cancel_for_account`]).
+//!
+//! A directory answer no retry can cure (the action is unsupported, the account is gone,
+//! the service account may not make the change, the connector is misconfigured) ends the
+//! grant and its session as `failed`, with the code the person is shown and an audit
+//! entry; it is never retried. An unreachable or slow directory is retried, each time a
+//! little later (2 s, doubling to at most 5 minutes), and given up after
+//! [`MAX_DIRECTORY_FAILURES`] failures in a row (about a day).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +26,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use reclaim_directory::{DirectoryError, DirectoryUser};
+use reclaim_protocol::password::{typed_length, MAX_PASSWORD_INPUT_CHARS};
 use reclaim_protocol::{check_password, RecoveryAction};
 use serde::Deserialize;
 use sqlx::Row;
@@ -30,6 +38,83 @@ use crate::crypto::secret_hash;
 use crate::decision::password_policy;
 use crate::store::{now, StoreError};
 use crate::App;
+
+/// Transient directory failures in a row after which a pending reset is given up. With
+/// [`retry_delay_s`] that is about a day of an unreachable directory.
+pub const MAX_DIRECTORY_FAILURES: i64 = 300;
+
+/// The code a reset given up on (the directory stayed unreachable) ends with.
+pub const GAVE_UP: &str = "reset_failed";
+
+/// How long a pending reset waits after its `failures`-th transient failure in a row:
+/// 2 s, doubling, at most 5 minutes.
+pub fn retry_delay_s(failures: i64) -> i64 {
+    let exponent = failures.clamp(1, 9) as u32;
+    (1i64 << exponent).min(300)
+}
+
+/// The actions this server's directory can perform, in their published order.
+pub fn supported_actions(app: &App) -> Vec<RecoveryAction> {
+    let c = app.directory.capabilities();
+    [
+        (RecoveryAction::ResetPassword, c.reset_password),
+        (RecoveryAction::ResetMfa, c.reset_mfa),
+        (RecoveryAction::Unlock, c.unlock),
+    ]
+    .into_iter()
+    .filter_map(|(a, yes)| yes.then_some(a))
+    .collect()
+}
+
+/// Refuses a session for an action the directory cannot perform, before anything about
+/// the login is looked up: the answer is the same for every login, so it tells nothing of
+/// which accounts exist, and no one verifies their face for a change that cannot be made.
+pub fn require_supported(app: &App, action: RecoveryAction) -> Result<(), ApiError> {
+    if supported_actions(app).contains(&action) {
+        return Ok(());
+    }
+    tracing::info!(
+        action = action.as_str(),
+        directory = app.directory.kind(),
+        "session refused: the directory cannot perform this action"
+    );
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "action_unsupported",
+        "The company directory cannot do this kind of recovery. Choose another, or contact the IT helpdesk.",
+    )
+    .with_extra(serde_json::json!({
+        "supported_actions": supported_actions(app),
+    })))
+}
+
+/// `GET /v1/capabilities`: what the app may offer. The same for every caller.
+pub async fn capabilities_handler(State(app): State<Arc<App>>) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "actions": supported_actions(&app),
+            "password": {
+                "max_input_chars": MAX_PASSWORD_INPUT_CHARS,
+            },
+        }),
+    )
+}
+
+/// Refuses a password longer than the input bound as typed, before it is normalised or
+/// anything is looked up (NFKC multiplies some characters' length eighteen-fold).
+fn bounded_password(password: &str) -> Result<(), ApiError> {
+    typed_length(password).map(|_| ()).map_err(|_| {
+        tracing::info!(
+            bytes = password.len(),
+            "password refused: over the input bound"
+        );
+        ApiError::bad_request(
+            "password_too_long",
+            format!("The password is too long: use at most {MAX_PASSWORD_INPUT_CHARS} characters."),
+        )
+    })
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,11 +145,15 @@ struct Grant {
     attempts: i64,
     /// A change approved with notice and delay is applied no sooner (0: at once).
     apply_after: i64,
+    /// The code a failed reset ended with.
+    failure: Option<String>,
+    /// Transient directory failures in a row while pending.
+    directory_failures: i64,
 }
 
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after FROM grants WHERE id = $1",
+        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&app.store.pool)
@@ -85,6 +174,8 @@ async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
         lease_until: r.try_get(9)?,
         attempts: r.try_get(10)?,
         apply_after: r.try_get(11)?,
+        failure: r.try_get(12)?,
+        directory_failures: r.try_get(13)?,
     }))
 }
 
@@ -121,7 +212,15 @@ async fn password_problems(
     password: &str,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
     let user = user_of(app, grant).await.map_err(directory_error)?;
-    let words = account_words(&user);
+    problems_for(app, &user, password)
+}
+
+fn problems_for(
+    app: &App,
+    user: &DirectoryUser,
+    password: &str,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let words = account_words(user);
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let problems = check_password(
         password,
@@ -177,6 +276,7 @@ pub async fn check_handler(
     State(app): State<Arc<App>>,
     Body(req): Body<CheckRequest>,
 ) -> Result<Response, ApiError> {
+    bounded_password(&req.password)?;
     let grant = grant_for(&app, &req.grant).await?;
     if grant.state != "issued" || now() >= grant.expires_at {
         return Err(grant_invalid());
@@ -193,9 +293,13 @@ pub async fn reset_handler(
     State(app): State<Arc<App>>,
     Body(req): Body<ResetRequest>,
 ) -> Result<Response, ApiError> {
+    if let Some(p) = req.new_password.as_deref() {
+        bounded_password(p)?;
+    }
     let grant = grant_for(&app, &req.grant).await?;
     match grant.state.as_str() {
         "completed" => return Ok(completed_response(grant.action, true)),
+        "failed" => return Err(failed_error(grant.failure.as_deref())),
         "pending" if grant.apply_after > now() => return Ok(scheduled_response(&grant)),
         "pending" => return finish(&app, &grant.id).await,
         "cancelled" => return Err(grant_cancelled()),
@@ -227,7 +331,18 @@ pub async fn reset_handler(
             // normalise at sign-in, so a normalised password might never match what the
             // user's keyboard sends.
             let password = Zeroizing::new(password.to_string());
-            let problems = password_problems(&app, &grant, &password).await?;
+            // An account gone from the directory (or no longer the one approved) ends the
+            // grant here, as it would a pending reset: no password can be set for it.
+            let user = match user_of(&app, &grant).await {
+                Ok(u) => u,
+                Err(e) if e.is_permanent() => {
+                    let code = failure_code(Some(e.code()));
+                    fail(&app, &grant, "issued", code, &e, false).await?;
+                    return Err(failed_error(Some(code)));
+                }
+                Err(e) => return Err(directory_error(e)),
+            };
+            let problems = problems_for(&app, &user, &password)?;
             if !problems.is_empty() {
                 sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")
                     .bind(&grant.id)
@@ -274,6 +389,7 @@ pub async fn reset_handler(
             .ok_or_else(grant_invalid)?;
         return match again.state.as_str() {
             "completed" => Ok(completed_response(again.action, true)),
+            "failed" => Err(failed_error(again.failure.as_deref())),
             "pending" if again.apply_after > now() => Ok(scheduled_response(&again)),
             "pending" => finish(&app, &again.id).await,
             "cancelled" => Err(grant_cancelled()),
@@ -366,6 +482,49 @@ pub enum Resumed {
     Refused(DirectoryError),
     /// Still pending (directory unreachable, or another worker holds it).
     StillPending(Option<DirectoryError>),
+    /// Ended for good: the directory cannot make the change, or stayed unreachable past
+    /// the bound. Carries the code the person is shown.
+    Failed(&'static str),
+}
+
+/// The stable code a failed reset is reported with (the grant keeps it as text).
+fn failure_code(stored: Option<&str>) -> &'static str {
+    const CODES: [&str; 5] = [
+        "directory_action_unsupported",
+        "directory_user_not_found",
+        "directory_permission_denied",
+        "directory_config_invalid",
+        GAVE_UP,
+    ];
+    CODES
+        .into_iter()
+        .find(|c| Some(*c) == stored)
+        .unwrap_or(GAVE_UP)
+}
+
+/// What the person is told about a reset that ended failed: nothing more will happen with
+/// this grant, and what to do instead.
+fn failed_error(stored: Option<&str>) -> ApiError {
+    let code = failure_code(stored);
+    let message = match code {
+        "directory_action_unsupported" => {
+            "The company directory cannot make this change, so it was not made. Contact the IT helpdesk."
+        }
+        "directory_user_not_found" => {
+            "The account is no longer in the company directory, so the change was not made. Contact the IT helpdesk."
+        }
+        "directory_permission_denied" => {
+            "The recovery service is not allowed to change this account, so the change was not made. Contact the IT helpdesk."
+        }
+        "directory_config_invalid" => {
+            "The recovery service cannot use the company directory as configured, so the change was not made. Contact the IT helpdesk."
+        }
+        _ => {
+            "The company directory did not answer for too long, so the change could not be confirmed. Verify again, or contact the IT helpdesk."
+        }
+    };
+    ApiError::new(StatusCode::CONFLICT, code, message)
+        .with_extra(serde_json::json!({ "status": "failed" }))
 }
 
 async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
@@ -376,6 +535,7 @@ fn respond(resumed: Resumed) -> Result<Response, ApiError> {
     match resumed {
         Resumed::Completed { action, already } => Ok(completed_response(action, already)),
         Resumed::Refused(e) => Err(directory_error(e)),
+        Resumed::Failed(code) => Err(failed_error(Some(code))),
         Resumed::StillPending(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             e.as_ref().map_or("reset_in_progress", |e| e.code()),
@@ -395,6 +555,9 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
             action: grant.action,
             already: true,
         });
+    }
+    if grant.state == "failed" {
+        return Ok(Resumed::Failed(failure_code(grant.failure.as_deref())));
     }
     let t = now();
     if grant.state != "pending" || grant.lease_until > t {
@@ -432,7 +595,7 @@ async fn apply_leased(
             })
         }
         Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
-            sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0 WHERE id = $1 AND state = 'pending'")
+            sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0, directory_failures = 0 WHERE id = $1 AND state = 'pending'")
                 .bind(&grant.id)
                 .execute(&app.store.writer)
                 .await?;
@@ -450,11 +613,39 @@ async fn apply_leased(
             app.metrics.reset("refused");
             Ok(Resumed::Refused(e))
         }
+        Err(e) if e.is_permanent() => {
+            app.metrics.directory_error();
+            let code = failure_code(Some(e.code()));
+            fail(app, grant, "pending", code, &e, maybe_applied).await?;
+            Ok(Resumed::Failed(code))
+        }
         Err(e) => {
             app.metrics.directory_error();
-            tracing::warn!(code = e.code(), "reset left pending");
-            // Release the lease but keep it non-zero: the next attempt must check first.
-            sqlx::query("UPDATE grants SET lease_until = 1 WHERE id = $1 AND state = 'pending'")
+            let failures = grant.directory_failures + 1;
+            if failures >= MAX_DIRECTORY_FAILURES {
+                fail(
+                    app,
+                    grant,
+                    "pending",
+                    GAVE_UP,
+                    &e,
+                    maybe_applied || e.outcome_unknown(),
+                )
+                .await?;
+                return Ok(Resumed::Failed(GAVE_UP));
+            }
+            let delay = retry_delay_s(failures);
+            tracing::warn!(
+                code = e.code(),
+                failures,
+                retry_in_s = delay,
+                "reset left pending"
+            );
+            // Release the lease but keep it non-zero (the next attempt must check first),
+            // and not before the backoff: a directory that is down is not asked every 2 s.
+            sqlx::query("UPDATE grants SET lease_until = $1, directory_failures = $2 WHERE id = $3 AND state = 'pending'")
+                .bind(now() + delay)
+                .bind(failures)
                 .bind(&grant.id)
                 .execute(&app.store.writer)
                 .await?;
@@ -462,6 +653,70 @@ async fn apply_leased(
             Ok(Resumed::StillPending(Some(e)))
         }
     }
+}
+
+/// Ends the reset `grant` (in state `from`: `pending`, or `issued` when the account is
+/// found gone before any change was attempted) as failed with `code`: the sealed password
+/// and template are erased, the session shows `failed` to whoever follows it, and the
+/// audit records why. A pending grant gets here only from the worker holding its lease;
+/// the conditional update lets only one request move it.
+async fn fail(
+    app: &App,
+    grant: &Grant,
+    from: &str,
+    code: &'static str,
+    error: &DirectoryError,
+    outcome_unknown: bool,
+) -> Result<(), StoreError> {
+    let mut tx = app.store.writer.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE grants SET state = 'failed', failure = $1, password_sealed = NULL, template_sealed = NULL, lease_until = 0 \
+         WHERE id = $2 AND state = $3",
+    )
+    .bind(code)
+    .bind(&grant.id)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved != 1 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    sqlx::query("UPDATE sessions SET state = 'failed' WHERE id = $1")
+        .bind(&grant.session_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::warn!(
+        code,
+        directory_code = error.code(),
+        action = grant.action.as_str(),
+        directory_failures = grant.directory_failures,
+        "reset failed for good; not retried"
+    );
+    audit::append(
+        &app.store,
+        &app.keys,
+        Entry {
+            kind: "reset_failed",
+            actor: "directory",
+            subject: &format!("session:{}", grant.session_id),
+            detail: serde_json::json!({
+                "action": grant.action.as_str(),
+                "user": grant.user_ref,
+                "grant_sha256": grant.id,
+                "code": code,
+                "directory_code": error.code(),
+                "directory_failures": grant.directory_failures,
+                // After an attempt that may have reached the directory, whether the
+                // change took effect is not known.
+                "outcome_unknown": outcome_unknown,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), DirectoryError> {
@@ -499,7 +754,7 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             app.directory.unlock(&user).await?;
         }
     }
-    if faults.crash_after_directory && cfg!(debug_assertions) {
+    if faults.crash_after_directory && cfg!(feature = "test-hooks") {
         // The worst moment to die: applied in the directory, not yet recorded here.
         std::process::exit(86);
     }

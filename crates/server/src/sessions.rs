@@ -204,6 +204,8 @@ pub async fn create_handler(
             "give a username or email address (at most 256 characters)",
         ));
     }
+    // Before the login is looked up or anything is counted: the same answer for every login.
+    crate::reset::require_supported(&app, req.action)?;
     let addr = client_addr(&app, &peer, &headers);
     let l = &app.config.limits;
     if req.device.is_empty() || req.device.len() > 64 {
@@ -212,27 +214,23 @@ pub async fn create_handler(
             "give the device's key id",
         ));
     }
-    let counted = [
-        (
-            format!("addr:{addr}"),
-            60,
-            l.sessions_per_address_per_minute,
-        ),
-        (
-            format!("user:{}", login_key(login)),
-            3600,
-            l.sessions_per_user_per_hour,
-        ),
-        (
-            format!("dev:{}", req.device),
-            60,
-            l.requests_per_device_per_minute,
-        ),
-    ];
-    if let Err(wait) = limits::hit_all(&app.store, &counted).await? {
-        return Err(ApiError::too_many("rate_limited", wait));
-    }
+    // The device first (a read): a start naming a key that does not exist is refused
+    // without writing anything, and the device's tier decides what counts the start
+    // (limits.rs): a self-registered device's failed sessions stop it and its address,
+    // and a stranger's starts never use up the quota of the kiosk.
     let device = devices::usable(&app.store, &req.device).await?;
+    let advice = limits::Advice::for_tier(device.tier);
+    if device.tier == devices::Tier::Unmanaged {
+        if let Some((_, wait)) =
+            limits::failed_sessions_wait(&app.store, l, &device.key_id, &addr).await?
+        {
+            return Err(limits::refusal("biometric_locked", wait, advice));
+        }
+    }
+    let counted = limits::session_keys(l, device.tier, &login_key(login), &device.key_id, &addr);
+    if let Err(wait) = limits::hit_all(&app.store, &counted).await? {
+        return Err(limits::refusal("rate_limited", wait, advice));
+    }
 
     // The same work for every login: the directory lookup, then a template lookup (for a
     // stand-in reference when the account does not exist).
@@ -452,9 +450,27 @@ pub async fn claim_handler(
     )
     .await?
     {
-        return Err(ApiError::too_many("rate_limited", wait));
+        return Err(limits::refusal(
+            "rate_limited",
+            wait,
+            limits::Advice::OtherChannel,
+        ));
     }
     let device = devices::usable(&app.store, &req.device).await?;
+    // A self-registered phone locked by its failed sessions (or its address's) cannot take
+    // a session over either.
+    if device.tier == devices::Tier::Unmanaged {
+        if let Some((_, wait)) =
+            limits::failed_sessions_wait(&app.store, &app.config.limits, &device.key_id, &addr)
+                .await?
+        {
+            return Err(limits::refusal(
+                "biometric_locked",
+                wait,
+                limits::Advice::OtherChannel,
+            ));
+        }
+    }
     let denied = || {
         ApiError::new(
             StatusCode::FORBIDDEN,

@@ -37,6 +37,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_notifications.sql")),
     (3, include_str!("../migrations/0003_trust.sql")),
+    (4, include_str!("../migrations/0004_limits.sql")),
+    (5, include_str!("../migrations/0005_audit.sql")),
+    (6, include_str!("../migrations/0006_reset_failures.sql")),
 ];
 
 #[derive(Debug, Clone)]

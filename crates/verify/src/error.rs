@@ -27,6 +27,19 @@ pub enum VerifyError {
         max_pixels: u64,
         max_side: u32,
     },
+    /// A selfie frame larger than a video frame may be (see [`crate::capture`]).
+    #[error(
+        "the frame declares {}x{} pixels; a selfie frame is at most {}x{} (either way round)",
+        .declared.0, .declared.1, .long_side, .short_side
+    )]
+    FrameTooLarge {
+        declared: (u32, u32),
+        long_side: u32,
+        short_side: u32,
+    },
+    /// The pieces of one capture together are more than one judgement may cost.
+    #[error("{0}")]
+    CaptureTooLarge(String),
     #[error("the image data is corrupt or truncated: {0}")]
     CorruptImage(String),
     #[error("model `{name}` not found; looked in: {searched}")]
@@ -53,7 +66,10 @@ impl VerifyError {
             VerifyError::EmptyInput => "image_empty",
             VerifyError::InputTooLarge { .. } => "input_too_large",
             VerifyError::UnsupportedFormat => "image_unsupported_format",
-            VerifyError::ImageTooLarge { .. } => "image_too_large",
+            VerifyError::ImageTooLarge { .. } | VerifyError::FrameTooLarge { .. } => {
+                "image_too_large"
+            }
+            VerifyError::CaptureTooLarge(_) => "capture_too_large",
             VerifyError::CorruptImage(_) => "image_corrupt",
             VerifyError::ModelMissing { .. } => "model_missing",
             VerifyError::ModelDigestMismatch { .. } => "model_digest_mismatch",

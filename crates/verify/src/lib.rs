@@ -5,6 +5,7 @@
 //! tract-onnx with no GUI dependency, so the command line, the server (which re-runs it
 //! on uploaded evidence) and the app share one implementation and one set of thresholds.
 
+pub mod capture;
 pub mod decision;
 pub mod document;
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod raster;
 pub mod reasons;
 pub mod template;
 
+pub use capture::{decode_capture, CaptureBytes, CaptureError, CaptureLimits, CAPTURE_LIMITS};
 pub use engine::{
     compare_analyses, EngineOptions, FaceAnalysis, FaceComparison, FaceEngine, MatchPolicy,
     FACE_MATCH_THRESHOLD,

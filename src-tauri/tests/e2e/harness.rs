@@ -171,8 +171,17 @@ pub fn screenshot_dir() -> PathBuf {
     .clone()
 }
 
-/// The real `reclaim serve`, on SQLite and the demo directory, accepting file-backed
-/// cameras (the tests' frames come from files).
+/// The real `reclaim serve`, on SQLite and the demo directory, with the default model
+/// policy and one departure from the default camera policy: it accepts file-backed
+/// cameras. The server knows a camera only by what the app declares in its signed claims
+/// (name, backend, and the `virtual` and `file_backed` flags). These tests feed the built
+/// app through `camera = "files:DIR"`, which honestly declares itself file-backed, and
+/// the default policy refuses that; a switch making the shipped app declare a sensor is
+/// not something the app may have. (The webview camera, `push_frame`, declares the label
+/// the page gives it and could carry the scenes as a sensor's, but the test would have to
+/// push every frame through WebDriver in step with the screens: not done.) The client's
+/// tests (crates/client/tests) run the default policy with a camera that declares a
+/// sensor, and test the camera policy itself with the file source.
 pub struct Server {
     pub url: String,
     pub config: PathBuf,

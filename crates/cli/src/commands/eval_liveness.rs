@@ -459,7 +459,7 @@ fn judge(
     Ok(evaluate(&observations, &p.challenge, &p.seen, policy))
 }
 
-fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, String> {
+pub fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, String> {
     let mut out = Vec::new();
     for (path, img, analysis) in analysed_photos(dir, engine)? {
         let (true, Some(face), Some(quality)) =

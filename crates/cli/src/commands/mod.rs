@@ -7,6 +7,7 @@ pub mod enroll;
 pub mod eval;
 pub mod eval_documents;
 pub mod eval_liveness;
+pub mod eval_replay;
 pub mod load;
 pub mod serve;
 pub mod verify;

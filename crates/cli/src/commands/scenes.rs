@@ -20,7 +20,9 @@ use reclaim_facegen::{sequence, HeadModel};
 use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
 use reclaim_verify::face::DetectedFace;
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
-use reclaim_verify::{load_image_bytes, ImageLimits, VerifyError};
+use reclaim_verify::{
+    decode_capture, load_image_bytes, CaptureBytes, ImageLimits, VerifyError, CAPTURE_LIMITS,
+};
 use serde_json::{json, Value};
 
 /// The engine a device runs: the same face and document models the server re-verifies
@@ -141,16 +143,15 @@ pub fn device_run(
     challenge: &[String],
     seen_hashes: &[u64],
 ) -> Result<Verification, String> {
-    let limits = ImageLimits::default();
-    let id_image = id_jpeg
-        .map(|b| load_image_bytes(b, &limits).map(|i| i.rgb))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let decoded: Vec<RgbImage> = frames
-        .iter()
-        .map(|(b, _)| load_image_bytes(b, &limits).map(|i| i.rgb))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    // Within the capture limits the server applies, so the device's run predicts it.
+    let capture = CaptureBytes {
+        id_front: id_jpeg,
+        id_back: None,
+        selfies: frames.iter().map(|(b, _)| b.as_slice()).collect(),
+    };
+    let decoded = decode_capture(&capture, &CAPTURE_LIMITS).map_err(|e| e.to_string())?;
+    let id_image = decoded.id_front.map(|i| i.rgb);
+    let decoded: Vec<RgbImage> = decoded.selfies.into_iter().map(|i| i.rgb).collect();
     let timed: Vec<TimedFrame> = decoded
         .iter()
         .zip(frames)

@@ -1,5 +1,5 @@
 //! `reclaim serve`: the backend, and the admin commands that work on its database
-//! (`reclaim device ...`, `reclaim audit verify`).
+//! (`reclaim device ...`, `reclaim audit verify`, `reclaim audit checkpoint-key`).
 
 use std::path::PathBuf;
 
@@ -87,9 +87,20 @@ pub enum AccountCommand {
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit chain: exit 0 when intact, 1 when an entry was edited, removed or
-    /// reordered.
+    /// Walk the audit chain: exit 0 when intact, 1 when an entry was edited, removed,
+    /// reordered or forged, the head was moved, a reset has no decision, a grant in the
+    /// database no decision issued, or (with --checkpoint) a checkpointed entry is gone.
     Verify {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Signed checkpoints to check the chain against: the server's checkpoint file or
+        /// its JSON log (lines that are not checkpoints are skipped).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the public key that signs audit checkpoints (Ed25519), for a SIEM to check
+    /// them with.
+    CheckpointKey {
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -394,40 +405,95 @@ pub fn account(command: AccountCommand) -> Outcome {
 }
 
 pub fn audit(command: AuditCommand) -> Outcome {
-    let AuditCommand::Verify { admin } = command;
     let rt = match runtime() {
         Ok(r) => r,
         Err(o) => return o,
     };
-    rt.block_on(async move {
-        let app = match open_admin(&admin).await {
-            Ok(a) => a,
-            Err(o) => return o,
-        };
-        match audit::verify(&app.store, &app.keys).await {
-            Ok(report) => {
-                if admin.json {
-                    print_json(&report);
-                } else if report.intact() {
-                    say!(
-                        "audit chain intact: {} entries, head {} {}",
-                        report.entries,
-                        report.head_seq,
-                        report.head_hash
-                    );
-                } else {
-                    say!("audit chain BROKEN: {} entries", report.entries);
-                    for p in &report.problems {
-                        say!("  entry {}: {}", p.seq, p.code);
-                    }
-                }
-                if report.intact() {
-                    Outcome::Yes
-                } else {
-                    Outcome::No
-                }
+    match command {
+        AuditCommand::Verify { admin, checkpoint } => rt.block_on(audit_verify(admin, checkpoint)),
+        AuditCommand::CheckpointKey { admin } => rt.block_on(async move {
+            use base64::Engine as _;
+            let app = match open_admin(&admin).await {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            let key = app.keys.checkpoint_public_key();
+            let raw = base64::engine::general_purpose::STANDARD.encode(key);
+            // SubjectPublicKeyInfo for Ed25519 (RFC 8410): a fixed prefix, then the key;
+            // `openssl pkeyutl -verify -pubin -rawin` reads it.
+            let mut spki = vec![
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            spki.extend_from_slice(&key);
+            let pem = format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+                base64::engine::general_purpose::STANDARD.encode(spki)
+            );
+            if admin.json {
+                print_json(&serde_json::json!({ "algorithm": "Ed25519", "key": raw, "pem": pem }));
+            } else {
+                say!("{pem}");
             }
-            Err(e) => fail(admin.json, e.code(), &e.to_string()),
+            Outcome::Yes
+        }),
+    }
+}
+
+async fn audit_verify(admin: AdminArgs, checkpoint: Option<PathBuf>) -> Outcome {
+    // The file first: a wrong path is bad input (exit 2), not a broken chain.
+    let checkpoints = match &checkpoint {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                return fail(
+                    admin.json,
+                    "checkpoint_file_unreadable",
+                    &format!("{}: {e}", path.display()),
+                )
+            }
+        },
+        None => None,
+    };
+    let app = match open_admin(&admin).await {
+        Ok(a) => a,
+        Err(o) => return o,
+    };
+    let verified = match &checkpoints {
+        Some(text) => audit::verify_with_checkpoints(&app.store, &app.keys, text).await,
+        None => audit::verify(&app.store, &app.keys).await,
+    };
+    let report = match verified {
+        Ok(r) => r,
+        Err(e) => return fail(admin.json, e.code(), &e.to_string()),
+    };
+    if admin.json {
+        print_json(&report);
+    } else if report.intact() {
+        say!(
+            "audit chain intact: {} entries, head {} {}{}",
+            report.entries,
+            report.head_seq,
+            report.head_hash,
+            report
+                .checkpoints
+                .map_or(String::new(), |n| format!(", {n} checkpoints hold"))
+        );
+    } else {
+        say!("audit chain BROKEN: {} entries", report.entries);
+        for p in &report.problems {
+            let mut line = format!("  entry {}: {}", p.seq, p.code);
+            if let Some(g) = &p.grant {
+                line.push_str(&format!(" (grant {g})"));
+            }
+            if let Some(n) = p.line {
+                line.push_str(&format!(" (checkpoint line {n})"));
+            }
+            say!("{line}");
         }
-    })
+    }
+    if report.intact() {
+        Outcome::Yes
+    } else {
+        Outcome::No
+    }
 }

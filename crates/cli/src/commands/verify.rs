@@ -1,25 +1,30 @@
 //! `reclaim verify`: the whole on-device decision. The document and its portrait (or an
 //! enrolled template), the selfie frames, capture quality and liveness against the
-//! challenge. Exit 0 verified, 1 rejected, 2 bad input.
+//! challenge. Exit 0 verified, 1 rejected, 2 bad input, 3 `verified_without_liveness`
+//! (`--skip-liveness`: the face matched, and nothing proves a live person).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use reclaim_verify::capture::{
+    decode_capture, read_capture_files, DecodedCapture, Piece, CAPTURE_LIMITS,
+};
+use reclaim_verify::decision::Decision;
 use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{
     parse_challenge, LivenessPolicy, PassiveModel, PassiveModelConfig, TimedFrame,
 };
 use reclaim_verify::template::FaceTemplate;
-use reclaim_verify::{load_image_file, FaceEngine, ImageLimits, LoadedImage};
+use reclaim_verify::{CaptureError, FaceEngine};
 use serde::Serialize;
 
 use super::compare::{both, default_threads, engine_options};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
-/// Selfie frames one verification accepts: a challenge needs a few seconds of video at a
-/// handful of frames a second, not hundreds of frames.
-pub const MAX_SELFIE_FRAMES: usize = 60;
+/// Selfie frames one verification accepts: the capture limits' (`reclaim_verify::capture`),
+/// as the app and the server apply them.
+pub const MAX_SELFIE_FRAMES: usize = CAPTURE_LIMITS.max_frames;
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
@@ -53,8 +58,8 @@ pub struct VerifyArgs {
     /// input_size, crop_scale, live_class, min_live_probability; see docs/liveness.md).
     #[arg(long, value_name = "CONFIG")]
     pub passive_model: Option<PathBuf>,
-    /// Judge the face match only. The result says liveness was skipped; never accept it as
-    /// a verification.
+    /// Judge the face match only (testing). A match is never `verified`: the decision is
+    /// `verified_without_liveness` and the exit code 3; a mismatch is still `rejected`.
     #[arg(long)]
     pub skip_liveness: bool,
     /// The date document expiry is judged against (YYYY-MM-DD); default: today (UTC).
@@ -74,6 +79,18 @@ struct Output<'a> {
     verification: &'a Verification,
     frames: usize,
     process_ms: ProcessTimings,
+}
+
+/// The decision this command reports. Without liveness nothing proves a live person, so a
+/// face match under `--skip-liveness` is not `verified`, whatever the engine concluded.
+fn decision_of(verification: &Verification, skip_liveness: bool) -> (&'static str, Outcome) {
+    match verification.decision {
+        Decision::Rejected => ("rejected", Outcome::No),
+        Decision::Verified if skip_liveness || verification.liveness.skipped => {
+            ("verified_without_liveness", Outcome::Unproven)
+        }
+        Decision::Verified => ("verified", Outcome::Yes),
+    }
 }
 
 #[derive(Serialize)]
@@ -125,7 +142,6 @@ pub fn run(args: VerifyArgs) -> Outcome {
         None => Vec::new(),
     };
 
-    let limits = ImageLimits::default();
     let options = engine_options(args.models.as_deref());
     let store = options.models.clone();
     let parallel = args.threads > 1;
@@ -133,7 +149,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
     // Every image decodes while the models are prepared.
     let (images, models) = both(
         parallel,
-        || load_all(&args, &limits),
+        || load_all(&args),
         || {
             both(
                 parallel,
@@ -144,7 +160,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
     );
     let images = match images {
         Ok(i) => i,
-        Err(outcome) => return outcome.report(json),
+        Err(error) => return report_load_failure(&args, &error, json),
     };
     let (faces, documents) = match models {
         (Ok(f), None) => (f, None),
@@ -183,7 +199,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         })
         .collect();
     let request = VerifyRequest {
-        id_front: images.id.as_ref().map(|i| &i.rgb),
+        id_front: images.id_front.as_ref().map(|i| &i.rgb),
         id_back: images.id_back.as_ref().map(|i| &i.rgb),
         enrolled: enrolled.as_ref(),
         selfies: &frames,
@@ -203,6 +219,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         Ok(v) => v,
         Err(e) => return fail(json, e.code(), &format!("verification: {e}")),
     };
+    let (decision, outcome) = decision_of(&verification, args.skip_liveness);
     let output = Output {
         verification: &verification,
         frames: frames.len(),
@@ -212,14 +229,18 @@ pub fn run(args: VerifyArgs) -> Outcome {
         },
     };
     if json {
-        print_json(&output);
+        // The engine's own `decision` is replaced by this command's (see `decision_of`).
+        match serde_json::to_value(&output) {
+            Ok(mut value) => {
+                value["decision"] = serde_json::Value::from(decision);
+                print_json(&value);
+            }
+            Err(e) => return fail(json, "output_failed", &format!("the result as JSON: {e}")),
+        }
     } else {
-        print_human(&verification);
+        print_human(&verification, decision);
     }
-    match verification.decision {
-        reclaim_verify::decision::Decision::Verified => Outcome::Yes,
-        reclaim_verify::decision::Decision::Rejected => Outcome::No,
-    }
+    outcome
 }
 
 /// Each frame's timestamp: given, derived from `--fps`, or 15 frames a second.
@@ -246,71 +267,31 @@ fn frame_times(args: &VerifyArgs) -> Result<Vec<u64>, (&'static str, String)> {
         .collect())
 }
 
-struct Images {
-    id: Option<LoadedImage>,
-    id_back: Option<LoadedImage>,
-    selfies: Vec<LoadedImage>,
+/// Reads and decodes every image within the capture limits the app and the server
+/// apply (`reclaim_verify::capture`): each file's size as it is read, then every image's
+/// declared size and the capture's together from the headers, and only then the pixels.
+fn load_all(args: &VerifyArgs) -> Result<DecodedCapture, CaptureError> {
+    let files = read_capture_files(
+        args.id.as_deref(),
+        args.id_back.as_deref(),
+        &args.selfie,
+        &CAPTURE_LIMITS,
+    )?;
+    decode_capture(&files.bytes(), &CAPTURE_LIMITS)
 }
 
-enum LoadFailure {
-    Image {
-        path: PathBuf,
-        error: reclaim_verify::VerifyError,
-    },
-    /// The frames together are more pixels than a capture may be.
-    Capture { frames: usize },
-}
-
-impl LoadFailure {
-    fn report(self, json: bool) -> Outcome {
-        match self {
-            LoadFailure::Image { path, error } => {
-                fail_with(json, &path.display().to_string(), &error)
-            }
-            LoadFailure::Capture { frames } => fail(
-                json,
-                "capture_too_large",
-                &format!(
-                    "the first {frames} selfie frames already hold more than {MAX_CAPTURE_PIXELS} pixels"
-                ),
-            ),
-        }
-    }
-}
-
-/// Selfie frames are video frames: at most 4K each, and the whole capture at most this
-/// many pixels, so a long list of huge "frames" cannot exhaust memory.
-pub const SELFIE_FRAME_LIMITS: ImageLimits = ImageLimits {
-    max_file_bytes: 16 * 1024 * 1024,
-    max_pixels: 3840 * 2160,
-    max_side: 3840,
-};
-pub const MAX_CAPTURE_PIXELS: u64 = 120_000_000;
-
-fn load_all(args: &VerifyArgs, limits: &ImageLimits) -> Result<Images, LoadFailure> {
-    let load = |path: &PathBuf, limits: &ImageLimits| {
-        load_image_file(path, limits).map_err(|error| LoadFailure::Image {
-            path: path.clone(),
-            error,
-        })
+/// A refused capture: the file at fault named, the stable code kept.
+fn report_load_failure(args: &VerifyArgs, error: &CaptureError, json: bool) -> Outcome {
+    let path = match error.piece {
+        Piece::IdFront => args.id.as_ref(),
+        Piece::IdBack => args.id_back.as_ref(),
+        Piece::Selfie(i) => args.selfie.get(i),
+        Piece::Capture => None,
     };
-    let mut selfies = Vec::with_capacity(args.selfie.len());
-    let mut pixels = 0u64;
-    for path in &args.selfie {
-        let frame = load(path, &SELFIE_FRAME_LIMITS)?;
-        pixels += u64::from(frame.rgb.width()) * u64::from(frame.rgb.height());
-        if pixels > MAX_CAPTURE_PIXELS {
-            return Err(LoadFailure::Capture {
-                frames: selfies.len() + 1,
-            });
-        }
-        selfies.push(frame);
+    match path {
+        Some(p) => fail_with(json, &p.display().to_string(), &error.error),
+        None => fail(json, error.code(), &error.error.to_string()),
     }
-    Ok(Images {
-        id: args.id.as_ref().map(|p| load(p, limits)).transpose()?,
-        id_back: args.id_back.as_ref().map(|p| load(p, limits)).transpose()?,
-        selfies,
-    })
 }
 
 /// Reads a face hash list: one 16-digit hex hash per line; blank lines and `#` comments
@@ -363,13 +344,14 @@ fn read_template(path: &Path, faces: &FaceEngine) -> Result<FaceTemplate, (&'sta
         .map_err(|e| (e.code(), format!("{}: {e}", path.display())))
 }
 
-fn print_human(v: &Verification) {
-    use reclaim_verify::decision::Decision;
+fn print_human(v: &Verification, decision: &str) {
     say!(
         "{}",
-        match v.decision {
-            Decision::Verified => "VERIFIED",
-            Decision::Rejected => "REJECTED",
+        match decision {
+            "verified" => "VERIFIED",
+            "verified_without_liveness" =>
+                "LIVENESS SKIPPED: the face matched; nothing proves a live person (testing only, not a verification)",
+            _ => "REJECTED",
         }
     );
     for m in &v.face_match {

@@ -5,82 +5,32 @@
 //! gets a grant whose change is only scheduled.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-use reclaim_directory::DemoDirectory;
 use serde_json::Value;
 
+use crate::served::Served;
 use crate::{json_of, reclaim, Scratch};
 
-const AUDIENCE: &str = "https://reclaim.attack.test.invalid";
+/// A production-configured server (see [`Served`]) with `policy` under `[policy]`.
+struct Server(Served);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    dir: Scratch,
-    url: String,
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 impl Server {
-    /// Writes a production-like configuration (`policy` appended under `[policy]`), runs
-    /// `before` on it (e.g. an admin registering a device), then starts the server.
     fn start(name: &str, policy: &str, before: impl FnOnce(&Path, &Scratch)) -> Server {
-        let dir = Scratch::new(name);
-        let port = free_port();
-        // The suite starts about ten sessions for one account; the default allows ten an
-        // hour. Limits are not what is under test here, the policy is.
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\n[database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n[limits]\nsessions_per_user_per_hour = 30\n[policy]\n{policy}\n",
-            dir.0.join("data.key").display(),
-            dir.0.join("r.db").display(),
-            dir.0.join("directory.json").display(),
+        // The suite starts about ten sessions for one account from one device; the defaults
+        // allow ten an hour, and ten failed ones per device. Limits are not what is under
+        // test here, the policy is.
+        let sections = format!(
+            "[limits]\nsessions_per_user_per_hour = 30\nfailed_sessions_per_device = 30\n[policy]\n{policy}"
         );
-        let config = dir.file("reclaim.toml", text.as_bytes());
-        before(&config, &dir);
-        let child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(dir.0.join("server.log"))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        // The engine loads the models before the server listens.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if reqwest::blocking::get(format!("{}/healthz", server.url)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the server did not start:\n{}", server.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("server.log")).unwrap_or_default()
-    }
-
-    fn avery(&self) -> reclaim_directory::DemoUser {
-        DemoDirectory::open(&self.dir.0.join("directory.json"), vec![])
-            .unwrap()
-            .user("avery.quinn")
-            .unwrap()
+        Server(Served::start(name, &sections, before))
     }
 
     fn attack(&self, extra: &[&str]) -> (Output, Value) {
@@ -89,13 +39,6 @@ impl Server {
         let out = reclaim(&args);
         let report = json_of(&out);
         (out, report)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,11 +2,15 @@
 //! one-line reason on stderr for bad input. One test binary, one module per command.
 
 mod attack;
+mod audit;
 mod bad_input;
 mod compare;
+mod connections;
 mod document;
 mod eval;
+mod memory;
 mod serve;
+mod served;
 mod verify;
 
 use std::path::{Path, PathBuf};

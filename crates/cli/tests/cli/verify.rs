@@ -167,8 +167,11 @@ fn an_id_whose_portrait_has_no_face_is_never_a_match() {
     assert!(json["face_match"][0]["score"].is_null());
 }
 
+/// Without liveness nothing proves a live person: `--skip-liveness` never exits 0 and never
+/// says `verified`, whatever the face match found. (Before, it exited 0 with
+/// `"decision": "verified"` and printed VERIFIED.)
 #[test]
-fn one_selfie_cannot_prove_liveness_unless_liveness_is_skipped() {
+fn one_selfie_cannot_prove_liveness_and_skipping_it_is_never_verified() {
     let dir = Scratch::new("verify-one");
     let id = passport(&dir, "ardern-2");
     let selfie = face("ardern-1");
@@ -189,12 +192,37 @@ fn one_selfie_cannot_prove_liveness_unless_liveness_is_skipped() {
     args.push("--skip-liveness");
     let out = verify(&args);
     let json = json_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(out.status.code(), Some(3), "{json:#}");
+    assert_eq!(json["decision"], "verified_without_liveness", "{json:#}");
+    assert!(reasons(&json).is_empty(), "{json:#}");
     assert_eq!(json["liveness"]["skipped"], true);
     assert!(json["liveness"]["note"]
         .as_str()
         .unwrap()
         .contains("testing only"));
+    // The human form does not say VERIFIED either.
+    let mut human = vec!["verify", "--today", "2026-11-26"];
+    human.extend_from_slice(&args);
+    let out = reclaim(&human);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(!first.contains("VERIFIED"), "{text}");
+    assert!(first.contains("LIVENESS SKIPPED"), "{text}");
+
+    // Someone else's face without liveness: rejected, exit 1, as with it.
+    let other = face("hopper-1");
+    let args = [
+        "--id",
+        id.to_str().unwrap(),
+        "--selfie",
+        other.to_str().unwrap(),
+        "--skip-liveness",
+    ];
+    let out = verify(&args);
+    let json = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(json["decision"], "rejected");
 }
 
 #[test]
@@ -407,6 +435,19 @@ fn bad_input_exits_2_with_a_reason() {
     let mut args = vec!["--id", a, "--challenge", CHALLENGE, "--selfie"];
     args.extend(std::iter::repeat_n(big, 15));
     assert_bad_input(&args, "capture_too_large");
+    // A real photo cut in half is corrupt, as a frame or as the ID: not a half-grey
+    // picture judged `blurry` (exit 1), as it was.
+    let whole = std::fs::read(face("ardern-1")).unwrap();
+    let half = dir.file("half.jpg", &whole[..whole.len() / 2]);
+    let half = half.to_str().unwrap();
+    assert_bad_input(
+        &["--id", a, "--challenge", CHALLENGE, "--selfie", a, half, a],
+        "image_corrupt",
+    );
+    assert_bad_input(
+        &["--id", half, "--challenge", CHALLENGE, "--selfie", a, a],
+        "image_corrupt",
+    );
     // No frames at all is a usage error.
     let out = reclaim(&["verify", "--id", a, "--challenge", CHALLENGE]);
     assert_eq!(out.status.code(), Some(2));

@@ -114,9 +114,7 @@ async fn a_camera_that_disappears_mid_capture_is_reported_and_the_flow_survives(
         "the flow waits for a camera"
     );
     // Plugging a camera back in resumes where the person was.
-    laptop.set_camera(Box::new(
-        reclaim_client::frames::FileSource::open(genuine_scenes(), 5.0).unwrap(),
-    ));
+    laptop.set_camera(Box::new(Webcam::open(genuine_scenes())));
     capture_id(&mut laptop);
     assert_eq!(laptop.screen(), Screen::Selfie);
     server.running.stop().await;

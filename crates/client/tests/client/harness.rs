@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use image::RgbImage;
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::engine::DeviceEngine;
-use reclaim_client::frames::FileSource;
+use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
 use reclaim_client::recovery::Recovery;
+use reclaim_directory::DemoUser;
 use reclaim_protocol::DeviceKey;
 use reclaim_server::{App, Config, RunningServer};
 use reclaim_testkit::scenes::{write_scenes, SceneSpec};
+use sqlx::Row;
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
@@ -106,9 +109,20 @@ pub struct Server {
     _dir: PathBuf,
 }
 
-/// The real server, accepting file-backed cameras (the tests' frames come from files).
+/// The real server with the default camera and model policies (the tests' camera
+/// declares itself a sensor: see [`Webcam`]).
 pub async fn server(name: &str) -> Server {
+    server_with(name, "", None).await
+}
+
+/// The real server with `policy` (TOML lines) added to its `[policy]` table, and the
+/// demo directory holding `users` instead of its seed.
+pub async fn server_with(name: &str, policy: &str, users: Option<Vec<DemoUser>>) -> Server {
     let dir = scratch(name);
+    if let Some(users) = users {
+        // The directory file the server opens: written first, so the seed is not used.
+        reclaim_directory::DemoDirectory::open(&dir.join("directory.json"), users).unwrap();
+    }
     // The service's public URL is the one the apps use (hand-off codes name it).
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -124,7 +138,7 @@ url = "sqlite://{db}"
 kind = "demo"
 file = {directory:?}
 [policy]
-allow_virtual_camera = true
+{policy}
 # The app registers its own key (unmanaged), which a deployment must opt into: these tests
 # are the app's journeys; which tier may recover is the server's own tests and the attack
 # suite's.
@@ -161,8 +175,137 @@ pub fn device(url: &str, scenes: &Path, timeouts: Timeouts) -> Recovery {
         90,
         "test laptop",
     );
-    r.set_camera(Box::new(FileSource::open(scenes, 5.0).unwrap()));
+    r.set_camera(Box::new(Webcam::open(scenes)));
     r
+}
+
+/// The camera of the tests: the product's [`FileSource`] playing `scenes` at 5 frames a
+/// second, declared as the laptop's built-in webcam.
+///
+/// The server's camera policy knows a camera only by what the app declares in its signed
+/// claims: a name, a backend, and the `virtual` and `file_backed` flags (the app sets
+/// `virtual` from the device's name and driver, `file_backed` for its file source). It
+/// cannot tell a declared sensor from a real one, and the default policy refuses virtual
+/// and file-backed cameras. So tests that run the default policy present their frames as
+/// a sensor's, which is what a real webcam's capture looks like to the server; the file
+/// source itself stays honest, and the policy's own tests use it (`policies.rs`).
+pub struct Webcam {
+    files: FileSource,
+}
+
+impl Webcam {
+    pub fn open(scenes: &Path) -> Webcam {
+        Webcam {
+            files: FileSource::open(scenes, 5.0).unwrap(),
+        }
+    }
+}
+
+/// What a laptop's built-in camera declares (V4L2, uvcvideo).
+pub fn webcam_info() -> CameraInfo {
+    CameraInfo {
+        name: "Integrated Camera: Integrated C".into(),
+        backend: "v4l2".into(),
+        virtual_device: false,
+        file_backed: false,
+    }
+}
+
+impl FrameSource for Webcam {
+    fn info(&self) -> CameraInfo {
+        webcam_info()
+    }
+
+    fn next_frame(&mut self) -> reclaim_client::Result<Frame> {
+        self.files.next_frame()
+    }
+
+    fn set_scene(&mut self, scene: Scene) {
+        self.files.set_scene(scene)
+    }
+}
+
+/// A webcam whose selfie frames arrive far faster than any analyser can look at them:
+/// the person's 5-frames-a-second recording (frames stamped 200 ms apart, as the camera's
+/// clock would) delivered 1 ms apart, 200 times faster than real time, then its last
+/// frame held (20 ms apart). To the capture pipeline this is a device whose analysis is
+/// 200 times slower than the camera (guidance takes about 12 ms a frame on an idle
+/// machine, docs/app.md); to the engine and the server it is an ordinary 5 fps capture.
+/// The other scenes play at the normal rate.
+pub struct Timelapse {
+    files: FileSource,
+    dir: PathBuf,
+    selfie: Vec<RgbImage>,
+    next: usize,
+    t_ms: u64,
+}
+
+impl Timelapse {
+    pub fn open(scenes: &Path) -> Timelapse {
+        Timelapse {
+            files: FileSource::open(scenes, 5.0).unwrap(),
+            dir: scenes.to_path_buf(),
+            selfie: Vec::new(),
+            next: 0,
+            t_ms: 0,
+        }
+    }
+}
+
+impl FrameSource for Timelapse {
+    fn info(&self) -> CameraInfo {
+        webcam_info()
+    }
+
+    fn next_frame(&mut self) -> reclaim_client::Result<Frame> {
+        if self.selfie.is_empty() {
+            let frame = self.files.next_frame()?;
+            self.t_ms = frame.t_ms.max(self.t_ms + 1);
+            return Ok(Frame {
+                image: frame.image,
+                t_ms: self.t_ms,
+            });
+        }
+        // Played once, then the last frame held, like the file source.
+        let held = self.next >= self.selfie.len();
+        std::thread::sleep(Duration::from_millis(if held { 20 } else { 1 }));
+        let image = self.selfie[self.next.min(self.selfie.len() - 1)].clone();
+        self.next += 1;
+        self.t_ms += 200;
+        Ok(Frame {
+            image,
+            t_ms: self.t_ms,
+        })
+    }
+
+    fn set_scene(&mut self, scene: Scene) {
+        self.selfie.clear();
+        self.next = 0;
+        if let Scene::Selfie(challenge) = &scene {
+            let seq = self.dir.join("selfie").join(challenge.join("-"));
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(&seq)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            paths.sort();
+            self.selfie = paths
+                .iter()
+                .map(|p| image::open(p).unwrap().to_rgb8())
+                .collect();
+        }
+        self.files.set_scene(scene)
+    }
+}
+
+/// The audit's decision entries, oldest first.
+pub async fn decision_details(app: &App) -> Vec<serde_json::Value> {
+    sqlx::query("SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
+        .collect()
 }
 
 /// Tests that run the camera pipeline and the engine take their turn: on two cores,

@@ -2,6 +2,8 @@
 //! sentence and advice in the UI's translation file: a refusal never shows a raw code.
 
 use reclaim_client::error::{APP_CODES, SERVER_CODES};
+use reclaim_client::flow::Flow;
+use reclaim_protocol::reasons::{public_reason, LIVENESS_NOT_CONFIRMED};
 use reclaim_verify::liveness::LivenessReason;
 use serde_json::Value;
 
@@ -77,7 +79,12 @@ fn refusal_reasons() -> Vec<&'static str> {
         "self_service_locked",
         "evidence_not_reverified",
     ];
-    codes.extend(LivenessReason::ALL.iter().map(|r| r.as_str()));
+    // The person meets a liveness reason in its public form only.
+    codes.extend(
+        LivenessReason::ALL
+            .iter()
+            .map(|r| public_reason(r.as_str())),
+    );
     codes
 }
 
@@ -150,4 +157,60 @@ fn every_prompt_and_quality_code_of_the_live_guidance_has_words() {
         false,
     ));
     assert!(gaps.is_empty(), "ui/i18n/en.json lacks: {gaps:#?}");
+}
+
+/// A spoof caught by the server or by the device's own engine reads as one neutral
+/// sentence: the UI has no sentence for any liveness check that says how a spoof was
+/// caught, no reason sentence names one, and the app shows its own engine's refusals in
+/// their public form.
+#[test]
+fn spoof_reasons_read_as_one_neutral_sentence() {
+    let s = strings();
+    assert!(
+        missing(&s, "reason", &[LIVENESS_NOT_CONFIRMED], true).is_empty(),
+        "reason.{LIVENESS_NOT_CONFIRMED} has words and advice"
+    );
+    let spoof: Vec<&str> = LivenessReason::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .filter(|c| public_reason(c) == LIVENESS_NOT_CONFIRMED)
+        .collect();
+    for c in [
+        "liveness_wrong_action",
+        "liveness_planar_motion",
+        "liveness_replayed_frames",
+        "liveness_static_frames",
+        "liveness_face_changed",
+    ] {
+        assert!(spoof.contains(&c), "{c} is a spoof check");
+    }
+    let telling: Vec<&&str> = spoof
+        .iter()
+        .filter(|c| entry(&s, "reason", c).is_some())
+        .collect();
+    assert!(
+        telling.is_empty(),
+        "ui/i18n/en.json names spoof checks: {telling:?}"
+    );
+    // Words that would say which check fired.
+    let reasons = s["reason"].as_object().unwrap();
+    for (code, e) in reasons {
+        let text = format!("{} {}", e["message"], e["advice"]).to_lowercase();
+        for tell in [
+            "flat picture",
+            "real head",
+            "used before",
+            "stopped changing",
+            "natural",
+            "jump",
+            "different face",
+            "didn't match the prompt",
+            "head movements",
+        ] {
+            assert!(!text.contains(tell), "reason.{code} says \"{tell}\"");
+        }
+    }
+    let mut flow = Flow::new(false, 90);
+    flow.refused_locally(spoof.iter().map(|c| c.to_string()).collect());
+    assert_eq!(flow.state().reasons, [LIVENESS_NOT_CONFIRMED]);
 }

@@ -18,7 +18,11 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         .unwrap();
     assert_eq!(st.flow.screen, Screen::Document);
     assert_eq!(st.flow.steps, vec!["document", "selfie"]);
-    assert!(st.camera.as_ref().is_some_and(|c| c.file_backed));
+    // The tests' camera declares a sensor, so the default camera policy takes it.
+    assert!(st
+        .camera
+        .as_ref()
+        .is_some_and(|c| !c.file_backed && !c.virtual_device));
     capture_id(&mut laptop);
     assert_eq!(
         laptop.screen(),
@@ -68,9 +72,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
     );
 
     // Back for an MFA reset: the selfie alone, against the template enrolled the first time.
-    laptop.set_camera(Box::new(
-        reclaim_client::frames::FileSource::open(returning_scenes(), 5.0).unwrap(),
-    ));
+    laptop.set_camera(Box::new(Webcam::open(returning_scenes())));
     let st = laptop
         .start_recovery(LOGIN, RecoveryAction::ResetMfa)
         .await
@@ -148,5 +150,37 @@ async fn a_password_the_policy_refuses_keeps_the_grant_and_a_good_one_then_works
     assert_eq!(st.flow.password_error.as_deref(), Some("password_refused"));
     let st = laptop.set_password(NEW_PASSWORD).await.unwrap();
     assert_eq!(st.flow.screen, Screen::Done);
+    server.running.stop().await;
+}
+
+/// A busy laptop: the camera delivers the selfie's frames far faster than the analyser
+/// can look at them (see [`Timelapse`]). Every frame the challenge needs is still
+/// recorded and judged, so the genuine person's turns are seen and the reset goes
+/// through, as on an idle machine. (Before the recording kept frames on the camera's
+/// side, the analyser's skipped frames were lost, with them the turns, and the person was
+/// refused with `liveness_wrong_action` or `liveness_challenge_not_completed`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genuine_turn_is_accepted_when_the_camera_outpaces_the_analyser() {
+    let _turn = serial().await;
+    let server = server("outpaced").await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    laptop.set_camera(Box::new(Timelapse::open(genuine_scenes())));
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(&mut laptop);
+    record_selfie(&mut laptop);
+    let st = laptop.submit().await.unwrap();
+    assert_eq!(
+        st.flow.screen,
+        Screen::Password,
+        "refused: {:?} {:?}",
+        st.flow.reasons,
+        st.flow.error
+    );
+    // The server judged the same frames and saw the turns too.
+    let decision = decision_details(&server.app).await.pop().unwrap();
+    assert_eq!(decision["outcome"], "approved", "{decision}");
     server.running.stop().await;
 }

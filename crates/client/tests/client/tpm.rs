@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::flow::Screen;
-use reclaim_client::frames::FileSource;
 use reclaim_client::recovery::Recovery;
 use reclaim_client::tpm::{TpmKeySigner, TpmKeyStore};
 use reclaim_protocol::{AttestationClaims, Camera, RecoveryAction, PROTOCOL_VERSION};
@@ -22,7 +21,6 @@ use reclaim_server::{hardware, App, Config, RunningServer};
 use reclaim_testkit::swtpm::Swtpm;
 use reclaim_tpm::device::KeyBlob;
 use reclaim_tpm::{Challenge, RegistrationRequest};
-use sqlx::Row;
 
 use crate::harness::*;
 
@@ -34,8 +32,8 @@ struct TpmServer {
 }
 
 /// The server as deployed by default: no policy row opts unmanaged devices in (so only a
-/// registered key can recover), the TPM vendor's CA trusted. It accepts file-backed
-/// cameras, as the harness's does, because the tests' frames come from files.
+/// registered key can recover), the TPM vendor's CA trusted, and the default camera and
+/// model policies (the harness's camera declares itself a sensor: see [`Webcam`]).
 async fn default_policy_server(name: &str, tpm: &Swtpm) -> TpmServer {
     let dir = scratch(name);
     let port = TcpListener::bind("127.0.0.1:0")
@@ -56,8 +54,6 @@ url = "sqlite://{db}"
 [directory]
 kind = "demo"
 file = {directory:?}
-[policy]
-allow_virtual_camera = true
 [tpm]
 endorsement_ca_files = [{cas}]
 "#,
@@ -84,18 +80,8 @@ fn tpm_device(url: &str, store: &TpmKeyStore) -> Recovery {
     assert!(key.in_tpm() && !key.registers_itself());
     let api = ApiClient::new(url, Timeouts::default()).unwrap();
     let mut r = Recovery::new(api, key, engine(), false, 90, "tpm laptop");
-    r.set_camera(Box::new(FileSource::open(genuine_scenes(), 5.0).unwrap()));
+    r.set_camera(Box::new(Webcam::open(genuine_scenes())));
     r
-}
-
-async fn decision_details(app: &App) -> Vec<serde_json::Value> {
-    sqlx::query("SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq")
-        .fetch_all(&app.store.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

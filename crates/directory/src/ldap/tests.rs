@@ -209,3 +209,24 @@ async fn reset_mfa_is_unsupported() {
         Err("directory_action_unsupported")
     );
 }
+
+#[test]
+fn capabilities_say_what_each_flavour_can_do() {
+    // Whatever a connector answers `Unsupported` for, its capabilities must leave out:
+    // the server refuses such a session at its start on the strength of this answer.
+    for (flavour, url) in [
+        (LdapFlavour::OpenLdap, "ldap://127.0.0.1/"),
+        (LdapFlavour::ActiveDirectory, "ldaps://127.0.0.1/"),
+    ] {
+        let d = LdapDirectory::new(config(flavour, url)).unwrap();
+        assert_eq!(
+            d.capabilities(),
+            crate::Capabilities {
+                reset_password: true,
+                reset_mfa: false,
+                unlock: true,
+            },
+            "{flavour:?}"
+        );
+    }
+}

@@ -5,12 +5,15 @@
 
 mod harness;
 
+mod admission;
 mod attacks;
 mod audit_chain;
+mod capabilities;
 mod cluster;
 mod flow;
 mod input;
 mod limits;
 mod notify;
 mod ops;
+mod oracle;
 mod trust;

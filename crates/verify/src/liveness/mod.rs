@@ -82,9 +82,12 @@ pub struct LivenessPolicy {
     pub min_frame_change: f32,
     /// Most frozen pairs tolerated (a camera pipeline may repeat a frame now and then).
     pub max_static_pairs: usize,
-    /// A face hash within this many bits of one stored from an earlier session marks the
-    /// frame as replayed.
+    /// A face hash, as seen or mirrored, within this many bits of one stored from an
+    /// earlier session marks the frame as replayed.
     pub seen_hamming: u32,
+    /// Least number of replayed frames that fails the capture (at least 1). Measured by
+    /// `reclaim eval-replay`: see docs/liveness.md, "Replays".
+    pub seen_min_frames: usize,
     /// Least median landmark jitter (stray from a local quadratic in time, in eye
     /// distances); below it the motion is too smooth to be a person. Deliberately tiny
     /// until calibrated.
@@ -122,6 +125,7 @@ impl Default for LivenessPolicy {
             min_frame_change: 0.5,
             max_static_pairs: 2,
             seen_hamming: 4,
+            seen_min_frames: 1,
             min_jitter: 0.002,
             max_pose_jump_deg_per_100ms: 40.0,
             min_wrong_frames: 2,
@@ -598,11 +602,18 @@ pub fn evaluate(
         LivenessReason::LivenessStaticFrames,
         &mut reasons,
     );
-    let face_hashes: Vec<Option<u64>> = observations.iter().map(|o| o.face_hash).collect();
+    let face_hashes: Vec<replay::FaceHashes> = observations
+        .iter()
+        .map(FrameObservation::face_hashes)
+        .collect();
     let replayed = replay::seen_frames(&face_hashes, seen, policy.seen_hamming);
     record(
         &mut checks,
-        LivenessCheck::at_most("replayed_frames", replayed.len() as f32, 0.0),
+        LivenessCheck::at_most(
+            "replayed_frames",
+            replayed.len() as f32,
+            policy.seen_min_frames.saturating_sub(1) as f32,
+        ),
         LivenessReason::LivenessReplayedFrames,
         &mut reasons,
     );

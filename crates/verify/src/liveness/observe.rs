@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cues::{frame_cues, FrameCues};
 use super::passive::PassiveModel;
-use super::replay::{dhash, face_crop, Thumbnail};
+use super::replay::{dhash, face_crop, FaceHashes, Thumbnail};
 use super::surface::FacePatch;
 use super::{LivenessError, LivenessInputError};
 use crate::engine::{FaceAnalysis, FaceEngine};
@@ -46,6 +46,10 @@ pub struct FrameObservation {
     /// Difference hash of the face (box enlarged by 20%) and of the whole frame.
     pub face_hash: Option<u64>,
     pub frame_hash: Option<u64>,
+    /// Difference hash of the same face crop mirrored left to right: compared with the
+    /// stored hashes as well, never stored (see [`super::replay`]).
+    #[serde(skip)]
+    pub face_hash_mirrored: Option<u64>,
     pub cues: Option<FrameCues>,
     #[serde(skip)]
     pub thumbnail: Option<Thumbnail>,
@@ -57,6 +61,14 @@ pub struct FrameObservation {
 }
 
 impl FrameObservation {
+    /// The face's hashes as seen and mirrored, for the replay check.
+    pub fn face_hashes(&self) -> FaceHashes {
+        FaceHashes {
+            seen: self.face_hash,
+            mirrored: self.face_hash_mirrored,
+        }
+    }
+
     /// Yaw and pitch, when both were measured and are finite.
     pub fn pose(&self) -> Option<(f32, f32)> {
         match (self.yaw_deg, self.pitch_deg) {
@@ -100,10 +112,11 @@ pub fn observation_from_analysis(
         .copied()
         .filter(|r| !matches!(r, ReasonCode::PoseOutOfRange))
         .collect();
-    let face_hash = face
+    let face_hashes = face
         .as_ref()
         .and_then(|f| face_crop(image, f.bbox))
-        .and_then(|c| dhash(&c));
+        .map(|c| FaceHashes::of(&c))
+        .unwrap_or_default();
     FrameObservation {
         timestamp_ms,
         size: image.dimensions(),
@@ -114,8 +127,9 @@ pub fn observation_from_analysis(
         pitch_deg: pose.map(|p| p.1),
         issues,
         embedding: analysis.embedding,
-        face_hash,
+        face_hash: face_hashes.seen,
         frame_hash: dhash(image),
+        face_hash_mirrored: face_hashes.mirrored,
         cues: face.and_then(|f| frame_cues(image, f.bbox)),
         thumbnail: Thumbnail::of(image),
         face_patch: face.and_then(|f| FacePatch::of(image, f.bbox)),
@@ -262,6 +276,7 @@ pub(crate) mod tests {
             embedding: None,
             face_hash: Some(timestamp_ms.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             frame_hash: Some(timestamp_ms.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)),
+            face_hash_mirrored: Some(timestamp_ms.wrapping_mul(0x1656_67b1_9e37_79f9)),
             cues: None,
             thumbnail: None,
             face_patch: None,

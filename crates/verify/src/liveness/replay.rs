@@ -7,6 +7,13 @@
 //! "video" was made from a still picture, or frames were duplicated by whoever injected
 //! them. The hashes (64-bit difference hashes) are kept by the backend per user, so a
 //! capture re-submitted in a later session is recognised even after re-encoding.
+//!
+//! A recording mirrored left to right answers the mirrored challenge (its "left" becomes
+//! "right"), and a difference hash of a mirrored picture has nothing in common with the
+//! original's. So each frame's face is hashed twice, as seen and mirrored, and both are
+//! compared with the stored hashes; only the first is stored, so the stored format (16
+//! hex digits per frame) did not change. How far apart genuine returns and replays land
+//! is measured by `reclaim eval-replay` (docs/liveness.md, "Replays").
 
 use image::{imageops, GrayImage, RgbImage};
 use zeroize::Zeroize;
@@ -103,6 +110,41 @@ pub fn face_crop(image: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
     Some(imageops::crop_imm(image, x0, y0, cw, ch).to_image())
 }
 
+/// The difference hash of the image mirrored left to right (see the module comment).
+pub fn dhash_mirrored(image: &RgbImage) -> Option<u64> {
+    if image.width() == 0 || image.height() == 0 {
+        return None;
+    }
+    dhash(&imageops::flip_horizontal(image))
+}
+
+/// A frame's face hashes: as seen, and mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FaceHashes {
+    pub seen: Option<u64>,
+    pub mirrored: Option<u64>,
+}
+
+impl FaceHashes {
+    /// Both hashes of a face crop.
+    pub fn of(crop: &RgbImage) -> FaceHashes {
+        FaceHashes {
+            seen: dhash(crop),
+            mirrored: dhash_mirrored(crop),
+        }
+    }
+
+    /// The fewest bits by which either orientation differs from any of `stored`; `None`
+    /// without a hash or without anything stored.
+    pub fn distance_to(&self, stored: &[u64]) -> Option<u32> {
+        [self.seen, self.mirrored]
+            .into_iter()
+            .flatten()
+            .flat_map(|h| stored.iter().map(move |&s| hamming(h, s)))
+            .min()
+    }
+}
+
 /// Number of differing bits.
 pub fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
@@ -126,12 +168,13 @@ pub fn static_pairs(thumbs: &[Option<&Thumbnail>], min_change: f32) -> usize {
         .count()
 }
 
-/// Index of every frame whose face hash is within `max_distance` bits of one of `seen`.
-pub fn seen_frames(face_hashes: &[Option<u64>], seen: &[u64], max_distance: u32) -> Vec<usize> {
+/// Index of every frame whose face, as seen or mirrored, is within `max_distance` bits of
+/// one of `seen`.
+pub fn seen_frames(face_hashes: &[FaceHashes], seen: &[u64], max_distance: u32) -> Vec<usize> {
     face_hashes
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.is_some_and(|h| seen.iter().any(|&s| hamming(h, s) <= max_distance)))
+        .filter(|(_, h)| h.distance_to(seen).is_some_and(|d| d <= max_distance))
         .map(|(i, _)| i)
         .collect()
 }
@@ -192,9 +235,30 @@ pub(crate) mod tests {
 
     #[test]
     fn frames_seen_before_are_found() {
-        let hashes = [Some(0b1111u64), None, Some(u64::MAX)];
+        let h = |seen, mirrored| FaceHashes { seen, mirrored };
+        let hashes = [
+            h(Some(0b1111u64), None),
+            h(None, None),
+            h(Some(u64::MAX), None),
+        ];
         assert_eq!(seen_frames(&hashes, &[0b0011], 4), vec![0]);
         assert_eq!(seen_frames(&hashes, &[0], 3), Vec::<usize>::new());
         assert!(seen_frames(&hashes, &[], 4).is_empty());
+        // The mirrored hash counts as much as the one seen.
+        let mirrored = [h(Some(u64::MAX), Some(0b0111))];
+        assert_eq!(seen_frames(&mirrored, &[0b0011], 1), vec![0]);
+    }
+
+    #[test]
+    fn a_mirrored_picture_matches_through_its_mirrored_hash() {
+        let a = picture(160, 120, 4);
+        let flipped = imageops::flip_horizontal(&a);
+        let stored = [dhash(&a).unwrap()];
+        // As seen, the mirror has little in common with the original...
+        assert!(hamming(dhash(&flipped).unwrap(), stored[0]) > 16);
+        // ...but mirrored back it is the same picture.
+        assert_eq!(FaceHashes::of(&flipped).distance_to(&stored), Some(0));
+        assert_eq!(FaceHashes::of(&a).distance_to(&[]), None);
+        assert_eq!(FaceHashes::of(&RgbImage::new(0, 0)), FaceHashes::default());
     }
 }

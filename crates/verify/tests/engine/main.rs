@@ -5,6 +5,7 @@ mod barcodes;
 mod documents;
 mod faces;
 mod liveness;
+mod replay;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,166 @@
+//! The server's camera and model policies and its document and face-match checks, met by
+//! the app: every other client test runs the default policies with a camera that declares
+//! itself a sensor (see [`Webcam`]); these run the app's honest file camera, a model list
+//! that leaves the app's models out, a directory that keeps a birth date, and a match
+//! margin that makes the genuine match borderline.
+
+use reclaim_client::api::Timeouts;
+use reclaim_client::flow::{FlowState, Screen};
+use reclaim_client::frames::FileSource;
+use reclaim_client::recovery::Recovery;
+use reclaim_directory::DemoUser;
+use reclaim_protocol::RecoveryAction;
+
+use crate::harness::*;
+
+/// A whole first-time password reset up to the service's answer.
+async fn first_time_reset(laptop: &mut Recovery) -> FlowState {
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(laptop);
+    record_selfie(laptop);
+    laptop.submit().await.unwrap().flow
+}
+
+/// The old password still opens the account: nothing was granted.
+async fn unchanged(server: &Server) {
+    let user = server
+        .app
+        .directory
+        .find_user(LOGIN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(server
+        .app
+        .directory
+        .password_is(&user, "the old forgotten passphrase")
+        .await
+        .unwrap());
+}
+
+/// The app declares its file source as what it is; the default policy refuses it, and a
+/// server that allows virtual cameras (demos) takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_backed_camera_is_refused_by_default_and_taken_where_allowed() {
+    let _turn = serial().await;
+    let server = server("camera-default").await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    laptop.set_camera(Box::new(FileSource::open(genuine_scenes(), 5.0).unwrap()));
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(
+        st.screen,
+        Screen::Refused,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    assert!(
+        st.reasons.iter().any(|r| r == "camera_not_allowed"),
+        "{:?}",
+        st.reasons
+    );
+    unchanged(&server).await;
+    server.running.stop().await;
+
+    let server = server_with("camera-allowed", "allow_virtual_camera = true", None).await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    laptop.set_camera(Box::new(FileSource::open(genuine_scenes(), 5.0).unwrap()));
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(
+        st.screen,
+        Screen::Password,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    server.running.stop().await;
+}
+
+/// A server that lists the models its devices may run, without the app's: refused, and
+/// the person told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_the_server_does_not_list_are_refused() {
+    let _turn = serial().await;
+    let other = "ab".repeat(32);
+    let server = server_with(
+        "model-not-allowed",
+        &format!("allowed_models = [\"{other}\"]"),
+        None,
+    )
+    .await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(
+        st.screen,
+        Screen::Refused,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    assert!(
+        st.reasons.iter().any(|r| r == "model_not_allowed"),
+        "{:?}",
+        st.reasons
+    );
+    unchanged(&server).await;
+    server.running.stop().await;
+}
+
+/// The directory keeps Avery's birth date and the passport shows another: refused as
+/// "identity not confirmed" (which record it is stays unsaid), the audit says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_with_another_birth_date_is_refused() {
+    let _turn = serial().await;
+    let mut avery =
+        DemoUser::new(LOGIN, "Avery", "Quinn").with_password("the old forgotten passphrase");
+    // The scenes' passport carries a generated date of birth after 1900.
+    avery.birth_date = Some("1900-01-01".into());
+    let server = server_with("birth-date", "", Some(vec![avery])).await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(
+        st.screen,
+        Screen::Refused,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    assert_eq!(st.reasons, vec!["identity_not_confirmed".to_string()]);
+    let decision = decision_details(&server.app).await.pop().unwrap();
+    assert_eq!(
+        decision["reasons"],
+        serde_json::json!(["document_birth_date_mismatch"]),
+        "{decision}"
+    );
+    unchanged(&server).await;
+    server.running.stop().await;
+}
+
+/// A face match just above the threshold goes to a person: the app shows the review
+/// screen and nothing changes until someone decides. (A margin as wide as the scale makes
+/// the genuine match borderline.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_borderline_face_match_goes_to_review() {
+    let _turn = serial().await;
+    let server = server_with(
+        "borderline",
+        "review_margin = 0.5\nreview_queue = true",
+        None,
+    )
+    .await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(st.screen, Screen::Review, "{:?} {:?}", st.reasons, st.error);
+    let decision = decision_details(&server.app).await.pop().unwrap();
+    assert_eq!(decision["outcome"], "review", "{decision}");
+    assert_eq!(
+        decision["reasons"],
+        serde_json::json!(["face_match_borderline"]),
+        "{decision}"
+    );
+    unchanged(&server).await;
+    server.running.stop().await;
+}
