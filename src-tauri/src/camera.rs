@@ -20,6 +20,34 @@ pub struct CameraEntry {
     pub virtual_device: bool,
 }
 
+/// The file-backed camera declared as a laptop's built-in sensor, what the client's tests
+/// call their webcam: the end-to-end tests' way (`file_camera_as_sensor`) to run the
+/// server's default camera policy, which refuses a file-backed camera declared honestly
+/// and cannot tell a declared sensor from a real one. Compiled only with the `test-hooks`
+/// cargo feature, which no shipped build enables.
+#[cfg(feature = "test-hooks")]
+pub struct DeclaredSensor(pub reclaim_client::frames::FileSource);
+
+#[cfg(feature = "test-hooks")]
+impl reclaim_client::frames::FrameSource for DeclaredSensor {
+    fn info(&self) -> reclaim_client::frames::CameraInfo {
+        reclaim_client::frames::CameraInfo {
+            name: "Integrated Camera: Integrated C".into(),
+            backend: "v4l2".into(),
+            virtual_device: false,
+            file_backed: false,
+        }
+    }
+
+    fn next_frame(&mut self) -> reclaim_client::Result<reclaim_client::frames::Frame> {
+        self.0.next_frame()
+    }
+
+    fn set_scene(&mut self, scene: reclaim_client::frames::Scene) {
+        self.0.set_scene(scene)
+    }
+}
+
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 mod native {
     use std::sync::mpsc::{sync_channel, Receiver, TrySendError};

@@ -44,6 +44,13 @@ pub struct Settings {
     /// Frame rate of a file-backed camera.
     #[serde(default = "default_fps")]
     pub file_camera_fps: f32,
+    /// For the end-to-end tests only: the file-backed camera declares itself a laptop's
+    /// built-in sensor (V4L2, neither virtual nor file-backed), so that the server's
+    /// default camera policy judges the tests' captures as it judges a real webcam's.
+    /// Only a build with the `test-hooks` cargo feature (the tests') has the switch; any
+    /// other build refuses a configuration that sets it (see [`Settings::check_test_switches`]).
+    #[serde(default)]
+    pub file_camera_as_sensor: bool,
     #[serde(default)]
     pub models_dir: Option<PathBuf>,
     /// The name this device registers under.
@@ -125,7 +132,26 @@ impl Settings {
         if !(5..=3600).contains(&s.idle_timeout_s) {
             return Err("idle_timeout_s must be between 5 and 3600".into());
         }
+        s.check_test_switches(cfg!(feature = "test-hooks"))?;
         Ok(s)
+    }
+
+    /// Refuses the test switches unless `test_hooks` (the cargo feature, never the
+    /// profile: the debug build `cargo build` or `cargo tauri dev` makes must refuse them as
+    /// a release build does). A shipped app that let its configuration declare image
+    /// files a sensor would hand anyone who can edit that file a camera the server's policy
+    /// cannot tell from a real one.
+    pub fn check_test_switches(&self, test_hooks: bool) -> Result<(), String> {
+        if self.file_camera_as_sensor && !test_hooks {
+            return Err(
+                "file_camera_as_sensor is for tests: this build of the app refuses it (no `test-hooks` feature)"
+                    .into(),
+            );
+        }
+        if self.file_camera_as_sensor && self.file_camera().is_none() {
+            return Err("file_camera_as_sensor needs camera = \"files:DIR\"".into());
+        }
+        Ok(())
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -211,6 +237,30 @@ mod tests {
         } else {
             assert!(s.err().unwrap_or_default().contains("Linux only"));
         }
+    }
+
+    #[test]
+    fn the_sensor_switch_is_refused_without_the_test_hooks_feature() {
+        let files = "server_url = \"http://127.0.0.1:1\"\ncamera = \"files:/tmp/frames\"\n";
+        let switched = format!("{files}file_camera_as_sensor = true\n");
+        let s: Settings = toml::from_str(&switched).unwrap();
+        let refused = s.check_test_switches(false).unwrap_err();
+        assert!(refused.contains("test-hooks"), "{refused}");
+        assert!(s.check_test_switches(true).is_ok());
+        // Off, the file camera is what it is in every build.
+        let honest: Settings = toml::from_str(files).unwrap();
+        assert!(!honest.file_camera_as_sensor);
+        assert!(honest.check_test_switches(false).is_ok());
+        // What this build does with it follows its feature, not its profile.
+        assert_eq!(
+            Settings::parse(&switched).is_ok(),
+            cfg!(feature = "test-hooks")
+        );
+        // A sensor made of files needs the files.
+        let e = Settings::parse("server_url = \"https://x\"\nfile_camera_as_sensor = true")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("file_camera_as_sensor"), "{e}");
     }
 
     #[test]

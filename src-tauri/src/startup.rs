@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::engine::DeviceEngine;
-use reclaim_client::frames::FileSource;
+use reclaim_client::frames::{FileSource, FrameSource};
 use reclaim_client::keystore::{DeviceSigner, KeyPlace, KeyStore};
 use reclaim_client::recovery::Recovery;
 use reclaim_client::{ClientError, Result};
@@ -41,7 +41,8 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
         &settings.device_name,
     );
     if let Some(dir) = settings.file_camera() {
-        recovery.set_camera(Box::new(FileSource::open(&dir, settings.file_camera_fps)?));
+        let files = FileSource::open(&dir, settings.file_camera_fps)?;
+        recovery.set_camera(file_camera(files, settings));
     } else {
         let wanted = settings
             .camera
@@ -61,6 +62,24 @@ pub async fn build(settings: &Settings) -> Result<Recovery> {
     // The start screen offers only what the service's directory can do.
     recovery.load_actions().await;
     Ok(recovery)
+}
+
+/// The file-backed camera as it declares itself: a file source, except in the tests'
+/// builds when their settings ask for a sensor (`file_camera_as_sensor`).
+#[cfg(feature = "test-hooks")]
+fn file_camera(files: FileSource, settings: &Settings) -> Box<dyn FrameSource> {
+    if settings.file_camera_as_sensor {
+        Box::new(crate::camera::DeclaredSensor(files))
+    } else {
+        Box::new(files)
+    }
+}
+
+/// The file-backed camera as it declares itself: a file source, always (the settings
+/// refuse the tests' sensor switch in this build).
+#[cfg(not(feature = "test-hooks"))]
+fn file_camera(files: FileSource, _settings: &Settings) -> Box<dyn FrameSource> {
+    Box::new(files)
 }
 
 /// The device key the settings name: the key in the TPM, the admin's managed file, or an

@@ -1,7 +1,10 @@
 //! The journeys: a first-time password reset, a returning user's reset with a selfie
 //! alone, someone else's face refused, a kiosk that forgets the person when left alone,
-//! and a phone taking over from a laptop by reading the QR code off the laptop's screen.
-//! One at a time: each drives a whole app (two, for the hand-off) on a 2-core machine.
+//! and a phone taking over from a laptop by reading the QR code off the laptop's screen;
+//! all against the server's default camera and model policies, with the file camera
+//! declared a sensor (see [`Server`]). And the camera policy itself: the file camera as
+//! it declares itself, refused. One at a time: each drives a whole app (two, for the
+//! hand-off) on a 2-core machine.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,12 +22,34 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The app's config for the journeys: `scenes` played as a laptop's built-in camera
+/// would film them (the tests' switch: see [`Server`]).
 fn app_settings(server: &Server, scenes: &std::path::Path, extra: &str) -> String {
+    honest_settings(
+        server,
+        scenes,
+        &format!("file_camera_as_sensor = true\n{extra}"),
+    )
+}
+
+/// The app's config with its file camera declared as what it is: file-backed.
+fn honest_settings(server: &Server, scenes: &std::path::Path, extra: &str) -> String {
     format!(
         "server_url = \"{}\"\ncamera = \"files:{}\"\nfile_camera_fps = 5.0\ndevice_name = \"e2e laptop\"\n{extra}\n",
         server.url,
         scenes.display()
     )
+}
+
+/// The UI's English string at `path` (e.g. `["reason", "camera_not_allowed", "message"]`).
+fn english(path: &[&str]) -> String {
+    let en: serde_json::Value =
+        serde_json::from_str(include_str!("../../../ui/i18n/en.json")).unwrap();
+    path.iter()
+        .fold(&en, |v, k| &v[k])
+        .as_str()
+        .unwrap_or_else(|| panic!("ui/i18n/en.json has no {}", path.join(".")))
+        .to_string()
 }
 
 /// CPU seconds (user + system) the app process has used so far.
@@ -203,6 +228,67 @@ fn someone_elses_face_is_refused_with_advice_and_nothing_changes() {
     // Trying again starts a new session at the ID.
     s.click("#retry-button");
     s.wait_screen("document", STEP);
+}
+
+/// The camera policy: the app declares its file camera file-backed, in its claims and to
+/// the person (the start screen's note), and the server's default policy refuses the
+/// capture with `camera_not_allowed`, which the person reads as its sentence and advice.
+#[test]
+fn an_honest_file_camera_is_refused_by_the_default_policy_and_nothing_changes() {
+    let _one = serial();
+    let display = Display::start();
+    let server = Server::start("e2e-camera");
+    let dir = scratch("app-camera");
+    let app = App::start(
+        &display,
+        &dir,
+        &honest_settings(&server, &scenes(Person::Avery), ""),
+    );
+    let s = &app.session;
+    s.wait_screen("start", STEP);
+    let state = s.js(
+        "return window.__TAURI__.core.invoke('get_state')",
+        serde_json::json!([]),
+    );
+    assert_eq!(state["camera"]["file_backed"], true, "{state}");
+    assert_eq!(state["camera"]["backend"], "file", "{state}");
+    assert_eq!(
+        s.text("#camera-note"),
+        english(&["ui", "camera_file_backed"]),
+        "the person is told the pictures come from files"
+    );
+    identify(&app, &display, "reset_password", None);
+    s.wait_screen("selfie", STEP);
+    s.wait_enabled("#start-selfie", STEP);
+    s.click("#start-selfie");
+    s.wait_screen("refused", STEP);
+    display.screenshot("camera-refused");
+    let state = s.js(
+        "return window.__TAURI__.core.invoke('get_state')",
+        serde_json::json!([]),
+    );
+    // Genuine Avery with Avery's passport: the camera is the only thing wrong.
+    assert_eq!(
+        state["reasons"],
+        serde_json::json!(["camera_not_allowed"]),
+        "{state}"
+    );
+    let shown = s.text("#refused-reasons");
+    let message = english(&["reason", "camera_not_allowed", "message"]);
+    let advice = english(&["reason", "camera_not_allowed", "advice"]);
+    assert!(
+        shown.contains(&message) && shown.contains(&advice),
+        "the refusal's sentence and advice are shown: {shown:?}"
+    );
+    assert!(
+        !shown.contains("camera_not_allowed"),
+        "a raw code reached the screen: {shown}"
+    );
+    assert!(password_is(&server, "the old forgotten passphrase"));
+    let record = server.directory_record(LOGIN);
+    for change in ["password_changes", "mfa_resets", "unlocks"] {
+        assert_eq!(record[change], 0, "{change}: {record}");
+    }
 }
 
 #[test]

@@ -171,17 +171,24 @@ pub fn screenshot_dir() -> PathBuf {
     .clone()
 }
 
-/// The real `reclaim serve`, on SQLite and the demo directory, with the default model
-/// policy and one departure from the default camera policy: it accepts file-backed
-/// cameras. The server knows a camera only by what the app declares in its signed claims
-/// (name, backend, and the `virtual` and `file_backed` flags). These tests feed the built
-/// app through `camera = "files:DIR"`, which honestly declares itself file-backed, and
-/// the default policy refuses that; a switch making the shipped app declare a sensor is
-/// not something the app may have. (The webview camera, `push_frame`, declares the label
-/// the page gives it and could carry the scenes as a sensor's, but the test would have to
-/// push every frame through WebDriver in step with the screens: not done.) The client's
-/// tests (crates/client/tests) run the default policy with a camera that declares a
-/// sensor, and test the camera policy itself with the file source.
+/// The real `reclaim serve`, on SQLite and the demo directory, with the default camera
+/// and model policies.
+///
+/// The server knows a camera only by what the app declares in its signed claims (name,
+/// backend, and the `virtual` and `file_backed` flags), and its default policy refuses a
+/// camera declared virtual or file-backed. These tests feed the built app image files
+/// (`camera = "files:DIR"`), which the app honestly declares file-backed; so the journeys
+/// set `file_camera_as_sensor = true`, which makes the file source declare a laptop's
+/// built-in V4L2 camera, as the client's tests (crates/client/tests) do with theirs. The
+/// switch exists only in builds with the `test-hooks` cargo feature, which these tests
+/// turn on and no shipped build does: any other build refuses a configuration that sets
+/// it (reclaim-app's unit test `the_sensor_switch_is_refused_without_the_test_hooks_feature`,
+/// and reclaim-cli's `only_test_builds_have_test_hooks` for which builds have the feature).
+/// The other way, pushing the scenes through the webview camera (`push_frame`) in step
+/// with the screens, would take every frame through WebDriver and test a camera path the
+/// desktop app uses only when it finds no camera of its own. The camera policy itself is
+/// `flows::an_honest_file_camera_is_refused_by_the_default_policy_and_nothing_changes`:
+/// the file source as it declares itself, against this same default server.
 pub struct Server {
     pub url: String,
     pub config: PathBuf,
@@ -200,7 +207,6 @@ impl Server {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_key_file = \"{}\"\n\
                  [database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n\
-                 [policy]\nallow_virtual_camera = true\n\
                  # The app registers its own key (unmanaged), which a deployment opts into.\n\
                  [[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"\n",
                 dir.join("data.key").display(),
