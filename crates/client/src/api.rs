@@ -35,6 +35,38 @@ impl Default for Timeouts {
     }
 }
 
+/// How the app waits out a busy service (`503 server_busy`).
+///
+/// The service refuses with `server_busy` before it does anything with a request (no
+/// session started, no evidence judged, no nonce spent: its admission runs first, and a
+/// judgement past its deadline is thrown away), so the same request, byte for byte, may
+/// be sent again: the same signed attestation included, whose nonce the service spends
+/// only with a recorded outcome. Nothing else is retried: after a timeout or a dropped
+/// connection the service may have decided, and a second decision is what the nonce
+/// exists to refuse.
+#[derive(Debug, Clone, Copy)]
+pub struct BusyRetry {
+    /// Tries after the first.
+    pub retries: u32,
+    /// The longest wait between tries: a longer `Retry-After` is cut to this, so a
+    /// service (or a proxy) cannot park the app.
+    pub max_wait: Duration,
+}
+
+impl Default for BusyRetry {
+    fn default() -> Self {
+        // Four tries over about 20 s with the service's `Retry-After: 5`: a burst of
+        // judgements passes in that time; a longer rush is better told to the person.
+        BusyRetry {
+            retries: 3,
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The wait when a busy answer names none.
+const BUSY_DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
 /// A session as the service starts it (or hands it to the phone).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Session {
@@ -121,6 +153,17 @@ pub struct ApiClient {
     base: String,
     http: reqwest::Client,
     timeouts: Timeouts,
+    busy: BusyRetry,
+}
+
+/// One try's answer.
+enum Attempt<T> {
+    Done(Result<T>),
+    /// `503 server_busy`: nothing was done; try again after the wait, if one was named.
+    Busy {
+        error: ClientError,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl ApiClient {
@@ -155,7 +198,14 @@ impl ApiClient {
             base,
             http,
             timeouts,
+            busy: BusyRetry::default(),
         })
+    }
+
+    /// The same client, waiting out a busy service as `busy` says.
+    pub fn with_busy_retry(mut self, busy: BusyRetry) -> ApiClient {
+        self.busy = busy;
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -290,6 +340,8 @@ impl ApiClient {
         .await
     }
 
+    /// One request, sent again unchanged while the service answers `server_busy` (see
+    /// [`BusyRetry`]); when it stays busy, the last refusal says so plainly.
     async fn send<T: DeserializeOwned>(
         &self,
         method: &str,
@@ -298,6 +350,61 @@ impl ApiClient {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<T> {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match self.send_once(method, path, token, body, timeout).await {
+                Attempt::Done(answer) => return answer,
+                Attempt::Busy { retry_after, .. } if tries <= self.busy.retries => {
+                    tokio::time::sleep(busy_wait(retry_after, self.busy.max_wait)).await;
+                }
+                Attempt::Busy { error, .. } => {
+                    return Err(match error {
+                        ClientError::Refused { status, code, .. } => ClientError::Refused {
+                            status,
+                            code,
+                            message: format!(
+                                "the recovery service stayed busy after {tries} tries; wait a minute and try again"
+                            ),
+                        },
+                        other => other,
+                    })
+                }
+            }
+        }
+    }
+
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Attempt<T> {
+        match self.try_send(method, path, token, body, timeout).await {
+            Ok((answer, retry_after)) => match answer {
+                Err(error @ ClientError::Refused { status: 503, .. })
+                    if error.code() == "server_busy" =>
+                {
+                    Attempt::Busy { error, retry_after }
+                }
+                answer => Attempt::Done(answer),
+            },
+            Err(e) => Attempt::Done(Err(e)),
+        }
+    }
+
+    /// The answer, with the `Retry-After` the service named (seconds; a date is not
+    /// something this service sends, and is ignored).
+    async fn try_send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Result<(Result<T>, Option<Duration>)> {
         let url = format!("{}{path}", self.base);
         let mut request = match method {
             "GET" => self.http.get(&url),
@@ -314,6 +421,12 @@ impl ApiClient {
         }
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
@@ -324,9 +437,10 @@ impl ApiClient {
             bytes.extend_from_slice(&chunk);
         }
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            let answer = serde_json::from_slice(&bytes).map_err(|e| {
                 ClientError::BackendInvalidAnswer(format!("{path}: HTTP {status}: {e}"))
             });
+            return Ok((answer, None));
         }
         // A refusal names its reason; a body that is not ours (a proxy's HTML page) is
         // named by its status alone.
@@ -347,12 +461,32 @@ impl ApiClient {
                 "{path}: HTTP {status}"
             )));
         }
-        Err(ClientError::Refused {
-            status,
-            code,
-            message,
-        })
+        Ok((
+            Err(ClientError::Refused {
+                status,
+                code,
+                message,
+            }),
+            retry_after,
+        ))
     }
+}
+
+/// The wait before trying a busy service again: what it asked for (or
+/// [`BUSY_DEFAULT_WAIT`]) up to `max_wait`, plus up to a quarter more at random, so the
+/// apps a rush turned away do not all come back in the same second.
+fn busy_wait(retry_after: Option<Duration>, max_wait: Duration) -> Duration {
+    let wait = retry_after.unwrap_or(BUSY_DEFAULT_WAIT).min(max_wait);
+    wait + wait.mul_f64(jitter() * 0.25)
+}
+
+/// A number in [0, 1), different in each call and each process: `RandomState` is seeded
+/// from the operating system. Only spreads retries out; nothing secret depends on it.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn transport_error(e: reqwest::Error) -> ClientError {
@@ -384,6 +518,22 @@ fn path_segment(id: &str) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_wait_honours_retry_after_up_to_the_cap() {
+        let cap = Duration::from_secs(10);
+        for _ in 0..100 {
+            let w = busy_wait(Some(Duration::from_secs(5)), cap);
+            assert!(
+                w >= Duration::from_secs(5) && w <= Duration::from_millis(6250),
+                "{w:?}"
+            );
+            let w = busy_wait(Some(Duration::from_secs(3600)), cap);
+            assert!(w >= cap && w <= cap.mul_f64(1.25), "{w:?}");
+            let w = busy_wait(None, cap);
+            assert!(w >= BUSY_DEFAULT_WAIT, "{w:?}");
+        }
+    }
 
     #[test]
     fn only_https_leaves_the_machine() {

@@ -69,6 +69,7 @@ mod tests {
             "liveness_face_changed",
             "liveness_passive_spoof",
             "liveness_invalid_input",
+            "liveness_seen_before",
             "liveness_some_check_added_later",
         ] {
             assert_eq!(public_reason(spoof), LIVENESS_NOT_CONFIRMED, "{spoof}");

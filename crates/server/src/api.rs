@@ -97,8 +97,9 @@ fn announced_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Every request: a place among those handled at once, then its route's body limit. The
-/// attestation's large limit (and an upload place, one per address) only after its
-/// session token is checked, so a stranger cannot make the server hold 48 MiB.
+/// attestation's large limit (and an upload place, counted by its session's device or by
+/// address: admission.rs) only after its session token is checked, so a stranger cannot
+/// make the server hold 48 MiB.
 async fn guard(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     request: Request,
@@ -114,9 +115,10 @@ async fn guard(
     };
     let (limit, _upload_place) = match attestation_session(&request) {
         Some(id) => {
-            if let Err(e) = crate::sessions::authorized(&app, &id, request.headers()).await {
-                return e.into_response();
-            }
+            let authorized = match crate::sessions::authorized(&app, &id, request.headers()).await {
+                Ok(authorized) => authorized,
+                Err(e) => return e.into_response(),
+            };
             // An attestation announced as small as any JSON route's body (a token with no
             // evidence) holds no more memory than one, so it takes no upload place: people
             // behind one address (an office's NAT, a row of kiosks) are not turned away
@@ -124,7 +126,11 @@ async fn guard(
             if announced_length(request.headers()).is_some_and(|n| n <= MAX_JSON_BYTES as u64) {
                 (MAX_JSON_BYTES, None)
             } else {
-                match app.admission.upload(&addr) {
+                let place = match admission_client(&app, &authorized, &addr).await {
+                    Ok(client) => app.admission.upload(&client),
+                    Err(e) => Err(e),
+                };
+                match place {
                     Ok(place) => (MAX_BODY_BYTES, Some(place)),
                     Err(e) => return e.into_response(),
                 }
@@ -142,6 +148,27 @@ async fn guard(
     // The places are held until the answer: the body, decoded evidence and judgement
     // live that long.
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Who an attestation from `addr` is counted as for its upload place (admission.rs): its
+/// session's device, when that device may act and an administrator put it there; anything
+/// else (a self-registered key, a hand-off's first device, a revoked key) by address.
+async fn admission_client(
+    app: &App,
+    (session, holder): &(crate::sessions::Session, crate::sessions::Holder),
+    addr: &str,
+) -> Result<crate::admission::Client, ApiError> {
+    if *holder != crate::sessions::Holder::Actor {
+        return Ok(crate::admission::Client::Address(addr.to_string()));
+    }
+    Ok(
+        match crate::devices::find(&app.store, &session.device_key).await? {
+            Some(d) if d.revoked_at.is_none() => {
+                crate::admission::Client::new(d.tier, &d.key_id, addr)
+            }
+            _ => crate::admission::Client::Address(addr.to_string()),
+        },
+    )
 }
 
 async fn count_responses(

@@ -267,7 +267,8 @@ pub struct ServerConfig {
     pub max_connections_per_address: usize,
     /// Requests handled at once; beyond it `503 server_busy`.
     pub max_requests: usize,
-    /// Evidence bodies (up to 48 MiB each) received or held at once, one per address.
+    /// Evidence bodies (up to 48 MiB each) received or held at once: shared out per
+    /// address for unmanaged devices, per device for managed and hardware ones (admission.rs).
     pub max_evidence_uploads: usize,
     /// A re-verification must get the engine and finish within this long.
     pub judgement_timeout_s: u64,

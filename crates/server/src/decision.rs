@@ -45,7 +45,12 @@ use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
 use crate::sessions::{self, login_key, Holder, Session};
 use crate::store::{now, StoreError};
-use crate::{limits, App};
+use crate::{limits, replay_store, App};
+
+/// A self-registered device's selfie capture whose frames were seen in an earlier session
+/// with another motion, refused when there is no review queue (see `judge`). A liveness
+/// code, so the person is told the one neutral sentence (`reasons::public_reason`).
+pub const SEEN_BEFORE: &str = "liveness_seen_before";
 
 /// Most selfie frames one attestation may carry: the capture limits' (`reclaim_verify`).
 pub const MAX_SELFIE_FRAMES: usize = reclaim_verify::CAPTURE_LIMITS.max_frames;
@@ -95,7 +100,8 @@ struct Judgement {
     review: Vec<String>,
     embedding: Option<FaceEmbedding>,
     face_score: Option<f32>,
-    frame_hashes: Vec<String>,
+    /// The capture as kept for the replay check (replay_store.rs).
+    frame_hashes: Vec<reclaim_verify::liveness::replay::SeenFrame>,
     reverified: bool,
 }
 
@@ -413,10 +419,12 @@ async fn attest(
     // Shared with the blocking re-verification task rather than copied: up to 48 MiB.
     let evidence = evidence_of(&claims, req.evidence, required)?.map(Arc::new);
     // Admitted before anything is spent: a busy server leaves the session usable. One
-    // judgement in flight per address and per account (admission.rs).
+    // judgement in flight per account, and per address for unmanaged keys or per device
+    // for managed and hardware ones (admission.rs).
     let addr = crate::api::client_addr(&app, &peer, &headers);
+    let client = crate::admission::Client::new(device.tier, &device.key_id, &addr);
     let _admitted = match &evidence {
-        Some(_) => Some(app.admission.judgement(&addr, &frame_key)?),
+        Some(_) => Some(app.admission.judgement(&client, &frame_key)?),
         None => None,
     };
     if evidence.is_some() && app.engine.is_none() {
@@ -440,6 +448,7 @@ async fn attest(
         user.as_ref(),
         template.as_ref(),
         &frame_key,
+        device.tier,
     )
     .await;
     let judgement = match judged {
@@ -494,7 +503,15 @@ async fn attest(
         judgement.face_score,
     )
     .await?;
-    store_frame_hashes(&app, &frame_key, &judgement.frame_hashes).await?;
+    let approved = matches!(decision.conclusion, Conclusion::Approved { .. });
+    replay_store::keep_session(
+        &app.store,
+        &frame_key,
+        &session.id,
+        approved,
+        &judgement.frame_hashes,
+    )
+    .await?;
     if decision.conclusion == Conclusion::Review {
         if let Some(ev) = &evidence {
             keep_for_review(&app, &session, ev, &decision.reasons).await?;
@@ -620,6 +637,7 @@ async fn judge(
     user: Option<&DirectoryUser>,
     template: Option<&FaceTemplate>,
     user_key: &str,
+    tier: crate::devices::Tier,
 ) -> Result<Judgement, ApiError> {
     let policy = &app.config.policy;
     let mut j = Judgement {
@@ -658,7 +676,7 @@ async fn judge(
             .iter()
             .filter_map(|a| a.parse().ok())
             .collect();
-        let seen = seen_hashes(app, user_key).await?;
+        let seen = replay_store::seen_sessions(&app.store, user_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
         let deadline = app.admission.deadline();
@@ -697,8 +715,34 @@ async fn judge(
             j.frame_hashes = report
                 .frames
                 .iter()
-                .filter_map(|f| f.face_hash.clone())
+                .filter_map(|f| f.seen_frame())
                 .collect();
+            // Frames seen before with another motion: the person coming back, or a
+            // recording cropped or brightened beyond what the motion check matches, which
+            // nothing kept tells apart (docs/liveness.md, "Replays"). With a review queue
+            // a person looks at it. Without one, a self-registered device (the channel an
+            // attacker's own client uses to send an edited recording) is refused and told
+            // the kiosk or helpdesk gets through; a managed or hardware device, whose
+            // frames come from the company's own camera, goes on with the doubt logged.
+            if report.seen_before {
+                tracing::warn!(
+                    session = %session.id,
+                    tier = tier.as_str(),
+                    frames = report.seen_frames.len(),
+                    "selfie frames seen in an earlier session, with another motion"
+                );
+                if policy.review_queue {
+                    j.review.push("face_seen_before".into());
+                } else if tier == crate::devices::Tier::Unmanaged {
+                    j.reasons.push(SEEN_BEFORE.into());
+                }
+            }
+            if report
+                .reasons
+                .contains(&reclaim_verify::liveness::LivenessReason::LivenessReplayedFrames)
+            {
+                tracing::warn!(session = %session.id, "selfie capture replayed from an earlier session");
+            }
         }
         if let Some(d) = &v.document {
             document = Some((
@@ -818,33 +862,6 @@ async fn judge(
     let mut seen = HashSet::new();
     j.reasons.retain(|r| seen.insert(r.clone()));
     Ok(j)
-}
-
-async fn seen_hashes(app: &App, user_key: &str) -> Result<Vec<u64>, ApiError> {
-    let rows = sqlx::query("SELECT hash FROM frame_hashes WHERE user_key = $1")
-        .bind(user_key)
-        .fetch_all(&app.store.pool)
-        .await
-        .map_err(StoreError::from)?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .filter_map(|h| u64::from_str_radix(&h, 16).ok())
-        .collect())
-}
-
-async fn store_frame_hashes(app: &App, user_key: &str, hashes: &[String]) -> Result<(), ApiError> {
-    let t = now();
-    for h in hashes.iter().take(MAX_SELFIE_FRAMES) {
-        sqlx::query("INSERT INTO frame_hashes (user_key, hash, seen_at) VALUES ($1, $2, $3) ON CONFLICT (user_key, hash) DO NOTHING")
-            .bind(user_key)
-            .bind(h)
-            .bind(t)
-            .execute(&app.store.writer)
-            .await
-            .map_err(StoreError::from)?;
-    }
-    Ok(())
 }
 
 /// Writes the outcome: the session's state, the grant when approved, the audit entry.

@@ -83,7 +83,7 @@ impl ServerEngine {
         with_document: bool,
         challenge: &[Action],
         enrolled: Option<&FaceTemplate>,
-        seen_hashes: &[u64],
+        seen_hashes: &[reclaim_verify::liveness::replay::SeenSession],
     ) -> Result<Verification, (&'static str, String)> {
         // The whole capture's headers are checked before any of it is decoded, and each
         // decoder is held to what its header declared: one judgement's memory is bounded

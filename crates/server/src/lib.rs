@@ -27,6 +27,7 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod replay_store;
 pub mod reset;
 pub mod sessions;
 pub mod store;
@@ -82,7 +83,7 @@ pub struct App {
     /// the answer is 503 at once, so queued uploads cannot pile up in memory.
     pub reverify_queue: Arc<Semaphore>,
     /// Who gets those places, and the request and upload places (admission.rs): fairly
-    /// per address and per account.
+    /// per address (unmanaged devices) or per device (managed, hardware), and per account.
     pub admission: admission::Admission,
 }
 
@@ -240,6 +241,7 @@ async fn background(app: Arc<App>) {
             tracing::warn!(code = e.code(), "checkpoint failed");
         }
         limits::prune_in_background(&app.store).await;
+        replay_store::prune_in_background(&app.store).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_limits.sql")),
     (5, include_str!("../migrations/0005_audit.sql")),
     (6, include_str!("../migrations/0006_reset_failures.sql")),
+    (7, include_str!("../migrations/0007_replay_sessions.sql")),
 ];
 
 #[derive(Debug, Clone)]

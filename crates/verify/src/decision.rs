@@ -17,8 +17,9 @@ use crate::document::{DocumentReader, DocumentReport, Side};
 use crate::engine::{EngineOptions, FaceEngine};
 use crate::error::VerifyError;
 use crate::face::{align_face, FaceEmbedding};
+use crate::liveness::replay::SeenSession;
 use crate::liveness::{
-    evaluate, observe_all_with, Action, FrameObservation, LivenessError, LivenessPolicy,
+    evaluate_seen, observe_all_with, Action, FrameObservation, LivenessError, LivenessPolicy,
     LivenessReport, PassiveModel, TimedFrame,
 };
 use crate::models::ModelStore;
@@ -78,8 +79,9 @@ pub struct VerifyRequest<'a> {
     pub enrolled: Option<&'a FaceTemplate>,
     pub selfies: &'a [TimedFrame<'a>],
     pub challenge: &'a [Action],
-    /// Face hashes of this user's earlier sessions, kept by the backend.
-    pub seen_hashes: &'a [u64],
+    /// What this user's earlier sessions left with the backend: per session, each frame's
+    /// face hash and motion (see `liveness::replay`).
+    pub seen_hashes: &'a [SeenSession],
     /// Testing face match alone: liveness is not judged and the result says so.
     pub skip_liveness: bool,
     pub today: Date,
@@ -263,7 +265,7 @@ impl Verifier<'_> {
             if let Some(model) = self.passive {
                 policy.passive_min_live = Some(model.config().min_live_probability);
             }
-            let report = evaluate(
+            let report = evaluate_seen(
                 &observations,
                 request.challenge,
                 request.seen_hashes,

@@ -1,15 +1,17 @@
 //! `reclaim eval-replay`: both sides of the replay check, measured. A replay (an earlier
 //! session's recording sent again, re-encoded, rescaled, cropped, brightened, noised or
-//! mirrored) must be refused; a person coming back (the same face, room and camera, new
-//! motion and noise) must not be refused as a replay of themselves.
+//! mirrored) must not go unnoticed (refused as a replay, or at least seen before); a
+//! person coming back (the same face, room and camera, new motion and noise) must not be
+//! refused as a replay of themselves.
 //!
 //! Sequences are made by `reclaim-facegen` from the photos in `tests/data/faces`: one head
 //! model per photo, so "the same room" is the same photo's background and lighting, which
 //! is harder than life (a real person sits somewhere a little different every time). The
-//! people are split in two: the rule's threshold and frame count are chosen on the first
-//! half (the tuning set) and the figures are reported on the second half, other people
-//! and other seeds. Every session's face hashes are kept, as the server keeps them, so the
-//! n-th return is compared with the recording and the n-1 returns before it.
+//! people are split in two: the rule's bits, frame count and motion distance are chosen
+//! on the first half (the tuning set) and the figures are reported on the second half,
+//! other people and other seeds. Every session is kept as the server keeps it (face hash
+//! and motion per frame), so the n-th return is compared with the recording and the n-1
+//! returns before it, one session at a time (`replay::judge_replay`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 use image::{imageops, RgbImage};
 use reclaim_docgen::Rng;
 use reclaim_facegen::{camera, sequence, Frame};
-use reclaim_verify::liveness::{observe_all, parse_challenge, LivenessPolicy, TimedFrame};
+use reclaim_verify::liveness::{observe_all, parse_challenge, replay, LivenessPolicy, TimedFrame};
 use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
@@ -36,7 +38,7 @@ pub const TRANSFORMS: [&str; 7] = [
     "mirrored",
 ];
 
-/// The thresholds tried on the tuning set: bits, and replayed frames.
+/// The thresholds tried on the tuning set: bits, and frames seen.
 const MAX_BITS: u32 = 10;
 const MAX_FRAMES: usize = 10;
 
@@ -84,17 +86,67 @@ pub fn transform(kind: &str, image: &RgbImage, rng: &mut Rng) -> RgbImage {
     }
 }
 
-/// Per presentation, the distance (bits) of every frame with a face to the nearest hash
-/// kept for that person, as seen or mirrored.
-#[derive(Default)]
-struct Measured {
-    genuine: Vec<Vec<u32>>,
-    replays: BTreeMap<&'static str, Vec<Vec<u32>>>,
+/// One presentation compared with one kept session.
+#[derive(Clone)]
+struct Against {
+    /// Per frame with a face, the bits to the nearest of the session's hashes, as seen
+    /// or mirrored.
+    bits: Vec<u32>,
+    /// Per frame with a face, the bits through its mirrored hash when nearer so than as
+    /// seen (else `u32::MAX`).
+    mirrored_bits: Vec<u32>,
+    /// The motion distance to the session (`None`: the capture has more frames).
+    motion: Option<f32>,
 }
 
-/// Judged a replay by the rule: at least `frames` frames within `bits`.
-fn flagged(distances: &[u32], bits: u32, frames: usize) -> bool {
-    distances.iter().filter(|&&d| d <= bits).count() >= frames.max(1)
+type Compared = Vec<Against>;
+
+/// Per presentation, its comparison with every session kept for that person before it.
+#[derive(Default)]
+struct Measured {
+    genuine: Vec<Compared>,
+    replays: BTreeMap<&'static str, Vec<Compared>>,
+}
+
+/// The rule: bits, least seen frames, largest motion distance.
+#[derive(Clone, Copy, Serialize)]
+struct Rule {
+    bits: u32,
+    frames: usize,
+    max_motion: f32,
+    /// Least frames matching only through the mirrored hash.
+    mirrored: usize,
+}
+
+/// What the rule makes of a presentation: refused as a replay, seen before (frames match
+/// a session, its motion does not), or neither.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Replayed,
+    SeenBefore,
+    Clear,
+}
+
+/// As `replay::judge_replay`, from the measured distances.
+fn verdict(c: &Compared, rule: Rule) -> Verdict {
+    let mut seen = false;
+    let within = |bits: &[u32]| bits.iter().filter(|&&d| d <= rule.bits).count();
+    for a in c {
+        if within(&a.bits) < rule.frames.max(1) {
+            continue;
+        }
+        if within(&a.mirrored_bits) >= rule.mirrored.max(1)
+            || a.motion.is_some_and(|m| m <= rule.max_motion)
+        {
+            return Verdict::Replayed;
+        }
+        seen = true;
+    }
+    if seen {
+        Verdict::SeenBefore
+    } else {
+        Verdict::Clear
+    }
 }
 
 #[derive(Serialize, Clone)]
@@ -103,8 +155,14 @@ struct Row {
     presentations: usize,
     /// Refused as replays: the error for genuine returns, the point for replays.
     refused: usize,
-    /// Frames within the threshold, least / median / most over the presentations.
-    matched_frames: [usize; 3],
+    /// Not refused, but frames seen in an earlier session (the backend's doubt
+    /// `face_seen_before`).
+    seen_before: usize,
+    /// Least motion distance to a session with seen frames: least / median / most.
+    motion_distance: [Option<f32>; 3],
+    /// Frames matching one session only through their mirrored hash (the most over
+    /// sessions): least / median / most.
+    mirrored_frames: [usize; 3],
 }
 
 #[derive(Serialize)]
@@ -112,19 +170,24 @@ struct Report {
     tuning_people: Vec<String>,
     report_people: Vec<String>,
     /// The rule chosen on the tuning set.
-    tuned_bits: u32,
-    tuned_frames: usize,
+    tuned: Rule,
     /// The rule `LivenessPolicy::default()` ships.
-    policy_bits: u32,
-    policy_frames: usize,
+    shipped: Rule,
     /// On the reported set, with the rule shipped.
     report: Vec<Row>,
     /// On the reported set, with the rule chosen on the tuning set.
     report_tuned: Vec<Row>,
-    /// The tuning set's sweep: [bits][frames - 1] = (genuine refused, replays refused).
-    tuning_sweep: Vec<Vec<(usize, usize)>>,
+    /// The tuning set with the shipped bits and frames, by largest motion distance:
+    /// (max_motion, genuine refused, genuine seen before, replays refused, replays seen
+    /// before).
+    tuning_sweep: Vec<(f32, usize, usize, usize, usize)>,
     tuning_genuine: usize,
     tuning_replays: usize,
+}
+
+/// Largest motion distances tried on the tuning set.
+fn motion_grid() -> Vec<f32> {
+    (1..=20).map(|i| i as f32 * 0.1).collect()
 }
 
 pub fn run(args: EvalReplayArgs) -> Outcome {
@@ -178,54 +241,79 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
         Err(e) => return fail(json, "internal", &format!("reported set: {e}")),
     };
 
-    // The sweep on the tuning set, and the rule it picks: no genuine return refused (or
-    // as few as any rule manages), then as many replays refused as possible, then the
-    // fewest frames and the most bits (the widest margin for the replays).
-    let tuning_replays: usize = tuning.replays.values().map(Vec::len).sum();
-    let mut sweep = Vec::new();
-    let mut best: Option<((usize, usize), u32, usize)> = None;
+    // The rule picked on the tuning set: as few genuine returns refused as any rule
+    // manages (none, if one does), then as few replays let through as clear, then as many
+    // replays refused outright, then as few genuine returns seen before.
+    let count = |set: &[Compared], rule: Rule, v: Verdict| {
+        set.iter().filter(|c| verdict(c, rule) == v).count()
+    };
+    let all_replays: Vec<Compared> = tuning.replays.values().flatten().cloned().collect();
+    let mut best: Option<((usize, usize, usize, usize), Rule)> = None;
     for bits in 0..=MAX_BITS {
-        let mut row = Vec::new();
         for frames in 1..=MAX_FRAMES {
-            let false_replays = tuning
-                .genuine
-                .iter()
-                .filter(|d| flagged(d, bits, frames))
-                .count();
-            let caught = tuning
-                .replays
-                .values()
-                .flatten()
-                .filter(|d| flagged(d, bits, frames))
-                .count();
-            row.push((false_replays, caught));
-            let key = (false_replays, tuning_replays - caught);
-            if best.is_none_or(|(k, _, _)| key < k) {
-                best = Some((key, bits, frames));
+            for max_motion in motion_grid() {
+                for mirrored in 1..=MAX_FRAMES {
+                    let rule = Rule {
+                        bits,
+                        frames,
+                        max_motion,
+                        mirrored,
+                    };
+                    let key = (
+                        count(&tuning.genuine, rule, Verdict::Replayed),
+                        count(&all_replays, rule, Verdict::Clear),
+                        all_replays.len() - count(&all_replays, rule, Verdict::Replayed),
+                        count(&tuning.genuine, rule, Verdict::SeenBefore),
+                    );
+                    if best.as_ref().is_none_or(|(k, _)| key < *k) {
+                        best = Some((key, rule));
+                    }
+                }
             }
         }
-        sweep.push(row);
     }
-    let (_, tuned_bits, tuned_frames) = best.unwrap_or(((0, 0), 4, 1));
     let policy = LivenessPolicy::default();
+    let shipped = Rule {
+        bits: policy.seen_hamming,
+        frames: policy.seen_min_frames,
+        max_motion: policy.seen_max_motion,
+        mirrored: policy.seen_min_mirrored,
+    };
+    let tuned = best.map_or(shipped, |(_, r)| r);
+    let tuning_sweep = motion_grid()
+        .into_iter()
+        .map(|max_motion| {
+            let rule = Rule {
+                max_motion,
+                ..shipped
+            };
+            (
+                max_motion,
+                count(&tuning.genuine, rule, Verdict::Replayed),
+                count(&tuning.genuine, rule, Verdict::SeenBefore),
+                count(&all_replays, rule, Verdict::Replayed),
+                count(&all_replays, rule, Verdict::SeenBefore),
+            )
+        })
+        .collect();
     let report = Report {
         tuning_people: tuning_names,
         report_people: report_names,
-        tuned_bits,
-        tuned_frames,
-        policy_bits: policy.seen_hamming,
-        policy_frames: policy.seen_min_frames,
-        report: rows(&measured, policy.seen_hamming, policy.seen_min_frames),
-        report_tuned: rows(&measured, tuned_bits, tuned_frames),
-        tuning_sweep: sweep,
+        tuned,
+        shipped,
+        report: rows(&measured, shipped),
+        report_tuned: rows(&measured, tuned),
+        tuning_sweep,
         tuning_genuine: tuning.genuine.len(),
-        tuning_replays,
+        tuning_replays: all_replays.len(),
     };
+    // Met when, with the rule shipped, no genuine return is refused as a replay and no
+    // replay goes through unnoticed (refused, or seen before).
     let ok = report.report.iter().all(|r| {
         if r.kind == "genuine_return" {
             r.refused == 0
         } else {
-            r.refused == r.presentations
+            r.refused + r.seen_before == r.presentations
         }
     });
     if json {
@@ -240,64 +328,102 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
     }
 }
 
+fn describe(r: Rule) -> String {
+    format!(
+        "at least {} frame(s) within {} bits of one session, motion within {:.1}, or {} through the mirror",
+        r.frames, r.bits, r.max_motion, r.mirrored
+    )
+}
+
 fn print_markdown(r: &Report) {
     say!(
-        "Reported set (people: {}), rule shipped: at least {} frame(s) within {} bits:\n",
+        "Reported set (people: {}), rule shipped: {}:\n",
         r.report_people.join(", "),
-        r.policy_frames,
-        r.policy_bits
+        describe(r.shipped)
     );
     print_rows(&r.report);
     say!(
-        "\nReported set, rule chosen on the tuning set: at least {} frame(s) within {} bits:\n",
-        r.tuned_frames,
-        r.tuned_bits
+        "\nReported set, rule chosen on the tuning set: {}:\n",
+        describe(r.tuned)
     );
     print_rows(&r.report_tuned);
     say!(
-        "\nTuning set (people: {}; {} genuine returns, {} replays): genuine returns refused / replays refused, by bits (rows) and least replayed frames (columns):\n",
+        "\nTuning set (people: {}; {} genuine returns, {} replays), shipped bits and frames, by largest motion distance:\n",
         r.tuning_people.join(", "),
         r.tuning_genuine,
         r.tuning_replays
     );
-    let head: Vec<String> = (1..=MAX_FRAMES).map(|f| format!("{f}")).collect();
-    say!("| bits | {} |", head.join(" | "));
-    say!("| --- |{}", " --- |".repeat(MAX_FRAMES));
-    for (bits, row) in r.tuning_sweep.iter().enumerate() {
-        let cells: Vec<String> = row.iter().map(|(g, c)| format!("{g}/{c}")).collect();
-        say!("| {bits} | {} |", cells.join(" | "));
+    say!("| max motion | genuine refused | genuine seen before | replays refused | replays seen before |");
+    say!("| --- | --- | --- | --- | --- |");
+    for (m, gr, gs, rr, rs) in &r.tuning_sweep {
+        say!("| {m:.1} | {gr} | {gs} | {rr} | {rs} |");
     }
 }
 
 fn print_rows(rows: &[Row]) {
-    say!("| presentation | sequences | refused as replays | frames matched min / median / max |");
-    say!("| --- | --- | --- | --- |");
+    say!("| presentation | sequences | refused as replays | seen before, not refused | motion distance min / median / max | frames matched through the mirror min / median / max |");
+    say!("| --- | --- | --- | --- | --- | --- |");
+    let f = |v: Option<f32>| v.map_or("-".to_string(), |x| format!("{x:.2}"));
     for r in rows {
-        let [lo, mid, hi] = r.matched_frames;
+        let [lo, mid, hi] = r.motion_distance;
+        let [mlo, mmid, mhi] = r.mirrored_frames;
         say!(
-            "| {} | {} | {} | {lo} / {mid} / {hi} |",
+            "| {} | {} | {} | {} | {} / {} / {} | {mlo} / {mmid} / {mhi} |",
             r.kind,
             r.presentations,
-            r.refused
+            r.refused,
+            r.seen_before,
+            f(lo),
+            f(mid),
+            f(hi)
         );
     }
 }
 
-fn rows(m: &Measured, bits: u32, frames: usize) -> Vec<Row> {
-    let row = |kind: &str, set: &[Vec<u32>]| {
-        let mut counts: Vec<usize> = set
+fn rows(m: &Measured, rule: Rule) -> Vec<Row> {
+    let row = |kind: &str, set: &[Compared]| {
+        let mut nearest: Vec<f32> = set
             .iter()
-            .map(|d| d.iter().filter(|&&x| x <= bits).count())
+            .filter_map(|c| {
+                c.iter()
+                    .filter(|a| {
+                        a.bits.iter().filter(|&&d| d <= rule.bits).count() >= rule.frames.max(1)
+                    })
+                    .filter_map(|a| a.motion)
+                    .reduce(f32::min)
+            })
             .collect();
-        counts.sort_unstable();
+        nearest.sort_by(f32::total_cmp);
+        let mut mirrored: Vec<usize> = set
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|a| a.mirrored_bits.iter().filter(|&&d| d <= rule.bits).count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        mirrored.sort_unstable();
         Row {
             kind: kind.to_string(),
             presentations: set.len(),
-            refused: set.iter().filter(|d| flagged(d, bits, frames)).count(),
-            matched_frames: [
-                counts.first().copied().unwrap_or(0),
-                counts.get(counts.len() / 2).copied().unwrap_or(0),
-                counts.last().copied().unwrap_or(0),
+            refused: set
+                .iter()
+                .filter(|c| verdict(c, rule) == Verdict::Replayed)
+                .count(),
+            seen_before: set
+                .iter()
+                .filter(|c| verdict(c, rule) == Verdict::SeenBefore)
+                .count(),
+            motion_distance: [
+                nearest.first().copied(),
+                nearest.get(nearest.len() / 2).copied(),
+                nearest.last().copied(),
+            ],
+            mirrored_frames: [
+                mirrored.first().copied().unwrap_or(0),
+                mirrored.get(mirrored.len() / 2).copied().unwrap_or(0),
+                mirrored.last().copied().unwrap_or(0),
             ],
         }
     };
@@ -308,12 +434,63 @@ fn rows(m: &Measured, bits: u32, frames: usize) -> Vec<Row> {
     out
 }
 
-/// Face hashes (as seen, and mirrored) of every frame with a face.
-fn observed(
-    engine: &FaceEngine,
-    frames: &[Frame],
-    threads: usize,
-) -> Result<Vec<reclaim_verify::liveness::replay::FaceHashes>, String> {
+/// One capture as the replay check sees it: per frame with a face, its hashes (as seen
+/// and mirrored) and motion.
+struct Observed {
+    hashes: Vec<replay::FaceHashes>,
+    motions: Vec<Option<replay::FrameMotion>>,
+}
+
+impl Observed {
+    /// The session the backend would keep from this capture.
+    fn kept(&self) -> replay::SeenSession {
+        replay::SeenSession {
+            frames: self
+                .hashes
+                .iter()
+                .zip(&self.motions)
+                .filter_map(|(h, m)| h.seen.map(|hash| replay::SeenFrame { hash, motion: *m }))
+                .collect(),
+        }
+    }
+
+    fn compare(&self, kept: &[replay::SeenSession]) -> Compared {
+        let motion: Vec<replay::FrameMotion> = self.motions.iter().flatten().copied().collect();
+        let mirrored: Vec<replay::FrameMotion> = motion.iter().map(|m| m.mirrored()).collect();
+        kept.iter()
+            .map(|s| {
+                let stored: Vec<u64> = s.frames.iter().map(|f| f.hash).collect();
+                let recorded: Vec<replay::FrameMotion> =
+                    s.frames.iter().filter_map(|f| f.motion).collect();
+                let distance = [&motion, &mirrored]
+                    .into_iter()
+                    .filter_map(|c| replay::motion_distance(c, &recorded))
+                    .reduce(f32::min);
+                let faces: Vec<&replay::FaceHashes> =
+                    self.hashes.iter().filter(|h| h.seen.is_some()).collect();
+                let nearest = |h: Option<u64>| {
+                    h.and_then(|h| stored.iter().map(|&s| replay::hamming(h, s)).min())
+                };
+                Against {
+                    bits: faces
+                        .iter()
+                        .filter_map(|h| h.distance_to(&stored))
+                        .collect(),
+                    mirrored_bits: faces
+                        .iter()
+                        .map(|h| match (nearest(h.seen), nearest(h.mirrored)) {
+                            (s, Some(m)) if s.is_none_or(|s| m < s) => m,
+                            _ => u32::MAX,
+                        })
+                        .collect(),
+                    motion: distance,
+                }
+            })
+            .collect()
+    }
+}
+
+fn observed(engine: &FaceEngine, frames: &[Frame], threads: usize) -> Result<Observed, String> {
     let timed: Vec<TimedFrame> = frames
         .iter()
         .map(|f| TimedFrame {
@@ -322,22 +499,15 @@ fn observed(
         })
         .collect();
     let observations = observe_all(engine, &timed, threads).map_err(|e| e.to_string())?;
-    Ok(observations
-        .iter()
-        .map(|o| o.face_hashes())
-        .filter(|h| h.seen.is_some())
-        .collect())
-}
-
-fn distances(hashes: &[reclaim_verify::liveness::replay::FaceHashes], stored: &[u64]) -> Vec<u32> {
-    hashes
-        .iter()
-        .filter_map(|h| h.distance_to(stored))
-        .collect()
+    Ok(Observed {
+        hashes: observations.iter().map(|o| o.face_hashes()).collect(),
+        motions: replay::motions_of(&observations),
+    })
 }
 
 /// Records one session per person, presents every transformation of it, then `returns`
-/// genuine returns spread over the people, each compared with everything kept before it.
+/// genuine returns spread over the people, each compared with every session kept before
+/// it.
 fn measure(
     engine: &FaceEngine,
     people: &[&Identity],
@@ -351,17 +521,14 @@ fn measure(
     let alphabet = parse_challenge("left,right,up,down,center").map_err(|e| e.to_string())?;
     let e = |e: reclaim_facegen::FacegenError| e.to_string();
     let mut out = Measured::default();
-    let mut kept: Vec<Vec<u64>> = Vec::new();
+    let mut kept: Vec<Vec<replay::SeenSession>> = Vec::new();
     for (i, person) in people.iter().enumerate() {
         let mut rng = Rng::new(seed_base + i as u64);
         let challenge = random_challenge(&alphabet, &mut rng);
         let actions = to_facegen(&challenge);
         let recording = sequence::genuine(&person.model, &actions, sequence::DEFAULT_FPS, &mut rng)
             .map_err(e)?;
-        let stored: Vec<u64> = observed(engine, &recording, threads)?
-            .iter()
-            .filter_map(|h| h.seen)
-            .collect();
+        let stored = vec![observed(engine, &recording, threads)?.kept()];
         for kind in TRANSFORMS {
             let frames: Vec<Frame> = recording
                 .iter()
@@ -370,8 +537,8 @@ fn measure(
                     timestamp_ms: f.timestamp_ms,
                 })
                 .collect();
-            let d = distances(&observed(engine, &frames, threads)?, &stored);
-            out.replays.entry(kind).or_default().push(d);
+            let c = observed(engine, &frames, threads)?.compare(&stored);
+            out.replays.entry(kind).or_default().push(c);
         }
         kept.push(stored);
     }
@@ -386,10 +553,10 @@ fn measure(
             &mut rng,
         )
         .map_err(e)?;
-        let hashes = observed(engine, &frames, threads)?;
-        out.genuine.push(distances(&hashes, &kept[who]));
-        // The server keeps every session's hashes, accepted or not.
-        kept[who].extend(hashes.iter().filter_map(|h| h.seen));
+        let o = observed(engine, &frames, threads)?;
+        out.genuine.push(o.compare(&kept[who]));
+        // The server keeps every session, accepted or not.
+        kept[who].push(o.kept());
     }
     Ok(out)
 }

@@ -174,7 +174,10 @@ pub fn device_run(
         enrolled: None,
         selfies: &timed,
         challenge: &actions,
-        seen_hashes,
+        // Bare hashes: compared by the hash rule alone (liveness::replay::judge_replay).
+        seen_hashes: &[reclaim_verify::liveness::replay::SeenSession::hashes_only(
+            seen_hashes,
+        )],
         skip_liveness: false,
         today: Date::today_utc().ok_or("the clock gives no date")?,
     })

@@ -198,13 +198,18 @@ pub fn run(args: VerifyArgs) -> Outcome {
             timestamp_ms,
         })
         .collect();
+    // Bare hashes: compared by the hash rule alone (liveness::replay::judge_replay).
+    let seen_sessions: Vec<_> = (!seen.is_empty())
+        .then(|| reclaim_verify::liveness::replay::SeenSession::hashes_only(&seen))
+        .into_iter()
+        .collect();
     let request = VerifyRequest {
         id_front: images.id_front.as_ref().map(|i| &i.rgb),
         id_back: images.id_back.as_ref().map(|i| &i.rgb),
         enrolled: enrolled.as_ref(),
         selfies: &frames,
         challenge: &challenge,
-        seen_hashes: &seen,
+        seen_hashes: &seen_sessions,
         skip_liveness: args.skip_liveness,
         today,
     };

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::served::Served;
+use crate::served::{register_kiosk, Served};
 use crate::{json_of, reclaim, Scratch};
 
 /// A production-configured server (see [`Served`]) with `policy` under `[policy]`.
@@ -151,22 +151,7 @@ fn an_operator_opt_in_gives_the_returning_takeover_only_a_delayed_change() {
     let key_file = std::cell::RefCell::new(PathBuf::new());
     let server = Server::start("attack-optin", policy, |config, dir| {
         let file = dir.0.join("kiosk.key");
-        let out = reclaim(&[
-            "device",
-            "register",
-            "--config",
-            config.to_str().unwrap(),
-            "--key-out",
-            file.to_str().unwrap(),
-            "--name",
-            "kiosk 1",
-            "--json",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        register_kiosk(config, &file);
         *key_file.borrow_mut() = file;
     });
     let key_file = key_file.into_inner();

@@ -4,20 +4,13 @@
 //! prints the key they are signed with.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::served::{free_port, register_kiosk, spawn_serve};
 use crate::{json_of, reclaim, Scratch};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn verify(config: &Path, checkpoint: Option<&Path>) -> Output {
     let mut args = vec![
@@ -63,39 +56,16 @@ fn a_tail_cut_after_a_checkpoint_is_found() {
         )
         .as_bytes(),
     );
-    let out = reclaim(&[
-        "device",
-        "register",
-        "--config",
-        config.to_str().unwrap(),
-        "--key-out",
-        dir.0.join("device.key").to_str().unwrap(),
-        "--name",
-        "kiosk 1",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let device = json_of(&out)["key_id"].as_str().unwrap().to_string();
+    let device = register_kiosk(&config, &dir.0.join("device.key"))["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // The server: two sessions, then a graceful stop (SIGTERM), which signs the last
-    // checkpoint.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_reclaim"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env_remove("RECLAIM_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
+    // checkpoint. Logging at `info` whatever the environment says: the checkpoints are
+    // read back from this log.
     let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::blocking::get(format!("{url}/healthz")).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut server = spawn_serve(&config, &log, &[("RECLAIM_LOG", "info")], &url);
     let client = reqwest::blocking::Client::new();
     for _ in 0..2 {
         let r = client

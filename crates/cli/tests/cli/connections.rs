@@ -306,3 +306,263 @@ fn only_test_builds_have_test_hooks() {
         );
     }
 }
+
+/// Body timeouts of a few seconds: a pause of 2 s, 4 s in all.
+const BODY_SHORT: &str =
+    "[server]\nheader_timeout_s = 5\nidle_timeout_s = 30\nbody_idle_timeout_s = 2\nbody_timeout_s = 4\n";
+
+/// A request head announcing a `length`-byte JSON body for `path`.
+fn json_head(path: &str, length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+/// Reads one whole response (head, and a body of its Content-Length) from `s`: its status,
+/// or `None` if the connection ends or stays silent (the read timeout) before one comes.
+fn response_of(s: &mut TcpStream) -> Option<u16> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while got.len() < head_end + length {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    head.strip_prefix("http/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+}
+
+/// Whether the server closes `s` within `within` (reads until the end of the stream,
+/// ignoring whatever else arrives).
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(250)))
+        .unwrap();
+    let until = Instant::now() + within;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < until {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// A client that sends its head and part of the body, then stops, is answered
+/// `408 request_timeout` once the body's pause passes `body_idle_timeout_s`, and
+/// disconnected; one that trickles its body a byte at a time, never pausing long, is cut
+/// at `body_timeout_s` the same way. Both are logged. Before the transport limits the
+/// server waited for the rest of the body for ever, holding the connection.
+#[test]
+fn a_stalled_or_trickled_body_is_answered_408_and_disconnected() {
+    let served = Served::start("conn-body", BODY_SHORT, |_, _| {});
+
+    // Stalled: 20 of the 200 bytes announced, then nothing.
+    let mut stalled = connect(&served);
+    stalled
+        .write_all(json_head("/v1/sessions", 200).as_bytes())
+        .unwrap();
+    stalled.write_all(b"{\"login\":\"avery.quinn\",").unwrap();
+    // Bounded wait, far longer than the 2 s configured.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let answer = response_of(&mut stalled);
+    assert_eq!(
+        answer,
+        Some(408),
+        "a body that stops is answered 408\n{}",
+        served.log()
+    );
+    assert!(
+        closed_within(&mut stalled, Duration::from_secs(10)),
+        "the connection is closed after the 408\n{}",
+        served.log()
+    );
+
+    // Trickled: a byte every 300 ms, each pause well inside the 2 s allowed, the whole
+    // well past the 4 s.
+    let mut trickled = connect(&served);
+    trickled
+        .write_all(json_head("/v1/password/check", 4000).as_bytes())
+        .unwrap();
+    trickled
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut sent = 0;
+    let mut ended = false;
+    while Instant::now() < until && !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        if trickled.write_all(b" ").is_ok() {
+            sent += 1;
+        }
+        match trickled.read(&mut buf) {
+            Ok(0) => {
+                ended = true;
+                break;
+            }
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let head = String::from_utf8_lossy(&got);
+    assert!(
+        head.starts_with("HTTP/1.1 408"),
+        "a trickled body is answered 408 (ended: {ended}, {sent} bytes sent): {head:?}\n{}",
+        served.log()
+    );
+    assert!(
+        ended || closed_within(&mut trickled, Duration::from_secs(10)),
+        "the trickling connection is closed after the 408\n{}",
+        served.log()
+    );
+
+    // The server still answers, and both timeouts are in its log.
+    let health = reqwest::blocking::get(format!("{}/healthz", served.url)).unwrap();
+    assert_eq!(health.status(), 200);
+    let log = served.log();
+    assert!(
+        log.matches("request body read timed out").count() >= 2,
+        "both body timeouts are logged:\n{log}"
+    );
+}
+
+/// A connection to the server from the loopback address `local` (Linux routes all of
+/// 127/8 to the loopback), so that a test can play several clients.
+fn connect_from(local: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((local, 0)))?;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            socket.connect(SocketAddr::from(([127, 0, 0, 1], port))),
+        )
+        .await??;
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(stream)
+    })
+}
+
+/// `GET /healthz` on the open connection `s`, kept open: the status, if one comes.
+fn healthz_on(s: &mut TcpStream) -> Option<u16> {
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    response_of(s)
+}
+
+/// A connection from `local` that the server has admitted: one that has had an answer on
+/// it and is still open. Retried, since the server may still be giving back the places of
+/// connections closed a moment ago.
+fn admitted_from(local: [u8; 4], served: &Served) -> TcpStream {
+    for _ in 0..50 {
+        if let Ok(mut s) = connect_from(local, served.port) {
+            if healthz_on(&mut s) == Some(200) {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "no connection from {local:?} was admitted\n{}",
+        served.log()
+    );
+}
+
+/// With `max_connections = 8`, eight connections from four addresses (two each, under the
+/// per-address cap of four) fill the server: a ninth, from an address with no connection
+/// at all, is closed as soon as it is accepted, and logged, while the admitted ones still
+/// get answers. Once some close, new connections are admitted again. Before the caps the
+/// server accepted connections until it ran out of descriptors.
+#[test]
+fn connections_beyond_the_overall_cap_are_closed() {
+    let served = Served::start(
+        "conn-cap",
+        // Long timeouts: only the cap closes anything here.
+        "[server]\nheader_timeout_s = 60\nidle_timeout_s = 120\nmax_connections = 8\nmax_connections_per_address = 4\n",
+        |_, _| {},
+    );
+    let mut admitted: Vec<TcpStream> = (0..8u8)
+        .map(|i| admitted_from([127, 0, 0, 11 + i / 2], &served))
+        .collect();
+
+    // Beyond the cap, from addresses that hold nothing: closed without an answer.
+    for last in [21u8, 22, 23] {
+        let mut beyond = connect_from([127, 0, 0, last], served.port).unwrap();
+        let _ = beyond.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let answer = response_of(&mut beyond);
+        assert_eq!(
+            answer,
+            None,
+            "a connection beyond the overall cap of 8 was answered\n{}",
+            served.log()
+        );
+        assert!(
+            closed_within(&mut beyond, Duration::from_secs(10)),
+            "a connection beyond the overall cap of 8 is closed\n{}",
+            served.log()
+        );
+    }
+    // Those within it are served as before.
+    for s in admitted.iter_mut() {
+        assert_eq!(
+            healthz_on(s),
+            Some(200),
+            "an admitted connection is still served\n{}",
+            served.log()
+        );
+    }
+    let log = served.log();
+    assert!(
+        log.contains("connection refused: overall limit"),
+        "the cap is logged:\n{log}"
+    );
+    assert!(
+        !log.contains("connection refused: per-address limit"),
+        "only the overall cap was reached:\n{log}"
+    );
+
+    // Places given back are taken again.
+    admitted.truncate(6);
+    let mut again = admitted_from([127, 0, 0, 24], &served);
+    assert_eq!(healthz_on(&mut again), Some(200));
+}

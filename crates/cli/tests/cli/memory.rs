@@ -17,28 +17,16 @@ use reclaim_protocol::{
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use crate::served::{Served, AUDIENCE};
+use crate::served::{post_json, Served, AUDIENCE};
 
 /// Unmanaged first-time password resets are approved: nothing stops the evidence before
 /// the engine but the engine's own input checks.
 const OPT_IN: &str = "[policy]\n[[policy.table]]\naction = \"password\"\ntier = \"unmanaged\"\nuser = \"first_time\"\nverdict = \"approve\"\n";
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        // Today's server spent minutes decoding the capture below; long enough to see it.
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap()
-}
-
+/// [`post_json`] with a generous timeout: today's server spent minutes decoding the
+/// capture below; long enough to see it.
 fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), String> {
-    let mut r = client().post(url).json(body);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let response = r.send().map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().unwrap_or(Value::Null)))
+    post_json(url, token, body, Duration::from_secs(600))
 }
 
 /// A self-registered key, a session for `avery.quinn`, and an attestation claiming

@@ -3,7 +3,7 @@
 //! `reclaim device` and `reclaim audit verify` against the server's database.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory, LdapConfig, LdapDirectory, LdapFlavour};
@@ -17,18 +17,11 @@ use reclaim_tpm::device::{KeyBlob, Tpm, TpmSigner};
 use reclaim_tpm::Challenge;
 use serde_json::{json, Value};
 
+use crate::served::{free_port, post_json, register_kiosk, spawn_serve};
 use crate::{json_of, reclaim, Scratch};
 
 const AUDIENCE: &str = "https://reclaim.test.invalid";
 const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Setup {
     dir: Scratch,
@@ -61,23 +54,7 @@ impl Setup {
         );
         let config = dir.file("reclaim.toml", text.as_bytes());
         let key_file = dir.0.join("device.key");
-        let out = reclaim(&[
-            "device",
-            "register",
-            "--config",
-            config.to_str().unwrap(),
-            "--key-out",
-            key_file.to_str().unwrap(),
-            "--name",
-            "kiosk 1",
-            "--json",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(json_of(&out)["tier"], "managed");
+        assert_eq!(register_kiosk(&config, &key_file)["tier"], "managed");
         let key = DeviceKey::from_seed_hex(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
         Setup {
             dir,
@@ -107,27 +84,15 @@ impl Setup {
 struct Server(Child);
 
 impl Server {
+    /// `reclaim serve` on `config` in `setup`'s directory, logging at debug level (the
+    /// tests check that not even that level writes a password or a grant).
     fn start(setup: &Setup, config: &Path) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(setup.dir.0.join("server.log"))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .env("RECLAIM_LOG", "debug")
-            .spawn()
-            .unwrap();
-        let server = Server(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if reqwest::blocking::get(format!("{}/healthz", setup.url())).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the server did not start");
+        Server(spawn_serve(
+            config,
+            &setup.dir.0.join("server.log"),
+            &[("RECLAIM_LOG", "debug")],
+            &setup.url(),
+        ))
     }
 
     fn kill(mut self) {
@@ -156,21 +121,9 @@ impl Drop for Server {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
+/// A request gives up after 30 s: a server that stalls fails the test, not hangs it.
 fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), String> {
-    let mut r = client().post(url).json(body);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let response = r.send().map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().unwrap_or(Value::Null)))
+    post_json(url, token, body, Duration::from_secs(30))
 }
 
 /// Session and attestation for `login` (whose ID reads `surname`, `given`): the grant.

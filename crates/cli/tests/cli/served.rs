@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reclaim_directory::DemoDirectory;
 
-use crate::Scratch;
+use crate::{json_of, reclaim, Scratch};
 
 pub const AUDIENCE: &str = "https://reclaim.attack.test.invalid";
 
@@ -18,6 +18,86 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Runs `reclaim serve --config config` with `env` set and its log (stderr) written to
+/// `log`, and waits until `url` answers `/healthz`. With re-verification on, the engine
+/// loads the models before the server listens: the wait allows for a loaded machine. A
+/// server that does not come up is killed, and the panic shows its log.
+pub fn spawn_serve(config: &Path, log: &Path, env: &[(&str, &str)], url: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::File::create(log)
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if reqwest::blocking::get(format!("{url}/healthz")).is_ok() {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the server exited ({status}) before it answered:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "the server did not start:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// An administrator registering a managed kiosk with `reclaim device register` on
+/// `config`'s database, its private key written to `key_out`: the command's JSON answer.
+pub fn register_kiosk(config: &Path, key_out: &Path) -> serde_json::Value {
+    let out = reclaim(&[
+        "device",
+        "register",
+        "--config",
+        config.to_str().unwrap(),
+        "--key-out",
+        key_out.to_str().unwrap(),
+        "--name",
+        "kiosk 1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)
+}
+
+/// `POST url` with `body` as JSON (and `token` as the bearer), giving up after `timeout`:
+/// the status and the JSON answer (`null` when it is not JSON), or why no answer came.
+pub fn post_json(
+    url: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<(u16, serde_json::Value), String> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut r = client.post(url).json(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let response = r.send().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().unwrap_or(serde_json::Value::Null)))
 }
 
 /// A server process, killed when dropped.
@@ -43,31 +123,14 @@ impl Served {
         );
         let config = dir.file("reclaim.toml", text.as_bytes());
         before(&config, &dir);
-        let child = Command::new(env!("CARGO_BIN_EXE_reclaim"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(dir.0.join("server.log"))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .spawn()
-            .unwrap();
-        let server = Served {
+        let url = format!("http://127.0.0.1:{port}");
+        let child = spawn_serve(&config, &dir.0.join("server.log"), &[], &url);
+        Served {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             port,
             dir,
-        };
-        // The engine loads the models before the server listens.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if reqwest::blocking::get(format!("{}/healthz", server.url)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("the server did not start:\n{}", server.log());
     }
 
     pub fn log(&self) -> String {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use image::RgbImage;
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::engine::DeviceEngine;
+use reclaim_client::flow::FlowState;
 use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
 use reclaim_client::recovery::Recovery;
 use reclaim_directory::DemoUser;
-use reclaim_protocol::DeviceKey;
+use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::{App, Config, RunningServer};
 use reclaim_testkit::scenes::{write_scenes, SceneSpec};
 use sqlx::Row;
@@ -155,13 +156,7 @@ verdict = "approve"
     .unwrap();
     let app = App::open(config).await.unwrap();
     let running = reclaim_server::start(app.clone()).await.unwrap();
-    let url = format!("http://{}", running.addr);
-    Server {
-        running,
-        app,
-        url,
-        _dir: dir,
-    }
+    Server::started(running, app, dir)
 }
 
 /// A laptop running the app against `url` with `scenes` in front of its camera.
@@ -333,4 +328,59 @@ pub fn record_selfie(r: &mut Recovery) {
         r.wait_for_guidance(WAIT, |g| g.done),
         "the selfie recording never finished"
     );
+}
+
+/// Avery's password in the demo directory's seed: still set unless a reset went through.
+pub const OLD_PASSWORD: &str = "the old forgotten passphrase";
+
+/// Whether `password` opens Avery's account in the server's directory now.
+pub async fn password_is(server: &Server, password: &str) -> bool {
+    let user = server
+        .app
+        .directory
+        .find_user(LOGIN)
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .app
+        .directory
+        .password_is(&user, password)
+        .await
+        .unwrap()
+}
+
+/// The old password still opens Avery's account: nothing was granted.
+pub async fn assert_password_unchanged(server: &Server) {
+    assert!(
+        password_is(server, OLD_PASSWORD).await,
+        "the password was changed"
+    );
+}
+
+/// A first-time password reset up to the service's answer: the session started, the ID
+/// shown and taken, the selfie recorded, and the evidence submitted.
+pub async fn first_time_reset(laptop: &mut Recovery) -> FlowState {
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(laptop);
+    record_selfie(laptop);
+    laptop.submit().await.unwrap().flow
+}
+
+impl Server {
+    /// A server a test started itself on a configuration of its own (where [`server_with`]'s
+    /// opt-in of unmanaged devices would change what is tested), its scratch `dir` kept
+    /// with it.
+    pub fn started(running: RunningServer, app: Arc<App>, dir: PathBuf) -> Server {
+        let url = format!("http://{}", running.addr);
+        Server {
+            running,
+            app,
+            url,
+            _dir: dir,
+        }
+    }
 }

@@ -3,10 +3,12 @@
 //! recoveries, the QR hand-off between two devices, the server's policies as the app
 //! meets them, and every way the outside world can misbehave.
 
+mod busy;
 mod failures;
 mod handoff;
 mod harness;
 mod i18n;
+mod paused;
 mod policies;
 mod preview;
 mod recovery;

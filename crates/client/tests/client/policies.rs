@@ -7,38 +7,20 @@
 use reclaim_client::api::Timeouts;
 use reclaim_client::flow::{FlowState, Screen};
 use reclaim_client::frames::FileSource;
-use reclaim_client::recovery::Recovery;
 use reclaim_directory::DemoUser;
-use reclaim_protocol::RecoveryAction;
 
 use crate::harness::*;
 
-/// A whole first-time password reset up to the service's answer.
-async fn first_time_reset(laptop: &mut Recovery) -> FlowState {
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(laptop);
-    record_selfie(laptop);
-    laptop.submit().await.unwrap().flow
-}
-
-/// The old password still opens the account: nothing was granted.
-async fn unchanged(server: &Server) {
-    let user = server
-        .app
-        .directory
-        .find_user(LOGIN)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(server
-        .app
-        .directory
-        .password_is(&user, "the old forgotten passphrase")
-        .await
-        .unwrap());
+/// The app shows the refusal, and `reason` is among its reasons.
+fn assert_refused_for(st: &FlowState, reason: &str) {
+    assert_eq!(
+        st.screen,
+        Screen::Refused,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    assert!(st.reasons.iter().any(|r| r == reason), "{:?}", st.reasons);
 }
 
 /// The app declares its file source as what it is; the default policy refuses it, and a
@@ -50,19 +32,8 @@ async fn a_file_backed_camera_is_refused_by_default_and_taken_where_allowed() {
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
     laptop.set_camera(Box::new(FileSource::open(genuine_scenes(), 5.0).unwrap()));
     let st = first_time_reset(&mut laptop).await;
-    assert_eq!(
-        st.screen,
-        Screen::Refused,
-        "{:?} {:?}",
-        st.reasons,
-        st.error
-    );
-    assert!(
-        st.reasons.iter().any(|r| r == "camera_not_allowed"),
-        "{:?}",
-        st.reasons
-    );
-    unchanged(&server).await;
+    assert_refused_for(&st, "camera_not_allowed");
+    assert_password_unchanged(&server).await;
     server.running.stop().await;
 
     let server = server_with("camera-allowed", "allow_virtual_camera = true", None).await;
@@ -93,19 +64,8 @@ async fn models_the_server_does_not_list_are_refused() {
     .await;
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
     let st = first_time_reset(&mut laptop).await;
-    assert_eq!(
-        st.screen,
-        Screen::Refused,
-        "{:?} {:?}",
-        st.reasons,
-        st.error
-    );
-    assert!(
-        st.reasons.iter().any(|r| r == "model_not_allowed"),
-        "{:?}",
-        st.reasons
-    );
-    unchanged(&server).await;
+    assert_refused_for(&st, "model_not_allowed");
+    assert_password_unchanged(&server).await;
     server.running.stop().await;
 }
 
@@ -114,8 +74,7 @@ async fn models_the_server_does_not_list_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_with_another_birth_date_is_refused() {
     let _turn = serial().await;
-    let mut avery =
-        DemoUser::new(LOGIN, "Avery", "Quinn").with_password("the old forgotten passphrase");
+    let mut avery = DemoUser::new(LOGIN, "Avery", "Quinn").with_password(OLD_PASSWORD);
     // The scenes' passport carries a generated date of birth after 1900.
     avery.birth_date = Some("1900-01-01".into());
     let server = server_with("birth-date", "", Some(vec![avery])).await;
@@ -135,7 +94,7 @@ async fn a_document_with_another_birth_date_is_refused() {
         serde_json::json!(["document_birth_date_mismatch"]),
         "{decision}"
     );
-    unchanged(&server).await;
+    assert_password_unchanged(&server).await;
     server.running.stop().await;
 }
 
@@ -161,6 +120,6 @@ async fn a_borderline_face_match_goes_to_review() {
         serde_json::json!(["face_match_borderline"]),
         "{decision}"
     );
-    unchanged(&server).await;
+    assert_password_unchanged(&server).await;
     server.running.stop().await;
 }

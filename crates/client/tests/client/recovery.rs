@@ -49,19 +49,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         st.flow.result.as_ref().map(|r| r.action),
         Some(RecoveryAction::ResetPassword)
     );
-    let user = server
-        .app
-        .directory
-        .find_user(LOGIN)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(server
-        .app
-        .directory
-        .password_is(&user, NEW_PASSWORD)
-        .await
-        .unwrap());
+    assert!(password_is(&server, NEW_PASSWORD).await);
 
     // Done: nothing of the person is kept; the next recovery starts clean.
     laptop.start_over();
@@ -100,32 +88,14 @@ async fn someone_else_with_the_id_is_refused_and_told_what_to_do() {
     let _turn = serial().await;
     let server = server("impostor").await;
     let mut laptop = device(&server.url, impostor_scenes(), Timeouts::default());
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(&mut laptop);
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
-    assert_eq!(st.flow.screen, Screen::Refused);
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(st.screen, Screen::Refused);
     assert!(
-        st.flow.reasons.iter().any(|r| r == "face_mismatch"),
+        st.reasons.iter().any(|r| r == "face_mismatch"),
         "{:?}",
-        st.flow.reasons
+        st.reasons
     );
-    let user = server
-        .app
-        .directory
-        .find_user(LOGIN)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(server
-        .app
-        .directory
-        .password_is(&user, "the old forgotten passphrase")
-        .await
-        .unwrap());
+    assert_password_unchanged(&server).await;
     // Retrying starts a new session at the first step.
     let st = laptop.retry().await.unwrap();
     assert_eq!(st.flow.screen, Screen::Document);
@@ -137,14 +107,8 @@ async fn a_password_the_policy_refuses_keeps_the_grant_and_a_good_one_then_works
     let _turn = serial().await;
     let server = server("refused-password").await;
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(&mut laptop);
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
-    assert_eq!(st.flow.screen, Screen::Password, "{:?}", st.flow.reasons);
+    let st = first_time_reset(&mut laptop).await;
+    assert_eq!(st.screen, Screen::Password, "{:?}", st.reasons);
     let st = laptop.set_password("short").await.unwrap();
     assert_eq!(st.flow.screen, Screen::Password);
     assert_eq!(st.flow.password_error.as_deref(), Some("password_refused"));
@@ -165,19 +129,13 @@ async fn a_genuine_turn_is_accepted_when_the_camera_outpaces_the_analyser() {
     let server = server("outpaced").await;
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
     laptop.set_camera(Box::new(Timelapse::open(genuine_scenes())));
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(&mut laptop);
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
+    let st = first_time_reset(&mut laptop).await;
     assert_eq!(
-        st.flow.screen,
+        st.screen,
         Screen::Password,
         "refused: {:?} {:?}",
-        st.flow.reasons,
-        st.flow.error
+        st.reasons,
+        st.error
     );
     // The server judged the same frames and saw the turns too.
     let decision = decision_details(&server.app).await.pop().unwrap();

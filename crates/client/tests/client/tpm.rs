@@ -8,8 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::flow::Screen;
@@ -17,24 +15,17 @@ use reclaim_client::recovery::Recovery;
 use reclaim_client::tpm::{TpmKeySigner, TpmKeyStore};
 use reclaim_protocol::{AttestationClaims, Camera, RecoveryAction, PROTOCOL_VERSION};
 use reclaim_server::devices::Tier;
-use reclaim_server::{hardware, App, Config, RunningServer};
+use reclaim_server::{hardware, App, Config};
 use reclaim_testkit::swtpm::Swtpm;
 use reclaim_tpm::device::KeyBlob;
 use reclaim_tpm::{Challenge, RegistrationRequest};
 
 use crate::harness::*;
 
-struct TpmServer {
-    running: RunningServer,
-    app: Arc<App>,
-    url: String,
-    _dir: PathBuf,
-}
-
 /// The server as deployed by default: no policy row opts unmanaged devices in (so only a
 /// registered key can recover), the TPM vendor's CA trusted, and the default camera and
 /// model policies (the harness's camera declares itself a sensor: see [`Webcam`]).
-async fn default_policy_server(name: &str, tpm: &Swtpm) -> TpmServer {
+async fn default_policy_server(name: &str, tpm: &Swtpm) -> Server {
     let dir = scratch(name);
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -65,13 +56,7 @@ endorsement_ca_files = [{cas}]
     .unwrap();
     let app = App::open(config).await.unwrap();
     let running = reclaim_server::start(app.clone()).await.unwrap();
-    let url = format!("http://{}", running.addr);
-    TpmServer {
-        running,
-        app,
-        url,
-        _dir: dir,
-    }
+    Server::started(running, app, dir)
 }
 
 /// The laptop's app with its TPM key, `scenes` in front of its camera.
@@ -168,19 +153,7 @@ async fn a_tpm_key_registered_by_an_admin_recovers_as_hardware_under_the_default
     );
     let st = laptop.set_password(NEW_PASSWORD).await.unwrap();
     assert_eq!(st.flow.screen, Screen::Done);
-    let user = server
-        .app
-        .directory
-        .find_user(LOGIN)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(server
-        .app
-        .directory
-        .password_is(&user, NEW_PASSWORD)
-        .await
-        .unwrap());
+    assert!(password_is(&server, NEW_PASSWORD).await);
 
     // The audit says why: a hardware device, the default row, the evidence re-verified.
     let decisions = decision_details(&server.app).await;

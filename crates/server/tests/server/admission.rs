@@ -1,6 +1,7 @@
 //! Admission to re-verification: one client cannot keep everyone else at `server_busy`,
-//! a judgement that takes too long ends with a retryable answer that leaves the session
-//! usable; and device names that would read as something else are refused.
+//! an office's kiosks behind one address are not turned away one at a time, a judgement
+//! that takes too long ends with a retryable answer that leaves the session usable; and
+//! device names that would read as something else are refused.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -42,6 +43,73 @@ fn attestation(s: &Session, key: &DeviceKey) -> Value {
         .map(|(i, (n, b))| json!({ "name": n, "t_ms": i * 200, "data": STANDARD.encode(b) }))
         .collect();
     json!({ "token": sign_attestation(&c, key).unwrap(), "evidence": evidence })
+}
+
+/// A noisy picture whose PNG is larger than a JSON route's 16 KiB, so the attestation
+/// carrying it takes an upload place (api.rs).
+fn noise_png() -> Vec<u8> {
+    let mut px = vec![0u8; 128 * 128 * 3];
+    getrandom::fill(&mut px).unwrap();
+    let img = image::RgbImage::from_raw(128, 128, px).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// [`attestation`] with evidence heavy enough to need an upload place.
+fn heavy_attestation(s: &Session, key: &DeviceKey) -> Value {
+    let items: Vec<(String, Vec<u8>)> = std::iter::once(("id_front".to_string(), noise_png()))
+        .chain((0..3u8).map(|i| (format!("selfie_{i:02}"), grey_png(100 + i))))
+        .collect();
+    let mut c = claims(s, key);
+    c.evidence = items
+        .iter()
+        .map(|(n, b)| EvidenceDigest {
+            name: n.clone(),
+            sha256: hex::encode(Sha256::digest(b)),
+        })
+        .collect();
+    let evidence: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (n, b))| json!({ "name": n, "t_ms": i * 200, "data": STANDARD.encode(b) }))
+        .collect();
+    let body = json!({ "token": sign_attestation(&c, key).unwrap(), "evidence": evidence });
+    assert!(body.to_string().len() > 16 * 1024);
+    body
+}
+
+/// A self-registered (unmanaged) key, as anyone with our code can make by the dozen.
+async fn unmanaged_key(h: &Harness) -> DeviceKey {
+    let key = DeviceKey::generate().unwrap();
+    let (status, body) = h
+        .post(
+            "/v1/devices",
+            &json!({ "public_key": key.public().to_base64(), "name": "laptop" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["tier"], "unmanaged", "{body}");
+    key
+}
+
+/// A kiosk an administrator registered (managed).
+async fn managed_key(h: &Harness) -> DeviceKey {
+    let key = DeviceKey::generate().unwrap();
+    register_managed(&h.app, &key).await;
+    key
+}
+
+/// Unmanaged devices may recover (so their attestations reach the queue), and the abuse
+/// limits on sessions and registrations, which are not under test here, stay out of the way.
+fn busy_office() -> Options {
+    Options {
+        reverify: true,
+        default_policy: true,
+        policy: "[[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"\n".into(),
+        extra: "[limits]\nsessions_per_user_per_hour = 10000\nsessions_per_address_per_minute = 10000\ndevice_registrations_per_address_per_hour = 10000\n".into(),
+        ..Options::default()
+    }
 }
 
 /// A client whose connections come from `addr` (any of 127/8 reaches the loopback).
@@ -100,23 +168,18 @@ async fn session_row(h: &Harness, id: &str) -> (String, i64) {
 
 /// Four heavy uploads from one address used to take every place in the queue, and every
 /// other person got `503 server_busy` until they were judged. Now one address has one
-/// judgement in flight, and another person's request waits its turn instead.
+/// judgement in flight for its self-registered keys, however many it holds, and another
+/// person's request waits its turn instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_keep_another_account_at_server_busy() {
-    let h = Harness::with(
-        Db::sqlite(),
-        Options {
-            reverify: true,
-            default_policy: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(Db::sqlite(), busy_office()).await;
     let attacker = client_from("127.0.0.1");
     let victim = client_from("127.0.0.2");
     let mut sessions = Vec::new();
     for i in 0..reclaim_server::REVERIFY_QUEUE {
-        sessions.push(h.session(&format!("mallory.{i}"), &h.kiosk).await);
+        let key = unmanaged_key(&h).await;
+        let s = h.session(&format!("mallory.{i}"), &key).await;
+        sessions.push((s, key));
     }
     let avery = h.session(AVERY, &h.kiosk).await;
 
@@ -124,7 +187,7 @@ async fn one_address_cannot_keep_another_account_at_server_busy() {
     let engine = h.app.reverify_slots.acquire().await.unwrap();
     let heavy: Vec<_> = sessions
         .iter()
-        .map(|s| send(&attacker, &h, s, attestation(s, &h.kiosk)))
+        .map(|(s, key)| send(&attacker, &h, s, attestation(s, key)))
         .collect();
     until(|| admitted(&h) + heavy.iter().filter(|t| t.is_finished()).count() >= heavy.len()).await;
     let held = admitted(&h);
@@ -150,6 +213,125 @@ async fn one_address_cannot_keep_another_account_at_server_busy() {
         reclaim_server::REVERIFY_QUEUE - 1,
         "one judgement in flight per address"
     );
+}
+
+/// The answers of `tasks`, in order.
+async fn answers(
+    tasks: Vec<tokio::task::JoinHandle<(u16, Option<String>)>>,
+) -> Vec<(u16, Option<String>)> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Sends every `(session, key)`'s heavy attestation from `client` while the engine is
+/// held; how many of them were admitted at once, and every answer once it is let go.
+async fn all_at_once(
+    h: &Harness,
+    client: &reqwest::Client,
+    row: &[(Session, DeviceKey)],
+) -> (usize, Vec<(u16, Option<String>)>) {
+    let engine = h.app.reverify_slots.acquire().await.unwrap();
+    let before = admitted(h);
+    let tasks: Vec<_> = row
+        .iter()
+        .map(|(s, key)| send(client, h, s, heavy_attestation(s, key)))
+        .collect();
+    until(|| {
+        admitted(h).saturating_sub(before) + tasks.iter().filter(|t| t.is_finished()).count()
+            >= row.len()
+    })
+    .await;
+    let together = admitted(h).saturating_sub(before);
+    drop(engine);
+    (together, answers(tasks).await)
+}
+
+/// An office's kiosks share one public address (NAT). Each used to need the address's
+/// one upload place, so one person's upload kept every colleague at `503 server_busy`.
+/// A kiosk is a managed device, admitted per device and per account: a row of them is
+/// admitted at once. Self-registered keys from one address still share one place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosks_behind_one_address_are_admitted_together() {
+    let h = Harness::with(Db::sqlite(), busy_office()).await;
+    let office = client_from("127.0.0.3");
+    let n = reclaim_server::REVERIFY_QUEUE;
+    let mut kiosks = Vec::new();
+    for i in 0..n {
+        let key = managed_key(&h).await;
+        kiosks.push((h.session(&format!("colleague.{i}"), &key).await, key));
+    }
+    let (together, answered) = all_at_once(&h, &office, &kiosks).await;
+    assert_eq!(
+        together, n,
+        "a row of kiosks behind one address, admitted at once: {answered:?}"
+    );
+    assert!(
+        answered
+            .iter()
+            .all(|(status, _)| *status != 503 && *status != 0),
+        "{answered:?}"
+    );
+
+    // The same address's self-registered keys: one place between them, however many.
+    let mut laptops = Vec::new();
+    for i in 0..n {
+        let key = unmanaged_key(&h).await;
+        laptops.push((h.session(&format!("stranger.{i}"), &key).await, key));
+    }
+    let (together, answered) = all_at_once(&h, &office, &laptops).await;
+    assert_eq!(together, 1, "unmanaged keys from one address: {answered:?}");
+    let busy = answered
+        .iter()
+        .filter(|(status, code)| *status == 503 && code.as_deref() == Some("server_busy"))
+        .count();
+    assert_eq!(busy, n - 1, "{answered:?}");
+}
+
+/// Self-registered keys on as many addresses as there are places (an attacker with a few
+/// machines) hold every place but one between them: the kiosk's channel keeps a place of
+/// each kind, so a person at a kiosk is admitted at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmanaged_keys_on_many_addresses_leave_the_kiosk_a_place() {
+    let h = Harness::with(Db::sqlite(), busy_office()).await;
+    let n = reclaim_server::REVERIFY_QUEUE;
+    let engine = h.app.reverify_slots.acquire().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let key = unmanaged_key(&h).await;
+        let s = h.session(&format!("mallory.{i}"), &key).await;
+        let client = client_from(&format!("127.0.0.{}", 10 + i));
+        tasks.push(send(&client, &h, &s, heavy_attestation(&s, &key)));
+    }
+    until(|| admitted(&h) + tasks.iter().filter(|t| t.is_finished()).count() >= n).await;
+    let held = admitted(&h);
+    assert_eq!(held, n - 1, "unmanaged keys hold all but one place");
+
+    // A kiosk behind one of the attacker's addresses (a shared network).
+    let kiosk = managed_key(&h).await;
+    let avery = h.session(AVERY, &kiosk).await;
+    let theirs = send(
+        &client_from("127.0.0.10"),
+        &h,
+        &avery,
+        heavy_attestation(&avery, &kiosk),
+    );
+    until(|| admitted(&h) > held || theirs.is_finished()).await;
+    let kiosk_admitted = admitted(&h) > held;
+    drop(engine);
+    let (status, code) = theirs.await.unwrap();
+    assert!(
+        kiosk_admitted && status != 503 && status != 0,
+        "the kiosk, with every unmanaged place taken: {status} {code:?}"
+    );
+    let busy = answers(tasks)
+        .await
+        .iter()
+        .filter(|(status, _)| *status == 503)
+        .count();
+    assert_eq!(busy, 1, "the unmanaged attempt past the unmanaged share");
 }
 
 /// A judgement that cannot finish in time (here: the engine is held) is answered with a

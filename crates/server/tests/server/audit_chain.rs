@@ -5,7 +5,7 @@
 
 use reclaim_server::audit::{self, ChainReport};
 use reclaim_server::crypto::{new_secret, secret_hash, Keys};
-use reclaim_server::{App, Config};
+use reclaim_server::App;
 use sqlx::Row;
 
 use crate::harness::*;
@@ -49,25 +49,38 @@ async fn restore(h: &Harness, saved: &[AuditRow]) {
         .await
         .unwrap();
     for r in saved {
-        sqlx::query("INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(r.0)
-            .bind(r.1)
-            .bind(&r.2)
-            .bind(&r.3)
-            .bind(&r.4)
-            .bind(&r.5)
-            .bind(&r.6)
-            .bind(&r.7)
-            .execute(&h.app.store.pool)
-            .await
-            .unwrap();
+        insert(h, r).await;
     }
     let report = verify(h).await;
     assert!(report.intact(), "restoring failed: {report:?}");
 }
 
+/// Writes `r` into the audit table as it stands, as anyone with the database can.
+async fn insert(h: &Harness, r: &AuditRow) {
+    sqlx::query("INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(r.0)
+        .bind(r.1)
+        .bind(&r.2)
+        .bind(&r.3)
+        .bind(&r.4)
+        .bind(&r.5)
+        .bind(&r.6)
+        .bind(&r.7)
+        .execute(&h.app.store.pool)
+        .await
+        .unwrap();
+}
+
 async fn verify(h: &Harness) -> ChainReport {
     audit::verify(&h.app.store, &h.app.keys).await.unwrap()
+}
+
+/// The chain verified against the signed checkpoints in `log` (log lines or the
+/// checkpoint file).
+async fn verify_against(h: &Harness, log: &str) -> ChainReport {
+    audit::verify_with_checkpoints(&h.app.store, &h.app.keys, log)
+        .await
+        .unwrap()
 }
 
 fn has(report: &ChainReport, seq: i64, code: &str) -> bool {
@@ -211,8 +224,7 @@ async fn audit_tampering_is_detected(db: Db) {
     restore(&h, &saved).await;
 
     // Untouched, the chain keeps growing intact.
-    h.server = Some(reclaim_server::start(h.app.clone()).await.unwrap());
-    h.base = format!("http://{}", h.server.as_ref().unwrap().addr);
+    h.restart().await;
     h.session(AVERY, &h.kiosk).await;
     let report = verify(&h).await;
     assert!(report.intact(), "{report:?}");
@@ -248,11 +260,6 @@ async fn cut_after(h: &Harness, seq: i64) {
         .execute(&h.app.store.pool)
         .await
         .unwrap();
-}
-
-async fn restart(h: &mut Harness) {
-    h.server = Some(reclaim_server::start(h.app.clone()).await.unwrap());
-    h.base = format!("http://{}", h.server.as_ref().unwrap().addr);
 }
 
 /// The entries' MAC input, as an attacker who knows the code (not the key) rebuilds it.
@@ -304,9 +311,7 @@ async fn a_cut_tail_is_found(db: Db) {
     // Untouched: intact, with and without the checkpoints.
     let report = verify(&h).await;
     assert!(report.intact(), "{report:?}");
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     assert!(report.intact(), "{report:?}");
     assert!(report.checkpoints.unwrap() >= 2, "{report:?}");
 
@@ -317,25 +322,21 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &(keep.0, keep.7.clone(), final_head.2.clone())).await;
     let report = verify(&h).await;
     assert!(has(&report, keep.0, "head_mac_invalid"), "{report:?}");
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     assert!(
         has(&report, final_head.0, "checkpoint_entry_missing"),
         "{report:?}"
     );
     // A server that goes on appending records the moved head in the chain instead of
     // building on it.
-    restart(&mut h).await;
+    h.restart().await;
     h.session(AVERY, &h.kiosk).await;
     h.stop().await;
     let report = verify(&h).await;
     assert!(has(&report, keep.0 + 1, "head_was_invalid"), "{report:?}");
     assert!(!has_code(&report, "head_mac_invalid"), "{report:?}");
     // ... and the checkpoint sees its entry replaced.
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     assert!(
         has(&report, final_head.0, "checkpoint_hash_mismatch"),
         "{report:?}"
@@ -349,9 +350,7 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &early_head).await;
     let report = verify(&h).await;
     assert!(report.intact(), "{report:?}");
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     assert!(
         has(&report, final_head.0, "checkpoint_entry_missing"),
         "{report:?}"
@@ -373,18 +372,7 @@ async fn a_cut_tail_is_found(db: Db) {
         String::new(),
     );
     forged.7 = forger.audit_mac(&mac_input(&forged));
-    sqlx::query("INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(forged.0)
-        .bind(forged.1)
-        .bind(&forged.2)
-        .bind(&forged.3)
-        .bind(&forged.4)
-        .bind(&forged.5)
-        .bind(&forged.6)
-        .bind(&forged.7)
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    insert(&h, &forged).await;
     set_head(
         &h,
         &(
@@ -414,9 +402,7 @@ async fn a_cut_tail_is_found(db: Db) {
         serde_json::to_string(&bad).unwrap(),
         serde_json::to_string(&wrong_key).unwrap()
     );
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     let codes: Vec<_> = report.problems.iter().map(|p| (p.line, p.code)).collect();
     assert_eq!(
         codes,
@@ -427,22 +413,18 @@ async fn a_cut_tail_is_found(db: Db) {
         ],
         "{report:?}"
     );
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, "not a log\n")
-        .await
-        .unwrap();
+    let report = verify_against(&h, "not a log\n").await;
     assert!(has_code(&report, "checkpoint_none"), "{report:?}");
 
     // Untouched, the chain keeps growing intact. (The checkpoints signed while the cut
     // chain was growing vouch for entries the restore replaced: dropped.)
     std::fs::write(&checkpoints, &original).unwrap();
-    restart(&mut h).await;
+    h.restart().await;
     h.session(AVERY, &h.kiosk).await;
     h.stop().await;
     let text = std::fs::read_to_string(&checkpoints).unwrap();
     assert!(text.lines().count() > original.lines().count());
-    let report = audit::verify_with_checkpoints(&h.app.store, &h.app.keys, &text)
-        .await
-        .unwrap();
+    let report = verify_against(&h, &text).await;
     assert!(report.intact(), "{report:?}");
 }
 
@@ -552,23 +534,22 @@ async fn rows_of_grants(h: &Harness) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Empties the head's MAC, as a database from before keyed heads has it.
+async fn blank_head_mac(h: &Harness) {
+    sqlx::query("UPDATE audit_head SET mac = '' WHERE id = 1")
+        .execute(&h.app.store.pool)
+        .await
+        .unwrap();
+}
+
 async fn an_old_chain_is_sealed_once(db: Db) {
     let mut h = Harness::start(db).await;
     h.session(AVERY, &h.kiosk).await;
     h.stop().await;
     let n = rows(&h).await.len() as i64;
     // A database from before keyed heads: the migration leaves the MAC empty.
-    sqlx::query("UPDATE audit_head SET mac = '' WHERE id = 1")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
-    let config = Config::parse(&config_text(
-        h.dir.path(),
-        &h.db_url,
-        &h.data_key,
-        &Options::default(),
-    ))
-    .unwrap();
+    blank_head_mac(&h).await;
+    let config = h.config_of_another_instance(&Options::default());
     let reopened = App::open(config.clone()).await.unwrap();
     let kinds = audit_kinds(&reopened).await;
     assert_eq!(kinds.len() as i64, n + 1);
@@ -581,10 +562,7 @@ async fn an_old_chain_is_sealed_once(db: Db) {
     let again = App::open(config.clone()).await.unwrap();
     assert_eq!(audit_kinds(&again).await.len() as i64, n + 1);
     // The MAC blanked once more (by someone covering a cut): not sealed again.
-    sqlx::query("UPDATE audit_head SET mac = '' WHERE id = 1")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    blank_head_mac(&h).await;
     let third = App::open(config).await.unwrap();
     assert_eq!(audit_kinds(&third).await.len() as i64, n + 1);
     let report = audit::verify(&third.store, &third.keys).await.unwrap();

@@ -353,6 +353,171 @@ async fn a_pending_reset_whose_service_account_is_refused_ends_failed() {
     assert_eq!(count_kind(&server.app, "reset_failed").await, 1);
 }
 
+/// The sweep's side of a vanished account: a reset left pending (a crash, an outage)
+/// whose account is then deleted from slapd ends failed on the next sweep, once, and the
+/// person is told, instead of being retried for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_reset_for_an_account_deleted_from_slapd_ends_failed_once() {
+    let mut server = LdapServer::start().await;
+    let (session, grant) = server.approved().await;
+    server.stop_worker().await;
+    make_pending(&server.app, &grant, "reset_password", 0).await;
+    server.as_admin("ldapdelete", &[&server.slapd.user_dn(AVERY)]);
+
+    for _ in 0..3 {
+        assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    }
+    let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
+    assert_eq!(
+        (state.as_str(), failure.as_deref(), sealed),
+        ("failed", Some("directory_user_not_found"), None)
+    );
+    let failed = audit_details(&server.app, "reset_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["code"], "directory_user_not_found", "{failed:?}");
+    server.restart().await;
+    assert_eq!(session_state(&server, &session).await, "failed");
+    let (status, body) = server
+        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "directory_user_not_found", "{body}");
+    assert_eq!(body["status"], "failed", "{body}");
+}
+
+/// Takes the service account's right to write passwords away, as an operator's ACL
+/// change would: slapd is stopped, its configuration edited with slapmodify (cn=config
+/// cannot be written online here: no one may bind to it) and slapd started again. The
+/// service account can still bind and read people, so the directory answers the reset
+/// itself, with insufficientAccess (50).
+fn deny_password_writes(slapd: &mut Slapd) {
+    slapd.stop();
+    let service = slapd.service_dn();
+    let people = slapd.people_dn();
+    let change = format!(
+        "dn: olcDatabase={{1}}mdb,cn=config\nchangetype: modify\nreplace: olcAccess\n\
+         olcAccess: {{0}}to attrs=userPassword by self =w by anonymous auth by * none\n\
+         olcAccess: {{1}}to attrs=pwdAccountLockedTime,pwdFailureTime by dn.exact=\"{service}\" manage by * none\n\
+         olcAccess: {{2}}to dn.subtree=\"{people}\" by dn.exact=\"{service}\" read by self read by * none\n\
+         olcAccess: {{3}}to * by * none\n"
+    );
+    let ldif = slapd.dir().join("deny-password-writes.ldif");
+    std::fs::write(&ldif, change).unwrap();
+    let out = Command::new("slapmodify")
+        .args(["-n0", "-F"])
+        .arg(slapd.dir().join("slapd.d"))
+        .arg("-l")
+        .arg(&ldif)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "slapmodify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    slapd.resume().unwrap();
+}
+
+/// Whether `password` is the account's password in slapd (a simple bind as the person).
+fn binds_as(slapd: &Slapd, uid: &str, password: &str) -> bool {
+    Command::new("ldapwhoami")
+        .args([
+            "-x",
+            "-H",
+            &slapd.url(),
+            "-D",
+            &slapd.user_dn(uid),
+            "-w",
+            password,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The audit entries of `kind`, their details parsed.
+async fn audit_details(app: &App, kind: &str) -> Vec<Value> {
+    sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
+        .bind(kind)
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
+        .collect()
+}
+
+/// A pending reset that slapd refuses because the service account may not write
+/// passwords (its ACL changed after the approval): no retry can succeed until an operator
+/// fixes the ACL, so the reset ends failed, once, with the reason in the audit, and the
+/// person is told on the session and by the reset endpoint instead of "will be applied".
+/// A reset asked for after the change is answered the same way at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_reset_slapd_refuses_for_lack_of_access_ends_failed_and_is_not_retried() {
+    let mut server = LdapServer::start().await;
+    let (session, grant) = server.approved().await;
+    let (live_session, live_grant) = server.approved().await;
+    server.stop_worker().await;
+    make_pending(&server.app, &grant, "reset_password", 0).await;
+    deny_password_writes(&mut server.slapd);
+
+    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
+    assert_eq!(
+        (state.as_str(), failure.as_deref(), sealed),
+        ("failed", Some("directory_permission_denied"), None)
+    );
+    // The next sweeps leave it alone: tried once, failed once.
+    for _ in 0..3 {
+        assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    }
+    assert_eq!(grant_row(&server.app, &grant).await.0, "failed");
+    let failed = audit_details(&server.app, "reset_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0]["code"], "directory_permission_denied",
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["action"], "reset_password", "{failed:?}");
+    assert_eq!(count_kind(&server.app, "reset_completed").await, 0);
+
+    // The person is told: the session reads failed, and the reset endpoint says why and
+    // that nothing more will happen.
+    server.restart().await;
+    assert_eq!(session_state(&server, &session).await, "failed");
+    let (status, body) = server
+        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "directory_permission_denied", "{body}");
+    assert_eq!(body["status"], "failed", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("helpdesk") && !message.contains("will be applied"),
+        "{body}"
+    );
+
+    // A reset asked for now fails at once, the same way, and stays failed.
+    let (status, body) = server.reset(&live_grant, NEW_PASSWORD).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "directory_permission_denied", "{body}");
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(session_state(&server, &live_session).await, "failed");
+    server.stop_worker().await;
+    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(grant_row(&server.app, &live_grant).await.0, "failed");
+    assert_eq!(count_kind(&server.app, "reset_failed").await, 2);
+
+    // Nothing reached the account, and the chain holds.
+    assert!(binds_as(&server.slapd, AVERY, OLD_PASSWORD));
+    assert!(!binds_as(&server.slapd, AVERY, NEW_PASSWORD));
+    let report = audit::verify(&server.app.store, &server.app.keys)
+        .await
+        .unwrap();
+    assert!(report.intact(), "{report:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
     let mut server = LdapServer::start().await;

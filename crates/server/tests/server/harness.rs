@@ -6,14 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use reclaim_directory::{DemoDirectory, DemoUser};
-use reclaim_protocol::attestation::{AttestedDocument, Camera, ResultScore};
+use reclaim_protocol::attestation::{AttestedDocument, Camera, EvidenceDigest, ResultScore};
 use reclaim_protocol::{
     sign_attestation, AttestationClaims, DeviceKey, RecoveryAction, PROTOCOL_VERSION,
 };
 use reclaim_server::devices::{self, Tier};
 use reclaim_server::{App, Config, RunningServer};
 use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 use sqlx::Row;
 
 pub const PUBLIC_URL: &str = "https://reclaim.example.test";
@@ -459,4 +462,126 @@ macro_rules! on_both_databases {
             }
         )*
     };
+}
+
+impl Options {
+    /// The policy as shipped (evidence from every tier, self-registered devices refused)
+    /// on a server that re-verifies evidence with its engine.
+    pub fn as_shipped() -> Options {
+        Options {
+            reverify: true,
+            default_policy: true,
+            ..Options::default()
+        }
+    }
+
+    /// An operator who opted self-registered devices in ([`UNMANAGED_APPROVE`]), on a
+    /// server that re-verifies: their evidence reaches the engine, which judges it (a
+    /// rejection is a failed biometric attempt).
+    pub fn judging_unmanaged() -> Options {
+        Options {
+            reverify: true,
+            policy: UNMANAGED_APPROVE.into(),
+            ..Options::default()
+        }
+    }
+}
+
+impl Harness {
+    /// Starts the HTTP server again on the same app (after [`Harness::stop`]).
+    pub async fn restart(&mut self) {
+        let server = reclaim_server::start(self.app.clone()).await.unwrap();
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
+    /// The configuration of another instance on this one's database, data key and
+    /// directory, with `options`.
+    pub fn config_of_another_instance(&self, options: &Options) -> Config {
+        Config::parse(&config_text(
+            self.dir.path(),
+            &self.db_url,
+            &self.data_key,
+            options,
+        ))
+        .unwrap()
+    }
+
+    /// `POST /v1/devices` from `client` (its own source address): a self-registered key,
+    /// which the server must place in the unmanaged tier.
+    pub async fn self_register_from(&self, client: &reqwest::Client) -> DeviceKey {
+        let key = DeviceKey::generate().unwrap();
+        let r = client
+            .post(self.url("/v1/devices"))
+            .json(&json!({ "public_key": key.public().to_base64() }))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = read(r).await;
+        assert_eq!(
+            (status, body["tier"].as_str()),
+            (201, Some("unmanaged")),
+            "{body}"
+        );
+        key
+    }
+
+    /// [`Harness::self_register_from`] with the harness's own client.
+    pub async fn self_register(&self) -> DeviceKey {
+        self.self_register_from(&self.client).await
+    }
+
+    /// The detail of the last `decision` entry in the audit chain.
+    pub async fn last_decision(&self) -> Value {
+        let row = sqlx::query(
+            "SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(&self.app.store.pool)
+        .await
+        .unwrap();
+        serde_json::from_str(&row.get::<String, _>(0)).unwrap()
+    }
+}
+
+/// A flat grey PNG: a picture of nothing, in which no face or document is found.
+pub fn grey_png(width: u32, height: u32, shade: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(width, height, image::Rgb([shade, shade, shade]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// What a patched app on a self-registered key sends: its own "verified" ([`claims`]),
+/// attesting an ID photo and four selfie frames (200 ms apart) of flat grey, `size`
+/// pixels each; and that evidence, to upload with it. The server's engine, when it
+/// judges them, finds no one and rejects.
+pub fn grey_evidence(s: &Session, key: &DeviceKey, size: (u32, u32)) -> (AttestationClaims, Value) {
+    let (width, height) = size;
+    let mut items = vec![("id_front".to_string(), grey_png(width, height, 90), None)];
+    for i in 0..4u64 {
+        items.push((
+            format!("selfie_{i:02}"),
+            grey_png(width, height, 100 + i as u8),
+            Some(i * 200),
+        ));
+    }
+    let mut c = claims(s, key);
+    let evidence = evidence_of(&mut c, &items);
+    (c, evidence)
+}
+
+/// The evidence `items` (name, bytes, and for a selfie frame its time in the capture in
+/// ms) as the app uploads it, their digests set in the claims `c` that attest them.
+pub fn evidence_of(c: &mut AttestationClaims, items: &[(String, Vec<u8>, Option<u64>)]) -> Value {
+    c.evidence = items
+        .iter()
+        .map(|(n, b, _)| EvidenceDigest {
+            name: n.clone(),
+            sha256: hex::encode(Sha256::digest(b)),
+        })
+        .collect();
+    json!(items
+        .iter()
+        .map(|(n, b, t)| json!({ "name": n, "t_ms": t, "data": STANDARD.encode(b) }))
+        .collect::<Vec<_>>())
 }

@@ -12,12 +12,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use reclaim_protocol::attestation::EvidenceDigest;
 use reclaim_protocol::{sign_attestation, DeviceKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::harness::*;
@@ -51,23 +47,6 @@ async fn send(r: reqwest::RequestBuilder) -> (u16, Value, Option<i64>) {
     let text = r.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body, retry)
-}
-
-/// `POST /v1/devices` from `client`: a self-registered (unmanaged) key.
-async fn self_register(h: &Harness, client: &reqwest::Client) -> DeviceKey {
-    let key = DeviceKey::generate().unwrap();
-    let (status, body, _) = send(
-        client
-            .post(h.url("/v1/devices"))
-            .json(&json!({ "public_key": key.public().to_base64() })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["tier"].as_str()),
-        (201, Some("unmanaged")),
-        "{body}"
-    );
-    key
 }
 
 async fn start(
@@ -111,37 +90,11 @@ async fn attest_from(
     .await
 }
 
-fn grey_png(shade: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(320, 240, image::Rgb([shade, shade, shade]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// What a stranger's patched app sends: "verified", signed over pictures of nothing. The
 /// server's engine judges them and rejects: a failed biometric attempt.
 fn junk(s: &Session, key: &DeviceKey) -> (String, Value) {
-    let mut items = vec![("id_front".to_string(), grey_png(90), None)];
-    for i in 0..4u64 {
-        items.push((
-            format!("selfie_{i:02}"),
-            grey_png(100 + i as u8),
-            Some(i * 200),
-        ));
-    }
-    let mut c = claims(s, key);
-    c.evidence = items
-        .iter()
-        .map(|(n, b, _)| EvidenceDigest {
-            name: n.clone(),
-            sha256: hex::encode(Sha256::digest(b)),
-        })
-        .collect();
-    let evidence: Vec<Value> = items
-        .iter()
-        .map(|(n, b, t)| json!({ "name": n, "t_ms": t, "data": STANDARD.encode(b) }))
-        .collect();
-    (sign_attestation(&c, key).unwrap(), json!(evidence))
+    let (c, evidence) = grey_evidence(s, key, (320, 240));
+    (sign_attestation(&c, key).unwrap(), evidence)
 }
 
 fn says_where_to_go(body: &Value) -> bool {
@@ -221,22 +174,14 @@ async fn sessions_per_user_are_limited(db: Db) {
         h.session(AVERY, &h.kiosk).await;
     }
     for login in [AVERY, "AVERY.QUINN"] {
-        let r = h
-            .client
-            .post(h.url("/v1/sessions"))
-            .json(&json!({ "login": login, "action": "reset_password", "device": h.kiosk.key_id().as_str() }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 429);
-        let retry: i64 = r.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (status, body, retry) = start(&h, &h.client, login, h.kiosk.key_id().as_str()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (429, Some("rate_limited")),
+            "{body}"
+        );
+        let retry = retry.expect("a 429 carries Retry-After");
         assert!((1..=3600).contains(&retry), "Retry-After {retry}");
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["error"], "rate_limited");
     }
     // Unknown logins are limited the same way, and other users are not affected.
     for _ in 0..3 {
@@ -264,17 +209,9 @@ async fn sessions_per_user_are_limited(db: Db) {
 async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
     // An operator who opted unmanaged devices in, so their evidence is judged and a
     // rejection is a failed biometric attempt.
-    let h = Harness::with(
-        db,
-        Options {
-            reverify: true,
-            policy: UNMANAGED_APPROVE.into(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::judging_unmanaged()).await;
     let stranger_net = client_from(14, 1, 1);
-    let d1 = self_register(&h, &stranger_net).await;
+    let d1 = h.self_register_from(&stranger_net).await;
     for i in 0..5 {
         let s = session_from(&h, &stranger_net, AVERY, &d1).await;
         let (token, evidence) = junk(&s, &d1);
@@ -313,7 +250,7 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
     assert!(retry.is_some_and(|r| r >= 1), "{retry:?}");
     assert!(says_where_to_go(&body), "{body}");
     let elsewhere = client_from(14, 2, 1);
-    let d_elsewhere = self_register(&h, &elsewhere).await;
+    let d_elsewhere = h.self_register_from(&elsewhere).await;
     let s = session_from(&h, &elsewhere, AVERY, &d_elsewhere).await;
     let (token, evidence) = junk(&s, &d_elsewhere);
     let (status, body, _) = attest_from(&h, &elsewhere, &s, &token, evidence).await;
@@ -347,10 +284,10 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
     assert!(says_where_to_go(&body), "{body}");
     // The stranger's address: 30 unfinished sessions lock it, whatever new keys it brings
     // (ten more from each of two, then a third refused at once).
-    let mut device = self_register(&h, &stranger_net).await;
+    let mut device = h.self_register_from(&stranger_net).await;
     for i in 0..20 {
         if i == 10 {
-            device = self_register(&h, &stranger_net).await;
+            device = h.self_register_from(&stranger_net).await;
         }
         let (status, body, _) = start(
             &h,
@@ -361,7 +298,7 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
         .await;
         assert_eq!(status, 201, "{body}");
     }
-    let d3 = self_register(&h, &stranger_net).await;
+    let d3 = h.self_register_from(&stranger_net).await;
     let (status, body, _) = start(&h, &stranger_net, "other.last", d3.key_id().as_str()).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -381,7 +318,7 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
 async fn a_strangers_sessions_leave_the_kiosk_its_quota(db: Db) {
     let h = Harness::start(db).await;
     let stranger_net = client_from(14, 3, 1);
-    let d = self_register(&h, &stranger_net).await;
+    let d = h.self_register_from(&stranger_net).await;
     for _ in 0..10 {
         session_from(&h, &stranger_net, AVERY, &d).await;
     }
@@ -444,7 +381,7 @@ async fn aliases_behave_alike_for_known_and_unknown_accounts(db: Db) {
 /// was never pruned. Now a refused start writes nothing, and expired rows go.
 async fn the_limits_table_stays_bounded_and_is_pruned(db: Db) {
     let h = Harness::start(db).await;
-    let stranger = self_register(&h, &client_from(14, 4, 1)).await;
+    let stranger = h.self_register_from(&client_from(14, 4, 1)).await;
     let stranger_id = stranger.key_id().as_str().to_string();
     // 6,000 session starts from 200 addresses, each for another login: half from the
     // stranger's self-registered key, half naming keys that do not exist.

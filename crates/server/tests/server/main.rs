@@ -16,4 +16,5 @@ mod limits;
 mod notify;
 mod ops;
 mod oracle;
+mod replay;
 mod trust;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reclaim_protocol::RecoveryAction;
 use reclaim_server::notify::{self, Mailer, NoticeKind, Queued, RecoveryNotice};
-use reclaim_server::{audit, App, Config};
+use reclaim_server::{audit, App};
 use reclaim_testkit::{Mail, SmtpSink};
 use sqlx::Row;
 
@@ -382,14 +382,9 @@ async fn without_a_relay_notices_wait_in_the_outbox(db: Db) {
 async fn several_senders_send_each_notice_once(db: Db) {
     // Instances without a relay of their own: the test's senders are the only ones.
     let h = Harness::start(db).await;
-    let config = Config::parse(&config_text(
-        h.dir.path(),
-        &h.db_url,
-        &h.data_key,
-        &Options::default(),
-    ))
-    .unwrap();
-    let other: Arc<App> = App::open(config).await.unwrap();
+    let other: Arc<App> = App::open(h.config_of_another_instance(&Options::default()))
+        .await
+        .unwrap();
     for i in 0..6 {
         let q = enqueue(
             &h.app,
@@ -402,12 +397,10 @@ async fn several_senders_send_each_notice_once(db: Db) {
         assert_eq!(q.notices, 1);
     }
     let sink = tokio::task::block_in_place(SmtpSink::start).unwrap();
-    let cfg = Config::parse(&format!(
-        "{}\n{}",
-        config_text(h.dir.path(), &h.db_url, &h.data_key, &Options::default()),
-        notify_section(&sink.url())
-    ))
-    .unwrap();
+    let cfg = h.config_of_another_instance(&Options {
+        extra: notify_section(&sink.url()),
+        ..Options::default()
+    });
     let mailer = Mailer::from_config(&cfg.notify).unwrap().unwrap();
     let (a, b, c) = tokio::join!(
         notify::send_due(&h.app, &mailer),

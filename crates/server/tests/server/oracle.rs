@@ -8,14 +8,9 @@
 //! - Every spoof-related liveness reason reaches the client as one public code,
 //!   `liveness_not_confirmed`; the detail stays in the audit entry.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use reclaim_directory::DemoUser;
-use reclaim_protocol::attestation::EvidenceDigest;
 use reclaim_protocol::{sign_attestation, AttestationClaims, DeviceKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -139,16 +134,6 @@ async fn kiosk(h: &Harness) -> DeviceKey {
     let key = DeviceKey::generate().unwrap();
     register_managed(&h.app, &key).await;
     key
-}
-
-/// The detail of the last `decision` entry in the audit chain.
-async fn last_decision(h: &Harness) -> Value {
-    let row =
-        sqlx::query("SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1")
-            .fetch_one(&h.app.store.pool)
-            .await
-            .unwrap();
-    serde_json::from_str(&row.get::<String, _>(0)).unwrap()
 }
 
 /// The same claims (with the login and session each), for known person `i` and an unknown
@@ -285,30 +270,12 @@ fn photo_evidence(c: &mut AttestationClaims) -> Value {
     for i in 0..8u64 {
         items.push((format!("selfie_{i:02}"), photo.clone(), Some(i * 200)));
     }
-    c.evidence = items
-        .iter()
-        .map(|(n, b, _)| EvidenceDigest {
-            name: n.clone(),
-            sha256: hex::encode(Sha256::digest(b)),
-        })
-        .collect();
-    json!(items
-        .iter()
-        .map(|(n, b, t)| json!({ "name": n, "t_ms": t, "data": STANDARD.encode(b) }))
-        .collect::<Vec<_>>())
+    evidence_of(c, &items)
 }
 
 async fn a_kiosk_re_verifying_evidence_refuses_known_and_unknown_alike(db: Db) {
     // The default policy: the kiosk uploads its evidence and the server judges it.
-    let h = Harness::with(
-        db,
-        Options {
-            reverify: true,
-            default_policy: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::as_shipped()).await;
     let mut answers = Vec::new();
     for login in [AVERY, "nobody.known"] {
         let key = kiosk(&h).await;
@@ -317,7 +284,7 @@ async fn a_kiosk_re_verifying_evidence_refuses_known_and_unknown_alike(db: Db) {
         let evidence = photo_evidence(&mut c);
         answers.push((
             attest(&h, &s, &c, &key, evidence).await,
-            last_decision(&h).await,
+            h.last_decision().await,
         ));
     }
     let ((known, known_audit), (unknown, unknown_audit)) = (&answers[0], &answers[1]);
@@ -384,7 +351,7 @@ async fn spoof_reasons_reach_the_client_as_one_code(db: Db) {
             Some(f) => assert_eq!(&a, f, "{reasons:?}"),
         }
         // The audit keeps which check fired.
-        assert_eq!(last_decision(&h).await["reasons"], json!(reasons));
+        assert_eq!(h.last_decision().await["reasons"], json!(reasons));
     }
     // With other reasons, the spoof still reads as the one code.
     let i = people().len() - 1;

@@ -2,13 +2,9 @@
 //! never claim for itself; evidence required from every tier by default; the birth date
 //! the directory keeps; a change approved with notice and delay.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use reclaim_directory::DemoUser;
-use reclaim_protocol::attestation::EvidenceDigest;
 use reclaim_protocol::{sign_attestation, DeviceKey};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 use sqlx::Row;
 
 use crate::harness::*;
@@ -22,65 +18,6 @@ on_both_databases!(
     a_delayed_change_waits_and_can_be_cancelled,
 );
 
-fn grey_png(shade: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(64, 48, image::Rgb([shade, shade, shade]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// Claims and evidence a self-registered client would send: its own "verified" over
-/// pictures (the pixels do not matter: the tier refuses before they are looked at).
-fn with_evidence(s: &Session, key: &DeviceKey) -> (reclaim_protocol::AttestationClaims, Value) {
-    let mut items = vec![("id_front".to_string(), grey_png(90), None)];
-    for i in 0..4u64 {
-        items.push((
-            format!("selfie_{i:02}"),
-            grey_png(100 + i as u8),
-            Some(i * 200),
-        ));
-    }
-    let mut c = claims(s, key);
-    c.evidence = items
-        .iter()
-        .map(|(n, b, _)| EvidenceDigest {
-            name: n.clone(),
-            sha256: hex::encode(Sha256::digest(b)),
-        })
-        .collect();
-    let evidence: Vec<Value> = items
-        .iter()
-        .map(|(n, b, t)| json!({ "name": n, "t_ms": t, "data": STANDARD.encode(b) }))
-        .collect();
-    (c, json!(evidence))
-}
-
-async fn self_register(h: &Harness) -> DeviceKey {
-    let key = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": key.public().to_base64() }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["tier"].as_str()),
-        (201, Some("unmanaged")),
-        "{body}"
-    );
-    key
-}
-
-/// The detail of the last `decision` entry in the audit chain.
-async fn last_decision(h: &Harness) -> Value {
-    let row =
-        sqlx::query("SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1")
-            .fetch_one(&h.app.store.pool)
-            .await
-            .unwrap();
-    serde_json::from_str(&row.get::<String, _>(0)).unwrap()
-}
-
 async fn grant_count(h: &Harness) -> i64 {
     sqlx::query("SELECT COUNT(*) FROM grants")
         .fetch_one(&h.app.store.pool)
@@ -91,16 +28,8 @@ async fn grant_count(h: &Harness) -> i64 {
 
 async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) {
     // The server re-verifies (an engine is loaded), yet never gets to run it.
-    let h = Harness::with(
-        db,
-        Options {
-            reverify: true,
-            default_policy: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let phone = self_register(&h).await;
+    let h = Harness::with(db, Options::as_shipped()).await;
+    let phone = h.self_register().await;
     // A client cannot register itself into a better tier: the tier field is not taken.
     let (status, body) = h
         .post(
@@ -112,7 +41,8 @@ async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) 
 
     for round in 0..2 {
         let s = h.session(AVERY, &phone).await;
-        let (c, evidence) = with_evidence(&s, &phone);
+        // The pixels do not matter: the tier refuses before they are looked at.
+        let (c, evidence) = grey_evidence(&s, &phone, (64, 48));
         let token = sign_attestation(&c, &phone).unwrap();
         let (status, body) = h.attest_token(&s, &token, evidence).await;
         assert_eq!(status, 200, "{body}");
@@ -127,7 +57,7 @@ async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) 
         assert!(body.get("grant").is_none());
 
         // The refusal and the row that produced it are in the audit chain.
-        let d = last_decision(&h).await;
+        let d = h.last_decision().await;
         assert_eq!(d["outcome"], "rejected");
         assert_eq!(d["reasons"], json!(["device_not_trusted"]));
         assert_eq!(d["device_tier"], "unmanaged");
@@ -148,7 +78,7 @@ async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) 
 
 async fn a_phone_reached_by_hand_off_has_its_own_tier(db: Db) {
     let h = Harness::start(db).await;
-    let phone = self_register(&h).await;
+    let phone = h.self_register().await;
     // Started on the managed kiosk, taken over by an unmanaged phone.
     let laptop = h.session(AVERY, &h.kiosk).await;
     let (status, ho) = h
@@ -171,7 +101,7 @@ async fn a_phone_reached_by_hand_off_has_its_own_tier(db: Db) {
     let (status, body) = h.attest(&s, &claims(&s, &phone), &phone).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reasons"], json!(["device_not_trusted"]), "{body}");
-    assert_eq!(last_decision(&h).await["device_tier"], "unmanaged");
+    assert_eq!(h.last_decision().await["device_tier"], "unmanaged");
     assert_eq!(grant_count(&h).await, 0);
 }
 
@@ -233,7 +163,7 @@ async fn the_birth_date_the_directory_keeps_is_required(db: Db) {
             "{birth:?}: {body}"
         );
     }
-    let d = last_decision(&h).await;
+    let d = h.last_decision().await;
     assert_eq!(d["reasons"], json!(["document_birth_date_mismatch"]));
     let (status, body) = attempt(Some("1990-04-12")).await;
     assert_eq!(
@@ -260,7 +190,7 @@ async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
         "{body}"
     );
     assert_eq!(body["delay_s"], 3, "{body}");
-    assert_eq!(last_decision(&h).await["policy"]["row"], "policy.table[1]");
+    assert_eq!(h.last_decision().await["policy"]["row"], "policy.table[1]");
     let grant = body["grant"].as_str().unwrap().to_string();
 
     // The password is taken and checked now, applied only when due.

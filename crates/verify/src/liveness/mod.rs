@@ -85,9 +85,18 @@ pub struct LivenessPolicy {
     /// A face hash, as seen or mirrored, within this many bits of one stored from an
     /// earlier session marks the frame as replayed.
     pub seen_hamming: u32,
-    /// Least number of replayed frames that fails the capture (at least 1). Measured by
-    /// `reclaim eval-replay`: see docs/liveness.md, "Replays".
+    /// Least number of frames within `seen_hamming` of one earlier session's hashes for
+    /// the capture to be compared with that session's motion (at least 1).
     pub seen_min_frames: usize,
+    /// Largest mean motion distance (pose and face shift per frame, in units of the
+    /// detector's noise: [`replay::FrameMotion::distance`]) at which a capture whose
+    /// frames were seen in one earlier session is that session replayed. Above it the
+    /// capture is `seen_before`, not refused. Measured by `reclaim eval-replay`: see
+    /// docs/liveness.md, "Replays".
+    pub seen_max_motion: f32,
+    /// Least number of frames matching one earlier session only through their mirrored
+    /// face hash that makes the capture that session mirrored, replayed (at least 1).
+    pub seen_min_mirrored: usize,
     /// Least median landmark jitter (stray from a local quadratic in time, in eye
     /// distances); below it the motion is too smooth to be a person. Deliberately tiny
     /// until calibrated.
@@ -126,6 +135,8 @@ impl Default for LivenessPolicy {
             max_static_pairs: 2,
             seen_hamming: 4,
             seen_min_frames: 1,
+            seen_max_motion: 0.5,
+            seen_min_mirrored: 3,
             min_jitter: 0.002,
             max_pose_jump_deg_per_100ms: 40.0,
             min_wrong_frames: 2,
@@ -357,11 +368,34 @@ pub struct FrameSummary {
     pub timestamp_ms: u64,
     pub yaw: Option<f32>,
     pub pitch: Option<f32>,
+    /// Tilt of the eye line, degrees.
+    pub roll: Option<f32>,
+    /// How far the face's centre moved since the previous frame with a face, in face
+    /// widths (x, y); kept with the face hash to tell a replay from a return.
+    pub shift: Option<[f32; 2]>,
     pub faces_found: usize,
     pub usable: bool,
     /// 16 hex digits; `None` when no face was found.
     pub face_hash: Option<String>,
     pub frame_hash: Option<String>,
+}
+
+impl FrameSummary {
+    /// The frame as the backend keeps it for the replay check: its face hash and, when
+    /// the frame had a pose, its motion. `None` without a face hash.
+    pub fn seen_frame(&self) -> Option<replay::SeenFrame> {
+        let hash = u64::from_str_radix(self.face_hash.as_deref()?, 16).ok()?;
+        let motion = match (self.yaw, self.pitch, self.roll, self.shift) {
+            (Some(yaw), Some(pitch), Some(roll), Some(shift)) => Some(replay::FrameMotion {
+                yaw,
+                pitch,
+                roll,
+                shift,
+            }),
+            _ => None,
+        };
+        Some(replay::SeenFrame { hash, motion })
+    }
 }
 
 /// Screen and print cues, as medians over the frames that had a face. Reported only:
@@ -387,8 +421,17 @@ pub struct LivenessReport {
     /// Pitch taken as level for this capture, in degrees (0 unless
     /// `policy.relative_pitch`); `frames[].pitch` are the raw readings.
     pub pitch_baseline_deg: f32,
-    /// Frames whose face hash matched one seen in an earlier session.
+    /// Frames whose face hash matched one of the earlier session this capture replays
+    /// (empty unless `liveness_replayed_frames` is among the reasons).
     pub replayed_frames: Vec<usize>,
+    /// Frames were seen in an earlier session but the motion was not that session's: not
+    /// a replay by the rule, reported for the backend to decide (docs/liveness.md,
+    /// "Replays"). `seen_frames` are those frames.
+    pub seen_before: bool,
+    pub seen_frames: Vec<usize>,
+    /// The least motion distance to an earlier session whose hashes matched (see
+    /// `LivenessPolicy::seen_max_motion`).
+    pub replay_motion_distance: Option<f32>,
     pub frames: Vec<FrameSummary>,
     pub cues: CueSummary,
     /// The dense flatness score (see [`surface`]): the median, over turned frames, of how
@@ -400,12 +443,29 @@ pub struct LivenessReport {
 }
 
 /// Runs every liveness check on a capture's observations (in capture order) against the
-/// `challenge` that was shown, the face hashes `seen` in this user's earlier sessions,
-/// and `policy`. Never panics and never errs: malformed input fails the capture.
+/// `challenge` that was shown, face hashes `seen` before without their sessions or motion
+/// (compared by the hash rule alone), and `policy`. Never panics and never errs:
+/// malformed input fails the capture.
 pub fn evaluate(
     observations: &[FrameObservation],
     challenge: &[Action],
     seen: &[u64],
+    policy: &LivenessPolicy,
+) -> LivenessReport {
+    let sessions = if seen.is_empty() {
+        Vec::new()
+    } else {
+        vec![replay::SeenSession::hashes_only(seen)]
+    };
+    evaluate_seen(observations, challenge, &sessions, policy)
+}
+
+/// As [`evaluate`], against this user's earlier sessions as the backend kept them (face
+/// hashes and motion per frame, one entry per session): see [`replay::judge_replay`].
+pub fn evaluate_seen(
+    observations: &[FrameObservation],
+    challenge: &[Action],
+    seen: &[replay::SeenSession],
     policy: &LivenessPolicy,
 ) -> LivenessReport {
     let mut reasons = Vec::new();
@@ -606,14 +666,30 @@ pub fn evaluate(
         .iter()
         .map(FrameObservation::face_hashes)
         .collect();
-    let replayed = replay::seen_frames(&face_hashes, seen, policy.seen_hamming);
+    let motions = replay::motions_of(observations);
+    let finding = replay::judge_replay(
+        &face_hashes,
+        &motions,
+        seen,
+        policy.seen_hamming,
+        policy.seen_min_frames,
+        policy.seen_max_motion,
+        policy.seen_min_mirrored,
+    );
+    let replayed = if finding.replayed {
+        finding.seen_frames.clone()
+    } else {
+        Vec::new()
+    };
     record(
         &mut checks,
-        LivenessCheck::at_most(
-            "replayed_frames",
-            replayed.len() as f32,
-            policy.seen_min_frames.saturating_sub(1) as f32,
-        ),
+        LivenessCheck {
+            name: "replayed_frames",
+            score: replayed.len() as f32,
+            threshold: policy.seen_min_frames.saturating_sub(1) as f32,
+            rule: "at_most",
+            passed: !finding.replayed,
+        },
         LivenessReason::LivenessReplayedFrames,
         &mut reasons,
     );
@@ -675,10 +751,13 @@ pub fn evaluate(
     let frames = observations
         .iter()
         .zip(&usable_flags)
-        .map(|(o, &usable)| FrameSummary {
+        .zip(&motions)
+        .map(|((o, &usable), motion)| FrameSummary {
             timestamp_ms: o.timestamp_ms,
             yaw: o.yaw_deg,
             pitch: o.pitch_deg,
+            roll: motion.map(|m| m.roll),
+            shift: motion.map(|m| m.shift),
             faces_found: o.faces_found,
             usable,
             face_hash: o.face_hash.map(replay::to_hex),
@@ -694,6 +773,13 @@ pub fn evaluate(
         reference_frame: reference,
         pitch_baseline_deg: baseline,
         replayed_frames: replayed,
+        seen_before: finding.seen_before,
+        seen_frames: if finding.seen_before {
+            finding.seen_frames
+        } else {
+            Vec::new()
+        },
+        replay_motion_distance: finding.motion_distance,
         surface_fit,
         frames,
         cues: cue_summary(observations),

@@ -1,21 +1,25 @@
-//! Replayed and frozen frames: perceptual hashes of each frame and its face, to spot
-//! frames seen in an earlier session, and a frame-to-frame change measure, to spot a
-//! still image fed in as video.
+//! Replayed and frozen frames: perceptual hashes of each frame and its face, with the
+//! head's motion, to spot a capture sent again from an earlier session; and a
+//! frame-to-frame change measure, to spot a still image fed in as video.
 //!
 //! A camera never delivers two identical frames of a live scene (sensor noise alone
 //! changes every pixel a little); identical or near-identical consecutive frames mean the
 //! "video" was made from a still picture, or frames were duplicated by whoever injected
-//! them. The hashes (64-bit difference hashes) are kept by the backend per user, so a
-//! capture re-submitted in a later session is recognised even after re-encoding.
+//! them.
 //!
-//! A recording mirrored left to right answers the mirrored challenge (its "left" becomes
-//! "right"), and a difference hash of a mirrored picture has nothing in common with the
-//! original's. So each frame's face is hashed twice, as seen and mirrored, and both are
-//! compared with the stored hashes; only the first is stored, so the stored format (16
-//! hex digits per frame) did not change. How far apart genuine returns and replays land
-//! is measured by `reclaim eval-replay` (docs/liveness.md, "Replays").
+//! The backend keeps, per session, each frame's 64-bit difference hash and its motion
+//! ([`SeenSession`]). The hash alone cannot tell a replay from the same person coming back
+//! in the same room (their faces hash alike); what a replay keeps and a new capture never
+//! does is the motion of that one capture, so [`judge_replay`] calls a capture replayed
+//! when its frames look like one earlier session's AND move like it. A recording mirrored
+//! left to right answers the mirrored challenge (its "left" becomes "right"), and a
+//! difference hash of a mirrored picture has nothing in common with the original's: each
+//! frame's face is hashed twice, as seen and mirrored; only the first is kept. How far
+//! apart genuine returns and replays land is measured by `reclaim eval-replay`
+//! (docs/liveness.md, "Replays").
 
 use image::{imageops, GrayImage, RgbImage};
+use serde::Serialize;
 use zeroize::Zeroize;
 
 use crate::raster::{downscale, to_luma};
@@ -179,6 +183,354 @@ pub fn seen_frames(face_hashes: &[FaceHashes], seen: &[u64], max_distance: u32) 
         .collect()
 }
 
+/// How one frame's head sat and moved: the pose the detector read (degrees; yaw positive
+/// to the person's left, roll the tilt of the eye line) and how far the face's centre moved
+/// since the previous frame with a face, in face widths (`shift`, 0 on the first). Kept per
+/// frame next to the face hash, so a later capture can be compared with the motion of one
+/// earlier capture. Nothing in it shows the face: five numbers a frame.
+///
+/// Under re-encoding, rescaling and noise these numbers stay within the detector's noise
+/// of the recording's; cropping, brightening and mirroring move the detector's landmarks
+/// by several degrees (docs/liveness.md, "Replays"). Mirroring negates yaw, roll and the
+/// sideways shift.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FrameMotion {
+    pub yaw: f32,
+    pub pitch: f32,
+    pub roll: f32,
+    pub shift: [f32; 2],
+}
+
+impl FrameMotion {
+    /// The same motion seen in a mirror.
+    pub fn mirrored(self) -> FrameMotion {
+        FrameMotion {
+            yaw: -self.yaw,
+            pitch: self.pitch,
+            roll: -self.roll,
+            shift: [-self.shift[0], self.shift[1]],
+        }
+    }
+
+    fn finite(&self) -> bool {
+        [
+            self.yaw,
+            self.pitch,
+            self.roll,
+            self.shift[0],
+            self.shift[1],
+        ]
+        .iter()
+        .all(|v| v.is_finite())
+    }
+
+    /// Distance to `other` in units of the detector's noise on a replay (root mean square
+    /// over the five numbers, each divided by its scale), capped at [`MOTION_CAP`] so one
+    /// bad detection cannot outweigh a whole capture.
+    pub fn distance(&self, other: &FrameMotion) -> f32 {
+        let d = [
+            (self.yaw - other.yaw) / 5.0,
+            (self.pitch - other.pitch) / 4.0,
+            (self.roll - other.roll) / 2.0,
+            (self.shift[0] - other.shift[0]) / 0.015,
+            (self.shift[1] - other.shift[1]) / 0.015,
+        ];
+        let mean_sq = d.iter().map(|v| v * v).sum::<f32>() / d.len() as f32;
+        let dist = mean_sq.sqrt();
+        if dist.is_finite() {
+            dist.min(MOTION_CAP)
+        } else {
+            MOTION_CAP
+        }
+    }
+}
+
+/// Largest distance one frame contributes (see [`FrameMotion::distance`]).
+pub const MOTION_CAP: f32 = 3.0;
+
+/// Roll, in degrees, from the detector's landmarks (the tilt of the eye line).
+pub fn roll_deg(landmarks: &[[f32; 2]; 5]) -> f32 {
+    let [re, le, ..] = *landmarks;
+    (le[1] - re[1]).atan2(le[0] - re[0]).to_degrees()
+}
+
+/// Each frame's motion (see [`FrameMotion`]); `None` for a frame without a face, pose or
+/// landmarks. `faces` holds, per frame, the box, landmarks, yaw and pitch.
+pub fn frame_motions(faces: &[FaceGeometry]) -> Vec<Option<FrameMotion>> {
+    let mut previous: Option<[f32; 3]> = None;
+    faces
+        .iter()
+        .map(|f| {
+            let (Some(bbox), Some(lm), Some(yaw), Some(pitch)) =
+                (f.bbox, f.landmarks, f.yaw, f.pitch)
+            else {
+                return None;
+            };
+            let [x, y, w, h] = bbox;
+            let centre = [x + w / 2.0, y + h / 2.0, w];
+            let shift = match previous {
+                Some([px, py, _]) if w > 0.0 => [(centre[0] - px) / w, (centre[1] - py) / w],
+                _ => [0.0, 0.0],
+            };
+            previous = Some(centre);
+            let m = FrameMotion {
+                yaw,
+                pitch,
+                roll: roll_deg(&lm),
+                shift,
+            };
+            m.finite().then_some(m)
+        })
+        .collect()
+}
+
+/// [`frame_motions`] of a capture's observations.
+pub fn motions_of(observations: &[super::FrameObservation]) -> Vec<Option<FrameMotion>> {
+    let geometry: Vec<FaceGeometry> = observations
+        .iter()
+        .map(|o| FaceGeometry {
+            bbox: o.bbox,
+            landmarks: o.landmarks,
+            yaw: o.yaw_deg,
+            pitch: o.pitch_deg,
+        })
+        .collect();
+    frame_motions(&geometry)
+}
+
+/// What [`frame_motions`] needs of a frame.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaceGeometry {
+    pub bbox: Option<[f32; 4]>,
+    pub landmarks: Option<[[f32; 2]; 5]>,
+    pub yaw: Option<f32>,
+    pub pitch: Option<f32>,
+}
+
+/// One frame of an earlier session, as the backend keeps it: the face hash as seen and,
+/// for sessions stored since motion was kept, its motion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeenFrame {
+    pub hash: u64,
+    pub motion: Option<FrameMotion>,
+}
+
+impl SeenFrame {
+    /// The stored form: 16 hex digits, then, with motion, `:yaw:pitch:roll:dx:dy` (degrees
+    /// to a tenth, shifts to a thousandth of a face width).
+    pub fn encode(&self) -> String {
+        match self.motion {
+            Some(m) => format!(
+                "{}:{:.1}:{:.1}:{:.1}:{:.3}:{:.3}",
+                to_hex(self.hash),
+                m.yaw,
+                m.pitch,
+                m.roll,
+                m.shift[0],
+                m.shift[1]
+            ),
+            None => to_hex(self.hash),
+        }
+    }
+
+    /// The inverse of [`SeenFrame::encode`]; `None` when malformed (a stored row is never
+    /// trusted to be well formed).
+    pub fn decode(s: &str) -> Option<SeenFrame> {
+        let mut parts = s.split(':');
+        let hex = parts.next()?;
+        if hex.len() != 16 {
+            return None;
+        }
+        let hash = u64::from_str_radix(hex, 16).ok()?;
+        let rest: Vec<f32> = parts
+            .map(|p| p.parse::<f32>().ok())
+            .collect::<Option<_>>()?;
+        let motion = match rest.as_slice() {
+            [] => None,
+            [yaw, pitch, roll, dx, dy] => {
+                let m = FrameMotion {
+                    yaw: *yaw,
+                    pitch: *pitch,
+                    roll: *roll,
+                    shift: [*dx, *dy],
+                };
+                Some(m.finite().then_some(m)?)
+            }
+            _ => return None,
+        };
+        Some(SeenFrame { hash, motion })
+    }
+}
+
+/// One earlier session's frames, in capture order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SeenSession {
+    pub frames: Vec<SeenFrame>,
+}
+
+impl SeenSession {
+    /// Hashes kept without motion (the backend's rows from before motion was kept, or a
+    /// list of hashes given to `reclaim verify --seen`): compared by the hash alone.
+    pub fn hashes_only(hashes: &[u64]) -> SeenSession {
+        SeenSession {
+            frames: hashes
+                .iter()
+                .map(|&hash| SeenFrame { hash, motion: None })
+                .collect(),
+        }
+    }
+
+    /// The stored form: every frame's [`SeenFrame::encode`], `;`-separated.
+    pub fn encode(&self) -> String {
+        self.frames
+            .iter()
+            .map(SeenFrame::encode)
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// The inverse of [`SeenSession::encode`]; malformed frames are dropped, at most
+    /// `max_frames` are read.
+    pub fn decode(s: &str, max_frames: usize) -> SeenSession {
+        SeenSession {
+            frames: s
+                .split(';')
+                .take(max_frames)
+                .filter_map(SeenFrame::decode)
+                .collect(),
+        }
+    }
+
+    /// The motion of the frames that kept it, in order; `None` when none did (a session
+    /// kept before motion was).
+    fn motions(&self) -> Option<Vec<FrameMotion>> {
+        let m: Vec<FrameMotion> = self.frames.iter().filter_map(|f| f.motion).collect();
+        (!m.is_empty()).then_some(m)
+    }
+}
+
+/// Mean [`FrameMotion::distance`] over the best alignment of `capture` onto `recorded`
+/// that keeps the order and uses each recorded frame at most once (a recording with
+/// frames dropped, or sped up or slowed down by dropping, aligns frame for frame;
+/// repeated frames are what the frozen-frame check is for). `None` when the capture has
+/// more frames than the recording (it cannot have been cut from it) or none.
+pub fn motion_distance(capture: &[FrameMotion], recorded: &[FrameMotion]) -> Option<f32> {
+    let (n, m) = (capture.len(), recorded.len());
+    if n == 0 || n > m {
+        return None;
+    }
+    // cost[j]: the least total cost of aligning the first i capture frames within the
+    // first j recorded frames (one row at a time).
+    let mut cost = vec![0.0f32; m + 1];
+    for (i, c) in capture.iter().enumerate() {
+        let mut next = vec![f32::INFINITY; m + 1];
+        for j in (i + 1)..=m {
+            next[j] = next[j - 1].min(cost[j - 1] + c.distance(&recorded[j - 1]));
+        }
+        cost = next;
+    }
+    Some(cost[m] / n as f32)
+}
+
+/// What the replay check found in a capture.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplayFinding {
+    /// Frames whose face, as seen or mirrored, is within the bits of a kept hash, in the
+    /// session that decided (the replayed one, else the one with the most such frames).
+    pub seen_frames: Vec<usize>,
+    /// The least motion distance to a session with at least `min_frames` seen frames
+    /// (either orientation); `None` when no such session kept motion.
+    pub motion_distance: Option<f32>,
+    /// Seen frames and the motion of one earlier session: a replay.
+    pub replayed: bool,
+    /// Seen frames without that session's motion (another capture of a face seen
+    /// before, or a replay changed beyond the detector's noise, or a session kept
+    /// without motion): not a replay by itself (see docs/liveness.md, "Replays").
+    pub seen_before: bool,
+}
+
+/// The replay rule, against each earlier session in turn:
+///
+/// - at least `min_frames` frames within `max_bits` of the session's hashes as seen, and
+///   the capture's motion aligned onto the session's within `max_motion`: replayed;
+/// - at least `min_mirrored` frames within `max_bits` of the session's hashes only through
+///   their mirrored hash (nearer mirrored than as seen): a mirrored recording, replayed.
+///   A new capture of a face is not its own mirror image: faces are not symmetric to a
+///   difference hash (docs/liveness.md, "Replays");
+/// - a session kept without motion (rows from before motion was kept, or bare hashes):
+///   the hash rule alone, either orientation, as before;
+/// - otherwise, frames within the bits but neither of the above: `seen_before`, not a
+///   replay by itself.
+pub fn judge_replay(
+    capture_hashes: &[FaceHashes],
+    capture_motion: &[Option<FrameMotion>],
+    sessions: &[SeenSession],
+    max_bits: u32,
+    min_frames: usize,
+    max_motion: f32,
+    min_mirrored: usize,
+) -> ReplayFinding {
+    let min_frames = min_frames.max(1);
+    let mut finding = ReplayFinding::default();
+    // The capture's motion, frames with a face only, as seen and mirrored.
+    let motion: Vec<FrameMotion> = capture_motion.iter().flatten().copied().collect();
+    let mirrored: Vec<FrameMotion> = motion.iter().map(|m| m.mirrored()).collect();
+    for session in sessions {
+        let hashes: Vec<u64> = session.frames.iter().map(|f| f.hash).collect();
+        let seen = seen_frames(capture_hashes, &hashes, max_bits);
+        if seen.len() < min_frames {
+            continue;
+        }
+        let replayed = match session.motions() {
+            // Kept without motion: the hash rule alone.
+            None => true,
+            Some(recorded) => {
+                let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
+                let distance = [&motion, &mirrored]
+                    .into_iter()
+                    .filter_map(|c| motion_distance(c, &recorded))
+                    .reduce(f32::min);
+                if let Some(d) = distance {
+                    finding.motion_distance = Some(finding.motion_distance.map_or(d, |b| b.min(d)));
+                }
+                through_mirror.len() >= min_mirrored.max(1)
+                    || distance.is_some_and(|d| d <= max_motion)
+            }
+        };
+        if replayed {
+            // One session is enough; report its frames.
+            finding.replayed = true;
+            finding.seen_before = false;
+            finding.seen_frames = seen;
+            return finding;
+        }
+        if seen.len() > finding.seen_frames.len() {
+            finding.seen_frames = seen;
+        }
+        finding.seen_before = true;
+    }
+    finding
+}
+
+/// Index of every frame whose face matches one of `stored` within `max_distance` bits
+/// through its mirrored hash, and nearer so than as seen.
+pub fn mirrored_frames(
+    face_hashes: &[FaceHashes],
+    stored: &[u64],
+    max_distance: u32,
+) -> Vec<usize> {
+    let nearest = |h: Option<u64>| h.and_then(|h| stored.iter().map(|&s| hamming(h, s)).min());
+    face_hashes
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            let (seen, mirrored) = (nearest(h.seen), nearest(h.mirrored));
+            mirrored.is_some_and(|m| m <= max_distance && seen.is_none_or(|s| m < s))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -260,5 +612,120 @@ pub(crate) mod tests {
         assert_eq!(FaceHashes::of(&flipped).distance_to(&stored), Some(0));
         assert_eq!(FaceHashes::of(&a).distance_to(&[]), None);
         assert_eq!(FaceHashes::of(&RgbImage::new(0, 0)), FaceHashes::default());
+    }
+
+    fn motion(yaw: f32) -> FrameMotion {
+        FrameMotion {
+            yaw,
+            pitch: yaw / 3.0,
+            roll: 1.5,
+            shift: [yaw / 1000.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn kept_frames_read_back_as_written() {
+        let f = SeenFrame {
+            hash: 0xdead_beef,
+            motion: Some(motion(12.34)),
+        };
+        let back = SeenFrame::decode(&f.encode()).unwrap();
+        assert_eq!(back.hash, f.hash);
+        assert!(back.motion.unwrap().distance(&f.motion.unwrap()) < 0.05);
+        // Rows from before motion was kept: bare hashes.
+        assert_eq!(
+            SeenFrame::decode("00000000deadbeef"),
+            Some(SeenFrame {
+                hash: 0xdead_beef,
+                motion: None
+            })
+        );
+        for bad in [
+            "",
+            "xyz",
+            "00000000deadbeef:1:2",
+            "00000000deadbeef:1:2:3:4:NaN",
+        ] {
+            assert_eq!(SeenFrame::decode(bad), None, "{bad}");
+        }
+        let session = SeenSession { frames: vec![f, f] };
+        assert_eq!(SeenSession::decode(&session.encode(), 60).frames.len(), 2);
+        assert_eq!(SeenSession::decode(&session.encode(), 1).frames.len(), 1);
+        assert!(SeenSession::decode("garbage;;", 60).frames.is_empty());
+    }
+
+    #[test]
+    fn motion_aligns_in_order_with_frames_dropped() {
+        let recorded: Vec<FrameMotion> = (0..12).map(|i| motion(i as f32 * 3.0)).collect();
+        assert_eq!(motion_distance(&recorded, &recorded), Some(0.0));
+        // Every third frame dropped: still the same motion.
+        let dropped: Vec<FrameMotion> = recorded
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 1)
+            .map(|(_, m)| *m)
+            .collect();
+        assert_eq!(motion_distance(&dropped, &recorded), Some(0.0));
+        // Backwards is not the same motion; more frames than recorded cannot be cut from it.
+        let reversed: Vec<FrameMotion> = recorded.iter().rev().copied().collect();
+        assert!(motion_distance(&reversed, &recorded).unwrap() > 1.0);
+        assert_eq!(motion_distance(&recorded, &dropped), None);
+        assert_eq!(motion_distance(&[], &recorded), None);
+        // Mirrored twice is the same.
+        assert_eq!(motion(7.0).mirrored().mirrored(), motion(7.0));
+    }
+
+    #[test]
+    fn the_rule_tells_a_replay_from_a_return_by_the_motion() {
+        let h = |seen| FaceHashes {
+            seen: Some(seen),
+            mirrored: Some(!seen),
+        };
+        let hashes: Vec<FaceHashes> = (0..6u64).map(|i| h(i * 0x0101_0101)).collect();
+        let recorded: Vec<Option<FrameMotion>> =
+            (0..6).map(|i| Some(motion(i as f32 * 5.0))).collect();
+        let kept = SeenSession {
+            frames: hashes
+                .iter()
+                .zip(&recorded)
+                .map(|(h, m)| SeenFrame {
+                    hash: h.seen.unwrap(),
+                    motion: *m,
+                })
+                .collect(),
+        };
+        let sessions = std::slice::from_ref(&kept);
+        // The same frames, the same motion: replayed.
+        let replay = judge_replay(&hashes, &recorded, sessions, 4, 1, 0.5, 1);
+        assert!(replay.replayed && !replay.seen_before);
+        assert_eq!(replay.seen_frames.len(), 6);
+        // The same-looking frames, another motion: seen before, not a replay.
+        let other: Vec<Option<FrameMotion>> = (0..6)
+            .map(|i| Some(motion(30.0 - i as f32 * 4.0)))
+            .collect();
+        let back = judge_replay(&hashes, &other, sessions, 4, 1, 0.5, 1);
+        assert!(!back.replayed && back.seen_before, "{back:?}");
+        assert!(back.motion_distance.unwrap() > 0.5);
+        // Kept without motion: the hash rule alone.
+        let bare = SeenSession::hashes_only(&[hashes[0].seen.unwrap()]);
+        assert!(judge_replay(&hashes, &other, &[bare], 4, 1, 0.5, 1).replayed);
+        // Matching only through the mirrored hash: a mirrored recording.
+        let flipped: Vec<FaceHashes> = hashes
+            .iter()
+            .map(|f| FaceHashes {
+                seen: f.mirrored,
+                mirrored: f.seen,
+            })
+            .collect();
+        assert_eq!(
+            mirrored_frames(&flipped, &[hashes[2].seen.unwrap()], 0),
+            vec![2]
+        );
+        assert!(judge_replay(&flipped, &other, sessions, 4, 1, 0.5, 1).replayed);
+        // Nothing kept: nothing found.
+        assert_eq!(
+            judge_replay(&hashes, &other, &[], 4, 1, 0.5, 1),
+            ReplayFinding::default()
+        );
     }
 }

@@ -1,15 +1,18 @@
 //! Replays of an earlier session's recording, changed the ways an attacker would change
-//! them, against the face hashes the backend kept from that session. The figures over
-//! many sequences are `reclaim eval-replay`'s (docs/liveness.md, "Replays"); these are
-//! the few sequences CI can afford.
+//! them, against what the backend kept from that session (face hashes and motion); and the
+//! other side, the same person coming back, who must not be refused as a replay of
+//! themselves. The figures over many sequences are `reclaim eval-replay`'s
+//! (docs/liveness.md, "Replays"); these are the few sequences CI can afford.
 
 use std::sync::OnceLock;
 
 use image::{imageops, RgbImage};
 use reclaim_docgen::Rng;
 use reclaim_facegen::{attack, camera, sequence, Frame, HeadModel};
+use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::liveness::{
-    evaluate, observe_all, Action, LivenessPolicy, LivenessReason, LivenessReport, TimedFrame,
+    evaluate, evaluate_seen, observe_all, Action, FrameObservation, LivenessPolicy, LivenessReason,
+    LivenessReport, TimedFrame,
 };
 
 use crate::{data, engine};
@@ -33,7 +36,7 @@ const RECORDED: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 /// What the recording answers once mirrored: its left is the mirror's right.
 const MIRRORED: [Action; 3] = [Action::Right, Action::Left, Action::Center];
 
-fn judge(frames: &[Frame], challenge: &[Action], seen: &[u64]) -> LivenessReport {
+fn observe(frames: &[Frame]) -> Vec<FrameObservation> {
     let timed: Vec<TimedFrame> = frames
         .iter()
         .map(|f| TimedFrame {
@@ -41,32 +44,57 @@ fn judge(frames: &[Frame], challenge: &[Action], seen: &[u64]) -> LivenessReport
             timestamp_ms: f.timestamp_ms,
         })
         .collect();
-    let observations = observe_all(engine(), &timed, 2).expect("frames analyse");
-    evaluate(&observations, challenge, seen, &LivenessPolicy::default())
+    observe_all(engine(), &timed, 2).expect("frames analyse")
 }
 
-/// The recorded session, which passed, and the face hashes the backend kept from it
-/// (the report's, as the server stores them).
-fn recorded() -> &'static (Vec<Frame>, Vec<u64>) {
-    static RECORDED_SESSION: OnceLock<(Vec<Frame>, Vec<u64>)> = OnceLock::new();
-    RECORDED_SESSION.get_or_init(|| {
-        let actions: Vec<sequence::Action> = RECORDED
-            .iter()
-            .map(|a| a.as_str().parse().expect("same action names"))
-            .collect();
-        let frames =
-            sequence::genuine(hopper(), &actions, sequence::DEFAULT_FPS, &mut Rng::new(11))
-                .expect("a genuine sequence");
-        let first = judge(&frames, &RECORDED, &[]);
-        assert!(first.live, "the recorded session: {:?}", first.reasons);
-        let kept = first
+fn judge(frames: &[Frame], challenge: &[Action], seen: &[SeenSession]) -> LivenessReport {
+    evaluate_seen(
+        &observe(frames),
+        challenge,
+        seen,
+        &LivenessPolicy::default(),
+    )
+}
+
+/// What the backend keeps of a judged session: the report's frames.
+fn kept(report: &LivenessReport) -> SeenSession {
+    SeenSession {
+        frames: report
             .frames
             .iter()
-            .filter_map(|f| f.face_hash.as_deref())
-            .filter_map(|h| u64::from_str_radix(h, 16).ok())
-            .collect();
-        (frames, kept)
+            .filter_map(|f| f.seen_frame())
+            .collect(),
+    }
+}
+
+/// The recorded session, which passed, and what the backend kept from it.
+fn recorded() -> &'static (Vec<Frame>, SeenSession) {
+    static RECORDED_SESSION: OnceLock<(Vec<Frame>, SeenSession)> = OnceLock::new();
+    RECORDED_SESSION.get_or_init(|| {
+        let frames = film(&RECORDED, 11);
+        let first = judge(&frames, &RECORDED, &[]);
+        assert!(first.live, "the recorded session: {:?}", first.reasons);
+        let session = kept(&first);
+        assert!(
+            session.frames.iter().all(|f| f.motion.is_some()),
+            "every kept frame has its motion"
+        );
+        (frames, session)
     })
+}
+
+fn film(challenge: &[Action], seed: u64) -> Vec<Frame> {
+    let actions: Vec<sequence::Action> = challenge
+        .iter()
+        .map(|a| a.as_str().parse().expect("same action names"))
+        .collect();
+    sequence::genuine(
+        hopper(),
+        &actions,
+        sequence::DEFAULT_FPS,
+        &mut Rng::new(seed),
+    )
+    .expect("a genuine sequence")
 }
 
 fn changed(frames: &[Frame], change: impl Fn(&RgbImage) -> RgbImage) -> Vec<Frame> {
@@ -80,59 +108,153 @@ fn changed(frames: &[Frame], change: impl Fn(&RgbImage) -> RgbImage) -> Vec<Fram
     attack::with_new_timestamps(&changed, sequence::DEFAULT_FPS).expect("retimed")
 }
 
+/// Refused as a replay: its motion is the recording's.
 fn assert_replay_refused(what: &str, report: &LivenessReport) {
     assert!(!report.live, "{what}: a replay passed");
     assert!(
         report
             .reasons
             .contains(&LivenessReason::LivenessReplayedFrames),
-        "{what}: not recognised as a replay: {:?} (replayed frames {:?})",
+        "{what}: not recognised as a replay: {:?} (replayed frames {:?}, seen before {}, motion distance {:?})",
         report.reasons,
-        report.replayed_frames
+        report.replayed_frames,
+        report.seen_before,
+        report.replay_motion_distance
     );
 }
+
+/// Refused as a replay, or at least reported as seen before (the backend's doubt
+/// `face_seen_before`): never let through unnoticed.
+fn assert_replay_caught(what: &str, report: &LivenessReport) {
+    let refused = report
+        .reasons
+        .contains(&LivenessReason::LivenessReplayedFrames);
+    assert!(
+        refused || report.seen_before,
+        "{what}: a replay went unnoticed: {:?} (motion distance {:?})",
+        report.reasons,
+        report.replay_motion_distance
+    );
+}
+
+type Change = fn(&RgbImage) -> RgbImage;
+
+/// The changes that keep the detector's landmarks within its noise.
+const MILD: [(&str, Change); 4] = [
+    ("replayed", |i| i.clone()),
+    ("re-encoded", |i| camera::jpeg_round_trip(i, 40)),
+    ("rescaled", |i| {
+        imageops::resize(
+            i,
+            i.width() / 2,
+            i.height() / 2,
+            imageops::FilterType::Triangle,
+        )
+    }),
+    ("noised", |i| {
+        let mut o = i.clone();
+        camera::add_noise(&mut o, 8.0, &mut Rng::new(5));
+        o
+    }),
+];
+
+/// The changes that move the detector's landmarks by degrees.
+const STRONG: [(&str, Change); 2] = [
+    ("cropped", |i| {
+        let (w, h) = i.dimensions();
+        imageops::crop_imm(i, w / 10, h / 12, w - w / 5, h - h / 6).to_image()
+    }),
+    ("brightened", |i| {
+        let mut o = i.clone();
+        camera::expose(&mut o, 1.3, 20.0);
+        o
+    }),
+];
 
 #[test]
 fn a_mirrored_replay_of_a_recorded_capture_is_caught() {
     let (frames, kept) = recorded();
     let mirrored = changed(frames, imageops::flip_horizontal);
-    // Without the kept hashes the mirrored recording answers the mirrored challenge:
+    // Without the kept session the mirrored recording answers the mirrored challenge:
     // the replay check is what stands in its way.
     let unseen = judge(&mirrored, &MIRRORED, &[]);
     assert!(unseen.challenge.passed, "{:?}", unseen.reasons);
-    assert_replay_refused("mirrored", &judge(&mirrored, &MIRRORED, kept));
+    assert_replay_caught(
+        "mirrored",
+        &judge(&mirrored, &MIRRORED, std::slice::from_ref(kept)),
+    );
 }
 
 #[test]
 fn a_replay_changed_in_any_of_the_usual_ways_is_caught() {
     let (frames, kept) = recorded();
-    type Change = fn(&RgbImage) -> RgbImage;
-    let changes: [(&str, Change); 5] = [
-        ("re-encoded", |i| camera::jpeg_round_trip(i, 40)),
-        ("rescaled", |i| {
-            imageops::resize(
-                i,
-                i.width() / 2,
-                i.height() / 2,
-                imageops::FilterType::Triangle,
-            )
-        }),
-        ("cropped", |i| {
-            let (w, h) = i.dimensions();
-            imageops::crop_imm(i, w / 10, h / 12, w - w / 5, h - h / 6).to_image()
-        }),
-        ("brightened", |i| {
-            let mut o = i.clone();
-            camera::expose(&mut o, 1.3, 20.0);
-            o
-        }),
-        ("noised", |i| {
-            let mut o = i.clone();
-            camera::add_noise(&mut o, 8.0, &mut Rng::new(5));
-            o
-        }),
-    ];
-    for (what, change) in changes {
+    let kept = std::slice::from_ref(kept);
+    for (what, change) in MILD {
         assert_replay_refused(what, &judge(&changed(frames, change), &RECORDED, kept));
     }
+    // Frames dropped (every third), as an attacker speeding a recording up would.
+    let (_, reencode) = MILD[1];
+    let dropped: Vec<Frame> = frames
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 1)
+        .map(|(_, f)| f.clone())
+        .collect();
+    assert_replay_refused(
+        "re-encoded, a third of the frames dropped",
+        &judge(&changed(&dropped, reencode), &RECORDED, kept),
+    );
+    for (what, change) in STRONG {
+        assert_replay_caught(what, &judge(&changed(frames, change), &RECORDED, kept));
+    }
+}
+
+#[test]
+fn the_same_person_coming_back_is_not_refused_as_a_replay_of_themselves() {
+    let (_, first) = recorded();
+    let mut sessions = vec![first.clone()];
+    let mut matched_by_hash = 0;
+    // New captures of the same head in the same room and camera: new motion, tremor,
+    // noise and exposure; the same challenge as the recording, then its mirror.
+    for (seed, challenge) in [(101, RECORDED), (202, RECORDED), (303, MIRRORED)] {
+        let observations = observe(&film(&challenge, seed));
+        let report = evaluate_seen(
+            &observations,
+            &challenge,
+            &sessions,
+            &LivenessPolicy::default(),
+        );
+        assert!(
+            !report
+                .reasons
+                .contains(&LivenessReason::LivenessReplayedFrames),
+            "return {seed}: refused as a replay (motion distance {:?}, frames {:?})",
+            report.replay_motion_distance,
+            report.replayed_frames
+        );
+        assert!(report.live, "return {seed}: {:?}", report.reasons);
+        // The hashes alone (the rule before motion was kept) would have refused it.
+        let hashes: Vec<u64> = sessions
+            .iter()
+            .flat_map(|s| s.frames.iter().map(|f| f.hash))
+            .collect();
+        let by_hash = evaluate(
+            &observations,
+            &challenge,
+            &hashes,
+            &LivenessPolicy::default(),
+        );
+        if by_hash
+            .reasons
+            .contains(&LivenessReason::LivenessReplayedFrames)
+        {
+            matched_by_hash += 1;
+        }
+        // The backend keeps every session.
+        sessions.push(kept(&report));
+    }
+    assert!(
+        matched_by_hash > 0,
+        "no return matched by hash: this test no longer tests the hard case"
+    );
 }

@@ -1,0 +1,153 @@
+//! What the backend keeps to recognise a replayed selfie capture, and its queries.
+//!
+//! Each judged capture is kept as one row of `replay_sessions`: per frame, the face's
+//! 64-bit difference hash and the head's motion (docs/liveness.md, "Replays"): no image,
+//! no embedding. The engine compares a new capture with each kept session of the same
+//! account (per login for unknown ones): the same frames with the same motion is a replay;
+//! the same-looking frames with another motion is the person coming back.
+//!
+//! Rows of `frame_hashes` written before sessions were kept (bare hashes, one row per
+//! frame) are still read, grouped by the second they were written in (one store call per
+//! session wrote them all with one timestamp), as sessions without motion, which the
+//! engine compares by the hash rule alone. Nothing writes them any more; they age out with
+//! the rest.
+//!
+//! Bounded: at most [`MAX_SESSIONS`] approved and [`MAX_SESSIONS`] other captures per
+//! account (the oldest of its kind go first), and nothing older than [`RETENTION_S`].
+//! Counted apart because anyone may start sessions for any login: a stranger's refused
+//! captures must not push the person's own approved ones, the ones worth replaying, out.
+
+use reclaim_verify::liveness::replay::{SeenFrame, SeenSession};
+use sqlx::Row;
+
+use crate::store::{now, Store, StoreError};
+
+/// Sessions kept per account. A recording older than the newest 50 sessions of its
+/// account is no longer recognised; 50 is far more than a person's recoveries in a year.
+pub const MAX_SESSIONS: usize = 50;
+
+/// How long a session is kept: one year.
+pub const RETENTION_S: i64 = 365 * 24 * 3600;
+
+/// Frames read back per session: the capture limit (a stored row is not trusted to be
+/// within it).
+const MAX_FRAMES: usize = 60;
+
+/// Every session kept for `user_key`, newest first: those kept with motion, then the
+/// older bare hashes as motionless sessions.
+pub async fn seen_sessions(store: &Store, user_key: &str) -> Result<Vec<SeenSession>, StoreError> {
+    let since = now() - RETENTION_S;
+    let rows = sqlx::query(
+        "SELECT frames FROM replay_sessions WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC LIMIT $3",
+    )
+    .bind(user_key)
+    .bind(since)
+    .bind(2 * MAX_SESSIONS as i64)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut sessions: Vec<SeenSession> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .map(|f| SeenSession::decode(&f, MAX_FRAMES))
+        .filter(|s| !s.frames.is_empty())
+        .collect();
+    let legacy = sqlx::query(
+        "SELECT hash, seen_at FROM frame_hashes WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC",
+    )
+    .bind(user_key)
+    .bind(since)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut current: Option<(i64, Vec<u64>)> = None;
+    for r in &legacy {
+        let (Ok(hash), Ok(at)) = (r.try_get::<String, _>(0), r.try_get::<i64, _>(1)) else {
+            continue;
+        };
+        let Ok(hash) = u64::from_str_radix(&hash, 16) else {
+            continue;
+        };
+        match &mut current {
+            Some((t, hashes)) if *t == at => hashes.push(hash),
+            _ => {
+                if let Some((_, hashes)) = current.take() {
+                    sessions.push(SeenSession::hashes_only(&hashes));
+                }
+                current = Some((at, vec![hash]));
+            }
+        }
+    }
+    if let Some((_, hashes)) = current {
+        sessions.push(SeenSession::hashes_only(&hashes));
+    }
+    Ok(sessions)
+}
+
+/// Keeps `frames` (a judged capture's, in order) as session `session_id` of `user_key`,
+/// `approved` or not, and drops that account's sessions of the same kind beyond
+/// [`MAX_SESSIONS`]. Nothing is kept for a capture without a face.
+pub async fn keep_session(
+    store: &Store,
+    user_key: &str,
+    session_id: &str,
+    approved: bool,
+    frames: &[SeenFrame],
+) -> Result<(), StoreError> {
+    let approved = i64::from(approved);
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let encoded = SeenSession {
+        frames: frames.iter().take(MAX_FRAMES).copied().collect(),
+    }
+    .encode();
+    sqlx::query(
+        "INSERT INTO replay_sessions (user_key, session_id, frames, seen_at, approved) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key, session_id) DO NOTHING",
+    )
+    .bind(user_key)
+    .bind(session_id)
+    .bind(encoded)
+    .bind(now())
+    .bind(approved)
+    .execute(&store.writer)
+    .await?;
+    // Beyond the bound, the oldest of its kind go (ties broken by session id, so that
+    // captures kept within one second are bounded too).
+    sqlx::query(
+        "DELETE FROM replay_sessions WHERE user_key = $1 AND approved = $2 AND session_id NOT IN \
+         (SELECT session_id FROM replay_sessions WHERE user_key = $1 AND approved = $2 \
+          ORDER BY seen_at DESC, session_id DESC LIMIT $3)",
+    )
+    .bind(user_key)
+    .bind(approved)
+    .bind(MAX_SESSIONS as i64)
+    .execute(&store.writer)
+    .await?;
+    Ok(())
+}
+
+/// Deletes what is older than [`RETENTION_S`] as of `t` (Unix seconds), kept sessions and
+/// bare hashes alike; the background worker calls it. Returns the rows deleted.
+pub async fn prune_at(store: &Store, t: i64) -> Result<u64, StoreError> {
+    let before = t - RETENTION_S;
+    let sessions = sqlx::query("DELETE FROM replay_sessions WHERE seen_at < $1")
+        .bind(before)
+        .execute(&store.writer)
+        .await?
+        .rows_affected();
+    let hashes = sqlx::query("DELETE FROM frame_hashes WHERE seen_at < $1")
+        .bind(before)
+        .execute(&store.writer)
+        .await?
+        .rows_affected();
+    Ok(sessions + hashes)
+}
+
+/// [`prune_at`] now, for the background worker: a failure is logged, not returned (the
+/// next round tries again).
+pub async fn prune_in_background(store: &Store) {
+    match prune_at(store, now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(rows = n, "expired replay sessions pruned"),
+        Err(e) => tracing::warn!(code = e.code(), "pruning replay sessions failed"),
+    }
+}

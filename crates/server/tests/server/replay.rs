@@ -1,0 +1,252 @@
+//! Replayed selfie captures against the server's engine: the same person comes back (new
+//! captures of the same head, room and camera) and is let through at a kiosk, while from a
+//! self-registered laptop a capture that looks like an earlier one is refused without a
+//! review queue; a capture sent again, as it was or mirrored to answer the mirrored
+//! challenge, is refused as a replay (docs/liveness.md, "Replays").
+
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use image::{imageops, RgbImage};
+use reclaim_docgen::Rng;
+use reclaim_facegen::{sequence, HeadModel};
+use reclaim_protocol::attestation::EvidenceDigest;
+use reclaim_protocol::{sign_attestation, DeviceKey};
+use reclaim_verify::{EngineOptions, FaceEngine};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::harness::*;
+use crate::on_both_databases;
+
+on_both_databases!(returns_are_judged_by_channel_and_replays_are_refused);
+on_both_databases!(kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out);
+
+fn engine() -> &'static FaceEngine {
+    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| FaceEngine::load(EngineOptions::default()).unwrap())
+}
+
+fn hopper() -> &'static HeadModel {
+    static MODEL: OnceLock<HeadModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let photo = image::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/faces/hopper-1.jpg"
+        ))
+        .unwrap()
+        .into_rgb8();
+        let face = engine().analyze(&photo).unwrap().face.unwrap();
+        HeadModel::new(&photo, face.landmarks, face.bbox).unwrap()
+    })
+}
+
+const CHALLENGE: &str = "left,right,center";
+const MIRRORED: &str = "right,left,center";
+
+/// A new capture of the same person answering [`CHALLENGE`]: frames and timestamps.
+fn film(seed: u64) -> Vec<(RgbImage, u64)> {
+    let actions = sequence::parse_challenge(CHALLENGE).unwrap();
+    sequence::genuine(
+        hopper(),
+        &actions,
+        sequence::DEFAULT_FPS,
+        &mut Rng::new(seed),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|f| (f.image, f.timestamp_ms))
+    .collect()
+}
+
+fn jpeg(image: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+        .encode_image(image)
+        .unwrap();
+    out
+}
+
+/// The person's face as the device sends it at enrolment: the embedding of a frontal
+/// frame, 128 little-endian f32, base64.
+fn embedding_of(image: &RgbImage) -> String {
+    let e = engine().analyze(image).unwrap().embedding.unwrap();
+    let bytes: Vec<u8> = e.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
+    STANDARD.encode(bytes)
+}
+
+impl Harness {
+    /// A session for Avery on `device` whose challenge is `challenge` (the server draws
+    /// it at random; set here so that a replay can answer it).
+    async fn session_asking(&self, device: &DeviceKey, challenge: &str) -> Session {
+        let s = self.session(AVERY, device).await;
+        sqlx::query("UPDATE sessions SET challenge = $1 WHERE id = $2")
+            .bind(challenge)
+            .bind(&s.id)
+            .execute(&self.app.store.writer)
+            .await
+            .unwrap();
+        s
+    }
+
+    /// Uploads `frames` as a returning user's selfie capture, with the claims an app
+    /// signs; the server's engine judges them. The outcome, and the reasons the audit
+    /// kept.
+    async fn send_capture(
+        &self,
+        s: &Session,
+        device: &DeviceKey,
+        frames: &[(Vec<u8>, u64)],
+    ) -> (String, Value) {
+        let mut c = claims(s, device);
+        c.document = None;
+        c.results.clear();
+        c.face_embedding = None;
+        c.evidence = frames
+            .iter()
+            .enumerate()
+            .map(|(i, (bytes, _))| EvidenceDigest {
+                name: format!("selfie_{i:02}"),
+                sha256: hex::encode(Sha256::digest(bytes)),
+            })
+            .collect();
+        let evidence: Vec<Value> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, (bytes, t))| {
+                json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(bytes) })
+            })
+            .collect();
+        let token = sign_attestation(&c, device).unwrap();
+        let (status, body) = self.attest_token(s, &token, json!(evidence)).await;
+        assert_eq!(status, 200, "{body}");
+        let outcome = body["outcome"].as_str().unwrap_or_default().to_string();
+        (outcome, self.last_decision().await["reasons"].clone())
+    }
+}
+
+async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
+    let h = Harness::with(db, Options::judging_unmanaged()).await;
+    let first = film(101);
+    // Enrolment at the kiosk: the template is the face of these captures.
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.face_embedding = Some(embedding_of(&first[0].0));
+    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
+    assert_eq!(body["outcome"], "approved", "{status} {body}");
+    let (status, body) = h.reset(body["grant"].as_str().unwrap(), NEW_PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The person comes back: from their own laptop with a first capture, then at a
+    // kiosk and from the laptop with new captures in the same room, whose frames look
+    // like the first one's (a frame within 4 bits) but move otherwise.
+    let laptop = h.self_register().await;
+    let encoded = |frames: &[(RgbImage, u64)]| -> Vec<(Vec<u8>, u64)> {
+        frames.iter().map(|(i, t)| (jpeg(i), *t)).collect()
+    };
+    let a = encoded(&first);
+    let s = h.session_asking(&laptop, CHALLENGE).await;
+    let (outcome, reasons) = h.send_capture(&s, &laptop, &a).await;
+    assert_eq!(outcome, "approved", "first return: {reasons}");
+    // At the kiosk (the company's own camera) the look-alike capture goes through: the
+    // motion is not the recording's, so it is not a replay.
+    let s = h.session_asking(&h.kiosk, CHALLENGE).await;
+    let (outcome, reasons) = h.send_capture(&s, &h.kiosk, &encoded(&film(202))).await;
+    assert_eq!(outcome, "approved", "kiosk return: {reasons}");
+    // From the laptop, where an attacker's client could send a recording cropped or
+    // brightened past the motion check, the same doubt is refused without a review queue.
+    let s = h.session_asking(&laptop, CHALLENGE).await;
+    let (outcome, reasons) = h.send_capture(&s, &laptop, &encoded(&film(303))).await;
+    assert_eq!(outcome, "rejected", "laptop return: {reasons}");
+    let reasons = reasons.as_array().unwrap();
+    assert!(
+        reasons.contains(&json!("liveness_seen_before")),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.contains(&json!("liveness_replayed_frames")),
+        "{reasons:?}"
+    );
+
+    // The first return's upload, sent again: refused as a replay.
+    let s = h.session_asking(&laptop, CHALLENGE).await;
+    let (outcome, reasons) = h.send_capture(&s, &laptop, &a).await;
+    assert_eq!(outcome, "rejected", "{reasons}");
+    assert!(
+        reasons
+            .as_array()
+            .unwrap()
+            .contains(&json!("liveness_replayed_frames")),
+        "{reasons}"
+    );
+    // Mirrored, it answers the mirrored challenge, and is refused as a replay too.
+    let mirrored: Vec<(RgbImage, u64)> = first
+        .iter()
+        .map(|(i, t)| (imageops::flip_horizontal(i), *t))
+        .collect();
+    let s = h.session_asking(&laptop, MIRRORED).await;
+    let (outcome, reasons) = h.send_capture(&s, &laptop, &encoded(&mirrored)).await;
+    assert_eq!(outcome, "rejected", "{reasons}");
+    assert!(
+        reasons
+            .as_array()
+            .unwrap()
+            .contains(&json!("liveness_replayed_frames")),
+        "{reasons}"
+    );
+    // What is kept: one row per judged capture (five here), hashes and motion, no image.
+    let kept: Vec<String> = sqlx::query_scalar("SELECT frames FROM replay_sessions")
+        .fetch_all(&h.app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert!(kept.iter().all(|f| f.len() < 60 * 64), "{kept:?}");
+}
+
+/// What is kept per account is bounded, approved captures and the rest apart: a stranger
+/// who starts sessions for the login and has their junk judged (and kept) can push out only
+/// other refused captures, never the person's approved ones, the ones worth replaying; and
+/// everything goes after the retention time.
+async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(db: Db) {
+    use reclaim_server::replay_store::{
+        keep_session, prune_at, seen_sessions, MAX_SESSIONS, RETENTION_S,
+    };
+    use reclaim_verify::liveness::replay::SeenFrame;
+    let h = Harness::start(db).await;
+    let store = &h.app.store;
+    let frame = |hash: u64| [SeenFrame { hash, motion: None }];
+    keep_session(store, "avery", "own", true, &frame(1))
+        .await
+        .unwrap();
+    let junk = MAX_SESSIONS as u64 + 10;
+    for i in 0..junk {
+        keep_session(
+            store,
+            "avery",
+            &format!("junk-{i:03}"),
+            false,
+            &frame(1000 + i),
+        )
+        .await
+        .unwrap();
+    }
+    let kept = seen_sessions(store, "avery").await.unwrap();
+    assert_eq!(kept.len(), 1 + MAX_SESSIONS);
+    assert!(
+        kept.iter().any(|s| s.frames[0].hash == 1),
+        "the approved capture was pushed out"
+    );
+    // Another account's are its own.
+    assert!(seen_sessions(store, "blake").await.unwrap().is_empty());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(prune_at(store, now).await.unwrap(), 0);
+    assert_eq!(
+        prune_at(store, now + RETENTION_S + 2).await.unwrap(),
+        1 + MAX_SESSIONS as u64
+    );
+    assert!(seen_sessions(store, "avery").await.unwrap().is_empty());
+}
