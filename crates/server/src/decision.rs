@@ -721,9 +721,11 @@ async fn judge(
             // recording cropped or brightened beyond what the motion check matches, which
             // nothing kept tells apart (docs/liveness.md, "Replays"). With a review queue
             // a person looks at it. Without one, a self-registered device (the channel an
-            // attacker's own client uses to send an edited recording) is refused and told
-            // the kiosk or helpdesk gets through; a managed or hardware device, whose
-            // frames come from the company's own camera, goes on with the doubt logged.
+            // attacker's own client uses to send an edited recording) is refused with the
+            // neutral liveness sentence (its advice names the helpdesk), counted as a
+            // failure of that channel only, so the kiosk stays open; a managed or hardware
+            // device, whose frames come from the company's own camera, goes on with the
+            // doubt logged.
             if report.seen_before {
                 tracing::warn!(
                     session = %session.id,

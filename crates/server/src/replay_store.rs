@@ -6,11 +6,14 @@
 //! account (per login for unknown ones): the same frames with the same motion is a replay;
 //! the same-looking frames with another motion is the person coming back.
 //!
+//! A session kept from a capture that was not approved is doubtful
+//! ([`SeenSession::doubtful`]): anyone can have a capture judged under any login, so it
+//! may be a stranger's plant, and it counts only when its motion is repeated.
+//!
 //! Rows of `frame_hashes` written before sessions were kept (bare hashes, one row per
-//! frame) are still read, grouped by the second they were written in (one store call per
-//! session wrote them all with one timestamp), as sessions without motion, which the
-//! engine compares by the hash rule alone. Nothing writes them any more; they age out with
-//! the rest.
+//! frame) are no longer read: they were written for refused captures as well as approved
+//! ones, without saying which, so each would be doubtful, and a doubtful session without
+//! motion can decide nothing. Nothing writes them; they age out with the rest.
 //!
 //! Bounded: at most [`MAX_SESSIONS`] approved and [`MAX_SESSIONS`] other captures per
 //! account (the oldest of its kind go first), and nothing older than [`RETENTION_S`].
@@ -33,53 +36,29 @@ pub const RETENTION_S: i64 = 365 * 24 * 3600;
 /// within it).
 const MAX_FRAMES: usize = 60;
 
-/// Every session kept for `user_key`, newest first: those kept with motion, then the
-/// older bare hashes as motionless sessions.
+/// Every session kept for `user_key`, newest first, those not approved marked doubtful.
 pub async fn seen_sessions(store: &Store, user_key: &str) -> Result<Vec<SeenSession>, StoreError> {
     let since = now() - RETENTION_S;
     let rows = sqlx::query(
-        "SELECT frames FROM replay_sessions WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC LIMIT $3",
+        "SELECT frames, approved FROM replay_sessions WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC LIMIT $3",
     )
     .bind(user_key)
     .bind(since)
     .bind(2 * MAX_SESSIONS as i64)
     .fetch_all(&store.pool)
     .await?;
-    let mut sessions: Vec<SeenSession> = rows
+    Ok(rows
         .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .map(|f| SeenSession::decode(&f, MAX_FRAMES))
+        .filter_map(|r| {
+            let frames = r.try_get::<String, _>(0).ok()?;
+            let approved = r.try_get::<i64, _>(1).ok()?;
+            Some(SeenSession {
+                doubtful: approved != 1,
+                ..SeenSession::decode(&frames, MAX_FRAMES)
+            })
+        })
         .filter(|s| !s.frames.is_empty())
-        .collect();
-    let legacy = sqlx::query(
-        "SELECT hash, seen_at FROM frame_hashes WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC",
-    )
-    .bind(user_key)
-    .bind(since)
-    .fetch_all(&store.pool)
-    .await?;
-    let mut current: Option<(i64, Vec<u64>)> = None;
-    for r in &legacy {
-        let (Ok(hash), Ok(at)) = (r.try_get::<String, _>(0), r.try_get::<i64, _>(1)) else {
-            continue;
-        };
-        let Ok(hash) = u64::from_str_radix(&hash, 16) else {
-            continue;
-        };
-        match &mut current {
-            Some((t, hashes)) if *t == at => hashes.push(hash),
-            _ => {
-                if let Some((_, hashes)) = current.take() {
-                    sessions.push(SeenSession::hashes_only(&hashes));
-                }
-                current = Some((at, vec![hash]));
-            }
-        }
-    }
-    if let Some((_, hashes)) = current {
-        sessions.push(SeenSession::hashes_only(&hashes));
-    }
-    Ok(sessions)
+        .collect())
 }
 
 /// Keeps `frames` (a judged capture's, in order) as session `session_id` of `user_key`,
@@ -98,6 +77,7 @@ pub async fn keep_session(
     }
     let encoded = SeenSession {
         frames: frames.iter().take(MAX_FRAMES).copied().collect(),
+        doubtful: approved == 0,
     }
     .encode();
     sqlx::query(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use reclaim_client::api::Timeouts;
 use reclaim_client::flow::Screen;
+use reclaim_client::recovery::Recovery;
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -67,6 +68,20 @@ async fn hold_the_upload_place(server: &Server) -> Upload {
     Upload { _stream: stream }
 }
 
+/// A server with one upload place, and a laptop whose person has captured the ID and the
+/// selfie, ready to submit.
+async fn captured_with_one_upload_place(name: &str) -> (Server, Recovery) {
+    let server = server_with(name, ONE_UPLOAD, None).await;
+    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    laptop
+        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
+        .await
+        .unwrap();
+    capture_id(&mut laptop);
+    record_selfie(&mut laptop);
+    (server, laptop)
+}
+
 /// `503` answers the server has given so far.
 fn busy_answers(server: &Server) -> u64 {
     server
@@ -94,14 +109,7 @@ async fn session_row(server: &Server) -> (String, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_service_is_waited_out_with_the_same_attestation() {
     let _turn = serial().await;
-    let server = server_with("busy-once", ONE_UPLOAD, None).await;
-    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(&mut laptop);
-    record_selfie(&mut laptop);
+    let (server, mut laptop) = captured_with_one_upload_place("busy-once").await;
 
     let other = hold_the_upload_place(&server).await;
     let before = busy_answers(&server);
@@ -135,14 +143,7 @@ async fn a_busy_service_is_waited_out_with_the_same_attestation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_that_stays_busy_is_reported_plainly() {
     let _turn = serial().await;
-    let server = server_with("busy-always", ONE_UPLOAD, None).await;
-    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
-    laptop
-        .start_recovery(LOGIN, RecoveryAction::ResetPassword)
-        .await
-        .unwrap();
-    capture_id(&mut laptop);
-    record_selfie(&mut laptop);
+    let (server, mut laptop) = captured_with_one_upload_place("busy-always").await;
 
     let other = hold_the_upload_place(&server).await;
     let before = busy_answers(&server);

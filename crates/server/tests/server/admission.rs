@@ -6,42 +6,33 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use reclaim_protocol::attestation::EvidenceDigest;
 use reclaim_protocol::{sign_attestation, DeviceKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::harness::*;
 
-fn grey_png(shade: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(64, 48, image::Rgb([shade, shade, shade]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// A signed attestation with evidence (the pixels do not matter: the engine refuses
 /// them quickly once it runs) for session `s`.
 fn attestation(s: &Session, key: &DeviceKey) -> Value {
-    let items: Vec<(String, Vec<u8>)> = std::iter::once(("id_front".to_string(), grey_png(90)))
-        .chain((0..3u8).map(|i| (format!("selfie_{i:02}"), grey_png(100 + i))))
-        .collect();
+    signed_with_evidence(s, key, grey_png(64, 48, 90))
+}
+
+/// The attestation of session `s` signed by `key`, carrying `id_front` and three grey
+/// selfie frames 200 ms apart.
+fn signed_with_evidence(s: &Session, key: &DeviceKey, id_front: Vec<u8>) -> Value {
+    let items: Vec<(String, Vec<u8>, Option<u64>)> =
+        std::iter::once(("id_front".to_string(), id_front, Some(0)))
+            .chain((0..3u8).map(|i| {
+                (
+                    format!("selfie_{i:02}"),
+                    grey_png(64, 48, 100 + i),
+                    Some(200 * (u64::from(i) + 1)),
+                )
+            }))
+            .collect();
     let mut c = claims(s, key);
-    c.evidence = items
-        .iter()
-        .map(|(n, b)| EvidenceDigest {
-            name: n.clone(),
-            sha256: hex::encode(Sha256::digest(b)),
-        })
-        .collect();
-    let evidence: Vec<Value> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (n, b))| json!({ "name": n, "t_ms": i * 200, "data": STANDARD.encode(b) }))
-        .collect();
+    let evidence = evidence_of(&mut c, &items);
     json!({ "token": sign_attestation(&c, key).unwrap(), "evidence": evidence })
 }
 
@@ -58,23 +49,7 @@ fn noise_png() -> Vec<u8> {
 
 /// [`attestation`] with evidence heavy enough to need an upload place.
 fn heavy_attestation(s: &Session, key: &DeviceKey) -> Value {
-    let items: Vec<(String, Vec<u8>)> = std::iter::once(("id_front".to_string(), noise_png()))
-        .chain((0..3u8).map(|i| (format!("selfie_{i:02}"), grey_png(100 + i))))
-        .collect();
-    let mut c = claims(s, key);
-    c.evidence = items
-        .iter()
-        .map(|(n, b)| EvidenceDigest {
-            name: n.clone(),
-            sha256: hex::encode(Sha256::digest(b)),
-        })
-        .collect();
-    let evidence: Vec<Value> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (n, b))| json!({ "name": n, "t_ms": i * 200, "data": STANDARD.encode(b) }))
-        .collect();
-    let body = json!({ "token": sign_attestation(&c, key).unwrap(), "evidence": evidence });
+    let body = signed_with_evidence(s, key, noise_png());
     assert!(body.to_string().len() > 16 * 1024);
     body
 }

@@ -22,6 +22,7 @@ use crate::on_both_databases;
 
 on_both_databases!(returns_are_judged_by_channel_and_replays_are_refused);
 on_both_databases!(kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out);
+on_both_databases!(a_strangers_planted_mirror_does_not_get_the_person_refused);
 
 fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
@@ -77,6 +78,20 @@ fn embedding_of(image: &RgbImage) -> String {
 }
 
 impl Harness {
+    /// Avery's first recovery, at the kiosk, without evidence, and its password reset:
+    /// the template enrolled is the face in `frame`.
+    async fn enrol_at_the_kiosk(&self, frame: &RgbImage) {
+        let s = self.session(AVERY, &self.kiosk).await;
+        let mut c = claims(&s, &self.kiosk);
+        c.face_embedding = Some(embedding_of(frame));
+        let (status, body) = self.attest(&s, &c, &self.kiosk).await;
+        assert_eq!(body["outcome"], "approved", "{status} {body}");
+        let (status, body) = self
+            .reset(body["grant"].as_str().unwrap_or_default(), NEW_PASSWORD)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// A session for Avery on `device` whose challenge is `challenge` (the server draws
     /// it at random; set here so that a replay can answer it).
     async fn session_asking(&self, device: &DeviceKey, challenge: &str) -> Session {
@@ -129,14 +144,7 @@ impl Harness {
 async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
     let h = Harness::with(db, Options::judging_unmanaged()).await;
     let first = film(101);
-    // Enrolment at the kiosk: the template is the face of these captures.
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.face_embedding = Some(embedding_of(&first[0].0));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(body["outcome"], "approved", "{status} {body}");
-    let (status, body) = h.reset(body["grant"].as_str().unwrap(), NEW_PASSWORD).await;
-    assert_eq!(status, 200, "{body}");
+    h.enrol_at_the_kiosk(&first[0].0).await;
 
     // The person comes back: from their own laptop with a first capture, then at a
     // kiosk and from the laptop with new captures in the same room, whose frames look
@@ -249,4 +257,33 @@ async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(d
         1 + MAX_SESSIONS as u64
     );
     assert!(seen_sessions(store, "avery").await.unwrap().is_empty());
+}
+
+/// A stranger with a recording of the person's earlier capture has its mirror judged (and
+/// kept) under the person's login from a self-registered key, refused: it answers the
+/// wrong challenge. The person's new captures look like that mirror mirrored back, which
+/// the mirror rule calls a mirrored recording; they must still go through, from the
+/// person's laptop and at the kiosk.
+async fn a_strangers_planted_mirror_does_not_get_the_person_refused(db: Db) {
+    let h = Harness::with(db, Options::judging_unmanaged()).await;
+    let recording = film(101);
+    h.enrol_at_the_kiosk(&recording[0].0).await;
+
+    let stranger = h.self_register().await;
+    let planted: Vec<(Vec<u8>, u64)> = recording
+        .iter()
+        .map(|(i, t)| (jpeg(&imageops::flip_horizontal(i)), *t))
+        .collect();
+    let s = h.session_asking(&stranger, CHALLENGE).await;
+    let (outcome, reasons) = h.send_capture(&s, &stranger, &planted).await;
+    assert_eq!(outcome, "rejected", "the plant: {reasons}");
+
+    // From the person's own laptop first (nothing approved is kept yet), then at a kiosk.
+    let laptop = h.self_register().await;
+    for (device, seed) in [(&laptop, 303), (&h.kiosk, 202)] {
+        let own: Vec<(Vec<u8>, u64)> = film(seed).iter().map(|(i, t)| (jpeg(i), *t)).collect();
+        let s = h.session_asking(device, CHALLENGE).await;
+        let (outcome, reasons) = h.send_capture(&s, device, &own).await;
+        assert_eq!(outcome, "approved", "capture {seed}: {reasons}");
+    }
 }

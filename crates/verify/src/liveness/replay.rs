@@ -366,6 +366,14 @@ impl SeenFrame {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SeenSession {
     pub frames: Vec<SeenFrame>,
+    /// Kept from a capture that was not approved (refused, or sent to review), or from
+    /// bare hashes whose outcome is unknown. Anyone can start a session for any login and
+    /// have a capture judged and kept under it, so such a session may be a stranger's
+    /// plant: a mirror of the person's earlier capture kept there would make each of the
+    /// person's new captures match "only mirrored", and a look-alike one would make them
+    /// "seen before". So a doubtful session counts only when the capture repeats its
+    /// motion, which no new capture of the person does.
+    pub doubtful: bool,
 }
 
 impl SeenSession {
@@ -377,6 +385,7 @@ impl SeenSession {
                 .iter()
                 .map(|&hash| SeenFrame { hash, motion: None })
                 .collect(),
+            doubtful: false,
         }
     }
 
@@ -398,6 +407,7 @@ impl SeenSession {
                 .take(max_frames)
                 .filter_map(SeenFrame::decode)
                 .collect(),
+            doubtful: false,
         }
     }
 
@@ -461,6 +471,10 @@ pub struct ReplayFinding {
 ///   the hash rule alone, either orientation, as before;
 /// - otherwise, frames within the bits but neither of the above: `seen_before`, not a
 ///   replay by itself.
+///
+/// A [`SeenSession::doubtful`] session counts only through the first rule (its motion
+/// repeated): the mirror, hash-only and seen-before rules would let a stranger who
+/// planted it there get the person refused.
 pub fn judge_replay(
     capture_hashes: &[FaceHashes],
     capture_motion: &[Option<FrameMotion>],
@@ -482,8 +496,8 @@ pub fn judge_replay(
             continue;
         }
         let replayed = match session.motions() {
-            // Kept without motion: the hash rule alone.
-            None => true,
+            // Kept without motion: the hash rule alone, for a session to be trusted.
+            None => !session.doubtful,
             Some(recorded) => {
                 let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
                 let distance = [&motion, &mirrored]
@@ -493,10 +507,13 @@ pub fn judge_replay(
                 if let Some(d) = distance {
                     finding.motion_distance = Some(finding.motion_distance.map_or(d, |b| b.min(d)));
                 }
-                through_mirror.len() >= min_mirrored.max(1)
+                (!session.doubtful && through_mirror.len() >= min_mirrored.max(1))
                     || distance.is_some_and(|d| d <= max_motion)
             }
         };
+        if session.doubtful && !replayed {
+            continue;
+        }
         if replayed {
             // One session is enough; report its frames.
             finding.replayed = true;
@@ -648,7 +665,10 @@ pub(crate) mod tests {
         ] {
             assert_eq!(SeenFrame::decode(bad), None, "{bad}");
         }
-        let session = SeenSession { frames: vec![f, f] };
+        let session = SeenSession {
+            frames: vec![f, f],
+            doubtful: false,
+        };
         assert_eq!(SeenSession::decode(&session.encode(), 60).frames.len(), 2);
         assert_eq!(SeenSession::decode(&session.encode(), 1).frames.len(), 1);
         assert!(SeenSession::decode("garbage;;", 60).frames.is_empty());
@@ -693,6 +713,7 @@ pub(crate) mod tests {
                     motion: *m,
                 })
                 .collect(),
+            doubtful: false,
         };
         let sessions = std::slice::from_ref(&kept);
         // The same frames, the same motion: replayed.
@@ -727,5 +748,34 @@ pub(crate) mod tests {
             judge_replay(&hashes, &other, &[], 4, 1, 0.5, 1),
             ReplayFinding::default()
         );
+
+        // A doubtful session (not approved: maybe a stranger's plant) counts only when its
+        // motion is repeated: not through the mirror, the bare hashes or a look-alike.
+        let planted = SeenSession {
+            doubtful: true,
+            ..kept.clone()
+        };
+        let planted = std::slice::from_ref(&planted);
+        assert!(judge_replay(&hashes, &recorded, planted, 4, 1, 0.5, 1).replayed);
+        let nothing = |f: ReplayFinding| !f.replayed && !f.seen_before && f.seen_frames.is_empty();
+        assert!(nothing(judge_replay(
+            &flipped, &other, planted, 4, 1, 0.5, 1
+        )));
+        assert!(nothing(judge_replay(
+            &hashes, &other, planted, 4, 1, 0.5, 1
+        )));
+        let bare = SeenSession {
+            doubtful: true,
+            ..SeenSession::hashes_only(&[hashes[0].seen.unwrap()])
+        };
+        assert!(nothing(judge_replay(
+            &hashes,
+            &other,
+            &[bare],
+            4,
+            1,
+            0.5,
+            1
+        )));
     }
 }

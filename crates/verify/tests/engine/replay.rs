@@ -64,6 +64,7 @@ fn kept(report: &LivenessReport) -> SeenSession {
             .iter()
             .filter_map(|f| f.seen_frame())
             .collect(),
+        doubtful: false,
     }
 }
 
