@@ -156,14 +156,13 @@ pub struct ApiClient {
     busy: BusyRetry,
 }
 
-/// One try's answer.
-enum Attempt<T> {
-    Done(Result<T>),
-    /// `503 server_busy`: nothing was done; try again after the wait, if one was named.
-    Busy {
-        error: ClientError,
-        retry_after: Option<Duration>,
-    },
+/// One request to the service, as [`ApiClient::send`] sends it (again, while busy).
+struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    token: Option<&'a str>,
+    body: Option<&'a Value>,
+    timeout: Option<Duration>,
 }
 
 impl ApiClient {
@@ -350,48 +349,36 @@ impl ApiClient {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<T> {
+        let request = Request {
+            method,
+            path,
+            token,
+            body,
+            timeout,
+        };
         let mut tries = 0u32;
         loop {
             tries += 1;
-            match self.send_once(method, path, token, body, timeout).await {
-                Attempt::Done(answer) => return answer,
-                Attempt::Busy { retry_after, .. } if tries <= self.busy.retries => {
-                    tokio::time::sleep(busy_wait(retry_after, self.busy.max_wait)).await;
+            let (answer, retry_after) = self.try_send(&request).await?;
+            match answer {
+                // Nothing was done: try again after the wait, if one was named.
+                Err(ClientError::Refused {
+                    status: 503, code, ..
+                }) if code == "server_busy" => {
+                    if tries <= self.busy.retries {
+                        tokio::time::sleep(busy_wait(retry_after, self.busy.max_wait)).await;
+                        continue;
+                    }
+                    return Err(ClientError::Refused {
+                        status: 503,
+                        code,
+                        message: format!(
+                            "the recovery service stayed busy after {tries} tries; wait a minute and try again"
+                        ),
+                    });
                 }
-                Attempt::Busy { error, .. } => {
-                    return Err(match error {
-                        ClientError::Refused { status, code, .. } => ClientError::Refused {
-                            status,
-                            code,
-                            message: format!(
-                                "the recovery service stayed busy after {tries} tries; wait a minute and try again"
-                            ),
-                        },
-                        other => other,
-                    })
-                }
+                answer => return answer,
             }
-        }
-    }
-
-    async fn send_once<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-        timeout: Option<Duration>,
-    ) -> Attempt<T> {
-        match self.try_send(method, path, token, body, timeout).await {
-            Ok((answer, retry_after)) => match answer {
-                Err(error @ ClientError::Refused { status: 503, .. })
-                    if error.code() == "server_busy" =>
-                {
-                    Attempt::Busy { error, retry_after }
-                }
-                answer => Attempt::Done(answer),
-            },
-            Err(e) => Attempt::Done(Err(e)),
         }
     }
 
@@ -399,12 +386,15 @@ impl ApiClient {
     /// something this service sends, and is ignored).
     async fn try_send<T: DeserializeOwned>(
         &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-        timeout: Option<Duration>,
+        call: &Request<'_>,
     ) -> Result<(Result<T>, Option<Duration>)> {
+        let Request {
+            method,
+            path,
+            token,
+            body,
+            timeout,
+        } = *call;
         let url = format!("{}{path}", self.base);
         let mut request = match method {
             "GET" => self.http.get(&url),

@@ -55,20 +55,13 @@ pub fn public_reasons<S: AsRef<str>>(codes: &[S]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A few of the engine's spoof codes, the server's own, and one not yet written; the
+    /// server's oracle tests go through every code the engine has.
     #[test]
     fn spoof_checks_read_as_one_code_and_retake_hints_stay() {
         for spoof in [
-            "liveness_challenge_not_completed",
-            "liveness_wrong_action",
             "liveness_planar_motion",
-            "liveness_parallax_inconsistent",
-            "liveness_static_frames",
             "liveness_replayed_frames",
-            "liveness_motion_too_regular",
-            "liveness_pose_jump",
-            "liveness_face_changed",
-            "liveness_passive_spoof",
-            "liveness_invalid_input",
             "liveness_seen_before",
             "liveness_some_check_added_later",
         ] {

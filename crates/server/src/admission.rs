@@ -9,7 +9,7 @@
 //! - **evidence uploads** (`server.max_evidence_uploads`): bodies of up to
 //!   [`crate::api::MAX_BODY_BYTES`], admitted only after the session's token was checked;
 //! - the **re-verification queue** (its judgements admitted, running or waiting for the
-//!   engine), with at most one judgement per account;
+//!   engine), with at most one judgement per account in each [`Channel`];
 //! - the **engine** itself (one judgement at a time: each uses every core), which a
 //!   judgement must get and finish within `server.judgement_timeout_s`.
 //!
@@ -21,9 +21,15 @@
 //! there by an administrator: it is counted per device (one of each in flight), so an
 //! office's kiosks behind one NAT address are admitted side by side, and the place
 //! unmanaged keys cannot take keeps the kiosks' channel open however many addresses an
-//! attacker has. One judgement per account holds for every channel: two judgements of
-//! one account at once would each check its replayed frames before the other's were
-//! stored.
+//! attacker has.
+//!
+//! An account's judgements queue one at a time, since two at once would each check the
+//! other's frames for a replay before they were stored; but they queue apart by
+//! [`Channel`]: a stranger's self-registered key judging junk for the person's login
+//! would otherwise keep the person's kiosk at `server_busy` for as long as it cared to
+//! (and it can start sessions for any login). Two judgements of one account in different
+//! channels at once would need a managed device on the attacker's side, and a managed
+//! device's word already stands for what the tier says.
 //!
 //! A refusal is `503 server_busy` with `Retry-After`, before anything is spent: the
 //! session stays usable, and the client sends the same attestation again. Each refusal
@@ -63,6 +69,32 @@ pub enum Client {
     Device { key_id: String, addr: String },
 }
 
+/// The two ways in which clients reach the queue, whose places for one account are
+/// counted apart: unmanaged (self-registered) keys, and managed and hardware devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Unmanaged,
+    Managed,
+}
+
+impl Channel {
+    pub fn of(tier: Tier) -> Channel {
+        match tier {
+            Tier::Unmanaged => Channel::Unmanaged,
+            Tier::Managed | Tier::Hardware => Channel::Managed,
+        }
+    }
+
+    /// The place `kind` of `account` in this channel.
+    fn place(self, kind: &str, account: &str) -> String {
+        let channel = match self {
+            Channel::Unmanaged => "unmanaged",
+            Channel::Managed => "managed",
+        };
+        format!("{kind}:{channel}:{account}")
+    }
+}
+
 impl Client {
     /// The client a request from `addr` by the device `key_id` of `tier` is counted as.
     pub fn new(tier: Tier, key_id: &str, addr: &str) -> Client {
@@ -85,6 +117,13 @@ impl Client {
         match self {
             Client::Address(_) => None,
             Client::Device { key_id, .. } => Some(key_id),
+        }
+    }
+
+    fn channel(&self) -> Channel {
+        match self {
+            Client::Address(_) => Channel::Unmanaged,
+            Client::Device { .. } => Channel::Managed,
         }
     }
 
@@ -130,7 +169,7 @@ pub struct Admission {
     queue: Arc<Semaphore>,
     engine: Arc<Semaphore>,
     /// Places held per client, account or channel (keys `request:`, `upload:`, `judge:`,
-    /// `judge-account:`, `account:`, `unmanaged:`).
+    /// `judge-account:CHANNEL:`, `account:CHANNEL:`, `unmanaged:`).
     held: Arc<Mutex<HashMap<String, usize>>>,
     /// Upload and queue places unmanaged keys may hold together.
     unmanaged_uploads: usize,
@@ -254,10 +293,12 @@ impl Admission {
     }
 
     /// A place in the re-verification queue for `account`, asked by `client`: one
-    /// judgement in flight per client and per account (including a run that outlived its
-    /// deadline), and all but one place for unmanaged keys together.
+    /// judgement in flight per client and per account in the client's channel (including
+    /// a run that outlived its deadline), and all but one place for unmanaged keys
+    /// together.
     pub fn judgement(&self, client: &Client, account: &str) -> Result<Pass, ApiError> {
-        if self.holds(&format!("account:{account}")) {
+        let channel = client.channel();
+        if self.holds(&channel.place("account", account)) {
             return Err(self.busy("account", Some(client), TRY_AGAIN));
         }
         let permit = self
@@ -267,7 +308,7 @@ impl Admission {
             .map_err(|_| self.busy("queue", Some(client), TRY_AGAIN))?;
         let mut keys = vec![
             client.own("judge"),
-            (format!("judge-account:{account}"), 1, "account"),
+            (channel.place("judge-account", account), 1, "account"),
         ];
         if let Client::Address(_) = client {
             keys.push((
@@ -285,10 +326,16 @@ impl Admission {
         Instant::now() + self.judgement_timeout
     }
 
-    /// The engine, for `account`'s judgement, if it comes free before `deadline`. Move
-    /// the pass into the engine's task: the engine and the account stay taken until the
-    /// run really ends, even after the request gave up on it.
-    pub async fn engine(&self, account: &str, deadline: Instant) -> Result<Pass, ApiError> {
+    /// The engine, for `account`'s judgement in `channel`, if it comes free before
+    /// `deadline`. Move the pass into the engine's task: the engine and the account (in
+    /// that channel) stay taken until the run really ends, even after the request gave up
+    /// on it.
+    pub async fn engine(
+        &self,
+        channel: Channel,
+        account: &str,
+        deadline: Instant,
+    ) -> Result<Pass, ApiError> {
         let permit =
             match tokio::time::timeout_at(deadline, self.engine.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
@@ -302,12 +349,13 @@ impl Admission {
                 Err(_) => return Err(self.overrun()),
             };
         // Cannot collide: the account's judgement place is held by the caller.
+        let key = channel.place("account", account);
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        *held.entry(format!("account:{account}")).or_insert(0) += 1;
+        *held.entry(key.clone()).or_insert(0) += 1;
         drop(held);
         Ok(Pass {
             held: self.held.clone(),
-            keys: vec![format!("account:{account}")],
+            keys: vec![key],
             _permit: permit,
         })
     }
@@ -485,22 +533,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_run_past_its_deadline_keeps_its_account_busy() {
+    async fn a_run_past_its_deadline_keeps_its_account_busy_in_its_channel() {
         let a = admission();
         let pass = a.judgement(&unmanaged("198.51.100.7"), "ref:1").unwrap();
-        let engine = a.engine("ref:1", a.deadline()).await.unwrap();
+        let engine = a
+            .engine(Channel::Unmanaged, "ref:1", a.deadline())
+            .await
+            .unwrap();
         // The request gave up (its pass dropped); the run goes on with the engine.
         drop(pass);
         assert!(a.judgement(&unmanaged("203.0.113.9"), "ref:1").is_err());
-        assert!(a.judgement(&kiosk("kiosk-0"), "ref:1").is_err());
         let waiting = a.judgement(&unmanaged("203.0.113.9"), "ref:2").unwrap();
         let soon = Instant::now() + Duration::from_millis(50);
         assert_eq!(
-            a.engine("ref:2", soon).await.map(|_| ()).unwrap_err().code,
+            a.engine(Channel::Unmanaged, "ref:2", soon)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .code,
             BUSY
         );
+        // The kiosk's channel is not held by it (it waits for the engine like anyone).
+        let kiosk_pass = a.judgement(&kiosk("kiosk-0"), "ref:1").unwrap();
         drop(engine);
         assert!(a.judgement(&unmanaged("198.51.100.7"), "ref:1").is_ok());
-        drop(waiting);
+        drop((waiting, kiosk_pass));
+    }
+
+    /// A stranger's self-registered key can start sessions for any login and have junk
+    /// judged for it: its judgement for the person's account must not keep the person's
+    /// kiosk out, while a second one from the stranger's side still waits its turn.
+    #[test]
+    fn an_unmanaged_key_cannot_hold_an_accounts_place_against_the_kiosk() {
+        let a = admission();
+        let stranger = a.judgement(&unmanaged("198.51.100.7"), "ref:1").unwrap();
+        let at_the_kiosk = a.judgement(&kiosk("kiosk-0"), "ref:1").unwrap();
+        // One judgement of the account per channel: another from either side waits.
+        assert!(a.judgement(&unmanaged("203.0.113.9"), "ref:1").is_err());
+        assert!(a.judgement(&kiosk("kiosk-1"), "ref:1").is_err());
+        drop((stranger, at_the_kiosk));
+        assert!(a.judgement(&kiosk("kiosk-1"), "ref:1").is_ok());
     }
 }

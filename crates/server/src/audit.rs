@@ -384,6 +384,22 @@ struct Decided {
     delay_s: i64,
 }
 
+/// The details of every entry of `kind`, oldest first: one kind of event, as an operator's
+/// tools and the tests read it. A detail that is not JSON (never written by [`append`]) is
+/// given as a string.
+pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+    let rows = sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
+        .bind(kind)
+        .fetch_all(&store.pool)
+        .await?;
+    rows.iter()
+        .map(|r| -> Result<serde_json::Value, StoreError> {
+            let text: String = r.try_get(0)?;
+            Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        })
+        .collect()
+}
+
 /// Walks the whole chain, then checks the grants against it.
 pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreError> {
     let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")

@@ -305,10 +305,7 @@ async fn attest(
     // channel: a self-registered device's failures never lock the kiosk (limits.rs).
     // Replayed frames are looked for per account, so aliases do not start afresh there.
     let biometric_keys = limits::login_keys(&user_key, device.tier);
-    let frame_key = session
-        .user_ref
-        .as_ref()
-        .map_or_else(|| user_key.clone(), |r| format!("ref:{r}"));
+    let capture_key = replay_store::capture_key(session.user_ref.as_deref(), &user_key);
     let biometric = limits::biometric_state(&app.store, &biometric_keys).await?;
     if let Some(wait) = biometric.wait {
         return Err(limits::biometric_locked(
@@ -395,16 +392,7 @@ async fn attest(
         user_kind,
         locked,
     ) {
-        record_outcome(
-            &app,
-            &session,
-            device.tier,
-            user.as_ref(),
-            &decision,
-            None,
-            None,
-        )
-        .await?;
+        record_outcome(&app, &session, device.tier, user.as_ref(), &decision, None).await?;
         tracing::info!(
             session = %session.id,
             tier = device.tier.as_str(),
@@ -424,7 +412,7 @@ async fn attest(
     let addr = crate::api::client_addr(&app, &peer, &headers);
     let client = crate::admission::Client::new(device.tier, &device.key_id, &addr);
     let _admitted = match &evidence {
-        Some(_) => Some(app.admission.judgement(&client, &frame_key)?),
+        Some(_) => Some(app.admission.judgement(&client, &capture_key)?),
         None => None,
     };
     if evidence.is_some() && app.engine.is_none() {
@@ -447,7 +435,7 @@ async fn attest(
         evidence.as_ref(),
         user.as_ref(),
         template.as_ref(),
-        &frame_key,
+        &capture_key,
         device.tier,
     )
     .await;
@@ -464,16 +452,7 @@ async fn attest(
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
                 refused_by_policy: false,
             };
-            record_outcome(
-                &app,
-                &session,
-                device.tier,
-                user.as_ref(),
-                &decision,
-                None,
-                None,
-            )
-            .await?;
+            record_outcome(&app, &session, device.tier, user.as_ref(), &decision, None).await?;
             return Err(e);
         }
     };
@@ -499,17 +478,7 @@ async fn attest(
         device.tier,
         user.as_ref(),
         &decision,
-        judgement.embedding.as_ref(),
-        judgement.face_score,
-    )
-    .await?;
-    let approved = matches!(decision.conclusion, Conclusion::Approved { .. });
-    replay_store::keep_session(
-        &app.store,
-        &frame_key,
-        &session.id,
-        approved,
-        &judgement.frame_hashes,
+        Some((&judgement, &capture_key)),
     )
     .await?;
     if decision.conclusion == Conclusion::Review {
@@ -636,7 +605,7 @@ async fn judge(
     evidence: Option<&Arc<Evidence>>,
     user: Option<&DirectoryUser>,
     template: Option<&FaceTemplate>,
-    user_key: &str,
+    capture_key: &str,
     tier: crate::devices::Tier,
 ) -> Result<Judgement, ApiError> {
     let policy = &app.config.policy;
@@ -676,11 +645,12 @@ async fn judge(
             .iter()
             .filter_map(|a| a.parse().ok())
             .collect();
-        let seen = replay_store::seen_sessions(&app.store, user_key).await?;
+        let seen = replay_store::seen_sessions(&app.store, capture_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
         let deadline = app.admission.deadline();
-        let slot = app.admission.engine(user_key, deadline).await?;
+        let channel = crate::admission::Channel::of(tier);
+        let slot = app.admission.engine(channel, capture_key, deadline).await?;
         let started = std::time::Instant::now();
         let ev = Arc::clone(ev);
         let template_owned = template.cloned();
@@ -866,17 +836,19 @@ async fn judge(
     Ok(j)
 }
 
-/// Writes the outcome: the session's state, the grant when approved, the audit entry.
-#[allow(clippy::too_many_arguments)]
+/// Writes the outcome: the session's state, the grant when approved, the audit entry,
+/// and, when the evidence was judged, the capture as kept for the replay check (under its
+/// key, [`replay_store::capture_key`]).
 async fn record_outcome(
     app: &App,
     session: &Session,
     tier: Tier,
     user: Option<&DirectoryUser>,
     decision: &Decision,
-    embedding: Option<&FaceEmbedding>,
-    face_score: Option<f32>,
+    judged: Option<(&Judgement, &str)>,
 ) -> Result<Option<(zeroize::Zeroizing<String>, i64)>, ApiError> {
+    let embedding = judged.and_then(|(j, _)| j.embedding.as_ref());
+    let face_score = judged.and_then(|(j, _)| j.face_score);
     let outcome = match decision.conclusion {
         Conclusion::Approved { .. } => Outcome::Approved,
         Conclusion::Review => Outcome::Review,
@@ -884,7 +856,8 @@ async fn record_outcome(
     };
     let reasons = &decision.reasons;
     let t = now();
-    // One transaction: the grant, the session's state and the audit entry commit together.
+    // One transaction: the grant, the session's state, the kept capture and the audit entry
+    // commit together (a crash between them would let the capture be sent again unseen).
     let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
     let spent = sqlx::query(
         "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
@@ -1001,6 +974,16 @@ async fn record_outcome(
         },
     )
     .await?;
+    if let Some((judgement, capture_key)) = judged {
+        replay_store::keep_session_in(
+            &mut tx,
+            capture_key,
+            &session.id,
+            outcome == Outcome::Approved,
+            &judgement.frame_hashes,
+        )
+        .await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
     app.metrics.decision(outcome);
     Ok(grant)

@@ -19,6 +19,11 @@
 //! account (the oldest of its kind go first), and nothing older than [`RETENTION_S`].
 //! Counted apart because anyone may start sessions for any login: a stranger's refused
 //! captures must not push the person's own approved ones, the ones worth replaying, out.
+//! Logins that are no account are kept too (a replay must be refused alike for a known and
+//! an unknown login, or the refusal tells which exists), and since anyone can make up
+//! logins without end, all of them together are bounded as well: the background prune
+//! keeps the newest [`MAX_UNKNOWN_LOGIN_SESSIONS`] (off the request path, whose timing
+//! must not differ between the two).
 
 use reclaim_verify::liveness::replay::{SeenFrame, SeenSession};
 use sqlx::Row;
@@ -31,6 +36,20 @@ pub const MAX_SESSIONS: usize = 50;
 
 /// How long a session is kept: one year.
 pub const RETENTION_S: i64 = 365 * 24 * 3600;
+
+/// Sessions kept for logins that are no account, all of them together (see the module's
+/// comment); about 4 KB each at most.
+pub const MAX_UNKNOWN_LOGIN_SESSIONS: usize = 10_000;
+
+/// The key an account's captures are kept under: its directory reference, or for a login
+/// that is no account, the login as typed (normalised). The two never meet, whatever a
+/// login is made of.
+pub fn capture_key(user_ref: Option<&str>, login_key: &str) -> String {
+    match user_ref {
+        Some(r) => format!("ref:{r}"),
+        None => format!("login:{login_key}"),
+    }
+}
 
 /// Frames read back per session: the capture limit (a stored row is not trusted to be
 /// within it).
@@ -63,9 +82,10 @@ pub async fn seen_sessions(store: &Store, user_key: &str) -> Result<Vec<SeenSess
 
 /// Keeps `frames` (a judged capture's, in order) as session `session_id` of `user_key`,
 /// `approved` or not, and drops that account's sessions of the same kind beyond
-/// [`MAX_SESSIONS`]. Nothing is kept for a capture without a face.
-pub async fn keep_session(
-    store: &Store,
+/// [`MAX_SESSIONS`], in the caller's transaction (the decision's, so that an outcome is
+/// never recorded without its capture). Nothing is kept for a capture without a face.
+pub async fn keep_session_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_key: &str,
     session_id: &str,
     approved: bool,
@@ -88,7 +108,7 @@ pub async fn keep_session(
     .bind(encoded)
     .bind(now())
     .bind(approved)
-    .execute(&store.writer)
+    .execute(&mut **tx)
     .await?;
     // Beyond the bound, the oldest of its kind go (ties broken by session id, so that
     // captures kept within one second are bounded too).
@@ -100,20 +120,46 @@ pub async fn keep_session(
     .bind(user_key)
     .bind(approved)
     .bind(MAX_SESSIONS as i64)
-    .execute(&store.writer)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// [`keep_session_in`] in a transaction of its own.
+pub async fn keep_session(
+    store: &Store,
+    user_key: &str,
+    session_id: &str,
+    approved: bool,
+    frames: &[SeenFrame],
+) -> Result<(), StoreError> {
+    let mut tx = store.writer.begin().await?;
+    keep_session_in(&mut tx, user_key, session_id, approved, frames).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Deletes what is older than [`RETENTION_S`] as of `t` (Unix seconds), kept sessions and
-/// bare hashes alike; the background worker calls it. Returns the rows deleted.
+/// bare hashes alike, and the sessions of logins that are no account beyond the newest
+/// [`MAX_UNKNOWN_LOGIN_SESSIONS`]; the background worker calls it. Returns the rows
+/// deleted.
 pub async fn prune_at(store: &Store, t: i64) -> Result<u64, StoreError> {
     let before = t - RETENTION_S;
-    let sessions = sqlx::query("DELETE FROM replay_sessions WHERE seen_at < $1")
+    let mut sessions = sqlx::query("DELETE FROM replay_sessions WHERE seen_at < $1")
         .bind(before)
         .execute(&store.writer)
         .await?
         .rows_affected();
+    // Ties (kept within one second) are broken as for one account's bound.
+    sessions += sqlx::query(
+        "DELETE FROM replay_sessions WHERE user_key LIKE 'login:%' AND (user_key, session_id) NOT IN \
+         (SELECT user_key, session_id FROM replay_sessions WHERE user_key LIKE 'login:%' \
+          ORDER BY seen_at DESC, user_key DESC, session_id DESC LIMIT $1)",
+    )
+    .bind(MAX_UNKNOWN_LOGIN_SESSIONS as i64)
+    .execute(&store.writer)
+    .await?
+    .rows_affected();
     let hashes = sqlx::query("DELETE FROM frame_hashes WHERE seen_at < $1")
         .bind(before)
         .execute(&store.writer)

@@ -352,19 +352,10 @@ fn capture_bytes_exceeded(total: u64, limits: &CaptureLimits) -> CaptureError {
 mod tests {
     use super::*;
     use image::{DynamicImage, ImageFormat, RgbImage};
-    use std::io::Cursor;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 9]));
-        encode(image, ImageFormat::Png)
-    }
-
-    fn encode(image: RgbImage, format: ImageFormat) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        DynamicImage::ImageRgb8(image)
-            .write_to(&mut out, format)
-            .unwrap();
-        out.into_inner()
+        crate::image_input::tests::encode(DynamicImage::ImageRgb8(image), ImageFormat::Png)
     }
 
     /// `bytes` (a PNG) with its header rewritten to declare `width` x `height`, its CRC

@@ -337,11 +337,12 @@ fn to_rgb_over_white(image: DynamicImage) -> RgbImage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use image::{ImageBuffer, Luma, Rgb, Rgba};
 
-    fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
+    /// `image` in `format`'s bytes, as a file or an upload carries it.
+    pub(crate) fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, format).unwrap();
         out.into_inner()

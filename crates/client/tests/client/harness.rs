@@ -15,7 +15,6 @@ use reclaim_directory::DemoUser;
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::{App, Config, RunningServer};
 use reclaim_testkit::scenes::{write_scenes, SceneSpec};
-use sqlx::Row;
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
@@ -294,13 +293,9 @@ impl FrameSource for Timelapse {
 
 /// The audit's decision entries, oldest first.
 pub async fn decision_details(app: &App) -> Vec<serde_json::Value> {
-    sqlx::query("SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq")
-        .fetch_all(&app.store.pool)
+    reclaim_server::audit::details_of(&app.store, "decision")
         .await
         .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
-        .collect()
 }
 
 /// Tests that run the camera pipeline and the engine take their turn: on two cores,

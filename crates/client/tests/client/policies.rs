@@ -80,13 +80,7 @@ async fn a_document_with_another_birth_date_is_refused() {
     let server = server_with("birth-date", "", Some(vec![avery])).await;
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
     let st = first_time_reset(&mut laptop).await;
-    assert_eq!(
-        st.screen,
-        Screen::Refused,
-        "{:?} {:?}",
-        st.reasons,
-        st.error
-    );
+    assert_refused_for(&st, "identity_not_confirmed");
     assert_eq!(st.reasons, vec!["identity_not_confirmed".to_string()]);
     let decision = decision_details(&server.app).await.pop().unwrap();
     assert_eq!(

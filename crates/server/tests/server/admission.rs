@@ -309,6 +309,49 @@ async fn unmanaged_keys_on_many_addresses_leave_the_kiosk_a_place() {
     assert_eq!(busy, 1, "the unmanaged attempt past the unmanaged share");
 }
 
+/// Anyone can start sessions for any login: a stranger's self-registered key whose junk
+/// is being judged for Avery's login (here, waiting for the engine) used to hold Avery's
+/// one judgement place, and kept Avery at the kiosk at `503 server_busy` for as long as
+/// the stranger kept sending. An account's judgements queue apart by channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_judgement_for_the_login_does_not_keep_the_kiosk_out() {
+    let h = Harness::with(Db::sqlite(), busy_office()).await;
+    let engine = h.app.reverify_slots.acquire().await.unwrap();
+    let stranger = unmanaged_key(&h).await;
+    let theirs = h.session(AVERY, &stranger).await;
+    let junk = send(
+        &client_from("127.0.0.20"),
+        &h,
+        &theirs,
+        heavy_attestation(&theirs, &stranger),
+    );
+    until(|| admitted(&h) == 1 || junk.is_finished()).await;
+    assert_eq!(
+        admitted(&h),
+        1,
+        "the stranger's judgement waits for the engine"
+    );
+
+    let kiosk = managed_key(&h).await;
+    let avery = h.session(AVERY, &kiosk).await;
+    let at_the_kiosk = send(
+        &client_from("127.0.0.21"),
+        &h,
+        &avery,
+        heavy_attestation(&avery, &kiosk),
+    );
+    until(|| admitted(&h) == 2 || at_the_kiosk.is_finished()).await;
+    let kiosk_admitted = admitted(&h) == 2;
+    drop(engine);
+    let (status, code) = at_the_kiosk.await.unwrap();
+    assert!(
+        kiosk_admitted && status != 503 && status != 0,
+        "Avery at the kiosk while a stranger's capture for the login waits: {status} {code:?}"
+    );
+    let (status, _) = junk.await.unwrap();
+    assert_ne!(status, 503, "the stranger's judgement was admitted and ran");
+}
+
 /// A judgement that cannot finish in time (here: the engine is held) is answered with a
 /// retryable `server_busy`, and the session stays usable for the same attestation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -515,13 +515,6 @@ async fn revoked_devices_are_refused(db: Db) {
         .contains(&"device_revoked".to_string()));
 }
 
-fn grey_png(shade: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(320, 240, image::Rgb([shade, shade, shade]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 async fn unmanaged_evidence_is_judged_by_the_server(db: Db) {
     // An operator who opted unmanaged devices in: their evidence is still the server's to
     // judge, whatever the device signs.
@@ -545,13 +538,13 @@ async fn unmanaged_evidence_is_judged_by_the_server(db: Db) {
     let s = h.session(AVERY, &phone).await;
     // A patched app signs "verified" over pictures of nothing.
     let mut items = vec![
-        ("id_front".to_string(), grey_png(90), None),
-        ("id_back".to_string(), grey_png(120), None),
+        ("id_front".to_string(), grey_png(320, 240, 90), None),
+        ("id_back".to_string(), grey_png(320, 240, 120), None),
     ];
     for i in 0..6u64 {
         items.push((
             format!("selfie_{i:02}"),
-            grey_png(100 + i as u8),
+            grey_png(320, 240, 100 + i as u8),
             Some(i * 200),
         ));
     }

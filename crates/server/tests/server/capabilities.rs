@@ -229,6 +229,51 @@ async fn session_state(server: &LdapServer, s: &Session) -> String {
     body["state"].as_str().unwrap().to_string()
 }
 
+/// Sweeps pending resets three times and checks that the grant behind `grant` ended
+/// failed with `code`, once: its state and failure, its sealed password erased, and one
+/// `reset_failed` entry carrying the code. Returns that entry's details.
+async fn assert_swept_to_failure(app: &App, grant: &str, code: &str) -> Value {
+    for _ in 0..3 {
+        assert_eq!(reset::resume_pending(app).await.unwrap(), 0);
+    }
+    let (state, failure, _, _, sealed) = grant_row(app, grant).await;
+    assert_eq!(
+        (state.as_str(), failure.as_deref(), sealed),
+        ("failed", Some(code), None)
+    );
+    let failed = audit_details(app, "reset_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["code"], code, "{failed:?}");
+    failed[0].clone()
+}
+
+/// What the person is told once their reset has failed (the server is started again: the
+/// sweeps ran with it stopped): the session reads failed, and asking for the reset answers
+/// 409 with `code` and no promise that it "will be applied". Returns that answer.
+async fn assert_person_told_of_failure(
+    server: &mut LdapServer,
+    session: &Session,
+    grant: &str,
+    code: &str,
+) -> Value {
+    server.restart().await;
+    assert_eq!(session_state(server, session).await, "failed");
+    let (status, body) = server
+        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(body["status"], "failed", "{body}");
+    assert!(
+        !body["message"]
+            .as_str()
+            .unwrap()
+            .contains("will be applied"),
+        "{body}"
+    );
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mfa_reset_on_openldap_is_refused_at_session_start() {
     let server = LdapServer::start().await;
@@ -300,32 +345,14 @@ async fn a_pending_mfa_reset_openldap_cannot_make_ends_failed_instead_of_retryin
     let (session, grant) = server.approved().await;
     server.stop_worker().await;
     make_pending(&server.app, &grant, "reset_mfa", 0).await;
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    let (state, failure, _, _, _) = grant_row(&server.app, &grant).await;
-    assert_eq!(
-        (state.as_str(), failure.as_deref()),
-        ("failed", Some("directory_action_unsupported"))
-    );
-    // The next sweeps do not touch it again.
-    for _ in 0..3 {
-        assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    }
-    assert_eq!(count_kind(&server.app, "reset_failed").await, 1);
-    server.restart().await;
-    assert_eq!(session_state(&server, &session).await, "failed");
-    let (status, body) = server
-        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
-        .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"], "directory_action_unsupported", "{body}");
-    assert_eq!(body["status"], "failed", "{body}");
-    assert!(
-        !body["message"]
-            .as_str()
-            .unwrap()
-            .contains("will be applied"),
-        "{body}"
-    );
+    assert_swept_to_failure(&server.app, &grant, "directory_action_unsupported").await;
+    assert_person_told_of_failure(
+        &mut server,
+        &session,
+        &grant,
+        "directory_action_unsupported",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,13 +371,7 @@ async fn a_pending_reset_whose_service_account_is_refused_ends_failed() {
             &server.slapd.service_dn(),
         ],
     );
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
-    assert_eq!(
-        (state.as_str(), failure.as_deref(), sealed),
-        ("failed", Some("directory_config_invalid"), None)
-    );
-    assert_eq!(count_kind(&server.app, "reset_failed").await, 1);
+    assert_swept_to_failure(&server.app, &grant, "directory_config_invalid").await;
 }
 
 /// The sweep's side of a vanished account: a reset left pending (a crash, an outage)
@@ -363,26 +384,8 @@ async fn a_pending_reset_for_an_account_deleted_from_slapd_ends_failed_once() {
     server.stop_worker().await;
     make_pending(&server.app, &grant, "reset_password", 0).await;
     server.as_admin("ldapdelete", &[&server.slapd.user_dn(AVERY)]);
-
-    for _ in 0..3 {
-        assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    }
-    let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
-    assert_eq!(
-        (state.as_str(), failure.as_deref(), sealed),
-        ("failed", Some("directory_user_not_found"), None)
-    );
-    let failed = audit_details(&server.app, "reset_failed").await;
-    assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!(failed[0]["code"], "directory_user_not_found", "{failed:?}");
-    server.restart().await;
-    assert_eq!(session_state(&server, &session).await, "failed");
-    let (status, body) = server
-        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
-        .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"], "directory_user_not_found", "{body}");
-    assert_eq!(body["status"], "failed", "{body}");
+    assert_swept_to_failure(&server.app, &grant, "directory_user_not_found").await;
+    assert_person_told_of_failure(&mut server, &session, &grant, "directory_user_not_found").await;
 }
 
 /// Takes the service account's right to write passwords away, as an operator's ACL
@@ -438,14 +441,7 @@ fn binds_as(slapd: &Slapd, uid: &str, password: &str) -> bool {
 
 /// The audit entries of `kind`, their details parsed.
 async fn audit_details(app: &App, kind: &str) -> Vec<Value> {
-    sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
-        .bind(kind)
-        .fetch_all(&app.store.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
-        .collect()
+    audit::details_of(&app.store, kind).await.unwrap()
 }
 
 /// A pending reset that slapd refuses because the service account may not write
@@ -462,39 +458,18 @@ async fn a_pending_reset_slapd_refuses_for_lack_of_access_ends_failed_and_is_not
     make_pending(&server.app, &grant, "reset_password", 0).await;
     deny_password_writes(&mut server.slapd);
 
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
-    assert_eq!(
-        (state.as_str(), failure.as_deref(), sealed),
-        ("failed", Some("directory_permission_denied"), None)
-    );
-    // The next sweeps leave it alone: tried once, failed once.
-    for _ in 0..3 {
-        assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
-    }
-    assert_eq!(grant_row(&server.app, &grant).await.0, "failed");
-    let failed = audit_details(&server.app, "reset_failed").await;
-    assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!(
-        failed[0]["code"], "directory_permission_denied",
-        "{failed:?}"
-    );
-    assert_eq!(failed[0]["action"], "reset_password", "{failed:?}");
+    // Tried once, failed once, with the reason in the audit; the next sweeps leave it alone.
+    let failed = assert_swept_to_failure(&server.app, &grant, "directory_permission_denied").await;
+    assert_eq!(failed["action"], "reset_password", "{failed:?}");
     assert_eq!(count_kind(&server.app, "reset_completed").await, 0);
 
     // The person is told: the session reads failed, and the reset endpoint says why and
     // that nothing more will happen.
-    server.restart().await;
-    assert_eq!(session_state(&server, &session).await, "failed");
-    let (status, body) = server
-        .send("POST", "/v1/resets", None, Some(&json!({ "grant": grant })))
-        .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"], "directory_permission_denied", "{body}");
-    assert_eq!(body["status"], "failed", "{body}");
-    let message = body["message"].as_str().unwrap();
+    let body =
+        assert_person_told_of_failure(&mut server, &session, &grant, "directory_permission_denied")
+            .await;
     assert!(
-        message.contains("helpdesk") && !message.contains("will be applied"),
+        body["message"].as_str().unwrap().contains("helpdesk"),
         "{body}"
     );
 

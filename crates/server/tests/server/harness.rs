@@ -533,13 +533,11 @@ impl Harness {
 
     /// The detail of the last `decision` entry in the audit chain.
     pub async fn last_decision(&self) -> Value {
-        let row = sqlx::query(
-            "SELECT detail FROM audit WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1",
-        )
-        .fetch_one(&self.app.store.pool)
-        .await
-        .unwrap();
-        serde_json::from_str(&row.get::<String, _>(0)).unwrap()
+        reclaim_server::audit::details_of(&self.app.store, "decision")
+            .await
+            .unwrap()
+            .pop()
+            .expect("a decision in the audit")
     }
 }
 

@@ -216,12 +216,10 @@ async fn an_approved_recovery_is_mailed_and_its_link_disputes_it_once(db: Db) {
         .await
         .unwrap());
     assert_eq!(count_kind(&h, "recovery_disputed").await, 1);
-    let detail: String = sqlx::query("SELECT detail FROM audit WHERE kind = 'recovery_disputed'")
-        .fetch_one(&h.app.store.pool)
+    let detail = reclaim_server::audit::details_of(&h.app.store, "recovery_disputed")
         .await
         .unwrap()
-        .get(0);
-    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+        .remove(0);
     assert_eq!(detail["user"], AVERY_REF);
     assert!(detail["cancelled"].is_u64(), "{detail}");
     assert!(!detail.to_string().contains(AVERY_EMAIL) && !detail.to_string().contains(&token));
@@ -475,12 +473,10 @@ async fn a_delayed_change_is_cancelled_through_its_notice(db: Db) {
     let (status, page) = post_form(&h, &url).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("pending change was cancelled"), "{page}");
-    let detail: String = sqlx::query("SELECT detail FROM audit WHERE kind = 'recovery_disputed'")
-        .fetch_one(&h.app.store.pool)
+    let detail = reclaim_server::audit::details_of(&h.app.store, "recovery_disputed")
         .await
         .unwrap()
-        .get(0);
-    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+        .remove(0);
     assert_eq!(detail["cancelled"], 1, "{detail}");
     // The scheduled change never reaches the directory, and the grant cannot revive it.
     let (status, body) = h.reset(&grant, NEW_PASSWORD).await;

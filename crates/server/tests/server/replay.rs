@@ -23,6 +23,7 @@ use crate::on_both_databases;
 on_both_databases!(returns_are_judged_by_channel_and_replays_are_refused);
 on_both_databases!(kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out);
 on_both_databases!(a_strangers_planted_mirror_does_not_get_the_person_refused);
+on_both_databases!(made_up_logins_captures_are_bounded_together);
 
 fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
@@ -71,6 +72,26 @@ fn jpeg(image: &RgbImage) -> Vec<u8> {
 
 /// The person's face as the device sends it at enrolment: the embedding of a frontal
 /// frame, 128 little-endian f32, base64.
+/// Each frame as the JPEG a client would upload, with its time.
+fn encoded(frames: &[(RgbImage, u64)]) -> Vec<(Vec<u8>, u64)> {
+    frames.iter().map(|(i, t)| (jpeg(i), *t)).collect()
+}
+
+/// The frames flipped left to right, as a client mirroring a recording sends them.
+fn mirrored(frames: &[(RgbImage, u64)]) -> Vec<(RgbImage, u64)> {
+    frames
+        .iter()
+        .map(|(i, t)| (imageops::flip_horizontal(i), *t))
+        .collect()
+}
+
+/// Whether a decision's reasons (the audit's full list) name `code`.
+fn names(reasons: &Value, code: &str) -> bool {
+    reasons
+        .as_array()
+        .is_some_and(|r| r.iter().any(|c| c == code))
+}
+
 fn embedding_of(image: &RgbImage) -> String {
     let e = engine().analyze(image).unwrap().embedding.unwrap();
     let bytes: Vec<u8> = e.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -150,9 +171,6 @@ async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
     // kiosk and from the laptop with new captures in the same room, whose frames look
     // like the first one's (a frame within 4 bits) but move otherwise.
     let laptop = h.self_register().await;
-    let encoded = |frames: &[(RgbImage, u64)]| -> Vec<(Vec<u8>, u64)> {
-        frames.iter().map(|(i, t)| (jpeg(i), *t)).collect()
-    };
     let a = encoded(&first);
     let s = h.session_asking(&laptop, CHALLENGE).await;
     let (outcome, reasons) = h.send_capture(&s, &laptop, &a).await;
@@ -167,42 +185,21 @@ async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
     let s = h.session_asking(&laptop, CHALLENGE).await;
     let (outcome, reasons) = h.send_capture(&s, &laptop, &encoded(&film(303))).await;
     assert_eq!(outcome, "rejected", "laptop return: {reasons}");
-    let reasons = reasons.as_array().unwrap();
-    assert!(
-        reasons.contains(&json!("liveness_seen_before")),
-        "{reasons:?}"
-    );
-    assert!(
-        !reasons.contains(&json!("liveness_replayed_frames")),
-        "{reasons:?}"
-    );
+    assert!(names(&reasons, "liveness_seen_before"), "{reasons}");
+    assert!(!names(&reasons, "liveness_replayed_frames"), "{reasons}");
 
     // The first return's upload, sent again: refused as a replay.
     let s = h.session_asking(&laptop, CHALLENGE).await;
     let (outcome, reasons) = h.send_capture(&s, &laptop, &a).await;
     assert_eq!(outcome, "rejected", "{reasons}");
-    assert!(
-        reasons
-            .as_array()
-            .unwrap()
-            .contains(&json!("liveness_replayed_frames")),
-        "{reasons}"
-    );
+    assert!(names(&reasons, "liveness_replayed_frames"), "{reasons}");
     // Mirrored, it answers the mirrored challenge, and is refused as a replay too.
-    let mirrored: Vec<(RgbImage, u64)> = first
-        .iter()
-        .map(|(i, t)| (imageops::flip_horizontal(i), *t))
-        .collect();
     let s = h.session_asking(&laptop, MIRRORED).await;
-    let (outcome, reasons) = h.send_capture(&s, &laptop, &encoded(&mirrored)).await;
+    let (outcome, reasons) = h
+        .send_capture(&s, &laptop, &encoded(&mirrored(&first)))
+        .await;
     assert_eq!(outcome, "rejected", "{reasons}");
-    assert!(
-        reasons
-            .as_array()
-            .unwrap()
-            .contains(&json!("liveness_replayed_frames")),
-        "{reasons}"
-    );
+    assert!(names(&reasons, "liveness_replayed_frames"), "{reasons}");
     // What is kept: one row per judged capture (five here), hashes and motion, no image.
     let kept: Vec<String> = sqlx::query_scalar("SELECT frames FROM replay_sessions")
         .fetch_all(&h.app.store.pool)
@@ -270,10 +267,7 @@ async fn a_strangers_planted_mirror_does_not_get_the_person_refused(db: Db) {
     h.enrol_at_the_kiosk(&recording[0].0).await;
 
     let stranger = h.self_register().await;
-    let planted: Vec<(Vec<u8>, u64)> = recording
-        .iter()
-        .map(|(i, t)| (jpeg(&imageops::flip_horizontal(i)), *t))
-        .collect();
+    let planted = encoded(&mirrored(&recording));
     let s = h.session_asking(&stranger, CHALLENGE).await;
     let (outcome, reasons) = h.send_capture(&s, &stranger, &planted).await;
     assert_eq!(outcome, "rejected", "the plant: {reasons}");
@@ -281,9 +275,63 @@ async fn a_strangers_planted_mirror_does_not_get_the_person_refused(db: Db) {
     // From the person's own laptop first (nothing approved is kept yet), then at a kiosk.
     let laptop = h.self_register().await;
     for (device, seed) in [(&laptop, 303), (&h.kiosk, 202)] {
-        let own: Vec<(Vec<u8>, u64)> = film(seed).iter().map(|(i, t)| (jpeg(i), *t)).collect();
         let s = h.session_asking(device, CHALLENGE).await;
-        let (outcome, reasons) = h.send_capture(&s, device, &own).await;
+        let (outcome, reasons) = h.send_capture(&s, device, &encoded(&film(seed))).await;
         assert_eq!(outcome, "approved", "capture {seed}: {reasons}");
     }
+}
+
+/// Captures judged for logins that are no account are kept (a replay is refused alike for
+/// known and unknown logins), under keys no account's can be, whatever the login is made
+/// of; and since logins can be made up without end, the prune bounds them all together,
+/// newest kept, without touching an account's.
+async fn made_up_logins_captures_are_bounded_together(db: Db) {
+    use reclaim_server::replay_store::{
+        capture_key, keep_session_in, prune_at, seen_sessions, MAX_UNKNOWN_LOGIN_SESSIONS,
+    };
+    use reclaim_verify::liveness::replay::SeenFrame;
+    // A login typed to look like an account's key is still a login's.
+    assert_ne!(
+        capture_key(None, "ref:avery-id"),
+        capture_key(Some("avery-id"), "avery")
+    );
+    let h = Harness::start(db).await;
+    let store = &h.app.store;
+    let frame = |hash: u64| [SeenFrame { hash, motion: None }];
+    let avery = capture_key(Some("avery-id"), "avery");
+    let extra = 5;
+    let mut tx = store.writer.begin().await.unwrap();
+    keep_session_in(&mut tx, &avery, "own", true, &frame(1))
+        .await
+        .unwrap();
+    for i in 0..MAX_UNKNOWN_LOGIN_SESSIONS + extra {
+        let login = capture_key(None, &format!("made.up.{i:05}"));
+        keep_session_in(&mut tx, &login, "s", false, &frame(2 + i as u64))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(prune_at(store, now).await.unwrap(), extra as u64);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replay_sessions")
+        .fetch_one(&h.app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(left as usize, 1 + MAX_UNKNOWN_LOGIN_SESSIONS);
+    // The newest made-up logins stay, the oldest (here: the first written, ties broken by
+    // key) went; the account's capture is untouched.
+    let newest = capture_key(
+        None,
+        &format!("made.up.{:05}", MAX_UNKNOWN_LOGIN_SESSIONS + extra - 1),
+    );
+    assert_eq!(seen_sessions(store, &newest).await.unwrap().len(), 1);
+    assert!(seen_sessions(store, &capture_key(None, "made.up.00000"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(seen_sessions(store, &avery).await.unwrap().len(), 1);
 }
