@@ -1,6 +1,10 @@
 //! The processes an end-to-end test runs: an X server, the real `reclaim serve`, and
-//! tauri-driver (which starts WebKitWebDriver, which starts the app). Each is killed
-//! when its handle drops.
+//! WebKitWebDriver (WebKitGTK's own WebDriver server, which starts the app). Each is
+//! killed when its handle drops.
+//!
+//! On Linux, tauri-driver only renames the `tauri:options` capability to WebKitWebDriver's
+//! `webkitgtk:browserOptions` and forwards every request; the tests ask WebKitWebDriver
+//! directly (webdriver.rs), which spares a fresh machine compiling tauri-driver.
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -30,7 +34,7 @@ impl Drop for Proc {
 }
 
 /// A process started in a process group of its own, killed with everything it started:
-/// tauri-driver's WebKitWebDriver would otherwise outlive it, one per app started.
+/// the app WebKitWebDriver started would otherwise outlive it, one per test.
 pub struct ProcGroup(Child);
 
 impl Drop for ProcGroup {
@@ -332,17 +336,12 @@ impl App {
         let config = dir.join("app.toml");
         std::fs::write(&config, settings).unwrap();
         let port = free_port();
-        let native = free_port();
         let log = std::fs::File::create(dir.join("driver.log")).unwrap();
-        let child = Command::new(tool("tauri-driver"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native.to_string(),
-                "--native-driver",
-                "/usr/bin/WebKitWebDriver",
-            ])
+        let child = Command::new(tool("WebKitWebDriver"))
+            .arg(format!("--port={port}"))
+            // What tauri-driver sets: Tauri 2 lets WebKit's automation drive the webview
+            // only when asked to.
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("DISPLAY", &display.name)
             .env("RECLAIM_APP_CONFIG", &config)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
@@ -352,11 +351,11 @@ impl App {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("tauri-driver");
+            .expect("WebKitWebDriver");
         let driver = ProcGroup(child);
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::blocking::Client::new();
-        wait_until("tauri-driver", Duration::from_secs(30), || {
+        wait_until("WebKitWebDriver", Duration::from_secs(30), || {
             http.get(format!("{url}/status")).send().is_ok()
         });
         let session = Session::start(&url, binary("reclaim-app").to_str().unwrap());

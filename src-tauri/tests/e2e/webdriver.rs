@@ -18,9 +18,10 @@ impl Session {
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap();
+        // What tauri-driver sends on Linux for `tauri:options: { application }`. No
+        // `browserName`: WebKitWebDriver would match it against the binary's own name.
         let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "wry",
-            "tauri:options": { "application": application }
+            "webkitgtk:browserOptions": { "binary": application, "args": [] }
         }}});
         let answer: Value = http
             .post(format!("{driver_url}/session"))
