@@ -316,7 +316,9 @@ async fn made_up_logins_captures_are_bounded_together(db: Db) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert_eq!(prune_at(store, now).await.unwrap(), extra as u64);
+    // The server's own background prune may get there first (it runs every few seconds):
+    // what is left is what counts, whoever pruned.
+    prune_at(store, now).await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replay_sessions")
         .fetch_one(&h.app.store.pool)
         .await
