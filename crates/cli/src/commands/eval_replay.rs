@@ -12,6 +12,9 @@
 //! other people and other seeds. Every session is kept as the server keeps it (face hash
 //! and motion per frame), so the n-th return is compared with the recording and the n-1
 //! returns before it, one session at a time (`replay::judge_replay`).
+//!
+//! With `--recordings DIR` the same table is measured on real recordings instead
+//! (`recordings.rs`): nothing is tuned there, the rule shipped is reported.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,6 +25,8 @@ use reclaim_facegen::{camera, sequence, Frame};
 use reclaim_verify::liveness::{observe_all, parse_challenge, replay, LivenessPolicy, TimedFrame};
 use reclaim_verify::FaceEngine;
 use serde::Serialize;
+
+mod recordings;
 
 use super::compare::{default_threads, engine_options};
 use super::eval_liveness::{head_models, random_challenge, Identity};
@@ -56,6 +61,18 @@ pub struct EvalReplayArgs {
     pub threads: usize,
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// Measure on real recordings instead of generated sequences, with the rule shipped:
+    /// the frames `scripts/real-recordings DIR` writes (DIR/PERSON/CLIP/NNNNN.jpg, one
+    /// every 180 ms). `--returns` and `--faces` are then not used.
+    #[arg(long, value_name = "DIR")]
+    pub recordings: Option<PathBuf>,
+    /// With --recordings: frames in one capture-sized window.
+    #[arg(long, default_value_t = recordings::WINDOW_FRAMES)]
+    pub window_frames: usize,
+    /// With --recordings: the least time, in seconds, from the end of a kept window to the
+    /// start of a later window of the same clip compared with it (the same sitting).
+    #[arg(long, default_value_t = recordings::APART_S)]
+    pub apart_s: f32,
 }
 
 /// One transformation of a recording (`kind` in [`TRANSFORMS`]): all its frames alike.
@@ -190,12 +207,26 @@ fn motion_grid() -> Vec<f32> {
     (1..=20).map(|i| i as f32 * 0.1).collect()
 }
 
+/// The rule `LivenessPolicy::default()` ships.
+fn shipped() -> Rule {
+    let policy = LivenessPolicy::default();
+    Rule {
+        bits: policy.seen_hamming,
+        frames: policy.seen_min_frames,
+        max_motion: policy.seen_max_motion,
+        mirrored: policy.seen_min_mirrored,
+    }
+}
+
 pub fn run(args: EvalReplayArgs) -> Outcome {
     let json = args.json;
     let engine = match FaceEngine::load(engine_options(args.models.as_deref())) {
         Ok(e) => e,
         Err(e) => return fail_with(json, "the face models", &e),
     };
+    if let Some(dir) = &args.recordings {
+        return recordings::run(&args, dir, &engine);
+    }
     let people = match head_models(&args.faces, &engine) {
         Ok(p) => p,
         Err(e) => return fail(json, "input_unreadable", &e),
@@ -272,13 +303,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
             }
         }
     }
-    let policy = LivenessPolicy::default();
-    let shipped = Rule {
-        bits: policy.seen_hamming,
-        frames: policy.seen_min_frames,
-        max_motion: policy.seen_max_motion,
-        mirrored: policy.seen_min_mirrored,
-    };
+    let shipped = shipped();
     let tuned = best.map_or(shipped, |(_, r)| r);
     let tuning_sweep = motion_grid()
         .into_iter()
@@ -381,64 +406,69 @@ fn print_rows(rows: &[Row]) {
 }
 
 fn rows(m: &Measured, rule: Rule) -> Vec<Row> {
-    let row = |kind: &str, set: &[Compared]| {
-        let mut nearest: Vec<f32> = set
-            .iter()
-            .filter_map(|c| {
-                c.iter()
-                    .filter(|a| {
-                        a.bits.iter().filter(|&&d| d <= rule.bits).count() >= rule.frames.max(1)
-                    })
-                    .filter_map(|a| a.motion)
-                    .reduce(f32::min)
-            })
-            .collect();
-        nearest.sort_by(f32::total_cmp);
-        let mut mirrored: Vec<usize> = set
-            .iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| a.mirrored_bits.iter().filter(|&&d| d <= rule.bits).count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        mirrored.sort_unstable();
-        Row {
-            kind: kind.to_string(),
-            presentations: set.len(),
-            refused: set
-                .iter()
-                .filter(|c| verdict(c, rule) == Verdict::Replayed)
-                .count(),
-            seen_before: set
-                .iter()
-                .filter(|c| verdict(c, rule) == Verdict::SeenBefore)
-                .count(),
-            motion_distance: [
-                nearest.first().copied(),
-                nearest.get(nearest.len() / 2).copied(),
-                nearest.last().copied(),
-            ],
-            mirrored_frames: [
-                mirrored.first().copied().unwrap_or(0),
-                mirrored.get(mirrored.len() / 2).copied().unwrap_or(0),
-                mirrored.last().copied().unwrap_or(0),
-            ],
-        }
-    };
-    let mut out = vec![row("genuine_return", &m.genuine)];
+    let mut out = vec![row("genuine_return", &m.genuine, rule)];
     for (kind, set) in &m.replays {
-        out.push(row(kind, set));
+        out.push(row(kind, set, rule));
     }
     out
 }
 
+/// One line of the table: `kind`'s presentations, each compared with its kept sessions.
+fn row(kind: &str, set: &[Compared], rule: Rule) -> Row {
+    let mut nearest: Vec<f32> = set
+        .iter()
+        .filter_map(|c| {
+            c.iter()
+                .filter(|a| {
+                    a.bits.iter().filter(|&&d| d <= rule.bits).count() >= rule.frames.max(1)
+                })
+                .filter_map(|a| a.motion)
+                .reduce(f32::min)
+        })
+        .collect();
+    nearest.sort_by(f32::total_cmp);
+    let mut mirrored: Vec<usize> = set
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|a| a.mirrored_bits.iter().filter(|&&d| d <= rule.bits).count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    mirrored.sort_unstable();
+    Row {
+        kind: kind.to_string(),
+        presentations: set.len(),
+        refused: set
+            .iter()
+            .filter(|c| verdict(c, rule) == Verdict::Replayed)
+            .count(),
+        seen_before: set
+            .iter()
+            .filter(|c| verdict(c, rule) == Verdict::SeenBefore)
+            .count(),
+        motion_distance: [
+            nearest.first().copied(),
+            nearest.get(nearest.len() / 2).copied(),
+            nearest.last().copied(),
+        ],
+        mirrored_frames: [
+            mirrored.first().copied().unwrap_or(0),
+            mirrored.get(mirrored.len() / 2).copied().unwrap_or(0),
+            mirrored.last().copied().unwrap_or(0),
+        ],
+    }
+}
+
 /// One capture as the replay check sees it: per frame with a face, its hashes (as seen
 /// and mirrored) and motion.
+#[derive(Clone)]
 struct Observed {
     hashes: Vec<replay::FaceHashes>,
     motions: Vec<Option<replay::FrameMotion>>,
+    /// Frames the liveness checks can use (one face, no quality issue but pose).
+    usable: usize,
 }
 
 impl Observed {
@@ -500,10 +530,20 @@ fn observed(engine: &FaceEngine, frames: &[Frame], threads: usize) -> Result<Obs
             timestamp_ms: f.timestamp_ms,
         })
         .collect();
-    let observations = observe_all(engine, &timed, threads).map_err(|e| e.to_string())?;
+    observe_timed(engine, &timed, threads)
+}
+
+/// The engine over one capture, as the server runs it; what the replay check keeps of it.
+fn observe_timed(
+    engine: &FaceEngine,
+    timed: &[TimedFrame],
+    threads: usize,
+) -> Result<Observed, String> {
+    let observations = observe_all(engine, timed, threads).map_err(|e| e.to_string())?;
     Ok(Observed {
         hashes: observations.iter().map(|o| o.face_hashes()).collect(),
         motions: replay::motions_of(&observations),
+        usable: observations.iter().filter(|o| o.usable()).count(),
     })
 }
 
