@@ -22,7 +22,7 @@ use image::{imageops, GrayImage, RgbImage};
 use serde::Serialize;
 use zeroize::Zeroize;
 
-use crate::raster::{downscale, to_luma};
+use crate::raster::{box_reduce_rect, downscale, to_luma};
 
 /// Side lengths of the grey thumbnail kept per frame for the change measure: small enough
 /// that no face can be recognised in it, big enough that a moving head changes it.
@@ -122,20 +122,105 @@ pub fn dhash_mirrored(image: &RgbImage) -> Option<u64> {
     dhash(&imageops::flip_horizontal(image))
 }
 
-/// A frame's face hashes: as seen, and mirrored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where the face is hashed again for the mirror test, as shifts of the box (in box widths
+/// and heights) and scales of it. The detector's box on a mirrored picture is not the
+/// mirror of its box on the original: on small faces of real recordings the few pixels
+/// between them moved the mirrored hash by more than the bits the check allows, and
+/// mirrored replays went unnoticed (docs/liveness.md, "On real recordings"). Moving the
+/// box by up to 8% of its size and scaling it by 6% either way covers that.
+const NEAR_SHIFTS: [f32; 5] = [0.0, -0.04, 0.04, -0.08, 0.08];
+const NEAR_SCALES: [f32; 3] = [1.0, 0.94, 1.06];
+/// The face region is reduced by a whole factor to fewer than twice this many pixels
+/// across before it is hashed at every place, so the cost per frame does not grow with
+/// the picture.
+const NEAR_REGION_PX: f32 = 96.0;
+
+/// A frame's face hashed at every place of [`NEAR_SHIFTS`] x [`NEAR_SHIFTS`] x
+/// [`NEAR_SCALES`], as seen and mirrored (75 of each, from a reduced copy of the face
+/// region). Compared with an earlier session only by the mirror test, both ways alike, so
+/// moving the box cannot favour the mirror; never kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NearHashes {
+    pub seen: Vec<u64>,
+    pub mirrored: Vec<u64>,
+}
+
+impl NearHashes {
+    /// The hashes of the face in `image` whose detector box is `bbox` (`x, y, w, h`);
+    /// empty when the box is not finite or not inside the picture.
+    pub fn of(image: &RgbImage, bbox: [f32; 4]) -> NearHashes {
+        let mut near = NearHashes::default();
+        let [x, y, w, h] = bbox;
+        if !bbox.iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
+            return near;
+        }
+        // The region every moved box falls in: half a box enlarged by 20% and scaled up,
+        // plus the largest shift.
+        let reach = 0.6 * NEAR_SCALES.iter().fold(1.0f32, |a, &b| a.max(b))
+            + NEAR_SHIFTS.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
+        let (cx, cy) = (x + w / 2.0, y + h / 2.0);
+        let (iw, ih) = (image.width() as f32, image.height() as f32);
+        let x0 = (cx - reach * w).floor().clamp(0.0, iw);
+        let y0 = (cy - reach * h).floor().clamp(0.0, ih);
+        let x1 = (cx + reach * w).ceil().clamp(0.0, iw);
+        let y1 = (cy + reach * h).ceil().clamp(0.0, ih);
+        if x1 - x0 < 1.0 || y1 - y0 < 1.0 {
+            return near;
+        }
+        // k = 1 copies the region as it is.
+        let k = ((x1 - x0).max(y1 - y0) / NEAR_REGION_PX).floor().max(1.0);
+        let reduced = box_reduce_rect(
+            image,
+            [x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32],
+            k as u32,
+        );
+        for dx in NEAR_SHIFTS {
+            for dy in NEAR_SHIFTS {
+                for scale in NEAR_SCALES {
+                    let (bw, bh) = (w * scale, h * scale);
+                    let moved = [
+                        (cx + dx * w - bw / 2.0 - x0) / k,
+                        (cy + dy * h - bh / 2.0 - y0) / k,
+                        bw / k,
+                        bh / k,
+                    ];
+                    if let Some(crop) = face_crop(&reduced, moved) {
+                        near.seen.extend(dhash(&crop));
+                        near.mirrored.extend(dhash_mirrored(&crop));
+                    }
+                }
+            }
+        }
+        near
+    }
+}
+
+/// A frame's face hashes: as seen, and mirrored, and at nearby places ([`NearHashes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FaceHashes {
     pub seen: Option<u64>,
     pub mirrored: Option<u64>,
+    pub near: NearHashes,
 }
 
 impl FaceHashes {
-    /// Both hashes of a face crop.
+    /// Both hashes of a face crop (no nearby places).
     pub fn of(crop: &RgbImage) -> FaceHashes {
         FaceHashes {
             seen: dhash(crop),
             mirrored: dhash_mirrored(crop),
+            near: NearHashes::default(),
         }
+    }
+
+    /// The hashes of the face in `image` whose detector box is `bbox`; `None` when the
+    /// box is not inside the picture.
+    pub fn of_face(image: &RgbImage, bbox: [f32; 4]) -> Option<FaceHashes> {
+        let crop = face_crop(image, bbox)?;
+        Some(FaceHashes {
+            near: NearHashes::of(image, bbox),
+            ..FaceHashes::of(&crop)
+        })
     }
 
     /// The fewest bits by which either orientation differs from any of `stored`; `None`
@@ -442,6 +527,60 @@ pub fn motion_distance(capture: &[FrameMotion], recorded: &[FrameMotion]) -> Opt
     Some(cost[m] / n as f32)
 }
 
+/// The kept capture's frames held still: each at its mean pose, not moving (the same
+/// number of frames).
+fn held_still(recorded: &[FrameMotion]) -> Vec<FrameMotion> {
+    let n = recorded.len().max(1) as f32;
+    let mean = |f: fn(&FrameMotion) -> f32| recorded.iter().map(f).sum::<f32>() / n;
+    let still = FrameMotion {
+        yaw: mean(|m| m.yaw),
+        pitch: mean(|m| m.pitch),
+        roll: mean(|m| m.roll),
+        shift: [0.0, 0.0],
+    };
+    vec![still; recorded.len()]
+}
+
+/// How a capture's motion compares with one kept capture's, in the orientation (as seen,
+/// or mirrored) that moves nearer it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotionMatch {
+    /// [`motion_distance`] to the kept capture's motion.
+    pub distance: f32,
+    /// [`motion_distance`] to the kept capture held still (each frame at its mean pose).
+    pub held_still: f32,
+}
+
+impl MotionMatch {
+    /// `None` when the capture cannot be aligned onto the kept one (see
+    /// [`motion_distance`]).
+    pub fn of(capture: &[FrameMotion], recorded: &[FrameMotion]) -> Option<MotionMatch> {
+        let mirrored: Vec<FrameMotion> = capture.iter().map(|m| m.mirrored()).collect();
+        let still = held_still(recorded);
+        [capture, &mirrored]
+            .into_iter()
+            .filter_map(|c| {
+                Some(MotionMatch {
+                    distance: motion_distance(c, recorded)?,
+                    held_still: motion_distance(c, &still)?,
+                })
+            })
+            .min_by(|a, b| a.distance.total_cmp(&b.distance))
+    }
+
+    /// The capture repeats the kept capture's motion: within `max_distance` of it, and
+    /// nearer it than to the same capture held still. A head that hardly moved in both
+    /// (a person holding still twice in one sitting, talking) is within the detector's
+    /// noise of either, and its pose alone says nothing about a replay: on real
+    /// recordings such pairs came as near as 0.30 while the capture was nearer still the
+    /// kept one's mean pose (docs/liveness.md, "On real recordings"). A replay of a
+    /// capture that turned follows the turn, far from any pose held still; a replay of
+    /// one that did not turn answers no challenge and is `seen_before` at most.
+    pub fn repeats(&self, max_distance: f32) -> bool {
+        self.distance <= max_distance && self.distance < self.held_still
+    }
+}
+
 /// What the replay check found in a capture.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplayFinding {
@@ -462,7 +601,8 @@ pub struct ReplayFinding {
 /// The replay rule, against each earlier session in turn:
 ///
 /// - at least `min_frames` frames within `max_bits` of the session's hashes as seen, and
-///   the capture's motion aligned onto the session's within `max_motion`: replayed;
+///   the capture's motion aligned onto the session's within `max_motion` and nearer it
+///   than to the session held still ([`MotionMatch::repeats`]): replayed;
 /// - at least `min_mirrored` frames within `max_bits` of the session's hashes only through
 ///   their mirrored hash (nearer mirrored than as seen): a mirrored recording, replayed.
 ///   A new capture of a face is not its own mirror image: faces are not symmetric to a
@@ -486,12 +626,16 @@ pub fn judge_replay(
 ) -> ReplayFinding {
     let min_frames = min_frames.max(1);
     let mut finding = ReplayFinding::default();
-    // The capture's motion, frames with a face only, as seen and mirrored.
+    // The capture's motion, frames with a face only.
     let motion: Vec<FrameMotion> = capture_motion.iter().flatten().copied().collect();
-    let mirrored: Vec<FrameMotion> = motion.iter().map(|m| m.mirrored()).collect();
     for session in sessions {
         let hashes: Vec<u64> = session.frames.iter().map(|f| f.hash).collect();
-        let seen = seen_frames(capture_hashes, &hashes, max_bits);
+        let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
+        // Frames seen either way, with those that match only with the box moved, mirrored.
+        let mut seen = seen_frames(capture_hashes, &hashes, max_bits);
+        seen.extend(through_mirror.iter().copied());
+        seen.sort_unstable();
+        seen.dedup();
         if seen.len() < min_frames {
             continue;
         }
@@ -499,16 +643,12 @@ pub fn judge_replay(
             // Kept without motion: the hash rule alone, for a session to be trusted.
             None => !session.doubtful,
             Some(recorded) => {
-                let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
-                let distance = [&motion, &mirrored]
-                    .into_iter()
-                    .filter_map(|c| motion_distance(c, &recorded))
-                    .reduce(f32::min);
-                if let Some(d) = distance {
+                let matched = MotionMatch::of(&motion, &recorded);
+                if let Some(d) = matched.map(|m| m.distance) {
                     finding.motion_distance = Some(finding.motion_distance.map_or(d, |b| b.min(d)));
                 }
                 (!session.doubtful && through_mirror.len() >= min_mirrored.max(1))
-                    || distance.is_some_and(|d| d <= max_motion)
+                    || matched.is_some_and(|m| m.repeats(max_motion))
             }
         };
         if session.doubtful && !replayed {
@@ -530,22 +670,34 @@ pub fn judge_replay(
 }
 
 /// Index of every frame whose face matches one of `stored` within `max_distance` bits
-/// through its mirrored hash, and nearer so than as seen.
+/// through its mirrored hash, and nearer so than as seen ([`mirror_distance`]).
 pub fn mirrored_frames(
     face_hashes: &[FaceHashes],
     stored: &[u64],
     max_distance: u32,
 ) -> Vec<usize> {
-    let nearest = |h: Option<u64>| h.and_then(|h| stored.iter().map(|&s| hamming(h, s)).min());
     face_hashes
         .iter()
         .enumerate()
-        .filter(|(_, h)| {
-            let (seen, mirrored) = (nearest(h.seen), nearest(h.mirrored));
-            mirrored.is_some_and(|m| m <= max_distance && seen.is_none_or(|s| m < s))
-        })
+        .filter(|(_, h)| mirror_distance(h, stored).is_some_and(|m| m <= max_distance))
         .map(|(i, _)| i)
         .collect()
+}
+
+/// The fewest bits by which the face, mirrored, differs from one of `stored`, when that
+/// is fewer than as seen; `None` otherwise. Both ways, the nearest of the face's hashes at
+/// its box and at the nearby places ([`NearHashes`]) counts, so moving the box helps the
+/// mirror no more than the face as seen.
+pub fn mirror_distance(hashes: &FaceHashes, stored: &[u64]) -> Option<u32> {
+    let nearest = |at: Option<u64>, near: &[u64]| {
+        at.iter()
+            .chain(near)
+            .flat_map(|&h| stored.iter().map(move |&s| hamming(h, s)))
+            .min()
+    };
+    let seen = nearest(hashes.seen, &hashes.near.seen);
+    let mirrored = nearest(hashes.mirrored, &hashes.near.mirrored)?;
+    seen.is_none_or(|s| mirrored < s).then_some(mirrored)
 }
 
 #[cfg(test)]
@@ -604,7 +756,11 @@ pub(crate) mod tests {
 
     #[test]
     fn frames_seen_before_are_found() {
-        let h = |seen, mirrored| FaceHashes { seen, mirrored };
+        let h = |seen, mirrored| FaceHashes {
+            seen,
+            mirrored,
+            near: NearHashes::default(),
+        };
         let hashes = [
             h(Some(0b1111u64), None),
             h(None, None),
@@ -629,6 +785,47 @@ pub(crate) mod tests {
         assert_eq!(FaceHashes::of(&flipped).distance_to(&stored), Some(0));
         assert_eq!(FaceHashes::of(&a).distance_to(&[]), None);
         assert_eq!(FaceHashes::of(&RgbImage::new(0, 0)), FaceHashes::default());
+    }
+
+    #[test]
+    fn a_mirrored_face_is_found_when_the_detector_boxes_it_a_little_differently() {
+        let a = picture(200, 160, 4);
+        let bbox = [50.0, 40.0, 60.0, 70.0];
+        let stored = [dhash(&face_crop(&a, bbox).unwrap()).unwrap()];
+        // The picture mirrored, and the detector's box on it 4.8 pixels (8% of its width)
+        // right of the mirror of the first box and 2.8 (4% of its height) below it.
+        let flipped = imageops::flip_horizontal(&a);
+        let moved = [200.0 - 50.0 - 60.0 + 4.8, 42.8, 60.0, 70.0];
+        let h = FaceHashes::of_face(&flipped, moved).unwrap();
+        assert_eq!(h.near.seen.len(), 75);
+        let at_box = hamming(h.mirrored.unwrap(), stored[0]);
+        let near = mirror_distance(&h, &stored).unwrap();
+        assert!(
+            near <= 1 && at_box > 4,
+            "nearby {near}, at the box {at_box}"
+        );
+        assert_eq!(mirrored_frames(&[h], &stored, 4), vec![0]);
+        // A box outside the picture: no hashes.
+        assert!(FaceHashes::of_face(&a, [500.0, 0.0, 10.0, 10.0]).is_none());
+        assert!(NearHashes::of(&a, [f32::NAN, 0.0, 10.0, 10.0])
+            .seen
+            .is_empty());
+    }
+
+    #[test]
+    fn moving_the_box_does_not_make_a_symmetric_face_its_own_mirror() {
+        // Symmetric left to right about x = 100, and the box centred on it: at every place
+        // the face mirrored is the face as seen at the mirrored place, so the mirror is
+        // never nearer.
+        let half = picture(100, 160, 6);
+        let sym = RgbImage::from_fn(200, 160, |x, y| {
+            *half.get_pixel(if x < 100 { x } else { 199 - x }, y)
+        });
+        let bbox = [70.0, 40.0, 60.0, 70.0];
+        let stored = [dhash(&face_crop(&sym, bbox).unwrap()).unwrap()];
+        let h = FaceHashes::of_face(&sym, bbox).unwrap();
+        assert_eq!(mirror_distance(&h, &stored), None);
+        assert!(mirrored_frames(&[h], &stored, 64).is_empty());
     }
 
     fn motion(yaw: f32) -> FrameMotion {
@@ -696,10 +893,64 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_head_held_still_twice_is_not_a_replay_of_itself() {
+        // A head that hardly moves: pose and place within the detector's noise of its
+        // mean, twice, with different noise.
+        let wobble = |i: usize, seed: usize| {
+            let w = ((i * 7 + seed * 13) % 11) as f32 / 10.0 - 0.5;
+            FrameMotion {
+                yaw: 2.0 + 2.0 * w,
+                pitch: -1.0 - 1.5 * w,
+                roll: 0.5 * w,
+                shift: [0.004 * w, -0.003 * w],
+            }
+        };
+        let first: Vec<FrameMotion> = (0..18).map(|i| wobble(i, 1)).collect();
+        let second: Vec<FrameMotion> = (0..18).map(|i| wobble(i, 4)).collect();
+        let matched = MotionMatch::of(&second, &first).unwrap();
+        // Within the distance that would have called it a replay before...
+        assert!(matched.distance <= 0.5, "{matched:?}");
+        // ...but no nearer the first capture's motion than its pose held still.
+        assert!(!matched.repeats(0.5), "{matched:?}");
+        let h = |i: u64| FaceHashes {
+            seen: Some(i),
+            mirrored: Some(!i),
+            near: NearHashes::default(),
+        };
+        let hashes: Vec<FaceHashes> = (0..18).map(h).collect();
+        let kept = SeenSession {
+            frames: first
+                .iter()
+                .zip(0..)
+                .map(|(m, i)| SeenFrame {
+                    hash: i,
+                    motion: Some(*m),
+                })
+                .collect(),
+            doubtful: false,
+        };
+        let again: Vec<Option<FrameMotion>> = second.iter().copied().map(Some).collect();
+        let f = judge_replay(&hashes, &again, std::slice::from_ref(&kept), 4, 1, 0.5, 3);
+        assert!(!f.replayed && f.seen_before, "{f:?}");
+        // The same still capture sent again is still a replay: it repeats the motion
+        // exactly.
+        let sent: Vec<Option<FrameMotion>> = first.iter().copied().map(Some).collect();
+        let f = judge_replay(&hashes, &sent, std::slice::from_ref(&kept), 4, 1, 0.5, 3);
+        assert!(f.replayed, "{f:?}");
+        // A capture that turns repeats a turning recording far nearer than any pose held
+        // still.
+        let turn: Vec<FrameMotion> = (0..18).map(|i| motion(i as f32 * 2.0)).collect();
+        let m = MotionMatch::of(&turn, &turn).unwrap();
+        assert!(m.repeats(0.5) && m.held_still > 1.0, "{m:?}");
+        assert_eq!(MotionMatch::of(&[], &turn), None);
+    }
+
+    #[test]
     fn the_rule_tells_a_replay_from_a_return_by_the_motion() {
         let h = |seen| FaceHashes {
             seen: Some(seen),
             mirrored: Some(!seen),
+            near: NearHashes::default(),
         };
         let hashes: Vec<FaceHashes> = (0..6u64).map(|i| h(i * 0x0101_0101)).collect();
         let recorded: Vec<Option<FrameMotion>> =
@@ -736,6 +987,7 @@ pub(crate) mod tests {
             .map(|f| FaceHashes {
                 seen: f.mirrored,
                 mirrored: f.seen,
+                near: NearHashes::default(),
             })
             .collect();
         assert_eq!(
