@@ -42,30 +42,19 @@ pub fn downscale(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
 /// Averages `k` x `k` blocks; the right and bottom remainders are averaged over what exists.
 pub fn box_reduce(img: &RgbImage, k: u32) -> RgbImage {
     let (w, h) = img.dimensions();
-    box_reduce_rect(img, [0, 0, w, h], k)
-}
-
-/// [`box_reduce`] of the rectangle `[x, y, w, h]` of `img` (clipped to it), without
-/// copying the rectangle first.
-pub fn box_reduce_rect(img: &RgbImage, rect: [u32; 4], k: u32) -> RgbImage {
-    let (iw, ih) = img.dimensions();
-    let [rx, ry, rw, rh] = rect;
-    let (rx, ry) = (rx.min(iw), ry.min(ih));
-    let (w, h) = (rw.min(iw - rx), rh.min(ih - ry));
     let k = k.max(1);
     let out_w = w.div_ceil(k);
     let out_h = h.div_ceil(k);
     let mut out = RgbImage::new(out_w, out_h);
     let src = img.as_raw();
-    let stride = iw as usize * 3;
+    let stride = w as usize * 3;
     let mut sums = vec![0u32; out_w as usize * 3];
     for oy in 0..out_h {
         sums.iter_mut().for_each(|s| *s = 0);
         let y0 = oy * k;
         let y1 = (y0 + k).min(h);
         for y in y0..y1 {
-            let start = (ry + y) as usize * stride + rx as usize * 3;
-            let row = &src[start..start + w as usize * 3];
+            let row = &src[y as usize * stride..(y as usize + 1) * stride];
             for (x, px) in row.chunks_exact(3).enumerate() {
                 let o = (x / k as usize) * 3;
                 sums[o] += u32::from(px[0]);
@@ -236,35 +225,6 @@ mod tests {
         assert_eq!(out.get_pixel(0, 0)[0], 0);
         assert_eq!(out.get_pixel(1, 0)[0], 200);
         assert_eq!(out.get_pixel(2, 1)[0], 200);
-    }
-
-    #[test]
-    fn a_rectangle_reduces_as_its_copy_would() {
-        let img = RgbImage::from_fn(37, 29, |x, y| {
-            Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, (200 - x - y) as u8])
-        });
-        for (rect, k) in [
-            ([5, 4, 20, 17], 3),
-            ([0, 0, 37, 29], 4),
-            ([30, 20, 7, 9], 1),
-        ] {
-            let [x, y, w, h] = rect;
-            let copy = imageops::crop_imm(&img, x, y, w, h).to_image();
-            assert_eq!(
-                box_reduce_rect(&img, rect, k),
-                box_reduce(&copy, k),
-                "{rect:?}"
-            );
-        }
-        // Clipped to the picture, never out of bounds.
-        assert_eq!(
-            box_reduce_rect(&img, [30, 20, 50, 50], 2).dimensions(),
-            (4, 5)
-        );
-        assert_eq!(
-            box_reduce_rect(&img, [90, 90, 5, 5], 2).dimensions(),
-            (0, 0)
-        );
     }
 
     #[test]

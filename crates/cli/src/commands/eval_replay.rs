@@ -107,7 +107,7 @@ pub fn transform(kind: &str, image: &RgbImage, rng: &mut Rng) -> RgbImage {
 #[derive(Clone)]
 struct Against {
     /// Per frame with a face, the bits to the nearest of the session's hashes, as seen
-    /// or mirrored at the box, or mirrored at a nearby place when nearer so than as seen.
+    /// or mirrored.
     bits: Vec<u32>,
     /// Per frame with a face, the bits through its mirrored hash when nearer so than as
     /// seen (else `u32::MAX`).
@@ -512,11 +512,9 @@ impl Observed {
                     .map(|h| replay::mirror_distance(h, &stored).unwrap_or(u32::MAX))
                     .collect();
                 Against {
-                    // Either way at the box, or mirrored with the box moved.
                     bits: faces
                         .iter()
-                        .zip(&mirrored_bits)
-                        .filter_map(|(h, &m)| h.distance_to(&stored).map(|d| d.min(m)))
+                        .filter_map(|h| h.distance_to(&stored))
                         .collect(),
                     mirrored_bits,
                     motion: matched.map(|m| m.distance),

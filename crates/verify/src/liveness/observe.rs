@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cues::{frame_cues, FrameCues};
 use super::passive::PassiveModel;
-use super::replay::{dhash, FaceHashes, NearHashes, Thumbnail};
+use super::replay::{dhash, face_crop, FaceHashes, Thumbnail};
 use super::surface::FacePatch;
 use super::{LivenessError, LivenessInputError};
 use crate::engine::{FaceAnalysis, FaceEngine};
@@ -50,10 +50,6 @@ pub struct FrameObservation {
     /// stored hashes as well, never stored (see [`super::replay`]).
     #[serde(skip)]
     pub face_hash_mirrored: Option<u64>,
-    /// The face hashed again with its box moved a little, as seen and mirrored, for the
-    /// mirror test; never stored.
-    #[serde(skip)]
-    pub face_hashes_near: NearHashes,
     pub cues: Option<FrameCues>,
     #[serde(skip)]
     pub thumbnail: Option<Thumbnail>,
@@ -70,7 +66,6 @@ impl FrameObservation {
         FaceHashes {
             seen: self.face_hash,
             mirrored: self.face_hash_mirrored,
-            near: self.face_hashes_near.clone(),
         }
     }
 
@@ -119,7 +114,8 @@ pub fn observation_from_analysis(
         .collect();
     let face_hashes = face
         .as_ref()
-        .and_then(|f| FaceHashes::of_face(image, f.bbox))
+        .and_then(|f| face_crop(image, f.bbox))
+        .map(|c| FaceHashes::of(&c))
         .unwrap_or_default();
     FrameObservation {
         timestamp_ms,
@@ -134,7 +130,6 @@ pub fn observation_from_analysis(
         face_hash: face_hashes.seen,
         frame_hash: dhash(image),
         face_hash_mirrored: face_hashes.mirrored,
-        face_hashes_near: face_hashes.near,
         cues: face.and_then(|f| frame_cues(image, f.bbox)),
         thumbnail: Thumbnail::of(image),
         face_patch: face.and_then(|f| FacePatch::of(image, f.bbox)),
@@ -282,7 +277,6 @@ pub(crate) mod tests {
             face_hash: Some(timestamp_ms.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             frame_hash: Some(timestamp_ms.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)),
             face_hash_mirrored: Some(timestamp_ms.wrapping_mul(0x1656_67b1_9e37_79f9)),
-            face_hashes_near: NearHashes::default(),
             cues: None,
             thumbnail: None,
             face_patch: None,

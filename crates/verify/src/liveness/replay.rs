@@ -22,7 +22,7 @@ use image::{imageops, GrayImage, RgbImage};
 use serde::Serialize;
 use zeroize::Zeroize;
 
-use crate::raster::{box_reduce_rect, downscale, to_luma};
+use crate::raster::{downscale, to_luma};
 
 /// Side lengths of the grey thumbnail kept per frame for the change measure: small enough
 /// that no face can be recognised in it, big enough that a moving head changes it.
@@ -122,105 +122,20 @@ pub fn dhash_mirrored(image: &RgbImage) -> Option<u64> {
     dhash(&imageops::flip_horizontal(image))
 }
 
-/// Where the face is hashed again for the mirror test, as shifts of the box (in box widths
-/// and heights) and scales of it. The detector's box on a mirrored picture is not the
-/// mirror of its box on the original: on small faces of real recordings the few pixels
-/// between them moved the mirrored hash by more than the bits the check allows, and
-/// mirrored replays went unnoticed (docs/liveness.md, "On real recordings"). Moving the
-/// box by up to 8% of its size and scaling it by 6% either way covers that.
-const NEAR_SHIFTS: [f32; 5] = [0.0, -0.04, 0.04, -0.08, 0.08];
-const NEAR_SCALES: [f32; 3] = [1.0, 0.94, 1.06];
-/// The face region is reduced by a whole factor to fewer than twice this many pixels
-/// across before it is hashed at every place, so the cost per frame does not grow with
-/// the picture.
-const NEAR_REGION_PX: f32 = 96.0;
-
-/// A frame's face hashed at every place of [`NEAR_SHIFTS`] x [`NEAR_SHIFTS`] x
-/// [`NEAR_SCALES`], as seen and mirrored (75 of each, from a reduced copy of the face
-/// region). Compared with an earlier session only by the mirror test, both ways alike, so
-/// moving the box cannot favour the mirror; never kept.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NearHashes {
-    pub seen: Vec<u64>,
-    pub mirrored: Vec<u64>,
-}
-
-impl NearHashes {
-    /// The hashes of the face in `image` whose detector box is `bbox` (`x, y, w, h`);
-    /// empty when the box is not finite or not inside the picture.
-    pub fn of(image: &RgbImage, bbox: [f32; 4]) -> NearHashes {
-        let mut near = NearHashes::default();
-        let [x, y, w, h] = bbox;
-        if !bbox.iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
-            return near;
-        }
-        // The region every moved box falls in: half a box enlarged by 20% and scaled up,
-        // plus the largest shift.
-        let reach = 0.6 * NEAR_SCALES.iter().fold(1.0f32, |a, &b| a.max(b))
-            + NEAR_SHIFTS.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
-        let (cx, cy) = (x + w / 2.0, y + h / 2.0);
-        let (iw, ih) = (image.width() as f32, image.height() as f32);
-        let x0 = (cx - reach * w).floor().clamp(0.0, iw);
-        let y0 = (cy - reach * h).floor().clamp(0.0, ih);
-        let x1 = (cx + reach * w).ceil().clamp(0.0, iw);
-        let y1 = (cy + reach * h).ceil().clamp(0.0, ih);
-        if x1 - x0 < 1.0 || y1 - y0 < 1.0 {
-            return near;
-        }
-        // k = 1 copies the region as it is.
-        let k = ((x1 - x0).max(y1 - y0) / NEAR_REGION_PX).floor().max(1.0);
-        let reduced = box_reduce_rect(
-            image,
-            [x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32],
-            k as u32,
-        );
-        for dx in NEAR_SHIFTS {
-            for dy in NEAR_SHIFTS {
-                for scale in NEAR_SCALES {
-                    let (bw, bh) = (w * scale, h * scale);
-                    let moved = [
-                        (cx + dx * w - bw / 2.0 - x0) / k,
-                        (cy + dy * h - bh / 2.0 - y0) / k,
-                        bw / k,
-                        bh / k,
-                    ];
-                    if let Some(crop) = face_crop(&reduced, moved) {
-                        near.seen.extend(dhash(&crop));
-                        near.mirrored.extend(dhash_mirrored(&crop));
-                    }
-                }
-            }
-        }
-        near
-    }
-}
-
-/// A frame's face hashes: as seen, and mirrored, and at nearby places ([`NearHashes`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A frame's face hashes: as seen, and mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FaceHashes {
     pub seen: Option<u64>,
     pub mirrored: Option<u64>,
-    pub near: NearHashes,
 }
 
 impl FaceHashes {
-    /// Both hashes of a face crop (no nearby places).
+    /// Both hashes of a face crop.
     pub fn of(crop: &RgbImage) -> FaceHashes {
         FaceHashes {
             seen: dhash(crop),
             mirrored: dhash_mirrored(crop),
-            near: NearHashes::default(),
         }
-    }
-
-    /// The hashes of the face in `image` whose detector box is `bbox`; `None` when the
-    /// box is not inside the picture.
-    pub fn of_face(image: &RgbImage, bbox: [f32; 4]) -> Option<FaceHashes> {
-        let crop = face_crop(image, bbox)?;
-        Some(FaceHashes {
-            near: NearHashes::of(image, bbox),
-            ..FaceHashes::of(&crop)
-        })
     }
 
     /// The fewest bits by which either orientation differs from any of `stored`; `None`
@@ -630,12 +545,7 @@ pub fn judge_replay(
     let motion: Vec<FrameMotion> = capture_motion.iter().flatten().copied().collect();
     for session in sessions {
         let hashes: Vec<u64> = session.frames.iter().map(|f| f.hash).collect();
-        let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
-        // Frames seen either way, with those that match only with the box moved, mirrored.
-        let mut seen = seen_frames(capture_hashes, &hashes, max_bits);
-        seen.extend(through_mirror.iter().copied());
-        seen.sort_unstable();
-        seen.dedup();
+        let seen = seen_frames(capture_hashes, &hashes, max_bits);
         if seen.len() < min_frames {
             continue;
         }
@@ -643,6 +553,7 @@ pub fn judge_replay(
             // Kept without motion: the hash rule alone, for a session to be trusted.
             None => !session.doubtful,
             Some(recorded) => {
+                let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
                 let matched = MotionMatch::of(&motion, &recorded);
                 if let Some(d) = matched.map(|m| m.distance) {
                     finding.motion_distance = Some(finding.motion_distance.map_or(d, |b| b.min(d)));
@@ -685,19 +596,13 @@ pub fn mirrored_frames(
 }
 
 /// The fewest bits by which the face, mirrored, differs from one of `stored`, when that
-/// is fewer than as seen; `None` otherwise. Both ways, the nearest of the face's hashes at
-/// its box and at the nearby places ([`NearHashes`]) counts, so moving the box helps the
-/// mirror no more than the face as seen.
+/// is fewer than as seen; `None` otherwise.
 pub fn mirror_distance(hashes: &FaceHashes, stored: &[u64]) -> Option<u32> {
-    let nearest = |at: Option<u64>, near: &[u64]| {
-        at.iter()
-            .chain(near)
-            .flat_map(|&h| stored.iter().map(move |&s| hamming(h, s)))
-            .min()
-    };
-    let seen = nearest(hashes.seen, &hashes.near.seen);
-    let mirrored = nearest(hashes.mirrored, &hashes.near.mirrored)?;
-    seen.is_none_or(|s| mirrored < s).then_some(mirrored)
+    let nearest = |h: Option<u64>| h.and_then(|h| stored.iter().map(|&s| hamming(h, s)).min());
+    let mirrored = nearest(hashes.mirrored)?;
+    nearest(hashes.seen)
+        .is_none_or(|s| mirrored < s)
+        .then_some(mirrored)
 }
 
 #[cfg(test)]
@@ -756,11 +661,7 @@ pub(crate) mod tests {
 
     #[test]
     fn frames_seen_before_are_found() {
-        let h = |seen, mirrored| FaceHashes {
-            seen,
-            mirrored,
-            near: NearHashes::default(),
-        };
+        let h = |seen, mirrored| FaceHashes { seen, mirrored };
         let hashes = [
             h(Some(0b1111u64), None),
             h(None, None),
@@ -785,47 +686,6 @@ pub(crate) mod tests {
         assert_eq!(FaceHashes::of(&flipped).distance_to(&stored), Some(0));
         assert_eq!(FaceHashes::of(&a).distance_to(&[]), None);
         assert_eq!(FaceHashes::of(&RgbImage::new(0, 0)), FaceHashes::default());
-    }
-
-    #[test]
-    fn a_mirrored_face_is_found_when_the_detector_boxes_it_a_little_differently() {
-        let a = picture(200, 160, 4);
-        let bbox = [50.0, 40.0, 60.0, 70.0];
-        let stored = [dhash(&face_crop(&a, bbox).unwrap()).unwrap()];
-        // The picture mirrored, and the detector's box on it 4.8 pixels (8% of its width)
-        // right of the mirror of the first box and 2.8 (4% of its height) below it.
-        let flipped = imageops::flip_horizontal(&a);
-        let moved = [200.0 - 50.0 - 60.0 + 4.8, 42.8, 60.0, 70.0];
-        let h = FaceHashes::of_face(&flipped, moved).unwrap();
-        assert_eq!(h.near.seen.len(), 75);
-        let at_box = hamming(h.mirrored.unwrap(), stored[0]);
-        let near = mirror_distance(&h, &stored).unwrap();
-        assert!(
-            near <= 1 && at_box > 4,
-            "nearby {near}, at the box {at_box}"
-        );
-        assert_eq!(mirrored_frames(&[h], &stored, 4), vec![0]);
-        // A box outside the picture: no hashes.
-        assert!(FaceHashes::of_face(&a, [500.0, 0.0, 10.0, 10.0]).is_none());
-        assert!(NearHashes::of(&a, [f32::NAN, 0.0, 10.0, 10.0])
-            .seen
-            .is_empty());
-    }
-
-    #[test]
-    fn moving_the_box_does_not_make_a_symmetric_face_its_own_mirror() {
-        // Symmetric left to right about x = 100, and the box centred on it: at every place
-        // the face mirrored is the face as seen at the mirrored place, so the mirror is
-        // never nearer.
-        let half = picture(100, 160, 6);
-        let sym = RgbImage::from_fn(200, 160, |x, y| {
-            *half.get_pixel(if x < 100 { x } else { 199 - x }, y)
-        });
-        let bbox = [70.0, 40.0, 60.0, 70.0];
-        let stored = [dhash(&face_crop(&sym, bbox).unwrap()).unwrap()];
-        let h = FaceHashes::of_face(&sym, bbox).unwrap();
-        assert_eq!(mirror_distance(&h, &stored), None);
-        assert!(mirrored_frames(&[h], &stored, 64).is_empty());
     }
 
     fn motion(yaw: f32) -> FrameMotion {
@@ -915,7 +775,6 @@ pub(crate) mod tests {
         let h = |i: u64| FaceHashes {
             seen: Some(i),
             mirrored: Some(!i),
-            near: NearHashes::default(),
         };
         let hashes: Vec<FaceHashes> = (0..18).map(h).collect();
         let kept = SeenSession {
@@ -950,7 +809,6 @@ pub(crate) mod tests {
         let h = |seen| FaceHashes {
             seen: Some(seen),
             mirrored: Some(!seen),
-            near: NearHashes::default(),
         };
         let hashes: Vec<FaceHashes> = (0..6u64).map(|i| h(i * 0x0101_0101)).collect();
         let recorded: Vec<Option<FrameMotion>> =
@@ -987,7 +845,6 @@ pub(crate) mod tests {
             .map(|f| FaceHashes {
                 seen: f.mirrored,
                 mirrored: f.seen,
-                near: NearHashes::default(),
             })
             .collect();
         assert_eq!(
