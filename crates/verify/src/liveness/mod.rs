@@ -90,9 +90,10 @@ pub struct LivenessPolicy {
     pub seen_min_frames: usize,
     /// Largest mean motion distance (pose and face shift per frame, in units of the
     /// detector's noise: [`replay::FrameMotion::distance`]) at which a capture whose
-    /// frames were seen in one earlier session is that session replayed. Above it the
-    /// capture is `seen_before`, not refused. Measured by `reclaim eval-replay`: see
-    /// docs/liveness.md, "Replays".
+    /// frames were seen in one earlier session is that session replayed, when it is also
+    /// nearer that motion than the session held still ([`replay::MotionMatch::repeats`]).
+    /// Otherwise the capture is `seen_before`, not refused. Measured by `reclaim
+    /// eval-replay`: see docs/liveness.md, "Replays".
     pub seen_max_motion: f32,
     /// Least number of frames matching one earlier session only through their mirrored
     /// face hash that makes the capture that session mirrored, replayed (at least 1).
