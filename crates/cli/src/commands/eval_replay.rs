@@ -106,11 +106,12 @@ pub fn transform(kind: &str, image: &RgbImage, rng: &mut Rng) -> RgbImage {
 /// One presentation compared with one kept session.
 #[derive(Clone)]
 struct Against {
-    /// Per frame with a face, the bits to the nearest of the session's hashes, as seen
-    /// or mirrored.
+    /// Per frame, the bits by which it is seen in the session (`replay::seen_distance`:
+    /// its face as seen or mirrored, or the frame through the mirror); frames with
+    /// neither are left out.
     bits: Vec<u32>,
-    /// Per frame with a face, the bits through its mirrored hash when nearer so than as
-    /// seen (else `u32::MAX`).
+    /// Per frame, the bits through the mirror, by its face or whole frame, when nearer so
+    /// than as seen (else `u32::MAX`).
     mirrored_bits: Vec<u32>,
     /// The motion distance to the session (`None`: the capture has more frames).
     motion: Option<f32>,
@@ -133,7 +134,7 @@ struct Rule {
     bits: u32,
     frames: usize,
     max_motion: f32,
-    /// Least frames matching only through the mirrored hash.
+    /// Least frames matching only through the mirror (by the face or the whole frame).
     mirrored: usize,
 }
 
@@ -181,7 +182,7 @@ struct Row {
     seen_before: usize,
     /// Least motion distance to a session with seen frames: least / median / most.
     motion_distance: [Option<f32>; 3],
-    /// Frames matching one session only through their mirrored hash (the most over
+    /// Frames matching one session only through the mirror, face or whole frame (the most over
     /// sessions): least / median / most.
     mirrored_frames: [usize; 3],
 }
@@ -476,7 +477,7 @@ fn row(kind: &str, set: &[Compared], rule: Rule) -> Row {
 /// and mirrored) and motion.
 #[derive(Clone)]
 struct Observed {
-    hashes: Vec<replay::FaceHashes>,
+    hashes: Vec<replay::FrameHashes>,
     motions: Vec<Option<replay::FrameMotion>>,
     /// Frames the liveness checks can use (one face, no quality issue but pose).
     usable: usize,
@@ -490,7 +491,13 @@ impl Observed {
                 .hashes
                 .iter()
                 .zip(&self.motions)
-                .filter_map(|(h, m)| h.seen.map(|hash| replay::SeenFrame { hash, motion: *m }))
+                .filter_map(|(h, m)| {
+                    h.face.map(|face_hash| replay::SeenFrame {
+                        face_hash,
+                        frame_hash: h.frame,
+                        motion: *m,
+                    })
+                })
                 .collect(),
             // Every capture here is the person's own, kept as an approved one.
             doubtful: false,
@@ -501,20 +508,20 @@ impl Observed {
         let motion: Vec<replay::FrameMotion> = self.motions.iter().flatten().copied().collect();
         kept.iter()
             .map(|s| {
-                let stored: Vec<u64> = s.frames.iter().map(|f| f.hash).collect();
+                let stored = replay::KeptHashes::of(s);
                 let recorded: Vec<replay::FrameMotion> =
                     s.frames.iter().filter_map(|f| f.motion).collect();
                 let matched = replay::MotionMatch::of(&motion, &recorded);
-                let faces: Vec<&replay::FaceHashes> =
-                    self.hashes.iter().filter(|h| h.seen.is_some()).collect();
-                let mirrored_bits: Vec<u32> = faces
+                let mirrored_bits: Vec<u32> = self
+                    .hashes
                     .iter()
                     .map(|h| replay::mirror_distance(h, &stored).unwrap_or(u32::MAX))
                     .collect();
                 Against {
-                    bits: faces
+                    bits: self
+                        .hashes
                         .iter()
-                        .filter_map(|h| h.distance_to(&stored))
+                        .filter_map(|h| replay::seen_distance(h, &stored))
                         .collect(),
                     mirrored_bits,
                     motion: matched.map(|m| m.distance),
@@ -544,7 +551,7 @@ fn observe_timed(
 ) -> Result<Observed, String> {
     let observations = observe_all(engine, timed, threads).map_err(|e| e.to_string())?;
     Ok(Observed {
-        hashes: observations.iter().map(|o| o.face_hashes()).collect(),
+        hashes: observations.iter().map(|o| o.hashes()).collect(),
         motions: replay::motions_of(&observations),
         usable: observations.iter().filter(|o| o.usable()).count(),
     })

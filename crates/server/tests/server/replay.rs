@@ -220,7 +220,13 @@ async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(d
     use reclaim_verify::liveness::replay::SeenFrame;
     let h = Harness::start(db).await;
     let store = &h.app.store;
-    let frame = |hash: u64| [SeenFrame { hash, motion: None }];
+    let frame = |face_hash: u64| {
+        [SeenFrame {
+            face_hash,
+            frame_hash: None,
+            motion: None,
+        }]
+    };
     keep_session(store, "avery", "own", true, &frame(1))
         .await
         .unwrap();
@@ -239,7 +245,7 @@ async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(d
     let kept = seen_sessions(store, "avery").await.unwrap();
     assert_eq!(kept.len(), 1 + MAX_SESSIONS);
     assert!(
-        kept.iter().any(|s| s.frames[0].hash == 1),
+        kept.iter().any(|s| s.frames[0].face_hash == 1),
         "the approved capture was pushed out"
     );
     // Another account's are its own.
@@ -297,7 +303,13 @@ async fn made_up_logins_captures_are_bounded_together(db: Db) {
     );
     let h = Harness::start(db).await;
     let store = &h.app.store;
-    let frame = |hash: u64| [SeenFrame { hash, motion: None }];
+    let frame = |face_hash: u64| {
+        [SeenFrame {
+            face_hash,
+            frame_hash: None,
+            motion: None,
+        }]
+    };
     let avery = capture_key(Some("avery-id"), "avery");
     let extra = 5;
     let mut tx = store.writer.begin().await.unwrap();

@@ -382,10 +382,14 @@ pub struct FrameSummary {
 }
 
 impl FrameSummary {
-    /// The frame as the backend keeps it for the replay check: its face hash and, when
-    /// the frame had a pose, its motion. `None` without a face hash.
+    /// The frame as the backend keeps it for the replay check: its face hash, the whole
+    /// frame's and, when the frame had a pose, its motion. `None` without a face hash.
     pub fn seen_frame(&self) -> Option<replay::SeenFrame> {
-        let hash = u64::from_str_radix(self.face_hash.as_deref()?, 16).ok()?;
+        let face_hash = u64::from_str_radix(self.face_hash.as_deref()?, 16).ok()?;
+        let frame_hash = self
+            .frame_hash
+            .as_deref()
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
         let motion = match (self.yaw, self.pitch, self.roll, self.shift) {
             (Some(yaw), Some(pitch), Some(roll), Some(shift)) => Some(replay::FrameMotion {
                 yaw,
@@ -395,7 +399,11 @@ impl FrameSummary {
             }),
             _ => None,
         };
-        Some(replay::SeenFrame { hash, motion })
+        Some(replay::SeenFrame {
+            face_hash,
+            frame_hash,
+            motion,
+        })
     }
 }
 
@@ -663,13 +671,11 @@ pub fn evaluate_seen(
         LivenessReason::LivenessStaticFrames,
         &mut reasons,
     );
-    let face_hashes: Vec<replay::FaceHashes> = observations
-        .iter()
-        .map(FrameObservation::face_hashes)
-        .collect();
+    let hashes: Vec<replay::FrameHashes> =
+        observations.iter().map(FrameObservation::hashes).collect();
     let motions = replay::motions_of(observations);
     let finding = replay::judge_replay(
-        &face_hashes,
+        &hashes,
         &motions,
         seen,
         policy.seen_hamming,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cues::{frame_cues, FrameCues};
 use super::passive::PassiveModel;
-use super::replay::{dhash, face_crop, FaceHashes, Thumbnail};
+use super::replay::{FrameHashes, Thumbnail};
 use super::surface::FacePatch;
 use super::{LivenessError, LivenessInputError};
 use crate::engine::{FaceAnalysis, FaceEngine};
@@ -46,10 +46,12 @@ pub struct FrameObservation {
     /// Difference hash of the face (box enlarged by 20%) and of the whole frame.
     pub face_hash: Option<u64>,
     pub frame_hash: Option<u64>,
-    /// Difference hash of the same face crop mirrored left to right: compared with the
-    /// stored hashes as well, never stored (see [`super::replay`]).
+    /// Difference hashes of the same face crop and whole frame mirrored left to right:
+    /// compared with the stored hashes as well, never stored (see [`super::replay`]).
     #[serde(skip)]
     pub face_hash_mirrored: Option<u64>,
+    #[serde(skip)]
+    pub frame_hash_mirrored: Option<u64>,
     pub cues: Option<FrameCues>,
     #[serde(skip)]
     pub thumbnail: Option<Thumbnail>,
@@ -61,11 +63,14 @@ pub struct FrameObservation {
 }
 
 impl FrameObservation {
-    /// The face's hashes as seen and mirrored, for the replay check.
-    pub fn face_hashes(&self) -> FaceHashes {
-        FaceHashes {
-            seen: self.face_hash,
-            mirrored: self.face_hash_mirrored,
+    /// The face's and the whole frame's hashes as seen and mirrored, for the replay
+    /// check.
+    pub fn hashes(&self) -> FrameHashes {
+        FrameHashes {
+            face: self.face_hash,
+            face_mirrored: self.face_hash_mirrored,
+            frame: self.frame_hash,
+            frame_mirrored: self.frame_hash_mirrored,
         }
     }
 
@@ -112,11 +117,7 @@ pub fn observation_from_analysis(
         .copied()
         .filter(|r| !matches!(r, ReasonCode::PoseOutOfRange))
         .collect();
-    let face_hashes = face
-        .as_ref()
-        .and_then(|f| face_crop(image, f.bbox))
-        .map(|c| FaceHashes::of(&c))
-        .unwrap_or_default();
+    let hashes = FrameHashes::of(image, face.as_ref().map(|f| f.bbox));
     FrameObservation {
         timestamp_ms,
         size: image.dimensions(),
@@ -127,9 +128,10 @@ pub fn observation_from_analysis(
         pitch_deg: pose.map(|p| p.1),
         issues,
         embedding: analysis.embedding,
-        face_hash: face_hashes.seen,
-        frame_hash: dhash(image),
-        face_hash_mirrored: face_hashes.mirrored,
+        face_hash: hashes.face,
+        frame_hash: hashes.frame,
+        face_hash_mirrored: hashes.face_mirrored,
+        frame_hash_mirrored: hashes.frame_mirrored,
         cues: face.and_then(|f| frame_cues(image, f.bbox)),
         thumbnail: Thumbnail::of(image),
         face_patch: face.and_then(|f| FacePatch::of(image, f.bbox)),
@@ -277,6 +279,7 @@ pub(crate) mod tests {
             face_hash: Some(timestamp_ms.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             frame_hash: Some(timestamp_ms.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)),
             face_hash_mirrored: Some(timestamp_ms.wrapping_mul(0x1656_67b1_9e37_79f9)),
+            frame_hash_mirrored: Some(timestamp_ms.wrapping_mul(0x27d4_eb2f_1656_67c5)),
             cues: None,
             thumbnail: None,
             face_patch: None,

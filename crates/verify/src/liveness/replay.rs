@@ -7,14 +7,15 @@
 //! "video" was made from a still picture, or frames were duplicated by whoever injected
 //! them.
 //!
-//! The backend keeps, per session, each frame's 64-bit difference hash and its motion
-//! ([`SeenSession`]). The hash alone cannot tell a replay from the same person coming back
+//! The backend keeps, per session, each frame's 64-bit difference hashes (of the face and
+//! of the whole frame) and its motion ([`SeenSession`]). The hash alone cannot tell a replay from the same person coming back
 //! in the same room (their faces hash alike); what a replay keeps and a new capture never
 //! does is the motion of that one capture, so [`judge_replay`] calls a capture replayed
 //! when its frames look like one earlier session's AND move like it. A recording mirrored
 //! left to right answers the mirrored challenge (its "left" becomes "right"), and a
 //! difference hash of a mirrored picture has nothing in common with the original's: each
-//! frame's face is hashed twice, as seen and mirrored; only the first is kept. How far
+//! frame's face and whole frame are hashed twice, as seen and mirrored; only the first of
+//! each is kept ([`FrameHashes`]). How far
 //! apart genuine returns and replays land is measured by `reclaim eval-replay`
 //! (docs/liveness.md, "Replays").
 
@@ -122,26 +123,39 @@ pub fn dhash_mirrored(image: &RgbImage) -> Option<u64> {
     dhash(&imageops::flip_horizontal(image))
 }
 
-/// A frame's face hashes: as seen, and mirrored.
+/// A frame's hashes for the replay check: of its face (the detector's box enlarged, see
+/// [`face_crop`]) and of the whole frame, each as seen and mirrored left to right.
+///
+/// The whole frame is what tells a mirrored replay from a person turning the other way:
+/// a head turned left, mirrored, looks much like the same head turned right, but a
+/// mirrored recording mirrors the room as well, and a room is rarely its own mirror image.
+/// It also does not depend on where the detector put the face's box, which on a mirrored
+/// picture can be a few pixels off the mirror of the box on the original (enough to move
+/// a small face's hash by 15 bits: docs/liveness.md, "On real recordings").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FaceHashes {
-    pub seen: Option<u64>,
-    pub mirrored: Option<u64>,
+pub struct FrameHashes {
+    pub face: Option<u64>,
+    pub face_mirrored: Option<u64>,
+    pub frame: Option<u64>,
+    pub frame_mirrored: Option<u64>,
 }
 
-impl FaceHashes {
-    /// Both hashes of a face crop.
-    pub fn of(crop: &RgbImage) -> FaceHashes {
-        FaceHashes {
-            seen: dhash(crop),
-            mirrored: dhash_mirrored(crop),
+impl FrameHashes {
+    /// The hashes of `image`, and of its face at `face_box` when there is one.
+    pub fn of(image: &RgbImage, face_box: Option<[f32; 4]>) -> FrameHashes {
+        let crop = face_box.and_then(|b| face_crop(image, b));
+        FrameHashes {
+            face: crop.as_ref().and_then(dhash),
+            face_mirrored: crop.as_ref().and_then(dhash_mirrored),
+            frame: dhash(image),
+            frame_mirrored: dhash_mirrored(image),
         }
     }
 
-    /// The fewest bits by which either orientation differs from any of `stored`; `None`
-    /// without a hash or without anything stored.
-    pub fn distance_to(&self, stored: &[u64]) -> Option<u32> {
-        [self.seen, self.mirrored]
+    /// The fewest bits by which the face, in either orientation, differs from any of
+    /// `stored` (face hashes); `None` without a face or without anything stored.
+    pub fn face_distance_to(&self, stored: &[u64]) -> Option<u32> {
+        [self.face, self.face_mirrored]
             .into_iter()
             .flatten()
             .flat_map(|h| stored.iter().map(move |&s| hamming(h, s)))
@@ -172,15 +186,44 @@ pub fn static_pairs(thumbs: &[Option<&Thumbnail>], min_change: f32) -> usize {
         .count()
 }
 
-/// Index of every frame whose face, as seen or mirrored, is within `max_distance` bits of
-/// one of `seen`.
-pub fn seen_frames(face_hashes: &[FaceHashes], seen: &[u64], max_distance: u32) -> Vec<usize> {
-    face_hashes
+/// A kept session's hashes, as the comparisons of one frame need them: its faces' and,
+/// where kept, its whole frames'.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeptHashes {
+    pub faces: Vec<u64>,
+    pub frames: Vec<u64>,
+}
+
+impl KeptHashes {
+    pub fn of(session: &SeenSession) -> KeptHashes {
+        KeptHashes {
+            faces: session.frames.iter().map(|f| f.face_hash).collect(),
+            frames: session.frames.iter().filter_map(|f| f.frame_hash).collect(),
+        }
+    }
+}
+
+/// Index of every frame seen in `kept`: its face, as seen or mirrored, within
+/// `max_distance` bits of one kept, or the frame matching one through the mirror
+/// ([`mirror_distance`]).
+pub fn seen_frames(hashes: &[FrameHashes], kept: &KeptHashes, max_distance: u32) -> Vec<usize> {
+    hashes
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.distance_to(seen).is_some_and(|d| d <= max_distance))
+        .filter(|(_, h)| seen_distance(h, kept).is_some_and(|d| d <= max_distance))
         .map(|(i, _)| i)
         .collect()
+}
+
+/// The fewest bits by which a frame is seen in `kept` (see [`seen_frames`]).
+pub fn seen_distance(hashes: &FrameHashes, kept: &KeptHashes) -> Option<u32> {
+    [
+        hashes.face_distance_to(&kept.faces),
+        mirror_distance(hashes, kept),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 /// How one frame's head sat and moved: the pose the detector read (degrees; yaw positive
@@ -308,40 +351,48 @@ pub struct FaceGeometry {
 }
 
 /// One frame of an earlier session, as the backend keeps it: the face hash as seen and,
-/// for sessions stored since motion was kept, its motion.
+/// for sessions stored since each was kept, the whole frame's hash and the motion.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SeenFrame {
-    pub hash: u64,
+    pub face_hash: u64,
+    pub frame_hash: Option<u64>,
     pub motion: Option<FrameMotion>,
 }
 
 impl SeenFrame {
-    /// The stored form: 16 hex digits, then, with motion, `:yaw:pitch:roll:dx:dy` (degrees
-    /// to a tenth, shifts to a thousandth of a face width).
+    /// The stored form: the face hash in 16 hex digits, then, when kept, `/` and the whole
+    /// frame's, then, with motion, `:yaw:pitch:roll:dx:dy` (degrees to a tenth, shifts to
+    /// a thousandth of a face width).
     pub fn encode(&self) -> String {
-        match self.motion {
-            Some(m) => format!(
-                "{}:{:.1}:{:.1}:{:.1}:{:.3}:{:.3}",
-                to_hex(self.hash),
-                m.yaw,
-                m.pitch,
-                m.roll,
-                m.shift[0],
-                m.shift[1]
-            ),
-            None => to_hex(self.hash),
+        let mut s = to_hex(self.face_hash);
+        if let Some(frame) = self.frame_hash {
+            s.push('/');
+            s.push_str(&to_hex(frame));
         }
+        if let Some(m) = self.motion {
+            s.push_str(&format!(
+                ":{:.1}:{:.1}:{:.1}:{:.3}:{:.3}",
+                m.yaw, m.pitch, m.roll, m.shift[0], m.shift[1]
+            ));
+        }
+        s
     }
 
     /// The inverse of [`SeenFrame::encode`]; `None` when malformed (a stored row is never
-    /// trusted to be well formed).
+    /// trusted to be well formed). Rows written before the frame hash or the motion was
+    /// kept read back without them.
     pub fn decode(s: &str) -> Option<SeenFrame> {
         let mut parts = s.split(':');
-        let hex = parts.next()?;
-        if hex.len() != 16 {
-            return None;
-        }
-        let hash = u64::from_str_radix(hex, 16).ok()?;
+        let hashes = parts.next()?;
+        let (face, frame) = match hashes.split_once('/') {
+            Some((face, frame)) => (face, Some(frame)),
+            None => (hashes, None),
+        };
+        let face_hash = from_hex(face)?;
+        let frame_hash = match frame {
+            Some(f) => Some(from_hex(f)?),
+            None => None,
+        };
         let rest: Vec<f32> = parts
             .map(|p| p.parse::<f32>().ok())
             .collect::<Option<_>>()?;
@@ -358,8 +409,19 @@ impl SeenFrame {
             }
             _ => return None,
         };
-        Some(SeenFrame { hash, motion })
+        Some(SeenFrame {
+            face_hash,
+            frame_hash,
+            motion,
+        })
     }
+}
+
+/// The inverse of [`to_hex`]: exactly 16 hex digits.
+fn from_hex(s: &str) -> Option<u64> {
+    (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(s, 16).ok())
+        .flatten()
 }
 
 /// One earlier session's frames, in capture order.
@@ -383,7 +445,11 @@ impl SeenSession {
         SeenSession {
             frames: hashes
                 .iter()
-                .map(|&hash| SeenFrame { hash, motion: None })
+                .map(|&face_hash| SeenFrame {
+                    face_hash,
+                    frame_hash: None,
+                    motion: None,
+                })
                 .collect(),
             doubtful: false,
         }
@@ -518,10 +584,12 @@ pub struct ReplayFinding {
 /// - at least `min_frames` frames within `max_bits` of the session's hashes as seen, and
 ///   the capture's motion aligned onto the session's within `max_motion` and nearer it
 ///   than to the session held still ([`MotionMatch::repeats`]): replayed;
-/// - at least `min_mirrored` frames within `max_bits` of the session's hashes only through
-///   their mirrored hash (nearer mirrored than as seen): a mirrored recording, replayed.
-///   A new capture of a face is not its own mirror image: faces are not symmetric to a
-///   difference hash (docs/liveness.md, "Replays");
+/// - at least `min_mirrored` frames within `max_bits` of the session's hashes through the
+///   mirror, by the face or by the whole frame, nearer mirrored than as seen
+///   ([`mirror_distance`]): a mirrored recording, replayed. A new capture of a face is not
+///   its own mirror image: faces are not symmetric to a difference hash, and rooms are
+///   rarely (docs/liveness.md, "Replays"); frames that match only through the mirror
+///   count as seen frames too;
 /// - a session kept without motion (rows from before motion was kept, or bare hashes):
 ///   the hash rule alone, either orientation, as before;
 /// - otherwise, frames within the bits but neither of the above: `seen_before`, not a
@@ -531,7 +599,7 @@ pub struct ReplayFinding {
 /// repeated): the mirror, hash-only and seen-before rules would let a stranger who
 /// planted it there get the person refused.
 pub fn judge_replay(
-    capture_hashes: &[FaceHashes],
+    capture_hashes: &[FrameHashes],
     capture_motion: &[Option<FrameMotion>],
     sessions: &[SeenSession],
     max_bits: u32,
@@ -544,8 +612,8 @@ pub fn judge_replay(
     // The capture's motion, frames with a face only.
     let motion: Vec<FrameMotion> = capture_motion.iter().flatten().copied().collect();
     for session in sessions {
-        let hashes: Vec<u64> = session.frames.iter().map(|f| f.hash).collect();
-        let seen = seen_frames(capture_hashes, &hashes, max_bits);
+        let kept = KeptHashes::of(session);
+        let seen = seen_frames(capture_hashes, &kept, max_bits);
         if seen.len() < min_frames {
             continue;
         }
@@ -553,7 +621,7 @@ pub fn judge_replay(
             // Kept without motion: the hash rule alone, for a session to be trusted.
             None => !session.doubtful,
             Some(recorded) => {
-                let through_mirror = mirrored_frames(capture_hashes, &hashes, max_bits);
+                let through_mirror = mirrored_frames(capture_hashes, &kept, max_bits);
                 let matched = MotionMatch::of(&motion, &recorded);
                 if let Some(d) = matched.map(|m| m.distance) {
                     finding.motion_distance = Some(finding.motion_distance.map_or(d, |b| b.min(d)));
@@ -580,29 +648,33 @@ pub fn judge_replay(
     finding
 }
 
-/// Index of every frame whose face matches one of `stored` within `max_distance` bits
-/// through its mirrored hash, and nearer so than as seen ([`mirror_distance`]).
-pub fn mirrored_frames(
-    face_hashes: &[FaceHashes],
-    stored: &[u64],
-    max_distance: u32,
-) -> Vec<usize> {
-    face_hashes
+/// Index of every frame that matches `kept` within `max_distance` bits through the
+/// mirror ([`mirror_distance`]).
+pub fn mirrored_frames(hashes: &[FrameHashes], kept: &KeptHashes, max_distance: u32) -> Vec<usize> {
+    hashes
         .iter()
         .enumerate()
-        .filter(|(_, h)| mirror_distance(h, stored).is_some_and(|m| m <= max_distance))
+        .filter(|(_, h)| mirror_distance(h, kept).is_some_and(|m| m <= max_distance))
         .map(|(i, _)| i)
         .collect()
 }
 
-/// The fewest bits by which the face, mirrored, differs from one of `stored`, when that
-/// is fewer than as seen; `None` otherwise.
-pub fn mirror_distance(hashes: &FaceHashes, stored: &[u64]) -> Option<u32> {
-    let nearest = |h: Option<u64>| h.and_then(|h| stored.iter().map(|&s| hamming(h, s)).min());
-    let mirrored = nearest(hashes.mirrored)?;
-    nearest(hashes.seen)
-        .is_none_or(|s| mirrored < s)
-        .then_some(mirrored)
+/// The fewest bits by which the frame, mirrored, differs from one kept, counting its
+/// face and its whole frame each only when nearer so mirrored than as seen; `None` when
+/// neither is.
+pub fn mirror_distance(hashes: &FrameHashes, kept: &KeptHashes) -> Option<u32> {
+    let through_mirror = |seen: Option<u64>, mirrored: Option<u64>, stored: &[u64]| {
+        let nearest = |h: Option<u64>| h.and_then(|h| stored.iter().map(|&s| hamming(h, s)).min());
+        let m = nearest(mirrored)?;
+        nearest(seen).is_none_or(|s| m < s).then_some(m)
+    };
+    [
+        through_mirror(hashes.face, hashes.face_mirrored, &kept.faces),
+        through_mirror(hashes.frame, hashes.frame_mirrored, &kept.frames),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 #[cfg(test)]
@@ -661,31 +733,113 @@ pub(crate) mod tests {
 
     #[test]
     fn frames_seen_before_are_found() {
-        let h = |seen, mirrored| FaceHashes { seen, mirrored };
+        let h = |face, face_mirrored| FrameHashes {
+            face,
+            face_mirrored,
+            ..FrameHashes::default()
+        };
+        let faces = |faces: &[u64]| KeptHashes {
+            faces: faces.to_vec(),
+            frames: Vec::new(),
+        };
         let hashes = [
             h(Some(0b1111u64), None),
             h(None, None),
             h(Some(u64::MAX), None),
         ];
-        assert_eq!(seen_frames(&hashes, &[0b0011], 4), vec![0]);
-        assert_eq!(seen_frames(&hashes, &[0], 3), Vec::<usize>::new());
-        assert!(seen_frames(&hashes, &[], 4).is_empty());
+        assert_eq!(seen_frames(&hashes, &faces(&[0b0011]), 4), vec![0]);
+        assert_eq!(seen_frames(&hashes, &faces(&[0]), 3), Vec::<usize>::new());
+        assert!(seen_frames(&hashes, &faces(&[]), 4).is_empty());
         // The mirrored hash counts as much as the one seen.
         let mirrored = [h(Some(u64::MAX), Some(0b0111))];
-        assert_eq!(seen_frames(&mirrored, &[0b0011], 1), vec![0]);
+        assert_eq!(seen_frames(&mirrored, &faces(&[0b0011]), 1), vec![0]);
+        // So does a whole frame matching only through the mirror, even without a face.
+        let frame = FrameHashes {
+            frame: Some(u64::MAX),
+            frame_mirrored: Some(0b0111),
+            ..FrameHashes::default()
+        };
+        let kept = KeptHashes {
+            faces: vec![0],
+            frames: vec![0b0011],
+        };
+        assert_eq!(seen_frames(&[frame], &kept, 1), vec![0]);
+        assert_eq!(mirror_distance(&frame, &kept), Some(1));
     }
 
     #[test]
     fn a_mirrored_picture_matches_through_its_mirrored_hash() {
         let a = picture(160, 120, 4);
         let flipped = imageops::flip_horizontal(&a);
+        // The face box of the whole picture (enlarged, it is clipped to it).
+        let whole = [0.0, 0.0, 160.0, 120.0];
         let stored = [dhash(&a).unwrap()];
         // As seen, the mirror has little in common with the original...
         assert!(hamming(dhash(&flipped).unwrap(), stored[0]) > 16);
-        // ...but mirrored back it is the same picture.
-        assert_eq!(FaceHashes::of(&flipped).distance_to(&stored), Some(0));
-        assert_eq!(FaceHashes::of(&a).distance_to(&[]), None);
-        assert_eq!(FaceHashes::of(&RgbImage::new(0, 0)), FaceHashes::default());
+        // ...but mirrored back it is the same picture, face and frame alike.
+        let h = FrameHashes::of(&flipped, Some(whole));
+        assert_eq!(h.face_distance_to(&stored), Some(0));
+        let kept = KeptHashes {
+            faces: Vec::new(),
+            frames: stored.to_vec(),
+        };
+        assert_eq!(mirror_distance(&h, &kept), Some(0));
+        // The original itself is not its own mirror image.
+        assert_eq!(mirror_distance(&FrameHashes::of(&a, None), &kept), None);
+        assert_eq!(FrameHashes::of(&a, Some(whole)).face_distance_to(&[]), None);
+        let empty = FrameHashes::of(&RgbImage::new(0, 0), Some(whole));
+        assert_eq!(empty, FrameHashes::default());
+    }
+
+    #[test]
+    fn a_mirrored_room_is_a_mirrored_replay_wherever_the_face_box_fell() {
+        let kept = SeenSession {
+            frames: (0..6u64)
+                .map(|i| SeenFrame {
+                    face_hash: i * 0x0101_0101,
+                    frame_hash: Some((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    motion: Some(motion(i as f32 * 5.0)),
+                })
+                .collect(),
+            doubtful: false,
+        };
+        let motion_now: Vec<Option<FrameMotion>> = (0..6)
+            .map(|i| Some(motion(30.0 - i as f32 * 4.0)))
+            .collect();
+        // Mirrored back, each whole frame is a kept one; the faces, hashed at boxes a few
+        // pixels off, match nothing in either orientation.
+        let mirrored: Vec<FrameHashes> = kept
+            .frames
+            .iter()
+            .map(|f| FrameHashes {
+                face: Some(!f.face_hash),
+                face_mirrored: Some(!f.face_hash ^ 0xffff),
+                frame: f.frame_hash.map(|h| h.rotate_left(17)),
+                frame_mirrored: f.frame_hash.map(|h| h ^ 0b11),
+            })
+            .collect();
+        let sessions = std::slice::from_ref(&kept);
+        let f = judge_replay(&mirrored, &motion_now, sessions, 4, 3, 0.5, 3);
+        assert!(f.replayed, "{f:?}");
+        assert_eq!(f.seen_frames.len(), 6);
+        // The same room as seen (the person came back and turned the other way): the
+        // whole frame is nearer as seen than mirrored, so it says nothing of a mirror.
+        let returned: Vec<FrameHashes> = mirrored
+            .iter()
+            .map(|h| FrameHashes {
+                frame: h.frame_mirrored.map(|m| m ^ 0b1),
+                ..*h
+            })
+            .collect();
+        let f = judge_replay(&returned, &motion_now, sessions, 4, 3, 0.5, 3);
+        assert!(!f.replayed && !f.seen_before, "{f:?}");
+        // Nor does a mirrored room count against a doubtful session (a stranger's plant).
+        let planted = SeenSession {
+            doubtful: true,
+            ..kept.clone()
+        };
+        let f = judge_replay(&mirrored, &motion_now, &[planted], 4, 3, 0.5, 3);
+        assert!(!f.replayed && !f.seen_before, "{f:?}");
     }
 
     fn motion(yaw: f32) -> FrameMotion {
@@ -700,25 +854,38 @@ pub(crate) mod tests {
     #[test]
     fn kept_frames_read_back_as_written() {
         let f = SeenFrame {
-            hash: 0xdead_beef,
+            face_hash: 0xdead_beef,
+            frame_hash: Some(0x0123_4567_89ab_cdef),
             motion: Some(motion(12.34)),
         };
         let back = SeenFrame::decode(&f.encode()).unwrap();
-        assert_eq!(back.hash, f.hash);
-        assert!(back.motion.unwrap().distance(&f.motion.unwrap()) < 0.05);
-        // Rows from before motion was kept: bare hashes.
         assert_eq!(
-            SeenFrame::decode("00000000deadbeef"),
-            Some(SeenFrame {
-                hash: 0xdead_beef,
-                motion: None
-            })
+            (back.face_hash, back.frame_hash),
+            (f.face_hash, f.frame_hash)
         );
+        assert!(back.motion.unwrap().distance(&f.motion.unwrap()) < 0.05);
+        let no_motion = SeenFrame { motion: None, ..f };
+        assert_eq!(SeenFrame::decode(&no_motion.encode()), Some(no_motion));
+        // Rows from before motion was kept: bare hashes; and from before the frame hash
+        // was.
+        let bare = SeenFrame {
+            face_hash: 0xdead_beef,
+            frame_hash: None,
+            motion: None,
+        };
+        assert_eq!(SeenFrame::decode("00000000deadbeef"), Some(bare));
+        let old = SeenFrame::decode("00000000deadbeef:1.0:2.0:3.0:0.010:0.020").unwrap();
+        assert_eq!((old.frame_hash, old.motion.is_some()), (None, true));
         for bad in [
             "",
             "xyz",
             "00000000deadbeef:1:2",
             "00000000deadbeef:1:2:3:4:NaN",
+            "00000000deadbeef/",
+            "00000000deadbeef/12",
+            "00000000deadbeef/+123456789abcdef",
+            "00000000deadbeef/0123456789abcdef/0",
+            "+0000000deadbeef",
         ] {
             assert_eq!(SeenFrame::decode(bad), None, "{bad}");
         }
@@ -772,17 +939,19 @@ pub(crate) mod tests {
         assert!(matched.distance <= 0.5, "{matched:?}");
         // ...but no nearer the first capture's motion than its pose held still.
         assert!(!matched.repeats(0.5), "{matched:?}");
-        let h = |i: u64| FaceHashes {
-            seen: Some(i),
-            mirrored: Some(!i),
+        let h = |i: u64| FrameHashes {
+            face: Some(i),
+            face_mirrored: Some(!i),
+            ..FrameHashes::default()
         };
-        let hashes: Vec<FaceHashes> = (0..18).map(h).collect();
+        let hashes: Vec<FrameHashes> = (0..18).map(h).collect();
         let kept = SeenSession {
             frames: first
                 .iter()
                 .zip(0..)
                 .map(|(m, i)| SeenFrame {
-                    hash: i,
+                    face_hash: i,
+                    frame_hash: None,
                     motion: Some(*m),
                 })
                 .collect(),
@@ -806,11 +975,12 @@ pub(crate) mod tests {
 
     #[test]
     fn the_rule_tells_a_replay_from_a_return_by_the_motion() {
-        let h = |seen| FaceHashes {
-            seen: Some(seen),
-            mirrored: Some(!seen),
+        let h = |seen| FrameHashes {
+            face: Some(seen),
+            face_mirrored: Some(!seen),
+            ..FrameHashes::default()
         };
-        let hashes: Vec<FaceHashes> = (0..6u64).map(|i| h(i * 0x0101_0101)).collect();
+        let hashes: Vec<FrameHashes> = (0..6u64).map(|i| h(i * 0x0101_0101)).collect();
         let recorded: Vec<Option<FrameMotion>> =
             (0..6).map(|i| Some(motion(i as f32 * 5.0))).collect();
         let kept = SeenSession {
@@ -818,7 +988,8 @@ pub(crate) mod tests {
                 .iter()
                 .zip(&recorded)
                 .map(|(h, m)| SeenFrame {
-                    hash: h.seen.unwrap(),
+                    face_hash: h.face.unwrap(),
+                    frame_hash: None,
                     motion: *m,
                 })
                 .collect(),
@@ -837,20 +1008,22 @@ pub(crate) mod tests {
         assert!(!back.replayed && back.seen_before, "{back:?}");
         assert!(back.motion_distance.unwrap() > 0.5);
         // Kept without motion: the hash rule alone.
-        let bare = SeenSession::hashes_only(&[hashes[0].seen.unwrap()]);
+        let bare = SeenSession::hashes_only(&[hashes[0].face.unwrap()]);
         assert!(judge_replay(&hashes, &other, &[bare], 4, 1, 0.5, 1).replayed);
         // Matching only through the mirrored hash: a mirrored recording.
-        let flipped: Vec<FaceHashes> = hashes
+        let flipped: Vec<FrameHashes> = hashes
             .iter()
-            .map(|f| FaceHashes {
-                seen: f.mirrored,
-                mirrored: f.seen,
+            .map(|f| FrameHashes {
+                face: f.face_mirrored,
+                face_mirrored: f.face,
+                ..FrameHashes::default()
             })
             .collect();
-        assert_eq!(
-            mirrored_frames(&flipped, &[hashes[2].seen.unwrap()], 0),
-            vec![2]
-        );
+        let third = KeptHashes {
+            faces: vec![hashes[2].face.unwrap()],
+            frames: Vec::new(),
+        };
+        assert_eq!(mirrored_frames(&flipped, &third, 0), vec![2]);
         assert!(judge_replay(&flipped, &other, sessions, 4, 1, 0.5, 1).replayed);
         // Nothing kept: nothing found.
         assert_eq!(
@@ -875,7 +1048,7 @@ pub(crate) mod tests {
         )));
         let bare = SeenSession {
             doubtful: true,
-            ..SeenSession::hashes_only(&[hashes[0].seen.unwrap()])
+            ..SeenSession::hashes_only(&[hashes[0].face.unwrap()])
         };
         assert!(nothing(judge_replay(
             &hashes,

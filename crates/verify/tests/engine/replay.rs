@@ -1,7 +1,7 @@
 //! Replays of an earlier session's recording, changed the ways an attacker would change
-//! them, against what the backend kept from that session (face hashes and motion); and the
-//! other side, the same person coming back, who must not be refused as a replay of
-//! themselves. The figures over many sequences are `reclaim eval-replay`'s
+//! them, against what the backend kept from that session (face and frame hashes, motion);
+//! and the other side, the same person coming back, who must not be refused as a replay
+//! of themselves. The figures over many sequences are `reclaim eval-replay`'s
 //! (docs/liveness.md, "Replays"); these are the few sequences CI can afford.
 
 use std::sync::OnceLock;
@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use image::{imageops, RgbImage};
 use reclaim_docgen::Rng;
 use reclaim_facegen::{attack, camera, sequence, Frame, HeadModel};
-use reclaim_verify::liveness::replay::SeenSession;
+use reclaim_verify::liveness::replay::{SeenFrame, SeenSession};
 use reclaim_verify::liveness::{
     evaluate, evaluate_seen, observe_all, Action, FrameObservation, LivenessPolicy, LivenessReason,
     LivenessReport, TimedFrame,
@@ -186,6 +186,66 @@ fn a_mirrored_replay_of_a_recorded_capture_is_caught() {
     );
 }
 
+/// The picture with a checkerboard of +-25 grey levels laid over the face (9 by 8 squares
+/// over the box the detector finds, enlarged by a tenth each side): the face's difference
+/// hash moves by 10 bits or more while the room around it does not change.
+fn scramble_face(image: &RgbImage) -> RgbImage {
+    let face = engine()
+        .analyze(image)
+        .expect("analyses")
+        .face
+        .expect("a face");
+    let [x, y, w, h] = face.bbox;
+    let (x0, y0, fw, fh) = (x - 0.1 * w, y - 0.1 * h, 1.2 * w, 1.2 * h);
+    let mut out = image.clone();
+    for (px, py, p) in out.enumerate_pixels_mut() {
+        let (u, v) = ((px as f32 - x0) / fw, (py as f32 - y0) / fh);
+        if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
+            continue;
+        }
+        let square = (u * 9.0) as u32 + (v * 8.0) as u32;
+        let d = if square % 2 == 0 { 25 } else { -25 };
+        for c in p.0.iter_mut() {
+            *c = (i32::from(*c) + d).clamp(0, 255) as u8;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_mirrored_replay_with_its_face_scrambled_is_refused_by_its_room() {
+    let (frames, kept) = recorded();
+    // An attacker who knows the face is hashed mirrors the recording and scrambles the
+    // face enough to move its hash; the room, mirrored back, is still the recording's.
+    let replay = changed(frames, |i| scramble_face(&imageops::flip_horizontal(i)));
+    assert_replay_refused(
+        "mirrored, face scrambled",
+        &judge(&replay, &MIRRORED, std::slice::from_ref(kept)),
+    );
+    // Judged against the faces alone (what the backend kept before it kept each whole
+    // frame's hash), the same replay is not refused: at most "seen before", which a
+    // managed device lets go on. This is the hole the whole frame closes.
+    let faces_only = SeenSession {
+        frames: kept
+            .frames
+            .iter()
+            .map(|f| SeenFrame {
+                frame_hash: None,
+                ..*f
+            })
+            .collect(),
+        doubtful: false,
+    };
+    let by_faces = judge(&replay, &MIRRORED, &[faces_only]);
+    assert!(
+        !by_faces
+            .reasons
+            .contains(&LivenessReason::LivenessReplayedFrames),
+        "by the faces alone: {:?}",
+        by_faces.reasons
+    );
+}
+
 #[test]
 fn a_replay_changed_in_any_of_the_usual_ways_is_caught() {
     let (frames, kept) = recorded();
@@ -237,7 +297,7 @@ fn the_same_person_coming_back_is_not_refused_as_a_replay_of_themselves() {
         // The hashes alone (the rule before motion was kept) would have refused it.
         let hashes: Vec<u64> = sessions
             .iter()
-            .flat_map(|s| s.frames.iter().map(|f| f.hash))
+            .flat_map(|s| s.frames.iter().map(|f| f.face_hash))
             .collect();
         let by_hash = evaluate(
             &observations,
