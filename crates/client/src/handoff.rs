@@ -8,6 +8,7 @@
 use image::{GrayImage, RgbImage};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
+use reclaim_verify::document::barcode::qr_payloads;
 
 use crate::error::{ClientError, Result};
 
@@ -43,11 +44,9 @@ pub fn qr_image(payload: &str, module_px: u32) -> Result<GrayImage> {
 /// The first Reclaim hand-off code in `frame`, if any.
 pub fn find_code(frame: &RgbImage) -> Option<HandoffCode> {
     let gray = image::imageops::grayscale(frame);
-    let mut prepared = rqrr::PreparedImage::prepare(gray);
-    prepared
-        .detect_grids()
+    qr_payloads(gray)
         .into_iter()
-        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+        .filter_map(|bytes| String::from_utf8(bytes).ok())
         .find_map(|text| parse(&text).ok())
 }
 

@@ -15,6 +15,8 @@ use serde::Serialize;
 use super::compare::engine_options;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
+mod real;
+
 #[derive(clap::Args)]
 pub struct EvalDocumentsArgs {
     /// Documents per kind and level.
@@ -46,6 +48,11 @@ pub struct EvalDocumentsArgs {
     /// Save the photos of documents not read exactly here.
     #[arg(long, value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
+    /// Read real material instead, as `scripts/real-material DIR` fetches it (specimen
+    /// documents, AAMVA payloads, ZXing's barcode images): every item and the totals.
+    /// The other options but `--json` and `--models` are then not used.
+    #[arg(long, value_name = "DIR")]
+    pub real: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DIR")]
@@ -100,6 +107,15 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
         Ok(r) => r,
         Err(e) => return fail_with(args.json, "the document models", &e),
     };
+    let Some(today) = Date::new(2026, 11, 26) else {
+        return fail(args.json, "internal", "bad date");
+    };
+    if let Some(dir) = &args.real {
+        // Real documents are judged as of the day they are read: a specimen's expiry is
+        // reported, not counted as a reading flag.
+        let today = Date::today_utc().unwrap_or(today);
+        return real::run(dir, args.json, &faces, &reader, today);
+    }
     let portraits = match load_portraits(&args.faces, &faces) {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
@@ -110,9 +126,6 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
             )
         }
         Err(e) => return fail(args.json, "input_unreadable", &e),
-    };
-    let Some(today) = Date::new(2026, 11, 26) else {
-        return fail(args.json, "internal", "bad date");
     };
     let mut cells = Vec::new();
     for &kind in &kinds {

@@ -88,13 +88,45 @@ fn shrink_grey(grey: &GrayImage, side: u32) -> GrayImage {
 
 /// Every QR code in `img`, in the order found.
 pub fn read_qr_codes(img: &BarcodeImage) -> Vec<DecodedBarcode> {
-    let mut prepared = rqrr::PreparedImage::prepare(img.0.clone());
-    prepared
-        .detect_grids()
+    qr_payloads(img.0.clone())
         .into_iter()
-        .filter_map(|grid| grid.decode().ok())
-        .map(|(_, content)| DecodedBarcode {
-            payload: content.into_bytes(),
+        .map(|payload| DecodedBarcode { payload })
+        .collect()
+}
+
+/// The bytes each QR code in `grey` carries, in the order found; a payload that is not
+/// UTF-8 is kept as it is, for the caller to judge.
+///
+/// rqrr asserts on some geometry: on ZXing's test image `qrcode-6/7.png` (a code filling
+/// the picture) its perspective maps a point beyond `i32` and 0.11 panics. Whatever a
+/// picture holds, it must not bring the reader down (the server reads uploaded ID photos,
+/// the app reads camera frames), so detection, and each code's decoding, run under
+/// `catch_unwind`: a panic there counts as nothing found, and the codes decoded before it
+/// are kept. The workspace builds with `panic = "unwind"` (the default) for this.
+pub fn qr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let Ok(mut prepared) = catch_unwind(move || rqrr::PreparedImage::prepare(grey)) else {
+        return Vec::new();
+    };
+    let prepared = &mut prepared;
+    // Moving the borrow in (not reborrowing it) lets the grids, which borrow the
+    // prepared image, out of the closure.
+    let detect = move || {
+        let prepared = prepared;
+        prepared.detect_grids()
+    };
+    let Ok(grids) = catch_unwind(AssertUnwindSafe(detect)) else {
+        return Vec::new();
+    };
+    grids
+        .iter()
+        .filter_map(|grid| {
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut payload = Vec::new();
+                grid.decode_to(&mut payload).ok().map(|_| payload)
+            }))
+            .ok()
+            .flatten()
         })
         .collect()
 }

@@ -78,3 +78,28 @@ fn no_barcode_in_a_face_photo() {
     assert!(read_pdf417(&img).is_none());
     assert!(read_qr_codes(&img).is_empty());
 }
+
+/// ZXing's test image `qrcode-6/7.png` (a QR code filling the picture, which carries
+/// `1234567890`; tests/data/barcodes/README.md) made rqrr 0.11 panic in its perspective
+/// mapping. A picture must never bring the reader down: nothing is found, or the code.
+#[test]
+fn a_picture_that_makes_the_qr_decoder_panic_reads_as_what_it_can() {
+    let img = image::open(crate::data("barcodes/zxing-qrcode-6-7.png"))
+        .expect("opens")
+        .into_rgb8();
+    let codes = read_qr_codes(&BarcodeImage::new(&img));
+    assert!(
+        codes.iter().all(|c| c.payload == b"1234567890"),
+        "{codes:?}"
+    );
+}
+
+/// A code whose payload is not UTF-8 is kept as the bytes it carries.
+#[test]
+fn a_binary_qr_payload_is_kept_as_bytes() {
+    let payload: Vec<u8> = (0..=255u8).rev().step_by(3).collect();
+    let grey = reclaim_docgen::barcode::qr(&payload, 6).expect("encodes");
+    let img = image::DynamicImage::ImageLuma8(grey).into_rgb8();
+    let codes = read_qr_codes(&BarcodeImage::new(&img));
+    assert_eq!(codes.first().map(|c| &c.payload), Some(&payload));
+}
