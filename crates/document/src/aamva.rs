@@ -5,9 +5,12 @@
 //! subfiles, each a two-letter type followed by `LF`-separated elements (a three-letter ID
 //! and its value) and ended by `CR`. The standard is precise; cards and scanners are not:
 //! offsets are sometimes a byte or two off, and scanners in keyboard mode send `CR` as
-//! `CR LF`. The parser accepts a deviation only where a single reading remains, refuses
-//! anything else with an [`AamvaError`] whose [`code`](AamvaError::code) is stable, and
-//! never reads outside the payload, whatever the header claims.
+//! `CR LF`; others get offsets and lengths wholly wrong, or lose the CRs on the way. The
+//! parser reads the layout as declared first and, when that alone fails, finds the
+//! subfiles in the data ([`parse_aamva`]), reporting what it read past
+//! ([`AamvaRecord::tolerated`]). It accepts a deviation only where a single reading
+//! remains, refuses anything else with an [`AamvaError`] whose [`code`](AamvaError::code)
+//! is stable, and never reads outside the payload, whatever the header claims.
 //!
 //! Policies, each tested:
 //! - Payloads over [`MAX_PAYLOAD`] bytes are refused unread; so is any byte that is not
@@ -65,6 +68,36 @@ pub struct AamvaRecord {
     pub truncated: NameTruncation,
     /// Elements present but unusable; their fields are left `None`.
     pub field_errors: Vec<FieldError>,
+    /// Where the payload's layout departs from the standard and was read past (empty for
+    /// a payload laid out as the standard says); see [`parse_aamva`].
+    pub tolerated: Vec<Tolerated>,
+}
+
+/// A departure from the standard's layout that [`parse_aamva`] read past because the data
+/// still gave one reading. Reported with the record, never silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Tolerated {
+    /// The header's segment terminator, and so every subfile's, is LF: something turned
+    /// every CR into LF.
+    CrWrittenAsLf,
+    /// The subfile was found in the data, not at the offset or with the length its entry
+    /// gives.
+    SubfileNotAsDeclared { subfile: String },
+    /// The subfile has no CR: it ends where the next one begins (never the last one,
+    /// which a payload cut short would look like).
+    SubfileNotTerminated { subfile: String },
+}
+
+impl Tolerated {
+    /// Stable code, for reports and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Tolerated::CrWrittenAsLf => "aamva_cr_written_as_lf",
+            Tolerated::SubfileNotAsDeclared { .. } => "aamva_subfile_not_as_declared",
+            Tolerated::SubfileNotTerminated { .. } => "aamva_subfile_not_terminated",
+        }
+    }
 }
 
 impl AamvaRecord {
@@ -176,6 +209,21 @@ pub enum AamvaError {
 }
 
 impl AamvaError {
+    /// A refusal of where the subfiles are or how they end, which finding them in the data
+    /// may read past (see [`parse_aamva`]).
+    fn is_about_the_layout(&self) -> bool {
+        match self {
+            AamvaError::BadHeader(why) => {
+                *why == header::BAD_PREFIX || *why == subfile::SHORT_ENTRY
+            }
+            AamvaError::EntryOutOfBounds { .. }
+            | AamvaError::SubfileNotFound(_)
+            | AamvaError::BadTerminator(_)
+            | AamvaError::OverlappingSubfiles(..) => true,
+            _ => false,
+        }
+    }
+
     /// Stable reason code, for logs, metrics and API responses.
     pub fn code(&self) -> &'static str {
         match self {
@@ -200,6 +248,14 @@ impl AamvaError {
 }
 
 /// Reads the decoded bytes of a PDF417 barcode.
+///
+/// First as the standard lays it out: each subfile where its entry says (within
+/// [`subfile::SLACK`]), ended by CR where its length says. Real cards often are not: the
+/// offsets or lengths are wrong, or something between the card and the parser turned CR
+/// into LF or dropped it. When the layout alone is what fails, the subfiles are found in
+/// the data instead (`subfile::find`), as mature parsers do, and what was read past is
+/// reported in [`AamvaRecord::tolerated`]. Every element and field check is the same
+/// either way; when the data does not give one layout either, the first refusal stands.
 pub fn parse_aamva(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(AamvaError::TooLarge { len: payload.len() });
@@ -212,8 +268,61 @@ pub fn parse_aamva(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
         return Err(AamvaError::NonAscii { offset });
     }
     let payload = without_crlf(payload);
-    let header = header::parse(&payload)?;
+    match parse_as_declared(&payload) {
+        Err(refusal) if refusal.is_about_the_layout() => match parse_as_found(&payload) {
+            // Nor in the data: the first refusal says best what is wrong.
+            Err(again) if again.is_about_the_layout() => Err(refusal),
+            // Found, and then refused for what it holds.
+            found => found,
+        },
+        result => result,
+    }
+}
 
+/// Each subfile where its entry says.
+fn parse_as_declared(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
+    let header = header::parse(payload, false)?;
+    let subfile_type = main_subfile(&header)?;
+    let mut subfiles = Vec::new();
+    for (index, entry) in header.entries.iter().enumerate() {
+        subfile::check_bounds(payload.len(), header.len, entry, index)?;
+        match subfile::role(&entry.kind) {
+            subfile::Role::Skipped => {}
+            role => subfiles.push(subfile::read(payload, header.len, entry, role)?),
+        }
+    }
+    subfile::check_disjoint(&mut subfiles)?;
+    record(header, subfile_type, subfiles, Vec::new())
+}
+
+/// Each subfile found in the data (see [`parse_aamva`]).
+fn parse_as_found(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
+    let header = header::parse(payload, true)?;
+    let subfile_type = main_subfile(&header)?;
+    let mut tolerated = Vec::new();
+    if header.separators == header::Separators::CrAsLf {
+        tolerated.push(Tolerated::CrWrittenAsLf);
+    }
+    let mut subfiles = Vec::new();
+    for found in subfile::find(payload, &header)? {
+        let subfile = found.subfile.kind.clone();
+        if found.moved {
+            tolerated.push(Tolerated::SubfileNotAsDeclared {
+                subfile: subfile.clone(),
+            });
+        }
+        if found.unterminated {
+            tolerated.push(Tolerated::SubfileNotTerminated { subfile });
+        }
+        if subfile::role(&found.subfile.kind) != subfile::Role::Skipped {
+            subfiles.push(found.subfile);
+        }
+    }
+    record(header, subfile_type, subfiles, tolerated)
+}
+
+/// The `DL` or `ID` subfile's type, once the entries are known to name each kind once.
+fn main_subfile(header: &header::Header) -> Result<String, AamvaError> {
     let mut kinds = BTreeSet::new();
     let mut main = None;
     for entry in &header.entries {
@@ -226,18 +335,16 @@ pub fn parse_aamva(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
             main = Some(entry.kind.clone());
         }
     }
-    let subfile_type = main.ok_or(AamvaError::NoDlSubfile)?;
+    main.ok_or(AamvaError::NoDlSubfile)
+}
 
-    let mut subfiles = Vec::new();
-    for (index, entry) in header.entries.iter().enumerate() {
-        subfile::check_bounds(payload.len(), header.len, entry, index)?;
-        match subfile::role(&entry.kind) {
-            subfile::Role::Skipped => {}
-            role => subfiles.push(subfile::read(&payload, header.len, entry, role)?),
-        }
-    }
-    subfile::check_disjoint(&mut subfiles)?;
-
+/// The record from the subfiles read: every element once, then the fields.
+fn record(
+    header: header::Header,
+    subfile_type: String,
+    subfiles: Vec<subfile::Subfile>,
+    tolerated: Vec<Tolerated>,
+) -> Result<AamvaRecord, AamvaError> {
     let mut elements = BTreeMap::new();
     for (id, value) in subfiles.into_iter().flat_map(|s| s.elements) {
         if elements.contains_key(&id) {
@@ -245,7 +352,6 @@ pub fn parse_aamva(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
         }
         elements.insert(id, value);
     }
-
     let mapped = mapping::map(&elements, &subfile_type)?;
     Ok(AamvaRecord {
         fields: mapped.fields,
@@ -256,6 +362,7 @@ pub fn parse_aamva(payload: &[u8]) -> Result<AamvaRecord, AamvaError> {
         elements,
         truncated: mapped.truncated,
         field_errors: mapped.errors,
+        tolerated,
     })
 }
 

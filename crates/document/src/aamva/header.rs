@@ -7,6 +7,12 @@ use super::AamvaError;
 /// fixes them to these, and a parser that honoured others would read one payload in two
 /// ways.
 pub(super) const PREFIX: &[u8; 4] = b"@\n\x1e\r";
+/// The prefix with its CR turned into LF, as payloads are found once something between the
+/// card and the parser has turned every CR into LF: read only when the subfiles are found
+/// in the data ([`Separators::CrAsLf`]).
+const PREFIX_CR_AS_LF: &[u8; 4] = b"@\n\x1e\n";
+/// [`parse`]'s refusal of any other prefix.
+pub(super) const BAD_PREFIX: &str = "the separators after '@' are not LF RS CR";
 /// `AAMVA` is what some DL/ID-2000 era cards carry instead.
 pub(super) const FILE_TYPE: &[u8; 5] = b"ANSI ";
 const LEGACY_FILE_TYPE: &[u8; 5] = b"AAMVA";
@@ -18,7 +24,17 @@ const AFTER_VERSION: usize = 17;
 /// Type (2), offset (4), length (4).
 pub(super) const ENTRY_LEN: usize = 10;
 
+/// How the payload ends its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Separators {
+    /// As the standard says: CR.
+    Standard,
+    /// CR turned into LF throughout (only read when the subfiles are found in the data).
+    CrAsLf,
+}
+
 pub(super) struct Header {
+    pub separators: Separators,
     pub iin: String,
     pub version: u8,
     pub jurisdiction_version: Option<u8>,
@@ -34,7 +50,9 @@ pub(super) struct Entry {
     pub length: usize,
 }
 
-pub(super) fn parse(p: &[u8]) -> Result<Header, AamvaError> {
+/// The header, with the standard's prefix or, when `cr_as_lf` allows it, the prefix whose
+/// CR became LF.
+pub(super) fn parse(p: &[u8], cr_as_lf: bool) -> Result<Header, AamvaError> {
     match p.get(4..9) {
         Some(t) if t == FILE_TYPE || t == LEGACY_FILE_TYPE => {}
         _ => {
@@ -43,11 +61,11 @@ pub(super) fn parse(p: &[u8]) -> Result<Header, AamvaError> {
             ))
         }
     }
-    if p.get(..4) != Some(PREFIX.as_slice()) {
-        return Err(AamvaError::BadHeader(
-            "the separators after '@' are not LF RS CR",
-        ));
-    }
+    let separators = match p.get(..4) {
+        Some(prefix) if prefix == PREFIX => Separators::Standard,
+        Some(prefix) if cr_as_lf && prefix == PREFIX_CR_AS_LF => Separators::CrAsLf,
+        _ => return Err(AamvaError::BadHeader(BAD_PREFIX)),
+    };
     let iin = p
         .get(IIN_AT..IIN_AT + 6)
         .filter(|d| d.iter().all(u8::is_ascii_digit))
@@ -86,6 +104,7 @@ pub(super) fn parse(p: &[u8]) -> Result<Header, AamvaError> {
         .map(|i| entry(p, table + i * ENTRY_LEN))
         .collect::<Result<_, _>>()?;
     Ok(Header {
+        separators,
         iin,
         version,
         jurisdiction_version,

@@ -2,13 +2,16 @@
 
 use std::ops::Range;
 
-use super::header::{ascii, Entry};
+use super::header::{ascii, Entry, Header, Separators};
 use super::{AamvaError, MAX_ELEMENTS};
 
 /// How far a subfile's start or end may sit from where the header puts it. Issuers are
 /// seen off by one; two covers an off-by-one on both offset and length, and is far too
 /// little for one subfile's designator to be mistaken for another's.
 pub(super) const SLACK: usize = 2;
+
+/// [`check_bounds`]'s refusal of an entry too short to hold a subfile.
+pub(super) const SHORT_ENTRY: &str = "a subfile is declared shorter than its type and terminator";
 
 const LF: u8 = b'\n';
 const CR: u8 = b'\r';
@@ -51,9 +54,7 @@ pub(super) fn check_bounds(
         return Err(AamvaError::EntryOutOfBounds { index });
     }
     if entry.length < 3 {
-        return Err(AamvaError::BadHeader(
-            "a subfile is declared shorter than its type and terminator",
-        ));
+        return Err(AamvaError::BadHeader(SHORT_ENTRY));
     }
     Ok(())
 }
@@ -103,6 +104,109 @@ fn terminator(p: &[u8], start: usize, entry: &Entry) -> Result<usize, AamvaError
         .map(|i| body + i)
         .filter(|cr| cr.abs_diff(expected) <= SLACK)
         .ok_or_else(|| AamvaError::BadTerminator(entry.kind.clone()))
+}
+
+/// A subfile found in the data ([`find`]).
+pub(super) struct Found {
+    pub subfile: Subfile,
+    /// Its start or its length is not what its entry says (beyond [`SLACK`]).
+    pub moved: bool,
+    /// It does not end with CR (it ends where the next begins, or with the payload).
+    pub unterminated: bool,
+}
+
+/// Finds the subfiles in the data when their entries' offsets and lengths do not lead to
+/// them, as real cards need (issuers get the numbers wrong, and software between the card
+/// and the parser turns CR into LF or drops it). The entries are taken in the order of
+/// their declared offsets, and each subfile is the first place after the previous one's
+/// start where its type stands at a segment's start: right after the header, or after a CR
+/// or LF (a value never holds either), followed by an element ID or a separator. It ends
+/// at its first CR, or else where the next subfile begins; the last one must end with its
+/// terminator (CR, or LF where every CR became one), or a payload cut short would read as
+/// whole.
+///
+/// Nothing is left unread between them: bytes after a CR that are not the next subfile
+/// (or after the last subfile), other than CR, LF and spaces, refuse the payload
+/// ([`AamvaError::BadTerminator`]), as do bytes between the header and the first subfile
+/// ([`AamvaError::SubfileNotFound`]): a CR in the middle of a subfile would otherwise drop
+/// its last elements without a word. Skipped subfile types are found, bounded and not
+/// read, as by the entries.
+pub(super) fn find(p: &[u8], header: &Header) -> Result<Vec<Found>, AamvaError> {
+    let mut entries: Vec<&Entry> = header.entries.iter().collect();
+    entries.sort_by_key(|e| e.offset);
+    let mut starts = Vec::with_capacity(entries.len());
+    let mut cursor = header.len;
+    for entry in &entries {
+        let kind = entry.kind.as_bytes();
+        let start = (cursor..p.len())
+            .find(|&i| starts_a_subfile(p, i, header.len, kind))
+            .ok_or_else(|| AamvaError::SubfileNotFound(entry.kind.clone()))?;
+        starts.push(start);
+        cursor = start + 2;
+    }
+    let blank = |bytes: &[u8]| bytes.iter().all(|b| matches!(*b, CR | LF | b' '));
+    if let Some(&first) = starts.first() {
+        if !blank(p.get(header.len..first).unwrap_or_default()) {
+            return Err(AamvaError::SubfileNotFound(entries[0].kind.clone()));
+        }
+    }
+    let mut found = Vec::new();
+    for (k, (entry, &start)) in entries.iter().zip(&starts).enumerate() {
+        let limit = starts.get(k + 1).copied().unwrap_or(p.len());
+        let body = start + 2;
+        let cr = p
+            .get(body..limit)
+            .and_then(|b| b.iter().position(|&c| c == CR))
+            .map(|i| body + i);
+        let last = k + 1 == entries.len();
+        let end = match cr {
+            Some(cr) if blank(p.get(cr + 1..limit).unwrap_or_default()) => cr,
+            Some(_) => return Err(AamvaError::BadTerminator(entry.kind.clone())),
+            // The last subfile must end with its terminator (CR, or LF where every CR
+            // became one): without it a payload cut short would read as whole, its last
+            // value cut and its last elements missing.
+            None if last && !(header.separators == Separators::CrAsLf && p.last() == Some(&LF)) => {
+                return Err(AamvaError::BadTerminator(entry.kind.clone()));
+            }
+            // Where every CR became LF, the subfile's last LF is its terminator (and an LF
+            // before it the separator many issuers put before the CR).
+            None if header.separators == Separators::CrAsLf
+                && limit > body
+                && p.get(limit - 1) == Some(&LF) =>
+            {
+                limit - 1
+            }
+            None => limit,
+        };
+        let role = role(&entry.kind);
+        let elements = match role {
+            Role::Skipped => Vec::new(),
+            _ => elements(p, &entry.kind, body..end, role)?,
+        };
+        let span_end = if cr.is_some() { end + 1 } else { end };
+        found.push(Found {
+            // Within the slack the declared reading allows, as it would have said nothing.
+            moved: start.abs_diff(entry.offset) > SLACK
+                || (span_end - start).abs_diff(entry.length) > SLACK,
+            unterminated: cr.is_none() && header.separators == Separators::Standard,
+            subfile: Subfile {
+                kind: entry.kind.clone(),
+                span: start..span_end,
+                elements,
+            },
+        });
+    }
+    Ok(found)
+}
+
+/// `kind` stands at `i` at a segment's start (see [`find`]).
+fn starts_a_subfile(p: &[u8], i: usize, header_len: usize, kind: &[u8]) -> bool {
+    let before = i.checked_sub(1).and_then(|j| p.get(j).copied());
+    let after_separator = i == header_len || matches!(before, Some(CR | LF));
+    let then = p.get(i + 2).copied();
+    p.get(i..i + 2) == Some(kind)
+        && after_separator
+        && then.is_none_or(|b| b == LF || b == CR || b.is_ascii_uppercase())
 }
 
 fn elements(

@@ -50,7 +50,14 @@ fn parse(bytes: &[u8]) -> AamvaRecord {
 /// What the fuzz target asserts: a parsed record re-encodes, and that re-parses to it.
 fn assert_round_trip(record: &AamvaRecord) {
     match encode_aamva(&AamvaInput::from(record)) {
-        Ok(bytes) => assert_eq!(&parse(&bytes), record),
+        // The encoder lays a payload out as the standard says: nothing is read past.
+        Ok(bytes) => assert_eq!(
+            parse(&bytes),
+            AamvaRecord {
+                tolerated: Vec::new(),
+                ..record.clone()
+            }
+        ),
         // Regrouping `Z` elements by their prefix can fill a subfile past the limits.
         Err(e) => assert!(
             matches!(e.code(), "aamva_too_large" | "aamva_too_many_elements"),
@@ -349,7 +356,8 @@ fn refuses_unsupported_versions() {
 }
 
 #[test]
-fn refuses_entries_that_lie_about_where_their_subfile_is() {
+fn entries_that_lie_about_where_their_subfile_is_are_read_past_and_said() {
+    let exact = parse(&with_body(BODY));
     for entry in [
         "01DL99999999",
         "01DL00319999",
@@ -358,13 +366,25 @@ fn refuses_entries_that_lie_about_where_their_subfile_is() {
         "01DL00000041",
         "01DL00280041",
     ] {
+        let record = parse(&payload(entry, BODY));
         assert_eq!(
-            code(parse_aamva(&payload(entry, BODY))),
-            "aamva_entry_out_of_bounds",
+            record.tolerated,
+            vec![Tolerated::SubfileNotAsDeclared {
+                subfile: "DL".into()
+            }],
+            "{entry}"
+        );
+        assert_eq!(
+            AamvaRecord {
+                tolerated: Vec::new(),
+                ..record
+            },
+            exact,
             "{entry}"
         );
     }
-    // A skipped subfile type is still held to the payload's bounds.
+    // A subfile the data does not hold is still refused, with the first refusal: a skipped
+    // subfile type is held to the payload's bounds.
     assert_eq!(
         code(parse_aamva(&payload("02DL00410041EN00829000", BODY))),
         "aamva_entry_out_of_bounds"
@@ -387,17 +407,27 @@ fn refuses_duplicated_and_overlapping_subfiles() {
 }
 
 #[test]
-fn refuses_a_subfile_not_where_the_header_says() {
+fn refuses_a_subfile_that_is_nowhere_at_a_segments_start() {
+    // No DL at all.
+    let elsewhere = BODY.replacen("DL", "XX", 1);
     assert_eq!(
-        code(parse_aamva(&payload("01DL00350037", BODY))),
+        code(parse_aamva(&payload("01DL00310041", &elsewhere))),
         "aamva_subfile_not_found"
     );
-    // Declared at 33, with a DL at 31 and another at 34: two candidates, no answer.
+    // Bytes between the header and the subfile, too many for the declared offset's
+    // slack: found in the data, it does not start a segment.
+    assert_eq!(
+        code(parse_aamva(&payload(
+            "01DL00310041",
+            &format!("ABCDE{BODY}")
+        ))),
+        "aamva_subfile_not_found"
+    );
+    // Declared at 33, with a DL at 31 and another at 34: the one right after the header
+    // is the subfile (a DL inside an element is not at a segment's start).
     let body = "DLDDLAB\nDAQ1\nDCSDOE\nDBB01151990\r";
-    assert_eq!(
-        code(parse_aamva(&payload("01DL00330029", body))),
-        "aamva_subfile_not_found"
-    );
+    let record = parse(&payload("01DL00330029", body));
+    assert_eq!(record.elements.get("DDL").map(String::as_str), Some("AB"));
 }
 
 #[test]
@@ -421,6 +451,7 @@ fn skips_subfiles_of_unknown_types() {
 
 #[test]
 fn refuses_a_subfile_without_its_terminator() {
+    // The last subfile unterminated: it may be a payload cut short.
     let unterminated = BODY.trim_end_matches('\r');
     assert_eq!(
         code(parse_aamva(&payload("01DL00310041", unterminated))),
@@ -431,18 +462,77 @@ fn refuses_a_subfile_without_its_terminator() {
         code(parse_aamva(&payload("01DL00310041", &lf))),
         "aamva_bad_terminator"
     );
-    // A CR ten bytes before the declared end: the length lies.
+    // A CR ten bytes before the declared end, then more: bytes no subfile accounts for.
     let padded = format!("{BODY}0123456789");
     assert_eq!(
         code(parse_aamva(&payload("01DL00310051", &padded))),
         "aamva_bad_terminator"
     );
-    // The DL subfile runs on into the next one.
-    let run_on = format!("{unterminated}\nZCZCAX\r");
-    assert_eq!(
-        code(parse_aamva(&payload("02DL00410040ZC00810007", &run_on))),
-        "aamva_bad_terminator"
+    // Where every CR became LF, a payload that does not end with one may be cut short;
+    // refused with the first refusal (its prefix is not the standard's).
+    let cut = String::from_utf8_lossy(CALIFORNIA).replace('\r', "\n");
+    let cut = cut.trim_end_matches('\n');
+    assert_eq!(code(parse_aamva(cut.as_bytes())), "aamva_bad_header");
+}
+
+#[test]
+fn reads_real_cards_layouts_by_finding_the_subfiles() {
+    let california = parse(CALIFORNIA);
+    assert!(california.tolerated.is_empty());
+    let standard = |record: AamvaRecord| AamvaRecord {
+        tolerated: Vec::new(),
+        ..record
+    };
+    let text = String::from_utf8_lossy(CALIFORNIA);
+    // Every CR turned into LF (and so the header's prefix): the subfiles end where the
+    // next begins and with the payload.
+    let lf = parse(text.replace('\r', "\n").as_bytes());
+    assert_eq!(lf.tolerated, vec![Tolerated::CrWrittenAsLf]);
+    assert_eq!(standard(lf), california.clone());
+    // ...also where the issuer put an LF before each CR, which then doubles it.
+    let doubled = parse(
+        text.replace('\r', "\n\n")
+            .replacen("\n\n", "\n", 1)
+            .as_bytes(),
     );
+    assert_eq!(doubled.tolerated, vec![Tolerated::CrWrittenAsLf]);
+    assert_eq!(standard(doubled), california);
+    // Offsets and lengths far from the data, as on real cards.
+    let wrong = parse(
+        text.replace("DL00410296ZC03370029", "DL00410392ZC04330047")
+            .as_bytes(),
+    );
+    let moved = |subfile: &str| Tolerated::SubfileNotAsDeclared {
+        subfile: subfile.into(),
+    };
+    assert_eq!(wrong.tolerated, vec![moved("DL"), moved("ZC")]);
+    assert_eq!(standard(wrong), california);
+    // The DL subfile runs on into the next one without its CR.
+    let run_on = format!("{}\nZCZCAX\r", BODY.trim_end_matches('\r'));
+    let record = parse(&payload("02DL00410040ZC00810007", &run_on));
+    assert_eq!(
+        record.tolerated,
+        vec![Tolerated::SubfileNotTerminated {
+            subfile: "DL".into()
+        }]
+    );
+    assert_eq!(record.elements.get("ZCA").map(String::as_str), Some("X"));
+    assert_eq!(record.fields.surname.as_deref(), Some("DOE"));
+    // Every separator lost (as in test strings whose control characters were dropped):
+    // the elements run together, and no reading is safe.
+    let run_together: Vec<u8> = CALIFORNIA
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\n' | b'\r' | 0x1e))
+        .collect();
+    assert!(parse_aamva(&run_together).is_err());
+    // The same checks hold whatever the layout: two family names are refused.
+    let twice = format!("{}\nDCSROE\n", BODY.trim_end_matches('\r'));
+    let lf_payload = payload("01DL00319999", &twice)
+        .iter()
+        .map(|&b| if b == b'\r' { b'\n' } else { b })
+        .collect::<Vec<u8>>();
+    assert_eq!(code(parse_aamva(&lf_payload)), "aamva_duplicate_element");
 }
 
 #[test]

@@ -85,6 +85,9 @@ pub struct BarcodeReport {
     pub fields: Option<DocumentFields>,
     /// Why the PDF417 did not parse, as a stable code.
     pub error: Option<&'static str>,
+    /// Where the PDF417's layout departs from the standard and was read past
+    /// (`reclaim_document::aamva::Tolerated`'s codes); empty when it does not.
+    pub tolerated: Vec<&'static str>,
     /// A QR code's content, when it is text.
     pub text: Option<String>,
 }
@@ -304,15 +307,19 @@ fn read_barcodes(sides: &[(Side, &RgbImage, f32)]) -> Vec<BarcodeReport> {
     for &(side, img, _) in sides {
         let img = BarcodeImage::new(img);
         if let Some(found) = read_pdf417(&img) {
-            let (fields, error) = match parse_aamva(&found.payload) {
-                Ok(record) => (Some(record.fields), None),
-                Err(e) => (None, Some(e.code())),
+            let (fields, error, tolerated) = match parse_aamva(&found.payload) {
+                Ok(record) => {
+                    let tolerated = record.tolerated.iter().map(|t| t.code()).collect();
+                    (Some(record.fields), None, tolerated)
+                }
+                Err(e) => (None, Some(e.code()), Vec::new()),
             };
             barcodes.push(BarcodeReport {
                 side,
                 symbology: "pdf417",
                 fields,
                 error,
+                tolerated,
                 text: None,
             });
         }
@@ -322,6 +329,7 @@ fn read_barcodes(sides: &[(Side, &RgbImage, f32)]) -> Vec<BarcodeReport> {
                 symbology: "qr",
                 fields: None,
                 error: None,
+                tolerated: Vec::new(),
                 text: String::from_utf8(code.payload).ok(),
             });
         }

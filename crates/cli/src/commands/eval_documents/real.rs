@@ -375,6 +375,12 @@ fn aamva(dir: &Path, manifest: &Path) -> Result<Vec<Item>, String> {
                     } else {
                         format!("{} fields checked", e.expected.fields.len())
                     };
+                    let tolerated: Vec<&str> = record.tolerated.iter().map(|t| t.code()).collect();
+                    let checked = if tolerated.is_empty() {
+                        checked
+                    } else {
+                        format!("{checked}; read past: {}", tolerated.join(" "))
+                    };
                     (Verdict::Right, checked)
                 } else {
                     (Verdict::Wrong, wrong.join(" "))
