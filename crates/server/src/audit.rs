@@ -655,12 +655,18 @@ fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
     f.sync_data()
 }
 
-/// Checkpoints at start, then every `checkpoint_interval_s` when the head has moved. The
-/// one at shutdown is taken by [`crate::start`]'s task after this one is stopped.
-pub fn spawn_checkpoints(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+/// Checkpoints every `checkpoint_interval_s` when the head has moved since `last` (the
+/// head of the checkpoint [`crate::start`] takes before it serves anything). The one at
+/// shutdown is taken by `start`'s task after this one is stopped.
+///
+/// The first is taken before serving, not in this task: stopping the task aborts it
+/// wherever it is, and on a loaded machine (the file's `fsync` behind a build's writes)
+/// a first checkpoint still under way when a short-lived server stopped was lost; the
+/// chain then had no anchor from before its first request.
+pub fn spawn_checkpoints(app: Arc<App>, last: Option<i64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_secs(app.config.audit.checkpoint_interval_s);
-        let mut last = emit_checkpoint(&app).await.map(|cp| cp.seq);
+        let mut last = last;
         loop {
             tokio::time::sleep(interval).await;
             let moved = match sqlx::query("SELECT seq FROM audit_head WHERE id = 1")

@@ -203,8 +203,11 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
     let router = api::router(app.clone());
     let server_config = app.config.server.clone();
     let trust_forwarded_for = app.config.trust_forwarded_for;
+    // The chain as found at start is anchored before any request or the worker can add
+    // to it.
+    let first = audit::emit_checkpoint(&app).await.map(|cp| cp.seq);
     let worker = tokio::spawn(background(app.clone()));
-    let checkpoints = audit::spawn_checkpoints(app.clone());
+    let checkpoints = audit::spawn_checkpoints(app.clone(), first);
     let last_app = app.clone();
     let task = tokio::spawn(async move {
         // Timeouts and connection caps: transport.rs.
