@@ -8,14 +8,14 @@
 //! them.
 //!
 //! The backend keeps, per session, each frame's 64-bit difference hashes (of the face and
-//! of the whole frame) and its motion ([`SeenSession`]). The hash alone cannot tell a replay from the same person coming back
-//! in the same room (their faces hash alike); what a replay keeps and a new capture never
-//! does is the motion of that one capture, so [`judge_replay`] calls a capture replayed
-//! when its frames look like one earlier session's AND move like it. A recording mirrored
-//! left to right answers the mirrored challenge (its "left" becomes "right"), and a
-//! difference hash of a mirrored picture has nothing in common with the original's: each
-//! frame's face and whole frame are hashed twice, as seen and mirrored; only the first of
-//! each is kept ([`FrameHashes`]). How far
+//! of the whole frame) and its motion ([`SeenSession`]). The hash alone cannot tell a
+//! replay from the same person coming back in the same room (their faces hash alike); what
+//! a replay keeps and a new capture never does is the motion of that one capture, so
+//! [`judge_replay`] calls a capture replayed when its frames look like one earlier
+//! session's AND move like it. A recording mirrored left to right answers the mirrored
+//! challenge (its "left" becomes "right"), and a difference hash of a mirrored picture has
+//! nothing in common with the original's: each frame's face and whole frame are hashed
+//! twice, as seen and mirrored; only the first of each is kept ([`FrameHashes`]). How far
 //! apart genuine returns and replays land is measured by `reclaim eval-replay`
 //! (docs/liveness.md, "Replays").
 
