@@ -3,9 +3,10 @@
 //! Each judged capture is kept as one row of `replay_sessions`: per frame, the 64-bit
 //! difference hashes of the face and of the whole frame and the head's motion
 //! (docs/liveness.md, "Replays"): no image, no embedding. Rows kept before the whole
-//! frame's hash was read back without it. The engine compares a new capture with each kept session of the same
-//! account (per login for unknown ones): the same frames with the same motion is a replay;
-//! the same-looking frames with another motion is the person coming back.
+//! frame's hash was are read back without it. The engine compares a new capture with each
+//! kept session of the same account (per login for unknown ones): the same frames with the
+//! same motion is a replay; the same-looking frames with another motion is the person
+//! coming back.
 //!
 //! A session kept from a capture that was not approved is doubtful
 //! ([`SeenSession::doubtful`]): anyone can have a capture judged under any login, so it

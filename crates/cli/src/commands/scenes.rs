@@ -19,6 +19,7 @@ use reclaim_document::Date;
 use reclaim_facegen::{sequence, HeadModel};
 use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
 use reclaim_verify::face::DetectedFace;
+use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
 use reclaim_verify::{
     decode_capture, load_image_bytes, CaptureBytes, ImageLimits, VerifyError, CAPTURE_LIMITS,
@@ -134,14 +135,15 @@ pub fn passport(
         .ok_or_else(|| "the passport could not be photographed".to_string())
 }
 
-/// The device's own run of the engine, on exactly what it uploads. `seen_hashes`: face
-/// hashes of frames already sent, which the server would refuse as a replay.
+/// The device's own run of the engine, on exactly what it uploads. `seen`: what a server
+/// keeps of captures already sent (as `LivenessReport::frames` gives it), against which
+/// the replay check judges this one.
 pub fn device_run(
     engine: &Engine,
     id_jpeg: Option<&[u8]>,
     frames: &[(Vec<u8>, u64)],
     challenge: &[String],
-    seen_hashes: &[u64],
+    seen: &[SeenSession],
 ) -> Result<Verification, String> {
     // Within the capture limits the server applies, so the device's run predicts it.
     let capture = CaptureBytes {
@@ -174,10 +176,7 @@ pub fn device_run(
         enrolled: None,
         selfies: &timed,
         challenge: &actions,
-        // Bare hashes: compared by the hash rule alone (liveness::replay::judge_replay).
-        seen_hashes: &[reclaim_verify::liveness::replay::SeenSession::hashes_only(
-            seen_hashes,
-        )],
+        seen_hashes: seen,
         skip_liveness: false,
         today: Date::today_utc().ok_or("the clock gives no date")?,
     })

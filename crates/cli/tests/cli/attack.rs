@@ -40,6 +40,20 @@ impl Server {
         let report = json_of(&out);
         (out, report)
     }
+
+    /// What a failed assertion shows: the suite's exit, its report, and the server log's
+    /// last 40 lines (the refusals' internal reasons).
+    fn context(&self, out: &Output, report: &Value) -> String {
+        let log = self.log();
+        let mut tail: Vec<&str> = log.lines().rev().take(40).collect();
+        tail.reverse();
+        format!(
+            "exit {:?}\n{report:#}\nstderr: {}\nserver log (tail):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            tail.join("\n")
+        )
+    }
 }
 
 fn row<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -58,20 +72,7 @@ fn row<'a>(report: &'a Value, id: &str) -> &'a Value {
 fn every_attack_is_refused_under_the_default_policy() {
     let server = Server::start("attack-default", "", |_, _| {});
     let (out, report) = server.attack(&[]);
-    let context = || {
-        format!(
-            "exit {:?}\n{report:#}\nstderr: {}\nserver log (tail):\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr),
-            server
-                .log()
-                .lines()
-                .rev()
-                .take(40)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    };
+    let context = || server.context(&out, &report);
     for r in report["rows"].as_array().unwrap() {
         assert!(
             matches!(r["outcome"].as_str(), Some("refused" | "review")),
@@ -156,13 +157,7 @@ fn an_operator_opt_in_gives_the_returning_takeover_only_a_delayed_change() {
     });
     let key_file = key_file.into_inner();
     let (out, report) = server.attack(&["--stolen-key", key_file.to_str().unwrap()]);
-    let context = || {
-        format!(
-            "exit {:?}\n{report:#}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
+    let context = || server.context(&out, &report);
     // Grants were obtained, so the suite says so.
     assert_eq!(out.status.code(), Some(1), "{}", context());
     // The opt-in is for returning users' MFA: the first-time takeover is still refused.

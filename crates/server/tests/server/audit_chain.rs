@@ -281,6 +281,21 @@ fn mac_input(r: &AuditRow) -> Vec<u8> {
     out
 }
 
+/// A server that signs a checkpoint into `file` every second.
+async fn checkpointing(db: Db, file: &std::path::Path) -> Harness {
+    Harness::with(
+        db,
+        Options {
+            extra: format!(
+                "[audit]\ncheckpoint_interval_s = 1\ncheckpoint_file = \"{}\"\n",
+                file.display()
+            ),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 /// A server stopped as soon as it started still signed the chain as it found it, then
 /// again at its stop: the first checkpoint is taken before it serves, not by a task the
 /// stop aborts. (Under load, `a_cut_tail_is_found` once saw only the stop's checkpoint:
@@ -288,17 +303,7 @@ fn mac_input(r: &AuditRow) -> Vec<u8> {
 async fn a_server_stopped_at_once_anchored_its_start(db: Db) {
     let files = TempDir::new();
     let checkpoints = files.path().join("checkpoints.jsonl");
-    let mut h = Harness::with(
-        db,
-        Options {
-            extra: format!(
-                "[audit]\ncheckpoint_interval_s = 1\ncheckpoint_file = \"{}\"\n",
-                checkpoints.display()
-            ),
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut h = checkpointing(db, &checkpoints).await;
     h.stop().await;
     let text = std::fs::read_to_string(&checkpoints).unwrap();
     let report = verify_against(&h, &text).await;
@@ -309,17 +314,7 @@ async fn a_server_stopped_at_once_anchored_its_start(db: Db) {
 async fn a_cut_tail_is_found(db: Db) {
     let files = TempDir::new();
     let checkpoints = files.path().join("checkpoints.jsonl");
-    let mut h = Harness::with(
-        db,
-        Options {
-            extra: format!(
-                "[audit]\ncheckpoint_interval_s = 1\ncheckpoint_file = \"{}\"\n",
-                checkpoints.display()
-            ),
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut h = checkpointing(db, &checkpoints).await;
     let grant = h.approved_grant(AVERY).await;
     // The database as a writer could copy it now: the head row with its MAC.
     let early_head = head(&h).await;

@@ -11,6 +11,7 @@ use reclaim_protocol::{
     sign_attestation_with, AttestationClaims, AttestationSigner, AttestedDocument, RecoveryAction,
 };
 use reclaim_verify::decision::Decision;
+use reclaim_verify::liveness::replay::SeenSession;
 
 use super::session::Started;
 use super::{scenes, Attacker, Frames, Step};
@@ -88,8 +89,16 @@ impl Attacker {
         note: &mut Vec<String>,
     ) -> Result<Step, Step> {
         let evidence = scenes::evidence(capture.id_jpeg, capture.frames);
+        let kept_before = self.sent.len();
         let claims = self.forged_claims(to.session, to.action, capture, &evidence, note);
-        self.sign_and_send(to, claims, &evidence).await
+        let sent = self.sign_and_send(to, claims, &evidence).await;
+        // The server trusts what it kept of an approved capture only (SeenSession::doubtful).
+        if sent.as_ref().is_ok_and(|s| s.grant) {
+            if let Some(kept) = self.sent.get_mut(kept_before) {
+                kept.doubtful = false;
+            }
+        }
+        sent
     }
 
     /// `evidence` with claims of "verified" and no engine run, signed and sent: for
@@ -135,16 +144,18 @@ impl Attacker {
             capture.id_jpeg,
             capture.frames,
             &session.challenge,
-            &self.sent_hashes,
+            &self.sent,
         )?;
         if let Some(report) = &verification.liveness.report {
-            self.sent_hashes.extend(
-                report
+            // Doubtful, as the server keeps it, until the server approves it (send_forged).
+            self.sent.push(SeenSession {
+                frames: report
                     .frames
                     .iter()
-                    .filter_map(|f| f.face_hash.as_deref())
-                    .filter_map(|h| u64::from_str_radix(h, 16).ok()),
-            );
+                    .filter_map(|f| f.seen_frame())
+                    .collect(),
+                doubtful: true,
+            });
         }
         note.push(format!(
             "attacker's engine: {}{}",

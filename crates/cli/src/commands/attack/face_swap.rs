@@ -16,7 +16,6 @@ use reclaim_facegen::{attack as fake, sequence};
 use reclaim_protocol::RecoveryAction;
 
 use super::claims::{Attempt, Capture};
-use super::renders::variant;
 use super::{finish, join_note, scenes, Attacker, Frames, Row, Step, NO_GRANT};
 
 impl Attacker {
@@ -29,7 +28,7 @@ impl Attacker {
         let action = RecoveryAction::ResetPassword;
         let kid = self.key.key_id().as_str().to_string();
         if let Some(session) = self.start(action, &kid, &mut steps).await {
-            let photo = variant(&self.photo, 2);
+            let photo = self.fresh_photo();
             let prepared = (|| -> Result<(Option<Vec<u8>>, Frames), String> {
                 let id_jpeg = if session.needs_document() {
                     Some(self.passport(&photo)?)

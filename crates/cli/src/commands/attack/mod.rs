@@ -45,6 +45,7 @@ use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::engine::shipped_model_digests;
+use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::{load_image_bytes, ImageLimits};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -338,9 +339,14 @@ struct Attacker {
     seed: u64,
     grants: Vec<Obtained>,
     recording: Option<Recording>,
-    /// Face hashes of every frame sent so far, as the attacker's own engine computes
-    /// them: the server refuses frames like ones it has seen, so the attacker avoids them.
-    sent_hashes: Vec<u64>,
+    /// What the server keeps of each capture sent so far (face and frame hashes, motion,
+    /// and whether it was approved), as the attacker's own engine computes it: the server
+    /// refuses a capture that replays a kept one, as seen or mirrored, or shows frames
+    /// seen in an approved one, so the attacker checks its renders against them all.
+    sent: Vec<SeenSession>,
+    /// Photo variants used so far: each render starts from a variant not used before
+    /// ([`renders::variant`]).
+    variants_used: u32,
     /// A session an attack left open (refused before its nonce was spent), with the
     /// device and action it was started for: the next attack that needs the same uses it
     /// rather than start another (sessions per account are limited).
@@ -370,7 +376,6 @@ impl Attacker {
                 "synthetic_render_first_time",
                 "synthetic render takeover, first-time",
                 webcam(),
-                0,
                 registration,
             )
             .await,
@@ -384,7 +389,6 @@ impl Attacker {
                 "virtual_camera_declared",
                 "virtual camera declared honestly",
                 virtual_camera(),
-                1,
                 Vec::new(),
             )
             .await,
@@ -508,7 +512,8 @@ async fn attack(args: AttackArgs) -> Outcome {
         seed: unique_seed(),
         grants: Vec::new(),
         recording: None,
-        sent_hashes: Vec::new(),
+        sent: Vec::new(),
+        variants_used: 0,
         spare: None,
     };
     if !json {

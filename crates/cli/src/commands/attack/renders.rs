@@ -10,7 +10,7 @@ use super::session::Started;
 use super::{scenes, Attacker, Frames};
 
 /// Renders tried until the attacker's own engine passes one.
-const RENDER_TRIES: u32 = 4;
+const RENDER_TRIES: u32 = 6;
 
 impl Attacker {
     pub(super) fn next_seed(&mut self) -> u64 {
@@ -26,15 +26,21 @@ impl Attacker {
         scenes::head(&self.engine, photo)
     }
 
-    /// What a first-time session asks for: a selfie filmed from variant `first` of the
+    /// A photo variant not used before (the first call gets the photo itself).
+    pub(super) fn fresh_photo(&mut self) -> RgbImage {
+        let n = self.variants_used;
+        self.variants_used = n.wrapping_add(1);
+        variant(&self.photo, n)
+    }
+
+    /// What a first-time session asks for: a selfie filmed from a fresh variant of the
     /// victim's photo, and, if the session wants the ID, a passport with the photo the
     /// selfie was filmed from as its portrait.
     pub(super) fn render_evidence(
         &mut self,
-        first: u32,
         session: &Started,
     ) -> Result<(Option<Vec<u8>>, Frames), String> {
-        let (photo, frames) = self.film(first, &session.challenge)?;
+        let (photo, frames) = self.film(&session.challenge)?;
         let id_jpeg = if session.needs_document() {
             Some(self.passport(&photo)?)
         } else {
@@ -43,27 +49,31 @@ impl Attacker {
         Ok((id_jpeg, frames))
     }
 
-    /// A selfie that follows `challenge`: facegen's "genuine" sequence from one photo
-    /// (variant `first` of the victim's). As an attacker would, it is rendered again, from
-    /// another variant, until the attacker's own engine finds it live and unlike anything
-    /// sent before (the server keeps hashes of what it saw); the photo used comes back
-    /// with it, for the passport's portrait.
-    pub(super) fn film(
-        &mut self,
-        first: u32,
-        challenge: &[String],
-    ) -> Result<(RgbImage, Frames), String> {
+    /// A selfie that follows `challenge`: facegen's "genuine" sequence from one photo (a
+    /// fresh variant of the victim's). As an attacker would, it is rendered again, from
+    /// another variant, until the attacker's own engine finds it live and with no frame
+    /// like one sent before (judged as the server judges it, against what the server
+    /// keeps: [`Attacker::sent`]); the photo used comes back with it, for the passport's
+    /// portrait.
+    pub(super) fn film(&mut self, challenge: &[String]) -> Result<(RgbImage, Frames), String> {
         // A challenge the renderer cannot follow fails before anything is rendered.
         scenes::movements(challenge)?;
         let mut last = None;
-        for attempt in 0..RENDER_TRIES {
-            let photo = variant(&self.photo, first + 5 * attempt);
+        for _ in 0..RENDER_TRIES {
+            let photo = self.fresh_photo();
             let model = self.head(&photo)?;
             let frames = scenes::film(&model, challenge, self.next_seed())?;
-            let live =
-                scenes::device_run(&self.engine, None, &frames, challenge, &self.sent_hashes)
-                    .is_ok_and(|v| v.liveness.report.as_ref().is_some_and(|r| r.live));
-            if live {
+            // Live, and no frame seen before: a server without a review queue refuses a
+            // self-registered device's capture with frames seen before whatever their
+            // motion (server::decision).
+            let fresh = scenes::device_run(&self.engine, None, &frames, challenge, &self.sent)
+                .is_ok_and(|v| {
+                    v.liveness
+                        .report
+                        .as_ref()
+                        .is_some_and(|r| r.live && !r.seen_before)
+                });
+            if fresh {
                 return Ok((photo, frames));
             }
             last = Some((photo, frames));
@@ -86,21 +96,26 @@ impl Attacker {
     }
 }
 
-/// The photo as a different capture of it: mirrored and/or turned in the image plane by a
-/// few degrees. The server keeps hashes of every face it has seen per account, and frames
-/// rendered twice from one unchanged photo look alike enough to be refused as a replay;
-/// an attacker who wants a second try varies the photo. `variant` 0 is the photo itself.
+/// Turns of the photo in the image plane, in degrees, one per variant after the photo
+/// itself, each used turned either way.
+const TURNS: [f32; 16] = [
+    3.0, 6.0, 9.0, 12.0, 1.5, 4.5, 7.5, 10.5, 2.25, 5.25, 8.25, 11.25, 0.75, 3.75, 6.75, 9.75,
+];
+
+/// The photo as a different capture of it: turned in the image plane. The server keeps
+/// hashes of every face it has seen per account, and frames rendered twice from one
+/// unchanged photo can look alike enough to be refused as a replay; an attacker who wants
+/// a second try varies the photo. Never mirrored: the server keeps whole frames' hashes
+/// too, and a render from the mirrored photo mirrors its background, which the server
+/// refuses as a mirrored replay of the first. `variant` 0 is the photo itself; after the
+/// 33rd the turns repeat.
 pub(super) fn variant(photo: &RgbImage, variant: u32) -> RgbImage {
-    let mut out = if variant % 2 == 1 {
-        image::imageops::flip_horizontal(photo)
-    } else {
-        photo.clone()
-    };
-    let degrees = [0.0, 7.0, -7.0, 4.0, -4.0, 10.0, -10.0][(variant as usize / 2) % 7];
-    if degrees != 0.0 {
-        out = rotate(&out, degrees);
+    let n = variant as usize % (2 * TURNS.len() + 1);
+    if n == 0 {
+        return photo.clone();
     }
-    out
+    let turn = TURNS[(n - 1) / 2];
+    rotate(photo, if n % 2 == 1 { turn } else { -turn })
 }
 
 /// Rotates about the centre (bilinear), filling uncovered corners with the edge colour.

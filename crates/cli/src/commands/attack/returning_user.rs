@@ -47,7 +47,7 @@ impl Attacker {
             r.server_answer = "not reached".into();
             return r;
         }
-        match self.film(4, &session.challenge) {
+        match self.film(&session.challenge) {
             Err(e) => steps.push(Step::attacker_failed("render", &e)),
             Ok((_, frames)) => {
                 let capture = Capture::webcam(None, &frames);

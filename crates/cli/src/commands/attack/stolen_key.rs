@@ -82,7 +82,7 @@ impl Attacker {
         if !spent {
             // Refused before the nonce was spent: the same session, now with rendered
             // evidence.
-            match self.render_evidence(3, &session) {
+            match self.render_evidence(&session) {
                 Err(e) => steps.push(Step::attacker_failed("render", &e)),
                 Ok((id_jpeg, frames)) => {
                     let capture = Capture::webcam(id_jpeg.as_deref(), &frames);

@@ -29,7 +29,6 @@ impl Attacker {
         id: &'static str,
         title: &str,
         camera: CameraInfo,
-        photo_variant: u32,
         mut steps: Vec<Step>,
     ) -> Row {
         let tier = self.key_tier.clone();
@@ -37,7 +36,7 @@ impl Attacker {
         let action = RecoveryAction::ResetPassword;
         let kid = self.key.key_id().as_str().to_string();
         if let Some(session) = self.start(action, &kid, &mut steps).await {
-            match self.render_evidence(photo_variant, &session) {
+            match self.render_evidence(&session) {
                 Err(e) => steps.push(Step::attacker_failed("render", &e)),
                 Ok((id_jpeg, frames)) => {
                     let to = Attempt::own(id, &session, action);
