@@ -135,6 +135,18 @@ pub fn passport(
         .ok_or_else(|| "the passport could not be photographed".to_string())
 }
 
+/// The document reader's reasons on a photographed document (empty: read with nothing
+/// flagged).
+pub fn document_reasons(engine: &Engine, jpeg: &[u8]) -> Result<Vec<&'static str>, String> {
+    let image = decode(jpeg)?;
+    let today = Date::today_utc().ok_or("the clock gives no date")?;
+    let report = engine
+        .documents
+        .read(&engine.faces, &image, None, today)
+        .map_err(|e| e.to_string())?;
+    Ok(report.reasons.iter().map(|r| r.as_str()).collect())
+}
+
 /// The device's own run of the engine, on exactly what it uploads. `seen`: what a server
 /// keeps of captures already sent (as `LivenessReport::frames` gives it), against which
 /// the replay check judges this one.

@@ -90,6 +90,12 @@ pub enum FieldErrorReason {
     /// protects, so the value cannot be trusted.
     #[serde(rename = "mrz_unexpected_digit")]
     UnexpectedDigit,
+    /// Something after three fillers in a row in the names: a single `<` parts name
+    /// components and `<<` the surname from the given names (ICAO 9303-3), so three end
+    /// the names and only fillers may follow. A letter there is a smudge or a filler
+    /// misread, and which of the names' letters are real cannot be told.
+    #[serde(rename = "mrz_letters_after_names")]
+    LettersAfterNames,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +111,7 @@ impl FieldError {
             FieldErrorReason::InvalidDate => "mrz_invalid_date",
             FieldErrorReason::InvalidSex => "mrz_invalid_sex",
             FieldErrorReason::UnexpectedDigit => "mrz_unexpected_digit",
+            FieldErrorReason::LettersAfterNames => "mrz_letters_after_names",
         }
     }
 }
@@ -119,9 +126,25 @@ pub struct Mrz {
     pub check_digits: Vec<CheckDigitResult>,
     /// The name field is full to its last position, so the names may have been cut.
     pub names_truncated: bool,
+    /// Positions of the names where the recognizer found another character nearly as
+    /// likely as the one read ([`resolve_mrz`]; empty for text read as given). Names have
+    /// no check digit, so nothing in the zone can say which is right: a reading with any
+    /// is not to be trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertain: Vec<UncertainChar>,
     pub field_errors: Vec<FieldError>,
     /// The lines read, without surrounding whitespace.
     pub lines: Vec<String>,
+}
+
+/// One position of an MRZ read one way where the recognizer offered another character at
+/// least a quarter as likely (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UncertainChar {
+    pub line: usize,
+    pub column: usize,
+    pub read: char,
+    pub alternative: char,
 }
 
 impl Mrz {
@@ -279,6 +302,16 @@ fn read(layout: &Layout, grid: &Grid, today: Date) -> Mrz {
     let issuer = letters(layout.issuer, MrzField::Issuer);
     let nationality = letters(layout.nationality, MrzField::Nationality);
     let names = letters(layout.names, MrzField::Names);
+    let names = match names {
+        Some(n) if n.trim_start_matches('<').contains("<<<") => {
+            errors.push(FieldError {
+                field: MrzField::Names,
+                reason: FieldErrorReason::LettersAfterNames,
+            });
+            None
+        }
+        other => other,
+    };
 
     let (surname, given_names) = names.as_deref().map_or((None, None), split_names);
     let names_truncated = layout.names.positions().last().map(|p| grid.get(p)) != Some(FILLER);
@@ -344,6 +377,7 @@ fn read(layout: &Layout, grid: &Grid, today: Date) -> Mrz {
             .map(|c| c.result(grid))
             .collect(),
         names_truncated,
+        uncertain: Vec::new(),
         field_errors: errors,
         lines: grid.lines(),
     }

@@ -149,7 +149,81 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
 
     let text = grid.lines();
     let refs: Vec<&str> = text.iter().map(String::as_str).collect();
-    parse_mrz(&refs, today)
+    let mut mrz = parse_mrz(&refs, today)?;
+    mrz.uncertain = uncertain_names(layout, lines, &candidates, &grid);
+    Ok(mrz)
+}
+
+/// Where the names were read with another character nearly as likely: one the recognizer
+/// offered as itself (a letter or the filler, not a digit the class maps to a letter) at
+/// least [`MIN_RELATIVE_PROBABILITY`] as likely as the one read, the bar below which an
+/// alternative is not a doubt of the recognizer's but noise. Nothing else decides such a
+/// position: names have no check digit, and a letter read for a filler (`<` and `K` look
+/// alike in some printings of OCR-B) or for another letter gives another valid name.
+/// Digits do not count: OCR-B draws `0` and `O`, `5` and `S` nearly alike, so a round or
+/// S-shaped letter often has its digit twin close behind without the letter being in
+/// doubt (ICAO's UTO strip read `D` with `0` a third as likely). The fillers after the
+/// names' end ([`names_end`]) are settled by the layout and not asked.
+fn uncertain_names(
+    layout: &Layout,
+    read_as: &[Vec<Vec<(char, f32)>>],
+    candidates: &[Vec<Candidates>],
+    grid: &Grid,
+) -> Vec<super::UncertainChar> {
+    let positions: Vec<Pos> = layout.names.positions().collect();
+    let end = names_end(&positions, grid).map_or(positions.len(), |e| e.run_start + 1);
+    positions
+        .iter()
+        .take(end)
+        .filter_map(|&(line, col)| {
+            let read = char::from(grid.get((line, col)));
+            let p_read = candidates
+                .get(line)
+                .and_then(|l| l.get(col))?
+                .iter()
+                .find(|c| char::from(c.0) == read)
+                .map_or(0.0, |c| c.1);
+            let &(alternative, _) = read_as.get(line)?.get(col)?.iter().find(|&&(c, p)| {
+                c != read
+                    && (c.is_ascii_uppercase() || c == '<')
+                    && p >= p_read * MIN_RELATIVE_PROBABILITY
+            })?;
+            Some(super::UncertainChar {
+                line: line + 1,
+                column: col + 1,
+                read,
+                alternative,
+            })
+        })
+        .collect()
+}
+
+/// Where the names end: the first run of three fillers after a letter (a single `<` parts
+/// names, `<<` the surname from the given names, so three say nothing follows).
+struct NamesEnd {
+    /// Index (in the names' positions) of the run's first filler.
+    run_start: usize,
+    /// Index of the first position after the run's third filler.
+    after_run: usize,
+}
+
+fn names_end(positions: &[Pos], grid: &Grid) -> Option<NamesEnd> {
+    let (mut run, mut letters) = (0usize, false);
+    for (k, &pos) in positions.iter().enumerate() {
+        if grid.get(pos) == FILLER {
+            run += 1;
+            if letters && run >= 3 {
+                return Some(NamesEnd {
+                    run_start: k + 1 - run,
+                    after_run: k + 1,
+                });
+            }
+        } else {
+            letters = true;
+            run = 0;
+        }
+    }
+    None
 }
 
 /// Once three fillers in a row follow a letter, the names are over and the rest of the
@@ -158,24 +232,10 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
 /// without this a smudge at the end of the zone read as a letter would stand.
 fn settle_name_fillers(layout: &Layout, candidates: &[Vec<Candidates>], grid: &mut Grid) {
     let positions: Vec<Pos> = layout.names.positions().collect();
-    let (mut run, mut letters) = (0usize, false);
-    let mut end = None;
-    for (k, &pos) in positions.iter().enumerate() {
-        if grid.get(pos) == FILLER {
-            run += 1;
-            if letters && run >= 3 {
-                end = Some(k + 1);
-                break;
-            }
-        } else {
-            letters = true;
-            run = 0;
-        }
-    }
-    let Some(end) = end else {
+    let Some(end) = names_end(&positions, grid) else {
         return;
     };
-    for &(line, col) in positions.get(end..).unwrap_or_default() {
+    for &(line, col) in positions.get(end.after_run..).unwrap_or_default() {
         let offered = candidates
             .get(line)
             .and_then(|l| l.get(col))
@@ -431,6 +491,7 @@ mod tests {
     use super::*;
     use crate::mrz::check_digit;
     use crate::mrz::tests::{today, TD1, TD3};
+    use crate::mrz::UncertainChar;
 
     /// Every position certain: the characters of `lines`, probability 1.
     fn certain(lines: &[&str]) -> Vec<Vec<Vec<(char, f32)>>> {
@@ -748,6 +809,55 @@ mod tests {
         ocr[0][43] = vec![('B', 0.99)];
         let mrz = resolve_mrz(&ocr, today()).unwrap();
         assert!(mrz.lines[0].ends_with('B'));
+    }
+
+    /// The Dutch specimen ID card's name line as our recognizer read it: the `<` between
+    /// surname and given names read as `K`, with `<` the runner-up (names have no check
+    /// digit, so this was a silent misread). Every doubtful position is reported, the
+    /// reading stays as the recognizer preferred it, and a confident reading reports none.
+    #[test]
+    fn a_name_character_read_with_a_close_alternative_is_uncertain() {
+        let mut ocr = certain(&TD1);
+        // ERIKSSON<<ANNA<MARIA: the second `<` of `<<` (column 10) read as `K`, and the
+        // one between ANNA and MARIA (column 15) a filler with `K` close behind.
+        set(&mut ocr, 3, 10, &[('K', 0.58), ('<', 0.35), ('S', 0.02)]);
+        set(&mut ocr, 3, 15, &[('<', 0.54), ('K', 0.33)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines[2], "ERIKSSON<KANNA<MARIA<<<<<<<<<<");
+        assert_eq!(
+            mrz.uncertain,
+            [
+                UncertainChar {
+                    line: 3,
+                    column: 10,
+                    read: 'K',
+                    alternative: '<'
+                },
+                UncertainChar {
+                    line: 3,
+                    column: 15,
+                    read: '<',
+                    alternative: 'K'
+                },
+            ]
+        );
+        // An alternative less than a quarter as likely is the recognizer's noise, not a
+        // doubt; nor is anything in the fillers after the names' end.
+        let mut ocr = certain(&TD1);
+        set(&mut ocr, 3, 10, &[('<', 0.9), ('K', 0.1)]);
+        set(&mut ocr, 3, 2, &[('R', 0.95), ('P', 0.05)]);
+        set(&mut ocr, 3, 25, &[('<', 0.5), ('K', 0.5)]);
+        // Nor a digit behind a letter (OCR-B's `0` and `O` are near twins): ICAO's UTO strip.
+        set(&mut ocr, 3, 7, &[('O', 0.69), ('0', 0.23), ('2', 0.03)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD1);
+        assert!(mrz.uncertain.is_empty(), "{:?}", mrz.uncertain);
+        // A letter-for-letter doubt counts as well: `N` or `M` make two valid names.
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 1, 18, &[('N', 0.6), ('M', 0.4)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.uncertain.len(), 1, "{:?}", mrz.uncertain);
+        assert_eq!((mrz.uncertain[0].line, mrz.uncertain[0].column), (1, 18));
     }
 
     /// `UTO` read as `UT0`... is class-corrected; `OTO` (not a code) becomes `UTO` when the

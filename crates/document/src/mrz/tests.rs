@@ -562,6 +562,7 @@ fn error_codes_are_stable() {
         FieldErrorReason::InvalidDate,
         FieldErrorReason::InvalidSex,
         FieldErrorReason::UnexpectedDigit,
+        FieldErrorReason::LettersAfterNames,
     ] {
         let e = FieldError {
             field: MrzField::Sex,
@@ -607,4 +608,29 @@ fn parse_of_encode_is_a_fixed_point() {
         let lines = encode_mrz(&mrz.to_input().unwrap()).unwrap();
         assert_eq!(lines, specimen);
     }
+}
+
+/// Letters after three fillers in the names are a misread (the synthetic set's harsh
+/// photos read `...JOSE<<<<<<<<<<<<<<<B`): a field error, the names withheld. A name that
+/// starts with fillers (no primary identifier) is not such a case.
+#[test]
+fn letters_after_the_names_end_are_a_field_error() {
+    let lines = replace(&TD3, 1, 44, 'B');
+    let mrz = parse(&refs(&lines));
+    assert_eq!(
+        mrz.field_errors,
+        [FieldError {
+            field: MrzField::Names,
+            reason: FieldErrorReason::LettersAfterNames,
+        }]
+    );
+    assert_eq!((mrz.fields.surname, mrz.fields.given_names), (None, None));
+    // As printed: no error, the names read.
+    let mrz = parse(&TD3);
+    assert!(mrz.field_errors.is_empty());
+    assert_eq!(mrz.fields.given_names.as_deref(), Some("ANNA MARIA"));
+    // `<<ANNA`: no primary identifier, then the given names.
+    let lines = ["P<UTO<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<<<<<<<<<", TD3[1]];
+    let mrz = parse(&lines);
+    assert!(mrz.field_errors.is_empty(), "{:?}", mrz.field_errors);
 }

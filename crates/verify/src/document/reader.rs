@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 use reclaim_document::aamva::parse_aamva;
-use reclaim_document::mrz::{CheckDigitResult, Mrz};
+use reclaim_document::mrz::{CheckDigitResult, Mrz, UncertainChar};
 use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
@@ -34,6 +34,9 @@ pub enum DocumentReason {
     MrzCheckDigitFailed,
     /// An MRZ field holds a value that cannot be (a month 13, a digit in a name).
     MrzFieldInvalid,
+    /// A character of the names could as well be another (`Mrz::uncertain`): the names
+    /// have no check digit, so the reading is not to be trusted.
+    MrzUncertain,
     /// A PDF417 was found but is not a valid AAMVA payload.
     BarcodeInvalid,
     /// The MRZ and the barcode of the same card disagree.
@@ -51,6 +54,7 @@ impl DocumentReason {
             DocumentReason::MrzUnreadable => "mrz_unreadable",
             DocumentReason::MrzCheckDigitFailed => "mrz_check_digit_failed",
             DocumentReason::MrzFieldInvalid => "mrz_field_invalid",
+            DocumentReason::MrzUncertain => "mrz_uncertain",
             DocumentReason::BarcodeInvalid => "barcode_invalid",
             DocumentReason::MrzBarcodeMismatch => "mrz_barcode_mismatch",
             DocumentReason::DocumentExpired => "document_expired",
@@ -73,6 +77,8 @@ pub struct MrzReport {
     pub lines: Vec<String>,
     pub upside_down: bool,
     pub names_truncated: bool,
+    /// Positions of the names read with another character nearly as likely.
+    pub uncertain: Vec<UncertainChar>,
     pub field_errors: Vec<&'static str>,
 }
 
@@ -377,11 +383,15 @@ fn assemble(
             if !m.field_errors.is_empty() {
                 reasons.push(DocumentReason::MrzFieldInvalid);
             }
+            if !m.uncertain.is_empty() {
+                reasons.push(DocumentReason::MrzUncertain);
+            }
             let report = MrzReport {
                 side: *side,
                 lines: m.lines.clone(),
                 upside_down: reading.upside_down,
                 names_truncated: m.names_truncated,
+                uncertain: m.uncertain.clone(),
                 field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
             };
             (
