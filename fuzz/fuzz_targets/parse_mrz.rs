@@ -46,7 +46,12 @@ fn run(data: &[u8]) {
         .iter()
         .map(|l| l.trim().chars().map(|c| vec![(c, 1.0)]).collect())
         .collect();
-    let resolved = resolve_mrz(&certain, today);
+    // What only the resolver reports (its corrections and doubts) aside.
+    let resolved = resolve_mrz(&certain, today).map(|m| Mrz {
+        corrections: Vec::new(),
+        uncertain: Vec::new(),
+        ..m
+    });
     let parsed = parse_mrz(&corrected, today);
     if resolved != parsed {
         let (Ok(r), Ok(p)) = (&resolved, &parsed) else {
@@ -90,15 +95,25 @@ fn run(data: &[u8]) {
                 );
             }
         }
-        // The lines parse to the same MRZ; only the resolver knows which names' positions
-        // had a close alternative, and it reports only those, each with one offered.
+        // The lines parse to the same MRZ; only the resolver knows what it corrected and
+        // which positions are in doubt, each doubt naming a character the OCR offered.
         for u in &mrz.uncertain {
             let offered = &ocr[u.line - 1][u.column - 1];
             assert!(offered.iter().any(|&(o, _)| o == u.alternative), "{u:?}");
         }
         let lines: Vec<&str> = mrz.lines.iter().map(String::as_str).collect();
+        // A correction the OCR did not offer leaves the reading in doubt.
+        for c in mrz.corrections.iter().filter(|c| !c.offered) {
+            assert!(
+                mrz.uncertain
+                    .iter()
+                    .any(|u| (u.line, u.column) == (c.line, c.column)),
+                "{c:?}"
+            );
+        }
         let without = Mrz {
             uncertain: Vec::new(),
+            corrections: Vec::new(),
             ..mrz.clone()
         };
         assert_eq!(parse_mrz(&lines, today).as_ref(), Ok(&without));

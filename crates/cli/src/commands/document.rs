@@ -153,7 +153,7 @@ fn guidance(reason: DocumentReason) -> &'static str {
         DocumentReason::MrzUnreadable => "The machine-readable zone could not be read. Hold the document flatter, avoid glare, and make sure it is sharp.",
         DocumentReason::MrzCheckDigitFailed => "The machine-readable zone did not pass its check digits: it was misread, or the document is not genuine. Retake the photo.",
         DocumentReason::MrzFieldInvalid => "A field of the machine-readable zone holds an impossible value. Retake the photo.",
-        DocumentReason::MrzUncertain => "A character of the names in the machine-readable zone could be read two ways, and names have no check digit. Retake the photo, flat, close and without glare.",
+        DocumentReason::MrzUncertain => "A character of the machine-readable zone could be read two ways and its check digit cannot tell which (the names have none). Retake the photo, flat, close and without glare.",
         DocumentReason::BarcodeInvalid => "The barcode is not a valid driving licence barcode.",
         DocumentReason::MrzBarcodeMismatch => "The machine-readable zone and the barcode disagree.",
         DocumentReason::DocumentExpired => "The document has expired. Use a valid document.",

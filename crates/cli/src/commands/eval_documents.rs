@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::compare::engine_options;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
+mod corrector;
 mod real;
 
 #[derive(clap::Args)]
@@ -53,6 +54,12 @@ pub struct EvalDocumentsArgs {
     /// The other options but `--json` and `--models` are then not used.
     #[arg(long, value_name = "DIR")]
     pub real: Option<PathBuf>,
+    /// Measure the MRZ corrector instead: every check-digit-protected character of the
+    /// real specimens' MRZs in this manifest (tests/data/real/documents.json) changed to
+    /// every other, and how often the corrector turns the change into another valid
+    /// reading. No models, no images.
+    #[arg(long, value_name = "MANIFEST")]
+    pub corrector: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DIR")]
@@ -96,6 +103,9 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
             Some(kind) => kinds.push(*kind),
             None => return fail(args.json, "input_invalid", &format!("unknown kind {k}")),
         }
+    }
+    if let Some(manifest) = &args.corrector {
+        return corrector::run(manifest, args.json);
     }
     let options = engine_options(args.models.as_deref());
     let store = options.models.clone();

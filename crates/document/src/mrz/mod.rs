@@ -126,12 +126,17 @@ pub struct Mrz {
     pub check_digits: Vec<CheckDigitResult>,
     /// The name field is full to its last position, so the names may have been cut.
     pub names_truncated: bool,
-    /// Positions of the names where the recognizer found another character nearly as
-    /// likely as the one read ([`resolve_mrz`]; empty for text read as given). Names have
-    /// no check digit, so nothing in the zone can say which is right: a reading with any
-    /// is not to be trusted.
+    /// Positions whose reading is in doubt ([`resolve_mrz`]; empty for text read as
+    /// given): in the names, where the recognizer found another character nearly as
+    /// likely as the one read (names have no check digit, so nothing in the zone can say
+    /// which is right), and wherever the corrector chose a character the recognizer never
+    /// offered (a look-alike swap the check digit accepted, one time in ten by chance). A
+    /// reading with any is not to be trusted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncertain: Vec<UncertainChar>,
+    /// Every character the resolver chose over the recognizer's first choice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
     pub field_errors: Vec<FieldError>,
     /// The lines read, without surrounding whitespace.
     pub lines: Vec<String>,
@@ -145,6 +150,19 @@ pub struct UncertainChar {
     pub column: usize,
     pub read: char,
     pub alternative: char,
+}
+
+/// A character the resolver chose over the recognizer's first choice (1-based line and
+/// column): by its position's class (`O` read in a date is `0`), by a check digit among
+/// the recognizer's alternatives, or, `offered` false, by a look-alike swap the recognizer
+/// never suggested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub line: usize,
+    pub column: usize,
+    pub read: char,
+    pub chosen: char,
+    pub offered: bool,
 }
 
 impl Mrz {
@@ -378,6 +396,7 @@ fn read(layout: &Layout, grid: &Grid, today: Date) -> Mrz {
             .collect(),
         names_truncated,
         uncertain: Vec::new(),
+        corrections: Vec::new(),
         field_errors: errors,
         lines: grid.lines(),
     }

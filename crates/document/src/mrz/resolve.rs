@@ -5,7 +5,9 @@
 //! and only where, one side of the confusion cannot occur. The check digits then choose
 //! between the remaining alternatives of the fields they protect. Nothing else is guessed:
 //! every character of the result is a candidate the OCR offered (or its class-mapped form),
-//! save one letter-digit look-alike swap in a document number (see [`settle_twins`]).
+//! save one letter-digit look-alike swap in a document number (see [`settle_twins`]),
+//! which is reported as unoffered and leaves the reading uncertain. Every character
+//! chosen over the OCR's first choice is reported (`Mrz::corrections`).
 
 use super::layout::{checks, detect, unknown_format, Class, Grid, Layout, Pos, Span, FILLER};
 use super::{is_mrz_char, parse_mrz, Mrz, MrzError, MrzField};
@@ -150,8 +152,53 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
     let text = grid.lines();
     let refs: Vec<&str> = text.iter().map(String::as_str).collect();
     let mut mrz = parse_mrz(&refs, today)?;
+    mrz.corrections = corrections(lines, &candidates, &grid);
     mrz.uncertain = uncertain_names(layout, lines, &candidates, &grid);
+    // A correction to a character the recognizer never offered (a look-alike swap) is not
+    // the image's evidence but a guess the check digit happened to accept.
+    mrz.uncertain
+        .extend(
+            mrz.corrections
+                .iter()
+                .filter(|c| !c.offered)
+                .map(|c| super::UncertainChar {
+                    line: c.line,
+                    column: c.column,
+                    read: c.chosen,
+                    alternative: c.read,
+                }),
+        );
     Ok(mrz)
+}
+
+/// Every position where the reading is not the recognizer's first choice: what it read
+/// there, what was chosen, and whether the recognizer offered the chosen character (or a
+/// character its position's class maps to it).
+fn corrections(
+    read_as: &[Vec<Vec<(char, f32)>>],
+    candidates: &[Vec<Candidates>],
+    grid: &Grid,
+) -> Vec<super::Correction> {
+    let mut out = Vec::new();
+    for (line, (raw, classified)) in read_as.iter().zip(candidates).enumerate() {
+        for (col, (raw, classified)) in raw.iter().zip(classified).enumerate() {
+            let chosen = grid.get((line, col));
+            let Some(&(read, _)) = raw.first() else {
+                continue;
+            };
+            if u8::try_from(read).ok() == Some(chosen) {
+                continue;
+            }
+            out.push(super::Correction {
+                line: line + 1,
+                column: col + 1,
+                read,
+                chosen: char::from(chosen),
+                offered: classified.iter().any(|c| c.0 == chosen),
+            });
+        }
+    }
+    out
 }
 
 /// Where the names were read with another character nearly as likely: one the recognizer
@@ -327,13 +374,13 @@ fn twin(c: u8) -> Option<u8> {
 /// verify, breaks no check digit that verified, and is the only swap that would. Never one
 /// digit for another, so a digit changed on the card stays flagged.
 ///
-/// The cost, stated plainly: the composite weighs the document number exactly as the
-/// number's own check digit does, so it adds no evidence here. When the number was
-/// misread some other way, a look-alike swap verifies by chance one time in ten per
-/// look-alike character, and the wrong number is reported as valid. The document number
-/// ties nothing to the directory (names and birth date do, and the face), while a `0`
-/// printed in a number and read as `O` every time would otherwise make a good card
-/// unreadable however often it is photographed.
+/// The swap is a guess, not the image's evidence: the composite weighs the document
+/// number exactly as the number's own check digit does, so it adds none, and when the
+/// number was misread some other way a look-alike swap verifies by chance one time in
+/// ten per look-alike character (ICAO's German ID specimen read `T22ODD129` for
+/// `T22000129`). So the swap is reported as a correction the recognizer never offered,
+/// which makes the reading `mrz_uncertain` ([`corrections`]): the reading shown is the one
+/// the check digits accept, and the card is asked for again rather than believed.
 fn settle_twins(layout: &Layout, grid: &mut Grid) {
     let before = checks(layout, grid);
     let valid_before: Vec<MrzField> = before
@@ -670,12 +717,40 @@ mod tests {
 
     #[test]
     fn a_letter_read_for_its_look_alike_digit_in_a_document_number_is_corrected() {
-        // L898902C3: the 0 read as O with confidence, no alternative offered.
+        // L898902C3: the 0 read as O with confidence, no alternative offered. The swap
+        // makes the check digits agree, and is reported as the guess it is.
         let mut ocr = certain(&TD3);
         set(&mut ocr, 2, 6, &[('O', 0.97), ('C', 0.01)]);
         let mrz = resolve_mrz(&ocr, today()).unwrap();
         assert_eq!(mrz.fields.document_number.as_deref(), Some("L898902C3"));
         assert!(mrz.all_check_digits_valid());
+        let swap = crate::mrz::Correction {
+            line: 2,
+            column: 6,
+            read: 'O',
+            chosen: '0',
+            offered: false,
+        };
+        assert_eq!(mrz.corrections, [swap]);
+        assert_eq!(
+            mrz.uncertain,
+            [UncertainChar {
+                line: 2,
+                column: 6,
+                read: '0',
+                alternative: 'O'
+            }]
+        );
+        // Misread some other way (a 2 for the 8, nothing else offered), a swap elsewhere
+        // in the number can satisfy the check digit by chance; before swaps were reported
+        // this read as a valid `L89S902C3`-like number. Now it is never trusted.
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 2, 1, &[('2', 1.0)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert!(
+            !mrz.all_check_digits_valid() || !mrz.uncertain.is_empty(),
+            "{mrz:?}"
+        );
         // A digit read for another digit is not a look-alike: no correction.
         let mut ocr = certain(&TD3);
         set(&mut ocr, 2, 6, &[('3', 0.97)]);

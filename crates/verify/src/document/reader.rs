@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 use reclaim_document::aamva::parse_aamva;
-use reclaim_document::mrz::{CheckDigitResult, Mrz, UncertainChar};
+use reclaim_document::mrz::{CheckDigitResult, Correction, Mrz, UncertainChar};
 use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
@@ -34,8 +34,9 @@ pub enum DocumentReason {
     MrzCheckDigitFailed,
     /// An MRZ field holds a value that cannot be (a month 13, a digit in a name).
     MrzFieldInvalid,
-    /// A character of the names could as well be another (`Mrz::uncertain`): the names
-    /// have no check digit, so the reading is not to be trusted.
+    /// A position of the reading is in doubt (`Mrz::uncertain`): a name character the
+    /// recognizer found another nearly as likely for (names have no check digit), or a
+    /// correction it never offered. The reading is not to be trusted.
     MrzUncertain,
     /// A PDF417 was found but is not a valid AAMVA payload.
     BarcodeInvalid,
@@ -77,8 +78,10 @@ pub struct MrzReport {
     pub lines: Vec<String>,
     pub upside_down: bool,
     pub names_truncated: bool,
-    /// Positions of the names read with another character nearly as likely.
+    /// Positions whose reading is in doubt (`Mrz::uncertain`).
     pub uncertain: Vec<UncertainChar>,
+    /// Characters chosen over the recognizer's first choice (`Mrz::corrections`).
+    pub corrections: Vec<Correction>,
     pub field_errors: Vec<&'static str>,
 }
 
@@ -392,6 +395,7 @@ fn assemble(
                 upside_down: reading.upside_down,
                 names_truncated: m.names_truncated,
                 uncertain: m.uncertain.clone(),
+                corrections: m.corrections.clone(),
                 field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
             };
             (
