@@ -377,10 +377,11 @@ fn twin(c: u8) -> Option<u8> {
 /// The swap is a guess, not the image's evidence: the composite weighs the document
 /// number exactly as the number's own check digit does, so it adds none, and when the
 /// number was misread some other way a look-alike swap verifies by chance one time in
-/// ten per look-alike character (ICAO's German ID specimen read `T22ODD129` for
-/// `T22000129`). So the swap is reported as a correction the recognizer never offered,
-/// which makes the reading `mrz_uncertain` ([`corrections`]): the reading shown is the one
-/// the check digits accept, and the card is asked for again rather than believed.
+/// ten per look-alike character (as the German ID card specimen's `T22000129`, read
+/// `T22ODD129`, verified without any swap). So the swap is reported as a correction the
+/// recognizer never offered, which makes the reading `mrz_uncertain` ([`corrections`]):
+/// the reading shown is the one the check digits accept, and the card is asked for again
+/// rather than believed.
 fn settle_twins(layout: &Layout, grid: &mut Grid) {
     let before = checks(layout, grid);
     let valid_before: Vec<MrzField> = before
