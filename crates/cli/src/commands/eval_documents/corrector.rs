@@ -14,31 +14,12 @@ use std::path::Path;
 
 use reclaim_document::mrz::{parse_mrz, resolve_mrz, Mrz};
 use reclaim_document::Date;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::real::{read_manifest, DocumentEntry};
 use crate::output::{fail, print_json, say, Outcome};
 
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
-
-#[derive(Deserialize)]
-struct Manifest {
-    entries: Vec<Entry>,
-    #[serde(default)]
-    github_only: Option<GithubOnly>,
-}
-
-#[derive(Deserialize)]
-struct GithubOnly {
-    entries: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    #[serde(default)]
-    expected_mrz: Option<Vec<String>>,
-    #[serde(default)]
-    all_check_digits_ok: Option<bool>,
-}
 
 /// What the recognizer is made to offer at the changed position.
 #[derive(Clone, Copy)]
@@ -77,18 +58,10 @@ struct Row {
 /// Reads the manifest at `path`, prints one row per way of offering and exits 1 if the
 /// manifest gives nothing to measure.
 pub fn run(path: &Path, json: bool) -> Outcome {
-    let manifest: Manifest = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+    // The same manifest `--real` reads, GitHub-only entries included: text, no images.
+    let manifest = match read_manifest::<DocumentEntry>(path) {
         Ok(m) => m,
-        Err(e) => {
-            return fail(
-                json,
-                "input_unreadable",
-                &format!("{}: {e}", path.display()),
-            )
-        }
+        Err(e) => return fail(json, "input_unreadable", &e),
     };
     let Some(today) = Date::new(2026, 12, 5) else {
         return fail(json, "internal", "bad date");

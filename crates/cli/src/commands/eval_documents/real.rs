@@ -76,31 +76,31 @@ struct Item {
 /// The fields of a manifest this evaluation reads; the rest (sources, licences,
 /// provenance) is for people, in tests/data/real.
 #[derive(Deserialize)]
-struct Manifest<E> {
-    entries: Vec<E>,
+pub(super) struct Manifest<E> {
+    pub(super) entries: Vec<E>,
     /// Entries no registry package ships, fetched from GitHub by `scripts/real-material
     /// --github`: read when their files are there.
     #[serde(default = "Option::default")]
-    github_only: Option<GithubOnly<E>>,
+    pub(super) github_only: Option<GithubOnly<E>>,
 }
 
 #[derive(Deserialize)]
-struct GithubOnly<E> {
-    entries: Vec<E>,
+pub(super) struct GithubOnly<E> {
+    pub(super) entries: Vec<E>,
 }
 
 #[derive(Deserialize)]
-struct DocumentEntry {
+pub(super) struct DocumentEntry {
     id: String,
     local_path: String,
     document: String,
     has_mrz: bool,
     /// `null` for a photo without an MRZ.
     #[serde(default)]
-    expected_mrz: Option<Vec<String>>,
+    pub(super) expected_mrz: Option<Vec<String>>,
     /// Whether every check digit verifies as printed (some specimens' do not).
     #[serde(default)]
-    all_check_digits_ok: Option<bool>,
+    pub(super) all_check_digits_ok: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -231,7 +231,9 @@ pub fn run(
     }
 }
 
-fn read_manifest<E: for<'de> Deserialize<'de>>(path: &Path) -> Result<Manifest<E>, String> {
+pub(super) fn read_manifest<E: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<Manifest<E>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
