@@ -9,6 +9,7 @@ use image::{GrayImage, RgbImage};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 use reclaim_verify::document::barcode::qr_payloads;
+use reclaim_verify::raster::box_reduce;
 
 use crate::error::{ClientError, Result};
 
@@ -41,9 +42,22 @@ pub fn qr_image(payload: &str, module_px: u32) -> Result<GrayImage> {
         .build())
 }
 
+/// Longest side a camera frame is scanned at. The hand-off code fills a good part of the
+/// frame (a laptop screen held before the phone), so a 1080p frame averaged down by two
+/// loses nothing the decoders need, while decoding it whole took longer than a frame's
+/// interval at 30 frames a second on the development machine under load
+/// (docs/benchmarks.md, "The QR hand-off's frame"). Whole blocks are averaged, not
+/// resampled: a filtered resize of a 1080p frame cost more than the decode it saved.
+const SCAN_SIDE: u32 = 1280;
+
 /// The first Reclaim hand-off code in `frame`, if any.
 pub fn find_code(frame: &RgbImage) -> Option<HandoffCode> {
-    let gray = image::imageops::grayscale(frame);
+    let long = frame.width().max(frame.height());
+    let gray = if long > SCAN_SIDE {
+        image::imageops::grayscale(&box_reduce(frame, long.div_ceil(SCAN_SIDE)))
+    } else {
+        image::imageops::grayscale(frame)
+    };
     qr_payloads(gray)
         .into_iter()
         .filter_map(|bytes| String::from_utf8(bytes).ok())
@@ -164,5 +178,17 @@ mod tests {
             None
         );
         assert!(qr_svg(PAYLOAD).unwrap().starts_with("<?xml"));
+    }
+
+    /// A 1080p frame is averaged down before it is scanned: a code at 4 pixels a module
+    /// (a laptop's screen a good arm's length from the phone) is still found, off centre.
+    #[test]
+    fn a_code_in_a_1080p_frame_is_found_after_the_frame_is_reduced() {
+        let gray = qr_image(PAYLOAD, 4).unwrap();
+        let mut frame = RgbImage::from_pixel(1920, 1080, image::Rgb([128, 128, 128]));
+        for (x, y, p) in gray.enumerate_pixels() {
+            frame.put_pixel(x + 1301, y + 577, image::Rgb([p[0], p[0], p[0]]));
+        }
+        assert_eq!(find_code(&frame), Some(parse(PAYLOAD).unwrap()));
     }
 }

@@ -1,4 +1,5 @@
-//! `reclaim bench`: latency of each face model and of the whole compare on this machine.
+//! `reclaim bench`: latency of each face model and of the whole compare on this machine,
+//! and of the QR hand-off's decode on a camera frame with no code in it.
 //!
 //! Figures are medians over `--runs` after one warm-up run. `--export DIR` writes the
 //! prepared graphs and the exact input tensors used, so another runtime (the project's
@@ -7,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use reclaim_client::handoff::find_code;
 use reclaim_verify::face::{align_face, FaceDetector, FaceEmbedder};
 use reclaim_verify::models::{ModelId, ModelStore, OpTime};
 use reclaim_verify::{load_image_file, onnx_prep, FaceEngine, ImageLimits, VerifyError};
@@ -60,7 +62,22 @@ struct BenchReport {
     figures: Vec<ThreadFigures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ops: Option<OpsReport>,
+    qr_frames: Vec<QrFrameFigure>,
 }
+
+/// The phone hand-off's scan of one camera frame ([`find_code`]) on one of the images,
+/// resized to a camera frame's size: a frame with no code in it, the hand-off's commonest
+/// and dearest frame.
+#[derive(Serialize)]
+struct QrFrameFigure {
+    image: String,
+    width: u32,
+    height: u32,
+    ms: f64,
+}
+
+/// Camera frame sizes the hand-off decode is timed at.
+const QR_FRAME_SIZES: [(u32, u32); 3] = [(640, 480), (1280, 720), (1920, 1080)];
 
 #[derive(Serialize)]
 struct OpsReport {
@@ -172,6 +189,23 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
             compare_side_by_side_ms,
         });
     }
+    let mut qr_frames = Vec::new();
+    for (path, img) in args.images.iter().zip([&a, &b]) {
+        for (width, height) in QR_FRAME_SIZES {
+            let frame =
+                image::imageops::resize(img, width, height, image::imageops::FilterType::Triangle);
+            let ms = median_ms(args.runs, || {
+                find_code(&frame);
+                Ok(())
+            })?;
+            qr_frames.push(QrFrameFigure {
+                image: path.display().to_string(),
+                width,
+                height,
+                ms,
+            });
+        }
+    }
     Ok(BenchReport {
         machine: machine_description(),
         runs: args.runs,
@@ -182,6 +216,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
             .collect(),
         figures,
         ops,
+        qr_frames,
     })
 }
 
@@ -245,6 +280,12 @@ fn print_table(report: &BenchReport) {
             f.compare_side_by_side_ms
                 .map_or("-".into(), |v| format!("{v:.2}"))
         );
+    }
+    say!("\nQR hand-off scan, a frame with no code (median ms):\n");
+    say!("| image | frame | ms |");
+    say!("| --- | --- | --- |");
+    for q in &report.qr_frames {
+        say!("| {} | {}x{} | {:.2} |", q.image, q.width, q.height, q.ms);
     }
     if let Some(ops) = &report.ops {
         for (name, table) in [("YuNet 320", &ops.detector_320), ("SFace", &ops.embedder)] {

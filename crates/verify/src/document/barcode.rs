@@ -1,5 +1,6 @@
 //! Barcodes on identity documents: the PDF417 of North American licences (read with
-//! rxing) and QR codes (read with rqrr, the decoder the app's phone hand-off also uses).
+//! rxing) and QR codes (read with rxing's port of zxing-cpp's QR reader, and with rqrr
+//! where that finds none; the app's phone hand-off uses the same function).
 //!
 
 use image::{GrayImage, RgbImage};
@@ -97,13 +98,29 @@ pub fn read_qr_codes(img: &BarcodeImage) -> Vec<DecodedBarcode> {
 /// The bytes each QR code in `grey` carries, in the order found; a payload that is not
 /// UTF-8 is kept as it is, for the caller to judge.
 ///
+/// rxing's port of zxing-cpp's QR reader is tried first, rqrr where it finds nothing. On
+/// ZXing's public QR test images rqrr alone decodes 113 of 182, rxing 168, the two together
+/// 170, where zxing-cpp 3.1.1 decodes 169 (docs/documents.md, "On real material"); rxing
+/// is also the faster on a camera frame with no code in it, which is most of the hand-off's
+/// frames (docs/benchmarks.md, "The QR hand-off's frame"). Neither is asked to correct
+/// anything: a QR code's own Reed-Solomon correction is the only one either makes.
+pub fn qr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
+    let found = rxing_qr_payloads(grey.clone());
+    if !found.is_empty() {
+        return found;
+    }
+    rqrr_payloads(grey)
+}
+
+/// rqrr's reading of `grey`.
+///
 /// rqrr asserts on some geometry: on ZXing's test image `qrcode-6/7.png` (a code filling
 /// the picture) its perspective maps a point beyond `i32` and 0.11 panics. Whatever a
 /// picture holds, it must not bring the reader down (the server reads uploaded ID photos,
 /// the app reads camera frames), so detection, and each code's decoding, run under
 /// `catch_unwind`: a panic there counts as nothing found, and the codes decoded before it
 /// are kept. The workspace builds with `panic = "unwind"` (the default) for this.
-pub fn qr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
+fn rqrr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     let Ok(mut prepared) = catch_unwind(move || rqrr::PreparedImage::prepare(grey)) else {
         return Vec::new();
@@ -129,4 +146,86 @@ pub fn qr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
             .flatten()
         })
         .collect()
+}
+
+/// rxing's reading of `grey`, with its port of zxing-cpp's QR reader (finder patterns
+/// searched hard, every symbol in the picture).
+///
+/// The payload is the symbol's content bytes (`getRawBytes` of this reader: the bytes its
+/// segments carry, as zxing-cpp's `bytes()`), not the text rxing makes of them by guessing a
+/// character set, so a binary payload stays as it was encoded. Under `catch_unwind` for the
+/// same reason as rqrr: a port of a large C++ reader may assert on a picture no one tried.
+///
+/// zxing-cpp also tries the picture inverted (light modules on dark) by default; on ZXing's
+/// test images that read nothing more, and it would double the time spent on each camera
+/// frame with no code in it, so it is not done.
+fn rxing_qr_payloads(grey: GrayImage) -> Vec<Vec<u8>> {
+    use rxing::common::HybridBinarizer;
+    use rxing::multi::MultipleBarcodeReader;
+    use rxing::qrcode::cpp_port::QrReader;
+    use rxing::{BinaryBitmap, Luma8LuminanceSource};
+    use std::collections::HashSet;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    let (w, h) = grey.dimensions();
+    let decode = move || {
+        let hints = DecodeHints {
+            TryHarder: Some(true),
+            PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
+            ..DecodeHints::default()
+        };
+        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(Luma8LuminanceSource::new(
+            grey.into_raw(),
+            w,
+            h,
+        )));
+        QrReader
+            .decode_multiple_with_hints(&mut bitmap, &hints)
+            .map(|found| {
+                found
+                    .into_iter()
+                    .map(|r| r.getRawBytes().to_vec())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    catch_unwind(AssertUnwindSafe(decode)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_image(name: &str) -> GrayImage {
+        let path = format!(
+            "{}/../../tests/data/barcodes/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        image::open(&path).expect("opens").to_luma8()
+    }
+
+    /// rqrr alone, on the picture that made 0.11 panic (tests/data/barcodes/README.md):
+    /// since rxing reads that picture first, the public reader no longer reaches rqrr
+    /// there, so the guard is tested here, on rqrr itself.
+    #[test]
+    fn rqrr_survives_the_picture_that_makes_it_panic() {
+        let found = rqrr_payloads(test_image("zxing-qrcode-6-7.png"));
+        assert!(found.iter().all(|p| p == b"1234567890"), "{found:?}");
+    }
+
+    /// Each decoder reads a photographed code the other cannot (tests/data/barcodes), so
+    /// each is reached, in its order.
+    #[test]
+    fn each_decoder_reads_what_the_other_cannot() {
+        let only_rxing = test_image("zxing-qrcode-4-19.png");
+        let url = b"http://code.google.com".to_vec();
+        assert_eq!(rxing_qr_payloads(only_rxing.clone()), vec![url.clone()]);
+        assert!(rqrr_payloads(only_rxing.clone()).is_empty());
+        assert_eq!(qr_payloads(only_rxing), vec![url]);
+
+        let only_rqrr = test_image("zxing-qrcode-4-14.png");
+        let ad = b"Google Print Ads - T.G.I.A.F. - January 31, 2008".to_vec();
+        assert!(rxing_qr_payloads(only_rqrr.clone()).is_empty());
+        assert_eq!(qr_payloads(only_rqrr), vec![ad]);
+    }
 }
