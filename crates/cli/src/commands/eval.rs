@@ -1,7 +1,10 @@
 //! `reclaim eval DIR`: scores every pair of a labelled photo set, the way `reclaim compare`
-//! would, and prints genuine and impostor tables.
+//! would, and prints genuine and impostor tables, with how many of each fall on either side
+//! of a few thresholds (the figures the threshold and the review band are placed from).
 //!
-//! Photos are named `IDENTITY-N.ext`. Besides photo-to-photo pairs, each photo is also
+//! Photos are named `IDENTITY-N.ext`; or, with `--real DIR --set NAME`, they are one
+//! labelled set of real photos as `scripts/real-material DIR --only faces --github` fetches
+//! them (tests/data/real/faces.json, `github_only`). Besides photo-to-photo pairs, each photo is also
 //! turned into an ID-portrait-sized copy (small, printed-looking, JPEG-compressed) and
 //! compared with the *other* photos, since a live selfie against the portrait on a card is
 //! the comparison the product really makes.
@@ -22,7 +25,17 @@ use crate::output::{fail, fail_with, print_json, say, Outcome};
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// Directory of photos named IDENTITY-N.jpg (or .png, .webp).
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "real")]
+    pub dir: Option<PathBuf>,
+    /// Score a labelled set of real photos instead, from the folder `scripts/real-material
+    /// DIR --only faces --github` filled (its faces/manifest.json names each photo's set and
+    /// identity).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir", requires = "set")]
+    pub real: Option<PathBuf>,
+    /// The set to score with `--real`: `deepface` (the set the threshold was placed on) or
+    /// `face-api.js` (held out).
+    #[arg(long, value_name = "NAME", requires = "real")]
+    pub set: Option<String>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -63,6 +76,23 @@ struct Summary {
     false_non_matches: usize,
     /// Impostor pairs `compare` would call the same person.
     false_matches: usize,
+    /// Pairs with no score: a photo without exactly one usable face.
+    unscored_genuine: usize,
+    unscored_impostor: usize,
+    /// Scored pairs on either side of each of [`REPORTED_THRESHOLDS`].
+    at: Vec<AtThreshold>,
+}
+
+/// Thresholds the tables report, around the shipped one and its review band.
+const REPORTED_THRESHOLDS: [f32; 6] = [0.40, 0.45, 0.50, 0.55, 0.60, 0.65];
+
+#[derive(Serialize)]
+struct AtThreshold {
+    threshold: f32,
+    /// Scored genuine pairs below it (a person refused, or sent to review).
+    genuine_below: usize,
+    /// Scored impostor pairs at or above it (an impostor let through).
+    impostor_at_or_above: usize,
 }
 
 #[derive(Serialize)]
@@ -81,22 +111,26 @@ struct Photo {
 }
 
 pub fn run(args: EvalArgs) -> Outcome {
-    let files = match list_photos(&args.dir) {
+    let listed = match (&args.dir, &args.real, &args.set) {
+        (_, Some(real), Some(set)) => list_real_set(real, set),
+        (Some(dir), _, _) => {
+            list_photos(dir).map_err(|e| ("input_unreadable", format!("{}: {e}", dir.display())))
+        }
+        _ => Err((
+            "input_invalid",
+            "give a directory, or --real DIR --set NAME".into(),
+        )),
+    };
+    let files = match listed {
         Ok(files) if files.len() >= 2 => files,
         Ok(_) => {
             return fail(
                 args.json,
                 "input_invalid",
-                "the directory needs at least two photos named IDENTITY-N.jpg",
+                "the set needs at least two photos (a directory: named IDENTITY-N.jpg)",
             )
         }
-        Err(e) => {
-            return fail(
-                args.json,
-                "input_unreadable",
-                &format!("{}: {e}", args.dir.display()),
-            )
-        }
+        Err((code, message)) => return fail(args.json, code, &message),
     };
     let mut options = engine_options(args.models.as_deref());
     options.intra_op_threads = args.threads.max(1);
@@ -105,7 +139,12 @@ pub fn run(args: EvalArgs) -> Outcome {
         Err(e) => return fail_with(args.json, "the face models", &e),
     };
     let mut photos = Vec::new();
-    for (path, identity) in files {
+    for Listed {
+        path,
+        identity,
+        name: file,
+    } in files
+    {
         let image = match load_image_file(&path, &ImageLimits::default()) {
             Ok(image) => image,
             Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
@@ -138,9 +177,6 @@ pub fn run(args: EvalArgs) -> Outcome {
             Ok(a) => a,
             Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
         };
-        let file = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         photos.push(Photo {
             file,
             identity,
@@ -211,7 +247,74 @@ pub fn run(args: EvalArgs) -> Outcome {
     }
 }
 
-fn list_photos(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+/// A photo to score: where it is, whose it is, and the name the tables show.
+struct Listed {
+    path: PathBuf,
+    identity: String,
+    name: String,
+}
+
+/// The photos of one `github_only` set in `DIR/faces/manifest.json`.
+fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (&'static str, String)> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        github_only: Option<GithubOnly>,
+    }
+    #[derive(serde::Deserialize)]
+    struct GithubOnly {
+        entries: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        id: String,
+        set: String,
+        local_path: String,
+        identity: String,
+    }
+    let faces = dir.join("faces");
+    let path = faces.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| ("input_invalid", format!("{}: {e}", path.display())))?;
+    let entries = manifest.github_only.map(|g| g.entries).unwrap_or_default();
+    let mut out = Vec::new();
+    for e in entries.into_iter().filter(|e| e.set == set) {
+        // The manifest is ours, but a path that climbs out of the folder is refused all
+        // the same.
+        if Path::new(&e.local_path)
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(("input_invalid", format!("{}: unsafe path", e.id)));
+        }
+        let path = faces.join(&e.local_path);
+        if !path.is_file() {
+            return Err((
+                "input_unreadable",
+                format!(
+                    "{} is missing: fetch it with scripts/real-material {} --only faces --github",
+                    path.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        out.push(Listed {
+            path,
+            identity: e.identity,
+            name: e.id,
+        });
+    }
+    if out.is_empty() {
+        return Err((
+            "input_invalid",
+            format!("no photos of the set {set:?} in {}", path.display()),
+        ));
+    }
+    Ok(out)
+}
+
+fn list_photos(dir: &Path) -> std::io::Result<Vec<Listed>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -227,16 +330,46 @@ fn list_photos(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
             .and_then(|s| s.to_str())
             .unwrap_or_default();
         if let Some((identity, _)) = stem.rsplit_once('-') {
-            out.push((path.clone(), identity.to_string()));
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            out.push(Listed {
+                identity: identity.to_string(),
+                name,
+                path,
+            });
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn summarize<'a>(pairs: impl Iterator<Item = &'a PairResult>) -> Summary {
+fn summarize<'a>(pairs: impl Iterator<Item = &'a PairResult> + Clone) -> Summary {
     let mut s = Summary::default();
+    for threshold in REPORTED_THRESHOLDS {
+        let scored = pairs
+            .clone()
+            .filter_map(|p| p.score.map(|v| (p.genuine, v)));
+        let (mut genuine_below, mut impostor_at_or_above) = (0, 0);
+        for (genuine, score) in scored {
+            match (genuine, score >= threshold) {
+                (true, false) => genuine_below += 1,
+                (false, true) => impostor_at_or_above += 1,
+                _ => {}
+            }
+        }
+        s.at.push(AtThreshold {
+            threshold,
+            genuine_below,
+            impostor_at_or_above,
+        });
+    }
     for p in pairs {
+        match (p.genuine, p.score) {
+            (true, None) => s.unscored_genuine += 1,
+            (false, None) => s.unscored_impostor += 1,
+            _ => {}
+        }
         if p.genuine {
             s.genuine_pairs += 1;
             if !p.same_person {
@@ -273,6 +406,25 @@ fn print_markdown(report: &EvalReport) {
             s.false_non_matches,
             s.false_matches
         );
+    }
+    say!("\nScored pairs on either side of each threshold (genuine below / impostors at or above):\n");
+    let mut header = "| comparison | unscored genuine | unscored impostor |".to_string();
+    let mut rule = "| --- | --- | --- |".to_string();
+    for t in REPORTED_THRESHOLDS {
+        header += &format!(" {t:.2} |");
+        rule += " --- |";
+    }
+    say!("{header}");
+    say!("{rule}");
+    for (kind, s) in &report.summary {
+        let mut row = format!(
+            "| {kind} | {} | {} |",
+            s.unscored_genuine, s.unscored_impostor
+        );
+        for a in &s.at {
+            row += &format!(" {} / {} |", a.genuine_below, a.impostor_at_or_above);
+        }
+        say!("{row}");
     }
     for genuine in [true, false] {
         say!(
