@@ -9,7 +9,7 @@ use image::RgbImage;
 use reclaim_document::{Date, DocumentKind};
 use reclaim_verify::document::{DocumentReader, DocumentReport};
 use reclaim_verify::face::align_face;
-use reclaim_verify::quality::assess;
+use reclaim_verify::quality::{assess, people_in_view};
 use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
@@ -55,21 +55,18 @@ pub fn look_at_face(engine: &FaceEngine, frame: &RgbImage) -> Result<FaceLook> {
         .detect(frame)
         .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?;
     let mut look = FaceLook::default();
-    let Some(main) = faces
+    let Some((main_index, main)) = faces
         .iter()
-        .copied()
-        .max_by(|a, b| a.width().total_cmp(&b.width()))
+        .enumerate()
+        .max_by(|(_, a), (_, b)| a.width().total_cmp(&b.width()))
+        .map(|(i, face)| (i, *face))
     else {
         look.codes.push("no_face".into());
         look.ms = started.elapsed().as_secs_f64() * 1e3;
         return Ok(look);
     };
     let policy = engine.quality_policy();
-    let others = faces
-        .iter()
-        .filter(|f| f.width() >= main.width() * policy.other_face_min_ratio)
-        .count();
-    if others > 1 {
+    if people_in_view(frame, &faces, main_index, policy) > 1 {
         look.codes.push("multiple_faces".into());
     }
     let (w, h) = (frame.width() as f32, frame.height() as f32);

@@ -12,7 +12,7 @@ use crate::face::{
     align_face, DetectedFace, DetectorPolicy, FaceDetector, FaceEmbedder, FaceEmbedding,
 };
 use crate::models::{ModelId, ModelStore};
-use crate::quality::{assess, FaceQuality, QualityPolicy};
+use crate::quality::{assess, people_in_view, FaceQuality, QualityPolicy};
 use crate::reasons::ReasonCode;
 
 /// Cosine similarity at or above which two SFace embeddings are taken as the same person.
@@ -86,7 +86,8 @@ pub struct StageTimings {
 /// Everything the engine learned about the face in one image.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceAnalysis {
-    /// Faces large enough to count (see [`QualityPolicy::other_face_min_ratio`]).
+    /// People in view: the main face and every other face that counts
+    /// ([`crate::quality::people_in_view`]).
     pub faces_found: usize,
     /// The main face: the largest one.
     pub face: Option<DetectedFace>,
@@ -185,9 +186,10 @@ impl FaceEngine {
 
         let main = faces
             .iter()
-            .copied()
-            .max_by(|a, b| a.width().total_cmp(&b.width()));
-        let Some(main) = main else {
+            .enumerate()
+            .max_by(|(_, a), (_, b)| a.width().total_cmp(&b.width()))
+            .map(|(i, face)| (i, *face));
+        let Some((main_index, main)) = main else {
             return Ok(FaceAnalysis {
                 faces_found: 0,
                 face: None,
@@ -197,10 +199,7 @@ impl FaceEngine {
                 timings_ms: timings,
             });
         };
-        let faces_found = faces
-            .iter()
-            .filter(|f| f.width() >= main.width() * self.quality.other_face_min_ratio)
-            .count();
+        let faces_found = people_in_view(image, &faces, main_index, &self.quality);
 
         let started = Instant::now();
         let aligned = align_face(image, &main.landmarks);

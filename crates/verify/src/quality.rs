@@ -9,7 +9,7 @@
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::face::DetectedFace;
+use crate::face::{align_face, DetectedFace};
 use crate::raster::to_luma;
 use crate::reasons::ReasonCode;
 
@@ -30,7 +30,9 @@ pub struct QualityPolicy {
     pub max_yaw_deg: f32,
     pub max_pitch_deg: f32,
     /// A second face counts as "another person in view" when its box is at least this
-    /// share of the main face's width; smaller faces (a poster, a badge) are ignored.
+    /// share of the main face's width; smaller faces (a poster, a badge) are ignored, and
+    /// so are larger ones that are out of focus or cut off by the frame
+    /// ([`people_in_view`]).
     pub other_face_min_ratio: f32,
 }
 
@@ -171,6 +173,41 @@ pub fn assess(
         roll_deg: roll,
         issues,
     }
+}
+
+/// How many people `faces` (everything the detector found in `image`) show, counting the
+/// main face, `faces[main]`, as one.
+///
+/// Another face counts when it is at least [`QualityPolicy::other_face_min_ratio`] of the
+/// main face's width and is itself a face someone could be verified on: not `blurry` and
+/// not `face_cut_off` by its own checks. A person behind the subject, out of the lens's
+/// focus, or one at the frame's edge with half their face outside it, is clearly not who
+/// is being verified: on real photos of one person (the deepface test set, which the rule
+/// was chosen on) every second face of that size was one of those, while in every group
+/// photo of the held-out sets several other faces were sharp and whole
+/// (docs/face-matching.md, "Other faces in the picture"). A face that cannot be aligned to
+/// be measured counts: when in doubt, there is someone else in view.
+pub fn people_in_view(
+    image: &RgbImage,
+    faces: &[DetectedFace],
+    main: usize,
+    policy: &QualityPolicy,
+) -> usize {
+    let Some(subject) = faces.get(main) else {
+        return 0;
+    };
+    let others = faces.iter().enumerate().filter(|&(i, face)| {
+        i != main
+            && face.width() >= subject.width() * policy.other_face_min_ratio
+            && align_face(image, &face.landmarks).is_none_or(|aligned| {
+                let quality = assess(image.dimensions(), face, &aligned, policy);
+                !quality
+                    .issues
+                    .iter()
+                    .any(|i| matches!(i, ReasonCode::Blurry | ReasonCode::FaceCutOff))
+            })
+    });
+    1 + others.count()
 }
 
 #[cfg(test)]

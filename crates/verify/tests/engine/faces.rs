@@ -80,6 +80,51 @@ fn two_people_in_view_are_refused_without_an_embedding() {
     assert!(analysis.embedding.is_none());
 }
 
+/// `obama-1` with `biden-1` beside it (resized as in the test above), the second face
+/// changed by `change`: the picture, and how many faces the detector finds in it.
+fn beside_obama(change: impl Fn(RgbImage) -> RgbImage) -> (RgbImage, usize) {
+    let a = photo("obama-1");
+    let b = change(imageops::resize(
+        &photo("biden-1"),
+        500,
+        1137,
+        imageops::FilterType::Triangle,
+    ));
+    let mut both = RgbImage::from_pixel(a.width() + b.width(), a.height(), Rgb([255; 3]));
+    imageops::replace(&mut both, &a, 0, 0);
+    imageops::replace(&mut both, &b, i64::from(a.width()), 0);
+    let found = engine().detector().detect(&both).expect("detects").len();
+    (both, found)
+}
+
+/// A second person behind the subject, out of focus, or at the edge of the frame with half
+/// their face outside it, is not who is being verified: the photo is judged on the main
+/// face (issue 15: four real photos of one person were refused for such faces). The
+/// detector still finds the second face each time, so it is the rule that sets it aside.
+#[test]
+fn a_person_out_of_focus_or_cut_off_beside_the_subject_is_not_counted() {
+    let alone = analyze(&photo("obama-1"));
+    let blurred = |b: RgbImage| imageops::blur(&b, 12.0);
+    let cut_off = |b: RgbImage| {
+        // Keep the left 60% of the second photo: the frame ends across the face.
+        imageops::crop_imm(&b, 0, 0, b.width() * 6 / 10, b.height()).to_image()
+    };
+    for (what, (img, found)) in [
+        ("out of focus", beside_obama(blurred)),
+        ("cut off", beside_obama(cut_off)),
+    ] {
+        assert!(found >= 2, "{what}: the detector found {found} faces");
+        let analysis = analyze(&img);
+        assert_eq!(analysis.faces_found, 1, "{what}: {:?}", analysis.reasons);
+        assert!(
+            analysis.reasons.is_empty(),
+            "{what}: {:?}",
+            analysis.reasons
+        );
+        assert!(score(&analysis, &alone) > 0.9, "{what}: not the main face");
+    }
+}
+
 #[test]
 fn a_small_face_is_too_small() {
     let img = photo("obama-1");
