@@ -1,10 +1,13 @@
 //! Any bytes through the MRZ parser, the class corrector and the OCR resolver: an error or
 //! an MRZ, never a panic. What is read must write back to the same fields with valid check
-//! digits, and the resolver may only ever pick characters the OCR offered.
+//! digits, and the resolver may only ever pick characters the OCR offered; nor may the
+//! printed names, settling the names' doubts, put anything else into a reading.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use reclaim_document::mrz::{correct_by_class, encode_mrz, parse_mrz, resolve_mrz, Mrz};
+use reclaim_document::mrz::{
+    correct_by_class, encode_mrz, parse_mrz, resolve_mrz, settle_names_by_printed, Mrz,
+};
 use reclaim_document::Date;
 
 /// The confusions the resolver may undo by character class, as (read, meant) in digit
@@ -50,6 +53,7 @@ fn run(data: &[u8]) {
     let resolved = resolve_mrz(&certain, today).map(|m| Mrz {
         corrections: Vec::new(),
         uncertain: Vec::new(),
+        name_alternatives: Vec::new(),
         ..m
     });
     let parsed = parse_mrz(&corrected, today);
@@ -97,9 +101,24 @@ fn run(data: &[u8]) {
         }
         // The lines parse to the same MRZ; only the resolver knows what it corrected and
         // which positions are in doubt, each doubt naming a character the OCR offered.
-        for u in &mrz.uncertain {
+        for u in mrz.uncertain.iter().chain(&mrz.name_alternatives) {
             let offered = &ocr[u.line - 1][u.column - 1];
             assert!(offered.iter().any(|&(o, _)| o == u.alternative), "{u:?}");
+        }
+        // The input itself as the printed zone: whatever it settles, each character of the
+        // settled reading was offered, and the lines parse.
+        if let Some(settled) = settle_names_by_printed(&mrz, &[text.to_string()], today) {
+            assert!(settled.names_printed);
+            for (line, read) in ocr.iter().zip(&settled.lines) {
+                for (candidates, c) in line.iter().zip(read.chars()) {
+                    assert!(
+                        candidates.iter().any(|&(o, _)| may_become(o, c)),
+                        "{c:?} was not offered among {candidates:?}"
+                    );
+                }
+            }
+            let settled_lines: Vec<&str> = settled.lines.iter().map(String::as_str).collect();
+            assert!(parse_mrz(&settled_lines, today).is_ok());
         }
         let lines: Vec<&str> = mrz.lines.iter().map(String::as_str).collect();
         // A correction the OCR did not offer leaves the reading in doubt.
@@ -114,6 +133,7 @@ fn run(data: &[u8]) {
         let without = Mrz {
             uncertain: Vec::new(),
             corrections: Vec::new(),
+            name_alternatives: Vec::new(),
             ..mrz.clone()
         };
         assert_eq!(parse_mrz(&lines, today).as_ref(), Ok(&without));

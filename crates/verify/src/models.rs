@@ -218,8 +218,11 @@ impl VerifiedModel {
             }
             ModelId::TextDetector | ModelId::PassiveAntiSpoof => {}
             ModelId::TextRecognizer => {
-                onnx_prep::restrict_classifier(&mut proto, crate::document::ocr::MRZ_ALPHABET)
-                    .map_err(invalid)?;
+                onnx_prep::restrict_classifier(
+                    &mut proto,
+                    crate::document::ocr::RECOGNIZER_ALPHABET,
+                )
+                .map_err(invalid)?;
             }
         }
         Ok(proto)

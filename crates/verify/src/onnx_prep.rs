@@ -331,6 +331,10 @@ pub fn restrict_classifier(model: &mut ModelProto, alphabet: &str) -> Result<(),
         let index = dictionary
             .iter()
             .position(|d| *d == wanted)
+            // PaddleOCR adds the space as the class after the dictionary's last
+            // (`use_space_char`) without writing it in the metadata; the classifier's
+            // width, checked below, says whether this model has it.
+            .or((c == ' ').then_some(dictionary.len()))
             .ok_or_else(|| format!("the recognizer cannot read `{c}`"))?;
         keep.push(index + 1);
     }

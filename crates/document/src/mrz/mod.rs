@@ -12,6 +12,7 @@
 pub mod codes;
 mod encode;
 mod layout;
+mod printed;
 mod resolve;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use crate::fields::{DocumentFields, DocumentKind, Sex};
 use layout::{checks, detect, document_number, unknown_format, Grid, Layout, Span, FILLER};
 
 pub use encode::{encode_mrz, MrzInput};
+pub use printed::{names_in_doubt, printed_words, settle_names_by_printed, MAX_NAME_DOUBTS};
 pub use resolve::{correct_by_class, resolve_mrz};
 
 /// A field of an MRZ, as named in check-digit results, field errors and encoder errors.
@@ -137,6 +139,16 @@ pub struct Mrz {
     /// Every character the resolver chose over the recognizer's first choice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corrections: Vec<Correction>,
+    /// Letters or fillers the recognizer offered in the names below the bar of
+    /// `uncertain`, likeliest first: not doubts of the reading, but what the printed names
+    /// may choose among ([`settle_names_by_printed`]). Not part of the reading's report.
+    #[serde(skip)]
+    pub name_alternatives: Vec<UncertainChar>,
+    /// The names' doubts were settled by the names printed in the visual zone
+    /// ([`settle_names_by_printed`]): of the readings the recognizer left open, the one
+    /// whose every name word is printed on the document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub names_printed: bool,
     pub field_errors: Vec<FieldError>,
     /// The lines read, without surrounding whitespace.
     pub lines: Vec<String>,
@@ -397,6 +409,8 @@ fn read(layout: &Layout, grid: &Grid, today: Date) -> Mrz {
         names_truncated,
         uncertain: Vec::new(),
         corrections: Vec::new(),
+        name_alternatives: Vec::new(),
+        names_printed: false,
         field_errors: errors,
         lines: grid.lines(),
     }

@@ -154,6 +154,7 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
     let mut mrz = parse_mrz(&refs, today)?;
     mrz.corrections = corrections(lines, &candidates, &grid);
     mrz.uncertain = uncertain_names(layout, lines, &candidates, &grid);
+    mrz.name_alternatives = name_alternatives(layout, lines, &grid, &mrz.uncertain);
     // A correction to a character the recognizer never offered (a look-alike swap) is not
     // the image's evidence but a guess the check digit happened to accept.
     mrz.uncertain
@@ -243,6 +244,50 @@ fn uncertain_names(
             })
         })
         .collect()
+}
+
+/// Every other letter or filler the recognizer offered at a position of the names, below
+/// the bar of [`uncertain_names`] (those are not repeated here), the likeliest relative to
+/// the character read first. They do not make the reading uncertain: the recognizer was
+/// sure enough. They are what the printed names may still choose among when the reading
+/// is uncertain anyway ([`super::settle_names_by_printed`]): OCR-B's filler read as a
+/// confident `K` is the commonest misread of real specimens' names.
+fn name_alternatives(
+    layout: &Layout,
+    read_as: &[Vec<Vec<(char, f32)>>],
+    grid: &Grid,
+    uncertain: &[super::UncertainChar],
+) -> Vec<super::UncertainChar> {
+    let mut found: Vec<(f32, super::UncertainChar)> = Vec::new();
+    for (line, col) in layout.names.positions() {
+        let read = char::from(grid.get((line, col)));
+        let Some(offered) = read_as.get(line).and_then(|l| l.get(col)) else {
+            continue;
+        };
+        let p_read = offered
+            .iter()
+            .find(|c| c.0 == read)
+            .map_or(f32::MIN_POSITIVE, |c| c.1.max(f32::MIN_POSITIVE));
+        for &(alternative, p) in offered {
+            let listed = uncertain
+                .iter()
+                .any(|u| (u.line, u.column, u.alternative) == (line + 1, col + 1, alternative));
+            if alternative != read
+                && (alternative.is_ascii_uppercase() || alternative == '<')
+                && !listed
+            {
+                let doubt = super::UncertainChar {
+                    line: line + 1,
+                    column: col + 1,
+                    read,
+                    alternative,
+                };
+                found.push((p / p_read, doubt));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    found.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Where the names end: the first run of three fillers after a letter (a single `<` parts

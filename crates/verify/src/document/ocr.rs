@@ -14,9 +14,19 @@ use crate::document::text_lines::TextLine;
 use crate::error::{Result, VerifyError};
 use crate::models::{build_plans, run_plan, ModelId, Plan, VerifiedModel};
 
-/// The characters an MRZ may hold, in the order of the recognizer's restricted classes
-/// (class 0 is the CTC blank, class `k` is the `k`-th character here).
+/// The characters an MRZ may hold, in the order of the recognizer's first restricted
+/// classes (class 0 is the CTC blank, class `k` is the `k`-th character here).
 pub const MRZ_ALPHABET: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
+
+/// Every class the prepared recognizer keeps, in order: [`MRZ_ALPHABET`], then lower case
+/// and the space for the printed (visual) zone, where names are printed in either case
+/// and words are parted by spaces. An MRZ line's
+/// probabilities are these renormalised over the blank and the MRZ's 37 classes, which is
+/// exactly the softmax of a classifier restricted to those alone.
+pub const RECOGNIZER_ALPHABET: &str = concat!(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<",
+    "abcdefghijklmnopqrstuvwxyz "
+);
 
 /// Height of the recognizer's input.
 pub const LINE_HEIGHT: usize = 48;
@@ -28,41 +38,99 @@ const SPREAD: f32 = 2.0;
 const STRETCH: f32 = 1.5;
 /// Runners-up kept per character.
 const ALTERNATIVES: usize = 3;
+/// Width of the recognizer's input for a printed line (a name, a date): 80 columns,
+/// enough for the longest printed field at its natural aspect, and less than half the
+/// work of an MRZ line's input.
+pub const PRINTED_WIDTH: usize = 640;
 
 /// Per character of a line, the candidates with their probabilities, best first.
 pub type LineReading = Vec<Vec<(char, f32)>>;
 
 pub struct MrzRecognizer {
     plan: Plan,
+    /// The same model for a printed line's narrower input.
+    printed_plan: Plan,
+    /// The MRZ's characters, class `k` being `alphabet[k - 1]`.
     alphabet: Vec<char>,
+    /// Every class the model keeps ([`RECOGNIZER_ALPHABET`]).
+    all_classes: Vec<char>,
 }
 
 impl MrzRecognizer {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
         let proto = model.into_prepared_proto()?;
-        let shape: &[usize] = &[1, 3, LINE_HEIGHT, LINE_WIDTH];
-        let mut plans = build_plans(ModelId::TextRecognizer, proto, &[shape], threads)?;
-        let plan = plans.pop().ok_or_else(|| VerifyError::ModelInvalid {
+        let shapes: [&[usize]; 2] = [
+            &[1, 3, LINE_HEIGHT, LINE_WIDTH],
+            &[1, 3, LINE_HEIGHT, PRINTED_WIDTH],
+        ];
+        let mut plans = build_plans(ModelId::TextRecognizer, proto, &shapes, threads)?;
+        let missing = || VerifyError::ModelInvalid {
             name: ModelId::TextRecognizer.as_str().into(),
             reason: "no plan was built".into(),
-        })?;
+        };
+        let printed_plan = plans.pop().ok_or_else(missing)?;
+        let plan = plans.pop().ok_or_else(missing)?;
         Ok(MrzRecognizer {
             plan,
+            printed_plan,
             alphabet: MRZ_ALPHABET.chars().collect(),
+            all_classes: RECOGNIZER_ALPHABET.chars().collect(),
         })
     }
 
-    /// Per-column class probabilities of `line` cut from `img`: `columns x (1 + 37)`.
+    /// Per-column class probabilities of `line` cut from `img`, over the blank and the
+    /// MRZ's characters: `columns x (1 + 37)`, each column renormalised over those classes.
     pub fn probabilities(&self, img: &RgbImage, line: &TextLine) -> Result<Vec<Vec<f32>>> {
         let tensor = line_tensor(img, line);
-        let out = run_plan(
+        let shape = [1, 3, LINE_HEIGHT, LINE_WIDTH];
+        let columns = self.columns(run_plan(
             ModelId::TextRecognizer,
             &self.plan,
-            &[1, 3, LINE_HEIGHT, LINE_WIDTH],
+            &shape,
             tensor,
-        )?;
+        )?)?;
+        let mrz = self.alphabet.len() + 1;
+        Ok(columns
+            .into_iter()
+            .map(|column| {
+                let kept = column.get(..mrz).unwrap_or(&column[..]);
+                let sum: f32 = kept.iter().sum();
+                kept.iter()
+                    .map(|p| p / sum.max(f32::MIN_POSITIVE))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The text of a printed line (a name, a date) cut from `img`, in upper case, read at
+    /// its natural aspect over every class the model keeps (greedy CTC).
+    pub fn printed_text(&self, img: &RgbImage, line: &TextLine) -> Result<String> {
+        let tensor = line_tensor_at(img, line, PRINTED_WIDTH, 1.0);
+        let shape = [1, 3, LINE_HEIGHT, PRINTED_WIDTH];
+        let columns = self.columns(run_plan(
+            ModelId::TextRecognizer,
+            &self.printed_plan,
+            &shape,
+            tensor,
+        )?)?;
+        let mut text = String::new();
+        let mut previous = 0;
+        for column in &columns {
+            let best = argmax(column);
+            if best != 0 && best != previous {
+                if let Some(c) = self.all_classes.get(best - 1) {
+                    text.push(c.to_ascii_uppercase());
+                }
+            }
+            previous = best;
+        }
+        Ok(text)
+    }
+
+    /// The model's output split into columns of every class it keeps.
+    fn columns(&self, out: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>> {
         let flat = out.into_iter().next().unwrap_or_default();
-        let classes = self.alphabet.len() + 1;
+        let classes = self.all_classes.len() + 1;
         if flat.is_empty() || flat.len() % classes != 0 {
             return Err(VerifyError::Inference {
                 model: ModelId::TextRecognizer.as_str().into(),
@@ -114,7 +182,6 @@ fn greedy_length(probs: &[Vec<f32>]) -> usize {
     count
 }
 
-#[cfg(test)]
 fn argmax(v: &[f32]) -> usize {
     v.iter()
         .enumerate()
@@ -126,11 +193,16 @@ fn argmax(v: &[f32]) -> usize {
 /// scaled with the height and stretched, padded to [`LINE_WIDTH`] with the mid grey the
 /// recognizer was trained to ignore; BGR, scaled to -1..1.
 pub fn line_tensor(img: &RgbImage, line: &TextLine) -> Vec<f32> {
-    let plane = LINE_HEIGHT * LINE_WIDTH;
+    line_tensor_at(img, line, LINE_WIDTH, STRETCH)
+}
+
+/// [`line_tensor`] for an input `input_width` wide, the line stretched `stretch` times.
+fn line_tensor_at(img: &RgbImage, line: &TextLine, input_width: usize, stretch: f32) -> Vec<f32> {
+    let plane = LINE_HEIGHT * input_width;
     let mut data = vec![0.0f32; 3 * plane];
     let height = line.height.max(1.0);
-    let width = ((line.length / height * LINE_HEIGHT as f32 * STRETCH).round() as usize)
-        .clamp(1, LINE_WIDTH);
+    let width = ((line.length / height * LINE_HEIGHT as f32 * stretch).round() as usize)
+        .clamp(1, input_width);
     let [ux, uy] = line.direction;
     let [vx, vy] = line.normal();
     let step_u = line.length / width as f32;
@@ -173,7 +245,7 @@ pub fn line_tensor(img: &RgbImage, line: &TextLine) -> Vec<f32> {
                 }
             }
             let n = (su * sv) as f32;
-            let o = y * LINE_WIDTH + x;
+            let o = y * input_width + x;
             for (c, channel) in [2usize, 1, 0].into_iter().enumerate() {
                 data[c * plane + o] = (acc[channel] / n / 255.0 - 0.5) / 0.5;
             }
@@ -357,6 +429,18 @@ pub fn forced_length_decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The MRZ's classes come first, in their order: the MRZ decoding takes the first 38
+    /// columns of the model's output.
+    #[test]
+    fn the_recognizer_keeps_the_mrz_classes_first() {
+        assert!(RECOGNIZER_ALPHABET.starts_with(MRZ_ALPHABET));
+        let extra = &RECOGNIZER_ALPHABET[MRZ_ALPHABET.len()..];
+        assert!(
+            extra.chars().all(|c| c.is_ascii_lowercase() || c == ' '),
+            "{extra}"
+        );
+    }
 
     fn column(classes: usize, hot: usize, p: f32) -> Vec<f32> {
         let mut v = vec![(1.0 - p) / (classes - 1) as f32; classes];

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use image::RgbImage;
 use reclaim_document::aamva::parse_aamva;
-use reclaim_document::mrz::{CheckDigitResult, Correction, Mrz, UncertainChar};
+use reclaim_document::mrz::{
+    names_in_doubt, settle_names_by_printed, CheckDigitResult, Correction, Mrz, UncertainChar,
+};
 use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
@@ -82,6 +84,8 @@ pub struct MrzReport {
     pub uncertain: Vec<UncertainChar>,
     /// Characters chosen over the recognizer's first choice (`Mrz::corrections`).
     pub corrections: Vec<Correction>,
+    /// The names' doubts were settled by the printed names (`Mrz::names_printed`).
+    pub names_printed: bool,
     pub field_errors: Vec<&'static str>,
 }
 
@@ -126,6 +130,8 @@ pub struct DocumentReport {
 pub struct DocumentTimings {
     pub text_lines: f64,
     pub mrz: f64,
+    /// Reading the printed (visual) zone, done only when the MRZ's names are in doubt.
+    pub printed: f64,
     pub barcodes: f64,
     pub portrait: f64,
 }
@@ -140,6 +146,10 @@ impl DocumentReport {
         self.kind != DocumentKind::Unknown
     }
 }
+
+/// Most printed lines read per side to settle the names' doubts: a passport's data page
+/// prints 20 to 30 lines of labels and values; each costs a recognizer run.
+const MAX_PRINTED_LINES: usize = 40;
 
 /// The models the document reader needs, prepared once.
 pub struct DocumentReader {
@@ -257,9 +267,11 @@ impl DocumentReader {
     ) -> Result<(Option<(Side, MrzReading)>, bool)> {
         let t = Instant::now();
         let mut groups: Vec<(usize, Vec<TextLine>)> = Vec::new();
+        let mut side_lines: Vec<Vec<TextLine>> = Vec::new();
         for (i, &(_, img, _)) in sides.iter().enumerate() {
             let lines = self.lines.detect(img)?;
             groups.extend(mrz_candidates(&lines).into_iter().take(2).map(|g| (i, g)));
+            side_lines.push(lines);
         }
         timings.text_lines += ms(t);
         let t = Instant::now();
@@ -267,23 +279,74 @@ impl DocumentReader {
             g.iter().map(|l| l.length / l.height.max(1.0)).sum::<f32>() / g.len().max(1) as f32
         };
         groups.sort_by(|a, b| aspect(&b.1).total_cmp(&aspect(&a.1)));
-        let mut best: Option<(Side, MrzReading)> = None;
+        let mut best: Option<(usize, MrzReading)> = None;
         for (i, group) in groups.iter().take(3) {
-            let (side, img, _) = sides[*i];
+            let (_, img, _) = sides[*i];
             let Some(reading) = read_group(img, group, &self.recognizer, today)?.filter(plausible)
             else {
                 continue;
             };
             let verified = reading.mrz.all_check_digits_valid();
             if best.as_ref().is_none_or(|(_, b)| better(&reading, b)) {
-                best = Some((side, reading));
+                best = Some((*i, reading));
             }
             if verified {
                 break;
             }
         }
         timings.mrz += ms(t);
+        if let Some((i, reading)) = &mut best {
+            if names_in_doubt(&reading.mrz) {
+                let t = Instant::now();
+                // A card's names are printed on its front, its MRZ on the back: every
+                // side given is read.
+                let mut printed = Vec::new();
+                for (k, &(_, img, _)) in sides.iter().enumerate() {
+                    let lines = side_lines.get(k).map_or(&[][..], Vec::as_slice);
+                    let mrz_side = (k == *i).then_some(&*reading);
+                    printed.extend(self.printed_lines(img, lines, mrz_side)?);
+                }
+                if let Some(settled) = settle_names_by_printed(&reading.mrz, &printed, today) {
+                    reading.mrz = settled;
+                }
+                timings.printed += ms(t);
+            }
+        }
+        let best = best.map(|(i, reading)| (sides[i].0, reading));
         Ok((best, !groups.is_empty()))
+    }
+
+    /// The text of the printed lines of one side (at most [`MAX_PRINTED_LINES`], the
+    /// longest first). On the side the MRZ `reading` came from, its lines are left out and
+    /// the others turned as it was; another side is read as found.
+    fn printed_lines(
+        &self,
+        img: &RgbImage,
+        lines: &[TextLine],
+        mrz_side: Option<&MrzReading>,
+    ) -> Result<Vec<String>> {
+        let mrz_lines = mrz_side.map_or(&[][..], |r| r.lines.as_slice());
+        let upside_down = mrz_side.is_some_and(|r| r.upside_down);
+        let in_mrz = |line: &TextLine| {
+            mrz_lines.iter().any(|m| {
+                let d = [line.center[0] - m.center[0], line.center[1] - m.center[1]];
+                let along = d[0] * m.direction[0] + d[1] * m.direction[1];
+                let [nx, ny] = m.normal();
+                let across = d[0] * nx + d[1] * ny;
+                along.abs() <= m.length / 2.0 && across.abs() <= m.height
+            })
+        };
+        let mut printed: Vec<TextLine> = lines
+            .iter()
+            .filter(|l| !in_mrz(l) && l.length >= l.height)
+            .map(|l| if upside_down { l.reversed() } else { *l })
+            .collect();
+        printed.sort_by(|a, b| b.length.total_cmp(&a.length));
+        printed.truncate(MAX_PRINTED_LINES);
+        printed
+            .iter()
+            .map(|line| self.recognizer.printed_text(img, line))
+            .collect()
     }
 }
 
@@ -396,6 +459,7 @@ fn assemble(
                 names_truncated: m.names_truncated,
                 uncertain: m.uncertain.clone(),
                 corrections: m.corrections.clone(),
+                names_printed: m.names_printed,
                 field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
             };
             (
