@@ -8,7 +8,10 @@
 //! emits exactly that many characters, and keeps for each character the runners-up, which
 //! the MRZ resolver weighs against the check digits.
 
+use std::sync::{Mutex, OnceLock};
+
 use image::RgbImage;
+use tract_onnx::pb::ModelProto;
 
 use crate::document::text_lines::TextLine;
 use crate::error::{Result, VerifyError};
@@ -46,10 +49,23 @@ pub const PRINTED_WIDTH: usize = 640;
 /// Per character of a line, the candidates with their probabilities, best first.
 pub type LineReading = Vec<Vec<(char, f32)>>;
 
+fn no_plan() -> VerifyError {
+    VerifyError::ModelInvalid {
+        name: ModelId::TextRecognizer.as_str().into(),
+        reason: "no plan was built".into(),
+    }
+}
+
 pub struct MrzRecognizer {
     plan: Plan,
-    /// The same model for a printed line's narrower input.
-    printed_plan: Plan,
+    /// The same model for a printed line's narrower input, prepared the first time a
+    /// printed line is read (only a reading with a name in doubt needs it): preparing it
+    /// with the MRZ's plan added about a quarter to the reader's load time, which every
+    /// one-shot `reclaim document` pays.
+    printed_plan: OnceLock<std::result::Result<Plan, String>>,
+    /// The prepared model, kept until the printed plan is built from it.
+    printed_source: Mutex<Option<ModelProto>>,
+    threads: usize,
     /// The MRZ's characters, class `k` being `alphabet[k - 1]`.
     alphabet: Vec<char>,
     /// Every class the model keeps ([`RECOGNIZER_ALPHABET`]).
@@ -59,22 +75,38 @@ pub struct MrzRecognizer {
 impl MrzRecognizer {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
         let proto = model.into_prepared_proto()?;
-        let shapes: [&[usize]; 2] = [
-            &[1, 3, LINE_HEIGHT, LINE_WIDTH],
-            &[1, 3, LINE_HEIGHT, PRINTED_WIDTH],
-        ];
-        let mut plans = build_plans(ModelId::TextRecognizer, proto, &shapes, threads)?;
-        let missing = || VerifyError::ModelInvalid {
-            name: ModelId::TextRecognizer.as_str().into(),
-            reason: "no plan was built".into(),
-        };
-        let printed_plan = plans.pop().ok_or_else(missing)?;
-        let plan = plans.pop().ok_or_else(missing)?;
+        let printed_source = Mutex::new(Some(proto.clone()));
+        let shape: &[usize] = &[1, 3, LINE_HEIGHT, LINE_WIDTH];
+        let mut plans = build_plans(ModelId::TextRecognizer, proto, &[shape], threads)?;
+        let plan = plans.pop().ok_or_else(no_plan)?;
         Ok(MrzRecognizer {
             plan,
-            printed_plan,
+            printed_plan: OnceLock::new(),
+            printed_source,
+            threads,
             alphabet: MRZ_ALPHABET.chars().collect(),
             all_classes: RECOGNIZER_ALPHABET.chars().collect(),
+        })
+    }
+
+    /// The plan for printed lines, built on first use.
+    fn printed_plan(&self) -> Result<&Plan> {
+        let built = self.printed_plan.get_or_init(|| {
+            let source = self
+                .printed_source
+                .lock()
+                .map_err(|_| "the model's lock was poisoned".to_string())?
+                .take()
+                .ok_or_else(|| "the model was already taken".to_string())?;
+            let shape: &[usize] = &[1, 3, LINE_HEIGHT, PRINTED_WIDTH];
+            build_plans(ModelId::TextRecognizer, source, &[shape], self.threads)
+                .map_err(|e| e.to_string())?
+                .pop()
+                .ok_or_else(|| no_plan().to_string())
+        });
+        built.as_ref().map_err(|reason| VerifyError::ModelInvalid {
+            name: ModelId::TextRecognizer.as_str().into(),
+            reason: reason.clone(),
         })
     }
 
@@ -109,7 +141,7 @@ impl MrzRecognizer {
         let shape = [1, 3, LINE_HEIGHT, PRINTED_WIDTH];
         let columns = self.columns(run_plan(
             ModelId::TextRecognizer,
-            &self.printed_plan,
+            self.printed_plan()?,
             &shape,
             tensor,
         )?)?;
