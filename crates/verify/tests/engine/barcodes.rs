@@ -85,24 +85,31 @@ fn no_barcode_in_a_face_photo() {
 /// is read.
 #[test]
 fn a_picture_that_makes_the_qr_decoder_panic_reads_as_what_it_can() {
-    let img = image::open(crate::data("barcodes/zxing-qrcode-6-7.png"))
+    assert_eq!(
+        qr_payloads_of("zxing-qrcode-6-7.png"),
+        [b"1234567890".to_vec()]
+    );
+}
+
+/// The QR payloads read from `tests/data/barcodes/NAME`.
+fn qr_payloads_of(name: &str) -> Vec<Vec<u8>> {
+    let img = image::open(crate::data(&format!("barcodes/{name}")))
         .expect("opens")
         .into_rgb8();
-    let codes = read_qr_codes(&BarcodeImage::new(&img));
-    let payloads: Vec<&[u8]> = codes.iter().map(|c| c.payload.as_slice()).collect();
-    assert_eq!(payloads, [b"1234567890".as_slice()]);
+    read_qr_codes(&BarcodeImage::new(&img))
+        .into_iter()
+        .map(|c| c.payload)
+        .collect()
 }
 
 /// A photographed code rqrr alone never read (ZXing's `qrcode-4/19.png`, as 56 more of
 /// ZXing's 182 QR test images) is read.
 #[test]
 fn a_photographed_code_rqrr_cannot_read_is_read() {
-    let img = image::open(crate::data("barcodes/zxing-qrcode-4-19.png"))
-        .expect("opens")
-        .into_rgb8();
-    let codes = read_qr_codes(&BarcodeImage::new(&img));
-    let payloads: Vec<&[u8]> = codes.iter().map(|c| c.payload.as_slice()).collect();
-    assert_eq!(payloads, [b"http://code.google.com".as_slice()]);
+    assert_eq!(
+        qr_payloads_of("zxing-qrcode-4-19.png"),
+        [b"http://code.google.com".to_vec()]
+    );
 }
 
 /// A code whose payload is not UTF-8 is kept as the bytes it carries.
