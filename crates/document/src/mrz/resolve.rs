@@ -169,6 +169,35 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
                     alternative: c.read,
                 }),
         );
+    // An issuer or nationality has no check digit: a character changed from what was read
+    // (a digit mapped to its look-alike letter) is confirmed only by making a known code.
+    // Changed into an unknown one, it is a guess (a specimen printing `132` there would
+    // silently become `ISZ`), except a `0` taken for `O`: OCR-B draws the two nearly
+    // alike, so a `0` read in a field of letters is the letter (`uncertain_names` does
+    // not count that pair either).
+    for span in [layout.issuer, layout.nationality] {
+        if super::codes::is_known_code(&grid.text(span)) {
+            continue;
+        }
+        for (line, col) in span.positions() {
+            let Some(&(read, _)) = lines
+                .get(line)
+                .and_then(|l| l.get(col))
+                .and_then(|p| p.first())
+            else {
+                continue;
+            };
+            let chosen = grid.get((line, col));
+            if u8::try_from(read).ok() != Some(chosen) && (read, chosen) != ('0', b'O') {
+                mrz.uncertain.push(super::UncertainChar {
+                    line: line + 1,
+                    column: col + 1,
+                    read: char::from(chosen),
+                    alternative: read,
+                });
+            }
+        }
+    }
     Ok(mrz)
 }
 
@@ -998,5 +1027,34 @@ mod tests {
         ocr[0][2] = vec![('C', 0.6), ('U', 0.4)];
         let mrz = resolve_mrz(&ocr, today()).unwrap();
         assert_eq!(mrz.fields.issuer.as_deref(), Some("CAN"));
+    }
+
+    /// Digits read in a nationality that no known code explains (a specimen printing
+    /// `132`) are mapped to letters by the field's class, but the unknown code they make is
+    /// a guess no check digit confirms: the reading is uncertain, not silently `ISZ`.
+    #[test]
+    fn digits_mapped_into_an_unknown_code_are_uncertain() {
+        let mut ocr = certain(&TD3);
+        for (col, digit) in [(10, '1'), (11, '5'), (12, '2')] {
+            ocr[1][col] = vec![(digit, 0.99)];
+        }
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.nationality.as_deref(), Some("ISZ"));
+        let places: Vec<(usize, usize)> =
+            mrz.uncertain.iter().map(|u| (u.line, u.column)).collect();
+        assert_eq!(places, [(2, 11), (2, 12), (2, 13)]);
+        // `0` for `O` is not in doubt: OCR-B draws them nearly alike (a fictional `EOL`).
+        let lines: Vec<String> = TD3.iter().map(|l| l.replace("UTO", "EOL")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut ocr = certain(&refs);
+        ocr[1][11] = vec![('0', 0.99)];
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.fields.nationality.as_deref(), Some("EOL"));
+        assert!(mrz.uncertain.is_empty(), "{:?}", mrz.uncertain);
+        // Read as printed, a code the list does not hold is left alone and not in doubt.
+        let lines: Vec<String> = TD3.iter().map(|l| l.replace("UTO", "XYQ")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mrz = resolve_mrz(&certain(&refs), today()).unwrap();
+        assert!(mrz.uncertain.is_empty(), "{:?}", mrz.uncertain);
     }
 }

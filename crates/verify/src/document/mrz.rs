@@ -37,13 +37,24 @@ pub struct MrzReading {
 /// guarantees: parallel, evenly stacked, and flush at one end (the start, or the end for
 /// a document upside down). Each group's lines then get the group's full extent.
 pub fn mrz_candidates(lines: &[TextLine]) -> Vec<Vec<TextLine>> {
+    scored_mrz_candidates(lines)
+        .into_iter()
+        .map(|(_, group)| group)
+        .collect()
+}
+
+/// [`mrz_candidates`] with each group's score, best first: the aspect (length over height,
+/// before the group's lines get its common extent) of its least line-like line, since
+/// every line of an MRZ is long and a group is only as MRZ-like as its shortest member;
+/// three lines count a little more than two.
+pub fn scored_mrz_candidates(lines: &[TextLine]) -> Vec<(f32, Vec<TextLine>)> {
     let long: Vec<TextLine> = lines
         .iter()
         .filter(|l| l.height > 2.0 && l.length / l.height >= 3.0)
         .map(|l| extend_along(l, lines))
         .filter(|l| l.length / l.height >= MIN_ASPECT)
         .collect();
-    let mut groups: Vec<Vec<TextLine>> = Vec::new();
+    let mut groups: Vec<(f32, Vec<TextLine>)> = Vec::new();
     for (i, seed) in long.iter().enumerate() {
         let [ux, uy] = seed.direction;
         let normal = seed.normal();
@@ -70,7 +81,7 @@ pub fn mrz_candidates(lines: &[TextLine]) -> Vec<Vec<TextLine>> {
             })
             .collect();
         members.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // Keep the run of evenly spaced neighbours around the seed.
+        // The run of closely stacked neighbours around the seed.
         let height = seed.height;
         let seed_at = members
             .iter()
@@ -84,27 +95,75 @@ pub fn mrz_candidates(lines: &[TextLine]) -> Vec<Vec<TextLine>> {
         while hi + 1 < members.len() && spaced(members[hi].0, members[hi + 1].0, height) {
             hi += 1;
         }
-        let mut run: Vec<TextLine> = members[lo..=hi].iter().map(|(_, l)| *l).collect();
-        if !(2..=3).contains(&run.len()) || groups.iter().any(|g| same_group(g, &run)) {
-            continue;
+        // Printed text above or below an MRZ (a field, a caption, a watermark's rows) can
+        // stack with it: every window of 3 or 2 lines of the run that holds the seed is a
+        // candidate, three only when evenly spaced, as an MRZ's lines are.
+        for size in [3usize, 2] {
+            for first in lo..=hi {
+                let last = first + size - 1;
+                if last > hi || seed_at < first || seed_at > last {
+                    continue;
+                }
+                let window = &members[first..=last];
+                if size == 3 {
+                    let (g1, g2) = (window[1].0 - window[0].0, window[2].0 - window[1].0);
+                    if (g1 - g2).abs() > 0.25 * g1.max(g2) {
+                        continue;
+                    }
+                }
+                let mut run: Vec<TextLine> = window.iter().map(|(_, l)| *l).collect();
+                if groups.iter().any(|(_, g)| same_group(g, &run)) {
+                    continue;
+                }
+                let score = run
+                    .iter()
+                    .map(|l| l.length / l.height.max(1.0))
+                    .fold(f32::MAX, f32::min);
+                // MRZ lines have one length and one margin: every line gets the group's
+                // extent.
+                let start = run.iter().map(|l| ends(l).0).fold(f32::MAX, f32::min);
+                let end = run.iter().map(|l| ends(l).1).fold(f32::MIN, f32::max);
+                for line in run.iter_mut() {
+                    let (a, b) = ends(line);
+                    let shift = (start + end) / 2.0 - (a + b) / 2.0;
+                    line.center = [line.center[0] + shift * ux, line.center[1] + shift * uy];
+                    line.length = end - start;
+                }
+                groups.push((score, run));
+            }
         }
-        // MRZ lines have one length and one margin: every line gets the group's extent.
-        let start = run.iter().map(|l| ends(l).0).fold(f32::MAX, f32::min);
-        let end = run.iter().map(|l| ends(l).1).fold(f32::MIN, f32::max);
-        for line in run.iter_mut() {
-            let (a, b) = ends(line);
-            let shift = (start + end) / 2.0 - (a + b) / 2.0;
-            line.center = [line.center[0] + shift * ux, line.center[1] + shift * uy];
-            line.length = end - start;
-        }
-        groups.push(run);
     }
-    // Most MRZ-like: three lines before two, then the longest.
-    groups.sort_by(|a, b| {
-        let len = |g: &Vec<TextLine>| g.iter().map(|l| l.length).sum::<f32>() / g.len() as f32;
-        b.len().cmp(&a.len()).then(len(b).total_cmp(&len(a)))
-    });
+    // Two lines of three as MRZ-like as they are are read as the three.
+    let kept: Vec<bool> = groups
+        .iter()
+        .map(|(score, g)| {
+            g.len() == 3
+                || !groups.iter().any(|(other_score, other)| {
+                    other.len() == 3
+                        && *other_score >= 0.85 * score
+                        && g.iter().all(|l| other.iter().any(|o| same_line(o, l)))
+                })
+        })
+        .collect();
+    let mut groups: Vec<(f32, Vec<TextLine>)> = groups
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(g, keep)| keep.then_some(g))
+        .collect();
+    // Most MRZ-like first; three lines before two when nearly as MRZ-like.
+    for (score, g) in &mut groups {
+        if g.len() == 3 {
+            *score /= 0.85;
+        }
+    }
+    groups.sort_by(|a, b| b.0.total_cmp(&a.0));
     groups
+}
+
+/// Whether `a` and `b` lie on one baseline.
+fn same_line(a: &TextLine, b: &TextLine) -> bool {
+    let n = a.normal();
+    ((b.center[0] - a.center[0]) * n[0] + (b.center[1] - a.center[1]) * n[1]).abs() < 0.3 * a.height
 }
 
 /// `line` grown to cover every box on its baseline within a few line heights: a run of

@@ -11,7 +11,7 @@ use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
 use crate::document::barcode::{read_pdf417, read_qr_codes, BarcodeImage};
-use crate::document::mrz::{better, mrz_candidates, read_group, MrzReading};
+use crate::document::mrz::{better, read_group, scored_mrz_candidates, MrzReading};
 use crate::document::ocr::MrzRecognizer;
 use crate::document::text_lines::{TextLine, TextLineDetector};
 use crate::engine::FaceEngine;
@@ -23,6 +23,9 @@ use crate::raster::shrink_to_fit;
 /// Documents are read from a copy no larger than this: an MRZ character is still 25 pixels
 /// or more tall in it, and a 12-megapixel photo costs a quarter as much to search.
 pub const WORK_SIDE: u32 = 2048;
+
+/// Candidate MRZ groups read at most, the most MRZ-like first over the sides.
+const MRZ_GROUPS_READ: usize = 3;
 
 /// Stable reason codes of the document checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -266,21 +269,23 @@ impl DocumentReader {
         timings: &mut DocumentTimings,
     ) -> Result<(Option<(Side, MrzReading)>, bool)> {
         let t = Instant::now();
-        let mut groups: Vec<(usize, Vec<TextLine>)> = Vec::new();
+        let mut groups: Vec<(usize, f32, Vec<TextLine>)> = Vec::new();
         let mut side_lines: Vec<Vec<TextLine>> = Vec::new();
         for (i, &(_, img, _)) in sides.iter().enumerate() {
             let lines = self.lines.detect(img)?;
-            groups.extend(mrz_candidates(&lines).into_iter().take(2).map(|g| (i, g)));
+            groups.extend(
+                scored_mrz_candidates(&lines)
+                    .into_iter()
+                    .take(MRZ_GROUPS_READ)
+                    .map(|(score, g)| (i, score, g)),
+            );
             side_lines.push(lines);
         }
         timings.text_lines += ms(t);
         let t = Instant::now();
-        let aspect = |g: &[TextLine]| {
-            g.iter().map(|l| l.length / l.height.max(1.0)).sum::<f32>() / g.len().max(1) as f32
-        };
-        groups.sort_by(|a, b| aspect(&b.1).total_cmp(&aspect(&a.1)));
+        groups.sort_by(|a, b| b.1.total_cmp(&a.1));
         let mut best: Option<(usize, MrzReading)> = None;
-        for (i, group) in groups.iter().take(3) {
+        for (i, _, group) in groups.iter().take(MRZ_GROUPS_READ) {
             let (_, img, _) = sides[*i];
             let Some(reading) = read_group(img, group, &self.recognizer, today)?.filter(plausible)
             else {
