@@ -25,8 +25,11 @@ pub const MAX_NAME_DOUBTS: usize = 10;
 /// recognizer's first choice as a [`Correction`] (offered), and keeps every doubt that is
 /// not a name's (a look-alike swap the corrector made stays uncertain).
 pub fn settle_names_by_printed(mrz: &Mrz, printed: &[String], today: Date) -> Option<Mrz> {
-    let (others, mut doubts): (Vec<UncertainChar>, Vec<UncertainChar>) =
-        mrz.uncertain.iter().copied().partition(|u| is_swap(mrz, u));
+    let (mut doubts, others): (Vec<UncertainChar>, Vec<UncertainChar>) = mrz
+        .uncertain
+        .iter()
+        .copied()
+        .partition(|u| !is_swap(mrz, u) && in_names(mrz, u));
     if doubts.is_empty() || doubts.len() > MAX_NAME_DOUBTS {
         return None;
     }
@@ -108,7 +111,25 @@ pub fn settle_names_by_printed(mrz: &Mrz, printed: &[String], today: Date) -> Op
 /// that is not a look-alike swap of the corrector's. The reader reads the printed zone
 /// only then.
 pub fn names_in_doubt(mrz: &Mrz) -> bool {
-    mrz.uncertain.iter().any(|u| !is_swap(mrz, u))
+    mrz.uncertain
+        .iter()
+        .any(|u| !is_swap(mrz, u) && in_names(mrz, u))
+}
+
+/// Whether `u` lies in the names field of `mrz`'s layout. Only those doubts are the
+/// printed names' to settle: a doubt of the document code or of a country code stays.
+fn in_names(mrz: &Mrz, u: &UncertainChar) -> bool {
+    let first = mrz
+        .lines
+        .first()
+        .and_then(|l| l.bytes().next())
+        .unwrap_or(b'<');
+    super::layout::Layout::of(mrz.kind, first).is_some_and(|layout| {
+        layout
+            .names
+            .positions()
+            .any(|(line, col)| (line + 1, col + 1) == (u.line, u.column))
+    })
 }
 
 /// Whether `u` is a character the corrector chose without the recognizer offering it.
@@ -331,6 +352,27 @@ mod tests {
         let settled = settle_names_by_printed(&mrz, &printed, today()).expect("settled");
         assert_eq!(settled.lines[2], "DE<BRUIJN<<WILLEKE<LISELOTTE<<");
         assert_eq!(settled.corrections.len(), 4, "{:?}", settled.corrections);
+    }
+
+    /// A doubt outside the names (here the nationality, as the resolver reports a country
+    /// code it changed into an unknown one) is not the printed names' to settle: it stays.
+    #[test]
+    fn a_doubt_outside_the_names_stays_after_the_names_are_settled() {
+        let mut mrz = utopia_with_doubt('<', 'K', 14);
+        let nationality = UncertainChar {
+            line: 2,
+            column: 12,
+            read: 'T',
+            alternative: '7',
+        };
+        mrz.uncertain.push(nationality);
+        let printed = words(&["ERIKSSON", "ANNA MARIA"]);
+        let settled = settle_names_by_printed(&mrz, &printed, today()).expect("settled");
+        assert_eq!(settled.uncertain, vec![nationality]);
+        // A reading whose only doubt is outside the names has nothing to settle.
+        mrz.uncertain = vec![nationality];
+        assert!(!names_in_doubt(&mrz));
+        assert!(settle_names_by_printed(&mrz, &printed, today()).is_none());
     }
 
     #[test]

@@ -249,9 +249,13 @@ fn uncertain_names(
 ) -> Vec<super::UncertainChar> {
     let positions: Vec<Pos> = layout.names.positions().collect();
     let end = names_end(&positions, grid).map_or(positions.len(), |e| e.run_start + 1);
+    // The document code's second character (a letter or the filler, `P<` or `PA`) has no
+    // check digit either and suffers the same filler-for-letter misread.
+    let code_letter = layout.document_code.positions().nth(1);
     positions
         .iter()
         .take(end)
+        .chain(code_letter.as_ref())
         .filter_map(|&(line, col)| {
             let read = char::from(grid.get((line, col)));
             let p_read = candidates
