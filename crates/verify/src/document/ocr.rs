@@ -145,18 +145,7 @@ impl MrzRecognizer {
             &shape,
             tensor,
         )?)?;
-        let mut text = String::new();
-        let mut previous = 0;
-        for column in &columns {
-            let best = argmax(column);
-            if best != 0 && best != previous {
-                if let Some(c) = self.all_classes.get(best - 1) {
-                    text.push(c.to_ascii_uppercase());
-                }
-            }
-            previous = best;
-        }
-        Ok(text)
+        Ok(greedy_decode(&columns, &self.all_classes).to_ascii_uppercase())
     }
 
     /// The model's output split into columns of every class it keeps.
@@ -174,22 +163,7 @@ impl MrzRecognizer {
 
     /// `probs` read without a length constraint (greedy CTC).
     pub fn greedy_text(&self, probs: &[Vec<f32>]) -> String {
-        let mut text = String::new();
-        let mut previous = 0;
-        for column in probs {
-            let best = column
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            if best != 0 && best != previous {
-                if let Some(c) = self.alphabet.get(best - 1) {
-                    text.push(*c);
-                }
-            }
-            previous = best;
-        }
-        text
+        greedy_decode(probs, &self.alphabet)
     }
 
     /// `probs` (from [`MrzRecognizer::probabilities`]) read as exactly `length`
@@ -212,6 +186,23 @@ fn greedy_length(probs: &[Vec<f32>]) -> usize {
         previous = best;
     }
     count
+}
+
+/// Greedy CTC: each column's likeliest class, repeats merged, blanks (class 0) dropped;
+/// class `k` is `alphabet[k - 1]`.
+fn greedy_decode(columns: &[Vec<f32>], alphabet: &[char]) -> String {
+    let mut text = String::new();
+    let mut previous = 0;
+    for column in columns {
+        let best = argmax(column);
+        if best != 0 && best != previous {
+            if let Some(c) = alphabet.get(best - 1) {
+                text.push(*c);
+            }
+        }
+        previous = best;
+    }
+    text
 }
 
 fn argmax(v: &[f32]) -> usize {
