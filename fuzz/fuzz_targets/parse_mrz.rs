@@ -1,13 +1,15 @@
 //! Any bytes through the MRZ parser, the class corrector and the OCR resolver: an error or
 //! an MRZ, never a panic. What is read must write back to the same fields with valid check
 //! digits, and the resolver may only ever pick characters the OCR offered; nor may the
-//! printed names, settling the names' doubts, put anything else into a reading.
+//! printed names, settling the names' doubts, put anything else into a reading. A page
+//! printing what the MRZ states confirms every field of it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use reclaim_document::mrz::{
     correct_by_class, encode_mrz, parse_mrz, resolve_mrz, settle_names_by_printed, Mrz,
 };
+use reclaim_document::visual_zone::{compare_printed, date_printed, PrintedField};
 use reclaim_document::Date;
 
 /// The confusions the resolver may undo by character class, as (read, meant) in digit
@@ -33,11 +35,17 @@ fn run(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.split('\n').collect();
 
+    // Any text may be looked at for a date without a panic.
+    for line in &lines {
+        let _ = date_printed(today, line);
+    }
+
     if let Ok(mrz) = parse_mrz(&lines, today) {
         let trimmed: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
         assert_eq!(mrz.lines, trimmed);
         assert_consistent(&mrz);
         assert_rewrites(&mrz, today);
+        assert_own_page_confirms(&mrz);
     }
 
     // With one candidate per position the resolver is class correction then parsing,
@@ -137,6 +145,59 @@ fn run(data: &[u8]) {
             ..mrz.clone()
         };
         assert_eq!(parse_mrz(&lines, today).as_ref(), Ok(&without));
+    }
+}
+
+/// A page that prints the MRZ's own names, dates (as an issuer would: `12 AUG 1974`) and
+/// number confirms each field the MRZ states.
+fn assert_own_page_confirms(mrz: &Mrz) {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let f = &mrz.fields;
+    let date = |d: Option<Date>| {
+        d.map(|d| {
+            format!(
+                "{:02} {} {}",
+                d.day(),
+                MONTHS[usize::from(d.month() - 1)],
+                d.year()
+            )
+        })
+    };
+    let page: Vec<String> = [
+        f.surname.clone(),
+        f.given_names.clone(),
+        date(f.birth_date),
+        date(f.expiry_date),
+        f.document_number.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let c = compare_printed(f, mrz.names_truncated, &page);
+    assert_ne!(c.birth_date, PrintedField::NotFound, "{page:?}");
+    assert_ne!(c.expiry_date, PrintedField::NotFound, "{page:?}");
+    // Names with a character no name has (a field error) are not printed as such.
+    let plain = |n: &Option<String>| {
+        n.as_deref()
+            .is_none_or(|n| n.bytes().all(|b| b.is_ascii_uppercase() || b == b' '))
+    };
+    let letters = |n: &Option<String>| {
+        n.as_deref()
+            .is_some_and(|n| n.bytes().any(|b| b.is_ascii_uppercase()))
+    };
+    if plain(&f.surname)
+        && plain(&f.given_names)
+        && (letters(&f.surname) || letters(&f.given_names))
+    {
+        assert_ne!(c.names, PrintedField::NotFound, "{page:?}");
+    }
+    if f.document_number
+        .as_deref()
+        .is_some_and(|n| n.chars().filter(char::is_ascii_alphanumeric).count() >= 4)
+    {
+        assert_ne!(c.document_number, PrintedField::NotFound, "{page:?}");
     }
 }
 

@@ -11,6 +11,7 @@ pub mod date;
 pub mod fields;
 pub mod mrz;
 pub mod names;
+pub mod visual_zone;
 
 pub use date::Date;
 pub use fields::{DocumentFields, DocumentKind, Sex};

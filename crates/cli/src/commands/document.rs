@@ -156,6 +156,7 @@ fn guidance(reason: DocumentReason) -> &'static str {
         DocumentReason::MrzUncertain => "A character of the machine-readable zone could be read two ways and its check digit cannot tell which (the names have none). Retake the photo, flat, close and without glare.",
         DocumentReason::BarcodeInvalid => "The barcode is not a valid driving licence barcode.",
         DocumentReason::MrzBarcodeMismatch => "The machine-readable zone and the barcode disagree.",
+        DocumentReason::DocumentPrintedMismatch => "The printed details do not state the names or the birth date the machine-readable zone states. Photograph the whole page (both sides of a card), flat and sharp.",
         DocumentReason::DocumentExpired => "The document has expired. Use a valid document.",
         DocumentReason::PortraitMissing => "No portrait was found on the document. Photograph the side with the photo too.",
     }

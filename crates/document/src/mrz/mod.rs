@@ -21,8 +21,9 @@ use crate::date::{Date, TwoDigitYear};
 use crate::fields::{DocumentFields, DocumentKind, Sex};
 use layout::{checks, detect, document_number, unknown_format, Grid, Layout, Span, FILLER};
 
+pub use crate::visual_zone::printed_words;
 pub use encode::{encode_mrz, MrzInput};
-pub use printed::{names_in_doubt, printed_words, settle_names_by_printed, MAX_NAME_DOUBTS};
+pub use printed::{names_in_doubt, settle_names_by_printed, MAX_NAME_DOUBTS};
 pub use resolve::{correct_by_class, resolve_mrz};
 
 /// A field of an MRZ, as named in check-digit results, field errors and encoder errors.

@@ -12,6 +12,7 @@
 //! did not offer there; it only chooses among the MRZ's own candidates.
 
 use super::{parse_mrz, Correction, Mrz, UncertainChar};
+use crate::visual_zone::{names_are_printed, printed_name_words};
 use crate::Date;
 
 /// Most doubtful name positions tried together: 2^10 readings to parse at most.
@@ -37,15 +38,7 @@ pub fn settle_names_by_printed(mrz: &Mrz, printed: &[String], today: Date) -> Op
     // bound allows: a filler read as a confident `K` is among them.
     let room = MAX_NAME_DOUBTS - doubts.len();
     doubts.extend(mrz.name_alternatives.iter().copied().take(room));
-    let words: Vec<String> = printed
-        .iter()
-        .flat_map(|p| {
-            // The recognizer may miss the space between two printed words: each line also
-            // counts as one word without its spaces.
-            let whole: String = printed_words(p).concat();
-            printed_words(p).into_iter().chain(Some(whole))
-        })
-        .collect();
+    let words = printed_name_words(printed);
     let mut confirmed: Option<(u32, Mrz)> = None;
     'choices: for choice in 0u32..(1 << doubts.len()) {
         let taken = |k: usize| choice & (1 << k) != 0;
@@ -139,57 +132,20 @@ fn is_swap(mrz: &Mrz, u: &UncertainChar) -> bool {
         .any(|c| !c.offered && c.line == u.line && c.column == u.column)
 }
 
-/// Whether `mrz`'s surname and given names are printed among `words`: each name (the
-/// surname, the given names) as one printed word with its spaces left out, or each of its
-/// words printed. When the names were cut at the field's end, the last name may be the
-/// start of the printed one with its spaces left out. A name with `AE`, `OE` or `UE` also matches the printed word with `A`,
-/// `O`, `U` there: the MRZ may write `Ä` as `AE`, and the recognizer reads a printed `Ä`
-/// as `A`.
+/// Whether `mrz`'s names are printed among `words` ([`names_are_printed`]).
 fn names_printed(mrz: &Mrz, words: &[String]) -> bool {
-    let parts: Vec<Vec<&str>> = [&mrz.fields.surname, &mrz.fields.given_names]
-        .into_iter()
-        .flatten()
-        .map(|n| n.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>())
-        .filter(|p| !p.is_empty())
-        .collect();
-    let last_part = parts.len().saturating_sub(1);
-    let printed = |name: &str, cut: bool| {
-        let plain = without_umlaut_e(name);
-        words
-            .iter()
-            .any(|w| w == name || *w == plain || (cut && w.starts_with(name)))
-    };
-    !parts.is_empty()
-        && parts.iter().enumerate().all(|(p, part)| {
-            // A name cut at the field's end is the start of the printed name as a whole
-            // (its words run together), never of any printed word: `LISELOTTE<L` is not
-            // `LISELOTTE` cut short because `L` starts a word.
-            let cut = mrz.names_truncated && p == last_part;
-            printed(&part.concat(), cut) || part.iter().all(|word| printed(word, false))
-        })
-}
-
-/// `AE`, `OE` and `UE` written `A`, `O`, `U`.
-fn without_umlaut_e(name: &str) -> String {
-    name.replace("AE", "A")
-        .replace("OE", "O")
-        .replace("UE", "U")
-}
-
-/// The words of a printed line as the MRZ would write them: upper case A to Z, every other
-/// character a break. A letter with a diacritic the recognizer read as its base letter
-/// stays that letter, as the MRZ's transliteration writes most of them.
-pub fn printed_words(line: &str) -> Vec<String> {
-    line.to_ascii_uppercase()
-        .split(|c: char| !c.is_ascii_uppercase())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    names_are_printed(
+        mrz.fields.surname.as_deref(),
+        mrz.fields.given_names.as_deref(),
+        mrz.names_truncated,
+        words,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::visual_zone::printed_words;
 
     fn today() -> Date {
         Date::parse_iso("2026-12-05").expect("a date")

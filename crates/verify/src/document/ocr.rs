@@ -8,10 +8,7 @@
 //! emits exactly that many characters, and keeps for each character the runners-up, which
 //! the MRZ resolver weighs against the check digits.
 
-use std::sync::{Mutex, OnceLock};
-
 use image::RgbImage;
-use tract_onnx::pb::ModelProto;
 
 use crate::document::text_lines::TextLine;
 use crate::error::{Result, VerifyError};
@@ -41,10 +38,12 @@ const SPREAD: f32 = 2.0;
 const STRETCH: f32 = 1.5;
 /// Runners-up kept per character.
 const ALTERNATIVES: usize = 3;
-/// Width of the recognizer's input for a printed line (a name, a date): 80 columns,
-/// enough for the longest printed field at its natural aspect, and less than half the
-/// work of an MRZ line's input.
+/// Widest a printed line (a name, a date) is drawn on the recognizer's input: 80 columns,
+/// enough for the longest printed field at its natural aspect.
 pub const PRINTED_WIDTH: usize = 640;
+/// Blank input columns between two printed lines read together: the recognizer's columns
+/// are 8 pixels wide, so four of them read blank between the lines.
+const PRINTED_GAP: usize = 32;
 
 /// Per character of a line, the candidates with their probabilities, best first.
 pub type LineReading = Vec<Vec<(char, f32)>>;
@@ -57,15 +56,9 @@ fn no_plan() -> VerifyError {
 }
 
 pub struct MrzRecognizer {
+    /// The model prepared for one input 48x1600: an MRZ line, or several printed lines
+    /// side by side.
     plan: Plan,
-    /// The same model for a printed line's narrower input, prepared the first time a
-    /// printed line is read (only a reading with a name in doubt needs it): preparing it
-    /// with the MRZ's plan added about a quarter to the reader's load time, which every
-    /// one-shot `reclaim document` pays.
-    printed_plan: OnceLock<std::result::Result<Plan, String>>,
-    /// The prepared model, kept until the printed plan is built from it.
-    printed_source: Mutex<Option<ModelProto>>,
-    threads: usize,
     /// The MRZ's characters, class `k` being `alphabet[k - 1]`.
     alphabet: Vec<char>,
     /// Every class the model keeps ([`RECOGNIZER_ALPHABET`]).
@@ -75,38 +68,13 @@ pub struct MrzRecognizer {
 impl MrzRecognizer {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
         let proto = model.into_prepared_proto()?;
-        let printed_source = Mutex::new(Some(proto.clone()));
         let shape: &[usize] = &[1, 3, LINE_HEIGHT, LINE_WIDTH];
         let mut plans = build_plans(ModelId::TextRecognizer, proto, &[shape], threads)?;
         let plan = plans.pop().ok_or_else(no_plan)?;
         Ok(MrzRecognizer {
             plan,
-            printed_plan: OnceLock::new(),
-            printed_source,
-            threads,
             alphabet: MRZ_ALPHABET.chars().collect(),
             all_classes: RECOGNIZER_ALPHABET.chars().collect(),
-        })
-    }
-
-    /// The plan for printed lines, built on first use.
-    fn printed_plan(&self) -> Result<&Plan> {
-        let built = self.printed_plan.get_or_init(|| {
-            let source = self
-                .printed_source
-                .lock()
-                .map_err(|_| "the model's lock was poisoned".to_string())?
-                .take()
-                .ok_or_else(|| "the model was already taken".to_string())?;
-            let shape: &[usize] = &[1, 3, LINE_HEIGHT, PRINTED_WIDTH];
-            build_plans(ModelId::TextRecognizer, source, &[shape], self.threads)
-                .map_err(|e| e.to_string())?
-                .pop()
-                .ok_or_else(|| no_plan().to_string())
-        });
-        built.as_ref().map_err(|reason| VerifyError::ModelInvalid {
-            name: ModelId::TextRecognizer.as_str().into(),
-            reason: reason.clone(),
         })
     }
 
@@ -134,18 +102,40 @@ impl MrzRecognizer {
             .collect())
     }
 
-    /// The text of a printed line (a name, a date) cut from `img`, in upper case, read at
-    /// its natural aspect over every class the model keeps (greedy CTC).
-    pub fn printed_text(&self, img: &RgbImage, line: &TextLine) -> Result<String> {
-        let tensor = line_tensor_at(img, line, PRINTED_WIDTH, 1.0);
-        let shape = [1, 3, LINE_HEIGHT, PRINTED_WIDTH];
-        let columns = self.columns(run_plan(
-            ModelId::TextRecognizer,
-            self.printed_plan()?,
-            &shape,
-            tensor,
-        )?)?;
-        Ok(greedy_decode(&columns, &self.all_classes).to_ascii_uppercase())
+    /// The texts of printed lines (names, dates) cut from `img`, in upper case, each read
+    /// at its natural aspect over every class the model keeps (greedy CTC). Lines are read
+    /// side by side, as many as fit on one input ([`printed_lines_fitting`]), parted by
+    /// blank gaps, and the recognizer's columns split back at the gaps: a page's 20 to 40
+    /// short lines cost a few runs instead of one each.
+    pub fn printed_texts(&self, img: &RgbImage, lines: &[TextLine]) -> Result<Vec<String>> {
+        let mut texts = Vec::with_capacity(lines.len());
+        let mut rest = lines;
+        while !rest.is_empty() {
+            let n = printed_lines_fitting(rest);
+            let (now, later) = rest.split_at(n);
+            let mut data = vec![0.0f32; 3 * LINE_HEIGHT * LINE_WIDTH];
+            let mut spans = Vec::with_capacity(now.len());
+            let mut x = 0;
+            for line in now {
+                let width = printed_width(line);
+                draw_line(&mut data, LINE_WIDTH, x, width, img, line);
+                spans.push((x, x + width));
+                x += width + PRINTED_GAP;
+            }
+            let shape = [1, 3, LINE_HEIGHT, LINE_WIDTH];
+            let columns =
+                self.columns(run_plan(ModelId::TextRecognizer, &self.plan, &shape, data)?)?;
+            let per_column = LINE_WIDTH as f32 / columns.len().max(1) as f32;
+            for (start, end) in spans {
+                let first = ((start as f32 / per_column).floor() as usize).min(columns.len());
+                let last = ((end as f32 / per_column).ceil() as usize).clamp(first, columns.len());
+                texts.push(
+                    greedy_decode(&columns[first..last], &self.all_classes).to_ascii_uppercase(),
+                );
+            }
+            rest = later;
+        }
+        Ok(texts)
     }
 
     /// The model's output split into columns of every class it keeps.
@@ -221,11 +211,54 @@ pub fn line_tensor(img: &RgbImage, line: &TextLine) -> Vec<f32> {
 
 /// [`line_tensor`] for an input `input_width` wide, the line stretched `stretch` times.
 fn line_tensor_at(img: &RgbImage, line: &TextLine, input_width: usize, stretch: f32) -> Vec<f32> {
-    let plane = LINE_HEIGHT * input_width;
-    let mut data = vec![0.0f32; 3 * plane];
+    let mut data = vec![0.0f32; 3 * LINE_HEIGHT * input_width];
     let height = line.height.max(1.0);
     let width = ((line.length / height * LINE_HEIGHT as f32 * stretch).round() as usize)
         .clamp(1, input_width);
+    draw_line(&mut data, input_width, 0, width, img, line);
+    data
+}
+
+/// A printed line's width on the recognizer's input: its natural aspect at 48 pixels
+/// tall, at most [`PRINTED_WIDTH`].
+fn printed_width(line: &TextLine) -> usize {
+    let height = line.height.max(1.0);
+    ((line.length / height * LINE_HEIGHT as f32).round() as usize).clamp(1, PRINTED_WIDTH)
+}
+
+/// How many of `lines`, from the first, [`MrzRecognizer::printed_texts`] reads on one
+/// input: at least one when there is one.
+pub fn printed_lines_fitting(lines: &[TextLine]) -> usize {
+    let mut used = 0;
+    let mut n = 0;
+    for line in lines {
+        let width = printed_width(line) + if n > 0 { PRINTED_GAP } else { 0 };
+        if used + width > LINE_WIDTH {
+            break;
+        }
+        used += width;
+        n += 1;
+    }
+    n.max(usize::from(!lines.is_empty()))
+}
+
+/// Draws `line`, cut from `img`, onto the recognizer's input `data` (`input_width` wide)
+/// at columns `x0..x0 + width`, resampled to 48 rows; BGR, scaled to -1..1. What is not
+/// drawn stays 0, the mid grey the recognizer was trained to ignore.
+fn draw_line(
+    data: &mut [f32],
+    input_width: usize,
+    x0: usize,
+    width: usize,
+    img: &RgbImage,
+    line: &TextLine,
+) {
+    let plane = LINE_HEIGHT * input_width;
+    let width = width.min(input_width.saturating_sub(x0));
+    if width == 0 {
+        return;
+    }
+    let height = line.height.max(1.0);
     let [ux, uy] = line.direction;
     let [vx, vy] = line.normal();
     let step_u = line.length / width as f32;
@@ -268,13 +301,12 @@ fn line_tensor_at(img: &RgbImage, line: &TextLine, input_width: usize, stretch: 
                 }
             }
             let n = (su * sv) as f32;
-            let o = y * input_width + x;
+            let o = y * input_width + x0 + x;
             for (c, channel) in [2usize, 1, 0].into_iter().enumerate() {
                 data[c * plane + o] = (acc[channel] / n / 255.0 - 0.5) / 0.5;
             }
         }
     }
-    data
 }
 
 /// Where the recognizer sees characters in `probs` (greedy CTC), as offsets along the

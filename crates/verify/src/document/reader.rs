@@ -7,12 +7,13 @@ use reclaim_document::aamva::parse_aamva;
 use reclaim_document::mrz::{
     names_in_doubt, settle_names_by_printed, CheckDigitResult, Correction, Mrz, UncertainChar,
 };
+use reclaim_document::visual_zone::{compare_printed, PrintedComparison};
 use reclaim_document::{Date, DocumentFields, DocumentKind};
 use serde::Serialize;
 
 use crate::document::barcode::{read_pdf417, read_qr_codes, BarcodeImage};
 use crate::document::mrz::{better, read_group, scored_mrz_candidates, MrzReading};
-use crate::document::ocr::MrzRecognizer;
+use crate::document::ocr::{printed_lines_fitting, MrzRecognizer};
 use crate::document::text_lines::{TextLine, TextLineDetector};
 use crate::engine::FaceEngine;
 use crate::error::Result;
@@ -47,6 +48,10 @@ pub enum DocumentReason {
     BarcodeInvalid,
     /// The MRZ and the barcode of the same card disagree.
     MrzBarcodeMismatch,
+    /// The printed (visual) zone does not state the names or the birth date the MRZ
+    /// states: they were not found among the printed lines read (`MrzReport::printed`,
+    /// `PrintedComparison::identity_confirmed`).
+    DocumentPrintedMismatch,
     /// The document's expiry date has passed.
     DocumentExpired,
     /// No face was found on the document.
@@ -63,6 +68,7 @@ impl DocumentReason {
             DocumentReason::MrzUncertain => "mrz_uncertain",
             DocumentReason::BarcodeInvalid => "barcode_invalid",
             DocumentReason::MrzBarcodeMismatch => "mrz_barcode_mismatch",
+            DocumentReason::DocumentPrintedMismatch => "document_printed_mismatch",
             DocumentReason::DocumentExpired => "document_expired",
             DocumentReason::PortraitMissing => "portrait_missing",
         }
@@ -90,6 +96,8 @@ pub struct MrzReport {
     /// The names' doubts were settled by the printed names (`Mrz::names_printed`).
     pub names_printed: bool,
     pub field_errors: Vec<&'static str>,
+    /// Each field of the MRZ set against the printed lines read off the document.
+    pub printed: PrintedComparison,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +141,8 @@ pub struct DocumentReport {
 pub struct DocumentTimings {
     pub text_lines: f64,
     pub mrz: f64,
-    /// Reading the printed (visual) zone, done only when the MRZ's names are in doubt.
+    /// Reading the printed (visual) zone: until every field of the MRZ is found there, or
+    /// every printed line when the MRZ's names are in doubt.
     pub printed: f64,
     pub barcodes: f64,
     pub portrait: f64,
@@ -150,8 +159,8 @@ impl DocumentReport {
     }
 }
 
-/// Most printed lines read per side to settle the names' doubts: a passport's data page
-/// prints 20 to 30 lines of labels and values; each costs a recognizer run.
+/// Most printed lines read per side: a passport's data page prints 20 to 30 lines of
+/// labels and values, read several to a recognizer run.
 const MAX_PRINTED_LINES: usize = 40;
 
 /// The models the document reader needs, prepared once.
@@ -221,7 +230,7 @@ impl DocumentReader {
         for &(side, img, scale) in &sides {
             let upside_down = mrz
                 .as_ref()
-                .is_some_and(|(s, r)| *s == side && r.upside_down);
+                .is_some_and(|m| m.side == side && m.reading.upside_down);
             let found: Vec<DetectedFace> = if upside_down {
                 let turned = image::imageops::rotate180(img);
                 faces
@@ -267,7 +276,7 @@ impl DocumentReader {
         sides: &[(Side, &RgbImage, f32)],
         today: Date,
         timings: &mut DocumentTimings,
-    ) -> Result<(Option<(Side, MrzReading)>, bool)> {
+    ) -> Result<(Option<MrzFound>, bool)> {
         let t = Instant::now();
         let mut groups: Vec<(usize, f32, Vec<TextLine>)> = Vec::new();
         let mut side_lines: Vec<Vec<TextLine>> = Vec::new();
@@ -300,59 +309,110 @@ impl DocumentReader {
             }
         }
         timings.mrz += ms(t);
-        if let Some((i, reading)) = &mut best {
-            if names_in_doubt(&reading.mrz) {
-                let t = Instant::now();
-                // A card's names are printed on its front, its MRZ on the back: every
-                // side given is read.
-                let mut printed = Vec::new();
-                for (k, &(_, img, _)) in sides.iter().enumerate() {
-                    let lines = side_lines.get(k).map_or(&[][..], Vec::as_slice);
-                    let mrz_side = (k == *i).then_some(&*reading);
-                    printed.extend(self.printed_lines(img, lines, mrz_side)?);
-                }
-                if let Some(settled) = settle_names_by_printed(&reading.mrz, &printed, today) {
-                    reading.mrz = settled;
-                }
-                timings.printed += ms(t);
+        let t = Instant::now();
+        let best = match best {
+            Some((i, mut reading)) => {
+                let printed =
+                    self.cross_check_printed(sides, &side_lines, i, &mut reading, today)?;
+                Some(MrzFound {
+                    side: sides[i].0,
+                    reading,
+                    printed,
+                })
             }
-        }
-        let best = best.map(|(i, reading)| (sides[i].0, reading));
+            None => None,
+        };
+        timings.printed += ms(t);
         Ok((best, !groups.is_empty()))
     }
 
-    /// The text of the printed lines of one side (at most [`MAX_PRINTED_LINES`], the
-    /// longest first). On the side the MRZ `reading` came from, its lines are left out and
-    /// the others turned as it was; another side is read as found.
-    fn printed_lines(
+    /// Sets `reading` (found on `sides[mrz_side]`) against the printed lines of every
+    /// side. When its names are in doubt every printed line is read and the names settled
+    /// by them ([`settle_names_by_printed`]); otherwise lines are read, the longest first
+    /// and several to a recognizer run, only until every field of the MRZ has been found
+    /// printed, since each run costs as much as an MRZ line's.
+    fn cross_check_printed(
         &self,
-        img: &RgbImage,
-        lines: &[TextLine],
-        mrz_side: Option<&MrzReading>,
-    ) -> Result<Vec<String>> {
-        let mrz_lines = mrz_side.map_or(&[][..], |r| r.lines.as_slice());
-        let upside_down = mrz_side.is_some_and(|r| r.upside_down);
-        let in_mrz = |line: &TextLine| {
-            mrz_lines.iter().any(|m| {
-                let d = [line.center[0] - m.center[0], line.center[1] - m.center[1]];
-                let along = d[0] * m.direction[0] + d[1] * m.direction[1];
-                let [nx, ny] = m.normal();
-                let across = d[0] * nx + d[1] * ny;
-                along.abs() <= m.length / 2.0 && across.abs() <= m.height
-            })
+        sides: &[(Side, &RgbImage, f32)],
+        side_lines: &[Vec<TextLine>],
+        mrz_side: usize,
+        reading: &mut MrzReading,
+        today: Date,
+    ) -> Result<PrintedComparison> {
+        // A card's names are printed on its front, its MRZ on the back: every side given
+        // is read. Each read is one recognizer run over as many lines of a side as fit.
+        let mut runs: Vec<(usize, Vec<TextLine>)> = Vec::new();
+        for (k, _) in sides.iter().enumerate() {
+            let lines = side_lines.get(k).map_or(&[][..], Vec::as_slice);
+            let on_mrz_side = (k == mrz_side).then_some(&*reading);
+            let boxes = printed_boxes(lines, on_mrz_side);
+            let mut rest = &boxes[..];
+            while !rest.is_empty() {
+                let (now, later) = rest.split_at(printed_lines_fitting(rest));
+                runs.push((k, now.to_vec()));
+                rest = later;
+            }
+        }
+        let read = |(k, lines): &(usize, Vec<TextLine>)| -> Result<Vec<String>> {
+            let (_, img, _) = sides[*k];
+            self.recognizer.printed_texts(img, lines)
         };
-        let mut printed: Vec<TextLine> = lines
-            .iter()
-            .filter(|l| !in_mrz(l) && l.length >= l.height)
-            .map(|l| if upside_down { l.reversed() } else { *l })
-            .collect();
-        printed.sort_by(|a, b| b.length.total_cmp(&a.length));
-        printed.truncate(MAX_PRINTED_LINES);
-        printed
-            .iter()
-            .map(|line| self.recognizer.printed_text(img, line))
-            .collect()
+        let mut printed: Vec<String> = Vec::new();
+        let mut next = 0;
+        if names_in_doubt(&reading.mrz) {
+            for run in &runs {
+                printed.extend(read(run)?);
+            }
+            next = runs.len();
+            if let Some(settled) = settle_names_by_printed(&reading.mrz, &printed, today) {
+                reading.mrz = settled;
+            }
+        }
+        let compare = |printed: &[String]| {
+            compare_printed(&reading.mrz.fields, reading.mrz.names_truncated, printed)
+        };
+        let mut comparison = compare(&printed);
+        for run in runs.iter().skip(next) {
+            if comparison.all_confirmed() {
+                break;
+            }
+            printed.extend(read(run)?);
+            comparison = compare(&printed);
+        }
+        Ok(comparison)
     }
+}
+
+/// The boxes of the printed lines of one side (at most [`MAX_PRINTED_LINES`], the longest
+/// first). On the side the MRZ `reading` came from, its lines are left out and the others
+/// turned as it was; another side is read as found.
+fn printed_boxes(lines: &[TextLine], mrz_side: Option<&MrzReading>) -> Vec<TextLine> {
+    let mrz_lines = mrz_side.map_or(&[][..], |r| r.lines.as_slice());
+    let upside_down = mrz_side.is_some_and(|r| r.upside_down);
+    let in_mrz = |line: &TextLine| {
+        mrz_lines.iter().any(|m| {
+            let d = [line.center[0] - m.center[0], line.center[1] - m.center[1]];
+            let along = d[0] * m.direction[0] + d[1] * m.direction[1];
+            let [nx, ny] = m.normal();
+            let across = d[0] * nx + d[1] * ny;
+            along.abs() <= m.length / 2.0 && across.abs() <= m.height
+        })
+    };
+    let mut printed: Vec<TextLine> = lines
+        .iter()
+        .filter(|l| !in_mrz(l) && l.length >= l.height)
+        .map(|l| if upside_down { l.reversed() } else { *l })
+        .collect();
+    printed.sort_by(|a, b| b.length.total_cmp(&a.length));
+    printed.truncate(MAX_PRINTED_LINES);
+    printed
+}
+
+/// The MRZ read, the side it is on, and its fields set against the printed lines.
+struct MrzFound {
+    side: Side,
+    reading: MrzReading,
+    printed: PrintedComparison,
 }
 
 /// Whether a reading that did not verify is still an MRZ (a misprint, a tampered digit, a
@@ -433,7 +493,7 @@ fn unrotate(face: DetectedFace, (w, h): (u32, u32)) -> DetectedFace {
 }
 
 fn assemble(
-    mrz: Option<(Side, MrzReading)>,
+    mrz: Option<MrzFound>,
     barcodes: Vec<BarcodeReport>,
     portrait: Option<PortraitReport>,
     saw_mrz_lines: bool,
@@ -446,7 +506,11 @@ fn assemble(
         reasons.push(DocumentReason::BarcodeInvalid);
     }
     let (kind, fields, check_digits, mrz_report) = match &mrz {
-        Some((side, reading)) => {
+        Some(MrzFound {
+            side,
+            reading,
+            printed,
+        }) => {
             let m: &Mrz = &reading.mrz;
             if !m.all_check_digits_valid() {
                 reasons.push(DocumentReason::MrzCheckDigitFailed);
@@ -457,6 +521,9 @@ fn assemble(
             if !m.uncertain.is_empty() {
                 reasons.push(DocumentReason::MrzUncertain);
             }
+            if !printed.identity_confirmed() {
+                reasons.push(DocumentReason::DocumentPrintedMismatch);
+            }
             let report = MrzReport {
                 side: *side,
                 lines: m.lines.clone(),
@@ -466,6 +533,7 @@ fn assemble(
                 corrections: m.corrections.clone(),
                 names_printed: m.names_printed,
                 field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
+                printed: *printed,
             };
             (
                 m.kind,

@@ -151,6 +151,36 @@ fn a_wrong_digit_is_always_flagged() {
     }
 }
 
+/// The machine-readable zone of another person's document printed under this one's page
+/// (a forger's paste): every check digit verifies, since the zone is a genuine one, and
+/// only the printed page tells. NIST SP 800-63A-4 asks for the two to be compared.
+#[test]
+fn another_persons_mrz_under_this_page_is_a_printed_mismatch() {
+    for kind in [DocKind::Td3, DocKind::Td1] {
+        let (mut page, mut rng) = spec(kind, 5);
+        let (other, _) = spec(kind, 6);
+        let pasted = render(&other).expect("renders").mrz.expect("an MRZ");
+        page.mrz_override = Some(pasted.clone());
+        let doc = render(&page).expect("renders");
+        let report = read(&doc, Level::Mild, &mut rng);
+        let mrz = report.mrz.as_ref().expect("an MRZ");
+        assert!(
+            report.check_digits.iter().all(|c| c.valid),
+            "{kind:?}: {:?}",
+            report.check_digits
+        );
+        assert!(
+            report
+                .reasons
+                .contains(&DocumentReason::DocumentPrintedMismatch),
+            "{kind:?}: {:?} {:?}",
+            report.reasons,
+            mrz.printed
+        );
+        assert!(!report.passed());
+    }
+}
+
 #[test]
 fn an_expired_document_is_flagged() {
     let (mut spec, mut rng) = spec(DocKind::Td3, 3);

@@ -25,6 +25,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use reclaim_document::aamva::parse_aamva;
+use reclaim_document::visual_zone::{PrintedComparison, PrintedField};
 use reclaim_document::Date;
 use reclaim_verify::document::barcode::{read_pdf417, read_qr_codes, BarcodeImage};
 use reclaim_verify::document::{DocumentReader, DocumentReason};
@@ -249,6 +250,7 @@ fn about_the_reading(r: DocumentReason) -> bool {
             | DocumentReason::MrzUncertain
             | DocumentReason::BarcodeInvalid
             | DocumentReason::MrzBarcodeMismatch
+            | DocumentReason::DocumentPrintedMismatch
     )
 }
 
@@ -285,6 +287,7 @@ fn documents(
             .map(DocumentReason::as_str)
             .collect();
         let read = report.mrz.as_ref().map(|m| m.lines.clone());
+        let unconfirmed = report.mrz.as_ref().map(|m| not_found_printed(&m.printed));
         let expected = e.expected_mrz.unwrap_or_default();
         // A specimen whose printed check digits fail is rightly flagged for them; any other
         // flag on a right reading refuses a good document.
@@ -315,6 +318,10 @@ fn documents(
             ),
             (false, Some(_)) => (Verdict::Flagged, flags.join(" ")),
         };
+        let detail = match unconfirmed.filter(|u| !u.is_empty()) {
+            Some(u) => format!("{detail} (not found printed: {})", u.join(", ")),
+            None => detail,
+        };
         out.push(Item {
             kind: "mrz",
             id: e.id,
@@ -326,6 +333,20 @@ fn documents(
         });
     }
     Ok(out)
+}
+
+/// The fields of an MRZ its document's printed lines did not state.
+fn not_found_printed(c: &PrintedComparison) -> Vec<&'static str> {
+    [
+        ("names", c.names),
+        ("birth date", c.birth_date),
+        ("expiry date", c.expiry_date),
+        ("document number", c.document_number),
+    ]
+    .into_iter()
+    .filter(|(_, f)| *f == PrintedField::NotFound)
+    .map(|(name, _)| name)
+    .collect()
 }
 
 /// `decoded` as ISO-8859-1 bytes, when it is UTF-8 text of that charset's characters only:
