@@ -144,9 +144,14 @@ async fn session_row(h: &Harness, id: &str) -> (String, i64) {
 /// Four heavy uploads from one address used to take every place in the queue, and every
 /// other person got `503 server_busy` until they were judged. Now one address has one
 /// judgement in flight for its self-registered keys, however many it holds, and another
-/// person's request waits its turn instead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_address_cannot_keep_another_account_at_server_busy() {
+/// person's request waits its turn instead. Each refusal is a security event in the log,
+/// naming the address it turned away (and no session token).
+#[test]
+fn one_address_cannot_keep_another_account_at_server_busy() {
+    with_log(one_address_cannot_keep_another_account_at_server_busy_logged)
+}
+
+async fn one_address_cannot_keep_another_account_at_server_busy_logged(log: Log) {
     let h = Harness::with(Db::sqlite(), busy_office()).await;
     let attacker = client_from("127.0.0.1");
     let victim = client_from("127.0.0.2");
@@ -188,6 +193,33 @@ async fn one_address_cannot_keep_another_account_at_server_busy() {
         reclaim_server::REVERIFY_QUEUE - 1,
         "one judgement in flight per address"
     );
+
+    let refused: Vec<Value> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "admission refused: server busy")
+        .collect();
+    assert_eq!(
+        refused.len(),
+        busy,
+        "one line per refusal in:\n{}",
+        log.text()
+    );
+    for l in &refused {
+        assert_eq!(l["level"], "WARN", "{l}");
+        assert_eq!(
+            l["fields"]["peer"], "127.0.0.1",
+            "the address turned away: {l}"
+        );
+        assert!(l["fields"]["reason"].is_string(), "{l}");
+    }
+    let text = log.text();
+    for (s, _) in &sessions {
+        assert!(
+            !text.contains(s.token.as_str()),
+            "a session token is in the log"
+        );
+    }
 }
 
 /// The answers of `tasks`, in order.

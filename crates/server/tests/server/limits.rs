@@ -9,7 +9,7 @@
 //! no proxy.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reclaim_protocol::{sign_attestation, DeviceKey};
@@ -460,59 +460,6 @@ async fn the_limits_table_stays_bounded_and_is_pruned(db: Db) {
     }
     assert_eq!(stale().await, 0, "expired limits rows are never pruned");
     assert!(limits_rows(&h).await > 0, "live counters were pruned too");
-}
-
-/// A log sink for one test: every thread of its runtime writes JSON lines here.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn lines(&self) -> Vec<Value> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-/// Runs `test` on a runtime of its own whose threads log, as JSON, to one [`Log`] (a
-/// dispatcher per thread, not the process-wide one, so tests running beside it neither
-/// write to it nor are affected).
-fn with_log<F: std::future::Future<Output = ()>>(test: impl FnOnce(Log) -> F) {
-    let log = Log::default();
-    let sink = log.clone();
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || sink.clone())
-            .finish(),
-    );
-    let for_threads = dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(move || {
-            // Kept for the thread's life: the runtime's threads end with it.
-            std::mem::forget(tracing::dispatcher::set_default(&for_threads));
-        })
-        .build()
-        .unwrap();
-    let _main = tracing::dispatcher::set_default(&dispatch);
-    runtime.block_on(test(log));
 }
 
 mod lockouts_and_limits_are_logged {
