@@ -155,6 +155,8 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
     mrz.corrections = corrections(lines, &candidates, &grid);
     mrz.uncertain = uncertain_names(layout, lines, &candidates, &grid);
     mrz.name_alternatives = name_alternatives(layout, lines, &grid, &mrz.uncertain);
+    mrz.uncertain
+        .extend(blind_doubts(layout, &candidates, &grid));
     // A correction to a character the recognizer never offered (a look-alike swap) is not
     // the image's evidence but a guess the check digit happened to accept.
     mrz.uncertain
@@ -274,6 +276,52 @@ fn uncertain_names(
                 column: col + 1,
                 read,
                 alternative,
+            })
+        })
+        .collect()
+}
+
+/// Where a check digit cannot tell what was read from the recognizer's runner-up: an
+/// ICAO check digit sums values (`<` 0, `0`-`9`, `A`-`Z` 10-35) times 7, 3, 1 modulo 10, so
+/// two characters whose values differ by a multiple of 10 (`<`, `0`, `A`, `K`, `U`; `P` and
+/// `F`; `8`, `I` and `S`; `5` and `Z`; ...) satisfy every check digit, the composite
+/// included, equally. A protected position read with such an alternative at least
+/// [`MIN_RELATIVE_PROBABILITY`] as likely (the bar of [`uncertain_names`]) is as unprotected
+/// as a name's: the check digits that verify say nothing about which of the two is printed.
+/// Dates hold digits only, whose values all differ, so this is the document number's and
+/// the optional data's doubt (a generated passport's `PTGPVJX4S6`, read `FTGPVJX4S6` with
+/// `P` close behind, verified).
+fn blind_doubts(
+    layout: &Layout,
+    candidates: &[Vec<Candidates>],
+    grid: &Grid,
+) -> Vec<super::UncertainChar> {
+    let value = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'Z' => Some((c - b'A' + 10) % 10),
+        FILLER => Some(0),
+        _ => None,
+    };
+    let mut protected: Vec<Pos> = checks(layout, grid)
+        .into_iter()
+        .flat_map(|c| c.covered.into_iter().chain([c.at]))
+        .collect();
+    protected.sort_unstable();
+    protected.dedup();
+    protected
+        .into_iter()
+        .filter_map(|(line, col)| {
+            let read = grid.get((line, col));
+            let offered = candidates.get(line)?.get(col)?;
+            let p_read = offered.iter().find(|c| c.0 == read).map_or(0.0, |c| c.1);
+            let &(alternative, _) = offered.iter().find(|&&(c, p)| {
+                c != read && value(c) == value(read) && p >= p_read * MIN_RELATIVE_PROBABILITY
+            })?;
+            Some(super::UncertainChar {
+                line: line + 1,
+                column: col + 1,
+                read: char::from(read),
+                alternative: char::from(alternative),
             })
         })
         .collect()
@@ -963,6 +1011,45 @@ mod tests {
         ocr[0][43] = vec![('B', 0.99)];
         let mrz = resolve_mrz(&ocr, today()).unwrap();
         assert!(mrz.lines[0].ends_with('B'));
+    }
+
+    /// A document number read with a runner-up the check digits cannot tell from it (`C`
+    /// and `M` count 12 and 22): every check digit verifies either way, so the reading is
+    /// uncertain. A runner-up they can tell apart (`C` and `G`, 12 and 16) is settled by
+    /// them, and one too unlikely is noise.
+    #[test]
+    fn a_runner_up_no_check_digit_can_see_is_a_doubt() {
+        let mut ocr = certain(&TD3);
+        // L898902C3: `C` at column 8 of line 2.
+        set(&mut ocr, 2, 8, &[('C', 0.6), ('M', 0.35)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert_eq!(mrz.lines, TD3);
+        assert!(mrz.all_check_digits_valid());
+        assert_eq!(
+            mrz.uncertain,
+            [UncertainChar {
+                line: 2,
+                column: 8,
+                read: 'C',
+                alternative: 'M'
+            }]
+        );
+        // `M` first with `C` close behind verifies too, and is as much in doubt.
+        set(&mut ocr, 2, 8, &[('M', 0.6), ('C', 0.35)]);
+        let mrz = resolve_mrz(&ocr, today()).unwrap();
+        assert!(mrz.all_check_digits_valid());
+        assert_eq!(mrz.uncertain.len(), 1, "{:?}", mrz.uncertain);
+        // A filler read as `0` in the optional data (both count 0).
+        let mut ocr = certain(&TD3);
+        set(&mut ocr, 2, 30, &[('<', 0.7), ('0', 0.3)]);
+        assert_eq!(resolve_mrz(&ocr, today()).unwrap().uncertain.len(), 1);
+        for alts in [[('C', 0.6), ('G', 0.4)], [('C', 0.9), ('M', 0.1)]] {
+            let mut ocr = certain(&TD3);
+            set(&mut ocr, 2, 8, &alts);
+            let mrz = resolve_mrz(&ocr, today()).unwrap();
+            assert_eq!(mrz.lines, TD3);
+            assert!(mrz.uncertain.is_empty(), "{alts:?}: {:?}", mrz.uncertain);
+        }
     }
 
     /// The Dutch specimen ID card's name line as our recognizer read it: the `<` between
