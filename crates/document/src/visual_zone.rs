@@ -144,12 +144,38 @@ pub fn date_printed(date: Date, line: &str) -> bool {
         if letters < 3 || !names_month(&after_day[..letters], month) {
             continue;
         }
-        let after_month = &after_day[letters..];
-        if after_month.starts_with(&year4) || after_month.starts_with(&year2) {
+        let mut after_month = &after_day[letters..];
+        // `JAN/JAN`: the slash between two languages' months read as a digit.
+        if let Some((b'7' | b'1', rest)) = after_month.split_first() {
+            let second = rest.iter().take_while(|b| b.is_ascii_uppercase()).count();
+            if second >= 3 && month_of(&rest[..second]).is_some() {
+                after_month = &rest[second..];
+            }
+        }
+        if starts_with_digits(after_month, &year4) || starts_with_digits(after_month, &year2) {
             return true;
         }
     }
     false
+}
+
+/// Whether `text` starts with `digits`, a letter the recognizer confuses with a digit
+/// (`8S` for `85`, `O` for `0`) counting as that digit: a year follows the month's letters,
+/// so nothing there is a letter.
+fn starts_with_digits(text: &[u8], digits: &[u8]) -> bool {
+    text.len() >= digits.len()
+        && text.iter().zip(digits).all(|(&t, &d)| {
+            t == d
+                || matches!(
+                    (t, d),
+                    (b'O' | b'Q' | b'D', b'0')
+                        | (b'I' | b'L', b'1')
+                        | (b'Z', b'2')
+                        | (b'S', b'5')
+                        | (b'G', b'6')
+                        | (b'B', b'8')
+                )
+        })
 }
 
 /// Characters a recognizer confuses between letters and digits, folded to one form, so
@@ -337,9 +363,13 @@ pub fn names_are_printed(
     let last_part = parts.len().saturating_sub(1);
     let printed = |name: &str, cut: bool| {
         let plain = without_umlaut_e(name);
-        words
-            .iter()
-            .any(|w| w == name || *w == plain || (cut && w.starts_with(name)))
+        words.iter().any(|w| {
+            w == name
+                || *w == plain
+                || (cut && w.starts_with(name))
+                || after_other_script(w, name)
+                || after_other_script(w, &plain)
+        })
     };
     // Surname and given names printed on one line, the spaces between them missed, and
     // perhaps a word printed beside them run on (`LINMEIHUASPECIMEN`).
@@ -353,6 +383,15 @@ pub fn names_are_printed(
                 let cut = truncated && p == last_part;
                 printed(&part.concat(), cut) || part.iter().all(|word| printed(word, false))
             }))
+}
+
+/// Whether `word` is `name` printed after the same name in another script, the two run
+/// together (`TKAHEHKOTKACHENKO`: Ukraine prints `ТКАЧЕНКО/TKACHENKO`, and the recognizer
+/// reads the Cyrillic as look-alike Latin letters and misses the slash). At least three
+/// letters must come before, and the name must be four long: a name misread by a letter or
+/// two at its start (`LIVIA` for `OLIVIA`) is not confirmed by the printed whole.
+fn after_other_script(word: &str, name: &str) -> bool {
+    name.len() >= 4 && word.len() >= name.len() + 3 && word.ends_with(name)
 }
 
 /// `AE`, `OE` and `UE` written `A`, `O`, `U`.
@@ -399,6 +438,11 @@ mod tests {
             ("31DESDEC66", "1966-12-31"),
             ("24 CEPAUG91", "1991-08-24"),
             ("131113", "2013-11-13"),
+            // The slash between two languages' months read as `7`, a `5` of the year as `S`
+            // (Canada's specimen passport, `01 JAN /JAN 85`).
+            ("01 JAN7JAN85", "1985-01-01"),
+            ("01 JAN7JAN8S", "1985-01-01"),
+            ("14JAN1JAN2O23", "2023-01-14"),
         ] {
             assert!(states(line, iso), "{line:?} should state {iso}");
         }
@@ -412,6 +456,9 @@ mod tests {
             ("12 AUG 1975", "1974-08-12"),
             ("13 AUG 1974", "1974-08-12"),
             ("12 SEP 1974", "1974-08-12"),
+            ("12 AUG7SEP 74", "1974-09-12"),
+            ("12 AUG7AUG 75", "1974-08-12"),
+            ("12 AUG 7S", "1974-08-12"),
             ("12 JUIN 1974", "1974-07-12"), // JUIN is June, not July
             ("12 AUG", "1974-08-12"),       // no year
             ("12 08 1975", "1974-08-12"),
@@ -537,6 +584,34 @@ mod tests {
         let lines = vec!["ERIKSSONANNA".to_string()];
         assert_eq!(
             compare_printed(&fields(), false, &lines).names,
+            PrintedField::NotFound
+        );
+    }
+
+    /// Ukraine's specimen: each name printed in Cyrillic, then in Latin letters, the
+    /// recognizer reading the Cyrillic as look-alike Latin and missing the slash.
+    #[test]
+    fn a_name_printed_after_its_other_script_is_found_and_a_clipped_one_is_not() {
+        let mut f = fields();
+        f.surname = Some("TKACHENKO".into());
+        f.given_names = Some("MARIANA".into());
+        let lines = vec!["TKAHEHKOTKACHENKO".to_string(), "MAPAHAMARIANA".to_string()];
+        assert_eq!(
+            compare_printed(&f, false, &lines).names,
+            PrintedField::Confirmed
+        );
+        // A name misread by its first letters is not confirmed by the printed whole, nor
+        // is a short name inside a longer word.
+        f.surname = Some("ACHENKO".into());
+        let lines = vec!["TKACHENKO".to_string(), "MAPAHAMARIANA".to_string()];
+        assert_eq!(
+            compare_printed(&f, false, &lines).names,
+            PrintedField::NotFound
+        );
+        f.surname = Some("TKACHENKO".into());
+        f.given_names = Some("ANA".into());
+        assert_eq!(
+            compare_printed(&f, false, &lines).names,
             PrintedField::NotFound
         );
     }

@@ -100,6 +100,10 @@ impl TextLineDetector {
     }
 }
 
+/// A box less than this many heights long is too short for its own axis to say which way
+/// its text runs.
+const SHORT_BOX: f32 = 2.5;
+
 /// Joins pieces of one line that the detector split (a long run of `<` fillers can break
 /// an MRZ line in two): parallel boxes on the same baseline with a gap of less than two
 /// line heights become one box spanning both.
@@ -125,24 +129,36 @@ pub fn merge_fragments(mut lines: Vec<TextLine>) -> Vec<TextLine> {
     }
 }
 
-/// `a` and `b` as one line, when they lie on one baseline with a small gap.
+/// `a` and `b` as one line, when they lie on one baseline with a small gap. A short box
+/// (a two-digit year apart from its day and month, a word's last letters) has no
+/// direction worth the name, its region being nearly square: it joins a longer one on
+/// that one's baseline whatever its own axis says.
 fn join(a: &TextLine, b: &TextLine) -> Option<TextLine> {
     let dot = a.direction[0] * b.direction[0] + a.direction[1] * b.direction[1];
-    if dot.abs() < 0.995 || (a.height / b.height - 1.0).abs() > 0.5 {
+    // Only a short box beside a long one is joined on the long one's word alone, and
+    // then more strictly: closer to its baseline, nearer, no taller.
+    let short =
+        b.length < SHORT_BOX * b.height && a.length >= SHORT_BOX * a.height && dot.abs() < 0.995;
+    if (dot.abs() < 0.995 && !short) || (a.height / b.height - 1.0).abs() > 0.5 {
         return None;
     }
     let [ux, uy] = a.direction;
     let [vx, vy] = a.normal();
     let (dx, dy) = (b.center[0] - a.center[0], b.center[1] - a.center[1]);
     let (along, across) = (dx * ux + dy * uy, dx * vx + dy * vy);
-    let height = a.height.max(b.height);
-    if across.abs() > 0.35 * height {
+    let height = if short {
+        a.height
+    } else {
+        a.height.max(b.height)
+    };
+    let (max_across, max_gap) = if short { (0.25, 1.0) } else { (0.35, 2.0) };
+    if across.abs() > max_across * height || (short && b.height > 1.25 * a.height) {
         return None;
     }
     let (a0, a1) = (-a.length / 2.0, a.length / 2.0);
     let (b0, b1) = (along - b.length / 2.0, along + b.length / 2.0);
     let gap = b0.max(a0) - a1.min(b1);
-    if gap > 2.0 * height {
+    if gap > max_gap * height {
         return None;
     }
     let (start, end) = (a0.min(b0), a1.max(b1));
@@ -335,6 +351,48 @@ mod tests {
             merge_fragments(vec![piece(0.0, 0.0, 50.0), piece(200.0, 0.0, 50.0)]).len(),
             2
         );
+    }
+
+    /// Canada's specimen passport: `01 JAN /JAN` and its year `85` detected apart, the
+    /// year's nearly square box turned 8 degrees by its own axis.
+    #[test]
+    fn a_short_box_joins_a_long_one_on_its_baseline_whatever_its_own_axis() {
+        let (c, s) = (8f32.to_radians().cos(), 8f32.to_radians().sin());
+        let line = TextLine {
+            center: [210.0, 141.0],
+            direction: [1.0, 0.0],
+            length: 100.0,
+            height: 18.0,
+            score: 0.9,
+        };
+        let year = |y: f32, height: f32| TextLine {
+            center: [270.0, y],
+            direction: [c, s],
+            length: 27.0,
+            height,
+            score: 0.9,
+        };
+        let joined = merge_fragments(vec![line, year(140.0, 16.0)]);
+        assert_eq!(joined.len(), 1, "{joined:?}");
+        assert!((joined[0].length - 123.5).abs() < 1.0, "{joined:?}");
+        assert!((joined[0].height - 18.0).abs() < 1e-3);
+        // Not a box on the next line's baseline, a taller one, or one two heights away.
+        for other in [
+            year(150.0, 16.0),
+            year(140.0, 24.0),
+            TextLine {
+                center: [310.0, 140.0],
+                ..year(140.0, 16.0)
+            },
+        ] {
+            assert_eq!(merge_fragments(vec![line, other]).len(), 2, "{other:?}");
+        }
+        // Two short boxes, neither with an axis to trust, stay apart.
+        let short = TextLine {
+            length: 30.0,
+            ..line
+        };
+        assert_eq!(merge_fragments(vec![short, year(140.0, 16.0)]).len(), 2);
     }
 
     #[test]
