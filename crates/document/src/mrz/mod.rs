@@ -14,6 +14,7 @@ mod encode;
 mod layout;
 mod printed;
 mod resolve;
+mod shapes;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,7 @@ pub use crate::visual_zone::printed_words;
 pub use encode::{encode_mrz, MrzInput};
 pub use printed::{names_in_doubt, settle_names_by_printed, MAX_NAME_DOUBTS};
 pub use resolve::{correct_by_class, resolve_mrz};
+pub use shapes::{filler_doubts, settle_fillers_by_shape, FillerDoubt, Shape};
 
 /// A field of an MRZ, as named in check-digit results, field errors and encoder errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,6 +152,11 @@ pub struct Mrz {
     /// whose every name word is printed on the document.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub names_printed: bool,
+    /// Doubts between the filler and a letter were settled by what the characters look
+    /// like beside the zone's own certain fillers and letters ([`settle_fillers_by_shape`]);
+    /// each change is in `corrections`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fillers_by_shape: bool,
     pub field_errors: Vec<FieldError>,
     /// The lines read, without surrounding whitespace.
     pub lines: Vec<String>,
@@ -412,6 +419,7 @@ fn read(layout: &Layout, grid: &Grid, today: Date) -> Mrz {
         corrections: Vec::new(),
         name_alternatives: Vec::new(),
         names_printed: false,
+        fillers_by_shape: false,
         field_errors: errors,
         lines: grid.lines(),
     }

@@ -1,6 +1,7 @@
 //! Reading identity documents from photos: the MRZ, the barcodes and the portrait.
 
 pub mod barcode;
+pub mod filler_shapes;
 pub mod mrz;
 pub mod ocr;
 pub mod reader;

@@ -8,10 +8,11 @@
 //! first does not verify.
 
 use image::RgbImage;
-use reclaim_document::mrz::{resolve_mrz, Mrz};
+use reclaim_document::mrz::{filler_doubts, resolve_mrz, settle_fillers_by_shape, Mrz};
 use reclaim_document::Date;
 
-use crate::document::ocr::{character_positions, MrzRecognizer};
+use crate::document::filler_shapes::{judge_filler_doubts, ReadLine};
+use crate::document::ocr::{character_positions, column_offset, MrzRecognizer};
 use crate::document::text_lines::TextLine;
 use crate::error::Result;
 
@@ -304,15 +305,31 @@ pub fn read_group(
                         .map(|p| recognizer.decode(p, length))
                         .collect();
                     let confidence =
-                        decoded.iter().map(|(_, c)| c).sum::<f32>() / decoded.len() as f32;
+                        decoded.iter().map(|d| d.confidence).sum::<f32>() / decoded.len() as f32;
                     most_confident = most_confident.max(confidence);
-                    let readings: Vec<_> = decoded.into_iter().map(|(r, _)| r).collect();
-                    if readings.iter().any(|r| r.len() != length) {
+                    if decoded.iter().any(|d| d.reading.len() != length) {
                         continue;
                     }
-                    let Ok(mrz) = resolve_mrz(&readings, today) else {
+                    let readings: Vec<_> = decoded.iter().map(|d| d.reading.clone()).collect();
+                    let Ok(mut mrz) = resolve_mrz(&readings, today) else {
                         continue;
                     };
+                    let offsets: Vec<Vec<f32>> = decoded
+                        .iter()
+                        .zip(&probabilities)
+                        .zip(&oriented)
+                        .map(|((d, probs), line)| {
+                            d.columns
+                                .iter()
+                                .map(|&t| column_offset(t, probs.len(), line))
+                                .collect()
+                        })
+                        .collect();
+                    if let Some(settled) =
+                        settle_by_shape(img, &oriented, &offsets, &readings, &mrz, today)
+                    {
+                        mrz = settled;
+                    }
                     let verified = mrz.all_check_digits_valid();
                     let candidate = MrzReading {
                         mrz,
@@ -349,6 +366,36 @@ pub fn read_group(
         }
     }
     Ok(best)
+}
+
+/// `mrz` with its doubts between the filler and a letter settled by the characters' look
+/// ([`judge_filler_doubts`]), or `None` when there are none or none is decided.
+fn settle_by_shape(
+    img: &RgbImage,
+    lines: &[TextLine],
+    offsets: &[Vec<f32>],
+    readings: &[crate::document::ocr::LineReading],
+    mrz: &Mrz,
+    today: Date,
+) -> Option<Mrz> {
+    let doubts = filler_doubts(mrz);
+    if doubts.is_empty() {
+        return None;
+    }
+    let read: Vec<ReadLine<'_>> = lines
+        .iter()
+        .zip(offsets)
+        .zip(readings)
+        .zip(&mrz.lines)
+        .map(|(((line, offsets), read_as), text)| ReadLine {
+            line,
+            offsets,
+            read_as,
+            text,
+        })
+        .collect();
+    let verdicts = judge_filler_doubts(img, &read, &doubts);
+    settle_fillers_by_shape(mrz, &verdicts, today)
 }
 
 /// Whether the recognizer sees a character within about one character of the end of

@@ -159,7 +159,7 @@ impl MrzRecognizer {
     /// `probs` (from [`MrzRecognizer::probabilities`]) read as exactly `length`
     /// characters, with alternatives, and the mean log probability per column of that
     /// reading (how sure the recognizer is).
-    pub fn decode(&self, probs: &[Vec<f32>], length: usize) -> (LineReading, f32) {
+    pub fn decode(&self, probs: &[Vec<f32>], length: usize) -> ForcedReading {
         forced_length_decode(probs, length, &self.alphabet)
     }
 }
@@ -309,14 +309,19 @@ fn draw_line(
     }
 }
 
-/// Where the recognizer sees characters in `probs` (greedy CTC), as offsets along the
-/// line from its centre, in the photo's pixels, given the line as it was cut.
-pub fn character_positions(probs: &[Vec<f32>], line: &TextLine) -> Vec<f32> {
+/// The offset along `line` from its centre, in the photo's pixels, of the recognizer's
+/// output column `t` (fractional) of `columns`, the line cut as [`line_tensor`] cuts it.
+pub fn column_offset(t: f32, columns: usize, line: &TextLine) -> f32 {
     let height = line.height.max(1.0);
     let width = ((line.length / height * LINE_HEIGHT as f32 * STRETCH).round() as usize)
         .clamp(1, LINE_WIDTH) as f32;
-    let columns = probs.len().max(1) as f32;
-    let pixels_per_column = LINE_WIDTH as f32 / columns;
+    let pixels_per_column = LINE_WIDTH as f32 / columns.max(1) as f32;
+    (t * pixels_per_column) / width * line.length - line.length / 2.0
+}
+
+/// Where the recognizer sees characters in `probs` (greedy CTC), as offsets along the
+/// line from its centre, in the photo's pixels, given the line as it was cut.
+pub fn character_positions(probs: &[Vec<f32>], line: &TextLine) -> Vec<f32> {
     let mut positions = Vec::new();
     let mut previous = 0;
     let mut start = 0;
@@ -339,22 +344,39 @@ pub fn character_positions(probs: &[Vec<f32>], line: &TextLine) -> Vec<f32> {
     }
     positions
         .into_iter()
-        .map(|t| (t * pixels_per_column) / width * line.length - line.length / 2.0)
+        .map(|t| column_offset(t, probs.len(), line))
         .collect()
 }
 
+/// A line read as a known number of characters.
+#[derive(Debug, Clone, Default)]
+pub struct ForcedReading {
+    /// Per character, the candidates with their probabilities, best first.
+    pub reading: LineReading,
+    /// Mean log probability per column of the path read (how sure the recognizer is).
+    pub confidence: f32,
+    /// Per character, the middle of the output columns it was read from (fractional).
+    pub columns: Vec<f32>,
+}
+
+impl ForcedReading {
+    fn nothing() -> Self {
+        ForcedReading {
+            reading: Vec::new(),
+            confidence: f32::NEG_INFINITY,
+            columns: Vec::new(),
+        }
+    }
+}
+
 /// The most probable CTC path over `probs` (columns x classes, class 0 blank) that emits
-/// exactly `length` characters; for each, the best classes over the columns it spans.
-/// Returns the reading and the path's mean log probability per column.
-pub fn forced_length_decode(
-    probs: &[Vec<f32>],
-    length: usize,
-    alphabet: &[char],
-) -> (LineReading, f32) {
+/// exactly `length` characters; for each, the best classes over the columns it spans, and
+/// where those columns are. The confidence is the path's mean log probability per column.
+pub fn forced_length_decode(probs: &[Vec<f32>], length: usize, alphabet: &[char]) -> ForcedReading {
     let t_len = probs.len();
     let classes = alphabet.len() + 1;
     if t_len == 0 || length == 0 || probs.iter().any(|c| c.len() != classes) {
-        return (Vec::new(), f32::NEG_INFINITY);
+        return ForcedReading::nothing();
     }
     let logp: Vec<Vec<f32>> = probs
         .iter()
@@ -428,10 +450,10 @@ pub fn forced_length_decode(
     let end = &score[idx(length, 0)..idx(length, 0) + classes];
     let (end_c, &end_score) = match end.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
         Some(best) => best,
-        None => return (Vec::new(), f32::NEG_INFINITY),
+        None => return ForcedReading::nothing(),
     };
     if end_score == f32::NEG_INFINITY {
-        return (Vec::new(), f32::NEG_INFINITY);
+        return ForcedReading::nothing();
     }
     // Walk back to the class of each column.
     let mut path = vec![0usize; t_len];
@@ -441,7 +463,7 @@ pub fn forced_length_decode(
         if t > 0 {
             state = back[t][state] as usize;
             if state == u32::MAX as usize {
-                return (Vec::new(), f32::NEG_INFINITY);
+                return ForcedReading::nothing();
             }
         }
     }
@@ -478,7 +500,14 @@ pub fn forced_length_decode(
             ranked
         })
         .collect();
-    (reading, end_score / t_len as f32)
+    ForcedReading {
+        reading,
+        confidence: end_score / t_len as f32,
+        columns: spans
+            .iter()
+            .map(|&(a, b)| (a + b) as f32 / 2.0 + 0.5)
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -514,10 +543,18 @@ mod tests {
         }
         probs.push(column(3, 0, 0.9));
         assert_eq!(greedy_length(&probs), 2);
-        let (reading, confidence) = forced_length_decode(&probs, 4, &alphabet);
-        let text: String = reading.iter().map(|c| c[0].0).collect();
+        let read = forced_length_decode(&probs, 4, &alphabet);
+        let text: String = read.reading.iter().map(|c| c[0].0).collect();
         assert_eq!(text, "A<<<");
-        assert!(confidence.is_finite());
+        assert!(read.confidence.is_finite());
+        // One column position per character, in order, within the line.
+        assert_eq!(read.columns.len(), 4);
+        assert!(
+            read.columns.windows(2).all(|w| w[0] < w[1]),
+            "{:?}",
+            read.columns
+        );
+        assert!(read.columns.iter().all(|&t| (0.0..=9.0).contains(&t)));
     }
 
     #[test]
@@ -525,19 +562,19 @@ mod tests {
         let alphabet = ['0', 'O'];
         let mut c = vec![0.05, 0.55, 0.40];
         let probs = vec![c.clone(), column(3, 0, 0.9)];
-        let (reading, _) = forced_length_decode(&probs, 1, &alphabet);
+        let reading = forced_length_decode(&probs, 1, &alphabet).reading;
         assert_eq!(reading[0][0].0, '0');
         assert_eq!(reading[0][1].0, 'O');
         c.swap(1, 2);
-        let (reading, _) = forced_length_decode(&[c], 1, &alphabet);
+        let reading = forced_length_decode(&[c], 1, &alphabet).reading;
         assert_eq!(reading[0][0].0, 'O');
     }
 
     #[test]
     fn impossible_lengths_give_nothing() {
         let probs = vec![column(3, 1, 0.9); 2];
-        let (reading, confidence) = forced_length_decode(&probs, 3, &['A', 'B']);
-        assert!(reading.is_empty() && confidence == f32::NEG_INFINITY);
-        assert!(forced_length_decode(&[], 1, &['A']).0.is_empty());
+        let read = forced_length_decode(&probs, 3, &['A', 'B']);
+        assert!(read.reading.is_empty() && read.confidence == f32::NEG_INFINITY);
+        assert!(forced_length_decode(&[], 1, &['A']).reading.is_empty());
     }
 }
