@@ -71,6 +71,9 @@ struct Item {
     /// The reference decoder's outcome, for barcodes: `Some(true)` when it decoded the
     /// expected payload.
     reference: Option<bool>,
+    /// For a document with an MRZ: whether the MRZ was read as printed, whatever was
+    /// flagged (a reading right but refused for the printed page counts here).
+    mrz_read_right: Option<bool>,
     ms: f64,
 }
 
@@ -295,6 +298,7 @@ fn documents(
             *f == DocumentReason::MrzCheckDigitFailed.as_str()
                 && e.all_check_digits_ok == Some(false)
         };
+        let mrz_read_right = e.has_mrz.then(|| read.as_ref() == Some(&expected));
         let (result, detail) = match (e.has_mrz, read) {
             (true, Some(lines)) if lines == expected && flags.iter().all(expected_flag) => {
                 (Verdict::Right, flags.join(" "))
@@ -329,6 +333,7 @@ fn documents(
             result,
             detail,
             reference: None,
+            mrz_read_right,
             ms,
         });
     }
@@ -448,6 +453,7 @@ fn aamva(dir: &Path, manifest: &Path) -> Result<Vec<Item>, String> {
             result,
             detail,
             reference: None,
+            mrz_read_right: None,
             ms,
         });
     }
@@ -497,6 +503,7 @@ fn barcodes(dir: &Path, manifest: &Path) -> Result<Vec<Item>, String> {
             result,
             detail,
             reference: Some(reference.is_some_and(Reference::right)),
+            mrz_read_right: None,
             ms,
         });
     }
@@ -513,6 +520,8 @@ struct Totals {
     wrong: usize,
     none: usize,
     reference_right: Option<usize>,
+    /// Documents with an MRZ whose MRZ was read as printed, flagged or not.
+    mrz_read_right: Option<usize>,
     mean_ms: f64,
 }
 
@@ -529,6 +538,9 @@ fn totals(items: &[Item]) -> BTreeMap<&'static str, Totals> {
         }
         if let Some(r) = i.reference {
             *t.reference_right.get_or_insert(0) += usize::from(r);
+        }
+        if let Some(r) = i.mrz_read_right {
+            *t.mrz_read_right.get_or_insert(0) += usize::from(r);
         }
         t.mean_ms += i.ms;
     }
@@ -561,19 +573,19 @@ fn print_items(items: &[Item]) {
 }
 
 fn print_totals(totals: &BTreeMap<&'static str, Totals>) {
-    say!("\n| kind | items | right | flagged | wrong, unflagged | nothing there, nothing read | zxing-cpp right | mean ms |");
-    say!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    say!("\n| kind | items | right | flagged | wrong, unflagged | nothing there, nothing read | zxing-cpp right | MRZ read as printed, flagged or not | mean ms |");
+    say!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let or_na = |n: Option<usize>| n.map_or_else(|| "n/a".to_string(), |r| r.to_string());
     for (kind, t) in totals {
-        let reference = t
-            .reference_right
-            .map_or_else(|| "n/a".to_string(), |r| r.to_string());
         say!(
-            "| {kind} | {} | {} | {} | {} | {} | {reference} | {:.0} |",
+            "| {kind} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
             t.items,
             t.right,
             t.flagged,
             t.wrong,
             t.none,
+            or_na(t.reference_right),
+            or_na(t.mrz_read_right),
             t.mean_ms
         );
     }
