@@ -6,11 +6,13 @@
 //! same font, at the same scale and with the same blur. Each character's cell (the line's
 //! characters are evenly spaced, so cells come from a straight fit through where the
 //! recognizer read them) is cut out, grey, normalised; the certain fillers' cells averaged
-//! make this zone's filler. A doubtful cell is a filler when it resembles that average at
-//! least as much as every certain filler does (each against the average of the others) and
-//! more than any certain letter does; a letter when it resembles it no more than some
-//! certain letter; and unclear in between, or when the zone's own fillers and letters are
-//! not apart (nothing is decided on a zone that cannot tell its own characters apart).
+//! make this zone's filler. How much each certain filler resembles the average of the
+//! others, and each certain letter the average, set the zone's own bounds; a zone whose
+//! certain fillers and letters overlap decides nothing. A doubtful cell is the filler when
+//! it resembles the average at least as much as every certain filler does, or when it is
+//! nearer the fillers' side of the gap and resembles them more than the zone's certain
+//! copies of the letter offered there. Otherwise it stays in doubt: this never decides
+//! for a letter, which the printed names (and the recognizer's first choice) are left to.
 //! No threshold is chosen here: each zone sets its own from its certain characters.
 
 use image::RgbImage;
@@ -41,8 +43,7 @@ pub struct ReadLine<'a> {
     pub text: &'a str,
 }
 
-/// What each of `doubts` looks like: [`Shape::Filler`], [`Shape::Letter`] or
-/// [`Shape::Unclear`].
+/// What each of `doubts` looks like: [`Shape::Filler`] or [`Shape::Unclear`].
 pub fn judge_filler_doubts(
     img: &RgbImage,
     lines: &[ReadLine<'_>],
@@ -130,17 +131,45 @@ pub fn judge_filler_doubts(
     }
     // A doubtful filler sits between letters, whose edges reach into its cell, where the
     // certain ones mostly sit among fillers: it resembles the average filler a little
-    // less than they do. Nearer the fillers' side of the gap than the letters' is a filler.
+    // less than they do. So a cell is the filler when it resembles the average filler at
+    // least as much as every certain filler does; or when it is on the fillers' side of
+    // the gap between the two and resembles the average filler more than the zone's own
+    // certain copies of the letter offered there (a `K`'s chevron resembles the filler,
+    // its stem does not). Never the letter: a letter the recognizer read stays read, and
+    // one it read as the filler stays in doubt for the printed names to settle.
     let middle = (least_filler + most_letter) / 2.0;
     doubts
         .iter()
         .map(|&d| {
-            let shape = match score(d.line - 1, d.column - 1, &template) {
-                Some(s) if s > middle => Shape::Filler,
-                Some(s) if s <= most_letter => Shape::Letter,
-                _ => Shape::Unclear,
+            let (i, k) = (d.line - 1, d.column - 1);
+            let Some(s) = score(i, k, &template) else {
+                return (d, Shape::Unclear);
             };
-            (d, shape)
+            let copies: Vec<Vec<f32>> = letters
+                .iter()
+                .filter(|&&(li, lk)| lines[li].text.as_bytes().get(lk) == Some(&(d.letter as u8)))
+                .filter_map(|&p| centred(p))
+                .collect();
+            let nearer_filler = || {
+                let sum = copies
+                    .iter()
+                    .fold(vec![0.0f32; CELL_W * CELL_H], |mut acc, c| {
+                        acc.iter_mut().zip(c).for_each(|(a, v)| *a += v);
+                        acc
+                    });
+                normalised(sum)
+                    .and_then(|letter| score(i, k, &letter))
+                    .is_some_and(|as_letter| s > as_letter)
+            };
+            let filler = s >= least_filler || (s > middle && !copies.is_empty() && nearer_filler());
+            (
+                d,
+                if filler {
+                    Shape::Filler
+                } else {
+                    Shape::Unclear
+                },
+            )
         })
         .collect()
 }
@@ -327,13 +356,26 @@ mod tests {
 
     #[test]
     fn a_filler_read_as_a_letter_is_told_by_the_zones_own_fillers() {
-        // Column 4 is drawn as a filler and read `K`; column 9 is a letter read `<`.
+        // Column 4 is drawn as a filler and read `K`; column 9 is a letter read `<`: it
+        // stays in doubt (nothing here decides for a letter).
         let shapes = judge(
             "ABC<DE<<FG<<<<HI<<<<<<",
             "ABCKDE<<<G<<<<HI<<<<<<",
             &[(4, 'K'), (9, 'F')],
         );
-        assert_eq!(shapes, [Shape::Filler, Shape::Letter]);
+        assert_eq!(shapes, [Shape::Filler, Shape::Unclear]);
+    }
+
+    /// A `K` in doubt with the filler is a `K` here: its stem is unlike the zone's
+    /// fillers, and it resembles the zone's certain `K` more.
+    #[test]
+    fn a_letter_with_the_filler_offered_stays_in_doubt() {
+        let shapes = judge(
+            "ABKD<E<<FK<<<<HI<<<<<<",
+            "ABKD<E<<FK<<<<HI<<<<<<",
+            &[(10, 'K')],
+        );
+        assert_eq!(shapes, [Shape::Unclear]);
     }
 
     #[test]
