@@ -38,6 +38,22 @@ pub fn blend(img: &mut RgbImage, x: i32, y: i32, color: [u8; 3], alpha: f32) {
 }
 
 /// Draws `text` with its baseline at `y`, starting at `x`; returns the pen position after it.
+/// How wide `s` is set in `font` at `size`, as [`text`] would draw it.
+pub fn text_width(font: &FontRef, size: f32, s: &str) -> f32 {
+    let scaled = font.as_scaled(PxScale::from(size));
+    let mut width = 0.0;
+    let mut previous = None;
+    for c in s.chars() {
+        let id = font.glyph_id(c);
+        if let Some(prev) = previous {
+            width += scaled.kern(prev, id);
+        }
+        width += scaled.h_advance(id);
+        previous = Some(id);
+    }
+    width
+}
+
 pub fn text(
     img: &mut RgbImage,
     font: &FontRef,

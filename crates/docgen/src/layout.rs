@@ -149,19 +149,27 @@ fn sex_text(s: Sex) -> &'static str {
     }
 }
 
-/// Prints labelled fields in a column from (x, y); returns the y after the last one.
+/// Prints labelled fields in a column from (x, y), each value no wider than `width` (a
+/// long name is set smaller, as issuers do, rather than run into the next column);
+/// returns the y after the last one.
 fn fields(
     img: &mut RgbImage,
     fonts: &Fonts,
-    x: f32,
-    mut y: f32,
+    (x, mut y): (f32, f32),
+    width: f32,
     rows: &[(&str, String)],
     size: f32,
 ) -> f32 {
     for (label, value) in rows {
         draw::text(img, &fonts.sans, size * 0.55, x, y, label, LABEL);
         y += size * 1.0;
-        draw::text(img, &fonts.bold, size, x, y, value, INK);
+        let natural = draw::text_width(&fonts.bold, size, value);
+        let fitted = if natural > width && natural > 0.0 {
+            size * width / natural
+        } else {
+            size
+        };
+        draw::text(img, &fonts.bold, fitted, x, y, value, INK);
         y += size * 0.75;
     }
     y
@@ -313,17 +321,32 @@ pub fn render(spec: &DocumentSpec) -> Result<RenderedDocument, DocgenError> {
     if matches!(spec.kind, DocKind::Td1 | DocKind::Aamva) {
         // The small card holds fewer rows in one column: two columns.
         let (left, right) = rows.split_at(4);
-        fields(&mut front, &fonts, column, mm(13.0), left, size);
+        let half = (fw - column) / 2.0;
         fields(
             &mut front,
             &fonts,
-            column + (fw - column) / 2.0,
-            mm(13.0),
+            (column, mm(13.0)),
+            half - mm(2.0),
+            left,
+            size,
+        );
+        fields(
+            &mut front,
+            &fonts,
+            (column + half, mm(13.0)),
+            half - mm(3.0),
             right,
             size,
         );
     } else {
-        fields(&mut front, &fonts, column, mm(14.0), &rows, size);
+        fields(
+            &mut front,
+            &fonts,
+            (column, mm(14.0)),
+            fw - column - mm(3.0),
+            &rows,
+            size,
+        );
     }
     draw::text(
         &mut front,
