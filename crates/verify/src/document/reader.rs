@@ -48,8 +48,9 @@ pub enum DocumentReason {
     BarcodeInvalid,
     /// The MRZ and the barcode of the same card disagree.
     MrzBarcodeMismatch,
-    /// The printed (visual) zone does not state the names or the birth date the MRZ
-    /// states: they were not found among the printed lines read (`MrzReport::printed`,
+    /// The printed (visual) zone does not state the names or the birth date the MRZ (or,
+    /// on a licence, the barcode) states: they were not found among the printed lines
+    /// read (`MrzReport::printed`, `BarcodeReport::printed`,
     /// `PrintedComparison::identity_confirmed`).
     DocumentPrintedMismatch,
     /// The document's expiry date has passed.
@@ -114,6 +115,9 @@ pub struct BarcodeReport {
     pub tolerated: Vec<&'static str>,
     /// A QR code's content, when it is text.
     pub text: Option<String>,
+    /// For the AAMVA payload a document was read from (no MRZ): its fields set against
+    /// the printed lines read off the card.
+    pub printed: Option<PrintedComparison>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,8 +225,21 @@ impl DocumentReader {
             let barcodes = barcodes.join().unwrap_or_else(|_| (Vec::new(), 0.0));
             (mrz, barcodes)
         });
-        let (mrz, saw_mrz_lines) = mrz_result?;
+        let (mrz, saw_mrz_lines, side_lines) = mrz_result?;
         timings.barcodes = barcode_ms;
+        let mut barcodes = barcodes;
+        // A licence has no MRZ: its barcode's fields are what is set against the printed
+        // card (NIST SP 800-63A-4 asks for the barcode to be compared with the printed
+        // data too), as an MRZ's are.
+        if mrz.is_none() {
+            if let Some(b) = barcodes.iter_mut().find(|b| b.fields.is_some()) {
+                let t = Instant::now();
+                if let Some(fields) = &b.fields {
+                    b.printed = Some(self.printed_against(&sides, &side_lines, None, fields)?);
+                }
+                timings.printed += ms(t);
+            }
+        }
 
         // The portrait: the largest face on either side, the MRZ side turned upright.
         let t = Instant::now();
@@ -276,7 +293,7 @@ impl DocumentReader {
         sides: &[(Side, &RgbImage, f32)],
         today: Date,
         timings: &mut DocumentTimings,
-    ) -> Result<(Option<MrzFound>, bool)> {
+    ) -> Result<(Option<MrzFound>, bool, Vec<Vec<TextLine>>)> {
         let t = Instant::now();
         let mut groups: Vec<(usize, f32, Vec<TextLine>)> = Vec::new();
         let mut side_lines: Vec<Vec<TextLine>> = Vec::new();
@@ -323,7 +340,7 @@ impl DocumentReader {
             None => None,
         };
         timings.printed += ms(t);
-        Ok((best, !groups.is_empty()))
+        Ok((best, !groups.is_empty(), side_lines))
     }
 
     /// Sets `reading` (found on `sides[mrz_side]`) against the printed lines of every
@@ -339,48 +356,88 @@ impl DocumentReader {
         reading: &mut MrzReading,
         today: Date,
     ) -> Result<PrintedComparison> {
-        // A card's names are printed on its front, its MRZ on the back: every side given
-        // is read. Each read is one recognizer run over as many lines of a side as fit.
-        let mut runs: Vec<(usize, Vec<TextLine>)> = Vec::new();
-        for (k, _) in sides.iter().enumerate() {
-            let lines = side_lines.get(k).map_or(&[][..], Vec::as_slice);
-            let on_mrz_side = (k == mrz_side).then_some(&*reading);
-            let boxes = printed_boxes(lines, on_mrz_side);
-            let mut rest = &boxes[..];
-            while !rest.is_empty() {
-                let (now, later) = rest.split_at(printed_lines_fitting(rest));
-                runs.push((k, now.to_vec()));
-                rest = later;
-            }
-        }
-        let read = |(k, lines): &(usize, Vec<TextLine>)| -> Result<Vec<String>> {
-            let (_, img, _) = sides[*k];
-            self.recognizer.printed_texts(img, lines)
-        };
-        let mut printed: Vec<String> = Vec::new();
-        let mut next = 0;
         if names_in_doubt(&reading.mrz) {
+            let runs = printed_runs(sides, side_lines, Some((mrz_side, &*reading)));
+            let mut printed: Vec<String> = Vec::new();
             for run in &runs {
-                printed.extend(read(run)?);
+                printed.extend(self.read_run(sides, run)?);
             }
-            next = runs.len();
             if let Some(settled) = settle_names_by_printed(&reading.mrz, &printed, today) {
                 reading.mrz = settled;
             }
+            return Ok(compare_printed(
+                &reading.mrz.fields,
+                reading.mrz.names_truncated,
+                &printed,
+            ));
         }
-        let compare = |printed: &[String]| {
-            compare_printed(&reading.mrz.fields, reading.mrz.names_truncated, printed)
-        };
-        let mut comparison = compare(&printed);
-        for run in runs.iter().skip(next) {
+        self.printed_against(
+            sides,
+            side_lines,
+            Some((mrz_side, &*reading)),
+            &reading.mrz.fields,
+        )
+    }
+
+    /// `fields` set against the printed lines of every side: lines are read, the longest
+    /// first and several to a recognizer run, only until every field has been found
+    /// printed, since each run costs as much as an MRZ line's. The MRZ's own lines, when
+    /// `mrz` says where it was read, are not among them.
+    fn printed_against(
+        &self,
+        sides: &[(Side, &RgbImage, f32)],
+        side_lines: &[Vec<TextLine>],
+        mrz: Option<(usize, &MrzReading)>,
+        fields: &DocumentFields,
+    ) -> Result<PrintedComparison> {
+        let truncated = mrz.is_some_and(|(_, r)| r.mrz.names_truncated);
+        let mut printed: Vec<String> = Vec::new();
+        let mut comparison = compare_printed(fields, truncated, &printed);
+        for run in printed_runs(sides, side_lines, mrz) {
             if comparison.all_confirmed() {
                 break;
             }
-            printed.extend(read(run)?);
-            comparison = compare(&printed);
+            printed.extend(self.read_run(sides, &run)?);
+            comparison = compare_printed(fields, truncated, &printed);
         }
         Ok(comparison)
     }
+
+    /// The texts of one run of printed lines of side `run.0`.
+    fn read_run(
+        &self,
+        sides: &[(Side, &RgbImage, f32)],
+        (k, lines): &(usize, Vec<TextLine>),
+    ) -> Result<Vec<String>> {
+        match sides.get(*k) {
+            Some(&(_, img, _)) => self.recognizer.printed_texts(img, lines),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The printed lines of every side, in recognizer runs (as many lines as fit on one
+/// input): a card's names are printed on its front, its MRZ on the back, so every side
+/// given is read. `mrz` says on which side an MRZ was read, and how: its lines are left
+/// out there ([`printed_boxes`]).
+fn printed_runs(
+    sides: &[(Side, &RgbImage, f32)],
+    side_lines: &[Vec<TextLine>],
+    mrz: Option<(usize, &MrzReading)>,
+) -> Vec<(usize, Vec<TextLine>)> {
+    let mut runs: Vec<(usize, Vec<TextLine>)> = Vec::new();
+    for k in 0..sides.len() {
+        let lines = side_lines.get(k).map_or(&[][..], Vec::as_slice);
+        let on_mrz_side = mrz.filter(|(side, _)| *side == k).map(|(_, r)| r);
+        let boxes = printed_boxes(lines, on_mrz_side);
+        let mut rest = &boxes[..];
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(printed_lines_fitting(rest));
+            runs.push((k, now.to_vec()));
+            rest = later;
+        }
+    }
+    runs
 }
 
 /// The boxes of the printed lines of one side (at most [`MAX_PRINTED_LINES`], the longest
@@ -458,6 +515,7 @@ fn read_barcodes(sides: &[(Side, &RgbImage, f32)]) -> Vec<BarcodeReport> {
                 error,
                 tolerated,
                 text: None,
+                printed: None,
             });
         }
         for code in read_qr_codes(&img) {
@@ -468,6 +526,7 @@ fn read_barcodes(sides: &[(Side, &RgbImage, f32)]) -> Vec<BarcodeReport> {
                 error: None,
                 tolerated: Vec::new(),
                 text: String::from_utf8(code.payload).ok(),
+                printed: None,
             });
         }
     }
@@ -543,7 +602,16 @@ fn assemble(
             )
         }
         None => match &aamva {
-            Some(fields) => (DocumentKind::Aamva, fields.clone(), Vec::new(), None),
+            Some(fields) => {
+                let unconfirmed = barcodes
+                    .iter()
+                    .filter_map(|b| b.printed)
+                    .any(|p| !p.identity_confirmed());
+                if unconfirmed {
+                    reasons.push(DocumentReason::DocumentPrintedMismatch);
+                }
+                (DocumentKind::Aamva, fields.clone(), Vec::new(), None)
+            }
             None => {
                 reasons.push(if saw_mrz_lines {
                     DocumentReason::MrzUnreadable

@@ -71,7 +71,17 @@ fn a_licence_is_read_from_its_barcode() {
     let doc = render(&spec).expect("renders");
     let report = read(&doc, Level::Mild, &mut rng);
     assert_eq!(report.kind, DocumentKind::Aamva);
-    assert!(report.passed(), "{:?}", report.reasons);
+    assert!(
+        report.passed(),
+        "{:?} {:?} {:?}",
+        report.reasons,
+        report.fields,
+        report
+            .barcodes
+            .iter()
+            .map(|b| b.printed)
+            .collect::<Vec<_>>()
+    );
     assert_eq!(report.fields.surname, doc.truth.surname);
     assert_eq!(report.fields.document_number, doc.truth.document_number);
 }
@@ -179,6 +189,50 @@ fn another_persons_mrz_under_this_page_is_a_printed_mismatch() {
         );
         assert!(!report.passed());
     }
+}
+
+/// A licence has no MRZ: its barcode is what is set against the printed front. Another
+/// person's licence back (a valid barcode) behind this front is refused, and the front's
+/// own back is read and confirmed.
+#[test]
+fn another_persons_licence_barcode_behind_this_front_is_a_printed_mismatch() {
+    let (own, mut rng) = spec(DocKind::Aamva, 2);
+    let (other, _) = spec(DocKind::Aamva, 3);
+    let own = render(&own).expect("renders");
+    let other = render(&other).expect("renders");
+    let d = Level::Mild.degradation(&mut rng, 1600, 1200);
+    let front = photograph(&own.front, &d, &mut rng).expect("a photo").image;
+    let photo = |doc: &RenderedDocument, rng: &mut Rng| {
+        photograph(doc.back.as_ref().expect("a back"), &d, rng)
+            .expect("a photo")
+            .image
+    };
+    let own_back = photo(&own, &mut rng);
+    let other_back = photo(&other, &mut rng);
+
+    let report = reader()
+        .read(engine(), &front, Some(&own_back), today())
+        .expect("reads");
+    assert!(report.passed(), "{:?}", report.reasons);
+    let printed = report
+        .barcodes
+        .iter()
+        .find_map(|b| b.printed)
+        .expect("the barcode set against the front");
+    assert!(printed.identity_confirmed(), "{printed:?}");
+
+    let report = reader()
+        .read(engine(), &front, Some(&other_back), today())
+        .expect("reads");
+    assert_eq!(report.kind, DocumentKind::Aamva);
+    assert_eq!(report.fields.surname, other.truth.surname);
+    assert!(
+        report
+            .reasons
+            .contains(&DocumentReason::DocumentPrintedMismatch),
+        "{:?}",
+        report.reasons
+    );
 }
 
 #[test]
