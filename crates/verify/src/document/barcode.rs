@@ -213,6 +213,32 @@ mod tests {
         assert!(found.iter().all(|p| p == b"1234567890"), "{found:?}");
     }
 
+    /// A PDF417 cut to its own bars (a photo filled by the symbol, no quiet zone around
+    /// it) is found.
+    #[test]
+    fn a_pdf417_without_its_quiet_zone_is_found() {
+        let payload = "@\n\x1e\rANSI 636014080002DL00410200ZC02410021DLDCSDOE\nDACJANE\r";
+        let symbol = reclaim_docgen::barcode::pdf417(payload, 3).expect("encodes");
+        let (w, h) = symbol.dimensions();
+        let dark: Vec<(u32, u32)> = symbol
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0[0] < 128)
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        let x0 = dark.iter().map(|p| p.0).min().expect("bars");
+        let x1 = dark.iter().map(|p| p.0).max().expect("bars");
+        let y0 = dark.iter().map(|p| p.1).min().expect("bars");
+        let y1 = dark.iter().map(|p| p.1).max().expect("bars");
+        assert!(
+            x0 > 0 && y0 > 0 && x1 < w - 1 && y1 < h - 1,
+            "the writer draws a margin"
+        );
+        let cut = image::imageops::crop_imm(&symbol, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
+        let rgb = image::DynamicImage::ImageLuma8(cut).to_rgb8();
+        let found = read_pdf417(&BarcodeImage::new(&rgb)).expect("found without a quiet zone");
+        assert_eq!(found.payload, payload.as_bytes());
+    }
+
     /// Each decoder reads a photographed code the other cannot (tests/data/barcodes), so
     /// each is reached, in its order.
     #[test]
