@@ -87,12 +87,7 @@ pub fn judge_filler_doubts(
     if filler_cells.len() < MIN_EXEMPLARS || letters.len() < MIN_EXEMPLARS {
         return unclear();
     }
-    let sum = filler_cells
-        .iter()
-        .fold(vec![0.0f32; CELL_W * CELL_H], |mut acc, c| {
-            acc.iter_mut().zip(c).for_each(|(a, v)| *a += v);
-            acc
-        });
+    let sum = summed(&filler_cells);
     let Some(template) = normalised(sum.clone()) else {
         return unclear();
     };
@@ -141,7 +136,9 @@ pub fn judge_filler_doubts(
     doubts
         .iter()
         .map(|&d| {
-            let (i, k) = (d.line - 1, d.column - 1);
+            let (Some(i), Some(k)) = (d.line.checked_sub(1), d.column.checked_sub(1)) else {
+                return (d, Shape::Unclear);
+            };
             let Some(s) = score(i, k, &template) else {
                 return (d, Shape::Unclear);
             };
@@ -151,13 +148,7 @@ pub fn judge_filler_doubts(
                 .filter_map(|&p| centred(p))
                 .collect();
             let nearer_filler = || {
-                let sum = copies
-                    .iter()
-                    .fold(vec![0.0f32; CELL_W * CELL_H], |mut acc, c| {
-                        acc.iter_mut().zip(c).for_each(|(a, v)| *a += v);
-                        acc
-                    });
-                normalised(sum)
+                normalised(summed(&copies))
                     .and_then(|letter| score(i, k, &letter))
                     .is_some_and(|as_letter| s > as_letter)
             };
@@ -172,6 +163,16 @@ pub fn judge_filler_doubts(
             )
         })
         .collect()
+}
+
+/// The cells added up, value by value (normalised, the sum is their average's shape).
+fn summed(cells: &[Vec<f32>]) -> Vec<f32> {
+    cells
+        .iter()
+        .fold(vec![0.0f32; CELL_W * CELL_H], |mut acc, c| {
+            acc.iter_mut().zip(c).for_each(|(a, v)| *a += v);
+            acc
+        })
 }
 
 /// Where a line's `n` characters are: the first's offset along the line and the pitch,
