@@ -156,7 +156,7 @@ pub fn resolve_mrz(lines: &[Vec<Vec<(char, f32)>>], today: Date) -> Result<Mrz, 
     mrz.uncertain = uncertain_names(layout, lines, &candidates, &grid);
     mrz.name_alternatives = name_alternatives(layout, lines, &grid, &mrz.uncertain);
     mrz.uncertain
-        .extend(blind_doubts(layout, &candidates, &grid));
+        .extend(blind_doubts(layout, lines, &candidates, &grid));
     // A correction to a character the recognizer never offered (a look-alike swap) is not
     // the image's evidence but a guess the check digit happened to accept.
     mrz.uncertain
@@ -293,6 +293,7 @@ fn uncertain_names(
 /// `P` close behind, verified).
 fn blind_doubts(
     layout: &Layout,
+    read_as: &[Vec<Vec<(char, f32)>>],
     candidates: &[Vec<Candidates>],
     grid: &Grid,
 ) -> Vec<super::UncertainChar> {
@@ -317,11 +318,20 @@ fn blind_doubts(
             let &(alternative, _) = offered.iter().find(|&&(c, p)| {
                 c != read && value(c) == value(read) && p >= p_read * MIN_RELATIVE_PROBABILITY
             })?;
+            // Reported as the recognizer offered it: the `O` it read in a date, not the
+            // `0` the position's class makes of it.
+            let class = layout.class_at((line, col));
+            let &(offered_as, _) = read_as.get(line)?.get(col)?.iter().find(|&&(c, _)| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(|b| class.correct(b))
+                    .is_some_and(|b| b == alternative)
+            })?;
             Some(super::UncertainChar {
                 line: line + 1,
                 column: col + 1,
                 read: char::from(read),
-                alternative: char::from(alternative),
+                alternative: offered_as,
             })
         })
         .collect()
@@ -1043,6 +1053,21 @@ mod tests {
         let mut ocr = certain(&TD3);
         set(&mut ocr, 2, 30, &[('<', 0.7), ('0', 0.3)]);
         assert_eq!(resolve_mrz(&ocr, today()).unwrap().uncertain.len(), 1);
+        // In a digit's place the filler and `0` (or the `O` its class makes a `0`) are
+        // such a pair; a doubt names the character as the recognizer offered it, never
+        // the one its class made of it (the fuzz target found a `0` reported for an `O`).
+        for alts in [[('<', 0.6), ('O', 0.4)], [('O', 0.6), ('<', 0.4)]] {
+            let mut ocr = certain(&TD3);
+            set(&mut ocr, 2, 44, &alts);
+            let uncertain = resolve_mrz(&ocr, today()).unwrap().uncertain;
+            assert_eq!(uncertain.len(), 1, "{alts:?}: {uncertain:?}");
+            assert!(
+                uncertain
+                    .iter()
+                    .all(|u| alts.iter().any(|&(c, _)| c == u.alternative)),
+                "{alts:?}: {uncertain:?}"
+            );
+        }
         for alts in [[('C', 0.6), ('G', 0.4)], [('C', 0.9), ('M', 0.1)]] {
             let mut ocr = certain(&TD3);
             set(&mut ocr, 2, 8, &alts);
