@@ -97,6 +97,7 @@ pub fn settle_names_by_printed(mrz: &Mrz, printed: &[String], today: Date) -> Op
     settled.uncertain = others;
     settled.name_alternatives = Vec::new();
     settled.names_printed = true;
+    settled.fillers_by_shape = mrz.fillers_by_shape;
     Some(settled)
 }
 
@@ -175,7 +176,9 @@ mod tests {
     #[test]
     fn the_reading_the_printed_names_show_is_kept() {
         // Column 14 holds the first `<` after ERIKSSON; the recognizer doubted a `K`.
-        let mrz = utopia_with_doubt('<', 'K', 14);
+        let mut mrz = utopia_with_doubt('<', 'K', 14);
+        // What the characters' look settled before stays said.
+        mrz.fillers_by_shape = true;
         let printed = words(&[
             "Surname/ Nom",
             "ERIKSSON",
@@ -184,7 +187,7 @@ mod tests {
         ]);
         let settled = settle_names_by_printed(&mrz, &printed, today()).expect("settled");
         assert!(settled.uncertain.is_empty());
-        assert!(settled.names_printed);
+        assert!(settled.names_printed && settled.fillers_by_shape);
         assert_eq!(settled.fields.surname.as_deref(), Some("ERIKSSON"));
         assert!(settled.corrections.is_empty(), "{:?}", settled.corrections);
     }

@@ -96,6 +96,9 @@ pub struct MrzReport {
     pub corrections: Vec<Correction>,
     /// The names' doubts were settled by the printed names (`Mrz::names_printed`).
     pub names_printed: bool,
+    /// Filler-or-letter doubts were settled by the characters' look
+    /// (`Mrz::fillers_by_shape`; each change is in `corrections`).
+    pub fillers_by_shape: bool,
     pub field_errors: Vec<&'static str>,
     /// Each field of the MRZ set against the printed lines read off the document.
     pub printed: PrintedComparison,
@@ -591,6 +594,7 @@ fn assemble(
                 uncertain: m.uncertain.clone(),
                 corrections: m.corrections.clone(),
                 names_printed: m.names_printed,
+                fillers_by_shape: m.fillers_by_shape,
                 field_errors: m.field_errors.iter().map(|e| e.code()).collect(),
                 printed: *printed,
             };
