@@ -349,7 +349,7 @@ pub fn character_positions(probs: &[Vec<f32>], line: &TextLine) -> Vec<f32> {
 }
 
 /// A line read as a known number of characters.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ForcedReading {
     /// Per character, the candidates with their probabilities, best first.
     pub reading: LineReading,
