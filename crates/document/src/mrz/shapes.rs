@@ -23,11 +23,12 @@ pub struct FillerDoubt {
     pub letter: char,
 }
 
-/// What the image says of a [`FillerDoubt`].
+/// What the image says of a [`FillerDoubt`]. There is no "letter": a letter the
+/// recognizer read stays read, and a doubt the image cannot settle is left to the printed
+/// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     Filler,
-    Letter,
     Unclear,
 }
 
@@ -58,8 +59,8 @@ pub fn filler_doubts(mrz: &Mrz) -> Vec<FillerDoubt> {
     out
 }
 
-/// `mrz` with the doubts `verdicts` decide settled: the filler or the letter put in where
-/// the image says so, each change reported as a correction the recognizer offered, the
+/// `mrz` with the doubts `verdicts` decide settled: the filler put in where the image
+/// says so, each change reported as a correction the recognizer offered, the
 /// position's doubts and runners-up dropped. `None` when nothing is decided, or the
 /// settled reading does not parse cleanly (then the doubts stay as they were).
 pub fn settle_fillers_by_shape(
@@ -69,11 +70,7 @@ pub fn settle_fillers_by_shape(
 ) -> Option<Mrz> {
     let decided: Vec<(FillerDoubt, char)> = verdicts
         .iter()
-        .filter_map(|&(d, shape)| match shape {
-            Shape::Filler => Some((d, '<')),
-            Shape::Letter => Some((d, d.letter)),
-            Shape::Unclear => None,
-        })
+        .filter_map(|&(d, shape)| (shape == Shape::Filler).then_some((d, '<')))
         .collect();
     if decided.is_empty() {
         return None;
@@ -194,7 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unclear_shape_leaves_the_doubt_and_a_letter_confirmed_stays() {
+    fn an_unclear_shape_leaves_the_doubt() {
         let mrz = misread();
         let doubts = filler_doubts(&mrz);
         assert!(settle_fillers_by_shape(
@@ -206,18 +203,21 @@ mod tests {
             today()
         )
         .is_none());
-        // The first a letter after all, the second unclear: the reading is unchanged,
-        // the first doubt gone, the second still open.
+        // The first a filler, the second unclear: the first put back, the second still
+        // open as the runner-up it was.
         let settled = settle_fillers_by_shape(
             &mrz,
-            &[(doubts[0], Shape::Letter), (doubts[1], Shape::Unclear)],
+            &[(doubts[0], Shape::Filler), (doubts[1], Shape::Unclear)],
             today(),
         )
         .unwrap();
-        assert_eq!(settled.lines, mrz.lines);
+        assert_eq!(settled.lines[2], "ERIKSSON<CANNA<MARIA<<<<<<<<<<");
         assert!(settled.uncertain.is_empty());
-        assert_eq!(settled.name_alternatives.len(), 2);
-        assert_eq!(settled.corrections, mrz.corrections);
+        assert_eq!(
+            settled.name_alternatives,
+            [doubt(10, 'C', '<'), doubt(2, 'R', 'P')]
+        );
+        assert_eq!(settled.corrections.len(), mrz.corrections.len() + 1);
     }
 
     #[test]
