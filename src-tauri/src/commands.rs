@@ -10,7 +10,7 @@ use reclaim_client::api::PasswordCheck;
 use reclaim_client::frames::{pushed, FramePusher};
 use reclaim_client::recovery::{AppState, Preview, Recovery};
 use reclaim_client::ClientError;
-use reclaim_protocol::RecoveryAction;
+use reclaim_protocol::{Code, RecoveryAction};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
@@ -21,14 +21,14 @@ use crate::settings::Settings;
 /// An error as the UI sees it.
 #[derive(Debug, Serialize)]
 pub struct UiError {
-    pub code: String,
+    pub code: Code,
     pub detail: String,
 }
 
 impl From<ClientError> for UiError {
     fn from(e: ClientError) -> UiError {
         UiError {
-            code: e.code().to_string(),
+            code: e.code(),
             detail: e.to_string(),
         }
     }
@@ -82,7 +82,7 @@ impl Core {
 
 fn action(name: &str) -> Answer<RecoveryAction> {
     RecoveryAction::parse(name).ok_or_else(|| UiError {
-        code: "input_invalid".into(),
+        code: Code::InputInvalid,
         detail: format!("unknown action {name:?}"),
     })
 }
@@ -125,7 +125,7 @@ pub async fn list_cameras() -> Answer<Vec<CameraEntry>> {
     tauri::async_runtime::spawn_blocking(camera::list)
         .await
         .map_err(|e| UiError {
-            code: "camera_unavailable".into(),
+            code: Code::CameraUnavailable,
             detail: e.to_string(),
         })
 }
@@ -139,7 +139,7 @@ pub async fn choose_camera(core: State<'_, Core>, id: String) -> Answer<AppState
     })
     .await
     .map_err(|e| UiError {
-        code: "camera_unavailable".into(),
+        code: Code::CameraUnavailable,
         detail: e.to_string(),
     })??;
     crate::startup::remember_camera(&core.settings, &id);
@@ -166,14 +166,14 @@ pub fn push_frame(core: State<'_, Core>, jpeg: String) -> Answer<()> {
     // A 4K JPEG is well under this; anything larger is not a camera frame.
     if jpeg.len() > 16 * 1024 * 1024 {
         return Err(UiError {
-            code: "input_invalid".into(),
+            code: Code::InputInvalid,
             detail: "a camera frame larger than 16 MB".into(),
         });
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(jpeg.as_bytes())
         .map_err(|e| UiError {
-            code: "input_invalid".into(),
+            code: Code::InputInvalid,
             detail: format!("a camera frame: {e}"),
         })?;
     let pusher = core

@@ -13,6 +13,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+use reclaim_protocol::Code;
 use serde::Serialize;
 
 /// The end of a command.
@@ -40,7 +41,7 @@ impl Outcome {
 }
 
 /// Reports a failure: one line on stderr, and a JSON error object on stdout when asked.
-pub fn fail(json: bool, code: &str, message: &str) -> Outcome {
+pub fn fail(json: bool, code: Code, message: &str) -> Outcome {
     let one_line = message.replace('\n', " ");
     eprintln!("reclaim: {one_line}");
     if json {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reclaim_protocol::RecoveryAction;
+use reclaim_protocol::{Code, RecoveryAction};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -220,7 +220,9 @@ impl ApiClient {
             .await
         {
             Ok(v) => Ok(v["tier"].as_str().unwrap_or("unmanaged").to_string()),
-            Err(ClientError::Refused { code, .. }) if code == "device_already_registered" => {
+            Err(ClientError::Refused { code, .. })
+                if code == Code::DeviceAlreadyRegistered.as_str() =>
+            {
                 Ok("known".into())
             }
             Err(e) => Err(e),
@@ -364,7 +366,7 @@ impl ApiClient {
                 // Nothing was done: try again after the wait, if one was named.
                 Err(ClientError::Refused {
                     status: 503, code, ..
-                }) if code == "server_busy" => {
+                }) if code == Code::ServerBusy.as_str() => {
                     if tries <= self.busy.retries {
                         tokio::time::sleep(busy_wait(retry_after, self.busy.max_wait)).await;
                         continue;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use reclaim_document::Date;
+use reclaim_protocol::Code;
 use reclaim_verify::document::DocumentReport;
 use reclaim_verify::liveness::Action;
 
@@ -336,7 +337,7 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
                     Err(_) => {
                         // The frame stays in the recording, seen as faceless, so the
                         // analyser moves on; the engine judges it with the others.
-                        s.camera_error = Some("engine_unavailable".into());
+                        s.camera_error = Some(Code::EngineUnavailable.as_str().into());
                         FaceLook::default()
                     }
                 };

@@ -1,6 +1,8 @@
 //! The app's typed errors. Each has a stable code: the UI shows the sentence and advice
 //! its translation file holds for that code, never the code or the detail itself.
 
+use reclaim_protocol::codes::{Code, Group};
+
 /// Why something the app tried did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -39,89 +41,43 @@ pub enum ClientError {
 
 impl ClientError {
     /// The stable code the UI and tests use.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
-            ClientError::BackendUnreachable(_) => "backend_unreachable",
-            ClientError::BackendTimeout => "backend_timeout",
-            ClientError::BackendInvalidAnswer(_) => "backend_invalid_answer",
+            ClientError::BackendUnreachable(_) => Code::BackendUnreachable,
+            ClientError::BackendTimeout => Code::BackendTimeout,
+            ClientError::BackendInvalidAnswer(_) => Code::BackendInvalidAnswer,
             ClientError::Refused { code, status, .. } => refusal_code(*status, code),
-            ClientError::NoCamera => "no_camera",
-            ClientError::CameraUnavailable(_) => "camera_unavailable",
-            ClientError::CameraLost(_) => "camera_lost",
-            ClientError::EngineUnavailable(_) => "engine_unavailable",
-            ClientError::KeyStore(_) => "key_store",
-            ClientError::CaptureInvalid(_) => "capture_invalid",
-            ClientError::HandoffInvalid => "handoff_invalid",
-            ClientError::OutOfOrder(_) => "out_of_order",
-            ClientError::Input(_) => "input_invalid",
+            ClientError::NoCamera => Code::NoCamera,
+            ClientError::CameraUnavailable(_) => Code::CameraUnavailable,
+            ClientError::CameraLost(_) => Code::CameraLost,
+            ClientError::EngineUnavailable(_) => Code::EngineUnavailable,
+            ClientError::KeyStore(_) => Code::KeyStore,
+            ClientError::CaptureInvalid(_) => Code::CaptureInvalid,
+            ClientError::HandoffInvalid => Code::HandoffInvalid,
+            ClientError::OutOfOrder(_) => Code::OutOfOrder,
+            ClientError::Input(_) => Code::InputInvalid,
         }
     }
-}
 
-/// The server's refusal codes the app passes through to the UI, which has advice for
-/// each; anything else is named by its class, so a new server code never reaches the
-/// screen raw.
-pub const SERVER_CODES: &[&str] = &[
-    "rate_limited",
-    "biometric_locked",
-    "session_expired",
-    "session_closed",
-    "session_handed_off",
-    "not_active_device",
-    "nonce_replayed",
-    "device_revoked",
-    "device_unknown",
-    "grant_invalid",
-    "grant_expired",
-    "grant_cancelled",
-    "grant_attempts_exhausted",
-    "handoff_invalid",
-    "handoff_not_allowed",
-    "password_refused",
-    "password_policy",
-    "directory_unavailable",
-    "server_busy",
-    "database_unavailable",
-    "reverification_unavailable",
-    "shutting_down",
-    "reset_in_progress",
-    "reset_failed",
-    "action_unsupported",
-    "password_too_long",
-];
-
-fn refusal_code(status: u16, code: &str) -> &str {
-    match SERVER_CODES.iter().find(|k| **k == code) {
-        Some(k) => k,
-        // The directory's own refusals (`directory_password_in_history`...) say what to
-        // change; the UI has advice for each.
-        None if code.starts_with("directory_") && code.len() < 48 => code,
-        None if status == 429 => "rate_limited",
-        None if status >= 500 => "backend_unavailable",
-        None if status == 401 || status == 403 => "not_allowed",
-        None if status == 409 => "session_closed",
-        None => "backend_refused",
+    /// Whether the service refused with exactly `code`.
+    pub fn is_refusal(&self, code: Code) -> bool {
+        matches!(self, ClientError::Refused { code: c, .. } if code == c.as_str())
     }
 }
 
-/// Every code `ClientError::code` can give that is not a server code: the UI needs a
-/// message for each.
-pub const APP_CODES: &[&str] = &[
-    "backend_unreachable",
-    "backend_timeout",
-    "backend_invalid_answer",
-    "backend_unavailable",
-    "backend_refused",
-    "not_allowed",
-    "no_camera",
-    "camera_unavailable",
-    "camera_lost",
-    "engine_unavailable",
-    "capture_invalid",
-    "key_store",
-    "handoff_invalid",
-    "out_of_order",
-    "input_invalid",
-];
+/// The code the UI is given for a refusal: the service's own when the registry says the
+/// person may see it as an error (the UI has advice for each); anything else (an
+/// internal code, or one a newer service added) by its class, so a code never reaches
+/// the screen raw.
+fn refusal_code(status: u16, code: &str) -> Code {
+    match Code::parse(code) {
+        Some(c) if c.status().is_some() && c.in_group(Group::Error) => c,
+        _ if status == 429 => Code::RateLimited,
+        _ if status >= 500 => Code::BackendUnavailable,
+        _ if status == 401 || status == 403 => Code::NotAllowed,
+        _ if status == 409 => Code::SessionClosed,
+        _ => Code::BackendRefused,
+    }
+}
 
 pub type Result<T> = std::result::Result<T, ClientError>;

@@ -209,8 +209,8 @@ impl Flow {
         let st = &mut self.state;
         // Public codes only, the server's way: the device's own engine names every check
         // that fired, and a spoof caught on the device must read as one neutral sentence
-        // just as one caught by the server does (reclaim_protocol::reasons).
-        st.reasons = reclaim_protocol::reasons::public_reasons(&reasons);
+        // just as one caught by the server does (reclaim_protocol::codes).
+        st.reasons = reclaim_protocol::codes::public_texts(&reasons);
         st.screen = match outcome {
             "approved" => {
                 st.password_policy = policy;
@@ -224,7 +224,7 @@ impl Flow {
         };
         if st.screen == Screen::Refused && st.reasons.is_empty() {
             st.reasons
-                .push(reclaim_protocol::reasons::IDENTITY_NOT_CONFIRMED.into());
+                .push(reclaim_protocol::Code::IdentityNotConfirmed.as_str().into());
         }
     }
 
@@ -295,7 +295,7 @@ impl Flow {
             }
             "rejected" => self.decided("rejected", Vec::new(), None),
             "review" => self.decided("review", Vec::new(), None),
-            "expired" => self.failed("session_expired"),
+            "expired" => self.failed(reclaim_protocol::Code::SessionExpired.as_str()),
             _ => {}
         }
     }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 use reclaim_document::{Date, DocumentKind};
+use reclaim_protocol::Code;
 use reclaim_verify::document::{DocumentReader, DocumentReport};
 use reclaim_verify::face::align_face;
 use reclaim_verify::quality::{assess, people_in_view};
@@ -19,7 +20,7 @@ use crate::error::{ClientError, Result};
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Guidance {
     /// Quality codes now (`no_face`, `too_dark`, `mrz_unreadable`...).
-    pub codes: Vec<String>,
+    pub codes: Vec<Code>,
     /// The main face, normalised to the frame: x, y, width, height.
     pub face_box: Option<[f32; 4]>,
     /// What to do now (`turn_left`, `hold_card`...).
@@ -38,7 +39,7 @@ pub struct Guidance {
 /// One frame's face, as guidance sees it.
 #[derive(Debug, Clone, Default)]
 pub struct FaceLook {
-    pub codes: Vec<String>,
+    pub codes: Vec<Code>,
     pub face_box: Option<[f32; 4]>,
     /// Head pose in degrees, when a face was found and aligned.
     pub yaw: Option<f32>,
@@ -61,13 +62,13 @@ pub fn look_at_face(engine: &FaceEngine, frame: &RgbImage) -> Result<FaceLook> {
         .max_by(|(_, a), (_, b)| a.width().total_cmp(&b.width()))
         .map(|(i, face)| (i, *face))
     else {
-        look.codes.push("no_face".into());
+        look.codes.push(Code::NoFace);
         look.ms = started.elapsed().as_secs_f64() * 1e3;
         return Ok(look);
     };
     let policy = engine.quality_policy();
     if people_in_view(frame, &faces, main_index, policy) > 1 {
-        look.codes.push("multiple_faces".into());
+        look.codes.push(Code::MultipleFaces);
     }
     let (w, h) = (frame.width() as f32, frame.height() as f32);
     let [x, y, bw, bh] = main.bbox;
@@ -76,10 +77,9 @@ pub fn look_at_face(engine: &FaceEngine, frame: &RgbImage) -> Result<FaceLook> {
         let quality = assess(frame.dimensions(), &main, &aligned, policy);
         look.yaw = Some(quality.yaw_deg);
         look.pitch = Some(quality.pitch_deg);
-        look.codes
-            .extend(quality.issues.iter().map(|r| r.as_str().to_string()));
+        look.codes.extend(quality.issues.iter().map(|r| r.code()));
     } else {
-        look.codes.push("no_face".into());
+        look.codes.push(Code::NoFace);
     }
     look.ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(look)
@@ -123,14 +123,14 @@ pub fn look_at_card(
     guidance.ready = (read && report.passed()) || needs_back;
     if !guidance.ready {
         if !read && !has_portrait {
-            guidance.codes.push("card_not_found".into());
+            guidance.codes.push(Code::CardNotFound);
         } else {
             guidance
                 .codes
-                .extend(report.reasons.iter().map(|r| r.as_str().to_string()));
+                .extend(report.reasons.iter().map(|r| r.code()));
         }
-        if !guidance.mrz_readable && !guidance.codes.iter().any(|c| c == "mrz_unreadable") {
-            guidance.codes.push("mrz_unreadable".into());
+        if !guidance.mrz_readable && !guidance.codes.contains(&Code::MrzUnreadable) {
+            guidance.codes.push(Code::MrzUnreadable);
         }
     }
     guidance.frame_ms = started.elapsed().as_secs_f64() * 1e3;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use image::RgbImage;
 use reclaim_document::Date;
-use reclaim_protocol::RecoveryAction;
+use reclaim_protocol::codes::RESET_ENDED;
+use reclaim_protocol::{Code, RecoveryAction};
 use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
 use reclaim_verify::liveness::{LivenessPolicy, TimedFrame};
 use serde::Serialize;
@@ -29,16 +30,6 @@ use crate::guidance::Guidance;
 use crate::handoff::{qr_svg, same_server};
 use crate::keystore::DeviceSigner;
 use crate::selfie::SelfieRecorder;
-
-/// The codes of a reset that ended failed (the server answers `"status": "failed"`):
-/// the grant is spent, so the password screen has nothing more to offer.
-const RESET_FAILED: [&str; 5] = [
-    "directory_action_unsupported",
-    "directory_user_not_found",
-    "directory_permission_denied",
-    "directory_config_invalid",
-    "reset_failed",
-];
 
 /// JPEG quality of uploaded evidence: the server's engine reads these.
 const EVIDENCE_JPEG_QUALITY: u8 = 90;
@@ -161,7 +152,7 @@ impl Recovery {
             Ok(s) => s,
             Err(e) => {
                 // The directory behind the service changed: offer what it can do now.
-                if e.code() == "action_unsupported" {
+                if e.code() == Code::ActionUnsupported {
                     self.load_actions().await;
                 }
                 return self.fail(e);
@@ -189,7 +180,7 @@ impl Recovery {
     fn unregistered_tpm_key(&self, e: ClientError) -> ClientError {
         match e {
             ClientError::Refused { status, code, .. }
-                if code == "device_unknown" && self.key.in_tpm() =>
+                if code == Code::DeviceUnknown.as_str() && self.key.in_tpm() =>
             {
                 let message = format!(
                     "this device's TPM key is not registered: ask IT (key {}; `reclaim-app --tpm-register-request`)",
@@ -375,7 +366,8 @@ impl Recovery {
         let (verification, evidence) = match verified {
             Ok(v) => v,
             Err(ClientError::CaptureInvalid(_)) => {
-                self.flow.refused_locally(vec!["capture_invalid".into()]);
+                self.flow
+                    .refused_locally(vec![Code::CaptureInvalid.as_str().into()]);
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -391,7 +383,7 @@ impl Recovery {
         let only_reference_missing = verification
             .reasons
             .iter()
-            .all(|r| *r == "reference_missing");
+            .all(|r| *r == Code::ReferenceMissing);
         let passed = verification.decision == Decision::Verified
             || (returning && live && only_reference_missing);
         if !passed {
@@ -469,8 +461,10 @@ impl Recovery {
             // the grant still holds (the reset is applied once however often it is
             // sent), so the person may try again from the password screen. A reset that
             // failed for good (the directory cannot make it) ends on the error screen.
-            Err(e) if password.is_some() && !RESET_FAILED.contains(&e.code()) => {
-                self.flow.password_refused(e.code())
+            // A reset that ended for good (`RESET_ENDED`): the grant is spent, so the
+            // password screen has nothing more to offer.
+            Err(e) if password.is_some() && !RESET_ENDED.contains(&e.code()) => {
+                self.flow.password_refused(e.code().as_str())
             }
             Err(e) => return self.fail(e),
         }
@@ -596,7 +590,7 @@ impl Recovery {
     }
 
     fn fail(&mut self, e: ClientError) -> Result<AppState> {
-        self.flow.failed(e.code());
+        self.flow.failed(e.code().as_str());
         self.enter_scene();
         Ok(self.state())
     }
@@ -694,7 +688,10 @@ fn device_verify(
     .map_err(|e| {
         // A broken install is the app's problem; anything else is a capture the engine
         // could not judge, which the person can retake.
-        if e.code().starts_with("model_") {
+        if matches!(
+            e.code(),
+            Code::ModelMissing | Code::ModelDigestMismatch | Code::ModelInvalid
+        ) {
             ClientError::EngineUnavailable(e.to_string())
         } else {
             ClientError::CaptureInvalid(e.to_string())

@@ -7,6 +7,7 @@
 //! message do not depend on which directory is behind it.
 
 use async_trait::async_trait;
+use reclaim_protocol::Code;
 use serde::Serialize;
 
 pub mod demo;
@@ -44,13 +45,13 @@ pub enum PasswordRefusal {
 }
 
 impl PasswordRefusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> Code {
         match self {
-            PasswordRefusal::TooShort => "directory_password_too_short",
-            PasswordRefusal::TooYoung => "directory_password_too_young",
-            PasswordRefusal::InHistory => "directory_password_in_history",
-            PasswordRefusal::QualityFailed => "directory_password_quality",
-            PasswordRefusal::PolicyViolation => "directory_password_policy",
+            PasswordRefusal::TooShort => Code::DirectoryPasswordTooShort,
+            PasswordRefusal::TooYoung => Code::DirectoryPasswordTooYoung,
+            PasswordRefusal::InHistory => Code::DirectoryPasswordInHistory,
+            PasswordRefusal::QualityFailed => Code::DirectoryPasswordQuality,
+            PasswordRefusal::PolicyViolation => Code::DirectoryPasswordPolicy,
         }
     }
 
@@ -113,16 +114,16 @@ pub enum DirectoryError {
 }
 
 impl DirectoryError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            DirectoryError::Unavailable(_) => "directory_unavailable",
-            DirectoryError::Timeout => "directory_timeout",
+            DirectoryError::Unavailable(_) => Code::DirectoryUnavailable,
+            DirectoryError::Timeout => Code::DirectoryTimeout,
             DirectoryError::PasswordRefused(r) => r.code(),
-            DirectoryError::UserNotFound => "directory_user_not_found",
-            DirectoryError::PermissionDenied(_) => "directory_permission_denied",
-            DirectoryError::Unsupported(_) => "directory_action_unsupported",
-            DirectoryError::Protocol(_) => "directory_protocol_error",
-            DirectoryError::Config(_) => "directory_config_invalid",
+            DirectoryError::UserNotFound => Code::DirectoryUserNotFound,
+            DirectoryError::PermissionDenied(_) => Code::DirectoryPermissionDenied,
+            DirectoryError::Unsupported(_) => Code::DirectoryActionUnsupported,
+            DirectoryError::Protocol(_) => Code::DirectoryProtocolError,
+            DirectoryError::Config(_) => Code::DirectoryConfigInvalid,
         }
     }
 

@@ -20,6 +20,7 @@ use ed25519_dalek::{Signature, Signer};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::codes::Code;
 use crate::keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, PublicKey};
 use crate::wire::{RecoveryAction, PROTOCOL_VERSION};
 
@@ -69,24 +70,24 @@ pub enum AttestationError {
 }
 
 impl AttestationError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            AttestationError::TooLarge(_) => "token_too_large",
-            AttestationError::Malformed(_) => "token_malformed",
-            AttestationError::HeaderInvalid(_) => "token_header_invalid",
-            AttestationError::AlgorithmNotAllowed(_) => "token_alg_not_allowed",
-            AttestationError::WrongType(_) => "token_type_invalid",
-            AttestationError::UnknownKey(_) => "device_key_unknown",
-            AttestationError::BadSignature => "token_signature_invalid",
-            AttestationError::ClaimsInvalid(_) => "token_claims_invalid",
-            AttestationError::UnsupportedVersion(_) => "protocol_version_unsupported",
-            AttestationError::WrongAudience => "token_audience_mismatch",
-            AttestationError::WrongSession => "token_session_mismatch",
-            AttestationError::WrongNonce => "token_nonce_mismatch",
-            AttestationError::Expired => "token_expired",
-            AttestationError::NotYetValid => "token_not_yet_valid",
-            AttestationError::LifetimeTooLong => "token_lifetime_too_long",
-            AttestationError::Signing(_) => "token_signing_failed",
+            AttestationError::TooLarge(_) => Code::TokenTooLarge,
+            AttestationError::Malformed(_) => Code::TokenMalformed,
+            AttestationError::HeaderInvalid(_) => Code::TokenHeaderInvalid,
+            AttestationError::AlgorithmNotAllowed(_) => Code::TokenAlgNotAllowed,
+            AttestationError::WrongType(_) => Code::TokenTypeInvalid,
+            AttestationError::UnknownKey(_) => Code::DeviceUnknown,
+            AttestationError::BadSignature => Code::TokenSignatureInvalid,
+            AttestationError::ClaimsInvalid(_) => Code::TokenClaimsInvalid,
+            AttestationError::UnsupportedVersion(_) => Code::ProtocolVersionUnsupported,
+            AttestationError::WrongAudience => Code::TokenAudienceMismatch,
+            AttestationError::WrongSession => Code::TokenSessionMismatch,
+            AttestationError::WrongNonce => Code::TokenNonceMismatch,
+            AttestationError::Expired => Code::TokenExpired,
+            AttestationError::NotYetValid => Code::TokenNotYetValid,
+            AttestationError::LifetimeTooLong => Code::TokenLifetimeTooLong,
+            AttestationError::Signing(_) => Code::TokenSigningFailed,
         }
     }
 }

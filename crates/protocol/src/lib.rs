@@ -8,9 +8,9 @@
 //! token and one checker, with every way a token can be wrong written down as a test.
 
 pub mod attestation;
+pub mod codes;
 pub mod keys;
 pub mod password;
-pub mod reasons;
 pub mod wire;
 
 pub use attestation::{
@@ -18,6 +18,7 @@ pub use attestation::{
     AttestationError, AttestationSigner, AttestedDocument, Camera, EvidenceDigest, Expected,
     ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
 };
+pub use codes::Code;
 pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P256_KEY_PREFIX};
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
 pub use wire::{RecoveryAction, PROTOCOL_VERSION};

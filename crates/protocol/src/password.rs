@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Serialize;
+
+use crate::codes::Code;
 use sha1::{Digest, Sha1};
 use unicode_normalization::UnicodeNormalization;
 
@@ -125,15 +127,15 @@ pub enum PasswordProblem {
 }
 
 impl PasswordProblem {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            PasswordProblem::PasswordTooShort { .. } => "password_too_short",
-            PasswordProblem::PasswordTooLong { .. } => "password_too_long",
-            PasswordProblem::PasswordInvalidCharacter => "password_invalid_character",
-            PasswordProblem::PasswordCommon => "password_common",
-            PasswordProblem::PasswordRepetitive => "password_repetitive",
-            PasswordProblem::PasswordContainsAccountInfo => "password_contains_account_info",
-            PasswordProblem::PasswordBreached { .. } => "password_breached",
+            PasswordProblem::PasswordTooShort { .. } => Code::PasswordTooShort,
+            PasswordProblem::PasswordTooLong { .. } => Code::PasswordTooLong,
+            PasswordProblem::PasswordInvalidCharacter => Code::PasswordInvalidCharacter,
+            PasswordProblem::PasswordCommon => Code::PasswordCommon,
+            PasswordProblem::PasswordRepetitive => Code::PasswordRepetitive,
+            PasswordProblem::PasswordContainsAccountInfo => Code::PasswordContainsAccountInfo,
+            PasswordProblem::PasswordBreached { .. } => Code::PasswordBreached,
         }
     }
 
@@ -321,8 +323,27 @@ mod tests {
         check_password(password, policy, words, None)
             .unwrap()
             .iter()
-            .map(PasswordProblem::code)
+            .map(|p| p.code().as_str())
             .collect()
+    }
+
+    /// The problem's JSON names it by its code, whatever the variant is called.
+    #[test]
+    fn a_problem_serializes_with_its_code() {
+        for p in [
+            PasswordProblem::PasswordTooShort {
+                min_chars: 15,
+                chars: 3,
+            },
+            PasswordProblem::PasswordTooLong { max_chars: 64 },
+            PasswordProblem::PasswordInvalidCharacter,
+            PasswordProblem::PasswordCommon,
+            PasswordProblem::PasswordRepetitive,
+            PasswordProblem::PasswordContainsAccountInfo,
+            PasswordProblem::PasswordBreached { times_seen: 2 },
+        ] {
+            assert_eq!(serde_json::to_value(&p).unwrap()["code"], p.code().as_str());
+        }
     }
 
     const SF: PasswordPolicy = PasswordPolicy::SINGLE_FACTOR;

@@ -215,7 +215,7 @@ async fn attempt(
         user: login.into(),
         action: RecoveryAction::ResetPassword,
         decision: "rejected".into(),
-        reasons: vec!["face_mismatch".into()],
+        reasons: vec![reclaim_protocol::Code::FaceMismatch.as_str().into()],
         results: vec![ResultScore {
             name: "face_match".into(),
             score: 0.1,

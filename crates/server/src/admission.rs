@@ -40,12 +40,12 @@
 //! cannot be interrupted mid-model: it holds the engine, and its account stays busy, until
 //! it returns, and its result is then thrown away (the session was not spent).
 
+use reclaim_protocol::Code;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -54,7 +54,7 @@ use crate::config::ServerConfig;
 use crate::devices::Tier;
 
 /// The code of every admission refusal: the client knows to retry it.
-pub const BUSY: &str = "server_busy";
+pub const BUSY: Code = Code::ServerBusy;
 
 /// Seconds the client is told to wait before trying again.
 const RETRY_AFTER_S: i64 = 5;
@@ -245,7 +245,7 @@ impl Admission {
         );
         ApiError {
             retry_after_s: Some(RETRY_AFTER_S),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, BUSY, message)
+            ..ApiError::new(BUSY, message)
         }
     }
 
@@ -341,8 +341,7 @@ impl Admission {
                 Ok(Ok(permit)) => permit,
                 Ok(Err(_)) => {
                     return Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "shutting_down",
+                        Code::ShuttingDown,
                         "the server is shutting down",
                     ))
                 }

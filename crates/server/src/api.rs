@@ -24,6 +24,8 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use reclaim_protocol::Code;
+
 use crate::store::StoreError;
 use crate::App;
 
@@ -62,9 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(crate::metrics::healthz_handler))
         .route("/metrics", get(crate::metrics::metrics_handler))
         .route("/openapi.json", get(openapi_handler))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
         // A backstop only: `guard` gives each request its route's limit.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
@@ -193,11 +193,11 @@ async fn openapi_handler() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// A refusal.
+/// A refusal: a code of the registry, whose status it answers with, and a sentence.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub retry_after_s: Option<i64>,
     /// Extra fields merged into the body (e.g. the password's problems).
@@ -205,7 +205,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// A refusal with `code`'s status (the registry's one table, `reclaim_protocol::codes`).
+    /// A code that names no status is the server's own fault if it gets here: 500.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        let status = code
+            .status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError {
             status,
             code,
@@ -215,17 +221,23 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    /// The same refusal with the status of the situation rather than the code's: a reset
+    /// that ended failed is a 409 (the grant is spent) whatever the directory's failure was.
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
     }
 
     /// A 429. Logged: a run of them is what guessing or flooding looks like to an operator.
-    pub fn too_many(code: &'static str, retry_after_s: i64) -> ApiError {
-        tracing::warn!(code, retry_after_s, "request refused: limit reached");
+    pub fn too_many(code: Code, retry_after_s: i64) -> ApiError {
+        tracing::warn!(
+            code = code.as_str(),
+            retry_after_s,
+            "request refused: limit reached"
+        );
         ApiError {
             retry_after_s: Some(retry_after_s),
             ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
                 code,
                 format!("too many attempts; try again in {retry_after_s} s"),
             )
@@ -242,7 +254,6 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "database error");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
             e.code(),
             "the service's database is unavailable; try again shortly",
         )
@@ -258,11 +269,7 @@ impl From<sqlx::Error> for ApiError {
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(e: crate::crypto::CryptoError) -> ApiError {
         tracing::error!(error = %e, "crypto error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
+        ApiError::new(Code::InternalError, "internal error")
     }
 }
 
@@ -306,29 +313,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Ok(axum::Json(v)) => Ok(Body(v)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "content_type_unsupported",
+                    Code::ContentTypeUnsupported,
                     "send the request as application/json",
                 ),
                 JsonRejection::JsonSyntaxError(_) => {
-                    ApiError::bad_request("request_malformed", "the body is not valid JSON")
+                    ApiError::new(Code::RequestMalformed, "the body is not valid JSON")
                 }
                 JsonRejection::JsonDataError(e) => {
-                    ApiError::bad_request("request_invalid", short(&e.body_text()))
+                    ApiError::new(Code::RequestInvalid, short(&e.body_text()))
                 }
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     too_large(limit, "-")
                 }
-                JsonRejection::BytesRejection(e) if timed_out(&e) => ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    "the body arrived too slowly",
-                ),
-                other => ApiError::new(
-                    other.status(),
-                    "request_unreadable",
-                    short(&other.body_text()),
-                ),
+                JsonRejection::BytesRejection(e) if timed_out(&e) => {
+                    ApiError::new(Code::RequestTimeout, "the body arrived too slowly")
+                }
+                other => ApiError::new(Code::RequestUnreadable, short(&other.body_text()))
+                    .with_status(other.status()),
             }),
         }
     }
@@ -337,8 +338,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 fn too_large(limit: usize, addr: &str) -> ApiError {
     tracing::warn!(peer = addr, limit, "request body too large; refused");
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "request_too_large",
+        Code::RequestTooLarge,
         format!("the body is larger than {limit} bytes"),
     )
 }
@@ -370,8 +370,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .filter(|t| !t.is_empty() && t.len() <= 128)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "session_token_missing",
+                Code::SessionTokenMissing,
                 "send the session token as `Authorization: Bearer ...`",
             )
         })

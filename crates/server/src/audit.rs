@@ -614,7 +614,7 @@ pub async fn emit_checkpoint(app: &App) -> Option<Checkpoint> {
         Ok(Some(cp)) => cp,
         Ok(None) => return None,
         Err(e) => {
-            tracing::warn!(target: "reclaim::audit", code = e.code(), "audit checkpoint failed");
+            tracing::warn!(target: "reclaim::audit", code = e.code().as_str(), "audit checkpoint failed");
             return None;
         }
     };

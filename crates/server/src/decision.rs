@@ -14,6 +14,7 @@
 //! outcome, in one transaction. Evidence lives in memory for the request only, unless the
 //! outcome is a manual review.
 
+use reclaim_protocol::Code;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -46,11 +47,6 @@ use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
 use crate::sessions::{self, login_key, Holder, Session};
 use crate::store::{now, StoreError};
 use crate::{limits, replay_store, App};
-
-/// A self-registered device's selfie capture whose frames were seen in an earlier session
-/// with another motion, refused when there is no review queue (see `judge`). A liveness
-/// code, so the person is told the one neutral sentence (`reasons::public_reason`).
-pub const SEEN_BEFORE: &str = "liveness_seen_before";
 
 /// Most selfie frames one attestation may carry: the capture limits' (`reclaim_verify`).
 pub const MAX_SELFIE_FRAMES: usize = reclaim_verify::CAPTURE_LIMITS.max_frames;
@@ -96,8 +92,8 @@ impl Outcome {
 
 /// What judging found.
 struct Judgement {
-    reasons: Vec<String>,
-    review: Vec<String>,
+    reasons: Vec<Code>,
+    review: Vec<Code>,
     embedding: Option<FaceEmbedding>,
     face_score: Option<f32>,
     /// The capture as kept for the replay check (replay_store.rs).
@@ -106,14 +102,7 @@ struct Judgement {
 }
 
 fn token_error(e: AttestationError) -> ApiError {
-    let status = match e {
-        AttestationError::UnknownKey(_) | AttestationError::BadSignature => {
-            StatusCode::UNAUTHORIZED
-        }
-        AttestationError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, e.code(), e.to_string())
+    ApiError::new(e.code(), e.to_string())
 }
 
 /// Decodes and checks the evidence against the attested digests.
@@ -128,23 +117,23 @@ fn evidence_of(
         .map(|e| (e.name.as_str(), e.sha256.as_str()))
         .collect();
     if attested.len() != claims.evidence.len() {
-        return Err(ApiError::bad_request(
-            "evidence_invalid",
+        return Err(ApiError::new(
+            Code::EvidenceInvalid,
             "the attestation names a piece of evidence twice",
         ));
     }
     if items.is_empty() {
         if required {
-            return Err(ApiError::bad_request(
-                "evidence_required",
+            return Err(ApiError::new(
+                Code::EvidenceRequired,
                 "this device must upload its evidence (the ID photos and selfie frames) with the attestation",
             ));
         }
         return Ok(None);
     }
     if items.len() != attested.len() {
-        return Err(ApiError::bad_request(
-            "evidence_digest_mismatch",
+        return Err(ApiError::new(
+            Code::EvidenceDigestMismatch,
             "the uploaded evidence is not exactly the evidence the attestation lists",
         ));
     }
@@ -157,14 +146,14 @@ fn evidence_of(
     let mut selfies: Vec<(String, Vec<u8>, u64)> = Vec::new();
     for item in items {
         if !seen.insert(item.name.clone()) {
-            return Err(ApiError::bad_request(
-                "evidence_invalid",
+            return Err(ApiError::new(
+                Code::EvidenceInvalid,
                 "a piece of evidence is uploaded twice",
             ));
         }
         let bytes = STANDARD.decode(item.data.as_bytes()).map_err(|_| {
-            ApiError::bad_request(
-                "evidence_invalid",
+            ApiError::new(
+                Code::EvidenceInvalid,
                 format!("{}: not base64", short_name(&item.name)),
             )
         })?;
@@ -172,8 +161,8 @@ fn evidence_of(
         match attested.get(item.name.as_str()) {
             Some(d) if d.eq_ignore_ascii_case(&digest) => {}
             _ => {
-                return Err(ApiError::bad_request(
-                    "evidence_digest_mismatch",
+                return Err(ApiError::new(
+                    Code::EvidenceDigestMismatch,
                     format!(
                         "{}: its SHA-256 is not the one the attestation signed",
                         short_name(&item.name)
@@ -189,31 +178,31 @@ fn evidence_of(
                 && n[7..].bytes().all(|b| b.is_ascii_digit()) =>
             {
                 let t = item.t_ms.ok_or_else(|| {
-                    ApiError::bad_request(
-                        "evidence_invalid",
+                    ApiError::new(
+                        Code::EvidenceInvalid,
                         format!("{n}: a selfie frame needs t_ms"),
                     )
                 })?;
                 selfies.push((n.to_string(), bytes, t));
             }
             other => {
-                return Err(ApiError::bad_request(
-                    "evidence_invalid",
+                return Err(ApiError::new(
+                    Code::EvidenceInvalid,
                     format!("{}: not a known piece of evidence", short_name(other)),
                 ))
             }
         }
     }
     if selfies.len() > MAX_SELFIE_FRAMES {
-        return Err(ApiError::bad_request(
-            "evidence_invalid",
+        return Err(ApiError::new(
+            Code::EvidenceInvalid,
             format!("at most {MAX_SELFIE_FRAMES} selfie frames"),
         ));
     }
     selfies.sort_by(|a, b| a.0.cmp(&b.0));
     if selfies.windows(2).any(|w| w[1].2 < w[0].2) {
-        return Err(ApiError::bad_request(
-            "evidence_invalid",
+        return Err(ApiError::new(
+            Code::EvidenceInvalid,
             "selfie frame times go backwards",
         ));
     }
@@ -221,8 +210,11 @@ fn evidence_of(
     // Every image's declared size, and the whole capture's, before anything is decoded or
     // queued: 160 KB of PNG can declare 147 MB of pixels. Bad input, not a failed person.
     evidence.check_headers().map_err(|(code, message)| {
-        tracing::warn!(code, "evidence refused from its image headers");
-        ApiError::bad_request(code, message)
+        tracing::warn!(
+            code = code.as_str(),
+            "evidence refused from its image headers"
+        );
+        ApiError::new(code, message)
     })?;
     Ok(Some(evidence))
 }
@@ -274,8 +266,7 @@ async fn attest(
     let (session, holder) = sessions::authorized(&app, &id, &headers).await?;
     if holder != Holder::Actor {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_active_device",
+            Code::NotActiveDevice,
             "the session was handed off; only the device that took it over can send the attestation",
         ));
     }
@@ -283,15 +274,13 @@ async fn attest(
         "open" if !session.nonce_used => {}
         "expired" => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "session_expired",
+                Code::SessionExpired,
                 "the session has expired; start again",
             ))
         }
         _ => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "nonce_replayed",
+                Code::NonceReplayed,
                 "this session's nonce has already been used; start a new session",
             ))
         }
@@ -334,14 +323,14 @@ async fn attest(
         token_error(e)
     })?;
     if login_key(&claims.user) != user_key {
-        return Err(ApiError::bad_request(
-            "attestation_user_mismatch",
+        return Err(ApiError::new(
+            Code::AttestationUserMismatch,
             "the attestation is for another user than the session",
         ));
     }
     if claims.action != session.action {
-        return Err(ApiError::bad_request(
-            "attestation_action_mismatch",
+        return Err(ApiError::new(
+            Code::AttestationActionMismatch,
             "the attestation is for another action than the session",
         ));
     }
@@ -355,10 +344,9 @@ async fn attest(
         .await
         .map_err(|e| {
             app.metrics.directory_error();
-            tracing::warn!(code = e.code(), "directory lookup failed");
+            tracing::warn!(code = e.code().as_str(), "directory lookup failed");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "directory_unavailable",
+                Code::DirectoryUnavailable,
                 "the company directory cannot be reached; try again",
             )
         })?
@@ -417,8 +405,7 @@ async fn attest(
     };
     if evidence.is_some() && app.engine.is_none() {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "reverification_unavailable",
+            Code::ReverificationUnavailable,
             "this server does not re-verify evidence (reverify = false)",
         ));
     }
@@ -442,13 +429,13 @@ async fn attest(
     let judgement = match judged {
         Ok(j) => j,
         // No engine place in time, or past the deadline: unspent, to be sent again.
-        Err(e) if e.code == crate::admission::BUSY => return Err(e),
+        Err(e) if e.code == Code::ServerBusy => return Err(e),
         Err(e) => {
             // The evidence could not be analysed (undecodable image, engine failure): the
             // session ends rejected, and the client learns why.
             let decision = Decision {
                 conclusion: Conclusion::Rejected,
-                reasons: vec![e.code.to_string()],
+                reasons: vec![e.code],
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
                 refused_by_policy: false,
             };
@@ -534,22 +521,20 @@ async fn attest(
 }
 
 /// The answer to a refused attempt: public reason codes only (see
-/// [`policy::public_reason`]), and where the tier refused, a sentence that says where to go.
+/// [`policy::public_reasons`]), and where the tier refused, a sentence that says where to go.
 fn refusal(decision: &Decision, reverified: bool) -> Response {
     // A canonical set in a fixed order: neither which account nor which check shows.
     let public = policy::public_reasons(&decision.reasons);
     let mut body =
         serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": reverified });
     if decision.refused_by_policy {
-        body["message"] = serde_json::json!(if decision
-            .reasons
-            .iter()
-            .any(|r| r == policy::SELF_SERVICE_LOCKED)
-        {
-            "Self-service recovery is locked for this account. Contact the IT helpdesk."
-        } else {
-            "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
-        });
+        body["message"] = serde_json::json!(
+            if decision.reasons.contains(&Code::SelfServiceLocked) {
+                "Self-service recovery is locked for this account. Contact the IT helpdesk."
+            } else {
+                "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
+            }
+        );
     }
     json(StatusCode::OK, &body)
 }
@@ -571,8 +556,7 @@ async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>
     let Some(row) = row else { return Ok(None) };
     let sealed: String = row.try_get(0).map_err(StoreError::from)?;
     let bytes = app.keys.open("template", &sealed)?;
-    let model = template_model()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e))?;
+    let model = template_model().map_err(|e| ApiError::new(Code::InternalError, e))?;
     // A template from another model cannot be compared: the user is treated as new.
     Ok(FaceTemplate::parse(&bytes, &model).ok())
 }
@@ -589,12 +573,16 @@ fn embedding_of(text: &str) -> Option<FaceEmbedding> {
     FaceEmbedding::from_raw(values)
 }
 
-fn sane_reason(r: &str) -> Option<String> {
-    (r.len() <= 64
-        && !r.is_empty()
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b.is_ascii_digit()))
-    .then(|| r.to_string())
+/// A code a managed device named, if it is one of the registry's: anything else (a
+/// newer build's code, or text no code has) is left out, and a refusal that names none
+/// this server knows reads as `device_rejected`.
+fn sane_reason(r: &str) -> Option<Code> {
+    Code::parse(r)
+}
+
+/// Codes as the database keeps them: comma-joined.
+fn joined(codes: &[Code]) -> String {
+    reclaim_protocol::codes::joined(codes, ",")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -621,7 +609,7 @@ async fn judge(
     // virtual or file-backed source and is refused here, a custom client declares a webcam.
     // So this stops only honest clients; the device's tier decides what a capture is worth.
     if (claims.camera.virtual_device || claims.camera.file_backed) && !policy.allow_virtual_camera {
-        j.reasons.push("camera_not_allowed".into());
+        j.reasons.push(Code::CameraNotAllowed);
     }
     if claims.models.is_empty()
         || !claims
@@ -629,14 +617,13 @@ async fn judge(
             .values()
             .all(|d| app.allowed_models.contains(&d.to_ascii_lowercase()))
     {
-        j.reasons.push("model_not_allowed".into());
+        j.reasons.push(Code::ModelNotAllowed);
     }
     let mut document: Option<(String, String, bool, Option<String>)> = None;
     if let Some(ev) = evidence {
         let engine = app.engine.clone().ok_or_else(|| {
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "reverification_unavailable",
+                Code::ReverificationUnavailable,
                 "this server does not re-verify evidence",
             )
         })?;
@@ -668,17 +655,11 @@ async fn judge(
         let result = tokio::time::timeout_at(deadline, run)
             .await
             .map_err(|_| app.admission.overrun())?
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "re-verification failed",
-                )
-            })?;
+            .map_err(|_| ApiError::new(Code::InternalError, "re-verification failed"))?;
         app.metrics.reverified(started.elapsed().as_secs_f64());
-        let v = result.map_err(|(code, message)| ApiError::bad_request(code, message))?;
+        let v = result.map_err(|(code, message)| ApiError::new(code, message))?;
         j.reverified = true;
-        j.reasons.extend(v.reasons.iter().map(|r| r.to_string()));
+        j.reasons.extend(v.reasons.iter().copied());
         j.face_score = v.face_match.iter().filter_map(|m| m.score).reduce(f32::min);
         j.embedding = v.selfie_embedding.clone();
         if let Some(report) = &v.liveness.report {
@@ -704,9 +685,9 @@ async fn judge(
                     "selfie frames seen in an earlier session, with another motion"
                 );
                 if policy.review_queue {
-                    j.review.push("face_seen_before".into());
+                    j.review.push(Code::FaceSeenBefore);
                 } else if tier == crate::devices::Tier::Unmanaged {
-                    j.reasons.push(SEEN_BEFORE.into());
+                    j.reasons.push(Code::LivenessSeenBefore);
                 }
             }
             if report
@@ -727,14 +708,14 @@ async fn judge(
     } else {
         // A managed device's own run, trusted as signed.
         if claims.decision != "verified" || claims.results.iter().any(|r| !r.passed) {
-            let mut rs: Vec<String> = claims
+            let mut rs: Vec<Code> = claims
                 .reasons
                 .iter()
                 .filter_map(|r| sane_reason(r))
                 .take(16)
                 .collect();
             if rs.is_empty() {
-                rs.push("device_rejected".into());
+                rs.push(Code::DeviceRejected);
             }
             j.reasons.extend(rs);
         }
@@ -746,7 +727,7 @@ async fn judge(
             .reduce(f32::min);
         if let Some(d) = &claims.document {
             if !d.checks_passed {
-                j.reasons.push("document_checks_failed".into());
+                j.reasons.push(Code::DocumentChecksFailed);
             }
             document = Some((
                 d.surname.clone(),
@@ -758,7 +739,7 @@ async fn judge(
         if let Some(text) = &claims.face_embedding {
             match embedding_of(text) {
                 Some(e) => j.embedding = Some(e),
-                None => j.reasons.push("face_embedding_invalid".into()),
+                None => j.reasons.push(Code::FaceEmbeddingInvalid),
             }
         }
         if let Some(t) = template {
@@ -767,10 +748,10 @@ async fn judge(
                     let score = t.embedding.cosine(e);
                     j.face_score = Some(score);
                     if score < FACE_MATCH_THRESHOLD {
-                        j.reasons.push("face_mismatch".into());
+                        j.reasons.push(Code::FaceMismatch);
                     }
                 }
-                None => j.reasons.push("face_not_compared".into()),
+                None => j.reasons.push(Code::FaceNotCompared),
             }
         }
         // Fail closed: the face must have been compared with something. A returning
@@ -779,20 +760,20 @@ async fn judge(
         // (a failed one is already a reason above).
         if session.needs_document() {
             if !claims.results.iter().any(|r| r.name == "face_match") {
-                j.reasons.push("face_not_compared".into());
+                j.reasons.push(Code::FaceNotCompared);
             }
         } else if template.is_none() {
-            j.reasons.push("reference_missing".into());
+            j.reasons.push(Code::ReferenceMissing);
         }
     }
     if let Some(score) = j.face_score {
         if score >= FACE_MATCH_THRESHOLD && score < FACE_MATCH_THRESHOLD + policy.review_margin {
-            j.review.push("face_match_borderline".into());
+            j.review.push(Code::FaceMatchBorderline);
         }
     }
     if session.needs_document() {
         match (&document, user) {
-            (None, _) => j.reasons.push("document_missing".into()),
+            (None, _) => j.reasons.push(Code::DocumentMissing),
             (Some((surname, given, truncated, birth)), Some(u)) => {
                 let verdict = match_names(
                     &DocumentName {
@@ -809,17 +790,17 @@ async fn judge(
                 .verdict;
                 match verdict {
                     NameVerdict::Match => {}
-                    NameVerdict::Partial => j.review.push("document_name_partial".into()),
-                    NameVerdict::Mismatch => j.reasons.push("document_name_mismatch".into()),
+                    NameVerdict::Partial => j.review.push(Code::DocumentNamePartial),
+                    NameVerdict::Mismatch => j.reasons.push(Code::DocumentNameMismatch),
                 }
                 // Where the directory keeps a birth date, the document must carry the
                 // same one: a document (or a device's claims) without it proves less than
                 // the record asks for.
                 match (&u.birth_date, birth) {
                     (Some(dir_birth), Some(doc_birth)) if dir_birth != doc_birth => {
-                        j.reasons.push("document_birth_date_mismatch".into())
+                        j.reasons.push(Code::DocumentBirthDateMismatch)
                     }
-                    (Some(_), None) => j.reasons.push("document_birth_date_missing".into()),
+                    (Some(_), None) => j.reasons.push(Code::DocumentBirthDateMissing),
                     _ => {}
                 }
             }
@@ -829,10 +810,10 @@ async fn judge(
     // Last, where a known account's record checks land: the audit reads the same way for
     // a login that does not exist and one whose record does not match.
     if user.is_none() {
-        j.reasons.push("user_unknown".into());
+        j.reasons.push(Code::UserUnknown);
     }
     let mut seen = HashSet::new();
-    j.reasons.retain(|r| seen.insert(r.clone()));
+    j.reasons.retain(|r| seen.insert(*r));
     Ok(j)
 }
 
@@ -863,7 +844,7 @@ async fn record_outcome(
         "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
     )
     .bind(outcome.as_str())
-    .bind(reasons.join(","))
+    .bind(joined(reasons))
     .bind(&session.id)
     .execute(&mut *tx)
     .await
@@ -872,8 +853,7 @@ async fn record_outcome(
     if spent != 1 {
         tx.rollback().await.map_err(StoreError::from)?;
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "nonce_replayed",
+            Code::NonceReplayed,
             "this session's nonce has already been used; start a new session",
         ));
     }
@@ -889,9 +869,7 @@ async fn record_outcome(
         };
         let template_sealed = match embedding {
             Some(e) => {
-                let model = template_model().map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e)
-                })?;
+                let model = template_model().map_err(|e| ApiError::new(Code::InternalError, e))?;
                 Some(
                     app.keys
                         .seal("template", &FaceTemplate::new(&model, e.clone()).to_bytes())?,
@@ -1003,7 +981,7 @@ async fn keep_for_review(
     app: &App,
     session: &Session,
     evidence: &Evidence,
-    reasons: &[String],
+    reasons: &[Code],
 ) -> Result<(), ApiError> {
     let mut items = vec![];
     if let Some(b) = &evidence.id_front {
@@ -1021,7 +999,7 @@ async fn keep_for_review(
     sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")
         .bind(&session.id)
         .bind(sealed)
-        .bind(reasons.join(","))
+        .bind(joined(reasons))
         .bind(t)
         .bind(t + app.config.policy.review_retention_s as i64)
         .execute(&app.store.writer)

@@ -9,6 +9,7 @@
 //! the server's own run unless the operator trusts signed claims. A revoked key is refused
 //! everywhere from the next request on.
 
+use reclaim_protocol::Code;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -87,13 +88,13 @@ impl From<sqlx::Error> for DeviceError {
 }
 
 impl DeviceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            DeviceError::KeyInvalid(_) => "device_key_invalid",
-            DeviceError::NameInvalid => "device_name_invalid",
-            DeviceError::Revoked(_) => "device_revoked",
-            DeviceError::AlreadyRegistered(..) => "device_already_registered",
-            DeviceError::Unknown(_) => "device_unknown",
+            DeviceError::KeyInvalid(_) => Code::DeviceKeyInvalid,
+            DeviceError::NameInvalid => Code::DeviceNameInvalid,
+            DeviceError::Revoked(_) => Code::DeviceRevoked,
+            DeviceError::AlreadyRegistered(..) => Code::DeviceAlreadyRegistered,
+            DeviceError::Unknown(_) => Code::DeviceUnknown,
             DeviceError::Store(e) => e.code(),
         }
     }
@@ -260,13 +261,12 @@ fn device_of(r: &sqlx::any::AnyRow) -> Result<Device, StoreError> {
 /// A usable device: registered and not revoked.
 pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
     match find(store, kid).await? {
-        None => Err(ApiError::bad_request(
-            "device_unknown",
+        None => Err(ApiError::new(
+            Code::DeviceUnknown,
             "this device is not registered; register its key first",
         )),
         Some(d) if d.revoked_at.is_some() => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "device_revoked",
+            Code::DeviceRevoked,
             "this device's key has been revoked",
         )),
         Some(d) => Ok(d),
@@ -303,7 +303,7 @@ pub async fn register_handler(
     )
     .await?
     {
-        return Err(ApiError::too_many("rate_limited", wait));
+        return Err(ApiError::too_many(Code::RateLimited, wait));
     }
     let name = req.name.as_deref().unwrap_or("unmanaged device");
     match register(
@@ -333,11 +333,10 @@ pub async fn register_handler(
             },
         )),
         Err(DeviceError::Revoked(_)) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "device_revoked",
+            Code::DeviceRevoked,
             "this device's key has been revoked",
         )),
         Err(DeviceError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::bad_request(e.code(), e.to_string())),
+        Err(e) => Err(ApiError::new(e.code(), e.to_string())),
     }
 }

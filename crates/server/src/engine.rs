@@ -4,6 +4,7 @@
 //! patched app can sign anything, but it cannot make the server's own engine see a live
 //! face that matches the ID.
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -44,14 +45,14 @@ impl Evidence {
     /// of frames, ID photos within 50 megapixels, the memory decoding all of it takes, a
     /// JPEG's structure whole. Nothing is decoded; a refusal is the client's bad input
     /// (`image_too_large`, `capture_too_large`, `image_corrupt`, ...), with a sentence.
-    pub fn check_headers(&self) -> Result<(), (&'static str, String)> {
+    pub fn check_headers(&self) -> Result<(), (Code, String)> {
         check_capture(&self.capture(true), &CAPTURE_LIMITS)
             .map(|_| ())
             .map_err(refusal)
     }
 }
 
-fn refusal(e: CaptureError) -> (&'static str, String) {
+fn refusal(e: CaptureError) -> (Code, String) {
     (e.code(), e.to_string())
 }
 
@@ -84,7 +85,7 @@ impl ServerEngine {
         challenge: &[Action],
         enrolled: Option<&FaceTemplate>,
         seen_hashes: &[reclaim_verify::liveness::replay::SeenSession],
-    ) -> Result<Verification, (&'static str, String)> {
+    ) -> Result<Verification, (Code, String)> {
         // The whole capture's headers are checked before any of it is decoded, and each
         // decoder is held to what its header declared: one judgement's memory is bounded
         // by `CAPTURE_LIMITS.decode_budget_bytes` whatever was uploaded.
@@ -106,7 +107,7 @@ impl ServerEngine {
             })
             .collect();
         let today =
-            Date::today_utc().ok_or(("clock_invalid", "the clock gives no date".to_string()))?;
+            Date::today_utc().ok_or((Code::ClockInvalid, "the clock gives no date".to_string()))?;
         let verifier = Verifier {
             faces: &self.faces,
             documents: Some(&self.documents),

@@ -17,6 +17,7 @@
 //! attacker's own laptop's included, passes the EK check. The TPM proves that a key
 //! cannot leave the machine; the administrator's act says that the machine is ours.
 
+use reclaim_protocol::Code;
 use reclaim_tpm::{
     attest, CertificationProof, Challenge, PendingRegistration, RegistrationRequest, TpmError,
     TrustPolicy, Verifier,
@@ -51,11 +52,11 @@ impl From<sqlx::Error> for HardwareError {
 }
 
 impl HardwareError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             HardwareError::Tpm(e) => e.code(),
-            HardwareError::NoChallenge => "tpm_challenge_mismatch",
-            HardwareError::Config(_) => "tpm_config_invalid",
+            HardwareError::NoChallenge => Code::TpmChallengeMismatch,
+            HardwareError::Config(_) => Code::TpmConfigInvalid,
             HardwareError::Device(e) => e.code(),
             HardwareError::Store(e) => e.code(),
         }

@@ -235,13 +235,13 @@ async fn background(app: Arc<App>) {
     let _notices = notify::spawn_sender(app.clone());
     loop {
         if let Err(e) = reset::resume_pending(&app).await {
-            tracing::warn!(code = e.code(), "resuming pending resets failed");
+            tracing::warn!(code = e.code().as_str(), "resuming pending resets failed");
         }
         if let Err(e) = decision::expire_reviews(&app).await {
-            tracing::warn!(code = e.code(), "expiring reviews failed");
+            tracing::warn!(code = e.code().as_str(), "expiring reviews failed");
         }
         if let Err(e) = app.store.checkpoint().await {
-            tracing::warn!(code = e.code(), "checkpoint failed");
+            tracing::warn!(code = e.code().as_str(), "checkpoint failed");
         }
         limits::prune_in_background(&app.store).await;
         replay_store::prune_in_background(&app.store).await;

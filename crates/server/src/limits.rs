@@ -26,7 +26,7 @@
 //! Rows carry `expires_at`, after which they mean nothing; [`prune`] deletes them (the
 //! background worker calls it).
 
-use axum::http::StatusCode;
+use reclaim_protocol::Code;
 use sqlx::Row;
 
 use crate::api::ApiError;
@@ -132,7 +132,7 @@ fn log_limited(key: &str, retry_after_s: i64) {
     let (limit, subject) = loggable(key);
     tracing::warn!(
         event = "limited",
-        code = "rate_limited",
+        code = Code::RateLimited.as_str(),
         limit,
         subject,
         retry_after_s,
@@ -159,8 +159,8 @@ impl Advice {
 }
 
 /// A 429 with `Retry-After` and a sentence that says how to get through without waiting.
-/// `code` is one of the stable codes `rate_limited` and `biometric_locked`.
-pub fn refusal(code: &'static str, retry_after_s: i64, advice: Advice) -> ApiError {
+/// `code` is [`Code::RateLimited`] or [`Code::BiometricLocked`].
+pub fn refusal(code: Code, retry_after_s: i64, advice: Advice) -> ApiError {
     let retry_after_s = retry_after_s.max(1);
     let elsewhere = match advice {
         Advice::OtherChannel => {
@@ -171,7 +171,6 @@ pub fn refusal(code: &'static str, retry_after_s: i64, advice: Advice) -> ApiErr
     ApiError {
         retry_after_s: Some(retry_after_s),
         ..ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
             code,
             format!("Too many attempts; try again in {retry_after_s} s. {elsewhere}"),
         )
@@ -292,7 +291,7 @@ pub async fn failed_sessions_wait(
     if let Some((scope, w)) = wait {
         tracing::warn!(
             event = "limited",
-            code = "biometric_locked",
+            code = Code::BiometricLocked.as_str(),
             scope = scope.as_str(),
             device,
             address = addr,
@@ -464,7 +463,7 @@ pub async fn biometric_success(store: &Store, key: &str) -> Result<(), StoreErro
 pub fn biometric_locked(wait: i64, tier: Tier, session: &str, device: &str) -> ApiError {
     tracing::warn!(
         event = "limited",
-        code = "biometric_locked",
+        code = Code::BiometricLocked.as_str(),
         scope = "login",
         tier = tier.as_str(),
         session,
@@ -472,7 +471,7 @@ pub fn biometric_locked(wait: i64, tier: Tier, session: &str, device: &str) -> A
         retry_after_s = wait,
         "attestation refused: the login is locked after failed verifications"
     );
-    refusal("biometric_locked", wait, Advice::for_tier(tier))
+    refusal(Code::BiometricLocked, wait, Advice::for_tier(tier))
 }
 
 /// Deletes the rows that no longer limit anything: fixed windows that have run out, and
@@ -487,7 +486,7 @@ pub async fn prune_in_background(store: &Store) {
     match prune(store).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "expired limits pruned"),
-        Err(e) => tracing::warn!(code = e.code(), "pruning limits failed"),
+        Err(e) => tracing::warn!(code = e.code().as_str(), "pruning limits failed"),
     }
 }
 
@@ -546,11 +545,11 @@ mod tests {
 
     #[test]
     fn the_refusal_says_where_to_go() {
-        let e = refusal("biometric_locked", 42, Advice::OtherChannel);
-        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        let e = refusal(Code::BiometricLocked, 42, Advice::OtherChannel);
+        assert_eq!(e.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.retry_after_s, Some(42));
         assert!(e.message.contains("kiosk") && e.message.contains("helpdesk"));
-        let e = refusal("rate_limited", 0, Advice::Helpdesk);
+        let e = refusal(Code::RateLimited, 0, Advice::Helpdesk);
         assert_eq!(e.retry_after_s, Some(1));
         assert!(e.message.contains("helpdesk"));
     }

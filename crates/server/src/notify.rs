@@ -24,6 +24,7 @@
 //!
 //! Every SQL statement about notices lives here.
 
+use reclaim_protocol::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,10 +71,10 @@ pub enum NotifyError {
 }
 
 impl NotifyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             NotifyError::Store(e) => e.code(),
-            NotifyError::Crypto(_) => "internal_error",
+            NotifyError::Crypto(_) => Code::InternalError,
         }
     }
 }
@@ -579,7 +580,7 @@ pub fn spawn_sender(app: Arc<App>) -> SenderTask {
         };
         loop {
             if let Err(e) = send_due(&app, &mailer).await {
-                tracing::warn!(code = e.code(), "sending recovery notices failed");
+                tracing::warn!(code = e.code().as_str(), "sending recovery notices failed");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

@@ -13,6 +13,7 @@
 //! inside a TPM the server saw attested (`hardware`), or a key an administrator registered
 //! (`managed`). So `unmanaged` never approves on its own unless an operator opts in.
 
+use reclaim_protocol::Code;
 use reclaim_protocol::RecoveryAction;
 use serde::{Deserialize, Serialize};
 
@@ -176,9 +177,9 @@ pub struct Facts {
     /// The server's own engine judged the uploaded evidence (not only the device's claims).
     pub reverified: bool,
     /// Hard failures found by judging (engine, document, directory record), internal codes.
-    pub failures: Vec<String>,
+    pub failures: Vec<Code>,
     /// Findings a person should look at (a borderline match, a partial name).
-    pub doubts: Vec<String>,
+    pub doubts: Vec<Code>,
     /// Someone used a "this wasn't me" link for this account.
     pub self_service_locked: bool,
     /// The directory knows an address the account's owner can be told at.
@@ -212,23 +213,13 @@ pub enum Conclusion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub conclusion: Conclusion,
-    /// Internal codes (the audit's); [`public_reason`] maps them for the client.
-    pub reasons: Vec<String>,
+    /// Internal codes (the audit's); [`public_reasons`] maps them for the client.
+    pub reasons: Vec<Code>,
     pub row: AppliedRow,
     /// The verdict alone refuses, whatever the evidence shows: the engine need not run
     /// (and must not, so its findings cannot be probed from a device it cannot trust).
     pub refused_by_policy: bool,
 }
-
-/// Internal reason: the device's tier does not allow this recovery on its own.
-pub const DEVICE_NOT_TRUSTED: &str = "device_not_trusted";
-/// Internal reason: self-service is locked for the account ("this wasn't me").
-pub const SELF_SERVICE_LOCKED: &str = "self_service_locked";
-/// Internal reason: the change would wait for its owner's notice, but the directory knows
-/// no address to send it to.
-pub const OWNER_UNREACHABLE: &str = "owner_unreachable";
-/// Internal reason: a managed device's claims were not re-verified and policy wants them to be.
-pub const NOT_REVERIFIED: &str = "evidence_not_reverified";
 
 /// The verdict before any evidence is judged: refuses early when the table (or a lock)
 /// refuses whatever the evidence would show.
@@ -242,17 +233,17 @@ pub fn before_judging(
 ) -> Option<Decision> {
     let row = verdict(table, action, tier, user);
     let reason = if self_service_locked {
-        SELF_SERVICE_LOCKED
+        Code::SelfServiceLocked
     } else {
         match row.verdict {
-            Verdict::Refuse => DEVICE_NOT_TRUSTED,
-            Verdict::Review if !settings.review_queue => DEVICE_NOT_TRUSTED,
+            Verdict::Refuse => Code::DeviceNotTrusted,
+            Verdict::Review if !settings.review_queue => Code::DeviceNotTrusted,
             _ => return None,
         }
     };
     Some(Decision {
         conclusion: Conclusion::Rejected,
-        reasons: vec![reason.to_string()],
+        reasons: vec![reason],
         row,
         refused_by_policy: true,
     })
@@ -271,7 +262,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
         return d;
     }
     let row = verdict(table, facts.action, facts.tier, facts.user);
-    let rejected = |reasons: Vec<String>| Decision {
+    let rejected = |reasons: Vec<Code>| Decision {
         conclusion: Conclusion::Rejected,
         reasons,
         row: row.clone(),
@@ -283,9 +274,9 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
     // Fail closed: an unmanaged device's claims are never enough, and a managed or
     // hardware device's only where the operator said so.
     if !facts.reverified && (facts.tier == Tier::Unmanaged || !settings.trust_signed_claims) {
-        return rejected(vec![NOT_REVERIFIED.to_string()]);
+        return rejected(vec![Code::EvidenceNotReverified]);
     }
-    let review = |reasons: Vec<String>| {
+    let review = |reasons: Vec<Code>| {
         if settings.review_queue {
             Decision {
                 conclusion: Conclusion::Review,
@@ -309,7 +300,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
         },
         // Approved on the condition that the owner is told: no address, no approval.
         Verdict::ApproveNotifyDelay if !facts.owner_reachable => {
-            review(vec![OWNER_UNREACHABLE.to_string()])
+            review(vec![Code::OwnerUnreachable])
         }
         Verdict::ApproveNotifyDelay => Decision {
             conclusion: Conclusion::Approved {
@@ -320,63 +311,15 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
             refused_by_policy: false,
         },
         // Handled by `before_judging`.
-        Verdict::Refuse => rejected(vec![DEVICE_NOT_TRUSTED.to_string()]),
+        Verdict::Refuse => rejected(vec![Code::DeviceNotTrusted]),
     }
 }
 
-/// Internal reasons that say the evidence does not prove this account: there is no such
-/// account, the document names someone else or lacks the birth date the record keeps, or
-/// a doubt no one will review. Shown as one code, so a caller cannot tell a login that does
-/// not exist from one whose record does not match.
-fn is_identity_reason(reason: &str) -> bool {
-    matches!(
-        reason,
-        "user_unknown"
-            | "document_name_mismatch"
-            | "document_birth_date_mismatch"
-            | "document_birth_date_missing"
-            // A borderline match or partial name with no one to review it: the person is
-            // told their identity was not confirmed, not which check hesitated.
-            | "face_match_borderline"
-            | "document_name_partial"
-            | "owner_unreachable"
-    )
+/// The reasons a refusal shows: the registry's public forms, in one fixed order, the
+/// record's findings only when nothing else failed ([`reclaim_protocol::codes::public_codes`]).
+pub fn public_reasons(internal: &[Code]) -> Vec<Code> {
+    reclaim_protocol::codes::public_codes(internal)
 }
-
-/// The public form of one internal reason: identity reasons as `identity_not_confirmed`,
-/// spoof-related liveness reasons as `liveness_not_confirmed`
-/// ([`reclaim_protocol::reasons::public_reason`]), the rest as they are.
-pub fn public_reason(reason: &str) -> &str {
-    if is_identity_reason(reason) {
-        IDENTITY_NOT_CONFIRMED
-    } else {
-        reclaim_protocol::reasons::public_reason(reason)
-    }
-}
-
-/// The reasons a refusal shows: a canonical set in one fixed order (sorted, each once),
-/// whatever order the checks found them in.
-///
-/// `identity_not_confirmed` is shown only when nothing else failed. An unknown login has
-/// no record to match, so it always carries an identity reason, while a known account
-/// whose record the document matches carries none: shown beside other failures, the code
-/// would tell a stranger with a document in the right name that the account exists. Shown
-/// alone, it is what every account answers when the evidence is otherwise sound, known or
-/// not; the only answer that differs is a grant, which takes evidence that passes.
-pub fn public_reasons(internal: &[String]) -> Vec<String> {
-    let others: Vec<&str> = internal
-        .iter()
-        .map(String::as_str)
-        .filter(|r| !is_identity_reason(r))
-        .collect();
-    if others.is_empty() && !internal.is_empty() {
-        return vec![IDENTITY_NOT_CONFIRMED.to_string()];
-    }
-    reclaim_protocol::reasons::public_reasons(&others)
-}
-
-/// The public code for every identity reason.
-pub const IDENTITY_NOT_CONFIRMED: &str = reclaim_protocol::reasons::IDENTITY_NOT_CONFIRMED;
 
 #[cfg(test)]
 mod tests {
@@ -442,7 +385,7 @@ mod tests {
                     assert_eq!(d.conclusion, without_queue, "{tier:?} {action:?} {user:?}");
                     assert_eq!(d.row.configured_row, None);
                     if tier == Tier::Unmanaged {
-                        assert_eq!(d.reasons, [DEVICE_NOT_TRUSTED]);
+                        assert_eq!(d.reasons, [Code::DeviceNotTrusted]);
                         assert!(d.refused_by_policy, "the engine need not run");
                     }
                     let queue = Settings {
@@ -473,11 +416,7 @@ mod tests {
                     let d = decide(&cell(Verdict::Refuse), &settings(), &facts);
                     assert_eq!(
                         (d.conclusion, d.reasons, d.refused_by_policy),
-                        (
-                            Conclusion::Rejected,
-                            vec![DEVICE_NOT_TRUSTED.to_string()],
-                            true
-                        )
+                        (Conclusion::Rejected, vec![Code::DeviceNotTrusted], true)
                     );
                     let d = decide(&cell(Verdict::Review), &settings(), &facts);
                     assert_eq!(d.conclusion, Conclusion::Rejected);
@@ -519,12 +458,12 @@ mod tests {
     fn failed_evidence_is_refused_whatever_the_tier() {
         for tier in TIERS {
             let mut facts = verified(ResetPassword, tier, UserKind::FirstTime);
-            facts.failures = vec!["face_mismatch".into()];
+            facts.failures = vec![Code::FaceMismatch];
             let table = vec![row("*", "*", "*", Verdict::Approve)];
             let d = decide(&table, &settings(), &facts);
             assert_eq!(
                 (d.conclusion, d.reasons),
-                (Conclusion::Rejected, vec!["face_mismatch".into()])
+                (Conclusion::Rejected, vec![Code::FaceMismatch])
             );
         }
     }
@@ -536,14 +475,18 @@ mod tests {
             let mut facts = verified(ResetPassword, tier, UserKind::FirstTime);
             facts.reverified = false;
             let d = decide(&table, &settings(), &facts);
-            assert_eq!(d.reasons, [NOT_REVERIFIED], "{tier:?}");
+            assert_eq!(d.reasons, [Code::EvidenceNotReverified], "{tier:?}");
             let trusting = Settings {
                 trust_signed_claims: true,
                 ..settings()
             };
             let d = decide(&table, &trusting, &facts);
             if tier == Tier::Unmanaged {
-                assert_eq!(d.reasons, [NOT_REVERIFIED], "never for unmanaged");
+                assert_eq!(
+                    d.reasons,
+                    [Code::EvidenceNotReverified],
+                    "never for unmanaged"
+                );
             } else {
                 assert_eq!(d.conclusion, Conclusion::Approved { delay_s: 0 });
             }
@@ -553,13 +496,13 @@ mod tests {
     #[test]
     fn doubts_go_to_a_person_or_are_refused() {
         let mut facts = verified(ResetPassword, Tier::Managed, UserKind::FirstTime);
-        facts.doubts = vec!["face_match_borderline".into()];
+        facts.doubts = vec![Code::FaceMatchBorderline];
         let d = decide(&[], &settings(), &facts);
         assert_eq!(
             (d.conclusion, d.refused_by_policy),
             (Conclusion::Rejected, false)
         );
-        assert_eq!(public_reason(&d.reasons[0]), "identity_not_confirmed");
+        assert_eq!(d.reasons[0].public(), Code::IdentityNotConfirmed);
         let queue = Settings {
             review_queue: true,
             ..settings()
@@ -580,9 +523,9 @@ mod tests {
         let d = decide(&table, &settings(), &facts);
         assert_eq!(
             (d.conclusion, d.reasons),
-            (Conclusion::Rejected, vec![OWNER_UNREACHABLE.into()])
+            (Conclusion::Rejected, vec![Code::OwnerUnreachable])
         );
-        assert_eq!(public_reason(OWNER_UNREACHABLE), "identity_not_confirmed");
+        assert_eq!(Code::OwnerUnreachable.public(), Code::IdentityNotConfirmed);
         // A plain approval does not wait for a notice, so it does not need one.
         let table = vec![row("*", "managed", "*", Verdict::Approve)];
         let mut facts = verified(ResetMfa, Tier::Managed, UserKind::Returning);
@@ -601,13 +544,16 @@ mod tests {
         let d = decide(&table, &settings(), &facts);
         assert_eq!(
             (d.conclusion, d.reasons),
-            (Conclusion::Rejected, vec![SELF_SERVICE_LOCKED.into()])
+            (Conclusion::Rejected, vec![Code::SelfServiceLocked])
         );
     }
 
     #[test]
     fn unknown_accounts_read_like_known_ones_whatever_else_failed() {
-        let r = |v: &[&str]| public_reasons(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let r = |v: &[&str]| -> Vec<&str> {
+            let codes: Vec<Code> = v.iter().map(|s| Code::parse(s).unwrap()).collect();
+            public_reasons(&codes).iter().map(|c| c.as_str()).collect()
+        };
         // Something else failed: the identity reason does not show, for either.
         assert_eq!(r(&["user_unknown", "face_mismatch"]), r(&["face_mismatch"]));
         assert_eq!(

@@ -176,6 +176,6 @@ pub async fn prune_in_background(store: &Store) {
     match prune_at(store, now()).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "expired replay sessions pruned"),
-        Err(e) => tracing::warn!(code = e.code(), "pruning replay sessions failed"),
+        Err(e) => tracing::warn!(code = e.code().as_str(), "pruning replay sessions failed"),
     }
 }

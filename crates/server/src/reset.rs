@@ -19,6 +19,7 @@
 //! little later (2 s, doubling to at most 5 minutes), and given up after
 //! [`MAX_DIRECTORY_FAILURES`] failures in a row (about a day).
 
+use reclaim_protocol::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ use crate::App;
 pub const MAX_DIRECTORY_FAILURES: i64 = 300;
 
 /// The code a reset given up on (the directory stayed unreachable) ends with.
-pub const GAVE_UP: &str = "reset_failed";
+pub const GAVE_UP: Code = Code::ResetFailed;
 
 /// How long a pending reset waits after its `failures`-th transient failure in a row:
 /// 2 s, doubling, at most 5 minutes.
@@ -79,8 +80,7 @@ pub fn require_supported(app: &App, action: RecoveryAction) -> Result<(), ApiErr
         "session refused: the directory cannot perform this action"
     );
     Err(ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "action_unsupported",
+        Code::ActionUnsupported,
         "The company directory cannot do this kind of recovery. Choose another, or contact the IT helpdesk.",
     )
     .with_extra(serde_json::json!({
@@ -109,8 +109,8 @@ fn bounded_password(password: &str) -> Result<(), ApiError> {
             bytes = password.len(),
             "password refused: over the input bound"
         );
-        ApiError::bad_request(
-            "password_too_long",
+        ApiError::new(
+            Code::PasswordTooLong,
             format!("The password is too long: use at most {MAX_PASSWORD_INPUT_CHARS} characters."),
         )
     })
@@ -181,8 +181,7 @@ async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
 
 fn grant_invalid() -> ApiError {
     ApiError::new(
-        StatusCode::FORBIDDEN,
-        "grant_invalid",
+        Code::GrantInvalid,
         "the reset grant is unknown; verify again",
     )
 }
@@ -231,8 +230,7 @@ fn problems_for(
     .map_err(|e| {
         tracing::error!(error = %e, "breached password list unreadable");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "password_check_unavailable",
+            Code::PasswordCheckUnavailable,
             "the password cannot be checked right now",
         )
     })?;
@@ -244,16 +242,12 @@ fn problems_for(
 
 fn directory_error(e: DirectoryError) -> ApiError {
     match e {
-        DirectoryError::PasswordRefused(r) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message())
-        }
+        DirectoryError::PasswordRefused(r) => ApiError::new(r.code(), r.message()),
         DirectoryError::UserNotFound => ApiError::new(
-            StatusCode::CONFLICT,
-            "directory_user_not_found",
+            Code::DirectoryUserNotFound,
             "the account no longer exists in the directory",
         ),
         e => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
             e.code(),
             "the company directory cannot be reached; try again shortly",
         ),
@@ -307,25 +301,20 @@ pub async fn reset_handler(
     }
     if now() >= grant.expires_at {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "grant_expired",
+            Code::GrantExpired,
             "the reset grant has expired; verify again",
         ));
     }
     if grant.attempts >= app.config.limits.attempts_per_grant {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "grant_attempts_exhausted",
+            Code::GrantAttemptsExhausted,
             "too many attempts with this grant; verify again",
         ));
     }
     let sealed = match grant.action {
         RecoveryAction::ResetPassword => {
             let Some(password) = req.new_password.as_deref() else {
-                return Err(ApiError::bad_request(
-                    "password_missing",
-                    "give new_password",
-                ));
+                return Err(ApiError::new(Code::PasswordMissing, "give new_password"));
             };
             // Checked in its normalised form, but set exactly as typed: directories do not
             // normalise at sign-in, so a normalised password might never match what the
@@ -336,9 +325,9 @@ pub async fn reset_handler(
             let user = match user_of(&app, &grant).await {
                 Ok(u) => u,
                 Err(e) if e.is_permanent() => {
-                    let code = failure_code(Some(e.code()));
+                    let code = failure_code(Some(e.code().as_str()));
                     fail(&app, &grant, "issued", code, &e, false).await?;
-                    return Err(failed_error(Some(code)));
+                    return Err(failed_error(Some(code.as_str())));
                 }
                 Err(e) => return Err(directory_error(e)),
             };
@@ -350,8 +339,7 @@ pub async fn reset_handler(
                     .await
                     .map_err(StoreError::from)?;
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "password_refused",
+                    Code::PasswordRefused,
                     "the new password does not meet the policy",
                 )
                 .with_extra(serde_json::json!({ "problems": problems })));
@@ -394,8 +382,7 @@ pub async fn reset_handler(
             "pending" => finish(&app, &again.id).await,
             "cancelled" => Err(grant_cancelled()),
             _ => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "grant_expired",
+                Code::GrantExpired,
                 "the reset grant has expired; verify again",
             )),
         };
@@ -440,8 +427,7 @@ fn scheduled_response(grant: &Grant) -> Response {
 
 fn grant_cancelled() -> ApiError {
     ApiError::new(
-        StatusCode::FORBIDDEN,
-        "grant_cancelled",
+        Code::GrantCancelled,
         "this recovery was cancelled from the notice sent to the account's addresses",
     )
 }
@@ -484,21 +470,14 @@ pub enum Resumed {
     StillPending(Option<DirectoryError>),
     /// Ended for good: the directory cannot make the change, or stayed unreachable past
     /// the bound. Carries the code the person is shown.
-    Failed(&'static str),
+    Failed(Code),
 }
 
 /// The stable code a failed reset is reported with (the grant keeps it as text).
-fn failure_code(stored: Option<&str>) -> &'static str {
-    const CODES: [&str; 5] = [
-        "directory_action_unsupported",
-        "directory_user_not_found",
-        "directory_permission_denied",
-        "directory_config_invalid",
-        GAVE_UP,
-    ];
-    CODES
+fn failure_code(stored: Option<&str>) -> Code {
+    reclaim_protocol::codes::RESET_ENDED
         .into_iter()
-        .find(|c| Some(*c) == stored)
+        .find(|c| Some(c.as_str()) == stored)
         .unwrap_or(GAVE_UP)
 }
 
@@ -507,23 +486,25 @@ fn failure_code(stored: Option<&str>) -> &'static str {
 fn failed_error(stored: Option<&str>) -> ApiError {
     let code = failure_code(stored);
     let message = match code {
-        "directory_action_unsupported" => {
+        Code::DirectoryActionUnsupported => {
             "The company directory cannot make this change, so it was not made. Contact the IT helpdesk."
         }
-        "directory_user_not_found" => {
+        Code::DirectoryUserNotFound => {
             "The account is no longer in the company directory, so the change was not made. Contact the IT helpdesk."
         }
-        "directory_permission_denied" => {
+        Code::DirectoryPermissionDenied => {
             "The recovery service is not allowed to change this account, so the change was not made. Contact the IT helpdesk."
         }
-        "directory_config_invalid" => {
+        Code::DirectoryConfigInvalid => {
             "The recovery service cannot use the company directory as configured, so the change was not made. Contact the IT helpdesk."
         }
         _ => {
             "The company directory did not answer for too long, so the change could not be confirmed. Verify again, or contact the IT helpdesk."
         }
     };
-    ApiError::new(StatusCode::CONFLICT, code, message)
+    // A 409 whatever the directory's failure: the grant is spent, nothing more will happen.
+    ApiError::new(code, message)
+        .with_status(StatusCode::CONFLICT)
         .with_extra(serde_json::json!({ "status": "failed" }))
 }
 
@@ -535,10 +516,9 @@ fn respond(resumed: Resumed) -> Result<Response, ApiError> {
     match resumed {
         Resumed::Completed { action, already } => Ok(completed_response(action, already)),
         Resumed::Refused(e) => Err(directory_error(e)),
-        Resumed::Failed(code) => Err(failed_error(Some(code))),
+        Resumed::Failed(code) => Err(failed_error(Some(code.as_str()))),
         Resumed::StillPending(e) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            e.as_ref().map_or("reset_in_progress", |e| e.code()),
+            e.as_ref().map_or(Code::ResetInProgress, |e| e.code()),
             "Your reset is recorded and will be applied as soon as the directory answers; you do not need to start again.",
         )
         .with_extra(serde_json::json!({ "status": "pending" }))),
@@ -615,7 +595,7 @@ async fn apply_leased(
         }
         Err(e) if e.is_permanent() => {
             app.metrics.directory_error();
-            let code = failure_code(Some(e.code()));
+            let code = failure_code(Some(e.code().as_str()));
             fail(app, grant, "pending", code, &e, maybe_applied).await?;
             Ok(Resumed::Failed(code))
         }
@@ -636,7 +616,7 @@ async fn apply_leased(
             }
             let delay = retry_delay_s(failures);
             tracing::warn!(
-                code = e.code(),
+                code = e.code().as_str(),
                 failures,
                 retry_in_s = delay,
                 "reset left pending"
@@ -664,7 +644,7 @@ async fn fail(
     app: &App,
     grant: &Grant,
     from: &str,
-    code: &'static str,
+    code: Code,
     error: &DirectoryError,
     outcome_unknown: bool,
 ) -> Result<(), StoreError> {
@@ -673,7 +653,7 @@ async fn fail(
         "UPDATE grants SET state = 'failed', failure = $1, password_sealed = NULL, template_sealed = NULL, lease_until = 0 \
          WHERE id = $2 AND state = $3",
     )
-    .bind(code)
+    .bind(code.as_str())
     .bind(&grant.id)
     .bind(from)
     .execute(&mut *tx)
@@ -689,8 +669,8 @@ async fn fail(
         .await?;
     tx.commit().await?;
     tracing::warn!(
-        code,
-        directory_code = error.code(),
+        code = code.as_str(),
+        directory_code = error.code().as_str(),
         action = grant.action.as_str(),
         directory_failures = grant.directory_failures,
         "reset failed for good; not retried"

@@ -8,6 +8,7 @@
 //! device with a one-time secret (shown as a QR code); the first device keeps a token
 //! that can follow the state but not act.
 
+use reclaim_protocol::Code;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -119,8 +120,7 @@ pub async fn authorized(
     let hash = secret_hash(token);
     let denied = || {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "session_token_invalid",
+            Code::SessionTokenInvalid,
             "the session does not exist or the token is not its token",
         )
     };
@@ -199,8 +199,8 @@ pub async fn create_handler(
 ) -> Result<Response, ApiError> {
     let login = req.login.trim();
     if login.is_empty() || login.chars().count() > 256 || login.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "login_invalid",
+        return Err(ApiError::new(
+            Code::LoginInvalid,
             "give a username or email address (at most 256 characters)",
         ));
     }
@@ -209,8 +209,8 @@ pub async fn create_handler(
     let addr = client_addr(&app, &peer, &headers);
     let l = &app.config.limits;
     if req.device.is_empty() || req.device.len() > 64 {
-        return Err(ApiError::bad_request(
-            "device_unknown",
+        return Err(ApiError::new(
+            Code::DeviceUnknown,
             "give the device's key id",
         ));
     }
@@ -224,12 +224,12 @@ pub async fn create_handler(
         if let Some((_, wait)) =
             limits::failed_sessions_wait(&app.store, l, &device.key_id, &addr).await?
         {
-            return Err(limits::refusal("biometric_locked", wait, advice));
+            return Err(limits::refusal(Code::BiometricLocked, wait, advice));
         }
     }
     let counted = limits::session_keys(l, device.tier, &login_key(login), &device.key_id, &addr);
     if let Err(wait) = limits::hit_all(&app.store, &counted).await? {
-        return Err(limits::refusal("rate_limited", wait, advice));
+        return Err(limits::refusal(Code::RateLimited, wait, advice));
     }
 
     // The same work for every login: the directory lookup, then a template lookup (for a
@@ -238,10 +238,9 @@ pub async fn create_handler(
         Ok(u) => u,
         Err(e) => {
             app.metrics.directory_error();
-            tracing::warn!(code = e.code(), "directory lookup failed");
+            tracing::warn!(code = e.code().as_str(), "directory lookup failed");
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "directory_unavailable",
+                Code::DirectoryUnavailable,
                 "the company directory cannot be reached; try again shortly",
             ));
         }
@@ -377,15 +376,13 @@ pub async fn handoff_handler(
     let (s, holder) = authorized(&app, &id, &headers).await?;
     if holder != Holder::Actor || s.follower_token_hash.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "handoff_not_allowed",
+            Code::HandoffNotAllowed,
             "this session has already been handed off",
         ));
     }
     if visible_state(&s) != "open" || s.nonce_used {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "session_closed",
+            Code::SessionClosed,
             "the session is no longer open",
         ));
     }
@@ -451,7 +448,7 @@ pub async fn claim_handler(
     .await?
     {
         return Err(limits::refusal(
-            "rate_limited",
+            Code::RateLimited,
             wait,
             limits::Advice::OtherChannel,
         ));
@@ -465,7 +462,7 @@ pub async fn claim_handler(
                 .await?
         {
             return Err(limits::refusal(
-                "biometric_locked",
+                Code::BiometricLocked,
                 wait,
                 limits::Advice::OtherChannel,
             ));
@@ -473,8 +470,7 @@ pub async fn claim_handler(
     }
     let denied = || {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "handoff_invalid",
+            Code::HandoffInvalid,
             "the hand-off code is unknown, used or expired; show a new QR code",
         )
     };

@@ -6,6 +6,7 @@
 //! must happen once is a single conditional statement (`UPDATE ... WHERE state = ...`)
 //! whose affected-row count says who won, which both engines make atomic.
 
+use reclaim_protocol::Code;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,8 +22,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
-        "database_unavailable"
+    pub fn code(&self) -> Code {
+        Code::DatabaseUnavailable
     }
 }
 

@@ -1,6 +1,8 @@
 //! Why a TPM registration was refused, each with a stable code for the server's answers and
 //! the audit log (which never include the secret or the raw blobs).
 
+use reclaim_protocol::Code;
+
 /// Everything that can go wrong, on the verifier's side and on the device's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TpmError {
@@ -46,19 +48,19 @@ pub enum TpmError {
 }
 
 impl TpmError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            TpmError::Malformed(_) => "tpm_malformed",
-            TpmError::Unsupported(_) => "tpm_unsupported",
-            TpmError::AttributesInvalid { .. } => "tpm_attributes_invalid",
-            TpmError::EkUntrusted(_) => "tpm_ek_untrusted",
-            TpmError::CertificationInvalid(_) => "tpm_certification_invalid",
-            TpmError::KeyMismatch => "tpm_key_mismatch",
-            TpmError::ChallengeMismatch => "tpm_challenge_mismatch",
-            TpmError::ChallengeExpired => "tpm_challenge_expired",
-            TpmError::Config(_) => "tpm_config_invalid",
-            TpmError::ActivationFailed(_) => "tpm_activation_failed",
-            TpmError::Device(_) => "tpm_device_error",
+            TpmError::Malformed(_) => Code::TpmMalformed,
+            TpmError::Unsupported(_) => Code::TpmUnsupported,
+            TpmError::AttributesInvalid { .. } => Code::TpmAttributesInvalid,
+            TpmError::EkUntrusted(_) => Code::TpmEkUntrusted,
+            TpmError::CertificationInvalid(_) => Code::TpmCertificationInvalid,
+            TpmError::KeyMismatch => Code::TpmKeyMismatch,
+            TpmError::ChallengeMismatch => Code::TpmChallengeMismatch,
+            TpmError::ChallengeExpired => Code::TpmChallengeExpired,
+            TpmError::Config(_) => Code::TpmConfigInvalid,
+            TpmError::ActivationFailed(_) => Code::TpmActivationFailed,
+            TpmError::Device(_) => Code::TpmDeviceError,
         }
     }
 }
@@ -89,7 +91,7 @@ mod tests {
             TpmError::ActivationFailed(String::new()),
             TpmError::Device(String::new()),
         ];
-        let codes: std::collections::BTreeSet<_> = all.iter().map(TpmError::code).collect();
+        let codes: std::collections::BTreeSet<_> = all.iter().map(|e| e.code().as_str()).collect();
         assert_eq!(codes.len(), all.len());
         assert!(codes.iter().all(|c| c.starts_with("tpm_")));
     }

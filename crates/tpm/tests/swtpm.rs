@@ -92,7 +92,7 @@ impl Device {
 fn code<T: std::fmt::Debug>(r: Result<T, TpmError>) -> &'static str {
     match r {
         Ok(v) => panic!("accepted: {v:?}"),
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     }
 }
 

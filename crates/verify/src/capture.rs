@@ -126,7 +126,7 @@ pub struct CaptureError {
 impl CaptureError {
     /// The stable code: the image's (`image_too_large`, `image_corrupt`, ...) or
     /// `capture_too_large` for the capture as a whole.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> reclaim_protocol::Code {
         self.error.code()
     }
 

@@ -6,6 +6,7 @@
 //! Every part fails closed: a part that could not be judged is a reason to reject, never
 //! a pass by omission.
 
+use reclaim_protocol::Code;
 use std::path::Path;
 use std::time::Instant;
 
@@ -61,7 +62,7 @@ pub enum VerificationError {
 }
 
 impl VerificationError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             VerificationError::Engine(e) => e.code(),
             VerificationError::Liveness(e) => e.code(),
@@ -136,7 +137,7 @@ pub struct VerifyTimings {
 pub struct Verification {
     pub decision: Decision,
     /// Stable codes of every reason to reject, from every part; empty when verified.
-    pub reasons: Vec<&'static str>,
+    pub reasons: Vec<Code>,
     pub face_match: Vec<FaceMatchReport>,
     pub liveness: LivenessOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,7 +168,7 @@ impl Verifier<'_> {
     pub fn verify(&self, request: &VerifyRequest) -> Result<Verification> {
         let started = Instant::now();
         let mut timings = VerifyTimings::default();
-        let mut reasons: Vec<&'static str> = Vec::new();
+        let mut reasons: Vec<Code> = Vec::new();
 
         // The document and the selfie frames are independent: read them side by side.
         let (document, observations) = std::thread::scope(|s| {
@@ -217,7 +218,7 @@ impl Verifier<'_> {
         let mut face_match = Vec::new();
         if let Some((report, document_ms)) = &document {
             timings.document = *document_ms;
-            reasons.extend(report.reasons.iter().map(|r| r.as_str()));
+            reasons.extend(report.reasons.iter().map(|r| r.code()));
             let portrait = self.portrait_embedding(request, report)?;
             face_match.push(judge(
                 MatchReference::IdPortrait,
@@ -238,18 +239,18 @@ impl Verifier<'_> {
         }
         if face_match.is_empty() {
             // Nothing to compare with: never verified by default.
-            reasons.push("reference_missing");
+            reasons.push(Code::ReferenceMissing);
         }
         // Fail closed: a reference that could not be compared (no portrait, a portrait
         // that would not align, no usable selfie frame) is a reason of its own, never a pass.
         if face_match.iter().any(|m| m.score.is_none()) {
-            reasons.push("face_not_compared");
+            reasons.push(Code::FaceNotCompared);
         }
         if face_match
             .iter()
             .any(|m| m.score.is_some() && !m.same_person)
         {
-            reasons.push(ReasonCode::FaceMismatch.as_str());
+            reasons.push(ReasonCode::FaceMismatch.code());
         }
         timings.face_match = ms(t);
 
@@ -271,7 +272,7 @@ impl Verifier<'_> {
                 request.seen_hashes,
                 &policy,
             );
-            reasons.extend(report.reasons.iter().map(|r| r.as_str()));
+            reasons.extend(report.reasons.iter().map(|r| r.code()));
             LivenessOutcome {
                 skipped: false,
                 note: None,
@@ -354,7 +355,7 @@ fn most_frontal_usable(observations: &[FrameObservation]) -> Option<usize> {
 
 /// Why no selfie frame was usable: the commonest issue of the frames, `no_face` when
 /// there were none.
-fn selfie_problem(observations: &[FrameObservation]) -> &'static str {
+fn selfie_problem(observations: &[FrameObservation]) -> Code {
     let mut counts: std::collections::BTreeMap<ReasonCode, usize> = Default::default();
     for o in observations {
         if o.faces_found == 0 {
@@ -371,7 +372,7 @@ fn selfie_problem(observations: &[FrameObservation]) -> &'static str {
     counts
         .into_iter()
         .max_by_key(|(_, n)| *n)
-        .map_or(ReasonCode::NoFace.as_str(), |(r, _)| r.as_str())
+        .map_or(ReasonCode::NoFace.code(), |(r, _)| r.code())
 }
 
 /// How far the head is turned from facing the camera; unknown counts as far.

@@ -2,6 +2,7 @@
 //! command line's JSON, the server's answers and the app's messages reuse, so a code
 //! never changes meaning once published.
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 
 /// What went wrong before the engine could judge a face: the input or the engine itself.
@@ -60,21 +61,21 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// The stable reason code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            VerifyError::Io { .. } => "input_unreadable",
-            VerifyError::EmptyInput => "image_empty",
-            VerifyError::InputTooLarge { .. } => "input_too_large",
-            VerifyError::UnsupportedFormat => "image_unsupported_format",
+            VerifyError::Io { .. } => Code::InputUnreadable,
+            VerifyError::EmptyInput => Code::ImageEmpty,
+            VerifyError::InputTooLarge { .. } => Code::InputTooLarge,
+            VerifyError::UnsupportedFormat => Code::ImageUnsupportedFormat,
             VerifyError::ImageTooLarge { .. } | VerifyError::FrameTooLarge { .. } => {
-                "image_too_large"
+                Code::ImageTooLarge
             }
-            VerifyError::CaptureTooLarge(_) => "capture_too_large",
-            VerifyError::CorruptImage(_) => "image_corrupt",
-            VerifyError::ModelMissing { .. } => "model_missing",
-            VerifyError::ModelDigestMismatch { .. } => "model_digest_mismatch",
-            VerifyError::ModelInvalid { .. } => "model_invalid",
-            VerifyError::Inference { .. } => "inference_failed",
+            VerifyError::CaptureTooLarge(_) => Code::CaptureTooLarge,
+            VerifyError::CorruptImage(_) => Code::ImageCorrupt,
+            VerifyError::ModelMissing { .. } => Code::ModelMissing,
+            VerifyError::ModelDigestMismatch { .. } => Code::ModelDigestMismatch,
+            VerifyError::ModelInvalid { .. } => Code::ModelInvalid,
+            VerifyError::Inference { .. } => Code::InferenceFailed,
         }
     }
 

@@ -2,10 +2,10 @@
 //! JSON, the server and the app all use these strings; a published code never changes
 //! meaning.
 
-use serde::{Deserialize, Serialize};
+use reclaim_protocol::Code;
+use serde::{Deserialize, Deserializer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReasonCode {
     NoFace,
     MultipleFaces,
@@ -20,18 +20,35 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [ReasonCode; 9] = [
+        ReasonCode::NoFace,
+        ReasonCode::MultipleFaces,
+        ReasonCode::FaceTooSmall,
+        ReasonCode::FaceCutOff,
+        ReasonCode::Blurry,
+        ReasonCode::TooDark,
+        ReasonCode::TooBright,
+        ReasonCode::PoseOutOfRange,
+        ReasonCode::FaceMismatch,
+    ];
+
+    /// The registry's code for it.
+    pub const fn code(self) -> Code {
         match self {
-            ReasonCode::NoFace => "no_face",
-            ReasonCode::MultipleFaces => "multiple_faces",
-            ReasonCode::FaceTooSmall => "face_too_small",
-            ReasonCode::FaceCutOff => "face_cut_off",
-            ReasonCode::Blurry => "blurry",
-            ReasonCode::TooDark => "too_dark",
-            ReasonCode::TooBright => "too_bright",
-            ReasonCode::PoseOutOfRange => "pose_out_of_range",
-            ReasonCode::FaceMismatch => "face_mismatch",
+            ReasonCode::NoFace => Code::NoFace,
+            ReasonCode::MultipleFaces => Code::MultipleFaces,
+            ReasonCode::FaceTooSmall => Code::FaceTooSmall,
+            ReasonCode::FaceCutOff => Code::FaceCutOff,
+            ReasonCode::Blurry => Code::Blurry,
+            ReasonCode::TooDark => Code::TooDark,
+            ReasonCode::TooBright => Code::TooBright,
+            ReasonCode::PoseOutOfRange => Code::PoseOutOfRange,
+            ReasonCode::FaceMismatch => Code::FaceMismatch,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.code().as_str()
     }
 
     /// What the person in front of the camera can do about it, in plain English.
@@ -54,6 +71,18 @@ impl ReasonCode {
     }
 }
 
+reclaim_protocol::serialize_as_code!(ReasonCode);
+
+impl<'de> Deserialize<'de> for ReasonCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ReasonCode, D::Error> {
+        let code = Code::deserialize(d)?;
+        ReasonCode::ALL
+            .into_iter()
+            .find(|r| r.code() == code)
+            .ok_or_else(|| serde::de::Error::custom(format_args!("{code} is not a face reason")))
+    }
+}
+
 impl std::fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -66,19 +95,11 @@ mod tests {
 
     #[test]
     fn serde_names_are_the_published_codes() {
-        for code in [
-            ReasonCode::NoFace,
-            ReasonCode::MultipleFaces,
-            ReasonCode::FaceTooSmall,
-            ReasonCode::FaceCutOff,
-            ReasonCode::Blurry,
-            ReasonCode::TooDark,
-            ReasonCode::TooBright,
-            ReasonCode::PoseOutOfRange,
-            ReasonCode::FaceMismatch,
-        ] {
+        for code in ReasonCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ReasonCode>(&json).unwrap(), code);
         }
+        assert!(serde_json::from_str::<ReasonCode>("\"liveness_too_slow\"").is_err());
     }
 }

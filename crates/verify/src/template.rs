@@ -6,6 +6,7 @@
 //! an embedding from another (the scores would mean nothing), and a file that is not a
 //! template is refused with a reason rather than half-read.
 
+use reclaim_protocol::Code;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
@@ -35,14 +36,14 @@ pub enum TemplateError {
 }
 
 impl TemplateError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             TemplateError::TooLarge(_)
             | TemplateError::Malformed(_)
             | TemplateError::UnknownFormat(_)
             | TemplateError::WrongLength(_)
-            | TemplateError::InvalidValues => "template_invalid",
-            TemplateError::ModelMismatch { .. } => "template_model_mismatch",
+            | TemplateError::InvalidValues => Code::TemplateInvalid,
+            TemplateError::ModelMismatch { .. } => Code::TemplateModelMismatch,
         }
     }
 }

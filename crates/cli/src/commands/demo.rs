@@ -15,6 +15,7 @@
 //! (sealed) at the first reset; and the audit chain verified. Frames come from files, so
 //! the attestation says "file-backed camera", which the demo's policy accepts and says so.
 
+use reclaim_protocol::Code;
 use std::time::Instant;
 
 use reclaim_client::attestation::{claims, AttestationInput};
@@ -72,7 +73,7 @@ pub fn run(args: DemoArgs) -> Outcome {
     };
     match rt.block_on(demo(args)) {
         Ok(()) => Outcome::Yes,
-        Err(message) => fail(false, "demo_failed", &message),
+        Err(message) => fail(false, Code::DemoFailed, &message),
     }
 }
 
@@ -394,7 +395,7 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         steps,
     )
     .await?;
-    if refused["outcome"] != "rejected" || refused["reasons"] != json!(["device_not_trusted"]) {
+    if refused["outcome"] != "rejected" || refused["reasons"] != json!([Code::DeviceNotTrusted]) {
         return Err(format!(
             "the self-registered device was not refused by policy: {refused}"
         ));

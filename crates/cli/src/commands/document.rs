@@ -2,6 +2,7 @@
 //! passes its own checks. Exit 0 read and every check passed, 1 read but a check failed
 //! (an expired document counts) or nothing readable found, 2 bad input.
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -133,14 +134,14 @@ pub fn today(arg: Option<&str>, json: bool) -> Result<Date, Outcome> {
         Some(s) => Date::parse_iso(s).ok_or_else(|| {
             fail(
                 json,
-                "input_invalid",
+                Code::InputInvalid,
                 &format!("--today {s}: not a date (YYYY-MM-DD)"),
             )
         }),
         None => Date::today_utc().ok_or_else(|| {
             fail(
                 json,
-                "clock_invalid",
+                Code::ClockInvalid,
                 "the system clock does not give a date",
             )
         }),

@@ -4,6 +4,7 @@
 //! operators and tests. The template is biometric data: it is written only to the file
 //! asked for, readable by its owner alone, and never over an existing file.
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 
 use reclaim_verify::template::FaceTemplate;
@@ -70,7 +71,7 @@ pub fn run(args: EnrollArgs) -> Outcome {
     if let Err(e) = reclaim_server::crypto::write_private(&args.out, &template.to_bytes()) {
         return fail(
             json,
-            "output_unwritable",
+            Code::OutputUnwritable,
             &format!("{}: {e}", args.out.display()),
         );
     }

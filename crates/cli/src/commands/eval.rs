@@ -9,6 +9,7 @@
 //! compared with the *other* photos, since a live selfie against the portrait on a card is
 //! the comparison the product really makes.
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -114,10 +115,10 @@ pub fn run(args: EvalArgs) -> Outcome {
     let listed = match (&args.dir, &args.real, &args.set) {
         (_, Some(real), Some(set)) => list_real_set(real, set),
         (Some(dir), _, _) => {
-            list_photos(dir).map_err(|e| ("input_unreadable", format!("{}: {e}", dir.display())))
+            list_photos(dir).map_err(|e| (Code::InputUnreadable, format!("{}: {e}", dir.display())))
         }
         _ => Err((
-            "input_invalid",
+            Code::InputInvalid,
             "give a directory, or --real DIR --set NAME".into(),
         )),
     };
@@ -126,7 +127,7 @@ pub fn run(args: EvalArgs) -> Outcome {
         Ok(_) => {
             return fail(
                 args.json,
-                "input_invalid",
+                Code::InputInvalid,
                 "the set needs at least two photos (a directory: named IDENTITY-N.jpg)",
             )
         }
@@ -168,7 +169,7 @@ pub fn run(args: EvalArgs) -> Outcome {
             {
                 return fail(
                     args.json,
-                    "output_unwritable",
+                    Code::OutputUnwritable,
                     &format!("{}: {e}", target.display()),
                 );
             }
@@ -255,7 +256,7 @@ struct Listed {
 }
 
 /// The photos of one `github_only` set in `DIR/faces/manifest.json`.
-fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (&'static str, String)> {
+fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (Code, String)> {
     #[derive(serde::Deserialize)]
     struct Manifest {
         github_only: Option<GithubOnly>,
@@ -274,9 +275,9 @@ fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (&'static str, St
     let faces = dir.join("faces");
     let path = faces.join("manifest.json");
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?;
+        .map_err(|e| (Code::InputUnreadable, format!("{}: {e}", path.display())))?;
     let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| ("input_invalid", format!("{}: {e}", path.display())))?;
+        .map_err(|e| (Code::InputInvalid, format!("{}: {e}", path.display())))?;
     let entries = manifest.github_only.map(|g| g.entries).unwrap_or_default();
     let mut out = Vec::new();
     for e in entries.into_iter().filter(|e| e.set == set) {
@@ -286,12 +287,12 @@ fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (&'static str, St
             .components()
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
-            return Err(("input_invalid", format!("{}: unsafe path", e.id)));
+            return Err((Code::InputInvalid, format!("{}: unsafe path", e.id)));
         }
         let path = faces.join(&e.local_path);
         if !path.is_file() {
             return Err((
-                "input_unreadable",
+                Code::InputUnreadable,
                 format!(
                     "{} is missing: fetch it with scripts/real-material {} --only faces --github",
                     path.display(),
@@ -307,7 +308,7 @@ fn list_real_set(dir: &Path, set: &str) -> Result<Vec<Listed>, (&'static str, St
     }
     if out.is_empty() {
         return Err((
-            "input_invalid",
+            Code::InputInvalid,
             format!("no photos of the set {set:?} in {}", path.display()),
         ));
     }

@@ -2,6 +2,7 @@
 //! level and counts what was read right, what was flagged, and what was misread without
 //! any check noticing (the number that matters most).
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -88,20 +89,20 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
     else {
-        return fail(args.json, "input_invalid", "--size must be WIDTHxHEIGHT");
+        return fail(args.json, Code::InputInvalid, "--size must be WIDTHxHEIGHT");
     };
     let mut levels = Vec::new();
     for l in &args.levels {
         match Level::ALL.iter().find(|x| x.name() == l) {
             Some(level) => levels.push(*level),
-            None => return fail(args.json, "input_invalid", &format!("unknown level {l}")),
+            None => return fail(args.json, Code::InputInvalid, &format!("unknown level {l}")),
         }
     }
     let mut kinds = Vec::new();
     for k in &args.kinds {
         match DocKind::ALL.iter().find(|x| x.name() == k) {
             Some(kind) => kinds.push(*kind),
-            None => return fail(args.json, "input_invalid", &format!("unknown kind {k}")),
+            None => return fail(args.json, Code::InputInvalid, &format!("unknown kind {k}")),
         }
     }
     if let Some(manifest) = &args.corrector {
@@ -118,7 +119,7 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
         Err(e) => return fail_with(args.json, "the document models", &e),
     };
     let Some(today) = Date::new(2026, 11, 26) else {
-        return fail(args.json, "internal", "bad date");
+        return fail(args.json, Code::InternalError, "bad date");
     };
     if let Some(dir) = &args.real {
         // Real documents are judged as of the day they are read: a specimen's expiry is
@@ -131,11 +132,11 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
         Ok(_) => {
             return fail(
                 args.json,
-                "input_invalid",
+                Code::InputInvalid,
                 &format!("{}: no usable face photos", args.faces.display()),
             )
         }
-        Err(e) => return fail(args.json, "input_unreadable", &e),
+        Err(e) => return fail(args.json, Code::InputUnreadable, &e),
     };
     let mut cells = Vec::new();
     for &kind in &kinds {
@@ -158,12 +159,12 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
                         Ok(doc) => {
                             spec.mrz_override = doc.mrz.map(|lines| tamper(&lines, &mut rng))
                         }
-                        Err(e) => return fail(args.json, "internal", &e.to_string()),
+                        Err(e) => return fail(args.json, Code::InternalError, &e.to_string()),
                     }
                 }
                 let doc = match render(&spec) {
                     Ok(d) => d,
-                    Err(e) => return fail(args.json, "internal", &e.to_string()),
+                    Err(e) => return fail(args.json, Code::InternalError, &e.to_string()),
                 };
                 let degradation = level.degradation(&mut rng, w, h);
                 let Some(front) = photograph(&doc.front, &degradation, &mut rng) else {

@@ -9,6 +9,7 @@
 //! a print or on a screen, and so on. See `docs/liveness.md` for what this can and cannot
 //! claim.
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -108,7 +109,7 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
             for k in list {
                 match KINDS.iter().find(|x| **x == k.as_str()) {
                     Some(k) => kinds.push(*k),
-                    None => return fail(json, "input_invalid", &format!("unknown kind {k}")),
+                    None => return fail(json, Code::InputInvalid, &format!("unknown kind {k}")),
                 }
             }
             kinds
@@ -123,21 +124,21 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
         Ok(_) => {
             return fail(
                 json,
-                "input_invalid",
+                Code::InputInvalid,
                 &format!(
                     "{}: need photos of at least two people",
                     args.faces.display()
                 ),
             )
         }
-        Err(e) => return fail(json, "input_unreadable", &e),
+        Err(e) => return fail(json, Code::InputUnreadable, &e),
     };
     let alphabet = match parse_challenge(&args.actions) {
         Ok(a) if a.iter().any(|a| matches!(a, Action::Left | Action::Right)) => a,
         Ok(_) => {
             return fail(
                 json,
-                "input_invalid",
+                Code::InputInvalid,
                 "--actions must include left or right",
             )
         }
@@ -164,7 +165,7 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
                 Err(e) => {
                     return fail(
                         json,
-                        "internal",
+                        Code::InternalError,
                         &format!("{kind} seed {seed}: cannot generate: {e}"),
                     )
                 }
@@ -173,7 +174,11 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
             let report = match judge(&engine, &presented, &policy, args.threads) {
                 Ok(r) => r,
                 Err(e) => {
-                    return fail(json, "internal", &format!("{kind} seed {seed}: {e}"));
+                    return fail(
+                        json,
+                        Code::InternalError,
+                        &format!("{kind} seed {seed}: {e}"),
+                    );
                 }
             };
             ms_total += t.elapsed().as_secs_f64() * 1000.0;

@@ -16,6 +16,7 @@
 //! With `--recordings DIR` the same table is measured on real recordings instead
 //! (`recordings.rs`): nothing is tuned there, the rule shipped is reported.
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -247,7 +248,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
     }
     let people = match head_models(&args.faces, &engine) {
         Ok(p) => p,
-        Err(e) => return fail(json, "input_unreadable", &e),
+        Err(e) => return fail(json, Code::InputUnreadable, &e),
     };
     let mut names: Vec<String> = people.iter().map(|p| p.name.clone()).collect();
     names.sort();
@@ -255,7 +256,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
     if names.len() < 2 {
         return fail(
             json,
-            "input_invalid",
+            Code::InputInvalid,
             &format!(
                 "{}: need photos of at least two people",
                 args.faces.display()
@@ -277,7 +278,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
         threads,
     ) {
         Ok(m) => m,
-        Err(e) => return fail(json, "internal", &format!("tuning set: {e}")),
+        Err(e) => return fail(json, Code::InternalError, &format!("tuning set: {e}")),
     };
     let measured = match measure(
         &engine,
@@ -287,7 +288,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
         threads,
     ) {
         Ok(m) => m,
-        Err(e) => return fail(json, "internal", &format!("reported set: {e}")),
+        Err(e) => return fail(json, Code::InternalError, &format!("reported set: {e}")),
     };
 
     // The rule picked on the tuning set: as few genuine returns refused as any rule

@@ -9,6 +9,7 @@
 //! name match, grant, audit), without the client's signing, and without re-running the
 //! engine, which is measured on its own.
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,18 +71,18 @@ pub fn run(args: LoadArgs) -> Outcome {
         .and_then(|t| DeviceKey::from_seed_hex(&t))
     {
         Ok(k) => Arc::new(k),
-        Err(message) => return fail(args.json, "input_invalid", &message),
+        Err(message) => return fail(args.json, Code::InputInvalid, &message),
     };
     let models = match reclaim_server::engine::shipped_model_digests() {
         Ok(m) => m,
-        Err(message) => return fail(args.json, "models_invalid", &message),
+        Err(message) => return fail(args.json, Code::ModelsInvalid, &message),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
-        Err(e) => return fail(args.json, "runtime_failed", &e.to_string()),
+        Err(e) => return fail(args.json, Code::RuntimeFailed, &e.to_string()),
     };
     let args = Arc::new(args);
     let (sessions, decisions) = rt.block_on(async {

@@ -1,3 +1,5 @@
+use reclaim_protocol::Code;
+
 pub mod attack;
 pub mod bench;
 pub mod compare;
@@ -25,7 +27,7 @@ fn runtime(json: bool) -> Result<tokio::runtime::Runtime, crate::output::Outcome
         .map_err(|e| {
             crate::output::fail(
                 json,
-                "runtime_failed",
+                Code::RuntimeFailed,
                 &format!("cannot start the runtime: {e}"),
             )
         })

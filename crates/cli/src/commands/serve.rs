@@ -1,6 +1,7 @@
 //! `reclaim serve`: the backend, and the admin commands that work on its database
 //! (`reclaim device ...`, `reclaim audit verify`, `reclaim audit checkpoint-key`).
 
+use reclaim_protocol::Code;
 use std::path::PathBuf;
 
 use reclaim_server::devices::{self, Tier};
@@ -113,14 +114,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
         .map_err(|e| {
             fail(
                 false,
-                "runtime_failed",
+                Code::RuntimeFailed,
                 &format!("cannot start the runtime: {e}"),
             )
         })
 }
 
 fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Outcome> {
-    Config::load(path, std::env::vars()).map_err(|e| fail(json, "config_invalid", &e.to_string()))
+    Config::load(path, std::env::vars())
+        .map_err(|e| fail(json, Code::ConfigInvalid, &e.to_string()))
 }
 
 pub fn serve(args: ServeArgs) -> Outcome {
@@ -144,11 +146,11 @@ pub fn serve(args: ServeArgs) -> Outcome {
     rt.block_on(async move {
         let app = match App::open(config).await {
             Ok(a) => a,
-            Err(e) => return fail(false, "server_start_failed", &e.to_string()),
+            Err(e) => return fail(false, Code::ServerStartFailed, &e.to_string()),
         };
         let server = match reclaim_server::start(app).await {
             Ok(s) => s,
-            Err(e) => return fail(false, "server_start_failed", &e.to_string()),
+            Err(e) => return fail(false, Code::ServerStartFailed, &e.to_string()),
         };
         tracing::info!(address = %server.addr, "listening");
         eprintln!("reclaim: listening on http://{}", server.addr);
@@ -187,7 +189,7 @@ async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Outcome> {
     config.reverify = false;
     App::open(config)
         .await
-        .map_err(|e| fail(admin.json, "server_start_failed", &e.to_string()))
+        .map_err(|e| fail(admin.json, Code::ServerStartFailed, &e.to_string()))
 }
 
 pub fn device(command: DeviceCommand) -> Outcome {
@@ -243,22 +245,22 @@ pub fn device(command: DeviceCommand) -> Outcome {
                 tpm_attestation: None,
             } => {
                 let Some(name) = name else {
-                    return fail(admin.json, "input_invalid", "give --name");
+                    return fail(admin.json, Code::InputInvalid, "give --name");
                 };
                 let tier = match tier.as_str() {
                     "managed" => Tier::Managed,
                     "unmanaged" => Tier::Unmanaged,
                     other => {
-                        return fail(admin.json, "input_invalid", &format!("--tier {other}: managed or unmanaged"))
+                        return fail(admin.json, Code::InputInvalid, &format!("--tier {other}: managed or unmanaged"))
                     }
                 };
                 let public = match (public_key, key_out) {
                     (Some(p), _) => p,
                     (None, Some(path)) => match new_key_file(&path) {
                         Ok(p) => p,
-                        Err(message) => return fail(admin.json, "key_write_failed", &message),
+                        Err(message) => return fail(admin.json, Code::KeyWriteFailed, &message),
                     },
-                    (None, None) => return fail(admin.json, "input_invalid", "give --public-key or --key-out"),
+                    (None, None) => return fail(admin.json, Code::InputInvalid, "give --public-key or --key-out"),
                 };
                 let app = match open_admin(&admin).await {
                     Ok(a) => a,
@@ -329,7 +331,7 @@ async fn open_tpm<T: serde::de::DeserializeOwned>(
     admin: &AdminArgs,
     path: &std::path::Path,
 ) -> Result<(T, std::sync::Arc<App>, reclaim_tpm::Verifier), Outcome> {
-    let message = read_json(path).map_err(|m| fail(admin.json, "input_invalid", &m))?;
+    let message = read_json(path).map_err(|m| fail(admin.json, Code::InputInvalid, &m))?;
     let app = open_admin(admin).await?;
     let verifier = hardware::verifier(&app.config.tpm)
         .map_err(|e| fail(admin.json, e.code(), &e.to_string()))?;
@@ -375,7 +377,7 @@ pub fn account(command: AccountCommand) -> Outcome {
             Ok(None) => {
                 return fail(
                     admin.json,
-                    "user_unknown",
+                    Code::UserUnknown,
                     &format!("{login}: not in the directory"),
                 )
             }
@@ -447,7 +449,7 @@ async fn audit_verify(admin: AdminArgs, checkpoint: Option<PathBuf>) -> Outcome 
             Err(e) => {
                 return fail(
                     admin.json,
-                    "checkpoint_file_unreadable",
+                    Code::CheckpointFileUnreadable,
                     &format!("{}: {e}", path.display()),
                 )
             }

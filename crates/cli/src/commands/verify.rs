@@ -3,6 +3,7 @@
 //! challenge. Exit 0 verified, 1 rejected, 2 bad input, 3 `verified_without_liveness`
 //! (`--skip-liveness`: the face matched, and nothing proves a live person).
 
+use reclaim_protocol::Code;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -105,14 +106,14 @@ pub fn run(args: VerifyArgs) -> Outcome {
     if args.id.is_none() && args.enrolled.is_none() {
         return fail(
             json,
-            "reference_missing",
+            Code::ReferenceMissing,
             "give --id (first verification) or --enrolled (returning user): the selfie must be compared with something",
         );
     }
     if args.selfie.len() > MAX_SELFIE_FRAMES {
         return fail(
             json,
-            "too_many_frames",
+            Code::TooManyFrames,
             &format!(
                 "{} selfie frames; at most {MAX_SELFIE_FRAMES} are accepted",
                 args.selfie.len()
@@ -137,7 +138,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
     let seen = match &args.seen {
         Some(path) => match read_seen(path) {
             Ok(s) => s,
-            Err(message) => return fail(json, "input_invalid", &message),
+            Err(message) => return fail(json, Code::InputInvalid, &message),
         },
         None => Vec::new(),
     };
@@ -178,7 +179,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         Some(path) => {
             let config = match PassiveModelConfig::read(path) {
                 Ok(c) => c,
-                Err(message) => return fail(json, "passive_model_invalid", &message),
+                Err(message) => return fail(json, Code::PassiveModelInvalid, &message),
             };
             match PassiveModel::load(config, 1) {
                 Ok(m) => Some(m),
@@ -240,7 +241,13 @@ pub fn run(args: VerifyArgs) -> Outcome {
                 value["decision"] = serde_json::Value::from(decision);
                 print_json(&value);
             }
-            Err(e) => return fail(json, "output_failed", &format!("the result as JSON: {e}")),
+            Err(e) => {
+                return fail(
+                    json,
+                    Code::OutputUnwritable,
+                    &format!("the result as JSON: {e}"),
+                )
+            }
         }
     } else {
         print_human(&verification, decision);
@@ -249,12 +256,12 @@ pub fn run(args: VerifyArgs) -> Outcome {
 }
 
 /// Each frame's timestamp: given, derived from `--fps`, or 15 frames a second.
-fn frame_times(args: &VerifyArgs) -> Result<Vec<u64>, (&'static str, String)> {
+fn frame_times(args: &VerifyArgs) -> Result<Vec<u64>, (Code, String)> {
     let n = args.selfie.len();
     if let Some(times) = &args.timestamps {
         if times.len() != n {
             return Err((
-                "timestamps_invalid",
+                Code::TimestampsInvalid,
                 format!("{} timestamps for {n} selfie frames", times.len()),
             ));
         }
@@ -263,7 +270,7 @@ fn frame_times(args: &VerifyArgs) -> Result<Vec<u64>, (&'static str, String)> {
     let fps = args.fps.unwrap_or(15.0);
     if !(fps.is_finite() && (0.5..=240.0).contains(&fps)) {
         return Err((
-            "timestamps_invalid",
+            Code::TimestampsInvalid,
             format!("--fps {fps}: between 0.5 and 240 expected"),
         ));
     }
@@ -333,18 +340,18 @@ fn read_seen(path: &Path) -> Result<Vec<u64>, String> {
     Ok(hashes)
 }
 
-fn read_template(path: &Path, faces: &FaceEngine) -> Result<FaceTemplate, (&'static str, String)> {
+fn read_template(path: &Path, faces: &FaceEngine) -> Result<FaceTemplate, (Code, String)> {
     let size = std::fs::metadata(path)
-        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?
+        .map_err(|e| (Code::InputUnreadable, format!("{}: {e}", path.display())))?
         .len();
     if size > reclaim_verify::template::MAX_TEMPLATE_BYTES as u64 {
         return Err((
-            "template_invalid",
+            Code::TemplateInvalid,
             format!("{}: {size} bytes is not a face template", path.display()),
         ));
     }
     let bytes = std::fs::read(path)
-        .map_err(|e| ("input_unreadable", format!("{}: {e}", path.display())))?;
+        .map_err(|e| (Code::InputUnreadable, format!("{}: {e}", path.display())))?;
     FaceTemplate::parse(&bytes, &faces.digests().face_embedder)
         .map_err(|e| (e.code(), format!("{}: {e}", path.display())))
 }

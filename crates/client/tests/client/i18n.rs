@@ -1,9 +1,8 @@
 //! Every code the engine, the server and the app can put in front of the person has a
 //! sentence and advice in the UI's translation file: a refusal never shows a raw code.
 
-use reclaim_client::error::{APP_CODES, SERVER_CODES};
 use reclaim_client::flow::Flow;
-use reclaim_protocol::reasons::{public_reason, LIVENESS_NOT_CONFIRMED};
+use reclaim_protocol::codes::{Code, Group};
 use reclaim_verify::liveness::LivenessReason;
 use serde_json::Value;
 
@@ -21,6 +20,22 @@ fn entry<'a>(strings: &'a Value, group: &str, code: &str) -> Option<&'a Value> {
         .or_else(|| strings.get(format!("{group}.{code}")))
 }
 
+/// Whether a group's entry has its words: a message and advice for reasons and errors,
+/// a message for live hints and password problems.
+fn has_words(e: &Value, group: Group) -> bool {
+    let text = |k: &str| {
+        e.get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty())
+    };
+    match group {
+        Group::Reason | Group::Error => text("message") && text("advice"),
+        Group::Quality | Group::Password => {
+            e.as_str().is_some_and(|s| !s.trim().is_empty()) || text("message")
+        }
+    }
+}
+
 fn missing(strings: &Value, group: &str, codes: &[&str], with_advice: bool) -> Vec<String> {
     codes
         .iter()
@@ -28,98 +43,82 @@ fn missing(strings: &Value, group: &str, codes: &[&str], with_advice: bool) -> V
             let Some(e) = entry(strings, group, code) else {
                 return true;
             };
-            let text = |k: &str| {
-                e.get(k)
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.trim().is_empty())
-            };
-            if with_advice {
-                !(text("message") && text("advice"))
-            } else {
-                !(e.as_str().is_some_and(|s| !s.trim().is_empty()) || text("message"))
-            }
+            !has_words(
+                e,
+                if with_advice {
+                    Group::Reason
+                } else {
+                    Group::Quality
+                },
+            )
         })
         .map(|c| format!("{group}.{c}"))
         .collect()
 }
 
-/// The reasons a refusal can carry: the engine's (capture quality, liveness, document),
-/// and the server's own after it maps identity failures to one neutral code.
-fn refusal_reasons() -> Vec<&'static str> {
-    let mut codes: Vec<&'static str> = vec![
-        "no_face",
-        "multiple_faces",
-        "face_too_small",
-        "face_cut_off",
-        "blurry",
-        "too_dark",
-        "too_bright",
-        "pose_out_of_range",
-        "face_mismatch",
-        "face_not_compared",
-        "reference_missing",
-        "document_not_found",
-        "mrz_unreadable",
-        "mrz_check_digit_failed",
-        "mrz_field_invalid",
-        "mrz_uncertain",
-        "barcode_invalid",
-        "mrz_barcode_mismatch",
-        "document_printed_mismatch",
-        "document_expired",
-        "portrait_missing",
-        "camera_not_allowed",
-        "model_not_allowed",
-        "face_embedding_invalid",
-        "face_match_borderline",
-        "document_missing",
-        "document_checks_failed",
-        "document_name_partial",
-        "identity_not_confirmed",
-        "device_rejected",
-        "device_not_trusted",
-        "self_service_locked",
-        "evidence_not_reverified",
-    ];
-    // The person meets a liveness reason in its public form only.
-    codes.extend(
-        LivenessReason::ALL
-            .iter()
-            .map(|r| public_reason(r.as_str())),
-    );
-    codes
-}
-
-const DIRECTORY_CODES: &[&str] = &[
-    "directory_password_too_short",
-    "directory_password_too_young",
-    "directory_password_in_history",
-    "directory_password_quality",
-    "directory_password_policy",
-    "directory_unavailable",
-    "directory_timeout",
-    "directory_user_not_found",
-    "directory_permission_denied",
-    "directory_action_unsupported",
-    "directory_protocol_error",
-    "directory_config_invalid",
+/// The words each group keeps besides codes: what the UI shows for a code it does not
+/// know (`unexpected`), the live hint when no code applies, and for a password the
+/// directory refused without detail.
+const FALLBACKS: &[(&str, &str)] = &[
+    ("quality", "hold_still"),
+    ("reason", "unexpected"),
+    ("error", "unexpected"),
+    ("password", "policy"),
 ];
 
+/// Every code the registry lets the person see has words in each group it names.
 #[test]
 fn every_code_the_person_can_meet_has_words_and_advice() {
     let s = strings();
-    let mut gaps = missing(&s, "reason", &refusal_reasons(), true);
-    gaps.extend(missing(&s, "error", APP_CODES, true));
-    gaps.extend(missing(&s, "error", SERVER_CODES, true));
-    gaps.extend(missing(&s, "error", DIRECTORY_CODES, true));
-    gaps.extend(missing(&s, "error", &["unexpected"], true));
+    let mut gaps = Vec::new();
+    for &code in Code::ALL {
+        for &group in code.groups() {
+            let key = group.entry_key(code);
+            if !entry(&s, group.key(), key).is_some_and(|e| has_words(e, group)) {
+                gaps.push(format!("{}.{key}", group.key()));
+            }
+        }
+    }
+    for (group, key) in FALLBACKS {
+        if entry(&s, group, key).is_none() {
+            gaps.push(format!("{group}.{key}"));
+        }
+    }
     assert!(gaps.is_empty(), "ui/i18n/en.json lacks: {gaps:#?}");
 }
 
+/// And the other way: every entry of a code group is a code the registry shows in that
+/// group. An entry no code defines is dead words, or worse, words for a code the person
+/// must never see (a spoof check, "no such account").
 #[test]
-fn every_prompt_and_quality_code_of_the_live_guidance_has_words() {
+fn every_entry_is_a_code_the_registry_shows_there() {
     let s = strings();
-    let mut gaps = missing(
+    let mut strays = Vec::new();
+    for group in Group::ALL {
+        let Some(entries) = s.get(group.key()).and_then(Value::as_object) else {
+            strays.push(format!("{} is not a group", group.key()));
+            continue;
+        };
+        for key in entries.keys() {
+            let defined = Code::ALL
+                .iter()
+                .any(|&c| c.in_group(group) && group.entry_key(c) == key)
+                || FALLBACKS.contains(&(group.key(), key.as_str()));
+            if !defined {
+                strays.push(format!("{}.{key}", group.key()));
+            }
+        }
+    }
+    assert!(
+        strays.is_empty(),
+        "ui/i18n/en.json holds words no code needs: {strays:#?}"
+    );
+}
+
+#[test]
+fn every_prompt_of_the_live_guidance_has_words() {
+    let s = strings();
+    let gaps = missing(
         &s,
         "prompt",
         &[
@@ -134,32 +133,6 @@ fn every_prompt_and_quality_code_of_the_live_guidance_has_words() {
         ],
         false,
     );
-    gaps.extend(missing(
-        &s,
-        "quality",
-        &[
-            "no_face",
-            "multiple_faces",
-            "face_too_small",
-            "face_cut_off",
-            "blurry",
-            "too_dark",
-            "too_bright",
-            "pose_out_of_range",
-            "mrz_unreadable",
-            "card_not_found",
-            "document_not_found",
-            "mrz_check_digit_failed",
-            "mrz_field_invalid",
-            "mrz_uncertain",
-            "barcode_invalid",
-            "mrz_barcode_mismatch",
-            "document_printed_mismatch",
-            "document_expired",
-            "portrait_missing",
-        ],
-        false,
-    ));
     assert!(gaps.is_empty(), "ui/i18n/en.json lacks: {gaps:#?}");
 }
 
@@ -170,14 +143,16 @@ fn every_prompt_and_quality_code_of_the_live_guidance_has_words() {
 #[test]
 fn spoof_reasons_read_as_one_neutral_sentence() {
     let s = strings();
+    let neutral = Code::LivenessNotConfirmed.as_str();
     assert!(
-        missing(&s, "reason", &[LIVENESS_NOT_CONFIRMED], true).is_empty(),
-        "reason.{LIVENESS_NOT_CONFIRMED} has words and advice"
+        missing(&s, "reason", &[neutral], true).is_empty(),
+        "reason.{neutral} has words and advice"
     );
     let spoof: Vec<&str> = LivenessReason::ALL
         .iter()
-        .map(|r| r.as_str())
-        .filter(|c| public_reason(c) == LIVENESS_NOT_CONFIRMED)
+        .map(|r| r.code())
+        .filter(|c| c.public() == Code::LivenessNotConfirmed && !c.shown())
+        .map(|c| c.as_str())
         .collect();
     for c in [
         "liveness_wrong_action",
@@ -216,5 +191,5 @@ fn spoof_reasons_read_as_one_neutral_sentence() {
     }
     let mut flow = Flow::new(false, 90);
     flow.refused_locally(spoof.iter().map(|c| c.to_string()).collect());
-    assert_eq!(flow.state().reasons, [LIVENESS_NOT_CONFIRMED]);
+    assert_eq!(flow.state().reasons, [neutral]);
 }

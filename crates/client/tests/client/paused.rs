@@ -1,5 +1,5 @@
 //! What the app says when the service pauses recovery after failed attempts
-//! (`biometric_locked`, as a refusal's reason or as an error).
+//! (`biometric_locked`, in every group of the UI's words the registry shows it in).
 //!
 //! The pause is counted for the username as typed on one channel (self-registered
 //! devices apart from managed ones and hardware keys), or for a device or a network that
@@ -8,14 +8,17 @@
 //! the real person how to get through now: the IT walk-up kiosk or a company-managed
 //! laptop, which a stranger's failures on their own device do not pause, or the helpdesk.
 
+use reclaim_protocol::Code;
 use serde_json::Value;
 
 #[test]
 fn a_paused_recovery_names_no_account_and_says_where_to_go() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/i18n/en.json");
     let strings: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for group in ["reason", "error"] {
-        let e = &strings[group]["biometric_locked"];
+    let code = Code::BiometricLocked;
+    assert!(!code.groups().is_empty(), "the person is told");
+    for group in code.groups().iter().map(|g| g.key()) {
+        let e = &strings[group][code.as_str()];
         let text = format!(
             "{} {}",
             e["message"].as_str().unwrap(),

@@ -90,7 +90,7 @@ fn rejects_bad_settings() {
         },
     ] {
         assert_eq!(
-            bad.validate().map_err(|e| e.code()),
+            bad.validate().map_err(|e| e.code().as_str()),
             Err("directory_config_invalid"),
             "{bad:?}"
         );
@@ -205,7 +205,7 @@ async fn reset_mfa_is_unsupported() {
         birth_date: None,
     };
     assert_eq!(
-        d.reset_mfa(&u).await.map_err(|e| e.code()),
+        d.reset_mfa(&u).await.map_err(|e| e.code().as_str()),
         Err("directory_action_unsupported")
     );
 }

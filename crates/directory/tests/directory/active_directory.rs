@@ -133,7 +133,9 @@ async fn ad_refuses_plain_ldap_in_validation() {
         timeout_ms: 5000,
     };
     assert_eq!(
-        LdapDirectory::new(c).map(|_| ()).map_err(|e| e.code()),
+        LdapDirectory::new(c)
+            .map(|_| ())
+            .map_err(|e| e.code().as_str()),
         Err("directory_config_invalid")
     );
 }

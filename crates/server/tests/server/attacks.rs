@@ -45,7 +45,7 @@ async fn replays_foreign_keys_and_wrong_audiences_are_refused(db: Db) {
     let (status, body) = h.attest(&s, &claims(&s, &other), &other).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (401, Some("device_key_unknown")),
+        (401, Some("device_unknown")),
         "{body}"
     );
     // Signed by a key no one registered.
@@ -53,7 +53,7 @@ async fn replays_foreign_keys_and_wrong_audiences_are_refused(db: Db) {
     let (status, body) = h.attest(&s, &claims(&s, &stranger), &stranger).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (401, Some("device_key_unknown")),
+        (401, Some("device_unknown")),
         "{body}"
     );
     // For another server.
@@ -368,7 +368,7 @@ async fn hand_off_moves_the_session_to_the_phone(db: Db) {
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("device_unknown")),
+        (401, Some("device_unknown")),
         "{body}"
     );
     // Nor does a wrong secret.
@@ -441,7 +441,7 @@ async fn hand_off_moves_the_session_to_the_phone(db: Db) {
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (401, Some("device_key_unknown")),
+        (401, Some("device_unknown")),
         "{body}"
     );
     let (status, body) = h

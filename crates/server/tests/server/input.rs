@@ -257,7 +257,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("device_unknown")),
+        (401, Some("device_unknown")),
         "{body}"
     );
     let token = reclaim_protocol::sign_attestation(&claims(&s, &h.kiosk), &h.kiosk).unwrap();

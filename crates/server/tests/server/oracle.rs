@@ -11,7 +11,6 @@
 //!   `liveness_not_confirmed`; the detail stays in the audit entry.
 
 use reclaim_directory::DemoUser;
-use reclaim_protocol::reasons::LIVENESS_RETAKE_HINTS;
 use reclaim_protocol::{sign_attestation, AttestationClaims, DeviceKey};
 use reclaim_verify::liveness::LivenessReason;
 use serde_json::{json, Value};
@@ -66,8 +65,9 @@ fn claims_for(s: &Session, key: &DeviceKey, i: usize) -> AttestationClaims {
 fn spoof_codes() -> Vec<&'static str> {
     LivenessReason::ALL
         .iter()
-        .map(|r| r.as_str())
-        .filter(|c| !LIVENESS_RETAKE_HINTS.contains(c))
+        .map(|r| r.code())
+        .filter(|c| !c.shown())
+        .map(|c| c.as_str())
         .collect()
 }
 

@@ -156,14 +156,14 @@ fn truncated_and_padded_structures_are_refused() {
         assert_eq!(e.code(), "tpm_malformed", "public cut at {n}");
     }
     for n in 0..info.len() {
-        let code = parse_certify_info(&info[..n]).unwrap_err().code();
+        let code = parse_certify_info(&info[..n]).unwrap_err().code().as_str();
         assert!(
             matches!(code, "tpm_malformed" | "tpm_certification_invalid"),
             "attest cut at {n}: {code}"
         );
     }
     for n in 0..sig.len() {
-        let code = parse_signature(&sig[..n]).unwrap_err().code();
+        let code = parse_signature(&sig[..n]).unwrap_err().code().as_str();
         assert!(
             matches!(code, "tpm_malformed" | "tpm_unsupported"),
             "sig cut at {n}: {code}"
@@ -347,7 +347,7 @@ fn finish_checks_each_binding() {
     let v = Verifier::new(Default::default());
     let code = |p: &CertificationProof, now| match v.finish(pending.clone(), p, now) {
         Ok(_) => "accepted",
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     };
     let good = proof(&secret, &key_public.name(), &key_bytes, &ak);
     assert_eq!(code(&good, 999), "accepted");

@@ -1,5 +1,6 @@
 //! The document reader: everything a photo (or two) of an ID says, and every check on it.
 
+use reclaim_protocol::Code;
 use std::time::Instant;
 
 use image::RgbImage;
@@ -29,8 +30,7 @@ pub const WORK_SIDE: u32 = 2048;
 const MRZ_GROUPS_READ: usize = 3;
 
 /// Stable reason codes of the document checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DocumentReason {
     /// Neither an MRZ nor an AAMVA barcode was found.
     DocumentNotFound,
@@ -59,20 +59,27 @@ pub enum DocumentReason {
     PortraitMissing,
 }
 
+reclaim_protocol::serialize_as_code!(DocumentReason);
+
 impl DocumentReason {
-    pub fn as_str(self) -> &'static str {
+    /// The registry's code for it.
+    pub const fn code(self) -> Code {
         match self {
-            DocumentReason::DocumentNotFound => "document_not_found",
-            DocumentReason::MrzUnreadable => "mrz_unreadable",
-            DocumentReason::MrzCheckDigitFailed => "mrz_check_digit_failed",
-            DocumentReason::MrzFieldInvalid => "mrz_field_invalid",
-            DocumentReason::MrzUncertain => "mrz_uncertain",
-            DocumentReason::BarcodeInvalid => "barcode_invalid",
-            DocumentReason::MrzBarcodeMismatch => "mrz_barcode_mismatch",
-            DocumentReason::DocumentPrintedMismatch => "document_printed_mismatch",
-            DocumentReason::DocumentExpired => "document_expired",
-            DocumentReason::PortraitMissing => "portrait_missing",
+            DocumentReason::DocumentNotFound => Code::DocumentNotFound,
+            DocumentReason::MrzUnreadable => Code::MrzUnreadable,
+            DocumentReason::MrzCheckDigitFailed => Code::MrzCheckDigitFailed,
+            DocumentReason::MrzFieldInvalid => Code::MrzFieldInvalid,
+            DocumentReason::MrzUncertain => Code::MrzUncertain,
+            DocumentReason::BarcodeInvalid => Code::BarcodeInvalid,
+            DocumentReason::MrzBarcodeMismatch => Code::MrzBarcodeMismatch,
+            DocumentReason::DocumentPrintedMismatch => Code::DocumentPrintedMismatch,
+            DocumentReason::DocumentExpired => Code::DocumentExpired,
+            DocumentReason::PortraitMissing => Code::PortraitMissing,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.code().as_str()
     }
 }
 

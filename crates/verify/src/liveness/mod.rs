@@ -30,6 +30,7 @@ pub mod planarity;
 pub mod replay;
 pub mod surface;
 
+use reclaim_protocol::Code;
 use serde::Serialize;
 
 pub use challenge::{parse_challenge, Action, ChallengeResult, MAX_CHALLENGE_ACTIONS};
@@ -150,8 +151,7 @@ impl Default for LivenessPolicy {
 
 /// Why a capture was not judged live. Stable codes: a published code never changes
 /// meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LivenessReason {
     /// `liveness_insufficient_frames`: too few usable frames.
     LivenessInsufficientFrames,
@@ -186,6 +186,8 @@ pub enum LivenessReason {
     LivenessPassiveSpoof,
 }
 
+reclaim_protocol::serialize_as_code!(LivenessReason);
+
 impl LivenessReason {
     pub const ALL: [LivenessReason; 15] = [
         LivenessReason::LivenessInsufficientFrames,
@@ -205,24 +207,29 @@ impl LivenessReason {
         LivenessReason::LivenessPassiveSpoof,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// The registry's code for it.
+    pub const fn code(self) -> Code {
         match self {
-            LivenessReason::LivenessInsufficientFrames => "liveness_insufficient_frames",
-            LivenessReason::LivenessInvalidInput => "liveness_invalid_input",
-            LivenessReason::LivenessChallengeNotCompleted => "liveness_challenge_not_completed",
-            LivenessReason::LivenessWrongAction => "liveness_wrong_action",
-            LivenessReason::LivenessTooSlow => "liveness_too_slow",
-            LivenessReason::LivenessPlanarMotion => "liveness_planar_motion",
-            LivenessReason::LivenessParallaxInconsistent => "liveness_parallax_inconsistent",
-            LivenessReason::LivenessStaticFrames => "liveness_static_frames",
-            LivenessReason::LivenessReplayedFrames => "liveness_replayed_frames",
-            LivenessReason::LivenessMotionTooRegular => "liveness_motion_too_regular",
-            LivenessReason::LivenessPoseJump => "liveness_pose_jump",
-            LivenessReason::LivenessMultipleFaces => "liveness_multiple_faces",
-            LivenessReason::LivenessFaceLost => "liveness_face_lost",
-            LivenessReason::LivenessFaceChanged => "liveness_face_changed",
-            LivenessReason::LivenessPassiveSpoof => "liveness_passive_spoof",
+            LivenessReason::LivenessInsufficientFrames => Code::LivenessInsufficientFrames,
+            LivenessReason::LivenessInvalidInput => Code::LivenessInvalidInput,
+            LivenessReason::LivenessChallengeNotCompleted => Code::LivenessChallengeNotCompleted,
+            LivenessReason::LivenessWrongAction => Code::LivenessWrongAction,
+            LivenessReason::LivenessTooSlow => Code::LivenessTooSlow,
+            LivenessReason::LivenessPlanarMotion => Code::LivenessPlanarMotion,
+            LivenessReason::LivenessParallaxInconsistent => Code::LivenessParallaxInconsistent,
+            LivenessReason::LivenessStaticFrames => Code::LivenessStaticFrames,
+            LivenessReason::LivenessReplayedFrames => Code::LivenessReplayedFrames,
+            LivenessReason::LivenessMotionTooRegular => Code::LivenessMotionTooRegular,
+            LivenessReason::LivenessPoseJump => Code::LivenessPoseJump,
+            LivenessReason::LivenessMultipleFaces => Code::LivenessMultipleFaces,
+            LivenessReason::LivenessFaceLost => Code::LivenessFaceLost,
+            LivenessReason::LivenessFaceChanged => Code::LivenessFaceChanged,
+            LivenessReason::LivenessPassiveSpoof => Code::LivenessPassiveSpoof,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.code().as_str()
     }
 
     /// What the person in front of the camera can do about it, in plain English. Spoof
@@ -297,14 +304,14 @@ pub enum LivenessInputError {
 
 impl LivenessInputError {
     /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            LivenessInputError::NoFrames => "no_frames",
-            LivenessInputError::TimestampsOutOfOrder { .. } => "timestamps_out_of_order",
-            LivenessInputError::FrameSizesDiffer { .. } => "frame_sizes_differ",
-            LivenessInputError::EmptyFrame { .. } => "frame_empty",
-            LivenessInputError::UnknownAction(_) => "unknown_action",
-            LivenessInputError::ChallengeInvalid(_) => "challenge_invalid",
+            LivenessInputError::NoFrames => Code::NoFrames,
+            LivenessInputError::TimestampsOutOfOrder { .. } => Code::TimestampsOutOfOrder,
+            LivenessInputError::FrameSizesDiffer { .. } => Code::FrameSizesDiffer,
+            LivenessInputError::EmptyFrame { .. } => Code::FrameEmpty,
+            LivenessInputError::UnknownAction(_) => Code::UnknownAction,
+            LivenessInputError::ChallengeInvalid(_) => Code::ChallengeInvalid,
         }
     }
 }
@@ -319,7 +326,7 @@ pub enum LivenessError {
 }
 
 impl LivenessError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             LivenessError::Input(e) => e.code(),
             LivenessError::Engine(e) => e.code(),

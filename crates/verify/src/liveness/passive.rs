@@ -334,7 +334,9 @@ pub(crate) mod tests {
         let mut config = config_for(&dir, &bytes, 0);
         config.sha256 = "0".repeat(64);
         assert_eq!(
-            PassiveModel::load(config, 1).err().map(|e| e.code()),
+            PassiveModel::load(config, 1)
+                .err()
+                .map(|e| e.code().as_str()),
             Some("model_digest_mismatch")
         );
         for broken in [
@@ -357,7 +359,9 @@ pub(crate) mod tests {
         ] {
             assert!(broken.validate().is_err());
             assert_eq!(
-                PassiveModel::load(broken, 1).err().map(|e| e.code()),
+                PassiveModel::load(broken, 1)
+                    .err()
+                    .map(|e| e.code().as_str()),
                 Some("model_invalid")
             );
         }
@@ -368,7 +372,7 @@ pub(crate) mod tests {
             model
                 .live_probability(&img, [0.0, 0.0, 32.0, 32.0])
                 .err()
-                .map(|e| e.code()),
+                .map(|e| e.code().as_str()),
             Some("model_invalid")
         );
         // Not a model at all.

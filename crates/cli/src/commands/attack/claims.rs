@@ -166,7 +166,10 @@ impl Attacker {
             if verification.reasons.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", verification.reasons.join(", "))
+                format!(
+                    " ({})",
+                    reclaim_protocol::codes::joined(&verification.reasons, ", ")
+                )
             }
         ));
         let mut c = claims(

@@ -37,6 +37,7 @@ mod session;
 mod stolen_key;
 mod synthetic_render;
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -421,7 +422,7 @@ async fn attack(args: AttackArgs) -> Outcome {
     let Some((surname, given)) = parse_name(&args.victim_name) else {
         return fail(
             json,
-            "victim_name_invalid",
+            Code::VictimNameInvalid,
             "--victim-name must read \"SURNAME, GIVEN NAMES\"",
         );
     };
@@ -431,13 +432,13 @@ async fn attack(args: AttackArgs) -> Outcome {
         Some(None) => {
             return fail(
                 json,
-                "birth_date_invalid",
+                Code::BirthDateInvalid,
                 "--victim-birth-date must be YYYY-MM-DD",
             )
         }
     };
     if args.victim.trim().is_empty() {
-        return fail(json, "victim_invalid", "--victim must name an account");
+        return fail(json, Code::VictimInvalid, "--victim must name an account");
     }
     let limits = ImageLimits {
         max_file_bytes: MAX_PHOTO_BYTES,
@@ -457,22 +458,22 @@ async fn attack(args: AttackArgs) -> Outcome {
     };
     let stolen = match args.stolen_key.as_deref().map(read_stolen).transpose() {
         Ok(s) => s,
-        Err(e) => return fail(json, "stolen_key_unreadable", &e),
+        Err(e) => return fail(json, Code::StolenKeyUnreadable, &e),
     };
     let http = match Http::new(&args.server) {
         Ok(h) => h,
-        Err(e) => return fail(json, "server_invalid", &e),
+        Err(e) => return fail(json, Code::ServerInvalid, &e),
     };
     match http.send("/healthz", None, None).await {
         Ok(a) if a.status < 500 => {}
         Ok(a) => {
             return fail(
                 json,
-                "server_unavailable",
+                Code::ServerUnreachable,
                 &format!("{}/healthz answered HTTP {}", http.base, a.status),
             )
         }
-        Err(e) => return fail(json, "server_unreachable", &e),
+        Err(e) => return fail(json, Code::ServerUnreachable, &e),
     }
     let engine = match scenes::load_engine(args.models.as_deref()) {
         Ok(e) => e,
@@ -481,17 +482,17 @@ async fn attack(args: AttackArgs) -> Outcome {
     if let Err(e) = scenes::face_in(&engine, &photo) {
         return fail(
             json,
-            "victim_photo_unusable",
+            Code::VictimPhotoUnusable,
             &format!("--victim-photo: {e}"),
         );
     }
     let models = match shipped_model_digests() {
         Ok(m) => m,
-        Err(e) => return fail(json, "model_manifest_invalid", &e),
+        Err(e) => return fail(json, Code::ModelManifestInvalid, &e),
     };
     let key = match DeviceKey::generate() {
         Ok(k) => k,
-        Err(e) => return fail(json, "no_randomness", &e),
+        Err(e) => return fail(json, Code::NoRandomness, &e),
     };
     let mut attacker = Attacker {
         http,

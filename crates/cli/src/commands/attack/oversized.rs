@@ -12,6 +12,7 @@
 //! the evidence is read. Never a grant, never a 5xx.
 
 use image::ImageEncoder as _;
+use reclaim_protocol::Code;
 use reclaim_protocol::RecoveryAction;
 use serde_json::json;
 
@@ -127,7 +128,8 @@ impl Attacker {
                 let sent = self.send_claimed(&to, &evidence).await;
                 match sent {
                     Ok(step) => {
-                        let unspent = step.status == Some(400) && step.answer == "evidence_invalid";
+                        let unspent = step.status == Some(400)
+                            && step.answer == Code::EvidenceInvalid.as_str();
                         steps.push(step);
                         if unspent {
                             session = Some(current);

@@ -10,6 +10,7 @@
 //! (the printed lines, nothing flagged), flagged (a check digit fails, a field error, a
 //! reading in doubt), or accepted as another valid reading: the corrector's false accept.
 
+use reclaim_protocol::Code;
 use std::path::Path;
 
 use reclaim_document::mrz::{parse_mrz, resolve_mrz, Mrz};
@@ -61,10 +62,10 @@ pub fn run(path: &Path, json: bool) -> Outcome {
     // The same manifest `--real` reads, GitHub-only entries included: text, no images.
     let manifest = match read_manifest::<DocumentEntry>(path) {
         Ok(m) => m,
-        Err(e) => return fail(json, "input_unreadable", &e),
+        Err(e) => return fail(json, Code::InputUnreadable, &e),
     };
     let Some(today) = Date::new(2026, 12, 5) else {
-        return fail(json, "internal", "bad date");
+        return fail(json, Code::InternalError, "bad date");
     };
     let zones: Vec<Vec<String>> = manifest
         .entries
@@ -77,7 +78,7 @@ pub fn run(path: &Path, json: bool) -> Outcome {
     if zones.is_empty() {
         return fail(
             json,
-            "input_invalid",
+            Code::InputInvalid,
             "no MRZ with valid check digits in the manifest",
         );
     }

@@ -20,6 +20,7 @@
 //! Nothing is tuned here: this is a report, run by hand (the material may not be
 //! committed, so CI has none of it).
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -208,13 +209,13 @@ pub fn run(
         };
         match done {
             Ok(mut more) => items.append(&mut more),
-            Err(e) => return fail(json, "input_unreadable", &e),
+            Err(e) => return fail(json, Code::InputUnreadable, &e),
         }
     }
     if found == 0 {
         return fail(
             json,
-            "input_invalid",
+            Code::InputInvalid,
             &format!(
                 "{}: no documents/, aamva/ or barcodes/ manifest (scripts/real-material DIR fetches them)",
                 dir.display()

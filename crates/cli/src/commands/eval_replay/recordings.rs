@@ -25,6 +25,7 @@
 //! Frames are decoded one window at a time: memory is one window's pictures (and one
 //! transformed copy of them) whatever the length of the clips.
 
+use reclaim_protocol::Code;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -275,7 +276,7 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
     if !(2..=CAPTURE_LIMITS.max_frames).contains(&args.window_frames) {
         return fail(
             json,
-            "input_invalid",
+            Code::InputInvalid,
             &format!(
                 "--window-frames must be 2 to {} (a capture's frames)",
                 CAPTURE_LIMITS.max_frames
@@ -283,21 +284,21 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
         );
     }
     if !(args.apart_s.is_finite() && args.apart_s >= 0.0) {
-        return fail(json, "input_invalid", "--apart-s must be 0 or more");
+        return fail(json, Code::InputInvalid, "--apart-s must be 0 or more");
     }
     let clips = match scan(dir) {
         Ok(c) if !c.is_empty() => c,
         Ok(_) => {
             return fail(
                 json,
-                "input_invalid",
+                Code::InputInvalid,
                 &format!(
                     "{}: no PERSON/CLIP/*.jpg (run scripts/real-recordings {0})",
                     dir.display()
                 ),
             )
         }
-        Err(e) => return fail(json, "input_unreadable", &e),
+        Err(e) => return fail(json, Code::InputUnreadable, &e),
     };
     let policy = LivenessPolicy::default();
     let min_usable = policy.min_frames;
@@ -328,14 +329,14 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
         for range in cut {
             let images = match load_window(&clip.frames[range.clone()]) {
                 Ok(i) => i,
-                Err(e) => return fail(json, "input_unreadable", &e),
+                Err(e) => return fail(json, Code::InputUnreadable, &e),
             };
             let observed = match observe_images(engine, &images, threads) {
                 Ok(o) => o,
                 Err(e) => {
                     return fail(
                         json,
-                        "input_invalid",
+                        Code::InputInvalid,
                         &format!("{}/{}: {e}", clip.person, clip.name),
                     )
                 }
@@ -378,7 +379,7 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
                         .collect();
                     match observe_images(engine, &frames, threads) {
                         Ok(o) => o,
-                        Err(e) => return fail(json, "internal", &format!("{kind}: {e}")),
+                        Err(e) => return fail(json, Code::InternalError, &format!("{kind}: {e}")),
                     }
                 };
                 if sent.usable < min_usable {
@@ -416,7 +417,7 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
     if kept.is_empty() {
         return fail(
             json,
-            "input_invalid",
+            Code::InputInvalid,
             &format!(
                 "{}: no window has {min_usable} usable frames",
                 dir.display()
