@@ -159,7 +159,12 @@ impl Flow {
             "start",
         )?;
         let login = login.trim();
-        if login.is_empty() || login.len() > MAX_LOGIN || login.chars().any(char::is_control) {
+        // Counted in characters, as the server counts: bytes refused non-Latin logins
+        // the server takes.
+        if login.is_empty()
+            || login.chars().count() > MAX_LOGIN
+            || login.chars().any(char::is_control)
+        {
             return Err(ClientError::Input(
                 "enter your username or work email".into(),
             ));
@@ -491,6 +496,9 @@ mod tests {
         for bad in ["", "   ", "a\u{0}b", &"x".repeat(MAX_LOGIN + 1)] {
             assert!(f.ask(bad, RecoveryAction::Unlock).is_err(), "{bad:?}");
         }
+        // As many characters as the server takes, whatever their UTF-8 length.
+        let cyrillic = "я".repeat(MAX_LOGIN);
+        assert_eq!(f.ask(&cyrillic, RecoveryAction::Unlock).unwrap(), cyrillic);
         assert_eq!(
             f.ask("  avery.quinn ", RecoveryAction::Unlock).unwrap(),
             "avery.quinn"

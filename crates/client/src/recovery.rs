@@ -13,6 +13,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::wire::evidence::EvidenceName;
+use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
 use reclaim_protocol::wire::password::PasswordCheckAnswer;
 use reclaim_protocol::wire::resets::ResetAnswer;
 use reclaim_protocol::wire::sessions::SessionView;
@@ -105,7 +106,7 @@ impl Recovery {
             key: key.into(),
             engine,
             capture: None,
-            device_name: device_name.chars().take(64).collect(),
+            device_name: device_name.chars().take(MAX_DEVICE_NAME_CHARS).collect(),
             registered: false,
             session: None,
             token: None,
