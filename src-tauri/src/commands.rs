@@ -6,10 +6,10 @@ use std::sync::Mutex as StdMutex;
 use std::time::Instant;
 
 use base64::Engine;
-use reclaim_client::api::PasswordCheck;
 use reclaim_client::frames::{pushed, FramePusher};
 use reclaim_client::recovery::{AppState, Preview, Recovery};
 use reclaim_client::ClientError;
+use reclaim_protocol::wire::password::PasswordCheckAnswer;
 use reclaim_protocol::{Code, RecoveryAction};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
@@ -218,7 +218,10 @@ pub async fn submit(core: State<'_, Core>) -> Answer<AppState> {
 }
 
 #[tauri::command]
-pub async fn check_password(core: State<'_, Core>, password: String) -> Answer<PasswordCheck> {
+pub async fn check_password(
+    core: State<'_, Core>,
+    password: String,
+) -> Answer<PasswordCheckAnswer> {
     core.touch();
     let password = zeroize::Zeroizing::new(password);
     Ok(core.recovery().await?.check_password(&password).await?)

@@ -14,6 +14,7 @@ use reclaim_client::capture::{Capture, Mode};
 use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::{FileSource, Scene};
 use reclaim_client::guidance::look_at_face;
+use reclaim_protocol::ChallengeAction;
 use reclaim_testkit::scenes::{write_scenes, SceneSpec};
 
 const PHOTO: &[u8] = include_bytes!("../../../tests/data/faces/ardern-1.jpg");
@@ -92,7 +93,11 @@ fn main() -> Result<(), String> {
         Box::new(FileSource::open(&dir, 30.0).map_err(|e| e.to_string())?),
         engine.clone(),
     );
-    let challenge = vec!["left".to_string(), "right".into(), "center".into()];
+    let challenge = vec![
+        ChallengeAction::Left,
+        ChallengeAction::Right,
+        ChallengeAction::Center,
+    ];
     capture.set_mode(Scene::Selfie(challenge), Mode::FacePreview);
     std::thread::sleep(Duration::from_secs(1));
     let _ = capture.take_stats();

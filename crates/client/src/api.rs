@@ -4,9 +4,19 @@
 
 use std::time::Duration;
 
+use reclaim_protocol::wire::decision::Decision;
+use reclaim_protocol::wire::devices::{DeviceRegistration, DeviceView};
+use reclaim_protocol::wire::error::ErrorBody;
+use reclaim_protocol::wire::evidence::{self, AttestationRequest};
+use reclaim_protocol::wire::limits::MAX_SESSION_ID_BYTES;
+use reclaim_protocol::wire::password::{PasswordCheckAnswer, PasswordCheckRequest};
+use reclaim_protocol::wire::resets::{Capabilities, ResetAnswer, ResetRequest};
+use reclaim_protocol::wire::sessions::{
+    HandoffClaim, HandoffView, SessionRequest, SessionStatus, SessionView,
+};
 use reclaim_protocol::{Code, RecoveryAction};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::{ClientError, Result};
@@ -66,78 +76,6 @@ impl Default for BusyRetry {
 
 /// The wait when a busy answer names none.
 const BUSY_DEFAULT_WAIT: Duration = Duration::from_secs(5);
-
-/// A session as the service starts it (or hands it to the phone).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Session {
-    pub session_id: String,
-    #[serde(default)]
-    pub session_token: Option<String>,
-    pub nonce: String,
-    pub expires_at: i64,
-    pub steps: Vec<String>,
-    pub challenge: Vec<String>,
-    pub audience: String,
-    pub action: RecoveryAction,
-    /// In a hand-off answer: the login the laptop started the session for.
-    #[serde(default)]
-    pub login: Option<String>,
-}
-
-/// `GET /v1/capabilities`: what the service's directory can do.
-#[derive(Debug, Clone, Deserialize)]
-struct CapabilitiesAnswer {
-    actions: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SessionStatus {
-    pub state: String,
-    #[serde(default)]
-    pub handed_off: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Handoff {
-    pub expires_at: i64,
-    pub qr_payload: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Decision {
-    pub outcome: String,
-    #[serde(default)]
-    pub grant: Option<String>,
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    #[serde(default)]
-    pub action: Option<RecoveryAction>,
-    #[serde(default)]
-    pub password_policy: Option<Value>,
-}
-
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct Problem {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct PasswordCheck {
-    pub acceptable: bool,
-    pub problems: Vec<Problem>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ResetDone {
-    pub action: RecoveryAction,
-    #[serde(default)]
-    pub already_completed: bool,
-    /// A change the policy delays (approved with notice): recorded, applied at this time
-    /// (Unix seconds) unless cancelled from the notice sent to the account's addresses.
-    #[serde(default)]
-    pub effective_at: Option<i64>,
-}
 
 /// One evidence item as uploaded: the bytes the attestation's digests cover.
 #[derive(Debug, Clone)]
@@ -214,12 +152,15 @@ impl ApiClient {
     /// Registers this device's public key on first use (`201`), or finds it already known
     /// (`200`, or `409` for a key registered before). Returns the tier.
     pub async fn register_device(&self, public_key_b64: &str, name: &str) -> Result<String> {
-        let body = json!({ "public_key": public_key_b64, "name": name });
+        let body = to_body(&DeviceRegistration {
+            public_key: public_key_b64.to_string(),
+            name: Some(name.to_string()),
+        })?;
         match self
-            .send::<Value>("POST", "/v1/devices", None, Some(&body), None)
+            .send::<DeviceView>("POST", "/v1/devices", None, Some(&body), None)
             .await
         {
-            Ok(v) => Ok(v["tier"].as_str().unwrap_or("unmanaged").to_string()),
+            Ok(v) => Ok(v.tier.as_str().to_string()),
             Err(ClientError::Refused { code, .. })
                 if code == Code::DeviceAlreadyRegistered.as_str() =>
             {
@@ -232,14 +173,10 @@ impl ApiClient {
     /// The actions the service's directory can perform, which are all the app offers.
     /// Names this build does not know are left out.
     pub async fn capabilities(&self) -> Result<Vec<RecoveryAction>> {
-        let answer: CapabilitiesAnswer = self
+        let answer: Capabilities = self
             .send("GET", "/v1/capabilities", None, None, None)
             .await?;
-        Ok(answer
-            .actions
-            .iter()
-            .filter_map(|a| RecoveryAction::parse(a))
-            .collect())
+        Ok(answer.actions)
     }
 
     pub async fn start_session(
@@ -247,8 +184,12 @@ impl ApiClient {
         login: &str,
         action: RecoveryAction,
         device: &str,
-    ) -> Result<Session> {
-        let body = json!({ "login": login, "action": action.as_str(), "device": device });
+    ) -> Result<SessionView> {
+        let body = to_body(&SessionRequest {
+            login: login.to_string(),
+            action,
+            device: device.to_string(),
+        })?;
         self.send("POST", "/v1/sessions", None, Some(&body), None)
             .await
     }
@@ -264,7 +205,7 @@ impl ApiClient {
         .await
     }
 
-    pub async fn handoff(&self, id: &str, token: &str) -> Result<Handoff> {
+    pub async fn handoff(&self, id: &str, token: &str) -> Result<HandoffView> {
         self.send(
             "POST",
             &format!("/v1/sessions/{}/handoff", path_segment(id)?),
@@ -280,8 +221,12 @@ impl ApiClient {
         session_id: &str,
         secret: &str,
         device: &str,
-    ) -> Result<Session> {
-        let body = json!({ "session_id": session_id, "secret": secret, "device": device });
+    ) -> Result<SessionView> {
+        let body = to_body(&HandoffClaim {
+            session_id: session_id.to_string(),
+            secret: secret.to_string(),
+            device: device.to_string(),
+        })?;
         self.send("POST", "/v1/handoff", None, Some(&body), None)
             .await
     }
@@ -294,20 +239,17 @@ impl ApiClient {
         evidence: &[EvidenceItem],
     ) -> Result<Decision> {
         use base64::Engine;
-        let items: Vec<Value> = evidence
-            .iter()
-            .map(|e| {
-                let mut item = json!({
-                    "name": e.name,
-                    "data": base64::engine::general_purpose::STANDARD.encode(&e.data),
-                });
-                if let Some(t) = e.t_ms {
-                    item["t_ms"] = json!(t);
-                }
-                item
-            })
-            .collect();
-        let body = json!({ "token": jws, "evidence": items });
+        let body = to_body(&AttestationRequest {
+            token: jws.to_string(),
+            evidence: evidence
+                .iter()
+                .map(|e| evidence::EvidenceItem {
+                    name: e.name.clone(),
+                    t_ms: e.t_ms,
+                    data: base64::engine::general_purpose::STANDARD.encode(&e.data),
+                })
+                .collect(),
+        })?;
         self.send(
             "POST",
             &format!("/v1/sessions/{}/attestation", path_segment(id)?),
@@ -318,19 +260,22 @@ impl ApiClient {
         .await
     }
 
-    pub async fn check_password(&self, grant: &str, password: &str) -> Result<PasswordCheck> {
-        let body = json!({ "grant": grant, "password": password });
+    pub async fn check_password(&self, grant: &str, password: &str) -> Result<PasswordCheckAnswer> {
+        let body = to_body(&PasswordCheckRequest {
+            grant: grant.to_string(),
+            password: password.to_string(),
+        })?;
         self.send("POST", "/v1/password/check", None, Some(&body), None)
             .await
     }
 
     /// Applies the reset. Safe to call again with the same grant: the service applies it
     /// once and answers `already_completed` after.
-    pub async fn reset(&self, grant: &str, new_password: Option<&str>) -> Result<ResetDone> {
-        let mut body = json!({ "grant": grant });
-        if let Some(p) = new_password {
-            body["new_password"] = json!(p);
-        }
+    pub async fn reset(&self, grant: &str, new_password: Option<&str>) -> Result<ResetAnswer> {
+        let body = to_body(&ResetRequest {
+            grant: grant.to_string(),
+            new_password: new_password.map(str::to_string),
+        })?;
         self.send(
             "POST",
             "/v1/resets",
@@ -436,17 +381,16 @@ impl ApiClient {
         }
         // A refusal names its reason; a body that is not ours (a proxy's HTML page) is
         // named by its status alone.
-        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let parsed: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let code = parsed
             .as_ref()
-            .and_then(|v| v["error"].as_str())
+            .map(|b| b.error.as_str())
             .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
             .unwrap_or("")
             .to_string();
         let message = parsed
             .as_ref()
-            .and_then(|v| v["message"].as_str())
-            .map(|m| m.chars().take(300).collect())
+            .map(|b| b.message.chars().take(300).collect())
             .unwrap_or_else(|| format!("HTTP {status}"));
         if code.is_empty() && !(400..600).contains(&status) {
             return Err(ClientError::BackendInvalidAnswer(format!(
@@ -491,10 +435,16 @@ fn transport_error(e: reqwest::Error) -> ClientError {
     }
 }
 
-/// Session ids come from the service; one that could change the URL's path is refused.
+/// A request body as JSON. Our own types always serialize; the error is for completeness.
+fn to_body<T: Serialize>(body: &T) -> Result<Value> {
+    serde_json::to_value(body).map_err(|e| ClientError::Input(e.to_string()))
+}
+
+/// Session ids come from the service; one that could change the URL's path, or longer
+/// than the service ever issues, is refused.
 fn path_segment(id: &str) -> Result<&str> {
     if !id.is_empty()
-        && id.len() <= 128
+        && id.len() <= MAX_SESSION_ID_BYTES
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

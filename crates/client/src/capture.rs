@@ -16,7 +16,6 @@ use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::Code;
 use reclaim_verify::document::DocumentReport;
-use reclaim_verify::liveness::Action;
 
 use crate::engine::DeviceEngine;
 use crate::frames::{CameraInfo, FrameSource, Scene};
@@ -427,10 +426,4 @@ fn task_of(mode: &Mode) -> Task {
         Mode::Document { front } => Task::Card(front.clone()),
         Mode::Scan => Task::Scan,
     }
-}
-
-/// The challenge as the engine's actions; unknown moves are dropped (the server only
-/// asks for known ones, and the engine would refuse a challenge it cannot judge).
-pub fn challenge_actions(challenge: &[String]) -> Vec<Action> {
-    challenge.iter().filter_map(|a| a.parse().ok()).collect()
 }

@@ -3,9 +3,11 @@
 //! feeds their results here, so every transition is tested without a camera, a model
 //! or a server.
 
-use reclaim_protocol::RecoveryAction;
+use reclaim_protocol::wire::decision::{Decision, Outcome as Verdict};
+use reclaim_protocol::wire::limits::MAX_LOGIN_CHARS;
+use reclaim_protocol::wire::sessions::{SessionState, Step};
+use reclaim_protocol::{ChallengeAction, PasswordPolicy, RecoveryAction};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::{ClientError, Result};
 
@@ -66,12 +68,12 @@ pub struct FlowState {
     pub idle_timeout_s: u64,
     pub login: Option<String>,
     pub action: Option<RecoveryAction>,
-    pub steps: Vec<String>,
+    pub steps: Vec<Step>,
     pub document_side: Option<Side>,
-    pub challenge: Vec<String>,
+    pub challenge: Vec<ChallengeAction>,
     pub reasons: Vec<String>,
     pub error: Option<String>,
-    pub password_policy: Option<Value>,
+    pub password_policy: Option<PasswordPolicy>,
     pub password_error: Option<String>,
     pub result: Option<Outcome>,
     pub handoff: Option<HandoffView>,
@@ -89,7 +91,7 @@ pub const ALL_ACTIONS: [RecoveryAction; 3] = [
 ];
 
 /// The most a login may be (the server's limit too).
-pub const MAX_LOGIN: usize = 256;
+pub const MAX_LOGIN: usize = MAX_LOGIN_CHARS;
 
 pub struct Flow {
     state: FlowState,
@@ -157,7 +159,12 @@ impl Flow {
             "start",
         )?;
         let login = login.trim();
-        if login.is_empty() || login.len() > MAX_LOGIN || login.chars().any(char::is_control) {
+        // Counted in characters, as the server counts: bytes refused non-Latin logins
+        // the server takes.
+        if login.is_empty()
+            || login.chars().count() > MAX_LOGIN
+            || login.chars().any(char::is_control)
+        {
             return Err(ClientError::Input(
                 "enter your username or work email".into(),
             ));
@@ -168,7 +175,7 @@ impl Flow {
     }
 
     /// The session started: the first capture step.
-    pub fn session_started(&mut self, steps: Vec<String>, challenge: Vec<String>) {
+    pub fn session_started(&mut self, steps: Vec<Step>, challenge: Vec<ChallengeAction>) {
         let st = &mut self.state;
         st.reasons.clear();
         st.error = None;
@@ -176,7 +183,7 @@ impl Flow {
         st.password_error = None;
         st.handoff = None;
         st.challenge = challenge;
-        if steps.iter().any(|s| s == "document") {
+        if steps.contains(&Step::Document) {
             st.screen = Screen::Document;
             st.document_side = Some(Side::Front);
         } else {
@@ -205,22 +212,33 @@ impl Flow {
     }
 
     /// The server's decision.
-    pub fn decided(&mut self, outcome: &str, reasons: Vec<String>, policy: Option<Value>) {
+    pub fn decided(&mut self, decision: &Decision) {
+        match decision {
+            Decision::Approved {
+                password_policy, ..
+            } => self.conclude(Verdict::Approved, &[], Some(*password_policy)),
+            Decision::Review { .. } => self.conclude(Verdict::Review, &[], None),
+            Decision::Rejected { reasons, .. } => self.conclude(Verdict::Rejected, reasons, None),
+        }
+    }
+
+    /// The screen an outcome leads to, with the reasons the person is shown.
+    fn conclude(&mut self, outcome: Verdict, reasons: &[String], policy: Option<PasswordPolicy>) {
         let st = &mut self.state;
         // Public codes only, the server's way: the device's own engine names every check
         // that fired, and a spoof caught on the device must read as one neutral sentence
         // just as one caught by the server does (reclaim_protocol::codes).
-        st.reasons = reclaim_protocol::codes::public_texts(&reasons);
+        st.reasons = reclaim_protocol::codes::public_texts(reasons);
         st.screen = match outcome {
-            "approved" => {
+            Verdict::Approved => {
                 st.password_policy = policy;
                 match st.action {
                     Some(RecoveryAction::ResetPassword) => Screen::Password,
                     _ => Screen::Applying,
                 }
             }
-            "review" => Screen::Review,
-            _ => Screen::Refused,
+            Verdict::Review => Screen::Review,
+            Verdict::Rejected => Screen::Refused,
         };
         if st.screen == Screen::Refused && st.reasons.is_empty() {
             st.reasons
@@ -230,7 +248,7 @@ impl Flow {
 
     /// The device's own engine refused before anything was sent.
     pub fn refused_locally(&mut self, reasons: Vec<String>) {
-        self.decided("rejected", reasons, None);
+        self.conclude(Verdict::Rejected, &reasons, None);
     }
 
     pub fn applying(&mut self) -> Result<()> {
@@ -271,12 +289,12 @@ impl Flow {
     }
 
     /// What the laptop learns by following the session the phone took over.
-    pub fn handoff_progress(&mut self, session_state: &str, handed_off: bool) {
+    pub fn handoff_progress(&mut self, session_state: SessionState, handed_off: bool) {
         if self.state.screen != Screen::Handoff {
             return;
         }
         let phone = match session_state {
-            "completed" => "finished",
+            SessionState::Completed => "finished",
             _ if handed_off => "connected",
             _ => "waiting",
         };
@@ -284,7 +302,7 @@ impl Flow {
             h.phone = phone.to_string();
         }
         match session_state {
-            "completed" => {
+            SessionState::Completed => {
                 if let Some(action) = self.state.action {
                     self.applied(Outcome {
                         action,
@@ -293,10 +311,10 @@ impl Flow {
                     });
                 }
             }
-            "rejected" => self.decided("rejected", Vec::new(), None),
-            "review" => self.decided("review", Vec::new(), None),
-            "expired" => self.failed(reclaim_protocol::Code::SessionExpired.as_str()),
-            _ => {}
+            SessionState::Rejected => self.conclude(Verdict::Rejected, &[], None),
+            SessionState::Review => self.conclude(Verdict::Review, &[], None),
+            SessionState::Expired => self.failed(reclaim_protocol::Code::SessionExpired.as_str()),
+            SessionState::Open | SessionState::Approved | SessionState::Failed => {}
         }
     }
 
@@ -334,12 +352,27 @@ impl Flow {
 mod tests {
     use super::*;
 
+    fn approved() -> Decision {
+        Decision::Approved {
+            grant: "rg_test".into(),
+            grant_expires_at: 0,
+            action: RecoveryAction::ResetPassword,
+            reverified: true,
+            password_policy: PasswordPolicy::SINGLE_FACTOR,
+            delay_s: None,
+        }
+    }
+
     fn started(steps: &[&str]) -> Flow {
         let mut f = Flow::new(false, 90);
         f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
         f.session_started(
-            steps.iter().map(|s| s.to_string()).collect(),
-            vec!["left".into(), "right".into(), "center".into()],
+            steps.iter().filter_map(|s| Step::parse(s)).collect(),
+            vec![
+                ChallengeAction::Left,
+                ChallengeAction::Right,
+                ChallengeAction::Center,
+            ],
         );
         f
     }
@@ -352,12 +385,12 @@ mod tests {
         f.document_captured(false).unwrap();
         assert_eq!(f.screen(), Screen::Selfie);
         f.checking().unwrap();
-        f.decided(
-            "approved",
-            vec![],
-            Some(serde_json::json!({"min_length": 12})),
-        );
+        f.decided(&approved());
         assert_eq!(f.screen(), Screen::Password);
+        assert_eq!(
+            f.state().password_policy,
+            Some(PasswordPolicy::SINGLE_FACTOR)
+        );
         f.applying().unwrap();
         f.applied(Outcome {
             action: RecoveryAction::ResetPassword,
@@ -382,10 +415,13 @@ mod tests {
     fn a_returning_user_skips_the_document_and_mfa_needs_no_password() {
         let mut f = Flow::new(false, 90);
         f.ask("avery.quinn", RecoveryAction::ResetMfa).unwrap();
-        f.session_started(vec!["selfie".into()], vec!["right".into(), "center".into()]);
+        f.session_started(
+            vec![Step::Selfie],
+            vec![ChallengeAction::Right, ChallengeAction::Center],
+        );
         assert_eq!(f.screen(), Screen::Selfie);
         f.checking().unwrap();
-        f.decided("approved", vec![], None);
+        f.decided(&approved());
         assert_eq!(f.screen(), Screen::Applying);
     }
 
@@ -393,7 +429,11 @@ mod tests {
     fn a_refusal_always_carries_a_reason() {
         let mut f = started(&["selfie"]);
         f.checking().unwrap();
-        f.decided("rejected", vec![], None);
+        f.decided(&Decision::Rejected {
+            reasons: vec![],
+            reverified: true,
+            message: None,
+        });
         assert_eq!(f.screen(), Screen::Refused);
         assert_eq!(
             f.state().reasons,
@@ -456,6 +496,9 @@ mod tests {
         for bad in ["", "   ", "a\u{0}b", &"x".repeat(MAX_LOGIN + 1)] {
             assert!(f.ask(bad, RecoveryAction::Unlock).is_err(), "{bad:?}");
         }
+        // As many characters as the server takes, whatever their UTF-8 length.
+        let cyrillic = "я".repeat(MAX_LOGIN);
+        assert_eq!(f.ask(&cyrillic, RecoveryAction::Unlock).unwrap(), cyrillic);
         assert_eq!(
             f.ask("  avery.quinn ", RecoveryAction::Unlock).unwrap(),
             "avery.quinn"
@@ -469,7 +512,7 @@ mod tests {
         assert!(!f.state().can_handoff);
         f.begin().unwrap();
         f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
-        f.session_started(vec!["document".into()], vec![]);
+        f.session_started(vec![Step::Document], vec![]);
         f.start_over();
         assert_eq!(f.state(), Flow::new(true, 60).state());
     }
@@ -479,7 +522,7 @@ mod tests {
         let mut f = Flow::new(true, 60);
         f.begin().unwrap();
         f.ask("a", RecoveryAction::Unlock).unwrap();
-        f.session_started(vec!["selfie".into()], vec![]);
+        f.session_started(vec![Step::Selfie], vec![]);
         let view = HandoffView {
             qr_svg: String::new(),
             payload: String::new(),
@@ -499,12 +542,12 @@ mod tests {
             phone: "waiting".into(),
         })
         .unwrap();
-        f.handoff_progress("open", true);
+        f.handoff_progress(SessionState::Open, true);
         assert_eq!(
             f.state().handoff.as_ref().map(|h| h.phone.as_str()),
             Some("connected")
         );
-        f.handoff_progress("completed", true);
+        f.handoff_progress(SessionState::Completed, true);
         assert_eq!(f.screen(), Screen::Done);
     }
 
@@ -512,7 +555,7 @@ mod tests {
     fn a_password_the_directory_refuses_keeps_the_person_on_the_password_screen() {
         let mut f = started(&["selfie"]);
         f.checking().unwrap();
-        f.decided("approved", vec![], None);
+        f.decided(&approved());
         f.applying().unwrap();
         f.password_refused("directory_password_in_history");
         assert_eq!(f.screen(), Screen::Password);

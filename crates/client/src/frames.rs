@@ -11,6 +11,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
+use reclaim_protocol::ChallengeAction;
 use reclaim_verify::{load_image_bytes, CAPTURE_LIMITS};
 use serde::Serialize;
 
@@ -41,9 +42,9 @@ pub enum Scene {
     IdBack,
     /// Their face, looking at the camera, before the recording starts (this challenge's
     /// first frame).
-    Face(Vec<String>),
+    Face(Vec<ChallengeAction>),
     /// Their face, following this challenge (`left`, `right`, `center`).
-    Selfie(Vec<String>),
+    Selfie(Vec<ChallengeAction>),
     Qr,
 }
 
@@ -178,13 +179,22 @@ impl FileSource {
     }
 }
 
-fn selfie_frames(dir: &Path, challenge: &[String]) -> Result<Vec<PathBuf>> {
-    let listed = images_in(&dir.join("selfie").join(challenge.join("-")))?;
+fn selfie_frames(dir: &Path, challenge: &[ChallengeAction]) -> Result<Vec<PathBuf>> {
+    let listed = images_in(&dir.join("selfie").join(sequence_name(challenge)))?;
     if listed.is_empty() {
         images_in(&dir.join("selfie"))
     } else {
         Ok(listed)
     }
+}
+
+/// The directory a challenge's frames are kept in: `left-right-center`.
+pub fn sequence_name(challenge: &[ChallengeAction]) -> String {
+    challenge
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn still(dir: &Path, stem: &str) -> Vec<PathBuf> {
@@ -387,9 +397,9 @@ mod tests {
         source.set_scene(Scene::IdFront);
         assert_eq!(source.next_frame().unwrap().image.get_pixel(0, 0)[0], 200);
         source.set_scene(Scene::Selfie(vec![
-            "left".into(),
-            "right".into(),
-            "center".into(),
+            ChallengeAction::Left,
+            ChallengeAction::Right,
+            ChallengeAction::Center,
         ]));
         let greens: Vec<u8> = (0..5)
             .map(|_| source.next_frame().unwrap().image.get_pixel(0, 0)[1])

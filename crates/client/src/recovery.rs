@@ -13,15 +13,20 @@ use std::sync::Arc;
 use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::codes::RESET_ENDED;
-use reclaim_protocol::{Code, RecoveryAction};
+use reclaim_protocol::wire::evidence::EvidenceName;
+use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
+use reclaim_protocol::wire::password::PasswordCheckAnswer;
+use reclaim_protocol::wire::resets::ResetAnswer;
+use reclaim_protocol::wire::sessions::SessionView;
+use reclaim_protocol::{ChallengeAction, Code, RecoveryAction};
 use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
 use reclaim_verify::liveness::{LivenessPolicy, TimedFrame};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::api::{ApiClient, EvidenceItem, PasswordCheck, Session};
+use crate::api::{ApiClient, EvidenceItem};
 use crate::attestation::{attest, AttestationInput};
-use crate::capture::{challenge_actions, Capture, Mode};
+use crate::capture::{Capture, Mode};
 use crate::engine::DeviceEngine;
 use crate::error::{ClientError, Result};
 use crate::flow::{Flow, FlowState, HandoffView, Outcome, Screen};
@@ -69,7 +74,7 @@ pub struct Recovery {
     capture: Option<Capture>,
     device_name: String,
     registered: bool,
-    session: Option<Session>,
+    session: Option<SessionView>,
     token: Option<Zeroizing<String>>,
     front: Option<Captured>,
     back: Option<Captured>,
@@ -92,7 +97,7 @@ impl Recovery {
             key: key.into(),
             engine,
             capture: None,
-            device_name: device_name.chars().take(64).collect(),
+            device_name: device_name.chars().take(MAX_DEVICE_NAME_CHARS).collect(),
             registered: false,
             session: None,
             token: None,
@@ -166,7 +171,7 @@ impl Recovery {
         Ok(self.state())
     }
 
-    async fn open_session(&mut self, login: &str, action: RecoveryAction) -> Result<Session> {
+    async fn open_session(&mut self, login: &str, action: RecoveryAction) -> Result<SessionView> {
         self.ensure_registered().await?;
         self.api
             .start_session(login, action, self.key.key_id().as_str())
@@ -304,9 +309,7 @@ impl Recovery {
         let challenge = self.flow.state().challenge.clone();
         capture.set_mode(
             Scene::Selfie(challenge.clone()),
-            Mode::Selfie(Box::new(SelfieRecorder::new(&challenge_actions(
-                &challenge,
-            )))),
+            Mode::Selfie(Box::new(SelfieRecorder::new(&challenge))),
         );
         Ok(self.state())
     }
@@ -374,7 +377,7 @@ impl Recovery {
         };
         // A returning user's template never leaves the server: the device can only
         // judge liveness and capture, and the comparison is the server's.
-        let returning = !session.steps.iter().any(|s| s == "document");
+        let returning = !session.needs_document();
         let live = verification
             .liveness
             .report
@@ -417,16 +420,12 @@ impl Recovery {
             .api
             .attest(&session.session_id, &token, &jws, &evidence)
             .await?;
-        self.grant = decision.grant.clone().map(Zeroizing::new);
-        self.flow.decided(
-            &decision.outcome,
-            decision.reasons,
-            decision.password_policy,
-        );
+        self.grant = decision.grant().map(|g| Zeroizing::new(g.to_string()));
+        self.flow.decided(&decision);
         Ok(())
     }
 
-    pub async fn check_password(&self, password: &str) -> Result<PasswordCheck> {
+    pub async fn check_password(&self, password: &str) -> Result<PasswordCheckAnswer> {
         let grant = self
             .grant
             .as_ref()
@@ -451,10 +450,23 @@ impl Recovery {
         match self.api.reset(&grant, password).await {
             Ok(done) => {
                 self.grant = None;
-                self.flow.applied(Outcome {
-                    action: done.action,
-                    already_completed: done.already_completed,
-                    effective_at: done.effective_at,
+                self.flow.applied(match done {
+                    ResetAnswer::Completed {
+                        action,
+                        already_completed,
+                    } => Outcome {
+                        action,
+                        already_completed,
+                        effective_at: None,
+                    },
+                    ResetAnswer::Scheduled {
+                        action,
+                        effective_at,
+                    } => Outcome {
+                        action,
+                        already_completed: false,
+                        effective_at: Some(effective_at),
+                    },
                 });
             }
             // A refused password, a directory that is down, a service that timed out:
@@ -523,7 +535,7 @@ impl Recovery {
             .clone()
             .ok_or(ClientError::OutOfOrder("no session"))?;
         let status = self.api.session_status(&session.session_id, &token).await?;
-        self.flow.handoff_progress(&status.state, status.handed_off);
+        self.flow.handoff_progress(status.state, status.handed_off);
         Ok(self.state())
     }
 
@@ -618,36 +630,37 @@ fn device_verify(
     front: Option<&RgbImage>,
     back: Option<&RgbImage>,
     frames: &[crate::selfie::RecordedFrame],
-    challenge: &[String],
+    challenge: &[ChallengeAction],
 ) -> Result<(Verification, Vec<EvidenceItem>)> {
     let mut evidence = Vec::new();
-    for (name, img) in [("id_front", front), ("id_back", back)] {
+    for (name, img) in [(EvidenceName::IdFront, front), (EvidenceName::IdBack, back)] {
         if let Some(img) = img {
             evidence.push(EvidenceItem {
-                name: name.into(),
+                name: name.to_string(),
                 t_ms: None,
                 data: encode_jpeg(img, EVIDENCE_JPEG_QUALITY)?,
             });
         }
     }
-    for (i, f) in frames.iter().enumerate() {
+    for (i, f) in (0u16..).zip(frames) {
         evidence.push(EvidenceItem {
-            name: format!("selfie_{i:02}"),
+            name: EvidenceName::Selfie(i).to_string(),
             t_ms: Some(f.t_ms),
             data: encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?,
         });
     }
     // The engine judges the decoded JPEGs, decoded within the capture limits, exactly as
     // the server will: a capture the server would refuse is refused here first.
-    let piece = |name: &str| {
+    let piece = |name: EvidenceName| {
+        let name = name.to_string();
         evidence
             .iter()
             .find(|e| e.name == name)
             .map(|e| e.data.as_slice())
     };
     let capture = reclaim_verify::CaptureBytes {
-        id_front: piece("id_front"),
-        id_back: piece("id_back"),
+        id_front: piece(EvidenceName::IdFront),
+        id_back: piece(EvidenceName::IdBack),
         selfies: evidence
             .iter()
             .filter(|e| e.t_ms.is_some())
@@ -680,7 +693,7 @@ fn device_verify(
         id_back: back.as_ref(),
         enrolled: None,
         selfies: &timed,
-        challenge: &challenge_actions(challenge),
+        challenge,
         seen_hashes: &[],
         skip_liveness: false,
         today,

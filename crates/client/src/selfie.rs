@@ -23,9 +23,9 @@ use crate::guidance::FaceLook;
 /// Frames are kept at most this often (5 per second, the rate the liveness thresholds
 /// were calibrated on).
 pub const RECORD_INTERVAL_MS: u64 = 180;
-/// The server takes at most 60 selfie frames. This also bounds what a recording holds
-/// while the analyser catches up.
-pub const MAX_FRAMES: usize = 60;
+/// The server takes at most this many selfie frames. This also bounds what a recording
+/// holds while the analyser catches up.
+pub const MAX_FRAMES: usize = reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES;
 /// Frames the last move must be held before the recording ends.
 const HOLD_FRAMES: usize = 2;
 

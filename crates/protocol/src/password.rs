@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::codes::Code;
 use sha1::{Digest, Sha1};
@@ -32,8 +32,8 @@ use unicode_normalization::UnicodeNormalization;
 
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
-/// Length rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Length rules, as the decision sends them to the app (`password_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordPolicy {
     pub min_chars: usize,
     pub max_chars: usize,

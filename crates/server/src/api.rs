@@ -8,8 +8,8 @@
 //! refused as it passes the limit. Until 2026-12 every route buffered up to 48 MiB before
 //! anything was checked: forty such bodies took a server to 1.7 GB.
 //!
-//! Every refusal is `{"error": code, "message": sentence}` with a 4xx status that says
-//! which side is wrong; codes are stable and shared with the app. Nothing secret or
+//! Every refusal is `{"error": code, "message": sentence}` (`reclaim_protocol`'s
+//! `ErrorBody`) with a 4xx status that says which side is wrong; codes are stable and shared with the app. Nothing secret or
 //! biometric is echoed back or logged.
 
 use std::net::SocketAddr;
@@ -21,6 +21,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use reclaim_protocol::wire::error::{ErrorBody, ResetStatus};
+use reclaim_protocol::wire::password::Problem;
+use reclaim_protocol::RecoveryAction;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -200,8 +203,10 @@ pub struct ApiError {
     pub code: Code,
     pub message: String,
     pub retry_after_s: Option<i64>,
-    /// Extra fields merged into the body (e.g. the password's problems).
-    pub extra: Option<serde_json::Value>,
+    /// The fields some refusals add to the body ([`ErrorBody`]).
+    pub problems: Option<Vec<Problem>>,
+    pub reset_status: Option<ResetStatus>,
+    pub supported_actions: Option<Vec<RecoveryAction>>,
 }
 
 impl ApiError {
@@ -217,7 +222,9 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
-            extra: None,
+            problems: None,
+            reset_status: None,
+            supported_actions: None,
         }
     }
 
@@ -244,8 +251,21 @@ impl ApiError {
         }
     }
 
-    pub fn with_extra(mut self, extra: serde_json::Value) -> ApiError {
-        self.extra = Some(extra);
+    /// A refused password, with what is wrong with it.
+    pub fn with_problems(mut self, problems: Vec<Problem>) -> ApiError {
+        self.problems = Some(problems);
+        self
+    }
+
+    /// A reset not applied now: whether it still will be.
+    pub fn with_reset_status(mut self, status: ResetStatus) -> ApiError {
+        self.reset_status = Some(status);
+        self
+    }
+
+    /// An action the directory cannot perform, with those it can.
+    pub fn with_supported_actions(mut self, actions: Vec<RecoveryAction>) -> ApiError {
+        self.supported_actions = Some(actions);
         self
     }
 }
@@ -275,14 +295,13 @@ impl From<crate::crypto::CryptoError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let (Some(serde_json::Value::Object(extra)), Some(map)) =
-            (self.extra, body.as_object_mut())
-        {
-            for (k, v) in extra {
-                map.insert(k, v);
-            }
-        }
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+            problems: self.problems,
+            status: self.reset_status,
+            supported_actions: self.supported_actions,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {

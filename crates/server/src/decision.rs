@@ -25,15 +25,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reclaim_directory::DirectoryUser;
 use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerdict};
+use reclaim_protocol::wire::decision::Decision as Answer;
+pub use reclaim_protocol::wire::decision::Outcome;
+use reclaim_protocol::wire::evidence::{AttestationRequest, EvidenceItem, EvidenceName};
 use reclaim_protocol::{
     verify_attestation, AttestationClaims, AttestationError, Expected, PasswordPolicy,
 };
 use reclaim_verify::face::embedder::EMBEDDING_DIM;
 use reclaim_verify::face::FaceEmbedding;
-use reclaim_verify::liveness::Action;
 use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::FACE_MATCH_THRESHOLD;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -48,47 +49,8 @@ use crate::sessions::{self, login_key, Holder, Session};
 use crate::store::{now, StoreError};
 use crate::{limits, replay_store, App};
 
-/// Most selfie frames one attestation may carry: the capture limits' (`reclaim_verify`).
-pub const MAX_SELFIE_FRAMES: usize = reclaim_verify::CAPTURE_LIMITS.max_frames;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttestRequest {
-    /// The compact JWS.
-    pub token: String,
-    #[serde(default)]
-    pub evidence: Vec<EvidenceItem>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvidenceItem {
-    /// `id_front`, `id_back`, or `selfie_NN`; the same name as in the attestation.
-    pub name: String,
-    /// Capture time of a selfie frame, milliseconds.
-    #[serde(default)]
-    pub t_ms: Option<u64>,
-    /// The file's bytes, base64.
-    pub data: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Approved,
-    Review,
-    Rejected,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Approved => "approved",
-            Outcome::Review => "review",
-            Outcome::Rejected => "rejected",
-        }
-    }
-}
+/// Most selfie frames one attestation may carry (the engine's capture limits are the same).
+pub use reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES;
 
 /// What judging found.
 struct Judgement {
@@ -143,7 +105,7 @@ fn evidence_of(
         selfies: Vec::new(),
     };
     let mut seen = HashSet::new();
-    let mut selfies: Vec<(String, Vec<u8>, u64)> = Vec::new();
+    let mut selfies: Vec<(u16, Vec<u8>, u64)> = Vec::new();
     for item in items {
         if !seen.insert(item.name.clone()) {
             return Err(ApiError::new(
@@ -170,25 +132,22 @@ fn evidence_of(
                 ))
             }
         }
-        match item.name.as_str() {
-            "id_front" => evidence.id_front = Some(bytes),
-            "id_back" => evidence.id_back = Some(bytes),
-            n if n.starts_with("selfie_")
-                && n.len() <= 12
-                && n[7..].bytes().all(|b| b.is_ascii_digit()) =>
-            {
+        match EvidenceName::parse(&item.name) {
+            Some(EvidenceName::IdFront) => evidence.id_front = Some(bytes),
+            Some(EvidenceName::IdBack) => evidence.id_back = Some(bytes),
+            Some(EvidenceName::Selfie(n)) => {
                 let t = item.t_ms.ok_or_else(|| {
                     ApiError::new(
                         Code::EvidenceInvalid,
-                        format!("{n}: a selfie frame needs t_ms"),
+                        format!("{}: a selfie frame needs t_ms", item.name),
                     )
                 })?;
-                selfies.push((n.to_string(), bytes, t));
+                selfies.push((n, bytes, t));
             }
-            other => {
+            None => {
                 return Err(ApiError::new(
                     Code::EvidenceInvalid,
-                    format!("{}: not a known piece of evidence", short_name(other)),
+                    format!("{}: not a known piece of evidence", short_name(&item.name)),
                 ))
             }
         }
@@ -199,7 +158,7 @@ fn evidence_of(
             format!("at most {MAX_SELFIE_FRAMES} selfie frames"),
         ));
     }
-    selfies.sort_by(|a, b| a.0.cmp(&b.0));
+    selfies.sort_by_key(|s| s.0);
     if selfies.windows(2).any(|w| w[1].2 < w[0].2) {
         return Err(ApiError::new(
             Code::EvidenceInvalid,
@@ -245,7 +204,7 @@ pub async fn attest_handler(
     peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
     id: Path<String>,
     headers: HeaderMap,
-    body: Body<AttestRequest>,
+    body: Body<AttestationRequest>,
 ) -> Result<Response, ApiError> {
     let arrived = tokio::time::Instant::now();
     let answer = attest(state, peer, id, headers, body).await;
@@ -261,7 +220,7 @@ async fn attest(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(req): Body<AttestRequest>,
+    Body(req): Body<AttestationRequest>,
 ) -> Result<Response, ApiError> {
     let (session, holder) = sessions::authorized(&app, &id, &headers).await?;
     if holder != Holder::Actor {
@@ -492,29 +451,24 @@ async fn attest(
     }
     match (&decision.conclusion, grant) {
         (Conclusion::Approved { delay_s }, Some((secret, expires_at))) => {
-            let p = password_policy(&app);
-            let mut body = serde_json::json!({
-                "outcome": "approved",
-                "grant": &*secret,
-                "grant_expires_at": expires_at,
-                "action": session.action,
-                "reverified": judgement.reverified,
-                "password_policy": { "min_chars": p.min_chars, "max_chars": p.max_chars },
-            });
-            if *delay_s > 0 {
+            let body = Answer::Approved {
+                grant: secret.to_string(),
+                grant_expires_at: expires_at,
+                action: session.action,
+                reverified: judgement.reverified,
+                password_policy: password_policy(&app),
                 // The change waits: the account's addresses are told, and can cancel it.
-                body["delay_s"] = serde_json::json!(delay_s);
-            }
+                delay_s: (*delay_s > 0).then_some(*delay_s),
+            };
             let mut answer = json(StatusCode::OK, &body);
             answer.extensions_mut().insert(Granted);
             Ok(answer)
         }
         (Conclusion::Review, _) => Ok(json(
             StatusCode::OK,
-            &serde_json::json!({
-                "outcome": "review",
-                "message": "A person at the service desk will check this request; you will be told the result.",
-            }),
+            &Answer::Review {
+                message: "A person at the service desk will check this request; you will be told the result.".into(),
+            },
         )),
         _ => Ok(refusal(&decision, judgement.reverified)),
     }
@@ -524,19 +478,23 @@ async fn attest(
 /// [`policy::public_reasons`]), and where the tier refused, a sentence that says where to go.
 fn refusal(decision: &Decision, reverified: bool) -> Response {
     // A canonical set in a fixed order: neither which account nor which check shows.
-    let public = policy::public_reasons(&decision.reasons);
-    let mut body =
-        serde_json::json!({ "outcome": "rejected", "reasons": public, "reverified": reverified });
-    if decision.refused_by_policy {
-        body["message"] = serde_json::json!(
-            if decision.reasons.contains(&Code::SelfServiceLocked) {
-                "Self-service recovery is locked for this account. Contact the IT helpdesk."
-            } else {
-                "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
-            }
-        );
-    }
-    json(StatusCode::OK, &body)
+    let reasons = policy::public_reasons(&decision.reasons);
+    let message = decision.refused_by_policy.then(|| {
+        if decision.reasons.contains(&Code::SelfServiceLocked) {
+            "Self-service recovery is locked for this account. Contact the IT helpdesk."
+        } else {
+            "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
+        }
+        .to_string()
+    });
+    json(
+        StatusCode::OK,
+        &Answer::Rejected {
+            reasons: reasons.iter().map(|c| c.as_str().to_string()).collect(),
+            reverified,
+            message,
+        },
+    )
 }
 
 pub fn password_policy(app: &App) -> PasswordPolicy {
@@ -627,11 +585,7 @@ async fn judge(
                 "this server does not re-verify evidence",
             )
         })?;
-        let challenge: Vec<Action> = session
-            .challenge
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
+        let challenge = session.challenge.clone();
         let seen = replay_store::seen_sessions(&app.store, capture_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
@@ -983,17 +937,26 @@ async fn keep_for_review(
     evidence: &Evidence,
     reasons: &[Code],
 ) -> Result<(), ApiError> {
+    // Kept in the upload's own form, so a reviewer's tool reads it as the app sent it.
+    let item = |name: EvidenceName, t_ms: Option<u64>, bytes: &[u8]| EvidenceItem {
+        name: name.to_string(),
+        t_ms,
+        data: STANDARD.encode(bytes),
+    };
     let mut items = vec![];
     if let Some(b) = &evidence.id_front {
-        items.push(serde_json::json!({ "name": "id_front", "data": STANDARD.encode(b) }));
+        items.push(item(EvidenceName::IdFront, None, b));
     }
     if let Some(b) = &evidence.id_back {
-        items.push(serde_json::json!({ "name": "id_back", "data": STANDARD.encode(b) }));
+        items.push(item(EvidenceName::IdBack, None, b));
     }
-    for (i, (b, t)) in evidence.selfies.iter().enumerate() {
-        items.push(serde_json::json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(b) }));
+    for (i, (b, t)) in (0u16..).zip(&evidence.selfies) {
+        items.push(item(EvidenceName::Selfie(i), Some(*t), b));
     }
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&items).unwrap_or_default());
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&items)
+            .map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
+    );
     let sealed = app.keys.seal("review evidence", &plain)?;
     let t = now();
     sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use reclaim_protocol::wire::devices::{DeviceRegistration, DeviceView};
+use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
 use reclaim_protocol::PublicDeviceKey;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::Row;
 
 use crate::api::{client_addr, json, ApiError, Body};
@@ -26,32 +28,8 @@ use crate::crypto::Keys;
 use crate::store::{now, Store, StoreError};
 use crate::{limits, App};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    Hardware,
-    Managed,
-    Unmanaged,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Hardware => "hardware",
-            Tier::Managed => "managed",
-            Tier::Unmanaged => "unmanaged",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        match s {
-            "hardware" => Some(Tier::Hardware),
-            "managed" => Some(Tier::Managed),
-            "unmanaged" => Some(Tier::Unmanaged),
-            _ => None,
-        }
-    }
-}
+/// The tiers are the protocol's: the registration answer names them.
+pub use reclaim_protocol::wire::devices::Tier;
 
 /// A registered device.
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +47,7 @@ pub struct Device {
 pub enum DeviceError {
     #[error("the public key is invalid: {0}")]
     KeyInvalid(String),
-    #[error("the device name must be 1 to 64 printable characters")]
+    #[error("the device name must be 1 to {MAX_DEVICE_NAME_CHARS} printable characters")]
     NameInvalid,
     #[error("device {0} is revoked")]
     Revoked(String),
@@ -100,12 +78,13 @@ impl DeviceError {
     }
 }
 
-/// 1 to 64 characters, none of them a control or an invisible format character. A name is
+/// 1 to [`MAX_DEVICE_NAME_CHARS`] characters, none of them a control or an invisible format character. A name is
 /// shown to administrators next to the tier: `HR kiosk \u{202E}deganam\u{202C}` reads as
 /// "HR kiosk managed" on their screen, so bidirectional controls are refused with the rest.
 pub fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
-    (1..=64).contains(&n) && !name.chars().any(|c| c.is_control() || is_format(c))
+    (1..=MAX_DEVICE_NAME_CHARS).contains(&n)
+        && !name.chars().any(|c| c.is_control() || is_format(c))
 }
 
 /// Unicode's format characters (category Cf) and the line and paragraph separators: the
@@ -273,26 +252,12 @@ pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    pub public_key: String,
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RegisterResponse<'a> {
-    key_id: &'a str,
-    tier: Tier,
-}
-
 /// `POST /v1/devices`: an unmanaged device registers its key on first use.
 pub async fn register_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Body(req): Body<RegisterRequest>,
+    Body(req): Body<DeviceRegistration>,
 ) -> Result<Response, ApiError> {
     let addr = client_addr(&app, &peer, &headers);
     if let Err(wait) = limits::hit(
@@ -318,8 +283,8 @@ pub async fn register_handler(
     {
         Ok(d) => Ok(json(
             StatusCode::CREATED,
-            &RegisterResponse {
-                key_id: &d.key_id,
+            &DeviceView {
+                key_id: d.key_id,
                 tier: d.tier,
             },
         )),
@@ -327,8 +292,8 @@ pub async fn register_handler(
         // re-register harmlessly: it keeps the tier the server gave it.
         Err(DeviceError::AlreadyRegistered(kid, tier)) => Ok(json(
             StatusCode::OK,
-            &RegisterResponse {
-                key_id: &kid,
+            &DeviceView {
+                key_id: kid,
                 tier: Tier::parse(tier).unwrap_or(Tier::Managed),
             },
         )),

@@ -28,8 +28,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use reclaim_directory::{DirectoryError, DirectoryUser};
 use reclaim_protocol::password::{typed_length, MAX_PASSWORD_INPUT_CHARS};
-use reclaim_protocol::{check_password, RecoveryAction};
-use serde::Deserialize;
+use reclaim_protocol::wire::error::ResetStatus;
+use reclaim_protocol::wire::password::{PasswordCheckAnswer, PasswordCheckRequest, Problem};
+use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, ResetRequest};
+use reclaim_protocol::{check_password, PasswordProblem, RecoveryAction};
 use sqlx::Row;
 use zeroize::Zeroizing;
 
@@ -83,21 +85,19 @@ pub fn require_supported(app: &App, action: RecoveryAction) -> Result<(), ApiErr
         Code::ActionUnsupported,
         "The company directory cannot do this kind of recovery. Choose another, or contact the IT helpdesk.",
     )
-    .with_extra(serde_json::json!({
-        "supported_actions": supported_actions(app),
-    })))
+    .with_supported_actions(supported_actions(app)))
 }
 
 /// `GET /v1/capabilities`: what the app may offer. The same for every caller.
 pub async fn capabilities_handler(State(app): State<Arc<App>>) -> Response {
     json(
         StatusCode::OK,
-        &serde_json::json!({
-            "actions": supported_actions(&app),
-            "password": {
-                "max_input_chars": MAX_PASSWORD_INPUT_CHARS,
+        &Capabilities {
+            actions: supported_actions(&app),
+            password: PasswordInput {
+                max_input_chars: MAX_PASSWORD_INPUT_CHARS,
             },
-        }),
+        },
     )
 }
 
@@ -114,21 +114,6 @@ fn bounded_password(password: &str) -> Result<(), ApiError> {
             format!("The password is too long: use at most {MAX_PASSWORD_INPUT_CHARS} characters."),
         )
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    pub grant: String,
-    #[serde(default)]
-    pub new_password: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    pub grant: String,
-    pub password: String,
 }
 
 struct Grant {
@@ -209,7 +194,7 @@ async fn password_problems(
     app: &App,
     grant: &Grant,
     password: &str,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Vec<PasswordProblem>, ApiError> {
     let user = user_of(app, grant).await.map_err(directory_error)?;
     problems_for(app, &user, password)
 }
@@ -218,10 +203,10 @@ fn problems_for(
     app: &App,
     user: &DirectoryUser,
     password: &str,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Vec<PasswordProblem>, ApiError> {
     let words = account_words(user);
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-    let problems = check_password(
+    check_password(
         password,
         &password_policy(app),
         &refs,
@@ -233,11 +218,7 @@ fn problems_for(
             Code::PasswordCheckUnavailable,
             "the password cannot be checked right now",
         )
-    })?;
-    Ok(problems
-        .iter()
-        .map(|p| serde_json::json!({ "code": p.code(), "message": p.message() }))
-        .collect())
+    })
 }
 
 fn directory_error(e: DirectoryError) -> ApiError {
@@ -268,7 +249,7 @@ async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
 /// `POST /v1/password/check`: the app checks a password as it is typed.
 pub async fn check_handler(
     State(app): State<Arc<App>>,
-    Body(req): Body<CheckRequest>,
+    Body(req): Body<PasswordCheckRequest>,
 ) -> Result<Response, ApiError> {
     bounded_password(&req.password)?;
     let grant = grant_for(&app, &req.grant).await?;
@@ -276,10 +257,7 @@ pub async fn check_handler(
         return Err(grant_invalid());
     }
     let problems = password_problems(&app, &grant, &req.password).await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "acceptable": problems.is_empty(), "problems": problems }),
-    ))
+    Ok(json(StatusCode::OK, &PasswordCheckAnswer::of(&problems)))
 }
 
 /// `POST /v1/resets`.
@@ -342,7 +320,7 @@ pub async fn reset_handler(
                     Code::PasswordRefused,
                     "the new password does not meet the policy",
                 )
-                .with_extra(serde_json::json!({ "problems": problems })));
+                .with_problems(problems.iter().map(Problem::from).collect()));
             }
             Some(app.keys.seal("pending password", password.as_bytes())?)
         }
@@ -417,11 +395,10 @@ pub async fn reset_handler(
 fn scheduled_response(grant: &Grant) -> Response {
     json(
         StatusCode::ACCEPTED,
-        &serde_json::json!({
-            "status": "scheduled",
-            "action": grant.action,
-            "effective_at": grant.apply_after,
-        }),
+        &ResetAnswer::Scheduled {
+            action: grant.action,
+            effective_at: grant.apply_after,
+        },
     )
 }
 
@@ -453,7 +430,10 @@ pub async fn cancel_for_account(
 fn completed_response(action: RecoveryAction, already: bool) -> Response {
     json(
         StatusCode::OK,
-        &serde_json::json!({ "status": "completed", "action": action, "already_completed": already }),
+        &ResetAnswer::Completed {
+            action,
+            already_completed: already,
+        },
     )
 }
 
@@ -505,7 +485,7 @@ fn failed_error(stored: Option<&str>) -> ApiError {
     // A 409 whatever the directory's failure: the grant is spent, nothing more will happen.
     ApiError::new(code, message)
         .with_status(StatusCode::CONFLICT)
-        .with_extra(serde_json::json!({ "status": "failed" }))
+        .with_reset_status(ResetStatus::Failed)
 }
 
 async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
@@ -521,7 +501,7 @@ fn respond(resumed: Resumed) -> Result<Response, ApiError> {
             e.as_ref().map_or(Code::ResetInProgress, |e| e.code()),
             "Your reset is recorded and will be applied as soon as the directory answers; you do not need to start again.",
         )
-        .with_extra(serde_json::json!({ "status": "pending" }))),
+        .with_reset_status(ResetStatus::Pending)),
     }
 }
 

@@ -15,24 +15,23 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use reclaim_protocol::{RecoveryAction, PROTOCOL_VERSION};
-use serde::{Deserialize, Serialize};
+use reclaim_protocol::wire::limits::{MAX_DEVICE_ID_BYTES, MAX_LOGIN_CHARS, MAX_SESSION_ID_BYTES};
+use reclaim_protocol::wire::sessions::{
+    HandoffClaim, HandoffView, SessionRequest, SessionState, SessionStatus, SessionView, Step,
+};
+use reclaim_protocol::{ChallengeAction, RecoveryAction, PROTOCOL_VERSION};
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use crate::api::{bearer, client_addr, json, ApiError, Body};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_id, new_secret, secret_hash};
-use crate::store::now;
+use crate::store::{now, StoreError};
 use crate::{devices, limits, App};
 
 /// The poses a challenge is drawn from. Up and down are left out: with five landmarks
 /// the engine cannot read pitch reliably enough (docs/liveness.md).
-const TURNS: [&str; 2] = ["left", "right"];
-
-/// The steps of a session: `document` (photo ID) and `selfie`.
-pub const STEP_DOCUMENT: &str = "document";
-pub const STEP_SELFIE: &str = "selfie";
+const TURNS: [ChallengeAction; 2] = [ChallengeAction::Left, ChallengeAction::Right];
 
 /// A session row.
 #[derive(Debug, Clone)]
@@ -45,8 +44,8 @@ pub struct Session {
     pub device_key: String,
     pub nonce: String,
     pub nonce_used: bool,
-    pub challenge: Vec<String>,
-    pub steps: Vec<String>,
+    pub challenge: Vec<ChallengeAction>,
+    pub steps: Vec<Step>,
     pub state: String,
     pub expires_at: i64,
     pub follower_token_hash: Option<String>,
@@ -56,12 +55,54 @@ pub struct Session {
 
 impl Session {
     pub fn needs_document(&self) -> bool {
-        self.steps.iter().any(|s| s == STEP_DOCUMENT)
+        self.steps.contains(&Step::Document)
+    }
+
+    /// What the session's answers carry, with the token only the device that acts holds.
+    fn view(&self, app: &App, token: &str, login: Option<&str>) -> SessionView {
+        SessionView {
+            session_id: self.id.clone(),
+            session_token: Some(token.to_string()),
+            nonce: self.nonce.clone(),
+            expires_at: self.expires_at,
+            steps: self.steps.clone(),
+            challenge: self.challenge.clone(),
+            audience: app.config.public_url.clone(),
+            action: self.action,
+            protocol_version: PROTOCOL_VERSION,
+            login: login.map(str::to_string),
+        }
     }
 }
 
+/// The steps as the sessions table keeps them (`document,selfie`).
+fn join_steps(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The stored steps and challenge, read back strictly: an entry this build does not know
+/// is a broken row, not something to leave out (a challenge shortened in silence would be
+/// judged as complete with fewer moves than were drawn).
+fn stored_lists(
+    steps: &str,
+    challenge: &str,
+) -> Result<(Vec<Step>, Vec<ChallengeAction>), StoreError> {
+    let steps = steps
+        .split(',')
+        .map(Step::parse)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StoreError::Config("invalid steps in sessions".into()))?;
+    let challenge = ChallengeAction::split(challenge)
+        .map_err(|e| StoreError::Config(format!("invalid challenge in sessions: {e}")))?;
+    Ok((steps, challenge))
+}
+
 pub async fn load(app: &App, id: &str) -> Result<Option<Session>, ApiError> {
-    if id.len() > 64 {
+    if id.len() > MAX_SESSION_ID_BYTES {
         return Ok(None);
     }
     let row = sqlx::query(
@@ -77,21 +118,19 @@ pub async fn load(app: &App, id: &str) -> Result<Option<Session>, ApiError> {
     let challenge: String = r.try_get(8).map_err(get)?;
     let steps: String = r.try_get(9).map_err(get)?;
     let nonce_used: i64 = r.try_get(7).map_err(get)?;
+    let (steps, challenge) = stored_lists(&steps, &challenge)?;
     Ok(Some(Session {
         id: r.try_get(0).map_err(get)?,
         token_hash: r.try_get(1).map_err(get)?,
         login: r.try_get(2).map_err(get)?,
         user_ref: r.try_get(3).map_err(get)?,
-        action: RecoveryAction::parse(&action).ok_or_else(|| {
-            ApiError::from(crate::store::StoreError::Config(
-                "invalid action in sessions".into(),
-            ))
-        })?,
+        action: RecoveryAction::parse(&action)
+            .ok_or_else(|| StoreError::Config("invalid action in sessions".into()))?,
         device_key: r.try_get(5).map_err(get)?,
         nonce: r.try_get(6).map_err(get)?,
         nonce_used: nonce_used != 0,
-        challenge: challenge.split(',').map(str::to_string).collect(),
-        steps: steps.split(',').map(str::to_string).collect(),
+        challenge,
+        steps,
         state: r.try_get(10).map_err(get)?,
         expires_at: r.try_get(11).map_err(get)?,
         follower_token_hash: r.try_get(12).map_err(get)?,
@@ -145,44 +184,16 @@ fn random_index(n: usize) -> usize {
 }
 
 /// `turns` random turns, never the same twice in a row, then `center`.
-pub fn new_challenge(turns: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+pub fn new_challenge(turns: usize) -> Vec<ChallengeAction> {
+    let mut out: Vec<ChallengeAction> = Vec::new();
     while out.len() < turns {
         let pick = TURNS[random_index(TURNS.len())];
-        if out.last().map(String::as_str) != Some(pick) {
-            out.push(pick.to_string());
+        if out.last() != Some(&pick) {
+            out.push(pick);
         }
     }
-    out.push("center".into());
+    out.push(ChallengeAction::Center);
     out
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    /// Username or email address.
-    pub login: String,
-    pub action: RecoveryAction,
-    /// The key id of the device starting the session.
-    pub device: String,
-}
-
-#[derive(Serialize)]
-pub struct SessionView<'a> {
-    pub session_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_token: Option<&'a str>,
-    pub nonce: &'a str,
-    pub expires_at: i64,
-    pub steps: &'a [String],
-    pub challenge: &'a [String],
-    pub audience: &'a str,
-    pub action: RecoveryAction,
-    pub protocol_version: u32,
-    /// The login as the laptop typed it: the phone that took the session over must
-    /// attest the same one. Only in the hand-off answer (the starter typed it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub login: Option<&'a str>,
 }
 
 /// The key limits and the biometric lockout use for a login.
@@ -195,20 +206,23 @@ pub async fn create_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Body(req): Body<CreateRequest>,
+    Body(req): Body<SessionRequest>,
 ) -> Result<Response, ApiError> {
     let login = req.login.trim();
-    if login.is_empty() || login.chars().count() > 256 || login.chars().any(char::is_control) {
+    if login.is_empty()
+        || login.chars().count() > MAX_LOGIN_CHARS
+        || login.chars().any(char::is_control)
+    {
         return Err(ApiError::new(
             Code::LoginInvalid,
-            "give a username or email address (at most 256 characters)",
+            format!("give a username or email address (at most {MAX_LOGIN_CHARS} characters)"),
         ));
     }
     // Before the login is looked up or anything is counted: the same answer for every login.
     crate::reset::require_supported(&app, req.action)?;
     let addr = client_addr(&app, &peer, &headers);
     let l = &app.config.limits;
-    if req.device.is_empty() || req.device.len() > 64 {
+    if req.device.is_empty() || req.device.len() > MAX_DEVICE_ID_BYTES {
         return Err(ApiError::new(
             Code::DeviceUnknown,
             "give the device's key id",
@@ -254,10 +268,10 @@ pub async fn create_handler(
         .await
         .map_err(crate::store::StoreError::from)?
         .is_some();
-    let steps: Vec<String> = if enrolled && !app.config.policy.always_require_document {
-        vec![STEP_SELFIE.into()]
+    let steps = if enrolled && !app.config.policy.always_require_document {
+        vec![Step::Selfie]
     } else {
-        vec![STEP_DOCUMENT.into(), STEP_SELFIE.into()]
+        vec![Step::Document, Step::Selfie]
     };
     let challenge = new_challenge(app.config.policy.challenge_turns);
     let id = new_id()?;
@@ -277,8 +291,8 @@ pub async fn create_handler(
     .bind(req.action.as_str())
     .bind(&device.key_id)
     .bind(&nonce)
-    .bind(challenge.join(","))
-    .bind(steps.join(","))
+    .bind(ChallengeAction::join(&challenge))
+    .bind(join_steps(&steps))
     .bind(t)
     .bind(expires_at)
     .bind(&addr)
@@ -305,29 +319,18 @@ pub async fn create_handler(
     Ok(json(
         StatusCode::CREATED,
         &SessionView {
-            session_id: &id,
-            session_token: Some(&token),
-            nonce: &nonce,
+            session_id: id,
+            session_token: Some(token.to_string()),
+            nonce,
             expires_at,
-            steps: &steps,
-            challenge: &challenge,
-            audience: &app.config.public_url,
+            steps,
+            challenge,
+            audience: app.config.public_url.clone(),
             action: req.action,
             protocol_version: PROTOCOL_VERSION,
             login: None,
         },
     ))
-}
-
-#[derive(Serialize)]
-struct StatusView<'a> {
-    session_id: &'a str,
-    state: &'a str,
-    steps: &'a [String],
-    expires_at: i64,
-    handed_off: bool,
-    /// True for the device that may act.
-    active_device: bool,
 }
 
 /// The state a client sees: `open`, `expired`, or the outcome.
@@ -346,25 +349,19 @@ pub async fn status_handler(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (s, holder) = authorized(&app, &id, &headers).await?;
+    let state = SessionState::parse(visible_state(&s))
+        .ok_or_else(|| StoreError::Config("invalid state in sessions".into()))?;
     Ok(json(
         StatusCode::OK,
-        &StatusView {
-            session_id: &s.id,
-            state: visible_state(&s),
-            steps: &s.steps,
+        &SessionStatus {
+            session_id: s.id.clone(),
+            state,
+            steps: s.steps.clone(),
             expires_at: s.expires_at,
             handed_off: s.follower_token_hash.is_some(),
             active_device: holder == Holder::Actor,
         },
     ))
-}
-
-#[derive(Serialize)]
-struct HandoffView<'a> {
-    handoff_secret: &'a str,
-    expires_at: i64,
-    /// What the QR code carries.
-    qr_payload: String,
 }
 
 /// `POST /v1/sessions/{id}/handoff`: a one-time secret for the phone.
@@ -404,7 +401,7 @@ pub async fn handoff_handler(
     Ok(json(
         StatusCode::OK,
         &HandoffView {
-            handoff_secret: &secret,
+            handoff_secret: secret.to_string(),
             expires_at,
             qr_payload,
         },
@@ -422,21 +419,12 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClaimRequest {
-    pub session_id: String,
-    pub secret: String,
-    /// The key id of the phone.
-    pub device: String,
-}
-
 /// `POST /v1/handoff`: the phone takes over the session with the QR code's secret.
 pub async fn claim_handler(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Body(req): Body<ClaimRequest>,
+    Body(req): Body<HandoffClaim>,
 ) -> Result<Response, ApiError> {
     let addr = client_addr(&app, &peer, &headers);
     if let Err(wait) = limits::hit(
@@ -512,19 +500,30 @@ pub async fn claim_handler(
         },
     )
     .await?;
-    Ok(json(
-        StatusCode::OK,
-        &SessionView {
-            session_id: &s.id,
-            session_token: Some(&token),
-            nonce: &s.nonce,
-            expires_at: s.expires_at,
-            steps: &s.steps,
-            challenge: &s.challenge,
-            audience: &app.config.public_url,
-            action: s.action,
-            protocol_version: PROTOCOL_VERSION,
-            login: Some(&s.login),
-        },
-    ))
+    Ok(json(StatusCode::OK, &s.view(&app, &token, Some(&s.login))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_lists_read_back_as_written() {
+        let challenge = new_challenge(3);
+        assert_eq!(challenge.len(), 4);
+        assert_eq!(challenge.last(), Some(&ChallengeAction::Center));
+        let steps = vec![Step::Document, Step::Selfie];
+        let (s, c) = stored_lists(&join_steps(&steps), &ChallengeAction::join(&challenge)).unwrap();
+        assert_eq!((s, c), (steps, challenge));
+    }
+
+    #[test]
+    fn a_stored_entry_this_build_does_not_know_is_an_error() {
+        // Until 2026-12 the unknown entry was dropped when the challenge was judged, so
+        // `left,sideways,center` asked for three moves and was judged as two.
+        assert!(stored_lists("selfie", "left,sideways,center").is_err());
+        assert!(stored_lists("selfie", "left,,center").is_err());
+        assert!(stored_lists("fingerprint,selfie", "left,center").is_err());
+        assert!(stored_lists("selfie", "right,center").is_ok());
+    }
 }

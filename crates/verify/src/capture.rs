@@ -50,7 +50,7 @@ pub const CAPTURE_LIMITS: CaptureLimits = CaptureLimits {
     frame_long_side: 3840,
     frame_short_side: 2160,
     frame_file_bytes: 16 * 1024 * 1024,
-    max_frames: 60,
+    max_frames: reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES,
     max_frame_pixels: 120_000_000,
     id: ImageLimits {
         max_file_bytes: 32 * 1024 * 1024,

@@ -276,7 +276,10 @@ impl FrameSource for Timelapse {
         self.selfie.clear();
         self.next = 0;
         if let Scene::Selfie(challenge) = &scene {
-            let seq = self.dir.join("selfie").join(challenge.join("-"));
+            let seq = self
+                .dir
+                .join("selfie")
+                .join(reclaim_client::frames::sequence_name(challenge));
             let mut paths: Vec<PathBuf> = std::fs::read_dir(&seq)
                 .unwrap()
                 .map(|e| e.unwrap().path())

@@ -2,6 +2,7 @@
 
 use reclaim_client::api::Timeouts;
 use reclaim_client::flow::Screen;
+use reclaim_protocol::wire::sessions::Step;
 use reclaim_protocol::RecoveryAction;
 
 use crate::harness::*;
@@ -17,7 +18,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         .await
         .unwrap();
     assert_eq!(st.flow.screen, Screen::Document);
-    assert_eq!(st.flow.steps, vec!["document", "selfie"]);
+    assert_eq!(st.flow.steps, vec![Step::Document, Step::Selfie]);
     // The tests' camera declares a sensor, so the default camera policy takes it.
     assert!(st
         .camera
@@ -66,7 +67,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         .await
         .unwrap();
     assert_eq!(st.flow.screen, Screen::Selfie);
-    assert_eq!(st.flow.steps, vec!["selfie"]);
+    assert_eq!(st.flow.steps, vec![Step::Selfie]);
     record_selfie(&mut laptop);
     let st = laptop.submit().await.unwrap();
     assert_eq!(

@@ -8,6 +8,7 @@ use crate::harness::*;
 use crate::on_both_databases;
 
 on_both_databases!(bad_input_is_refused_and_changes_nothing);
+on_both_databases!(a_stored_challenge_with_an_unknown_action_is_refused_not_shortened);
 
 async fn counts(h: &Harness) -> (usize, i64) {
     let sessions: i64 = sqlx::query("SELECT COUNT(*) FROM sessions")
@@ -357,4 +358,33 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
         (200, Some("approved")),
         "{body}"
     );
+}
+
+/// A session row whose challenge holds a name this build does not know (a newer
+/// server's, or a damaged row). Until 2026-12 the name was dropped when the challenge was
+/// judged, so `left,sideways,center` was judged as `left,center`, and the session went on
+/// as if nothing were wrong. Now the row is refused wherever the session is read.
+async fn a_stored_challenge_with_an_unknown_action_is_refused_not_shortened(db: Db) {
+    let h = Harness::start(db).await;
+    let s = h.session(AVERY, &h.kiosk).await;
+    sqlx::query("UPDATE sessions SET challenge = $1 WHERE id = $2")
+        .bind("left,sideways,center")
+        .bind(&s.id)
+        .execute(&h.app.store.writer)
+        .await
+        .unwrap();
+    let (status, body) = h
+        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("database_unavailable")),
+        "{body}"
+    );
+    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_eq!(status, 503, "{body}");
+    let decisions = reclaim_server::audit::details_of(&h.app.store, "decision")
+        .await
+        .unwrap();
+    assert!(decisions.is_empty(), "nothing was decided: {decisions:?}");
 }

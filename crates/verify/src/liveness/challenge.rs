@@ -8,71 +8,15 @@
 //! one just performed fails the whole challenge, because a replayed clip that sweeps
 //! through every direction would otherwise satisfy any sequence.
 
-use std::str::FromStr;
-
+use reclaim_protocol::wire::ChallengeError;
 use serde::Serialize;
 
 use super::{LivenessInputError, LivenessPolicy};
 
-/// Most actions one challenge may ask for; longer sequences tire people and gain nothing.
-pub const MAX_CHALLENGE_ACTIONS: usize = 8;
-
-/// One requested head movement. Directions are the person's own: `Left` is a turn to
-/// their left (the nose moves toward the right of an unmirrored image, yaw positive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Left,
-    Right,
-    Up,
-    Down,
-    Center,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Left => "left",
-            Action::Right => "right",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::Center => "center",
-        }
-    }
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Action {
-    type Err = LivenessInputError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "left" => Ok(Action::Left),
-            "right" => Ok(Action::Right),
-            "up" => Ok(Action::Up),
-            "down" => Ok(Action::Down),
-            "center" | "centre" => Ok(Action::Center),
-            _ => Err(LivenessInputError::UnknownAction(shorten(s.trim()))),
-        }
-    }
-}
-
-/// Keeps an untrusted name short enough to echo in an error message.
-fn shorten(s: &str) -> String {
-    const MAX: usize = 32;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
-}
+/// The challenge's actions are the protocol's: the server draws them, the session carries
+/// them and the engine judges them under one set of names.
+pub use reclaim_protocol::wire::limits::MAX_CHALLENGE_ACTIONS;
+pub use reclaim_protocol::ChallengeAction as Action;
 
 /// Parses a comma-separated challenge such as `left,right,center`.
 ///
@@ -97,7 +41,12 @@ pub fn parse_challenge(text: &str) -> Result<Vec<Action>, LivenessInputError> {
                 "at most {MAX_CHALLENGE_ACTIONS} actions are accepted"
             )));
         }
-        actions.push(item.parse::<Action>()?);
+        actions.push(item.parse::<Action>().map_err(|e| match e {
+            ChallengeError::Unknown(name) => LivenessInputError::UnknownAction(name),
+            ChallengeError::TooMany(n) => LivenessInputError::ChallengeInvalid(format!(
+                "{n} actions; at most {MAX_CHALLENGE_ACTIONS} are accepted"
+            )),
+        })?);
     }
     validate_challenge(&actions)?;
     Ok(actions)

@@ -25,8 +25,8 @@ use super::{finish, scenes, step_of, Attacker, Frames, Row, RowOutcome, Step};
 /// attacker does not get to read the server's constants, and a server that raised its
 /// limit should still be probed above the documented one.
 const BODY_LIMIT_BYTES: usize = 48 * 1024 * 1024;
-/// One more selfie frame than the server takes (`MAX_SELFIE_FRAMES`).
-const TOO_MANY_FRAMES: usize = 61;
+/// One more selfie frame than the server takes.
+const TOO_MANY_FRAMES: usize = reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES + 1;
 
 impl Attacker {
     /// A body over the server's limit, more frames than it takes, and an image whose

@@ -1,8 +1,26 @@
-//! Wire types shared by the app and the server. Versioned: a message carries the protocol
-//! version it was written for, and a reader refuses versions it does not know rather than
-//! guessing.
+//! Wire types shared by the app and the server: the HTTP contract, written once. Each
+//! resource has its own module with its requests and answers; the server serializes these
+//! types and the app parses them, so the two cannot disagree on a field, and
+//! `crates/server/openapi.json` is checked against them (the server's `contract` test).
+//!
+//! Requests are parsed strictly (`deny_unknown_fields`): a misspelt field is refused, not
+//! ignored. Answers are parsed leniently by the app, so a newer server may add a field.
+//! Versioned: a message carries the protocol version it was written for, and a reader
+//! refuses versions it does not know rather than guessing.
 
 use serde::{Deserialize, Serialize};
+
+pub mod challenge;
+pub mod decision;
+pub mod devices;
+pub mod error;
+pub mod evidence;
+pub mod limits;
+pub mod password;
+pub mod resets;
+pub mod sessions;
+
+pub use challenge::{ChallengeAction, ChallengeError};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
