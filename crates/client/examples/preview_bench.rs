@@ -14,8 +14,8 @@ use reclaim_client::capture::{Capture, Mode};
 use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::{FileSource, Scene};
 use reclaim_client::guidance::look_at_face;
+use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_protocol::ChallengeAction;
-use reclaim_testkit::scenes::{write_scenes, SceneSpec};
 
 const PHOTO: &[u8] = include_bytes!("../../../tests/data/faces/ardern-1.jpg");
 

@@ -8,8 +8,8 @@
 //! engine, not against our idea of it. The API is synchronous and std-only on purpose: it
 //! is called from `#[test]` and `#[tokio::test]` alike.
 //!
-//! [`scenes`] makes what a file-backed camera shows the app in tests: a synthetic passport
-//! and a head following each challenge the server can ask for.
+//! It starts servers and nothing else (no engine, no generators: `reclaim-fixtures` makes
+//! what the tests show the app), so a crate that needs a server builds little to get one.
 
 use std::io;
 use std::net::TcpListener;
@@ -27,7 +27,6 @@ mod slapd;
 pub mod smtp;
 pub mod swtpm;
 
-pub mod scenes;
 pub use postgres::Postgres;
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 pub use secret_service::SecretService;

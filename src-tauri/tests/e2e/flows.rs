@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory};
-use reclaim_testkit::scenes::copy_scenes;
+use reclaim_fixtures::scenes::copy_scenes;
 use reclaim_testkit::SecretService;
 
 use crate::harness::*;

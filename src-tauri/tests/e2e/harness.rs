@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use reclaim_testkit::scenes::{write_scenes, SceneSpec};
+use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_testkit::SecretService;
 
 use crate::webdriver::Session;

@@ -4,8 +4,8 @@
 use reclaim_client::api::Timeouts;
 use reclaim_client::flow::Screen;
 use reclaim_client::handoff::qr_image;
+use reclaim_fixtures::scenes::copy_scenes;
 use reclaim_protocol::RecoveryAction;
-use reclaim_testkit::scenes::copy_scenes;
 
 use crate::harness::*;
 

@@ -12,9 +12,9 @@ use reclaim_client::flow::FlowState;
 use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
 use reclaim_client::recovery::Recovery;
 use reclaim_directory::DemoUser;
+use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::{App, Config, RunningServer};
-use reclaim_testkit::scenes::{write_scenes, SceneSpec};
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
