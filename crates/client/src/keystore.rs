@@ -139,6 +139,7 @@ impl KeyPlace {
 }
 
 /// The keystore service name entries are filed under.
+#[cfg(feature = "os-keystore")]
 const OS_SERVICE: &str = "reclaim";
 
 /// How long the OS keystore may take to answer before the file takes over. A locked
@@ -234,6 +235,13 @@ fn os_load_or_create(name: &str, wait: Duration) -> Result<Option<DeviceKey>> {
     rx.recv_timeout(wait).unwrap_or(Ok(None))
 }
 
+/// A build without the OS keystore (the command line's): the file takes over.
+#[cfg(not(feature = "os-keystore"))]
+fn os_load_or_create_now(_name: &str) -> Result<Option<DeviceKey>> {
+    Ok(None)
+}
+
+#[cfg(feature = "os-keystore")]
 fn os_load_or_create_now(name: &str) -> Result<Option<DeviceKey>> {
     let Ok(entry) = keyring::Entry::new(OS_SERVICE, name) else {
         return Ok(None);
