@@ -190,11 +190,7 @@ fn selfie_frames(dir: &Path, challenge: &[ChallengeAction]) -> Result<Vec<PathBu
 
 /// The directory a challenge's frames are kept in: `left-right-center`.
 pub fn sequence_name(challenge: &[ChallengeAction]) -> String {
-    challenge
-        .iter()
-        .map(|a| a.as_str())
-        .collect::<Vec<_>>()
-        .join("-")
+    ChallengeAction::join_with(challenge, "-")
 }
 
 fn still(dir: &Path, stem: &str) -> Vec<PathBuf> {

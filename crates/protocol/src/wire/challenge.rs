@@ -60,11 +60,16 @@ impl ChallengeAction {
 
     /// The comma-joined form the server stores (`left,right,center`).
     pub fn join(actions: &[ChallengeAction]) -> String {
+        ChallengeAction::join_with(actions, ",")
+    }
+
+    /// The names joined with `separator`.
+    pub fn join_with(actions: &[ChallengeAction], separator: &str) -> String {
         actions
             .iter()
             .map(|a| a.as_str())
             .collect::<Vec<_>>()
-            .join(",")
+            .join(separator)
     }
 
     /// Reads the comma-joined form back, strictly: every entry must be a published name
