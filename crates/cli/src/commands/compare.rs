@@ -22,10 +22,18 @@ pub struct CompareArgs {
     pub image_a: PathBuf,
     /// Second image, e.g. the selfie.
     pub image_b: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineFlags,
+}
+
+/// The flags every command that runs the engine shares.
+#[derive(clap::Args)]
+pub struct EngineFlags {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Threads to use: with 2 or more, the images are read and analysed side by side.
+    /// Threads to use: with 2 or more, independent pieces (the two images, the ID and the
+    /// selfie frames) are analysed side by side.
     #[arg(long, default_value_t = default_threads())]
     pub threads: usize,
     /// Directory holding the model files (default: $RECLAIM_MODELS_DIR, then beside the
@@ -116,7 +124,7 @@ pub fn both<A: Send, B: Send>(
 
 pub fn run(args: CompareArgs) -> Outcome {
     let started = Instant::now();
-    let parallel = args.threads > 1;
+    let parallel = args.engine.threads > 1;
     let limits = ImageLimits::default();
     let read = |p: &PathBuf| load_image_file(p, &limits);
 
@@ -126,21 +134,21 @@ pub fn run(args: CompareArgs) -> Outcome {
         || (read(&args.image_a), read(&args.image_b)),
         || {
             let t = Instant::now();
-            let engine = FaceEngine::load(engine_options(args.models.as_deref()));
+            let engine = FaceEngine::load(engine_options(args.engine.models.as_deref()));
             (engine, t.elapsed().as_secs_f64() * 1000.0)
         },
     );
     let image_a = match image_a {
         Ok(img) => img,
-        Err(e) => return fail_with(args.json, &args.image_a.display().to_string(), &e),
+        Err(e) => return fail_with(args.engine.json, &args.image_a.display().to_string(), &e),
     };
     let image_b = match image_b {
         Ok(img) => img,
-        Err(e) => return fail_with(args.json, &args.image_b.display().to_string(), &e),
+        Err(e) => return fail_with(args.engine.json, &args.image_b.display().to_string(), &e),
     };
     let engine = match engine {
         Ok(engine) => engine,
-        Err(e) => return fail_with(args.json, "the face models", &e),
+        Err(e) => return fail_with(args.engine.json, "the face models", &e),
     };
 
     let (analysis_a, analysis_b) = both(
@@ -150,7 +158,7 @@ pub fn run(args: CompareArgs) -> Outcome {
     );
     let (analysis_a, analysis_b) = match (analysis_a, analysis_b) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return engine_failure(args.json, &e),
+        (Err(e), _) | (_, Err(e)) => return engine_failure(args.engine.json, &e),
     };
     let verdict = engine.compare(&analysis_a, &analysis_b);
     let report = CompareReport {
@@ -166,7 +174,7 @@ pub fn run(args: CompareArgs) -> Outcome {
             total: started.elapsed().as_secs_f64() * 1000.0,
         },
     };
-    if args.json {
+    if args.engine.json {
         print_json(&report);
     } else {
         print_human(&report);

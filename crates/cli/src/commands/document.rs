@@ -11,7 +11,7 @@ use reclaim_verify::document::{DocumentReader, DocumentReason, DocumentReport};
 use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
-use super::compare::{both, default_threads, engine_options};
+use super::compare::{both, engine_options, EngineFlags};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 #[derive(clap::Args)]
@@ -21,16 +21,11 @@ pub struct DocumentArgs {
     /// Photo of the other side, when it carries the MRZ or a barcode.
     #[arg(long)]
     pub back: Option<PathBuf>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
     /// The date expiry is judged against (YYYY-MM-DD); default: today (UTC).
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineFlags,
 }
 
 #[derive(Serialize)]
@@ -51,14 +46,14 @@ struct Timings {
 
 pub fn run(args: DocumentArgs) -> Outcome {
     let started = Instant::now();
-    let today = match today(args.today.as_deref(), args.json) {
+    let today = match today(args.today.as_deref(), args.engine.json) {
         Ok(d) => d,
         Err(outcome) => return outcome,
     };
     let limits = ImageLimits::default();
-    let options = engine_options(args.models.as_deref());
+    let options = engine_options(args.engine.models.as_deref());
     let store = options.models.clone();
-    let parallel = args.threads > 1;
+    let parallel = args.engine.threads > 1;
     // Images decode while the models are prepared.
     let ((front, back), (models, load_ms)) = both(
         parallel,
@@ -79,13 +74,13 @@ pub fn run(args: DocumentArgs) -> Outcome {
     );
     let front = match front {
         Ok(img) => img,
-        Err(e) => return fail_with(args.json, &args.front.display().to_string(), &e),
+        Err(e) => return fail_with(args.engine.json, &args.front.display().to_string(), &e),
     };
     let back = match back.transpose() {
         Ok(img) => img,
         Err(e) => {
             return fail_with(
-                args.json,
+                args.engine.json,
                 &args.back.unwrap_or_default().display().to_string(),
                 &e,
             )
@@ -93,14 +88,14 @@ pub fn run(args: DocumentArgs) -> Outcome {
     };
     let (faces, reader) = match models {
         (Ok(f), Ok(r)) => (f, r),
-        (Err(e), _) | (_, Err(e)) => return fail_with(args.json, "the models", &e),
+        (Err(e), _) | (_, Err(e)) => return fail_with(args.engine.json, "the models", &e),
     };
     let t = Instant::now();
     let report = match reader.read(&faces, &front.rgb, back.as_ref().map(|b| &b.rgb), today) {
         Ok(r) => r,
         Err(e) => {
             return fail(
-                args.json,
+                args.engine.json,
                 e.code(),
                 &format!("reading the document failed: {e}"),
             )
@@ -116,7 +111,7 @@ pub fn run(args: DocumentArgs) -> Outcome {
             total: started.elapsed().as_secs_f64() * 1000.0,
         },
     };
-    if args.json {
+    if args.engine.json {
         print_json(&output);
     } else {
         print_human(&report);

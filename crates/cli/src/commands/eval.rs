@@ -20,7 +20,7 @@ use reclaim_verify::{
 };
 use serde::Serialize;
 
-use super::compare::{default_threads, engine_options};
+use super::compare::{engine_options, EngineFlags};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 #[derive(clap::Args)]
@@ -37,16 +37,11 @@ pub struct EvalArgs {
     /// `face-api.js` (held out).
     #[arg(long, value_name = "NAME", requires = "real")]
     pub set: Option<String>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
     /// Also save each simulated ID portrait here, to look at.
     #[arg(long, value_name = "DIR")]
     pub write_portraits: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineFlags,
 }
 
 #[derive(Serialize)]
@@ -126,18 +121,18 @@ pub fn run(args: EvalArgs) -> Outcome {
         Ok(files) if files.len() >= 2 => files,
         Ok(_) => {
             return fail(
-                args.json,
+                args.engine.json,
                 Code::InputInvalid,
                 "the set needs at least two photos (a directory: named IDENTITY-N.jpg)",
             )
         }
-        Err((code, message)) => return fail(args.json, code, &message),
+        Err((code, message)) => return fail(args.engine.json, code, &message),
     };
-    let mut options = engine_options(args.models.as_deref());
-    options.intra_op_threads = args.threads.max(1);
+    let mut options = engine_options(args.engine.models.as_deref());
+    options.intra_op_threads = args.engine.threads.max(1);
     let engine = match FaceEngine::load(options) {
         Ok(engine) => engine,
-        Err(e) => return fail_with(args.json, "the face models", &e),
+        Err(e) => return fail_with(args.engine.json, "the face models", &e),
     };
     let mut photos = Vec::new();
     for Listed {
@@ -148,11 +143,11 @@ pub fn run(args: EvalArgs) -> Outcome {
     {
         let image = match load_image_file(&path, &ImageLimits::default()) {
             Ok(image) => image,
-            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+            Err(e) => return fail_with(args.engine.json, &path.display().to_string(), &e),
         };
         let analysis = match engine.analyze(&image.rgb) {
             Ok(a) => a,
-            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+            Err(e) => return fail_with(args.engine.json, &path.display().to_string(), &e),
         };
         let portrait_image = match analysis.face {
             Some(face) => simulate_id_portrait(&image.rgb, &face),
@@ -168,7 +163,7 @@ pub fn run(args: EvalArgs) -> Outcome {
                 .and_then(|_| portrait_image.save(&target).map_err(|e| e.to_string()))
             {
                 return fail(
-                    args.json,
+                    args.engine.json,
                     Code::OutputUnwritable,
                     &format!("{}: {e}", target.display()),
                 );
@@ -176,7 +171,7 @@ pub fn run(args: EvalArgs) -> Outcome {
         }
         let portrait = match engine.analyze(&portrait_image) {
             Ok(a) => a,
-            Err(e) => return fail_with(args.json, &path.display().to_string(), &e),
+            Err(e) => return fail_with(args.engine.json, &path.display().to_string(), &e),
         };
         photos.push(Photo {
             file,
@@ -232,7 +227,7 @@ pub fn run(args: EvalArgs) -> Outcome {
         summary,
         pairs,
     };
-    if args.json {
+    if args.engine.json {
         print_json(&report);
     } else {
         print_markdown(&report);

@@ -23,7 +23,7 @@ use reclaim_verify::liveness::{
 use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
-use super::compare::{default_threads, engine_options};
+use super::compare::{engine_options, EngineFlags};
 use super::eval_documents::analysed_photos;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
@@ -67,12 +67,8 @@ pub struct EvalLivenessArgs {
     /// Save the frames of misclassified sequences here.
     #[arg(long, value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineFlags,
 }
 
 #[derive(Serialize, Default, Clone)]
@@ -101,7 +97,7 @@ pub struct Identity {
 }
 
 pub fn run(args: EvalLivenessArgs) -> Outcome {
-    let json = args.json;
+    let json = args.engine.json;
     let kinds: Vec<&str> = match &args.kinds {
         None => KINDS.to_vec(),
         Some(list) => {
@@ -115,7 +111,7 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
             kinds
         }
     };
-    let engine = match FaceEngine::load(engine_options(args.models.as_deref())) {
+    let engine = match FaceEngine::load(engine_options(args.engine.models.as_deref())) {
         Ok(e) => e,
         Err(e) => return fail_with(json, "the face models", &e),
     };
@@ -171,7 +167,7 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
                 }
             };
             let t = Instant::now();
-            let report = match judge(&engine, &presented, &policy, args.threads) {
+            let report = match judge(&engine, &presented, &policy, args.engine.threads) {
                 Ok(r) => r,
                 Err(e) => {
                     return fail(

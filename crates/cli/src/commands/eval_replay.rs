@@ -29,7 +29,7 @@ use serde::Serialize;
 
 mod recordings;
 
-use super::compare::{default_threads, engine_options};
+use super::compare::{engine_options, EngineFlags};
 use super::eval_liveness::{head_models, random_challenge, Identity};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
@@ -56,12 +56,6 @@ pub struct EvalReplayArgs {
     /// Face photos (IDENTITY-N.jpg); one head model per usable photo.
     #[arg(long, default_value = "tests/data/faces")]
     pub faces: PathBuf,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
     /// Measure on real recordings instead of generated sequences, with the rule shipped:
     /// the frames `scripts/real-recordings DIR` writes (DIR/PERSON/CLIP/NNNNN.jpg, one
     /// every 180 ms). `--returns` and `--faces` are then not used.
@@ -74,6 +68,8 @@ pub struct EvalReplayArgs {
     /// start of a later window of the same clip compared with it (the same sitting).
     #[arg(long, default_value_t = recordings::APART_S)]
     pub apart_s: f32,
+    #[command(flatten)]
+    pub engine: EngineFlags,
 }
 
 /// One transformation of a recording (`kind` in [`TRANSFORMS`]): all its frames alike.
@@ -238,8 +234,8 @@ fn shipped() -> Rule {
 }
 
 pub fn run(args: EvalReplayArgs) -> Outcome {
-    let json = args.json;
-    let engine = match FaceEngine::load(engine_options(args.models.as_deref())) {
+    let json = args.engine.json;
+    let engine = match FaceEngine::load(engine_options(args.engine.models.as_deref())) {
         Ok(e) => e,
         Err(e) => return fail_with(json, "the face models", &e),
     };
@@ -269,7 +265,7 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
     let pick = |set: &[String]| -> Vec<&Identity> {
         people.iter().filter(|p| set.contains(&p.name)).collect()
     };
-    let threads = args.threads.max(1);
+    let threads = args.engine.threads.max(1);
     let tuning = match measure(
         &engine,
         &pick(&tuning_names),

@@ -20,7 +20,7 @@ use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{CaptureError, FaceEngine};
 use serde::Serialize;
 
-use super::compare::{both, default_threads, engine_options};
+use super::compare::{both, engine_options, EngineFlags};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
 
 /// Selfie frames one verification accepts: the capture limits' (`reclaim_verify::capture`),
@@ -66,12 +66,8 @@ pub struct VerifyArgs {
     /// The date document expiry is judged against (YYYY-MM-DD); default: today (UTC).
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineFlags,
 }
 
 #[derive(Serialize)]
@@ -102,7 +98,7 @@ struct ProcessTimings {
 
 pub fn run(args: VerifyArgs) -> Outcome {
     let started = Instant::now();
-    let json = args.json;
+    let json = args.engine.json;
     if args.id.is_none() && args.enrolled.is_none() {
         return fail(
             json,
@@ -143,9 +139,9 @@ pub fn run(args: VerifyArgs) -> Outcome {
         None => Vec::new(),
     };
 
-    let options = engine_options(args.models.as_deref());
+    let options = engine_options(args.engine.models.as_deref());
     let store = options.models.clone();
-    let parallel = args.threads > 1;
+    let parallel = args.engine.threads > 1;
     let wants_document = args.id.is_some();
     // Every image decodes while the models are prepared.
     let (images, models) = both(
@@ -219,7 +215,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         documents: documents.as_ref(),
         liveness: LivenessPolicy::default(),
         passive: passive.as_ref(),
-        threads: args.threads.max(1),
+        threads: args.engine.threads.max(1),
     };
     let verification = match verifier.verify(&request) {
         Ok(v) => v,

@@ -272,7 +272,7 @@ struct RealReport {
 }
 
 pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Outcome {
-    let json = args.json;
+    let json = args.engine.json;
     if !(2..=CAPTURE_LIMITS.max_frames).contains(&args.window_frames) {
         return fail(
             json,
@@ -302,7 +302,7 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
     };
     let policy = LivenessPolicy::default();
     let min_usable = policy.min_frames;
-    let threads = args.threads.max(1);
+    let threads = args.engine.threads.max(1);
     let started = Instant::now();
 
     // The engine over every window, one window's frames in memory at a time.
