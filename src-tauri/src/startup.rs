@@ -4,25 +4,25 @@
 use std::sync::Arc;
 
 use reclaim_client::api::{ApiClient, Timeouts};
-use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::{FileSource, FrameSource};
 use reclaim_client::keystore::{DeviceSigner, KeyPlace, KeyStore};
 use reclaim_client::recovery::Recovery;
 use reclaim_client::{ClientError, Result};
+use reclaim_verify::Engines;
 
 use crate::camera::NokhwaSource;
 use crate::settings::{KeyStoreChoice, Settings};
 
 pub async fn build(settings: &Settings) -> Result<Recovery> {
     let models = settings.models_dir.clone();
-    let engine =
-        tauri::async_runtime::spawn_blocking(move || DeviceEngine::load(models.as_deref()));
+    let engine = tauri::async_runtime::spawn_blocking(move || Engines::load(models.as_deref()));
     // The key meanwhile: a locked keyring's prompt can take the person a while.
     let key_settings = settings.clone();
     let key = tauri::async_runtime::spawn_blocking(move || device_key(&key_settings));
     let engine = engine
         .await
-        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))??;
+        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?
+        .map_err(|e| ClientError::EngineUnavailable(e.to_string()))?;
     let (key, place) = key
         .await
         .map_err(|e| ClientError::KeyStore(e.to_string()))??;

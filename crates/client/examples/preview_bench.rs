@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use image::imageops::FilterType;
 use reclaim_client::capture::{Capture, Mode};
-use reclaim_client::engine::DeviceEngine;
 use reclaim_client::frames::{FileSource, Scene};
 use reclaim_client::guidance::look_at_face;
 use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_protocol::ChallengeAction;
+use reclaim_verify::Engines;
 
 const PHOTO: &[u8] = include_bytes!("../../../tests/data/faces/ardern-1.jpg");
 
@@ -41,7 +41,7 @@ fn main() -> Result<(), String> {
             seed: 1,
         },
     )?;
-    let engine = Arc::new(DeviceEngine::load(None).map_err(|e| e.to_string())?);
+    let engine = Arc::new(Engines::load(None).map_err(|e| e.to_string())?);
     let seq = dir.join("selfie/left-right-center");
     let mut frames = Vec::new();
     for entry in std::fs::read_dir(&seq).map_err(|e| e.to_string())? {

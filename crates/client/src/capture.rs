@@ -17,11 +17,11 @@ use reclaim_document::Date;
 use reclaim_protocol::Code;
 use reclaim_verify::document::DocumentReport;
 
-use crate::engine::DeviceEngine;
 use crate::frames::{CameraInfo, FrameSource, Scene};
 use crate::guidance::{look_at_card, look_at_face, FaceLook, Guidance};
 use crate::handoff::{find_code, HandoffCode};
 use crate::selfie::SelfieRecorder;
+use reclaim_verify::Engines;
 
 /// How often the (slow) document reader looks at a card.
 const CARD_INTERVAL: Duration = Duration::from_millis(300);
@@ -94,7 +94,7 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 impl Capture {
     /// Starts the pipeline on `source`, analysing with `engine`.
-    pub fn start(mut source: Box<dyn FrameSource>, engine: Arc<DeviceEngine>) -> Capture {
+    pub fn start(mut source: Box<dyn FrameSource>, engine: Arc<Engines>) -> Capture {
         let info = source.info();
         let shared = Arc::new((
             Mutex::new(Shared {
@@ -267,7 +267,7 @@ impl Drop for Capture {
     }
 }
 
-fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &DeviceEngine) {
+fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &Engines) {
     let (m, cv) = &**shared;
     let mut last_seq = 0;
     let mut last_card = Instant::now() - CARD_INTERVAL;

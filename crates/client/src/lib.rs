@@ -11,7 +11,6 @@
 pub mod api;
 pub mod attestation;
 pub mod capture;
-pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod frames;

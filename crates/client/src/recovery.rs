@@ -19,15 +19,14 @@ use reclaim_protocol::wire::password::PasswordCheckAnswer;
 use reclaim_protocol::wire::resets::ResetAnswer;
 use reclaim_protocol::wire::sessions::SessionView;
 use reclaim_protocol::{ChallengeAction, Code, RecoveryAction};
-use reclaim_verify::decision::{Decision, Verification, Verifier, VerifyRequest};
-use reclaim_verify::liveness::{LivenessPolicy, TimedFrame};
+use reclaim_verify::decision::{Decision, Verification};
+use reclaim_verify::{Engines, Reference};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::api::{ApiClient, EvidenceItem};
 use crate::attestation::{attest, AttestationInput};
 use crate::capture::{Capture, Mode};
-use crate::engine::DeviceEngine;
 use crate::error::{ClientError, Result};
 use crate::flow::{Flow, FlowState, HandoffView, Outcome, Screen};
 use crate::frames::{CameraInfo, FrameSource, Scene};
@@ -70,7 +69,7 @@ pub struct Recovery {
     flow: Flow,
     api: ApiClient,
     key: DeviceSigner,
-    engine: Arc<DeviceEngine>,
+    engine: Arc<Engines>,
     capture: Option<Capture>,
     device_name: String,
     registered: bool,
@@ -86,7 +85,7 @@ impl Recovery {
     pub fn new(
         api: ApiClient,
         key: impl Into<DeviceSigner>,
-        engine: Arc<DeviceEngine>,
+        engine: Arc<Engines>,
         kiosk: bool,
         idle_timeout_s: u64,
         device_name: &str,
@@ -354,6 +353,14 @@ impl Recovery {
         let back = self.back.as_ref().map(|c| c.image.clone());
         let engine = self.engine.clone();
         let challenge = session.challenge.clone();
+        // A returning user's template never leaves the server: the device judges the
+        // capture and liveness, and the comparison is the server's.
+        let returning = !session.needs_document();
+        let reference = if returning {
+            Reference::HeldByServer
+        } else {
+            Reference::IdPortrait
+        };
         // The engine is CPU-bound: it runs off the async runtime.
         let verified = tokio::task::spawn_blocking(move || {
             device_verify(
@@ -362,6 +369,7 @@ impl Recovery {
                 back.as_deref(),
                 &frames,
                 &challenge,
+                reference,
             )
         })
         .await
@@ -375,21 +383,7 @@ impl Recovery {
             }
             Err(e) => return Err(e),
         };
-        // A returning user's template never leaves the server: the device can only
-        // judge liveness and capture, and the comparison is the server's.
-        let returning = !session.needs_document();
-        let live = verification
-            .liveness
-            .report
-            .as_ref()
-            .is_some_and(|r| r.live);
-        let only_reference_missing = verification
-            .reasons
-            .iter()
-            .all(|r| *r == Code::ReferenceMissing);
-        let passed = verification.decision == Decision::Verified
-            || (returning && live && only_reference_missing);
-        if !passed {
+        if verification.decision != Decision::Verified {
             // Nothing is sent for a capture the device already knows fails: the person
             // gets the engine's reasons and can retake at once.
             self.flow
@@ -626,11 +620,12 @@ impl Recovery {
 
 /// The device's engine run, on exactly the bytes it will upload.
 fn device_verify(
-    engine: &DeviceEngine,
+    engine: &Engines,
     front: Option<&RgbImage>,
     back: Option<&RgbImage>,
     frames: &[crate::selfie::RecordedFrame],
     challenge: &[ChallengeAction],
+    reference: Reference<'_>,
 ) -> Result<(Verification, Vec<EvidenceItem>)> {
     let mut evidence = Vec::new();
     for (name, img) in [(EvidenceName::IdFront, front), (EvidenceName::IdBack, back)] {
@@ -649,8 +644,6 @@ fn device_verify(
             data: encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?,
         });
     }
-    // The engine judges the decoded JPEGs, decoded within the capture limits, exactly as
-    // the server will: a capture the server would refuse is refused here first.
     let piece = |name: EvidenceName| {
         let name = name.to_string();
         evidence
@@ -658,58 +651,34 @@ fn device_verify(
             .find(|e| e.name == name)
             .map(|e| e.data.as_slice())
     };
-    let capture = reclaim_verify::CaptureBytes {
-        id_front: piece(EvidenceName::IdFront),
-        id_back: piece(EvidenceName::IdBack),
-        selfies: evidence
-            .iter()
-            .filter(|e| e.t_ms.is_some())
-            .map(|e| e.data.as_slice())
-            .collect(),
-    };
-    let decoded = reclaim_verify::decode_capture(&capture, &reclaim_verify::CAPTURE_LIMITS)
-        .map_err(|e| ClientError::CaptureInvalid(e.to_string()))?;
-    let front = decoded.id_front.map(|i| i.rgb);
-    let back = decoded.id_back.map(|i| i.rgb);
-    let timed: Vec<TimedFrame> = decoded
-        .selfies
+    let selfies: Vec<(&[u8], u64)> = evidence
         .iter()
-        .zip(frames)
-        .map(|(image, f)| TimedFrame {
-            image: &image.rgb,
-            timestamp_ms: f.t_ms,
-        })
+        .filter_map(|e| e.t_ms.map(|t| (e.data.as_slice(), t)))
         .collect();
     let today = Date::today_utc().ok_or(ClientError::Input("the clock gives no date".into()))?;
-    let verification = Verifier {
-        faces: &engine.faces,
-        documents: Some(&engine.documents),
-        liveness: LivenessPolicy::default(),
-        passive: None,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
-    }
-    .verify(&VerifyRequest {
-        id_front: front.as_ref(),
-        id_back: back.as_ref(),
-        enrolled: None,
-        selfies: &timed,
-        challenge,
-        seen_hashes: &[],
-        skip_liveness: false,
-        today,
-    })
-    .map_err(|e| {
-        // A broken install is the app's problem; anything else is a capture the engine
-        // could not judge, which the person can retake.
-        if matches!(
-            e.code(),
-            Code::ModelMissing | Code::ModelDigestMismatch | Code::ModelInvalid
-        ) {
-            ClientError::EngineUnavailable(e.to_string())
-        } else {
-            ClientError::CaptureInvalid(e.to_string())
-        }
-    })?;
+    // The one judge the server runs too, on the same bytes (`reclaim_verify::judge`).
+    let verification = engine
+        .judge(&reclaim_verify::Evidence {
+            id_front: piece(EvidenceName::IdFront),
+            id_back: piece(EvidenceName::IdBack),
+            selfies: &selfies,
+            challenge,
+            reference,
+            seen: &[],
+            today,
+        })
+        .map_err(|e| {
+            // A broken install is the app's problem; anything else is a capture the engine
+            // could not judge, which the person can retake.
+            if matches!(
+                e.code(),
+                Code::ModelMissing | Code::ModelDigestMismatch | Code::ModelInvalid
+            ) {
+                ClientError::EngineUnavailable(e.to_string())
+            } else {
+                ClientError::CaptureInvalid(e.to_string())
+            }
+        })?;
     Ok((verification, evidence))
 }
 

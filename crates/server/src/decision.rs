@@ -25,6 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reclaim_directory::DirectoryUser;
 use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerdict};
+use reclaim_document::Date;
 use reclaim_protocol::wire::decision::Decision as Answer;
 pub use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::evidence::{AttestationRequest, EvidenceItem, EvidenceName};
@@ -34,7 +35,7 @@ use reclaim_protocol::{
 use reclaim_verify::face::embedder::EMBEDDING_DIM;
 use reclaim_verify::face::FaceEmbedding;
 use reclaim_verify::template::FaceTemplate;
-use reclaim_verify::FACE_MATCH_THRESHOLD;
+use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -596,22 +597,31 @@ async fn judge(
         let ev = Arc::clone(ev);
         let template_owned = template.cloned();
         let needs_document = session.needs_document();
+        let today = Date::today_utc()
+            .ok_or_else(|| ApiError::new(Code::ClockInvalid, "the clock gives no date"))?;
         let run = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            engine.reverify(
-                &ev,
-                needs_document,
-                &challenge,
-                template_owned.as_ref(),
-                &seen,
-            )
+            let selfies = ev.selfie_pieces();
+            engine.judge(&reclaim_verify::Evidence {
+                id_front: ev.id_front.as_deref(),
+                id_back: ev.id_back.as_deref(),
+                selfies: &selfies,
+                challenge: &challenge,
+                reference: match (needs_document, template_owned.as_ref()) {
+                    (true, _) => Reference::IdPortrait,
+                    (false, Some(t)) => Reference::Template(t),
+                    (false, None) => Reference::Missing,
+                },
+                seen: &seen,
+                today,
+            })
         });
         let result = tokio::time::timeout_at(deadline, run)
             .await
             .map_err(|_| app.admission.overrun())?
             .map_err(|_| ApiError::new(Code::InternalError, "re-verification failed"))?;
         app.metrics.reverified(started.elapsed().as_secs_f64());
-        let v = result.map_err(|(code, message)| ApiError::new(code, message))?;
+        let v = result.map_err(|e| ApiError::new(e.code(), e.to_string()))?;
         j.reverified = true;
         j.reasons.extend(v.reasons.iter().copied());
         j.face_score = v.face_match.iter().filter_map(|m| m.score).reduce(f32::min);

@@ -73,7 +73,7 @@ pub struct App {
     pub store: Store,
     pub keys: Keys,
     pub directory: Arc<dyn Directory>,
-    pub engine: Option<Arc<engine::ServerEngine>>,
+    pub engine: Option<Arc<reclaim_verify::Engines>>,
     pub breached: Option<BreachedPasswords>,
     pub allowed_models: HashSet<String>,
     pub metrics: metrics::Metrics,
@@ -107,11 +107,12 @@ impl App {
         let directory = open_directory(&config.directory)?;
         let engine = if config.reverify {
             let models = config.models_dir.clone();
-            let loaded =
-                tokio::task::spawn_blocking(move || engine::ServerEngine::load(models.as_deref()))
-                    .await
-                    .map_err(|e| StartError::Engine(e.to_string()))?
-                    .map_err(StartError::Engine)?;
+            let loaded = tokio::task::spawn_blocking(move || {
+                reclaim_verify::Engines::load(models.as_deref())
+            })
+            .await
+            .map_err(|e| StartError::Engine(e.to_string()))?
+            .map_err(|e| StartError::Engine(e.to_string()))?;
             Some(Arc::new(loaded))
         } else {
             None

@@ -55,6 +55,9 @@ pub fn load_engines(
 /// engine failure. A person who fails a check is not an error.
 #[derive(Debug, thiserror::Error)]
 pub enum VerificationError {
+    /// Evidence whose images do not decode within the capture limits.
+    #[error(transparent)]
+    Capture(#[from] crate::capture::CaptureError),
     #[error(transparent)]
     Engine(#[from] VerifyError),
     #[error(transparent)]
@@ -64,6 +67,7 @@ pub enum VerificationError {
 impl VerificationError {
     pub fn code(&self) -> Code {
         match self {
+            VerificationError::Capture(e) => e.code(),
             VerificationError::Engine(e) => e.code(),
             VerificationError::Liveness(e) => e.code(),
         }
@@ -78,6 +82,9 @@ pub struct VerifyRequest<'a> {
     pub id_back: Option<&'a RgbImage>,
     /// A returning user's template, instead of (or besides) the ID portrait.
     pub enrolled: Option<&'a FaceTemplate>,
+    /// A returning user whose template only the server holds: no reference here is no
+    /// reason, the comparison being the server's (`judge::Reference::HeldByServer`).
+    pub reference_held_by_server: bool,
     pub selfies: &'a [TimedFrame<'a>],
     pub challenge: &'a [Action],
     /// What this user's earlier sessions left with the backend: per session, each frame's
@@ -237,7 +244,7 @@ impl Verifier<'_> {
                 threshold,
             ));
         }
-        if face_match.is_empty() {
+        if face_match.is_empty() && !request.reference_held_by_server {
             // Nothing to compare with: never verified by default.
             reasons.push(Code::ReferenceMissing);
         }

@@ -3,7 +3,8 @@
 //! It decodes untrusted images within fixed bounds ([`image_input`]), finds and checks
 //! faces ([`face`], [`quality`]), and compares them ([`engine`]). It is pure Rust on
 //! tract-onnx with no GUI dependency, so the command line, the server (which re-runs it
-//! on uploaded evidence) and the app share one implementation and one set of thresholds.
+//! on uploaded evidence) and the app share one implementation and one set of thresholds,
+//! and one entry that judges a piece of evidence as it travels ([`Engines::judge`]).
 
 pub mod capture;
 pub mod decision;
@@ -12,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod face;
 pub mod image_input;
+pub mod judge;
 pub mod liveness;
 pub mod models;
 pub mod onnx_prep;
@@ -27,4 +29,5 @@ pub use engine::{
 };
 pub use error::{Result, VerifyError};
 pub use image_input::{load_image_bytes, load_image_file, ImageLimits, LoadedImage};
+pub use judge::{Engines, Evidence, Reference};
 pub use reasons::ReasonCode;

@@ -27,8 +27,9 @@ use reclaim_server::{audit, App, Config};
 use reclaim_verify::decision::{Decision, Verification};
 use serde_json::{json, Value};
 
-use super::scenes::{self, Engine, Holder};
+use super::scenes::{self, Holder};
 use crate::output::{fail, say, Outcome};
+use reclaim_verify::Engines;
 
 /// The sample photographs (tests/data/faces; credits there): the ID portrait and the
 /// first selfie are two different photos of one person; the second visit is filmed from
@@ -212,7 +213,7 @@ async fn start(
 
 /// A selfie that follows `challenge`, filmed from a sample photo lifted onto a head.
 fn film_selfie(
-    engine: &Engine,
+    engine: &Engines,
     photo_jpeg: &[u8],
     challenge: &[String],
     seed: u64,

@@ -17,26 +17,20 @@ use reclaim_docgen::sample::random_spec;
 use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
 use reclaim_document::Date;
 use reclaim_facegen::{sequence, HeadModel};
-use reclaim_verify::decision::{load_engines, Verification, Verifier, VerifyRequest};
+use reclaim_verify::decision::Verification;
 use reclaim_verify::face::DetectedFace;
 use reclaim_verify::liveness::replay::SeenSession;
-use reclaim_verify::liveness::{Action, LivenessPolicy, TimedFrame};
-use reclaim_verify::{
-    decode_capture, load_image_bytes, CaptureBytes, ImageLimits, VerifyError, CAPTURE_LIMITS,
-};
+use reclaim_verify::liveness::Action;
+use reclaim_verify::{load_image_bytes, Engines, Evidence, ImageLimits, Reference, VerifyError};
 use serde_json::{json, Value};
-
-/// The engine a device runs: the same face and document models the server re-verifies
-/// with, so the device's run predicts the server's.
-pub type Engine = reclaim_server::engine::ServerEngine;
 
 /// Encoded frames (JPEG) and when each was taken, in milliseconds.
 pub type Frames = Vec<(Vec<u8>, u64)>;
 
-/// Loads the engine from `models` (default: the shipped models/).
-pub fn load_engine(models: Option<&Path>) -> Result<Engine, VerifyError> {
-    let (faces, documents) = load_engines(models)?;
-    Ok(Engine { faces, documents })
+/// Loads the engines from `models` (default: the shipped models/): the same face and
+/// document models the server re-verifies with, so the device's run predicts the server's.
+pub fn load_engine(models: Option<&Path>) -> Result<Engines, VerifyError> {
+    Engines::load(models)
 }
 
 /// An image file's pixels, within the default limits.
@@ -47,7 +41,7 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
 }
 
 /// The first face the engine finds in `photo`.
-pub fn face_in(engine: &Engine, photo: &RgbImage) -> Result<DetectedFace, String> {
+pub fn face_in(engine: &Engines, photo: &RgbImage) -> Result<DetectedFace, String> {
     engine
         .faces
         .analyze(photo)
@@ -57,7 +51,7 @@ pub fn face_in(engine: &Engine, photo: &RgbImage) -> Result<DetectedFace, String
 }
 
 /// `photo` lifted onto a 3D head, to be turned as a challenge asks.
-pub fn head(engine: &Engine, photo: &RgbImage) -> Result<HeadModel, String> {
+pub fn head(engine: &Engines, photo: &RgbImage) -> Result<HeadModel, String> {
     let face = face_in(engine, photo)?;
     HeadModel::new(photo, face.landmarks, face.bbox).map_err(|e| e.to_string())
 }
@@ -109,7 +103,7 @@ pub struct Holder<'a> {
 /// would (mild blur, noise, perspective); the photograph as JPEG. The same `seed` gives
 /// the same document and photograph.
 pub fn passport(
-    engine: &Engine,
+    engine: &Engines,
     photo: &RgbImage,
     holder: &Holder,
     seed: u64,
@@ -137,7 +131,7 @@ pub fn passport(
 
 /// The document reader's reasons on a photographed document (empty: read with nothing
 /// flagged).
-pub fn document_reasons(engine: &Engine, jpeg: &[u8]) -> Result<Vec<&'static str>, String> {
+pub fn document_reasons(engine: &Engines, jpeg: &[u8]) -> Result<Vec<&'static str>, String> {
     let image = decode(jpeg)?;
     let today = Date::today_utc().ok_or("the clock gives no date")?;
     let report = engine
@@ -147,52 +141,38 @@ pub fn document_reasons(engine: &Engine, jpeg: &[u8]) -> Result<Vec<&'static str
     Ok(report.reasons.iter().map(|r| r.as_str()).collect())
 }
 
-/// The device's own run of the engine, on exactly what it uploads. `seen`: what a server
-/// keeps of captures already sent (as `LivenessReport::frames` gives it), against which
-/// the replay check judges this one.
+/// The device's own run of the engine ([`Engines::judge`], as the app's), on exactly what
+/// it uploads: against the ID's portrait when an ID is sent, else (a returning user) with
+/// the comparison left to the server. `seen`: what a server keeps of captures already
+/// sent (as `LivenessReport::frames` gives it), against which the replay check judges
+/// this one.
 pub fn device_run(
-    engine: &Engine,
+    engine: &Engines,
     id_jpeg: Option<&[u8]>,
     frames: &[(Vec<u8>, u64)],
     challenge: &[String],
     seen: &[SeenSession],
 ) -> Result<Verification, String> {
-    // Within the capture limits the server applies, so the device's run predicts it.
-    let capture = CaptureBytes {
-        id_front: id_jpeg,
-        id_back: None,
-        selfies: frames.iter().map(|(b, _)| b.as_slice()).collect(),
-    };
-    let decoded = decode_capture(&capture, &CAPTURE_LIMITS).map_err(|e| e.to_string())?;
-    let id_image = decoded.id_front.map(|i| i.rgb);
-    let decoded: Vec<RgbImage> = decoded.selfies.into_iter().map(|i| i.rgb).collect();
-    let timed: Vec<TimedFrame> = decoded
+    let actions = challenge
         .iter()
-        .zip(frames)
-        .map(|(image, (_, t))| TimedFrame {
-            image,
-            timestamp_ms: *t,
+        .map(|a| a.parse::<Action>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let selfies: Vec<(&[u8], u64)> = frames.iter().map(|(b, t)| (b.as_slice(), *t)).collect();
+    engine
+        .judge(&Evidence {
+            id_front: id_jpeg,
+            id_back: None,
+            selfies: &selfies,
+            challenge: &actions,
+            reference: if id_jpeg.is_some() {
+                Reference::IdPortrait
+            } else {
+                Reference::HeldByServer
+            },
+            seen,
+            today: Date::today_utc().ok_or("the clock gives no date")?,
         })
-        .collect();
-    let actions: Vec<Action> = challenge.iter().filter_map(|a| a.parse().ok()).collect();
-    Verifier {
-        faces: &engine.faces,
-        documents: Some(&engine.documents),
-        liveness: LivenessPolicy::default(),
-        passive: None,
-        threads: 2,
-    }
-    .verify(&VerifyRequest {
-        id_front: id_image.as_ref(),
-        id_back: None,
-        enrolled: None,
-        selfies: &timed,
-        challenge: &actions,
-        seen_hashes: seen,
-        skip_liveness: false,
-        today: Date::today_utc().ok_or("the clock gives no date")?,
-    })
-    .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Evidence items as the app names them: `id_front`, then `selfie_00`, `selfie_01`, ...

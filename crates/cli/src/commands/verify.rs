@@ -204,6 +204,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
         id_front: images.id_front.as_ref().map(|i| &i.rgb),
         id_back: images.id_back.as_ref().map(|i| &i.rgb),
         enrolled: enrolled.as_ref(),
+        reference_held_by_server: false,
         selfies: &frames,
         challenge: &challenge,
         seen_hashes: &seen_sessions,

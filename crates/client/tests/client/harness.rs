@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use image::RgbImage;
 use reclaim_client::api::{ApiClient, Timeouts};
-use reclaim_client::engine::DeviceEngine;
 use reclaim_client::flow::FlowState;
 use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
 use reclaim_client::recovery::Recovery;
@@ -15,6 +14,7 @@ use reclaim_directory::DemoUser;
 use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::{App, Config, RunningServer};
+use reclaim_verify::Engines;
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
@@ -95,10 +95,10 @@ pub fn impostor_scenes() -> &'static Path {
     })
 }
 
-pub fn engine() -> Arc<DeviceEngine> {
-    static ENGINE: OnceLock<Arc<DeviceEngine>> = OnceLock::new();
+pub fn engine() -> Arc<Engines> {
+    static ENGINE: OnceLock<Arc<Engines>> = OnceLock::new();
     ENGINE
-        .get_or_init(|| Arc::new(DeviceEngine::load(None).unwrap()))
+        .get_or_init(|| Arc::new(Engines::load(None).unwrap()))
         .clone()
 }
 

@@ -13,7 +13,7 @@ use reclaim_verify::liveness::{
 use crate::{data, engine};
 
 /// The challenge most tests use; the backend draws one per session.
-const CHALLENGE: [Action; 3] = [Action::Left, Action::Right, Action::Center];
+pub(crate) const CHALLENGE: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 
 fn head(name: &str) -> HeadModel {
     let photo = image::open(data(&format!("faces/{name}.jpg")))
@@ -27,7 +27,7 @@ fn head(name: &str) -> HeadModel {
     HeadModel::new(&photo, face.landmarks, face.bbox).expect("a head model")
 }
 
-fn ardern() -> &'static HeadModel {
+pub(crate) fn ardern() -> &'static HeadModel {
     static MODEL: OnceLock<HeadModel> = OnceLock::new();
     MODEL.get_or_init(|| head("ardern-1"))
 }
@@ -60,7 +60,7 @@ fn judge(frames: &[Frame]) -> LivenessReport {
     judge_with(frames, &CHALLENGE, &[])
 }
 
-fn genuine(model: &HeadModel, challenge: &[Action], seed: u64) -> Vec<Frame> {
+pub(crate) fn genuine(model: &HeadModel, challenge: &[Action], seed: u64) -> Vec<Frame> {
     sequence::genuine(
         model,
         &actions(challenge),

@@ -4,6 +4,7 @@
 mod barcodes;
 mod documents;
 mod faces;
+mod judge;
 mod liveness;
 mod replay;
 

@@ -55,8 +55,9 @@ use self::claims::{virtual_camera, webcam};
 use self::http::{Answer, Http};
 use self::session::Started;
 use self::stolen_key::{read_stolen, Stolen};
-use super::scenes::{self, Engine, Frames};
+use super::scenes::{self, Frames};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
+use reclaim_verify::Engines;
 
 /// The demo directory's account holder and a photo of her face (tests/data/faces; credits
 /// there): what `reclaim demo` recovers, so the suite runs against a demo server as is.
@@ -327,7 +328,7 @@ struct Attacker {
     http: Http,
     /// The engine the attacker runs on their own machine: to know where the face is in
     /// the photo, and to check their renders pass before sending them.
-    engine: Engine,
+    engine: Engines,
     /// The attacker's own device key, registered by itself over HTTP.
     key: DeviceKey,
     key_tier: String,
