@@ -1,6 +1,6 @@
-//! Stable reason codes for a face that was looked at and found wanting. The command line's
-//! JSON, the server and the app all use these strings; a published code never changes
-//! meaning.
+//! The reasons a face that was looked at can be found wanting: each is a code of the
+//! registry (`reclaim_protocol::codes`), whose text the command line's JSON, the server
+//! and the app all use; a published code never changes meaning.
 
 use reclaim_protocol::Code;
 use serde::{Deserialize, Deserializer};
