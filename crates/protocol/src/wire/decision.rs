@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::RecoveryAction;
 use crate::password::PasswordPolicy;
 
-/// What the server decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the server decided. Its `Debug` leaves the grant out: a decision printed to a log
+/// or a test's failure message must not carry the secret that resets the account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Decision {
     /// The reset may be made with `grant` (a secret: never logged).
@@ -55,6 +56,42 @@ impl Outcome {
             Outcome::Approved => "approved",
             Outcome::Review => "review",
             Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Debug for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Approved {
+                grant_expires_at,
+                action,
+                reverified,
+                password_policy,
+                delay_s,
+                ..
+            } => f
+                .debug_struct("Approved")
+                .field("grant", &"[redacted]")
+                .field("grant_expires_at", grant_expires_at)
+                .field("action", action)
+                .field("reverified", reverified)
+                .field("password_policy", password_policy)
+                .field("delay_s", delay_s)
+                .finish(),
+            Decision::Review { message } => {
+                f.debug_struct("Review").field("message", message).finish()
+            }
+            Decision::Rejected {
+                reasons,
+                reverified,
+                message,
+            } => f
+                .debug_struct("Rejected")
+                .field("reasons", reasons)
+                .field("reverified", reverified)
+                .field("message", message)
+                .finish(),
         }
     }
 }
@@ -115,6 +152,10 @@ mod tests {
         let d: Decision = serde_json::from_value(rejected.clone()).unwrap();
         assert_eq!(d.outcome(), Outcome::Rejected);
         assert_eq!(serde_json::to_value(&d).unwrap(), rejected);
+        assert!(
+            !format!("{approved:?}").contains("rg_x"),
+            "the grant is not printed"
+        );
         assert!(serde_json::from_value::<Decision>(json!({ "outcome": "maybe" })).is_err());
         assert!(serde_json::from_value::<Decision>(json!({ "outcome": "approved" })).is_err());
     }

@@ -10,6 +10,25 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `Debug` for a wire type that carries secrets (a grant, a password, a session token, a
+/// hand-off secret): they print as `[redacted]`, so a request or an answer printed to a
+/// log or a test's failure message does not leak them. Every field must be named, as
+/// shown or as secret: a field added later without a decision does not compile.
+macro_rules! debug_without_secrets {
+    ($ty:ident { $($shown:ident),* } secret { $($secret:ident),+ }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let $ty { $($shown,)* $($secret: _,)+ } = self;
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($shown), $shown))*
+                    $(.field(stringify!($secret), &"[redacted]"))+
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use debug_without_secrets;
+
 pub mod challenge;
 pub mod decision;
 pub mod devices;
@@ -58,6 +77,48 @@ impl RecoveryAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every wire type that carries a secret prints without it.
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = "s3cret-value";
+        let printed = [
+            format!(
+                "{:?}",
+                resets::ResetRequest {
+                    grant: secret.into(),
+                    new_password: Some(secret.into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                password::PasswordCheckRequest {
+                    grant: secret.into(),
+                    password: secret.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                sessions::HandoffView {
+                    handoff_secret: secret.into(),
+                    expires_at: 1,
+                    qr_payload: secret.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                sessions::HandoffClaim {
+                    session_id: "s1".into(),
+                    secret: secret.into(),
+                    device: "d1".into(),
+                }
+            ),
+        ];
+        for p in &printed {
+            assert!(!p.contains(secret) && p.contains("[redacted]"), "{p}");
+        }
+        assert!(printed[3].contains("d1"), "the rest still prints");
+    }
 
     #[test]
     fn actions_use_their_published_names() {

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::password::PasswordProblem;
 
 /// The request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordCheckRequest {
     pub grant: String,
     pub password: String,
 }
+
+super::debug_without_secrets!(PasswordCheckRequest {} secret { grant, password });
 
 /// One reason a password is refused, said plainly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::RecoveryAction;
 
 /// The request. Safe to send again with the same grant: the change is applied once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     pub grant: String,
@@ -14,6 +14,8 @@ pub struct ResetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_password: Option<String>,
 }
+
+super::debug_without_secrets!(ResetRequest {} secret { grant, new_password });
 
 /// The answer: `200` completed, `202` scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

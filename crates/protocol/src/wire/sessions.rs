@@ -45,7 +45,7 @@ impl Step {
 
 /// A session as it is started (`201` to `POST /v1/sessions`) or handed to the phone
 /// (`200` to `POST /v1/handoff`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
     pub session_id: String,
     /// The bearer token of the device that may act; a secret.
@@ -65,6 +65,8 @@ pub struct SessionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
 }
+
+super::debug_without_secrets!(SessionView { session_id, nonce, expires_at, steps, challenge, audience, action, protocol_version, login } secret { session_token });
 
 impl SessionView {
     pub fn needs_document(&self) -> bool {
@@ -131,7 +133,7 @@ pub struct SessionStatus {
 }
 
 /// `POST /v1/sessions/{id}/handoff`: a one-time secret for the phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoffView {
     pub handoff_secret: String,
     pub expires_at: i64,
@@ -139,8 +141,10 @@ pub struct HandoffView {
     pub qr_payload: String,
 }
 
+super::debug_without_secrets!(HandoffView { expires_at } secret { handoff_secret, qr_payload });
+
 /// `POST /v1/handoff`: the phone takes over the session with the QR code's secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffClaim {
     pub session_id: String,
@@ -148,6 +152,8 @@ pub struct HandoffClaim {
     /// The key id of the phone.
     pub device: String,
 }
+
+super::debug_without_secrets!(HandoffClaim { session_id, device } secret { secret });
 
 #[cfg(test)]
 mod tests {
