@@ -613,7 +613,18 @@ impl Log {
 /// Runs `test` on a runtime of its own whose threads log, as JSON, to one [`Log`] (a
 /// dispatcher per thread, not the process-wide one, so tests running beside it neither
 /// write to it nor are affected).
+///
+/// A second dispatcher, alive for the whole process, is registered first. tracing-core
+/// caches each callsite's interest once, when some thread first reaches it; while at most
+/// one dispatcher is registered it asks only that thread's own default (0.1.36,
+/// `callsite.rs`, `Rebuilder::JustOne`). A test running beside this one, with no
+/// subscriber of its own, that reached a callsite first (the server's "admission refused"
+/// warning) cached `never` for the whole process, and the line never reached this log:
+/// `one_address_cannot_keep_another_account_at_server_busy` failed so, under load, and
+/// passed alone. With two registered, every registration asks all of them.
 pub fn with_log<F: std::future::Future<Output = ()>>(test: impl FnOnce(Log) -> F) {
+    static PINNED: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    PINNED.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     let log = Log::default();
     let sink = log.clone();
     let dispatch = tracing::Dispatch::new(
