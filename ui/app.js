@@ -1,7 +1,9 @@
 // Reclaim: the page renders the AppState the Rust core sends; the core decides every
 // transition. What lives here is only what a page must do itself: which section shows,
 // the camera preview loop, the live password check, the hand-off poll and the kiosk's
-// idle timer. Contract: /tmp/ui-contract.md (commands, AppState, Preview).
+// idle timer. The commands it calls are src-tauri/src/commands.rs (each one call into
+// crates/client/src/recovery.rs, which defines AppState and Preview); a test in
+// src-tauri/src/lib.rs checks the names on both sides match.
 'use strict';
 
 (() => {

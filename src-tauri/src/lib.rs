@@ -254,6 +254,52 @@ mod tests {
         )
     }
 
+    /// The names the page's scripts call a command by (`call('x'`, `invoke('x'`).
+    fn commands_the_page_calls() -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for script in [
+            include_str!("../../ui/app.js"),
+            include_str!("../../ui/webcam.js"),
+        ] {
+            for opener in ["call('", "invoke('"] {
+                for (at, _) in script.match_indices(opener) {
+                    let rest = &script[at + opener.len()..];
+                    if let Some(end) = rest.find('\'') {
+                        names.insert(rest[..end].to_string());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// The page and the core meet only at the command names (the arguments and AppState
+    /// are checked through IPC by the tests below and the WebDriver tests): a renamed or
+    /// removed command would fail only when a person reaches that screen.
+    #[test]
+    fn the_page_calls_exactly_the_commands_the_app_registers() {
+        let source = include_str!("lib.rs");
+        let list = source
+            .split("generate_handler![")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .unwrap();
+        let registered: std::collections::BTreeSet<String> = list
+            .split(',')
+            .filter_map(|entry| entry.trim().strip_prefix("commands::"))
+            .map(str::to_string)
+            .collect();
+        assert!(registered.len() >= 20, "{registered:?}");
+        let called = commands_the_page_calls();
+        let unknown: Vec<_> = called.difference(&registered).collect();
+        assert!(
+            unknown.is_empty(),
+            "the page calls commands the app lacks: {unknown:?}"
+        );
+        let unused: Vec<_> = registered.difference(&called).collect();
+        assert!(unused.is_empty(), "commands no page calls: {unused:?}");
+    }
+
     #[test]
     fn the_commands_answer_through_ipc_and_errors_carry_codes() {
         let app = app(&settings(""));
