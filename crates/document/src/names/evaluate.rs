@@ -33,7 +33,7 @@ impl Notes {
     }
 }
 
-pub(super) struct Outcome {
+pub(super) struct ReadingScore {
     pub(super) verdict: NameVerdict,
     pub(super) score: f32,
     pub(super) notes: Notes,
@@ -76,7 +76,7 @@ pub(super) fn evaluate(
     family: &[Token],
     given: &[Token],
     allow_swap: bool,
-) -> Outcome {
+) -> ReadingScore {
     let mut notes = Notes::default();
     let mut credits = Credits {
         doc_surname: vec![0.0; doc.surname.len()],
@@ -115,14 +115,14 @@ pub(super) fn evaluate(
             for note in swapped.notes.0 {
                 notes.push(note);
             }
-            return Outcome {
+            return ReadingScore {
                 verdict: NameVerdict::Partial,
                 score: swapped.score,
                 notes,
             };
         }
     }
-    Outcome {
+    ReadingScore {
         verdict,
         score,
         notes,

@@ -338,11 +338,11 @@ impl NameMatch {
 pub fn match_names(doc: &DocumentName<'_>, dir: &DirectoryName<'_>) -> NameMatch {
     let mut notes = Notes::default();
 
-    let surname = match tokenize(doc.surname, Side::Document) {
+    let surname = match tokenize(doc.surname, NameSource::Document) {
         Ok(field) => field.tokens,
         Err(problem) => return NameMatch::refused(vec![problem.note()]),
     };
-    let given = match tokenize(doc.given_names, Side::Document) {
+    let given = match tokenize(doc.given_names, NameSource::Document) {
         Ok(field) => field.tokens,
         Err(problem) => return NameMatch::refused(vec![problem.note()]),
     };
@@ -378,7 +378,7 @@ pub fn match_names(doc: &DocumentName<'_>, dir: &DirectoryName<'_>) -> NameMatch
     }
 
     // The first reading wins ties, so the conventional order is preferred for the notes.
-    let mut best: Option<(Outcome, &Reading)> = None;
+    let mut best: Option<(ReadingScore, &Reading)> = None;
     for reading in &readings {
         let outcome = evaluate(
             &doc,

@@ -32,7 +32,7 @@ pub(super) fn strip_titles(tokens: &mut Vec<Token>, keep: usize, notes: &mut Not
 
 /// A structured field's tokens, or `None` when absent, empty or unusable (noted).
 pub(super) fn structured_field(value: Option<&str>, notes: &mut Notes) -> Option<Vec<Token>> {
-    match tokenize(value?, Side::Directory) {
+    match tokenize(value?, NameSource::Directory) {
         Ok(field) => {
             if field.ignored {
                 notes.push(NameNote::DirectoryTokenIgnored);
@@ -87,7 +87,7 @@ pub(super) fn directory_readings(
 }
 
 pub(super) fn display_readings(display: &str, notes: &mut Notes) -> Result<Vec<Reading>, NameNote> {
-    let field = |s: &str, notes: &mut Notes| match tokenize(s, Side::Directory) {
+    let field = |s: &str, notes: &mut Notes| match tokenize(s, NameSource::Directory) {
         Ok(field) => {
             if field.ignored {
                 notes.push(NameNote::DirectoryTokenIgnored);

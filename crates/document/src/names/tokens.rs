@@ -135,7 +135,7 @@ pub(super) fn is_removed(c: char) -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
+pub(super) enum NameSource {
     /// Non-letters make the whole field unreadable.
     Document,
     /// Non-letters drop their token.
@@ -166,17 +166,17 @@ pub(super) struct Field {
     pub(super) ignored: bool,
 }
 
-pub(super) fn tokenize(s: &str, side: Side) -> Result<Field, FieldProblem> {
+pub(super) fn tokenize(s: &str, source: NameSource) -> Result<Field, FieldProblem> {
     if s.len() > MAX_FIELD_BYTES {
         return Err(FieldProblem::TooLong);
     }
     // An address is an account identifier, not a person's name, even when its local part
     // spells one.
-    if side == Side::Directory && s.contains('@') {
+    if source == NameSource::Directory && s.contains('@') {
         return Err(FieldProblem::Email);
     }
     let mut builder = Builder {
-        side,
+        source,
         tokens: Vec::new(),
         current: Vec::new(),
         fold: Fold::None,
@@ -199,7 +199,7 @@ pub(super) fn tokenize(s: &str, side: Side) -> Result<Field, FieldProblem> {
 }
 
 pub(super) struct Builder {
-    pub(super) side: Side,
+    pub(super) source: NameSource,
     pub(super) tokens: Vec<Token>,
     pub(super) current: Vec<Ch>,
     pub(super) fold: Fold,
@@ -259,9 +259,9 @@ impl Builder {
             }
             Ok(())
         } else {
-            match self.side {
-                Side::Document => Err(FieldProblem::InvalidCharacters),
-                Side::Directory => {
+            match self.source {
+                NameSource::Document => Err(FieldProblem::InvalidCharacters),
+                NameSource::Directory => {
                     self.invalid = true;
                     Ok(())
                 }
