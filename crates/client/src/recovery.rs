@@ -13,6 +13,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::codes::RESET_ENDED;
+use reclaim_protocol::wire::decision::{Decision as ServiceDecision, Outcome as Verdict};
 use reclaim_protocol::wire::evidence::EvidenceName;
 use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
 use reclaim_protocol::wire::password::PasswordCheckAnswer;
@@ -65,6 +66,111 @@ struct Captured {
     image: Arc<RgbImage>,
 }
 
+/// What the last [`Recovery::submit`] found, in numbers and codes: the device's own run of
+/// the engine and, when the evidence was sent, the service's decision. No image, embedding
+/// or grant: this is for a log line or `reclaim demo`, and it is forgotten with the person
+/// ([`Recovery::start_over`]) and at the next session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Submission {
+    /// The device's engine verified the capture (nothing is sent otherwise).
+    pub device_verified: bool,
+    /// The codes the device's engine refused with (all of them, not only the public ones
+    /// the person is shown).
+    pub device_reasons: Vec<String>,
+    /// The device's face match against the ID's portrait; none for a returning user, whose
+    /// comparison is the service's (the template never leaves it).
+    pub face_match: Option<FaceScore>,
+    /// The device's liveness check found a live person following the challenge.
+    pub live: bool,
+    /// What was signed and sent; none when the device refused before sending.
+    pub sent: Option<Sent>,
+    /// The service's decision; none when nothing was sent or no decision came back.
+    pub decision: Option<Decided>,
+}
+
+/// A face match's cosine similarity (none when a face could not be had) and the
+/// threshold it had to reach.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FaceScore {
+    pub score: Option<f32>,
+    pub threshold: f32,
+}
+
+/// The signed attestation and the evidence it covers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sent {
+    /// The token's algorithm (`EdDSA`, `ES256`) and its length in bytes.
+    pub algorithm: &'static str,
+    pub token_bytes: usize,
+    /// Evidence items (the ID's sides, the selfie frames), each one digest in the token.
+    pub evidence: usize,
+}
+
+/// The service's decision without the grant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decided {
+    pub outcome: Verdict,
+    /// Public reason codes, as the service sent them.
+    pub reasons: Vec<String>,
+    /// The service judged the evidence with its own engine.
+    pub reverified: bool,
+    /// The service's sentence for the person (where to go instead), if any.
+    pub message: Option<String>,
+}
+
+impl Decided {
+    fn of(decision: &ServiceDecision) -> Decided {
+        match decision {
+            ServiceDecision::Approved { reverified, .. } => Decided {
+                outcome: Verdict::Approved,
+                reasons: Vec::new(),
+                reverified: *reverified,
+                message: None,
+            },
+            ServiceDecision::Review { message } => Decided {
+                outcome: Verdict::Review,
+                reasons: Vec::new(),
+                reverified: false,
+                message: Some(message.clone()),
+            },
+            ServiceDecision::Rejected {
+                reasons,
+                reverified,
+                message,
+            } => Decided {
+                outcome: Verdict::Rejected,
+                reasons: reasons.clone(),
+                reverified: *reverified,
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+impl Submission {
+    fn of(verification: &Verification) -> Submission {
+        Submission {
+            device_verified: verification.decision == Decision::Verified,
+            device_reasons: verification
+                .reasons
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            face_match: verification.face_match.first().map(|f| FaceScore {
+                score: f.score,
+                threshold: f.threshold,
+            }),
+            live: verification
+                .liveness
+                .report
+                .as_ref()
+                .is_some_and(|r| r.live),
+            sent: None,
+            decision: None,
+        }
+    }
+}
+
 pub struct Recovery {
     flow: Flow,
     api: ApiClient,
@@ -78,6 +184,7 @@ pub struct Recovery {
     front: Option<Captured>,
     back: Option<Captured>,
     grant: Option<Zeroizing<String>>,
+    submission: Option<Submission>,
     last_preview_seq: u64,
 }
 
@@ -103,6 +210,7 @@ impl Recovery {
             front: None,
             back: None,
             grant: None,
+            submission: None,
             last_preview_seq: 0,
         }
     }
@@ -116,6 +224,11 @@ impl Recovery {
 
     pub fn screen(&self) -> Screen {
         self.flow.screen()
+    }
+
+    /// What the last [`Recovery::submit`] of this session found (see [`Submission`]).
+    pub fn submission(&self) -> Option<&Submission> {
+        self.submission.as_ref()
     }
 
     /// Uses `source` as the camera from now on.
@@ -152,6 +265,7 @@ impl Recovery {
     ) -> Result<AppState> {
         let login = self.flow.ask(login, action)?;
         self.forget_evidence();
+        self.submission = None;
         let session = match self.open_session(&login, action).await {
             Ok(s) => s,
             Err(e) => {
@@ -383,6 +497,7 @@ impl Recovery {
             }
             Err(e) => return Err(e),
         };
+        self.submission = Some(Submission::of(&verification));
         if verification.decision != Decision::Verified {
             // Nothing is sent for a capture the device already knows fails: the person
             // gets the engine's reasons and can retake at once.
@@ -410,10 +525,20 @@ impl Recovery {
             &verification,
             &self.key,
         )?;
+        if let Some(s) = &mut self.submission {
+            s.sent = Some(Sent {
+                algorithm: self.key.algorithm().jws_alg(),
+                token_bytes: jws.len(),
+                evidence: evidence.len(),
+            });
+        }
         let decision = self
             .api
             .attest(&session.session_id, &token, &jws, &evidence)
             .await?;
+        if let Some(s) = &mut self.submission {
+            s.decision = Some(Decided::of(&decision));
+        }
         self.grant = decision.grant().map(|g| Zeroizing::new(g.to_string()));
         self.flow.decided(&decision);
         Ok(())
@@ -565,6 +690,7 @@ impl Recovery {
             Err(e) => return self.fail(e),
         };
         let login = session.login.clone().unwrap_or_default();
+        self.submission = None;
         self.flow.handed_over(login, session.action);
         self.token = session.session_token.clone().map(Zeroizing::new);
         self.flow
@@ -580,6 +706,7 @@ impl Recovery {
         self.session = None;
         self.token = None;
         self.grant = None;
+        self.submission = None;
         self.flow.start_over();
         self.enter_scene();
     }

@@ -2,34 +2,52 @@
 //! up; then the same person's return with a selfie alone.
 //!
 //! It starts the real server (SQLite in a temporary directory, the embedded demo
-//! directory, the real models) and plays the app against it over HTTP, as a deployment
-//! would see it: an administrator registers the laptop's key (managed), and a second
-//! laptop nobody registered registers its own (unmanaged). It starts a session,
-//! photographs a synthetic passport printed with the sample portrait, films a selfie that
-//! follows the server's challenge (the sample photo lifted onto a 3D head), and runs the
-//! engine as the app would. The same evidence, signed by the self-registered laptop, is
-//! refused by the default policy (anyone with our code could have rendered it); signed by
-//! the managed laptop, it is re-verified by the server's own engine and approved. Then the
-//! grant, the password policy, the reset, the directory's check of the new password; then
-//! an MFA reset with a selfie alone, compared with the template the server enrolled
-//! (sealed) at the first reset; and the audit chain verified. Frames come from files, so
-//! the attestation says "file-backed camera", which the demo's policy accepts and says so.
+//! directory, the real models) and plays the app against it over HTTP: the app's own core,
+//! [`reclaim_client::recovery::Recovery`], with its on-device engine and a file-backed
+//! camera ([`reclaim_client::frames::FileSource`]) playing what the person shows it. The
+//! demo writes those scenes into its temporary directory: a synthetic passport printed
+//! with the sample portrait and photographed as a phone would, and, once the server has
+//! named the challenge, a selfie following it (the sample photo lifted onto a 3D head).
+//! Everything the person does goes through `Recovery` as the app's buttons would: start,
+//! take the ID when the reader finds it readable, record the selfie, submit (the app runs
+//! its engine, signs the attestation and sends the evidence), check and set the password.
+//!
+//! Two laptops run the app. One's key was registered by an administrator (managed, as
+//! `reclaim device register` does); the other registers its own key, as any copy of the
+//! app does (unmanaged). The same person in front of the same camera is refused on the
+//! self-registered laptop by the default policy (anyone with our code could have rendered
+//! it), and approved on the managed one after the server re-verified the evidence with its
+//! own engine. Then the password policy, the reset, and a reset whose answer is lost on
+//! the way (the demo's relay drops it): the app keeps the grant and sends it again, and
+//! the server, having applied it once, changes nothing. Then an MFA reset with a selfie
+//! alone, compared with the template the server enrolled (sealed) at the first reset. The
+//! administrator's side stays on the server: registering the managed key, the
+//! directory's check of the new password, and the audit chain verified at the end.
+//!
+//! The camera is file-backed and its attestation says so, which the demo's policy accepts
+//! (`allow_virtual_camera`) and production's refuses.
 
-use reclaim_protocol::Code;
-use std::time::Instant;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use reclaim_client::attestation::{claims, AttestationInput};
-use reclaim_client::frames::CameraInfo;
-use reclaim_protocol::{sign_attestation, DeviceKey, RecoveryAction};
+use reclaim_client::api::{ApiClient, Timeouts};
+use reclaim_client::flow::Screen;
+use reclaim_client::frames::{sequence_name, FileSource};
+use reclaim_client::recovery::{AppState, Recovery, Submission};
+use reclaim_facegen::sequence::DEFAULT_FPS;
+use reclaim_protocol::wire::decision::Outcome as Verdict;
+use reclaim_protocol::wire::sessions::Step;
+use reclaim_protocol::{ChallengeAction, Code, DeviceKey, RecoveryAction};
 use reclaim_server::devices::{self, Tier};
-use reclaim_server::engine::shipped_model_digests;
 use reclaim_server::{audit, App, Config};
-use reclaim_verify::decision::{Decision, Verification};
-use serde_json::{json, Value};
+use reclaim_verify::Engines;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use super::scenes::{self, Holder};
 use crate::output::{fail, say, Outcome};
-use reclaim_verify::Engines;
 
 /// The sample photographs (tests/data/faces; credits there): the ID portrait and the
 /// first selfie are two different photos of one person; the second visit is filmed from
@@ -38,11 +56,18 @@ const PORTRAIT_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern
 const SELFIE_JPEG: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-1.jpg");
 const LOGIN: &str = "avery.quinn";
 const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
+const WEAK_PASSWORD: &str = "Password123!";
+/// The demo directory's seed password for the demo user.
+const OLD_PASSWORD: &str = "the old forgotten passphrase";
 const AUDIENCE: &str = "https://reclaim.demo.invalid";
+/// How long the demo waits for the app's camera pipeline to find the ID readable or
+/// the selfie recorded: far more than either takes, even on a busy machine.
+const CAPTURE_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Keep the temporary directory (database, keys, directory file) and print its path.
+    /// Keep the temporary directory (database, keys, directory file, the camera's scenes)
+    /// and print its path.
     #[arg(long)]
     pub keep: bool,
     /// Model directory (default: the shipped models/).
@@ -101,7 +126,7 @@ fn unique() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-async fn run_demo(args: &DemoArgs, dir: &std::path::Path, steps: &mut Steps) -> Result<(), String> {
+async fn run_demo(args: &DemoArgs, dir: &Path, steps: &mut Steps) -> Result<(), String> {
     say!("Reclaim demo: a first recovery and a returning user's, end to end, on this machine");
     let models = args
         .models
@@ -137,163 +162,218 @@ allow_virtual_camera = true
         "server started on {base} (SQLite in {}, demo directory, models loaded)",
         dir.display()
     ));
-    let outcome = recover(&app, &base, steps).await;
+    let relay = match Relay::start(&base).await {
+        Ok(r) => r,
+        Err(e) => {
+            server.stop().await;
+            return Err(e);
+        }
+    };
+    let outcome = recover(&app, &base, &relay, args.models.as_deref(), dir, steps).await;
+    relay.stop();
     server.stop().await;
     outcome
 }
 
-async fn post(
-    client: &reqwest::Client,
+/// A laptop running the app's core against `url`, with `key` and the file-backed camera
+/// playing `camera`, as the app starts with a file camera configured.
+async fn laptop(
     url: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> Result<(u16, Value), String> {
-    let mut request = client.post(url).json(body);
-    if let Some(t) = token {
-        request = request.bearer_auth(t);
-    }
-    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
-    Ok((status, body))
+    key: DeviceKey,
+    engine: &Arc<Engines>,
+    name: &str,
+    camera: &Path,
+) -> Result<Recovery, String> {
+    let api = ApiClient::new(url, Timeouts::default()).map_err(|e| e.to_string())?;
+    let mut app = Recovery::new(api, key, engine.clone(), false, 90, name);
+    app.set_camera(Box::new(
+        FileSource::open(camera, DEFAULT_FPS).map_err(|e| e.to_string())?,
+    ));
+    app.load_actions().await;
+    Ok(app)
 }
 
-fn expect(status: u16, body: &Value, want: u16, what: &str) -> Result<(), String> {
-    if status == want {
+/// What the app shows, for a demo that stopped where it should not have.
+fn showing(st: &AppState) -> String {
+    let f = &st.flow;
+    format!(
+        "the app shows {:?} (reasons {:?}, error {:?}, password error {:?})",
+        f.screen, f.reasons, f.error, f.password_error
+    )
+}
+
+fn expect_screen(st: &AppState, want: Screen, what: &str) -> Result<(), String> {
+    if st.flow.screen == want {
         Ok(())
     } else {
-        Err(format!("{what}: HTTP {status}: {body}"))
+        Err(format!("{what}: {}", showing(st)))
     }
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v[key]
-        .as_str()
-        .ok_or_else(|| format!("the answer has no `{key}`: {v}"))
+/// The steps as the server names them: `["document","selfie"]`.
+fn step_names(steps: &[Step]) -> String {
+    let names: Vec<String> = steps.iter().map(|s| format!("{:?}", s.as_str())).collect();
+    format!("[{}]", names.join(","))
 }
 
-/// What the app holds for one session.
-struct Started {
-    id: String,
-    token: String,
-    nonce: String,
-    challenge: Vec<String>,
-    steps: Value,
-}
-
-async fn start(
-    client: &reqwest::Client,
-    base: &str,
-    key: &DeviceKey,
-    action: &str,
-) -> Result<Started, String> {
-    let (status, session) = post(
-        client,
-        &format!("{base}/v1/sessions"),
-        None,
-        &json!({ "login": LOGIN, "action": action, "device": key.key_id().as_str() }),
-    )
-    .await?;
-    expect(status, &session, 201, "session")?;
-    Ok(Started {
-        id: text(&session, "session_id")?.to_string(),
-        token: text(&session, "session_token")?.to_string(),
-        nonce: text(&session, "nonce")?.to_string(),
-        challenge: session["challenge"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        steps: session["steps"].clone(),
-    })
-}
-
-/// A selfie that follows `challenge`, filmed from a sample photo lifted onto a head.
-fn film_selfie(
+/// Films the person in `photo` following `challenge` into the camera's scenes
+/// (`selfie/<challenge>/NNN.jpg`, played by the file-backed camera), unless that
+/// challenge was filmed already; the number of frames.
+fn film(
     engine: &Engines,
-    photo_jpeg: &[u8],
-    challenge: &[String],
+    photo: &[u8],
+    challenge: &[ChallengeAction],
     seed: u64,
-) -> Result<Vec<(Vec<u8>, u64)>, String> {
-    let model = scenes::head(engine, &scenes::decode(photo_jpeg)?)?;
-    scenes::film(&model, challenge, seed)
-}
-
-/// Signs what the device found and sends it with the evidence; the server's answer.
-#[allow(clippy::too_many_arguments)]
-async fn attest(
-    client: &reqwest::Client,
-    base: &str,
-    key: &DeviceKey,
-    session: &Started,
-    action: RecoveryAction,
-    id_jpeg: Option<&[u8]>,
-    selfie: &[(Vec<u8>, u64)],
-    verification: &Verification,
-    steps: &mut Steps,
-) -> Result<Value, String> {
-    let items = scenes::evidence(id_jpeg, selfie);
-    let evidence = scenes::evidence_json(&items);
-    // The app's own builder: what the demo signs is what the app signs.
-    let claims = claims(
-        &AttestationInput {
-            audience: AUDIENCE,
-            session: &session.id,
-            nonce: &session.nonce,
-            user: LOGIN,
-            action,
-            camera: &CameraInfo {
-                name: "demo sample images".into(),
-                backend: "file".into(),
-                virtual_device: false,
-                file_backed: true,
-            },
-            models: shipped_model_digests()?,
-            evidence: &items,
-            // A returning user's selfie is compared with the template on the server.
-            returning: id_jpeg.is_none(),
-        },
-        verification,
-    )
-    .map_err(|e| e.to_string())?;
-    let jws = sign_attestation(&claims, key).map_err(|e| e.to_string())?;
-    steps.step(&format!(
-        "attestation signed (EdDSA, {} bytes) with {} evidence digests",
-        jws.len(),
-        claims.evidence.len()
-    ));
-    let (status, decision) = post(
-        client,
-        &format!("{base}/v1/sessions/{}/attestation", session.id),
-        Some(&session.token),
-        &json!({ "token": jws, "evidence": evidence }),
-    )
-    .await?;
-    expect(status, &decision, 200, "attestation")?;
-    Ok(decision)
-}
-
-fn approved(decision: Value) -> Result<Value, String> {
-    if decision["outcome"] != "approved" {
-        return Err(format!("the server did not approve: {decision}"));
+    camera: &Path,
+) -> Result<usize, String> {
+    let out = camera.join("selfie").join(sequence_name(challenge));
+    if let Ok(entries) = std::fs::read_dir(&out) {
+        let filmed = entries.count();
+        if filmed > 0 {
+            return Ok(filmed);
+        }
     }
-    Ok(decision)
+    let names: Vec<String> = challenge.iter().map(|a| a.as_str().to_string()).collect();
+    let frames = scenes::film(
+        &scenes::head(engine, &scenes::decode(photo)?)?,
+        &names,
+        seed,
+    )?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (i, (jpeg, _)) in frames.iter().enumerate() {
+        let path = out.join(format!("{i:03}.jpg"));
+        std::fs::write(&path, jpeg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(frames.len())
 }
 
-async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String> {
-    let client = reqwest::Client::new();
-    let engine = app
-        .engine
-        .clone()
-        .ok_or("the demo needs the models (reverify is on)")?;
+/// The blocking waits for the camera pipeline, off the runtime's async workers (the
+/// server runs on them).
+fn wait_for(
+    app: &Recovery,
+    what: &str,
+    until: impl Fn(&reclaim_client::guidance::Guidance) -> bool,
+) -> Result<(), String> {
+    if tokio::task::block_in_place(|| app.wait_for_guidance(CAPTURE_WAIT, until)) {
+        Ok(())
+    } else {
+        Err(format!("the app's camera never {what}"))
+    }
+}
+
+/// Starts a session for the demo user, as the start screen's button does; the app's
+/// state, on the first capture step.
+async fn start(
+    app: &mut Recovery,
+    action: RecoveryAction,
+    session_line: &str,
+    steps: &mut Steps,
+) -> Result<AppState, String> {
+    let st = app
+        .start_recovery(LOGIN, action)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !matches!(st.flow.screen, Screen::Document | Screen::Selfie) {
+        return Err(format!("the session did not start: {}", showing(&st)));
+    }
+    steps.step(&format!(
+        "{session_line}: steps {}, challenge {}",
+        step_names(&st.flow.steps),
+        ChallengeAction::join_with(&st.flow.challenge, " → ")
+    ));
+    Ok(st)
+}
+
+/// The person at work: films themselves following the session's challenge, holds up the
+/// ID (when asked) until the app takes it, records the selfie, and submits.
+async fn capture_and_submit(
+    app: &mut Recovery,
+    st: &AppState,
+    engine: &Engines,
+    photo: &[u8],
+    seed: u64,
+    camera: &Path,
+    steps: &mut Steps,
+) -> Result<AppState, String> {
+    let challenge = &st.flow.challenge;
+    let frames = tokio::task::block_in_place(|| film(engine, photo, challenge, seed, camera))?;
+    steps.step(&format!(
+        "selfie: {frames} frames following the challenge, played by the file-backed camera"
+    ));
+    if st.flow.screen == Screen::Document {
+        wait_for(app, "found the ID readable", |g| g.ready)?;
+        let st = app.capture_document().map_err(|e| e.to_string())?;
+        expect_screen(&st, Screen::Selfie, "after the ID")?;
+        steps.step("photo ID taken: the app's reader found it readable");
+    }
+    app.start_selfie().map_err(|e| e.to_string())?;
+    wait_for(app, "finished recording the selfie", |g| g.done)?;
+    steps.step("selfie recorded to the end of the challenge");
+    app.submit().await.map_err(|e| e.to_string())
+}
+
+/// What the app's engine found and what it signed and sent.
+fn device_line(sub: &Submission) -> String {
+    let mut line = format!(
+        "on-device verification: {} (",
+        if sub.device_verified {
+            "verified"
+        } else {
+            "rejected"
+        }
+    );
+    if let Some(f) = sub.face_match {
+        line += &format!(
+            "face match {:.3} against {:.2}, ",
+            f.score.unwrap_or(0.0),
+            f.threshold
+        );
+    }
+    line += &format!("liveness {})", if sub.live { "live" } else { "not live" });
+    if let Some(sent) = &sub.sent {
+        line += &format!(
+            "; attestation signed ({}, {} bytes) with {} evidence digests and sent",
+            sent.algorithm, sent.token_bytes, sent.evidence
+        );
+    }
+    line
+}
+
+/// The app's report of its last submission, which a verified capture always leaves.
+fn submitted(app: &Recovery, st: &AppState) -> Result<Submission, String> {
+    let sub = app.submission().cloned().ok_or_else(|| {
+        format!(
+            "the app's engine did not judge the capture: {}",
+            showing(st)
+        )
+    })?;
+    if !sub.device_verified {
+        return Err(format!(
+            "the app's engine rejected the sample: {:?}",
+            sub.device_reasons
+        ));
+    }
+    Ok(sub)
+}
+
+async fn recover(
+    app: &App,
+    base: &str,
+    relay: &Relay,
+    models: Option<&Path>,
+    dir: &Path,
+    steps: &mut Steps,
+) -> Result<(), String> {
+    // The app's own engine, loaded as the app loads it (the laptops share one, as two
+    // windows of one app would). It also renders the scenes.
+    let engine =
+        Arc::new(tokio::task::block_in_place(|| Engines::load(models)).map_err(|e| e.to_string())?);
+    steps.step("the app's on-device engine loaded (the same models the server re-verifies with)");
 
     // The company laptop: its key registered by an administrator, as `reclaim device
     // register` does. The tier is the server's record, never the device's claim.
     let key = DeviceKey::generate()?;
-    let laptop = devices::register(
+    let managed = devices::register(
         &app.store,
         &app.keys,
         &key.public().to_base64(),
@@ -305,153 +385,137 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     .map_err(|e| e.to_string())?;
     steps.step(&format!(
         "device key {} registered by an administrator ({})",
-        laptop.key_id,
-        laptop.tier.as_str()
-    ));
-    // A laptop nobody registered: it registers its own key, as anyone's client can.
-    let stranger = DeviceKey::generate()?;
-    let (status, body) = post(
-        &client,
-        &format!("{base}/v1/devices"),
-        None,
-        &json!({ "public_key": stranger.public().to_base64(), "name": "unknown laptop" }),
-    )
-    .await?;
-    expect(status, &body, 201, "device registration")?;
-    steps.step(&format!(
-        "device key {} registered itself ({})",
-        stranger.key_id(),
-        text(&body, "tier")?
+        managed.key_id,
+        managed.tier.as_str()
     ));
 
     say!("First recovery: a new password, with the photo ID and a selfie");
-    let session = start(&client, base, &key, "reset_password").await?;
-    steps.step(&format!(
-        "session for {LOGIN}: steps {}, challenge {}",
-        session.steps,
-        session.challenge.join(" → ")
-    ));
-
-    // The ID: a passport printed with the sample portrait and the account holder's name,
-    // photographed as a phone would.
+    // What the person holds up to the camera: a passport printed with the sample
+    // portrait and the account holder's name, photographed as a phone would. Both laptops'
+    // cameras see the same scenes.
+    let camera = dir.join("camera");
     let holder = Holder {
         surname: "QUINN",
         given_names: "AVERY",
         birth_date: None,
     };
-    let id_jpeg = scenes::passport(&engine, &scenes::decode(PORTRAIT_JPEG)?, &holder, 2026)?;
+    let id_jpeg = tokio::task::block_in_place(|| {
+        scenes::passport(&engine, &scenes::decode(PORTRAIT_JPEG)?, &holder, 2026)
+    })?;
+    std::fs::create_dir_all(&camera).map_err(|e| format!("{}: {e}", camera.display()))?;
+    let id_path = camera.join("id_front.jpg");
+    std::fs::write(&id_path, &id_jpeg).map_err(|e| format!("{}: {e}", id_path.display()))?;
     steps.step(&format!(
-        "photo ID: passport for AVERY QUINN, {} KB JPEG",
+        "photo ID: passport for AVERY QUINN, {} KB JPEG, in front of the camera",
         id_jpeg.len() / 1024
     ));
 
-    let selfie = film_selfie(&engine, SELFIE_JPEG, &session.challenge, 7)?;
-    steps.step(&format!(
-        "selfie: {} frames following the challenge",
-        selfie.len()
-    ));
-
-    let verification =
-        scenes::device_run(&engine, Some(&id_jpeg), &selfie, &session.challenge, &[])?;
-    let face = verification.face_match.first();
-    steps.step(&format!(
-        "on-device verification: {} (face match {:.3} against {:.2}, liveness {})",
-        if verification.decision == Decision::Verified {
-            "verified"
-        } else {
-            "rejected"
-        },
-        face.and_then(|f| f.score).unwrap_or(0.0),
-        face.map_or(0.0, |f| f.threshold),
-        if verification
-            .liveness
-            .report
-            .as_ref()
-            .is_some_and(|r| r.live)
-        {
-            "live"
-        } else {
-            "not live"
-        },
-    ));
-    if verification.decision != Decision::Verified {
-        return Err(format!(
-            "the device's engine rejected the sample: {:?}",
-            verification.reasons
-        ));
-    }
-    // The same evidence from the laptop nobody registered: whoever holds our code can
-    // render a passport and a selfie like these, so the default policy does not let a
-    // self-registered device recover an account on its own.
-    let other = start(&client, base, &stranger, "reset_password").await?;
-    let refused = attest(
-        &client,
-        base,
-        &stranger,
-        &other,
+    // A laptop nobody registered: the app registers its own key at its first session, as
+    // anyone's copy can. Whoever holds our code can render a passport and a selfie like
+    // these, so the default policy does not let a self-registered device recover an
+    // account on its own.
+    let stranger_key = DeviceKey::generate()?;
+    let stranger_id = stranger_key.key_id();
+    let mut stranger = laptop(base, stranger_key, &engine, "unknown laptop", &camera).await?;
+    let st = start(
+        &mut stranger,
         RecoveryAction::ResetPassword,
-        Some(&id_jpeg),
-        &selfie,
-        &verification,
+        &format!("self-registered laptop, session for {LOGIN}"),
         steps,
     )
     .await?;
-    if refused["outcome"] != "rejected" || refused["reasons"] != json!([Code::DeviceNotTrusted]) {
+    let tier = devices::find(&app.store, stranger_id.as_str())
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|d| d.tier.as_str())
+        .ok_or("the self-registered laptop's key is not on the server")?;
+    steps.step(&format!(
+        "device key {stranger_id} registered itself ({tier}) as its session started"
+    ));
+    let st =
+        capture_and_submit(&mut stranger, &st, &engine, SELFIE_JPEG, 7, &camera, steps).await?;
+    let sub = submitted(&stranger, &st)?;
+    steps.step(&device_line(&sub));
+    let refused = sub.decision.as_ref();
+    if st.flow.screen != Screen::Refused
+        || refused.map(|d| (d.outcome, d.reasons.clone()))
+            != Some((
+                Verdict::Rejected,
+                vec![Code::DeviceNotTrusted.as_str().to_string()],
+            ))
+    {
         return Err(format!(
-            "the self-registered device was not refused by policy: {refused}"
+            "the self-registered device was not refused by policy: {:?}; {}",
+            refused,
+            showing(&st)
         ));
     }
     steps.step(&format!(
         "server decision for the self-registered device: refused (device_not_trusted): \"{}\"",
-        refused["message"].as_str().unwrap_or_default()
+        refused
+            .and_then(|d| d.message.as_deref())
+            .unwrap_or_default()
     ));
+    stranger.start_over();
 
-    let decision = approved(
-        attest(
-            &client,
-            base,
-            &key,
-            &session,
-            RecoveryAction::ResetPassword,
-            Some(&id_jpeg),
-            &selfie,
-            &verification,
-            steps,
-        )
-        .await?,
-    )?;
-    let grant = text(&decision, "grant")?.to_string();
-    steps.step(&format!(
-        "server decision for the managed laptop: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
-        decision["reverified"]
-    ));
-
-    let (status, check) = post(
-        &client,
-        &format!("{base}/v1/password/check"),
-        None,
-        &json!({ "grant": grant, "password": "Password123!" }),
+    // The managed laptop talks to the service through the demo's relay, which will lose
+    // one answer.
+    let mut company = laptop(&relay.url, key, &engine, "demo laptop", &camera).await?;
+    let st = start(
+        &mut company,
+        RecoveryAction::ResetPassword,
+        &format!("managed laptop, session for {LOGIN}"),
+        steps,
     )
     .await?;
-    expect(status, &check, 200, "password check")?;
-    let problems: Vec<&str> = check["problems"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|p| p["code"].as_str()).collect())
-        .unwrap_or_default();
+    let st = capture_and_submit(&mut company, &st, &engine, SELFIE_JPEG, 7, &camera, steps).await?;
+    let sub = submitted(&company, &st)?;
+    steps.step(&device_line(&sub));
+    let decided = sub.decision.as_ref();
+    if st.flow.screen != Screen::Password || decided.map(|d| d.outcome) != Some(Verdict::Approved) {
+        return Err(format!(
+            "the server did not approve: {decided:?}; {}",
+            showing(&st)
+        ));
+    }
     steps.step(&format!(
-        "password check: \"Password123!\" refused ({})",
+        "server decision for the managed laptop: approved after re-verifying the evidence itself (reverified: {}); single-use grant issued",
+        decided.is_some_and(|d| d.reverified)
+    ));
+
+    // The password screen checks what the person types against the policy the decision
+    // named.
+    let weak = company
+        .check_password(WEAK_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    let good = company
+        .check_password(NEW_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    if weak.acceptable || !good.acceptable {
+        return Err(format!(
+            "the password policy judged wrongly: {weak:?}, {good:?}"
+        ));
+    }
+    let problems: Vec<&str> = weak.problems.iter().map(|p| p.code.as_str()).collect();
+    steps.step(&format!(
+        "password check: \"{WEAK_PASSWORD}\" refused ({}); the new passphrase accepted",
         problems.join(", ")
     ));
 
-    let (status, reset) = post(
-        &client,
-        &format!("{base}/v1/resets"),
-        None,
-        &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
-    )
-    .await?;
-    expect(status, &reset, 200, "reset")?;
-    steps.step("reset applied through the directory connector; face template enrolled (sealed)");
+    // The reset goes through, but its answer is lost on the way back: the app has not
+    // heard, keeps the grant and stays on the password screen.
+    relay.lose_next_reset();
+    let st = company
+        .set_password(NEW_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_screen(&st, Screen::Password, "after the lost answer")?;
+    steps.step(&format!(
+        "reset sent and applied through the directory connector (face template enrolled, sealed); its answer lost on the way: the app keeps the grant ({})",
+        st.flow.password_error.as_deref().unwrap_or("no error shown")
+    ));
 
     let user = app
         .directory
@@ -466,7 +530,7 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
         .map_err(|e| e.to_string())?;
     let old = app
         .directory
-        .password_is(&user, "the old forgotten passphrase")
+        .password_is(&user, OLD_PASSWORD)
         .await
         .map_err(|e| e.to_string())?;
     if !accepted || old {
@@ -474,78 +538,66 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     }
     steps.step("directory accepts the new password; the old one no longer works");
 
-    let (status, again) = post(
-        &client,
-        &format!("{base}/v1/resets"),
-        None,
-        &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
-    )
-    .await?;
-    expect(status, &again, 200, "retry")?;
-    if again["already_completed"] != true {
-        return Err(format!("a retry was not recognised as done: {again}"));
+    let st = company
+        .set_password(NEW_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_screen(&st, Screen::Done, "after sending the reset again")?;
+    if !st.flow.result.as_ref().is_some_and(|r| r.already_completed) {
+        return Err(format!(
+            "a retry was not recognised as done: {:?}",
+            st.flow.result
+        ));
     }
-    steps.step("retrying with the same grant changes nothing (already completed)");
+    steps.step(
+        "the app sends the reset again with the same grant: already completed, nothing changed",
+    );
+    // Done: the app forgets the person.
+    company.start_over();
 
     say!("Second recovery: the same person, back for an MFA reset, with a selfie alone");
-    let session = start(&client, base, &key, "reset_mfa").await?;
-    if session.steps != json!(["selfie"]) {
+    // Another day, filmed from the other photo of the person: frames generated twice from
+    // one still look alike enough for the server's replay check to refuse them, as it
+    // should.
+    let camera = dir.join("camera-return");
+    std::fs::create_dir_all(&camera).map_err(|e| format!("{}: {e}", camera.display()))?;
+    company.set_camera(Box::new(
+        FileSource::open(&camera, DEFAULT_FPS).map_err(|e| e.to_string())?,
+    ));
+    let st = start(&mut company, RecoveryAction::ResetMfa, "session", steps).await?;
+    if st.flow.steps != [Step::Selfie] {
         return Err(format!(
             "a returning user should be asked for a selfie alone, not {}",
-            session.steps
+            step_names(&st.flow.steps)
         ));
     }
-    steps.step(&format!(
-        "session: steps {}, challenge {}",
-        session.steps,
-        session.challenge.join(" → ")
-    ));
-    // Filmed from the other photo of the person: frames generated twice from one still
-    // look alike enough for the server's replay check to refuse them, as it should.
-    let selfie = film_selfie(&engine, PORTRAIT_JPEG, &session.challenge, 11)?;
-    let verification = scenes::device_run(&engine, None, &selfie, &session.challenge, &[])?;
-    // Without the template (it never leaves the server), the device can only check that
-    // the person is live; the comparison is the server's.
-    let live = verification
-        .liveness
-        .report
-        .as_ref()
-        .is_some_and(|r| r.live);
-    steps.step(&format!(
-        "selfie: {} frames; on-device liveness {}",
-        selfie.len(),
-        if live { "live" } else { "not live" }
-    ));
-    if !live {
-        return Err(format!(
-            "the device's liveness check failed: {:?}",
-            verification.reasons
-        ));
-    }
-    let decision = approved(
-        attest(
-            &client,
-            base,
-            &key,
-            &session,
-            RecoveryAction::ResetMfa,
-            None,
-            &selfie,
-            &verification,
-            steps,
-        )
-        .await?,
-    )?;
-    steps.step("server decision: approved against the enrolled template");
-    let (status, reset) = post(
-        &client,
-        &format!("{base}/v1/resets"),
-        None,
-        &json!({ "grant": text(&decision, "grant")? }),
+    let st = capture_and_submit(
+        &mut company,
+        &st,
+        &engine,
+        PORTRAIT_JPEG,
+        11,
+        &camera,
+        steps,
     )
     .await?;
-    expect(status, &reset, 200, "MFA reset")?;
-    steps.step("second factors removed in the directory; the user enrols new ones at sign-in");
+    let sub = submitted(&company, &st)?;
+    // Without the template (it never leaves the server), the app can only check that the
+    // person is live; the comparison is the server's.
+    steps.step(&device_line(&sub));
+    if sub.decision.as_ref().map(|d| d.outcome) != Some(Verdict::Approved) {
+        return Err(format!(
+            "the server did not approve: {:?}; {}",
+            sub.decision,
+            showing(&st)
+        ));
+    }
+    steps.step("server decision: approved against the enrolled template");
+    expect_screen(&st, Screen::Done, "after the MFA reset")?;
+    steps.step(
+        "the app applied it at once: second factors removed in the directory; the user enrols new ones at sign-in",
+    );
+    company.start_over();
 
     let report = audit::verify(&app.store, &app.keys)
         .await
@@ -556,8 +608,163 @@ async fn recover(app: &App, base: &str, steps: &mut Steps) -> Result<(), String>
     steps.step(&format!(
         "audit chain verified: {} entries, head {}…",
         report.entries,
-        &report.head_hash[..16]
+        report.head_hash.get(..16).unwrap_or(&report.head_hash)
     ));
     say!("recovery complete");
     Ok(())
+}
+
+/// The network between the managed laptop and the service: each request passes through
+/// unchanged, one per connection, except that after [`Relay::lose_next_reset`] the next
+/// reset's answer is lost on the way back (the service applied it; the app never hears),
+/// as a dropped connection or a proxy's timeout loses it.
+struct Relay {
+    url: String,
+    lose_reset: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The most of a request's head the relay reads: far more than the app sends.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most of a request's body: an attestation's evidence is a few megabytes.
+const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+
+impl Relay {
+    async fn start(upstream: &str) -> Result<Relay, String> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("the demo's relay: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("the demo's relay: {e}"))?;
+        let lose_reset = Arc::new(AtomicBool::new(false));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("the demo's relay: {e}"))?;
+        let upstream = upstream.to_string();
+        let lose = lose_reset.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                let (http, upstream, lose) = (http.clone(), upstream.clone(), lose.clone());
+                tokio::spawn(async move {
+                    // A request the relay cannot pass on ends its connection, which the
+                    // app reports as the service unreachable.
+                    let _ = pass(conn, &http, &upstream, &lose).await;
+                });
+            }
+        });
+        Ok(Relay {
+            url: format!("http://{addr}"),
+            lose_reset,
+            task,
+        })
+    }
+
+    fn lose_next_reset(&self) {
+        self.lose_reset.store(true, Ordering::SeqCst);
+    }
+
+    fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// One request read from `conn`, sent to `upstream`, and its answer written back (or,
+/// for the reset whose answer is to be lost, the connection closed without one).
+async fn pass(
+    mut conn: TcpStream,
+    http: &reqwest::Client,
+    upstream: &str,
+    lose_reset: &AtomicBool,
+) -> Result<(), String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err("request head too long".into());
+        }
+        let n = conn.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before a request".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let (method, path) = (
+        request_line.next().unwrap_or_default().to_string(),
+        request_line.next().unwrap_or_default().to_string(),
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut length = 0usize;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        if name == "content-length" {
+            length = value.parse().map_err(|_| "bad content-length")?;
+        }
+        // What the service reads of a request; the rest (host, connection) is the
+        // relay's own business.
+        if matches!(
+            name.as_str(),
+            "authorization" | "content-type" | "user-agent"
+        ) {
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+    }
+    if length > MAX_BODY_BYTES {
+        return Err("request body too large".into());
+    }
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = conn.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed in the middle of a request".into());
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let is_reset = method == reqwest::Method::POST && path == "/v1/resets";
+    let answer = http
+        .request(method, format!("{upstream}{path}"))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = answer.status();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nconnection: close\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for name in [reqwest::header::CONTENT_TYPE, reqwest::header::RETRY_AFTER] {
+        if let Some(v) = answer.headers().get(&name).and_then(|v| v.to_str().ok()) {
+            out += &format!("{name}: {v}\r\n");
+        }
+    }
+    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+    if is_reset && lose_reset.swap(false, Ordering::SeqCst) {
+        // The service has applied the reset; its answer goes nowhere.
+        return Ok(());
+    }
+    out += &format!("content-length: {}\r\n\r\n", bytes.len());
+    conn.write_all(out.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.write_all(&bytes).await.map_err(|e| e.to_string())?;
+    conn.shutdown().await.map_err(|e| e.to_string())
 }

@@ -2,6 +2,7 @@
 
 use reclaim_client::api::Timeouts;
 use reclaim_client::flow::Screen;
+use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::sessions::Step;
 use reclaim_protocol::RecoveryAction;
 
@@ -39,6 +40,21 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         st.flow.reasons,
         st.flow.error
     );
+    // What the device's engine and the service found, in numbers and codes.
+    let sub = laptop.submission().unwrap();
+    assert!(sub.device_verified && sub.live, "{sub:?}");
+    assert!(
+        sub.face_match
+            .is_some_and(|f| f.score.is_some_and(|s| s >= f.threshold)),
+        "{sub:?}"
+    );
+    let sent = sub.sent.as_ref().unwrap();
+    assert_eq!(sent.algorithm, "EdDSA");
+    assert!(sent.evidence > 1 && sent.token_bytes > 0, "{sent:?}");
+    let decided = sub.decision.as_ref().unwrap();
+    assert_eq!(decided.outcome, Outcome::Approved);
+    assert!(decided.reverified, "the server judged the evidence itself");
+    assert!(decided.reasons.is_empty() && decided.message.is_none());
 
     let weak = laptop.check_password("Password123!").await.unwrap();
     assert!(!weak.acceptable && !weak.problems.is_empty());
@@ -55,6 +71,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
     // Done: nothing of the person is kept; the next recovery starts clean.
     laptop.start_over();
     assert_eq!(laptop.screen(), Screen::Start);
+    assert!(laptop.submission().is_none(), "forgotten with the person");
     assert!(
         laptop.check_password(NEW_PASSWORD).await.is_err(),
         "the grant was forgotten"
@@ -81,6 +98,16 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         st.flow.result.as_ref().map(|r| r.action),
         Some(RecoveryAction::ResetMfa)
     );
+    // The template never leaves the server: the device judged liveness alone.
+    let sub = laptop.submission().unwrap();
+    assert!(
+        sub.device_verified && sub.live && sub.face_match.is_none(),
+        "{sub:?}"
+    );
+    assert_eq!(
+        sub.decision.as_ref().map(|d| d.outcome),
+        Some(Outcome::Approved)
+    );
     server.running.stop().await;
 }
 
@@ -96,6 +123,11 @@ async fn someone_else_with_the_id_is_refused_and_told_what_to_do() {
         "{:?}",
         st.reasons
     );
+    // The device's engine refused, so nothing was sent.
+    let sub = laptop.submission().unwrap();
+    assert!(!sub.device_verified, "{sub:?}");
+    assert!(sub.device_reasons.iter().any(|r| r == "face_mismatch"));
+    assert!(sub.sent.is_none() && sub.decision.is_none(), "{sub:?}");
     assert_password_unchanged(&server).await;
     // Retrying starts a new session at the first step.
     let st = laptop.retry().await.unwrap();
