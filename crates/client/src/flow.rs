@@ -3,10 +3,11 @@
 //! feeds their results here, so every transition is tested without a camera, a model
 //! or a server.
 
-use reclaim_protocol::wire::decision::{Decision, Outcome as Verdict};
+use reclaim_protocol::wire::decision::{Decision, Outcome};
 use reclaim_protocol::wire::limits::MAX_LOGIN_CHARS;
 use reclaim_protocol::wire::sessions::{SessionState, Step};
 use reclaim_protocol::{ChallengeAction, PasswordPolicy, RecoveryAction};
+use reclaim_verify::document::Side;
 use serde::Serialize;
 
 use crate::error::{ClientError, Result};
@@ -34,15 +35,9 @@ pub enum Screen {
     Error,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    Front,
-    Back,
-}
-
+/// A change the service applied (or had already applied).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outcome {
+pub struct Applied {
     pub action: RecoveryAction,
     pub already_completed: bool,
     /// Set when the change waits (approved with notice and delay): when it takes effect.
@@ -75,7 +70,7 @@ pub struct FlowState {
     pub error: Option<String>,
     pub password_policy: Option<PasswordPolicy>,
     pub password_error: Option<String>,
-    pub result: Option<Outcome>,
+    pub result: Option<Applied>,
     pub handoff: Option<HandoffView>,
     pub can_handoff: bool,
     /// The actions the start screen offers: those the service's directory can perform
@@ -216,29 +211,29 @@ impl Flow {
         match decision {
             Decision::Approved {
                 password_policy, ..
-            } => self.conclude(Verdict::Approved, &[], Some(*password_policy)),
-            Decision::Review { .. } => self.conclude(Verdict::Review, &[], None),
-            Decision::Rejected { reasons, .. } => self.conclude(Verdict::Rejected, reasons, None),
+            } => self.conclude(Outcome::Approved, &[], Some(*password_policy)),
+            Decision::Review { .. } => self.conclude(Outcome::Review, &[], None),
+            Decision::Rejected { reasons, .. } => self.conclude(Outcome::Rejected, reasons, None),
         }
     }
 
     /// The screen an outcome leads to, with the reasons the person is shown.
-    fn conclude(&mut self, outcome: Verdict, reasons: &[String], policy: Option<PasswordPolicy>) {
+    fn conclude(&mut self, outcome: Outcome, reasons: &[String], policy: Option<PasswordPolicy>) {
         let st = &mut self.state;
         // Public codes only, the server's way: the device's own engine names every check
         // that fired, and a spoof caught on the device must read as one neutral sentence
         // just as one caught by the server does (reclaim_protocol::codes).
         st.reasons = reclaim_protocol::codes::public_texts(reasons);
         st.screen = match outcome {
-            Verdict::Approved => {
+            Outcome::Approved => {
                 st.password_policy = policy;
                 match st.action {
                     Some(RecoveryAction::ResetPassword) => Screen::Password,
                     _ => Screen::Applying,
                 }
             }
-            Verdict::Review => Screen::Review,
-            Verdict::Rejected => Screen::Refused,
+            Outcome::Review => Screen::Review,
+            Outcome::Rejected => Screen::Refused,
         };
         if st.screen == Screen::Refused && st.reasons.is_empty() {
             st.reasons
@@ -248,7 +243,7 @@ impl Flow {
 
     /// The device's own engine refused before anything was sent.
     pub fn refused_locally(&mut self, reasons: Vec<String>) {
-        self.conclude(Verdict::Rejected, &reasons, None);
+        self.conclude(Outcome::Rejected, &reasons, None);
     }
 
     pub fn applying(&mut self) -> Result<()> {
@@ -258,7 +253,7 @@ impl Flow {
         Ok(())
     }
 
-    pub fn applied(&mut self, outcome: Outcome) {
+    pub fn applied(&mut self, outcome: Applied) {
         self.state.result = Some(outcome);
         self.state.screen = Screen::Done;
     }
@@ -304,15 +299,15 @@ impl Flow {
         match session_state {
             SessionState::Completed => {
                 if let Some(action) = self.state.action {
-                    self.applied(Outcome {
+                    self.applied(Applied {
                         action,
                         already_completed: false,
                         effective_at: None,
                     });
                 }
             }
-            SessionState::Rejected => self.conclude(Verdict::Rejected, &[], None),
-            SessionState::Review => self.conclude(Verdict::Review, &[], None),
+            SessionState::Rejected => self.conclude(Outcome::Rejected, &[], None),
+            SessionState::Review => self.conclude(Outcome::Review, &[], None),
             SessionState::Expired => self.failed(reclaim_protocol::Code::SessionExpired.as_str()),
             SessionState::Open | SessionState::Approved | SessionState::Failed => {}
         }
@@ -392,7 +387,7 @@ mod tests {
             Some(PasswordPolicy::SINGLE_FACTOR)
         );
         f.applying().unwrap();
-        f.applied(Outcome {
+        f.applied(Applied {
             action: RecoveryAction::ResetPassword,
             already_completed: false,
             effective_at: None,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::codes::RESET_ENDED;
-use reclaim_protocol::wire::decision::{Decision as ServiceDecision, Outcome as Verdict};
+use reclaim_protocol::wire::decision::{Decision as ServiceDecision, Outcome};
 use reclaim_protocol::wire::evidence::EvidenceName;
 use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
 use reclaim_protocol::wire::password::PasswordCheckAnswer;
@@ -21,6 +21,7 @@ use reclaim_protocol::wire::resets::ResetAnswer;
 use reclaim_protocol::wire::sessions::SessionView;
 use reclaim_protocol::{ChallengeAction, Code, RecoveryAction};
 use reclaim_verify::decision::{Decision, Verification};
+use reclaim_verify::document::Side;
 use reclaim_verify::{Engines, Reference};
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -29,7 +30,7 @@ use crate::api::{ApiClient, EvidenceItem};
 use crate::attestation::{attest, AttestationInput};
 use crate::capture::{Capture, Mode};
 use crate::error::{ClientError, Result};
-use crate::flow::{Flow, FlowState, HandoffView, Outcome, Screen};
+use crate::flow::{Applied, Flow, FlowState, HandoffView, Screen};
 use crate::frames::{CameraInfo, FrameSource, Scene};
 use crate::guidance::Guidance;
 use crate::handoff::{qr_svg, same_server};
@@ -109,7 +110,7 @@ pub struct Sent {
 /// The service's decision without the grant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decided {
-    pub outcome: Verdict,
+    pub outcome: Outcome,
     /// Public reason codes, as the service sent them.
     pub reasons: Vec<String>,
     /// The service judged the evidence with its own engine.
@@ -122,13 +123,13 @@ impl Decided {
     fn of(decision: &ServiceDecision) -> Decided {
         match decision {
             ServiceDecision::Approved { reverified, .. } => Decided {
-                outcome: Verdict::Approved,
+                outcome: Outcome::Approved,
                 reasons: Vec::new(),
                 reverified: *reverified,
                 message: None,
             },
             ServiceDecision::Review { message } => Decided {
-                outcome: Verdict::Review,
+                outcome: Outcome::Review,
                 reasons: Vec::new(),
                 reverified: false,
                 message: Some(message.clone()),
@@ -138,7 +139,7 @@ impl Decided {
                 reverified,
                 message,
             } => Decided {
-                outcome: Verdict::Rejected,
+                outcome: Outcome::Rejected,
                 reasons: reasons.clone(),
                 reverified: *reverified,
                 message: message.clone(),
@@ -332,7 +333,7 @@ impl Recovery {
         let st = self.flow.state();
         match st.screen {
             Screen::Document => {
-                let back = st.document_side == Some(crate::flow::Side::Back);
+                let back = st.document_side == Some(Side::Back);
                 let front = if back {
                     self.front.as_ref().map(|f| f.image.clone())
                 } else {
@@ -402,7 +403,7 @@ impl Recovery {
             .take_ready_card()
             .ok_or(ClientError::OutOfOrder("document_not_ready"))?;
         let captured = Captured { image: card.frame };
-        let back = self.flow.state().document_side == Some(crate::flow::Side::Back);
+        let back = self.flow.state().document_side == Some(Side::Back);
         if back {
             self.back = Some(captured);
         } else {
@@ -573,7 +574,7 @@ impl Recovery {
                     ResetAnswer::Completed {
                         action,
                         already_completed,
-                    } => Outcome {
+                    } => Applied {
                         action,
                         already_completed,
                         effective_at: None,
@@ -581,7 +582,7 @@ impl Recovery {
                     ResetAnswer::Scheduled {
                         action,
                         effective_at,
-                    } => Outcome {
+                    } => Applied {
                         action,
                         already_completed: false,
                         effective_at: Some(effective_at),
