@@ -37,7 +37,6 @@ use reclaim_verify::face::FaceEmbedding;
 use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::api::{json, ApiError, Body};
 use crate::audit::{self, Entry};
@@ -47,8 +46,9 @@ use crate::engine::{template_model, Evidence};
 use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
 use crate::sessions::{self, login_key, Holder, Session};
-use crate::store::{now, StoreError};
-use crate::{limits, replay_store, App};
+use crate::store::replay as replay_store;
+use crate::store::{self, now, StoreError};
+use crate::{limits, App};
 
 /// Most selfie frames one attestation may carry (the engine's capture limits are the same).
 pub use reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES;
@@ -507,13 +507,9 @@ pub fn password_policy(app: &App) -> PasswordPolicy {
 }
 
 async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>, ApiError> {
-    let row = sqlx::query("SELECT template_sealed FROM templates WHERE user_ref = $1")
-        .bind(user_ref)
-        .fetch_optional(&app.store.pool)
-        .await
-        .map_err(StoreError::from)?;
-    let Some(row) = row else { return Ok(None) };
-    let sealed: String = row.try_get(0).map_err(StoreError::from)?;
+    let Some(sealed) = store::templates::sealed(&app.store, user_ref).await? else {
+        return Ok(None);
+    };
     let bytes = app.keys.open("template", &sealed)?;
     let model = template_model().map_err(|e| ApiError::new(Code::InternalError, e))?;
     // A template from another model cannot be compared: the user is treated as new.
@@ -803,18 +799,10 @@ async fn record_outcome(
     let t = now();
     // One transaction: the grant, the session's state, the kept capture and the audit entry
     // commit together (a crash between them would let the capture be sent again unseen).
-    let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
-    let spent = sqlx::query(
-        "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
-    )
-    .bind(outcome.as_str())
-    .bind(joined(reasons))
-    .bind(&session.id)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::from)?
-    .rows_affected();
-    if spent != 1 {
+    let mut tx = app.store.begin().await?;
+    let spent =
+        store::sessions::spend(&mut tx, &session.id, outcome.as_str(), &joined(reasons)).await?;
+    if !spent {
         tx.rollback().await.map_err(StoreError::from)?;
         return Err(ApiError::new(
             Code::NonceReplayed,
@@ -842,22 +830,22 @@ async fn record_outcome(
             None => None,
         };
         let hash = secret_hash(&secret);
-        sqlx::query(
-            "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at, apply_after) \
-             VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL, $9)",
+        let user_ref = session.user_ref.clone().unwrap_or_default();
+        store::resets::insert(
+            &mut tx,
+            store::resets::NewGrant {
+                id: &hash,
+                session_id: &session.id,
+                user_ref: &user_ref,
+                login: &session.login,
+                action: session.action,
+                expires_at,
+                template_sealed,
+                created_at: t,
+                apply_after,
+            },
         )
-        .bind(&hash)
-        .bind(&session.id)
-        .bind(session.user_ref.clone().unwrap_or_default())
-        .bind(&session.login)
-        .bind(session.action.as_str())
-        .bind(expires_at)
-        .bind(template_sealed)
-        .bind(t)
-        .bind(apply_after)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
         grant_hash = Some(hash);
         grant = Some((secret, expires_at));
     }
@@ -969,23 +957,19 @@ async fn keep_for_review(
     );
     let sealed = app.keys.seal("review evidence", &plain)?;
     let t = now();
-    sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(&session.id)
-        .bind(sealed)
-        .bind(joined(reasons))
-        .bind(t)
-        .bind(t + app.config.policy.review_retention_s as i64)
-        .execute(&app.store.writer)
-        .await
-        .map_err(StoreError::from)?;
+    store::reviews::insert(
+        &app.store,
+        &session.id,
+        &sealed,
+        &joined(reasons),
+        t,
+        t + app.config.policy.review_retention_s as i64,
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes review evidence past its retention.
 pub async fn expire_reviews(app: &App) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM reviews WHERE delete_after < $1")
-        .bind(now())
-        .execute(&app.store.writer)
-        .await?
-        .rows_affected())
+    store::reviews::expire(&app.store).await
 }

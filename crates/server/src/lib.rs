@@ -27,7 +27,6 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
-pub mod replay_store;
 pub mod reset;
 pub mod sessions;
 pub mod store;
@@ -45,6 +44,8 @@ use tokio::sync::Semaphore;
 pub use config::Config;
 use config::DirectoryConfig;
 use crypto::Keys;
+/// The replay check's store, by its former name (`reclaim_server::replay_store`).
+pub use store::replay as replay_store;
 use store::Store;
 
 /// Requests with evidence one instance admits at once.
@@ -245,7 +246,7 @@ async fn background(app: Arc<App>) {
             tracing::warn!(code = e.code().as_str(), "checkpoint failed");
         }
         limits::prune_in_background(&app.store).await;
-        replay_store::prune_in_background(&app.store).await;
+        store::replay::prune_in_background(&app.store).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

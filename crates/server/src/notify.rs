@@ -42,13 +42,12 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reclaim_protocol::RecoveryAction;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::api::ApiError;
 use crate::audit::{self, Entry};
 use crate::config::{ConfigError, NotifyConfig, RelaySecurity};
 use crate::crypto::{new_id, new_secret, secret_hash, CryptoError, Keys};
-use crate::store::{now, Store, StoreError};
+use crate::store::{self, now, Store, StoreError, Tx};
 use crate::App;
 
 /// At most this many addresses are mailed per notice (a directory record with hundreds of
@@ -76,12 +75,6 @@ impl NotifyError {
             NotifyError::Store(e) => e.code(),
             NotifyError::Crypto(_) => Code::InternalError,
         }
-    }
-}
-
-impl From<sqlx::Error> for NotifyError {
-    fn from(e: sqlx::Error) -> NotifyError {
-        NotifyError::Store(e.into())
     }
 }
 
@@ -155,7 +148,7 @@ pub struct Queued {
 /// refusals from the second of a series on. Every mail carries a one-time link valid
 /// until `max(effective_at, at + notify.link_valid_days)`.
 pub async fn enqueue_recovery_notice(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     app: &App,
     n: &RecoveryNotice<'_>,
 ) -> Result<Queued, NotifyError> {
@@ -163,21 +156,7 @@ pub async fn enqueue_recovery_notice(
     let refusal_in_series = match n.kind {
         NoticeKind::Refused => {
             let quiet_s = (cfg.refusal_quiet_days * 86_400) as i64;
-            // One statement, so concurrent refusals (or instances) count each other: the
-            // row's lock orders them on PostgreSQL, SQLite has one writer.
-            let count: i64 = sqlx::query(
-                "INSERT INTO refusal_series (user_ref, count, last_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (user_ref) DO UPDATE SET \
-                 count = CASE WHEN refusal_series.last_at < $3 THEN 1 ELSE refusal_series.count + 1 END, \
-                 last_at = $2 \
-                 RETURNING count",
-            )
-            .bind(n.user_ref)
-            .bind(n.at)
-            .bind(n.at - quiet_s)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
+            let count = store::notices::count_refusal(tx, n.user_ref, n.at, n.at - quiet_s).await?;
             if count <= 1 {
                 return Ok(Queued {
                     notices: 0,
@@ -211,19 +190,19 @@ pub async fn enqueue_recovery_notice(
     let expires_at = effective_at
         .unwrap_or(0)
         .max(n.at + (cfg.link_valid_days * 86_400) as i64);
-    sqlx::query(
-        "INSERT INTO notice_links (token_hash, user_ref, session_id, action, kind, happened_at, effective_at, expires_at, used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+    store::notices::insert_link(
+        tx,
+        store::notices::NewLink {
+            token_hash: &token_hash,
+            user_ref: n.user_ref,
+            session_id: n.session_id,
+            action: n.action.as_str(),
+            kind: n.kind.as_str(),
+            happened_at: n.at,
+            effective_at,
+            expires_at,
+        },
     )
-    .bind(&token_hash)
-    .bind(n.user_ref)
-    .bind(n.session_id)
-    .bind(n.action.as_str())
-    .bind(n.kind.as_str())
-    .bind(n.at)
-    .bind(effective_at)
-    .bind(expires_at)
-    .execute(&mut **tx)
     .await?;
     let link = zeroize::Zeroizing::new(format!(
         "{}/v1/notices/{}",
@@ -236,18 +215,18 @@ pub async fn enqueue_recovery_notice(
     for to in &recipients {
         let id = new_id()?;
         let sealed = app.keys.seal(SEAL_PURPOSE, body.as_bytes())?;
-        sqlx::query(
-            "INSERT INTO notices (id, user_ref, kind, recipient, subject, body_sealed, created_at, attempts, next_try_at, lease_until, sent_at, gave_up_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 0, NULL, NULL)",
+        store::notices::insert(
+            tx,
+            store::notices::NewNotice {
+                id: &id,
+                user_ref: n.user_ref,
+                kind: n.kind.as_str(),
+                recipient: to,
+                subject: &subject,
+                body_sealed: &sealed,
+                created_at: t,
+            },
         )
-        .bind(&id)
-        .bind(n.user_ref)
-        .bind(n.kind.as_str())
-        .bind(to)
-        .bind(&subject)
-        .bind(&sealed)
-        .bind(t)
-        .execute(&mut **tx)
         .await?;
     }
     Ok(Queued {
@@ -289,13 +268,7 @@ fn usable_addresses(to: &[String]) -> Vec<String> {
 /// True after someone used a "this wasn't me" link for the account, until an
 /// administrator clears it with [`unlock_self_service`].
 pub async fn self_service_locked(app: &App, user_ref: &str) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("SELECT 1 FROM self_service_locks WHERE user_ref = $1")
-            .bind(user_ref)
-            .fetch_optional(&app.store.pool)
-            .await?
-            .is_some(),
-    )
+    store::notices::locked(&app.store, user_ref).await
 }
 
 /// Clears the self-service lock of `user_ref` (an administrator, `actor` = `admin:<name>`);
@@ -306,13 +279,9 @@ pub async fn unlock_self_service(
     user_ref: &str,
     actor: &str,
 ) -> Result<bool, StoreError> {
-    let mut tx = store.writer.begin().await?;
-    let removed = sqlx::query("DELETE FROM self_service_locks WHERE user_ref = $1")
-        .bind(user_ref)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
+    let mut tx = store.begin().await?;
+    let removed = store::notices::unlock(&mut tx, user_ref).await?;
+    if !removed {
         tx.rollback().await?;
         return Ok(false);
     }
@@ -592,17 +561,9 @@ pub fn spawn_sender(app: Arc<App>) -> SenderTask {
 /// instances (or calls) never send one notice twice while its lease holds.
 pub async fn send_due(app: &App, mailer: &Mailer) -> Result<usize, StoreError> {
     let t = now();
-    let due = sqlx::query(
-        "SELECT id FROM notices WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $1 AND lease_until < $1 \
-         ORDER BY next_try_at LIMIT $2",
-    )
-    .bind(t)
-    .bind(BATCH)
-    .fetch_all(&app.store.pool)
-    .await?;
+    let due = store::notices::due(&app.store, t, BATCH).await?;
     let mut sent = 0;
-    for row in due {
-        let id: String = row.try_get(0)?;
+    for id in due {
         if send_one(app, mailer, &id).await? {
             sent += 1;
         }
@@ -612,30 +573,16 @@ pub async fn send_due(app: &App, mailer: &Mailer) -> Result<usize, StoreError> {
 
 async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreError> {
     let t = now();
-    let claimed = sqlx::query(
-        "UPDATE notices SET lease_until = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $3 AND lease_until < $3",
-    )
-    .bind(t + mailer.lease_s)
-    .bind(id)
-    .bind(t)
-    .execute(&app.store.writer)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
+    let Some(store::notices::Claimed {
+        recipient,
+        subject,
+        body_sealed: sealed,
+        attempts,
+        user_ref,
+    }) = store::notices::claim(&app.store, id, t, t + mailer.lease_s).await?
+    else {
         return Ok(false);
-    }
-    let row = sqlx::query(
-        "SELECT recipient, subject, body_sealed, attempts, user_ref FROM notices WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&app.store.pool)
-    .await?;
-    let recipient: String = row.try_get(0)?;
-    let subject: String = row.try_get(1)?;
-    let sealed: String = row.try_get(2)?;
-    let attempts: i64 = row.try_get(3)?;
-    let user_ref: String = row.try_get(4)?;
+    };
     let message = match build_message(app, mailer, id, &recipient, &subject, &sealed) {
         Ok(m) => m,
         Err(why) => {
@@ -647,13 +594,7 @@ async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreErr
     };
     match mailer.transport.send(message).await {
         Ok(_) => {
-            sqlx::query(
-                "UPDATE notices SET sent_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
-            )
-            .bind(now())
-            .bind(id)
-            .execute(&app.store.writer)
-            .await?;
+            store::notices::sent(&app.store, id, now()).await?;
             tracing::info!(notice = id, attempt = attempts, "recovery notice sent");
             Ok(true)
         }
@@ -672,13 +613,7 @@ async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreErr
                 give_up(app, id, &user_ref, attempts, class).await?;
             } else {
                 let delay = backoff(app.config.notify.retry_base_s, attempts);
-                sqlx::query(
-                    "UPDATE notices SET next_try_at = $1, lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
-                )
-                .bind(now() + delay)
-                .bind(id)
-                .execute(&app.store.writer)
-                .await?;
+                store::notices::retry_at(&app.store, id, now() + delay).await?;
                 tracing::warn!(
                     notice = id,
                     attempt = attempts,
@@ -740,16 +675,9 @@ async fn give_up(
     attempts: i64,
     why: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = app.store.writer.begin().await?;
-    let done = sqlx::query(
-        "UPDATE notices SET gave_up_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done != 1 {
+    let mut tx = app.store.begin().await?;
+    let done = store::notices::give_up(&mut tx, id, now()).await?;
+    if !done {
         tx.rollback().await?;
         return Ok(());
     }
@@ -800,15 +728,7 @@ fn smtp_error_class(e: &lettre::transport::smtp::Error) -> &'static str {
 /// Largest body accepted by the link's POST: the form sends none.
 const MAX_LINK_BODY: u64 = 1024;
 
-struct LinkRow {
-    session_id: String,
-    action: String,
-    kind: String,
-    happened_at: i64,
-    effective_at: Option<i64>,
-    expires_at: i64,
-    used_at: Option<i64>,
-}
+use crate::store::notices::Link as LinkRow;
 
 /// The hash to look a link token up by; `None` for text that cannot be one of ours (it
 /// then gets the same answer as an unknown token). Only the hash reaches the database,
@@ -823,22 +743,7 @@ fn token_key(token: &str) -> Option<String> {
 }
 
 async fn load_link(app: &App, key: &str) -> Result<Option<LinkRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT session_id, action, kind, happened_at, effective_at, expires_at, used_at FROM notice_links WHERE token_hash = $1",
-    )
-    .bind(key)
-    .fetch_optional(&app.store.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(LinkRow {
-        session_id: r.try_get(0)?,
-        action: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        happened_at: r.try_get(3)?,
-        effective_at: r.try_get(4)?,
-        expires_at: r.try_get(5)?,
-        used_at: r.try_get(6)?,
-    }))
+    store::notices::load_link(&app.store, key).await
 }
 
 /// What the link's state is, for an answer.
@@ -892,17 +797,9 @@ pub async fn link_confirm_handler(
         return Ok(neutral(StatusCode::NOT_FOUND));
     };
     let t = now();
-    let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
+    let mut tx = app.store.begin().await?;
     // Single use: only the request whose update spends the token goes on.
-    let spent = sqlx::query(
-        "UPDATE notice_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-         RETURNING user_ref, session_id, kind",
-    )
-    .bind(t)
-    .bind(&key)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(StoreError::from)?;
+    let spent = store::notices::spend_link(&mut tx, &key, t).await?;
     let Some(row) = spent else {
         tx.rollback().await.map_err(StoreError::from)?;
         let status = match load_link(&app, &key).await? {
@@ -911,19 +808,13 @@ pub async fn link_confirm_handler(
         };
         return Ok(neutral(status));
     };
-    let user_ref: String = row.try_get(0).map_err(StoreError::from)?;
-    let session_id: String = row.try_get(1).map_err(StoreError::from)?;
-    let kind: String = row.try_get(2).map_err(StoreError::from)?;
+    let store::notices::SpentLink {
+        user_ref,
+        session_id,
+        kind,
+    } = row;
     let cancelled = crate::reset::cancel_for_account(&mut tx, &user_ref).await?;
-    sqlx::query(
-        "INSERT INTO self_service_locks (user_ref, locked_at, reason) VALUES ($1, $2, 'recovery_disputed') \
-         ON CONFLICT (user_ref) DO NOTHING",
-    )
-    .bind(&user_ref)
-    .bind(t)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::from)?;
+    store::notices::lock(&mut tx, &user_ref, t).await?;
     audit::append_in(
         &mut tx,
         &app.keys,

@@ -32,14 +32,14 @@ use reclaim_protocol::wire::error::ResetStatus;
 use reclaim_protocol::wire::password::{PasswordCheckAnswer, PasswordCheckRequest, Problem};
 use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, ResetRequest};
 use reclaim_protocol::{check_password, PasswordProblem, RecoveryAction};
-use sqlx::Row;
 use zeroize::Zeroizing;
 
 use crate::api::{json, ApiError, Body};
 use crate::audit::{self, Entry};
 use crate::crypto::secret_hash;
 use crate::decision::password_policy;
-use crate::store::{now, StoreError};
+use crate::store::resets::Grant;
+use crate::store::{self, now, StoreError};
 use crate::App;
 
 /// Transient directory failures in a row after which a pending reset is given up. With
@@ -116,52 +116,8 @@ fn bounded_password(password: &str) -> Result<(), ApiError> {
     })
 }
 
-struct Grant {
-    id: String,
-    session_id: String,
-    user_ref: String,
-    login: String,
-    action: RecoveryAction,
-    state: String,
-    expires_at: i64,
-    template_sealed: Option<String>,
-    password_sealed: Option<String>,
-    lease_until: i64,
-    attempts: i64,
-    /// A change approved with notice and delay is applied no sooner (0: at once).
-    apply_after: i64,
-    /// The code a failed reset ended with.
-    failure: Option<String>,
-    /// Transient directory failures in a row while pending.
-    directory_failures: i64,
-}
-
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&app.store.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let action: String = r.try_get(4)?;
-    Ok(Some(Grant {
-        id: r.try_get(0)?,
-        session_id: r.try_get(1)?,
-        user_ref: r.try_get(2)?,
-        login: r.try_get(3)?,
-        action: RecoveryAction::parse(&action)
-            .ok_or_else(|| StoreError::Config("invalid action in grants".into()))?,
-        state: r.try_get(5)?,
-        expires_at: r.try_get(6)?,
-        template_sealed: r.try_get(7)?,
-        password_sealed: r.try_get(8)?,
-        lease_until: r.try_get(9)?,
-        attempts: r.try_get(10)?,
-        apply_after: r.try_get(11)?,
-        failure: r.try_get(12)?,
-        directory_failures: r.try_get(13)?,
-    }))
+    store::resets::load(&app.store, id).await
 }
 
 fn grant_invalid() -> ApiError {
@@ -311,11 +267,7 @@ pub async fn reset_handler(
             };
             let problems = problems_for(&app, &user, &password)?;
             if !problems.is_empty() {
-                sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")
-                    .bind(&grant.id)
-                    .execute(&app.store.writer)
-                    .await
-                    .map_err(StoreError::from)?;
+                store::resets::count_attempt(&app.store, &grant.id).await?;
                 return Err(ApiError::new(
                     Code::PasswordRefused,
                     "the new password does not meet the policy",
@@ -336,19 +288,8 @@ pub async fn reset_handler(
     } else {
         t + app.config.policy.reset_lease_s as i64
     };
-    let moved = sqlx::query(
-        "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = $4 \
-         WHERE id = $2 AND state = 'issued' AND expires_at > $3",
-    )
-    .bind(sealed)
-    .bind(&grant.id)
-    .bind(t)
-    .bind(lease_until)
-    .execute(&app.store.writer)
-    .await
-    .map_err(StoreError::from)?
-    .rows_affected();
-    if moved != 1 {
+    let moved = store::resets::to_pending(&app.store, &grant.id, sealed, t, lease_until).await?;
+    if !moved {
         // Another request moved it first: answer with whatever it became.
         let again = load_grant(&app, &grant.id)
             .await?
@@ -409,23 +350,7 @@ fn grant_cancelled() -> ApiError {
     )
 }
 
-/// Cancels what a "this wasn't me" notice can still stop for the account: every grant not
-/// yet used, and every delayed change not yet due. A change already being applied is not
-/// touched (it may have reached the directory). Returns how many were cancelled.
-pub async fn cancel_for_account(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user_ref: &str,
-) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE grants SET state = 'cancelled', password_sealed = NULL, template_sealed = NULL \
-         WHERE user_ref = $1 AND (state = 'issued' OR (state = 'pending' AND apply_after > $2))",
-    )
-    .bind(user_ref)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
+pub use crate::store::resets::cancel_for_account;
 
 fn completed_response(action: RecoveryAction, already: bool) -> Response {
     json(
@@ -523,14 +448,14 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
     if grant.state != "pending" || grant.lease_until > t {
         return Ok(Resumed::StillPending(None));
     }
-    let leased = sqlx::query("UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3")
-        .bind(t + app.config.policy.reset_lease_s as i64)
-        .bind(&grant.id)
-        .bind(grant.lease_until)
-        .execute(&app.store.writer)
-        .await?
-        .rows_affected();
-    if leased != 1 {
+    let leased = store::resets::take_lease(
+        &app.store,
+        &grant.id,
+        grant.lease_until,
+        t + app.config.policy.reset_lease_s as i64,
+    )
+    .await?;
+    if !leased {
         return Ok(Resumed::StillPending(None));
     }
     // A lease taken before means an earlier attempt may have reached the directory; a
@@ -555,10 +480,7 @@ async fn apply_leased(
             })
         }
         Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
-            sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0, directory_failures = 0 WHERE id = $1 AND state = 'pending'")
-                .bind(&grant.id)
-                .execute(&app.store.writer)
-                .await?;
+            store::resets::back_to_issued(&app.store, &grant.id).await?;
             audit::append(
                 &app.store,
                 &app.keys,
@@ -603,12 +525,7 @@ async fn apply_leased(
             );
             // Release the lease but keep it non-zero (the next attempt must check first),
             // and not before the backoff: a directory that is down is not asked every 2 s.
-            sqlx::query("UPDATE grants SET lease_until = $1, directory_failures = $2 WHERE id = $3 AND state = 'pending'")
-                .bind(now() + delay)
-                .bind(failures)
-                .bind(&grant.id)
-                .execute(&app.store.writer)
-                .await?;
+            store::resets::back_off(&app.store, &grant.id, now() + delay, failures).await?;
             app.metrics.reset("pending");
             Ok(Resumed::StillPending(Some(e)))
         }
@@ -628,26 +545,17 @@ async fn fail(
     error: &DirectoryError,
     outcome_unknown: bool,
 ) -> Result<(), StoreError> {
-    let mut tx = app.store.writer.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE grants SET state = 'failed', failure = $1, password_sealed = NULL, template_sealed = NULL, lease_until = 0 \
-         WHERE id = $2 AND state = $3",
+    if !store::resets::fail(
+        &app.store,
+        &grant.id,
+        &grant.session_id,
+        from,
+        code.as_str(),
     )
-    .bind(code.as_str())
-    .bind(&grant.id)
-    .bind(from)
-    .execute(&mut *tx)
     .await?
-    .rows_affected();
-    if moved != 1 {
-        tx.rollback().await?;
+    {
         return Ok(());
     }
-    sqlx::query("UPDATE sessions SET state = 'failed' WHERE id = $1")
-        .bind(&grant.session_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     tracing::warn!(
         code = code.as_str(),
         directory_code = error.code().as_str(),
@@ -722,34 +630,9 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
 }
 
 async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
-    let t = now();
-    let mut tx = app.store.writer.begin().await?;
-    let done = sqlx::query("UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'")
-        .bind(t)
-        .bind(&grant.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if done != 1 {
-        tx.rollback().await?;
+    if !store::resets::complete(&app.store, grant, now()).await? {
         return Ok(());
     }
-    if let Some(template) = &grant.template_sealed {
-        sqlx::query(
-            "INSERT INTO templates (user_ref, template_sealed, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_ref) DO UPDATE SET template_sealed = $2, updated_at = $3",
-        )
-        .bind(&grant.user_ref)
-        .bind(template)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("UPDATE sessions SET state = 'completed' WHERE id = $1")
-        .bind(&grant.session_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     audit::append(
         &app.store,
         &app.keys,
@@ -772,13 +655,9 @@ async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
 
 /// Resumes every pending reset whose lease has run out (at start, and periodically).
 pub async fn resume_pending(app: &App) -> Result<usize, StoreError> {
-    let rows = sqlx::query("SELECT id FROM grants WHERE state = 'pending' AND lease_until < $1")
-        .bind(now())
-        .fetch_all(&app.store.pool)
-        .await?;
+    let ids = store::resets::pending_due(&app.store).await?;
     let mut done = 0;
-    for r in rows {
-        let id: String = r.try_get(0)?;
+    for id in ids {
         if let Resumed::Completed { .. } = resume(app, &id).await? {
             done += 1;
         }
