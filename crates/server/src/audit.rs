@@ -30,7 +30,6 @@
 //! Details hold digests and codes, never a password, token, grant or biometric value.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::crypto::Keys;
 use crate::store::audit::{Head, StoredEntry};
 use crate::store::resets::IssuedGrant;
@@ -57,38 +55,6 @@ pub const CHECKPOINT_TARGET: &str = "reclaim::audit::checkpoint";
 /// How far a grant's `apply_after` may be earlier than its decision's time plus delay
 /// (the decision's clock is read a moment after the grant's).
 const DELAY_SLACK_S: i64 = 60;
-
-/// `[audit]`: the checkpoints that anchor the chain outside the database.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// Seconds between checkpoints while the chain grows (one is always taken at start
-    /// and at shutdown). A tail cut after the last checkpoint is found only from the
-    /// database itself (the head MAC), so shorter is safer; each is one log line.
-    pub checkpoint_interval_s: u64,
-    /// Also append each checkpoint (one JSON line) to this file.
-    pub checkpoint_file: Option<PathBuf>,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        AuditConfig {
-            checkpoint_interval_s: 300,
-            checkpoint_file: None,
-        }
-    }
-}
-
-impl AuditConfig {
-    pub fn check(&self) -> Result<(), ConfigError> {
-        if self.checkpoint_interval_s == 0 || self.checkpoint_interval_s > 24 * 3600 {
-            return Err(ConfigError(
-                "audit.checkpoint_interval_s must be 1 to 86400".into(),
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// One entry to append.
 pub struct Entry<'a> {

@@ -9,22 +9,14 @@
 //! the server's own run unless the operator trusts signed claims. A revoked key is refused
 //! everywhere from the next request on.
 
-use reclaim_protocol::Code;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use reclaim_protocol::wire::devices::{DeviceRegistration, DeviceView};
 use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
+use reclaim_protocol::Code;
 use reclaim_protocol::PublicDeviceKey;
 
-use crate::api::{client_addr, json, ApiError, Body};
 use crate::audit::{self, Entry};
 use crate::crypto::Keys;
+use crate::error::ApiError;
 use crate::store::{self, Store, StoreError};
-use crate::{limits, App};
 
 /// The tiers are the protocol's: the registration answer names them.
 pub use reclaim_protocol::wire::devices::Tier;
@@ -178,59 +170,5 @@ pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
             "this device's key has been revoked",
         )),
         Some(d) => Ok(d),
-    }
-}
-
-/// `POST /v1/devices`: an unmanaged device registers its key on first use.
-pub async fn register_handler(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Body(req): Body<DeviceRegistration>,
-) -> Result<Response, ApiError> {
-    let addr = client_addr(&app, &peer, &headers);
-    if let Err(wait) = limits::hit(
-        &app.store,
-        &format!("devreg:{addr}"),
-        3600,
-        app.config.limits.device_registrations_per_address_per_hour,
-    )
-    .await?
-    {
-        return Err(ApiError::too_many(Code::RateLimited, wait));
-    }
-    let name = req.name.as_deref().unwrap_or("unmanaged device");
-    match register(
-        &app.store,
-        &app.keys,
-        &req.public_key,
-        name,
-        Tier::Unmanaged,
-        "device",
-    )
-    .await
-    {
-        Ok(d) => Ok(json(
-            StatusCode::CREATED,
-            &DeviceView {
-                key_id: d.key_id,
-                tier: d.tier,
-            },
-        )),
-        // A key an admin registered (managed, or hardware after its TPM attestation) may
-        // re-register harmlessly: it keeps the tier the server gave it.
-        Err(DeviceError::AlreadyRegistered(kid, tier)) => Ok(json(
-            StatusCode::OK,
-            &DeviceView {
-                key_id: kid,
-                tier: Tier::parse(tier).unwrap_or(Tier::Managed),
-            },
-        )),
-        Err(DeviceError::Revoked(_)) => Err(ApiError::new(
-            Code::DeviceRevoked,
-            "this device's key has been revoked",
-        )),
-        Err(DeviceError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::new(e.code(), e.to_string())),
     }
 }

@@ -15,22 +15,24 @@
 //! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
 
 pub mod admission;
-pub mod api;
 pub mod audit;
 pub mod config;
 pub mod crypto;
-pub mod decision;
 pub mod devices;
 pub mod engine;
+pub mod error;
 pub mod hardware;
+pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
-pub mod reset;
-pub mod sessions;
+pub mod recovery;
 pub mod store;
 pub mod transport;
+
+#[cfg(test)]
+mod layers;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -202,7 +204,7 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = api::router(app.clone());
+    let router = http::router(app.clone());
     let server_config = app.config.server.clone();
     let trust_forwarded_for = app.config.trust_forwarded_for;
     // The chain as found at start is anchored before any request or the worker can add
@@ -236,10 +238,10 @@ async fn background(app: Arc<App>) {
     // the resets below; it is stopped with this worker (the handle aborts it on drop).
     let _notices = notify::spawn_sender(app.clone());
     loop {
-        if let Err(e) = reset::resume_pending(&app).await {
+        if let Err(e) = recovery::resets::resume_pending(&app).await {
             tracing::warn!(code = e.code().as_str(), "resuming pending resets failed");
         }
-        if let Err(e) = decision::expire_reviews(&app).await {
+        if let Err(e) = recovery::decision::expire_reviews(&app).await {
             tracing::warn!(code = e.code().as_str(), "expiring reviews failed");
         }
         if let Err(e) = app.store.checkpoint().await {

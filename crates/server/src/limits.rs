@@ -28,9 +28,9 @@
 
 use reclaim_protocol::Code;
 
-use crate::api::ApiError;
 use crate::config::Limits;
 use crate::devices::Tier;
+use crate::error::ApiError;
 use crate::store::{self, now, Store, StoreError};
 
 /// Counts one event under `key` in a window of `window_s`; `Err(retry_after_s)` once

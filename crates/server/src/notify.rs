@@ -28,11 +28,6 @@ use reclaim_protocol::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use lettre::message::header::{
     ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue as MailHeaderValue,
 };
@@ -41,12 +36,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reclaim_protocol::RecoveryAction;
-use sha2::{Digest, Sha256};
 
-use crate::api::ApiError;
 use crate::audit::{self, Entry};
 use crate::config::{ConfigError, NotifyConfig, RelaySecurity};
 use crate::crypto::{new_id, new_secret, secret_hash, CryptoError, Keys};
+use crate::error::ApiError;
 use crate::store::{self, now, Store, StoreError, Tx};
 use crate::App;
 
@@ -58,7 +52,7 @@ const BATCH: i64 = 20;
 /// The longest delay between two attempts, seconds.
 const MAX_BACKOFF_S: i64 = 3600;
 /// The link token's prefix (`nc_` + 256 random bits).
-const TOKEN_PREFIX: &str = "nc_";
+pub(crate) const TOKEN_PREFIX: &str = "nc_";
 const SEAL_PURPOSE: &str = "notice body";
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +92,7 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NoticeKind::Approved { .. } => "recovery_approved",
             NoticeKind::Refused => "recovery_refused",
@@ -400,7 +394,7 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
-fn action_words(action: &str) -> &'static str {
+pub(crate) fn action_words(action: &str) -> &'static str {
     match RecoveryAction::parse(action) {
         Some(RecoveryAction::ResetPassword) => "password reset",
         Some(RecoveryAction::ResetMfa) => "second factor (MFA) reset",
@@ -419,7 +413,7 @@ fn device_words(tier: &str) -> &'static str {
 }
 
 /// `2026-12-04 13:40 UTC`.
-fn utc(t: i64) -> String {
+pub(crate) fn utc(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil.
@@ -722,217 +716,6 @@ fn smtp_error_class(e: &lettre::transport::smtp::Error) -> &'static str {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// The link.
-
-/// Largest body accepted by the link's POST: the form sends none.
-const MAX_LINK_BODY: u64 = 1024;
-
-use crate::store::notices::Link as LinkRow;
-
-/// The hash to look a link token up by; `None` for text that cannot be one of ours (it
-/// then gets the same answer as an unknown token). Only the hash reaches the database,
-/// so lookup time says nothing about how much of a token matched.
-fn token_key(token: &str) -> Option<String> {
-    let ok = token.len() <= 128
-        && token.starts_with(TOKEN_PREFIX)
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| secret_hash(token))
-}
-
-async fn load_link(app: &App, key: &str) -> Result<Option<LinkRow>, StoreError> {
-    store::notices::load_link(&app.store, key).await
-}
-
-/// What the link's state is, for an answer.
-enum LinkState {
-    Usable(LinkRow),
-    /// Unknown (404).
-    Unknown,
-    /// Used or expired (410).
-    Spent,
-}
-
-async fn link_state(app: &App, token: &str) -> Result<LinkState, StoreError> {
-    let Some(key) = token_key(token) else {
-        return Ok(LinkState::Unknown);
-    };
-    Ok(match load_link(app, &key).await? {
-        None => LinkState::Unknown,
-        Some(l) if l.used_at.is_some() || l.expires_at <= now() => LinkState::Spent,
-        Some(l) => LinkState::Usable(l),
-    })
-}
-
-/// `GET /v1/notices/{token}`: describes what happened and offers the form. Changes nothing
-/// (mail scanners and link previews fetch it).
-pub async fn link_page_handler(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-) -> Result<Response, ApiError> {
-    Ok(match link_state(&app, &token).await? {
-        LinkState::Usable(l) => page(StatusCode::OK, &describe(&l), true),
-        LinkState::Unknown => neutral(StatusCode::NOT_FOUND),
-        LinkState::Spent => neutral(StatusCode::GONE),
-    })
-}
-
-/// `POST /v1/notices/{token}`: "this wasn't me". In one transaction: spends the token,
-/// cancels the account's pending change, locks self-service, appends `recovery_disputed`.
-pub async fn link_confirm_handler(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_LINK_BODY) {
-        return Ok(neutral(StatusCode::PAYLOAD_TOO_LARGE));
-    }
-    let Some(key) = token_key(&token) else {
-        return Ok(neutral(StatusCode::NOT_FOUND));
-    };
-    let t = now();
-    let mut tx = app.store.begin().await?;
-    // Single use: only the request whose update spends the token goes on.
-    let spent = store::notices::spend_link(&mut tx, &key, t).await?;
-    let Some(row) = spent else {
-        tx.rollback().await.map_err(StoreError::from)?;
-        let status = match load_link(&app, &key).await? {
-            None => StatusCode::NOT_FOUND,
-            Some(_) => StatusCode::GONE,
-        };
-        return Ok(neutral(status));
-    };
-    let store::notices::SpentLink {
-        user_ref,
-        session_id,
-        kind,
-    } = row;
-    let cancelled = crate::reset::cancel_for_account(&mut tx, &user_ref).await?;
-    store::notices::lock(&mut tx, &user_ref, t).await?;
-    audit::append_in(
-        &mut tx,
-        &app.keys,
-        Entry {
-            kind: "recovery_disputed",
-            // Whoever holds the link; the link's digest ties the entry to the notice.
-            actor: &format!("notice_link:{}", &key[..16]),
-            subject: &format!("user:{user_ref}"),
-            detail: serde_json::json!({
-                "user": user_ref,
-                "session": session_id,
-                "notice_kind": kind,
-                "link_sha256": key,
-                "cancelled": cancelled,
-                "self_service_locked": true,
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(
-        link = &key[..16],
-        cancelled,
-        "recovery disputed by its notice's link"
-    );
-    let text = if cancelled > 0 {
-        "Thank you. The pending change was cancelled, and self-service recovery is now locked for your account. Your IT department has been told through the audit log; contact them to unlock it."
-    } else {
-        "Thank you. No change was still pending (a change that already took effect cannot be undone from here), and self-service recovery is now locked for your account. Contact your IT department now: your account may be in someone else's hands."
-    };
-    Ok(page(StatusCode::OK, text, false))
-}
-
-fn describe(l: &LinkRow) -> String {
-    let what = action_words(&l.action);
-    let when = utc(l.happened_at);
-    let mut text = if l.kind == NoticeKind::Refused.as_str() {
-        format!("On {when}, someone asked for a {what} of your account through self-service recovery, and was refused.")
-    } else {
-        format!("On {when}, a {what} of your account was approved through self-service recovery.")
-    };
-    match l.effective_at {
-        Some(at) if at > now() => text.push_str(&format!(
-            " It takes effect on {} unless you cancel it here.",
-            utc(at)
-        )),
-        _ => {}
-    }
-    text.push_str(" If this was you, close this page. If it was not, the button below cancels any change still pending and locks self-service recovery for your account until your IT department unlocks it.");
-    // Session ids are not secret; they let the helpdesk find the case.
-    text.push_str(&format!(" Reference: session {}.", l.session_id));
-    text
-}
-
-/// The page's style, allowed by its hash in the Content-Security-Policy (no inline
-/// anything else, no scripts at all).
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;line-height:1.5;color:#1b1b1b}button{font-size:1em;padding:.6em 1.2em;background:#b3261e;color:#fff;border:0;border-radius:4px;cursor:pointer}";
-
-fn csp() -> String {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-}
-
-/// The same page for unknown, used and expired links: nothing to tell a guesser.
-fn neutral(status: StatusCode) -> Response {
-    page(
-        status,
-        "This link is not valid: it was already used, it has expired, or it never existed. If you think your account was recovered by someone else, contact your IT department.",
-        false,
-    )
-}
-
-fn page(status: StatusCode, text: &str, form: bool) -> Response {
-    let form = if form {
-        // No action attribute: the form posts to this page's own URL.
-        "<form method=\"post\"><button type=\"submit\">This wasn't me: cancel it and lock self-service</button></form>"
-    } else {
-        ""
-    };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>Account recovery notice</title><style>{STYLE}</style></head><body><h1>Account recovery notice</h1><p>{}</p>{form}</body></html>",
-        escape(text)
-    );
-    let mut response = (status, html).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1020,14 +803,6 @@ file = "/tmp/dir.json"
     }
 
     #[test]
-    fn tokens_that_cannot_be_ours_are_not_looked_up() {
-        assert!(token_key("nc_abcDEF-_09").is_some());
-        assert!(token_key("rg_abc").is_none());
-        assert!(token_key("nc_a/b").is_none());
-        assert!(token_key(&format!("nc_{}", "a".repeat(200))).is_none());
-    }
-
-    #[test]
     fn addresses_are_checked_deduplicated_and_bounded() {
         let many: Vec<String> = (0..20).map(|i| format!("u{i}@example.test")).collect();
         assert_eq!(usable_addresses(&many).len(), MAX_RECIPIENTS);
@@ -1038,18 +813,5 @@ file = "/tmp/dir.json"
             "a@example.test\r\nBcc: x@evil.test".into(),
         ]);
         assert_eq!(a, ["a@example.test"]);
-    }
-
-    #[test]
-    fn the_page_escapes_and_forbids_scripts() {
-        assert_eq!(
-            escape("<a href=\"x\">'&"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
-        );
-        let c = csp();
-        assert!(
-            c.contains("default-src 'none'") && !c.contains("unsafe"),
-            "{c}"
-        );
     }
 }

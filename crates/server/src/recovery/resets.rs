@@ -20,24 +20,20 @@
 //! [`MAX_DIRECTORY_FAILURES`] failures in a row (about a day).
 
 use reclaim_protocol::Code;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 use reclaim_directory::{DirectoryError, DirectoryUser};
-use reclaim_protocol::password::{typed_length, MAX_PASSWORD_INPUT_CHARS};
+use reclaim_protocol::password::MAX_PASSWORD_INPUT_CHARS;
 use reclaim_protocol::wire::error::ResetStatus;
-use reclaim_protocol::wire::password::{PasswordCheckAnswer, PasswordCheckRequest, Problem};
+use reclaim_protocol::wire::password::Problem;
 use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, ResetRequest};
-use reclaim_protocol::{check_password, PasswordProblem, RecoveryAction};
+use reclaim_protocol::RecoveryAction;
 use zeroize::Zeroizing;
 
-use crate::api::{json, ApiError, Body};
+use super::password::{bounded_password, problems_for};
 use crate::audit::{self, Entry};
 use crate::crypto::secret_hash;
-use crate::decision::password_policy;
+use crate::error::ApiError;
 use crate::store::resets::Grant;
 use crate::store::{self, now, StoreError};
 use crate::App;
@@ -88,96 +84,35 @@ pub fn require_supported(app: &App, action: RecoveryAction) -> Result<(), ApiErr
     .with_supported_actions(supported_actions(app)))
 }
 
-/// `GET /v1/capabilities`: what the app may offer. The same for every caller.
-pub async fn capabilities_handler(State(app): State<Arc<App>>) -> Response {
-    json(
-        StatusCode::OK,
-        &Capabilities {
-            actions: supported_actions(&app),
-            password: PasswordInput {
-                max_input_chars: MAX_PASSWORD_INPUT_CHARS,
-            },
+/// What the app may offer (`GET /v1/capabilities`). The same for every caller.
+pub fn capabilities(app: &App) -> Capabilities {
+    Capabilities {
+        actions: supported_actions(app),
+        password: PasswordInput {
+            max_input_chars: MAX_PASSWORD_INPUT_CHARS,
         },
-    )
-}
-
-/// Refuses a password longer than the input bound as typed, before it is normalised or
-/// anything is looked up (NFKC multiplies some characters' length eighteen-fold).
-fn bounded_password(password: &str) -> Result<(), ApiError> {
-    typed_length(password).map(|_| ()).map_err(|_| {
-        tracing::info!(
-            bytes = password.len(),
-            "password refused: over the input bound"
-        );
-        ApiError::new(
-            Code::PasswordTooLong,
-            format!("The password is too long: use at most {MAX_PASSWORD_INPUT_CHARS} characters."),
-        )
-    })
+    }
 }
 
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
     store::resets::load(&app.store, id).await
 }
 
-fn grant_invalid() -> ApiError {
+pub(crate) fn grant_invalid() -> ApiError {
     ApiError::new(
         Code::GrantInvalid,
         "the reset grant is unknown; verify again",
     )
 }
 
-async fn user_of(app: &App, grant: &Grant) -> Result<DirectoryUser, DirectoryError> {
+pub(crate) async fn user_of(app: &App, grant: &Grant) -> Result<DirectoryUser, DirectoryError> {
     match app.directory.find_user(&grant.login).await? {
         Some(u) if u.id == grant.user_ref => Ok(u),
         _ => Err(DirectoryError::UserNotFound),
     }
 }
 
-fn account_words(user: &DirectoryUser) -> Vec<String> {
-    let mut words = vec![user.username.clone()];
-    if let Some(e) = &user.email {
-        words.push(e.split('@').next().unwrap_or("").to_string());
-    }
-    words.extend(user.given_name.clone());
-    words.extend(user.surname.clone());
-    words.extend(user.display_name.clone());
-    words
-}
-
-/// The password's problems under the policy, as the API shows them.
-async fn password_problems(
-    app: &App,
-    grant: &Grant,
-    password: &str,
-) -> Result<Vec<PasswordProblem>, ApiError> {
-    let user = user_of(app, grant).await.map_err(directory_error)?;
-    problems_for(app, &user, password)
-}
-
-fn problems_for(
-    app: &App,
-    user: &DirectoryUser,
-    password: &str,
-) -> Result<Vec<PasswordProblem>, ApiError> {
-    let words = account_words(user);
-    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-    check_password(
-        password,
-        &password_policy(app),
-        &refs,
-        app.breached.as_ref(),
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "breached password list unreadable");
-        ApiError::new(
-            Code::PasswordCheckUnavailable,
-            "the password cannot be checked right now",
-        )
-    })
-}
-
-fn directory_error(e: DirectoryError) -> ApiError {
+pub(crate) fn directory_error(e: DirectoryError) -> ApiError {
     match e {
         DirectoryError::PasswordRefused(r) => ApiError::new(r.code(), r.message()),
         DirectoryError::UserNotFound => ApiError::new(
@@ -192,7 +127,7 @@ fn directory_error(e: DirectoryError) -> ApiError {
 }
 
 /// A usable grant for `secret`: issued or pending, not expired.
-async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
+pub(crate) async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
     if secret.len() > 128 {
         return Err(grant_invalid());
     }
@@ -202,34 +137,17 @@ async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
     Ok(grant)
 }
 
-/// `POST /v1/password/check`: the app checks a password as it is typed.
-pub async fn check_handler(
-    State(app): State<Arc<App>>,
-    Body(req): Body<PasswordCheckRequest>,
-) -> Result<Response, ApiError> {
-    bounded_password(&req.password)?;
-    let grant = grant_for(&app, &req.grant).await?;
-    if grant.state != "issued" || now() >= grant.expires_at {
-        return Err(grant_invalid());
-    }
-    let problems = password_problems(&app, &grant, &req.password).await?;
-    Ok(json(StatusCode::OK, &PasswordCheckAnswer::of(&problems)))
-}
-
-/// `POST /v1/resets`.
-pub async fn reset_handler(
-    State(app): State<Arc<App>>,
-    Body(req): Body<ResetRequest>,
-) -> Result<Response, ApiError> {
+/// Uses a grant (`POST /v1/resets`): the reset applied, scheduled, or why not.
+pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError> {
     if let Some(p) = req.new_password.as_deref() {
         bounded_password(p)?;
     }
-    let grant = grant_for(&app, &req.grant).await?;
+    let grant = grant_for(app, &req.grant).await?;
     match grant.state.as_str() {
         "completed" => return Ok(completed_response(grant.action, true)),
         "failed" => return Err(failed_error(grant.failure.as_deref())),
         "pending" if grant.apply_after > now() => return Ok(scheduled_response(&grant)),
-        "pending" => return finish(&app, &grant.id).await,
+        "pending" => return finish(app, &grant.id).await,
         "cancelled" => return Err(grant_cancelled()),
         _ => {}
     }
@@ -256,16 +174,16 @@ pub async fn reset_handler(
             let password = Zeroizing::new(password.to_string());
             // An account gone from the directory (or no longer the one approved) ends the
             // grant here, as it would a pending reset: no password can be set for it.
-            let user = match user_of(&app, &grant).await {
+            let user = match user_of(app, &grant).await {
                 Ok(u) => u,
                 Err(e) if e.is_permanent() => {
                     let code = failure_code(Some(e.code().as_str()));
-                    fail(&app, &grant, "issued", code, &e, false).await?;
+                    fail(app, &grant, "issued", code, &e, false).await?;
                     return Err(failed_error(Some(code.as_str())));
                 }
                 Err(e) => return Err(directory_error(e)),
             };
-            let problems = problems_for(&app, &user, &password)?;
+            let problems = problems_for(app, &user, &password)?;
             if !problems.is_empty() {
                 store::resets::count_attempt(&app.store, &grant.id).await?;
                 return Err(ApiError::new(
@@ -291,14 +209,14 @@ pub async fn reset_handler(
     let moved = store::resets::to_pending(&app.store, &grant.id, sealed, t, lease_until).await?;
     if !moved {
         // Another request moved it first: answer with whatever it became.
-        let again = load_grant(&app, &grant.id)
+        let again = load_grant(app, &grant.id)
             .await?
             .ok_or_else(grant_invalid)?;
         return match again.state.as_str() {
             "completed" => Ok(completed_response(again.action, true)),
             "failed" => Err(failed_error(again.failure.as_deref())),
             "pending" if again.apply_after > now() => Ok(scheduled_response(&again)),
-            "pending" => finish(&app, &again.id).await,
+            "pending" => finish(app, &again.id).await,
             "cancelled" => Err(grant_cancelled()),
             _ => Err(ApiError::new(
                 Code::GrantExpired,
@@ -325,22 +243,19 @@ pub async fn reset_handler(
     if scheduled {
         return Ok(scheduled_response(&grant));
     }
-    let leased = load_grant(&app, &grant.id)
+    let leased = load_grant(app, &grant.id)
         .await?
         .ok_or_else(grant_invalid)?;
-    respond(apply_leased(&app, &leased, false).await?)
+    respond(apply_leased(app, &leased, false).await?)
 }
 
 /// A change approved with notice and delay: recorded, applied when due unless cancelled
 /// through the link sent to the account's addresses.
-fn scheduled_response(grant: &Grant) -> Response {
-    json(
-        StatusCode::ACCEPTED,
-        &ResetAnswer::Scheduled {
-            action: grant.action,
-            effective_at: grant.apply_after,
-        },
-    )
+fn scheduled_response(grant: &Grant) -> ResetAnswer {
+    ResetAnswer::Scheduled {
+        action: grant.action,
+        effective_at: grant.apply_after,
+    }
 }
 
 fn grant_cancelled() -> ApiError {
@@ -352,14 +267,11 @@ fn grant_cancelled() -> ApiError {
 
 pub use crate::store::resets::cancel_for_account;
 
-fn completed_response(action: RecoveryAction, already: bool) -> Response {
-    json(
-        StatusCode::OK,
-        &ResetAnswer::Completed {
-            action,
-            already_completed: already,
-        },
-    )
+fn completed_response(action: RecoveryAction, already: bool) -> ResetAnswer {
+    ResetAnswer::Completed {
+        action,
+        already_completed: already,
+    }
 }
 
 /// What resuming a pending reset came to.
@@ -409,15 +321,15 @@ fn failed_error(stored: Option<&str>) -> ApiError {
     };
     // A 409 whatever the directory's failure: the grant is spent, nothing more will happen.
     ApiError::new(code, message)
-        .with_status(StatusCode::CONFLICT)
+        .with_status(axum::http::StatusCode::CONFLICT)
         .with_reset_status(ResetStatus::Failed)
 }
 
-async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
+async fn finish(app: &App, id: &str) -> Result<ResetAnswer, ApiError> {
     respond(resume(app, id).await?)
 }
 
-fn respond(resumed: Resumed) -> Result<Response, ApiError> {
+fn respond(resumed: Resumed) -> Result<ResetAnswer, ApiError> {
     match resumed {
         Resumed::Completed { action, already } => Ok(completed_response(action, already)),
         Resumed::Refused(e) => Err(directory_error(e)),

@@ -9,12 +9,7 @@
 //! that can follow the state but not act.
 
 use reclaim_protocol::Code;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use reclaim_protocol::wire::limits::{MAX_DEVICE_ID_BYTES, MAX_LOGIN_CHARS, MAX_SESSION_ID_BYTES};
 use reclaim_protocol::wire::sessions::{
     HandoffClaim, HandoffView, SessionRequest, SessionState, SessionStatus, SessionView, Step,
@@ -22,9 +17,9 @@ use reclaim_protocol::wire::sessions::{
 use reclaim_protocol::{ChallengeAction, PROTOCOL_VERSION};
 use subtle::ConstantTimeEq;
 
-use crate::api::{bearer, client_addr, json, ApiError, Body};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_id, new_secret, secret_hash};
+use crate::error::ApiError;
 use crate::store::{self, now, StoreError};
 use crate::{devices, limits, App};
 
@@ -66,14 +61,9 @@ pub enum Holder {
     Follower,
 }
 
-/// The session named in the path, if the bearer token is one of its tokens. Unknown
-/// session and wrong token answer alike.
-pub async fn authorized(
-    app: &App,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<(Session, Holder), ApiError> {
-    let token = bearer(headers)?;
+/// The session `id`, if `token` (the request's bearer secret) is one of its tokens.
+/// Unknown session and wrong token answer alike.
+pub async fn authorized(app: &App, id: &str, token: &str) -> Result<(Session, Holder), ApiError> {
     let hash = secret_hash(token);
     let denied = || {
         ApiError::new(
@@ -119,13 +109,8 @@ pub fn login_key(login: &str) -> String {
     login.trim().to_lowercase()
 }
 
-/// `POST /v1/sessions`.
-pub async fn create_handler(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Body(req): Body<SessionRequest>,
-) -> Result<Response, ApiError> {
+/// Starts a session (`POST /v1/sessions`) for a request from `addr`.
+pub async fn start(app: &App, addr: &str, req: SessionRequest) -> Result<SessionView, ApiError> {
     let login = req.login.trim();
     if login.is_empty()
         || login.chars().count() > MAX_LOGIN_CHARS
@@ -137,8 +122,7 @@ pub async fn create_handler(
         ));
     }
     // Before the login is looked up or anything is counted: the same answer for every login.
-    crate::reset::require_supported(&app, req.action)?;
-    let addr = client_addr(&app, &peer, &headers);
+    super::resets::require_supported(app, req.action)?;
     let l = &app.config.limits;
     if req.device.is_empty() || req.device.len() > MAX_DEVICE_ID_BYTES {
         return Err(ApiError::new(
@@ -154,12 +138,12 @@ pub async fn create_handler(
     let advice = limits::Advice::for_tier(device.tier);
     if device.tier == devices::Tier::Unmanaged {
         if let Some((_, wait)) =
-            limits::failed_sessions_wait(&app.store, l, &device.key_id, &addr).await?
+            limits::failed_sessions_wait(&app.store, l, &device.key_id, addr).await?
         {
             return Err(limits::refusal(Code::BiometricLocked, wait, advice));
         }
     }
-    let counted = limits::session_keys(l, device.tier, &login_key(login), &device.key_id, &addr);
+    let counted = limits::session_keys(l, device.tier, &login_key(login), &device.key_id, addr);
     if let Err(wait) = limits::hit_all(&app.store, &counted).await? {
         return Err(limits::refusal(Code::RateLimited, wait, advice));
     }
@@ -208,7 +192,7 @@ pub async fn create_handler(
             steps: &steps,
             created_at: t,
             expires_at,
-            client_addr: &addr,
+            client_addr: addr,
         },
     )
     .await?;
@@ -230,21 +214,18 @@ pub async fn create_handler(
     .await?;
     tx.commit().await?;
     app.metrics.session_created();
-    Ok(json(
-        StatusCode::CREATED,
-        &SessionView {
-            session_id: id,
-            session_token: Some(token.to_string()),
-            nonce,
-            expires_at,
-            steps,
-            challenge,
-            audience: app.config.public_url.clone(),
-            action: req.action,
-            protocol_version: PROTOCOL_VERSION,
-            login: None,
-        },
-    ))
+    Ok(SessionView {
+        session_id: id,
+        session_token: Some(token.to_string()),
+        nonce,
+        expires_at,
+        steps,
+        challenge,
+        audience: app.config.public_url.clone(),
+        action: req.action,
+        protocol_version: PROTOCOL_VERSION,
+        login: None,
+    })
 }
 
 /// The state a client sees: `open`, `expired`, or the outcome.
@@ -256,35 +237,25 @@ pub fn visible_state(s: &Session) -> &str {
     }
 }
 
-/// `GET /v1/sessions/{id}`: the first device follows the session here.
-pub async fn status_handler(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (s, holder) = authorized(&app, &id, &headers).await?;
+/// The session's status (`GET /v1/sessions/{id}`): the first device follows it here.
+pub async fn status(app: &App, id: &str, token: &str) -> Result<SessionStatus, ApiError> {
+    let (s, holder) = authorized(app, id, token).await?;
     let state = SessionState::parse(visible_state(&s))
         .ok_or_else(|| StoreError::Config("invalid state in sessions".into()))?;
-    Ok(json(
-        StatusCode::OK,
-        &SessionStatus {
-            session_id: s.id.clone(),
-            state,
-            steps: s.steps.clone(),
-            expires_at: s.expires_at,
-            handed_off: s.follower_token_hash.is_some(),
-            active_device: holder == Holder::Actor,
-        },
-    ))
+    Ok(SessionStatus {
+        session_id: s.id.clone(),
+        state,
+        steps: s.steps.clone(),
+        expires_at: s.expires_at,
+        handed_off: s.follower_token_hash.is_some(),
+        active_device: holder == Holder::Actor,
+    })
 }
 
-/// `POST /v1/sessions/{id}/handoff`: a one-time secret for the phone.
-pub async fn handoff_handler(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (s, holder) = authorized(&app, &id, &headers).await?;
+/// A one-time secret for the phone to take the session over
+/// (`POST /v1/sessions/{id}/handoff`).
+pub async fn handoff(app: &App, id: &str, token: &str) -> Result<HandoffView, ApiError> {
+    let (s, holder) = authorized(app, id, token).await?;
     if holder != Holder::Actor || s.follower_token_hash.is_some() {
         return Err(ApiError::new(
             Code::HandoffNotAllowed,
@@ -306,14 +277,11 @@ pub async fn handoff_handler(
         s.id,
         &*secret
     );
-    Ok(json(
-        StatusCode::OK,
-        &HandoffView {
-            handoff_secret: secret.to_string(),
-            expires_at,
-            qr_payload,
-        },
-    ))
+    Ok(HandoffView {
+        handoff_secret: secret.to_string(),
+        expires_at,
+        qr_payload,
+    })
 }
 
 fn percent(s: &str) -> String {
@@ -327,14 +295,9 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
-/// `POST /v1/handoff`: the phone takes over the session with the QR code's secret.
-pub async fn claim_handler(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Body(req): Body<HandoffClaim>,
-) -> Result<Response, ApiError> {
-    let addr = client_addr(&app, &peer, &headers);
+/// The phone, from `addr`, takes over the session with the QR code's secret
+/// (`POST /v1/handoff`).
+pub async fn claim(app: &App, addr: &str, req: HandoffClaim) -> Result<SessionView, ApiError> {
     if let Err(wait) = limits::hit(
         &app.store,
         &format!("addr:{addr}"),
@@ -354,7 +317,7 @@ pub async fn claim_handler(
     // a session over either.
     if device.tier == devices::Tier::Unmanaged {
         if let Some((_, wait)) =
-            limits::failed_sessions_wait(&app.store, &app.config.limits, &device.key_id, &addr)
+            limits::failed_sessions_wait(&app.store, &app.config.limits, &device.key_id, addr)
                 .await?
         {
             return Err(limits::refusal(
@@ -370,7 +333,7 @@ pub async fn claim_handler(
             "the hand-off code is unknown, used or expired; show a new QR code",
         )
     };
-    let s = load(&app, &req.session_id).await?.ok_or_else(denied)?;
+    let s = load(app, &req.session_id).await?.ok_or_else(denied)?;
     let hash = secret_hash(&req.secret);
     let matches = s
         .handoff_hash
@@ -404,10 +367,7 @@ pub async fn claim_handler(
         },
     )
     .await?;
-    Ok(json(
-        StatusCode::OK,
-        &view(&s, &app, &token, Some(&s.login)),
-    ))
+    Ok(view(&s, app, &token, Some(&s.login)))
 }
 
 #[cfg(test)]
