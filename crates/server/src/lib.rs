@@ -8,11 +8,22 @@
 //! applies the reset through the directory connector exactly once, notifies the account's
 //! addresses, and writes every step to a hash chain.
 //!
-//! Layout: [`config`] (TOML + environment), [`store`] (SQLite/PostgreSQL, one schema),
-//! [`crypto`] (keys, sealing, bearer secrets), [`audit`] (the chain), [`limits`] (abuse
-//! limits), [`engine`] (re-verification), [`devices`] and [`hardware`] (trust tiers),
-//! [`policy`] (what the verified facts are worth), [`sessions`], [`decision`],
-//! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
+//! Layout, in three layers that import only downwards (a test, `layers.rs`, holds them
+//! to it, and to no cycle between top-level modules):
+//!
+//! - [`http`]: the router, request guards and extractors, the one mapping from a refusal
+//!   ([`error::ApiError`]) to a response, and one thin handler module per resource.
+//! - [`recovery`]: sessions and the hand-off, evidence, the decision, exactly-once
+//!   resets, the password policy, the notices' "this wasn't me" link.
+//! - [`store`]: SQLite/PostgreSQL, one schema, and every query of the crate, one module
+//!   per model.
+//!
+//! Beside them, each with one job: [`policy`] (what the verified facts are worth, a pure
+//! function), [`config`] (TOML + environment), [`crypto`] (keys, sealing, bearer
+//! secrets), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
+//! requests, uploads and judgements), [`engine`] (re-verification), [`devices`] and
+//! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`metrics`], [`transport`]
+//! (connections and timeouts), [`error`] (the refusal every layer returns).
 
 pub mod admission;
 pub mod audit;

@@ -12,17 +12,18 @@
 //! body carries the link, a bearer secret, so it is sealed at rest and erased once sent;
 //! logs name the notice's id, never the address or the body.
 //!
-//! The link (`GET /v1/notices/{token}`) answers a page that only describes what happened:
-//! mail scanners fetch links, so a GET changes nothing. Its form (`POST`) does, in one
-//! transaction: spends the token, cancels the account's pending delayed change
-//! ([`crate::reset::cancel_for_account`]), locks self-service for the account (until an
-//! administrator clears it, [`unlock_self_service`]) and appends `recovery_disputed`.
+//! The link (`GET /v1/notices/{token}`, `crate::http::notices` and
+//! `crate::recovery::notices`) answers a page that only describes what happened: mail
+//! scanners fetch links, so a GET changes nothing. Its form (`POST`) does, in one
+//! transaction: spends the token, cancels the account's pending delayed change, locks
+//! self-service for the account (until an administrator clears it,
+//! [`unlock_self_service`]) and appends `recovery_disputed`.
 //!
 //! Refusals: the first refusal of a series is not mailed (a genuine user with a bad photo
 //! should not alarm themselves); every later one is. A series ends after
 //! `notify.refusal_quiet_days` (30 by default) without a refusal for the account.
 //!
-//! Every SQL statement about notices lives here.
+//! Every SQL statement about notices lives in `crate::store::notices`.
 
 use reclaim_protocol::Code;
 use std::sync::Arc;
