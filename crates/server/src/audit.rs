@@ -131,7 +131,7 @@ async fn set_head(tx: &mut Tx<'_>, keys: &Keys, seq: i64, hash: &str) -> Result<
 
 /// Appends `entry` in a transaction of its own; returns its sequence number.
 pub async fn append(store: &Store, keys: &Keys, entry: Entry<'_>) -> Result<i64, StoreError> {
-    let mut tx = store.writer.begin().await?;
+    let mut tx = store.begin().await?;
     let seq = append_in(&mut tx, keys, entry).await?;
     tx.commit().await?;
     Ok(seq)
@@ -216,7 +216,7 @@ pub enum Sealing {
 /// found: from there on a cut tail is found from the database alone. A blanked MAC on a
 /// chain that was sealed before is not sealed again (that would launder a cut).
 pub async fn seal_head(store: &Store, keys: &Keys) -> Result<Sealing, StoreError> {
-    let mut tx = store.writer.begin().await?;
+    let mut tx = store.begin().await?;
     // A no-op write, to hold the head row (and, on SQLite, the write lock) while deciding.
     let Head { seq, hash, mac } = store::audit::hold_head(&mut tx).await?;
     if !mac.is_empty() {
