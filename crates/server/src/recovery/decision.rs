@@ -42,7 +42,6 @@ use crate::engine::{template_model, Evidence};
 use crate::error::ApiError;
 use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
-use crate::store::replay as replay_store;
 use crate::store::{self, now, StoreError};
 use crate::{limits, App};
 
@@ -52,7 +51,7 @@ struct Judgement {
     review: Vec<Code>,
     embedding: Option<FaceEmbedding>,
     face_score: Option<f32>,
-    /// The capture as kept for the replay check (replay_store.rs).
+    /// The capture as kept for the replay check (store/replay.rs).
     frame_hashes: Vec<reclaim_verify::liveness::replay::SeenFrame>,
     reverified: bool,
 }
@@ -103,7 +102,7 @@ pub async fn attest(
     // channel: a self-registered device's failures never lock the kiosk (limits.rs).
     // Replayed frames are looked for per account, so aliases do not start afresh there.
     let biometric_keys = limits::login_keys(&user_key, device.tier);
-    let capture_key = replay_store::capture_key(session.user_ref.as_deref(), &user_key);
+    let capture_key = store::replay::capture_key(session.user_ref.as_deref(), &user_key);
     let biometric = limits::biometric_state(&app.store, &biometric_keys).await?;
     if let Some(wait) = biometric.wait {
         return Err(limits::biometric_locked(
@@ -404,7 +403,7 @@ async fn judge(
             )
         })?;
         let challenge = session.challenge.clone();
-        let seen = replay_store::seen_sessions(&app.store, capture_key).await?;
+        let seen = store::replay::seen_sessions(&app.store, capture_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
         let deadline = app.admission.deadline();
@@ -600,7 +599,7 @@ async fn judge(
 
 /// Writes the outcome: the session's state, the grant when approved, the audit entry,
 /// and, when the evidence was judged, the capture as kept for the replay check (under its
-/// key, [`replay_store::capture_key`]).
+/// key, [`store::replay::capture_key`]).
 async fn record_outcome(
     app: &App,
     session: &Session,
@@ -726,7 +725,7 @@ async fn record_outcome(
     )
     .await?;
     if let Some((judgement, capture_key)) = judged {
-        replay_store::keep_session_in(
+        store::replay::keep_session_in(
             &mut tx,
             capture_key,
             &session.id,
