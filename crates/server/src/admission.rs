@@ -7,7 +7,7 @@
 //! - **requests** in flight at once (`server.max_requests`), every route, and at most
 //!   `server.max_connections_per_address` of them per address;
 //! - **evidence uploads** (`server.max_evidence_uploads`): bodies of up to
-//!   [`crate::api::MAX_BODY_BYTES`], admitted only after the session's token was checked;
+//!   [`crate::http::MAX_BODY_BYTES`], admitted only after the session's token was checked;
 //! - the **re-verification queue** (its judgements admitted, running or waiting for the
 //!   engine), with at most one judgement per account in each [`Channel`];
 //! - the **engine** itself (one judgement at a time: each uses every core), which a
@@ -49,9 +49,9 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::api::ApiError;
 use crate::config::ServerConfig;
 use crate::devices::Tier;
+use crate::error::ApiError;
 
 /// The code of every admission refusal: the client knows to retry it.
 pub const BUSY: Code = Code::ServerBusy;

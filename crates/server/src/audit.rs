@@ -30,18 +30,17 @@
 //! Details hold digests and codes, never a password, token, grant or biometric value.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use crate::config::ConfigError;
 use crate::crypto::Keys;
-use crate::store::{now, Store, StoreError};
+use crate::store::audit::{Head, StoredEntry};
+use crate::store::resets::IssuedGrant;
+use crate::store::{self, now, Store, StoreError, Tx};
 use crate::App;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -56,38 +55,6 @@ pub const CHECKPOINT_TARGET: &str = "reclaim::audit::checkpoint";
 /// How far a grant's `apply_after` may be earlier than its decision's time plus delay
 /// (the decision's clock is read a moment after the grant's).
 const DELAY_SLACK_S: i64 = 60;
-
-/// `[audit]`: the checkpoints that anchor the chain outside the database.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// Seconds between checkpoints while the chain grows (one is always taken at start
-    /// and at shutdown). A tail cut after the last checkpoint is found only from the
-    /// database itself (the head MAC), so shorter is safer; each is one log line.
-    pub checkpoint_interval_s: u64,
-    /// Also append each checkpoint (one JSON line) to this file.
-    pub checkpoint_file: Option<PathBuf>,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        AuditConfig {
-            checkpoint_interval_s: 300,
-            checkpoint_file: None,
-        }
-    }
-}
-
-impl AuditConfig {
-    pub fn check(&self) -> Result<(), ConfigError> {
-        if self.checkpoint_interval_s == 0 || self.checkpoint_interval_s > 24 * 3600 {
-            return Err(ConfigError(
-                "audit.checkpoint_interval_s must be 1 to 86400".into(),
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// One entry to append.
 pub struct Entry<'a> {
@@ -129,7 +96,7 @@ fn mac_input(
 /// Writes entry `seq` after `prev`; returns its MAC. The caller holds the head row.
 #[allow(clippy::too_many_arguments)]
 async fn insert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     keys: &Keys,
     seq: i64,
     at: i64,
@@ -140,40 +107,31 @@ async fn insert(
     prev: &str,
 ) -> Result<String, StoreError> {
     let hash = keys.audit_mac(&mac_input(seq, at, kind, actor, subject, detail, prev));
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    store::audit::insert(
+        tx,
+        &StoredEntry {
+            seq,
+            at,
+            kind: kind.to_string(),
+            actor: actor.to_string(),
+            subject: subject.to_string(),
+            detail: detail.to_string(),
+            prev_hash: prev.to_string(),
+            hash: hash.clone(),
+        },
     )
-    .bind(seq)
-    .bind(at)
-    .bind(kind)
-    .bind(actor)
-    .bind(subject)
-    .bind(detail)
-    .bind(prev)
-    .bind(&hash)
-    .execute(&mut **tx)
     .await?;
     Ok(hash)
 }
 
-async fn set_head(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    keys: &Keys,
-    seq: i64,
-    hash: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-        .bind(seq)
-        .bind(hash)
-        .bind(keys.audit_head_mac(seq, hash))
-        .execute(&mut **tx)
-        .await?;
+async fn set_head(tx: &mut Tx<'_>, keys: &Keys, seq: i64, hash: &str) -> Result<(), StoreError> {
+    store::audit::set_head(tx, seq, hash, &keys.audit_head_mac(seq, hash)).await?;
     Ok(())
 }
 
 /// Appends `entry` in a transaction of its own; returns its sequence number.
 pub async fn append(store: &Store, keys: &Keys, entry: Entry<'_>) -> Result<i64, StoreError> {
-    let mut tx = store.writer.begin().await?;
+    let mut tx = store.begin().await?;
     let seq = append_in(&mut tx, keys, entry).await?;
     tx.commit().await?;
     Ok(seq)
@@ -181,22 +139,16 @@ pub async fn append(store: &Store, keys: &Keys, entry: Entry<'_>) -> Result<i64,
 
 /// Appends `entry` inside the caller's transaction, so the entry and the change it
 /// records commit together (or not at all).
-pub async fn append_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    keys: &Keys,
-    entry: Entry<'_>,
-) -> Result<i64, StoreError> {
+pub async fn append_in(tx: &mut Tx<'_>, keys: &Keys, entry: Entry<'_>) -> Result<i64, StoreError> {
     let detail = entry.detail.to_string();
     let at = now();
     // A write first: it takes the database's write lock (SQLite) or the head row's lock
     // (PostgreSQL), so appends from every connection and instance queue up here.
-    let head =
-        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, mac")
-            .fetch_one(&mut **tx)
-            .await?;
-    let mut seq: i64 = head.try_get(0)?;
-    let mut prev: String = head.try_get(1)?;
-    let mac: String = head.try_get(2)?;
+    let Head {
+        mut seq,
+        hash: mut prev,
+        mac,
+    } = store::audit::advance_head(tx).await?;
     if !keys.audit_head_mac_matches(seq - 1, &prev, &mac) {
         // Someone without the key moved the head (a cut tail, a forged entry). Building
         // on it would make the cut look whole, so the finding goes into the chain first,
@@ -264,32 +216,20 @@ pub enum Sealing {
 /// found: from there on a cut tail is found from the database alone. A blanked MAC on a
 /// chain that was sealed before is not sealed again (that would launder a cut).
 pub async fn seal_head(store: &Store, keys: &Keys) -> Result<Sealing, StoreError> {
-    let mut tx = store.writer.begin().await?;
+    let mut tx = store.begin().await?;
     // A no-op write, to hold the head row (and, on SQLite, the write lock) while deciding.
-    let head = sqlx::query("UPDATE audit_head SET mac = mac WHERE id = 1 RETURNING seq, hash, mac")
-        .fetch_one(&mut *tx)
-        .await?;
-    let seq: i64 = head.try_get(0)?;
-    let hash: String = head.try_get(1)?;
-    let mac: String = head.try_get(2)?;
+    let Head { seq, hash, mac } = store::audit::hold_head(&mut tx).await?;
     if !mac.is_empty() {
         tx.rollback().await?;
         return Ok(Sealing::AlreadySealed);
     }
-    let entries: i64 = sqlx::query("SELECT COUNT(*) FROM audit")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+    let entries = store::audit::count(&mut tx).await?;
     if entries == 0 && seq == 0 {
         set_head(&mut tx, keys, 0, &hash).await?;
         tx.commit().await?;
         return Ok(Sealing::New);
     }
-    let sealed_before: i64 = sqlx::query("SELECT COUNT(*) FROM audit WHERE kind = $1")
-        .bind(HEAD_SEALED)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+    let sealed_before = store::audit::count_kind(&mut tx, HEAD_SEALED).await?;
     if sealed_before > 0 {
         tx.rollback().await?;
         tracing::error!(
@@ -384,35 +324,16 @@ struct Decided {
     delay_s: i64,
 }
 
-/// The details of every entry of `kind`, oldest first: one kind of event, as an operator's
-/// tools and the tests read it. A detail that is not JSON (never written by [`append`]) is
-/// given as a string.
-pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Value>, StoreError> {
-    let rows = sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
-        .bind(kind)
-        .fetch_all(&store.pool)
-        .await?;
-    rows.iter()
-        .map(|r| -> Result<serde_json::Value, StoreError> {
-            let text: String = r.try_get(0)?;
-            Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
-        })
-        .collect()
-}
+pub use crate::store::audit::details_of;
 
 /// Walks the whole chain, then checks the grants against it.
 pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreError> {
-    let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
-        .fetch_one(&store.pool)
-        .await?;
-    let head_seq: i64 = head.try_get(0)?;
-    let head_hash: String = head.try_get(1)?;
-    let head_mac: String = head.try_get(2)?;
-    let rows = sqlx::query(
-        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
-    )
-    .fetch_all(&store.pool)
-    .await?;
+    let Head {
+        seq: head_seq,
+        hash: head_hash,
+        mac: head_mac,
+    } = store::audit::head(store).await?;
+    let rows = store::audit::entries(store).await?;
     let mut problems = Vec::new();
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
@@ -423,14 +344,16 @@ pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreErro
     let mut approved_sessions: HashSet<String> = HashSet::new();
     for row in rows {
         entries += 1;
-        let seq: i64 = row.try_get(0)?;
-        let at: i64 = row.try_get(1)?;
-        let kind: String = row.try_get(2)?;
-        let actor: String = row.try_get(3)?;
-        let subject: String = row.try_get(4)?;
-        let detail: String = row.try_get(5)?;
-        let prev_hash: String = row.try_get(6)?;
-        let hash: String = row.try_get(7)?;
+        let StoredEntry {
+            seq,
+            at,
+            kind,
+            actor,
+            subject,
+            detail,
+            prev_hash,
+            hash,
+        } = row;
         if seq != expected_seq {
             problems.push(ChainProblem::at(expected_seq, "entry_missing"));
         }
@@ -512,17 +435,16 @@ async fn check_grants(
     store: &Store,
     decided: &HashMap<String, Decided>,
 ) -> Result<Vec<ChainProblem>, StoreError> {
-    let rows =
-        sqlx::query("SELECT id, session_id, user_ref, action, apply_after FROM grants ORDER BY id")
-            .fetch_all(&store.pool)
-            .await?;
+    let rows = store::resets::grants_as_issued(store).await?;
     let mut problems = Vec::new();
     for row in rows {
-        let id: String = row.try_get(0)?;
-        let session_id: String = row.try_get(1)?;
-        let user_ref: String = row.try_get(2)?;
-        let action: String = row.try_get(3)?;
-        let apply_after: i64 = row.try_get(4)?;
+        let IssuedGrant {
+            id,
+            session_id,
+            user_ref,
+            action,
+            apply_after,
+        } = row;
         let problem = match decided.get(&id) {
             None => Some((0, "grant_without_decision")),
             Some(d) => {
@@ -569,21 +491,11 @@ impl Checkpoint {
 /// entry it names is there: a checkpoint must never vouch for a head someone moved.
 /// `None` when the head does not verify (logged as an error).
 pub async fn checkpoint(store: &Store, keys: &Keys) -> Result<Option<Checkpoint>, StoreError> {
-    let head = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
-        .fetch_one(&store.pool)
-        .await?;
-    let seq: i64 = head.try_get(0)?;
-    let hash: String = head.try_get(1)?;
-    let mac: String = head.try_get(2)?;
+    let Head { seq, hash, mac } = store::audit::head(store).await?;
     let entry_hash: Option<String> = if seq == 0 {
         Some(GENESIS.to_string())
     } else {
-        sqlx::query("SELECT hash FROM audit WHERE seq = $1")
-            .bind(seq)
-            .fetch_optional(&store.pool)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
+        store::audit::entry_hash(store, seq).await?
     };
     if !keys.audit_head_mac_matches(seq, &hash, &mac)
         || entry_hash.as_deref() != Some(hash.as_str())
@@ -669,11 +581,7 @@ pub fn spawn_checkpoints(app: Arc<App>, last: Option<i64>) -> tokio::task::JoinH
         let mut last = last;
         loop {
             tokio::time::sleep(interval).await;
-            let moved = match sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
-                .fetch_one(&app.store.pool)
-                .await
-                .and_then(|r| r.try_get::<i64, _>(0))
-            {
+            let moved = match store::audit::head_seq(&app.store).await {
                 Ok(seq) => Some(seq) != last,
                 Err(_) => true,
             };
@@ -746,12 +654,7 @@ pub async fn verify_with_checkpoints(
                 let h = if cp.seq == 0 {
                     Some(GENESIS.to_string())
                 } else {
-                    sqlx::query("SELECT hash FROM audit WHERE seq = $1")
-                        .bind(cp.seq)
-                        .fetch_optional(&store.pool)
-                        .await?
-                        .map(|r| r.try_get(0))
-                        .transpose()?
+                    store::audit::entry_hash(store, cp.seq).await?
                 };
                 seen.insert(cp.seq, h.clone());
                 h

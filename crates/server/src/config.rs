@@ -60,7 +60,7 @@ pub struct Config {
     pub tpm: TpmConfig,
     /// Signed checkpoints of the audit chain (`[audit]`).
     #[serde(default)]
-    pub audit: crate::audit::AuditConfig,
+    pub audit: AuditConfig,
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
@@ -689,6 +689,38 @@ impl NotifyConfig {
         }
         if self.timeout_s == 0 || self.timeout_s > 300 {
             return Err(ConfigError("notify.timeout_s must be 1 to 300".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `[audit]`: the checkpoints that anchor the chain outside the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between checkpoints while the chain grows (one is always taken at start
+    /// and at shutdown). A tail cut after the last checkpoint is found only from the
+    /// database itself (the head MAC), so shorter is safer; each is one log line.
+    pub checkpoint_interval_s: u64,
+    /// Also append each checkpoint (one JSON line) to this file.
+    pub checkpoint_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_interval_s: 300,
+            checkpoint_file: None,
+        }
+    }
+}
+
+impl AuditConfig {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.checkpoint_interval_s == 0 || self.checkpoint_interval_s > 24 * 3600 {
+            return Err(ConfigError(
+                "audit.checkpoint_interval_s must be 1 to 86400".into(),
+            ));
         }
         Ok(())
     }

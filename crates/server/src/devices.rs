@@ -9,39 +9,19 @@
 //! the server's own run unless the operator trusts signed claims. A revoked key is refused
 //! everywhere from the next request on.
 
-use reclaim_protocol::Code;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use reclaim_protocol::wire::devices::{DeviceRegistration, DeviceView};
 use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
+use reclaim_protocol::Code;
 use reclaim_protocol::PublicDeviceKey;
-use serde::Serialize;
-use sqlx::Row;
 
-use crate::api::{client_addr, json, ApiError, Body};
 use crate::audit::{self, Entry};
 use crate::crypto::Keys;
-use crate::store::{now, Store, StoreError};
-use crate::{limits, App};
+use crate::error::ApiError;
+use crate::store::{self, Store, StoreError};
 
 /// The tiers are the protocol's: the registration answer names them.
 pub use reclaim_protocol::wire::devices::Tier;
 
-/// A registered device.
-#[derive(Debug, Clone, Serialize)]
-pub struct Device {
-    pub key_id: String,
-    #[serde(skip)]
-    pub public_key: PublicDeviceKey,
-    pub tier: Tier,
-    pub name: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-}
+pub use crate::store::devices::{find, list, Device};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -57,12 +37,6 @@ pub enum DeviceError {
     Unknown(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for DeviceError {
-    fn from(e: sqlx::Error) -> DeviceError {
-        DeviceError::Store(e.into())
-    }
 }
 
 impl DeviceError {
@@ -144,23 +118,9 @@ pub async fn register(
         if tier == Tier::Unmanaged {
             return Err(DeviceError::AlreadyRegistered(kid, existing.tier.as_str()));
         }
-        sqlx::query("UPDATE devices SET tier = $1, name = $2 WHERE key_id = $3")
-            .bind(tier.as_str())
-            .bind(name)
-            .bind(&kid)
-            .execute(&store.writer)
-            .await?;
+        store::devices::set_tier(store, &kid, tier, name).await?;
     } else {
-        sqlx::query(
-            "INSERT INTO devices (key_id, public_key, tier, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING",
-        )
-        .bind(&kid)
-        .bind(key.to_base64())
-        .bind(tier.as_str())
-        .bind(name)
-        .bind(now())
-        .execute(&store.writer)
-        .await?;
+        store::devices::insert(store, &kid, &key.to_base64(), tier, name).await?;
     }
     audit::append(
         store,
@@ -177,14 +137,8 @@ pub async fn register(
 }
 
 pub async fn revoke(store: &Store, keys: &Keys, kid: &str, actor: &str) -> Result<(), DeviceError> {
-    let changed =
-        sqlx::query("UPDATE devices SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(kid)
-            .execute(&store.writer)
-            .await?
-            .rows_affected();
-    if changed == 0 {
+    let changed = store::devices::revoke(store, kid).await?;
+    if !changed {
         return match find(store, kid).await? {
             Some(_) => Ok(()),
             None => Err(DeviceError::Unknown(kid.into())),
@@ -204,39 +158,6 @@ pub async fn revoke(store: &Store, keys: &Keys, kid: &str, actor: &str) -> Resul
     Ok(())
 }
 
-pub async fn find(store: &Store, kid: &str) -> Result<Option<Device>, StoreError> {
-    let row = sqlx::query(
-        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices WHERE key_id = $1",
-    )
-    .bind(kid)
-    .fetch_optional(&store.pool)
-    .await?;
-    row.map(|r| device_of(&r)).transpose()
-}
-
-pub async fn list(store: &Store) -> Result<Vec<Device>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices ORDER BY created_at, key_id",
-    )
-    .fetch_all(&store.pool)
-    .await?;
-    rows.iter().map(device_of).collect()
-}
-
-fn device_of(r: &sqlx::any::AnyRow) -> Result<Device, StoreError> {
-    let public: String = r.try_get(1)?;
-    let tier: String = r.try_get(2)?;
-    let bad = |what: &str| StoreError::Config(format!("devices table holds an invalid {what}"));
-    Ok(Device {
-        key_id: r.try_get(0)?,
-        public_key: PublicDeviceKey::from_base64(&public).map_err(|_| bad("key"))?,
-        tier: Tier::parse(&tier).ok_or_else(|| bad("tier"))?,
-        name: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        revoked_at: r.try_get(5)?,
-    })
-}
-
 /// A usable device: registered and not revoked.
 pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
     match find(store, kid).await? {
@@ -249,59 +170,5 @@ pub async fn usable(store: &Store, kid: &str) -> Result<Device, ApiError> {
             "this device's key has been revoked",
         )),
         Some(d) => Ok(d),
-    }
-}
-
-/// `POST /v1/devices`: an unmanaged device registers its key on first use.
-pub async fn register_handler(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Body(req): Body<DeviceRegistration>,
-) -> Result<Response, ApiError> {
-    let addr = client_addr(&app, &peer, &headers);
-    if let Err(wait) = limits::hit(
-        &app.store,
-        &format!("devreg:{addr}"),
-        3600,
-        app.config.limits.device_registrations_per_address_per_hour,
-    )
-    .await?
-    {
-        return Err(ApiError::too_many(Code::RateLimited, wait));
-    }
-    let name = req.name.as_deref().unwrap_or("unmanaged device");
-    match register(
-        &app.store,
-        &app.keys,
-        &req.public_key,
-        name,
-        Tier::Unmanaged,
-        "device",
-    )
-    .await
-    {
-        Ok(d) => Ok(json(
-            StatusCode::CREATED,
-            &DeviceView {
-                key_id: d.key_id,
-                tier: d.tier,
-            },
-        )),
-        // A key an admin registered (managed, or hardware after its TPM attestation) may
-        // re-register harmlessly: it keeps the tier the server gave it.
-        Err(DeviceError::AlreadyRegistered(kid, tier)) => Ok(json(
-            StatusCode::OK,
-            &DeviceView {
-                key_id: kid,
-                tier: Tier::parse(tier).unwrap_or(Tier::Managed),
-            },
-        )),
-        Err(DeviceError::Revoked(_)) => Err(ApiError::new(
-            Code::DeviceRevoked,
-            "this device's key has been revoked",
-        )),
-        Err(DeviceError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::new(e.code(), e.to_string())),
     }
 }

@@ -22,13 +22,12 @@ use reclaim_tpm::{
     attest, CertificationProof, Challenge, PendingRegistration, RegistrationRequest, TpmError,
     TrustPolicy, Verifier,
 };
-use sqlx::Row;
 
 use crate::audit::{self, Entry};
 use crate::config::TpmConfig;
 use crate::crypto::Keys;
 use crate::devices::{self, Device, DeviceError, Tier};
-use crate::store::{now, Store, StoreError};
+use crate::store::{self, now, Store, StoreError};
 
 /// Why a TPM registration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +42,6 @@ pub enum HardwareError {
     Device(#[from] DeviceError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for HardwareError {
-    fn from(e: sqlx::Error) -> HardwareError {
-        HardwareError::Store(e.into())
-    }
 }
 
 impl HardwareError {
@@ -98,18 +91,13 @@ pub async fn challenge(
     let text = serde_json::to_string(&pending)
         .map_err(|e| HardwareError::Config(format!("pending registration: {e}")))?;
     // Expired ones are swept here: the table only ever holds challenges still answerable.
-    sqlx::query("DELETE FROM tpm_registrations WHERE expires_at < $1")
-        .bind(now())
-        .execute(&store.writer)
-        .await?;
-    sqlx::query(
-        "INSERT INTO tpm_registrations (registration_id, pending, name, expires_at) VALUES ($1, $2, $3, $4)",
+    store::hardware::insert_pending(
+        store,
+        &pending.registration_id,
+        &text,
+        name,
+        pending.expires_at as i64,
     )
-    .bind(&pending.registration_id)
-    .bind(text)
-    .bind(name)
-    .bind(pending.expires_at as i64)
-    .execute(&store.writer)
     .await?;
     Ok(challenge)
 }
@@ -126,26 +114,10 @@ pub async fn register(
     if proof.registration_id.len() > 64 {
         return Err(HardwareError::NoChallenge);
     }
-    let mut tx = store.writer.begin().await?;
-    let row = sqlx::query("SELECT pending, name FROM tpm_registrations WHERE registration_id = $1")
-        .bind(&proof.registration_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(row) = row else {
+    let Some((text, name)) = store::hardware::take_pending(store, &proof.registration_id).await?
+    else {
         return Err(HardwareError::NoChallenge);
     };
-    // Spent before it is checked: a wrong proof cannot be followed by another try.
-    let taken = sqlx::query("DELETE FROM tpm_registrations WHERE registration_id = $1")
-        .bind(&proof.registration_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
-    if taken != 1 {
-        return Err(HardwareError::NoChallenge);
-    }
-    let text: String = row.try_get(0)?;
-    let name: String = row.try_get(1)?;
     let pending: PendingRegistration = serde_json::from_str(&text)
         .map_err(|_| StoreError::Config("tpm_registrations holds an invalid row".into()))?;
     let registered = match verifier.finish(pending, proof, unix_now()) {

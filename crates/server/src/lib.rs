@@ -8,30 +8,42 @@
 //! applies the reset through the directory connector exactly once, notifies the account's
 //! addresses, and writes every step to a hash chain.
 //!
-//! Layout: [`config`] (TOML + environment), [`store`] (SQLite/PostgreSQL, one schema),
-//! [`crypto`] (keys, sealing, bearer secrets), [`audit`] (the chain), [`limits`] (abuse
-//! limits), [`engine`] (re-verification), [`devices`] and [`hardware`] (trust tiers),
-//! [`policy`] (what the verified facts are worth), [`sessions`], [`decision`],
-//! [`reset`] (exactly-once), [`api`] (HTTP), [`metrics`].
+//! Layout, in three layers that import only downwards (a test, `layers.rs`, holds them
+//! to it, and to no cycle between top-level modules):
+//!
+//! - [`http`]: the router, request guards and extractors, the one mapping from a refusal
+//!   ([`error::ApiError`]) to a response, and one thin handler module per resource.
+//! - [`recovery`]: sessions and the hand-off, evidence, the decision, exactly-once
+//!   resets, the password policy, the notices' "this wasn't me" link.
+//! - [`store`]: SQLite/PostgreSQL, one schema, and every query of the crate, one module
+//!   per model.
+//!
+//! Beside them, each with one job: [`policy`] (what the verified facts are worth, a pure
+//! function), [`config`] (TOML + environment), [`crypto`] (keys, sealing, bearer
+//! secrets), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
+//! requests, uploads and judgements), [`engine`] (re-verification), [`devices`] and
+//! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`metrics`], [`transport`]
+//! (connections and timeouts), [`error`] (the refusal every layer returns).
 
 pub mod admission;
-pub mod api;
 pub mod audit;
 pub mod config;
 pub mod crypto;
-pub mod decision;
 pub mod devices;
 pub mod engine;
+pub mod error;
 pub mod hardware;
+pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
-pub mod replay_store;
-pub mod reset;
-pub mod sessions;
+pub mod recovery;
 pub mod store;
 pub mod transport;
+
+#[cfg(test)]
+mod layers;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -45,6 +57,8 @@ use tokio::sync::Semaphore;
 pub use config::Config;
 use config::DirectoryConfig;
 use crypto::Keys;
+/// The replay check's store, by its former name (`reclaim_server::replay_store`).
+pub use store::replay as replay_store;
 use store::Store;
 
 /// Requests with evidence one instance admits at once.
@@ -201,7 +215,7 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = api::router(app.clone());
+    let router = http::router(app.clone());
     let server_config = app.config.server.clone();
     let trust_forwarded_for = app.config.trust_forwarded_for;
     // The chain as found at start is anchored before any request or the worker can add
@@ -235,17 +249,17 @@ async fn background(app: Arc<App>) {
     // the resets below; it is stopped with this worker (the handle aborts it on drop).
     let _notices = notify::spawn_sender(app.clone());
     loop {
-        if let Err(e) = reset::resume_pending(&app).await {
+        if let Err(e) = recovery::resets::resume_pending(&app).await {
             tracing::warn!(code = e.code().as_str(), "resuming pending resets failed");
         }
-        if let Err(e) = decision::expire_reviews(&app).await {
+        if let Err(e) = recovery::decision::expire_reviews(&app).await {
             tracing::warn!(code = e.code().as_str(), "expiring reviews failed");
         }
         if let Err(e) = app.store.checkpoint().await {
             tracing::warn!(code = e.code().as_str(), "checkpoint failed");
         }
         limits::prune_in_background(&app.store).await;
-        replay_store::prune_in_background(&app.store).await;
+        store::replay::prune_in_background(&app.store).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

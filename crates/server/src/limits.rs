@@ -27,12 +27,11 @@
 //! background worker calls it).
 
 use reclaim_protocol::Code;
-use sqlx::Row;
 
-use crate::api::ApiError;
 use crate::config::Limits;
 use crate::devices::Tier;
-use crate::store::{now, Store, StoreError};
+use crate::error::ApiError;
+use crate::store::{self, now, Store, StoreError};
 
 /// Counts one event under `key` in a window of `window_s`; `Err(retry_after_s)` once
 /// there have been `max`.
@@ -58,20 +57,11 @@ pub async fn hit_all(
         return Ok(Ok(()));
     }
     let t = now();
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT key, count, window_start FROM limits WHERE key IN ({})",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for (key, _, _) in keys {
-        query = query.bind(key.as_str());
-    }
+    let names: Vec<&str> = keys.iter().map(|(k, _, _)| k.as_str()).collect();
     let mut wait = 0;
-    for row in query.fetch_all(&store.pool).await? {
-        let key: String = row.try_get(0)?;
-        let count: i64 = row.try_get(1)?;
-        let start: i64 = row.try_get(2)?;
+    for store::limits::Window { key, count, start } in
+        store::limits::windows_of(store, &names).await?
+    {
         if let Some((_, window_s, max)) = keys.iter().find(|(k, _, _)| *k == key) {
             if start + window_s > t && count >= *max {
                 wait = wait.max(start + window_s - t);
@@ -83,30 +73,10 @@ pub async fn hit_all(
         return Ok(Err(wait));
     }
 
-    let rows: Vec<String> = (0..keys.len())
-        .map(|i| format!("(${}, $1, 1, 0, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
-        .collect();
-    // A window that has run out starts again at this request.
-    let expired = "limits.window_start + excluded.window_s <= excluded.window_start";
-    let sql = format!(
-        "INSERT INTO limits (key, window_start, count, locked_until, window_s, expires_at) VALUES {} \
-         ON CONFLICT (key) DO UPDATE SET \
-           count = CASE WHEN {expired} THEN 1 ELSE limits.count + 1 END, \
-           window_start = CASE WHEN {expired} THEN excluded.window_start ELSE limits.window_start END, \
-           expires_at = CASE WHEN {expired} THEN excluded.expires_at ELSE limits.window_start + excluded.window_s END, \
-           window_s = excluded.window_s \
-         RETURNING key, count, window_start",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql).bind(t);
-    for (key, window_s, _) in keys {
-        query = query.bind(key.as_str()).bind(*window_s).bind(t + window_s);
-    }
-    let rows = query.fetch_all(&store.writer).await?;
-    for row in rows {
-        let key: String = row.try_get(0)?;
-        let count: i64 = row.try_get(1)?;
-        let start: i64 = row.try_get(2)?;
+    let counted: Vec<(&str, i64)> = keys.iter().map(|(k, w, _)| (k.as_str(), *w)).collect();
+    for store::limits::Window { key, count, start } in
+        store::limits::count(store, t, &counted).await?
+    {
         if let Some((_, window_s, max)) = keys.iter().find(|(k, _, _)| *k == key) {
             if count > *max {
                 let w = (start + window_s - t).max(1);
@@ -251,37 +221,25 @@ pub async fn failed_sessions_wait(
     let t = now();
     let since = t - limits.failed_sessions_window_s;
     let mut wait: Option<(Scope, i64)> = None;
-    for (scope, column, value, max) in [
+    for (scope, by, value, max) in [
         (
             Scope::Device,
-            "device_key",
+            store::limits::FailedBy::Device,
             device,
             limits.failed_sessions_per_device,
         ),
         (
             Scope::Address,
-            "client_addr",
+            store::limits::FailedBy::Address,
             addr,
             limits.failed_sessions_per_address,
         ),
     ] {
         // The `max`-th most recent failed session: while it is in the window, there are
         // `max` of them, and the lock lasts until it leaves.
-        // Sessions of self-registered devices only: a kiosk's sessions at the same
-        // address (an office NAT) are not a stranger's guessing.
-        let sql = format!(
-            "SELECT s.created_at FROM sessions s JOIN devices d ON d.key_id = s.device_key \
-             WHERE s.{column} = $1 AND s.created_at > $2 AND d.tier = 'unmanaged' \
-             AND s.state IN ('open', 'rejected') ORDER BY s.created_at DESC LIMIT 1 OFFSET $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(value)
-            .bind(since)
-            .bind(max - 1)
-            .fetch_optional(&store.pool)
-            .await?;
-        if let Some(row) = row {
-            let created: i64 = row.try_get(0)?;
+        if let Some(created) =
+            store::limits::failed_session_at(store, by, value, since, max - 1).await?
+        {
             let w = (created + limits.failed_sessions_window_s - t).max(1);
             if wait.is_none_or(|(_, longest)| w > longest) {
                 wait = Some((scope, w));
@@ -347,22 +305,16 @@ pub async fn biometric_state(store: &Store, keys: &[String]) -> Result<Biometric
     if keys.is_empty() {
         return Ok(state);
     }
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT locked_until, count, window_start, window_s FROM limits WHERE key IN ({})",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for k in keys {
-        query = query.bind(format!("bio:{k}"));
-    }
-    let rows = query.fetch_all(&store.pool).await?;
+    let keys: Vec<String> = keys.iter().map(|k| format!("bio:{k}")).collect();
+    let rows = store::limits::runs(store, &keys).await?;
     let t = now();
-    for r in rows {
-        let until: i64 = r.try_get(0)?;
-        let count: i64 = r.try_get(1)?;
-        let anchor: i64 = r.try_get(2)?;
-        let unit: i64 = r.try_get(3)?;
+    for store::limits::Run {
+        locked_until: until,
+        count,
+        anchor,
+        unit,
+    } in rows
+    {
         if until > t {
             state.wait = Some(state.wait.unwrap_or(0).max(until - t));
         }
@@ -389,28 +341,7 @@ pub async fn biometric_failure(
     let t = now();
     let unit = limits.biometric_decay_s.max(1);
     let key = format!("bio:{key}");
-    // Whole units decayed since the anchor (0 if a clock went backwards).
-    let units = "(CASE WHEN excluded.window_start > limits.window_start \
-                 THEN (excluded.window_start - limits.window_start) / excluded.window_s ELSE 0 END)";
-    let sql = format!(
-        "INSERT INTO limits (key, window_start, count, locked_until, window_s, expires_at) \
-         VALUES ($1, $2, 1, 0, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET \
-           count = CASE WHEN {units} >= limits.count THEN 1 ELSE limits.count - {units} + 1 END, \
-           window_start = CASE WHEN {units} >= limits.count THEN excluded.window_start \
-                          ELSE limits.window_start + {units} * excluded.window_s END, \
-           window_s = excluded.window_s \
-         RETURNING count, window_start"
-    );
-    let row = sqlx::query(&sql)
-        .bind(&key)
-        .bind(t)
-        .bind(unit)
-        .bind(t + unit)
-        .fetch_one(&store.writer)
-        .await?;
-    let count: i64 = row.try_get(0)?;
-    let anchor: i64 = row.try_get(1)?;
+    let (count, anchor) = store::limits::count_failure(store, &key, t, unit).await?;
     let mut locked_until = 0;
     if count >= limits.biometric_failures {
         let doublings = (count - limits.biometric_failures).min(7) as u32;
@@ -436,26 +367,13 @@ pub async fn biometric_failure(
     // Never shortened by a racing failure's smaller delay; kept until the run has decayed
     // and the lock has passed.
     let expires_at = locked_until.max(anchor + count.saturating_mul(unit));
-    sqlx::query(
-        "UPDATE limits SET \
-           locked_until = CASE WHEN locked_until > $1 THEN locked_until ELSE $1 END, \
-           expires_at = CASE WHEN expires_at > $2 THEN expires_at ELSE $2 END \
-         WHERE key = $3",
-    )
-    .bind(locked_until)
-    .bind(expires_at)
-    .bind(&key)
-    .execute(&store.writer)
-    .await?;
+    store::limits::extend(store, &key, locked_until, expires_at).await?;
     Ok(count)
 }
 
 /// A success ends the run of failures.
 pub async fn biometric_success(store: &Store, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM limits WHERE key = $1")
-        .bind(format!("bio:{key}"))
-        .execute(&store.writer)
-        .await?;
+    store::limits::delete(store, &format!("bio:{key}")).await?;
     Ok(())
 }
 
@@ -491,15 +409,7 @@ pub async fn prune_in_background(store: &Store) {
 }
 
 /// [`prune`] as of `t` (Unix seconds).
-pub async fn prune_at(store: &Store, t: i64) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("DELETE FROM limits WHERE expires_at <= $1 AND locked_until <= $1")
-            .bind(t)
-            .execute(&store.writer)
-            .await?
-            .rows_affected(),
-    )
-}
+pub use crate::store::limits::prune_at;
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,11 @@
-//! `/metrics` (Prometheus text format) and `/healthz`.
+//! The counters behind `/metrics` (Prometheus text format; the route is `http::ops`).
 //!
 //! Counters are plain atomics: the handful of series here does not need a metrics crate.
 //! Nothing in them identifies a person.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-
-use crate::decision::Outcome;
-use crate::App;
+use reclaim_protocol::wire::decision::Outcome;
 
 #[derive(Default)]
 pub struct Metrics {
@@ -126,35 +120,4 @@ impl Metrics {
         ));
         out
     }
-}
-
-pub async fn metrics_handler(State(app): State<Arc<App>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
-}
-
-/// `/healthz`: 200 when the database and the directory answer, 503 otherwise, with which.
-pub async fn healthz_handler(State(app): State<Arc<App>>) -> Response {
-    let database = app.store.ping().await.is_ok();
-    let directory = app.directory.health().await.is_ok();
-    let status = if database && directory {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        axum::Json(serde_json::json!({
-            "status": if status == StatusCode::OK { "ok" } else { "degraded" },
-            "database": if database { "ok" } else { "unavailable" },
-            "directory": if directory { "ok" } else { "unavailable" },
-            "directory_kind": app.directory.kind(),
-            "reverification": app.engine.is_some(),
-            "version": env!("CARGO_PKG_VERSION"),
-        })),
-    )
-        .into_response()
 }

@@ -12,27 +12,23 @@
 //! body carries the link, a bearer secret, so it is sealed at rest and erased once sent;
 //! logs name the notice's id, never the address or the body.
 //!
-//! The link (`GET /v1/notices/{token}`) answers a page that only describes what happened:
-//! mail scanners fetch links, so a GET changes nothing. Its form (`POST`) does, in one
-//! transaction: spends the token, cancels the account's pending delayed change
-//! ([`crate::reset::cancel_for_account`]), locks self-service for the account (until an
-//! administrator clears it, [`unlock_self_service`]) and appends `recovery_disputed`.
+//! The link (`GET /v1/notices/{token}`, `crate::http::notices` and
+//! `crate::recovery::notices`) answers a page that only describes what happened: mail
+//! scanners fetch links, so a GET changes nothing. Its form (`POST`) does, in one
+//! transaction: spends the token, cancels the account's pending delayed change, locks
+//! self-service for the account (until an administrator clears it,
+//! [`unlock_self_service`]) and appends `recovery_disputed`.
 //!
 //! Refusals: the first refusal of a series is not mailed (a genuine user with a bad photo
 //! should not alarm themselves); every later one is. A series ends after
 //! `notify.refusal_quiet_days` (30 by default) without a refusal for the account.
 //!
-//! Every SQL statement about notices lives here.
+//! Every SQL statement about notices lives in `crate::store::notices`.
 
 use reclaim_protocol::Code;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use lettre::message::header::{
     ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue as MailHeaderValue,
 };
@@ -41,14 +37,12 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reclaim_protocol::RecoveryAction;
-use sha2::{Digest, Sha256};
-use sqlx::Row;
 
-use crate::api::ApiError;
 use crate::audit::{self, Entry};
 use crate::config::{ConfigError, NotifyConfig, RelaySecurity};
 use crate::crypto::{new_id, new_secret, secret_hash, CryptoError, Keys};
-use crate::store::{now, Store, StoreError};
+use crate::error::ApiError;
+use crate::store::{self, now, Store, StoreError, Tx};
 use crate::App;
 
 /// At most this many addresses are mailed per notice (a directory record with hundreds of
@@ -59,7 +53,7 @@ const BATCH: i64 = 20;
 /// The longest delay between two attempts, seconds.
 const MAX_BACKOFF_S: i64 = 3600;
 /// The link token's prefix (`nc_` + 256 random bits).
-const TOKEN_PREFIX: &str = "nc_";
+pub(crate) const TOKEN_PREFIX: &str = "nc_";
 const SEAL_PURPOSE: &str = "notice body";
 
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +70,6 @@ impl NotifyError {
             NotifyError::Store(e) => e.code(),
             NotifyError::Crypto(_) => Code::InternalError,
         }
-    }
-}
-
-impl From<sqlx::Error> for NotifyError {
-    fn from(e: sqlx::Error) -> NotifyError {
-        NotifyError::Store(e.into())
     }
 }
 
@@ -105,7 +93,7 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NoticeKind::Approved { .. } => "recovery_approved",
             NoticeKind::Refused => "recovery_refused",
@@ -155,7 +143,7 @@ pub struct Queued {
 /// refusals from the second of a series on. Every mail carries a one-time link valid
 /// until `max(effective_at, at + notify.link_valid_days)`.
 pub async fn enqueue_recovery_notice(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     app: &App,
     n: &RecoveryNotice<'_>,
 ) -> Result<Queued, NotifyError> {
@@ -163,21 +151,7 @@ pub async fn enqueue_recovery_notice(
     let refusal_in_series = match n.kind {
         NoticeKind::Refused => {
             let quiet_s = (cfg.refusal_quiet_days * 86_400) as i64;
-            // One statement, so concurrent refusals (or instances) count each other: the
-            // row's lock orders them on PostgreSQL, SQLite has one writer.
-            let count: i64 = sqlx::query(
-                "INSERT INTO refusal_series (user_ref, count, last_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (user_ref) DO UPDATE SET \
-                 count = CASE WHEN refusal_series.last_at < $3 THEN 1 ELSE refusal_series.count + 1 END, \
-                 last_at = $2 \
-                 RETURNING count",
-            )
-            .bind(n.user_ref)
-            .bind(n.at)
-            .bind(n.at - quiet_s)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
+            let count = store::notices::count_refusal(tx, n.user_ref, n.at, n.at - quiet_s).await?;
             if count <= 1 {
                 return Ok(Queued {
                     notices: 0,
@@ -211,19 +185,19 @@ pub async fn enqueue_recovery_notice(
     let expires_at = effective_at
         .unwrap_or(0)
         .max(n.at + (cfg.link_valid_days * 86_400) as i64);
-    sqlx::query(
-        "INSERT INTO notice_links (token_hash, user_ref, session_id, action, kind, happened_at, effective_at, expires_at, used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+    store::notices::insert_link(
+        tx,
+        store::notices::NewLink {
+            token_hash: &token_hash,
+            user_ref: n.user_ref,
+            session_id: n.session_id,
+            action: n.action.as_str(),
+            kind: n.kind.as_str(),
+            happened_at: n.at,
+            effective_at,
+            expires_at,
+        },
     )
-    .bind(&token_hash)
-    .bind(n.user_ref)
-    .bind(n.session_id)
-    .bind(n.action.as_str())
-    .bind(n.kind.as_str())
-    .bind(n.at)
-    .bind(effective_at)
-    .bind(expires_at)
-    .execute(&mut **tx)
     .await?;
     let link = zeroize::Zeroizing::new(format!(
         "{}/v1/notices/{}",
@@ -236,18 +210,18 @@ pub async fn enqueue_recovery_notice(
     for to in &recipients {
         let id = new_id()?;
         let sealed = app.keys.seal(SEAL_PURPOSE, body.as_bytes())?;
-        sqlx::query(
-            "INSERT INTO notices (id, user_ref, kind, recipient, subject, body_sealed, created_at, attempts, next_try_at, lease_until, sent_at, gave_up_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 0, NULL, NULL)",
+        store::notices::insert(
+            tx,
+            store::notices::NewNotice {
+                id: &id,
+                user_ref: n.user_ref,
+                kind: n.kind.as_str(),
+                recipient: to,
+                subject: &subject,
+                body_sealed: &sealed,
+                created_at: t,
+            },
         )
-        .bind(&id)
-        .bind(n.user_ref)
-        .bind(n.kind.as_str())
-        .bind(to)
-        .bind(&subject)
-        .bind(&sealed)
-        .bind(t)
-        .execute(&mut **tx)
         .await?;
     }
     Ok(Queued {
@@ -289,13 +263,7 @@ fn usable_addresses(to: &[String]) -> Vec<String> {
 /// True after someone used a "this wasn't me" link for the account, until an
 /// administrator clears it with [`unlock_self_service`].
 pub async fn self_service_locked(app: &App, user_ref: &str) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("SELECT 1 FROM self_service_locks WHERE user_ref = $1")
-            .bind(user_ref)
-            .fetch_optional(&app.store.pool)
-            .await?
-            .is_some(),
-    )
+    store::notices::locked(&app.store, user_ref).await
 }
 
 /// Clears the self-service lock of `user_ref` (an administrator, `actor` = `admin:<name>`);
@@ -306,13 +274,9 @@ pub async fn unlock_self_service(
     user_ref: &str,
     actor: &str,
 ) -> Result<bool, StoreError> {
-    let mut tx = store.writer.begin().await?;
-    let removed = sqlx::query("DELETE FROM self_service_locks WHERE user_ref = $1")
-        .bind(user_ref)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
+    let mut tx = store.begin().await?;
+    let removed = store::notices::unlock(&mut tx, user_ref).await?;
+    if !removed {
         tx.rollback().await?;
         return Ok(false);
     }
@@ -431,7 +395,7 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
-fn action_words(action: &str) -> &'static str {
+pub(crate) fn action_words(action: &str) -> &'static str {
     match RecoveryAction::parse(action) {
         Some(RecoveryAction::ResetPassword) => "password reset",
         Some(RecoveryAction::ResetMfa) => "second factor (MFA) reset",
@@ -450,7 +414,7 @@ fn device_words(tier: &str) -> &'static str {
 }
 
 /// `2026-12-04 13:40 UTC`.
-fn utc(t: i64) -> String {
+pub(crate) fn utc(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil.
@@ -592,17 +556,9 @@ pub fn spawn_sender(app: Arc<App>) -> SenderTask {
 /// instances (or calls) never send one notice twice while its lease holds.
 pub async fn send_due(app: &App, mailer: &Mailer) -> Result<usize, StoreError> {
     let t = now();
-    let due = sqlx::query(
-        "SELECT id FROM notices WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $1 AND lease_until < $1 \
-         ORDER BY next_try_at LIMIT $2",
-    )
-    .bind(t)
-    .bind(BATCH)
-    .fetch_all(&app.store.pool)
-    .await?;
+    let due = store::notices::due(&app.store, t, BATCH).await?;
     let mut sent = 0;
-    for row in due {
-        let id: String = row.try_get(0)?;
+    for id in due {
         if send_one(app, mailer, &id).await? {
             sent += 1;
         }
@@ -612,30 +568,16 @@ pub async fn send_due(app: &App, mailer: &Mailer) -> Result<usize, StoreError> {
 
 async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreError> {
     let t = now();
-    let claimed = sqlx::query(
-        "UPDATE notices SET lease_until = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $3 AND lease_until < $3",
-    )
-    .bind(t + mailer.lease_s)
-    .bind(id)
-    .bind(t)
-    .execute(&app.store.writer)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
+    let Some(store::notices::Claimed {
+        recipient,
+        subject,
+        body_sealed: sealed,
+        attempts,
+        user_ref,
+    }) = store::notices::claim(&app.store, id, t, t + mailer.lease_s).await?
+    else {
         return Ok(false);
-    }
-    let row = sqlx::query(
-        "SELECT recipient, subject, body_sealed, attempts, user_ref FROM notices WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&app.store.pool)
-    .await?;
-    let recipient: String = row.try_get(0)?;
-    let subject: String = row.try_get(1)?;
-    let sealed: String = row.try_get(2)?;
-    let attempts: i64 = row.try_get(3)?;
-    let user_ref: String = row.try_get(4)?;
+    };
     let message = match build_message(app, mailer, id, &recipient, &subject, &sealed) {
         Ok(m) => m,
         Err(why) => {
@@ -647,13 +589,7 @@ async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreErr
     };
     match mailer.transport.send(message).await {
         Ok(_) => {
-            sqlx::query(
-                "UPDATE notices SET sent_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
-            )
-            .bind(now())
-            .bind(id)
-            .execute(&app.store.writer)
-            .await?;
+            store::notices::sent(&app.store, id, now()).await?;
             tracing::info!(notice = id, attempt = attempts, "recovery notice sent");
             Ok(true)
         }
@@ -672,13 +608,7 @@ async fn send_one(app: &App, mailer: &Mailer, id: &str) -> Result<bool, StoreErr
                 give_up(app, id, &user_ref, attempts, class).await?;
             } else {
                 let delay = backoff(app.config.notify.retry_base_s, attempts);
-                sqlx::query(
-                    "UPDATE notices SET next_try_at = $1, lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
-                )
-                .bind(now() + delay)
-                .bind(id)
-                .execute(&app.store.writer)
-                .await?;
+                store::notices::retry_at(&app.store, id, now() + delay).await?;
                 tracing::warn!(
                     notice = id,
                     attempt = attempts,
@@ -740,16 +670,9 @@ async fn give_up(
     attempts: i64,
     why: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = app.store.writer.begin().await?;
-    let done = sqlx::query(
-        "UPDATE notices SET gave_up_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done != 1 {
+    let mut tx = app.store.begin().await?;
+    let done = store::notices::give_up(&mut tx, id, now()).await?;
+    if !done {
         tx.rollback().await?;
         return Ok(());
     }
@@ -792,254 +715,6 @@ fn smtp_error_class(e: &lettre::transport::smtp::Error) -> &'static str {
     } else {
         "connection"
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// The link.
-
-/// Largest body accepted by the link's POST: the form sends none.
-const MAX_LINK_BODY: u64 = 1024;
-
-struct LinkRow {
-    session_id: String,
-    action: String,
-    kind: String,
-    happened_at: i64,
-    effective_at: Option<i64>,
-    expires_at: i64,
-    used_at: Option<i64>,
-}
-
-/// The hash to look a link token up by; `None` for text that cannot be one of ours (it
-/// then gets the same answer as an unknown token). Only the hash reaches the database,
-/// so lookup time says nothing about how much of a token matched.
-fn token_key(token: &str) -> Option<String> {
-    let ok = token.len() <= 128
-        && token.starts_with(TOKEN_PREFIX)
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| secret_hash(token))
-}
-
-async fn load_link(app: &App, key: &str) -> Result<Option<LinkRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT session_id, action, kind, happened_at, effective_at, expires_at, used_at FROM notice_links WHERE token_hash = $1",
-    )
-    .bind(key)
-    .fetch_optional(&app.store.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(LinkRow {
-        session_id: r.try_get(0)?,
-        action: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        happened_at: r.try_get(3)?,
-        effective_at: r.try_get(4)?,
-        expires_at: r.try_get(5)?,
-        used_at: r.try_get(6)?,
-    }))
-}
-
-/// What the link's state is, for an answer.
-enum LinkState {
-    Usable(LinkRow),
-    /// Unknown (404).
-    Unknown,
-    /// Used or expired (410).
-    Spent,
-}
-
-async fn link_state(app: &App, token: &str) -> Result<LinkState, StoreError> {
-    let Some(key) = token_key(token) else {
-        return Ok(LinkState::Unknown);
-    };
-    Ok(match load_link(app, &key).await? {
-        None => LinkState::Unknown,
-        Some(l) if l.used_at.is_some() || l.expires_at <= now() => LinkState::Spent,
-        Some(l) => LinkState::Usable(l),
-    })
-}
-
-/// `GET /v1/notices/{token}`: describes what happened and offers the form. Changes nothing
-/// (mail scanners and link previews fetch it).
-pub async fn link_page_handler(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-) -> Result<Response, ApiError> {
-    Ok(match link_state(&app, &token).await? {
-        LinkState::Usable(l) => page(StatusCode::OK, &describe(&l), true),
-        LinkState::Unknown => neutral(StatusCode::NOT_FOUND),
-        LinkState::Spent => neutral(StatusCode::GONE),
-    })
-}
-
-/// `POST /v1/notices/{token}`: "this wasn't me". In one transaction: spends the token,
-/// cancels the account's pending change, locks self-service, appends `recovery_disputed`.
-pub async fn link_confirm_handler(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_LINK_BODY) {
-        return Ok(neutral(StatusCode::PAYLOAD_TOO_LARGE));
-    }
-    let Some(key) = token_key(&token) else {
-        return Ok(neutral(StatusCode::NOT_FOUND));
-    };
-    let t = now();
-    let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
-    // Single use: only the request whose update spends the token goes on.
-    let spent = sqlx::query(
-        "UPDATE notice_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-         RETURNING user_ref, session_id, kind",
-    )
-    .bind(t)
-    .bind(&key)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(StoreError::from)?;
-    let Some(row) = spent else {
-        tx.rollback().await.map_err(StoreError::from)?;
-        let status = match load_link(&app, &key).await? {
-            None => StatusCode::NOT_FOUND,
-            Some(_) => StatusCode::GONE,
-        };
-        return Ok(neutral(status));
-    };
-    let user_ref: String = row.try_get(0).map_err(StoreError::from)?;
-    let session_id: String = row.try_get(1).map_err(StoreError::from)?;
-    let kind: String = row.try_get(2).map_err(StoreError::from)?;
-    let cancelled = crate::reset::cancel_for_account(&mut tx, &user_ref).await?;
-    sqlx::query(
-        "INSERT INTO self_service_locks (user_ref, locked_at, reason) VALUES ($1, $2, 'recovery_disputed') \
-         ON CONFLICT (user_ref) DO NOTHING",
-    )
-    .bind(&user_ref)
-    .bind(t)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::from)?;
-    audit::append_in(
-        &mut tx,
-        &app.keys,
-        Entry {
-            kind: "recovery_disputed",
-            // Whoever holds the link; the link's digest ties the entry to the notice.
-            actor: &format!("notice_link:{}", &key[..16]),
-            subject: &format!("user:{user_ref}"),
-            detail: serde_json::json!({
-                "user": user_ref,
-                "session": session_id,
-                "notice_kind": kind,
-                "link_sha256": key,
-                "cancelled": cancelled,
-                "self_service_locked": true,
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(
-        link = &key[..16],
-        cancelled,
-        "recovery disputed by its notice's link"
-    );
-    let text = if cancelled > 0 {
-        "Thank you. The pending change was cancelled, and self-service recovery is now locked for your account. Your IT department has been told through the audit log; contact them to unlock it."
-    } else {
-        "Thank you. No change was still pending (a change that already took effect cannot be undone from here), and self-service recovery is now locked for your account. Contact your IT department now: your account may be in someone else's hands."
-    };
-    Ok(page(StatusCode::OK, text, false))
-}
-
-fn describe(l: &LinkRow) -> String {
-    let what = action_words(&l.action);
-    let when = utc(l.happened_at);
-    let mut text = if l.kind == NoticeKind::Refused.as_str() {
-        format!("On {when}, someone asked for a {what} of your account through self-service recovery, and was refused.")
-    } else {
-        format!("On {when}, a {what} of your account was approved through self-service recovery.")
-    };
-    match l.effective_at {
-        Some(at) if at > now() => text.push_str(&format!(
-            " It takes effect on {} unless you cancel it here.",
-            utc(at)
-        )),
-        _ => {}
-    }
-    text.push_str(" If this was you, close this page. If it was not, the button below cancels any change still pending and locks self-service recovery for your account until your IT department unlocks it.");
-    // Session ids are not secret; they let the helpdesk find the case.
-    text.push_str(&format!(" Reference: session {}.", l.session_id));
-    text
-}
-
-/// The page's style, allowed by its hash in the Content-Security-Policy (no inline
-/// anything else, no scripts at all).
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;line-height:1.5;color:#1b1b1b}button{font-size:1em;padding:.6em 1.2em;background:#b3261e;color:#fff;border:0;border-radius:4px;cursor:pointer}";
-
-fn csp() -> String {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-}
-
-/// The same page for unknown, used and expired links: nothing to tell a guesser.
-fn neutral(status: StatusCode) -> Response {
-    page(
-        status,
-        "This link is not valid: it was already used, it has expired, or it never existed. If you think your account was recovered by someone else, contact your IT department.",
-        false,
-    )
-}
-
-fn page(status: StatusCode, text: &str, form: bool) -> Response {
-    let form = if form {
-        // No action attribute: the form posts to this page's own URL.
-        "<form method=\"post\"><button type=\"submit\">This wasn't me: cancel it and lock self-service</button></form>"
-    } else {
-        ""
-    };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>Account recovery notice</title><style>{STYLE}</style></head><body><h1>Account recovery notice</h1><p>{}</p>{form}</body></html>",
-        escape(text)
-    );
-    let mut response = (status, html).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1129,14 +804,6 @@ file = "/tmp/dir.json"
     }
 
     #[test]
-    fn tokens_that_cannot_be_ours_are_not_looked_up() {
-        assert!(token_key("nc_abcDEF-_09").is_some());
-        assert!(token_key("rg_abc").is_none());
-        assert!(token_key("nc_a/b").is_none());
-        assert!(token_key(&format!("nc_{}", "a".repeat(200))).is_none());
-    }
-
-    #[test]
     fn addresses_are_checked_deduplicated_and_bounded() {
         let many: Vec<String> = (0..20).map(|i| format!("u{i}@example.test")).collect();
         assert_eq!(usable_addresses(&many).len(), MAX_RECIPIENTS);
@@ -1147,18 +814,5 @@ file = "/tmp/dir.json"
             "a@example.test\r\nBcc: x@evil.test".into(),
         ]);
         assert_eq!(a, ["a@example.test"]);
-    }
-
-    #[test]
-    fn the_page_escapes_and_forbids_scripts() {
-        assert_eq!(
-            escape("<a href=\"x\">'&"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
-        );
-        let c = csp();
-        assert!(
-            c.contains("default-src 'none'") && !c.contains("unsafe"),
-            "{c}"
-        );
     }
 }

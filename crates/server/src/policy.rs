@@ -2,8 +2,8 @@
 //!
 //! A pure function of typed inputs (the device's tier, whether the account has an enrolled
 //! face, the action, what judging the evidence found, whether the account's self-service
-//! is locked), so every row of the policy table has a unit test and the HTTP handler only
-//! gathers facts and records the conclusion.
+//! is locked), so every row of the policy table has a unit test and the decision
+//! (`crate::recovery::decision`) only gathers facts and records the conclusion.
 //!
 //! Why the tier, and not the capture, decides what a capture is worth: an attacker writes
 //! their own client. With our source, one photo of the victim and HTTP, a self-registered

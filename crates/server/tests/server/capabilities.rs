@@ -9,7 +9,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use reclaim_protocol::DeviceKey;
-use reclaim_server::{audit, reset, App, Config, RunningServer};
+use reclaim_server::recovery::resets;
+use reclaim_server::{audit, App, Config, RunningServer};
 use reclaim_testkit::{LdapSeedUser, Slapd};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -234,7 +235,7 @@ async fn session_state(server: &LdapServer, s: &Session) -> String {
 /// `reset_failed` entry carrying the code. Returns that entry's details.
 async fn assert_swept_to_failure(app: &App, grant: &str, code: &str) -> Value {
     for _ in 0..3 {
-        assert_eq!(reset::resume_pending(app).await.unwrap(), 0);
+        assert_eq!(resets::resume_pending(app).await.unwrap(), 0);
     }
     let (state, failure, _, _, sealed) = grant_row(app, grant).await;
     assert_eq!(
@@ -327,7 +328,7 @@ async fn a_reset_for_an_account_deleted_from_slapd_ends_failed_and_is_not_retrie
         (status, &again["error"]),
         (409, &json!("directory_user_not_found"))
     );
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
     assert_eq!(grant_row(&server.app, &grant).await.0, "failed");
     assert_eq!(count_kind(&server.app, "reset_failed").await, 1);
     assert_eq!(count_kind(&server.app, "reset_completed").await, 0);
@@ -480,7 +481,7 @@ async fn a_pending_reset_slapd_refuses_for_lack_of_access_ends_failed_and_is_not
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(session_state(&server, &live_session).await, "failed");
     server.stop_worker().await;
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
     assert_eq!(grant_row(&server.app, &live_grant).await.0, "failed");
     assert_eq!(count_kind(&server.app, "reset_failed").await, 2);
 
@@ -503,7 +504,7 @@ async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
 
     // Unreachable: still pending, and not tried again before its backoff runs out.
     let before = unix_now() as i64;
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
     let (state, failure, lease_until, failures, sealed) = grant_row(&server.app, &grant).await;
     assert_eq!((state.as_str(), failure, failures), ("pending", None, 1));
     assert!(sealed.is_some(), "the password is kept to apply later");
@@ -511,7 +512,7 @@ async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
         lease_until > before,
         "retried at once: lease_until {lease_until}"
     );
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
     assert_eq!(
         grant_row(&server.app, &grant).await.3,
         1,
@@ -525,7 +526,7 @@ async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
         .execute(&server.app.store.pool)
         .await
         .unwrap();
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 1);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 1);
     assert_eq!(grant_row(&server.app, &grant).await.0, "completed");
 
     // A directory that stays away is given up on after the bound, and the person told.
@@ -538,12 +539,12 @@ async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
     make_pending(&server.app, &grant, "reset_password", 0).await;
     server.slapd.stop();
     sqlx::query("UPDATE grants SET lease_until = 1, directory_failures = $1 WHERE id = $2")
-        .bind(reset::MAX_DIRECTORY_FAILURES - 1)
+        .bind(resets::MAX_DIRECTORY_FAILURES - 1)
         .bind(reclaim_server::crypto::secret_hash(&grant))
         .execute(&server.app.store.pool)
         .await
         .unwrap();
-    assert_eq!(reset::resume_pending(&server.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
     let (state, failure, _, _, sealed) = grant_row(&server.app, &grant).await;
     assert_eq!(
         (state.as_str(), failure.as_deref(), sealed),
@@ -584,7 +585,7 @@ async fn the_demo_directory_offers_every_action_and_a_vanished_account_fails_onc
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(grant_row(&h.app, &grant).await.0, "failed");
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 0);
     assert_eq!(h.password_changes(AVERY), 0);
     assert_eq!(count_kind(&h.app, "reset_failed").await, 1);
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use crate::schema::Validator;
 
 fn spec() -> Value {
-    serde_json::from_str(reclaim_server::api::OPENAPI).expect("openapi.json is JSON")
+    serde_json::from_str(reclaim_server::http::ops::OPENAPI).expect("openapi.json is JSON")
 }
 
 fn v<T: Serialize>(t: &T) -> Value {

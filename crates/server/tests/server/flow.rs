@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use reclaim_directory::DemoUser;
+use reclaim_server::audit;
 use reclaim_server::crypto::secret_hash;
-use reclaim_server::{audit, reset};
+use reclaim_server::recovery::resets;
 use serde_json::json;
 use sqlx::Row;
 
@@ -421,11 +422,11 @@ async fn pending_resets_are_resumed_exactly_once(db: Db) {
 
     // Pending after a crash before the directory was called (lease 0): applied once.
     make_pending(&h, &g1, NEW_PASSWORD, 0).await;
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 1);
     assert_eq!(h.password_changes(AVERY), 1);
     assert!(h.password_is(AVERY, NEW_PASSWORD).await);
     assert_eq!(grant_state(&h, &g1).await, ("completed".to_string(), None));
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 0);
     assert_eq!(h.password_changes(AVERY), 1);
 
     // Pending after an attempt that did reach the directory (lease taken before): the
@@ -435,14 +436,14 @@ async fn pending_resets_are_resumed_exactly_once(db: Db) {
     let user = h.app.directory.find_user(AVERY).await.unwrap().unwrap();
     h.app.directory.set_password(&user, SECOND).await.unwrap();
     assert_eq!(h.password_changes(AVERY), 2);
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 1);
     assert_eq!(h.password_changes(AVERY), 2);
     assert_eq!(grant_state(&h, &g2).await.0, "completed");
 
     // Lease 1 but the earlier attempt did not get through: applied now, once.
     const THIRD: &str = "third brand new passphrase for avery";
     make_pending(&h, &g3, THIRD, 1).await;
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 1);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 1);
     assert_eq!(h.password_changes(AVERY), 3);
     assert!(h.password_is(AVERY, THIRD).await);
 
@@ -457,7 +458,7 @@ async fn pending_resets_are_resumed_exactly_once(db: Db) {
         unix_now() as i64 + 600,
     )
     .await;
-    assert_eq!(reset::resume_pending(&h.app).await.unwrap(), 0);
+    assert_eq!(resets::resume_pending(&h.app).await.unwrap(), 0);
     let (status, body) = h.reset(&g4, "fourth passphrase that nobody applies").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "reset_in_progress");

@@ -129,7 +129,7 @@ async fn attest(
     let took = sent.elapsed();
     if a.body["outcome"] != "approved" {
         assert!(
-            took >= reclaim_server::decision::REFUSAL_FLOOR,
+            took >= reclaim_server::http::attestation::REFUSAL_FLOOR,
             "{} answered {} in {took:?}, under the floor: {:?}",
             s.login,
             a.status,

@@ -236,7 +236,7 @@ async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
     assert_eq!(status, 202);
     let user_ref = h.app.directory.find_user(AVERY).await.unwrap().unwrap().id;
     let mut tx = h.app.store.writer.begin().await.unwrap();
-    let cancelled = reclaim_server::reset::cancel_for_account(&mut tx, &user_ref)
+    let cancelled = reclaim_server::store::resets::cancel_for_account(&mut tx, &user_ref)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -5,6 +5,14 @@
 //! placeholders are `$1`-style (which SQLite also understands), and every change that
 //! must happen once is a single conditional statement (`UPDATE ... WHERE state = ...`)
 //! whose affected-row count says who won, which both engines make atomic.
+//!
+//! Every query of the crate lives here, with its table (a test, `layers.rs`, keeps it so):
+//! this module holds the pool, the migrations and the schema's bookkeeping, and each
+//! submodule one model: [`devices`], [`hardware`] (TPM registrations waiting for their
+//! proof), [`sessions`], [`templates`], [`reviews`], [`resets`] (grants), [`notices`]
+//! (mails, links, refusal series, self-service locks), [`limits`], [`replay`] (kept
+//! captures) and [`audit`] (the chain's rows). They take and return typed values; what
+//! the rows mean is the business of the modules above.
 
 use reclaim_protocol::Code;
 use std::str::FromStr;
@@ -12,6 +20,20 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub mod audit;
+pub mod devices;
+pub mod hardware;
+pub mod limits;
+pub mod notices;
+pub mod replay;
+pub mod resets;
+pub mod reviews;
+pub mod sessions;
+pub mod templates;
+
+/// A transaction, for changes that must commit together.
+pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,13 +57,13 @@ pub enum Engine {
 
 /// The migrations, in order. Each runs once, inside a transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_notifications.sql")),
-    (3, include_str!("../migrations/0003_trust.sql")),
-    (4, include_str!("../migrations/0004_limits.sql")),
-    (5, include_str!("../migrations/0005_audit.sql")),
-    (6, include_str!("../migrations/0006_reset_failures.sql")),
-    (7, include_str!("../migrations/0007_replay_sessions.sql")),
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_notifications.sql")),
+    (3, include_str!("../../migrations/0003_trust.sql")),
+    (4, include_str!("../../migrations/0004_limits.sql")),
+    (5, include_str!("../../migrations/0005_audit.sql")),
+    (6, include_str!("../../migrations/0006_reset_failures.sql")),
+    (7, include_str!("../../migrations/0007_replay_sessions.sql")),
 ];
 
 #[derive(Debug, Clone)]
@@ -159,6 +181,11 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Starts a transaction on the writer.
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(self.writer.begin().await?)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

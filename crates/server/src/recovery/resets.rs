@@ -20,26 +20,22 @@
 //! [`MAX_DIRECTORY_FAILURES`] failures in a row (about a day).
 
 use reclaim_protocol::Code;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 use reclaim_directory::{DirectoryError, DirectoryUser};
-use reclaim_protocol::password::{typed_length, MAX_PASSWORD_INPUT_CHARS};
+use reclaim_protocol::password::MAX_PASSWORD_INPUT_CHARS;
 use reclaim_protocol::wire::error::ResetStatus;
-use reclaim_protocol::wire::password::{PasswordCheckAnswer, PasswordCheckRequest, Problem};
+use reclaim_protocol::wire::password::Problem;
 use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, ResetRequest};
-use reclaim_protocol::{check_password, PasswordProblem, RecoveryAction};
-use sqlx::Row;
+use reclaim_protocol::RecoveryAction;
 use zeroize::Zeroizing;
 
-use crate::api::{json, ApiError, Body};
+use super::password::{bounded_password, problems_for};
 use crate::audit::{self, Entry};
 use crate::crypto::secret_hash;
-use crate::decision::password_policy;
-use crate::store::{now, StoreError};
+use crate::error::ApiError;
+use crate::store::resets::Grant;
+use crate::store::{self, now, StoreError};
 use crate::App;
 
 /// Transient directory failures in a row after which a pending reset is given up. With
@@ -88,140 +84,35 @@ pub fn require_supported(app: &App, action: RecoveryAction) -> Result<(), ApiErr
     .with_supported_actions(supported_actions(app)))
 }
 
-/// `GET /v1/capabilities`: what the app may offer. The same for every caller.
-pub async fn capabilities_handler(State(app): State<Arc<App>>) -> Response {
-    json(
-        StatusCode::OK,
-        &Capabilities {
-            actions: supported_actions(&app),
-            password: PasswordInput {
-                max_input_chars: MAX_PASSWORD_INPUT_CHARS,
-            },
+/// What the app may offer (`GET /v1/capabilities`). The same for every caller.
+pub fn capabilities(app: &App) -> Capabilities {
+    Capabilities {
+        actions: supported_actions(app),
+        password: PasswordInput {
+            max_input_chars: MAX_PASSWORD_INPUT_CHARS,
         },
-    )
-}
-
-/// Refuses a password longer than the input bound as typed, before it is normalised or
-/// anything is looked up (NFKC multiplies some characters' length eighteen-fold).
-fn bounded_password(password: &str) -> Result<(), ApiError> {
-    typed_length(password).map(|_| ()).map_err(|_| {
-        tracing::info!(
-            bytes = password.len(),
-            "password refused: over the input bound"
-        );
-        ApiError::new(
-            Code::PasswordTooLong,
-            format!("The password is too long: use at most {MAX_PASSWORD_INPUT_CHARS} characters."),
-        )
-    })
-}
-
-struct Grant {
-    id: String,
-    session_id: String,
-    user_ref: String,
-    login: String,
-    action: RecoveryAction,
-    state: String,
-    expires_at: i64,
-    template_sealed: Option<String>,
-    password_sealed: Option<String>,
-    lease_until: i64,
-    attempts: i64,
-    /// A change approved with notice and delay is applied no sooner (0: at once).
-    apply_after: i64,
-    /// The code a failed reset ended with.
-    failure: Option<String>,
-    /// Transient directory failures in a row while pending.
-    directory_failures: i64,
+    }
 }
 
 async fn load_grant(app: &App, id: &str) -> Result<Option<Grant>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&app.store.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let action: String = r.try_get(4)?;
-    Ok(Some(Grant {
-        id: r.try_get(0)?,
-        session_id: r.try_get(1)?,
-        user_ref: r.try_get(2)?,
-        login: r.try_get(3)?,
-        action: RecoveryAction::parse(&action)
-            .ok_or_else(|| StoreError::Config("invalid action in grants".into()))?,
-        state: r.try_get(5)?,
-        expires_at: r.try_get(6)?,
-        template_sealed: r.try_get(7)?,
-        password_sealed: r.try_get(8)?,
-        lease_until: r.try_get(9)?,
-        attempts: r.try_get(10)?,
-        apply_after: r.try_get(11)?,
-        failure: r.try_get(12)?,
-        directory_failures: r.try_get(13)?,
-    }))
+    store::resets::load(&app.store, id).await
 }
 
-fn grant_invalid() -> ApiError {
+pub(crate) fn grant_invalid() -> ApiError {
     ApiError::new(
         Code::GrantInvalid,
         "the reset grant is unknown; verify again",
     )
 }
 
-async fn user_of(app: &App, grant: &Grant) -> Result<DirectoryUser, DirectoryError> {
+pub(crate) async fn user_of(app: &App, grant: &Grant) -> Result<DirectoryUser, DirectoryError> {
     match app.directory.find_user(&grant.login).await? {
         Some(u) if u.id == grant.user_ref => Ok(u),
         _ => Err(DirectoryError::UserNotFound),
     }
 }
 
-fn account_words(user: &DirectoryUser) -> Vec<String> {
-    let mut words = vec![user.username.clone()];
-    if let Some(e) = &user.email {
-        words.push(e.split('@').next().unwrap_or("").to_string());
-    }
-    words.extend(user.given_name.clone());
-    words.extend(user.surname.clone());
-    words.extend(user.display_name.clone());
-    words
-}
-
-/// The password's problems under the policy, as the API shows them.
-async fn password_problems(
-    app: &App,
-    grant: &Grant,
-    password: &str,
-) -> Result<Vec<PasswordProblem>, ApiError> {
-    let user = user_of(app, grant).await.map_err(directory_error)?;
-    problems_for(app, &user, password)
-}
-
-fn problems_for(
-    app: &App,
-    user: &DirectoryUser,
-    password: &str,
-) -> Result<Vec<PasswordProblem>, ApiError> {
-    let words = account_words(user);
-    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-    check_password(
-        password,
-        &password_policy(app),
-        &refs,
-        app.breached.as_ref(),
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "breached password list unreadable");
-        ApiError::new(
-            Code::PasswordCheckUnavailable,
-            "the password cannot be checked right now",
-        )
-    })
-}
-
-fn directory_error(e: DirectoryError) -> ApiError {
+pub(crate) fn directory_error(e: DirectoryError) -> ApiError {
     match e {
         DirectoryError::PasswordRefused(r) => ApiError::new(r.code(), r.message()),
         DirectoryError::UserNotFound => ApiError::new(
@@ -236,7 +127,7 @@ fn directory_error(e: DirectoryError) -> ApiError {
 }
 
 /// A usable grant for `secret`: issued or pending, not expired.
-async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
+pub(crate) async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
     if secret.len() > 128 {
         return Err(grant_invalid());
     }
@@ -246,34 +137,17 @@ async fn grant_for(app: &App, secret: &str) -> Result<Grant, ApiError> {
     Ok(grant)
 }
 
-/// `POST /v1/password/check`: the app checks a password as it is typed.
-pub async fn check_handler(
-    State(app): State<Arc<App>>,
-    Body(req): Body<PasswordCheckRequest>,
-) -> Result<Response, ApiError> {
-    bounded_password(&req.password)?;
-    let grant = grant_for(&app, &req.grant).await?;
-    if grant.state != "issued" || now() >= grant.expires_at {
-        return Err(grant_invalid());
-    }
-    let problems = password_problems(&app, &grant, &req.password).await?;
-    Ok(json(StatusCode::OK, &PasswordCheckAnswer::of(&problems)))
-}
-
-/// `POST /v1/resets`.
-pub async fn reset_handler(
-    State(app): State<Arc<App>>,
-    Body(req): Body<ResetRequest>,
-) -> Result<Response, ApiError> {
+/// Uses a grant (`POST /v1/resets`): the reset applied, scheduled, or why not.
+pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError> {
     if let Some(p) = req.new_password.as_deref() {
         bounded_password(p)?;
     }
-    let grant = grant_for(&app, &req.grant).await?;
+    let grant = grant_for(app, &req.grant).await?;
     match grant.state.as_str() {
         "completed" => return Ok(completed_response(grant.action, true)),
         "failed" => return Err(failed_error(grant.failure.as_deref())),
         "pending" if grant.apply_after > now() => return Ok(scheduled_response(&grant)),
-        "pending" => return finish(&app, &grant.id).await,
+        "pending" => return finish(app, &grant.id).await,
         "cancelled" => return Err(grant_cancelled()),
         _ => {}
     }
@@ -300,22 +174,18 @@ pub async fn reset_handler(
             let password = Zeroizing::new(password.to_string());
             // An account gone from the directory (or no longer the one approved) ends the
             // grant here, as it would a pending reset: no password can be set for it.
-            let user = match user_of(&app, &grant).await {
+            let user = match user_of(app, &grant).await {
                 Ok(u) => u,
                 Err(e) if e.is_permanent() => {
                     let code = failure_code(Some(e.code().as_str()));
-                    fail(&app, &grant, "issued", code, &e, false).await?;
+                    fail(app, &grant, "issued", code, &e, false).await?;
                     return Err(failed_error(Some(code.as_str())));
                 }
                 Err(e) => return Err(directory_error(e)),
             };
-            let problems = problems_for(&app, &user, &password)?;
+            let problems = problems_for(app, &user, &password)?;
             if !problems.is_empty() {
-                sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")
-                    .bind(&grant.id)
-                    .execute(&app.store.writer)
-                    .await
-                    .map_err(StoreError::from)?;
+                store::resets::count_attempt(&app.store, &grant.id).await?;
                 return Err(ApiError::new(
                     Code::PasswordRefused,
                     "the new password does not meet the policy",
@@ -336,28 +206,17 @@ pub async fn reset_handler(
     } else {
         t + app.config.policy.reset_lease_s as i64
     };
-    let moved = sqlx::query(
-        "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = $4 \
-         WHERE id = $2 AND state = 'issued' AND expires_at > $3",
-    )
-    .bind(sealed)
-    .bind(&grant.id)
-    .bind(t)
-    .bind(lease_until)
-    .execute(&app.store.writer)
-    .await
-    .map_err(StoreError::from)?
-    .rows_affected();
-    if moved != 1 {
+    let moved = store::resets::to_pending(&app.store, &grant.id, sealed, t, lease_until).await?;
+    if !moved {
         // Another request moved it first: answer with whatever it became.
-        let again = load_grant(&app, &grant.id)
+        let again = load_grant(app, &grant.id)
             .await?
             .ok_or_else(grant_invalid)?;
         return match again.state.as_str() {
             "completed" => Ok(completed_response(again.action, true)),
             "failed" => Err(failed_error(again.failure.as_deref())),
             "pending" if again.apply_after > now() => Ok(scheduled_response(&again)),
-            "pending" => finish(&app, &again.id).await,
+            "pending" => finish(app, &again.id).await,
             "cancelled" => Err(grant_cancelled()),
             _ => Err(ApiError::new(
                 Code::GrantExpired,
@@ -384,22 +243,19 @@ pub async fn reset_handler(
     if scheduled {
         return Ok(scheduled_response(&grant));
     }
-    let leased = load_grant(&app, &grant.id)
+    let leased = load_grant(app, &grant.id)
         .await?
         .ok_or_else(grant_invalid)?;
-    respond(apply_leased(&app, &leased, false).await?)
+    respond(apply_leased(app, &leased, false).await?)
 }
 
 /// A change approved with notice and delay: recorded, applied when due unless cancelled
 /// through the link sent to the account's addresses.
-fn scheduled_response(grant: &Grant) -> Response {
-    json(
-        StatusCode::ACCEPTED,
-        &ResetAnswer::Scheduled {
-            action: grant.action,
-            effective_at: grant.apply_after,
-        },
-    )
+fn scheduled_response(grant: &Grant) -> ResetAnswer {
+    ResetAnswer::Scheduled {
+        action: grant.action,
+        effective_at: grant.apply_after,
+    }
 }
 
 fn grant_cancelled() -> ApiError {
@@ -409,32 +265,13 @@ fn grant_cancelled() -> ApiError {
     )
 }
 
-/// Cancels what a "this wasn't me" notice can still stop for the account: every grant not
-/// yet used, and every delayed change not yet due. A change already being applied is not
-/// touched (it may have reached the directory). Returns how many were cancelled.
-pub async fn cancel_for_account(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user_ref: &str,
-) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE grants SET state = 'cancelled', password_sealed = NULL, template_sealed = NULL \
-         WHERE user_ref = $1 AND (state = 'issued' OR (state = 'pending' AND apply_after > $2))",
-    )
-    .bind(user_ref)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
+pub use crate::store::resets::cancel_for_account;
 
-fn completed_response(action: RecoveryAction, already: bool) -> Response {
-    json(
-        StatusCode::OK,
-        &ResetAnswer::Completed {
-            action,
-            already_completed: already,
-        },
-    )
+fn completed_response(action: RecoveryAction, already: bool) -> ResetAnswer {
+    ResetAnswer::Completed {
+        action,
+        already_completed: already,
+    }
 }
 
 /// What resuming a pending reset came to.
@@ -484,15 +321,15 @@ fn failed_error(stored: Option<&str>) -> ApiError {
     };
     // A 409 whatever the directory's failure: the grant is spent, nothing more will happen.
     ApiError::new(code, message)
-        .with_status(StatusCode::CONFLICT)
+        .with_status(axum::http::StatusCode::CONFLICT)
         .with_reset_status(ResetStatus::Failed)
 }
 
-async fn finish(app: &App, id: &str) -> Result<Response, ApiError> {
+async fn finish(app: &App, id: &str) -> Result<ResetAnswer, ApiError> {
     respond(resume(app, id).await?)
 }
 
-fn respond(resumed: Resumed) -> Result<Response, ApiError> {
+fn respond(resumed: Resumed) -> Result<ResetAnswer, ApiError> {
     match resumed {
         Resumed::Completed { action, already } => Ok(completed_response(action, already)),
         Resumed::Refused(e) => Err(directory_error(e)),
@@ -523,14 +360,14 @@ pub async fn resume(app: &App, id: &str) -> Result<Resumed, StoreError> {
     if grant.state != "pending" || grant.lease_until > t {
         return Ok(Resumed::StillPending(None));
     }
-    let leased = sqlx::query("UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3")
-        .bind(t + app.config.policy.reset_lease_s as i64)
-        .bind(&grant.id)
-        .bind(grant.lease_until)
-        .execute(&app.store.writer)
-        .await?
-        .rows_affected();
-    if leased != 1 {
+    let leased = store::resets::take_lease(
+        &app.store,
+        &grant.id,
+        grant.lease_until,
+        t + app.config.policy.reset_lease_s as i64,
+    )
+    .await?;
+    if !leased {
         return Ok(Resumed::StillPending(None));
     }
     // A lease taken before means an earlier attempt may have reached the directory; a
@@ -555,10 +392,7 @@ async fn apply_leased(
             })
         }
         Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
-            sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0, directory_failures = 0 WHERE id = $1 AND state = 'pending'")
-                .bind(&grant.id)
-                .execute(&app.store.writer)
-                .await?;
+            store::resets::back_to_issued(&app.store, &grant.id).await?;
             audit::append(
                 &app.store,
                 &app.keys,
@@ -603,12 +437,7 @@ async fn apply_leased(
             );
             // Release the lease but keep it non-zero (the next attempt must check first),
             // and not before the backoff: a directory that is down is not asked every 2 s.
-            sqlx::query("UPDATE grants SET lease_until = $1, directory_failures = $2 WHERE id = $3 AND state = 'pending'")
-                .bind(now() + delay)
-                .bind(failures)
-                .bind(&grant.id)
-                .execute(&app.store.writer)
-                .await?;
+            store::resets::back_off(&app.store, &grant.id, now() + delay, failures).await?;
             app.metrics.reset("pending");
             Ok(Resumed::StillPending(Some(e)))
         }
@@ -628,26 +457,17 @@ async fn fail(
     error: &DirectoryError,
     outcome_unknown: bool,
 ) -> Result<(), StoreError> {
-    let mut tx = app.store.writer.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE grants SET state = 'failed', failure = $1, password_sealed = NULL, template_sealed = NULL, lease_until = 0 \
-         WHERE id = $2 AND state = $3",
+    if !store::resets::fail(
+        &app.store,
+        &grant.id,
+        &grant.session_id,
+        from,
+        code.as_str(),
     )
-    .bind(code.as_str())
-    .bind(&grant.id)
-    .bind(from)
-    .execute(&mut *tx)
     .await?
-    .rows_affected();
-    if moved != 1 {
-        tx.rollback().await?;
+    {
         return Ok(());
     }
-    sqlx::query("UPDATE sessions SET state = 'failed' WHERE id = $1")
-        .bind(&grant.session_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     tracing::warn!(
         code = code.as_str(),
         directory_code = error.code().as_str(),
@@ -722,34 +542,9 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
 }
 
 async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
-    let t = now();
-    let mut tx = app.store.writer.begin().await?;
-    let done = sqlx::query("UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'")
-        .bind(t)
-        .bind(&grant.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if done != 1 {
-        tx.rollback().await?;
+    if !store::resets::complete(&app.store, grant, now()).await? {
         return Ok(());
     }
-    if let Some(template) = &grant.template_sealed {
-        sqlx::query(
-            "INSERT INTO templates (user_ref, template_sealed, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_ref) DO UPDATE SET template_sealed = $2, updated_at = $3",
-        )
-        .bind(&grant.user_ref)
-        .bind(template)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("UPDATE sessions SET state = 'completed' WHERE id = $1")
-        .bind(&grant.session_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     audit::append(
         &app.store,
         &app.keys,
@@ -772,13 +567,9 @@ async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
 
 /// Resumes every pending reset whose lease has run out (at start, and periodically).
 pub async fn resume_pending(app: &App) -> Result<usize, StoreError> {
-    let rows = sqlx::query("SELECT id FROM grants WHERE state = 'pending' AND lease_until < $1")
-        .bind(now())
-        .fetch_all(&app.store.pool)
-        .await?;
+    let ids = store::resets::pending_due(&app.store).await?;
     let mut done = 0;
-    for r in rows {
-        let id: String = r.try_get(0)?;
+    for id in ids {
         if let Resumed::Completed { .. } = resume(app, &id).await? {
             done += 1;
         }

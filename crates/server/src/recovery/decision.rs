@@ -1,5 +1,6 @@
 //! The decision: from a signed attestation (and the evidence) to a reset grant, a manual
-//! review, or a refusal.
+//! review, or a refusal. This module gathers and verifies the facts, asks the policy
+//! (`crate::policy`, a pure function of them) and records its conclusion.
 //!
 //! Checks, in order: the session and its token; the device's key, tier and revocation;
 //! the token (signature, audience, session, nonce, expiry, via `reclaim-protocol`); the
@@ -15,12 +16,9 @@
 //! outcome is a manual review.
 
 use reclaim_protocol::Code;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reclaim_directory::DirectoryUser;
@@ -29,29 +27,23 @@ use reclaim_document::Date;
 use reclaim_protocol::wire::decision::Decision as Answer;
 pub use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::evidence::{AttestationRequest, EvidenceItem, EvidenceName};
-use reclaim_protocol::{
-    verify_attestation, AttestationClaims, AttestationError, Expected, PasswordPolicy,
-};
-use reclaim_verify::face::embedder::EMBEDDING_DIM;
+use reclaim_protocol::{verify_attestation, AttestationClaims, AttestationError, Expected};
 use reclaim_verify::face::FaceEmbedding;
 use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
-use sha2::{Digest, Sha256};
-use sqlx::Row;
 
-use crate::api::{json, ApiError, Body};
+use super::evidence::{embedding_of, evidence_of};
+use super::password::password_policy;
+use super::sessions::{self, login_key, Holder, Session};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_secret, secret_hash};
 use crate::devices::{self, Tier};
 use crate::engine::{template_model, Evidence};
+use crate::error::ApiError;
 use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
-use crate::sessions::{self, login_key, Holder, Session};
-use crate::store::{now, StoreError};
-use crate::{limits, replay_store, App};
-
-/// Most selfie frames one attestation may carry (the engine's capture limits are the same).
-pub use reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES;
+use crate::store::{self, now, StoreError};
+use crate::{limits, App};
 
 /// What judging found.
 struct Judgement {
@@ -59,7 +51,7 @@ struct Judgement {
     review: Vec<Code>,
     embedding: Option<FaceEmbedding>,
     face_score: Option<f32>,
-    /// The capture as kept for the replay check (replay_store.rs).
+    /// The capture as kept for the replay check (store/replay.rs).
     frame_hashes: Vec<reclaim_verify::liveness::replay::SeenFrame>,
     reverified: bool,
 }
@@ -68,162 +60,18 @@ fn token_error(e: AttestationError) -> ApiError {
     ApiError::new(e.code(), e.to_string())
 }
 
-/// Decodes and checks the evidence against the attested digests.
-fn evidence_of(
-    claims: &AttestationClaims,
-    items: Vec<EvidenceItem>,
-    required: bool,
-) -> Result<Option<Evidence>, ApiError> {
-    let attested: BTreeMap<&str, &str> = claims
-        .evidence
-        .iter()
-        .map(|e| (e.name.as_str(), e.sha256.as_str()))
-        .collect();
-    if attested.len() != claims.evidence.len() {
-        return Err(ApiError::new(
-            Code::EvidenceInvalid,
-            "the attestation names a piece of evidence twice",
-        ));
-    }
-    if items.is_empty() {
-        if required {
-            return Err(ApiError::new(
-                Code::EvidenceRequired,
-                "this device must upload its evidence (the ID photos and selfie frames) with the attestation",
-            ));
-        }
-        return Ok(None);
-    }
-    if items.len() != attested.len() {
-        return Err(ApiError::new(
-            Code::EvidenceDigestMismatch,
-            "the uploaded evidence is not exactly the evidence the attestation lists",
-        ));
-    }
-    let mut evidence = Evidence {
-        id_front: None,
-        id_back: None,
-        selfies: Vec::new(),
-    };
-    let mut seen = HashSet::new();
-    let mut selfies: Vec<(u16, Vec<u8>, u64)> = Vec::new();
-    for item in items {
-        if !seen.insert(item.name.clone()) {
-            return Err(ApiError::new(
-                Code::EvidenceInvalid,
-                "a piece of evidence is uploaded twice",
-            ));
-        }
-        let bytes = STANDARD.decode(item.data.as_bytes()).map_err(|_| {
-            ApiError::new(
-                Code::EvidenceInvalid,
-                format!("{}: not base64", short_name(&item.name)),
-            )
-        })?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        match attested.get(item.name.as_str()) {
-            Some(d) if d.eq_ignore_ascii_case(&digest) => {}
-            _ => {
-                return Err(ApiError::new(
-                    Code::EvidenceDigestMismatch,
-                    format!(
-                        "{}: its SHA-256 is not the one the attestation signed",
-                        short_name(&item.name)
-                    ),
-                ))
-            }
-        }
-        match EvidenceName::parse(&item.name) {
-            Some(EvidenceName::IdFront) => evidence.id_front = Some(bytes),
-            Some(EvidenceName::IdBack) => evidence.id_back = Some(bytes),
-            Some(EvidenceName::Selfie(n)) => {
-                let t = item.t_ms.ok_or_else(|| {
-                    ApiError::new(
-                        Code::EvidenceInvalid,
-                        format!("{}: a selfie frame needs t_ms", item.name),
-                    )
-                })?;
-                selfies.push((n, bytes, t));
-            }
-            None => {
-                return Err(ApiError::new(
-                    Code::EvidenceInvalid,
-                    format!("{}: not a known piece of evidence", short_name(&item.name)),
-                ))
-            }
-        }
-    }
-    if selfies.len() > MAX_SELFIE_FRAMES {
-        return Err(ApiError::new(
-            Code::EvidenceInvalid,
-            format!("at most {MAX_SELFIE_FRAMES} selfie frames"),
-        ));
-    }
-    selfies.sort_by_key(|s| s.0);
-    if selfies.windows(2).any(|w| w[1].2 < w[0].2) {
-        return Err(ApiError::new(
-            Code::EvidenceInvalid,
-            "selfie frame times go backwards",
-        ));
-    }
-    evidence.selfies = selfies.into_iter().map(|(_, b, t)| (b, t)).collect();
-    // Every image's declared size, and the whole capture's, before anything is decoded or
-    // queued: 160 KB of PNG can declare 147 MB of pixels. Bad input, not a failed person.
-    evidence.check_headers().map_err(|(code, message)| {
-        tracing::warn!(
-            code = code.as_str(),
-            "evidence refused from its image headers"
-        );
-        ApiError::new(code, message)
-    })?;
-    Ok(Some(evidence))
-}
-
-fn short_name(name: &str) -> String {
-    name.chars().take(32).collect()
-}
-
-/// A refusal of the attestation route (any answer but a grant) leaves no sooner than this
-/// after the request (its body read) arrived. The handler does the same directory and
-/// database lookups for a known and an unknown login (see `attest`), which closes the gap
-/// a directory search made (measured against slapd: docs/server.md, "Known and unknown
-/// accounts"). What still differs is the writes a refusal makes only for an account that
-/// exists (the notice queued for its owner): a few milliseconds, more under load. A floor
-/// far above them hides what is left without guessing each write's cost; an honest person
-/// would not notice it, and an answer that needs the engine takes longer anyway. A grant
-/// is not held back: it takes evidence that passes, so its timing tells nothing a grant
-/// does not, and the load figures of approvals stay what they were.
-pub const REFUSAL_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
-
-/// Marks an answer that carries a grant (see [`REFUSAL_FLOOR`]).
-#[derive(Clone, Copy)]
-struct Granted;
-
-/// `POST /v1/sessions/{id}/attestation`.
-pub async fn attest_handler(
-    state: State<Arc<App>>,
-    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
-    id: Path<String>,
-    headers: HeaderMap,
-    body: Body<AttestationRequest>,
-) -> Result<Response, ApiError> {
-    let arrived = tokio::time::Instant::now();
-    let answer = attest(state, peer, id, headers, body).await;
-    let granted = matches!(&answer, Ok(r) if r.extensions().get::<Granted>().is_some());
-    if !granted {
-        tokio::time::sleep_until(arrived + REFUSAL_FLOOR).await;
-    }
-    answer
-}
-
-async fn attest(
-    State(app): State<Arc<App>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Body(req): Body<AttestationRequest>,
-) -> Result<Response, ApiError> {
-    let (session, holder) = sessions::authorized(&app, &id, &headers).await?;
+/// Decides the attestation of session `id` (`POST /v1/sessions/{id}/attestation`), sent
+/// with `token` (its bearer secret) from `addr`: a grant, a manual review, or a refusal.
+/// A refusal that spends nothing (a wrong token, an expired session, evidence that does
+/// not match its digests, a busy server) is an `Err`; an outcome is an `Ok`.
+pub async fn attest(
+    app: &Arc<App>,
+    id: &str,
+    token: &str,
+    addr: &str,
+    req: AttestationRequest,
+) -> Result<Answer, ApiError> {
+    let (session, holder) = sessions::authorized(app, id, token).await?;
     if holder != Holder::Actor {
         return Err(ApiError::new(
             Code::NotActiveDevice,
@@ -254,7 +102,7 @@ async fn attest(
     // channel: a self-registered device's failures never lock the kiosk (limits.rs).
     // Replayed frames are looked for per account, so aliases do not start afresh there.
     let biometric_keys = limits::login_keys(&user_key, device.tier);
-    let capture_key = replay_store::capture_key(session.user_ref.as_deref(), &user_key);
+    let capture_key = store::replay::capture_key(session.user_ref.as_deref(), &user_key);
     let biometric = limits::biometric_state(&app.store, &biometric_keys).await?;
     if let Some(wait) = biometric.wait {
         return Err(limits::biometric_locked(
@@ -316,7 +164,7 @@ async fn attest(
         .map_or_else(|| format!("absent:{user_key}"), |u| u.id.clone());
     // A returning user is one with a face enrolled by an earlier recovery; unknown
     // accounts look like first-time users (no template is ever stored for a stand-in).
-    let enrolled = load_template(&app, &reference).await?;
+    let enrolled = load_template(app, &reference).await?;
     let user_kind = if enrolled.is_some() {
         UserKind::Returning
     } else {
@@ -327,7 +175,7 @@ async fn attest(
         trust_signed_claims: !policy.managed_requires_evidence,
         notify_delay_s: policy.notify_delay_s,
     };
-    let locked = crate::notify::self_service_locked(&app, &reference).await?;
+    let locked = crate::notify::self_service_locked(app, &reference).await?;
 
     // The tier may refuse whatever the evidence shows: then nothing is decoded or judged,
     // which spends no engine time on a device that cannot be trusted and tells it nothing
@@ -340,7 +188,7 @@ async fn attest(
         user_kind,
         locked,
     ) {
-        record_outcome(&app, &session, device.tier, user.as_ref(), &decision, None).await?;
+        record_outcome(app, &session, device.tier, user.as_ref(), &decision, None).await?;
         tracing::info!(
             session = %session.id,
             tier = device.tier.as_str(),
@@ -357,8 +205,7 @@ async fn attest(
     // Admitted before anything is spent: a busy server leaves the session usable. One
     // judgement in flight per account, and per address for unmanaged keys or per device
     // for managed and hardware ones (admission.rs).
-    let addr = crate::api::client_addr(&app, &peer, &headers);
-    let client = crate::admission::Client::new(device.tier, &device.key_id, &addr);
+    let client = crate::admission::Client::new(device.tier, &device.key_id, addr);
     let _admitted = match &evidence {
         Some(_) => Some(app.admission.judgement(&client, &capture_key)?),
         None => None,
@@ -376,7 +223,7 @@ async fn attest(
     // requests racing with the same token, one records its outcome and the other gets
     // `nonce_replayed`, and a crash cannot leave a spent nonce without an outcome.
     let judged = judge(
-        &app,
+        app,
         &session,
         &claims,
         evidence.as_ref(),
@@ -399,7 +246,7 @@ async fn attest(
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
                 refused_by_policy: false,
             };
-            record_outcome(&app, &session, device.tier, user.as_ref(), &decision, None).await?;
+            record_outcome(app, &session, device.tier, user.as_ref(), &decision, None).await?;
             return Err(e);
         }
     };
@@ -420,7 +267,7 @@ async fn attest(
         },
     );
     let grant = record_outcome(
-        &app,
+        app,
         &session,
         device.tier,
         user.as_ref(),
@@ -430,7 +277,7 @@ async fn attest(
     .await?;
     if decision.conclusion == Conclusion::Review {
         if let Some(ev) = &evidence {
-            keep_for_review(&app, &session, ev, &decision.reasons).await?;
+            keep_for_review(app, &session, ev, &decision.reasons).await?;
         }
     }
     match decision.conclusion {
@@ -452,32 +299,28 @@ async fn attest(
     }
     match (&decision.conclusion, grant) {
         (Conclusion::Approved { delay_s }, Some((secret, expires_at))) => {
-            let body = Answer::Approved {
+            Ok(Answer::Approved {
                 grant: secret.to_string(),
                 grant_expires_at: expires_at,
                 action: session.action,
                 reverified: judgement.reverified,
-                password_policy: password_policy(&app),
+                password_policy: password_policy(app),
                 // The change waits: the account's addresses are told, and can cancel it.
                 delay_s: (*delay_s > 0).then_some(*delay_s),
-            };
-            let mut answer = json(StatusCode::OK, &body);
-            answer.extensions_mut().insert(Granted);
-            Ok(answer)
+            })
         }
-        (Conclusion::Review, _) => Ok(json(
-            StatusCode::OK,
-            &Answer::Review {
-                message: "A person at the service desk will check this request; you will be told the result.".into(),
-            },
-        )),
+        (Conclusion::Review, _) => Ok(Answer::Review {
+            message:
+                "A person at the service desk will check this request; you will be told the result."
+                    .into(),
+        }),
         _ => Ok(refusal(&decision, judgement.reverified)),
     }
 }
 
 /// The answer to a refused attempt: public reason codes only (see
 /// [`policy::public_reasons`]), and where the tier refused, a sentence that says where to go.
-fn refusal(decision: &Decision, reverified: bool) -> Response {
+fn refusal(decision: &Decision, reverified: bool) -> Answer {
     // A canonical set in a fixed order: neither which account nor which check shows.
     let reasons = policy::public_reasons(&decision.reasons);
     let message = decision.refused_by_policy.then(|| {
@@ -488,48 +331,21 @@ fn refusal(decision: &Decision, reverified: bool) -> Response {
         }
         .to_string()
     });
-    json(
-        StatusCode::OK,
-        &Answer::Rejected {
-            reasons: reasons.iter().map(|c| c.as_str().to_string()).collect(),
-            reverified,
-            message,
-        },
-    )
-}
-
-pub fn password_policy(app: &App) -> PasswordPolicy {
-    if app.config.policy.password_with_mfa {
-        PasswordPolicy::WITH_MFA
-    } else {
-        PasswordPolicy::SINGLE_FACTOR
+    Answer::Rejected {
+        reasons: reasons.iter().map(|c| c.as_str().to_string()).collect(),
+        reverified,
+        message,
     }
 }
 
 async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>, ApiError> {
-    let row = sqlx::query("SELECT template_sealed FROM templates WHERE user_ref = $1")
-        .bind(user_ref)
-        .fetch_optional(&app.store.pool)
-        .await
-        .map_err(StoreError::from)?;
-    let Some(row) = row else { return Ok(None) };
-    let sealed: String = row.try_get(0).map_err(StoreError::from)?;
+    let Some(sealed) = store::templates::sealed(&app.store, user_ref).await? else {
+        return Ok(None);
+    };
     let bytes = app.keys.open("template", &sealed)?;
     let model = template_model().map_err(|e| ApiError::new(Code::InternalError, e))?;
     // A template from another model cannot be compared: the user is treated as new.
     Ok(FaceTemplate::parse(&bytes, &model).ok())
-}
-
-fn embedding_of(text: &str) -> Option<FaceEmbedding> {
-    let bytes = STANDARD.decode(text).ok()?;
-    if bytes.len() != EMBEDDING_DIM * 4 {
-        return None;
-    }
-    let values = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    FaceEmbedding::from_raw(values)
 }
 
 /// A code a managed device named, if it is one of the registry's: anything else (a
@@ -587,7 +403,7 @@ async fn judge(
             )
         })?;
         let challenge = session.challenge.clone();
-        let seen = replay_store::seen_sessions(&app.store, capture_key).await?;
+        let seen = store::replay::seen_sessions(&app.store, capture_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
         let deadline = app.admission.deadline();
@@ -783,7 +599,7 @@ async fn judge(
 
 /// Writes the outcome: the session's state, the grant when approved, the audit entry,
 /// and, when the evidence was judged, the capture as kept for the replay check (under its
-/// key, [`replay_store::capture_key`]).
+/// key, [`store::replay::capture_key`]).
 async fn record_outcome(
     app: &App,
     session: &Session,
@@ -803,18 +619,10 @@ async fn record_outcome(
     let t = now();
     // One transaction: the grant, the session's state, the kept capture and the audit entry
     // commit together (a crash between them would let the capture be sent again unseen).
-    let mut tx = app.store.writer.begin().await.map_err(StoreError::from)?;
-    let spent = sqlx::query(
-        "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
-    )
-    .bind(outcome.as_str())
-    .bind(joined(reasons))
-    .bind(&session.id)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::from)?
-    .rows_affected();
-    if spent != 1 {
+    let mut tx = app.store.begin().await?;
+    let spent =
+        store::sessions::spend(&mut tx, &session.id, outcome.as_str(), &joined(reasons)).await?;
+    if !spent {
         tx.rollback().await.map_err(StoreError::from)?;
         return Err(ApiError::new(
             Code::NonceReplayed,
@@ -842,22 +650,22 @@ async fn record_outcome(
             None => None,
         };
         let hash = secret_hash(&secret);
-        sqlx::query(
-            "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at, apply_after) \
-             VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL, $9)",
+        let user_ref = session.user_ref.clone().unwrap_or_default();
+        store::resets::insert(
+            &mut tx,
+            store::resets::NewGrant {
+                id: &hash,
+                session_id: &session.id,
+                user_ref: &user_ref,
+                login: &session.login,
+                action: session.action,
+                expires_at,
+                template_sealed,
+                created_at: t,
+                apply_after,
+            },
         )
-        .bind(&hash)
-        .bind(&session.id)
-        .bind(session.user_ref.clone().unwrap_or_default())
-        .bind(&session.login)
-        .bind(session.action.as_str())
-        .bind(expires_at)
-        .bind(template_sealed)
-        .bind(t)
-        .bind(apply_after)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
         grant_hash = Some(hash);
         grant = Some((secret, expires_at));
     }
@@ -917,7 +725,7 @@ async fn record_outcome(
     )
     .await?;
     if let Some((judgement, capture_key)) = judged {
-        replay_store::keep_session_in(
+        store::replay::keep_session_in(
             &mut tx,
             capture_key,
             &session.id,
@@ -969,23 +777,19 @@ async fn keep_for_review(
     );
     let sealed = app.keys.seal("review evidence", &plain)?;
     let t = now();
-    sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(&session.id)
-        .bind(sealed)
-        .bind(joined(reasons))
-        .bind(t)
-        .bind(t + app.config.policy.review_retention_s as i64)
-        .execute(&app.store.writer)
-        .await
-        .map_err(StoreError::from)?;
+    store::reviews::insert(
+        &app.store,
+        &session.id,
+        &sealed,
+        &joined(reasons),
+        t,
+        t + app.config.policy.review_retention_s as i64,
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes review evidence past its retention.
 pub async fn expire_reviews(app: &App) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM reviews WHERE delete_after < $1")
-        .bind(now())
-        .execute(&app.store.writer)
-        .await?
-        .rows_affected())
+    store::reviews::expire(&app.store).await
 }

@@ -1,0 +1,23 @@
+//! The recovery layer: what a recovery is, between the HTTP layer (`crate::http`) that
+//! parses requests and the store (`crate::store`) that holds the rows. It never builds
+//! SQL and never sees HTTP; it takes typed requests and gives typed answers or an
+//! [`ApiError`](crate::error::ApiError).
+//!
+//! - [`sessions`]: starting a session, its status, the hand-off to a phone, and which
+//!   token a request holds.
+//! - [`devices`]: a device registering its own key.
+//! - [`evidence`]: the uploaded evidence, decoded and checked against its digests.
+//! - [`decision`]: from the attestation to a grant, a review or a refusal; the policy it
+//!   asks is `crate::policy`, a pure function of the verified facts.
+//! - [`resets`]: the grant used, the reset applied exactly once, resumed after failures.
+//! - [`password`]: the password policy and a password's problems under it.
+//! - [`notices`]: the "this wasn't me" link of the recovery notices (`crate::notify`
+//!   mails them).
+
+pub mod decision;
+pub mod devices;
+pub mod evidence;
+pub mod notices;
+pub mod password;
+pub mod resets;
+pub mod sessions;

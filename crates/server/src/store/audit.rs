@@ -1,0 +1,161 @@
+//! The `audit` and `audit_head` tables: the chain's entries and its head. The chain's
+//! logic (MACs, verification, checkpoints) is `crate::audit`'s.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, Tx};
+
+/// An entry as stored.
+pub struct StoredEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The head row: its sequence number, MAC of that entry, and its own MAC.
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+    pub mac: String,
+}
+
+fn head_of(r: &sqlx::any::AnyRow) -> Result<Head, StoreError> {
+    Ok(Head {
+        seq: r.try_get(0)?,
+        hash: r.try_get(1)?,
+        mac: r.try_get(2)?,
+    })
+}
+
+/// Writes one entry.
+pub async fn insert(tx: &mut Tx<'_>, e: &StoredEntry) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.seq)
+    .bind(e.at)
+    .bind(&e.kind)
+    .bind(&e.actor)
+    .bind(&e.subject)
+    .bind(&e.detail)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_head(tx: &mut Tx<'_>, seq: i64, hash: &str, mac: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .bind(mac)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Moves the head's sequence number on by one and returns the row: a write first, so it
+/// takes the database's write lock (SQLite) or the head row's lock (PostgreSQL), and
+/// appends from every connection and instance queue up here.
+pub async fn advance_head(tx: &mut Tx<'_>) -> Result<Head, StoreError> {
+    let r =
+        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, mac")
+            .fetch_one(&mut **tx)
+            .await?;
+    head_of(&r)
+}
+
+/// The head row, held (a no-op write: the row's lock and, on SQLite, the write lock)
+/// until the transaction ends.
+pub async fn hold_head(tx: &mut Tx<'_>) -> Result<Head, StoreError> {
+    let r = sqlx::query("UPDATE audit_head SET mac = mac WHERE id = 1 RETURNING seq, hash, mac")
+        .fetch_one(&mut **tx)
+        .await?;
+    head_of(&r)
+}
+
+/// How many entries there are.
+pub async fn count(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM audit")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?)
+}
+
+/// How many entries of `kind` there are.
+pub async fn count_kind(tx: &mut Tx<'_>, kind: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM audit WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?)
+}
+
+pub async fn head(store: &Store) -> Result<Head, StoreError> {
+    let r = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
+        .fetch_one(&store.pool)
+        .await?;
+    head_of(&r)
+}
+
+pub async fn head_seq(store: &Store) -> Result<i64, StoreError> {
+    Ok(sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+        .fetch_one(&store.pool)
+        .await?
+        .try_get::<i64, _>(0)?)
+}
+
+/// Every entry, in order.
+pub async fn entries(store: &Store) -> Result<Vec<StoredEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredEntry {
+                seq: r.try_get(0)?,
+                at: r.try_get(1)?,
+                kind: r.try_get(2)?,
+                actor: r.try_get(3)?,
+                subject: r.try_get(4)?,
+                detail: r.try_get(5)?,
+                prev_hash: r.try_get(6)?,
+                hash: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// The MAC of entry `seq`, if it is there.
+pub async fn entry_hash(store: &Store, seq: i64) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query("SELECT hash FROM audit WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(&store.pool)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
+}
+
+/// The details of every entry of `kind`, oldest first: one kind of event, as an operator's
+/// tools and the tests read it. A detail that is not JSON (never written by
+/// `crate::audit::append`) is given as a string.
+pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+    let rows = sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
+        .bind(kind)
+        .fetch_all(&store.pool)
+        .await?;
+    rows.iter()
+        .map(|r| -> Result<serde_json::Value, StoreError> {
+            let text: String = r.try_get(0)?;
+            Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        })
+        .collect()
+}
