@@ -125,7 +125,7 @@ async fn run(label: &str, db_url: &str, slapd: &Slapd, n: usize) -> Result<(), F
     )
     .await?;
     let client = reqwest::Client::new();
-    let models = reclaim_server::engine::shipped_model_digests()?;
+    let models = reclaim_server::models::shipped_model_digests()?;
     // Warm up connections and caches on logins that are not measured.
     for i in 0..20 {
         let _ = attempt(&client, &base, &kiosk, &models, &format!("warm{i}")).await?;

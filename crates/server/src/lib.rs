@@ -21,7 +21,7 @@
 //! Beside them, each with one job: [`policy`] (what the verified facts are worth, a pure
 //! function), [`config`] (TOML + environment), [`crypto`] (keys, sealing, bearer
 //! secrets), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
-//! requests, uploads and judgements), [`engine`] (re-verification), [`devices`] and
+//! requests, uploads and judgements), [`models`] (the shipped models by digest), [`devices`] and
 //! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`metrics`], [`transport`]
 //! (connections and timeouts), [`error`] (the refusal every layer returns).
 
@@ -30,12 +30,12 @@ pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod devices;
-pub mod engine;
 pub mod error;
 pub mod hardware;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod models;
 pub mod notify;
 pub mod policy;
 pub mod recovery;
@@ -76,7 +76,7 @@ pub enum StartError {
     #[error("directory: {0}")]
     Directory(#[from] reclaim_directory::DirectoryError),
     #[error("models: {0}")]
-    Engine(String),
+    Models(String),
     #[error("listen on {0}: {1}")]
     Listen(String, std::io::Error),
 }
@@ -87,7 +87,7 @@ pub struct App {
     pub store: Store,
     pub keys: Keys,
     pub directory: Arc<dyn Directory>,
-    pub engine: Option<Arc<reclaim_verify::Engines>>,
+    pub engines: Option<Arc<reclaim_verify::Engines>>,
     pub breached: Option<BreachedPasswords>,
     pub allowed_models: HashSet<String>,
     pub metrics: metrics::Metrics,
@@ -119,14 +119,14 @@ impl App {
         // gets its MAC.
         audit::seal_head(&store, &keys).await?;
         let directory = open_directory(&config.directory)?;
-        let engine = if config.reverify {
+        let engines = if config.reverify {
             let models = config.models_dir.clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 reclaim_verify::Engines::load(models.as_deref())
             })
             .await
-            .map_err(|e| StartError::Engine(e.to_string()))?
-            .map_err(|e| StartError::Engine(e.to_string()))?;
+            .map_err(|e| StartError::Models(e.to_string()))?
+            .map_err(|e| StartError::Models(e.to_string()))?;
             Some(Arc::new(loaded))
         } else {
             None
@@ -139,8 +139,8 @@ impl App {
             None => None,
         };
         let allowed_models = if config.policy.allowed_models.is_empty() {
-            engine::shipped_model_digests()
-                .map_err(StartError::Engine)?
+            models::shipped_model_digests()
+                .map_err(StartError::Models)?
                 .into_values()
                 .collect()
         } else {
@@ -163,7 +163,7 @@ impl App {
             store,
             keys,
             directory,
-            engine,
+            engines,
             breached,
             allowed_models,
             metrics: metrics::Metrics::default(),

@@ -73,7 +73,7 @@ pub fn run(args: LoadArgs) -> Outcome {
         Ok(k) => Arc::new(k),
         Err(message) => return fail(args.json, Code::InputInvalid, &message),
     };
-    let models = match reclaim_server::engine::shipped_model_digests() {
+    let models = match reclaim_server::models::shipped_model_digests() {
         Ok(m) => m,
         Err(message) => return fail(args.json, Code::ModelsInvalid, &message),
     };

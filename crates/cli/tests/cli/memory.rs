@@ -74,7 +74,7 @@ fn attest_with_frames(server: &Served, frames: &[Vec<u8>]) -> (u16, Value) {
             rule: "at_least".into(),
             passed: true,
         }],
-        models: reclaim_server::engine::shipped_model_digests().unwrap(),
+        models: reclaim_server::models::shipped_model_digests().unwrap(),
         app_version: "attacker".into(),
         camera: Camera {
             name: "Integrated Camera".into(),

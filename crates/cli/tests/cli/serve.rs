@@ -178,7 +178,7 @@ fn attest_as(
             rule: "at_least".into(),
             passed: true,
         }],
-        models: reclaim_server::engine::shipped_model_digests().unwrap(),
+        models: reclaim_server::models::shipped_model_digests().unwrap(),
         app_version: "test".into(),
         camera: Camera {
             name: "kiosk".into(),

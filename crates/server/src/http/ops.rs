@@ -39,7 +39,7 @@ pub async fn healthz_handler(State(app): State<Arc<App>>) -> Response {
             "database": if database { "ok" } else { "unavailable" },
             "directory": if directory { "ok" } else { "unavailable" },
             "directory_kind": app.directory.kind(),
-            "reverification": app.engine.is_some(),
+            "reverification": app.engines.is_some(),
             "version": env!("CARGO_PKG_VERSION"),
         })),
     )

@@ -38,10 +38,11 @@ use super::sessions::{self, login_key, Holder, Session};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_secret, secret_hash};
 use crate::devices::{self, Tier};
-use crate::engine::{template_model, Evidence};
 use crate::error::ApiError;
+use crate::models::template_model;
 use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
+use crate::recovery::evidence::UploadedEvidence;
 use crate::store::{self, now, StoreError};
 use crate::{limits, App};
 
@@ -210,7 +211,7 @@ pub async fn attest(
         Some(_) => Some(app.admission.judgement(&client, &capture_key)?),
         None => None,
     };
-    if evidence.is_some() && app.engine.is_none() {
+    if evidence.is_some() && app.engines.is_none() {
         return Err(ApiError::new(
             Code::ReverificationUnavailable,
             "this server does not re-verify evidence (reverify = false)",
@@ -365,7 +366,7 @@ async fn judge(
     app: &Arc<App>,
     session: &Session,
     claims: &AttestationClaims,
-    evidence: Option<&Arc<Evidence>>,
+    evidence: Option<&Arc<UploadedEvidence>>,
     user: Option<&DirectoryUser>,
     template: Option<&FaceTemplate>,
     capture_key: &str,
@@ -396,7 +397,7 @@ async fn judge(
     }
     let mut document: Option<(String, String, bool, Option<String>)> = None;
     if let Some(ev) = evidence {
-        let engine = app.engine.clone().ok_or_else(|| {
+        let engine = app.engines.clone().ok_or_else(|| {
             ApiError::new(
                 Code::ReverificationUnavailable,
                 "this server does not re-verify evidence",
@@ -752,7 +753,7 @@ fn policy_detail(row: &AppliedRow) -> serde_json::Value {
 async fn keep_for_review(
     app: &App,
     session: &Session,
-    evidence: &Evidence,
+    evidence: &UploadedEvidence,
     reasons: &[Code],
 ) -> Result<(), ApiError> {
     // Kept in the upload's own form, so a reviewer's tool reads it as the app sent it.

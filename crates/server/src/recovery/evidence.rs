@@ -8,22 +8,58 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reclaim_protocol::wire::evidence::{EvidenceItem, EvidenceName};
 use reclaim_protocol::{AttestationClaims, Code};
+use reclaim_verify::capture::{check_capture, CaptureBytes, CAPTURE_LIMITS};
 use reclaim_verify::face::embedder::EMBEDDING_DIM;
 use reclaim_verify::face::FaceEmbedding;
+use reclaim_verify::CaptureError;
 use sha2::{Digest, Sha256};
 
-use crate::engine::Evidence;
 use crate::error::ApiError;
 
 /// Most selfie frames one attestation may carry (the engine's capture limits are the same).
 pub use reclaim_protocol::wire::limits::MAX_SELFIE_FRAMES;
+
+/// The evidence of one attestation, decoded from the request (the engine reads it as a
+/// [`reclaim_verify::Evidence`]).
+pub struct UploadedEvidence {
+    pub id_front: Option<Vec<u8>>,
+    pub id_back: Option<Vec<u8>>,
+    /// Frame bytes and capture time, in order.
+    pub selfies: Vec<(Vec<u8>, u64)>,
+}
+
+impl UploadedEvidence {
+    /// Checks every uploaded piece against the capture limits from its header alone
+    /// (`reclaim_verify::capture`): the frame count, each frame within 4K, 120 megapixels
+    /// of frames, ID photos within 50 megapixels, the memory decoding all of it takes, a
+    /// JPEG's structure whole. Nothing is decoded; a refusal is the client's bad input
+    /// (`image_too_large`, `capture_too_large`, `image_corrupt`, ...), with a sentence.
+    pub fn check_headers(&self) -> Result<(), (Code, String)> {
+        let capture = CaptureBytes {
+            id_front: self.id_front.as_deref(),
+            id_back: self.id_back.as_deref(),
+            selfies: self.selfies.iter().map(|(b, _)| b.as_slice()).collect(),
+        };
+        check_capture(&capture, &CAPTURE_LIMITS)
+            .map(|_| ())
+            .map_err(|e: CaptureError| (e.code(), e.to_string()))
+    }
+
+    /// Each selfie frame's bytes and time, as the engine takes them.
+    pub fn selfie_pieces(&self) -> Vec<(&[u8], u64)> {
+        self.selfies
+            .iter()
+            .map(|(b, t)| (b.as_slice(), *t))
+            .collect()
+    }
+}
 
 /// Decodes and checks the evidence against the attested digests.
 pub fn evidence_of(
     claims: &AttestationClaims,
     items: Vec<EvidenceItem>,
     required: bool,
-) -> Result<Option<Evidence>, ApiError> {
+) -> Result<Option<UploadedEvidence>, ApiError> {
     let attested: BTreeMap<&str, &str> = claims
         .evidence
         .iter()
@@ -50,7 +86,7 @@ pub fn evidence_of(
             "the uploaded evidence is not exactly the evidence the attestation lists",
         ));
     }
-    let mut evidence = Evidence {
+    let mut evidence = UploadedEvidence {
         id_front: None,
         id_back: None,
         selfies: Vec::new(),

@@ -50,7 +50,7 @@ impl StoreError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub enum DatabaseKind {
     Sqlite,
     Postgres,
 }
@@ -74,25 +74,25 @@ pub struct Store {
     /// queueing here (in order, without polling) is far faster than letting connections
     /// collide and back off in SQLite's busy handler. On PostgreSQL, the same pool.
     pub writer: AnyPool,
-    pub engine: Engine,
+    pub kind: DatabaseKind,
 }
 
 impl Store {
     /// Connects and brings the schema up to date.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let engine = if url.starts_with("sqlite:") {
-            Engine::Sqlite
+        let kind = if url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Engine::Postgres
+            DatabaseKind::Postgres
         } else {
             return Err(StoreError::Config(
                 "database.url must start with sqlite: or postgres:".into(),
             ));
         };
-        let url = match engine {
+        let url = match kind {
             // Create the file when it is missing.
-            Engine::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            DatabaseKind::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)
@@ -104,7 +104,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        if engine == Engine::Sqlite {
+                        if kind == DatabaseKind::Sqlite {
                             // WAL lets readers run beside the writer; NORMAL keeps every
                             // commit through a process crash (not a power cut), and the busy
                             // timeout makes writers queue instead of failing.
@@ -126,15 +126,11 @@ impl Store {
         let pool = pool_options(max_connections.max(1), false)
             .connect_with(options.clone())
             .await?;
-        let writer = match engine {
-            Engine::Sqlite => pool_options(1, true).connect_with(options).await?,
-            Engine::Postgres => pool.clone(),
+        let writer = match kind {
+            DatabaseKind::Sqlite => pool_options(1, true).connect_with(options).await?,
+            DatabaseKind::Postgres => pool.clone(),
         };
-        let store = Store {
-            pool,
-            writer,
-            engine,
-        };
+        let store = Store { pool, writer, kind };
         store.migrate().await?;
         Ok(store)
     }
@@ -175,7 +171,7 @@ impl Store {
     /// Copies the SQLite write-ahead log into the database without blocking the writer
     /// (PASSIVE); the background worker calls it every few seconds. Nothing on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.engine == Engine::Sqlite {
+        if self.kind == DatabaseKind::Sqlite {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&self.pool)
                 .await?;

@@ -388,7 +388,7 @@ pub fn unix_now() -> u64 {
 /// What an honest managed kiosk signs after verifying Avery Quinn's ID and selfie.
 pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
     let now = unix_now();
-    let models: BTreeMap<String, String> = reclaim_server::engine::shipped_model_digests().unwrap();
+    let models: BTreeMap<String, String> = reclaim_server::models::shipped_model_digests().unwrap();
     AttestationClaims {
         ver: PROTOCOL_VERSION,
         iss: key.key_id().as_str().into(),

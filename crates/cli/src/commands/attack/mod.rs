@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use reclaim_document::Date;
 use reclaim_protocol::{DeviceKey, RecoveryAction};
-use reclaim_server::engine::shipped_model_digests;
+use reclaim_server::models::shipped_model_digests;
 use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::{load_image_bytes, ImageLimits};
 use serde::Serialize;
