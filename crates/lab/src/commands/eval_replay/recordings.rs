@@ -1,4 +1,4 @@
-//! `reclaim eval-replay --recordings DIR`: the replay check on real recordings of real
+//! `reclaim-lab eval-replay --recordings DIR`: the replay check on real recordings of real
 //! people, with the rule as shipped. Nothing is tuned here: the rule was chosen on
 //! generated sequences, and these recordings are for reporting only.
 //!
