@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Times Reclaim's face models in tract against onnxruntime, on the same graphs and inputs.
 
-    cargo build --release -p reclaim-cli
+    cargo build --release -p reclaim-cli -p reclaim-lab
     pip install onnxruntime numpy      # and GNU time: apt-get install time
     python3 bench/face_bench.py                      # markdown tables on stdout
     python3 bench/face_bench.py --json results.json  # also the raw figures
 
-`reclaim bench --export DIR` writes the graphs exactly as the engine prepares them (folded,
+`reclaim-lab bench --export DIR` writes the graphs exactly as the engine prepares them (folded,
 rewritten) and the exact input tensors it fed them; this script runs those under
 onnxruntime with the same thread counts, alternating rounds of the two runtimes so a
 change in machine load hits both. It then runs `reclaim compare` as a whole process
@@ -27,9 +27,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def tract_round(reclaim, images, runs, threads, export):
+def tract_round(lab, images, runs, threads, export):
     out = subprocess.run(
-        [reclaim, "bench", *images, "--runs", str(runs), "--threads", ",".join(map(str, threads)),
+        [lab, "bench", *images, "--runs", str(runs), "--threads", ",".join(map(str, threads)),
          "--export", export, "--json"],
         check=True, capture_output=True, text=True,
     )
@@ -99,8 +99,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("images", nargs="*", default=[str(ROOT / "tests/data/faces/obama-1.jpg"),
                                                    str(ROOT / "tests/data/faces/obama-2.jpg")])
-    default_bin = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release/reclaim"
-    ap.add_argument("--reclaim", default=str(default_bin))
+    release = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+    ap.add_argument("--reclaim", default=str(release / "reclaim"), help="the reclaim binary (compare)")
+    ap.add_argument("--lab", default=str(release / "reclaim-lab"), help="the reclaim-lab binary (bench)")
     ap.add_argument("--runs", type=int, default=30, help="timed runs per figure and round")
     ap.add_argument("--rounds", type=int, default=2, help="alternating tract/onnxruntime rounds")
     ap.add_argument("--process-repeats", type=int, default=10)
@@ -115,7 +116,7 @@ def main():
     tract_rounds, ort_rounds = {t: [] for t in threads}, {t: [] for t in threads}
     with tempfile.TemporaryDirectory() as export:
         for _ in range(args.rounds):
-            for t, f in tract_round(reclaim, args.images, args.runs, threads, export).items():
+            for t, f in tract_round(args.lab, args.images, args.runs, threads, export).items():
                 tract_rounds[t].append(f)
             for t, f in ort_round(export, args.runs, threads).items():
                 ort_rounds[t].append(f)

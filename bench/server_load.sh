@@ -4,15 +4,17 @@
 #   1. one server on SQLite,
 #   2. one server on PostgreSQL,
 #   3. two servers sharing one PostgreSQL.
-# The client is `reclaim load` (64 clients by default); decisions come from a managed
-# device without evidence, so they exclude re-verification (measured by `reclaim demo`
+# The client is `reclaim-lab load` (64 clients by default); decisions come from a managed
+# device without evidence, so they exclude re-verification (measured by `reclaim-lab demo`
 # and the reclaim_reverification_seconds metric).
 #
-# Usage: bench/server_load.sh [CLIENTS] [SECONDS]   (build first: cargo build --release)
+# Usage: bench/server_load.sh [CLIENTS] [SECONDS]
+#   (build first: cargo build --release -p reclaim-cli -p reclaim-lab)
 # MAXCONN=N sets the read pool size (default 16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${RECLAIM_BIN:-target/release/reclaim}
+LAB=${RECLAIM_LAB_BIN:-target/release/reclaim-lab}
 CLIENTS=${1:-64}
 SECONDS_=${2:-10}
 AUDIENCE=https://reclaim.load.invalid
@@ -68,7 +70,7 @@ load() { # label urls...
   local label=$1; shift
   local args=()
   for u in "$@"; do args+=(--url "$u"); done
-  "$BIN" load "${args[@]}" --key "$work/device.key" --audience "$AUDIENCE" \
+  "$LAB" load "${args[@]}" --key "$work/device.key" --audience "$AUDIENCE" \
     --clients "$CLIENTS" --seconds "$SECONDS_" --json > "$work/$label.json" || true
   python3 - "$label" "$work/$label.json" <<'PY'
 import json, sys

@@ -1,15 +1,16 @@
-//! `reclaim`: the command line over Reclaim's engine.
+//! `reclaim`: the command line over Reclaim's engine and server.
 //!
 //! Exit codes are a contract: 0 a positive answer, 1 a negative one, 2 bad input or
 //! configuration (with a one-line reason on stderr, and a JSON error object on stdout when
 //! `--json` was given).
-
-mod commands;
-mod output;
+//!
+//! The lab commands (demo, attack, bench, eval*, load) are the `reclaim-lab` binary
+//! (crates/lab), so this one links no document or face generator.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use reclaim_cli::commands;
 
 #[derive(Parser)]
 #[command(
@@ -32,33 +33,17 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Make a returning user's face template from a photo.
     Enroll(commands::enroll::EnrollArgs),
-    /// Measure the face models and the whole compare on this machine.
-    Bench(commands::bench::BenchArgs),
-    /// Score every pair of a labelled photo set: genuine and impostor tables.
-    Eval(commands::eval::EvalArgs),
-    /// Read synthetic documents at each degradation level and count the results.
-    EvalDocuments(commands::eval_documents::EvalDocumentsArgs),
-    /// Present generated genuine and attack selfie sequences to the liveness checks.
-    EvalLiveness(commands::eval_liveness::EvalLivenessArgs),
-    /// Measure the replay check: transformed replays refused, genuine returns not.
-    EvalReplay(commands::eval_replay::EvalReplayArgs),
     /// Run the backend.
     Serve(commands::serve::ServeArgs),
-    /// One whole recovery end to end, with everything embedded.
-    Demo(commands::demo::DemoArgs),
     /// Register, revoke and list device keys.
     #[command(subcommand)]
     Device(commands::serve::DeviceCommand),
-    /// Load a running server from this process: sessions and decisions per second.
-    Load(commands::load::LoadArgs),
     /// Check the audit chain.
     #[command(subcommand)]
     Audit(commands::serve::AuditCommand),
     /// Accounts' self-service state (a "this wasn't me" notice locks it).
     #[command(subcommand)]
     Account(commands::serve::AccountCommand),
-    /// Play the attacker's own client against a running server; exit 1 if any attack gets a grant.
-    Attack(commands::attack::AttackArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,18 +53,10 @@ fn main() -> ExitCode {
         Command::Document(args) => commands::document::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Enroll(args) => commands::enroll::run(args),
-        Command::Bench(args) => commands::bench::run(args),
-        Command::Eval(args) => commands::eval::run(args),
-        Command::EvalDocuments(args) => commands::eval_documents::run(args),
-        Command::EvalLiveness(args) => commands::eval_liveness::run(args),
-        Command::EvalReplay(args) => commands::eval_replay::run(args),
         Command::Serve(args) => commands::serve::serve(args),
-        Command::Demo(args) => commands::demo::run(args),
         Command::Device(command) => commands::serve::device(command),
         Command::Audit(command) => commands::serve::audit(command),
         Command::Account(command) => commands::serve::account(command),
-        Command::Load(args) => commands::load::run(args),
-        Command::Attack(args) => commands::attack::run(args),
     };
     outcome.exit_code()
 }

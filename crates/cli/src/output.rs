@@ -3,15 +3,16 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-/// `println!` that does not panic when stdout is closed early (`reclaim eval | head`):
+/// `println!` that does not panic when stdout is closed early (`reclaim-lab eval | head`):
 /// the rest of the output is simply discarded.
+#[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
-pub(crate) use say;
+pub use say;
 
 use reclaim_protocol::Code;
 use serde::Serialize;

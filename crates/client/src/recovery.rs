@@ -69,7 +69,7 @@ struct Captured {
 
 /// What the last [`Recovery::submit`] found, in numbers and codes: the device's own run of
 /// the engine and, when the evidence was sent, the service's decision. No image, embedding
-/// or grant: this is for a log line or `reclaim demo`, and it is forgotten with the person
+/// or grant: this is for a log line or `reclaim-lab demo`, and it is forgotten with the person
 /// ([`Recovery::start_over`]) and at the next session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Submission {

@@ -1,4 +1,4 @@
-//! The demo directory: a small directory embedded in Reclaim, for `reclaim demo`, for
+//! The demo directory: a small directory embedded in Reclaim, for `reclaim-lab demo`, for
 //! trying the product without a real one, and for the server's own tests.
 //!
 //! It behaves like a directory where it matters to the flow (lookups by name or email, a

@@ -377,12 +377,12 @@ registry! {
     ServerStartFailed = "server_start_failed", None, INTERNAL;
     ServerUnreachable = "server_unreachable", None, INTERNAL;
     DemoFailed = "demo_failed", None, INTERNAL;
-    /// `reclaim attack`: the victim named is not one the lab can play.
+    /// `reclaim-lab attack`: the victim named is not one the lab can play.
     VictimInvalid = "victim_invalid", None, INTERNAL;
     VictimNameInvalid = "victim_name_invalid", None, INTERNAL;
     VictimPhotoUnusable = "victim_photo_unusable", None, INTERNAL;
     BirthDateInvalid = "birth_date_invalid", None, INTERNAL;
-    /// `reclaim attack`: the stolen device key given could not be read.
+    /// `reclaim-lab attack`: the stolen device key given could not be read.
     StolenKeyUnreadable = "stolen_key_unreadable", None, INTERNAL;
 }
 

@@ -57,8 +57,6 @@ use tokio::sync::Semaphore;
 pub use config::Config;
 use config::DirectoryConfig;
 use crypto::Keys;
-/// The replay check's store, by its former name (`reclaim_server::replay_store`).
-pub use store::replay as replay_store;
 use store::Store;
 
 /// Requests with evidence one instance admits at once.
@@ -175,7 +173,7 @@ impl App {
 }
 
 /// The demo directory's accounts when its file does not exist yet: one user whose
-/// record matches the project's sample ID, so `reclaim demo` works out of the box.
+/// record matches the project's sample ID, so `reclaim-lab demo` works out of the box.
 pub fn demo_seed() -> Vec<DemoUser> {
     vec![DemoUser::new("avery.quinn", "Avery", "Quinn")
         .with_password("the old forgotten passphrase")]

@@ -1,6 +1,6 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
 //! a Samba Active Directory domain controller, and a Secret Service (gnome-keyring) on a
-//! D-Bus bus of its own, each started as a child process in a temporary directory and
+//! D-Bus bus of its own (with the feature `secret-service`), each started as a child process in a temporary directory and
 //! stopped when its handle is dropped.
 //!
 //! Tests talk to the same software production talks to, so a connector or a storage layer
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 mod postgres;
 mod samba;
+#[cfg(feature = "secret-service")]
 mod secret_service;
 mod slapd;
 pub mod smtp;
@@ -29,6 +30,7 @@ pub mod swtpm;
 
 pub use postgres::Postgres;
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
+#[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;
 pub use slapd::{LdapSeedUser, Slapd};
 pub use smtp::{Mail, SmtpSink};

@@ -274,7 +274,7 @@ pub fn build_plans(
     Ok(plans)
 }
 
-/// Time spent in each kind of operator, averaged over runs (for `reclaim bench --ops`).
+/// Time spent in each kind of operator, averaged over runs (for `reclaim-lab bench --ops`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OpTime {
     pub op: String,

@@ -6,7 +6,6 @@
 //! `webkitgtk:browserOptions` and forwards every request; the tests ask WebKitWebDriver
 //! directly (webdriver.rs), which spares a fresh machine compiling tauri-driver.
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
+use reclaim_fixtures::server::{register_managed, spawn_serve, ServerConfig};
 use reclaim_testkit::SecretService;
 
 use crate::webdriver::Session;
@@ -46,19 +46,8 @@ impl Drop for ProcGroup {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reclaim-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+pub use reclaim_fixtures::scratch_dir as scratch;
+pub use reclaim_fixtures::server::free_port;
 
 fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -205,34 +194,19 @@ impl Server {
         let dir = scratch(name);
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
-        let config = dir.join("reclaim.toml");
-        std::fs::write(
+        let config = ServerConfig::new(&dir, port)
+            .sections(
+                "# The app registers its own key (unmanaged), which a deployment opts into.\n\
+                 [[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"",
+            )
+            .write();
+        let proc = Proc(spawn_serve(
+            &binary("reclaim"),
             &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\ndata_key_file = \"{}\"\n\
-                 [database]\nurl = \"sqlite://{}\"\n[directory]\nkind = \"demo\"\nfile = \"{}\"\n\
-                 # The app registers its own key (unmanaged), which a deployment opts into.\n\
-                 [[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"\n",
-                dir.join("data.key").display(),
-                dir.join("reclaim.db").display(),
-                dir.join("directory.json").display(),
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(binary("reclaim"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let proc = Proc(child);
-        let http = reqwest::blocking::Client::new();
-        wait_until("reclaim serve", Duration::from_secs(60), || {
-            http.get(format!("{url}/healthz"))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-        });
+            &dir.join("server.log"),
+            &[],
+            &url,
+        ));
         Server {
             url,
             config,
@@ -244,24 +218,7 @@ impl Server {
     /// Registers a managed device key (an admin's job) and returns its file.
     pub fn register_managed_key(&self, name: &str) -> PathBuf {
         let key = self.dir.join(format!("{name}.key"));
-        let out = Command::new(binary("reclaim"))
-            .args([
-                "device",
-                "register",
-                "--config",
-                self.config.to_str().unwrap(),
-                "--key-out",
-                key.to_str().unwrap(),
-                "--name",
-                name,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        register_managed(&binary("reclaim"), &self.config, &key, name);
         key
     }
 

@@ -107,19 +107,6 @@ pub enum AuditCommand {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            fail(
-                false,
-                Code::RuntimeFailed,
-                &format!("cannot start the runtime: {e}"),
-            )
-        })
-}
-
 fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Outcome> {
     Config::load(path, std::env::vars())
         .map_err(|e| fail(json, Code::ConfigInvalid, &e.to_string()))
@@ -139,7 +126,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
-    let rt = match runtime() {
+    let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
     };
@@ -193,7 +180,7 @@ async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Outcome> {
 }
 
 pub fn device(command: DeviceCommand) -> Outcome {
-    let rt = match runtime() {
+    let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
     };
@@ -363,7 +350,7 @@ fn new_key_file(path: &std::path::Path) -> Result<String, String> {
 
 pub fn account(command: AccountCommand) -> Outcome {
     let AccountCommand::UnlockSelfService { admin, login } = command;
-    let rt = match runtime() {
+    let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
     };
@@ -407,7 +394,7 @@ pub fn account(command: AccountCommand) -> Outcome {
 }
 
 pub fn audit(command: AuditCommand) -> Outcome {
-    let rt = match runtime() {
+    let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
     };

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use reclaim_fixtures::server::ServerConfig;
+
 use crate::served::{free_port, register_kiosk, spawn_serve};
 use crate::{json_of, reclaim, Scratch};
 
@@ -42,20 +44,15 @@ fn a_tail_cut_after_a_checkpoint_is_found() {
     let checkpoints = dir.0.join("checkpoints.jsonl");
     let log = dir.0.join("server.log");
     let db = dir.0.join("r.db");
-    let config = dir.file(
-        "reclaim.toml",
-        format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://reclaim.test.invalid\"\n\
-             data_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"sqlite://{}\"\n\
-             [directory]\nkind = \"demo\"\nfile = \"{}\"\n\
-             [audit]\ncheckpoint_interval_s = 1\ncheckpoint_file = \"{}\"\n",
-            dir.0.join("data.key").display(),
-            db.display(),
-            dir.0.join("directory.json").display(),
-            checkpoints.display(),
-        )
-        .as_bytes(),
-    );
+    let config = ServerConfig::new(&dir.0, port)
+        .public_url("https://reclaim.test.invalid")
+        .keys("reverify = false")
+        .database(&format!("sqlite://{}", db.display()))
+        .sections(&format!(
+            "[audit]\ncheckpoint_interval_s = 1\ncheckpoint_file = {:?}",
+            checkpoints.display().to_string()
+        ))
+        .write();
     let device = register_kiosk(&config, &dir.0.join("device.key"))["key_id"]
         .as_str()
         .unwrap()

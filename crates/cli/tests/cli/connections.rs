@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::served::Served;
+use crate::served::{serve, Served};
 
 /// Short timeouts, so that the tests that wait for one wait seconds, not minutes.
 const SHORT: &str = "[server]\nheader_timeout_s = 2\nidle_timeout_s = 3\nbody_idle_timeout_s = 2\n";
@@ -100,7 +100,7 @@ fn flood(port: u16, chunked: bool) -> usize {
 
 #[test]
 fn large_bodies_are_refused_before_they_are_read() {
-    let served = Served::start("conn-bodies", SHORT, |_, _| {});
+    let served = serve("conn-bodies", SHORT, |_, _| {});
     // Announced: refused on the header, with 4 KiB sent.
     assert_eq!(
         answer_after(&served, false, 4096),
@@ -146,7 +146,7 @@ fn large_bodies_are_refused_before_they_are_read() {
 /// connection that sends nothing at all once the idle timeout passes.
 #[test]
 fn slow_and_silent_connections_are_closed() {
-    let served = Served::start("conn-slow", SHORT, |_, _| {});
+    let served = serve("conn-slow", SHORT, |_, _| {});
     let mut slow = connect(&served);
     slow.write_all(b"POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .unwrap();
@@ -216,7 +216,7 @@ fn limit_descriptors(served: &Served, n: u32) {
 /// keeps its descriptors, and another client's `/healthz` answers.
 #[test]
 fn one_address_cannot_take_every_descriptor() {
-    let served = Served::start(
+    let served = serve(
         "conn-idle",
         // Long timeouts: the connections below stay open for the whole test unless the
         // cap closes them.
@@ -378,7 +378,7 @@ fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
 /// server waited for the rest of the body for ever, holding the connection.
 #[test]
 fn a_stalled_or_trickled_body_is_answered_408_and_disconnected() {
-    let served = Served::start("conn-body", BODY_SHORT, |_, _| {});
+    let served = serve("conn-body", BODY_SHORT, |_, _| {});
 
     // Stalled: 20 of the 200 bytes announced, then nothing.
     let mut stalled = connect(&served);
@@ -515,7 +515,7 @@ fn admitted_from(local: [u8; 4], served: &Served) -> TcpStream {
 /// server accepted connections until it ran out of descriptors.
 #[test]
 fn connections_beyond_the_overall_cap_are_closed() {
-    let served = Served::start(
+    let served = serve(
         "conn-cap",
         // Long timeouts: only the cap closes anything here.
         "[server]\nheader_timeout_s = 60\nidle_timeout_s = 120\nmax_connections = 8\nmax_connections_per_address = 4\n",

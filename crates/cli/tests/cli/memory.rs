@@ -1,5 +1,5 @@
 //! What hostile evidence can make a production-configured `reclaim serve` spend, driven the
-//! way an attacker's own client drives it (`reclaim attack`): a key it registered itself, a
+//! way an attacker's own client drives it (`reclaim-lab attack`): a key it registered itself, a
 //! session for any login, an attestation it signed, evidence of its choosing.
 //!
 //! The server's default policy refuses unmanaged devices before any evidence is decoded,
@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use reclaim_protocol::{
-    sign_attestation_with, AttestationClaims, Camera, DeviceKey, EvidenceDigest, RecoveryAction,
-    ResultScore, PROTOCOL_VERSION,
-};
+use reclaim_fixtures::claims::verified;
+use reclaim_protocol::{sign_attestation_with, DeviceKey, EvidenceDigest, RecoveryAction};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use crate::served::{post_json, Served, AUDIENCE};
+use crate::served::{post_json, serve, Served, AUDIENCE};
 
 /// Unmanaged first-time password resets are approved: nothing stops the evidence before
 /// the engine but the engine's own input checks.
@@ -48,52 +46,26 @@ fn attest_with_frames(server: &Served, frames: &[Vec<u8>]) -> (u16, Value) {
     )
     .unwrap();
     assert_eq!(status, 201, "{session}\n{}", server.log());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let names: Vec<String> = (0..frames.len())
         .map(|i| format!("selfie_{i:02}"))
         .collect();
-    let claims = AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: AUDIENCE.into(),
-        iat: now,
-        exp: now + 120,
-        session: session["session_id"].as_str().unwrap().into(),
-        nonce: session["nonce"].as_str().unwrap().into(),
-        user: "avery.quinn".into(),
-        action: RecoveryAction::ResetPassword,
-        decision: "verified".into(),
-        reasons: vec![],
-        results: vec![ResultScore {
-            name: "face_match".into(),
-            score: 0.8,
-            threshold: 0.5,
-            rule: "at_least".into(),
-            passed: true,
-        }],
-        models: reclaim_server::models::shipped_model_digests().unwrap(),
-        app_version: "attacker".into(),
-        camera: Camera {
-            name: "Integrated Camera".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: Default::default(),
-        evidence: names
-            .iter()
-            .zip(frames)
-            .map(|(name, bytes)| EvidenceDigest {
-                name: name.clone(),
-                sha256: hex::encode(sha2::Sha256::digest(bytes)),
-            })
-            .collect(),
-        document: None,
-        face_embedding: None,
-    };
+    let mut claims = verified(
+        AUDIENCE,
+        session["session_id"].as_str().unwrap(),
+        session["nonce"].as_str().unwrap(),
+        "avery.quinn",
+        RecoveryAction::ResetPassword,
+    );
+    claims.models = reclaim_server::models::shipped_model_digests().unwrap();
+    claims.app_version = "attacker".into();
+    claims.evidence = names
+        .iter()
+        .zip(frames)
+        .map(|(name, bytes)| EvidenceDigest {
+            name: name.clone(),
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        })
+        .collect();
     let token = sign_attestation_with(&claims, &key).unwrap();
     let evidence: Vec<Value> = names
         .iter()
@@ -142,7 +114,7 @@ fn flat_png(side: u32) -> Vec<u8> {
 /// 3 frames added 735 MB to its peak, 21 frames 3.3 GB.)
 #[test]
 fn sixty_huge_frames_are_refused_from_their_headers() {
-    let server = Served::start("memory-frames", OPT_IN, |_, _| {});
+    let server = serve("memory-frames", OPT_IN, |_, _| {});
     let frame = flat_png(7000);
     assert!(frame.len() < 1024 * 1024, "{} bytes", frame.len());
     let frames = vec![frame; 60];
@@ -172,7 +144,7 @@ fn sixty_huge_frames_are_refused_from_their_headers() {
 /// picture judged `blurry`.
 #[test]
 fn a_truncated_jpeg_frame_is_refused_as_corrupt() {
-    let server = Served::start("memory-truncated", OPT_IN, |_, _| {});
+    let server = serve("memory-truncated", OPT_IN, |_, _| {});
     let whole = std::fs::read(crate::face("ardern-1")).unwrap();
     let half = whole[..whole.len() / 2].to_vec();
     let (status, answer) = attest_with_frames(&server, &[whole.clone(), half, whole]);

@@ -7,9 +7,10 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory, LdapConfig, LdapDirectory, LdapFlavour};
+use reclaim_fixtures::claims::verified;
+use reclaim_fixtures::server::ServerConfig;
 use reclaim_protocol::{
-    sign_attestation_with, AttestationClaims, AttestationSigner, AttestedDocument, Camera,
-    DeviceKey, RecoveryAction, PROTOCOL_VERSION,
+    sign_attestation_with, AttestationSigner, AttestedDocument, DeviceKey, RecoveryAction,
 };
 use reclaim_testkit::swtpm::Swtpm;
 use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
@@ -36,23 +37,22 @@ impl Setup {
     fn new(name: &str, database: Option<&str>, directory: Option<&str>, extra: &str) -> Setup {
         let dir = Scratch::new(name);
         let port = free_port();
-        let db = database
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("sqlite://{}", dir.0.join("r.db").display()));
-        let directory = directory.map(str::to_string).unwrap_or_else(|| {
-            format!(
-                "kind = \"demo\"\nfile = \"{}\"",
-                dir.0.join("directory.json").display()
-            )
-        });
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"{AUDIENCE}\"\ndata_key_file = \"{}\"\nreverify = false\n[database]\nurl = \"{db}\"\n[directory]\n{directory}\n[policy]\nreset_lease_s = 8\n\
-             # The kiosk's signed claims decide alone here (an operator's opt-in; the default\n\
-             # wants evidence from every tier, tested with the server).\n\
-             managed_requires_evidence = false\n{extra}\n",
-            dir.0.join("data.key").display()
-        );
-        let config = dir.file("reclaim.toml", text.as_bytes());
+        let mut config = ServerConfig::new(&dir.0, port)
+            .public_url(AUDIENCE)
+            .keys("reverify = false")
+            .sections(&format!(
+                "[policy]\nreset_lease_s = 8\n\
+                 # The kiosk's signed claims decide alone here (an operator's opt-in; the default\n\
+                 # wants evidence from every tier, tested with the server).\n\
+                 managed_requires_evidence = false\n{extra}"
+            ));
+        if let Some(database) = database {
+            config = config.database(database);
+        }
+        if let Some(directory) = directory {
+            config = config.directory(directory);
+        }
+        let config = config.write();
         let key_file = dir.0.join("device.key");
         assert_eq!(register_kiosk(&config, &key_file)["tier"], "managed");
         let key = DeviceKey::from_seed_hex(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
@@ -155,50 +155,23 @@ fn attest_as(
         "{session}\nserver log:\n{}",
         std::fs::read_to_string(setup.dir.0.join("server.log")).unwrap_or_default()
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: AUDIENCE.into(),
-        iat: now,
-        exp: now + 60,
-        session: session["session_id"].as_str().unwrap().into(),
-        nonce: session["nonce"].as_str().unwrap().into(),
-        user: login.into(),
-        action: serde_json::from_value::<RecoveryAction>(json!(action)).unwrap(),
-        decision: "verified".into(),
-        reasons: vec![],
-        results: vec![reclaim_protocol::ResultScore {
-            name: "face_match".into(),
-            score: 0.8,
-            threshold: 0.5,
-            rule: "at_least".into(),
-            passed: true,
-        }],
-        models: reclaim_server::models::shipped_model_digests().unwrap(),
-        app_version: "test".into(),
-        camera: Camera {
-            name: "kiosk".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: Default::default(),
-        evidence: vec![],
-        document: Some(AttestedDocument {
-            kind: "td3".into(),
-            surname: surname.into(),
-            given_names: given.into(),
-            names_truncated: false,
-            birth_date: None,
-            expiry_date: None,
-            checks_passed: true,
-        }),
-        face_embedding: None,
-    };
+    let mut claims = verified(
+        AUDIENCE,
+        session["session_id"].as_str().unwrap(),
+        session["nonce"].as_str().unwrap(),
+        login,
+        serde_json::from_value::<RecoveryAction>(json!(action)).unwrap(),
+    );
+    claims.models = reclaim_server::models::shipped_model_digests().unwrap();
+    claims.document = Some(AttestedDocument {
+        kind: "td3".into(),
+        surname: surname.into(),
+        given_names: given.into(),
+        names_truncated: false,
+        birth_date: None,
+        expiry_date: None,
+        checks_passed: true,
+    });
     let token = sign_attestation_with(&claims, signer).unwrap();
     let id = session["session_id"].as_str().unwrap();
     let (status, decision) = post(
@@ -583,36 +556,6 @@ fn devices_are_registered_listed_and_revoked_from_the_command_line() {
     let out = reclaim(&["serve", "--config", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("configuration"));
-}
-
-#[test]
-fn the_demo_runs_a_whole_recovery() {
-    let out = reclaim(&["demo"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for step in [
-        "registered by an administrator (managed)",
-        "registered itself (unmanaged)",
-        "on-device verification: verified",
-        "server decision for the self-registered device: refused (device_not_trusted)",
-        "server decision for the managed laptop: approved after re-verifying the evidence itself (reverified: true)",
-        "photo ID taken: the app's reader found it readable",
-        "selfie recorded to the end of the challenge",
-        "its answer lost on the way: the app keeps the grant",
-        "directory accepts the new password",
-        "the app sends the reset again with the same grant: already completed",
-        "session: steps [\"selfie\"]",
-        "server decision: approved against the enrolled template",
-        "second factors removed in the directory",
-        "audit chain verified",
-        "recovery complete",
-    ] {
-        assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
-    }
 }
 
 /// A kiosk whose key lives in a (software) TPM: registered as `hardware` by an

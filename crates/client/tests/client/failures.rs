@@ -55,11 +55,7 @@ async fn start_fails_with(url: &str, code: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_service_is_named_as_such() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = reclaim_fixtures::server::free_port();
     // Nothing listens there any more.
     start_fails_with(&format!("http://127.0.0.1:{port}"), "backend_unreachable").await;
 }

@@ -1,6 +1,5 @@
 //! A server per test and the camera scenes, made once per test binary.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
 use reclaim_client::recovery::Recovery;
 use reclaim_directory::DemoUser;
 use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
+use reclaim_fixtures::server::{free_port, ServerConfig};
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::{App, Config, RunningServer};
 use reclaim_verify::Engines;
@@ -22,17 +22,7 @@ const ARDERN_1: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-1.jp
 const ARDERN_2: &[u8] = include_bytes!("../../../../tests/data/faces/ardern-2.jpg");
 const OBAMA_1: &[u8] = include_bytes!("../../../../tests/data/faces/obama-1.jpg");
 
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "reclaim-client-{}-{name}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+pub use reclaim_fixtures::scratch_dir as scratch;
 
 /// Avery Quinn's passport, and Avery filming the selfie.
 pub fn genuine_scenes() -> &'static Path {
@@ -124,20 +114,11 @@ pub async fn server_with(name: &str, policy: &str, users: Option<Vec<DemoUser>>)
         reclaim_directory::DemoDirectory::open(&dir.join("directory.json"), users).unwrap();
     }
     // The service's public URL is the one the apps use (hand-off codes name it).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let config = Config::parse(&format!(
-        r#"listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-data_key_file = {key:?}
-[database]
-url = "sqlite://{db}"
-[directory]
-kind = "demo"
-file = {directory:?}
-[policy]
+    let port = free_port();
+    let config = Config::parse(
+        &ServerConfig::new(&dir, port)
+            .sections(&format!(
+                r#"[policy]
 {policy}
 # The app registers its own key (unmanaged), which a deployment must opt into: these tests
 # are the app's journeys; which tier may recover is the server's own tests and the attack
@@ -146,12 +127,10 @@ file = {directory:?}
 action = "*"
 tier = "unmanaged"
 user = "*"
-verdict = "approve"
-"#,
-        key = dir.join("data.key").display().to_string(),
-        db = dir.join("reclaim.db").display(),
-        directory = dir.join("directory.json").display().to_string(),
-    ))
+verdict = "approve""#
+            ))
+            .toml(),
+    )
     .unwrap();
     let app = App::open(config).await.unwrap();
     let running = reclaim_server::start(app.clone()).await.unwrap();

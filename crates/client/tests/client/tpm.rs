@@ -6,14 +6,13 @@
 //! ES256 inside the TPM is approved by a server with the default policy, under which an
 //! unmanaged key would not be.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
-
 use reclaim_client::api::{ApiClient, Timeouts};
 use reclaim_client::flow::Screen;
 use reclaim_client::recovery::Recovery;
 use reclaim_client::tpm::{TpmKeySigner, TpmKeyStore};
-use reclaim_protocol::{AttestationClaims, Camera, RecoveryAction, PROTOCOL_VERSION};
+use reclaim_fixtures::claims::verified;
+use reclaim_fixtures::server::{free_port, ServerConfig};
+use reclaim_protocol::{AttestationClaims, RecoveryAction};
 use reclaim_server::devices::Tier;
 use reclaim_server::{hardware, App, Config};
 use reclaim_testkit::swtpm::Swtpm;
@@ -27,32 +26,19 @@ use crate::harness::*;
 /// model policies (the harness's camera declares itself a sensor: see [`Webcam`]).
 async fn default_policy_server(name: &str, tpm: &Swtpm) -> Server {
     let dir = scratch(name);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
     let cas: Vec<String> = tpm
         .ca_certificates()
         .iter()
         .map(|p| format!("{:?}", p.display().to_string()))
         .collect();
-    let config = Config::parse(&format!(
-        r#"listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-data_key_file = {key:?}
-[database]
-url = "sqlite://{db}"
-[directory]
-kind = "demo"
-file = {directory:?}
-[tpm]
-endorsement_ca_files = [{cas}]
-"#,
-        key = dir.join("data.key").display().to_string(),
-        db = dir.join("reclaim.db").display(),
-        directory = dir.join("directory.json").display().to_string(),
-        cas = cas.join(", "),
-    ))
+    let config = Config::parse(
+        &ServerConfig::new(&dir, free_port())
+            .sections(&format!(
+                "[tpm]\nendorsement_ca_files = [{}]",
+                cas.join(", ")
+            ))
+            .toml(),
+    )
     .unwrap();
     let app = App::open(config).await.unwrap();
     let running = reclaim_server::start(app.clone()).await.unwrap();
@@ -171,32 +157,13 @@ async fn a_tpm_key_registered_by_an_admin_recovers_as_hardware_under_the_default
 }
 
 fn claims() -> AttestationClaims {
-    AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: "http://127.0.0.1:1".into(),
-        iat: 1,
-        exp: 121,
-        session: "ses_1".into(),
-        nonce: "n0nce".into(),
-        user: LOGIN.into(),
-        action: RecoveryAction::Unlock,
-        decision: "verified".into(),
-        reasons: Vec::new(),
-        results: Vec::new(),
-        models: BTreeMap::new(),
-        app_version: "test".into(),
-        camera: Camera {
-            name: "test".into(),
-            backend: "files".into(),
-            virtual_device: false,
-            file_backed: true,
-        },
-        timings_ms: BTreeMap::new(),
-        evidence: Vec::new(),
-        document: None,
-        face_embedding: None,
-    }
+    verified(
+        "http://127.0.0.1:1",
+        "ses_1",
+        "n0nce",
+        LOGIN,
+        RecoveryAction::Unlock,
+    )
 }
 
 /// The key's files copied to another machine: that machine's TPM cannot load the wrapped

@@ -214,7 +214,7 @@ async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
 /// other refused captures, never the person's approved ones, the ones worth replaying; and
 /// everything goes after the retention time.
 async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(db: Db) {
-    use reclaim_server::replay_store::{
+    use reclaim_server::store::replay::{
         keep_session, prune_at, seen_sessions, MAX_SESSIONS, RETENTION_S,
     };
     use reclaim_verify::liveness::replay::SeenFrame;
@@ -292,7 +292,7 @@ async fn a_strangers_planted_mirror_does_not_get_the_person_refused(db: Db) {
 /// of; and since logins can be made up without end, the prune bounds them all together,
 /// newest kept, without touching an account's.
 async fn made_up_logins_captures_are_bounded_together(db: Db) {
-    use reclaim_server::replay_store::{
+    use reclaim_server::store::replay::{
         capture_key, keep_session_in, prune_at, seen_sessions, MAX_UNKNOWN_LOGIN_SESSIONS,
     };
     use reclaim_verify::liveness::replay::SeenFrame;

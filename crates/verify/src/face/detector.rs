@@ -158,7 +158,7 @@ impl FaceDetector {
         )
     }
 
-    /// Where the network's time goes at `size`, for `reclaim bench --ops`.
+    /// Where the network's time goes at `size`, for `reclaim-lab bench --ops`.
     pub fn profile(&self, size: u32, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
         let side = size as usize;
         profile_ops(

@@ -112,7 +112,7 @@ impl FaceEmbedder {
         data
     }
 
-    /// Where the network's time goes, for `reclaim bench --ops`.
+    /// Where the network's time goes, for `reclaim-lab bench --ops`.
     pub fn profile(&self, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
         let side = ALIGNED_SIZE as usize;
         profile_ops(

@@ -16,7 +16,7 @@
 //! challenge (its "left" becomes "right"), and a difference hash of a mirrored picture has
 //! nothing in common with the original's: each frame's face and whole frame are hashed
 //! twice, as seen and mirrored; only the first of each is kept ([`FrameHashes`]). How far
-//! apart genuine returns and replays land is measured by `reclaim eval-replay`
+//! apart genuine returns and replays land is measured by `reclaim-lab eval-replay`
 //! (docs/liveness.md, "Replays").
 
 use image::{imageops, GrayImage, RgbImage};

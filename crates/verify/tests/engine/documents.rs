@@ -88,7 +88,7 @@ fn a_licence_is_read_from_its_barcode() {
 
 /// A name the MRZ leaves in doubt is settled by the names printed on the card's front: the
 /// synthetic ID card of seed 2 has its MRZ on the back, where the recognizer reads
-/// `KOWALCZYK<<ZOE` with `Z` and `N` close (as `reclaim eval-documents` shows at the clean
+/// `KOWALCZYK<<ZOE` with `Z` and `N` close (as `reclaim-lab eval-documents` shows at the clean
 /// level); the front prints `KOWALCZYK` and `ZOE`. Read with its back alone, it stays in
 /// doubt; with its front, it is read right and says where the names came from.
 #[test]

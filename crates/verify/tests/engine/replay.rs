@@ -1,7 +1,7 @@
 //! Replays of an earlier session's recording, changed the ways an attacker would change
 //! them, against what the backend kept from that session (face and frame hashes, motion);
 //! and the other side, the same person coming back, who must not be refused as a replay
-//! of themselves. The figures over many sequences are `reclaim eval-replay`'s
+//! of themselves. The figures over many sequences are `reclaim-lab eval-replay`'s
 //! (docs/liveness.md, "Replays"); these are the few sequences CI can afford.
 
 use std::sync::OnceLock;

@@ -1,4 +1,4 @@
-//! `reclaim eval-documents --real DIR`: the document reader on real material that nobody
+//! `reclaim-lab eval-documents --real DIR`: the document reader on real material that nobody
 //! on the project made, as `scripts/real-material DIR` fetches it (tests/data/real):
 //!
 //! - `documents`: specimen passports and ID cards with a machine-readable zone, and photos

@@ -1,4 +1,4 @@
-//! `reclaim eval-replay`: both sides of the replay check, measured. A replay (an earlier
+//! `reclaim-lab eval-replay`: both sides of the replay check, measured. A replay (an earlier
 //! session's recording sent again, re-encoded, rescaled, cropped, brightened, noised or
 //! mirrored) must not go unnoticed (refused as a replay, or at least seen before); a
 //! person coming back (the same face, room and camera, new motion and noise) must not be
@@ -29,9 +29,9 @@ use serde::Serialize;
 
 mod recordings;
 
-use super::compare::{engine_options, EngineFlags};
 use super::eval_liveness::{head_models, random_challenge, Identity};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
+use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 /// What is done to a recording before it is sent again.
 pub const TRANSFORMS: [&str; 7] = [

@@ -2,7 +2,7 @@
 //! name and photographed, a selfie filmed to follow a challenge, the device's own run of
 //! the engine on them, and the evidence as it is uploaded.
 //!
-//! `reclaim demo` plays the honest app with these, `reclaim attack` the attacker's own
+//! `reclaim-lab demo` plays the honest app with these, `reclaim-lab attack` the attacker's own
 //! client: the same renders, so that what the demo shows being approved and what the
 //! attack suite shows being refused differ only in who sends it and how it is signed.
 

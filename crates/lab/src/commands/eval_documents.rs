@@ -1,4 +1,4 @@
-//! `reclaim eval-documents`: reads synthetic documents photographed at each degradation
+//! `reclaim-lab eval-documents`: reads synthetic documents photographed at each degradation
 //! level and counts what was read right, what was flagged, and what was misread without
 //! any check noticing (the number that matters most).
 
@@ -13,8 +13,8 @@ use reclaim_verify::document::{DocumentReader, DocumentReport};
 use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
-use super::compare::engine_options;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
+use reclaim_cli::commands::compare::engine_options;
 
 mod corrector;
 mod real;

@@ -20,7 +20,7 @@ use super::claims::Attempt;
 use super::renders::variant;
 use super::{finish, scenes, step_of, Attacker, Frames, Row, RowOutcome, Step};
 
-/// The server refuses bodies larger than this (`reclaim_server::api::MAX_BODY_BYTES`);
+/// The server refuses bodies larger than this (`reclaim_server::http::MAX_BODY_BYTES`);
 /// the oversized attack sends a little more. Written out rather than imported: the
 /// attacker does not get to read the server's constants, and a server that raised its
 /// limit should still be probed above the documented one.

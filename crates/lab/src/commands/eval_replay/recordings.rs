@@ -1,4 +1,4 @@
-//! `reclaim eval-replay --recordings DIR`: the replay check on real recordings of real
+//! `reclaim-lab eval-replay --recordings DIR`: the replay check on real recordings of real
 //! people, with the rule as shipped. Nothing is tuned here: the rule was chosen on
 //! generated sequences, and these recordings are for reporting only.
 //!
@@ -58,7 +58,7 @@ const MIN_WINDOW_FRAMES: usize = 12;
 /// at exactly that rate.
 const FRAME_INTERVAL_MS: u64 = reclaim_client::selfie::RECORD_INTERVAL_MS;
 /// Sessions the server keeps per account (the newest approved ones).
-const MAX_SESSIONS: usize = reclaim_server::replay_store::MAX_SESSIONS;
+const MAX_SESSIONS: usize = reclaim_server::store::replay::MAX_SESSIONS;
 /// Seeds of the noise added by the `noised` transformation.
 const SEED_BASE: u64 = 3_000_000;
 

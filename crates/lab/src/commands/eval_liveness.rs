@@ -1,4 +1,4 @@
-//! `reclaim eval-liveness`: presents generated selfie sequences to the liveness checks,
+//! `reclaim-lab eval-liveness`: presents generated selfie sequences to the liveness checks,
 //! genuine ones and one set per attack type, and counts what got through, the way
 //! ISO/IEC 30107-3 reports it: the attack presentation classification error rate (APCER,
 //! attacks accepted) per attack type, and the bona fide presentation classification error
@@ -23,9 +23,9 @@ use reclaim_verify::liveness::{
 use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
-use super::compare::{engine_options, EngineFlags};
 use super::eval_documents::analysed_photos;
 use crate::output::{fail, fail_with, print_json, say, Outcome};
+use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 /// Photos turned further than this are not made into head models.
 const FRONTAL_MAX_YAW_DEG: f32 = 10.0;

@@ -1,4 +1,4 @@
-//! `reclaim attack --server URL`: the attacker's own client, played against a running
+//! `reclaim-lab attack --server URL`: the attacker's own client, played against a running
 //! server.
 //!
 //! Everything here is what an attacker can do with the project's source, one photo of the
@@ -60,7 +60,7 @@ use crate::output::{fail, fail_with, print_json, say, Outcome};
 use reclaim_verify::Engines;
 
 /// The demo directory's account holder and a photo of her face (tests/data/faces; credits
-/// there): what `reclaim demo` recovers, so the suite runs against a demo server as is.
+/// there): what `reclaim-lab demo` recovers, so the suite runs against a demo server as is.
 const DEFAULT_PHOTO: &[u8] = include_bytes!("../../../../../tests/data/faces/ardern-1.jpg");
 /// Someone else, for the sequence that changes person halfway.
 const OTHER_PERSON: &[u8] = include_bytes!("../../../../../tests/data/faces/obama-1.jpg");
@@ -520,7 +520,7 @@ async fn attack(args: AttackArgs) -> Outcome {
     };
     if !json {
         say!(
-            "reclaim attack: the attacker's own client against {} (victim {})",
+            "reclaim-lab attack: the attacker's own client against {} (victim {})",
             attacker.http.base,
             attacker.victim.login
         );

@@ -1,4 +1,4 @@
-//! `reclaim bench`: latency of each face model and of the whole compare on this machine,
+//! `reclaim-lab bench`: latency of each face model and of the whole compare on this machine,
 //! and of the QR hand-off's decode on a camera frame with no code in it.
 //!
 //! Figures are medians over `--runs` after one warm-up run. `--export DIR` writes the
@@ -14,8 +14,8 @@ use reclaim_verify::models::{ModelId, ModelStore, OpTime};
 use reclaim_verify::{load_image_file, onnx_prep, FaceEngine, ImageLimits, VerifyError};
 use serde::Serialize;
 
-use super::compare::{both, engine_options};
 use crate::output::{fail_with, print_json, say, Outcome};
+use reclaim_cli::commands::compare::{both, engine_options};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {

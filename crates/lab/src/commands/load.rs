@@ -1,4 +1,4 @@
-//! `reclaim load`: drives a running server from a second process, as many clients at
+//! `reclaim-lab load`: drives a running server from a second process, as many clients at
 //! once, and reports throughput and latency of session starts and attestation decisions.
 //!
 //! Two phases. First the clients start sessions for the given time (timed: session

@@ -1,10 +1,10 @@
-use crate::{data, json_of, reclaim};
+use crate::{data, json_of, lab};
 
 /// The shipped threshold separates every genuine pair from every impostor pair of the
 /// evaluation photos, photo to photo and simulated ID portrait to photo.
 #[test]
 fn the_evaluation_set_is_separated_at_the_shipped_threshold() {
-    let out = reclaim(&["eval", data("faces").to_str().unwrap(), "--json"]);
+    let out = lab(&["eval", data("faces").to_str().unwrap(), "--json"]);
     let json = json_of(&out);
     assert_eq!(
         out.status.code(),

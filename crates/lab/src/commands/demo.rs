@@ -1,4 +1,4 @@
-//! `reclaim demo`: a whole recovery, end to end, on this machine, with nothing to set
+//! `reclaim-lab demo`: a whole recovery, end to end, on this machine, with nothing to set
 //! up; then the same person's return with a selfie alone.
 //!
 //! It starts the real server (SQLite in a temporary directory, the embedded demo

@@ -1,4 +1,4 @@
-//! `reclaim eval DIR`: scores every pair of a labelled photo set, the way `reclaim compare`
+//! `reclaim-lab eval DIR`: scores every pair of a labelled photo set, the way `reclaim compare`
 //! would, and prints genuine and impostor tables, with how many of each fall on either side
 //! of a few thresholds (the figures the threshold and the review band are placed from).
 //!
@@ -20,8 +20,8 @@ use reclaim_verify::{
 };
 use serde::Serialize;
 
-use super::compare::{engine_options, EngineFlags};
 use crate::output::{fail, fail_with, print_json, say, Outcome};
+use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {

@@ -1,4 +1,4 @@
-//! `reclaim attack` against a real `reclaim serve` process configured as for production:
+//! `reclaim-lab attack` against a real `reclaim serve` process configured as for production:
 //! the shipped models, re-verification on, no virtual cameras, the default policy. The
 //! attacker's own client must get no reset grant; where an operator opted unmanaged
 //! returning users into "approve with notice and delay", the takeover of a returning user
@@ -9,8 +9,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::served::{register_kiosk, Served};
-use crate::{json_of, reclaim, Scratch};
+use reclaim_fixtures::server::{register_managed, Served};
+
+use crate::{json_of, lab, reclaim, Scratch};
 
 /// A production-configured server (see [`Served`]) with `policy` under `[policy]`.
 struct Server(Served);
@@ -30,13 +31,13 @@ impl Server {
         let sections = format!(
             "[limits]\nsessions_per_user_per_hour = 30\nfailed_sessions_per_device = 30\n[policy]\n{policy}"
         );
-        Server(Served::start(name, &sections, before))
+        Server(Served::start(&reclaim(), name, &sections, before))
     }
 
     fn attack(&self, extra: &[&str]) -> (Output, Value) {
         let mut args = vec!["attack", "--server", &self.url, "--json"];
         args.extend_from_slice(extra);
-        let out = reclaim(&args);
+        let out = lab(&args);
         let report = json_of(&out);
         (out, report)
     }
@@ -152,7 +153,7 @@ fn an_operator_opt_in_gives_the_returning_takeover_only_a_delayed_change() {
     let key_file = std::cell::RefCell::new(PathBuf::new());
     let server = Server::start("attack-optin", policy, |config, dir| {
         let file = dir.0.join("kiosk.key");
-        register_kiosk(config, &file);
+        register_managed(&reclaim(), config, &file, "kiosk 1");
         *key_file.borrow_mut() = file;
     });
     let key_file = key_file.into_inner();

@@ -1,0 +1,35 @@
+//! The `reclaim-lab` binary's commands, checked by running them: the demo, the attack
+//! suite against a real `reclaim serve`, and the evaluations' claims about the shipped
+//! models. One test binary, one module per command.
+
+mod attack;
+mod demo;
+mod eval;
+mod eval_documents;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub use reclaim_fixtures::{data, json_of, Scratch};
+
+pub fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reclaim-lab"))
+        .args(args)
+        .output()
+        .expect("the reclaim-lab binary runs")
+}
+
+/// The production `reclaim` binary, which the attack suite plays against. Cargo gives a
+/// test only its own package's binaries, so this is the one built beside `reclaim-lab` in
+/// the same target directory (`cargo test --workspace` builds both; after `cargo test -p
+/// reclaim-lab` alone, `cargo build -p reclaim-cli` first).
+pub fn reclaim() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_reclaim-lab"))
+        .with_file_name(format!("reclaim{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`cargo build -p reclaim-cli`, or `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
