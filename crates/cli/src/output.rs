@@ -18,7 +18,7 @@ use reclaim_protocol::Code;
 use serde::Serialize;
 
 /// The end of a command.
-pub enum Outcome {
+pub enum Exit {
     /// A positive answer (exit 0).
     Yes,
     /// A negative answer (exit 1).
@@ -30,29 +30,29 @@ pub enum Outcome {
     Unproven,
 }
 
-impl Outcome {
+impl Exit {
     pub fn exit_code(self) -> ExitCode {
         match self {
-            Outcome::Yes => ExitCode::SUCCESS,
-            Outcome::No => ExitCode::from(1),
-            Outcome::Failed => ExitCode::from(2),
-            Outcome::Unproven => ExitCode::from(3),
+            Exit::Yes => ExitCode::SUCCESS,
+            Exit::No => ExitCode::from(1),
+            Exit::Failed => ExitCode::from(2),
+            Exit::Unproven => ExitCode::from(3),
         }
     }
 }
 
 /// Reports a failure: one line on stderr, and a JSON error object on stdout when asked.
-pub fn fail(json: bool, code: Code, message: &str) -> Outcome {
+pub fn fail(json: bool, code: Code, message: &str) -> Exit {
     let one_line = message.replace('\n', " ");
     eprintln!("reclaim: {one_line}");
     if json {
         print_json(&serde_json::json!({ "error": { "code": code, "message": one_line } }));
     }
-    Outcome::Failed
+    Exit::Failed
 }
 
 /// Reports an engine error, keeping its stable code.
-pub fn fail_with(json: bool, context: &str, error: &reclaim_verify::VerifyError) -> Outcome {
+pub fn fail_with(json: bool, context: &str, error: &reclaim_verify::VerifyError) -> Exit {
     let message = error.to_string();
     if message.contains(context) {
         fail(json, error.code(), &message)

@@ -77,12 +77,25 @@ impl Default for BusyRetry {
 /// The wait when a busy answer names none.
 const BUSY_DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
-/// One evidence item as uploaded: the bytes the attestation's digests cover.
+/// One piece of evidence before upload: the bytes the attestation's digests cover. On the
+/// wire it is a [`evidence::EvidenceItem`], its bytes in base64.
 #[derive(Debug, Clone)]
-pub struct EvidenceItem {
+pub struct EvidenceFile {
     pub name: String,
     pub t_ms: Option<u64>,
     pub data: Vec<u8>,
+}
+
+impl EvidenceFile {
+    /// The item as the attestation request carries it.
+    pub fn to_wire(&self) -> evidence::EvidenceItem {
+        use base64::Engine;
+        evidence::EvidenceItem {
+            name: self.name.clone(),
+            t_ms: self.t_ms,
+            data: base64::engine::general_purpose::STANDARD.encode(&self.data),
+        }
+    }
 }
 
 /// The recovery service at one base URL.
@@ -236,19 +249,11 @@ impl ApiClient {
         id: &str,
         token: &str,
         jws: &str,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
     ) -> Result<Decision> {
-        use base64::Engine;
         let body = to_body(&AttestationRequest {
             token: jws.to_string(),
-            evidence: evidence
-                .iter()
-                .map(|e| evidence::EvidenceItem {
-                    name: e.name.clone(),
-                    t_ms: e.t_ms,
-                    data: base64::engine::general_purpose::STANDARD.encode(&e.data),
-                })
-                .collect(),
+            evidence: evidence.iter().map(EvidenceFile::to_wire).collect(),
         })?;
         self.send(
             "POST",

@@ -8,10 +8,10 @@ use reclaim_protocol::{
     AttestationClaims, AttestedDocument, Camera, EvidenceDigest, RecoveryAction, ResultScore,
     PROTOCOL_VERSION,
 };
-use reclaim_verify::decision::{Decision, Verification};
+use reclaim_verify::decision::Verification;
 use sha2::{Digest, Sha256};
 
-use crate::api::EvidenceItem;
+use crate::api::EvidenceFile;
 use crate::error::{ClientError, Result};
 use crate::frames::CameraInfo;
 use crate::keystore::DeviceSigner;
@@ -28,7 +28,7 @@ pub struct AttestationInput<'a> {
     pub action: RecoveryAction,
     pub camera: &'a CameraInfo,
     pub models: BTreeMap<String, String>,
-    pub evidence: &'a [EvidenceItem],
+    pub evidence: &'a [EvidenceFile],
     /// A returning user's selfie is compared with the server's template: the selfie's
     /// embedding goes in the claims.
     pub returning: bool,
@@ -80,10 +80,7 @@ pub fn claims(
         nonce: input.nonce.to_string(),
         user: input.user.to_string(),
         action: input.action,
-        decision: match verification.decision {
-            Decision::Verified => "verified".into(),
-            Decision::Rejected => "rejected".into(),
-        },
+        decision: verification.decision,
         reasons: verification.reasons.iter().map(|r| r.to_string()).collect(),
         results: verification
             .face_match

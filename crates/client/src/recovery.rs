@@ -20,13 +20,13 @@ use reclaim_protocol::wire::password::PasswordCheckAnswer;
 use reclaim_protocol::wire::resets::ResetAnswer;
 use reclaim_protocol::wire::sessions::SessionView;
 use reclaim_protocol::{ChallengeAction, Code, RecoveryAction};
-use reclaim_verify::decision::{Decision, Verification};
+use reclaim_verify::decision::{DeviceVerdict, Verification};
 use reclaim_verify::document::Side;
 use reclaim_verify::{Engines, Reference};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::api::{ApiClient, EvidenceItem};
+use crate::api::{ApiClient, EvidenceFile};
 use crate::attestation::{attest, AttestationInput};
 use crate::capture::{Capture, Mode};
 use crate::error::{ClientError, Result};
@@ -151,7 +151,7 @@ impl Decided {
 impl Submission {
     fn of(verification: &Verification) -> Submission {
         Submission {
-            device_verified: verification.decision == Decision::Verified,
+            device_verified: verification.decision == DeviceVerdict::Verified,
             device_reasons: verification
                 .reasons
                 .iter()
@@ -499,7 +499,7 @@ impl Recovery {
             Err(e) => return Err(e),
         };
         self.submission = Some(Submission::of(&verification));
-        if verification.decision != Decision::Verified {
+        if verification.decision != DeviceVerdict::Verified {
             // Nothing is sent for a capture the device already knows fails: the person
             // gets the engine's reasons and can retake at once.
             self.flow
@@ -754,11 +754,11 @@ fn device_verify(
     frames: &[crate::selfie::RecordedFrame],
     challenge: &[ChallengeAction],
     reference: Reference<'_>,
-) -> Result<(Verification, Vec<EvidenceItem>)> {
+) -> Result<(Verification, Vec<EvidenceFile>)> {
     let mut evidence = Vec::new();
     for (name, img) in [(EvidenceName::IdFront, front), (EvidenceName::IdBack, back)] {
         if let Some(img) = img {
-            evidence.push(EvidenceItem {
+            evidence.push(EvidenceFile {
                 name: name.to_string(),
                 t_ms: None,
                 data: encode_jpeg(img, EVIDENCE_JPEG_QUALITY)?,
@@ -766,7 +766,7 @@ fn device_verify(
         }
     }
     for (i, f) in (0u16..).zip(frames) {
-        evidence.push(EvidenceItem {
+        evidence.push(EvidenceFile {
             name: EvidenceName::Selfie(i).to_string(),
             t_ms: Some(f.t_ms),
             data: encode_jpeg(&f.image, EVIDENCE_JPEG_QUALITY)?,

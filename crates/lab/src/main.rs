@@ -11,7 +11,7 @@ mod commands;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-/// How a command ends: `say!`, `fail`, `Outcome` and JSON output, as in `reclaim`.
+/// How a command ends: `say!`, `fail`, `Exit` and JSON output, as in `reclaim`.
 use reclaim_cli::output;
 
 #[derive(Parser)]

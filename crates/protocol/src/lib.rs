@@ -15,8 +15,8 @@ pub mod wire;
 
 pub use attestation::{
     sign_attestation, sign_attestation_with, verify_attestation, AttestationClaims,
-    AttestationError, AttestationSigner, AttestedDocument, Camera, EvidenceDigest, Expected,
-    ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
+    AttestationError, AttestationSigner, AttestedDocument, Camera, DeviceVerdict, EvidenceDigest,
+    Expected, ResultScore, ATTESTATION_TYPE, MAX_TOKEN_BYTES,
 };
 pub use codes::Code;
 pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P256_KEY_PREFIX};

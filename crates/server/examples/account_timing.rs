@@ -214,7 +214,7 @@ async fn attempt(
         nonce: text("nonce"),
         user: login.into(),
         action: RecoveryAction::ResetPassword,
-        decision: "rejected".into(),
+        decision: reclaim_protocol::DeviceVerdict::Rejected,
         reasons: vec![reclaim_protocol::Code::FaceMismatch.as_str().into()],
         results: vec![ResultScore {
             name: "face_match".into(),

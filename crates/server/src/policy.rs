@@ -209,9 +209,11 @@ pub enum Conclusion {
     Rejected,
 }
 
-/// The conclusion, its internal reasons, and the row that produced it.
+/// What the policy rules: the conclusion, its internal reasons, and the row that produced
+/// it. The service answers the device with a [`reclaim_protocol::wire::decision::Decision`]
+/// made from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Ruling {
     pub conclusion: Conclusion,
     /// Internal codes (the audit's); [`public_reasons`] maps them for the client.
     pub reasons: Vec<Code>,
@@ -230,7 +232,7 @@ pub fn before_judging(
     tier: Tier,
     user: UserKind,
     self_service_locked: bool,
-) -> Option<Decision> {
+) -> Option<Ruling> {
     let row = verdict(table, action, tier, user);
     let reason = if self_service_locked {
         Code::SelfServiceLocked
@@ -241,7 +243,7 @@ pub fn before_judging(
             _ => return None,
         }
     };
-    Some(Decision {
+    Some(Ruling {
         conclusion: Conclusion::Rejected,
         reasons: vec![reason],
         row,
@@ -250,7 +252,7 @@ pub fn before_judging(
 }
 
 /// The whole decision from the verified facts.
-pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decision {
+pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Ruling {
     if let Some(d) = before_judging(
         table,
         settings,
@@ -262,7 +264,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
         return d;
     }
     let row = verdict(table, facts.action, facts.tier, facts.user);
-    let rejected = |reasons: Vec<Code>| Decision {
+    let rejected = |reasons: Vec<Code>| Ruling {
         conclusion: Conclusion::Rejected,
         reasons,
         row: row.clone(),
@@ -278,7 +280,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
     }
     let review = |reasons: Vec<Code>| {
         if settings.review_queue {
-            Decision {
+            Ruling {
                 conclusion: Conclusion::Review,
                 reasons,
                 row: row.clone(),
@@ -292,7 +294,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
     match row.verdict {
         Verdict::Review => review(facts.doubts.clone()),
         _ if !facts.doubts.is_empty() => review(facts.doubts.clone()),
-        Verdict::Approve => Decision {
+        Verdict::Approve => Ruling {
             conclusion: Conclusion::Approved { delay_s: 0 },
             reasons: Vec::new(),
             row: row.clone(),
@@ -302,7 +304,7 @@ pub fn decide(table: &[PolicyRow], settings: &Settings, facts: &Facts) -> Decisi
         Verdict::ApproveNotifyDelay if !facts.owner_reachable => {
             review(vec![Code::OwnerUnreachable])
         }
-        Verdict::ApproveNotifyDelay => Decision {
+        Verdict::ApproveNotifyDelay => Ruling {
             conclusion: Conclusion::Approved {
                 delay_s: settings.notify_delay_s,
             },

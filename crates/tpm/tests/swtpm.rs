@@ -108,7 +108,7 @@ fn claims() -> AttestationClaims {
         nonce: "nonce-tpm".into(),
         user: "ada@example.com".into(),
         action: RecoveryAction::ResetPassword,
-        decision: "verified".into(),
+        decision: reclaim_protocol::DeviceVerdict::Verified,
         reasons: Vec::new(),
         results: Vec::new(),
         models: BTreeMap::new(),

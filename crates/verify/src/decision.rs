@@ -95,12 +95,8 @@ pub struct VerifyRequest<'a> {
     pub today: Date,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Verified,
-    Rejected,
-}
+/// The engine's conclusion, as the attestation carries it.
+pub use reclaim_protocol::DeviceVerdict;
 
 /// What the selfie's face was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,7 +138,7 @@ pub struct VerifyTimings {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
-    pub decision: Decision,
+    pub decision: DeviceVerdict,
     /// Stable codes of every reason to reject, from every part; empty when verified.
     pub reasons: Vec<Code>,
     pub face_match: Vec<FaceMatchReport>,
@@ -293,9 +289,9 @@ impl Verifier<'_> {
         timings.total = ms(started);
         Ok(Verification {
             decision: if reasons.is_empty() {
-                Decision::Verified
+                DeviceVerdict::Verified
             } else {
-                Decision::Rejected
+                DeviceVerdict::Rejected
             },
             reasons,
             face_match,

@@ -14,7 +14,7 @@ use reclaim_verify::{
 };
 use serde::Serialize;
 
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -122,7 +122,7 @@ pub fn both<A: Send, B: Send>(
     })
 }
 
-pub fn run(args: CompareArgs) -> Outcome {
+pub fn run(args: CompareArgs) -> Exit {
     let started = Instant::now();
     let parallel = args.engine.threads > 1;
     let limits = ImageLimits::default();
@@ -180,13 +180,13 @@ pub fn run(args: CompareArgs) -> Outcome {
         print_human(&report);
     }
     if report.same_person {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 
-fn engine_failure(json: bool, error: &VerifyError) -> Outcome {
+fn engine_failure(json: bool, error: &VerifyError) -> Exit {
     fail(
         json,
         error.code(),

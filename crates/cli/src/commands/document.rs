@@ -12,7 +12,7 @@ use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
 use super::compare::{both, engine_options, EngineFlags};
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 
 #[derive(clap::Args)]
 pub struct DocumentArgs {
@@ -44,7 +44,7 @@ struct Timings {
     total: f64,
 }
 
-pub fn run(args: DocumentArgs) -> Outcome {
+pub fn run(args: DocumentArgs) -> Exit {
     let started = Instant::now();
     let today = match today(args.today.as_deref(), args.engine.json) {
         Ok(d) => d,
@@ -117,14 +117,14 @@ pub fn run(args: DocumentArgs) -> Outcome {
         print_human(&report);
     }
     if report.passed() {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 
 /// The date document expiry is judged against: `--today` when given, else today in UTC.
-pub fn today(arg: Option<&str>, json: bool) -> Result<Date, Outcome> {
+pub fn today(arg: Option<&str>, json: bool) -> Result<Date, Exit> {
     match arg {
         Some(s) => Date::parse_iso(s).ok_or_else(|| {
             fail(

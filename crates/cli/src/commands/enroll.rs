@@ -12,7 +12,7 @@ use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
 use super::compare::engine_options;
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 
 #[derive(clap::Args)]
 pub struct EnrollArgs {
@@ -35,7 +35,7 @@ struct Output {
     model: String,
 }
 
-pub fn run(args: EnrollArgs) -> Outcome {
+pub fn run(args: EnrollArgs) -> Exit {
     let json = args.json;
     let image = match load_image_file(&args.image, &ImageLimits::default()) {
         Ok(i) => i,
@@ -64,7 +64,7 @@ pub fn run(args: EnrollArgs) -> Outcome {
             } else {
                 say!("NOT ENROLLED: {}", reasons.join(", "));
             }
-            return Outcome::No;
+            return Exit::No;
         }
     };
     let template = FaceTemplate::new(&model, embedding);
@@ -85,5 +85,5 @@ pub fn run(args: EnrollArgs) -> Outcome {
     } else {
         say!("ENROLLED: template written to {}", args.out.display());
     }
-    Outcome::Yes
+    Exit::Yes
 }

@@ -8,7 +8,7 @@ pub mod verify;
 
 /// The runtime for a command that talks HTTP or runs the server; a failure to start it is
 /// reported (`runtime_failed`) and ends the command.
-pub fn runtime(json: bool) -> Result<tokio::runtime::Runtime, crate::output::Outcome> {
+pub fn runtime(json: bool) -> Result<tokio::runtime::Runtime, crate::output::Exit> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,7 +8,7 @@ use reclaim_server::devices::{self, Tier};
 use reclaim_server::{audit, hardware, App, Config};
 use reclaim_tpm::{CertificationProof, RegistrationRequest};
 
-use crate::output::{fail, print_json, say, Outcome};
+use crate::output::{fail, print_json, say, Exit};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -107,12 +107,12 @@ pub enum AuditCommand {
     },
 }
 
-fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Outcome> {
+fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Exit> {
     Config::load(path, std::env::vars())
         .map_err(|e| fail(json, Code::ConfigInvalid, &e.to_string()))
 }
 
-pub fn serve(args: ServeArgs) -> Outcome {
+pub fn serve(args: ServeArgs) -> Exit {
     let config = match load_config(args.config.as_deref(), false) {
         Ok(c) => c,
         Err(o) => return o,
@@ -144,7 +144,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
         shutdown_signal().await;
         tracing::info!("shutting down");
         server.stop().await;
-        Outcome::Yes
+        Exit::Yes
     })
 }
 
@@ -171,7 +171,7 @@ async fn shutdown_signal() {
 }
 
 /// The database and keys only: admin commands load no models.
-async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Outcome> {
+async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Exit> {
     let mut config = load_config(admin.config.as_deref(), admin.json)?;
     config.reverify = false;
     App::open(config)
@@ -179,7 +179,7 @@ async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Outcome> {
         .map_err(|e| fail(admin.json, Code::ServerStartFailed, &e.to_string()))
 }
 
-pub fn device(command: DeviceCommand) -> Outcome {
+pub fn device(command: DeviceCommand) -> Exit {
     let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
@@ -195,7 +195,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
                     // The challenge is the output in both modes: the device reads it.
                     Ok(challenge) => {
                         print_json(&challenge);
-                        Outcome::Yes
+                        Exit::Yes
                     }
                     Err(e) => fail(admin.json, e.code(), &e.to_string()),
                 }
@@ -218,7 +218,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
                             say!("registered {} ({}) as {}: its key lives in the TPM", d.key_id, d.name, d.tier.as_str());
                             say!("public key: {public}");
                         }
-                        Outcome::Yes
+                        Exit::Yes
                     }
                     Err(e) => fail(admin.json, e.code(), &e.to_string()),
                 }
@@ -261,7 +261,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
                             say!("registered {} ({}) as {}", d.key_id, d.name, d.tier.as_str());
                             say!("public key: {public}");
                         }
-                        Outcome::Yes
+                        Exit::Yes
                     }
                     Err(e) => fail(admin.json, e.code(), &e.to_string()),
                 }
@@ -278,7 +278,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
                         } else {
                             say!("revoked {key_id}");
                         }
-                        Outcome::Yes
+                        Exit::Yes
                     }
                     Err(e) => fail(admin.json, e.code(), &e.to_string()),
                 }
@@ -303,7 +303,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
                                 );
                             }
                         }
-                        Outcome::Yes
+                        Exit::Yes
                     }
                     Err(e) => fail(admin.json, e.code(), &e.to_string()),
                 }
@@ -317,7 +317,7 @@ pub fn device(command: DeviceCommand) -> Outcome {
 async fn open_tpm<T: serde::de::DeserializeOwned>(
     admin: &AdminArgs,
     path: &std::path::Path,
-) -> Result<(T, std::sync::Arc<App>, reclaim_tpm::Verifier), Outcome> {
+) -> Result<(T, std::sync::Arc<App>, reclaim_tpm::Verifier), Exit> {
     let message = read_json(path).map_err(|m| fail(admin.json, Code::InputInvalid, &m))?;
     let app = open_admin(admin).await?;
     let verifier = hardware::verifier(&app.config.tpm)
@@ -348,7 +348,7 @@ fn new_key_file(path: &std::path::Path) -> Result<String, String> {
     Ok(key.public().to_base64())
 }
 
-pub fn account(command: AccountCommand) -> Outcome {
+pub fn account(command: AccountCommand) -> Exit {
     let AccountCommand::UnlockSelfService { admin, login } = command;
     let rt = match super::runtime(false) {
         Ok(r) => r,
@@ -386,14 +386,14 @@ pub fn account(command: AccountCommand) -> Outcome {
                 } else {
                     say!("self-service recovery was not locked for {login}");
                 }
-                Outcome::Yes
+                Exit::Yes
             }
             Err(e) => fail(admin.json, e.code(), &e.to_string()),
         }
     })
 }
 
-pub fn audit(command: AuditCommand) -> Outcome {
+pub fn audit(command: AuditCommand) -> Exit {
     let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(o) => return o,
@@ -423,12 +423,12 @@ pub fn audit(command: AuditCommand) -> Outcome {
             } else {
                 say!("{pem}");
             }
-            Outcome::Yes
+            Exit::Yes
         }),
     }
 }
 
-async fn audit_verify(admin: AdminArgs, checkpoint: Option<PathBuf>) -> Outcome {
+async fn audit_verify(admin: AdminArgs, checkpoint: Option<PathBuf>) -> Exit {
     // The file first: a wrong path is bad input (exit 2), not a broken chain.
     let checkpoints = match &checkpoint {
         Some(path) => match std::fs::read_to_string(path) {
@@ -481,8 +481,8 @@ async fn audit_verify(admin: AdminArgs, checkpoint: Option<PathBuf>) -> Outcome 
         }
     }
     if report.intact() {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }

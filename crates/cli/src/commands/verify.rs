@@ -10,8 +10,7 @@ use std::time::Instant;
 use reclaim_verify::capture::{
     decode_capture, read_capture_files, DecodedCapture, Piece, CAPTURE_LIMITS,
 };
-use reclaim_verify::decision::Decision;
-use reclaim_verify::decision::{Verification, Verifier, VerifyRequest};
+use reclaim_verify::decision::{DeviceVerdict, Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{
     parse_challenge, LivenessPolicy, PassiveModel, PassiveModelConfig, TimedFrame,
@@ -21,7 +20,7 @@ use reclaim_verify::{CaptureError, FaceEngine};
 use serde::Serialize;
 
 use super::compare::{both, engine_options, EngineFlags};
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 
 /// Selfie frames one verification accepts: the capture limits' (`reclaim_verify::capture`),
 /// as the app and the server apply them.
@@ -80,13 +79,13 @@ struct Output<'a> {
 
 /// The decision this command reports. Without liveness nothing proves a live person, so a
 /// face match under `--skip-liveness` is not `verified`, whatever the engine concluded.
-fn decision_of(verification: &Verification, skip_liveness: bool) -> (&'static str, Outcome) {
+fn decision_of(verification: &Verification, skip_liveness: bool) -> (&'static str, Exit) {
     match verification.decision {
-        Decision::Rejected => ("rejected", Outcome::No),
-        Decision::Verified if skip_liveness || verification.liveness.skipped => {
-            ("verified_without_liveness", Outcome::Unproven)
+        DeviceVerdict::Rejected => ("rejected", Exit::No),
+        DeviceVerdict::Verified if skip_liveness || verification.liveness.skipped => {
+            ("verified_without_liveness", Exit::Unproven)
         }
-        Decision::Verified => ("verified", Outcome::Yes),
+        DeviceVerdict::Verified => ("verified", Exit::Yes),
     }
 }
 
@@ -96,7 +95,7 @@ struct ProcessTimings {
     total: f64,
 }
 
-pub fn run(args: VerifyArgs) -> Outcome {
+pub fn run(args: VerifyArgs) -> Exit {
     let started = Instant::now();
     let json = args.engine.json;
     if args.id.is_none() && args.enrolled.is_none() {
@@ -290,7 +289,7 @@ fn load_all(args: &VerifyArgs) -> Result<DecodedCapture, CaptureError> {
 }
 
 /// A refused capture: the file at fault named, the stable code kept.
-fn report_load_failure(args: &VerifyArgs, error: &CaptureError, json: bool) -> Outcome {
+fn report_load_failure(args: &VerifyArgs, error: &CaptureError, json: bool) -> Exit {
     let path = match error.piece {
         Piece::IdFront => args.id.as_ref(),
         Piece::IdBack => args.id_back.as_ref(),

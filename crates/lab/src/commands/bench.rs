@@ -14,7 +14,7 @@ use reclaim_verify::models::{ModelId, ModelStore, OpTime};
 use reclaim_verify::{load_image_file, onnx_prep, FaceEngine, ImageLimits, VerifyError};
 use serde::Serialize;
 
-use crate::output::{fail_with, print_json, say, Outcome};
+use crate::output::{fail_with, print_json, say, Exit};
 use reclaim_cli::commands::compare::{both, engine_options};
 
 #[derive(clap::Args)]
@@ -100,7 +100,7 @@ fn median_ms(
     Ok(times[times.len() / 2])
 }
 
-pub fn run(args: BenchArgs) -> Outcome {
+pub fn run(args: BenchArgs) -> Exit {
     match bench(&args) {
         Ok(report) => {
             if args.json {
@@ -108,7 +108,7 @@ pub fn run(args: BenchArgs) -> Outcome {
             } else {
                 print_table(&report);
             }
-            Outcome::Yes
+            Exit::Yes
         }
         Err(e) => fail_with(args.json, "bench", &e),
     }

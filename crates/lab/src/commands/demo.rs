@@ -37,7 +37,7 @@ use reclaim_client::flow::Screen;
 use reclaim_client::frames::{sequence_name, FileSource};
 use reclaim_client::recovery::{AppState, Recovery, Submission};
 use reclaim_facegen::sequence::DEFAULT_FPS;
-use reclaim_protocol::wire::decision::Outcome as Verdict;
+use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::sessions::Step;
 use reclaim_protocol::{ChallengeAction, Code, DeviceKey, RecoveryAction};
 use reclaim_server::devices::{self, Tier};
@@ -47,7 +47,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::scenes::{self, Holder};
-use crate::output::{fail, say, Outcome};
+use crate::output::{fail, say, Exit};
 
 /// The sample photographs (tests/data/faces; credits there): the ID portrait and the
 /// first selfie are two different photos of one person; the second visit is filmed from
@@ -92,13 +92,13 @@ impl Steps {
     }
 }
 
-pub fn run(args: DemoArgs) -> Outcome {
+pub fn run(args: DemoArgs) -> Exit {
     let rt = match super::runtime(false) {
         Ok(r) => r,
         Err(failed) => return failed,
     };
     match rt.block_on(demo(args)) {
-        Ok(()) => Outcome::Yes,
+        Ok(()) => Exit::Yes,
         Err(message) => fail(false, Code::DemoFailed, &message),
     }
 }
@@ -440,7 +440,7 @@ async fn recover(
     if st.flow.screen != Screen::Refused
         || refused.map(|d| (d.outcome, d.reasons.clone()))
             != Some((
-                Verdict::Rejected,
+                Outcome::Rejected,
                 vec![Code::DeviceNotTrusted.as_str().to_string()],
             ))
     {
@@ -472,7 +472,7 @@ async fn recover(
     let sub = submitted(&company, &st)?;
     steps.step(&device_line(&sub));
     let decided = sub.decision.as_ref();
-    if st.flow.screen != Screen::Password || decided.map(|d| d.outcome) != Some(Verdict::Approved) {
+    if st.flow.screen != Screen::Password || decided.map(|d| d.outcome) != Some(Outcome::Approved) {
         return Err(format!(
             "the server did not approve: {decided:?}; {}",
             showing(&st)
@@ -585,7 +585,7 @@ async fn recover(
     // Without the template (it never leaves the server), the app can only check that the
     // person is live; the comparison is the server's.
     steps.step(&device_line(&sub));
-    if sub.decision.as_ref().map(|d| d.outcome) != Some(Verdict::Approved) {
+    if sub.decision.as_ref().map(|d| d.outcome) != Some(Outcome::Approved) {
         return Err(format!(
             "the server did not approve: {:?}; {}",
             sub.decision,

@@ -20,7 +20,7 @@ use reclaim_verify::{
 };
 use serde::Serialize;
 
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 #[derive(clap::Args)]
@@ -106,7 +106,7 @@ struct Photo {
     portrait: FaceAnalysis,
 }
 
-pub fn run(args: EvalArgs) -> Outcome {
+pub fn run(args: EvalArgs) -> Exit {
     let listed = match (&args.dir, &args.real, &args.set) {
         (_, Some(real), Some(set)) => list_real_set(real, set),
         (Some(dir), _, _) => {
@@ -237,9 +237,9 @@ pub fn run(args: EvalArgs) -> Outcome {
         .values()
         .all(|s| s.false_matches == 0 && s.false_non_matches == 0);
     if perfect {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 

@@ -13,7 +13,7 @@ use reclaim_verify::document::{DocumentReader, DocumentReport};
 use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 use reclaim_cli::commands::compare::engine_options;
 
 mod corrector;
@@ -83,7 +83,7 @@ struct Cell {
     mean_read_ms: f64,
 }
 
-pub fn run(args: EvalDocumentsArgs) -> Outcome {
+pub fn run(args: EvalDocumentsArgs) -> Exit {
     let Some((w, h)) = args
         .size
         .split_once('x')
@@ -260,9 +260,9 @@ pub fn run(args: EvalDocumentsArgs) -> Outcome {
         cells.iter().all(|c| c.silent_misreads == 0)
     };
     if passed {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 

@@ -24,7 +24,7 @@ use reclaim_verify::FaceEngine;
 use serde::Serialize;
 
 use super::eval_documents::analysed_photos;
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 /// Photos turned further than this are not made into head models.
@@ -96,7 +96,7 @@ pub struct Identity {
     pub model: HeadModel,
 }
 
-pub fn run(args: EvalLivenessArgs) -> Outcome {
+pub fn run(args: EvalLivenessArgs) -> Exit {
     let json = args.engine.json;
     let kinds: Vec<&str> = match &args.kinds {
         None => KINDS.to_vec(),
@@ -288,9 +288,9 @@ pub fn run(args: EvalLivenessArgs) -> Outcome {
         .filter(|r| r.kind == "genuine")
         .all(|r| r.error_rate_pct <= 5.0);
     if attacks_stopped && genuine_ok {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 

@@ -30,7 +30,7 @@ use serde::Serialize;
 mod recordings;
 
 use super::eval_liveness::{head_models, random_challenge, Identity};
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 use reclaim_cli::commands::compare::{engine_options, EngineFlags};
 
 /// What is done to a recording before it is sent again.
@@ -233,7 +233,7 @@ fn shipped() -> Rule {
     }
 }
 
-pub fn run(args: EvalReplayArgs) -> Outcome {
+pub fn run(args: EvalReplayArgs) -> Exit {
     let json = args.engine.json;
     let engine = match FaceEngine::load(engine_options(args.engine.models.as_deref())) {
         Ok(e) => e,
@@ -356,9 +356,9 @@ pub fn run(args: EvalReplayArgs) -> Outcome {
         print_markdown(&report);
     }
     if ok {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 

@@ -20,7 +20,7 @@ use reclaim_protocol::{
 };
 use serde_json::{json, Value};
 
-use crate::output::{fail, print_json, say, Outcome};
+use crate::output::{fail, print_json, say, Exit};
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
@@ -65,7 +65,7 @@ struct Phase {
     approved: u64,
 }
 
-pub fn run(args: LoadArgs) -> Outcome {
+pub fn run(args: LoadArgs) -> Exit {
     let key = match std::fs::read_to_string(&args.key)
         .map_err(|e| format!("{}: {e}", args.key.display()))
         .and_then(|t| DeviceKey::from_seed_hex(&t))
@@ -219,9 +219,9 @@ pub fn run(args: LoadArgs) -> Outcome {
         );
     }
     if ok {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 
@@ -291,7 +291,7 @@ fn attestation(
         nonce: s.nonce.clone(),
         user: args.login.clone(),
         action: RecoveryAction::ResetPassword,
-        decision: "verified".into(),
+        decision: reclaim_protocol::DeviceVerdict::Verified,
         reasons: Vec::new(),
         results: vec![ResultScore {
             name: "face_match".into(),

@@ -8,10 +8,8 @@
 
 use std::path::Path;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use image::RgbImage;
-use reclaim_client::api::EvidenceItem;
+use reclaim_client::api::EvidenceFile;
 use reclaim_docgen::portrait::printed_portrait;
 use reclaim_docgen::sample::random_spec;
 use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
@@ -22,7 +20,7 @@ use reclaim_verify::face::DetectedFace;
 use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::liveness::Action;
 use reclaim_verify::{load_image_bytes, Engines, Evidence, ImageLimits, Reference, VerifyError};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Encoded frames (JPEG) and when each was taken, in milliseconds.
 pub type Frames = Vec<(Vec<u8>, u64)>;
@@ -176,17 +174,17 @@ pub fn device_run(
 }
 
 /// Evidence items as the app names them: `id_front`, then `selfie_00`, `selfie_01`, ...
-pub fn evidence(id_jpeg: Option<&[u8]>, frames: &[(Vec<u8>, u64)]) -> Vec<EvidenceItem> {
+pub fn evidence(id_jpeg: Option<&[u8]>, frames: &[(Vec<u8>, u64)]) -> Vec<EvidenceFile> {
     let mut out = Vec::new();
     if let Some(id) = id_jpeg {
-        out.push(EvidenceItem {
+        out.push(EvidenceFile {
             name: "id_front".into(),
             t_ms: None,
             data: id.to_vec(),
         });
     }
     for (i, (bytes, t)) in frames.iter().enumerate() {
-        out.push(EvidenceItem {
+        out.push(EvidenceFile {
             name: format!("selfie_{i:02}"),
             t_ms: Some(*t),
             data: bytes.clone(),
@@ -195,16 +193,11 @@ pub fn evidence(id_jpeg: Option<&[u8]>, frames: &[(Vec<u8>, u64)]) -> Vec<Eviden
     out
 }
 
-/// The items as the attestation request's `evidence` array carries them.
-pub fn evidence_json(items: &[EvidenceItem]) -> Vec<Value> {
+/// The items as the attestation request's `evidence` array carries them (JSON the attacks
+/// may change before sending).
+pub fn evidence_json(items: &[EvidenceFile]) -> Vec<Value> {
     items
         .iter()
-        .map(|e| {
-            let mut item = json!({ "name": e.name, "data": STANDARD.encode(&e.data) });
-            if let Some(t) = e.t_ms {
-                item["t_ms"] = json!(t);
-            }
-            item
-        })
+        .map(|e| serde_json::to_value(e.to_wire()).unwrap_or(Value::Null))
         .collect()
 }

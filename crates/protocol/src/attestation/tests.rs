@@ -25,7 +25,7 @@ fn claims() -> AttestationClaims {
         nonce: "n0nce-1b7e".into(),
         user: "ada@example.com".into(),
         action: RecoveryAction::ResetPassword,
-        decision: "verified".into(),
+        decision: DeviceVerdict::Verified,
         reasons: Vec::new(),
         results: vec![ResultScore {
             name: "face_match".into(),
@@ -279,10 +279,6 @@ fn audience_session_nonce_and_version_must_match() {
     assert_eq!(with(&|c| c.nonce = String::new()), "token_nonce_mismatch");
     assert_eq!(with(&|c| c.ver = 2), "protocol_version_unsupported");
     assert_eq!(
-        with(&|c| c.decision = "maybe".into()),
-        "token_claims_invalid"
-    );
-    assert_eq!(
         with(&|c| c.evidence[0].sha256 = "not a digest".into()),
         "token_claims_invalid"
     );
@@ -290,17 +286,33 @@ fn audience_session_nonce_and_version_must_match() {
 
 #[test]
 fn claims_must_be_exactly_the_published_ones() {
-    let mut value = serde_json::to_value({
+    let value = serde_json::to_value({
         let mut c = claims();
         c.iss = key().key_id().as_str().into();
         c
     })
     .unwrap();
-    value["admin"] = serde_json::json!(true);
+    let mut extra = value.clone();
+    extra["admin"] = serde_json::json!(true);
     assert_eq!(
-        code(&forge(&header_json(), &value.to_string())),
+        code(&forge(&header_json(), &extra.to_string())),
         "token_claims_invalid"
     );
+    // A verdict that is neither `verified` nor `rejected`, under a good signature.
+    for verdict in [
+        serde_json::json!("maybe"),
+        serde_json::json!("Verified"),
+        serde_json::json!(""),
+        serde_json::json!(true),
+    ] {
+        let mut other = value.clone();
+        other["decision"] = verdict.clone();
+        assert_eq!(
+            code(&forge(&header_json(), &other.to_string())),
+            "token_claims_invalid",
+            "{verdict}"
+        );
+    }
     // `iss` must be the signing key.
     let mut c = claims();
     c.iss = other_key().key_id().as_str().into();

@@ -24,10 +24,12 @@ use base64::Engine;
 use reclaim_directory::DirectoryUser;
 use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerdict};
 use reclaim_document::Date;
-use reclaim_protocol::wire::decision::Decision as Answer;
+use reclaim_protocol::wire::decision::Decision;
 pub use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::evidence::{AttestationRequest, EvidenceItem, EvidenceName};
-use reclaim_protocol::{verify_attestation, AttestationClaims, AttestationError, Expected};
+use reclaim_protocol::{
+    verify_attestation, AttestationClaims, AttestationError, DeviceVerdict, Expected,
+};
 use reclaim_verify::face::FaceEmbedding;
 use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
@@ -41,7 +43,7 @@ use crate::devices::{self, Tier};
 use crate::error::ApiError;
 use crate::models::template_model;
 use crate::notify::{self, NoticeKind, RecoveryNotice};
-use crate::policy::{self, AppliedRow, Conclusion, Decision, Facts, UserKind};
+use crate::policy::{self, AppliedRow, Conclusion, Facts, Ruling, UserKind};
 use crate::recovery::evidence::UploadedEvidence;
 use crate::store::{self, now, StoreError};
 use crate::{limits, App};
@@ -71,7 +73,7 @@ pub async fn attest(
     token: &str,
     addr: &str,
     req: AttestationRequest,
-) -> Result<Answer, ApiError> {
+) -> Result<Decision, ApiError> {
     let (session, holder) = sessions::authorized(app, id, token).await?;
     if holder != Holder::Actor {
         return Err(ApiError::new(
@@ -241,7 +243,7 @@ pub async fn attest(
         Err(e) => {
             // The evidence could not be analysed (undecodable image, engine failure): the
             // session ends rejected, and the client learns why.
-            let decision = Decision {
+            let decision = Ruling {
                 conclusion: Conclusion::Rejected,
                 reasons: vec![e.code],
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
@@ -300,7 +302,7 @@ pub async fn attest(
     }
     match (&decision.conclusion, grant) {
         (Conclusion::Approved { delay_s }, Some((secret, expires_at))) => {
-            Ok(Answer::Approved {
+            Ok(Decision::Approved {
                 grant: secret.to_string(),
                 grant_expires_at: expires_at,
                 action: session.action,
@@ -310,7 +312,7 @@ pub async fn attest(
                 delay_s: (*delay_s > 0).then_some(*delay_s),
             })
         }
-        (Conclusion::Review, _) => Ok(Answer::Review {
+        (Conclusion::Review, _) => Ok(Decision::Review {
             message:
                 "A person at the service desk will check this request; you will be told the result."
                     .into(),
@@ -321,18 +323,18 @@ pub async fn attest(
 
 /// The answer to a refused attempt: public reason codes only (see
 /// [`policy::public_reasons`]), and where the tier refused, a sentence that says where to go.
-fn refusal(decision: &Decision, reverified: bool) -> Answer {
+fn refusal(ruling: &Ruling, reverified: bool) -> Decision {
     // A canonical set in a fixed order: neither which account nor which check shows.
-    let reasons = policy::public_reasons(&decision.reasons);
-    let message = decision.refused_by_policy.then(|| {
-        if decision.reasons.contains(&Code::SelfServiceLocked) {
+    let reasons = policy::public_reasons(&ruling.reasons);
+    let message = ruling.refused_by_policy.then(|| {
+        if ruling.reasons.contains(&Code::SelfServiceLocked) {
             "Self-service recovery is locked for this account. Contact the IT helpdesk."
         } else {
             "This device cannot be used for self-service recovery on its own. Use a company-managed laptop or the IT walk-up kiosk, or contact the IT helpdesk."
         }
         .to_string()
     });
-    Answer::Rejected {
+    Decision::Rejected {
         reasons: reasons.iter().map(|c| c.as_str().to_string()).collect(),
         reverified,
         message,
@@ -488,7 +490,7 @@ async fn judge(
         }
     } else {
         // A managed device's own run, trusted as signed.
-        if claims.decision != "verified" || claims.results.iter().any(|r| !r.passed) {
+        if claims.decision != DeviceVerdict::Verified || claims.results.iter().any(|r| !r.passed) {
             let mut rs: Vec<Code> = claims
                 .reasons
                 .iter()
@@ -606,7 +608,7 @@ async fn record_outcome(
     session: &Session,
     tier: Tier,
     user: Option<&DirectoryUser>,
-    decision: &Decision,
+    decision: &Ruling,
     judged: Option<(&Judgement, &str)>,
 ) -> Result<Option<(zeroize::Zeroizing<String>, i64)>, ApiError> {
     let embedding = judged.and_then(|(j, _)| j.embedding.as_ref());

@@ -399,7 +399,7 @@ pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
         nonce: s.nonce.clone(),
         user: s.login.clone(),
         action: RecoveryAction::ResetPassword,
-        decision: "verified".into(),
+        decision: reclaim_protocol::DeviceVerdict::Verified,
         reasons: vec![],
         results: vec![ResultScore {
             name: "face_match".into(),
@@ -438,7 +438,7 @@ pub fn document(surname: &str, given: &str) -> AttestedDocument {
 /// Claims a device's engine signs when it rejected the person.
 pub fn rejected_claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
     let mut c = claims(s, key);
-    c.decision = "rejected".into();
+    c.decision = reclaim_protocol::DeviceVerdict::Rejected;
     c.reasons = vec!["face_mismatch".into()];
     c.results[0].score = 0.1;
     c.results[0].passed = false;

@@ -210,7 +210,7 @@ async fn a_known_and_an_unknown_login_are_answered_alike(db: Db) {
     // Refusals: for each way the evidence can fail, the same answer whether or not the
     // account exists, and the reasons in one fixed order whatever order they were found in.
     let face_mismatch = |c: &mut AttestationClaims| {
-        c.decision = "rejected".into();
+        c.decision = reclaim_protocol::DeviceVerdict::Rejected;
         c.reasons = vec!["face_mismatch".into()];
         c.results[0].score = 0.1;
         c.results[0].passed = false;
@@ -350,7 +350,7 @@ async fn spoof_reasons_reach_the_client_as_one_code(db: Db) {
         let key = kiosk(&h).await;
         let (s, _) = start(&h, &people()[i].0, &key).await;
         let mut c = claims_for(&s, &key, i);
-        c.decision = "rejected".into();
+        c.decision = reclaim_protocol::DeviceVerdict::Rejected;
         c.reasons = reasons.iter().map(|r| r.to_string()).collect();
         let a = attest(&h, &s, &c, &key, json!([])).await;
         assert_eq!(a.body, neutral, "{reasons:?}");
@@ -367,7 +367,7 @@ async fn spoof_reasons_reach_the_client_as_one_code(db: Db) {
     let key = kiosk(&h).await;
     let (s, _) = start(&h, &people()[i].0, &key).await;
     let mut c = claims_for(&s, &key, i);
-    c.decision = "rejected".into();
+    c.decision = reclaim_protocol::DeviceVerdict::Rejected;
     c.reasons = vec!["too_dark".into(), "liveness_planar_motion".into()];
     let a = attest(&h, &s, &c, &key, json!([])).await;
     assert_eq!(

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use reclaim_document::Date;
 use reclaim_protocol::Code;
-use reclaim_verify::decision::Decision;
+use reclaim_verify::decision::DeviceVerdict;
 use reclaim_verify::{Engines, Evidence, Reference};
 
 use crate::liveness::{ardern, genuine, CHALLENGE};
@@ -36,7 +36,7 @@ fn uploaded_selfie() -> &'static Vec<(Vec<u8>, u64)> {
 fn judged(
     reference: Reference<'_>,
     frames: &[(Vec<u8>, u64)],
-) -> Result<(Decision, Vec<Code>), Code> {
+) -> Result<(DeviceVerdict, Vec<Code>), Code> {
     let selfies: Vec<(&[u8], u64)> = frames.iter().map(|(b, t)| (b.as_slice(), *t)).collect();
     engines()
         .judge(&Evidence {
@@ -60,10 +60,10 @@ fn a_reference_held_by_the_server_is_no_reason_and_a_missing_one_is() {
     let frames = uploaded_selfie();
     assert_eq!(
         judged(Reference::HeldByServer, frames),
-        Ok((Decision::Verified, vec![]))
+        Ok((DeviceVerdict::Verified, vec![]))
     );
     let (decision, reasons) = judged(Reference::Missing, frames).expect("judged");
-    assert_eq!(decision, Decision::Rejected);
+    assert_eq!(decision, DeviceVerdict::Rejected);
     assert_eq!(reasons, [Code::ReferenceMissing]);
 }
 

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use reclaim_client::api::EvidenceItem;
+use reclaim_client::api::EvidenceFile;
 use reclaim_client::attestation::{claims, AttestationInput};
 use reclaim_client::frames::CameraInfo;
 use reclaim_protocol::{
-    sign_attestation_with, AttestationClaims, AttestationSigner, AttestedDocument, RecoveryAction,
+    sign_attestation_with, AttestationClaims, AttestationSigner, AttestedDocument, DeviceVerdict,
+    RecoveryAction,
 };
-use reclaim_verify::decision::Decision;
 use reclaim_verify::liveness::replay::SeenSession;
 
 use super::session::Started;
@@ -107,7 +107,7 @@ impl Attacker {
     pub(super) async fn send_claimed(
         &mut self,
         to: &Attempt<'_>,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
     ) -> Result<Step, Step> {
         let claims = self.claims_without_run(to.session, to.action, evidence);
         self.sign_and_send(to, claims, evidence).await
@@ -117,7 +117,7 @@ impl Attacker {
         &mut self,
         to: &Attempt<'_>,
         claims: Result<AttestationClaims, String>,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
     ) -> Result<Step, Step> {
         let signer = to.signer.unwrap_or(&self.key);
         let token = claims
@@ -136,7 +136,7 @@ impl Attacker {
         session: &Started,
         action: RecoveryAction,
         capture: &Capture,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
         note: &mut Vec<String>,
     ) -> Result<AttestationClaims, String> {
         let verification = scenes::device_run(
@@ -159,10 +159,7 @@ impl Attacker {
         }
         note.push(format!(
             "attacker's engine: {}{}",
-            match verification.decision {
-                Decision::Verified => "verified",
-                Decision::Rejected => "rejected",
-            },
+            verification.decision.as_str(),
             if verification.reasons.is_empty() {
                 String::new()
             } else {
@@ -187,7 +184,7 @@ impl Attacker {
             &verification,
         )
         .map_err(|e| e.to_string())?;
-        c.decision = "verified".into();
+        c.decision = DeviceVerdict::Verified;
         c.reasons.clear();
         for r in &mut c.results {
             r.passed = true;
@@ -222,7 +219,7 @@ impl Attacker {
         &self,
         session: &Started,
         action: RecoveryAction,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
     ) -> Result<AttestationClaims, String> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -246,7 +243,7 @@ impl Attacker {
             nonce: session.nonce.clone(),
             user: self.victim.login.clone(),
             action,
-            decision: "verified".into(),
+            decision: DeviceVerdict::Verified,
             reasons: vec![],
             results: vec![passed_face_match()],
             models: self.models.clone(),

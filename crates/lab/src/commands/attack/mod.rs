@@ -56,7 +56,7 @@ use self::http::{Answer, Http};
 use self::session::Started;
 use self::stolen_key::{read_stolen, Stolen};
 use super::scenes::{self, Frames};
-use crate::output::{fail, fail_with, print_json, say, Outcome};
+use crate::output::{fail, fail_with, print_json, say, Exit};
 use reclaim_verify::Engines;
 
 /// The demo directory's account holder and a photo of her face (tests/data/faces; credits
@@ -404,7 +404,7 @@ impl Attacker {
     }
 }
 
-pub fn run(args: AttackArgs) -> Outcome {
+pub fn run(args: AttackArgs) -> Exit {
     let rt = match super::runtime(args.json) {
         Ok(r) => r,
         Err(failed) => return failed,
@@ -418,7 +418,7 @@ fn parse_name(text: &str) -> Option<(String, String)> {
     (!surname.is_empty() && !given.is_empty()).then(|| (surname.to_string(), given.to_string()))
 }
 
-async fn attack(args: AttackArgs) -> Outcome {
+async fn attack(args: AttackArgs) -> Exit {
     let json = args.json;
     let Some((surname, given)) = parse_name(&args.victim_name) else {
         return fail(
@@ -558,12 +558,12 @@ async fn attack(args: AttackArgs) -> Outcome {
         }
     }
     if grants > 0 {
-        Outcome::No
+        Exit::No
     } else if errors > 0 {
         eprintln!("reclaim: {errors} attack(s) could not be judged (the server failed or was unreachable)");
-        Outcome::Failed
+        Exit::Failed
     } else {
-        Outcome::Yes
+        Exit::Yes
     }
 }
 

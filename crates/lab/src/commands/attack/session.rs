@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reclaim_client::api::EvidenceItem;
+use reclaim_client::api::EvidenceFile;
 use reclaim_protocol::RecoveryAction;
 use serde_json::json;
 
@@ -135,7 +135,7 @@ impl Attacker {
         session: &Started,
         action: RecoveryAction,
         token: &str,
-        evidence: &[EvidenceItem],
+        evidence: &[EvidenceFile],
     ) -> Step {
         let body = json!({ "token": token, "evidence": scenes::evidence_json(evidence) });
         let path = format!("/v1/sessions/{}/attestation", session.id);

@@ -18,7 +18,7 @@ use reclaim_document::Date;
 use serde::Serialize;
 
 use super::real::{read_manifest, DocumentEntry};
-use crate::output::{fail, print_json, say, Outcome};
+use crate::output::{fail, print_json, say, Exit};
 
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
 
@@ -58,7 +58,7 @@ struct Row {
 
 /// Reads the manifest at `path`, prints one row per way of offering and exits 1 if the
 /// manifest gives nothing to measure.
-pub fn run(path: &Path, json: bool) -> Outcome {
+pub fn run(path: &Path, json: bool) -> Exit {
     // The same manifest `--real` reads, GitHub-only entries included: text, no images.
     let manifest = match read_manifest::<DocumentEntry>(path) {
         Ok(m) => m,
@@ -158,7 +158,7 @@ pub fn run(path: &Path, json: bool) -> Outcome {
             );
         }
     }
-    Outcome::Yes
+    Exit::Yes
 }
 
 /// `Some(true)` when `lines` parse with every check digit valid and no field error,

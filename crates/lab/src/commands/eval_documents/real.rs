@@ -34,7 +34,7 @@ use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::output::{fail, print_json, say, Outcome};
+use crate::output::{fail, print_json, say, Exit};
 
 /// What one item came to (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -193,7 +193,7 @@ pub fn run(
     faces: &FaceEngine,
     reader: &DocumentReader,
     today: Date,
-) -> Outcome {
+) -> Exit {
     let mut items = Vec::new();
     let mut found = 0;
     for kind in ["documents", "aamva", "barcodes"] {
@@ -230,9 +230,9 @@ pub fn run(
         print_totals(&totals);
     }
     if items.iter().any(|i| i.result == Verdict::Wrong) {
-        Outcome::No
+        Exit::No
     } else {
-        Outcome::Yes
+        Exit::Yes
     }
 }
 

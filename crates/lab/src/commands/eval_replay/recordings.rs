@@ -41,7 +41,7 @@ use super::{
     describe, observe_timed, print_rows, row, shipped, transform, verdict, Compared,
     EvalReplayArgs, Observed, Row, Verdict, TRANSFORMS,
 };
-use crate::output::{fail, print_json, say, Outcome};
+use crate::output::{fail, print_json, say, Exit};
 
 /// Frames in one window: a three-move capture at about the app's rate takes 12 to 21
 /// frames (the generated genuine ones, docs/liveness.md), 18 on average; 18 frames at the
@@ -271,7 +271,7 @@ struct RealReport {
     disagreements: usize,
 }
 
-pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Outcome {
+pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Exit {
     let json = args.engine.json;
     if !(2..=CAPTURE_LIMITS.max_frames).contains(&args.window_frames) {
         return fail(
@@ -554,9 +554,9 @@ pub(super) fn run(args: &EvalReplayArgs, dir: &Path, engine: &FaceEngine) -> Out
         );
     }
     if ok {
-        Outcome::Yes
+        Exit::Yes
     } else {
-        Outcome::No
+        Exit::No
     }
 }
 
