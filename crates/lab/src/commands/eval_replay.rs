@@ -530,13 +530,7 @@ impl Observed {
 }
 
 fn observed(engine: &FaceEngine, frames: &[Frame], threads: usize) -> Result<Observed, String> {
-    let timed: Vec<TimedFrame> = frames
-        .iter()
-        .map(|f| TimedFrame {
-            image: &f.image,
-            timestamp_ms: f.timestamp_ms,
-        })
-        .collect();
+    let timed = TimedFrame::all(frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     observe_timed(engine, &timed, threads)
 }
 

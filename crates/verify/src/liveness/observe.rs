@@ -25,6 +25,19 @@ pub struct TimedFrame<'a> {
     pub timestamp_ms: u64,
 }
 
+impl<'a> TimedFrame<'a> {
+    /// Frames from (image, timestamp) pairs, in order.
+    pub fn all(frames: impl IntoIterator<Item = (&'a RgbImage, u64)>) -> Vec<TimedFrame<'a>> {
+        frames
+            .into_iter()
+            .map(|(image, timestamp_ms)| TimedFrame {
+                image,
+                timestamp_ms,
+            })
+            .collect()
+    }
+}
+
 /// What one frame showed.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameObservation {

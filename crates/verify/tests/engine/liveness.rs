@@ -45,13 +45,7 @@ fn actions(challenge: &[Action]) -> Vec<sequence::Action> {
 }
 
 fn judge_with(frames: &[Frame], challenge: &[Action], seen: &[u64]) -> LivenessReport {
-    let timed: Vec<TimedFrame> = frames
-        .iter()
-        .map(|f| TimedFrame {
-            image: &f.image,
-            timestamp_ms: f.timestamp_ms,
-        })
-        .collect();
+    let timed = TimedFrame::all(frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     let observations = observe_all(engine(), &timed, 2).expect("frames analyse");
     evaluate(&observations, challenge, seen, &LivenessPolicy::default())
 }

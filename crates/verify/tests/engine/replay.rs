@@ -37,13 +37,7 @@ const RECORDED: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 const MIRRORED: [Action; 3] = [Action::Right, Action::Left, Action::Center];
 
 fn observe(frames: &[Frame]) -> Vec<FrameObservation> {
-    let timed: Vec<TimedFrame> = frames
-        .iter()
-        .map(|f| TimedFrame {
-            image: &f.image,
-            timestamp_ms: f.timestamp_ms,
-        })
-        .collect();
+    let timed = TimedFrame::all(frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     observe_all(engine(), &timed, 2).expect("frames analyse")
 }
 

@@ -580,14 +580,7 @@ fn observe_images(
     images: &[RgbImage],
     threads: usize,
 ) -> Result<Observed, String> {
-    let timed: Vec<TimedFrame> = images
-        .iter()
-        .zip(0u64..)
-        .map(|(image, k)| TimedFrame {
-            image,
-            timestamp_ms: k * FRAME_INTERVAL_MS,
-        })
-        .collect();
+    let timed = TimedFrame::all(images.iter().zip((0u64..).map(|k| k * FRAME_INTERVAL_MS)));
     observe_timed(engine, &timed, threads)
 }
 
