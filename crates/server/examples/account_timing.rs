@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use reclaim_protocol::attestation::{AttestedDocument, Camera, ResultScore};
-use reclaim_protocol::{sign_attestation, AttestationClaims, DeviceKey, RecoveryAction};
+use reclaim_protocol::attestation::AttestedDocument;
+use reclaim_protocol::{sign_attestation, DeviceKey, RecoveryAction};
 use reclaim_server::devices::{self, Tier};
 use reclaim_server::{App, Config};
 use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
@@ -201,49 +201,30 @@ async fn attempt(
         return Err(format!("session start for {login}: {status} {s}").into());
     }
     let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let claims = AttestationClaims {
-        ver: reclaim_protocol::PROTOCOL_VERSION,
-        iss: kiosk.key_id().as_str().into(),
-        aud: PUBLIC_URL.into(),
-        iat: now,
-        exp: now + 120,
-        session: text("session_id"),
-        nonce: text("nonce"),
-        user: login.into(),
-        action: RecoveryAction::ResetPassword,
-        decision: reclaim_protocol::DeviceVerdict::Rejected,
-        reasons: vec![reclaim_protocol::Code::FaceMismatch.as_str().into()],
-        results: vec![ResultScore {
-            name: "face_match".into(),
-            score: 0.1,
-            threshold: f64::from(reclaim_verify::FACE_MATCH_THRESHOLD),
-            rule: "at_least".into(),
-            passed: false,
-        }],
-        models: models.clone(),
-        app_version: "timing".into(),
-        camera: Camera {
-            name: "Integrated Camera".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: BTreeMap::new(),
-        evidence: vec![],
-        document: Some(AttestedDocument {
-            kind: "td1".into(),
-            surname: "PERSON".into(),
-            given_names: "PAT".into(),
-            names_truncated: false,
-            birth_date: None,
-            expiry_date: None,
-            checks_passed: true,
-        }),
-        face_embedding: None,
-    };
+    let mut claims = reclaim_fixtures::claims::verified(
+        PUBLIC_URL,
+        &text("session_id"),
+        &text("nonce"),
+        login,
+        RecoveryAction::ResetPassword,
+    );
+    claims.iss = kiosk.key_id().as_str().into();
+    claims.decision = reclaim_protocol::DeviceVerdict::Rejected;
+    claims.reasons = vec![reclaim_protocol::Code::FaceMismatch.as_str().into()];
+    claims.results[0].score = 0.1;
+    claims.results[0].threshold = f64::from(reclaim_verify::FACE_MATCH_THRESHOLD);
+    claims.results[0].passed = false;
+    claims.models = models.clone();
+    claims.app_version = "timing".into();
+    claims.document = Some(AttestedDocument {
+        kind: "td1".into(),
+        surname: "PERSON".into(),
+        given_names: "PAT".into(),
+        names_truncated: false,
+        birth_date: None,
+        expiry_date: None,
+        checks_passed: true,
+    });
     let token = sign_attestation(&claims, kiosk)?;
     let t = Instant::now();
     let r = client

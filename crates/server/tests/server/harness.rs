@@ -1,7 +1,6 @@
 //! A server in a temporary directory, on SQLite or on a throwaway PostgreSQL, and the
 //! client-side steps of a recovery (device, session, signed attestation, reset).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,10 +8,8 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use reclaim_directory::{DemoDirectory, DemoUser};
-use reclaim_protocol::attestation::{AttestedDocument, Camera, EvidenceDigest, ResultScore};
-use reclaim_protocol::{
-    sign_attestation, AttestationClaims, DeviceKey, RecoveryAction, PROTOCOL_VERSION,
-};
+use reclaim_protocol::attestation::{AttestedDocument, EvidenceDigest};
+use reclaim_protocol::{sign_attestation, AttestationClaims, DeviceKey, RecoveryAction};
 use reclaim_server::devices::{self, Tier};
 use reclaim_server::{App, Config, RunningServer};
 use serde_json::{json, Value};
@@ -387,40 +384,19 @@ pub fn unix_now() -> u64 {
 
 /// What an honest managed kiosk signs after verifying Avery Quinn's ID and selfie.
 pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
-    let now = unix_now();
-    let models: BTreeMap<String, String> = reclaim_server::models::shipped_model_digests().unwrap();
-    AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: key.key_id().as_str().into(),
-        aud: PUBLIC_URL.into(),
-        iat: now,
-        exp: now + 120,
-        session: s.id.clone(),
-        nonce: s.nonce.clone(),
-        user: s.login.clone(),
-        action: RecoveryAction::ResetPassword,
-        decision: reclaim_protocol::DeviceVerdict::Verified,
-        reasons: vec![],
-        results: vec![ResultScore {
-            name: "face_match".into(),
-            score: 0.9,
-            threshold: f64::from(reclaim_verify::FACE_MATCH_THRESHOLD),
-            rule: "at_least".into(),
-            passed: true,
-        }],
-        models,
-        app_version: "test".into(),
-        camera: Camera {
-            name: "Integrated Camera".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: BTreeMap::new(),
-        evidence: vec![],
-        document: Some(document("QUINN", "AVERY")),
-        face_embedding: None,
-    }
+    let mut c = reclaim_fixtures::claims::verified(
+        PUBLIC_URL,
+        &s.id,
+        &s.nonce,
+        &s.login,
+        RecoveryAction::ResetPassword,
+    );
+    c.iss = key.key_id().as_str().into();
+    c.results[0].score = 0.9;
+    c.results[0].threshold = f64::from(reclaim_verify::FACE_MATCH_THRESHOLD);
+    c.models = reclaim_server::models::shipped_model_digests().unwrap();
+    c.document = Some(document("QUINN", "AVERY"));
+    c
 }
 
 pub fn document(surname: &str, given: &str) -> AttestedDocument {
