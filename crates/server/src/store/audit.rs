@@ -34,29 +34,22 @@ fn head_of(r: &sqlx::any::AnyRow) -> Result<Head, StoreError> {
 
 /// Writes one entry.
 pub async fn insert(tx: &mut Tx<'_>, e: &StoredEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    bound!(
+        "INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        e.seq, e.at, &e.kind, &e.actor, &e.subject, &e.detail, &e.prev_hash, &e.hash
     )
-    .bind(e.seq)
-    .bind(e.at)
-    .bind(&e.kind)
-    .bind(&e.actor)
-    .bind(&e.subject)
-    .bind(&e.detail)
-    .bind(&e.prev_hash)
-    .bind(&e.hash)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 pub async fn set_head(tx: &mut Tx<'_>, seq: i64, hash: &str, mac: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-        .bind(seq)
-        .bind(hash)
-        .bind(mac)
-        .execute(&mut **tx)
-        .await?;
+    bound!(
+        "UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1";
+        seq, hash, mac
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -90,8 +83,7 @@ pub async fn count(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
 
 /// How many entries of `kind` there are.
 pub async fn count_kind(tx: &mut Tx<'_>, kind: &str) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM audit WHERE kind = $1")
-        .bind(kind)
+    Ok(bound!("SELECT COUNT(*) FROM audit WHERE kind = $1"; kind)
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?)
@@ -136,8 +128,7 @@ pub async fn entries(store: &Store) -> Result<Vec<StoredEntry>, StoreError> {
 
 /// The MAC of entry `seq`, if it is there.
 pub async fn entry_hash(store: &Store, seq: i64) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query("SELECT hash FROM audit WHERE seq = $1")
-        .bind(seq)
+    Ok(bound!("SELECT hash FROM audit WHERE seq = $1"; seq)
         .fetch_optional(&store.pool)
         .await?
         .map(|r| r.try_get(0))
@@ -148,10 +139,12 @@ pub async fn entry_hash(store: &Store, seq: i64) -> Result<Option<String>, Store
 /// tools and the tests read it. A detail that is not JSON (never written by
 /// `crate::audit::append`) is given as a string.
 pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Value>, StoreError> {
-    let rows = sqlx::query("SELECT detail FROM audit WHERE kind = $1 ORDER BY seq")
-        .bind(kind)
-        .fetch_all(&store.pool)
-        .await?;
+    let rows = bound!(
+        "SELECT detail FROM audit WHERE kind = $1 ORDER BY seq";
+        kind
+    )
+    .fetch_all(&store.pool)
+    .await?;
     rows.iter()
         .map(|r| -> Result<serde_json::Value, StoreError> {
             let text: String = r.try_get(0)?;

@@ -21,12 +21,12 @@ pub struct Device {
 
 /// Sets an existing device's tier and name.
 pub async fn set_tier(store: &Store, kid: &str, tier: Tier, name: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE devices SET tier = $1, name = $2 WHERE key_id = $3")
-        .bind(tier.as_str())
-        .bind(name)
-        .bind(kid)
-        .execute(&store.writer)
-        .await?;
+    bound!(
+        "UPDATE devices SET tier = $1, name = $2 WHERE key_id = $3";
+        tier.as_str(), name, kid
+    )
+    .execute(&store.writer)
+    .await?;
     Ok(())
 }
 
@@ -38,14 +38,10 @@ pub async fn insert(
     tier: Tier,
     name: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO devices (key_id, public_key, tier, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING",
+    bound!(
+        "INSERT INTO devices (key_id, public_key, tier, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING";
+        kid, public_key, tier.as_str(), name, now()
     )
-    .bind(kid)
-    .bind(public_key)
-    .bind(tier.as_str())
-    .bind(name)
-    .bind(now())
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -53,31 +49,28 @@ pub async fn insert(
 
 /// Revokes a device not revoked yet; whether this call did.
 pub async fn revoke(store: &Store, kid: &str) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("UPDATE devices SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(kid)
-            .execute(&store.writer)
-            .await?
-            .rows_affected()
-            > 0,
+    Ok(bound!(
+        "UPDATE devices SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL";
+        now(), kid
     )
+    .execute(&store.writer)
+    .await?
+    .rows_affected()
+        > 0)
 }
 
 pub async fn find(store: &Store, kid: &str) -> Result<Option<Device>, StoreError> {
-    let row = sqlx::query(
-        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices WHERE key_id = $1",
+    let row = bound!(
+        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices WHERE key_id = $1";
+        kid
     )
-    .bind(kid)
     .fetch_optional(&store.pool)
     .await?;
     row.map(|r| device_of(&r)).transpose()
 }
 
 pub async fn list(store: &Store) -> Result<Vec<Device>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices ORDER BY created_at, key_id",
-    )
+    let rows = sqlx::query("SELECT key_id, public_key, tier, name, created_at, revoked_at FROM devices ORDER BY created_at, key_id")
     .fetch_all(&store.pool)
     .await?;
     rows.iter().map(device_of).collect()

@@ -12,17 +12,13 @@ pub async fn insert_pending(
     name: &str,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM tpm_registrations WHERE expires_at < $1")
-        .bind(now())
+    bound!("DELETE FROM tpm_registrations WHERE expires_at < $1"; now())
         .execute(&store.writer)
         .await?;
-    sqlx::query(
-        "INSERT INTO tpm_registrations (registration_id, pending, name, expires_at) VALUES ($1, $2, $3, $4)",
+    bound!(
+        "INSERT INTO tpm_registrations (registration_id, pending, name, expires_at) VALUES ($1, $2, $3, $4)";
+        registration_id, pending, name, expires_at
     )
-    .bind(registration_id)
-    .bind(pending)
-    .bind(name)
-    .bind(expires_at)
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -35,18 +31,22 @@ pub async fn take_pending(
     registration_id: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
     let mut tx = store.writer.begin().await?;
-    let row = sqlx::query("SELECT pending, name FROM tpm_registrations WHERE registration_id = $1")
-        .bind(registration_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row = bound!(
+        "SELECT pending, name FROM tpm_registrations WHERE registration_id = $1";
+        registration_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let taken = sqlx::query("DELETE FROM tpm_registrations WHERE registration_id = $1")
-        .bind(registration_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let taken = bound!(
+        "DELETE FROM tpm_registrations WHERE registration_id = $1";
+        registration_id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
     if taken != 1 {
         return Ok(None);

@@ -62,7 +62,7 @@ pub async fn count(store: &Store, t: i64, keys: &[(&str, i64)]) -> Result<Vec<Wi
          RETURNING key, count, window_start",
         rows.join(", ")
     );
-    let mut query = sqlx::query(&sql).bind(t);
+    let mut query = bound!(&sql; t);
     for (key, window_s) in keys {
         query = query.bind(*key).bind(*window_s).bind(t + window_s);
     }
@@ -97,10 +97,7 @@ pub async fn failed_session_at(
          WHERE s.{column} = $1 AND s.created_at > $2 AND d.tier = 'unmanaged' \
          AND s.state IN ('open', 'rejected') ORDER BY s.created_at DESC LIMIT 1 OFFSET $3"
     );
-    let row = sqlx::query(&sql)
-        .bind(value)
-        .bind(since)
-        .bind(offset)
+    let row = bound!(&sql; value, since, offset)
         .fetch_optional(&store.pool)
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
@@ -164,11 +161,7 @@ pub async fn count_failure(
            window_s = excluded.window_s \
          RETURNING count, window_start"
     );
-    let row = sqlx::query(&sql)
-        .bind(key)
-        .bind(t)
-        .bind(unit)
-        .bind(t + unit)
+    let row = bound!(&sql; key, t, unit, t + unit)
         .fetch_one(&store.writer)
         .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
@@ -182,15 +175,13 @@ pub async fn extend(
     locked_until: i64,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "UPDATE limits SET \
-           locked_until = CASE WHEN locked_until > $1 THEN locked_until ELSE $1 END, \
-           expires_at = CASE WHEN expires_at > $2 THEN expires_at ELSE $2 END \
-         WHERE key = $3",
+         locked_until = CASE WHEN locked_until > $1 THEN locked_until ELSE $1 END, \
+         expires_at = CASE WHEN expires_at > $2 THEN expires_at ELSE $2 END \
+         WHERE key = $3";
+        locked_until, expires_at, key
     )
-    .bind(locked_until)
-    .bind(expires_at)
-    .bind(key)
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -198,8 +189,7 @@ pub async fn extend(
 
 /// Deletes `key`'s row.
 pub async fn delete(store: &Store, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM limits WHERE key = $1")
-        .bind(key)
+    bound!("DELETE FROM limits WHERE key = $1"; key)
         .execute(&store.writer)
         .await?;
     Ok(())
@@ -207,11 +197,11 @@ pub async fn delete(store: &Store, key: &str) -> Result<(), StoreError> {
 
 /// Deletes the rows that no longer limit anything as of `t`; how many.
 pub async fn prune_at(store: &Store, t: i64) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("DELETE FROM limits WHERE expires_at <= $1 AND locked_until <= $1")
-            .bind(t)
-            .execute(&store.writer)
-            .await?
-            .rows_affected(),
+    Ok(bound!(
+        "DELETE FROM limits WHERE expires_at <= $1 AND locked_until <= $1";
+        t
     )
+    .execute(&store.writer)
+    .await?
+    .rows_affected())
 }

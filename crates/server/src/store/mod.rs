@@ -21,6 +21,15 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+/// A statement with its parameters bound in order (`$1`, `$2`, ...):
+/// `bound!("UPDATE t SET a = $1 WHERE id = $2"; a, id)` is
+/// `sqlx::query(...).bind(a).bind(id)`, so the SQL and what fills it read together.
+macro_rules! bound {
+    ($sql:expr; $($arg:expr),+ $(,)?) => {
+        sqlx::query($sql)$(.bind($arg))+
+    };
+}
+
 pub mod audit;
 pub mod devices;
 pub mod hardware;
@@ -145,11 +154,10 @@ impl Store {
             let mut tx = self.writer.begin().await?;
             // Claiming the version first makes two instances starting together safe: the
             // second one's insert fails on the key (or waits for the first), and it skips.
-            let claimed = sqlx::query(
-                "INSERT INTO reclaim_schema (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+            let claimed = bound!(
+                "INSERT INTO reclaim_schema (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING";
+                *version, now()
             )
-            .bind(*version)
-            .bind(now())
             .execute(&mut *tx)
             .await?
             .rows_affected();

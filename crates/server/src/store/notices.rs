@@ -16,16 +16,14 @@ pub async fn count_refusal(
     at: i64,
     quiet_since: i64,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query(
+    Ok(bound!(
         "INSERT INTO refusal_series (user_ref, count, last_at) VALUES ($1, 1, $2) \
          ON CONFLICT (user_ref) DO UPDATE SET \
          count = CASE WHEN refusal_series.last_at < $3 THEN 1 ELSE refusal_series.count + 1 END, \
          last_at = $2 \
-         RETURNING count",
+         RETURNING count";
+        user_ref, at, quiet_since
     )
-    .bind(user_ref)
-    .bind(at)
-    .bind(quiet_since)
     .fetch_one(&mut **tx)
     .await?
     .try_get(0)?)
@@ -55,28 +53,22 @@ pub struct NewLink<'a> {
 }
 
 pub async fn insert_link(tx: &mut Tx<'_>, l: NewLink<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "INSERT INTO notice_links (token_hash, user_ref, session_id, action, kind, happened_at, effective_at, expires_at, used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)";
+        l.token_hash, l.user_ref, l.session_id, l.action, l.kind, l.happened_at, l.effective_at,
+        l.expires_at
     )
-    .bind(l.token_hash)
-    .bind(l.user_ref)
-    .bind(l.session_id)
-    .bind(l.action)
-    .bind(l.kind)
-    .bind(l.happened_at)
-    .bind(l.effective_at)
-    .bind(l.expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 pub async fn load_link(store: &Store, token_hash: &str) -> Result<Option<Link>, StoreError> {
-    let row = sqlx::query(
-        "SELECT session_id, action, kind, happened_at, effective_at, expires_at, used_at FROM notice_links WHERE token_hash = $1",
+    let row = bound!(
+        "SELECT session_id, action, kind, happened_at, effective_at, expires_at, used_at FROM notice_links WHERE token_hash = $1";
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(&store.pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
@@ -105,12 +97,11 @@ pub async fn spend_link(
     token_hash: &str,
     t: i64,
 ) -> Result<Option<SpentLink>, StoreError> {
-    let row = sqlx::query(
+    let row = bound!(
         "UPDATE notice_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-         RETURNING user_ref, session_id, kind",
+         RETURNING user_ref, session_id, kind";
+        t, token_hash
     )
-    .bind(t)
-    .bind(token_hash)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(r) = row else { return Ok(None) };
@@ -134,17 +125,11 @@ pub struct NewNotice<'a> {
 
 /// Queues a mail, due at once.
 pub async fn insert(tx: &mut Tx<'_>, n: NewNotice<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "INSERT INTO notices (id, user_ref, kind, recipient, subject, body_sealed, created_at, attempts, next_try_at, lease_until, sent_at, gave_up_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 0, NULL, NULL)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 0, NULL, NULL)";
+        n.id, n.user_ref, n.kind, n.recipient, n.subject, n.body_sealed, n.created_at
     )
-    .bind(n.id)
-    .bind(n.user_ref)
-    .bind(n.kind)
-    .bind(n.recipient)
-    .bind(n.subject)
-    .bind(n.body_sealed)
-    .bind(n.created_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -152,12 +137,11 @@ pub async fn insert(tx: &mut Tx<'_>, n: NewNotice<'_>) -> Result<(), StoreError>
 
 /// Up to `limit` mails due at `t` that no sender holds, oldest due first.
 pub async fn due(store: &Store, t: i64, limit: i64) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
+    let rows = bound!(
         "SELECT id FROM notices WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $1 AND lease_until < $1 \
-         ORDER BY next_try_at LIMIT $2",
+         ORDER BY next_try_at LIMIT $2";
+        t, limit
     )
-    .bind(t)
-    .bind(limit)
     .fetch_all(&store.pool)
     .await?;
     rows.iter()
@@ -182,23 +166,21 @@ pub async fn claim(
     t: i64,
     lease_until: i64,
 ) -> Result<Option<Claimed>, StoreError> {
-    let claimed = sqlx::query(
+    let claimed = bound!(
         "UPDATE notices SET lease_until = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $3 AND lease_until < $3",
+         WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL AND next_try_at <= $3 AND lease_until < $3";
+        lease_until, id, t
     )
-    .bind(lease_until)
-    .bind(id)
-    .bind(t)
     .execute(&store.writer)
     .await?
     .rows_affected();
     if claimed != 1 {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT recipient, subject, body_sealed, attempts, user_ref FROM notices WHERE id = $1",
+    let row = bound!(
+        "SELECT recipient, subject, body_sealed, attempts, user_ref FROM notices WHERE id = $1";
+        id
     )
-    .bind(id)
     .fetch_one(&store.pool)
     .await?;
     Ok(Some(Claimed {
@@ -212,11 +194,10 @@ pub async fn claim(
 
 /// Mail `id` was sent at `t`: its body is erased.
 pub async fn sent(store: &Store, id: &str, t: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE notices SET sent_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
+    bound!(
+        "UPDATE notices SET sent_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL";
+        t, id
     )
-    .bind(t)
-    .bind(id)
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -224,11 +205,10 @@ pub async fn sent(store: &Store, id: &str, t: i64) -> Result<(), StoreError> {
 
 /// Mail `id` is tried again at `at`.
 pub async fn retry_at(store: &Store, id: &str, at: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE notices SET next_try_at = $1, lease_until = 0 WHERE id = $2 AND sent_at IS NULL",
+    bound!(
+        "UPDATE notices SET next_try_at = $1, lease_until = 0 WHERE id = $2 AND sent_at IS NULL";
+        at, id
     )
-    .bind(at)
-    .bind(id)
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -236,11 +216,10 @@ pub async fn retry_at(store: &Store, id: &str, at: i64) -> Result<(), StoreError
 
 /// Gives mail `id` up at `t`, its body erased; whether this call did.
 pub async fn give_up(tx: &mut Tx<'_>, id: &str, t: i64) -> Result<bool, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE notices SET gave_up_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL",
+    Ok(bound!(
+        "UPDATE notices SET gave_up_at = $1, body_sealed = '', lease_until = 0 WHERE id = $2 AND sent_at IS NULL AND gave_up_at IS NULL";
+        t, id
     )
-    .bind(t)
-    .bind(id)
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -249,23 +228,22 @@ pub async fn give_up(tx: &mut Tx<'_>, id: &str, t: i64) -> Result<bool, StoreErr
 
 /// Whether self-service is locked for `user_ref`.
 pub async fn locked(store: &Store, user_ref: &str) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("SELECT 1 FROM self_service_locks WHERE user_ref = $1")
-            .bind(user_ref)
-            .fetch_optional(&store.pool)
-            .await?
-            .is_some(),
+    Ok(bound!(
+        "SELECT 1 FROM self_service_locks WHERE user_ref = $1";
+        user_ref
     )
+    .fetch_optional(&store.pool)
+    .await?
+    .is_some())
 }
 
 /// Locks self-service for `user_ref` at `t` (kept as it is when already locked).
 pub async fn lock(tx: &mut Tx<'_>, user_ref: &str, t: i64) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "INSERT INTO self_service_locks (user_ref, locked_at, reason) VALUES ($1, $2, 'recovery_disputed') \
-         ON CONFLICT (user_ref) DO NOTHING",
+         ON CONFLICT (user_ref) DO NOTHING";
+        user_ref, t
     )
-    .bind(user_ref)
-    .bind(t)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -273,12 +251,12 @@ pub async fn lock(tx: &mut Tx<'_>, user_ref: &str, t: i64) -> Result<(), StoreEr
 
 /// Clears the lock of `user_ref`; whether there was one.
 pub async fn unlock(tx: &mut Tx<'_>, user_ref: &str) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("DELETE FROM self_service_locks WHERE user_ref = $1")
-            .bind(user_ref)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-            > 0,
+    Ok(bound!(
+        "DELETE FROM self_service_locks WHERE user_ref = $1";
+        user_ref
     )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0)
 }

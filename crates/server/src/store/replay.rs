@@ -60,12 +60,10 @@ const MAX_FRAMES: usize = 60;
 /// Every session kept for `user_key`, newest first, those not approved marked doubtful.
 pub async fn seen_sessions(store: &Store, user_key: &str) -> Result<Vec<SeenSession>, StoreError> {
     let since = now() - RETENTION_S;
-    let rows = sqlx::query(
-        "SELECT frames, approved FROM replay_sessions WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC LIMIT $3",
+    let rows = bound!(
+        "SELECT frames, approved FROM replay_sessions WHERE user_key = $1 AND seen_at >= $2 ORDER BY seen_at DESC LIMIT $3";
+        user_key, since, 2 * MAX_SESSIONS as i64
     )
-    .bind(user_key)
-    .bind(since)
-    .bind(2 * MAX_SESSIONS as i64)
     .fetch_all(&store.pool)
     .await?;
     Ok(rows
@@ -102,26 +100,20 @@ pub async fn keep_session_in(
         doubtful: approved == 0,
     }
     .encode();
-    sqlx::query(
-        "INSERT INTO replay_sessions (user_key, session_id, frames, seen_at, approved) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key, session_id) DO NOTHING",
+    bound!(
+        "INSERT INTO replay_sessions (user_key, session_id, frames, seen_at, approved) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key, session_id) DO NOTHING";
+        user_key, session_id, encoded, now(), approved
     )
-    .bind(user_key)
-    .bind(session_id)
-    .bind(encoded)
-    .bind(now())
-    .bind(approved)
     .execute(&mut **tx)
     .await?;
     // Beyond the bound, the oldest of its kind go (ties broken by session id, so that
     // captures kept within one second are bounded too).
-    sqlx::query(
+    bound!(
         "DELETE FROM replay_sessions WHERE user_key = $1 AND approved = $2 AND session_id NOT IN \
          (SELECT session_id FROM replay_sessions WHERE user_key = $1 AND approved = $2 \
-          ORDER BY seen_at DESC, session_id DESC LIMIT $3)",
+         ORDER BY seen_at DESC, session_id DESC LIMIT $3)";
+        user_key, approved, MAX_SESSIONS as i64
     )
-    .bind(user_key)
-    .bind(approved)
-    .bind(MAX_SESSIONS as i64)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -147,26 +139,30 @@ pub async fn keep_session(
 /// deleted.
 pub async fn prune_at(store: &Store, t: i64) -> Result<u64, StoreError> {
     let before = t - RETENTION_S;
-    let mut sessions = sqlx::query("DELETE FROM replay_sessions WHERE seen_at < $1")
-        .bind(before)
-        .execute(&store.writer)
-        .await?
-        .rows_affected();
-    // Ties (kept within one second) are broken as for one account's bound.
-    sessions += sqlx::query(
-        "DELETE FROM replay_sessions WHERE user_key LIKE 'login:%' AND (user_key, session_id) NOT IN \
-         (SELECT user_key, session_id FROM replay_sessions WHERE user_key LIKE 'login:%' \
-          ORDER BY seen_at DESC, user_key DESC, session_id DESC LIMIT $1)",
+    let mut sessions = bound!(
+        "DELETE FROM replay_sessions WHERE seen_at < $1";
+        before
     )
-    .bind(MAX_UNKNOWN_LOGIN_SESSIONS as i64)
     .execute(&store.writer)
     .await?
     .rows_affected();
-    let hashes = sqlx::query("DELETE FROM frame_hashes WHERE seen_at < $1")
-        .bind(before)
-        .execute(&store.writer)
-        .await?
-        .rows_affected();
+    // Ties (kept within one second) are broken as for one account's bound.
+    sessions += bound!(
+        "DELETE FROM replay_sessions WHERE user_key LIKE 'login:%' AND (user_key, session_id) NOT IN \
+         (SELECT user_key, session_id FROM replay_sessions WHERE user_key LIKE 'login:%' \
+         ORDER BY seen_at DESC, user_key DESC, session_id DESC LIMIT $1)";
+        MAX_UNKNOWN_LOGIN_SESSIONS as i64
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected();
+    let hashes = bound!(
+        "DELETE FROM frame_hashes WHERE seen_at < $1";
+        before
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected();
     Ok(sessions + hashes)
 }
 

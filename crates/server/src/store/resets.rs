@@ -43,29 +43,22 @@ pub struct NewGrant<'a> {
 
 /// Writes a grant in state `issued`.
 pub async fn insert(tx: &mut Tx<'_>, g: NewGrant<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "INSERT INTO grants (id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, created_at, completed_at, apply_after) \
-         VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL, $9)",
+         VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, NULL, 0, 0, $8, NULL, $9)";
+        g.id, g.session_id, g.user_ref, g.login, g.action.as_str(), g.expires_at, g.template_sealed,
+        g.created_at, g.apply_after
     )
-    .bind(g.id)
-    .bind(g.session_id)
-    .bind(g.user_ref)
-    .bind(g.login)
-    .bind(g.action.as_str())
-    .bind(g.expires_at)
-    .bind(g.template_sealed)
-    .bind(g.created_at)
-    .bind(g.apply_after)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 pub async fn load(store: &Store, id: &str) -> Result<Option<Grant>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1",
+    let row = bound!(
+        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1";
+        id
     )
-    .bind(id)
     .fetch_optional(&store.pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
@@ -119,8 +112,7 @@ pub async fn grants_as_issued(store: &Store) -> Result<Vec<IssuedGrant>, StoreEr
 
 /// Counts an attempt with a refused password.
 pub async fn count_attempt(store: &Store, id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE grants SET attempts = attempts + 1 WHERE id = $1")
-        .bind(id)
+    bound!("UPDATE grants SET attempts = attempts + 1 WHERE id = $1"; id)
         .execute(&store.writer)
         .await?;
     Ok(())
@@ -134,14 +126,11 @@ pub async fn to_pending(
     t: i64,
     lease_until: i64,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query(
+    Ok(bound!(
         "UPDATE grants SET state = 'pending', password_sealed = $1, attempts = attempts + 1, lease_until = $4 \
-         WHERE id = $2 AND state = 'issued' AND expires_at > $3",
+         WHERE id = $2 AND state = 'issued' AND expires_at > $3";
+        password_sealed, id, t, lease_until
     )
-    .bind(password_sealed)
-    .bind(id)
-    .bind(t)
-    .bind(lease_until)
     .execute(&store.writer)
     .await?
     .rows_affected()
@@ -152,12 +141,11 @@ pub async fn to_pending(
 /// yet used, and every delayed change not yet due. A change already being applied is not
 /// touched (it may have reached the directory). Returns how many were cancelled.
 pub async fn cancel_for_account(tx: &mut Tx<'_>, user_ref: &str) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
+    Ok(bound!(
         "UPDATE grants SET state = 'cancelled', password_sealed = NULL, template_sealed = NULL \
-         WHERE user_ref = $1 AND (state = 'issued' OR (state = 'pending' AND apply_after > $2))",
+         WHERE user_ref = $1 AND (state = 'issued' OR (state = 'pending' AND apply_after > $2))";
+        user_ref, now()
     )
-    .bind(user_ref)
-    .bind(now())
     .execute(&mut **tx)
     .await?
     .rows_affected())
@@ -170,10 +158,10 @@ pub async fn take_lease(
     lease_until: i64,
     until: i64,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query("UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3")
-        .bind(until)
-        .bind(id)
-        .bind(lease_until)
+    Ok(bound!(
+        "UPDATE grants SET lease_until = $1 WHERE id = $2 AND state = 'pending' AND lease_until = $3";
+        until, id, lease_until
+    )
         .execute(&store.writer)
         .await?
         .rows_affected()
@@ -182,8 +170,10 @@ pub async fn take_lease(
 
 /// Pending → issued: the directory refused the password, the grant is usable again.
 pub async fn back_to_issued(store: &Store, id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0, directory_failures = 0 WHERE id = $1 AND state = 'pending'")
-        .bind(id)
+    bound!(
+        "UPDATE grants SET state = 'issued', password_sealed = NULL, lease_until = 0, directory_failures = 0 WHERE id = $1 AND state = 'pending'";
+        id
+    )
         .execute(&store.writer)
         .await?;
     Ok(())
@@ -196,10 +186,10 @@ pub async fn back_off(
     until: i64,
     failures: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE grants SET lease_until = $1, directory_failures = $2 WHERE id = $3 AND state = 'pending'")
-        .bind(until)
-        .bind(failures)
-        .bind(id)
+    bound!(
+        "UPDATE grants SET lease_until = $1, directory_failures = $2 WHERE id = $3 AND state = 'pending'";
+        until, failures, id
+    )
         .execute(&store.writer)
         .await?;
     Ok(())
@@ -215,13 +205,11 @@ pub async fn fail(
     code: &str,
 ) -> Result<bool, StoreError> {
     let mut tx = store.writer.begin().await?;
-    let moved = sqlx::query(
+    let moved = bound!(
         "UPDATE grants SET state = 'failed', failure = $1, password_sealed = NULL, template_sealed = NULL, lease_until = 0 \
-         WHERE id = $2 AND state = $3",
+         WHERE id = $2 AND state = $3";
+        code, id, from
     )
-    .bind(code)
-    .bind(id)
-    .bind(from)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -229,8 +217,7 @@ pub async fn fail(
         tx.rollback().await?;
         return Ok(false);
     }
-    sqlx::query("UPDATE sessions SET state = 'failed' WHERE id = $1")
-        .bind(session_id)
+    bound!("UPDATE sessions SET state = 'failed' WHERE id = $1"; session_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -241,9 +228,10 @@ pub async fn fail(
 /// carried one) and the session completed, in one transaction; whether this call did.
 pub async fn complete(store: &Store, grant: &Grant, t: i64) -> Result<bool, StoreError> {
     let mut tx = store.writer.begin().await?;
-    let done = sqlx::query("UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'")
-        .bind(t)
-        .bind(&grant.id)
+    let done = bound!(
+        "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'";
+        t, &grant.id
+    )
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -252,30 +240,32 @@ pub async fn complete(store: &Store, grant: &Grant, t: i64) -> Result<bool, Stor
         return Ok(false);
     }
     if let Some(template) = &grant.template_sealed {
-        sqlx::query(
+        bound!(
             "INSERT INTO templates (user_ref, template_sealed, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_ref) DO UPDATE SET template_sealed = $2, updated_at = $3",
+             ON CONFLICT (user_ref) DO UPDATE SET template_sealed = $2, updated_at = $3";
+            &grant.user_ref, template, t
         )
-        .bind(&grant.user_ref)
-        .bind(template)
-        .bind(t)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE sessions SET state = 'completed' WHERE id = $1")
-        .bind(&grant.session_id)
-        .execute(&mut *tx)
-        .await?;
+    bound!(
+        "UPDATE sessions SET state = 'completed' WHERE id = $1";
+        &grant.session_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
 
 /// The pending grants whose lease has run out.
 pub async fn pending_due(store: &Store) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT id FROM grants WHERE state = 'pending' AND lease_until < $1")
-        .bind(now())
-        .fetch_all(&store.pool)
-        .await?;
+    let rows = bound!(
+        "SELECT id FROM grants WHERE state = 'pending' AND lease_until < $1";
+        now()
+    )
+    .fetch_all(&store.pool)
+    .await?;
     rows.iter()
         .map(|r| Ok(r.try_get::<String, _>(0)?))
         .collect()

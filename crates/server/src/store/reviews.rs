@@ -13,12 +13,10 @@ pub async fn insert(
     created_at: i64,
     delete_after: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(session_id)
-        .bind(evidence_sealed)
-        .bind(reasons)
-        .bind(created_at)
-        .bind(delete_after)
+    bound!(
+        "INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)";
+        session_id, evidence_sealed, reasons, created_at, delete_after
+    )
         .execute(&store.writer)
         .await?;
     Ok(())
@@ -26,8 +24,7 @@ pub async fn insert(
 
 /// Deletes review evidence past its retention.
 pub async fn expire(store: &Store) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM reviews WHERE delete_after < $1")
-        .bind(now())
+    Ok(bound!("DELETE FROM reviews WHERE delete_after < $1"; now())
         .execute(&store.writer)
         .await?
         .rows_affected())

@@ -59,10 +59,10 @@ pub(crate) fn stored_lists(
 }
 
 pub async fn load(store: &Store, id: &str) -> Result<Option<Session>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, expires_at, follower_token_hash, handoff_hash, handoff_expires_at FROM sessions WHERE id = $1",
+    let row = bound!(
+        "SELECT id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, expires_at, follower_token_hash, handoff_hash, handoff_expires_at FROM sessions WHERE id = $1";
+        id
     )
-    .bind(id)
     .fetch_optional(&store.pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
@@ -109,22 +109,13 @@ pub struct NewSession<'a> {
 
 /// Writes a new `open` session.
 pub async fn insert(tx: &mut Tx<'_>, s: NewSession<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    bound!(
         "INSERT INTO sessions (id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, reasons, created_at, expires_at, client_addr) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, 'open', '', $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, 'open', '', $10, $11, $12)";
+        s.id, s.token_hash, s.login, s.user_ref, s.action.as_str(), s.device_key, s.nonce,
+        ChallengeAction::join(s.challenge), join_steps(s.steps), s.created_at, s.expires_at,
+        s.client_addr
     )
-    .bind(s.id)
-    .bind(s.token_hash)
-    .bind(s.login)
-    .bind(s.user_ref)
-    .bind(s.action.as_str())
-    .bind(s.device_key)
-    .bind(s.nonce)
-    .bind(ChallengeAction::join(s.challenge))
-    .bind(join_steps(s.steps))
-    .bind(s.created_at)
-    .bind(s.expires_at)
-    .bind(s.client_addr)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -137,12 +128,12 @@ pub async fn set_handoff(
     secret_hash: &str,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET handoff_hash = $1, handoff_expires_at = $2 WHERE id = $3")
-        .bind(secret_hash)
-        .bind(expires_at)
-        .bind(id)
-        .execute(&store.writer)
-        .await?;
+    bound!(
+        "UPDATE sessions SET handoff_hash = $1, handoff_expires_at = $2 WHERE id = $3";
+        secret_hash, expires_at, id
+    )
+    .execute(&store.writer)
+    .await?;
     Ok(())
 }
 
@@ -155,14 +146,11 @@ pub async fn claim(
     token_hash: &str,
     device: &str,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query(
+    Ok(bound!(
         "UPDATE sessions SET follower_token_hash = token_hash, token_hash = $1, device_key = $2, handoff_hash = NULL \
-         WHERE id = $3 AND handoff_hash = $4 AND state = 'open' AND nonce_used = 0",
+         WHERE id = $3 AND handoff_hash = $4 AND state = 'open' AND nonce_used = 0";
+        token_hash, device, id, handoff_hash
     )
-    .bind(token_hash)
-    .bind(device)
-    .bind(id)
-    .bind(handoff_hash)
     .execute(&store.writer)
     .await?
     .rows_affected()
@@ -177,12 +165,10 @@ pub async fn spend(
     outcome: &str,
     reasons: &str,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'",
+    Ok(bound!(
+        "UPDATE sessions SET nonce_used = 1, state = $1, reasons = $2 WHERE id = $3 AND nonce_used = 0 AND state = 'open'";
+        outcome, reasons, id
     )
-    .bind(outcome)
-    .bind(reasons)
-    .bind(id)
     .execute(&mut **tx)
     .await?
     .rows_affected()
