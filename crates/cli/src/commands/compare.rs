@@ -26,20 +26,36 @@ pub struct CompareArgs {
     pub engine: EngineFlags,
 }
 
-/// The flags every command that runs the engine shares.
+/// `--json` and `--models`: the flags of every command that loads the models.
 #[derive(clap::Args)]
-pub struct EngineFlags {
+pub struct CommonFlags {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Threads to use: with 2 or more, independent pieces (the two images, the ID and the
-    /// selfie frames) are analysed side by side.
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
     /// Directory holding the model files (default: $RECLAIM_MODELS_DIR, then beside the
     /// executable, then the source tree).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+}
+
+/// The flags every command that runs the engine on images shares: the common ones and
+/// `--threads`.
+#[derive(clap::Args)]
+pub struct EngineFlags {
+    #[command(flatten)]
+    pub common: CommonFlags,
+    /// Threads to use: with 2 or more, independent pieces (the two images, the ID and the
+    /// selfie frames) are analysed side by side.
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+}
+
+/// `args.engine.json` and `args.engine.models` read the common flags.
+impl std::ops::Deref for EngineFlags {
+    type Target = CommonFlags;
+    fn deref(&self) -> &CommonFlags {
+        &self.common
+    }
 }
 
 pub fn default_threads() -> usize {

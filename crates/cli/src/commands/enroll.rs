@@ -11,7 +11,7 @@ use reclaim_verify::template::FaceTemplate;
 use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
-use super::compare::engine_options;
+use super::compare::{engine_options, CommonFlags};
 use crate::output::{fail, fail_with, print_json, say, Exit};
 
 #[derive(clap::Args)]
@@ -21,10 +21,8 @@ pub struct EnrollArgs {
     /// Where to write the template (must not exist).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonFlags,
 }
 
 #[derive(Serialize)]
@@ -36,12 +34,12 @@ struct Output {
 }
 
 pub fn run(args: EnrollArgs) -> Exit {
-    let json = args.json;
+    let json = args.common.json;
     let image = match load_image_file(&args.image, &ImageLimits::default()) {
         Ok(i) => i,
         Err(e) => return fail_with(json, &args.image.display().to_string(), &e),
     };
-    let faces = match FaceEngine::load(engine_options(args.models.as_deref())) {
+    let faces = match FaceEngine::load(engine_options(args.common.models.as_deref())) {
         Ok(f) => f,
         Err(e) => return fail_with(json, "the face models", &e),
     };

@@ -15,7 +15,7 @@ use reclaim_verify::{load_image_file, onnx_prep, FaceEngine, ImageLimits, Verify
 use serde::Serialize;
 
 use crate::output::{fail_with, print_json, say, Exit};
-use reclaim_cli::commands::compare::{both, engine_options};
+use reclaim_cli::commands::compare::{both, engine_options, CommonFlags};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -34,10 +34,8 @@ pub struct BenchArgs {
     /// Also show where each model's time goes, operator by operator.
     #[arg(long)]
     pub ops: bool,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonFlags,
 }
 
 #[derive(Serialize)]
@@ -103,14 +101,14 @@ fn median_ms(
 pub fn run(args: BenchArgs) -> Exit {
     match bench(&args) {
         Ok(report) => {
-            if args.json {
+            if args.common.json {
                 print_json(&report);
             } else {
                 print_table(&report);
             }
             Exit::Yes
         }
-        Err(e) => fail_with(args.json, "bench", &e),
+        Err(e) => fail_with(args.common.json, "bench", &e),
     }
 }
 
@@ -122,7 +120,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
     let mut ops = None;
     for &threads in &args.threads {
         let threads = threads.max(1);
-        let mut options = engine_options(args.models.as_deref());
+        let mut options = engine_options(args.common.models.as_deref());
         options.intra_op_threads = threads;
         let t = Instant::now();
         let engine = FaceEngine::load(options)?;
@@ -141,7 +139,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
         if let Some(dir) = &args.export {
             export(
                 dir,
-                args.models.as_deref(),
+                args.common.models.as_deref(),
                 &input_320,
                 &input_640,
                 &embed_input,
@@ -168,7 +166,7 @@ fn bench(args: &BenchArgs) -> Result<BenchReport, VerifyError> {
             Ok(())
         })?;
         let compare_side_by_side_ms = if threads > 1 {
-            let mut single = engine_options(args.models.as_deref());
+            let mut single = engine_options(args.common.models.as_deref());
             single.intra_op_threads = 1;
             let engine = FaceEngine::load(single)?;
             Some(median_ms(args.runs, || {

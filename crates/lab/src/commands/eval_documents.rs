@@ -14,7 +14,7 @@ use reclaim_verify::{load_image_file, FaceEngine, ImageLimits};
 use serde::Serialize;
 
 use crate::output::{fail, fail_with, print_json, say, Exit};
-use reclaim_cli::commands::compare::engine_options;
+use reclaim_cli::commands::compare::{engine_options, CommonFlags};
 
 mod corrector;
 mod real;
@@ -61,10 +61,8 @@ pub struct EvalDocumentsArgs {
     /// reading. No models, no images.
     #[arg(long, value_name = "MANIFEST")]
     pub corrector: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonFlags,
 }
 
 #[derive(Serialize, Default, Clone)]
@@ -89,54 +87,70 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
     else {
-        return fail(args.json, Code::InputInvalid, "--size must be WIDTHxHEIGHT");
+        return fail(
+            args.common.json,
+            Code::InputInvalid,
+            "--size must be WIDTHxHEIGHT",
+        );
     };
     let mut levels = Vec::new();
     for l in &args.levels {
         match Level::ALL.iter().find(|x| x.name() == l) {
             Some(level) => levels.push(*level),
-            None => return fail(args.json, Code::InputInvalid, &format!("unknown level {l}")),
+            None => {
+                return fail(
+                    args.common.json,
+                    Code::InputInvalid,
+                    &format!("unknown level {l}"),
+                )
+            }
         }
     }
     let mut kinds = Vec::new();
     for k in &args.kinds {
         match DocKind::ALL.iter().find(|x| x.name() == k) {
             Some(kind) => kinds.push(*kind),
-            None => return fail(args.json, Code::InputInvalid, &format!("unknown kind {k}")),
+            None => {
+                return fail(
+                    args.common.json,
+                    Code::InputInvalid,
+                    &format!("unknown kind {k}"),
+                )
+            }
         }
     }
     if let Some(manifest) = &args.corrector {
-        return corrector::run(manifest, args.json);
+        return corrector::run(manifest, args.common.json);
     }
-    let options = engine_options(args.models.as_deref());
+    let options = engine_options(args.common.models.as_deref());
     let store = options.models.clone();
     let faces = match FaceEngine::load(options) {
         Ok(f) => f,
-        Err(e) => return fail_with(args.json, "the face models", &e),
+        Err(e) => return fail_with(args.common.json, "the face models", &e),
     };
     let reader = match DocumentReader::load(&store, 1) {
         Ok(r) => r,
-        Err(e) => return fail_with(args.json, "the document models", &e),
+        Err(e) => return fail_with(args.common.json, "the document models", &e),
     };
     let Some(today) = Date::new(2026, 11, 26) else {
-        return fail(args.json, Code::InternalError, "bad date");
+        return fail(args.common.json, Code::InternalError, "bad date");
     };
     if let Some(dir) = &args.real {
         // Real documents are judged as of the day they are read: a specimen's expiry is
         // reported, not counted as a reading flag.
         let today = Date::today_utc().unwrap_or(today);
-        return real::run(dir, args.json, &faces, &reader, today);
+        return real::run(dir, args.common.json, &faces, &reader, today);
     }
     let portraits = match load_portraits(&args.faces, &faces) {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
             return fail(
-                args.json,
+                args.common.json,
                 Code::InputInvalid,
                 &format!("{}: no usable face photos", args.faces.display()),
             )
         }
-        Err(e) => return fail(args.json, Code::InputUnreadable, &e),
+        Err(e) => return fail(args.common.json, Code::InputUnreadable, &e),
     };
     let mut cells = Vec::new();
     for &kind in &kinds {
@@ -159,12 +173,14 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
                         Ok(doc) => {
                             spec.mrz_override = doc.mrz.map(|lines| tamper(&lines, &mut rng))
                         }
-                        Err(e) => return fail(args.json, Code::InternalError, &e.to_string()),
+                        Err(e) => {
+                            return fail(args.common.json, Code::InternalError, &e.to_string())
+                        }
                     }
                 }
                 let doc = match render(&spec) {
                     Ok(d) => d,
-                    Err(e) => return fail(args.json, Code::InternalError, &e.to_string()),
+                    Err(e) => return fail(args.common.json, Code::InternalError, &e.to_string()),
                 };
                 let degradation = level.degradation(&mut rng, w, h);
                 let Some(front) = photograph(&doc.front, &degradation, &mut rng) else {
@@ -179,7 +195,7 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
                     match reader.read(&faces, &front.image, back.as_ref().map(|p| &p.image), today)
                     {
                         Ok(r) => r,
-                        Err(e) => return fail(args.json, e.code(), &e.to_string()),
+                        Err(e) => return fail(args.common.json, e.code(), &e.to_string()),
                     };
                 total_ms += t.elapsed().as_secs_f64() * 1000.0;
                 cell.documents += 1;
@@ -219,7 +235,7 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
             cells.push(cell);
         }
     }
-    if args.json {
+    if args.common.json {
         print_json(&cells);
     } else {
         say!("| kind | level | documents | read exactly | check digits pass | flagged | silent misreads | mean read ms |");

@@ -431,13 +431,7 @@ pub fn present(
 /// The face hashes the backend kept from an earlier session with these frames: the
 /// engine's own, from observing them.
 fn face_hashes_of(engine: &FaceEngine, frames: &[Frame]) -> Result<Vec<u64>, String> {
-    let timed: Vec<TimedFrame> = frames
-        .iter()
-        .map(|f| TimedFrame {
-            image: &f.image,
-            timestamp_ms: f.timestamp_ms,
-        })
-        .collect();
+    let timed = TimedFrame::all(frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     let observations = observe_all(engine, &timed, 1).map_err(|e| e.to_string())?;
     Ok(observations.iter().filter_map(|o| o.face_hash).collect())
 }
@@ -448,14 +442,7 @@ fn judge(
     policy: &LivenessPolicy,
     threads: usize,
 ) -> Result<LivenessReport, String> {
-    let frames: Vec<TimedFrame> = p
-        .frames
-        .iter()
-        .map(|f| TimedFrame {
-            image: &f.image,
-            timestamp_ms: f.timestamp_ms,
-        })
-        .collect();
+    let frames = TimedFrame::all(p.frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     let observations = observe_all(engine, &frames, threads.max(1)).map_err(|e| e.to_string())?;
     Ok(evaluate(&observations, &p.challenge, &p.seen, policy))
 }

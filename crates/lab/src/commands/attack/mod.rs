@@ -43,6 +43,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
+use reclaim_cli::commands::compare::CommonFlags;
 use reclaim_document::Date;
 use reclaim_protocol::{DeviceKey, RecoveryAction};
 use reclaim_server::models::shipped_model_digests;
@@ -89,17 +90,13 @@ pub struct AttackArgs {
     /// for a key the attacker cannot use, such as one held in a TPM.
     #[arg(long, value_name = "FILE")]
     pub stolen_key: Option<PathBuf>,
-    /// Model directory (default: the shipped models/).
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
     /// Longest wait, in seconds, the suite accepts when the server says "try again later"
     /// (the biometric lockout after a run of failures); beyond it the attack is reported
     /// as stopped by the limit.
     #[arg(long, value_name = "SECONDS", default_value_t = 150)]
     pub max_wait: u64,
-    /// Print the table as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub common: CommonFlags,
 }
 
 /// What one attack came to.
@@ -405,7 +402,7 @@ impl Attacker {
 }
 
 pub fn run(args: AttackArgs) -> Exit {
-    let rt = match super::runtime(args.json) {
+    let rt = match super::runtime(args.common.json) {
         Ok(r) => r,
         Err(failed) => return failed,
     };
@@ -419,7 +416,7 @@ fn parse_name(text: &str) -> Option<(String, String)> {
 }
 
 async fn attack(args: AttackArgs) -> Exit {
-    let json = args.json;
+    let json = args.common.json;
     let Some((surname, given)) = parse_name(&args.victim_name) else {
         return fail(
             json,
@@ -476,7 +473,7 @@ async fn attack(args: AttackArgs) -> Exit {
         }
         Err(e) => return fail(json, Code::ServerUnreachable, &e),
     }
-    let engine = match scenes::load_engine(args.models.as_deref()) {
+    let engine = match scenes::load_engine(args.common.models.as_deref()) {
         Ok(e) => e,
         Err(e) => return fail_with(json, "models", &e),
     };
