@@ -50,7 +50,7 @@ fn run(data: &[u8]) {
         nonce: nonce.clone(),
         user,
         action: RecoveryAction::Unlock,
-        decision: "verified".into(),
+        decision: reclaim_protocol::DeviceVerdict::Verified,
         reasons: Vec::new(),
         results: Vec::new(),
         models: BTreeMap::new(),

@@ -8,7 +8,7 @@ use reclaim_protocol::{
     AttestationClaims, AttestedDocument, Camera, EvidenceDigest, RecoveryAction, ResultScore,
     PROTOCOL_VERSION,
 };
-use reclaim_verify::decision::Verification;
+use reclaim_verify::verifier::Verification;
 use sha2::{Digest, Sha256};
 
 use crate::api::EvidenceFile;

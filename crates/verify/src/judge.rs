@@ -11,7 +11,6 @@ use std::path::Path;
 use reclaim_document::Date;
 
 use crate::capture::{decode_capture, CaptureBytes, CAPTURE_LIMITS};
-use crate::decision::{load_engines, Verification, VerificationError, Verifier, VerifyRequest};
 use crate::document::DocumentReader;
 use crate::engine::FaceEngine;
 use crate::error::VerifyError;
@@ -19,6 +18,7 @@ use crate::liveness::replay::SeenSession;
 use crate::liveness::{Action, LivenessPolicy, TimedFrame};
 use crate::models::shipped_digests;
 use crate::template::FaceTemplate;
+use crate::verifier::{load_engines, Verification, VerificationError, Verifier, VerifyRequest};
 
 /// What the selfie's face is compared with.
 #[derive(Debug, Clone, Copy)]

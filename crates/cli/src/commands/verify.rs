@@ -10,12 +10,12 @@ use std::time::Instant;
 use reclaim_verify::capture::{
     decode_capture, read_capture_files, DecodedCapture, Piece, CAPTURE_LIMITS,
 };
-use reclaim_verify::decision::{DeviceVerdict, Verification, Verifier, VerifyRequest};
 use reclaim_verify::document::DocumentReader;
 use reclaim_verify::liveness::{
     parse_challenge, LivenessPolicy, PassiveModel, PassiveModelConfig, TimedFrame,
 };
 use reclaim_verify::template::FaceTemplate;
+use reclaim_verify::verifier::{DeviceVerdict, Verification, Verifier, VerifyRequest};
 use reclaim_verify::{CaptureError, FaceEngine};
 use serde::Serialize;
 
@@ -364,8 +364,8 @@ fn print_human(v: &Verification, decision: &str) {
     );
     for m in &v.face_match {
         let against = match m.against {
-            reclaim_verify::decision::MatchReference::IdPortrait => "ID portrait",
-            reclaim_verify::decision::MatchReference::EnrolledTemplate => "enrolled template",
+            reclaim_verify::verifier::MatchReference::IdPortrait => "ID portrait",
+            reclaim_verify::verifier::MatchReference::EnrolledTemplate => "enrolled template",
         };
         match m.score {
             Some(s) => say!(

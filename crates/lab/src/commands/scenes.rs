@@ -15,10 +15,10 @@ use reclaim_docgen::sample::random_spec;
 use reclaim_docgen::{photograph, render, DocKind, Level, Rng};
 use reclaim_document::Date;
 use reclaim_facegen::{sequence, HeadModel};
-use reclaim_verify::decision::Verification;
 use reclaim_verify::face::DetectedFace;
 use reclaim_verify::liveness::replay::SeenSession;
 use reclaim_verify::liveness::Action;
+use reclaim_verify::verifier::Verification;
 use reclaim_verify::{load_image_bytes, Engines, Evidence, ImageLimits, Reference, VerifyError};
 use serde_json::Value;
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use reclaim_document::Date;
 use reclaim_protocol::Code;
-use reclaim_verify::decision::DeviceVerdict;
+use reclaim_verify::verifier::DeviceVerdict;
 use reclaim_verify::{Engines, Evidence, Reference};
 
 use crate::liveness::{ardern, genuine, CHALLENGE};

@@ -1,7 +1,8 @@
-//! The whole on-device decision of `reclaim verify`: the document, the face on it (or an
-//! enrolled template) against the selfie, capture quality and liveness, as one verdict
-//! with every reason. The server runs the same function on uploaded evidence, so the two
-//! cannot disagree on what the thresholds mean.
+//! The whole on-device verification: the document, the face on it (or an enrolled
+//! template) against the selfie, capture quality and liveness, as one verdict
+//! ([`DeviceVerdict`]) with every reason. `reclaim verify`, the app and the server's
+//! re-run of uploaded evidence all call it, so they cannot disagree on what the
+//! thresholds mean.
 //!
 //! Every part fails closed: a part that could not be judged is a reason to reject, never
 //! a pass by omission.
