@@ -1,11 +1,15 @@
 //! The `reclaim-lab` binary's commands, checked by running them: the demo, the attack
 //! suite against a real `reclaim serve`, and the evaluations' claims about the shipped
-//! models. One test binary, one module per command.
+//! models. One test binary, one module per command; and the production `reclaim`
+//! command's `document`, `verify` and `enroll` on rendered IDs and filmed selfies
+//! (`reclaim_*`), which need the renderers only this crate links.
 
 mod attack;
 mod demo;
 mod eval;
 mod eval_documents;
+mod reclaim_document;
+mod reclaim_verify;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -32,4 +36,12 @@ pub fn reclaim() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The production `reclaim` binary run with `args`.
+pub fn run_reclaim(args: &[&str]) -> Output {
+    Command::new(reclaim())
+        .args(args)
+        .output()
+        .expect("the reclaim binary runs")
 }
