@@ -393,12 +393,25 @@ impl Recovery {
         })
     }
 
+    /// The camera, for a call that belongs to `screen` (`call` is out of order elsewhere).
+    fn camera_on(&self, screen: Screen, call: &'static str) -> Result<&Capture> {
+        if self.flow.screen() != screen {
+            return Err(ClientError::OutOfOrder(call));
+        }
+        self.capture.as_ref().ok_or(ClientError::NoCamera)
+    }
+
+    /// The session this app started or took over, and its token.
+    fn session_and_token(&self) -> Result<(SessionView, Zeroizing<String>)> {
+        match (&self.session, &self.token) {
+            (Some(session), Some(token)) => Ok((session.clone(), token.clone())),
+            _ => Err(ClientError::OutOfOrder("no session")),
+        }
+    }
+
     /// Takes the side the reader found readable.
     pub fn capture_document(&mut self) -> Result<AppState> {
-        if self.flow.screen() != Screen::Document {
-            return Err(ClientError::OutOfOrder("capture_document"));
-        }
-        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let capture = self.camera_on(Screen::Document, "capture_document")?;
         let card = capture
             .take_ready_card()
             .ok_or(ClientError::OutOfOrder("document_not_ready"))?;
@@ -416,10 +429,7 @@ impl Recovery {
 
     /// Starts recording the challenge.
     pub fn start_selfie(&mut self) -> Result<AppState> {
-        if self.flow.screen() != Screen::Selfie {
-            return Err(ClientError::OutOfOrder("start_selfie"));
-        }
-        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let capture = self.camera_on(Screen::Selfie, "start_selfie")?;
         let challenge = self.flow.state().challenge.clone();
         capture.set_mode(
             Scene::Selfie(challenge.clone()),
@@ -431,10 +441,7 @@ impl Recovery {
     /// Runs the engine on the recording, signs and sends the attestation with the
     /// evidence, and moves to what the service decided.
     pub async fn submit(&mut self) -> Result<AppState> {
-        if self.flow.screen() != Screen::Selfie {
-            return Err(ClientError::OutOfOrder("submit"));
-        }
-        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let capture = self.camera_on(Screen::Selfie, "submit")?;
         let recording = capture
             .take_recording()
             .ok_or(ClientError::OutOfOrder("selfie_not_recorded"))?;
@@ -455,14 +462,7 @@ impl Recovery {
     }
 
     async fn verify_and_attest(&mut self, frames: Vec<crate::selfie::RecordedFrame>) -> Result<()> {
-        let session = self
-            .session
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session"))?;
-        let token = self
-            .token
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session token"))?;
+        let (session, token) = self.session_and_token()?;
         let login = self.flow.state().login.clone().unwrap_or_default();
         let front = self.front.as_ref().map(|c| c.image.clone());
         let back = self.back.as_ref().map(|c| c.image.clone());
@@ -618,14 +618,7 @@ impl Recovery {
 
     /// Shows the QR code the phone scans to take this session over.
     pub async fn start_handoff(&mut self) -> Result<AppState> {
-        let session = self
-            .session
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session"))?;
-        let token = self
-            .token
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let (session, token) = self.session_and_token()?;
         let h = match self.api.handoff(&session.session_id, &token).await {
             Ok(h) => h,
             Err(e) => return self.fail(e),
@@ -646,14 +639,7 @@ impl Recovery {
         if self.flow.screen() != Screen::Handoff {
             return Ok(self.state());
         }
-        let session = self
-            .session
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session"))?;
-        let token = self
-            .token
-            .clone()
-            .ok_or(ClientError::OutOfOrder("no session"))?;
+        let (session, token) = self.session_and_token()?;
         let status = self.api.session_status(&session.session_id, &token).await?;
         self.flow.handoff_progress(status.state, status.handed_off);
         Ok(self.state())
@@ -668,10 +654,7 @@ impl Recovery {
 
     /// The phone: takes the session over with the code it read.
     pub async fn claim_handoff(&mut self) -> Result<AppState> {
-        if self.flow.screen() != Screen::Scan {
-            return Err(ClientError::OutOfOrder("claim_handoff"));
-        }
-        let capture = self.capture.as_ref().ok_or(ClientError::NoCamera)?;
+        let capture = self.camera_on(Screen::Scan, "claim_handoff")?;
         let code = capture
             .take_code()
             .ok_or(ClientError::OutOfOrder("qr_not_found"))?;

@@ -67,25 +67,18 @@ pub struct Entry<'a> {
     pub detail: serde_json::Value,
 }
 
-fn mac_input(
-    seq: i64,
-    at: i64,
-    kind: &str,
-    actor: &str,
-    subject: &str,
-    detail: &str,
-    prev: &str,
-) -> Vec<u8> {
+/// What an entry's MAC covers: every field but the MAC itself.
+fn mac_input(e: &StoredEntry) -> Vec<u8> {
     // Length-prefixed fields, so no two different entries serialise the same.
     let mut out = Vec::new();
     for field in [
-        seq.to_string().as_str(),
-        at.to_string().as_str(),
-        kind,
-        actor,
-        subject,
-        detail,
-        prev,
+        e.seq.to_string().as_str(),
+        e.at.to_string().as_str(),
+        &e.kind,
+        &e.actor,
+        &e.subject,
+        &e.detail,
+        &e.prev_hash,
     ] {
         out.extend_from_slice(&(field.len() as u64).to_be_bytes());
         out.extend_from_slice(field.as_bytes());
@@ -93,35 +86,28 @@ fn mac_input(
     out
 }
 
-/// Writes entry `seq` after `prev`; returns its MAC. The caller holds the head row.
-#[allow(clippy::too_many_arguments)]
+/// Writes `entry` as number `seq` after `prev`; returns its MAC. The caller holds the head
+/// row.
 async fn insert(
     tx: &mut Tx<'_>,
     keys: &Keys,
-    seq: i64,
-    at: i64,
-    kind: &str,
-    actor: &str,
-    subject: &str,
-    detail: &str,
+    (seq, at): (i64, i64),
+    entry: Entry<'_>,
     prev: &str,
 ) -> Result<String, StoreError> {
-    let hash = keys.audit_mac(&mac_input(seq, at, kind, actor, subject, detail, prev));
-    store::audit::insert(
-        tx,
-        &StoredEntry {
-            seq,
-            at,
-            kind: kind.to_string(),
-            actor: actor.to_string(),
-            subject: subject.to_string(),
-            detail: detail.to_string(),
-            prev_hash: prev.to_string(),
-            hash: hash.clone(),
-        },
-    )
-    .await?;
-    Ok(hash)
+    let mut stored = StoredEntry {
+        seq,
+        at,
+        kind: entry.kind.to_string(),
+        actor: entry.actor.to_string(),
+        subject: entry.subject.to_string(),
+        detail: entry.detail.to_string(),
+        prev_hash: prev.to_string(),
+        hash: String::new(),
+    };
+    stored.hash = keys.audit_mac(&mac_input(&stored));
+    store::audit::insert(tx, &stored).await?;
+    Ok(stored.hash)
 }
 
 async fn set_head(tx: &mut Tx<'_>, keys: &Keys, seq: i64, hash: &str) -> Result<(), StoreError> {
@@ -140,7 +126,6 @@ pub async fn append(store: &Store, keys: &Keys, entry: Entry<'_>) -> Result<i64,
 /// Appends `entry` inside the caller's transaction, so the entry and the change it
 /// records commit together (or not at all).
 pub async fn append_in(tx: &mut Tx<'_>, keys: &Keys, entry: Entry<'_>) -> Result<i64, StoreError> {
-    let detail = entry.detail.to_string();
     let at = now();
     // A write first: it takes the database's write lock (SQLite) or the head row's lock
     // (PostgreSQL), so appends from every connection and instance queue up here.
@@ -164,32 +149,16 @@ pub async fn append_in(tx: &mut Tx<'_>, keys: &Keys, entry: Entry<'_>) -> Result
             "head_hash": prev,
             "mac": if mac.is_empty() { "missing" } else { "wrong" },
         });
-        prev = insert(
-            tx,
-            keys,
-            seq,
-            at,
-            HEAD_INVALID,
-            "server",
-            "audit",
-            &found.to_string(),
-            &prev,
-        )
-        .await?;
+        let finding = Entry {
+            kind: HEAD_INVALID,
+            actor: "server",
+            subject: "audit",
+            detail: found,
+        };
+        prev = insert(tx, keys, (seq, at), finding, &prev).await?;
         seq += 1;
     }
-    let hash = insert(
-        tx,
-        keys,
-        seq,
-        at,
-        entry.kind,
-        entry.actor,
-        entry.subject,
-        &detail,
-        &prev,
-    )
-    .await?;
+    let hash = insert(tx, keys, (seq, at), entry, &prev).await?;
     set_head(tx, keys, seq, &hash).await?;
     Ok(seq)
 }
@@ -241,18 +210,13 @@ pub async fn seal_head(store: &Store, keys: &Keys) -> Result<Sealing, StoreError
         return Ok(Sealing::Refused);
     }
     let found = serde_json::json!({ "head_seq": seq, "head_hash": hash });
-    let new = insert(
-        &mut tx,
-        keys,
-        seq + 1,
-        now(),
-        HEAD_SEALED,
-        "server",
-        "audit",
-        &found.to_string(),
-        &hash,
-    )
-    .await?;
+    let sealing = Entry {
+        kind: HEAD_SEALED,
+        actor: "server",
+        subject: "audit",
+        detail: found,
+    };
+    let new = insert(&mut tx, keys, (seq + 1, now()), sealing, &hash).await?;
     set_head(&mut tx, keys, seq + 1, &new).await?;
     tx.commit().await?;
     tracing::warn!(
@@ -344,15 +308,16 @@ pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreErro
     let mut approved_sessions: HashSet<String> = HashSet::new();
     for row in rows {
         entries += 1;
+        let altered = !keys.audit_mac_matches(&mac_input(&row), &row.hash);
         let StoredEntry {
             seq,
             at,
             kind,
-            actor,
             subject,
             detail,
             prev_hash,
             hash,
+            ..
         } = row;
         if seq != expected_seq {
             problems.push(ChainProblem::at(expected_seq, "entry_missing"));
@@ -360,10 +325,7 @@ pub async fn verify(store: &Store, keys: &Keys) -> Result<ChainReport, StoreErro
         if prev_hash != prev {
             problems.push(ChainProblem::at(seq, "link_broken"));
         }
-        if !keys.audit_mac_matches(
-            &mac_input(seq, at, &kind, &actor, &subject, &detail, &prev_hash),
-            &hash,
-        ) {
+        if altered {
             problems.push(ChainProblem::at(seq, "entry_altered"));
         }
         let facts: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();

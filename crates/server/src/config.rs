@@ -727,10 +727,11 @@ impl AuditConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const BASE: &str = r#"
+    /// The smallest configuration that parses; other modules' tests add their sections.
+    pub(crate) const BASE: &str = r#"
 public_url = "https://reclaim.example.test"
 [database]
 url = "sqlite:///tmp/x.db"

@@ -415,23 +415,12 @@ fn device_words(tier: &str) -> &'static str {
 
 /// `2026-12-04 13:40 UTC`.
 pub(crate) fn utc(t: i64) -> String {
-    let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    match reclaim_document::Date::from_unix_days(t.div_euclid(86_400)) {
+        Some(date) => format!("{date} {:02}:{:02} UTC", secs / 3600, (secs % 3600) / 60),
+        // Outside the years 1 to 9999, which no clock of this server reads.
+        None => format!("{t} s after 1970-01-01 UTC"),
+    }
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): auto-responders do not answer it.
@@ -720,16 +709,8 @@ fn smtp_error_class(e: &lettre::transport::smtp::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::BASE;
     use crate::Config;
-
-    const BASE: &str = r#"
-public_url = "https://reclaim.example.test"
-[database]
-url = "sqlite:///tmp/x.db"
-[directory]
-kind = "demo"
-file = "/tmp/dir.json"
-"#;
 
     fn parse(notify: &str) -> Result<Config, ConfigError> {
         Config::parse(&format!("{BASE}\n[notify]\n{notify}\n"))
@@ -796,6 +777,8 @@ file = "/tmp/dir.json"
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(1_796_395_200), "2026-12-04 14:40 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(-60), "1969-12-31 23:59 UTC");
+        assert!(utc(i64::MAX).ends_with(" s after 1970-01-01 UTC"));
         assert_eq!(backoff(30, 1), 30);
         assert_eq!(backoff(30, 2), 60);
         assert_eq!(backoff(30, 4), 240);

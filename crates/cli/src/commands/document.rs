@@ -21,9 +21,8 @@ pub struct DocumentArgs {
     /// Photo of the other side, when it carries the MRZ or a barcode.
     #[arg(long)]
     pub back: Option<PathBuf>,
-    /// The date expiry is judged against (YYYY-MM-DD); default: today (UTC).
-    #[arg(long, value_name = "DATE")]
-    pub today: Option<String>,
+    #[command(flatten)]
+    pub today: TodayFlag,
     #[command(flatten)]
     pub engine: EngineFlags,
 }
@@ -46,7 +45,7 @@ struct Timings {
 
 pub fn run(args: DocumentArgs) -> Exit {
     let started = Instant::now();
-    let today = match today(args.today.as_deref(), args.engine.json) {
+    let today = match args.today.date(args.engine.json) {
         Ok(d) => d,
         Err(outcome) => return outcome,
     };
@@ -123,23 +122,33 @@ pub fn run(args: DocumentArgs) -> Exit {
     }
 }
 
-/// The date document expiry is judged against: `--today` when given, else today in UTC.
-pub fn today(arg: Option<&str>, json: bool) -> Result<Date, Exit> {
-    match arg {
-        Some(s) => Date::parse_iso(s).ok_or_else(|| {
-            fail(
-                json,
-                Code::InputInvalid,
-                &format!("--today {s}: not a date (YYYY-MM-DD)"),
-            )
-        }),
-        None => Date::today_utc().ok_or_else(|| {
-            fail(
-                json,
-                Code::ClockInvalid,
-                "the system clock does not give a date",
-            )
-        }),
+/// `--today`, for the commands that judge a document's expiry.
+#[derive(clap::Args)]
+pub struct TodayFlag {
+    /// The date document expiry is judged against (YYYY-MM-DD); default: today (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+}
+
+impl TodayFlag {
+    /// `--today` when given, else today in UTC.
+    pub fn date(&self, json: bool) -> Result<Date, Exit> {
+        match &self.today {
+            Some(s) => Date::parse_iso(s).ok_or_else(|| {
+                fail(
+                    json,
+                    Code::InputInvalid,
+                    &format!("--today {s}: not a date (YYYY-MM-DD)"),
+                )
+            }),
+            None => Date::today_utc().ok_or_else(|| {
+                fail(
+                    json,
+                    Code::ClockInvalid,
+                    "the system clock does not give a date",
+                )
+            }),
+        }
     }
 }
 

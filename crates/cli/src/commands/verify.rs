@@ -20,6 +20,7 @@ use reclaim_verify::{CaptureError, FaceEngine};
 use serde::Serialize;
 
 use super::compare::{both, engine_options, EngineFlags};
+use super::document::TodayFlag;
 use crate::output::{fail, fail_with, print_json, say, Exit};
 
 /// Selfie frames one verification accepts: the capture limits' (`reclaim_verify::capture`),
@@ -62,9 +63,8 @@ pub struct VerifyArgs {
     /// `verified_without_liveness` and the exit code 3; a mismatch is still `rejected`.
     #[arg(long)]
     pub skip_liveness: bool,
-    /// The date document expiry is judged against (YYYY-MM-DD); default: today (UTC).
-    #[arg(long, value_name = "DATE")]
-    pub today: Option<String>,
+    #[command(flatten)]
+    pub today: TodayFlag,
     #[command(flatten)]
     pub engine: EngineFlags,
 }
@@ -126,7 +126,7 @@ pub fn run(args: VerifyArgs) -> Exit {
         Ok(t) => t,
         Err((code, message)) => return fail(json, code, &message),
     };
-    let today = match super::document::today(args.today.as_deref(), json) {
+    let today = match args.today.date(json) {
         Ok(d) => d,
         Err(outcome) => return outcome,
     };

@@ -7,11 +7,9 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{DemoDirectory, Directory, LdapConfig, LdapDirectory, LdapFlavour};
-use reclaim_fixtures::claims::verified;
+use reclaim_fixtures::claims::{document, verified};
 use reclaim_fixtures::server::ServerConfig;
-use reclaim_protocol::{
-    sign_attestation_with, AttestationSigner, AttestedDocument, DeviceKey, RecoveryAction,
-};
+use reclaim_protocol::{sign_attestation_with, AttestationSigner, DeviceKey, RecoveryAction};
 use reclaim_testkit::swtpm::Swtpm;
 use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
 use reclaim_tpm::device::{KeyBlob, Tpm, TpmSigner};
@@ -163,15 +161,7 @@ fn attest_as(
         serde_json::from_value::<RecoveryAction>(json!(action)).unwrap(),
     );
     claims.models = reclaim_server::models::shipped_model_digests().unwrap();
-    claims.document = Some(AttestedDocument {
-        kind: "td3".into(),
-        surname: surname.into(),
-        given_names: given.into(),
-        names_truncated: false,
-        birth_date: None,
-        expiry_date: None,
-        checks_passed: true,
-    });
+    claims.document = Some(document("td3", surname, given));
     let token = sign_attestation_with(&claims, signer).unwrap();
     let id = session["session_id"].as_str().unwrap();
     let (status, decision) = post(
@@ -192,11 +182,35 @@ fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
     )
 }
 
-/// Retries the reset until it completes (the worker or the retry finishes it).
-fn reset_until_completed(setup: &Setup, grant: &str, within: Duration) -> Value {
+fn unlock(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
+    post(
+        &format!("{}/v1/resets", setup.url()),
+        None,
+        &json!({ "grant": grant }),
+    )
+}
+
+/// The password reset of `grant`, sent from another thread: the test acts while it is in
+/// flight (stops the server or the directory), then joins it for the answer.
+fn reset_in_background(
+    setup: &Setup,
+    grant: &str,
+) -> std::thread::JoinHandle<Result<(u16, Value), String>> {
+    let (url, grant) = (setup.url(), grant.to_string());
+    std::thread::spawn(move || {
+        post(
+            &format!("{url}/v1/resets"),
+            None,
+            &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
+        )
+    })
+}
+
+/// Sends the reset again until it answers 200 (the worker or the retry finishes it).
+fn until_completed(within: Duration, send: impl Fn() -> Result<(u16, Value), String>) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        if let Ok((200, body)) = reset(setup, grant) {
+        if let Ok((200, body)) = send() {
             return body;
         }
         assert!(
@@ -205,6 +219,10 @@ fn reset_until_completed(setup: &Setup, grant: &str, within: Duration) -> Value 
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+fn reset_until_completed(setup: &Setup, grant: &str, within: Duration) -> Value {
+    until_completed(within, || reset(setup, grant))
 }
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
@@ -275,14 +293,7 @@ fn a_stop_signal_lets_the_reset_in_flight_finish() {
     let slow = setup.with_config("[fault]\ndirectory_delay_ms = 1500");
     let server = Server::start(&setup, &slow);
     let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
-    let url = setup.url();
-    let request = std::thread::spawn(move || {
-        post(
-            &format!("{url}/v1/resets"),
-            None,
-            &json!({ "grant": grant, "new_password": NEW_PASSWORD }),
-        )
-    });
+    let request = reset_in_background(&setup, &grant);
     std::thread::sleep(Duration::from_millis(400));
     let pid = server.0.id().to_string();
     assert!(Command::new("kill")
@@ -306,15 +317,7 @@ fn a_crash_before_the_directory_call_is_finished_by_the_restarted_server() {
     let slow = setup.with_config("[fault]\ndirectory_delay_ms = 3000");
     let server = Server::start(&setup, &slow);
     let grant = approve(&setup, "avery.quinn", "QUINN", "AVERY", "reset_password");
-    let url = setup.url();
-    let g = grant.clone();
-    let request = std::thread::spawn(move || {
-        post(
-            &format!("{url}/v1/resets"),
-            None,
-            &json!({ "grant": g, "new_password": NEW_PASSWORD }),
-        )
-    });
+    let request = reset_in_background(&setup, &grant);
     // Killed while the reset is pending and the directory has not been called.
     std::thread::sleep(Duration::from_millis(1000));
     server.kill();
@@ -396,15 +399,7 @@ fn a_directory_that_is_down_or_hangs_leaves_the_reset_pending_until_it_is_back()
 
     // Down after the reset was recorded as pending: the answer says pending, and the
     // reset is finished once the directory is back.
-    let url = setup.url();
-    let g = grant.clone();
-    let request = std::thread::spawn(move || {
-        post(
-            &format!("{url}/v1/resets"),
-            None,
-            &json!({ "grant": g, "new_password": NEW_PASSWORD }),
-        )
-    });
+    let request = reset_in_background(&setup, &grant);
     std::thread::sleep(Duration::from_millis(600));
     slapd.stop();
     let (status, body) = request.join().unwrap().unwrap();
@@ -428,12 +423,7 @@ fn a_directory_that_is_down_or_hangs_leaves_the_reset_pending_until_it_is_back()
         .args(["-STOP", &pid.to_string()])
         .status();
     let started = Instant::now();
-    let (status, body) = post(
-        &format!("{}/v1/resets", setup.url()),
-        None,
-        &json!({ "grant": grant }),
-    )
-    .unwrap();
+    let (status, body) = unlock(&setup, &grant).unwrap();
     let waited = started.elapsed();
     let _ = Command::new("kill")
         .args(["-CONT", &pid.to_string()])
@@ -443,24 +433,9 @@ fn a_directory_that_is_down_or_hangs_leaves_the_reset_pending_until_it_is_back()
         waited < Duration::from_secs(10),
         "a hung directory held the request {waited:?}"
     );
-    let body = reset_until_completed_unlock(&setup, &grant);
+    let body = until_completed(Duration::from_secs(40), || unlock(&setup, &grant));
     assert_eq!(body["status"], "completed");
     assert!(audit_intact(&setup.config));
-}
-
-fn reset_until_completed_unlock(setup: &Setup, grant: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        if let Ok((200, body)) = post(
-            &format!("{}/v1/resets", setup.url()),
-            None,
-            &json!({ "grant": grant }),
-        ) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "the unlock was never completed");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]

@@ -44,12 +44,9 @@ pub struct EvalDocumentsArgs {
     /// Face photos for the portraits (IDENTITY-N.jpg files).
     #[arg(long, default_value = "tests/data/faces")]
     pub faces: PathBuf,
-    /// Print every document that was not read exactly, with what was read.
-    #[arg(long)]
-    pub show_failures: bool,
-    /// Save the photos of documents not read exactly here.
-    #[arg(long, value_name = "DIR")]
-    pub save_failures: Option<PathBuf>,
+    // A failure: a document not read exactly.
+    #[command(flatten)]
+    pub failures: super::FailureFlags,
     /// Read real material instead, as `scripts/real-material DIR` fetches it (specimen
     /// documents, AAMVA payloads, ZXing's barcode images): every item and the totals.
     /// The other options but `--json` and `--models` are then not used.
@@ -201,7 +198,7 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
                 cell.documents += 1;
                 let before = cell.read_exactly;
                 score(&mut cell, &report, &doc);
-                if let (Some(dir), true) = (&args.save_failures, cell.read_exactly == before) {
+                if let (Some(dir), true) = (&args.failures.save, cell.read_exactly == before) {
                     let _ = std::fs::create_dir_all(dir);
                     let _ = front.image.save(dir.join(format!(
                         "{}-{}-{seed}-front.png",
@@ -216,7 +213,7 @@ pub fn run(args: EvalDocumentsArgs) -> Exit {
                         )));
                     }
                 }
-                if args.show_failures && cell.read_exactly == before {
+                if args.failures.show && cell.read_exactly == before {
                     let reasons: Vec<&str> = report.reasons.iter().map(|r| r.as_str()).collect();
                     eprintln!(
                         "{} {} seed {seed}: {reasons:?}\n   read    {:?}\n   printed {:?}",

@@ -61,12 +61,9 @@ pub struct EvalLivenessArgs {
     /// Face photos (IDENTITY-N.jpg); one head model per usable photo.
     #[arg(long, default_value = "tests/data/faces")]
     pub faces: PathBuf,
-    /// Print every misclassified sequence with its reasons and scores.
-    #[arg(long)]
-    pub show_failures: bool,
-    /// Save the frames of misclassified sequences here.
-    #[arg(long, value_name = "DIR")]
-    pub save_failures: Option<PathBuf>,
+    // A failure: a sequence misclassified.
+    #[command(flatten)]
+    pub failures: super::FailureFlags,
     #[command(flatten)]
     pub engine: EngineFlags,
 }
@@ -116,18 +113,8 @@ pub fn run(args: EvalLivenessArgs) -> Exit {
         Err(e) => return fail_with(json, "the face models", &e),
     };
     let people = match head_models(&args.faces, &engine) {
-        Ok(p) if p.len() >= 2 => p,
-        Ok(_) => {
-            return fail(
-                json,
-                Code::InputInvalid,
-                &format!(
-                    "{}: need photos of at least two people",
-                    args.faces.display()
-                ),
-            )
-        }
-        Err(e) => return fail(json, Code::InputUnreadable, &e),
+        Ok(p) => p,
+        Err((code, message)) => return fail(json, code, &message),
     };
     let alphabet = match parse_challenge(&args.actions) {
         Ok(a) if a.iter().any(|a| matches!(a, Action::Left | Action::Right)) => a,
@@ -191,7 +178,7 @@ pub fn run(args: EvalLivenessArgs) -> Exit {
                 *row.reasons.entry(r.as_str().to_string()).or_default() += 1;
             }
             let wrong = report.live != (kind == "genuine");
-            if wrong && args.show_failures {
+            if wrong && args.failures.show {
                 let failed: Vec<String> = report
                     .checks
                     .iter()
@@ -231,7 +218,7 @@ pub fn run(args: EvalLivenessArgs) -> Exit {
                     track.join(" ")
                 );
             }
-            if let (true, Some(dir)) = (wrong, &args.save_failures) {
+            if let (true, Some(dir)) = (wrong, &args.failures.save) {
                 let dir = dir.join(format!("{kind}-{seed}"));
                 let _ = std::fs::create_dir_all(&dir);
                 for (i, f) in presented.frames.iter().enumerate() {
@@ -447,9 +434,12 @@ fn judge(
     Ok(evaluate(&observations, &p.challenge, &p.seen, policy))
 }
 
-pub fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, String> {
+/// One head model per usable frontal photo in `dir` (IDENTITY-N.jpg), of two people at
+/// least: the evaluations film impostors and replays with someone else's head.
+pub fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, (Code, String)> {
     let mut out = Vec::new();
-    for (path, img, analysis) in analysed_photos(dir, engine)? {
+    let photos = analysed_photos(dir, engine).map_err(|e| (Code::InputUnreadable, e))?;
+    for (path, img, analysis) in photos {
         let (true, Some(face), Some(quality)) =
             (analysis.usable(), analysis.face, analysis.quality)
         else {
@@ -467,6 +457,13 @@ pub fn head_models(dir: &Path, engine: &FaceEngine) -> Result<Vec<Identity>, Str
         if let Ok(model) = HeadModel::new(&img, face.landmarks, face.bbox) {
             out.push(Identity { name, model });
         }
+    }
+    let mut names: Vec<&str> = out.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() < 2 {
+        let message = format!("{}: need photos of at least two people", dir.display());
+        return Err((Code::InputInvalid, message));
     }
     Ok(out)
 }

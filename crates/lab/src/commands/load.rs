@@ -14,10 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reclaim_protocol::{
-    sign_attestation, AttestationClaims, AttestedDocument, Camera, DeviceKey, RecoveryAction,
-    ResultScore, PROTOCOL_VERSION,
-};
+use reclaim_fixtures::claims;
+use reclaim_protocol::{sign_attestation, DeviceKey, RecoveryAction};
 use serde_json::{json, Value};
 
 use crate::output::{fail, print_json, say, Exit};
@@ -225,23 +223,25 @@ pub fn run(args: LoadArgs) -> Exit {
     }
 }
 
+/// `request`'s JSON answer; an error for a refusal or a failed connection.
+async fn answer(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let response = response.error_for_status().map_err(|e| e.to_string())?;
+    response.json().await.map_err(|e| e.to_string())
+}
+
 async fn start_session(
     client: &reqwest::Client,
     url: &str,
     args: &LoadArgs,
     key: &DeviceKey,
 ) -> Result<Started, String> {
-    let session: Value = client
-        .post(format!("{url}/v1/sessions"))
-        .json(&json!({ "login": args.login, "action": "reset_password", "device": key.key_id().as_str() }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = answer(
+        client
+            .post(format!("{url}/v1/sessions"))
+            .json(&json!({ "login": args.login, "action": "reset_password", "device": key.key_id().as_str() })),
+    )
+    .await?;
     let field = |k: &str| {
         session[k]
             .as_str()
@@ -257,18 +257,13 @@ async fn start_session(
 }
 
 async fn attest(client: &reqwest::Client, s: &Started, jws: &str) -> Result<bool, String> {
-    let decision: Value = client
-        .post(format!("{}/v1/sessions/{}/attestation", s.url, s.id))
-        .bearer_auth(&s.token)
-        .json(&json!({ "token": jws }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let decision = answer(
+        client
+            .post(format!("{}/v1/sessions/{}/attestation", s.url, s.id))
+            .bearer_auth(&s.token)
+            .json(&json!({ "token": jws })),
+    )
+    .await?;
     Ok(decision["outcome"] == "approved")
 }
 
@@ -278,48 +273,17 @@ fn attestation(
     models: &std::collections::BTreeMap<String, String>,
     s: &Started,
 ) -> Result<String, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: args.audience.clone(),
-        iat: now,
-        exp: now + 120,
-        session: s.id.clone(),
-        nonce: s.nonce.clone(),
-        user: args.login.clone(),
-        action: RecoveryAction::ResetPassword,
-        decision: reclaim_protocol::DeviceVerdict::Verified,
-        reasons: Vec::new(),
-        results: vec![ResultScore {
-            name: "face_match".into(),
-            score: 0.8,
-            threshold: 0.5,
-            rule: "at_least".into(),
-            passed: true,
-        }],
-        models: models.clone(),
-        app_version: "reclaim-load".into(),
-        camera: Camera {
-            name: "kiosk camera".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: Default::default(),
-        evidence: Vec::new(),
-        document: Some(AttestedDocument {
-            kind: "td3".into(),
-            surname: args.surname.clone(),
-            given_names: args.given_names.clone(),
-            names_truncated: false,
-            birth_date: None,
-            expiry_date: None,
-            checks_passed: true,
-        }),
-        face_embedding: None,
-    };
+    // The claims of tests' devices, as this kiosk's load would sign them.
+    let mut claims = claims::verified(
+        &args.audience,
+        &s.id,
+        &s.nonce,
+        &args.login,
+        RecoveryAction::ResetPassword,
+    );
+    claims.models = models.clone();
+    claims.app_version = "reclaim-load".into();
+    claims.camera.name = "kiosk camera".into();
+    claims.document = Some(claims::document("td3", &args.surname, &args.given_names));
     sign_attestation(&claims, key).map_err(|e| e.to_string())
 }

@@ -224,22 +224,8 @@ pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError
             )),
         };
     }
-    audit::append(
-        &app.store,
-        &app.keys,
-        Entry {
-            kind: "reset_pending",
-            actor: "server",
-            subject: &format!("session:{}", grant.session_id),
-            detail: serde_json::json!({
-                "action": grant.action.as_str(),
-                "user": grant.user_ref,
-                "grant_sha256": grant.id,
-                "apply_after": scheduled.then_some(grant.apply_after),
-            }),
-        },
-    )
-    .await?;
+    let when = serde_json::json!({ "apply_after": scheduled.then_some(grant.apply_after) });
+    audit_grant(app, &grant, "reset_pending", "server", when).await?;
     if scheduled {
         return Ok(scheduled_response(&grant));
     }
@@ -393,17 +379,8 @@ async fn apply_leased(
         }
         Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
             store::resets::back_to_issued(&app.store, &grant.id).await?;
-            audit::append(
-                &app.store,
-                &app.keys,
-                Entry {
-                    kind: "reset_refused",
-                    actor: "directory",
-                    subject: &format!("session:{}", grant.session_id),
-                    detail: serde_json::json!({ "code": e.code(), "user": grant.user_ref }),
-                },
-            )
-            .await?;
+            let why = serde_json::json!({ "code": e.code() });
+            audit_grant(app, grant, "reset_refused", "directory", why).await?;
             app.metrics.reset("refused");
             Ok(Resumed::Refused(e))
         }
@@ -475,27 +452,15 @@ async fn fail(
         directory_failures = grant.directory_failures,
         "reset failed for good; not retried"
     );
-    audit::append(
-        &app.store,
-        &app.keys,
-        Entry {
-            kind: "reset_failed",
-            actor: "directory",
-            subject: &format!("session:{}", grant.session_id),
-            detail: serde_json::json!({
-                "action": grant.action.as_str(),
-                "user": grant.user_ref,
-                "grant_sha256": grant.id,
-                "code": code,
-                "directory_code": error.code(),
-                "directory_failures": grant.directory_failures,
-                // After an attempt that may have reached the directory, whether the
-                // change took effect is not known.
-                "outcome_unknown": outcome_unknown,
-            }),
-        },
-    )
-    .await?;
+    let why = serde_json::json!({
+        "code": code,
+        "directory_code": error.code(),
+        "directory_failures": grant.directory_failures,
+        // After an attempt that may have reached the directory, whether the change took
+        // effect is not known.
+        "outcome_unknown": outcome_unknown,
+    });
+    audit_grant(app, grant, "reset_failed", "directory", why).await?;
     Ok(())
 }
 
@@ -545,23 +510,41 @@ async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
     if !store::resets::complete(&app.store, grant, now()).await? {
         return Ok(());
     }
+    let enrolled = serde_json::json!({ "template_enrolled": grant.template_sealed.is_some() });
+    audit_grant(app, grant, "reset_completed", "server", enrolled).await?;
+    app.metrics.reset("completed");
+    Ok(())
+}
+
+/// Appends `kind`, done by `actor` to `grant`'s session, to the audit chain: what was to be
+/// changed for whom, the grant's digest (never the grant), and `more` (an object's fields).
+async fn audit_grant(
+    app: &App,
+    grant: &Grant,
+    kind: &str,
+    actor: &str,
+    more: serde_json::Value,
+) -> Result<(), StoreError> {
+    let mut detail = serde_json::json!({
+        "action": grant.action.as_str(),
+        "user": grant.user_ref,
+        "grant_sha256": grant.id,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (detail.as_object_mut(), more) {
+        all.extend(more);
+    }
+    let subject = format!("session:{}", grant.session_id);
     audit::append(
         &app.store,
         &app.keys,
         Entry {
-            kind: "reset_completed",
-            actor: "server",
-            subject: &format!("session:{}", grant.session_id),
-            detail: serde_json::json!({
-                "action": grant.action.as_str(),
-                "user": grant.user_ref,
-                "grant_sha256": grant.id,
-                "template_enrolled": grant.template_sealed.is_some(),
-            }),
+            kind,
+            actor,
+            subject: &subject,
+            detail,
         },
     )
     .await?;
-    app.metrics.reset("completed");
     Ok(())
 }
 
