@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::{free_port, kill_and_wait, run, secret, spawn_server, wait_for, TempDir};
+use crate::{await_server, free_port, kill_and_wait, run, secret, spawn_server, succeeds, TempDir};
 
 /// A user to create in `ou=people`.
 #[derive(Debug, Clone)]
@@ -170,34 +170,20 @@ impl Slapd {
         let log = self.dir.path().join("slapd.log");
         let mut child = spawn_server(cmd, &log).map_err(|e| format!("slapd: {e}"))?;
         let url = self.url();
-        let ready = wait_for(Duration::from_secs(10), || {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            Command::new("ldapsearch")
-                .args([
-                    "-x",
-                    "-H",
-                    &url,
-                    "-b",
-                    "",
-                    "-s",
-                    "base",
-                    "-o",
-                    "nettimeout=1",
-                ])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
-        if !ready || exited {
-            kill_and_wait(&mut child);
-            return Err(format!(
-                "slapd did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ));
-        }
+        await_server(&mut child, &log, Duration::from_secs(10), || {
+            succeeds(Command::new("ldapsearch").args([
+                "-x",
+                "-H",
+                &url,
+                "-b",
+                "",
+                "-s",
+                "base",
+                "-o",
+                "nettimeout=1",
+            ]))
+        })
+        .map_err(|log| format!("slapd did not start: {log}"))?;
         self.child = Some(child);
         Ok(())
     }
