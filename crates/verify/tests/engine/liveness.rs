@@ -10,20 +10,14 @@ use reclaim_verify::liveness::{
     evaluate, observe_all, Action, LivenessPolicy, LivenessReason, LivenessReport, TimedFrame,
 };
 
-use crate::{data, engine};
+use crate::{engine, face_photo, the_face};
 
 /// The challenge most tests use; the backend draws one per session.
 pub(crate) const CHALLENGE: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 
 fn head(name: &str) -> HeadModel {
-    let photo = image::open(data(&format!("faces/{name}.jpg")))
-        .expect("opens")
-        .into_rgb8();
-    let face = engine()
-        .analyze(&photo)
-        .expect("analyses")
-        .face
-        .expect("a face");
+    let photo = face_photo(name);
+    let face = the_face(&photo);
     HeadModel::new(&photo, face.landmarks, face.bbox).expect("a head model")
 }
 
@@ -32,7 +26,7 @@ pub(crate) fn ardern() -> &'static HeadModel {
     MODEL.get_or_init(|| head("ardern-1"))
 }
 
-fn hopper() -> &'static HeadModel {
+pub(crate) fn hopper() -> &'static HeadModel {
     static MODEL: OnceLock<HeadModel> = OnceLock::new();
     MODEL.get_or_init(|| head("hopper-1"))
 }
