@@ -213,7 +213,6 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> bool {
             key.verify(scheme, &digest, signature).is_ok()
         }
         OID_EC => {
-            use p256::ecdsa::signature::Verifier;
             let curve = spki
                 .algorithm
                 .parameters
@@ -221,27 +220,32 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> bool {
                 .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
                 .map(|o| o.to_string());
             match (curve.as_deref(), alg.as_str()) {
-                (Some(OID_P256), OID_ECDSA_SHA256) => {
-                    let (Ok(key), Ok(sig)) = (
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes),
-                        p256::ecdsa::Signature::from_der(signature),
-                    ) else {
-                        return false;
-                    };
-                    key.verify(&tbs, &sig).is_ok()
-                }
-                (Some(OID_P384), OID_ECDSA_SHA384) => {
-                    let (Ok(key), Ok(sig)) = (
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes),
-                        p384::ecdsa::Signature::from_der(signature),
-                    ) else {
-                        return false;
-                    };
-                    key.verify(&tbs, &sig).is_ok()
-                }
+                (Some(OID_P256), OID_ECDSA_SHA256) => verifies(
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).ok(),
+                    p256::ecdsa::Signature::from_der(signature).ok(),
+                    &tbs,
+                ),
+                (Some(OID_P384), OID_ECDSA_SHA384) => verifies(
+                    p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).ok(),
+                    p384::ecdsa::Signature::from_der(signature).ok(),
+                    &tbs,
+                ),
                 _ => false,
             }
         }
+        _ => false,
+    }
+}
+
+/// Whether `signature` over `message` verifies with `key`; false when either did not
+/// decode.
+fn verifies<K: p256::ecdsa::signature::Verifier<S>, S>(
+    key: Option<K>,
+    signature: Option<S>,
+    message: &[u8],
+) -> bool {
+    match (key, signature) {
+        (Some(key), Some(signature)) => key.verify(message, &signature).is_ok(),
         _ => false,
     }
 }
