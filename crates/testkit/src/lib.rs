@@ -236,6 +236,13 @@ pub(crate) fn kill_and_wait(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Kills and reaps the server in `slot` if one runs, leaving the slot empty.
+pub(crate) fn stop_server(slot: &mut Option<Child>) {
+    if let Some(mut c) = slot.take() {
+        kill_and_wait(&mut c);
+    }
+}
+
 /// Runs `program` as the `postgres` system user when we are root (initdb refuses to run
 /// as root), directly otherwise.
 pub(crate) fn as_user(user: &str, program: &Path) -> Command {

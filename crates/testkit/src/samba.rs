@@ -19,7 +19,7 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{await_server, kill_and_wait, run, secret, spawn_server, succeeds, TempDir};
+use crate::{await_server, run, secret, spawn_server, stop_server, succeeds, TempDir};
 
 /// A domain user created for tests.
 #[derive(Debug, Clone)]
@@ -181,9 +181,7 @@ impl SambaDc {
 
     /// Kills the DC (data kept).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_and_wait(&mut c);
-        }
+        stop_server(&mut self.child);
     }
 
     /// Starts a stopped DC again.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::{await_server, free_port, kill_and_wait, spawn_server, TempDir};
+use crate::{await_server, free_port, spawn_server, stop_server, TempDir};
 
 /// A running `aiosmtpd`. Killed on drop.
 #[derive(Debug)]
@@ -199,9 +199,7 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_and_wait(&mut c);
-        }
+        stop_server(&mut self.child);
     }
 }
 
