@@ -125,12 +125,7 @@ fn check_holds_ek(cert: &Certificate, ek: &EccPublic) -> Result<(), TpmError> {
     if spki.algorithm.oid.to_string() != OID_EC {
         return Err(other());
     }
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
+    let curve = named_curve(spki.algorithm.parameters.as_ref());
     let want = match ek.curve {
         Curve::P256 => OID_P256,
         Curve::P384 => OID_P384,
@@ -213,12 +208,7 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> bool {
             key.verify(scheme, &digest, signature).is_ok()
         }
         OID_EC => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-                .map(|o| o.to_string());
+            let curve = named_curve(spki.algorithm.parameters.as_ref());
             match (curve.as_deref(), alg.as_str()) {
                 (Some(OID_P256), OID_ECDSA_SHA256) => verifies(
                     p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).ok(),
@@ -235,6 +225,13 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> bool {
         }
         _ => false,
     }
+}
+
+/// The OID of the named curve an EC key's algorithm parameters hold, if they hold one.
+fn named_curve(parameters: Option<&der::Any>) -> Option<String> {
+    parameters
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string())
 }
 
 /// Whether `signature` over `message` verifies with `key`; false when either did not
