@@ -6,7 +6,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use reclaim_verify::{load_image_bytes, EngineOptions, FaceEngine, ImageLimits};
+use reclaim_fuzz::IMAGE_LIMITS;
+use reclaim_verify::{load_image_bytes, EngineOptions, FaceEngine};
 
 fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
@@ -17,12 +18,7 @@ fn engine() -> &'static FaceEngine {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let limits = ImageLimits {
-        max_file_bytes: 1 << 20,
-        max_pixels: 1 << 20,
-        max_side: 4096,
-    };
-    if let Ok(image) = load_image_bytes(data, &limits) {
+    if let Ok(image) = load_image_bytes(data, &IMAGE_LIMITS) {
         if let Ok(analysis) = engine().analyze(&image.rgb) {
             assert!(analysis.faces_found > 0 || analysis.face.is_none());
             if let Some(q) = &analysis.quality {

@@ -3,19 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use reclaim_fuzz::IMAGE_LIMITS;
 use reclaim_verify::face::FaceDetector;
-use reclaim_verify::{load_image_bytes, ImageLimits};
+use reclaim_verify::load_image_bytes;
 
 fuzz_target!(|data: &[u8]| {
-    // Small limits keep each run fast; the limit logic is the same at any size.
-    let limits = ImageLimits {
-        max_file_bytes: 1 << 20,
-        max_pixels: 1 << 20,
-        max_side: 4096,
-    };
-    if let Ok(image) = load_image_bytes(data, &limits) {
+    if let Ok(image) = load_image_bytes(data, &IMAGE_LIMITS) {
         let (w, h) = image.rgb.dimensions();
-        assert!(w > 0 && h > 0 && u64::from(w) * u64::from(h) <= limits.max_pixels);
+        assert!(w > 0 && h > 0 && u64::from(w) * u64::from(h) <= IMAGE_LIMITS.max_pixels);
         let (tensor, scale) = FaceDetector::model_input(&image.rgb, 320);
         assert_eq!(tensor.len(), 3 * 320 * 320);
         assert!(scale > 0.0 && scale <= 1.0);

@@ -101,6 +101,30 @@ impl std::fmt::Debug for LdapConfig {
 }
 
 impl LdapConfig {
+    /// The settings every directory needs, with the optional ones at their defaults (as a
+    /// configuration file naming only these five gives them).
+    pub fn new(
+        url: impl Into<String>,
+        flavour: LdapFlavour,
+        bind_dn: impl Into<String>,
+        bind_password: impl Into<String>,
+        base_dn: impl Into<String>,
+    ) -> LdapConfig {
+        LdapConfig {
+            url: url.into(),
+            flavour,
+            bind_dn: bind_dn.into(),
+            bind_password: bind_password.into(),
+            base_dn: base_dn.into(),
+            login_attributes: None,
+            user_object_class: None,
+            birth_date_attribute: None,
+            ca_file: None,
+            starttls: false,
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+
     /// Checks the configuration without touching the network.
     pub fn validate(&self) -> Result<(), DirectoryError> {
         let bad = |m: String| Err(DirectoryError::Config(m));

@@ -31,6 +31,21 @@ pub struct DirectoryUser {
     pub birth_date: Option<String>,
 }
 
+impl DirectoryUser {
+    /// An account known by its reference and login only, none of the optional attributes.
+    pub fn new(id: impl Into<String>, username: impl Into<String>) -> DirectoryUser {
+        DirectoryUser {
+            id: id.into(),
+            username: username.into(),
+            email: None,
+            display_name: None,
+            given_name: None,
+            surname: None,
+            birth_date: None,
+        }
+    }
+}
+
 /// Why the directory refused a new password, in terms a user can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -307,6 +307,75 @@ fn sheet_motion(
     Ok((sheet, motion))
 }
 
+/// A sheet (a print or a screen) held up to the camera, before anything is drawn on it.
+struct HeldSheet {
+    /// Whether its frame (a print's white margin, a screen's bezel) is in view.
+    framed: bool,
+    sheet: Sheet,
+    motion: Motion,
+    /// The room behind it.
+    background: RgbImage,
+}
+
+/// What a print and a screen start from: the photo checked; the sheet's frame in view
+/// with the chance `framed_chance`, the sheet then drawn at a scale within `framed_scale`,
+/// otherwise within `frameless_scale` (larger than the frame); its motion
+/// ([`sheet_motion`]) and the room behind it.
+fn held_sheet(
+    photo: &RgbImage,
+    actions: &[Action],
+    fps: f32,
+    framed_chance: f32,
+    framed_scale: [f32; 2],
+    frameless_scale: [f32; 2],
+    rng: &mut Rng,
+) -> Result<HeldSheet, FacegenError> {
+    check_photo(photo)?;
+    let framed = rng.unit() < framed_chance;
+    let [lo, hi] = if framed {
+        framed_scale
+    } else {
+        frameless_scale
+    };
+    let fill = f64::from(rng.range(lo, hi));
+    let (sheet, motion) = sheet_motion(photo, actions, fps, fill, rng)?;
+    let (w, h) = photo.dimensions();
+    let background = room_background(w, h, rng);
+    Ok(HeldSheet {
+        framed,
+        sheet,
+        motion,
+        background,
+    })
+}
+
+/// Films the sheet along `motion`: `scene_at(sheet, pose)` draws the room with the sheet
+/// at one pose and says how much of each pixel is sheet; `camera` adds the blur of the
+/// sheet's move since the previous frame, noise and JPEG.
+fn film_sheet(
+    sheet: Sheet,
+    motion: Motion,
+    camera: &Camera,
+    rng: &mut Rng,
+    mut scene_at: impl FnMut(&Sheet, &Pose) -> (RgbImage, Vec<f32>),
+) -> SheetSequence {
+    let mut frames = Vec::with_capacity(motion.poses.len());
+    for (i, (pose, &timestamp_ms)) in motion.poses.iter().zip(&motion.timestamps_ms).enumerate() {
+        let (scene, coverage) = scene_at(&sheet, pose);
+        let moved = sheet_shift(&sheet, i.checked_sub(1).map(|j| &motion.poses[j]), pose);
+        let image = camera.shoot(&scene, moved, Some(&coverage), rng);
+        frames.push(Frame {
+            image,
+            timestamp_ms,
+        });
+    }
+    SheetSequence {
+        frames,
+        sheet,
+        poses: motion.poses,
+    }
+}
+
 /// How far the face region of the sheet moved since the previous frame (for blur).
 fn sheet_shift(sheet: &Sheet, prev: Option<&Pose>, pose: &Pose) -> [f32; 2] {
     let p = [sheet.photo_size[0] * 0.5, sheet.photo_size[1] * 0.4];
@@ -340,16 +409,13 @@ pub fn flat_print_with_geometry(
     fps: f32,
     rng: &mut Rng,
 ) -> Result<SheetSequence, FacegenError> {
-    check_photo(photo)?;
-    let bordered = rng.unit() < 0.5;
-    let fill = if bordered {
-        f64::from(rng.range(0.7, 0.85))
-    } else {
-        f64::from(rng.range(1.1, 1.3))
-    };
-    let (sheet, motion) = sheet_motion(photo, actions, fps, fill, rng)?;
+    let HeldSheet {
+        framed: bordered,
+        sheet,
+        motion,
+        background,
+    } = held_sheet(photo, actions, fps, 0.5, [0.7, 0.85], [1.1, 1.3], rng)?;
     let (w, h) = photo.dimensions();
-    let background = room_background(w, h, rng);
     let margin = if bordered {
         f64::from(w) * f64::from(rng.range(0.06, 0.12))
     } else {
@@ -385,11 +451,10 @@ pub fn flat_print_with_geometry(
     let glare_radius = f64::from(rng.range(0.1, 0.25)) * f64::from(w);
     let glare = rng.range(0.15, 0.45);
     let camera = Camera::webcam(rng);
-    let mut frames = Vec::with_capacity(motion.poses.len());
-    for (i, (pose, &timestamp_ms)) in motion.poses.iter().zip(&motion.timestamps_ms).enumerate() {
+    Ok(film_sheet(sheet, motion, &camera, rng, |sheet, pose| {
         // Matte paper: a little darker as it turns away from the lamp near the camera.
         let shade = (0.8 + 0.2 * sheet.facing(pose)) as f32;
-        let (mut scene, coverage) = draw_sheet(&background, &sheet, pose, extent, 1, |u, v| {
+        let (mut scene, coverage) = draw_sheet(&background, sheet, pose, extent, 1, |u, v| {
             print(u, v).map(|c| c.map(|x| x * shade))
         });
         let centre = [
@@ -397,18 +462,8 @@ pub fn flat_print_with_geometry(
             glare_at[1] + 4.0 * f64::from(pose.pitch_deg),
         ];
         add_glare(&mut scene, &coverage, centre, glare_radius, glare);
-        let moved = sheet_shift(&sheet, i.checked_sub(1).map(|j| &motion.poses[j]), pose);
-        let image = camera.shoot(&scene, moved, Some(&coverage), rng);
-        frames.push(Frame {
-            image,
-            timestamp_ms,
-        });
-    }
-    Ok(SheetSequence {
-        frames,
-        sheet,
-        poses: motion.poses,
-    })
+        (scene, coverage)
+    }))
 }
 
 /// The photo shown on a phone or monitor held in front of the camera and turned to mimic
@@ -435,16 +490,15 @@ pub fn screen_with_geometry(
     fps: f32,
     rng: &mut Rng,
 ) -> Result<SheetSequence, FacegenError> {
-    check_photo(photo)?;
-    let bezel_in_view = rng.unit() < 0.7;
-    let fill = if bezel_in_view {
-        f64::from(rng.range(0.75, 0.9))
-    } else {
-        f64::from(rng.range(1.05, 1.25))
-    };
-    let (sheet, motion) = sheet_motion(photo, actions, fps, fill, rng)?;
+    // Whether the bezel is in view changes only how large the screen is drawn: the bezel
+    // is drawn either way, off the frame when the screen fills it.
+    let HeldSheet {
+        sheet,
+        motion,
+        background,
+        ..
+    } = held_sheet(photo, actions, fps, 0.7, [0.75, 0.9], [1.05, 1.25], rng)?;
     let (w, h) = photo.dimensions();
-    let background = room_background(w, h, rng);
     let bezel = f64::from(w) * f64::from(rng.range(0.05, 0.09));
     let bezel_grey = rng.range(12.0, 30.0);
     // Screen pixels in photo pixels: 2-4 camera pixels each at rest.
@@ -498,10 +552,9 @@ pub fn screen_with_geometry(
     let band_width = f64::from(rng.range(0.1, 0.25)) * f64::from(w);
     let band = rng.range(0.08, 0.2);
     let camera = Camera::webcam(rng);
-    let mut frames = Vec::with_capacity(motion.poses.len());
-    for (i, (pose, &timestamp_ms)) in motion.poses.iter().zip(&motion.timestamps_ms).enumerate() {
+    Ok(film_sheet(sheet, motion, &camera, rng, |sheet, pose| {
         let washout = (1.2 * (1.0 - sheet.facing(pose))).clamp(0.0, 0.5) as f32;
-        let (mut scene, coverage) = draw_sheet(&background, &sheet, pose, extent, 3, |u, v| {
+        let (mut scene, coverage) = draw_sheet(&background, sheet, pose, extent, 3, |u, v| {
             glass(u, v, washout)
         });
         // A reflection on the glass: a diagonal bright band that slides as it turns.
@@ -516,18 +569,8 @@ pub fn screen_with_geometry(
             px.0 =
                 px.0.map(|v| (f32::from(v) + (255.0 - f32::from(v)) * a).round() as u8);
         }
-        let moved = sheet_shift(&sheet, i.checked_sub(1).map(|j| &motion.poses[j]), pose);
-        let image = camera.shoot(&scene, moved, Some(&coverage), rng);
-        frames.push(Frame {
-            image,
-            timestamp_ms,
-        });
-    }
-    Ok(SheetSequence {
-        frames,
-        sheet,
-        poses: motion.poses,
-    })
+        (scene, coverage)
+    }))
 }
 
 /// The frames of an earlier (genuine) recording, unchanged: the engine's tests present

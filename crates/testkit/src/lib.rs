@@ -131,6 +131,32 @@ pub(crate) fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool
     }
 }
 
+/// Waits up to `limit` for a just-spawned server to answer `probe`. A server that exits
+/// first, or never answers, is killed and reaped, and the error is its log (whose last
+/// lines usually say why), for the caller to put in its own message.
+pub(crate) fn await_server(
+    child: &mut Child,
+    log: &Path,
+    limit: Duration,
+    mut probe: impl FnMut() -> bool,
+) -> Result<(), String> {
+    // An exited server ends the wait at once: polling it for the rest of `limit` would
+    // only delay the error.
+    let ready = wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))) || probe());
+    let exited = matches!(child.try_wait(), Ok(Some(_)));
+    if !ready || exited {
+        kill_and_wait(child);
+        return Err(std::fs::read_to_string(log).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Whether `cmd` runs and exits successfully (a readiness probe: why it failed does not
+/// matter while the server is still coming up).
+pub(crate) fn succeeds(cmd: &mut Command) -> bool {
+    cmd.output().map(|o| o.status.success()).unwrap_or(false)
+}
+
 type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 
 /// Spawns a long-running server so that it dies with the test process.
@@ -208,6 +234,13 @@ pub(crate) fn spawn_server_fed(
 pub(crate) fn kill_and_wait(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Kills and reaps the server in `slot` if one runs, leaving the slot empty.
+pub(crate) fn stop_server(slot: &mut Option<Child>) {
+    if let Some(mut c) = slot.take() {
+        kill_and_wait(&mut c);
+    }
 }
 
 /// Runs `program` as the `postgres` system user when we are root (initdb refuses to run

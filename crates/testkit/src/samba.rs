@@ -19,7 +19,7 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{kill_and_wait, run, secret, spawn_server, wait_for, TempDir};
+use crate::{await_server, run, secret, spawn_server, stop_server, succeeds, TempDir};
 
 /// A domain user created for tests.
 #[derive(Debug, Clone)]
@@ -181,9 +181,7 @@ impl SambaDc {
 
     /// Kills the DC (data kept).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_and_wait(&mut c);
-        }
+        stop_server(&mut self.child);
     }
 
     /// Starts a stopped DC again.
@@ -201,26 +199,15 @@ impl SambaDc {
         let base = BASE_DN;
         // Samba has no WhoAmI: a bind followed by a base search proves the service
         // account can authenticate over LDAPS.
-        let ready = wait_for(Duration::from_secs(60), || {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            Command::new("ldapsearch")
-                .env("LDAPTLS_CACERT", &ca)
-                .args(["-x", "-H", "ldaps://127.0.0.1:636", "-o", "nettimeout=2"])
-                .args(["-D", &dn, "-w", &pw, "-b", base, "-s", "base", "dn"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
-        if !ready || exited {
-            kill_and_wait(&mut child);
-            return Err(format!(
-                "samba did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ));
-        }
+        await_server(&mut child, &log, Duration::from_secs(60), || {
+            succeeds(
+                Command::new("ldapsearch")
+                    .env("LDAPTLS_CACERT", &ca)
+                    .args(["-x", "-H", "ldaps://127.0.0.1:636", "-o", "nettimeout=2"])
+                    .args(["-D", &dn, "-w", &pw, "-b", base, "-s", "base", "dn"]),
+            )
+        })
+        .map_err(|log| format!("samba did not start: {log}"))?;
         self.child = Some(child);
         Ok(())
     }

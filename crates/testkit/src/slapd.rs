@@ -4,11 +4,11 @@
 //! checked, history of 5, lockout after 3 failed binds until an administrator unlocks).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::{free_port, kill_and_wait, run, secret, spawn_server, wait_for, TempDir};
+use crate::{await_server, free_port, run, secret, spawn_server, stop_server, succeeds, TempDir};
 
 /// A user to create in `ou=people`.
 #[derive(Debug, Clone)]
@@ -64,21 +64,11 @@ impl Slapd {
         let config = config_ldif(dir.path(), &hash(&admin_password)?);
         let config_file = dir.path().join("config.ldif");
         std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
-        run(Command::new("slapadd")
-            .arg("-n0")
-            .arg("-F")
-            .arg(&config_dir)
-            .arg("-l")
-            .arg(&config_file))?;
+        slapadd(0, &config_dir, &config_file)?;
         let data = data_ldif(seed, &hash(&service_password)?)?;
         let data_file = dir.path().join("data.ldif");
         std::fs::write(&data_file, data).map_err(|e| e.to_string())?;
-        run(Command::new("slapadd")
-            .arg("-n1")
-            .arg("-F")
-            .arg(&config_dir)
-            .arg("-l")
-            .arg(&data_file))?;
+        slapadd(1, &config_dir, &data_file)?;
         let mut slapd = Slapd {
             child: None,
             port: 0,
@@ -150,9 +140,7 @@ impl Slapd {
 
     /// Kills slapd (data is kept); connections fail from now on.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_and_wait(&mut c);
-        }
+        stop_server(&mut self.child);
     }
 
     /// Starts a stopped slapd again on the same port.
@@ -170,34 +158,20 @@ impl Slapd {
         let log = self.dir.path().join("slapd.log");
         let mut child = spawn_server(cmd, &log).map_err(|e| format!("slapd: {e}"))?;
         let url = self.url();
-        let ready = wait_for(Duration::from_secs(10), || {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            Command::new("ldapsearch")
-                .args([
-                    "-x",
-                    "-H",
-                    &url,
-                    "-b",
-                    "",
-                    "-s",
-                    "base",
-                    "-o",
-                    "nettimeout=1",
-                ])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
-        if !ready || exited {
-            kill_and_wait(&mut child);
-            return Err(format!(
-                "slapd did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ));
-        }
+        await_server(&mut child, &log, Duration::from_secs(10), || {
+            succeeds(Command::new("ldapsearch").args([
+                "-x",
+                "-H",
+                &url,
+                "-b",
+                "",
+                "-s",
+                "base",
+                "-o",
+                "nettimeout=1",
+            ]))
+        })
+        .map_err(|log| format!("slapd did not start: {log}"))?;
         self.child = Some(child);
         Ok(())
     }
@@ -206,6 +180,18 @@ impl Slapd {
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+}
+
+/// Loads the LDIF `file` into database `n` of the configuration in `config_dir`
+/// (0 is the configuration itself), before slapd runs.
+fn slapadd(n: u32, config_dir: &Path, file: &Path) -> Result<(), String> {
+    run(Command::new("slapadd")
+        .arg(format!("-n{n}"))
+        .arg("-F")
+        .arg(config_dir)
+        .arg("-l")
+        .arg(file))
+    .map(drop)
 }
 
 impl Drop for Slapd {

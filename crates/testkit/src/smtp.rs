@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::{free_port, kill_and_wait, spawn_server, wait_for, TempDir};
+use crate::{await_server, free_port, spawn_server, stop_server, TempDir};
 
 /// A running `aiosmtpd`. Killed on drop.
 #[derive(Debug)]
@@ -116,16 +116,10 @@ impl SmtpSink {
         let log = dir.path().join("aiosmtpd.log");
         let mut child = spawn_server(cmd, &log).map_err(|e| format!("python3: {e}"))?;
         // Ready in about 0.4 s.
-        let ready = wait_for(Duration::from_secs(15), || {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return true;
-            }
+        let ready = await_server(&mut child, &log, Duration::from_secs(15), || {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
-        if !ready || exited {
-            kill_and_wait(&mut child);
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Err(log) = ready {
             let hint = if log.contains("No module named aiosmtpd") {
                 " (install it: python3 -m pip install aiosmtpd==1.4.6, or run scripts/setup-debian)"
             } else {
@@ -205,9 +199,7 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_and_wait(&mut c);
-        }
+        stop_server(&mut self.child);
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::{free_port, kill_and_wait, run, spawn_server, wait_for, TempDir};
+use crate::{await_server, free_port, kill_and_wait, run, spawn_server, TempDir};
 
 /// Where swtpm's system-wide local CA lives (created on first use by `swtpm_setup`).
 pub const SYSTEM_LOCAL_CA_DIR: &str = "/var/lib/swtpm-localca";
@@ -122,20 +122,20 @@ impl Swtpm {
                 .arg("not-need-init,startup-clear");
             let log = dir.path().join("swtpm.log");
             let mut child = spawn_server(cmd, &log).map_err(|e| format!("swtpm: {e}"))?;
-            let ready = wait_for(Duration::from_secs(10), || {
-                matches!(child.try_wait(), Ok(Some(_)))
-                    || TcpStream::connect(("127.0.0.1", port)).is_ok()
+            let ready = await_server(&mut child, &log, Duration::from_secs(10), || {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
-            if ready && matches!(child.try_wait(), Ok(None)) {
-                return Ok(Swtpm {
-                    child,
-                    port,
-                    ca_certificates,
-                    dir,
-                });
+            match ready {
+                Ok(()) => {
+                    return Ok(Swtpm {
+                        child,
+                        port,
+                        ca_certificates,
+                        dir,
+                    })
+                }
+                Err(log) => last = log,
             }
-            kill_and_wait(&mut child);
-            last = std::fs::read_to_string(&log).unwrap_or_default();
         }
         Err(format!("swtpm did not start: {last}"))
     }

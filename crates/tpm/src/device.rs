@@ -436,23 +436,10 @@ impl Tpm {
         key_blob: &KeyBlob,
         digest: &[u8; 32],
     ) -> Result<[u8; 64], TpmError> {
-        let digest = Digest::try_from(digest.to_vec()).map_err(dev("the digest"))?;
-        // A null ticket: the key is not restricted, so the TPM need not have hashed the
-        // data itself.
-        let validation = HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
-            tag: TPM2_ST_HASHCHECK,
-            hierarchy: TPM2_RH_NULL,
-            digest: Default::default(),
-        })
-        .map_err(dev("the hashcheck ticket"))?;
+        let (digest, validation) = sign_input(digest)?;
         self.scoped(|ctx, handles| {
             let key = load_under_srk(ctx, key_blob, handles)?;
-            let signature = ctx
-                .execute_with_nullauth_session(|ctx| {
-                    ctx.sign(key, digest, SignatureScheme::Null, validation)
-                })
-                .map_err(dev("TPM2_Sign"))?;
-            let bytes = signature.marshall().map_err(dev("marshal signature"))?;
+            let bytes = sign(ctx, key, digest, validation)?;
             Ok(attest::parse_signature(&bytes)?.to_jws())
         })
     }
@@ -469,26 +456,45 @@ impl Tpm {
         let KeyParent::Ek(kind) = ak_blob.parent else {
             return Err(TpmError::Config("not an attestation key".into()));
         };
-        let digest = Digest::try_from(digest.to_vec()).map_err(dev("the digest"))?;
-        let validation = HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
-            tag: TPM2_ST_HASHCHECK,
-            hierarchy: TPM2_RH_NULL,
-            digest: Default::default(),
-        })
-        .map_err(dev("the hashcheck ticket"))?;
+        let (digest, validation) = sign_input(digest)?;
         self.scoped(|ctx, handles| {
             let ek = create_ek(ctx, kind, handles)?;
             let ak = ak::load_ak(ctx, ek, None, ak_blob.tss_private()?, ak_blob.tss_public()?)
                 .map_err(dev("loading the AK"))?;
             handles.push(ak.into());
-            let signature = ctx
-                .execute_with_nullauth_session(|ctx| {
-                    ctx.sign(ak, digest, SignatureScheme::Null, validation)
-                })
-                .map_err(dev("TPM2_Sign"))?;
-            signature.marshall().map_err(dev("marshal signature"))
+            sign(ctx, ak, digest, validation)
         })
     }
+}
+
+/// A SHA-256 `digest` for TPM2_Sign, with a null hashcheck ticket: the TPM did not hash
+/// the data itself. An unrestricted key signs such a digest; a restricted one (an AK)
+/// refuses when the data starts with TPM_GENERATED_VALUE.
+fn sign_input(digest: &[u8; 32]) -> Result<(Digest, HashcheckTicket), TpmError> {
+    let digest = Digest::try_from(digest.to_vec()).map_err(dev("the digest"))?;
+    let validation = HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
+        tag: TPM2_ST_HASHCHECK,
+        hierarchy: TPM2_RH_NULL,
+        digest: Default::default(),
+    })
+    .map_err(dev("the hashcheck ticket"))?;
+    Ok((digest, validation))
+}
+
+/// TPM2_Sign with `key` and the key's own scheme; the signature marshalled
+/// (TPMT_SIGNATURE).
+fn sign(
+    ctx: &mut Context,
+    key: KeyHandle,
+    digest: Digest,
+    validation: HashcheckTicket,
+) -> Result<Vec<u8>, TpmError> {
+    let signature = ctx
+        .execute_with_nullauth_session(|ctx| {
+            ctx.sign(key, digest, SignatureScheme::Null, validation)
+        })
+        .map_err(dev("TPM2_Sign"))?;
+    signature.marshall().map_err(dev("marshal signature"))
 }
 
 fn nv_defined(ctx: &mut Context, index: u32) -> bool {

@@ -2,12 +2,11 @@
 //! testkit with its own EK certificates) through the real TSS stack (tss-esapi, libtss2):
 //! the honest path, and each way a registration must be refused, by its error code.
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use reclaim_protocol::{
-    sign_attestation_with, verify_attestation, AttestationClaims, Camera, Expected, KeyAlgorithm,
-    PublicDeviceKey, RecoveryAction, PROTOCOL_VERSION,
+    sign_attestation_with, verify_attestation, AttestationClaims, Expected, KeyAlgorithm,
+    PublicDeviceKey, RecoveryAction,
 };
 use reclaim_testkit::swtpm::Swtpm;
 use reclaim_tpm::attest;
@@ -96,34 +95,15 @@ fn code<T: std::fmt::Debug>(r: Result<T, TpmError>) -> &'static str {
     }
 }
 
+/// What the device signs; the claims are not what these tests are about.
 fn claims() -> AttestationClaims {
-    let t = now();
-    AttestationClaims {
-        ver: PROTOCOL_VERSION,
-        iss: String::new(),
-        aud: "https://reclaim.example.com".into(),
-        iat: t,
-        exp: t + 60,
-        session: "ses_tpm".into(),
-        nonce: "nonce-tpm".into(),
-        user: "ada@example.com".into(),
-        action: RecoveryAction::ResetPassword,
-        decision: reclaim_protocol::DeviceVerdict::Verified,
-        reasons: Vec::new(),
-        results: Vec::new(),
-        models: BTreeMap::new(),
-        app_version: "0.1.0".into(),
-        camera: Camera {
-            name: "Integrated Camera".into(),
-            backend: "v4l2".into(),
-            virtual_device: false,
-            file_backed: false,
-        },
-        timings_ms: BTreeMap::new(),
-        evidence: Vec::new(),
-        document: None,
-        face_embedding: None,
-    }
+    reclaim_fixtures::claims::verified(
+        "https://reclaim.example.com",
+        "ses_tpm",
+        "nonce-tpm",
+        "ada@example.com",
+        RecoveryAction::ResetPassword,
+    )
 }
 
 mod honest {

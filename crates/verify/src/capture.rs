@@ -351,37 +351,12 @@ fn capture_bytes_exceeded(total: u64, limits: &CaptureLimits) -> CaptureError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image_input::tests::{encode, png_declaring};
     use image::{DynamicImage, ImageFormat, RgbImage};
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 9]));
-        crate::image_input::tests::encode(DynamicImage::ImageRgb8(image), ImageFormat::Png)
-    }
-
-    /// `bytes` (a PNG) with its header rewritten to declare `width` x `height`, its CRC
-    /// fixed so that only the size lies.
-    fn declaring(mut bytes: Vec<u8>, width: u32, height: u32) -> Vec<u8> {
-        assert_eq!(&bytes[12..16], b"IHDR");
-        bytes[16..20].copy_from_slice(&width.to_be_bytes());
-        bytes[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32(&bytes[12..29]);
-        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-        bytes
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
+        encode(DynamicImage::ImageRgb8(image), ImageFormat::Png)
     }
 
     fn real_jpeg() -> Vec<u8> {
@@ -433,7 +408,7 @@ mod tests {
             assert_eq!(err.code(), "image_too_large", "{w}x{h}");
         }
         // Declared by a header whose data is a 4x4 picture: refused without decoding.
-        let wide = declaring(png(4, 4), 3841, 10);
+        let wide = png_declaring(png(4, 4), 3841, 10);
         let ok = png(8, 8);
         let capture = CaptureBytes {
             selfies: vec![ok.as_slice(), wide.as_slice()],
@@ -444,7 +419,7 @@ mod tests {
         assert_eq!(err.piece, Piece::Selfie(1));
         assert!(err.to_string().contains("3840"), "{err}");
         // A square that fits the pixel count but not the box, as a header declares it.
-        let square = declaring(png(4, 4), 2800, 2800);
+        let square = png_declaring(png(4, 4), 2800, 2800);
         let capture = CaptureBytes {
             selfies: vec![ok.as_slice(), square.as_slice()],
             ..CaptureBytes::default()
@@ -467,7 +442,7 @@ mod tests {
     /// capture. (Headers only: the 8x8 data behind them is never decoded.)
     #[test]
     fn more_than_120_megapixels_together_are_refused() {
-        let frame = declaring(png(8, 8), 3840, 2160);
+        let frame = png_declaring(png(8, 8), 3840, 2160);
         assert!(check_capture(&frames(&frame, 14), &CAPTURE_LIMITS).is_ok());
         let err = refused(&frames(&frame, 15));
         assert_eq!(err.code(), "capture_too_large", "{err}");
@@ -477,8 +452,8 @@ mod tests {
     #[test]
     fn an_id_photo_over_50_megapixels_is_refused() {
         let frame = png(8, 8);
-        let fine = declaring(png(8, 8), 8000, 6000);
-        let big = declaring(png(8, 8), 8000, 6300);
+        let fine = png_declaring(png(8, 8), 8000, 6000);
+        let big = png_declaring(png(8, 8), 8000, 6300);
         let mut capture = CaptureBytes {
             id_front: Some(fine.as_slice()),
             id_back: None,
@@ -495,7 +470,7 @@ mod tests {
     /// whose decoding together would exceed it are refused before any is decoded.
     #[test]
     fn the_decoding_budget_covers_the_whole_capture() {
-        let frame = declaring(png(8, 8), 3840, 2160);
+        let frame = png_declaring(png(8, 8), 3840, 2160);
         let limits = CaptureLimits {
             decode_budget_bytes: 240 << 20,
             ..CAPTURE_LIMITS
@@ -508,7 +483,7 @@ mod tests {
         assert!(err.to_string().contains("MiB"), "{err}");
         // The default budget holds a capture at the other limits: two 48-megapixel ID
         // photos and fourteen 4K frames (116 megapixels).
-        let id = declaring(png(8, 8), 8000, 6000);
+        let id = png_declaring(png(8, 8), 8000, 6000);
         let capture = CaptureBytes {
             id_front: Some(id.as_slice()),
             id_back: Some(id.as_slice()),
@@ -522,12 +497,12 @@ mod tests {
     /// promises fewer is never decoded to more than it declared.
     #[test]
     fn a_header_that_lies_about_the_data_is_caught() {
-        let more = declaring(png(8, 8), 64, 64);
+        let more = png_declaring(png(8, 8), 64, 64);
         let err = decode_capture(&frames(&more, 2), &CAPTURE_LIMITS).unwrap_err();
         assert_eq!(err.code(), "image_corrupt", "{err}");
         assert_eq!(err.piece, Piece::Selfie(0));
 
-        let fewer = declaring(png(64, 64), 8, 8);
+        let fewer = png_declaring(png(64, 64), 8, 8);
         match decode_capture(&frames(&fewer, 1), &CAPTURE_LIMITS) {
             Ok(d) => assert_eq!(d.selfies[0].rgb.dimensions(), (8, 8)),
             Err(e) => assert_eq!(e.code(), "image_corrupt", "{e}"),

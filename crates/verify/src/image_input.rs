@@ -348,6 +348,19 @@ pub(crate) mod tests {
         out.into_inner()
     }
 
+    /// `bytes` (a PNG) with its header rewritten to declare `width` x `height`, its CRC
+    /// fixed so that only the size lies.
+    pub(crate) fn png_declaring(mut bytes: Vec<u8>, width: u32, height: u32) -> Vec<u8> {
+        // IHDR's data starts at byte 16: width then height, big-endian; its CRC covers the
+        // chunk type and data (bytes 12..29) and follows them.
+        assert_eq!(&bytes[12..16], b"IHDR");
+        bytes[16..20].copy_from_slice(&width.to_be_bytes());
+        bytes[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32fast::hash(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
     #[test]
     fn refuses_empty_input() {
         let err = load_image_bytes(&[], &ImageLimits::default()).unwrap_err();
@@ -473,12 +486,11 @@ pub(crate) mod tests {
     #[test]
     fn decompression_bomb_is_refused_from_the_header() {
         let img = ImageBuffer::from_fn(1, 1, |_, _| Rgb([1u8, 2, 3]));
-        let mut bytes = encode(DynamicImage::ImageRgb8(img), ImageFormat::Png);
-        // IHDR data starts at byte 16: width then height, big-endian; then fix the CRC.
-        bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
-        bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
-        let crc = crc32(&bytes[12..29]);
-        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        let bytes = png_declaring(
+            encode(DynamicImage::ImageRgb8(img), ImageFormat::Png),
+            100_000,
+            100_000,
+        );
         let err = load_image_bytes(&bytes, &ImageLimits::default()).unwrap_err();
         assert_eq!(err.code(), "image_too_large", "{err}");
     }
@@ -493,20 +505,5 @@ pub(crate) mod tests {
         };
         let err = load_image_bytes(&bytes, &limits).unwrap_err();
         assert_eq!(err.code(), "image_too_large");
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 }

@@ -274,6 +274,27 @@ pub fn build_plans(
     Ok(plans)
 }
 
+/// [`build_plans`] for a model run at one input shape only.
+pub fn build_plan(
+    id: ModelId,
+    proto: ModelProto,
+    input_shape: &[usize],
+    threads: usize,
+) -> Result<Plan> {
+    build_plans(id, proto, &[input_shape], threads)?
+        .pop()
+        .ok_or_else(|| VerifyError::ModelInvalid {
+            name: id.as_str().into(),
+            reason: "no plan was built".into(),
+        })
+}
+
+/// The NCHW shape of one square three-channel image `side` pixels wide: the input of the
+/// face and text detectors and of the face embedder.
+pub fn square_input(side: u32) -> [usize; 4] {
+    [1, 3, side as usize, side as usize]
+}
+
 /// Time spent in each kind of operator, averaged over runs (for `reclaim-lab bench --ops`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OpTime {

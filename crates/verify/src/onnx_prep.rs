@@ -203,14 +203,7 @@ fn integer_values(t: &TensorProto, len: usize) -> Result<Vec<i32>, PrepError> {
             ))
         }
     };
-    if values.len() != len {
-        return Err(format!(
-            "`{}` holds {} values, its shape says {len}",
-            t.name,
-            values.len()
-        ));
-    }
-    Ok(values)
+    of_length(t, values, len)
 }
 
 fn float_values(t: &TensorProto, len: usize) -> Result<Vec<f32>, PrepError> {
@@ -228,6 +221,11 @@ fn float_values(t: &TensorProto, len: usize) -> Result<Vec<f32>, PrepError> {
     } else {
         t.float_data.clone()
     };
+    of_length(t, values, len)
+}
+
+/// `values` read from `t`, if there are as many as its shape says.
+fn of_length<T>(t: &TensorProto, values: Vec<T>, len: usize) -> Result<Vec<T>, PrepError> {
     if values.len() != len {
         return Err(format!(
             "`{}` holds {} values, its shape says {len}",

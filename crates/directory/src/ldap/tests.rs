@@ -4,19 +4,13 @@
 use super::*;
 
 fn config(flavour: LdapFlavour, url: &str) -> LdapConfig {
-    LdapConfig {
-        url: url.into(),
+    LdapConfig::new(
+        url,
         flavour,
-        bind_dn: "cn=reclaim,ou=services,dc=example,dc=test".into(),
-        bind_password: "s3cret-service-password".into(),
-        base_dn: "dc=example,dc=test".into(),
-        login_attributes: None,
-        user_object_class: None,
-        birth_date_attribute: None,
-        ca_file: None,
-        starttls: false,
-        timeout_ms: 5000,
-    }
+        "cn=reclaim,ou=services,dc=example,dc=test",
+        "s3cret-service-password",
+        "dc=example,dc=test",
+    )
 }
 
 #[test]
@@ -112,6 +106,16 @@ fn deserializes_with_defaults_and_refuses_unknown_fields() {
     assert_eq!(c.flavour, LdapFlavour::ActiveDirectory);
     assert_eq!(c.timeout_ms, 5000);
     assert!(!c.starttls);
+    // `LdapConfig::new` promises the defaults a file naming only the required fields gets.
+    let new = LdapConfig::new(
+        "ldaps://dc.lab.test",
+        LdapFlavour::ActiveDirectory,
+        "CN=svc,DC=lab,DC=test",
+        "x",
+        "DC=lab,DC=test",
+    );
+    assert_eq!(format!("{new:?}"), format!("{c:?}"));
+    assert_eq!(new.bind_password, c.bind_password);
     assert!(serde_json::from_str::<LdapConfig>(
         r#"{"url":"ldap://x","flavour":"openldap","bind_dn":"a","bind_password":"b","base_dn":"c","tls_skip":true}"#
     )
@@ -157,15 +161,7 @@ fn reads_ad_diagnostics() {
 #[test]
 fn only_dns_under_the_base_are_touched() {
     let d = LdapDirectory::new(config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")).unwrap();
-    let user = |id: &str| DirectoryUser {
-        id: id.into(),
-        username: "anna".into(),
-        email: None,
-        display_name: None,
-        given_name: None,
-        surname: None,
-        birth_date: None,
-    };
+    let user = |id: &str| DirectoryUser::new(id, "anna");
     assert!(d
         .checked_dn(&user("uid=anna,ou=people,DC=Example, dc=test"))
         .is_ok());
@@ -195,15 +191,7 @@ fn birth_dates_are_normalized() {
 #[tokio::test]
 async fn reset_mfa_is_unsupported() {
     let d = LdapDirectory::new(config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")).unwrap();
-    let u = DirectoryUser {
-        id: "uid=a,dc=example,dc=test".into(),
-        username: "a".into(),
-        email: None,
-        display_name: None,
-        given_name: None,
-        surname: None,
-        birth_date: None,
-    };
+    let u = DirectoryUser::new("uid=a,dc=example,dc=test", "a");
     assert_eq!(
         d.reset_mfa(&u).await.map_err(|e| e.code().as_str()),
         Err("directory_action_unsupported")

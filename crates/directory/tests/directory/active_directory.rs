@@ -12,17 +12,14 @@ fn dc() -> &'static SambaDc {
 
 fn config(dc: &SambaDc) -> LdapConfig {
     LdapConfig {
-        url: dc.ldaps_url().into(),
-        flavour: LdapFlavour::ActiveDirectory,
-        bind_dn: dc.service_dn(),
-        bind_password: dc.service_password().into(),
-        base_dn: dc.base_dn().into(),
-        login_attributes: None,
-        user_object_class: None,
-        birth_date_attribute: None,
         ca_file: Some(dc.ca_file()),
-        starttls: false,
-        timeout_ms: 5000,
+        ..LdapConfig::new(
+            dc.ldaps_url(),
+            LdapFlavour::ActiveDirectory,
+            dc.service_dn(),
+            dc.service_password(),
+            dc.base_dn(),
+        )
     }
 }
 
@@ -119,19 +116,13 @@ async fn ad_wrong_service_password_is_a_configuration_error() {
 #[tokio::test]
 async fn ad_refuses_plain_ldap_in_validation() {
     // No DC needed: the configuration is refused before any connection.
-    let c = LdapConfig {
-        url: "ldap://127.0.0.1:389".into(),
-        flavour: LdapFlavour::ActiveDirectory,
-        bind_dn: "CN=svc-reclaim,CN=Users,DC=lab,DC=test".into(),
-        bind_password: "x".into(),
-        base_dn: "DC=lab,DC=test".into(),
-        login_attributes: None,
-        user_object_class: None,
-        birth_date_attribute: None,
-        ca_file: None,
-        starttls: false,
-        timeout_ms: 5000,
-    };
+    let c = LdapConfig::new(
+        "ldap://127.0.0.1:389",
+        LdapFlavour::ActiveDirectory,
+        "CN=svc-reclaim,CN=Users,DC=lab,DC=test",
+        "x",
+        "DC=lab,DC=test",
+    );
     assert_eq!(
         LdapDirectory::new(c)
             .map(|_| ())

@@ -20,18 +20,16 @@ fn start() -> Slapd {
 
 fn config(s: &Slapd) -> LdapConfig {
     LdapConfig {
-        url: s.url(),
-        flavour: LdapFlavour::OpenLdap,
-        bind_dn: s.service_dn(),
-        bind_password: s.service_password().into(),
-        // The service account can read only the people subtree, as it should.
-        base_dn: s.people_dn(),
-        login_attributes: None,
-        user_object_class: None,
         birth_date_attribute: Some(s.birth_date_attribute().into()),
-        ca_file: None,
-        starttls: false,
         timeout_ms: 3000,
+        ..LdapConfig::new(
+            s.url(),
+            LdapFlavour::OpenLdap,
+            s.service_dn(),
+            s.service_password(),
+            // The service account can read only the people subtree, as it should.
+            s.people_dn(),
+        )
     }
 }
 
@@ -207,15 +205,7 @@ async fn health_is_ok_and_unknown_accounts_are_not_found() {
     let s = start();
     let d = directory(&s);
     d.health().await.unwrap();
-    let ghost = DirectoryUser {
-        id: s.user_dn("ghost"),
-        username: "ghost".into(),
-        email: None,
-        display_name: None,
-        given_name: None,
-        surname: None,
-        birth_date: None,
-    };
+    let ghost = DirectoryUser::new(s.user_dn("ghost"), "ghost");
     assert_eq!(
         d.set_password(&ghost, "Ghostly-long-pass-1").await,
         Err(DirectoryError::UserNotFound)

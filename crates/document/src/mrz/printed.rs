@@ -146,6 +146,7 @@ fn names_printed(mrz: &Mrz, words: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mrz::tests::doubt;
     use crate::visual_zone::printed_words;
 
     fn today() -> Date {
@@ -160,12 +161,7 @@ mod tests {
             "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
         ];
         let mut mrz = parse_mrz(&lines, today()).expect("parses");
-        mrz.uncertain = vec![UncertainChar {
-            line: 1,
-            column,
-            read,
-            alternative,
-        }];
+        mrz.uncertain = vec![doubt(1, column, read, alternative)];
         mrz
     }
 
@@ -225,12 +221,7 @@ mod tests {
     #[test]
     fn a_look_alike_swap_stays_uncertain_and_too_many_doubts_are_not_tried() {
         let mut mrz = utopia_with_doubt('<', 'K', 14);
-        let swap = UncertainChar {
-            line: 2,
-            column: 2,
-            read: '8',
-            alternative: 'B',
-        };
+        let swap = doubt(2, 2, '8', 'B');
         mrz.uncertain.push(swap);
         mrz.corrections.push(Correction {
             line: 2,
@@ -245,12 +236,7 @@ mod tests {
 
         let mut many = utopia_with_doubt('<', 'K', 14);
         many.uncertain = (0..=MAX_NAME_DOUBTS)
-            .map(|k| UncertainChar {
-                line: 1,
-                column: 26 + k,
-                read: '<',
-                alternative: 'K',
-            })
+            .map(|k| doubt(1, 26 + k, '<', 'K'))
             .collect();
         assert!(settle_names_by_printed(&many, &printed, today()).is_none());
     }
@@ -262,12 +248,7 @@ mod tests {
     fn a_confident_misread_among_the_weaker_alternatives_is_set_right() {
         let mut mrz = utopia_with_doubt('<', 'K', 14);
         mrz.lines[0].replace_range(19..20, "K"); // ANNA<MARIA read ANNAKMARIA
-        mrz.name_alternatives = vec![UncertainChar {
-            line: 1,
-            column: 20,
-            read: 'K',
-            alternative: '<',
-        }];
+        mrz.name_alternatives = vec![doubt(1, 20, 'K', '<')];
         let printed = words(&["ERIKSSON", "ANNA MARIA"]);
         let settled = settle_names_by_printed(&mrz, &printed, today()).expect("settled");
         assert_eq!(settled.fields.given_names.as_deref(), Some("ANNA MARIA"));
@@ -287,21 +268,21 @@ mod tests {
             "DE<BRUIJNKKWILLEKEKLISELOTTEK<",
         ];
         let mut mrz = parse_mrz(&lines, today()).expect("parses");
-        let doubt = |column, read, alternative| UncertainChar {
-            line: 3,
-            column,
-            read,
-            alternative,
-        };
-        mrz.uncertain = vec![doubt(3, '<', 'K'), doubt(11, 'K', '<'), doubt(30, '<', 'K')];
+        // Every doubt here is in the names line.
+        let in_names = |column, read, alternative| doubt(3, column, read, alternative);
+        mrz.uncertain = vec![
+            in_names(3, '<', 'K'),
+            in_names(11, 'K', '<'),
+            in_names(30, '<', 'K'),
+        ];
         mrz.name_alternatives = vec![
-            doubt(29, 'K', '<'),
-            doubt(10, 'K', '<'),
-            doubt(3, '<', 'S'),
-            doubt(30, '<', 'L'),
-            doubt(19, 'K', '<'),
-            doubt(11, 'K', 'S'),
-            doubt(29, 'K', 'R'),
+            in_names(29, 'K', '<'),
+            in_names(10, 'K', '<'),
+            in_names(3, '<', 'S'),
+            in_names(30, '<', 'L'),
+            in_names(19, 'K', '<'),
+            in_names(11, 'K', 'S'),
+            in_names(29, 'K', 'R'),
         ];
         let printed = words(&[
             "DE BRUIJN",
@@ -318,12 +299,7 @@ mod tests {
     #[test]
     fn a_doubt_outside_the_names_stays_after_the_names_are_settled() {
         let mut mrz = utopia_with_doubt('<', 'K', 14);
-        let nationality = UncertainChar {
-            line: 2,
-            column: 12,
-            read: 'T',
-            alternative: '7',
-        };
+        let nationality = doubt(2, 12, 'T', '7');
         mrz.uncertain.push(nationality);
         let printed = words(&["ERIKSSON", "ANNA MARIA"]);
         let settled = settle_names_by_printed(&mrz, &printed, today()).expect("settled");
@@ -370,12 +346,7 @@ mod tests {
             "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
         ];
         let mut mrz = parse_mrz(&lines, today()).expect("parses");
-        mrz.uncertain = vec![UncertainChar {
-            line: 1,
-            column: 13,
-            read: '<',
-            alternative: 'K',
-        }];
+        mrz.uncertain = vec![doubt(1, 13, '<', 'K')];
         // The recognizer has no `Ü`: it reads the printed `MÜLLER` as `MULLER`.
         let settled = settle_names_by_printed(&mrz, &words(&["MULLER", "Anna"]), today());
         assert_eq!(

@@ -674,8 +674,7 @@ fn advance(choice: &mut [usize], uncertain: &[(Pos, &[(u8, f32)])]) -> bool {
 mod tests {
     use super::*;
     use crate::mrz::check_digit;
-    use crate::mrz::tests::{today, TD1, TD3};
-    use crate::mrz::UncertainChar;
+    use crate::mrz::tests::{doubt, today, TD1, TD3};
 
     /// Every position certain: the characters of `lines`, probability 1.
     fn certain(lines: &[&str]) -> Vec<Vec<Vec<(char, f32)>>> {
@@ -869,15 +868,7 @@ mod tests {
             offered: false,
         };
         assert_eq!(mrz.corrections, [swap]);
-        assert_eq!(
-            mrz.uncertain,
-            [UncertainChar {
-                line: 2,
-                column: 6,
-                read: '0',
-                alternative: 'O'
-            }]
-        );
+        assert_eq!(mrz.uncertain, [doubt(2, 6, '0', 'O')]);
         // Misread some other way (a 2 for the 8, nothing else offered), a swap elsewhere
         // in the number can satisfy the check digit by chance; before swaps were reported
         // this read as a valid `L89S902C3`-like number. Now it is never trusted.
@@ -1035,15 +1026,7 @@ mod tests {
         let mrz = resolve_mrz(&ocr, today()).unwrap();
         assert_eq!(mrz.lines, TD3);
         assert!(mrz.all_check_digits_valid());
-        assert_eq!(
-            mrz.uncertain,
-            [UncertainChar {
-                line: 2,
-                column: 8,
-                read: 'C',
-                alternative: 'M'
-            }]
-        );
+        assert_eq!(mrz.uncertain, [doubt(2, 8, 'C', 'M')]);
         // `M` first with `C` close behind verifies too, and is as much in doubt.
         set(&mut ocr, 2, 8, &[('M', 0.6), ('C', 0.35)]);
         let mrz = resolve_mrz(&ocr, today()).unwrap();
@@ -1092,20 +1075,7 @@ mod tests {
         assert_eq!(mrz.lines[2], "ERIKSSON<KANNA<MARIA<<<<<<<<<<");
         assert_eq!(
             mrz.uncertain,
-            [
-                UncertainChar {
-                    line: 3,
-                    column: 10,
-                    read: 'K',
-                    alternative: '<'
-                },
-                UncertainChar {
-                    line: 3,
-                    column: 15,
-                    read: '<',
-                    alternative: 'K'
-                },
-            ]
+            [doubt(3, 10, 'K', '<'), doubt(3, 15, '<', 'K'),]
         );
         // An alternative less than a quarter as likely is the recognizer's noise, not a
         // doubt; nor is anything in the fillers after the names' end.

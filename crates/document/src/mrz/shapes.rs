@@ -120,13 +120,9 @@ mod tests {
     use super::*;
     use crate::mrz::tests::{today, TD1};
 
+    /// A doubt in the names line.
     fn doubt(column: usize, read: char, alternative: char) -> UncertainChar {
-        UncertainChar {
-            line: 3,
-            column,
-            read,
-            alternative,
-        }
+        crate::mrz::tests::doubt(3, column, read, alternative)
     }
 
     /// The French residence permit's name line: fillers read as `K` and `C`, one of them

@@ -34,6 +34,16 @@ pub(crate) fn today() -> Date {
     date("2026-11-26")
 }
 
+/// A position in doubt (1-based line and column): `read`, with `alternative` offered.
+pub(crate) fn doubt(line: usize, column: usize, read: char, alternative: char) -> UncertainChar {
+    UncertainChar {
+        line,
+        column,
+        read,
+        alternative,
+    }
+}
+
 fn parse(lines: &[&str]) -> Mrz {
     parse_mrz(lines, today()).unwrap()
 }

@@ -179,20 +179,14 @@ pub(crate) fn kdf_a(
     context_v: &[u8],
     bits: usize,
 ) -> Vec<u8> {
-    let bytes = bits.div_ceil(8);
-    let mut out = Vec::with_capacity(bytes + hash.digest_len());
-    let mut counter: u32 = 0;
-    while out.len() < bytes {
-        counter += 1;
-        let mut input = counter.to_be_bytes().to_vec();
+    counter_mode(hash, bits, |counter| {
+        let mut input = counter.to_vec();
         input.extend_from_slice(label);
         input.extend_from_slice(context_u);
         input.extend_from_slice(context_v);
         input.extend_from_slice(&(bits as u32).to_be_bytes());
-        out.extend(hmac(hash, key, &input));
-    }
-    out.truncate(bytes);
-    out
+        hmac(hash, key, &input)
+    })
 }
 
 /// KDFe (Part 1, 11.4.10.3, the SP 800-56A concatenation KDF):
@@ -205,17 +199,25 @@ pub(crate) fn kdf_e(
     party_v: &[u8],
     bits: usize,
 ) -> Vec<u8> {
+    counter_mode(hash, bits, |counter| {
+        let mut input = counter.to_vec();
+        input.extend_from_slice(z);
+        input.extend_from_slice(label);
+        input.extend_from_slice(party_u);
+        input.extend_from_slice(party_v);
+        hash.digest(&input)
+    })
+}
+
+/// What both KDFs share: `block(i)` for the big-endian counter i = 1, 2, ..., concatenated
+/// until `bits` are had, and cut to them.
+fn counter_mode(hash: NameAlg, bits: usize, mut block: impl FnMut([u8; 4]) -> Vec<u8>) -> Vec<u8> {
     let bytes = bits.div_ceil(8);
     let mut out = Vec::with_capacity(bytes + hash.digest_len());
     let mut counter: u32 = 0;
     while out.len() < bytes {
         counter += 1;
-        let mut input = counter.to_be_bytes().to_vec();
-        input.extend_from_slice(z);
-        input.extend_from_slice(label);
-        input.extend_from_slice(party_u);
-        input.extend_from_slice(party_v);
-        out.extend(hash.digest(&input));
+        out.extend(block(counter.to_be_bytes()));
     }
     out.truncate(bytes);
     out

@@ -125,12 +125,7 @@ fn check_holds_ek(cert: &Certificate, ek: &EccPublic) -> Result<(), TpmError> {
     if spki.algorithm.oid.to_string() != OID_EC {
         return Err(other());
     }
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
+    let curve = named_curve(spki.algorithm.parameters.as_ref());
     let want = match ek.curve {
         Curve::P256 => OID_P256,
         Curve::P384 => OID_P384,
@@ -213,35 +208,41 @@ fn issued_by(child: &Certificate, parent: &Certificate) -> bool {
             key.verify(scheme, &digest, signature).is_ok()
         }
         OID_EC => {
-            use p256::ecdsa::signature::Verifier;
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-                .map(|o| o.to_string());
+            let curve = named_curve(spki.algorithm.parameters.as_ref());
             match (curve.as_deref(), alg.as_str()) {
-                (Some(OID_P256), OID_ECDSA_SHA256) => {
-                    let (Ok(key), Ok(sig)) = (
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes),
-                        p256::ecdsa::Signature::from_der(signature),
-                    ) else {
-                        return false;
-                    };
-                    key.verify(&tbs, &sig).is_ok()
-                }
-                (Some(OID_P384), OID_ECDSA_SHA384) => {
-                    let (Ok(key), Ok(sig)) = (
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes),
-                        p384::ecdsa::Signature::from_der(signature),
-                    ) else {
-                        return false;
-                    };
-                    key.verify(&tbs, &sig).is_ok()
-                }
+                (Some(OID_P256), OID_ECDSA_SHA256) => verifies(
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).ok(),
+                    p256::ecdsa::Signature::from_der(signature).ok(),
+                    &tbs,
+                ),
+                (Some(OID_P384), OID_ECDSA_SHA384) => verifies(
+                    p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).ok(),
+                    p384::ecdsa::Signature::from_der(signature).ok(),
+                    &tbs,
+                ),
                 _ => false,
             }
         }
+        _ => false,
+    }
+}
+
+/// The OID of the named curve an EC key's algorithm parameters hold, if they hold one.
+fn named_curve(parameters: Option<&der::Any>) -> Option<String> {
+    parameters
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string())
+}
+
+/// Whether `signature` over `message` verifies with `key`; false when either did not
+/// decode.
+fn verifies<K: p256::ecdsa::signature::Verifier<S>, S>(
+    key: Option<K>,
+    signature: Option<S>,
+    message: &[u8],
+) -> bool {
+    match (key, signature) {
+        (Some(key), Some(signature)) => key.verify(message, &signature).is_ok(),
         _ => false,
     }
 }

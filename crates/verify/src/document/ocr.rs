@@ -12,7 +12,7 @@ use image::RgbImage;
 
 use crate::document::text_lines::TextLine;
 use crate::error::{Result, VerifyError};
-use crate::models::{build_plans, run_plan, ModelId, Plan, VerifiedModel};
+use crate::models::{build_plan, run_plan, ModelId, Plan, VerifiedModel};
 
 /// The characters an MRZ may hold, in the order of the recognizer's first restricted
 /// classes (class 0 is the CTC blank, class `k` is the `k`-th character here).
@@ -48,13 +48,6 @@ const PRINTED_GAP: usize = 32;
 /// Per character of a line, the candidates with their probabilities, best first.
 pub type LineReading = Vec<Vec<(char, f32)>>;
 
-fn no_plan() -> VerifyError {
-    VerifyError::ModelInvalid {
-        name: ModelId::TextRecognizer.as_str().into(),
-        reason: "no plan was built".into(),
-    }
-}
-
 pub struct MrzRecognizer {
     /// The model prepared for one input 48x1600: an MRZ line, or several printed lines
     /// side by side.
@@ -69,8 +62,7 @@ impl MrzRecognizer {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
         let proto = model.into_prepared_proto()?;
         let shape: &[usize] = &[1, 3, LINE_HEIGHT, LINE_WIDTH];
-        let mut plans = build_plans(ModelId::TextRecognizer, proto, &[shape], threads)?;
-        let plan = plans.pop().ok_or_else(no_plan)?;
+        let plan = build_plan(ModelId::TextRecognizer, proto, shape, threads)?;
         Ok(MrzRecognizer {
             plan,
             alphabet: MRZ_ALPHABET.chars().collect(),

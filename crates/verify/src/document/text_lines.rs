@@ -6,7 +6,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::models::{build_plans, run_plan, ModelId, Plan, VerifiedModel};
+use crate::models::{build_plan, run_plan, square_input, ModelId, Plan, VerifiedModel};
 use crate::raster::shrink_to_fit;
 
 /// Side of the square the photo is letterboxed into.
@@ -52,20 +52,9 @@ pub struct TextLineDetector {
 
 impl TextLineDetector {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
-        let side = DETECTOR_SIDE as usize;
         let proto = model.into_prepared_proto()?;
-        let mut plans = build_plans(
-            ModelId::TextDetector,
-            proto,
-            &[&[1, 3, side, side]],
-            threads,
-        )?;
-        let plan = plans
-            .pop()
-            .ok_or_else(|| crate::error::VerifyError::ModelInvalid {
-                name: ModelId::TextDetector.as_str().into(),
-                reason: "no plan was built".into(),
-            })?;
+        let shape = square_input(DETECTOR_SIDE);
+        let plan = build_plan(ModelId::TextDetector, proto, &shape, threads)?;
         Ok(TextLineDetector { plan })
     }
 
@@ -74,12 +63,8 @@ impl TextLineDetector {
         let side = DETECTOR_SIDE as usize;
         let (small, scale) = shrink_to_fit(img, DETECTOR_SIDE, DETECTOR_SIDE);
         let tensor = normalized_bgr(&small, side);
-        let out = run_plan(
-            ModelId::TextDetector,
-            &self.plan,
-            &[1, 3, side, side],
-            tensor,
-        )?;
+        let shape = square_input(DETECTOR_SIDE);
+        let out = run_plan(ModelId::TextDetector, &self.plan, &shape, tensor)?;
         let probability = out.into_iter().next().unwrap_or_default();
         if probability.len() != side * side {
             return Err(crate::error::VerifyError::Inference {

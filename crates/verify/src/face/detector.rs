@@ -8,7 +8,9 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::error::{Result, VerifyError};
-use crate::models::{build_plans, profile_ops, run_plan, ModelId, OpTime, Plan, VerifiedModel};
+use crate::models::{
+    build_plans, profile_ops, run_plan, square_input, ModelId, OpTime, Plan, VerifiedModel,
+};
 use crate::onnx_prep;
 use crate::raster::shrink_to_fit;
 
@@ -104,7 +106,7 @@ impl FaceDetector {
         let shapes: Vec<[usize; 4]> = policy
             .input_sizes
             .iter()
-            .map(|&s| [1, 3, s as usize, s as usize])
+            .map(|&s| square_input(s))
             .collect();
         let shape_refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
         let built = build_plans(ModelId::FaceDetector, proto, &shape_refs, threads)?;
@@ -149,22 +151,17 @@ impl FaceDetector {
 
     /// Runs the network alone on a tensor from [`FaceDetector::model_input`].
     pub fn infer(&self, size: u32, tensor: Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        let side = size as usize;
-        run_plan(
-            ModelId::FaceDetector,
-            self.plan(size)?,
-            &[1, 3, side, side],
-            tensor,
-        )
+        let shape = square_input(size);
+        run_plan(ModelId::FaceDetector, self.plan(size)?, &shape, tensor)
     }
 
     /// Where the network's time goes at `size`, for `reclaim-lab bench --ops`.
     pub fn profile(&self, size: u32, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
-        let side = size as usize;
+        let shape = square_input(size);
         profile_ops(
             ModelId::FaceDetector,
             self.plan(size)?,
-            &[1, 3, side, side],
+            &shape,
             tensor,
             runs,
         )
@@ -173,7 +170,7 @@ impl FaceDetector {
     fn detect_at(&self, img: &RgbImage, size: u32, plan: &Plan) -> Result<Vec<DetectedFace>> {
         let (tensor, scale) = Self::model_input(img, size);
         let side = size as usize;
-        let out = run_plan(ModelId::FaceDetector, plan, &[1, 3, side, side], tensor)?;
+        let out = run_plan(ModelId::FaceDetector, plan, &square_input(size), tensor)?;
         let mut faces = self.decode(&out, side)?;
         for face in &mut faces {
             for v in &mut face.bbox {

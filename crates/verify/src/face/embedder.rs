@@ -9,7 +9,9 @@ use zeroize::Zeroize;
 
 use crate::error::{Result, VerifyError};
 use crate::face::align::ALIGNED_SIZE;
-use crate::models::{build_plans, profile_ops, run_plan, ModelId, OpTime, Plan, VerifiedModel};
+use crate::models::{
+    build_plan, profile_ops, run_plan, square_input, ModelId, OpTime, Plan, VerifiedModel,
+};
 
 /// Length of an SFace embedding.
 pub const EMBEDDING_DIM: usize = 128;
@@ -65,18 +67,12 @@ pub struct FaceEmbedder {
 impl FaceEmbedder {
     pub fn new(model: VerifiedModel, threads: usize) -> Result<Self> {
         let proto = model.into_prepared_proto()?;
-        let side = ALIGNED_SIZE as usize;
-        let plan = build_plans(
+        let plan = build_plan(
             ModelId::FaceEmbedder,
             proto,
-            &[&[1, 3, side, side]],
+            &square_input(ALIGNED_SIZE),
             threads,
-        )?
-        .pop()
-        .ok_or_else(|| VerifyError::ModelInvalid {
-            name: ModelId::FaceEmbedder.as_str().into(),
-            reason: "no plan was built".into(),
-        })?;
+        )?;
         Ok(FaceEmbedder { plan })
     }
 
@@ -114,25 +110,14 @@ impl FaceEmbedder {
 
     /// Where the network's time goes, for `reclaim-lab bench --ops`.
     pub fn profile(&self, tensor: &[f32], runs: usize) -> Result<Vec<OpTime>> {
-        let side = ALIGNED_SIZE as usize;
-        profile_ops(
-            ModelId::FaceEmbedder,
-            &self.plan,
-            &[1, 3, side, side],
-            tensor,
-            runs,
-        )
+        let shape = square_input(ALIGNED_SIZE);
+        profile_ops(ModelId::FaceEmbedder, &self.plan, &shape, tensor, runs)
     }
 
     /// Runs the network alone on a tensor from [`FaceEmbedder::model_input`].
     pub fn infer(&self, tensor: Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        let side = ALIGNED_SIZE as usize;
-        run_plan(
-            ModelId::FaceEmbedder,
-            &self.plan,
-            &[1, 3, side, side],
-            tensor,
-        )
+        let shape = square_input(ALIGNED_SIZE);
+        run_plan(ModelId::FaceEmbedder, &self.plan, &shape, tensor)
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, VerifyError};
-use crate::models::{build_plans, run_plan, ModelId, Plan, VerifiedModel};
+use crate::models::{build_plan, run_plan, ModelId, Plan, VerifiedModel};
 use crate::raster::sample_bilinear;
 
 /// Order of the colour planes the model expects.
@@ -138,16 +138,12 @@ impl PassiveModel {
         );
         let [w, h] = config.input_size;
         let shape: &[usize] = &[1, 3, h as usize, w as usize];
-        let mut plans = build_plans(
+        let plan = build_plan(
             ModelId::PassiveAntiSpoof,
             model.into_prepared_proto()?,
-            &[shape],
+            shape,
             threads,
         )?;
-        let plan = plans.pop().ok_or_else(|| VerifyError::ModelInvalid {
-            name: ModelId::PassiveAntiSpoof.as_str().into(),
-            reason: "no plan was built".into(),
-        })?;
         Ok(PassiveModel { plan, config })
     }
 

@@ -71,9 +71,7 @@ fn a_qr_code_on_a_card_is_read() {
 
 #[test]
 fn no_barcode_in_a_face_photo() {
-    let img = image::open(crate::data("faces/obama-1.jpg"))
-        .expect("opens")
-        .into_rgb8();
+    let img = crate::face_photo("obama-1");
     let img = BarcodeImage::new(&img);
     assert!(read_pdf417(&img).is_none());
     assert!(read_qr_codes(&img).is_empty());

@@ -272,9 +272,7 @@ fn a_blank_page_and_a_face_photo_are_not_documents() {
         .expect("reads");
     assert_eq!(report.kind, DocumentKind::Unknown);
     assert_eq!(report.reasons, vec![DocumentReason::DocumentNotFound]);
-    let face = image::open(crate::data("faces/obama-1.jpg"))
-        .expect("opens")
-        .into_rgb8();
+    let face = crate::face_photo("obama-1");
     let report = reader()
         .read(engine(), &face, None, today())
         .expect("reads");
@@ -298,18 +296,10 @@ fn a_swapped_portrait_fails_the_face_comparison() {
     // one of someone else does not.
     let portrait = engine().analyze(&photo).expect("analyses");
     let holder = engine()
-        .analyze(
-            &image::open(crate::data("faces/ardern-2.jpg"))
-                .expect("opens")
-                .into_rgb8(),
-        )
+        .analyze(&crate::face_photo("ardern-2"))
         .expect("analyses");
     let other = engine()
-        .analyze(
-            &image::open(crate::data("faces/sunak-1.jpg"))
-                .expect("opens")
-                .into_rgb8(),
-        )
+        .analyze(&crate::face_photo("sunak-1"))
         .expect("analyses");
     assert!(engine().compare(&portrait, &holder).same_person);
     assert!(!engine().compare(&portrait, &other).same_person);

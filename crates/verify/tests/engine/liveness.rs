@@ -4,26 +4,21 @@
 
 use std::sync::OnceLock;
 
+use image::RgbImage;
 use reclaim_docgen::Rng;
-use reclaim_facegen::{attack, sequence, Frame, HeadModel};
+use reclaim_facegen::{attack, sequence, FacegenError, Frame, HeadModel};
 use reclaim_verify::liveness::{
     evaluate, observe_all, Action, LivenessPolicy, LivenessReason, LivenessReport, TimedFrame,
 };
 
-use crate::{data, engine};
+use crate::{engine, face_photo, the_face};
 
 /// The challenge most tests use; the backend draws one per session.
 pub(crate) const CHALLENGE: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 
 fn head(name: &str) -> HeadModel {
-    let photo = image::open(data(&format!("faces/{name}.jpg")))
-        .expect("opens")
-        .into_rgb8();
-    let face = engine()
-        .analyze(&photo)
-        .expect("analyses")
-        .face
-        .expect("a face");
+    let photo = face_photo(name);
+    let face = the_face(&photo);
     HeadModel::new(&photo, face.landmarks, face.bbox).expect("a head model")
 }
 
@@ -32,7 +27,7 @@ pub(crate) fn ardern() -> &'static HeadModel {
     MODEL.get_or_init(|| head("ardern-1"))
 }
 
-fn hopper() -> &'static HeadModel {
+pub(crate) fn hopper() -> &'static HeadModel {
     static MODEL: OnceLock<HeadModel> = OnceLock::new();
     MODEL.get_or_init(|| head("hopper-1"))
 }
@@ -106,32 +101,33 @@ fn a_print_held_still_is_rejected() {
         .contains(&LivenessReason::LivenessPlanarMotion));
 }
 
-#[test]
-fn a_print_turned_to_mimic_the_challenge_is_rejected() {
-    for seed in [4, 5, 6] {
-        let frames = attack::flat_print(
-            hopper().frame(),
+/// A flat attack (a print, a screen): the sequences, photo in hand turned to mimic the
+/// challenge.
+type FlatAttack =
+    fn(&RgbImage, &[sequence::Action], f32, &mut Rng) -> Result<Vec<Frame>, FacegenError>;
+
+/// `attack` on `model`'s photo with each of `seeds`: none may pass.
+fn assert_mimicry_rejected(attack: FlatAttack, what: &str, model: &HeadModel, seeds: [u64; 3]) {
+    for seed in seeds {
+        let frames = attack(
+            model.frame(),
             &actions(&CHALLENGE),
             sequence::DEFAULT_FPS,
             &mut Rng::new(seed),
         )
         .expect("frames");
-        assert!(!judge(&frames).live, "flat print seed {seed} passed");
+        assert!(!judge(&frames).live, "{what} seed {seed} passed");
     }
 }
 
 #[test]
+fn a_print_turned_to_mimic_the_challenge_is_rejected() {
+    assert_mimicry_rejected(attack::flat_print, "flat print", hopper(), [4, 5, 6]);
+}
+
+#[test]
 fn a_screen_turned_to_mimic_the_challenge_is_rejected() {
-    for seed in [7, 8, 9] {
-        let frames = attack::screen(
-            ardern().frame(),
-            &actions(&CHALLENGE),
-            sequence::DEFAULT_FPS,
-            &mut Rng::new(seed),
-        )
-        .expect("frames");
-        assert!(!judge(&frames).live, "screen seed {seed} passed");
-    }
+    assert_mimicry_rejected(attack::screen, "screen", ardern(), [7, 8, 9]);
 }
 
 #[test]

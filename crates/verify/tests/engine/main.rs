@@ -11,6 +11,7 @@ mod replay;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use reclaim_verify::face::DetectedFace;
 use reclaim_verify::{EngineOptions, FaceEngine};
 
 pub fn engine() -> &'static FaceEngine {
@@ -24,19 +25,29 @@ pub fn data(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// A photograph from `tests/data/faces`, by its name without `.jpg`.
+pub fn face_photo(name: &str) -> image::RgbImage {
+    image::open(data(&format!("faces/{name}.jpg")))
+        .expect("opens")
+        .into_rgb8()
+}
+
+/// The face the engine finds in `image`, which the test knows holds one.
+pub fn the_face(image: &image::RgbImage) -> DetectedFace {
+    engine()
+        .analyze(image)
+        .expect("analyses")
+        .face
+        .expect("a face")
+}
+
 /// A printed portrait made from a real photo, for synthetic documents.
 pub fn portrait() -> image::RgbImage {
     static PORTRAIT: OnceLock<image::RgbImage> = OnceLock::new();
     PORTRAIT
         .get_or_init(|| {
-            let photo = image::open(data("faces/ardern-1.jpg"))
-                .expect("opens")
-                .into_rgb8();
-            let face = engine()
-                .analyze(&photo)
-                .expect("analyses")
-                .face
-                .expect("a face");
+            let photo = face_photo("ardern-1");
+            let face = the_face(&photo);
             reclaim_docgen::portrait::printed_portrait(&photo, face.bbox, 350, 450, None)
         })
         .clone()

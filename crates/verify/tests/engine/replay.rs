@@ -8,29 +8,15 @@ use std::sync::OnceLock;
 
 use image::{imageops, RgbImage};
 use reclaim_docgen::Rng;
-use reclaim_facegen::{attack, camera, sequence, Frame, HeadModel};
+use reclaim_facegen::{attack, camera, sequence, Frame};
 use reclaim_verify::liveness::replay::{SeenFrame, SeenSession};
 use reclaim_verify::liveness::{
     evaluate, evaluate_seen, observe_all, Action, FrameObservation, LivenessPolicy, LivenessReason,
     LivenessReport, TimedFrame,
 };
 
-use crate::{data, engine};
-
-fn hopper() -> &'static HeadModel {
-    static MODEL: OnceLock<HeadModel> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let photo = image::open(data("faces/hopper-1.jpg"))
-            .expect("opens")
-            .into_rgb8();
-        let face = engine()
-            .analyze(&photo)
-            .expect("analyses")
-            .face
-            .expect("a face");
-        HeadModel::new(&photo, face.landmarks, face.bbox).expect("a head model")
-    })
-}
+use crate::liveness::hopper;
+use crate::{engine, the_face};
 
 const RECORDED: [Action; 3] = [Action::Left, Action::Right, Action::Center];
 /// What the recording answers once mirrored: its left is the mirror's right.
@@ -184,11 +170,7 @@ fn a_mirrored_replay_of_a_recorded_capture_is_caught() {
 /// over the box the detector finds, enlarged by a tenth each side): the face's difference
 /// hash moves by 10 bits or more while the room around it does not change.
 fn scramble_face(image: &RgbImage) -> RgbImage {
-    let face = engine()
-        .analyze(image)
-        .expect("analyses")
-        .face
-        .expect("a face");
+    let face = the_face(image);
     let [x, y, w, h] = face.bbox;
     let (x0, y0, fw, fh) = (x - 0.1 * w, y - 0.1 * h, 1.2 * w, 1.2 * h);
     let mut out = image.clone();
