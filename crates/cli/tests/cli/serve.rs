@@ -352,19 +352,13 @@ fn slapd_setup(name: &str, slapd: &Slapd, extra: &str) -> Setup {
 }
 
 fn ldap_password_is(slapd: &Slapd, uid: &str, password: &str) -> bool {
-    let config = LdapConfig {
-        url: slapd.url(),
-        flavour: LdapFlavour::OpenLdap,
-        bind_dn: slapd.service_dn(),
-        bind_password: slapd.service_password().into(),
-        base_dn: slapd.people_dn(),
-        login_attributes: None,
-        user_object_class: None,
-        birth_date_attribute: None,
-        ca_file: None,
-        starttls: false,
-        timeout_ms: 5000,
-    };
+    let config = LdapConfig::new(
+        slapd.url(),
+        LdapFlavour::OpenLdap,
+        slapd.service_dn(),
+        slapd.service_password(),
+        slapd.people_dn(),
+    );
     block(async {
         let d = LdapDirectory::new(config).unwrap();
         let u = d.find_user(uid).await.unwrap().unwrap();

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use image::RgbImage;
 use reclaim_client::api::{ApiClient, Timeouts};
-use reclaim_client::flow::FlowState;
+use reclaim_client::flow::{FlowState, Screen};
 use reclaim_client::frames::{CameraInfo, FileSource, Frame, FrameSource, Scene};
+use reclaim_client::recovery::AppState;
 use reclaim_client::recovery::Recovery;
 use reclaim_directory::DemoUser;
 use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
@@ -305,6 +306,19 @@ pub fn record_selfie(r: &mut Recovery) {
         r.wait_for_guidance(WAIT, |g| g.done),
         "the selfie recording never finished"
     );
+}
+
+/// Records the selfie and submits it; the service's answer must lead to `screen` (the
+/// failure shows the reasons and the error when it does not).
+pub async fn submit_selfie_expecting(r: &mut Recovery, screen: Screen) -> AppState {
+    record_selfie(r);
+    let st = r.submit().await.unwrap();
+    assert_eq!(
+        st.flow.screen, screen,
+        "refused: {:?} {:?}",
+        st.flow.reasons, st.flow.error
+    );
+    st
 }
 
 /// Avery's password in the demo directory's seed: still set unless a reset went through.

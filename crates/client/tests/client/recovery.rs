@@ -31,15 +31,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         Screen::Selfie,
         "a passport has no back to show"
     );
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
-    assert_eq!(
-        st.flow.screen,
-        Screen::Password,
-        "refused: {:?} {:?}",
-        st.flow.reasons,
-        st.flow.error
-    );
+    submit_selfie_expecting(&mut laptop, Screen::Password).await;
     // What the device's engine and the service found, in numbers and codes.
     let sub = laptop.submission().unwrap();
     assert!(sub.device_verified && sub.live, "{sub:?}");
@@ -85,15 +77,7 @@ async fn a_first_time_reset_then_a_returning_users_mfa_reset() {
         .unwrap();
     assert_eq!(st.flow.screen, Screen::Selfie);
     assert_eq!(st.flow.steps, vec![Step::Selfie]);
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
-    assert_eq!(
-        st.flow.screen,
-        Screen::Done,
-        "refused: {:?} {:?}",
-        st.flow.reasons,
-        st.flow.error
-    );
+    let st = submit_selfie_expecting(&mut laptop, Screen::Done).await;
     assert_eq!(
         st.flow.result.as_ref().map(|r| r.action),
         Some(RecoveryAction::ResetMfa)

@@ -128,15 +128,7 @@ async fn a_tpm_key_registered_by_an_admin_recovers_as_hardware_under_the_default
         .unwrap();
     assert_eq!(st.flow.screen, Screen::Document, "{:?}", st.flow.error);
     capture_id(&mut laptop);
-    record_selfie(&mut laptop);
-    let st = laptop.submit().await.unwrap();
-    assert_eq!(
-        st.flow.screen,
-        Screen::Password,
-        "refused: {:?} {:?}",
-        st.flow.reasons,
-        st.flow.error
-    );
+    submit_selfie_expecting(&mut laptop, Screen::Password).await;
     let st = laptop.set_password(NEW_PASSWORD).await.unwrap();
     assert_eq!(st.flow.screen, Screen::Done);
     assert!(password_is(&server, NEW_PASSWORD).await);
