@@ -190,7 +190,7 @@ fn selfie_frames(dir: &Path, challenge: &[ChallengeAction]) -> Result<Vec<PathBu
 
 /// The directory a challenge's frames are kept in: `left-right-center`.
 pub fn sequence_name(challenge: &[ChallengeAction]) -> String {
-    ChallengeAction::join_with(challenge, "-")
+    reclaim_protocol::names::joined(challenge, "-")
 }
 
 fn still(dir: &Path, stem: &str) -> Vec<PathBuf> {

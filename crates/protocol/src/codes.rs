@@ -400,7 +400,7 @@ pub const RESET_ENDED: [Code; 5] = [
 impl Code {
     /// The code with this text.
     pub fn parse(text: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str() == text)
+        crate::names::parse(text)
     }
 
     /// The form the person is shown: itself, or the neutral code it reads as. An internal
@@ -480,13 +480,11 @@ pub fn public_texts<S: AsRef<str>>(texts: &[S]) -> Vec<String> {
     out
 }
 
-/// The codes' texts joined with `separator` (a log line, a database column).
-pub fn joined(codes: &[Code], separator: &str) -> String {
-    codes
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(separator)
+impl crate::names::Named for Code {
+    const ALL: &'static [Code] = Code::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 impl std::fmt::Display for Code {

@@ -15,7 +15,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use reclaim_fixtures::{data, json_of, Scratch};
+pub use reclaim_fixtures::{data, json_exiting, json_of, Scratch};
 
 pub fn face(name: &str) -> PathBuf {
     data(&format!("faces/{name}.jpg"))

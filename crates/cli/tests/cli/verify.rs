@@ -2,7 +2,7 @@
 //! passport and a filmed selfie, and `reclaim enroll`, are checked by reclaim-lab's tests,
 //! which link the renderers.)
 
-use crate::{face, json_of, reclaim, Scratch};
+use crate::{face, json_exiting, reclaim, Scratch};
 
 const CHALLENGE: &str = "left,right,center";
 
@@ -15,13 +15,7 @@ fn verify(args: &[&str]) -> std::process::Output {
 /// Exit 2, a JSON error with `code`, and one line on stderr.
 fn assert_bad_input(args: &[&str], code: &str) {
     let out = verify(args);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json = json_of(&out);
+    let json = json_exiting(&out, 2);
     assert_eq!(json["error"]["code"], code, "{args:?}: {json}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

@@ -279,7 +279,7 @@ async fn start(
     steps.step(&format!(
         "{session_line}: steps {}, challenge {}",
         step_names(&st.flow.steps),
-        ChallengeAction::join_with(&st.flow.challenge, " → ")
+        reclaim_protocol::names::joined(&st.flow.challenge, " → ")
     ));
     Ok(st)
 }

@@ -14,7 +14,7 @@ mod reclaim_verify;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub use reclaim_fixtures::{data, json_of, Scratch};
+pub use reclaim_fixtures::{data, json_exiting, json_of, Scratch};
 
 pub fn lab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reclaim-lab"))

@@ -11,7 +11,7 @@ use reclaim_docgen::{render, DocKind, Rng};
 use reclaim_document::Date;
 use reclaim_fixtures::scenes::photographed;
 
-use crate::{data, json_of, run_reclaim, Scratch};
+use crate::{data, json_exiting, json_of, run_reclaim, Scratch};
 
 /// A document of `kind` printed with a photo of Macron and photographed; with `tamper`,
 /// the birth date in its MRZ no longer matches its check digit.
@@ -59,13 +59,7 @@ fn a_good_passport_exits_0_with_the_documented_json() {
     let dir = Scratch::new("doc-ok");
     let (front, _) = card_photos(&dir, DocKind::Td3, 11, false);
     let out = read(&front, None, "2026-11-26");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json = json_of(&out);
+    let json = json_exiting(&out, 0);
     assert_eq!(json["kind"], "td3");
     assert_eq!(json["reasons"], serde_json::json!([]));
     assert_eq!(json["expired"], false);
@@ -85,13 +79,7 @@ fn a_card_with_front_and_back_is_read_from_both() {
     let dir = Scratch::new("doc-td1");
     let (front, back) = card_photos(&dir, DocKind::Td1, 12, false);
     let out = read(&front, back.as_deref(), "2026-11-26");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let json = json_of(&out);
+    let json = json_exiting(&out, 0);
     assert_eq!(json["kind"], "td1");
     assert_eq!(json["mrz"]["side"], "back");
     assert_eq!(json["portrait"]["side"], "front");

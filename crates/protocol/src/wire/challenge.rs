@@ -53,23 +53,13 @@ impl ChallengeAction {
     /// The action with exactly this published name (what the wire and the server's store
     /// carry). [`FromStr`] is the forgiving reading for people typing a challenge.
     pub fn parse(name: &str) -> Option<ChallengeAction> {
-        ChallengeAction::ALL
-            .into_iter()
-            .find(|a| a.as_str() == name)
+        crate::names::parse(name)
     }
 
-    /// The comma-joined form the server stores (`left,right,center`).
+    /// The comma-joined form the server stores (`left,right,center`); [`Self::split`]
+    /// reads it back.
     pub fn join(actions: &[ChallengeAction]) -> String {
-        ChallengeAction::join_with(actions, ",")
-    }
-
-    /// The names joined with `separator`.
-    pub fn join_with(actions: &[ChallengeAction], separator: &str) -> String {
-        actions
-            .iter()
-            .map(|a| a.as_str())
-            .collect::<Vec<_>>()
-            .join(separator)
+        crate::names::joined(actions, ",")
     }
 
     /// Reads the comma-joined form back, strictly: every entry must be a published name
@@ -85,6 +75,13 @@ impl ChallengeAction {
             return Err(ChallengeError::TooMany(actions.len()));
         }
         Ok(actions)
+    }
+}
+
+impl crate::names::Named for ChallengeAction {
+    const ALL: &'static [ChallengeAction] = &ChallengeAction::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 

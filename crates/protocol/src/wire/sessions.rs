@@ -37,9 +37,14 @@ impl Step {
     }
 
     pub fn parse(name: &str) -> Option<Step> {
-        [Step::Document, Step::Selfie]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        crate::names::parse(name)
+    }
+}
+
+impl crate::names::Named for Step {
+    const ALL: &'static [Step] = &[Step::Document, Step::Selfie];
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -114,7 +119,14 @@ impl SessionState {
     }
 
     pub fn parse(name: &str) -> Option<SessionState> {
-        SessionState::ALL.into_iter().find(|s| s.as_str() == name)
+        crate::names::parse(name)
+    }
+}
+
+impl crate::names::Named for SessionState {
+    const ALL: &'static [SessionState] = &SessionState::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 

@@ -225,7 +225,16 @@ pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError
         };
     }
     let when = serde_json::json!({ "apply_after": scheduled.then_some(grant.apply_after) });
-    audit_grant(app, &grant, "reset_pending", "server", when).await?;
+    audit_grant(
+        app,
+        &grant,
+        GrantEvent {
+            kind: "reset_pending",
+            actor: "server",
+            more: when,
+        },
+    )
+    .await?;
     if scheduled {
         return Ok(scheduled_response(&grant));
     }
@@ -380,7 +389,16 @@ async fn apply_leased(
         Err(e) if matches!(e, DirectoryError::PasswordRefused(_)) => {
             store::resets::back_to_issued(&app.store, &grant.id).await?;
             let why = serde_json::json!({ "code": e.code() });
-            audit_grant(app, grant, "reset_refused", "directory", why).await?;
+            audit_grant(
+                app,
+                grant,
+                GrantEvent {
+                    kind: "reset_refused",
+                    actor: "directory",
+                    more: why,
+                },
+            )
+            .await?;
             app.metrics.reset("refused");
             Ok(Resumed::Refused(e))
         }
@@ -460,7 +478,16 @@ async fn fail(
         // effect is not known.
         "outcome_unknown": outcome_unknown,
     });
-    audit_grant(app, grant, "reset_failed", "directory", why).await?;
+    audit_grant(
+        app,
+        grant,
+        GrantEvent {
+            kind: "reset_failed",
+            actor: "directory",
+            more: why,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -511,20 +538,33 @@ async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
         return Ok(());
     }
     let enrolled = serde_json::json!({ "template_enrolled": grant.template_sealed.is_some() });
-    audit_grant(app, grant, "reset_completed", "server", enrolled).await?;
+    audit_grant(
+        app,
+        grant,
+        GrantEvent {
+            kind: "reset_completed",
+            actor: "server",
+            more: enrolled,
+        },
+    )
+    .await?;
     app.metrics.reset("completed");
     Ok(())
 }
 
-/// Appends `kind`, done by `actor` to `grant`'s session, to the audit chain: what was to be
-/// changed for whom, the grant's digest (never the grant), and `more` (an object's fields).
-async fn audit_grant(
-    app: &App,
-    grant: &Grant,
-    kind: &str,
-    actor: &str,
+/// What happened to a grant, for the audit chain.
+struct GrantEvent<'a> {
+    kind: &'a str,
+    /// Who did it: `server` or `directory`.
+    actor: &'a str,
+    /// Facts beyond the grant's own (an object's fields).
     more: serde_json::Value,
-) -> Result<(), StoreError> {
+}
+
+/// Appends `event` about `grant`'s session to the audit chain, with what was to be
+/// changed for whom and the grant's digest (never the grant).
+async fn audit_grant(app: &App, grant: &Grant, event: GrantEvent<'_>) -> Result<(), StoreError> {
+    let GrantEvent { kind, actor, more } = event;
     let mut detail = serde_json::json!({
         "action": grant.action.as_str(),
         "user": grant.user_ref,

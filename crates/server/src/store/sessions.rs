@@ -34,11 +34,7 @@ impl Session {
 
 /// The steps as the sessions table keeps them (`document,selfie`).
 pub(crate) fn join_steps(steps: &[Step]) -> String {
-    steps
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    reclaim_protocol::names::joined(steps, ",")
 }
 
 /// The stored steps and challenge, read back strictly: an entry this build does not know
