@@ -301,6 +301,15 @@ impl Harness {
     }
 }
 
+/// Asserts that `app`'s audit chain verifies intact; returns the report.
+pub async fn assert_chain_intact(app: &App) -> reclaim_server::audit::ChainReport {
+    let report = reclaim_server::audit::verify(&app.store, &app.keys)
+        .await
+        .unwrap();
+    assert!(report.intact(), "{report:?}");
+    report
+}
+
 pub fn dir_user(dir: &Path, username: &str) -> Value {
     let text = std::fs::read_to_string(dir.join("dir.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
@@ -511,6 +520,22 @@ impl Options {
             ..Options::default()
         }
     }
+
+    /// This TOML after the base configuration, everything else as by default.
+    pub fn with_extra(extra: impl Into<String>) -> Options {
+        Options {
+            extra: extra.into(),
+            ..Options::default()
+        }
+    }
+
+    /// These directory accounts, everything else as by default.
+    pub fn with_users(users: Option<Vec<DemoUser>>) -> Options {
+        Options {
+            users,
+            ..Options::default()
+        }
+    }
 }
 
 /// The body of `POST /v1/devices` for `key`, with a name or none.
@@ -568,6 +593,14 @@ impl Harness {
             .unwrap()
     }
 
+    /// Runs `sql` (with no parameters) on the database, as whoever can reach it may.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&self.app.store.pool)
+            .await
+            .unwrap();
+    }
+
     /// How many entries of `kind` the audit chain holds.
     pub async fn audit_count_of(&self, kind: &str) -> usize {
         self.audit_kinds()
@@ -622,6 +655,19 @@ pub fn assert_refused_because<A: Answer>(answer: A, status: u16, code: &str, con
         if context.is_empty() { "" } else { ": " }
     );
     answer
+}
+
+/// Asserts that `answer` to `POST /v1/resets` is `status` with the reset's `state`;
+/// returns its body.
+#[track_caller]
+pub fn assert_reset(answer: (u16, Value), status: u16, state: &str) -> Value {
+    let (got, body) = answer;
+    assert_eq!(
+        (got, body["status"].as_str()),
+        (status, Some(state)),
+        "{body}"
+    );
+    body
 }
 
 /// Asserts that `answer` is a decision (200) with `outcome`; returns its body.
