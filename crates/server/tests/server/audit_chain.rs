@@ -81,6 +81,12 @@ async fn verify_against(h: &Harness, log: &str) -> ChainReport {
         .unwrap()
 }
 
+/// Asserts that the checkpoints in `log` find the problem `code` at entry `seq`.
+async fn assert_checkpoints_find(h: &Harness, log: &str, seq: i64, code: &str) {
+    let report = verify_against(h, log).await;
+    assert!(has(&report, seq, code), "{report:?}");
+}
+
 fn has(report: &ChainReport, seq: i64, code: &str) -> bool {
     report
         .problems
@@ -317,11 +323,7 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &(keep.0, keep.7.clone(), final_head.2.clone())).await;
     let report = verify(&h).await;
     assert!(has(&report, keep.0, "head_mac_invalid"), "{report:?}");
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_entry_missing"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_entry_missing").await;
     // A server that goes on appending records the moved head in the chain instead of
     // building on it.
     h.restart().await;
@@ -331,11 +333,7 @@ async fn a_cut_tail_is_found(db: Db) {
     assert!(has(&report, keep.0 + 1, "head_was_invalid"), "{report:?}");
     assert!(!has_code(&report, "head_mac_invalid"), "{report:?}");
     // ... and the checkpoint sees its entry replaced.
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_hash_mismatch"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_hash_mismatch").await;
     set_head(&h, &final_head).await;
     restore(&h, &saved).await;
 
@@ -345,11 +343,7 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &early_head).await;
     let report = verify(&h).await;
     assert!(report.intact(), "{report:?}");
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_entry_missing"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_entry_missing").await;
     set_head(&h, &final_head).await;
     restore(&h, &saved).await;
 

@@ -160,23 +160,19 @@ impl LdapServer {
 
     /// As the directory's administrator (the rootdn), with the OpenLDAP command-line tools.
     fn as_admin(&self, tool: &str, args: &[&str]) {
-        let out = Command::new(tool)
-            .args([
-                "-x",
-                "-H",
-                &self.slapd.url(),
-                "-D",
-                &self.slapd.admin_dn(),
-                "-w",
-            ])
-            .arg(self.slapd.admin_password())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run(
+            tool,
+            Command::new(tool)
+                .args([
+                    "-x",
+                    "-H",
+                    &self.slapd.url(),
+                    "-D",
+                    &self.slapd.admin_dn(),
+                    "-w",
+                ])
+                .arg(self.slapd.admin_password())
+                .args(args),
         );
     }
 }
@@ -204,6 +200,16 @@ async fn assert_stays_failed(app: &App, secret: &str, failures: usize) {
     assert_eq!(resets::resume_pending(app).await.unwrap(), 0);
     assert_eq!(grant_row(app, secret).await.0, "failed");
     assert_eq!(count_kind(app, "reset_failed").await, failures);
+}
+
+/// Runs `command` (the OpenLDAP tool `tool`) and asserts that it succeeded.
+fn run(tool: &str, command: &mut Command) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Puts the grant behind `secret` in the state a crash or an outage leaves: pending, with
@@ -411,17 +417,13 @@ fn deny_password_writes(slapd: &mut Slapd) {
     );
     let ldif = slapd.dir().join("deny-password-writes.ldif");
     std::fs::write(&ldif, change).unwrap();
-    let out = Command::new("slapmodify")
-        .args(["-n0", "-F"])
-        .arg(slapd.dir().join("slapd.d"))
-        .arg("-l")
-        .arg(&ldif)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "slapmodify: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "slapmodify",
+        Command::new("slapmodify")
+            .args(["-n0", "-F"])
+            .arg(slapd.dir().join("slapd.d"))
+            .arg("-l")
+            .arg(&ldif),
     );
     slapd.resume().unwrap();
 }
