@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use reclaim_protocol::{sign_attestation, DeviceKey};
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use crate::harness::*;
 
@@ -54,15 +53,20 @@ fn heavy_attestation(s: &Session, key: &DeviceKey) -> Value {
     body
 }
 
+/// Sends, in the background from `from`, a [`heavy_attestation`] for `s` signed by `key`.
+fn send_heavy(
+    h: &Harness,
+    from: &str,
+    s: &Session,
+    key: &DeviceKey,
+) -> tokio::task::JoinHandle<(u16, Option<String>)> {
+    send(&client_from(from), h, s, heavy_attestation(s, key))
+}
+
 /// A self-registered (unmanaged) key, as anyone with our code can make by the dozen.
 async fn unmanaged_key(h: &Harness) -> DeviceKey {
     let key = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": key.public().to_base64(), "name": "laptop" }),
-        )
-        .await;
+    let (status, body) = h.register_device(&key, Some("laptop")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["tier"], "unmanaged", "{body}");
     key
@@ -130,15 +134,6 @@ async fn until(mut done: impl FnMut() -> bool) {
     while !done() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn session_row(h: &Harness, id: &str) -> (String, i64) {
-    let r = sqlx::query("SELECT state, nonce_used FROM sessions WHERE id = $1")
-        .bind(id)
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap();
-    (r.get(0), r.get(1))
 }
 
 /// Four heavy uploads from one address used to take every place in the queue, and every
@@ -319,12 +314,7 @@ async fn unmanaged_keys_on_many_addresses_leave_the_kiosk_a_place() {
     // A kiosk behind one of the attacker's addresses (a shared network).
     let kiosk = managed_key(&h).await;
     let avery = h.session(AVERY, &kiosk).await;
-    let theirs = send(
-        &client_from("127.0.0.10"),
-        &h,
-        &avery,
-        heavy_attestation(&avery, &kiosk),
-    );
+    let theirs = send_heavy(&h, "127.0.0.10", &avery, &kiosk);
     until(|| admitted(&h) > held || theirs.is_finished()).await;
     let kiosk_admitted = admitted(&h) > held;
     drop(engine);
@@ -351,12 +341,7 @@ async fn a_strangers_judgement_for_the_login_does_not_keep_the_kiosk_out() {
     let engine = h.app.reverify_slots.acquire().await.unwrap();
     let stranger = unmanaged_key(&h).await;
     let theirs = h.session(AVERY, &stranger).await;
-    let junk = send(
-        &client_from("127.0.0.20"),
-        &h,
-        &theirs,
-        heavy_attestation(&theirs, &stranger),
-    );
+    let junk = send_heavy(&h, "127.0.0.20", &theirs, &stranger);
     until(|| admitted(&h) == 1 || junk.is_finished()).await;
     assert_eq!(
         admitted(&h),
@@ -366,12 +351,7 @@ async fn a_strangers_judgement_for_the_login_does_not_keep_the_kiosk_out() {
 
     let kiosk = managed_key(&h).await;
     let avery = h.session(AVERY, &kiosk).await;
-    let at_the_kiosk = send(
-        &client_from("127.0.0.21"),
-        &h,
-        &avery,
-        heavy_attestation(&avery, &kiosk),
-    );
+    let at_the_kiosk = send_heavy(&h, "127.0.0.21", &avery, &kiosk);
     until(|| admitted(&h) == 2 || at_the_kiosk.is_finished()).await;
     let kiosk_admitted = admitted(&h) == 2;
     drop(engine);
@@ -409,7 +389,7 @@ async fn a_judgement_past_its_deadline_leaves_the_session_usable() {
         (503, Some("server_busy")),
         "a judgement that cannot start within its deadline"
     );
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     drop(engine);
     // The same attestation again, as the client does on `server_busy` (a first run on a
     // busy machine may itself overrun, and its account stays busy until it ends).
@@ -444,24 +424,10 @@ async fn device_names_with_bidirectional_controls_are_refused() {
         "line\u{2028}break",
     ] {
         let key = DeviceKey::generate().unwrap();
-        let (status, body) = h
-            .post(
-                "/v1/devices",
-                &json!({ "public_key": key.public().to_base64(), "name": name }),
-            )
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("device_name_invalid")),
-            "{name:?}: {body}"
-        );
+        let answer = h.register_device(&key, Some(name)).await;
+        assert_refused_because(answer, 400, "device_name_invalid", &format!("{name:?}"));
     }
     let key = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": key.public().to_base64(), "name": "Zoë's phone (Łódź)" }),
-        )
-        .await;
+    let (status, body) = h.register_device(&key, Some("Zoë's phone (Łódź)")).await;
     assert_eq!(status, 201, "{body}");
 }

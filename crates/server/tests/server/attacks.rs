@@ -2,12 +2,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use reclaim_protocol::attestation::EvidenceDigest;
-use reclaim_protocol::{sign_attestation, DeviceKey};
+use reclaim_protocol::attestation::{AttestedDocument, EvidenceDigest};
+use reclaim_protocol::{sign_attestation, AttestationClaims, DeviceKey};
 use reclaim_server::devices;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -21,15 +20,6 @@ on_both_databases!(
     unmanaged_evidence_is_judged_by_the_server,
 );
 
-async fn session_row(h: &Harness, id: &str) -> (String, i64) {
-    let r = sqlx::query("SELECT state, nonce_used FROM sessions WHERE id = $1")
-        .bind(id)
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap();
-    (r.get(0), r.get(1))
-}
-
 async fn audit_count(h: &Harness) -> usize {
     h.audit_kinds().await.len()
 }
@@ -41,56 +31,39 @@ async fn replays_foreign_keys_and_wrong_audiences_are_refused(db: Db) {
     let s = h.session(AVERY, &h.kiosk).await;
     let before = audit_count(&h).await;
 
-    // Signed by another registered (even managed) device than the session's.
-    let (status, body) = h.attest(&s, &claims(&s, &other), &other).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("device_unknown")),
-        "{body}"
-    );
-    // Signed by a key no one registered.
+    // Signed by another registered (even managed) device than the session's, or by a key
+    // no one registered.
     let stranger = DeviceKey::generate().unwrap();
-    let (status, body) = h.attest(&s, &claims(&s, &stranger), &stranger).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("device_unknown")),
-        "{body}"
-    );
-    // For another server.
-    let mut c = claims(&s, &h.kiosk);
-    c.aud = "https://evil.example.test".into();
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("token_audience_mismatch")),
-        "{body}"
-    );
-    // With another nonce, expired, or for another session.
-    let mut c = claims(&s, &h.kiosk);
-    c.nonce = "guessed".into();
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("token_nonce_mismatch")),
-        "{body}"
-    );
-    let mut c = claims(&s, &h.kiosk);
-    c.iat -= 1000;
-    c.exp = c.iat + 100;
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("token_expired")),
-        "{body}"
-    );
+    for key in [&other, &stranger] {
+        let answer = h.attest(&s, &claims(&s, key), key).await;
+        assert_refused(answer, 401, "device_unknown");
+    }
+    // For another server, with another nonce, expired, or for an action the session was
+    // not started for.
+    type Change = fn(&mut AttestationClaims);
+    let changes: [(&str, Change); 4] = [
+        ("token_audience_mismatch", |c| {
+            c.aud = "https://evil.example.test".into()
+        }),
+        ("token_nonce_mismatch", |c| c.nonce = "guessed".into()),
+        ("token_expired", |c| {
+            c.iat -= 1000;
+            c.exp = c.iat + 100;
+        }),
+        ("attestation_action_mismatch", |c| {
+            c.action = reclaim_protocol::RecoveryAction::ResetMfa
+        }),
+    ];
+    for (code, change) in changes {
+        let mut c = claims(&s, &h.kiosk);
+        change(&mut c);
+        assert_refused(h.attest(&s, &c, &h.kiosk).await, 400, code);
+    }
+    // For another session.
     let other_session = h.session(AVERY, &h.kiosk).await;
     let token_for_other = sign_attestation(&claims(&other_session, &h.kiosk), &h.kiosk).unwrap();
-    let (status, body) = h.attest_token(&s, &token_for_other, json!([])).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("token_session_mismatch")),
-        "{body}"
-    );
+    let answer = h.attest_token(&s, &token_for_other, json!([])).await;
+    assert_refused(answer, 400, "token_session_mismatch");
     // A tampered payload.
     let token = sign_attestation(&claims(&s, &h.kiosk), &h.kiosk).unwrap();
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
@@ -98,127 +71,77 @@ async fn replays_foreign_keys_and_wrong_audiences_are_refused(db: Db) {
     c.user = "someone.else".into();
     let forged = sign_attestation(&c, &stranger).unwrap();
     parts[1] = forged.split('.').nth(1).unwrap().to_string();
-    let (status, body) = h.attest_token(&s, &parts.join("."), json!([])).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("token_signature_invalid")),
-        "{body}"
-    );
-    // An action the session was not started for.
-    let mut c = claims(&s, &h.kiosk);
-    c.action = reclaim_protocol::RecoveryAction::ResetMfa;
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("attestation_action_mismatch")),
-        "{body}"
-    );
+    let answer = h.attest_token(&s, &parts.join("."), json!([])).await;
+    assert_refused(answer, 401, "token_signature_invalid");
 
     // None of that changed anything: the nonce is unspent, nothing was recorded.
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     assert_eq!(
         audit_count(&h).await,
         before + 1,
         "only the second session was recorded"
     );
 
-    let (status, body) = h.attest_token(&s, &token, json!([])).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "approved");
+    assert_outcome(h.attest_token(&s, &token, json!([])).await, "approved");
     // The same token again, and a fresh token for the same session.
-    let (status, body) = h.attest_token(&s, &token, json!([])).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("nonce_replayed")),
-        "{body}"
-    );
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("nonce_replayed")),
-        "{body}"
-    );
-    let decisions = h
-        .audit_kinds()
-        .await
-        .iter()
-        .filter(|k| *k == "decision")
-        .count();
-    assert_eq!(decisions, 1);
+    let again = h.attest_token(&s, &token, json!([])).await;
+    assert_refused(again, 409, "nonce_replayed");
+    let fresh = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_refused(fresh, 409, "nonce_replayed");
+    assert_eq!(h.audit_count_of("decision").await, 1);
 }
 
 async fn document_names_must_match_the_directory(db: Db) {
     // Someone works the review queue, so a doubtful name goes to a person.
-    let h = Harness::with(
-        db,
-        Options {
-            policy: "review_queue = true".into(),
-            ..Options::default()
-        },
-    )
-    .await;
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.document = Some(document("SMITH", "JOHN"));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "rejected");
+    let h = Harness::with(db, Options::with_policy("review_queue = true")).await;
+    // A kiosk attestation for Avery, with `document` as what was read.
+    let attempt = |document: Option<AttestedDocument>| {
+        let h = &h;
+        async move {
+            let s = h.session(AVERY, &h.kiosk).await;
+            let mut c = claims(&s, &h.kiosk);
+            c.document = document;
+            let answer = h.attest(&s, &c, &h.kiosk).await;
+            (s, answer)
+        }
+    };
+    let (_, answer) = attempt(Some(document("SMITH", "JOHN"))).await;
+    let body = assert_outcome(answer, "rejected");
     assert_eq!(body["reasons"], json!(["identity_not_confirmed"]));
     assert!(body.get("grant").is_none());
 
     // Avery's family member: the same surname, another first name.
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.document = Some(document("QUINN", "JORDAN"));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("rejected")),
-        "{body}"
-    );
+    let (_, answer) = attempt(Some(document("QUINN", "JORDAN"))).await;
+    assert_outcome(answer, "rejected");
 
     // Only an initial: a person must look.
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.document = Some(document("QUINN", "A"));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "review", "{body}");
+    let (s, answer) = attempt(Some(document("QUINN", "A"))).await;
+    let body = assert_outcome(answer, "review");
     assert!(body.get("grant").is_none());
-    let (_, st) = h
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
+    let (_, st) = h.status_of(&s).await;
     assert_eq!(st["state"], "review");
 
     // No document at all for a first-time user, or one whose checks failed.
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.document = None;
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("rejected")),
-        "{body}"
-    );
+    let (_, answer) = attempt(None).await;
+    let body = assert_outcome(answer, "rejected");
     assert_eq!(body["reasons"], json!(["document_missing"]));
-    let s = h.session(AVERY, &h.kiosk).await;
-    let mut c = claims(&s, &h.kiosk);
-    c.document.as_mut().unwrap().checks_passed = false;
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("rejected")),
-        "{body}"
-    );
+    let mut failed = document("QUINN", "AVERY");
+    failed.checks_passed = false;
+    let (_, answer) = attempt(Some(failed)).await;
+    let body = assert_outcome(answer, "rejected");
     assert_eq!(body["reasons"], json!(["document_checks_failed"]));
 
-    let grants: i64 = sqlx::query("SELECT COUNT(*) FROM grants")
-        .fetch_one(&h.app.store.pool)
+    assert_eq!(h.count("SELECT COUNT(*) FROM grants").await, 0);
+    assert_eq!(h.password_changes(AVERY), 0);
+}
+
+/// The tier the server keeps for `key`.
+async fn tier_of(h: &Harness, key: &DeviceKey) -> devices::Tier {
+    devices::find(&h.app.store, key.key_id().as_str())
         .await
         .unwrap()
-        .get(0);
-    assert_eq!(grants, 0);
-    assert_eq!(h.password_changes(AVERY), 0);
+        .unwrap()
+        .tier
 }
 
 fn digest(name: &str, bytes: &[u8]) -> EvidenceDigest {
@@ -231,14 +154,7 @@ fn digest(name: &str, bytes: &[u8]) -> EvidenceDigest {
 async fn evidence_must_be_what_was_attested(db: Db) {
     // Self-registered devices opted in, so their evidence is what is checked (by default
     // they are refused before it is looked at: trust.rs).
-    let h = Harness::with(
-        db,
-        Options {
-            policy: UNMANAGED_APPROVE.into(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::with_policy(UNMANAGED_APPROVE)).await;
     // A real photo: evidence whose headers do not read as an image is refused before it
     // is queued (memory.rs in the CLI's tests), which is not what this test is about.
     let photo = std::fs::read(concat!(
@@ -250,24 +166,17 @@ async fn evidence_must_be_what_was_attested(db: Db) {
     let mut c = claims(&s, &h.kiosk);
     c.evidence = vec![digest("id_front", &photo)];
     let token = sign_attestation(&c, &h.kiosk).unwrap();
+    // Another picture than the one attested, or one more.
     let swapped = json!([{ "name": "id_front", "data": STANDARD.encode(b"another person's ID") }]);
-    let (status, body) = h.attest_token(&s, &token, swapped).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("evidence_digest_mismatch")),
-        "{body}"
-    );
     let extra = json!([
         { "name": "id_front", "data": STANDARD.encode(&photo) },
         { "name": "id_back", "data": STANDARD.encode(b"unlisted") },
     ]);
-    let (status, body) = h.attest_token(&s, &token, extra).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("evidence_digest_mismatch")),
-        "{body}"
-    );
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    for evidence in [swapped, extra] {
+        let answer = h.attest_token(&s, &token, evidence).await;
+        assert_refused(answer, 400, "evidence_digest_mismatch");
+    }
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     // A server with every re-verification place taken answers at once, and spends nothing.
     let honest = json!([{ "name": "id_front", "data": STANDARD.encode(&photo) }]);
     let held = h
@@ -275,72 +184,35 @@ async fn evidence_must_be_what_was_attested(db: Db) {
         .reverify_queue
         .try_acquire_many(reclaim_server::REVERIFY_QUEUE as u32)
         .unwrap();
-    let (status, body) = h.attest_token(&s, &token, honest.clone()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("server_busy")),
-        "{body}"
-    );
+    let answer = h.attest_token(&s, &token, honest.clone()).await;
+    assert_refused(answer, 503, "server_busy");
     drop(held);
     // This test server does not re-verify: evidence it cannot judge is refused, unspent.
-    let (status, body) = h.attest_token(&s, &token, honest).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("reverification_unavailable")),
-        "{body}"
-    );
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    let answer = h.attest_token(&s, &token, honest).await;
+    assert_refused(answer, 503, "reverification_unavailable");
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     // The nonce was not spent: the honest attestation still goes through.
-    let (status, body) = h.attest_token(&s, &token, json!([])).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "approved", "{body}");
+    assert_outcome(h.attest_token(&s, &token, json!([])).await, "approved");
 
     // A device that registered itself must upload its evidence.
     let phone = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": phone.public().to_base64(), "name": "my phone" }),
-        )
-        .await;
+    let (status, body) = h.register_device(&phone, Some("my phone")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["tier"], "unmanaged");
     assert_eq!(body["key_id"], phone.key_id().as_str());
     let s = h.session(AVERY, &phone).await;
-    let (status, body) = h.attest(&s, &claims(&s, &phone), &phone).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("evidence_required")),
-        "{body}"
-    );
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    let answer = h.attest(&s, &claims(&s, &phone), &phone).await;
+    assert_refused(answer, 400, "evidence_required");
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     // It cannot promote itself to managed by registering again.
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": phone.public().to_base64() }),
-        )
-        .await;
+    let (status, body) = h.register_device(&phone, None).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["tier"], "unmanaged");
-    let d = devices::find(&h.app.store, phone.key_id().as_str())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(d.tier, devices::Tier::Unmanaged);
+    assert_eq!(tier_of(&h, &phone).await, devices::Tier::Unmanaged);
     // And a managed kiosk's key registered by a stranger stays managed.
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": h.kiosk.public().to_base64() }),
-        )
-        .await;
+    let (status, body) = h.register_device(&h.kiosk, None).await;
     assert_eq!(status, 200, "{body}");
-    let d = devices::find(&h.app.store, h.kiosk.key_id().as_str())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(d.tier, devices::Tier::Managed);
+    assert_eq!(tier_of(&h, &h.kiosk).await, devices::Tier::Managed);
     assert_eq!(h.password_changes(AVERY), 0);
 }
 
@@ -350,40 +222,20 @@ async fn hand_off_moves_the_session_to_the_phone(db: Db) {
     register_managed(&h.app, &phone).await;
     let laptop = h.session(AVERY, &h.kiosk).await;
 
-    let (status, ho) = h
-        .post_auth(
-            &format!("/v1/sessions/{}/handoff", laptop.id),
-            &laptop.token,
-            &json!({}),
-        )
-        .await;
+    let (status, ho) = h.hand_off(&laptop).await;
     assert_eq!(status, 200, "{ho}");
     let secret = ho["handoff_secret"].as_str().unwrap().to_string();
     assert!(ho["qr_payload"].as_str().unwrap().contains(&secret));
 
     // An unregistered phone cannot take it, and its try does not burn the code.
     let stranger = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post("/v1/handoff", &json!({ "session_id": laptop.id, "secret": secret, "device": stranger.key_id().as_str() }))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("device_unknown")),
-        "{body}"
-    );
+    let answer = h.claim_hand_off(&laptop.id, &secret, &stranger).await;
+    assert_refused(answer, 401, "device_unknown");
     // Nor does a wrong secret.
-    let (status, body) = h
-        .post("/v1/handoff", &json!({ "session_id": laptop.id, "secret": "rh_guess", "device": phone.key_id().as_str() }))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("handoff_invalid")),
-        "{body}"
-    );
+    let answer = h.claim_hand_off(&laptop.id, "rh_guess", &phone).await;
+    assert_refused(answer, 403, "handoff_invalid");
 
-    let (status, claimed) = h
-        .post("/v1/handoff", &json!({ "session_id": laptop.id, "secret": secret, "device": phone.key_id().as_str() }))
-        .await;
+    let (status, claimed) = h.claim_hand_off(&laptop.id, &secret, &phone).await;
     assert_eq!(status, 200, "{claimed}");
     let phone_session = Session::from_json(AVERY, &claimed);
     assert_eq!(phone_session.id, laptop.id);
@@ -391,67 +243,35 @@ async fn hand_off_moves_the_session_to_the_phone(db: Db) {
     assert_ne!(phone_session.token, laptop.token);
 
     // The laptop follows but cannot act.
-    let (status, st) = h
-        .get_auth(&format!("/v1/sessions/{}", laptop.id), &laptop.token)
-        .await;
+    let (status, st) = h.status_of(&laptop).await;
     assert_eq!(status, 200, "{st}");
     assert_eq!(st["handed_off"], true);
     assert_eq!(st["active_device"], false);
     assert_eq!(st["state"], "open");
-    let (status, st) = h
-        .get_auth(&format!("/v1/sessions/{}", laptop.id), &phone_session.token)
-        .await;
+    let (status, st) = h.status_of(&phone_session).await;
     assert_eq!((status, st["active_device"].as_bool()), (200, Some(true)));
-    let (status, body) = h
+    let answer = h
         .attest(&laptop, &claims(&laptop, &h.kiosk), &h.kiosk)
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("not_active_device")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post_auth(
-            &format!("/v1/sessions/{}/handoff", laptop.id),
-            &laptop.token,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("handoff_not_allowed")),
-        "{body}"
-    );
+    assert_refused(answer, 403, "not_active_device");
+    assert_refused(h.hand_off(&laptop).await, 409, "handoff_not_allowed");
 
     // The code works once.
     let other_phone = DeviceKey::generate().unwrap();
     register_managed(&h.app, &other_phone).await;
-    let (status, body) = h
-        .post("/v1/handoff", &json!({ "session_id": laptop.id, "secret": secret, "device": other_phone.key_id().as_str() }))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("handoff_invalid")),
-        "{body}"
-    );
+    let answer = h.claim_hand_off(&laptop.id, &secret, &other_phone).await;
+    assert_refused(answer, 403, "handoff_invalid");
 
     // The laptop's key no longer speaks for the session; the phone's does.
-    let (status, body) = h
+    let answer = h
         .attest(&phone_session, &claims(&phone_session, &h.kiosk), &h.kiosk)
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("device_unknown")),
-        "{body}"
-    );
-    let (status, body) = h
+    assert_refused(answer, 401, "device_unknown");
+    let answer = h
         .attest(&phone_session, &claims(&phone_session, &phone), &phone)
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "approved", "{body}");
-    let (_, st) = h
-        .get_auth(&format!("/v1/sessions/{}", laptop.id), &laptop.token)
-        .await;
+    assert_outcome(answer, "approved");
+    let (_, st) = h.status_of(&laptop).await;
     assert_eq!(st["state"], "approved");
     assert!(h
         .audit_kinds()
@@ -470,32 +290,15 @@ async fn revoked_devices_are_refused(db: Db) {
     )
     .await
     .unwrap();
-    let (status, body) = h.create_session(AVERY, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("device_revoked")),
-        "{body}"
-    );
+    let answer = h.create_session(AVERY, &h.kiosk).await;
+    assert_refused(answer, 403, "device_revoked");
     // A session it started before is dead too.
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("device_revoked")),
-        "{body}"
-    );
-    assert_eq!(session_row(&h, &s.id).await, ("open".to_string(), 0));
+    let answer = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_refused(answer, 403, "device_revoked");
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     // It cannot come back by registering again, managed or not.
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": h.kiosk.public().to_base64() }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("device_revoked")),
-        "{body}"
-    );
+    let answer = h.register_device(&h.kiosk, None).await;
+    assert_refused(answer, 403, "device_revoked");
     let again = devices::register(
         &h.app.store,
         &h.app.keys,
@@ -518,23 +321,8 @@ async fn revoked_devices_are_refused(db: Db) {
 async fn unmanaged_evidence_is_judged_by_the_server(db: Db) {
     // An operator who opted unmanaged devices in: their evidence is still the server's to
     // judge, whatever the device signs.
-    let h = Harness::with(
-        db,
-        Options {
-            reverify: true,
-            policy: UNMANAGED_APPROVE.into(),
-            ..Options::default()
-        },
-    )
-    .await;
-    let phone = DeviceKey::generate().unwrap();
-    let (status, body) = h
-        .post(
-            "/v1/devices",
-            &json!({ "public_key": phone.public().to_base64() }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let h = Harness::with(db, Options::judging_unmanaged()).await;
+    let phone = h.self_register().await;
     let s = h.session(AVERY, &phone).await;
     // A patched app signs "verified" over pictures of nothing.
     let mut items = vec![
@@ -549,17 +337,11 @@ async fn unmanaged_evidence_is_judged_by_the_server(db: Db) {
         ));
     }
     let mut c = claims(&s, &phone);
-    c.evidence = items.iter().map(|(n, b, _)| digest(n, b)).collect();
+    let evidence = evidence_of(&mut c, &items);
     let token = sign_attestation(&c, &phone).unwrap();
-    let evidence: Vec<serde_json::Value> = items
-        .iter()
-        .map(|(n, b, t)| json!({ "name": n, "t_ms": t, "data": STANDARD.encode(b) }))
-        .collect();
-    let (status, body) = h.attest_token(&s, &token, json!(evidence)).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], "rejected", "{body}");
+    let body = assert_outcome(h.attest_token(&s, &token, evidence).await, "rejected");
     assert_eq!(body["reverified"], true, "{body}");
     assert!(!body["reasons"].as_array().unwrap().is_empty());
-    assert_eq!(session_row(&h, &s.id).await.0, "rejected");
+    assert_eq!(h.session_row(&s.id).await.0, "rejected");
     assert_eq!(h.password_changes(AVERY), 0);
 }

@@ -45,10 +45,7 @@ async fn rows(h: &Harness) -> Vec<AuditRow> {
 }
 
 async fn restore(h: &Harness, saved: &[AuditRow]) {
-    sqlx::query("DELETE FROM audit")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("DELETE FROM audit").await;
     for r in saved {
         insert(h, r).await;
     }
@@ -82,6 +79,12 @@ async fn verify_against(h: &Harness, log: &str) -> ChainReport {
     audit::verify_with_checkpoints(&h.app.store, &h.app.keys, log)
         .await
         .unwrap()
+}
+
+/// Asserts that the checkpoints in `log` find the problem `code` at entry `seq`.
+async fn assert_checkpoints_find(h: &Harness, log: &str, seq: i64, code: &str) {
+    let report = verify_against(h, log).await;
+    assert!(has(&report, seq, code), "{report:?}");
 }
 
 fn has(report: &ChainReport, seq: i64, code: &str) -> bool {
@@ -119,24 +122,17 @@ async fn audit_tampering_is_detected(db: Db) {
     restore(&h, &saved).await;
 
     // Other columns: time, actor.
-    sqlx::query("UPDATE audit SET at = at - 3600 WHERE seq = 3")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("UPDATE audit SET at = at - 3600 WHERE seq = 3")
+        .await;
     assert!(has(&verify(&h).await, 3, "entry_altered"));
     restore(&h, &saved).await;
-    sqlx::query("UPDATE audit SET actor = 'admin:mallory' WHERE seq = 2")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("UPDATE audit SET actor = 'admin:mallory' WHERE seq = 2")
+        .await;
     assert!(has(&verify(&h).await, 2, "entry_altered"));
     restore(&h, &saved).await;
 
     // A removed middle entry.
-    sqlx::query("DELETE FROM audit WHERE seq = 4")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("DELETE FROM audit WHERE seq = 4").await;
     let report = verify(&h).await;
     assert!(has(&report, 4, "entry_missing"), "{report:?}");
     assert!(has(&report, 5, "link_broken"), "{report:?}");
@@ -144,10 +140,7 @@ async fn audit_tampering_is_detected(db: Db) {
     restore(&h, &saved).await;
 
     // A removed tail.
-    sqlx::query("DELETE FROM audit WHERE seq = 7")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("DELETE FROM audit WHERE seq = 7").await;
     let report = verify(&h).await;
     assert!(
         report.problems.iter().any(|p| p.code == "head_mismatch"),
@@ -158,18 +151,12 @@ async fn audit_tampering_is_detected(db: Db) {
     // Two entries' contents swapped, each with its own MAC.
     let (a, b) = (&saved[2], &saved[3]);
     for (target, from) in [(a.0, b), (b.0, a)] {
-        sqlx::query("UPDATE audit SET at = $1, kind = $2, actor = $3, subject = $4, detail = $5, prev_hash = $6, hash = $7 WHERE seq = $8")
-            .bind(from.1)
-            .bind(&from.2)
-            .bind(&from.3)
-            .bind(&from.4)
-            .bind(&from.5)
-            .bind(&from.6)
-            .bind(&from.7)
-            .bind(target)
-            .execute(&h.app.store.pool)
-            .await
-            .unwrap();
+        // The other entry's columns, under this entry's number.
+        let mut swapped = from.clone();
+        swapped.0 = target;
+        h.execute(&format!("DELETE FROM audit WHERE seq = {target}"))
+            .await;
+        insert(&h, &swapped).await;
     }
     let report = verify(&h).await;
     assert!(!report.intact(), "{report:?}");
@@ -180,10 +167,7 @@ async fn audit_tampering_is_detected(db: Db) {
     restore(&h, &saved).await;
 
     // Renumbering to close the gap of a removed entry.
-    sqlx::query("DELETE FROM audit WHERE seq = 3")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("DELETE FROM audit WHERE seq = 3").await;
     for seq in 4..=7i64 {
         sqlx::query("UPDATE audit SET seq = $1 WHERE seq = $2")
             .bind(seq - 1)
@@ -192,19 +176,15 @@ async fn audit_tampering_is_detected(db: Db) {
             .await
             .unwrap();
     }
-    sqlx::query("UPDATE audit_head SET seq = 6 WHERE id = 1")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("UPDATE audit_head SET seq = 6 WHERE id = 1")
+        .await;
     let report = verify(&h).await;
     assert!(
         has(&report, 3, "link_broken") || has(&report, 3, "entry_altered"),
         "{report:?}"
     );
-    sqlx::query("UPDATE audit_head SET seq = 7 WHERE id = 1")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("UPDATE audit_head SET seq = 7 WHERE id = 1")
+        .await;
     restore(&h, &saved).await;
 
     // A forged entry appended at the end, even with a correct-looking link.
@@ -343,11 +323,7 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &(keep.0, keep.7.clone(), final_head.2.clone())).await;
     let report = verify(&h).await;
     assert!(has(&report, keep.0, "head_mac_invalid"), "{report:?}");
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_entry_missing"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_entry_missing").await;
     // A server that goes on appending records the moved head in the chain instead of
     // building on it.
     h.restart().await;
@@ -357,11 +333,7 @@ async fn a_cut_tail_is_found(db: Db) {
     assert!(has(&report, keep.0 + 1, "head_was_invalid"), "{report:?}");
     assert!(!has_code(&report, "head_mac_invalid"), "{report:?}");
     // ... and the checkpoint sees its entry replaced.
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_hash_mismatch"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_hash_mismatch").await;
     set_head(&h, &final_head).await;
     restore(&h, &saved).await;
 
@@ -371,11 +343,7 @@ async fn a_cut_tail_is_found(db: Db) {
     set_head(&h, &early_head).await;
     let report = verify(&h).await;
     assert!(report.intact(), "{report:?}");
-    let report = verify_against(&h, &text).await;
-    assert!(
-        has(&report, final_head.0, "checkpoint_entry_missing"),
-        "{report:?}"
-    );
+    assert_checkpoints_find(&h, &text, final_head.0, "checkpoint_entry_missing").await;
     set_head(&h, &final_head).await;
     restore(&h, &saved).await;
 
@@ -522,10 +490,7 @@ async fn grants_and_resets_are_checked_against_decisions(db: Db) {
         "UPDATE grants SET user_ref = 'someone-else' WHERE state = 'issued'",
     ] {
         let before = rows_of_grants(&h).await;
-        sqlx::query(change)
-            .execute(&h.app.store.pool)
-            .await
-            .unwrap();
+        h.execute(change).await;
         let report = verify(&h).await;
         assert!(
             has_code(&report, "grant_not_as_decided"),
@@ -557,10 +522,8 @@ async fn rows_of_grants(h: &Harness) -> Vec<(String, String, String)> {
 
 /// Empties the head's MAC, as a database from before keyed heads has it.
 async fn blank_head_mac(h: &Harness) {
-    sqlx::query("UPDATE audit_head SET mac = '' WHERE id = 1")
-        .execute(&h.app.store.pool)
-        .await
-        .unwrap();
+    h.execute("UPDATE audit_head SET mac = '' WHERE id = 1")
+        .await;
 }
 
 async fn an_old_chain_is_sealed_once(db: Db) {
@@ -575,10 +538,7 @@ async fn an_old_chain_is_sealed_once(db: Db) {
     let kinds = audit_kinds(&reopened).await;
     assert_eq!(kinds.len() as i64, n + 1);
     assert_eq!(kinds.last().unwrap(), "audit_head_sealed");
-    let report = audit::verify(&reopened.store, &reopened.keys)
-        .await
-        .unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&reopened).await;
     // Opened again: nothing more to seal.
     let again = App::open(config.clone()).await.unwrap();
     assert_eq!(audit_kinds(&again).await.len() as i64, n + 1);

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::harness::{
-    claims, config_text, random_hex_key, register_managed, unix_now, Db, Harness, Options, Session,
-    TempDir, AVERY, NEW_PASSWORD, OLD_PASSWORD,
+    assert_chain_intact, claims, config_text, random_hex_key, register_managed, unix_now, Db,
+    Harness, Options, Session, TempDir, AVERY, NEW_PASSWORD, OLD_PASSWORD,
 };
 use crate::on_both_databases;
 
@@ -123,6 +123,16 @@ impl LdapServer {
 
     /// An approved password-reset session of Avery's at the kiosk: the session and its
     /// grant.
+    /// A server whose worker is stopped, with an approved grant left pending for `action`
+    /// (as a crash or an outage leaves it); the session and the grant.
+    async fn with_pending(action: &str) -> (LdapServer, Session, String) {
+        let mut server = LdapServer::start().await;
+        let (session, grant) = server.approved().await;
+        server.stop_worker().await;
+        make_pending(&server.app, &grant, action, 0).await;
+        (server, session, grant)
+    }
+
     async fn approved(&self) -> (Session, String) {
         let (status, body) = self.start_session(AVERY, "reset_password").await;
         assert_eq!(status, 201, "{body}");
@@ -150,23 +160,19 @@ impl LdapServer {
 
     /// As the directory's administrator (the rootdn), with the OpenLDAP command-line tools.
     fn as_admin(&self, tool: &str, args: &[&str]) {
-        let out = Command::new(tool)
-            .args([
-                "-x",
-                "-H",
-                &self.slapd.url(),
-                "-D",
-                &self.slapd.admin_dn(),
-                "-w",
-            ])
-            .arg(self.slapd.admin_password())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run(
+            tool,
+            Command::new(tool)
+                .args([
+                    "-x",
+                    "-H",
+                    &self.slapd.url(),
+                    "-D",
+                    &self.slapd.admin_dn(),
+                    "-w",
+                ])
+                .arg(self.slapd.admin_password())
+                .args(args),
         );
     }
 }
@@ -186,6 +192,24 @@ async fn grant_row(app: &App, secret: &str) -> (String, Option<String>, i64, i64
     .await
     .unwrap();
     (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+}
+
+/// Asserts that the grant behind `secret` stays failed: the sweep has nothing to resume,
+/// and the audit holds `failures` failed resets.
+async fn assert_stays_failed(app: &App, secret: &str, failures: usize) {
+    assert_eq!(resets::resume_pending(app).await.unwrap(), 0);
+    assert_eq!(grant_row(app, secret).await.0, "failed");
+    assert_eq!(count_kind(app, "reset_failed").await, failures);
+}
+
+/// Runs `command` (the OpenLDAP tool `tool`) and asserts that it succeeded.
+fn run(tool: &str, command: &mut Command) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Puts the grant behind `secret` in the state a crash or an outage leaves: pending, with
@@ -328,24 +352,16 @@ async fn a_reset_for_an_account_deleted_from_slapd_ends_failed_and_is_not_retrie
         (status, &again["error"]),
         (409, &json!("directory_user_not_found"))
     );
-    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
-    assert_eq!(grant_row(&server.app, &grant).await.0, "failed");
-    assert_eq!(count_kind(&server.app, "reset_failed").await, 1);
+    assert_stays_failed(&server.app, &grant, 1).await;
     assert_eq!(count_kind(&server.app, "reset_completed").await, 0);
-    let report = audit::verify(&server.app.store, &server.app.keys)
-        .await
-        .unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&server.app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_mfa_reset_openldap_cannot_make_ends_failed_instead_of_retrying_for_ever() {
-    let mut server = LdapServer::start().await;
     // A grant from before the directory's capabilities were checked (or a directory
     // changed under a running server): pending, for a change slapd cannot make.
-    let (session, grant) = server.approved().await;
-    server.stop_worker().await;
-    make_pending(&server.app, &grant, "reset_mfa", 0).await;
+    let (mut server, session, grant) = LdapServer::with_pending("reset_mfa").await;
     assert_swept_to_failure(&server.app, &grant, "directory_action_unsupported").await;
     assert_person_told_of_failure(
         &mut server,
@@ -358,10 +374,7 @@ async fn a_pending_mfa_reset_openldap_cannot_make_ends_failed_instead_of_retryin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_reset_whose_service_account_is_refused_ends_failed() {
-    let mut server = LdapServer::start().await;
-    let (_, grant) = server.approved().await;
-    server.stop_worker().await;
-    make_pending(&server.app, &grant, "reset_password", 0).await;
+    let (server, _, grant) = LdapServer::with_pending("reset_password").await;
     // The service account's password is changed in the directory but not in Reclaim's
     // configuration: no retry can succeed until an operator fixes it.
     server.as_admin(
@@ -380,10 +393,7 @@ async fn a_pending_reset_whose_service_account_is_refused_ends_failed() {
 /// person is told, instead of being retried for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_reset_for_an_account_deleted_from_slapd_ends_failed_once() {
-    let mut server = LdapServer::start().await;
-    let (session, grant) = server.approved().await;
-    server.stop_worker().await;
-    make_pending(&server.app, &grant, "reset_password", 0).await;
+    let (mut server, session, grant) = LdapServer::with_pending("reset_password").await;
     server.as_admin("ldapdelete", &[&server.slapd.user_dn(AVERY)]);
     assert_swept_to_failure(&server.app, &grant, "directory_user_not_found").await;
     assert_person_told_of_failure(&mut server, &session, &grant, "directory_user_not_found").await;
@@ -407,17 +417,13 @@ fn deny_password_writes(slapd: &mut Slapd) {
     );
     let ldif = slapd.dir().join("deny-password-writes.ldif");
     std::fs::write(&ldif, change).unwrap();
-    let out = Command::new("slapmodify")
-        .args(["-n0", "-F"])
-        .arg(slapd.dir().join("slapd.d"))
-        .arg("-l")
-        .arg(&ldif)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "slapmodify: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "slapmodify",
+        Command::new("slapmodify")
+            .args(["-n0", "-F"])
+            .arg(slapd.dir().join("slapd.d"))
+            .arg("-l")
+            .arg(&ldif),
     );
     slapd.resume().unwrap();
 }
@@ -481,25 +487,17 @@ async fn a_pending_reset_slapd_refuses_for_lack_of_access_ends_failed_and_is_not
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(session_state(&server, &live_session).await, "failed");
     server.stop_worker().await;
-    assert_eq!(resets::resume_pending(&server.app).await.unwrap(), 0);
-    assert_eq!(grant_row(&server.app, &live_grant).await.0, "failed");
-    assert_eq!(count_kind(&server.app, "reset_failed").await, 2);
+    assert_stays_failed(&server.app, &live_grant, 2).await;
 
     // Nothing reached the account, and the chain holds.
     assert!(binds_as(&server.slapd, AVERY, OLD_PASSWORD));
     assert!(!binds_as(&server.slapd, AVERY, NEW_PASSWORD));
-    let report = audit::verify(&server.app.store, &server.app.keys)
-        .await
-        .unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&server.app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_directory_is_retried_with_backoff_then_given_up() {
-    let mut server = LdapServer::start().await;
-    let (_, grant) = server.approved().await;
-    server.stop_worker().await;
-    make_pending(&server.app, &grant, "reset_password", 0).await;
+    let (mut server, _, grant) = LdapServer::with_pending("reset_password").await;
     server.slapd.stop();
 
     // Unreachable: still pending, and not tried again before its backoff runs out.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use reclaim_server::{audit, App, Config};
+use reclaim_server::App;
 use serde_json::json;
 
 use crate::harness::*;
@@ -15,21 +15,26 @@ on_both_databases!(two_instances_share_one_database);
 /// (transport.rs) and the abuse limits allow, which are not what is under test here.
 const HIGH_LIMITS: &str = "[limits]\nsessions_per_user_per_hour = 10000\nsessions_per_address_per_minute = 10000\nrequests_per_device_per_minute = 10000\n[server]\nmax_connections_per_address = 512\n";
 
-async fn two_instances_share_one_database(db: Db) {
-    let a = Harness::with(
-        db,
-        Options {
-            extra: HIGH_LIMITS.into(),
-            ..Options::default()
-        },
+/// Sends the attestation `token` for `s` to the instance at `base`.
+async fn attest_at(
+    client: &reqwest::Client,
+    base: &str,
+    s: &Session,
+    token: &str,
+) -> (u16, serde_json::Value) {
+    send(
+        client
+            .post(format!("{base}/v1/sessions/{}/attestation", s.id))
+            .bearer_auth(&s.token)
+            .json(&json!({ "token": token })),
     )
-    .await;
-    let options = Options {
-        extra: HIGH_LIMITS.into(),
-        ..Options::default()
-    };
-    let config =
-        Config::parse(&config_text(a.dir.path(), &a.db_url, &a.data_key, &options)).unwrap();
+    .await
+}
+
+async fn two_instances_share_one_database(db: Db) {
+    let options = Options::with_extra(HIGH_LIMITS);
+    let a = Harness::with(db, options.clone()).await;
+    let config = a.config_of_another_instance(&options);
     let app_b: Arc<App> = App::open(config).await.unwrap();
     let server_b = reclaim_server::start(app_b.clone()).await.unwrap();
     let base_b = format!("http://{}", server_b.addr);
@@ -38,28 +43,12 @@ async fn two_instances_share_one_database(db: Db) {
     // One session, created on A, attested on B, followed on A.
     let s = a.session(AVERY, &a.kiosk).await;
     let token = reclaim_protocol::sign_attestation(&claims(&s, &a.kiosk), &a.kiosk).unwrap();
-    let r = a
-        .client
-        .post(format!("{base_b}/v1/sessions/{}/attestation", s.id))
-        .bearer_auth(&s.token)
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["outcome"], "approved", "{body}");
-    let (status, st) = a
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
+    assert_outcome(attest_at(&a.client, &base_b, &s, &token).await, "approved");
+    let (status, st) = a.status_of(&s).await;
     assert_eq!((status, st["state"].as_str()), (200, Some("approved")));
     // Replaying on A what B accepted.
-    let (status, body) = a.attest_token(&s, &token, json!([])).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some("nonce_replayed")),
-        "{body}"
-    );
+    let answer = a.attest_token(&s, &token, json!([])).await;
+    assert_refused(answer, 409, "nonce_replayed");
 
     // 50 recoveries started on each instance at once, each finished on the other one.
     let mut tasks = Vec::new();
@@ -77,25 +66,17 @@ async fn two_instances_share_one_database(db: Db) {
             AVERY.to_string()
         };
         tasks.push(tokio::spawn(async move {
-            let r = client
-                .post(format!("{start}/v1/sessions"))
-                .json(&json!({ "login": login, "action": "reset_password", "device": kiosk.key_id().as_str() }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status().as_u16(), 201);
-            let body: serde_json::Value = r.json().await.unwrap();
+            let (status, body) = send(
+                client
+                    .post(format!("{start}/v1/sessions"))
+                    .json(&json!({ "login": login, "action": "reset_password", "device": kiosk.key_id().as_str() })),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
             let s = Session::from_json(&login, &body);
             let token = reclaim_protocol::sign_attestation(&claims(&s, &kiosk), &kiosk).unwrap();
-            let r = client
-                .post(format!("{finish}/v1/sessions/{}/attestation", s.id))
-                .bearer_auth(&s.token)
-                .json(&json!({ "token": token }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status().as_u16(), 200);
-            let body: serde_json::Value = r.json().await.unwrap();
+            let (status, body) = attest_at(&client, &finish, &s, &token).await;
+            assert_eq!(status, 200, "{body}");
             body["outcome"].as_str().unwrap().to_string()
         }));
     }
@@ -108,8 +89,7 @@ async fn two_instances_share_one_database(db: Db) {
     assert_eq!(approved, 66);
 
     for app in [&a.app, &app_b] {
-        let report = audit::verify(&app.store, &app.keys).await.unwrap();
-        assert!(report.intact(), "{report:?}");
+        let report = assert_chain_intact(app).await;
         // The registration, the first session and its decision, then 100 of each.
         assert_eq!(report.entries, 3 + 200);
         assert_eq!(report.head_seq, 203);

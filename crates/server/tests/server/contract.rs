@@ -92,6 +92,30 @@ fn errors() -> Vec<ErrorBody> {
     ]
 }
 
+/// A device's registration, named or not.
+fn registration(name: Option<&str>) -> Value {
+    v(&DeviceRegistration {
+        public_key: "MCowBQYDK2VwAyEA".into(),
+        name: name.map(Into::into),
+    })
+}
+
+/// The server's view of a registered device.
+fn device(key_id: &str, tier: Tier) -> Value {
+    v(&DeviceView {
+        key_id: key_id.into(),
+        tier,
+    })
+}
+
+/// A signed attestation with `evidence`.
+fn attestation(evidence: Vec<EvidenceItem>) -> Value {
+    v(&AttestationRequest {
+        token: "eyJh.eyJ2.c2ln".into(),
+        evidence,
+    })
+}
+
 /// Every request and answer the API has, each shape at least once (every variant, every
 /// optional field present and absent).
 fn examples() -> Vec<Example> {
@@ -100,37 +124,20 @@ fn examples() -> Vec<Example> {
             "/v1/devices",
             "post",
             "request",
-            v(&DeviceRegistration {
-                public_key: "MCowBQYDK2VwAyEA".into(),
-                name: Some("HR kiosk".into()),
-            }),
+            registration(Some("HR kiosk")),
         ),
-        ex(
-            "/v1/devices",
-            "post",
-            "request",
-            v(&DeviceRegistration {
-                public_key: "MCowBQYDK2VwAyEA".into(),
-                name: None,
-            }),
-        ),
+        ex("/v1/devices", "post", "request", registration(None)),
         ex(
             "/v1/devices",
             "post",
             "201",
-            v(&DeviceView {
-                key_id: "ed25519:abc".into(),
-                tier: Tier::Unmanaged,
-            }),
+            device("ed25519:abc", Tier::Unmanaged),
         ),
         ex(
             "/v1/devices",
             "post",
             "200",
-            v(&DeviceView {
-                key_id: "p256:abc".into(),
-                tier: Tier::Hardware,
-            }),
+            device("p256:abc", Tier::Hardware),
         ),
         ex(
             "/v1/capabilities",
@@ -201,30 +208,24 @@ fn examples() -> Vec<Example> {
             "/v1/sessions/{id}/attestation",
             "post",
             "request",
-            v(&AttestationRequest {
-                token: "eyJh.eyJ2.c2ln".into(),
-                evidence: vec![
-                    EvidenceItem {
-                        name: EvidenceName::IdFront.to_string(),
-                        t_ms: None,
-                        data: "/9j/".into(),
-                    },
-                    EvidenceItem {
-                        name: EvidenceName::Selfie(0).to_string(),
-                        t_ms: Some(0),
-                        data: "/9j/".into(),
-                    },
-                ],
-            }),
+            attestation(vec![
+                EvidenceItem {
+                    name: EvidenceName::IdFront.to_string(),
+                    t_ms: None,
+                    data: "/9j/".into(),
+                },
+                EvidenceItem {
+                    name: EvidenceName::Selfie(0).to_string(),
+                    t_ms: Some(0),
+                    data: "/9j/".into(),
+                },
+            ]),
         ),
         ex(
             "/v1/sessions/{id}/attestation",
             "post",
             "request",
-            v(&AttestationRequest {
-                token: "eyJh.eyJ2.c2ln".into(),
-                evidence: vec![],
-            }),
+            attestation(vec![]),
         ),
         ex(
             "/v1/password/check",
@@ -240,24 +241,6 @@ fn examples() -> Vec<Example> {
             "post",
             "200",
             v(&PasswordCheckAnswer::of(&[PasswordProblem::PasswordCommon])),
-        ),
-        ex(
-            "/v1/resets",
-            "post",
-            "request",
-            v(&ResetRequest {
-                grant: "rg_secret".into(),
-                new_password: Some("correct horse battery staple".into()),
-            }),
-        ),
-        ex(
-            "/v1/resets",
-            "post",
-            "request",
-            v(&ResetRequest {
-                grant: "rg_secret".into(),
-                new_password: None,
-            }),
         ),
         ex(
             "/v1/resets",
@@ -278,6 +261,17 @@ fn examples() -> Vec<Example> {
             }),
         ),
     ];
+    for new_password in [Some("correct horse battery staple".to_string()), None] {
+        out.push(ex(
+            "/v1/resets",
+            "post",
+            "request",
+            v(&ResetRequest {
+                grant: "rg_secret".into(),
+                new_password,
+            }),
+        ));
+    }
     for delay_s in [None, Some(86_400)] {
         out.push(ex(
             "/v1/sessions/{id}/attestation",

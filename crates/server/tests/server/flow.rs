@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use reclaim_directory::DemoUser;
-use reclaim_server::audit;
 use reclaim_server::crypto::secret_hash;
 use reclaim_server::recovery::resets;
 use serde_json::json;
@@ -61,12 +60,7 @@ async fn returning_users_verify_with_a_selfie_against_their_sealed_template(db: 
     assert_eq!(s.body["steps"], json!(["document", "selfie"]));
     let mut c = claims(&s, &h.kiosk);
     c.face_embedding = Some(embedding(1));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
+    let body = assert_outcome(h.attest(&s, &c, &h.kiosk).await, "approved");
     let (status, body) = h.reset(body["grant"].as_str().unwrap(), NEW_PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     // Sealed at rest: the row is not the template's JSON.
@@ -89,12 +83,8 @@ async fn returning_users_verify_with_a_selfie_against_their_sealed_template(db: 
     };
     let s = h.session(AVERY, &h.kiosk).await;
     assert_eq!(s.body["steps"], json!(["selfie"]));
-    let (status, body) = h.attest(&s, &selfie_only(&s, Some(1)), &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
+    let answer = h.attest(&s, &selfie_only(&s, Some(1)), &h.kiosk).await;
+    assert_outcome(answer, "approved");
     // Someone else's face.
     let s = h.session(AVERY, &h.kiosk).await;
     let (status, body) = h.attest(&s, &selfie_only(&s, Some(2)), &h.kiosk).await;
@@ -153,9 +143,7 @@ async fn happy_flow_resets_the_password_exactly_once(db: Db) {
     assert!(body["grant_expires_at"].as_i64().unwrap() > unix_now() as i64);
 
     // The session says so to whoever follows it.
-    let (status, st) = h
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
+    let (status, st) = h.status_of(&s).await;
     assert_eq!(status, 200);
     assert_eq!(st["state"], "approved");
 
@@ -184,10 +172,7 @@ async fn happy_flow_resets_the_password_exactly_once(db: Db) {
 
     let (status, done) = h.reset(&grant, NEW_PASSWORD).await;
     assert_eq!(status, 200, "{done}");
-    assert_eq!(
-        done,
-        json!({ "status": "completed", "action": "reset_password", "already_completed": false })
-    );
+    assert_eq!(done, completed(false));
     assert!(h.password_is(AVERY, NEW_PASSWORD).await);
     assert!(!h.password_is(AVERY, OLD_PASSWORD).await);
     assert_eq!(h.password_changes(AVERY), 1);
@@ -199,23 +184,17 @@ async fn happy_flow_resets_the_password_exactly_once(db: Db) {
     assert_eq!(again["already_completed"], true);
     assert_eq!(h.password_changes(AVERY), 1);
     // A completed grant no longer checks passwords.
-    let (status, check) = h
+    let answer = h
         .post(
             "/v1/password/check",
             &json!({ "grant": grant, "password": NEW_PASSWORD }),
         )
         .await;
-    assert_eq!(
-        (status, check["error"].as_str()),
-        (403, Some("grant_invalid"))
-    );
-    let (status, st) = h
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
+    assert_refused(answer, 403, "grant_invalid");
+    let (status, st) = h.status_of(&s).await;
     assert_eq!((status, st["state"].as_str()), (200, Some("completed")));
 
-    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
-    assert!(report.intact(), "{report:?}");
+    let report = assert_chain_intact(&h.app).await;
     assert_eq!(
         h.audit_kinds().await,
         [
@@ -300,6 +279,11 @@ async fn unknown_user_looks_like_a_known_one(db: Db) {
     assert_eq!(h.password_changes(AVERY), 0);
 }
 
+/// The answer to a password reset that is done, now or `already`.
+fn completed(already: bool) -> serde_json::Value {
+    json!({ "status": "completed", "action": "reset_password", "already_completed": already })
+}
+
 async fn grant_is_idempotent_and_bound_to_its_user(db: Db) {
     const BLAKE: &str = "blake.river";
     const BLAKE_OLD: &str = "blake's own old passphrase";
@@ -307,26 +291,15 @@ async fn grant_is_idempotent_and_bound_to_its_user(db: Db) {
         DemoUser::new(AVERY, "Avery", "Quinn").with_password(OLD_PASSWORD),
         DemoUser::new(BLAKE, "Blake", "River").with_password(BLAKE_OLD),
     ];
-    let h = Harness::with(
-        db,
-        Options {
-            users: Some(users),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::with_users(Some(users))).await;
 
     // An attestation for another user than the session's is refused before anything.
     let s = h.session(AVERY, &h.kiosk).await;
     let mut c = claims(&s, &h.kiosk);
     c.user = BLAKE.into();
     c.document = Some(document("RIVER", "BLAKE"));
-    let (status, body) = h.attest(&s, &c, &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("attestation_user_mismatch")),
-        "{body}"
-    );
+    let answer = h.attest(&s, &c, &h.kiosk).await;
+    assert_refused(answer, 400, "attestation_user_mismatch");
     // Avery's own ID on Blake's session does not match Blake's record.
     let sb = h.session(BLAKE, &h.kiosk).await;
     let (status, body) = h.attest(&sb, &claims(&sb, &h.kiosk), &h.kiosk).await;
@@ -353,10 +326,7 @@ async fn grant_is_idempotent_and_bound_to_its_user(db: Db) {
     for pw in [NEW_PASSWORD, "an entirely different passphrase here"] {
         let (status, again) = h.reset(&grant_a, pw).await;
         assert_eq!(status, 200, "{again}");
-        assert_eq!(
-            again,
-            json!({ "status": "completed", "action": "reset_password", "already_completed": true })
-        );
+        assert_eq!(again, completed(true));
     }
     assert!(h.password_is(AVERY, NEW_PASSWORD).await);
     assert_eq!(h.password_changes(AVERY), 1);
@@ -364,10 +334,10 @@ async fn grant_is_idempotent_and_bound_to_its_user(db: Db) {
     assert!(h.password_is(BLAKE, BLAKE_OLD).await);
 
     // A made-up grant is refused.
-    let (status, body) = h.reset("rg_forged", NEW_PASSWORD).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("grant_invalid"))
+    assert_refused(
+        h.reset("rg_forged", NEW_PASSWORD).await,
+        403,
+        "grant_invalid",
     );
 
     // Grant B changes Blake, and only Blake.
@@ -472,27 +442,13 @@ async fn pending_resets_are_resumed_exactly_once(db: Db) {
         assert_eq!(body["already_completed"], true);
     }
     assert_eq!(h.password_changes(AVERY), 3);
-    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
-    assert!(report.intact(), "{report:?}");
-    assert_eq!(
-        h.audit_kinds()
-            .await
-            .iter()
-            .filter(|k| *k == "reset_completed")
-            .count(),
-        3
-    );
+    assert_chain_intact(&h.app).await;
+    assert_eq!(h.audit_count_of("reset_completed").await, 3);
 }
 
 async fn interrupted_reset_is_applied_once(db: Db) {
-    let h = Harness::with(
-        db,
-        Options {
-            extra: "[fault]\ndirectory_delay_ms = 1500\n".into(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let slow = "[fault]\ndirectory_delay_ms = 1500\n";
+    let h = Harness::with(db, Options::with_extra(slow)).await;
     let grant = h.approved_grant(AVERY).await;
     // The client gives up while the directory is slow.
     let impatient = reqwest::Client::builder()
@@ -523,6 +479,5 @@ async fn interrupted_reset_is_applied_once(db: Db) {
     }
     assert_eq!(h.password_changes(AVERY), 1);
     assert!(h.password_is(AVERY, NEW_PASSWORD).await);
-    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&h.app).await;
 }

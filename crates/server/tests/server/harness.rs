@@ -200,37 +200,21 @@ impl Harness {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        read(r).await
+        send(self.client.post(self.url(path)).json(body)).await
     }
 
     pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        read(r).await
+        send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        read(r).await
+        send(self.client.get(self.url(path)).bearer_auth(token)).await
     }
 
     /// `POST /v1/sessions` for `login` from `device`; panics unless 201.
@@ -317,6 +301,15 @@ impl Harness {
     }
 }
 
+/// Asserts that `app`'s audit chain verifies intact; returns the report.
+pub async fn assert_chain_intact(app: &App) -> reclaim_server::audit::ChainReport {
+    let report = reclaim_server::audit::verify(&app.store, &app.keys)
+        .await
+        .unwrap();
+    assert!(report.intact(), "{report:?}");
+    report
+}
+
 pub fn dir_user(dir: &Path, username: &str) -> Value {
     let text = std::fs::read_to_string(dir.join("dir.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
@@ -333,7 +326,10 @@ pub async fn audit_kinds(app: &App) -> Vec<String> {
         .collect()
 }
 
-async fn read(r: reqwest::Response) -> (u16, Value) {
+/// Sends `r` and reads the answer: its status, and its body as JSON (as a string when it
+/// is not JSON).
+pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -487,13 +483,12 @@ impl Harness {
     /// which the server must place in the unmanaged tier.
     pub async fn self_register_from(&self, client: &reqwest::Client) -> DeviceKey {
         let key = DeviceKey::generate().unwrap();
-        let r = client
-            .post(self.url("/v1/devices"))
-            .json(&json!({ "public_key": key.public().to_base64() }))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = read(r).await;
+        let (status, body) = send(
+            client
+                .post(self.url("/v1/devices"))
+                .json(&registration(&key, None)),
+        )
+        .await;
         assert_eq!(
             (status, body["tier"].as_str()),
             (201, Some("unmanaged")),
@@ -515,6 +510,176 @@ impl Harness {
             .pop()
             .expect("a decision in the audit")
     }
+}
+
+impl Options {
+    /// These lines inside `[policy]`, everything else as by default.
+    pub fn with_policy(policy: impl Into<String>) -> Options {
+        Options {
+            policy: policy.into(),
+            ..Options::default()
+        }
+    }
+
+    /// This TOML after the base configuration, everything else as by default.
+    pub fn with_extra(extra: impl Into<String>) -> Options {
+        Options {
+            extra: extra.into(),
+            ..Options::default()
+        }
+    }
+
+    /// These directory accounts, everything else as by default.
+    pub fn with_users(users: Option<Vec<DemoUser>>) -> Options {
+        Options {
+            users,
+            ..Options::default()
+        }
+    }
+}
+
+/// The body of `POST /v1/devices` for `key`, with a name or none.
+pub fn registration(key: &DeviceKey, name: Option<&str>) -> Value {
+    let mut body = json!({ "public_key": key.public().to_base64() });
+    if let Some(name) = name {
+        body["name"] = json!(name);
+    }
+    body
+}
+
+impl Harness {
+    /// `POST /v1/devices` for `key`: anyone may, and gets the unmanaged tier unless an
+    /// administrator registered the key.
+    pub async fn register_device(&self, key: &DeviceKey, name: Option<&str>) -> (u16, Value) {
+        self.post("/v1/devices", &registration(key, name)).await
+    }
+
+    /// `GET /v1/sessions/{id}` with the session's own token.
+    pub async fn status_of(&self, s: &Session) -> (u16, Value) {
+        self.get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
+            .await
+    }
+
+    /// `POST /v1/sessions/{id}/handoff` with the session's own token: asks for the code a
+    /// phone takes the session over with.
+    pub async fn hand_off(&self, s: &Session) -> (u16, Value) {
+        self.post_auth(
+            &format!("/v1/sessions/{}/handoff", s.id),
+            &s.token,
+            &json!({}),
+        )
+        .await
+    }
+
+    /// `POST /v1/handoff`: `device` claims session `session_id` with the hand-off `secret`.
+    pub async fn claim_hand_off(
+        &self,
+        session_id: &str,
+        secret: &str,
+        device: &DeviceKey,
+    ) -> (u16, Value) {
+        self.post(
+            "/v1/handoff",
+            &json!({ "session_id": session_id, "secret": secret, "device": device.key_id().as_str() }),
+        )
+        .await
+    }
+
+    /// The number `sql` (a `SELECT COUNT(*)`) counts.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.app.store.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Runs `sql` (with no parameters) on the database, as whoever can reach it may.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&self.app.store.pool)
+            .await
+            .unwrap();
+    }
+
+    /// How many entries of `kind` the audit chain holds.
+    pub async fn audit_count_of(&self, kind: &str) -> usize {
+        self.audit_kinds()
+            .await
+            .iter()
+            .filter(|k| *k == kind)
+            .count()
+    }
+
+    /// A session's stored state and whether its nonce was spent.
+    pub async fn session_row(&self, id: &str) -> (String, i64) {
+        sqlx::query_as("SELECT state, nonce_used FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.app.store.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// What a test reads of an answer: the status and the JSON body (and, for some, more).
+pub trait Answer {
+    fn status_and_body(&self) -> (u16, &Value);
+}
+
+impl Answer for (u16, Value) {
+    fn status_and_body(&self) -> (u16, &Value) {
+        (self.0, &self.1)
+    }
+}
+
+/// With the `Retry-After` header's seconds.
+impl Answer for (u16, Value, Option<i64>) {
+    fn status_and_body(&self) -> (u16, &Value) {
+        (self.0, &self.1)
+    }
+}
+
+/// Asserts that `answer` is the refusal `status` with the error `code`; returns it.
+#[track_caller]
+pub fn assert_refused<A: Answer>(answer: A, status: u16, code: &str) -> A {
+    assert_refused_because(answer, status, code, "")
+}
+
+/// [`assert_refused`], saying `context` (what the refusal stops) when it fails.
+#[track_caller]
+pub fn assert_refused_because<A: Answer>(answer: A, status: u16, code: &str, context: &str) -> A {
+    let (got, body) = answer.status_and_body();
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (status, Some(code)),
+        "{context}{}{body}",
+        if context.is_empty() { "" } else { ": " }
+    );
+    answer
+}
+
+/// Asserts that `answer` to `POST /v1/resets` is `status` with the reset's `state`;
+/// returns its body.
+#[track_caller]
+pub fn assert_reset(answer: (u16, Value), status: u16, state: &str) -> Value {
+    let (got, body) = answer;
+    assert_eq!(
+        (got, body["status"].as_str()),
+        (status, Some(state)),
+        "{body}"
+    );
+    body
+}
+
+/// Asserts that `answer` is a decision (200) with `outcome`; returns its body.
+#[track_caller]
+pub fn assert_outcome(answer: (u16, Value), outcome: &str) -> Value {
+    let (status, body) = answer;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some(outcome)),
+        "{body}"
+    );
+    body
 }
 
 /// A flat grey PNG: a picture of nothing, in which no face or document is found.

@@ -2,7 +2,6 @@
 //! and nothing recorded.
 
 use serde_json::json;
-use sqlx::Row;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -10,12 +9,11 @@ use crate::on_both_databases;
 on_both_databases!(bad_input_is_refused_and_changes_nothing);
 on_both_databases!(a_stored_challenge_with_an_unknown_action_is_refused_not_shortened);
 
+const JSON: &str = "application/json";
+
+/// What a request could leave behind: audit entries, and sessions.
 async fn counts(h: &Harness) -> (usize, i64) {
-    let sessions: i64 = sqlx::query("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap()
-        .get(0);
+    let sessions = h.count("SELECT COUNT(*) FROM sessions").await;
     (h.audit_kinds().await.len(), sessions)
 }
 
@@ -24,23 +22,17 @@ async fn raw(
     path: &str,
     content_type: &str,
     token: Option<&str>,
-    body: Vec<u8>,
+    body: &[u8],
 ) -> (u16, serde_json::Value) {
     let mut r = h
         .client
         .post(h.url(path))
         .header("content-type", content_type)
-        .body(body);
+        .body(body.to_vec());
     if let Some(t) = token {
         r = r.bearer_auth(t);
     }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    send(r).await
 }
 
 /// How an oversized body is sent.
@@ -134,145 +126,62 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
     let before = counts(&h).await;
     let kid = h.kiosk.key_id().as_str().to_string();
 
-    let (status, body) = raw(
-        &h,
-        "/v1/sessions",
-        "application/json",
-        None,
-        b"{\"login\": \"avery".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_malformed")),
-        "{body}"
+    // Not JSON, or not said to be.
+    assert_refused(
+        raw(&h, "/v1/sessions", JSON, None, b"{\"login\": \"avery").await,
+        400,
+        "request_malformed",
     );
-    let (status, body) = raw(
-        &h,
-        &attest_path,
-        "application/json",
-        Some(&s.token),
-        b"not json at all".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_malformed")),
-        "{body}"
+    assert_refused(
+        raw(&h, &attest_path, JSON, Some(&s.token), b"not json at all").await,
+        400,
+        "request_malformed",
     );
-
     let valid =
         serde_json::to_vec(&json!({ "login": AVERY, "action": "reset_password", "device": kid }))
             .unwrap();
-    let (status, body) = raw(&h, "/v1/sessions", "text/plain", None, valid.clone()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (415, Some("content_type_unsupported")),
-        "{body}"
-    );
-    let (status, body) = raw(
-        &h,
-        "/v1/sessions",
-        "application/x-www-form-urlencoded",
-        None,
-        b"login=avery.quinn".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (415, Some("content_type_unsupported")),
-        "{body}"
-    );
+    for (content_type, body) in [
+        ("text/plain", &valid[..]),
+        (
+            "application/x-www-form-urlencoded",
+            &b"login=avery.quinn"[..],
+        ),
+    ] {
+        let answer = raw(&h, "/v1/sessions", content_type, None, body).await;
+        assert_refused_because(answer, 415, "content_type_unsupported", content_type);
+    }
 
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": AVERY, "action": "reset_password", "device": kid, "is_admin": true }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": AVERY, "action": "delete_account", "device": kid }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": AVERY, "action": "reset_password" }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": "  ", "action": "reset_password", "device": kid }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("login_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": "a\u{0}b", "action": "reset_password", "device": kid }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("login_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": "x".repeat(300), "action": "reset_password", "device": kid }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("login_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post(
-            "/v1/sessions",
-            &json!({ "login": AVERY, "action": "reset_password", "device": "0".repeat(32) }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("device_unknown")),
-        "{body}"
-    );
+    // JSON the API does not take: a field it does not have, an action it does not know,
+    // no device; logins blank, with a control character, too long; a device no one
+    // registered.
+    let start_refused = |body: serde_json::Value, status: u16, code: &'static str| {
+        let h = &h;
+        async move {
+            let answer = h.post("/v1/sessions", &body).await;
+            assert_refused_because(answer, status, code, &body.to_string());
+        }
+    };
+    for body in [
+        json!({ "login": AVERY, "action": "reset_password", "device": kid, "is_admin": true }),
+        json!({ "login": AVERY, "action": "delete_account", "device": kid }),
+        json!({ "login": AVERY, "action": "reset_password" }),
+    ] {
+        start_refused(body, 400, "request_invalid").await;
+    }
+    for login in [json!("  "), json!("a\u{0}b"), json!("x".repeat(300))] {
+        let body = json!({ "login": login, "action": "reset_password", "device": kid });
+        start_refused(body, 400, "login_invalid").await;
+    }
+    let stranger = "0".repeat(32);
+    let body = json!({ "login": AVERY, "action": "reset_password", "device": stranger });
+    start_refused(body, 401, "device_unknown").await;
+    // The client's decision is not a field of the attestation.
     let token = reclaim_protocol::sign_attestation(&claims(&s, &h.kiosk), &h.kiosk).unwrap();
-    let (status, body) = h
-        .post_auth(
-            &attest_path,
-            &s.token,
-            &json!({ "token": token, "evidence": [], "decision": "verified" }),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("request_invalid")),
-        "{body}"
+    let with_decision = json!({ "token": token, "evidence": [], "decision": "verified" });
+    assert_refused(
+        h.post_auth(&attest_path, &s.token, &with_decision).await,
+        400,
+        "request_invalid",
     );
 
     // More than 48 MiB.
@@ -280,84 +189,42 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
         Oversized::Announced(49 * 1024 * 1024),
         Oversized::Chunked(49 * 1024 * 1024),
     ] {
-        let (status, body) = oversized(&h, &attest_path, &s.token, how).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (413, Some("request_too_large")),
-            "{body}"
-        );
+        let answer = oversized(&h, &attest_path, &s.token, how).await;
+        assert_refused(answer, 413, "request_too_large");
     }
 
     // Without the session's token, or with another. (A fresh client: the server closes
     // the connection it refused the oversized body on, and a pooled client may not have
     // noticed yet.)
-    let r = reqwest::Client::new()
-        .get(h.url(&format!("/v1/sessions/{}", s.id)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["error"], "session_token_missing");
-    let r = reqwest::Client::new()
-        .post(h.url(&attest_path))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["error"], "session_token_missing");
-    let (status, body) = h
-        .post_auth(&attest_path, "rs_not_the_token", &json!({ "token": token }))
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("session_token_invalid")),
-        "{body}"
-    );
-    let (status, body) = h.get_auth("/v1/sessions/no-such-session", &s.token).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("session_token_invalid")),
-        "{body}"
-    );
-    let (status, body) = h
-        .post_auth(
+    for r in [
+        reqwest::Client::new().get(h.url(&format!("/v1/sessions/{}", s.id))),
+        reqwest::Client::new()
+            .post(h.url(&attest_path))
+            .json(&json!({ "token": token })),
+    ] {
+        assert_refused(send(r).await, 401, "session_token_missing");
+    }
+    let token_only = &json!({ "token": token });
+    for answer in [
+        h.post_auth(&attest_path, "rs_not_the_token", token_only)
+            .await,
+        h.get_auth("/v1/sessions/no-such-session", &s.token).await,
+        h.post_auth(
             &format!("/v1/sessions/{}/handoff", s.id),
             "rs_nope",
             &json!({}),
         )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("session_token_invalid")),
-        "{body}"
-    );
-    let (status, body) = h.post("/v1/no/such/endpoint", &json!({})).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("not_found")),
-        "{body}"
-    );
+        .await,
+    ] {
+        assert_refused(answer, 401, "session_token_invalid");
+    }
+    let answer = h.post("/v1/no/such/endpoint", &json!({})).await;
+    assert_refused(answer, 404, "not_found");
 
     assert_eq!(counts(&h).await, before, "a refused request left a trace");
-    let r = sqlx::query("SELECT state, nonce_used FROM sessions WHERE id = $1")
-        .bind(&s.id)
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.get::<String, _>(0), r.get::<i64, _>(1)),
-        ("open".to_string(), 0)
-    );
+    assert_eq!(h.session_row(&s.id).await, ("open".to_string(), 0));
     // And the session still works.
-    let (status, body) = h.attest_token(&s, &token, json!([])).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
+    assert_outcome(h.attest_token(&s, &token, json!([])).await, "approved");
 }
 
 /// A session row whose challenge holds a name this build does not know (a newer
@@ -373,14 +240,7 @@ async fn a_stored_challenge_with_an_unknown_action_is_refused_not_shortened(db: 
         .execute(&h.app.store.writer)
         .await
         .unwrap();
-    let (status, body) = h
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("database_unavailable")),
-        "{body}"
-    );
+    assert_refused(h.status_of(&s).await, 503, "database_unavailable");
     let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
     assert_eq!(status, 503, "{body}");
     let decisions = reclaim_server::audit::details_of(&h.app.store, "decision")

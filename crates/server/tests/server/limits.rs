@@ -37,7 +37,8 @@ fn client_from(a: u8, b: u8, c: u8) -> reqwest::Client {
         .unwrap()
 }
 
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value, Option<i64>) {
+/// [`send`], and the seconds of the answer's `Retry-After`.
+async fn send_reading_retry(r: reqwest::RequestBuilder) -> (u16, Value, Option<i64>) {
     let r = r.send().await.unwrap();
     let status = r.status().as_u16();
     let retry = r
@@ -55,7 +56,7 @@ async fn start(
     login: &str,
     device: &str,
 ) -> (u16, Value, Option<i64>) {
-    send(
+    send_reading_retry(
         client
             .post(h.url("/v1/sessions"))
             .json(&json!({ "login": login, "action": "reset_password", "device": device })),
@@ -81,7 +82,7 @@ async fn attest_from(
     token: &str,
     evidence: Value,
 ) -> (u16, Value, Option<i64>) {
-    send(
+    send_reading_retry(
         client
             .post(h.url(&format!("/v1/sessions/{}/attestation", s.id)))
             .bearer_auth(&s.token)
@@ -103,11 +104,7 @@ fn says_where_to_go(body: &Value) -> bool {
 }
 
 async fn limits_rows(h: &Harness) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM limits")
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap()
-        .get(0)
+    h.count("SELECT COUNT(*) FROM limits").await
 }
 
 async fn biometric_failures_lock_the_login(db: Db) {
@@ -119,22 +116,17 @@ async fn biometric_failures_lock_the_login(db: Db) {
     for i in 0..5 {
         let s = h.session(AVERY, &h.kiosk).await;
         before_fifth = Instant::now();
-        let (status, body) = h.attest(&s, &rejected_claims(&s, &h.kiosk), &h.kiosk).await;
-        assert_eq!(status, 200, "attempt {i}: {body}");
-        assert_eq!(body["outcome"], "rejected", "attempt {i}: {body}");
-        assert_eq!(body["reasons"], json!(["face_mismatch"]));
+        let answer = h.attest(&s, &rejected_claims(&s, &h.kiosk), &h.kiosk).await;
+        let body = assert_outcome(answer, "rejected");
+        assert_eq!(body["reasons"], json!(["face_mismatch"]), "attempt {i}");
     }
     // The sixth attempt waits, however good it is and however the login is typed.
     for login in [AVERY, " Avery.Quinn "] {
         let s = h.session(login, &h.kiosk).await;
         let token = sign_attestation(&claims(&s, &h.kiosk), &h.kiosk).unwrap();
-        let (status, body, retry) = attest_from(&h, &h.client, &s, &token, json!([])).await;
+        let answer = attest_from(&h, &h.client, &s, &token, json!([])).await;
         let waited = before_fifth.elapsed().as_secs_f64().ceil() as i64;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (429, Some("biometric_locked")),
-            "{body}"
-        );
+        let (_, body, retry) = assert_refused(answer, 429, "biometric_locked");
         let retry = retry.unwrap();
         // At least 30 s from the fifth failure (NIST SP 800-63B); at most an hour.
         assert!(
@@ -143,43 +135,25 @@ async fn biometric_failures_lock_the_login(db: Db) {
         );
         assert!(says_where_to_go(&body), "{body}");
     }
-    let decisions = h
-        .audit_kinds()
-        .await
-        .iter()
-        .filter(|k| *k == "decision")
-        .count();
-    assert_eq!(decisions, 5);
+    assert_eq!(h.audit_count_of("decision").await, 5);
     // Another person is not locked out by Avery's failures.
     let s = h.session("nobody.else", &h.kiosk).await;
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("rejected")),
-        "{body}"
+    assert_outcome(
+        h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await,
+        "rejected",
     );
     assert_eq!(h.password_changes(AVERY), 0);
 }
 
 async fn sessions_per_user_are_limited(db: Db) {
-    let h = Harness::with(
-        db,
-        Options {
-            extra: "[limits]\nsessions_per_user_per_hour = 3\n".into(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let limits = "[limits]\nsessions_per_user_per_hour = 3\n";
+    let h = Harness::with(db, Options::with_extra(limits)).await;
     for _ in 0..3 {
         h.session(AVERY, &h.kiosk).await;
     }
     for login in [AVERY, "AVERY.QUINN"] {
-        let (status, body, retry) = start(&h, &h.client, login, h.kiosk.key_id().as_str()).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (429, Some("rate_limited")),
-            "{body}"
-        );
+        let answer = start(&h, &h.client, login, h.kiosk.key_id().as_str()).await;
+        let (_, _, retry) = assert_refused(answer, 429, "rate_limited");
         let retry = retry.expect("a 429 carries Retry-After");
         assert!((1..=3600).contains(&retry), "Retry-After {retry}");
     }
@@ -187,19 +161,9 @@ async fn sessions_per_user_are_limited(db: Db) {
     for _ in 0..3 {
         h.session("ghost.user", &h.kiosk).await;
     }
-    let (status, body) = h.create_session("ghost.user", &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("rate_limited")),
-        "{body}"
-    );
-    let created = h
-        .audit_kinds()
-        .await
-        .iter()
-        .filter(|k| *k == "session_created")
-        .count();
-    assert_eq!(created, 6);
+    let answer = h.create_session("ghost.user", &h.kiosk).await;
+    assert_refused(answer, 429, "rate_limited");
+    assert_eq!(h.audit_count_of("session_created").await, 6);
 }
 
 /// Issue 14: five junk attestations for a login from an anonymous key locked the real
@@ -241,44 +205,29 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
     // self-registered one elsewhere, and the answer says where to go.
     let s = session_from(&h, &stranger_net, AVERY, &d1).await;
     let (token, evidence) = junk(&s, &d1);
-    let (status, body, retry) = attest_from(&h, &stranger_net, &s, &token, evidence).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("biometric_locked")),
-        "{body}"
-    );
+    let answer = attest_from(&h, &stranger_net, &s, &token, evidence).await;
+    let (_, body, retry) = assert_refused(answer, 429, "biometric_locked");
     assert!(retry.is_some_and(|r| r >= 1), "{retry:?}");
     assert!(says_where_to_go(&body), "{body}");
     let elsewhere = client_from(14, 2, 1);
     let d_elsewhere = h.self_register_from(&elsewhere).await;
     let s = session_from(&h, &elsewhere, AVERY, &d_elsewhere).await;
     let (token, evidence) = junk(&s, &d_elsewhere);
-    let (status, body, _) = attest_from(&h, &elsewhere, &s, &token, evidence).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("biometric_locked")),
-        "{body}"
-    );
+    let answer = attest_from(&h, &elsewhere, &s, &token, evidence).await;
+    assert_refused(answer, 429, "biometric_locked");
 
     // The stranger's device: 5 rejected and 1 unfinished session so far; with four more
     // abandoned (ten sessions that ended without a decision or were refused) it is locked,
     // for every login.
     for i in 0..4 {
-        let (status, body, _) = start(
-            &h,
-            &stranger_net,
-            &format!("someone.{i}"),
-            d1.key_id().as_str(),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        session_from(&h, &stranger_net, &format!("someone.{i}"), &d1).await;
     }
-    let (status, body, retry) =
-        start(&h, &stranger_net, "someone.else", d1.key_id().as_str()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("biometric_locked")),
-        "the device goes on guessing: {body}"
+    let answer = start(&h, &stranger_net, "someone.else", d1.key_id().as_str()).await;
+    let (_, body, retry) = assert_refused_because(
+        answer,
+        429,
+        "biometric_locked",
+        "the device goes on guessing",
     );
     assert!(retry.is_some_and(|r| (1..=3600).contains(&r)), "{retry:?}");
     assert!(says_where_to_go(&body), "{body}");
@@ -289,28 +238,15 @@ async fn a_strangers_junk_stops_their_guessing_not_the_kiosk(db: Db) {
         if i == 10 {
             device = h.self_register_from(&stranger_net).await;
         }
-        let (status, body, _) = start(
-            &h,
-            &stranger_net,
-            &format!("other.{i}"),
-            device.key_id().as_str(),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        session_from(&h, &stranger_net, &format!("other.{i}"), &device).await;
     }
     let d3 = h.self_register_from(&stranger_net).await;
-    let (status, body, _) = start(&h, &stranger_net, "other.last", d3.key_id().as_str()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("biometric_locked")),
-        "the address goes on guessing with new keys: {body}"
-    );
+    let answer = start(&h, &stranger_net, "other.last", d3.key_id().as_str()).await;
+    let guessing = "the address goes on guessing with new keys";
+    assert_refused_because(answer, 429, "biometric_locked", guessing);
     // Another network's unmanaged device is not affected, nor the kiosk on the stranger's.
-    let (status, body, _) =
-        start(&h, &elsewhere, "someone.new", d_elsewhere.key_id().as_str()).await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body, _) = start(&h, &stranger_net, AVERY, h.kiosk.key_id().as_str()).await;
-    assert_eq!(status, 201, "{body}");
+    session_from(&h, &elsewhere, "someone.new", &d_elsewhere).await;
+    session_from(&h, &stranger_net, AVERY, &h.kiosk).await;
 }
 
 /// Issue 14: ten sessions opened by a stranger used up the victim's hourly quota, so the
@@ -331,11 +267,9 @@ async fn a_strangers_sessions_leave_the_kiosk_its_quota(db: Db) {
         "the stranger used up the kiosk's quota: {body}"
     );
     let s = Session::from_json(AVERY, &body);
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
+    assert_outcome(
+        h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await,
+        "approved",
     );
 }
 
@@ -351,12 +285,8 @@ async fn aliases_behave_alike_for_known_and_unknown_accounts(db: Db) {
             assert_eq!(status, 200, "{body}");
         }
         let s = h.session(login, &h.kiosk).await;
-        let (status, body) = h.attest(&s, &rejected_claims(&s, &h.kiosk), &h.kiosk).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (429, Some("biometric_locked")),
-            "{login}: {body}"
-        );
+        let answer = h.attest(&s, &rejected_claims(&s, &h.kiosk), &h.kiosk).await;
+        assert_refused_because(answer, 429, "biometric_locked", login);
     }
     let mut answers = Vec::new();
     for alias in ["avery.quinn@example.test", "ghost.user@example.test"] {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reclaim_protocol::RecoveryAction;
 use reclaim_server::notify::{self, Mailer, NoticeKind, Queued, RecoveryNotice};
-use reclaim_server::{audit, App};
+use reclaim_server::App;
 use reclaim_testkit::{Mail, SmtpSink};
 use sqlx::Row;
 
@@ -120,7 +120,7 @@ async fn post_form(h: &Harness, url: &str) -> (u16, String) {
 }
 
 async fn count_kind(h: &Harness, kind: &str) -> usize {
-    h.audit_kinds().await.iter().filter(|k| *k == kind).count()
+    h.audit_count_of(kind).await
 }
 
 async fn an_approved_recovery_is_mailed_and_its_link_disputes_it_once(db: Db) {
@@ -231,8 +231,7 @@ async fn an_approved_recovery_is_mailed_and_its_link_disputes_it_once(db: Db) {
         "a disputed grant still reset the password: {body}"
     );
     assert!(h.password_is(AVERY, OLD_PASSWORD).await);
-    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&h.app).await;
 
     // (c) Single use; used, unknown and malformed tokens get the same neutral page.
     let (status, used) = post_form(&h, &url).await;
@@ -275,8 +274,7 @@ async fn an_approved_recovery_is_mailed_and_its_link_disputes_it_once(db: Db) {
             .unwrap()
     );
     assert_eq!(count_kind(&h, "self_service_unlocked").await, 1);
-    let report = audit::verify(&h.app.store, &h.app.keys).await.unwrap();
-    assert!(report.intact(), "{report:?}");
+    assert_chain_intact(&h.app).await;
     // Nothing else was mailed.
     assert_eq!(sink.messages().len(), 1);
 }
@@ -457,12 +455,7 @@ async fn a_delayed_change_is_cancelled_through_its_notice(db: Db) {
     )
     .await;
     let grant = approved_recovery_with_notice(&h).await;
-    let (status, body) = h.reset(&grant, NEW_PASSWORD).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("scheduled")),
-        "{body}"
-    );
+    assert_reset(h.reset(&grant, NEW_PASSWORD).await, 202, "scheduled");
     let mails = wait_mails(&sink, 1).await;
     assert!(
         mails[0].body.contains("takes effect on"),

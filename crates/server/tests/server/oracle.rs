@@ -168,14 +168,7 @@ async fn known_and_unknown(
 }
 
 async fn a_known_and_an_unknown_login_are_answered_alike(db: Db) {
-    let h = Harness::with(
-        db,
-        Options {
-            users: directory(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::with_users(directory())).await;
 
     // The session start and its status.
     let key = kiosk(&h).await;
@@ -328,14 +321,7 @@ async fn a_kiosk_re_verifying_evidence_refuses_known_and_unknown_alike(db: Db) {
 }
 
 async fn spoof_reasons_reach_the_client_as_one_code(db: Db) {
-    let h = Harness::with(
-        db,
-        Options {
-            users: directory(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::with_users(directory())).await;
     let neutral = json!({ "outcome": "rejected", "reasons": ["liveness_not_confirmed"], "reverified": false });
     let mut cases: Vec<Vec<&str>> = spoof_codes().into_iter().map(|c| vec![c]).collect();
     cases.push(vec!["liveness_replayed_frames", "liveness_planar_motion"]);

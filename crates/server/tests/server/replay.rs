@@ -209,6 +209,15 @@ async fn returns_are_judged_by_channel_and_replays_are_refused(db: Db) {
     assert!(kept.iter().all(|f| f.len() < 60 * 64), "{kept:?}");
 }
 
+/// One kept frame of a capture, told apart by its face's hash.
+fn frame(face_hash: u64) -> [reclaim_verify::liveness::replay::SeenFrame; 1] {
+    [reclaim_verify::liveness::replay::SeenFrame {
+        face_hash,
+        frame_hash: None,
+        motion: None,
+    }]
+}
+
 /// What is kept per account is bounded, approved captures and the rest apart: a stranger
 /// who starts sessions for the login and has their junk judged (and kept) can push out only
 /// other refused captures, never the person's approved ones, the ones worth replaying; and
@@ -217,16 +226,8 @@ async fn kept_captures_are_bounded_and_a_strangers_cannot_push_the_persons_out(d
     use reclaim_server::store::replay::{
         keep_session, prune_at, seen_sessions, MAX_SESSIONS, RETENTION_S,
     };
-    use reclaim_verify::liveness::replay::SeenFrame;
     let h = Harness::start(db).await;
     let store = &h.app.store;
-    let frame = |face_hash: u64| {
-        [SeenFrame {
-            face_hash,
-            frame_hash: None,
-            motion: None,
-        }]
-    };
     keep_session(store, "avery", "own", true, &frame(1))
         .await
         .unwrap();
@@ -295,7 +296,6 @@ async fn made_up_logins_captures_are_bounded_together(db: Db) {
     use reclaim_server::store::replay::{
         capture_key, keep_session_in, prune_at, seen_sessions, MAX_UNKNOWN_LOGIN_SESSIONS,
     };
-    use reclaim_verify::liveness::replay::SeenFrame;
     // A login typed to look like an account's key is still a login's.
     assert_ne!(
         capture_key(None, "ref:avery-id"),
@@ -303,13 +303,6 @@ async fn made_up_logins_captures_are_bounded_together(db: Db) {
     );
     let h = Harness::start(db).await;
     let store = &h.app.store;
-    let frame = |face_hash: u64| {
-        [SeenFrame {
-            face_hash,
-            frame_hash: None,
-            motion: None,
-        }]
-    };
     let avery = capture_key(Some("avery-id"), "avery");
     let extra = 5;
     let mut tx = store.writer.begin().await.unwrap();

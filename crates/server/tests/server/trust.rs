@@ -5,7 +5,6 @@
 use reclaim_directory::DemoUser;
 use reclaim_protocol::{sign_attestation, DeviceKey};
 use serde_json::json;
-use sqlx::Row;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -19,11 +18,7 @@ on_both_databases!(
 );
 
 async fn grant_count(h: &Harness) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM grants")
-        .fetch_one(&h.app.store.pool)
-        .await
-        .unwrap()
-        .get(0)
+    h.count("SELECT COUNT(*) FROM grants").await
 }
 
 async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) {
@@ -44,9 +39,7 @@ async fn self_registered_devices_are_refused_by_default_without_judging(db: Db) 
         // The pixels do not matter: the tier refuses before they are looked at.
         let (c, evidence) = grey_evidence(&s, &phone, (64, 48));
         let token = sign_attestation(&c, &phone).unwrap();
-        let (status, body) = h.attest_token(&s, &token, evidence).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["outcome"], "rejected", "{body}");
+        let body = assert_outcome(h.attest_token(&s, &token, evidence).await, "rejected");
         assert_eq!(body["reasons"], json!(["device_not_trusted"]), "{body}");
         assert_eq!(body["reverified"], false, "the engine did not run: {body}");
         let message = body["message"].as_str().unwrap();
@@ -81,20 +74,10 @@ async fn a_phone_reached_by_hand_off_has_its_own_tier(db: Db) {
     let phone = h.self_register().await;
     // Started on the managed kiosk, taken over by an unmanaged phone.
     let laptop = h.session(AVERY, &h.kiosk).await;
-    let (status, ho) = h
-        .post_auth(
-            &format!("/v1/sessions/{}/handoff", laptop.id),
-            &laptop.token,
-            &json!({}),
-        )
-        .await;
+    let (status, ho) = h.hand_off(&laptop).await;
     assert_eq!(status, 200, "{ho}");
-    let (status, claimed) = h
-        .post(
-            "/v1/handoff",
-            &json!({ "session_id": laptop.id, "secret": ho["handoff_secret"], "device": phone.key_id().as_str() }),
-        )
-        .await;
+    let secret = ho["handoff_secret"].as_str().unwrap();
+    let (status, claimed) = h.claim_hand_off(&laptop.id, secret, &phone).await;
     assert_eq!(status, 200, "{claimed}");
     let s = Session::from_json(AVERY, &claimed);
     // The phone signs what the kiosk would have: still the phone's tier that counts.
@@ -116,16 +99,10 @@ async fn every_tier_uploads_evidence_by_default(db: Db) {
     .await;
     // The kiosk's signed "verified" alone is no longer a decision.
     let s = h.session(AVERY, &h.kiosk).await;
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("evidence_required")),
-        "{body}"
-    );
+    let answer = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
+    assert_refused(answer, 400, "evidence_required");
     // Nothing was spent: the same session can still be decided.
-    let (status, st) = h
-        .get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
-        .await;
+    let (status, st) = h.status_of(&s).await;
     assert_eq!((status, st["state"].as_str()), (200, Some("open")), "{st}");
     assert_eq!(grant_count(&h).await, 0);
 }
@@ -134,14 +111,7 @@ async fn the_birth_date_the_directory_keeps_is_required(db: Db) {
     let mut avery =
         DemoUser::new(AVERY, "Avery", "Quinn").with_password("the old forgotten passphrase");
     avery.birth_date = Some("1990-04-12".into());
-    let h = Harness::with(
-        db,
-        Options {
-            users: Some(vec![avery]),
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = Harness::with(db, Options::with_users(Some(vec![avery]))).await;
     let attempt = |birth: Option<&str>| {
         let birth = birth.map(str::to_string);
         let h = &h;
@@ -165,29 +135,16 @@ async fn the_birth_date_the_directory_keeps_is_required(db: Db) {
     }
     let d = h.last_decision().await;
     assert_eq!(d["reasons"], json!(["document_birth_date_mismatch"]));
-    let (status, body) = attempt(Some("1990-04-12")).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
+    assert_outcome(attempt(Some("1990-04-12")).await, "approved");
 }
 
 async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
-    let h = Harness::with(
-        db,
-        Options {
-            policy: "notify_delay_s = 3\n[[policy.table]]\naction = \"password\"\ntier = \"managed\"\nuser = \"*\"\nverdict = \"approve_notify_delay\"\n".into(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let policy = "notify_delay_s = 3\n[[policy.table]]\naction = \"password\"\ntier = \"managed\"\nuser = \"*\"\nverdict = \"approve_notify_delay\"\n";
+    let h = Harness::with(db, Options::with_policy(policy)).await;
     let s = h.session(AVERY, &h.kiosk).await;
-    let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("approved")),
-        "{body}"
+    let body = assert_outcome(
+        h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await,
+        "approved",
     );
     assert_eq!(body["delay_s"], 3, "{body}");
     assert_eq!(h.last_decision().await["policy"]["row"], "policy.table[1]");
@@ -195,21 +152,11 @@ async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
 
     // The password is taken and checked now, applied only when due.
     let password = "amber orchard kettle 7 violin";
-    let (status, body) = h.reset(&grant, password).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("scheduled")),
-        "{body}"
-    );
+    let body = assert_reset(h.reset(&grant, password).await, 202, "scheduled");
     assert!(body["effective_at"].as_i64().unwrap() > unix_now() as i64 - 1);
     assert_eq!(h.password_changes(AVERY), 0);
     // Asking again says the same, and applies nothing early.
-    let (status, body) = h.reset(&grant, password).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("scheduled")),
-        "{body}"
-    );
+    assert_reset(h.reset(&grant, password).await, 202, "scheduled");
     assert_eq!(h.password_changes(AVERY), 0);
     // When due, the background worker applies it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -221,12 +168,7 @@ async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(h.password_is(AVERY, password).await);
-    let (status, body) = h.reset(&grant, password).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("completed")),
-        "{body}"
-    );
+    assert_reset(h.reset(&grant, password).await, 200, "completed");
 
     // A second recovery, cancelled before it is due (as the notice's link does).
     let s = h.session(AVERY, &h.kiosk).await;
@@ -241,12 +183,8 @@ async fn a_delayed_change_waits_and_can_be_cancelled(db: Db) {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(cancelled, 1);
-    let (status, body) = h.reset(&grant, "another long passphrase 99 tulip").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("grant_cancelled")),
-        "{body}"
-    );
+    let answer = h.reset(&grant, "another long passphrase 99 tulip").await;
+    assert_refused(answer, 403, "grant_cancelled");
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     assert_eq!(
         h.password_changes(AVERY),
