@@ -16,7 +16,7 @@ use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_fixtures::server::{register_managed, spawn_serve, ServerConfig};
 use reclaim_testkit::SecretService;
 
-use crate::webdriver::Session;
+use crate::webdriver::WebDriverSession;
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
@@ -271,7 +271,7 @@ pub fn scenes(person: Person) -> PathBuf {
 
 /// The app under WebDriver, with its own config.
 pub struct App {
-    pub session: Session,
+    pub session: WebDriverSession,
     _driver: ProcGroup,
 }
 
@@ -315,7 +315,7 @@ impl App {
         wait_until("WebKitWebDriver", Duration::from_secs(30), || {
             http.get(format!("{url}/status")).send().is_ok()
         });
-        let session = Session::start(&url, binary("reclaim-app").to_str().unwrap());
+        let session = WebDriverSession::start(&url, binary("reclaim-app").to_str().unwrap());
         App {
             session,
             _driver: driver,

@@ -6,14 +6,15 @@ use serde_json::{json, Value};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-pub struct Session {
+/// One WebDriver session: the app started by the driver, and the calls that drive it.
+pub struct WebDriverSession {
     http: reqwest::blocking::Client,
     base: String,
 }
 
-impl Session {
+impl WebDriverSession {
     /// Starts the app at `application` through the driver at `driver_url`.
-    pub fn start(driver_url: &str, application: &str) -> Session {
+    pub fn start(driver_url: &str, application: &str) -> WebDriverSession {
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
@@ -33,7 +34,7 @@ impl Session {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {answer}"))
             .to_string();
-        Session {
+        WebDriverSession {
             http,
             base: format!("{driver_url}/session/{id}"),
         }
@@ -174,7 +175,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for WebDriverSession {
     fn drop(&mut self) {
         let _ = self.http.delete(&self.base).send();
     }

@@ -13,13 +13,13 @@ use crate::harness::*;
 
 /// A signed attestation with evidence (the pixels do not matter: the engine refuses
 /// them quickly once it runs) for session `s`.
-fn attestation(s: &Session, key: &DeviceKey) -> Value {
+fn attestation(s: &OpenSession, key: &DeviceKey) -> Value {
     signed_with_evidence(s, key, grey_png(64, 48, 90))
 }
 
 /// The attestation of session `s` signed by `key`, carrying `id_front` and three grey
 /// selfie frames 200 ms apart.
-fn signed_with_evidence(s: &Session, key: &DeviceKey, id_front: Vec<u8>) -> Value {
+fn signed_with_evidence(s: &OpenSession, key: &DeviceKey, id_front: Vec<u8>) -> Value {
     let items: Vec<(String, Vec<u8>, Option<u64>)> =
         std::iter::once(("id_front".to_string(), id_front, Some(0)))
             .chain((0..3u8).map(|i| {
@@ -47,7 +47,7 @@ fn noise_png() -> Vec<u8> {
 }
 
 /// [`attestation`] with evidence heavy enough to need an upload place.
-fn heavy_attestation(s: &Session, key: &DeviceKey) -> Value {
+fn heavy_attestation(s: &OpenSession, key: &DeviceKey) -> Value {
     let body = signed_with_evidence(s, key, noise_png());
     assert!(body.to_string().len() > 16 * 1024);
     body
@@ -57,7 +57,7 @@ fn heavy_attestation(s: &Session, key: &DeviceKey) -> Value {
 fn send_heavy(
     h: &Harness,
     from: &str,
-    s: &Session,
+    s: &OpenSession,
     key: &DeviceKey,
 ) -> tokio::task::JoinHandle<(u16, Option<String>)> {
     send(&client_from(from), h, s, heavy_attestation(s, key))
@@ -105,7 +105,7 @@ fn client_from(addr: &str) -> reqwest::Client {
 fn send(
     client: &reqwest::Client,
     h: &Harness,
-    s: &Session,
+    s: &OpenSession,
     body: Value,
 ) -> tokio::task::JoinHandle<(u16, Option<String>)> {
     let request = client
@@ -233,7 +233,7 @@ async fn answers(
 async fn all_at_once(
     h: &Harness,
     client: &reqwest::Client,
-    row: &[(Session, DeviceKey)],
+    row: &[(OpenSession, DeviceKey)],
 ) -> (usize, Vec<(u16, Option<String>)>) {
     let engine = h.app.reverify_slots.acquire().await.unwrap();
     let before = admitted(h);

@@ -237,7 +237,7 @@ async fn hand_off_moves_the_session_to_the_phone(db: Db) {
 
     let (status, claimed) = h.claim_hand_off(&laptop.id, &secret, &phone).await;
     assert_eq!(status, 200, "{claimed}");
-    let phone_session = Session::from_json(AVERY, &claimed);
+    let phone_session = OpenSession::from_json(AVERY, &claimed);
     assert_eq!(phone_session.id, laptop.id);
     assert_eq!(phone_session.nonce, laptop.nonce);
     assert_ne!(phone_session.token, laptop.token);

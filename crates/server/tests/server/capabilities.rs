@@ -17,7 +17,7 @@ use sqlx::Row;
 
 use crate::harness::{
     assert_chain_intact, claims, config_text, random_hex_key, register_managed, unix_now, Db,
-    Harness, Options, Session, TempDir, AVERY, NEW_PASSWORD, OLD_PASSWORD,
+    Harness, OpenSession, Options, TempDir, AVERY, NEW_PASSWORD, OLD_PASSWORD,
 };
 use crate::on_both_databases;
 
@@ -125,7 +125,7 @@ impl LdapServer {
     /// grant.
     /// A server whose worker is stopped, with an approved grant left pending for `action`
     /// (as a crash or an outage leaves it); the session and the grant.
-    async fn with_pending(action: &str) -> (LdapServer, Session, String) {
+    async fn with_pending(action: &str) -> (LdapServer, OpenSession, String) {
         let mut server = LdapServer::start().await;
         let (session, grant) = server.approved().await;
         server.stop_worker().await;
@@ -133,10 +133,10 @@ impl LdapServer {
         (server, session, grant)
     }
 
-    async fn approved(&self) -> (Session, String) {
+    async fn approved(&self) -> (OpenSession, String) {
         let (status, body) = self.start_session(AVERY, "reset_password").await;
         assert_eq!(status, 201, "{body}");
-        let s = Session::from_json(AVERY, &body);
+        let s = OpenSession::from_json(AVERY, &body);
         let token =
             reclaim_protocol::sign_attestation(&claims(&s, &self.kiosk), &self.kiosk).unwrap();
         let (status, body) = self
@@ -241,7 +241,7 @@ async fn count_kind(app: &App, kind: &str) -> usize {
         .count()
 }
 
-async fn session_state(server: &LdapServer, s: &Session) -> String {
+async fn session_state(server: &LdapServer, s: &OpenSession) -> String {
     let (status, body) = server
         .send(
             "GET",
@@ -277,7 +277,7 @@ async fn assert_swept_to_failure(app: &App, grant: &str, code: &str) -> Value {
 /// 409 with `code` and no promise that it "will be applied". Returns that answer.
 async fn assert_person_told_of_failure(
     server: &mut LdapServer,
-    session: &Session,
+    session: &OpenSession,
     grant: &str,
     code: &str,
 ) -> Value {

@@ -19,7 +19,7 @@ const HIGH_LIMITS: &str = "[limits]\nsessions_per_user_per_hour = 10000\nsession
 async fn attest_at(
     client: &reqwest::Client,
     base: &str,
-    s: &Session,
+    s: &OpenSession,
     token: &str,
 ) -> (u16, serde_json::Value) {
     send(
@@ -73,7 +73,7 @@ async fn two_instances_share_one_database(db: Db) {
             )
             .await;
             assert_eq!(status, 201, "{body}");
-            let s = Session::from_json(&login, &body);
+            let s = OpenSession::from_json(&login, &body);
             let token = reclaim_protocol::sign_attestation(&claims(&s, &kiosk), &kiosk).unwrap();
             let (status, body) = attest_at(&client, &finish, &s, &token).await;
             assert_eq!(status, 200, "{body}");

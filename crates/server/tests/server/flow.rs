@@ -74,7 +74,7 @@ async fn returning_users_verify_with_a_selfie_against_their_sealed_template(db: 
     );
 
     // Returning: a selfie alone, compared on the server with the template.
-    let selfie_only = |s: &Session, seed: Option<u32>| {
+    let selfie_only = |s: &OpenSession, seed: Option<u32>| {
         let mut c = claims(s, &h.kiosk);
         c.document = None;
         c.results.clear();

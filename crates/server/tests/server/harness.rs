@@ -218,10 +218,10 @@ impl Harness {
     }
 
     /// `POST /v1/sessions` for `login` from `device`; panics unless 201.
-    pub async fn session(&self, login: &str, device: &DeviceKey) -> Session {
+    pub async fn session(&self, login: &str, device: &DeviceKey) -> OpenSession {
         let (status, body) = self.create_session(login, device).await;
         assert_eq!(status, 201, "session creation: {body}");
-        Session::from_json(login, &body)
+        OpenSession::from_json(login, &body)
     }
 
     pub async fn create_session(&self, login: &str, device: &DeviceKey) -> (u16, Value) {
@@ -233,7 +233,12 @@ impl Harness {
     }
 
     /// Sends `token` (and evidence) as the session's attestation.
-    pub async fn attest_token(&self, s: &Session, token: &str, evidence: Value) -> (u16, Value) {
+    pub async fn attest_token(
+        &self,
+        s: &OpenSession,
+        token: &str,
+        evidence: Value,
+    ) -> (u16, Value) {
         self.post_auth(
             &format!("/v1/sessions/{}/attestation", s.id),
             &s.token,
@@ -245,7 +250,7 @@ impl Harness {
     /// Signs `claims` with `key` and sends them without evidence.
     pub async fn attest(
         &self,
-        s: &Session,
+        s: &OpenSession,
         claims: &AttestationClaims,
         key: &DeviceKey,
     ) -> (u16, Value) {
@@ -349,9 +354,10 @@ pub async fn register_managed(app: &App, key: &DeviceKey) {
     .unwrap();
 }
 
-/// What the client keeps of a session.
+/// What the client keeps of a session it opened (the server's own row is
+/// `reclaim_server::store::sessions::Session`).
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct OpenSession {
     pub id: String,
     pub token: String,
     pub nonce: String,
@@ -359,9 +365,9 @@ pub struct Session {
     pub body: Value,
 }
 
-impl Session {
-    pub fn from_json(login: &str, body: &Value) -> Session {
-        Session {
+impl OpenSession {
+    pub fn from_json(login: &str, body: &Value) -> OpenSession {
+        OpenSession {
             id: body["session_id"].as_str().unwrap().into(),
             token: body["session_token"].as_str().unwrap().into(),
             nonce: body["nonce"].as_str().unwrap().into(),
@@ -379,7 +385,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// What an honest managed kiosk signs after verifying Avery Quinn's ID and selfie.
-pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
+pub fn claims(s: &OpenSession, key: &DeviceKey) -> AttestationClaims {
     let mut c = reclaim_fixtures::claims::verified(
         PUBLIC_URL,
         &s.id,
@@ -396,19 +402,11 @@ pub fn claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
 }
 
 pub fn document(surname: &str, given: &str) -> AttestedDocument {
-    AttestedDocument {
-        kind: "td1".into(),
-        surname: surname.into(),
-        given_names: given.into(),
-        names_truncated: false,
-        birth_date: None,
-        expiry_date: None,
-        checks_passed: true,
-    }
+    reclaim_fixtures::claims::document("td1", surname, given)
 }
 
 /// Claims a device's engine signs when it rejected the person.
-pub fn rejected_claims(s: &Session, key: &DeviceKey) -> AttestationClaims {
+pub fn rejected_claims(s: &OpenSession, key: &DeviceKey) -> AttestationClaims {
     let mut c = claims(s, key);
     c.decision = reclaim_protocol::DeviceVerdict::Rejected;
     c.reasons = vec!["face_mismatch".into()];
@@ -555,14 +553,14 @@ impl Harness {
     }
 
     /// `GET /v1/sessions/{id}` with the session's own token.
-    pub async fn status_of(&self, s: &Session) -> (u16, Value) {
+    pub async fn status_of(&self, s: &OpenSession) -> (u16, Value) {
         self.get_auth(&format!("/v1/sessions/{}", s.id), &s.token)
             .await
     }
 
     /// `POST /v1/sessions/{id}/handoff` with the session's own token: asks for the code a
     /// phone takes the session over with.
-    pub async fn hand_off(&self, s: &Session) -> (u16, Value) {
+    pub async fn hand_off(&self, s: &OpenSession) -> (u16, Value) {
         self.post_auth(
             &format!("/v1/sessions/{}/handoff", s.id),
             &s.token,
@@ -694,7 +692,11 @@ pub fn grey_png(width: u32, height: u32, shade: u8) -> Vec<u8> {
 /// attesting an ID photo and four selfie frames (200 ms apart) of flat grey, `size`
 /// pixels each; and that evidence, to upload with it. The server's engine, when it
 /// judges them, finds no one and rejects.
-pub fn grey_evidence(s: &Session, key: &DeviceKey, size: (u32, u32)) -> (AttestationClaims, Value) {
+pub fn grey_evidence(
+    s: &OpenSession,
+    key: &DeviceKey,
+    size: (u32, u32),
+) -> (AttestationClaims, Value) {
     let (width, height) = size;
     let mut items = vec![("id_front".to_string(), grey_png(width, height, 90), None)];
     for i in 0..4u64 {

@@ -69,16 +69,16 @@ async fn session_from(
     client: &reqwest::Client,
     login: &str,
     device: &DeviceKey,
-) -> Session {
+) -> OpenSession {
     let (status, body, _) = start(h, client, login, device.key_id().as_str()).await;
     assert_eq!(status, 201, "session for {login}: {body}");
-    Session::from_json(login, &body)
+    OpenSession::from_json(login, &body)
 }
 
 async fn attest_from(
     h: &Harness,
     client: &reqwest::Client,
-    s: &Session,
+    s: &OpenSession,
     token: &str,
     evidence: Value,
 ) -> (u16, Value, Option<i64>) {
@@ -93,7 +93,7 @@ async fn attest_from(
 
 /// What a stranger's patched app sends: "verified", signed over pictures of nothing. The
 /// server's engine judges them and rejects: a failed biometric attempt.
-fn junk(s: &Session, key: &DeviceKey) -> (String, Value) {
+fn junk(s: &OpenSession, key: &DeviceKey) -> (String, Value) {
     let (c, evidence) = grey_evidence(s, key, (320, 240));
     (sign_attestation(&c, key).unwrap(), evidence)
 }
@@ -266,7 +266,7 @@ async fn a_strangers_sessions_leave_the_kiosk_its_quota(db: Db) {
         status, 201,
         "the stranger used up the kiosk's quota: {body}"
     );
-    let s = Session::from_json(AVERY, &body);
+    let s = OpenSession::from_json(AVERY, &body);
     assert_outcome(
         h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await,
         "approved",

@@ -483,7 +483,7 @@ async fn a_delayed_change_is_cancelled_through_its_notice(db: Db) {
     // A locked account gets no new recovery (refused at the session or at the decision).
     let (status, body) = h.create_session(AVERY, &h.kiosk).await;
     if status == 201 {
-        let s = Session::from_json(AVERY, &body);
+        let s = OpenSession::from_json(AVERY, &body);
         let (status, body) = h.attest(&s, &claims(&s, &h.kiosk), &h.kiosk).await;
         assert!(
             status != 200 || body["outcome"] != "approved",

@@ -53,7 +53,7 @@ fn directory() -> Option<Vec<DemoUser>> {
 
 /// Claims a kiosk signs for person `i` (their own name on the document) or, for an
 /// unknown login, the same document.
-fn claims_for(s: &Session, key: &DeviceKey, i: usize) -> AttestationClaims {
+fn claims_for(s: &OpenSession, key: &DeviceKey, i: usize) -> AttestationClaims {
     let (_, given, surname) = &people()[i];
     let mut c = claims(s, key);
     c.document = Some(document(&surname.to_uppercase(), &given.to_uppercase()));
@@ -100,19 +100,19 @@ async fn answer(r: reqwest::RequestBuilder) -> Answer {
 }
 
 /// `POST /v1/sessions`, whole.
-async fn start(h: &Harness, login: &str, device: &DeviceKey) -> (Session, Answer) {
+async fn start(h: &Harness, login: &str, device: &DeviceKey) -> (OpenSession, Answer) {
     let a = answer(h.client.post(h.url("/v1/sessions")).json(
         &json!({ "login": login, "action": "reset_password", "device": device.key_id().as_str() }),
     ))
     .await;
     assert_eq!(a.status, 201, "{login}: {:?}", a.body);
-    (Session::from_json(login, &a.body), a)
+    (OpenSession::from_json(login, &a.body), a)
 }
 
 /// The attestation, whole; a refusal must not come sooner than the floor.
 async fn attest(
     h: &Harness,
-    s: &Session,
+    s: &OpenSession,
     c: &AttestationClaims,
     key: &DeviceKey,
     evidence: Value,
@@ -185,7 +185,7 @@ async fn a_known_and_an_unknown_login_are_answered_alike(db: Db) {
         )
     };
     assert_eq!(shape(&known_start.body), shape(&unknown_start.body));
-    let status = |s: &Session| {
+    let status = |s: &OpenSession| {
         answer(
             h.client
                 .get(h.url(&format!("/v1/sessions/{}", s.id)))

@@ -115,7 +115,7 @@ impl Harness {
 
     /// A session for Avery on `device` whose challenge is `challenge` (the server draws
     /// it at random; set here so that a replay can answer it).
-    async fn session_asking(&self, device: &DeviceKey, challenge: &str) -> Session {
+    async fn session_asking(&self, device: &DeviceKey, challenge: &str) -> OpenSession {
         let s = self.session(AVERY, device).await;
         sqlx::query("UPDATE sessions SET challenge = $1 WHERE id = $2")
             .bind(challenge)
@@ -131,7 +131,7 @@ impl Harness {
     /// kept.
     async fn send_capture(
         &self,
-        s: &Session,
+        s: &OpenSession,
         device: &DeviceKey,
         frames: &[(Vec<u8>, u64)],
     ) -> (String, Value) {

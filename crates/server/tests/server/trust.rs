@@ -79,7 +79,7 @@ async fn a_phone_reached_by_hand_off_has_its_own_tier(db: Db) {
     let secret = ho["handoff_secret"].as_str().unwrap();
     let (status, claimed) = h.claim_hand_off(&laptop.id, secret, &phone).await;
     assert_eq!(status, 200, "{claimed}");
-    let s = Session::from_json(AVERY, &claimed);
+    let s = OpenSession::from_json(AVERY, &claimed);
     // The phone signs what the kiosk would have: still the phone's tier that counts.
     let (status, body) = h.attest(&s, &claims(&s, &phone), &phone).await;
     assert_eq!(status, 200, "{body}");
