@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod postgres;
+pub mod rsyslog;
 mod samba;
 #[cfg(feature = "secret-service")]
 mod secret_service;
@@ -29,6 +30,7 @@ pub mod smtp;
 pub mod swtpm;
 
 pub use postgres::Postgres;
+pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 #[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;
