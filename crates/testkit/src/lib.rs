@@ -1,5 +1,5 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
-//! a Samba Active Directory domain controller, and a Secret Service (gnome-keyring) on a
+//! a Samba Active Directory domain controller, an rsyslog collector (plain TCP or TLS), and a Secret Service (gnome-keyring) on a
 //! D-Bus bus of its own (with the feature `secret-service`), each started as a child process in a temporary directory and
 //! stopped when its handle is dropped.
 //!
