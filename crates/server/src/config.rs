@@ -877,6 +877,13 @@ impl SiemConfig {
                     "siem.webhook.url must be an http:// or https:// URL with a host".into(),
                 ));
             }
+            if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+                // It would be sent in the Host header and shown in errors: the HMAC secret
+                // is the credential.
+                return Err(ConfigError(
+                    "siem.webhook.url must not hold a user name or password".into(),
+                ));
+            }
             if w.ca_file.is_some() && uri.scheme_str() != Some("https") {
                 return Err(ConfigError(
                     "siem.webhook.ca_file needs an https:// URL".into(),
