@@ -86,6 +86,7 @@ struct Receiver {
     state: Arc<Mutex<Received>>,
     secret: Vec<u8>,
     fail_first: usize,
+    delay: Duration,
 }
 
 /// What a receiver following docs/siem.md does: recompute HMAC-SHA256 over
@@ -120,6 +121,9 @@ fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
 }
 
 async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // A receiver that takes its time: a delivery round lasts long enough for another
+    // instance's exporter to try to step in.
+    tokio::time::sleep(r.delay).await;
     let mut s = r.state.lock().unwrap();
     s.requests += 1;
     if s.requests <= r.fail_first {
@@ -143,12 +147,14 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
 async fn start_receiver(
     port: u16,
     fail_first: usize,
+    delay: Duration,
 ) -> (Arc<Mutex<Received>>, tokio::task::JoinHandle<()>) {
     let state = Arc::new(Mutex::new(Received::default()));
     let receiver = Receiver {
         state: state.clone(),
         secret: SECRET.as_bytes().to_vec(),
         fail_first,
+        delay,
     };
     let router = axum::Router::new()
         .route("/hook", axum::routing::post(hook))
@@ -314,7 +320,7 @@ async fn signed_webhooks_are_retried_and_two_instances_send_each_entry_once() {
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let port = free_port();
     // The first three requests are refused: the sink backs off and tries again.
-    let (received, _task) = start_receiver(port, 3).await;
+    let (received, _task) = start_receiver(port, 3, Duration::from_millis(25)).await;
     let options = Options {
         extra: siem_section(&format!(
             "[siem.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_file = \"{}\"\n",
@@ -328,8 +334,8 @@ async fn signed_webhooks_are_retried_and_two_instances_send_each_entry_once() {
         .await
         .unwrap();
     let second_server = reclaim_server::start(second.clone()).await.unwrap();
-    append(&h.app, 10).await;
-    append(&second, 10).await;
+    append(&h.app, 25).await;
+    append(&second, 25).await;
     let app = h.app.clone();
     let state = received.clone();
     wait_until(
@@ -419,7 +425,7 @@ async fn sinks_that_are_down_get_every_entry_once_across_a_restart(db: Db) {
     let server = reclaim_server::start(app.clone()).await.unwrap();
     append(&app, 3).await;
     rsyslog.resume().unwrap();
-    let (received, _task) = start_receiver(port, 0).await;
+    let (received, _task) = start_receiver(port, 0, Duration::ZERO).await;
     let state = received.clone();
     wait_until(
         Duration::from_secs(60),
