@@ -61,6 +61,9 @@ pub struct Config {
     /// Signed checkpoints of the audit chain (`[audit]`).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Every audit entry exported to a SIEM (`[siem]`; off unless a sink is configured).
+    #[serde(default)]
+    pub siem: SiemConfig,
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
@@ -441,6 +444,7 @@ impl Config {
         }
         self.notify.check()?;
         self.audit.check()?;
+        self.siem.check()?;
         Ok(())
     }
 }
@@ -721,6 +725,178 @@ impl AuditConfig {
             return Err(ConfigError(
                 "audit.checkpoint_interval_s must be 1 to 86400".into(),
             ));
+        }
+        Ok(())
+    }
+}
+
+/// `[siem]`: every audit entry also sent to a SIEM, through up to three sinks (docs/siem.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiemConfig {
+    /// Seconds before the first retry of a sink that failed; doubles per failure in a row,
+    /// up to an hour.
+    pub retry_base_s: u64,
+    /// Entries delivered per round, per sink (bounds the memory a round takes).
+    pub batch: u32,
+    /// Seconds each connect, handshake, write or HTTP exchange may take.
+    pub timeout_s: u64,
+    /// JSON lines appended to a file.
+    pub file: Option<SiemFileConfig>,
+    /// RFC 5424 syslog over TCP (RFC 6587 octet counting), or TLS (RFC 5425).
+    pub syslog: Option<SiemSyslogConfig>,
+    /// Each entry POSTed as JSON, with an HMAC-SHA256 signature.
+    pub webhook: Option<SiemWebhookConfig>,
+}
+
+impl Default for SiemConfig {
+    fn default() -> Self {
+        SiemConfig {
+            retry_base_s: 5,
+            batch: 100,
+            timeout_s: 10,
+            file: None,
+            syslog: None,
+            webhook: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiemFileConfig {
+    /// The file, created owner-only (0600) when missing, appended to.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiemSyslogConfig {
+    /// `host:port` of the collector.
+    pub address: String,
+    /// TLS (RFC 5425) rather than plain TCP.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CAs that may sign the collector's certificate; the system's trust
+    /// store when absent.
+    pub ca_file: Option<PathBuf>,
+    /// The name the collector's certificate must hold; the host of `address` when absent.
+    pub server_name: Option<String>,
+    /// The HOSTNAME field of each message; this machine's host name when absent.
+    pub hostname: Option<String>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiemWebhookConfig {
+    /// `https://...` (or `http://...` on a trusted network) URL each entry is POSTed to.
+    pub url: String,
+    /// File holding the HMAC secret (one line; surrounding whitespace is ignored).
+    pub secret_file: Option<PathBuf>,
+    /// Or the name of an environment variable holding it. The secret itself never goes in
+    /// the configuration.
+    pub secret_env: Option<String>,
+    /// PEM file of the CAs for an `https` URL; the system's trust store when absent.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SiemWebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL's query may carry a receiver's token: only its scheme and host are shown.
+        let shown = self
+            .url
+            .parse::<hyper::Uri>()
+            .ok()
+            .map(|u| {
+                format!(
+                    "{}://{}",
+                    u.scheme_str().unwrap_or("?"),
+                    u.host().unwrap_or("?")
+                )
+            })
+            .unwrap_or_else(|| "(unparsable)".into());
+        f.debug_struct("SiemWebhookConfig")
+            .field("url", &shown)
+            .field("secret_file", &self.secret_file)
+            .field("secret_env", &self.secret_env)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl SiemConfig {
+    /// Whether any sink is configured.
+    pub fn enabled(&self) -> bool {
+        self.file.is_some() || self.syslog.is_some() || self.webhook.is_some()
+    }
+
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.retry_base_s == 0 || self.retry_base_s > 3600 {
+            return Err(ConfigError("siem.retry_base_s must be 1 to 3600".into()));
+        }
+        if self.batch == 0 || self.batch > 10_000 {
+            return Err(ConfigError("siem.batch must be 1 to 10000".into()));
+        }
+        if self.timeout_s == 0 || self.timeout_s > 300 {
+            return Err(ConfigError("siem.timeout_s must be 1 to 300".into()));
+        }
+        if let Some(s) = &self.syslog {
+            let (host, port) = s.address.rsplit_once(':').ok_or_else(|| {
+                ConfigError(format!(
+                    "siem.syslog.address `{}` is not host:port",
+                    s.address
+                ))
+            })?;
+            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(ConfigError(format!(
+                    "siem.syslog.address `{}` is not host:port",
+                    s.address
+                )));
+            }
+            if !s.tls && (s.ca_file.is_some() || s.server_name.is_some()) {
+                return Err(ConfigError(
+                    "siem.syslog.ca_file and server_name need tls = true".into(),
+                ));
+            }
+            if let Some(h) = &s.hostname {
+                // RFC 5424's HOSTNAME: 1 to 255 printable ASCII characters, no space.
+                if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| (33..=126).contains(&b)) {
+                    return Err(ConfigError(
+                        "siem.syslog.hostname must be 1 to 255 printable ASCII characters without spaces".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(w) = &self.webhook {
+            let uri: hyper::Uri = w
+                .url
+                .parse()
+                .map_err(|_| ConfigError("siem.webhook.url is not a URL".into()))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err(ConfigError(
+                    "siem.webhook.url must be an http:// or https:// URL with a host".into(),
+                ));
+            }
+            if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+                // It would be sent in the Host header and shown in errors: the HMAC secret
+                // is the credential.
+                return Err(ConfigError(
+                    "siem.webhook.url must not hold a user name or password".into(),
+                ));
+            }
+            if w.ca_file.is_some() && uri.scheme_str() != Some("https") {
+                return Err(ConfigError(
+                    "siem.webhook.ca_file needs an https:// URL".into(),
+                ));
+            }
+            match (&w.secret_file, &w.secret_env) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(ConfigError(
+                        "siem.webhook needs exactly one of secret_file and secret_env".into(),
+                    ))
+                }
+            }
         }
         Ok(())
     }

@@ -22,7 +22,8 @@
 //! function), [`config`] (TOML + environment), [`crypto`] (keys, sealing, bearer
 //! secrets), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
 //! requests, uploads and judgements), [`models`] (the shipped models by digest), [`devices`] and
-//! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`metrics`], [`transport`]
+//! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`siem`] (the audit chain
+//! exported to a SIEM), [`metrics`], [`transport`]
 //! (connections and timeouts), [`error`] (the refusal every layer returns).
 
 pub mod admission;
@@ -39,6 +40,7 @@ pub mod models;
 pub mod notify;
 pub mod policy;
 pub mod recovery;
+pub mod siem;
 pub mod store;
 pub mod transport;
 
@@ -97,6 +99,8 @@ pub struct App {
     /// Who gets those places, and the request and upload places (admission.rs): fairly
     /// per address (unmanaged devices) or per device (managed, hardware), and per account.
     pub admission: admission::Admission,
+    /// Where audit entries are exported (`[siem]`), set up at start.
+    pub siem: siem::Sinks,
 }
 
 impl App {
@@ -116,6 +120,9 @@ impl App {
         // Before anything appends: a new database's (or an upgraded one's) audit head
         // gets its MAC.
         audit::seal_head(&store, &keys).await?;
+        // A SIEM sink that cannot work (an unreadable secret, a file that cannot be
+        // opened) stops the start, rather than leaving the SIEM silently without events.
+        let siem = siem::Sinks::open(&config.siem, |name| std::env::var(name).ok())?;
         let directory = open_directory(&config.directory)?;
         let engines = if config.reverify {
             let models = config.models_dir.clone();
@@ -168,6 +175,7 @@ impl App {
             reverify_slots,
             reverify_queue,
             admission,
+            siem,
         }))
     }
 }
@@ -246,6 +254,8 @@ async fn background(app: Arc<App>) {
     // Recovery notices go out from a task of their own, so a slow relay never holds up
     // the resets below; it is stopped with this worker (the handle aborts it on drop).
     let _notices = notify::spawn_sender(app.clone());
+    // Audit entries go to the SIEM from a task per sink, for the same reason.
+    let _siem = siem::spawn(app.clone());
     loop {
         if let Err(e) = recovery::resets::resume_pending(&app).await {
             tracing::warn!(code = e.code().as_str(), "resuming pending resets failed");

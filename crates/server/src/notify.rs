@@ -682,8 +682,9 @@ async fn give_up(
 }
 
 /// Seconds before the attempt after `attempts` failed ones: base, 2 x base, 4 x base, ...
-/// up to an hour.
-fn backoff(base_s: u64, attempts: i64) -> i64 {
+/// up to an hour. Shared by every outbox worker (notices here, the SIEM sinks in
+/// `crate::siem`).
+pub(crate) fn backoff(base_s: u64, attempts: i64) -> i64 {
     let shift = (attempts - 1).clamp(0, 20) as u32;
     (base_s as i64)
         .saturating_mul(1i64 << shift)

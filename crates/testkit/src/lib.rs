@@ -1,5 +1,5 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
-//! a Samba Active Directory domain controller, and a Secret Service (gnome-keyring) on a
+//! a Samba Active Directory domain controller, an rsyslog collector (plain TCP or TLS), and a Secret Service (gnome-keyring) on a
 //! D-Bus bus of its own (with the feature `secret-service`), each started as a child process in a temporary directory and
 //! stopped when its handle is dropped.
 //!
@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod postgres;
+pub mod rsyslog;
 mod samba;
 #[cfg(feature = "secret-service")]
 mod secret_service;
@@ -29,6 +30,7 @@ pub mod smtp;
 pub mod swtpm;
 
 pub use postgres::Postgres;
+pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 #[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;

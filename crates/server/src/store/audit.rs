@@ -110,20 +110,7 @@ pub async fn entries(store: &Store) -> Result<Vec<StoredEntry>, StoreError> {
     )
     .fetch_all(&store.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredEntry {
-                seq: r.try_get(0)?,
-                at: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                actor: r.try_get(3)?,
-                subject: r.try_get(4)?,
-                detail: r.try_get(5)?,
-                prev_hash: r.try_get(6)?,
-                hash: r.try_get(7)?,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_entry).collect()
 }
 
 /// The MAC of entry `seq`, if it is there.
@@ -151,4 +138,32 @@ pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Val
             Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
         })
         .collect()
+}
+
+/// Up to `limit` entries after `seq`, in order: what a SIEM sink delivers next.
+pub async fn entries_after(
+    store: &Store,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let rows = bound!(
+        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2";
+        seq, limit
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(stored_entry).collect()
+}
+
+fn stored_entry(r: &sqlx::any::AnyRow) -> Result<StoredEntry, StoreError> {
+    Ok(StoredEntry {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        actor: r.try_get(3)?,
+        subject: r.try_get(4)?,
+        detail: r.try_get(5)?,
+        prev_hash: r.try_get(6)?,
+        hash: r.try_get(7)?,
+    })
 }

@@ -11,8 +11,9 @@
 //! submodule one model: [`devices`], [`hardware`] (TPM registrations waiting for their
 //! proof), [`sessions`], [`templates`], [`reviews`], [`resets`] (grants), [`notices`]
 //! (mails, links, refusal series, self-service locks), [`limits`], [`replay`] (kept
-//! captures) and [`audit`] (the chain's rows). They take and return typed values; what
-//! the rows mean is the business of the modules above.
+//! captures), [`audit`] (the chain's rows) and [`siem`] (how far each SIEM sink got).
+//! They take and return typed values; what the rows mean is the business of the modules
+//! above.
 
 use reclaim_protocol::Code;
 use std::str::FromStr;
@@ -39,6 +40,7 @@ pub mod replay;
 pub mod resets;
 pub mod reviews;
 pub mod sessions;
+pub mod siem;
 pub mod templates;
 
 /// A transaction, for changes that must commit together.
@@ -73,6 +75,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_audit.sql")),
     (6, include_str!("../../migrations/0006_reset_failures.sql")),
     (7, include_str!("../../migrations/0007_replay_sessions.sql")),
+    (8, include_str!("../../migrations/0008_siem.sql")),
 ];
 
 #[derive(Debug, Clone)]

@@ -19,4 +19,5 @@ mod ops;
 mod oracle;
 mod replay;
 mod schema;
+mod siem;
 mod trust;

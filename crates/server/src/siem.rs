@@ -1,0 +1,776 @@
+//! SIEM export: every audit entry also leaves the server, through up to three sinks
+//! configured in `[siem]` (docs/siem.md): JSON lines appended to a file, RFC 5424 syslog
+//! over TCP or TLS (RFC 6587 octet counting, RFC 5425), and webhooks signed with
+//! HMAC-SHA256.
+//!
+//! The audit table is the outbox: an entry is committed with the change it records, so
+//! nothing needs writing beside it. Each sink has a cursor in the database (the last
+//! `seq` it delivered); a worker per sink reads the entries after it, in order, delivers
+//! them, and moves the cursor only once the sink took them. A sink that is down keeps its
+//! cursor, and is retried with exponential backoff, across restarts. Entry numbers are
+//! committed in order (an append holds the chain's head row until it commits), so a
+//! cursor never skips an entry that commits later.
+//!
+//! Instances sharing the database take a lease on a sink's cursor before delivering, so
+//! one delivers at a time. Delivery is at least once: an entry delivered but not yet
+//! recorded when the process dies is delivered again after the restart, with the same
+//! `seq`, which is the receiver's key to drop the repeat.
+//!
+//! What leaves is what the chain holds: digests, codes and references, never a secret
+//! (audit.rs). A sink's failures are logged with the sink's name and the error (never the
+//! webhook secret or URL), and the first failure of a series, and the recovery after it,
+//! are audit entries of their own (`siem_sink_failed`, `siem_sink_recovered`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde::Serialize;
+use sha2::Sha256;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use zeroize::Zeroizing;
+
+use crate::audit::{self, Entry};
+use crate::config::{ConfigError, SiemConfig};
+use crate::crypto::new_id;
+use crate::notify::backoff;
+use crate::store::audit::StoredEntry;
+use crate::store::{self, now, StoreError};
+use crate::App;
+
+/// The signature header of a webhook: `v1=` and the hex HMAC-SHA256 of
+/// `TIMESTAMP.BODY` under the shared secret.
+pub const SIGNATURE_HEADER: &str = "x-reclaim-signature";
+/// The timestamp header of a webhook (Unix seconds), covered by the signature.
+pub const TIMESTAMP_HEADER: &str = "x-reclaim-timestamp";
+/// The entry's sequence number, also in the body: the receiver's key to drop repeats.
+pub const SEQ_HEADER: &str = "x-reclaim-seq";
+/// The audit entry written when a sink starts failing.
+pub const SINK_FAILED: &str = "siem_sink_failed";
+/// The audit entry written when a failing sink delivers again.
+pub const SINK_RECOVERED: &str = "siem_sink_recovered";
+/// RFC 5424 APP-NAME.
+pub const APP_NAME: &str = "reclaim";
+/// The structured-data ID of each syslog message (32473 is the private enterprise number
+/// RFC 5612 sets aside for examples and documentation).
+pub const SD_ID: &str = "reclaim@32473";
+/// How often an idle worker looks for new entries.
+const POLL: Duration = Duration::from_secs(1);
+/// The shortest webhook secret accepted, bytes.
+const MIN_SECRET_LEN: usize = 16;
+
+/// One audit entry as it leaves: what the chain holds, the time in RFC 3339 (UTC), and the
+/// entry's MAC (`hash`), which `reclaim audit verify` can be matched against.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    pub seq: i64,
+    pub at: String,
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub subject: &'a str,
+    pub detail: serde_json::Value,
+    pub hash: &'a str,
+}
+
+impl<'a> Event<'a> {
+    pub fn of(e: &'a StoredEntry) -> Event<'a> {
+        Event {
+            seq: e.seq,
+            at: rfc3339(e.at),
+            kind: &e.kind,
+            actor: &e.actor,
+            subject: &e.subject,
+            // Details are JSON objects (audit::append writes them); anything else is given
+            // as a string rather than dropped.
+            detail: serde_json::from_str(&e.detail)
+                .unwrap_or_else(|_| serde_json::Value::String(e.detail.clone())),
+            hash: &e.hash,
+        }
+    }
+
+    fn json(&self) -> String {
+        // Serialising owned strings and JSON values cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(t: i64) -> String {
+    let secs = t.rem_euclid(86_400);
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    );
+    match reclaim_document::Date::from_unix_days(t.div_euclid(86_400)) {
+        Some(date) => format!("{date}T{time}Z"),
+        // Outside the years 1 to 9999, which no clock of this server reads.
+        None => "1970-01-01T00:00:00Z".to_string(),
+    }
+}
+
+/// The configured sinks, ready to deliver (secrets read, TLS set up, the file openable).
+pub struct Sinks {
+    list: Vec<Arc<Sink>>,
+    retry_base_s: u64,
+    batch: i64,
+    timeout: Duration,
+}
+
+struct Sink {
+    /// The cursor's key and the name in logs: `file`, `syslog`, `webhook`.
+    name: &'static str,
+    target: Target,
+}
+
+enum Target {
+    File(PathBuf),
+    Syslog(Syslog),
+    Webhook(Webhook),
+}
+
+struct Syslog {
+    address: String,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    hostname: String,
+}
+
+struct Webhook {
+    uri: hyper::Uri,
+    host: String,
+    port: u16,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    secret: Zeroizing<Vec<u8>>,
+}
+
+impl Sinks {
+    /// The sinks of `cfg`, with `env` for a webhook secret kept in the environment. A
+    /// secret that cannot be read, a CA file without a certificate or a file that cannot
+    /// be opened is an error here, at start, rather than a delivery failure later.
+    pub fn open(
+        cfg: &SiemConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Sinks, ConfigError> {
+        let mut list = Vec::new();
+        if let Some(f) = &cfg.file {
+            open_file(&f.path)
+                .map_err(|e| ConfigError(format!("siem.file.path {}: {e}", f.path.display())))?;
+            list.push(Sink {
+                name: "file",
+                target: Target::File(f.path.clone()),
+            });
+        }
+        if let Some(s) = &cfg.syslog {
+            let host = host_of(&s.address);
+            let tls = if s.tls {
+                let name = s.server_name.clone().unwrap_or_else(|| host.to_string());
+                let name = ServerName::try_from(name.clone()).map_err(|_| {
+                    ConfigError(format!("siem.syslog: `{name}` is not a TLS server name"))
+                })?;
+                let config = tls_config(s.ca_file.as_deref())
+                    .map_err(|e| ConfigError(format!("siem.syslog: {e}")))?;
+                Some((config, name))
+            } else {
+                None
+            };
+            list.push(Sink {
+                name: "syslog",
+                target: Target::Syslog(Syslog {
+                    address: s.address.clone(),
+                    tls,
+                    hostname: s.hostname.clone().unwrap_or_else(this_hostname),
+                }),
+            });
+        }
+        if let Some(w) = &cfg.webhook {
+            let uri: hyper::Uri = w
+                .url
+                .parse()
+                .map_err(|_| ConfigError("siem.webhook.url is not a URL".into()))?;
+            let https = uri.scheme_str() == Some("https");
+            let host = uri
+                .host()
+                .ok_or_else(|| ConfigError("siem.webhook.url has no host".into()))?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let tls = if https {
+                let name = ServerName::try_from(host.clone()).map_err(|_| {
+                    ConfigError(format!("siem.webhook: `{host}` is not a TLS server name"))
+                })?;
+                let config = tls_config(w.ca_file.as_deref())
+                    .map_err(|e| ConfigError(format!("siem.webhook: {e}")))?;
+                Some((config, name))
+            } else {
+                None
+            };
+            let secret = match (&w.secret_file, &w.secret_env) {
+                (Some(path), _) => std::fs::read_to_string(path)
+                    .map_err(|e| {
+                        ConfigError(format!("siem.webhook.secret_file {}: {e}", path.display()))
+                    })?
+                    .trim()
+                    .to_string(),
+                (None, Some(var)) => env(var)
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "siem.webhook.secret_env: the environment has no {var}"
+                        ))
+                    })?
+                    .trim()
+                    .to_string(),
+                (None, None) => {
+                    return Err(ConfigError(
+                        "siem.webhook needs secret_file or secret_env".into(),
+                    ))
+                }
+            };
+            let secret = Zeroizing::new(secret.into_bytes());
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(ConfigError(format!(
+                    "siem.webhook: the secret must be at least {MIN_SECRET_LEN} bytes"
+                )));
+            }
+            list.push(Sink {
+                name: "webhook",
+                target: Target::Webhook(Webhook {
+                    uri,
+                    host,
+                    port,
+                    tls,
+                    secret,
+                }),
+            });
+        }
+        Ok(Sinks {
+            list: list.into_iter().map(Arc::new).collect(),
+            retry_base_s: cfg.retry_base_s,
+            batch: i64::from(cfg.batch),
+            timeout: Duration::from_secs(cfg.timeout_s),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// How long a worker holds a sink's lease per delivery: a connect, a handshake and a
+    /// write (or an HTTP exchange), each within the timeout, with room to spare.
+    fn lease_s(&self) -> i64 {
+        (self.timeout.as_secs() as i64) * 4 + 5
+    }
+}
+
+/// The exporters of this instance; aborted when dropped (with the background worker).
+pub struct Exporters(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Exporters {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Starts one exporter per configured sink.
+pub fn spawn(app: Arc<App>) -> Exporters {
+    // The lease holder's name; without the system's randomness (which every other secret
+    // of the server needs too) the process id and start time still tell instances apart.
+    let owner = new_id().unwrap_or_else(|_| format!("pid-{}-{}", std::process::id(), now()));
+    Exporters(
+        app.siem
+            .list
+            .iter()
+            .map(|sink| {
+                let (app, sink, owner) = (app.clone(), sink.clone(), owner.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let more = match deliver_round(&app, &sink, &owner).await {
+                            Ok(more) => more,
+                            Err(e) => {
+                                tracing::warn!(
+                                    sink = sink.name,
+                                    code = e.code().as_str(),
+                                    "SIEM export: the database failed"
+                                );
+                                false
+                            }
+                        };
+                        if !more {
+                            tokio::time::sleep(POLL).await;
+                        }
+                    }
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Delivers what `sink` has not yet delivered, up to a batch, if its lease can be had;
+/// whether a full batch went (so more may be waiting).
+async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, StoreError> {
+    let sinks = &app.siem;
+    // A read first: an idle sink (the usual case, every second) takes no write lock.
+    match store::siem::delivered(&app.store, sink.name).await? {
+        None => store::siem::ensure(&app.store, sink.name).await?,
+        Some(seq) if seq >= store::audit::head_seq(&app.store).await? => return Ok(false),
+        Some(_) => {}
+    }
+    let t = now();
+    let Some(cursor) =
+        store::siem::claim(&app.store, sink.name, owner, t, t + sinks.lease_s()).await?
+    else {
+        return Ok(false);
+    };
+    let entries =
+        store::audit::entries_after(&app.store, cursor.delivered_seq, sinks.batch).await?;
+    if entries.is_empty() {
+        store::siem::release(&app.store, sink.name, owner).await?;
+        return Ok(false);
+    }
+    let full = entries.len() as i64 == sinks.batch;
+    // A webhook takes one entry per request, so its cursor moves after each; the file and
+    // syslog take the batch in one write.
+    let chunk = match sink.target {
+        Target::Webhook(_) => 1,
+        _ => entries.len(),
+    };
+    let mut from = cursor.delivered_seq;
+    for part in entries.chunks(chunk) {
+        // The whole exchange is bounded too, not only each step of it.
+        let result = tokio::time::timeout(sinks.timeout * 3, deliver(sinks, sink, part))
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+        match result {
+            Ok(()) => {
+                let to = part.last().map_or(from, |e| e.seq);
+                let lease = now() + sinks.lease_s();
+                if !store::siem::advance(&app.store, sink.name, owner, (from, to), lease).await? {
+                    // Another instance took the lease over (ours ran out): it delivers from
+                    // where the cursor is; what we sent twice carries the same seq.
+                    tracing::warn!(
+                        sink = sink.name,
+                        "SIEM export: lease lost; stopping this round"
+                    );
+                    return Ok(false);
+                }
+                if cursor.failures > 0 && from == cursor.delivered_seq {
+                    tracing::info!(
+                        sink = sink.name,
+                        failures = cursor.failures,
+                        "SIEM export: the sink delivers again"
+                    );
+                    record(
+                        app,
+                        SINK_RECOVERED,
+                        sink.name,
+                        serde_json::json!({ "sink": sink.name, "failures": cursor.failures }),
+                    )
+                    .await;
+                }
+                from = to;
+            }
+            Err(error) => {
+                // Entries delivered earlier in this round cleared the old series.
+                let failures = if from == cursor.delivered_seq {
+                    cursor.failures + 1
+                } else {
+                    1
+                };
+                let delay = backoff(sinks.retry_base_s, failures);
+                store::siem::failed(&app.store, sink.name, owner, failures, now() + delay).await?;
+                tracing::warn!(
+                    sink = sink.name,
+                    failures,
+                    retry_in_s = delay,
+                    error = %error,
+                    "SIEM export: delivery failed; will retry"
+                );
+                if failures == 1 {
+                    // The first failure of a series is itself a security event (an
+                    // attacker silencing the SIEM); the retries that follow are only logged,
+                    // so a sink that stays down does not fill the chain.
+                    record(
+                        app,
+                        SINK_FAILED,
+                        sink.name,
+                        serde_json::json!({ "sink": sink.name, "error": error }),
+                    )
+                    .await;
+                }
+                return Ok(false);
+            }
+        }
+    }
+    if !full {
+        store::siem::release(&app.store, sink.name, owner).await?;
+    }
+    Ok(full)
+}
+
+async fn record(app: &App, kind: &str, sink: &str, detail: serde_json::Value) {
+    let entry = Entry {
+        kind,
+        actor: "server",
+        subject: &format!("siem:{sink}"),
+        detail,
+    };
+    if let Err(e) = audit::append(&app.store, &app.keys, entry).await {
+        tracing::warn!(
+            sink,
+            code = e.code().as_str(),
+            "SIEM export: could not audit {kind}"
+        );
+    }
+}
+
+async fn deliver(sinks: &Sinks, sink: &Sink, entries: &[StoredEntry]) -> Result<(), String> {
+    match &sink.target {
+        Target::File(path) => {
+            let mut text = String::new();
+            for e in entries {
+                text.push_str(&Event::of(e).json());
+                text.push('\n');
+            }
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let mut f = open_file(&path)?;
+                f.write_all(text.as_bytes())?;
+                // On disk before the cursor moves past it.
+                f.sync_data()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+        }
+        Target::Syslog(s) => {
+            let mut frames = Vec::new();
+            for e in entries {
+                let msg = syslog_message(e, &s.hostname);
+                // RFC 6587 octet counting (RFC 5425 frames the same way over TLS).
+                frames.extend_from_slice(format!("{} ", msg.len()).as_bytes());
+                frames.extend_from_slice(msg.as_bytes());
+            }
+            let mut stream = connect(&s.address, s.tls.as_ref(), sinks.timeout).await?;
+            let write = async {
+                stream.write_all(&frames).await?;
+                stream.flush().await?;
+                // A clean close (TLS close_notify): the collector has read it all.
+                stream.shutdown().await
+            };
+            tokio::time::timeout(sinks.timeout, write)
+                .await
+                .map_err(|_| "write timed out".to_string())?
+                .map_err(|e| format!("write: {e}"))
+        }
+        Target::Webhook(w) => {
+            for e in entries {
+                post(w, e, sinks.timeout).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The RFC 5424 message of `e`: facility authpriv (10), severity notice (5), or warning
+/// (4) for a refusal, failure or finding; the entry's fields as structured data, and the
+/// whole event as JSON in MSG.
+pub fn syslog_message(e: &StoredEntry, hostname: &str) -> String {
+    let severity = if is_warning(&e.kind) { 4 } else { 5 };
+    let pri = 10 * 8 + severity;
+    let msgid: String = e
+        .kind
+        .bytes()
+        .take(32)
+        .map(|b| {
+            if (33..=126).contains(&b) {
+                b as char
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let msgid = if msgid.is_empty() { "-".into() } else { msgid };
+    format!(
+        "<{pri}>1 {at} {hostname} {APP_NAME} {pid} {msgid} [{SD_ID} seq=\"{seq}\" actor=\"{actor}\" subject=\"{subject}\" hash=\"{hash}\"] {msg}",
+        at = rfc3339(e.at),
+        pid = std::process::id(),
+        seq = e.seq,
+        actor = sd_escape(&e.actor),
+        subject = sd_escape(&e.subject),
+        hash = sd_escape(&e.hash),
+        msg = Event::of(e).json(),
+    )
+}
+
+/// Kinds a SIEM should see as warnings.
+fn is_warning(kind: &str) -> bool {
+    [
+        "refus",
+        "fail",
+        "invalid",
+        "denied",
+        "disput",
+        "undeliverable",
+        "locked",
+    ]
+    .iter()
+    .any(|w| kind.contains(w))
+}
+
+/// RFC 5424 PARAM-VALUE: `"`, `\` and `]` escaped with a backslash.
+fn sd_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '"' | '\\' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The webhook's signature of `body` sent at `timestamp`: `v1=` and the hex
+/// HMAC-SHA256, under `secret`, of `TIMESTAMP.BODY`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    // HMAC takes keys of any length.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post(w: &Webhook, e: &StoredEntry, timeout: Duration) -> Result<(), String> {
+    let body = Event::of(e).json().into_bytes();
+    let timestamp = now();
+    let sig = signature(&w.secret, timestamp, &body);
+    let address = format!("{}:{}", w.host, w.port);
+    let stream = connect(&address, w.tls.as_ref(), timeout).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("http: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let path = w
+        .uri
+        .path_and_query()
+        .map_or("/".to_string(), |p| p.as_str().to_string());
+    let authority = w
+        .uri
+        .authority()
+        .map_or(w.host.clone(), |a| a.as_str().to_string());
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::USER_AGENT, "reclaim-siem/1")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(SIGNATURE_HEADER, sig)
+        .header(SEQ_HEADER, e.seq.to_string())
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("http: {e}"))?;
+    let answer = tokio::time::timeout(timeout, sender.send_request(request)).await;
+    conn.abort();
+    let response = answer
+        .map_err(|_| "http: timed out".to_string())?
+        .map_err(|e| format!("http: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("http status {}", response.status().as_u16()))
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A TCP connection to `address`, in TLS when `tls` says so; each step within `timeout`.
+async fn connect(
+    address: &str,
+    tls: Option<&(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    timeout: Duration,
+) -> Result<Box<dyn Io>, String> {
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(Box::new(tcp)),
+        Some((config, name)) => {
+            let connector = tokio_rustls::TlsConnector::from(config.clone());
+            let stream = tokio::time::timeout(timeout, connector.connect(name.clone(), tcp))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| format!("TLS: {e}"))?;
+            Ok(Box::new(stream))
+        }
+    }
+}
+
+/// Opens the JSON-lines file for appending, created owner-only.
+fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The host part of `host:port` (brackets of an IPv6 address removed).
+fn host_of(address: &str) -> &str {
+    address
+        .rsplit_once(':')
+        .map_or(address, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+/// This machine's host name, as syslog's HOSTNAME field takes it; `-` (none) when unknown.
+fn this_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    if name.is_empty() {
+        "-".into()
+    } else {
+        name
+    }
+}
+
+/// A TLS client configuration trusting the CAs of `ca_file`, or the system's.
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!("ca_file {}: no certificate in it", path.display()));
+            }
+        }
+        None => {
+            // Unreadable system certificates are skipped, like a TLS library would.
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    // The provider is named rather than taken from the process default, so this works
+    // whatever other crates in the binary install.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, detail: &str) -> StoredEntry {
+        StoredEntry {
+            seq: 7,
+            at: 1_700_000_000,
+            kind: kind.into(),
+            actor: "device:k\"1]".into(),
+            subject: "user:demo:avery".into(),
+            detail: detail.into(),
+            prev_hash: "00".into(),
+            hash: "ab".into(),
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn a_syslog_message_is_rfc5424_with_escaped_structured_data() {
+        let m = syslog_message(&entry("decision", r#"{"verdict":"approve"}"#), "host1");
+        let expected_head = format!(
+            "<85>1 2023-11-14T22:13:20Z host1 reclaim {} decision [reclaim@32473 seq=\"7\" actor=\"device:k\\\"1\\]\" subject=\"user:demo:avery\" hash=\"ab\"] {{",
+            std::process::id()
+        );
+        assert!(m.starts_with(&expected_head), "{m}");
+        let body: serde_json::Value =
+            serde_json::from_str(&m[m.find("] {").unwrap() + 2..]).unwrap();
+        assert_eq!(body["detail"]["verdict"], "approve");
+        assert_eq!(body["seq"], 7);
+        let warn = syslog_message(&entry("attestation_refused", "{}"), "h");
+        assert!(warn.starts_with("<84>1 "), "{warn}");
+    }
+
+    #[test]
+    fn the_signature_covers_timestamp_and_body() {
+        let a = signature(b"0123456789abcdef", 100, b"{}");
+        assert!(a.starts_with("v1=") && a.len() == 3 + 64);
+        assert_ne!(a, signature(b"0123456789abcdef", 101, b"{}"));
+        assert_ne!(a, signature(b"0123456789abcdef", 100, b"{ }"));
+        assert_ne!(a, signature(b"0123456789abcdeF", 100, b"{}"));
+    }
+
+    #[test]
+    fn bad_sinks_are_refused_at_start() {
+        let parse =
+            |extra: &str| crate::Config::parse(&format!("{}{extra}", crate::config::tests::BASE));
+        assert!(parse("[siem.webhook]\nurl = \"ftp://x\"\nsecret_env = \"S\"\n").is_err());
+        assert!(parse("[siem.webhook]\nurl = \"https://x/\"\n").is_err());
+        assert!(parse("[siem.syslog]\naddress = \"nohost\"\n").is_err());
+        assert!(parse("[siem.webhook]\nurl = \"https://u:p@x/\"\nsecret_env = \"S\"\n").is_err());
+        let missing = parse(
+            "[siem.webhook]\nurl = \"https://siem.example.test/in\"\nsecret_file = \"/nonexistent/secret\"\n",
+        )
+        .unwrap();
+        let e = Sinks::open(&missing.siem, |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("secret_file /nonexistent/secret"), "{e}");
+        let short = parse(
+            "[siem.webhook]\nurl = \"https://siem.example.test/in\"\nsecret_env = \"HOOK\"\n",
+        )
+        .unwrap();
+        let e = Sinks::open(&short.siem, |_| Some("short".into()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("at least 16 bytes") && !e.contains("short"),
+            "{e}"
+        );
+        assert!(Sinks::open(&short.siem, |_| Some("a secret of enough length".into())).is_ok());
+    }
+}
