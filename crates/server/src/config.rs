@@ -774,8 +774,9 @@ pub struct SiemFileConfig {
 pub struct SiemSyslogConfig {
     /// `host:port` of the collector.
     pub address: String,
-    /// TLS (RFC 5425) rather than plain TCP.
-    #[serde(default)]
+    /// TLS (RFC 5425); `false` for plain TCP, which carries the events in the clear and
+    /// is for a collector on this machine or a network that is already private.
+    #[serde(default = "yes")]
     pub tls: bool,
     /// PEM file of the CAs that may sign the collector's certificate; the system's trust
     /// store when absent.
@@ -789,7 +790,8 @@ pub struct SiemSyslogConfig {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiemWebhookConfig {
-    /// `https://...` (or `http://...` on a trusted network) URL each entry is POSTed to.
+    /// `https://...` URL each entry is POSTed to; `http://` only to this machine (a local
+    /// forwarding agent), since the events would cross a network in the clear.
     pub url: String,
     /// File holding the HMAC secret (one line; surrounding whitespace is ignored).
     pub secret_file: Option<PathBuf>,
@@ -875,6 +877,12 @@ impl SiemConfig {
             if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
                 return Err(ConfigError(
                     "siem.webhook.url must be an http:// or https:// URL with a host".into(),
+                ));
+            }
+            let loopback = matches!(uri.host(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if uri.scheme_str() == Some("http") && !loopback {
+                return Err(ConfigError(
+                    "siem.webhook.url must be https:// (http:// only to localhost)".into(),
                 ));
             }
             if uri.authority().is_some_and(|a| a.as_str().contains('@')) {

@@ -389,7 +389,7 @@ async fn sinks_that_are_down_get_every_entry_once_across_a_restart(db: Db) {
     let port = free_port();
     let options = Options {
         extra: siem_section(&format!(
-            "[siem.syslog]\naddress = \"{}\"\n[siem.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_file = \"{}\"\n",
+            "[siem.syslog]\naddress = \"{}\"\ntls = false\n[siem.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_file = \"{}\"\n",
             rsyslog.address(),
             secret_file.display()
         )),

@@ -26,14 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use http_body_util::Full;
-use hyper::body::Bytes;
-use rustls_pki_types::{CertificateDer, ServerName};
-use serde::Serialize;
-use sha2::Sha256;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use rustls_pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Entry};
@@ -44,77 +38,30 @@ use crate::store::audit::StoredEntry;
 use crate::store::{self, now, StoreError};
 use crate::App;
 
-/// The signature header of a webhook: `v1=` and the hex HMAC-SHA256 of
-/// `TIMESTAMP.BODY` under the shared secret.
-pub const SIGNATURE_HEADER: &str = "x-reclaim-signature";
-/// The timestamp header of a webhook (Unix seconds), covered by the signature.
-pub const TIMESTAMP_HEADER: &str = "x-reclaim-timestamp";
-/// The entry's sequence number, also in the body: the receiver's key to drop repeats.
-pub const SEQ_HEADER: &str = "x-reclaim-seq";
+mod event;
+mod net;
+mod syslog;
+mod webhook;
+
+pub use event::{rfc3339, Event};
+pub use syslog::{syslog_message, APP_NAME, SD_ID};
+pub use webhook::{signature, SEQ_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+use net::{connect, tls_config};
+use syslog::{host_of, this_hostname, Syslog};
+use webhook::{post, Webhook};
+
 /// The audit entry written when a sink starts failing.
 pub const SINK_FAILED: &str = "siem_sink_failed";
+
 /// The audit entry written when a failing sink delivers again.
 pub const SINK_RECOVERED: &str = "siem_sink_recovered";
-/// RFC 5424 APP-NAME.
-pub const APP_NAME: &str = "reclaim";
-/// The structured-data ID of each syslog message (32473 is the private enterprise number
-/// RFC 5612 sets aside for examples and documentation).
-pub const SD_ID: &str = "reclaim@32473";
+
 /// How often an idle worker looks for new entries.
 const POLL: Duration = Duration::from_secs(1);
+
 /// The shortest webhook secret accepted, bytes.
 const MIN_SECRET_LEN: usize = 16;
-
-/// One audit entry as it leaves: what the chain holds, the time in RFC 3339 (UTC), and the
-/// entry's MAC (`hash`), which `reclaim audit verify` can be matched against.
-#[derive(Debug, Serialize)]
-pub struct Event<'a> {
-    pub seq: i64,
-    pub at: String,
-    pub kind: &'a str,
-    pub actor: &'a str,
-    pub subject: &'a str,
-    pub detail: serde_json::Value,
-    pub hash: &'a str,
-}
-
-impl<'a> Event<'a> {
-    pub fn of(e: &'a StoredEntry) -> Event<'a> {
-        Event {
-            seq: e.seq,
-            at: rfc3339(e.at),
-            kind: &e.kind,
-            actor: &e.actor,
-            subject: &e.subject,
-            // Details are JSON objects (audit::append writes them); anything else is given
-            // as a string rather than dropped.
-            detail: serde_json::from_str(&e.detail)
-                .unwrap_or_else(|_| serde_json::Value::String(e.detail.clone())),
-            hash: &e.hash,
-        }
-    }
-
-    fn json(&self) -> String {
-        // Serialising owned strings and JSON values cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339(t: i64) -> String {
-    let secs = t.rem_euclid(86_400);
-    let time = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    );
-    match reclaim_document::Date::from_unix_days(t.div_euclid(86_400)) {
-        Some(date) => format!("{date}T{time}Z"),
-        // Outside the years 1 to 9999, which no clock of this server reads.
-        None => "1970-01-01T00:00:00Z".to_string(),
-    }
-}
 
 /// The configured sinks, ready to deliver (secrets read, TLS set up, the file openable).
 pub struct Sinks {
@@ -134,20 +81,6 @@ enum Target {
     File(PathBuf),
     Syslog(Syslog),
     Webhook(Webhook),
-}
-
-struct Syslog {
-    address: String,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    hostname: String,
-}
-
-struct Webhook {
-    uri: hyper::Uri,
-    host: String,
-    port: u16,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    secret: Zeroizing<Vec<u8>>,
 }
 
 impl Sinks {
@@ -480,145 +413,6 @@ async fn deliver(sinks: &Sinks, sink: &Sink, entries: &[StoredEntry]) -> Result<
     }
 }
 
-/// The RFC 5424 message of `e`: facility authpriv (10), severity notice (5), or warning
-/// (4) for a refusal, failure or finding; the entry's fields as structured data, and the
-/// whole event as JSON in MSG.
-pub fn syslog_message(e: &StoredEntry, hostname: &str) -> String {
-    let severity = if is_warning(&e.kind) { 4 } else { 5 };
-    let pri = 10 * 8 + severity;
-    let msgid: String = e
-        .kind
-        .bytes()
-        .take(32)
-        .map(|b| {
-            if (33..=126).contains(&b) {
-                b as char
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let msgid = if msgid.is_empty() { "-".into() } else { msgid };
-    format!(
-        "<{pri}>1 {at} {hostname} {APP_NAME} {pid} {msgid} [{SD_ID} seq=\"{seq}\" actor=\"{actor}\" subject=\"{subject}\" hash=\"{hash}\"] {msg}",
-        at = rfc3339(e.at),
-        pid = std::process::id(),
-        seq = e.seq,
-        actor = sd_escape(&e.actor),
-        subject = sd_escape(&e.subject),
-        hash = sd_escape(&e.hash),
-        msg = Event::of(e).json(),
-    )
-}
-
-/// Kinds a SIEM should see as warnings.
-fn is_warning(kind: &str) -> bool {
-    [
-        "refus",
-        "fail",
-        "invalid",
-        "denied",
-        "disput",
-        "undeliverable",
-        "locked",
-    ]
-    .iter()
-    .any(|w| kind.contains(w))
-}
-
-/// RFC 5424 PARAM-VALUE: `"`, `\` and `]` escaped with a backslash.
-fn sd_escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if matches!(c, '"' | '\\' | ']') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The webhook's signature of `body` sent at `timestamp`: `v1=` and the hex
-/// HMAC-SHA256, under `secret`, of `TIMESTAMP.BODY`.
-pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    // HMAC takes keys of any length.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn post(w: &Webhook, e: &StoredEntry, timeout: Duration) -> Result<(), String> {
-    let body = Event::of(e).json().into_bytes();
-    let timestamp = now();
-    let sig = signature(&w.secret, timestamp, &body);
-    let address = format!("{}:{}", w.host, w.port);
-    let stream = connect(&address, w.tls.as_ref(), timeout).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("http: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let path = w
-        .uri
-        .path_and_query()
-        .map_or("/".to_string(), |p| p.as_str().to_string());
-    let authority = w
-        .uri
-        .authority()
-        .map_or(w.host.clone(), |a| a.as_str().to_string());
-    let request = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::USER_AGENT, "reclaim-siem/1")
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(SIGNATURE_HEADER, sig)
-        .header(SEQ_HEADER, e.seq.to_string())
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("http: {e}"))?;
-    let answer = tokio::time::timeout(timeout, sender.send_request(request)).await;
-    conn.abort();
-    let response = answer
-        .map_err(|_| "http: timed out".to_string())?
-        .map_err(|e| format!("http: {e}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("http status {}", response.status().as_u16()))
-    }
-}
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// A TCP connection to `address`, in TLS when `tls` says so; each step within `timeout`.
-async fn connect(
-    address: &str,
-    tls: Option<&(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    timeout: Duration,
-) -> Result<Box<dyn Io>, String> {
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(address))
-        .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| format!("connect: {e}"))?;
-    let _ = tcp.set_nodelay(true);
-    match tls {
-        None => Ok(Box::new(tcp)),
-        Some((config, name)) => {
-            let connector = tokio_rustls::TlsConnector::from(config.clone());
-            let stream = tokio::time::timeout(timeout, connector.connect(name.clone(), tcp))
-                .await
-                .map_err(|_| "TLS handshake timed out".to_string())?
-                .map_err(|e| format!("TLS: {e}"))?;
-            Ok(Box::new(stream))
-        }
-    }
-}
-
 /// Opens the JSON-lines file for appending, created owner-only.
 fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -627,71 +421,6 @@ fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
         .create(true)
         .mode(0o600)
         .open(path)
-}
-
-/// The host part of `host:port` (brackets of an IPv6 address removed).
-fn host_of(address: &str) -> &str {
-    address
-        .rsplit_once(':')
-        .map_or(address, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-}
-
-/// This machine's host name, as syslog's HOSTNAME field takes it; `-` (none) when unknown.
-fn this_hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .unwrap_or_default();
-    let name: String = name
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(255)
-        .collect();
-    if name.is_empty() {
-        "-".into()
-    } else {
-        name
-    }
-}
-
-/// A TLS client configuration trusting the CAs of `ca_file`, or the system's.
-fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls_pki_types::pem::PemObject;
-
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!("ca_file {}: no certificate in it", path.display()));
-            }
-        }
-        None => {
-            // Unreadable system certificates are skipped, like a TLS library would.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    // The provider is named rather than taken from the process default, so this works
-    // whatever other crates in the binary install.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
 }
 
 #[cfg(test)]
@@ -750,6 +479,17 @@ mod tests {
         assert!(parse("[siem.webhook]\nurl = \"https://x/\"\n").is_err());
         assert!(parse("[siem.syslog]\naddress = \"nohost\"\n").is_err());
         assert!(parse("[siem.webhook]\nurl = \"https://u:p@x/\"\nsecret_env = \"S\"\n").is_err());
+        // Events in the clear over a network: not without saying so (syslog), not at all
+        // (a webhook beyond this machine).
+        assert!(
+            parse("[siem.webhook]\nurl = \"http://siem.example.test/\"\nsecret_env = \"S\"\n")
+                .is_err()
+        );
+        assert!(
+            parse("[siem.webhook]\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"S\"\n").is_ok()
+        );
+        let syslog = parse("[siem.syslog]\naddress = \"siem.example.test:6514\"\n").unwrap();
+        assert!(syslog.siem.syslog.is_some_and(|s| s.tls));
         let missing = parse(
             "[siem.webhook]\nurl = \"https://siem.example.test/in\"\nsecret_file = \"/nonexistent/secret\"\n",
         )
