@@ -14,7 +14,10 @@
 //! Instances sharing the database take a lease on a sink's cursor before delivering, so
 //! one delivers at a time. Delivery is at least once: an entry delivered but not yet
 //! recorded when the process dies is delivered again after the restart, with the same
-//! `seq`, which is the receiver's key to drop the repeat.
+//! `seq` and `hash`, the receiver's key to drop the repeat. A cursor also keeps the MAC of
+//! the entry it delivered last: when the chain no longer holds it (a cut tail, a restored
+//! backup), the sink starts over, so the chain's own finding reaches the SIEM rather than
+//! hiding behind numbers it already had.
 //!
 //! What leaves is what the chain holds: digests, codes and references, never a secret
 //! (audit.rs). A sink's failures are logged with the sink's name and the error (never the
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Entry};
@@ -54,6 +57,8 @@ use webhook::{post, Webhook};
 /// The audit entry written when a sink starts failing.
 pub const SINK_FAILED: &str = "siem_sink_failed";
 
+/// The audit entry written when the chain no longer holds what a sink delivered last.
+pub const SINK_REWOUND: &str = "siem_chain_rewound";
 /// The audit entry written when a failing sink delivers again.
 pub const SINK_RECOVERED: &str = "siem_sink_recovered";
 
@@ -251,10 +256,13 @@ pub fn spawn(app: Arc<App>) -> Exporters {
 /// whether a full batch went (so more may be waiting).
 async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, StoreError> {
     let sinks = &app.siem;
-    // A read first: an idle sink (the usual case, every second) takes no write lock.
-    match store::siem::delivered(&app.store, sink.name).await? {
+    // Reads first: an idle sink (the usual case, every second) takes no write lock.
+    let head = store::audit::head_seq(&app.store).await?;
+    match store::siem::position(&app.store, sink.name).await? {
         None => store::siem::ensure(&app.store, sink.name).await?,
-        Some(seq) if seq >= store::audit::head_seq(&app.store).await? => return Ok(false),
+        Some((seq, hash)) if seq == head && still_holds(app, seq, &hash).await? => {
+            return Ok(false)
+        }
         Some(_) => {}
     }
     let t = now();
@@ -263,8 +271,33 @@ async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, Stor
     else {
         return Ok(false);
     };
+    if cursor.delivered_seq > head
+        || !still_holds(app, cursor.delivered_seq, &cursor.delivered_hash).await?
+    {
+        // The chain was cut or rewritten under the sink (a restored backup, or someone
+        // deleting the tail): what it holds from here is not what the SIEM has. The
+        // entries go again from the start, and the receiver tells a repeat (same `seq`,
+        // same `hash`) from a rewrite (same `seq`, another `hash`). Never silence: the
+        // chain's own finding (`audit_head_invalid`) is among what goes.
+        tracing::error!(
+            target: "reclaim::audit",
+            sink = sink.name,
+            delivered_seq = cursor.delivered_seq,
+            head,
+            "SIEM export: the chain no longer holds the entry this sink delivered last; delivering again from the start"
+        );
+        store::siem::rewind(&app.store, sink.name, owner).await?;
+        record(
+            app,
+            SINK_REWOUND,
+            sink.name,
+            serde_json::json!({ "sink": sink.name, "delivered_seq": cursor.delivered_seq, "head_seq": head }),
+        )
+        .await;
+        return Ok(true);
+    }
     let entries =
-        store::audit::entries_after(&app.store, cursor.delivered_seq, sinks.batch).await?;
+        store::audit::entries_after(&app.store, (cursor.delivered_seq, head), sinks.batch).await?;
     if entries.is_empty() {
         store::siem::release(&app.store, sink.name, owner).await?;
         return Ok(false);
@@ -284,9 +317,10 @@ async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, Stor
             .unwrap_or_else(|_| Err("timed out".into()));
         match result {
             Ok(()) => {
-                let to = part.last().map_or(from, |e| e.seq);
-                let lease = now() + sinks.lease_s();
-                if !store::siem::advance(&app.store, sink.name, owner, (from, to), lease).await? {
+                let Some(last) = part.last() else { continue };
+                let (to, lease) = (last.seq, now() + sinks.lease_s());
+                let moved = (from, to, last.hash.as_str());
+                if !store::siem::advance(&app.store, sink.name, owner, moved, lease).await? {
                     // Another instance took the lease over (ours ran out): it delivers from
                     // where the cursor is; what we sent twice carries the same seq.
                     tracing::warn!(
@@ -349,6 +383,16 @@ async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, Stor
     Ok(full)
 }
 
+/// Whether the chain still holds, as entry `seq`, the entry whose MAC is `hash` (entry 0,
+/// before the first, always).
+async fn still_holds(app: &App, seq: i64, hash: &str) -> Result<bool, StoreError> {
+    if seq == 0 {
+        return Ok(true);
+    }
+    let now = store::audit::entry_hash(&app.store, seq).await?;
+    Ok(now.is_some_and(|h| crate::crypto::eq_ct(h.as_bytes(), hash.as_bytes())))
+}
+
 async fn record(app: &App, kind: &str, sink: &str, detail: serde_json::Value) {
     let entry = Entry {
         kind,
@@ -396,8 +440,22 @@ async fn deliver(sinks: &Sinks, sink: &Sink, entries: &[StoredEntry]) -> Result<
             let write = async {
                 stream.write_all(&frames).await?;
                 stream.flush().await?;
-                // A clean close (TLS close_notify): the collector has read it all.
-                stream.shutdown().await
+                // Our side closed (TLS close_notify, then FIN) only says the bytes left
+                // this process. The collector closes its side once it has read everything
+                // before our close: until then a dead network, or a collector that accepts
+                // and never reads, would look like one that took the messages.
+                stream.shutdown().await?;
+                let mut rest = [0u8; 256];
+                loop {
+                    match stream.read(&mut rest).await {
+                        Ok(0) => return Ok(()),
+                        Ok(_) => continue,
+                        // A collector that closes without its own close_notify has still
+                        // read what came before our close.
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
+                }
             };
             tokio::time::timeout(sinks.timeout, write)
                 .await
@@ -413,14 +471,31 @@ async fn deliver(sinks: &Sinks, sink: &Sink, entries: &[StoredEntry]) -> Result<
     }
 }
 
-/// Opens the JSON-lines file for appending, created owner-only.
+/// Opens the JSON-lines file for appending, created owner-only. Not through a symbolic
+/// link (which could point the export at any file the server may write), not anything
+/// but a regular file (a FIFO would block the writer), and not a file others can read.
 fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let refuse = |why: &str| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            why.to_string(),
+        ))
+    };
+    if !meta.file_type().is_file() {
+        return refuse("not a regular file");
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return refuse("readable or writable by others (make it 0600)");
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -512,5 +587,32 @@ mod tests {
             "{e}"
         );
         assert!(Sinks::open(&short.siem, |_| Some("a secret of enough length".into())).is_ok());
+    }
+
+    #[test]
+    fn the_file_is_opened_only_as_a_private_regular_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("reclaim-siem-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fresh = dir.join("audit.jsonl");
+        let _ = std::fs::remove_file(&fresh);
+        open_file(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Through a link to another file: refused, and the target untouched.
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, b"").unwrap();
+        let link = dir.join("link.jsonl");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_file(&link).is_err());
+        // A file others can read.
+        let open = dir.join("open.jsonl");
+        std::fs::write(&open, b"").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(open_file(&open).is_err());
+        // A directory.
+        assert!(open_file(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

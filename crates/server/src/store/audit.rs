@@ -140,15 +140,17 @@ pub async fn details_of(store: &Store, kind: &str) -> Result<Vec<serde_json::Val
         .collect()
 }
 
-/// Up to `limit` entries after `seq`, in order: what a SIEM sink delivers next.
+/// Up to `limit` entries after `seq` and up to `head`, in order: what a SIEM sink
+/// delivers next. (A row beyond the head is not part of the chain: someone wrote it
+/// without appending.)
 pub async fn entries_after(
     store: &Store,
-    seq: i64,
+    (seq, head): (i64, i64),
     limit: i64,
 ) -> Result<Vec<StoredEntry>, StoreError> {
     let rows = bound!(
-        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2";
-        seq, limit
+        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3";
+        seq, head, limit
     )
     .fetch_all(&store.pool)
     .await?;

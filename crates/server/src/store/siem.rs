@@ -9,6 +9,8 @@ use super::{Store, StoreError};
 /// A sink's cursor, claimed.
 pub struct Cursor {
     pub delivered_seq: i64,
+    /// The MAC of the entry `delivered_seq` as it was delivered ("" before the first).
+    pub delivered_hash: String,
     pub failures: i64,
 }
 
@@ -16,8 +18,8 @@ pub struct Cursor {
 /// receives the whole chain.
 pub async fn ensure(store: &Store, sink: &str) -> Result<(), StoreError> {
     bound!(
-        "INSERT INTO siem_cursors (sink, delivered_seq, failures, next_try_at, lease_owner, lease_until) \
-         VALUES ($1, 0, 0, 0, '', 0) ON CONFLICT (sink) DO NOTHING";
+        "INSERT INTO siem_cursors (sink, delivered_seq, delivered_hash, failures, next_try_at, lease_owner, lease_until) \
+         VALUES ($1, 0, '', 0, 0, '', 0) ON CONFLICT (sink) DO NOTHING";
         sink
     )
     .execute(&store.writer)
@@ -38,7 +40,7 @@ pub async fn claim(
     let row = bound!(
         "UPDATE siem_cursors SET lease_owner = $1, lease_until = $2 \
          WHERE sink = $3 AND next_try_at <= $4 AND (lease_until < $4 OR lease_owner = $1) \
-         RETURNING delivered_seq, failures";
+         RETURNING delivered_seq, delivered_hash, failures";
         owner, lease_until, sink, t
     )
     .fetch_optional(&store.writer)
@@ -46,23 +48,25 @@ pub async fn claim(
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Cursor {
         delivered_seq: r.try_get(0)?,
-        failures: r.try_get(1)?,
+        delivered_hash: r.try_get(1)?,
+        failures: r.try_get(2)?,
     }))
 }
 
-/// Moves `sink`'s cursor from `from` to `to` (delivered), clears its failures and extends
-/// the lease, if `owner` still holds it and nobody moved the cursor; whether it did.
+/// Moves `sink`'s cursor from `from` to `to` (delivered, its MAC `to_hash`), clears its
+/// failures and extends the lease, if `owner` still holds it and nobody moved the cursor;
+/// whether it did.
 pub async fn advance(
     store: &Store,
     sink: &str,
     owner: &str,
-    (from, to): (i64, i64),
+    (from, to, to_hash): (i64, i64, &str),
     lease_until: i64,
 ) -> Result<bool, StoreError> {
     Ok(bound!(
-        "UPDATE siem_cursors SET delivered_seq = $1, failures = 0, next_try_at = 0, lease_until = $2 \
-         WHERE sink = $3 AND lease_owner = $4 AND delivered_seq = $5";
-        to, lease_until, sink, owner, from
+        "UPDATE siem_cursors SET delivered_seq = $1, delivered_hash = $2, failures = 0, next_try_at = 0, lease_until = $3 \
+         WHERE sink = $4 AND lease_owner = $5 AND delivered_seq = $6";
+        to, to_hash, lease_until, sink, owner, from
     )
     .execute(&store.writer)
     .await?
@@ -89,6 +93,18 @@ pub async fn failed(
     Ok(())
 }
 
+/// Puts `sink`'s cursor back before the first entry (the chain changed under it), if
+/// `owner` holds the lease.
+pub async fn rewind(store: &Store, sink: &str, owner: &str) -> Result<(), StoreError> {
+    bound!(
+        "UPDATE siem_cursors SET delivered_seq = 0, delivered_hash = '' WHERE sink = $1 AND lease_owner = $2";
+        sink, owner
+    )
+    .execute(&store.writer)
+    .await?;
+    Ok(())
+}
+
 /// Lets `sink`'s lease go (nothing left to deliver).
 pub async fn release(store: &Store, sink: &str, owner: &str) -> Result<(), StoreError> {
     bound!(
@@ -98,6 +114,17 @@ pub async fn release(store: &Store, sink: &str, owner: &str) -> Result<(), Store
     .execute(&store.writer)
     .await?;
     Ok(())
+}
+
+/// The last entry `sink` delivered and its MAC ((0, ""): none), `None` when it has no
+/// cursor.
+pub async fn position(store: &Store, sink: &str) -> Result<Option<(i64, String)>, StoreError> {
+    let row =
+        bound!("SELECT delivered_seq, delivered_hash FROM siem_cursors WHERE sink = $1"; sink)
+            .fetch_optional(&store.pool)
+            .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some((r.try_get(0)?, r.try_get(1)?)))
 }
 
 /// The last entry `sink` delivered (0: none), `None` when it has no cursor.

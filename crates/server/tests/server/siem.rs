@@ -2,7 +2,8 @@
 //! `rsyslog` (plain TCP and TLS, parsed by rsyslog's RFC 5424 parser) and a real HTTP
 //! receiver that checks the webhook signature the way docs/siem.md tells a receiver to;
 //! sinks that are down get everything once they are back, across a restart of the server,
-//! and two instances on one database deliver each entry once.
+//! and two instances on one database deliver each entry once. A chain cut under a sink is
+//! sent again with its finding; a collector that reads nothing has received nothing.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -485,4 +486,143 @@ async fn an_unusable_sink_stops_the_start() {
     .unwrap();
     let e = App::open(unwritable).await.err().unwrap().to_string();
     assert!(e.contains("siem.file.path"), "{e}");
+}
+
+/// The file sink's lines, parsed.
+fn file_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect()
+}
+
+/// Someone with write access to the database but not the audit key cuts the chain's tail
+/// after the SIEM has it and points the head back. The next append records the finding
+/// (`audit_head_invalid`) at numbers the SIEM already holds: the export must send it, not
+/// take the old numbers as delivered. (Before, the cursor stood beyond the new head and
+/// the export went silent until the chain grew past it.) A row written beyond the head is
+/// not part of the chain, and is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_chain_is_sent_again_with_its_finding_and_rows_beyond_the_head_are_not() {
+    let out = TempDir::new();
+    let path = out.path().join("audit.jsonl");
+    let mut h = Harness::with(
+        Db::sqlite(),
+        Options {
+            extra: siem_section(&format!("[siem.file]\npath = \"{}\"\n", path.display())),
+            ..Options::default()
+        },
+    )
+    .await;
+    let seqs = append(&h.app, 6).await;
+    let last = *seqs.last().unwrap();
+    wait_until(Duration::from_secs(20), "the first export", || {
+        let n = file_lines(&path).len();
+        let app = h.app.clone();
+        async move { n == chain(&app).await.len() }
+    })
+    .await;
+
+    // A forged row far beyond the head: never part of what leaves.
+    h.execute("INSERT INTO audit (seq, at, kind, actor, subject, detail, prev_hash, hash) VALUES (1000000, 0, 'decision', 'server', 'session:forged', '{}', 'x', 'y')")
+        .await;
+    // The tail cut: the last three entries gone, the head moved back without its key.
+    let keep = last - 3;
+    h.execute(&format!(
+        "DELETE FROM audit WHERE seq > {keep} AND seq < 1000000"
+    ))
+    .await;
+    let kept_hash = chain(&h.app).await[&keep].clone();
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(keep)
+        .bind(&kept_hash)
+        .execute(&h.app.store.pool)
+        .await
+        .unwrap();
+    append(&h.app, 1).await;
+
+    wait_until(
+        Duration::from_secs(20),
+        "the chain's finding at the SIEM",
+        || {
+            let found = file_lines(&path)
+                .iter()
+                .any(|l| l["kind"] == "audit_head_invalid");
+            async move { found }
+        },
+    )
+    .await;
+    // Everything the chain holds now has reached the file, with its current MAC; the
+    // rewind itself is on record; the forged row is not in the file.
+    let now = chain(&h.app).await;
+    wait_until(Duration::from_secs(20), "the whole chain again", || {
+        let lines = file_lines(&path);
+        let now = now.clone();
+        async move {
+            now.iter()
+                .filter(|(seq, _)| **seq < 1000000)
+                .all(|(seq, hash)| {
+                    lines
+                        .iter()
+                        .any(|l| l["seq"].as_i64() == Some(*seq) && l["hash"] == hash.as_str())
+                })
+        }
+    })
+    .await;
+    h.stop().await;
+    let lines = file_lines(&path);
+    assert!(lines.iter().any(|l| l["kind"] == "siem_chain_rewound"));
+    assert!(
+        lines.iter().all(|l| l["seq"].as_i64() != Some(1000000)),
+        "a row beyond the head was exported"
+    );
+}
+
+/// A collector that accepts the connection and never reads (or a network that drops
+/// everything after the handshake): the messages are not delivered, the cursor stays,
+/// and the failure is on record. (Before, a write into the local send buffer and our own
+/// close counted as delivery.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_never_reads_is_not_counted_as_delivered() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            // Held open, never read, never closed.
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let mut h = Harness::with(
+        Db::sqlite(),
+        Options {
+            extra: format!(
+                "[siem]\nretry_base_s = 1\ntimeout_s = 1\n[siem.syslog]\naddress = \"{address}\"\ntls = false\n"
+            ),
+            ..Options::default()
+        },
+    )
+    .await;
+    append(&h.app, 3).await;
+    wait_until(Duration::from_secs(20), "the failure on record", || {
+        let app = h.app.clone();
+        async move {
+            !store::audit::details_of(&app.store, "siem_sink_failed")
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    })
+    .await;
+    assert!(!held.lock().unwrap().is_empty(), "the sink never connected");
+    assert_eq!(
+        store::siem::delivered(&h.app.store, "syslog")
+            .await
+            .unwrap(),
+        Some(0),
+        "entries counted as delivered to a collector that read nothing"
+    );
+    h.stop().await;
 }
