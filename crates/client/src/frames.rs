@@ -190,7 +190,7 @@ fn selfie_frames(dir: &Path, challenge: &[ChallengeAction]) -> Result<Vec<PathBu
 
 /// The directory a challenge's frames are kept in: `left-right-center`.
 pub fn sequence_name(challenge: &[ChallengeAction]) -> String {
-    reclaim_protocol::names::joined(challenge, "-")
+    reclaim_protocol::named::joined(challenge, "-")
 }
 
 fn still(dir: &Path, stem: &str) -> Vec<PathBuf> {

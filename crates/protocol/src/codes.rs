@@ -400,7 +400,7 @@ pub const RESET_ENDED: [Code; 5] = [
 impl Code {
     /// The code with this text.
     pub fn parse(text: &str) -> Option<Code> {
-        crate::names::parse(text)
+        crate::named::parse(text)
     }
 
     /// The form the person is shown: itself, or the neutral code it reads as. An internal
@@ -480,7 +480,7 @@ pub fn public_texts<S: AsRef<str>>(texts: &[S]) -> Vec<String> {
     out
 }
 
-impl crate::names::Named for Code {
+impl crate::named::Named for Code {
     const ALL: &'static [Code] = Code::ALL;
     fn name(self) -> &'static str {
         self.as_str()

@@ -10,7 +10,7 @@
 pub mod attestation;
 pub mod codes;
 pub mod keys;
-pub mod names;
+pub mod named;
 pub mod password;
 pub mod wire;
 

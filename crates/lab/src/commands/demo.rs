@@ -279,7 +279,7 @@ async fn start(
     steps.step(&format!(
         "{session_line}: steps {}, challenge {}",
         step_names(&st.flow.steps),
-        reclaim_protocol::names::joined(&st.flow.challenge, " → ")
+        reclaim_protocol::named::joined(&st.flow.challenge, " → ")
     ));
     Ok(st)
 }

@@ -53,13 +53,13 @@ impl ChallengeAction {
     /// The action with exactly this published name (what the wire and the server's store
     /// carry). [`FromStr`] is the forgiving reading for people typing a challenge.
     pub fn parse(name: &str) -> Option<ChallengeAction> {
-        crate::names::parse(name)
+        crate::named::parse(name)
     }
 
     /// The comma-joined form the server stores (`left,right,center`); [`Self::split`]
     /// reads it back.
     pub fn join(actions: &[ChallengeAction]) -> String {
-        crate::names::joined(actions, ",")
+        crate::named::joined(actions, ",")
     }
 
     /// Reads the comma-joined form back, strictly: every entry must be a published name
@@ -78,7 +78,7 @@ impl ChallengeAction {
     }
 }
 
-impl crate::names::Named for ChallengeAction {
+impl crate::named::Named for ChallengeAction {
     const ALL: &'static [ChallengeAction] = &ChallengeAction::ALL;
     fn name(self) -> &'static str {
         self.as_str()

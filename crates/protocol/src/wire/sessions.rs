@@ -37,11 +37,11 @@ impl Step {
     }
 
     pub fn parse(name: &str) -> Option<Step> {
-        crate::names::parse(name)
+        crate::named::parse(name)
     }
 }
 
-impl crate::names::Named for Step {
+impl crate::named::Named for Step {
     const ALL: &'static [Step] = &[Step::Document, Step::Selfie];
     fn name(self) -> &'static str {
         self.as_str()
@@ -119,11 +119,11 @@ impl SessionState {
     }
 
     pub fn parse(name: &str) -> Option<SessionState> {
-        crate::names::parse(name)
+        crate::named::parse(name)
     }
 }
 
-impl crate::names::Named for SessionState {
+impl crate::named::Named for SessionState {
     const ALL: &'static [SessionState] = &SessionState::ALL;
     fn name(self) -> &'static str {
         self.as_str()

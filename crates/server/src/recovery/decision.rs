@@ -360,7 +360,7 @@ fn sane_reason(r: &str) -> Option<Code> {
 
 /// Codes as the database keeps them: comma-joined.
 fn joined(codes: &[Code]) -> String {
-    reclaim_protocol::names::joined(codes, ",")
+    reclaim_protocol::named::joined(codes, ",")
 }
 
 #[allow(clippy::too_many_arguments)]

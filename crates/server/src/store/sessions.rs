@@ -34,7 +34,7 @@ impl Session {
 
 /// The steps as the sessions table keeps them (`document,selfie`).
 pub(crate) fn join_steps(steps: &[Step]) -> String {
-    reclaim_protocol::names::joined(steps, ",")
+    reclaim_protocol::named::joined(steps, ",")
 }
 
 /// The stored steps and challenge, read back strictly: an entry this build does not know

@@ -165,7 +165,7 @@ impl Attacker {
             } else {
                 format!(
                     " ({})",
-                    reclaim_protocol::names::joined(&verification.reasons, ", ")
+                    reclaim_protocol::named::joined(&verification.reasons, ", ")
                 )
             }
         ));
