@@ -62,6 +62,8 @@ pub const SINK_REWOUND: &str = "siem_chain_rewound";
 /// The audit entry written when a failing sink delivers again.
 pub const SINK_RECOVERED: &str = "siem_sink_recovered";
 
+/// At most one failure of a sink on record per this long, per instance.
+const RECORD_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often an idle worker looks for new entries.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -80,6 +82,46 @@ struct Sink {
     /// The cursor's key and the name in logs: `file`, `syslog`, `webhook`.
     name: &'static str,
     target: Target,
+    /// When this instance last put a failure of this sink on record, and whether it left
+    /// the current series off the record.
+    on_record: std::sync::Mutex<(Option<std::time::Instant>, bool)>,
+}
+
+impl Sink {
+    fn new(name: &'static str, target: Target) -> Sink {
+        Sink {
+            name,
+            target,
+            on_record: std::sync::Mutex::new((None, false)),
+        }
+    }
+
+    /// Whether a failure opening a series goes on record: at most once per
+    /// [`RECORD_EVERY`] on this instance, so a sink that fails and recovers by turns (a
+    /// receiver answering every other request with an error, a network cutting every
+    /// other connection) does not grow the chain by two entries a turn. The warnings in
+    /// the log stay.
+    fn record_failure(&self) -> bool {
+        let Ok(mut state) = self.on_record.lock() else {
+            return true;
+        };
+        let due = state.0.is_none_or(|t| t.elapsed() >= RECORD_EVERY);
+        *state = if due {
+            (Some(std::time::Instant::now()), false)
+        } else {
+            (state.0, true)
+        };
+        due
+    }
+
+    /// Whether the recovery that ends a series goes on record: unless this instance left
+    /// the series' failure off it.
+    fn record_recovery(&self) -> bool {
+        let Ok(mut state) = self.on_record.lock() else {
+            return true;
+        };
+        !std::mem::replace(&mut state.1, false)
+    }
 }
 
 enum Target {
@@ -100,10 +142,7 @@ impl Sinks {
         if let Some(f) = &cfg.file {
             open_file(&f.path)
                 .map_err(|e| ConfigError(format!("siem.file.path {}: {e}", f.path.display())))?;
-            list.push(Sink {
-                name: "file",
-                target: Target::File(f.path.clone()),
-            });
+            list.push(Sink::new("file", Target::File(f.path.clone())));
         }
         if let Some(s) = &cfg.syslog {
             let host = host_of(&s.address);
@@ -118,14 +157,14 @@ impl Sinks {
             } else {
                 None
             };
-            list.push(Sink {
-                name: "syslog",
-                target: Target::Syslog(Syslog {
+            list.push(Sink::new(
+                "syslog",
+                Target::Syslog(Syslog {
                     address: s.address.clone(),
                     tls,
                     hostname: s.hostname.clone().unwrap_or_else(this_hostname),
                 }),
-            });
+            ));
         }
         if let Some(w) = &cfg.webhook {
             let uri: hyper::Uri = w
@@ -177,16 +216,16 @@ impl Sinks {
                     "siem.webhook: the secret must be at least {MIN_SECRET_LEN} bytes"
                 )));
             }
-            list.push(Sink {
-                name: "webhook",
-                target: Target::Webhook(Webhook {
+            list.push(Sink::new(
+                "webhook",
+                Target::Webhook(Webhook {
                     uri,
                     host,
                     port,
                     tls,
                     secret,
                 }),
-            });
+            ));
         }
         Ok(Sinks {
             list: list.into_iter().map(Arc::new).collect(),
@@ -329,7 +368,7 @@ async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, Stor
                     );
                     return Ok(false);
                 }
-                if cursor.failures > 0 && from == cursor.delivered_seq {
+                if cursor.failures > 0 && from == cursor.delivered_seq && sink.record_recovery() {
                     tracing::info!(
                         sink = sink.name,
                         failures = cursor.failures,
@@ -361,7 +400,7 @@ async fn deliver_round(app: &App, sink: &Sink, owner: &str) -> Result<bool, Stor
                     error = %error,
                     "SIEM export: delivery failed; will retry"
                 );
-                if failures == 1 {
+                if failures == 1 && sink.record_failure() {
                     // The first failure of a series is itself a security event (an
                     // attacker silencing the SIEM); the retries that follow are only logged,
                     // so a sink that stays down does not fill the chain.

@@ -87,12 +87,14 @@ struct Receiver {
     state: Arc<Mutex<Received>>,
     secret: Vec<u8>,
     fail_first: usize,
+    /// Refuses every other request (the first, the third, ...).
+    flapping: bool,
     delay: Duration,
 }
 
 /// What a receiver following docs/siem.md does: recompute HMAC-SHA256 over
 /// `TIMESTAMP.BODY` with the shared secret, compare in constant time, refuse a timestamp
-/// more than five minutes away, and use `seq` to drop repeats.
+/// more than five minutes away, and use `seq` and `hash` to drop repeats.
 fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
     let Some(ts) = headers
         .get("x-reclaim-timestamp")
@@ -127,7 +129,7 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
     tokio::time::sleep(r.delay).await;
     let mut s = r.state.lock().unwrap();
     s.requests += 1;
-    if s.requests <= r.fail_first {
+    if s.requests <= r.fail_first || (r.flapping && s.requests % 2 == 1) {
         s.refused += 1;
         return StatusCode::SERVICE_UNAVAILABLE;
     }
@@ -150,11 +152,21 @@ async fn start_receiver(
     fail_first: usize,
     delay: Duration,
 ) -> (Arc<Mutex<Received>>, tokio::task::JoinHandle<()>) {
+    serve_receiver(port, fail_first, false, delay).await
+}
+
+async fn serve_receiver(
+    port: u16,
+    fail_first: usize,
+    flapping: bool,
+    delay: Duration,
+) -> (Arc<Mutex<Received>>, tokio::task::JoinHandle<()>) {
     let state = Arc::new(Mutex::new(Received::default()));
     let receiver = Receiver {
         state: state.clone(),
         secret: SECRET.as_bytes().to_vec(),
         fail_first,
+        flapping,
         delay,
     };
     let router = axum::Router::new()
@@ -625,4 +637,46 @@ async fn a_collector_that_never_reads_is_not_counted_as_delivered() {
         "entries counted as delivered to a collector that read nothing"
     );
     h.stop().await;
+}
+
+/// A receiver that refuses every other request: each refusal is followed by a success, so
+/// every failure opens a new series. Only the first goes on record with its recovery;
+/// the rest are logged. (Before, each turn added a `siem_sink_failed` and a
+/// `siem_sink_recovered` entry, and each of those was the next thing to deliver, so the
+/// chain grew by itself for as long as the sink flapped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_sink_does_not_grow_the_chain_by_itself() {
+    let secrets = TempDir::new();
+    let secret_file = secrets.path().join("hook.secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let port = free_port();
+    let (received, _task) = serve_receiver(port, 0, true, Duration::ZERO).await;
+    let mut h = Harness::with(
+        Db::sqlite(),
+        Options {
+            extra: siem_section(&format!(
+                "[siem.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_file = \"{}\"\n",
+                secret_file.display()
+            )),
+            ..Options::default()
+        },
+    )
+    .await;
+    append(&h.app, 2).await;
+    // Long enough for several turns: a refusal, a retry a second later that succeeds, the
+    // next entry refused, ...
+    wait_until(
+        Duration::from_secs(30),
+        "several turns of the flapping sink",
+        || {
+            let refused = received.lock().unwrap().refused;
+            async move { refused >= 4 }
+        },
+    )
+    .await;
+    h.stop().await;
+    let kinds = h.audit_kinds().await;
+    let failed = kinds.iter().filter(|k| *k == "siem_sink_failed").count();
+    let recovered = kinds.iter().filter(|k| *k == "siem_sink_recovered").count();
+    assert_eq!((failed, recovered), (1, 1), "{kinds:?}");
 }
