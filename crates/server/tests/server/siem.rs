@@ -210,21 +210,24 @@ fn syslog_seqs(r: &Rsyslog) -> Vec<i64> {
         .collect()
 }
 
+/// A server exporting to `audit.jsonl` in the returned directory.
+async fn with_file_sink() -> (TempDir, Harness) {
+    let out = TempDir::new();
+    let path = out.path().join("audit.jsonl");
+    let options = Options {
+        extra: siem_section(&format!("[siem.file]\npath = \"{}\"\n", path.display())),
+        ..Options::default()
+    };
+    (out, Harness::with(Db::sqlite(), options).await)
+}
+
 // ---------------------------------------------------------------------------------------
 // The tests.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_sink_appends_every_entry_as_a_json_line() {
-    let out = TempDir::new();
+    let (out, mut h) = with_file_sink().await;
     let path = out.path().join("audit.jsonl");
-    let mut h = Harness::with(
-        Db::sqlite(),
-        Options {
-            extra: siem_section(&format!("[siem.file]\npath = \"{}\"\n", path.display())),
-            ..Options::default()
-        },
-    )
-    .await;
     append(&h.app, 5).await;
     let read = || {
         std::fs::read_to_string(&path)
@@ -517,16 +520,8 @@ fn file_lines(path: &std::path::Path) -> Vec<Value> {
 /// not part of the chain, and is not sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_chain_is_sent_again_with_its_finding_and_rows_beyond_the_head_are_not() {
-    let out = TempDir::new();
+    let (out, mut h) = with_file_sink().await;
     let path = out.path().join("audit.jsonl");
-    let mut h = Harness::with(
-        Db::sqlite(),
-        Options {
-            extra: siem_section(&format!("[siem.file]\npath = \"{}\"\n", path.display())),
-            ..Options::default()
-        },
-    )
-    .await;
     let seqs = append(&h.app, 6).await;
     let last = *seqs.last().unwrap();
     wait_until(Duration::from_secs(20), "the first export", || {
