@@ -64,6 +64,68 @@ pub struct Config {
     /// Every audit entry exported to a SIEM (`[siem]`; off unless a sink is configured).
     #[serde(default)]
     pub siem: SiemConfig,
+    /// The admin console (`[admin]`; off unless a way to sign in is configured).
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// The admin console (`[admin]`): where it is served, who may sign in, and which
+/// accounts need two reviewers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the console on its own listener (an address on the inside) instead of under
+    /// `/admin` on the public one. Set, the public listener answers no `/admin` route.
+    pub listen: Option<String>,
+    /// The console's own URL as browsers reach it (the sign-in's redirect and the origin
+    /// every form must come from); `public_url` when absent.
+    pub url: Option<String>,
+    /// Sign-in through the company's OpenID provider (`[admin.oidc]`).
+    pub oidc: Option<OidcConfig>,
+    /// How long a console sign-in lasts, seconds.
+    pub session_ttl_s: u64,
+    /// A console sign-in idle this long ends, seconds.
+    pub idle_timeout_s: u64,
+    /// Recoveries of accounts in any of these directory groups need two different
+    /// reviewers' approval (four eyes).
+    pub privileged_groups: Vec<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: None,
+            url: None,
+            oidc: None,
+            session_ttl_s: 8 * 3600,
+            idle_timeout_s: 30 * 60,
+            privileged_groups: Vec::new(),
+        }
+    }
+}
+
+/// `[admin.oidc]`: the company's OpenID provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as its discovery document and ID tokens say it.
+    pub issuer: String,
+    pub client_id: String,
+    /// The ID token claim that lists the person's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Members of these groups are `admin`s, `reviewer`s, `auditor`s; someone in none of
+    /// them cannot sign in.
+    #[serde(default)]
+    pub admin_groups: Vec<String>,
+    #[serde(default)]
+    pub reviewer_groups: Vec<String>,
+    #[serde(default)]
+    pub auditor_groups: Vec<String>,
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device

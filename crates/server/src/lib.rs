@@ -26,6 +26,7 @@
 //! exported to a SIEM), [`metrics`], [`transport`]
 //! (connections and timeouts), [`error`] (the refusal every layer returns).
 
+pub mod admin;
 pub mod admission;
 pub mod audit;
 pub mod config;
