@@ -402,7 +402,8 @@
       window.webviewCamera.start(window.__TAURI__.core.invoke);
     }
     if (CAMERA_SCREENS.has(shown)) startPreview(); else preview.running = false;
-    if (shown === 'handoff') startPoll(); else stopPoll();
+    // The laptop follows the phone; the review screen waits for a reviewer's decision.
+    if (shown === 'handoff' || shown === 'review') startPoll(); else stopPoll();
   }
 
   function startPreview() {
@@ -572,7 +573,7 @@
     call('claim_handoff');
   }
 
-  // ---- the hand-off poll --------------------------------------------------------------
+  // ---- the hand-off and review polls --------------------------------------------------------------
 
   const poll = { on: false, generation: 0, timer: null };
 
@@ -582,7 +583,7 @@
     const generation = ++poll.generation;
     const tick = async () => {
       if (!poll.on || generation !== poll.generation) return;
-      await call('handoff_poll', null, { background: true });
+      await call(shown === 'review' ? 'review_poll' : 'handoff_poll', null, { background: true });
       if (poll.on && generation === poll.generation) poll.timer = setTimeout(tick, HANDOFF_POLL_MS);
     };
     poll.timer = setTimeout(tick, HANDOFF_POLL_MS);

@@ -260,6 +260,11 @@ pub async fn handoff_poll(core: State<'_, Core>) -> Answer<AppState> {
 }
 
 #[tauri::command]
+pub async fn review_poll(core: State<'_, Core>) -> Answer<AppState> {
+    Ok(core.recovery().await?.review_poll().await?)
+}
+
+#[tauri::command]
 pub async fn scan_handoff(core: State<'_, Core>) -> Answer<AppState> {
     core.touch();
     Ok(core.recovery().await?.scan_handoff()?)

@@ -35,6 +35,7 @@ pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Bu
         commands::start_over,
         commands::start_handoff,
         commands::handoff_poll,
+        commands::review_poll,
         commands::scan_handoff,
         commands::claim_handoff,
     ])

@@ -18,7 +18,7 @@ use reclaim_protocol::wire::evidence::EvidenceName;
 use reclaim_protocol::wire::limits::MAX_DEVICE_NAME_CHARS;
 use reclaim_protocol::wire::password::PasswordCheckAnswer;
 use reclaim_protocol::wire::resets::ResetAnswer;
-use reclaim_protocol::wire::sessions::SessionView;
+use reclaim_protocol::wire::sessions::{SessionState, SessionView};
 use reclaim_protocol::{ChallengeAction, Code, RecoveryAction};
 use reclaim_verify::document::Side;
 use reclaim_verify::verifier::{DeviceVerdict, Verification};
@@ -642,6 +642,36 @@ impl Recovery {
         let (session, token) = self.session_and_token()?;
         let status = self.api.session_status(&session.session_id, &token).await?;
         self.flow.handoff_progress(status.state, status.handed_off);
+        Ok(self.state())
+    }
+
+    /// On the review screen: follows the session until a reviewer decides. An approval
+    /// carries the grant, so the person goes on to the new password (or the change is
+    /// applied) without starting again; a refusal shows the neutral refusal.
+    pub async fn review_poll(&mut self) -> Result<AppState> {
+        if self.flow.screen() != Screen::Review {
+            return Ok(self.state());
+        }
+        let (session, token) = self.session_and_token()?;
+        let status = self.api.session_status(&session.session_id, &token).await?;
+        match (status.state, status.decision) {
+            (SessionState::Approved, Some(decision @ ServiceDecision::Approved { .. })) => {
+                self.grant = decision.grant().map(|g| Zeroizing::new(g.to_string()));
+                if let Some(s) = &mut self.submission {
+                    s.decision = Some(Decided::of(&decision));
+                }
+                self.flow.decided(&decision);
+                if self.flow.screen() == Screen::Applying {
+                    return self.apply(None).await;
+                }
+            }
+            (SessionState::Rejected, _) => self.flow.decided(&ServiceDecision::Rejected {
+                reasons: Vec::new(),
+                reverified: false,
+                message: None,
+            }),
+            _ => {}
+        }
         Ok(self.state())
     }
 

@@ -339,6 +339,22 @@ registry! {
     UnknownAction = "unknown_action", Some(400), INTERNAL;
     ChallengeInvalid = "challenge_invalid", Some(400), INTERNAL;
 
+    // ---- The admin console ----
+    /// No console sign-in, or one that ended.
+    AdminSignInRequired = "admin_sign_in_required", Some(401), INTERNAL;
+    /// The identity provider's answer did not sign anyone in (one code for every way).
+    AdminSignInFailed = "admin_sign_in_failed", Some(401), INTERNAL;
+    /// Signed in, without the role this needs.
+    AdminRoleMissing = "admin_role_missing", Some(403), INTERNAL;
+    /// A console form without its sign-in's form token, or sent from another origin.
+    AdminFormInvalid = "admin_form_invalid", Some(403), INTERNAL;
+    /// No open case by that name (never one, decided, or past its retention).
+    CaseNotFound = "case_not_found", Some(404), INTERNAL;
+    /// A reviewer may not decide a recovery of their own account.
+    CaseOwnRecovery = "case_own_recovery", Some(403), INTERNAL;
+    /// This reviewer has already voted on the case: a second approval must be another's.
+    CaseAlreadyVoted = "case_already_voted", Some(409), INTERNAL;
+
     // ---- The app's own errors ----
     BackendUnreachable = "backend_unreachable", None, shown(&[E]);
     BackendTimeout = "backend_timeout", None, shown(&[E]);

@@ -91,6 +91,49 @@ pub struct AdminConfig {
     pub privileged_groups: Vec<String>,
 }
 
+impl AdminConfig {
+    /// The console is served: some way to sign in to it is configured.
+    pub fn enabled(&self) -> bool {
+        self.oidc.is_some()
+    }
+
+    fn check(&self, public_url: &str) -> Result<(), ConfigError> {
+        let url = self.url.as_deref().unwrap_or(public_url);
+        // Its cookies are `Secure` over https only; plain http is for a console on this
+        // machine (tests, a first look).
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| {
+                url.strip_prefix(p)
+                    .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+            });
+        if self.enabled() && !url.starts_with("https://") && !loopback {
+            return Err(ConfigError(format!(
+                "admin.url (or public_url) `{url}` must be https, except on loopback"
+            )));
+        }
+        for (name, value) in [
+            ("session_ttl_s", self.session_ttl_s),
+            ("idle_timeout_s", self.idle_timeout_s),
+        ] {
+            if !(60..=7 * 24 * 3600).contains(&value) {
+                return Err(ConfigError(format!("admin.{name} must be 60 s to 7 days")));
+            }
+        }
+        if let Some(o) = &self.oidc {
+            if o.admin_groups.is_empty()
+                && o.reviewer_groups.is_empty()
+                && o.auditor_groups.is_empty()
+            {
+                return Err(ConfigError(
+                    "admin.oidc: map at least one group to a role (admin_groups, reviewer_groups, auditor_groups)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
@@ -507,6 +550,14 @@ impl Config {
         self.notify.check()?;
         self.audit.check()?;
         self.siem.check()?;
+        self.admin.check(&self.public_url)?;
+        // A review verdict with no one to review is a dead end for the person: the queue
+        // is worked in the console, so it needs a way to sign in to it.
+        if self.policy.review_queue && !self.admin.enabled() {
+            return Err(ConfigError(
+                "policy.review_queue needs the admin console: configure [admin.oidc], where reviewers sign in".into(),
+            ));
+        }
         Ok(())
     }
 }

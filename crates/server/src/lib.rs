@@ -198,6 +198,8 @@ fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartE
 /// A server listening, with the handle to stop it.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The admin console's own listener, when `admin.listen` set one.
+    pub console_addr: Option<SocketAddr>,
     pub app: Arc<App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -222,6 +224,29 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(app.config.listen.clone(), e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // The admin console on a listener of its own, for deployments that keep it off the
+    // public side.
+    let console = match (&app.config.admin.listen, app.config.admin.enabled()) {
+        (Some(listen), true) => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| StartError::Listen(listen.clone(), e))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| StartError::Listen(listen.clone(), e))?;
+            let (console_tx, console_rx) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(transport::serve(
+                listener,
+                http::console_router(app.clone()),
+                app.config.server.clone(),
+                app.config.trust_forwarded_for,
+                console_rx,
+            ));
+            Some((addr, console_tx, task))
+        }
+        _ => None,
+    };
+    let console_addr = console.as_ref().map(|(addr, _, _)| *addr);
     let router = http::router(app.clone());
     let server_config = app.config.server.clone();
     let trust_forwarded_for = app.config.trust_forwarded_for;
@@ -234,6 +259,10 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
     let task = tokio::spawn(async move {
         // Timeouts and connection caps: transport.rs.
         transport::serve(listener, router, server_config, trust_forwarded_for, rx).await;
+        if let Some((_, console_tx, console_task)) = console {
+            let _ = console_tx.send(());
+            let _ = console_task.await;
+        }
         worker.abort();
         checkpoints.abort();
         // The last checkpoint, after the last request: it anchors everything this
@@ -242,6 +271,7 @@ pub async fn start(app: Arc<App>) -> Result<RunningServer, StartError> {
     });
     Ok(RunningServer {
         addr,
+        console_addr,
         app,
         shutdown: Some(tx),
         task,
@@ -261,8 +291,11 @@ async fn background(app: Arc<App>) {
         if let Err(e) = recovery::resets::resume_pending(&app).await {
             tracing::warn!(code = e.code().as_str(), "resuming pending resets failed");
         }
-        if let Err(e) = recovery::decision::expire_reviews(&app).await {
-            tracing::warn!(code = e.code().as_str(), "expiring reviews failed");
+        if let Err(e) = recovery::review::expire(&app).await {
+            tracing::warn!(code = e.code().as_str(), "expiring review cases failed");
+        }
+        if let Err(e) = admin::expire(&app).await {
+            tracing::warn!(code = e.code().as_str(), "expiring console sign-ins failed");
         }
         if let Err(e) = app.store.checkpoint().await {
             tracing::warn!(code = e.code().as_str(), "checkpoint failed");

@@ -100,7 +100,7 @@ async fn a_borderline_face_match_goes_to_review() {
     let _turn = serial().await;
     let server = server_with(
         "borderline",
-        "review_margin = 0.5\nreview_queue = true",
+        "review_margin = 0.5\nreview_queue = true\n[admin.oidc]\nissuer = \"https://idp.example.test\"\nclient_id = \"c\"\nreviewer_groups = [\"r\"]",
         None,
     )
     .await;

@@ -142,6 +142,10 @@ pub struct SessionStatus {
     /// True for the device that may act.
     #[serde(default)]
     pub active_device: bool,
+    /// A session that waited for review and was approved: the grant, for the device that
+    /// may act only (it carries the secret that resets the account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::wire::decision::Decision>,
 }
 
 /// `POST /v1/sessions/{id}/handoff`: a one-time secret for the phone.

@@ -29,10 +29,12 @@ use crate::admission;
 use crate::recovery::sessions::{Holder, Session};
 use crate::App;
 
+pub mod admin;
 pub mod attestation;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod notices;
 pub mod ops;
 pub mod password;
@@ -54,8 +56,10 @@ pub const MAX_JSON_BYTES: usize = 16 * 1024;
 #[derive(Clone, Copy)]
 pub(crate) struct BodyLimit(pub(crate) usize);
 
+/// The public listener's routes; the admin console's under `/admin` too, unless it has a
+/// listener of its own (`admin.listen`, [`console_router`]) or no way to sign in.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .route("/v1/devices", post(devices::register_handler))
         .route("/v1/capabilities", get(resets::capabilities_handler))
         .route("/v1/sessions", post(sessions::create_handler))
@@ -74,7 +78,21 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/healthz", get(ops::healthz_handler))
         .route("/metrics", get(ops::metrics_handler))
-        .route("/openapi.json", get(ops::openapi_handler))
+        .route("/openapi.json", get(ops::openapi_handler));
+    if app.config.admin.enabled() && app.config.admin.listen.is_none() {
+        routes = routes.nest("/admin", admin::router());
+    }
+    layered(routes, app)
+}
+
+/// The admin console alone, under `/admin`, for its own listener (`admin.listen`).
+pub fn console_router(app: Arc<App>) -> Router {
+    layered(Router::new().nest("/admin", admin::router()), app)
+}
+
+/// The guards every listener's requests pass.
+fn layered(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
+    routes
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
         // A backstop only: `guard` gives each request its route's limit.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::announced_length;
+use super::html::{self, escape};
 use crate::error::ApiError;
 use crate::recovery::notices::{describe, dispute, link_state, Dispute, LinkState};
 use crate::App;
@@ -85,37 +86,7 @@ fn page(status: StatusCode, text: &str, form: bool) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>Account recovery notice</title><style>{STYLE}</style></head><body><h1>Account recovery notice</h1><p>{}</p>{form}</body></html>",
         escape(text)
     );
-    let mut response = (status, html).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html::page(status, html, &csp())
 }
 
 #[cfg(test)]

@@ -19,14 +19,12 @@ use reclaim_protocol::Code;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use reclaim_directory::DirectoryUser;
 use reclaim_document::names::{match_names, DirectoryName, DocumentName, NameVerdict};
 use reclaim_document::Date;
 use reclaim_protocol::wire::decision::Decision;
 pub use reclaim_protocol::wire::decision::Outcome;
-use reclaim_protocol::wire::evidence::{AttestationRequest, EvidenceItem, EvidenceName};
+use reclaim_protocol::wire::evidence::AttestationRequest;
 use reclaim_protocol::{
     verify_attestation, AttestationClaims, AttestationError, DeviceVerdict, Expected,
 };
@@ -36,6 +34,7 @@ use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
 
 use super::evidence::{embedding_of, evidence_of};
 use super::password::password_policy;
+use super::review::{self, CaseDocument, CaseFacts, CaseRecord};
 use super::sessions::{self, login_key, Holder, Session};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_secret, secret_hash};
@@ -57,6 +56,8 @@ struct Judgement {
     /// The capture as kept for the replay check (store/replay.rs).
     frame_hashes: Vec<reclaim_verify::liveness::replay::SeenFrame>,
     reverified: bool,
+    /// The document's fields as read (by the server's run, or the device's claims).
+    document: Option<CaseDocument>,
 }
 
 fn token_error(e: AttestationError) -> ApiError {
@@ -191,7 +192,16 @@ pub async fn attest(
         user_kind,
         locked,
     ) {
-        record_outcome(app, &session, device.tier, user.as_ref(), &decision, None).await?;
+        record_outcome(
+            app,
+            &session,
+            device.tier,
+            user.as_ref(),
+            &decision,
+            None,
+            None,
+        )
+        .await?;
         tracing::info!(
             session = %session.id,
             tier = device.tier.as_str(),
@@ -249,7 +259,16 @@ pub async fn attest(
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
                 refused_by_policy: false,
             };
-            record_outcome(app, &session, device.tier, user.as_ref(), &decision, None).await?;
+            record_outcome(
+                app,
+                &session,
+                device.tier,
+                user.as_ref(),
+                &decision,
+                None,
+                None,
+            )
+            .await?;
             return Err(e);
         }
     };
@@ -269,6 +288,40 @@ pub async fn attest(
                 .is_some_and(|u| notify::reachable(&u.email.iter().cloned().collect::<Vec<_>>())),
         },
     );
+    // Every review verdict opens a case, with the pictures when the device sent them (a
+    // managed device whose signed claims are trusted sends none): a person decides it.
+    let case = match decision.conclusion {
+        Conclusion::Review => {
+            let facts = CaseFacts {
+                reasons: judgement
+                    .reasons
+                    .iter()
+                    .chain(&judgement.review)
+                    .map(|c| c.as_str().to_string())
+                    .collect(),
+                face_score: judgement.face_score,
+                reverified: judgement.reverified,
+                document: judgement.document.clone(),
+                record: user
+                    .as_ref()
+                    .map(|u| CaseRecord::of(u, review::privileged(app, u))),
+                template_sealed: judgement
+                    .embedding
+                    .as_ref()
+                    .map(|e| seal_template(app, e))
+                    .transpose()?,
+            };
+            Some(review::sealed_case(
+                app,
+                &session,
+                device.tier,
+                evidence.as_deref(),
+                &facts,
+                &decision.reasons,
+            )?)
+        }
+        _ => None,
+    };
     let grant = record_outcome(
         app,
         &session,
@@ -276,13 +329,9 @@ pub async fn attest(
         user.as_ref(),
         &decision,
         Some((&judgement, &capture_key)),
+        case,
     )
     .await?;
-    if decision.conclusion == Conclusion::Review {
-        if let Some(ev) = &evidence {
-            keep_for_review(app, &session, ev, &decision.reasons).await?;
-        }
-    }
     match decision.conclusion {
         Conclusion::Approved { .. } if had_failures => {
             for key in &biometric_keys {
@@ -314,7 +363,7 @@ pub async fn attest(
         }
         (Conclusion::Review, _) => Ok(Decision::Review {
             message:
-                "A person at the service desk will check this request; you will be told the result."
+                "A person at the service desk will check this request; keep the app open, and it goes on by itself once they approve."
                     .into(),
         }),
         _ => Ok(refusal(&decision, judgement.reverified)),
@@ -382,6 +431,7 @@ async fn judge(
         face_score: None,
         frame_hashes: Vec::new(),
         reverified: false,
+        document: None,
     };
     // The camera's name, driver and flags are the client's word: an honest app declares a
     // virtual or file-backed source and is refused here, a custom client declares a webcam.
@@ -397,7 +447,6 @@ async fn judge(
     {
         j.reasons.push(Code::ModelNotAllowed);
     }
-    let mut document: Option<(String, String, bool, Option<String>)> = None;
     if let Some(ev) = evidence {
         let engine = app.engines.clone().ok_or_else(|| {
             ApiError::new(
@@ -481,12 +530,12 @@ async fn judge(
             }
         }
         if let Some(d) = &v.document {
-            document = Some((
-                d.fields.surname.clone().unwrap_or_default(),
-                d.fields.given_names.clone().unwrap_or_default(),
-                d.mrz.as_ref().is_some_and(|m| m.names_truncated),
-                d.fields.birth_date.map(|b| b.to_string()),
-            ));
+            j.document = Some(CaseDocument {
+                surname: d.fields.surname.clone().unwrap_or_default(),
+                given_names: d.fields.given_names.clone().unwrap_or_default(),
+                names_truncated: d.mrz.as_ref().is_some_and(|m| m.names_truncated),
+                birth_date: d.fields.birth_date.map(|b| b.to_string()),
+            });
         }
     } else {
         // A managed device's own run, trusted as signed.
@@ -512,12 +561,12 @@ async fn judge(
             if !d.checks_passed {
                 j.reasons.push(Code::DocumentChecksFailed);
             }
-            document = Some((
-                d.surname.clone(),
-                d.given_names.clone(),
-                d.names_truncated,
-                d.birth_date.clone(),
-            ));
+            j.document = Some(CaseDocument {
+                surname: d.surname.clone(),
+                given_names: d.given_names.clone(),
+                names_truncated: d.names_truncated,
+                birth_date: d.birth_date.clone(),
+            });
         }
         if let Some(text) = &claims.face_embedding {
             match embedding_of(text) {
@@ -555,14 +604,14 @@ async fn judge(
         }
     }
     if session.needs_document() {
-        match (&document, user) {
+        match (j.document.clone(), user) {
             (None, _) => j.reasons.push(Code::DocumentMissing),
-            (Some((surname, given, truncated, birth)), Some(u)) => {
+            (Some(d), Some(u)) => {
                 let verdict = match_names(
                     &DocumentName {
-                        surname,
-                        given_names: given,
-                        truncated: *truncated,
+                        surname: &d.surname,
+                        given_names: &d.given_names,
+                        truncated: d.names_truncated,
                     },
                     &DirectoryName {
                         display_name: u.display_name.as_deref().unwrap_or(""),
@@ -579,7 +628,7 @@ async fn judge(
                 // Where the directory keeps a birth date, the document must carry the
                 // same one: a document (or a device's claims) without it proves less than
                 // the record asks for.
-                match (&u.birth_date, birth) {
+                match (&u.birth_date, &d.birth_date) {
                     (Some(dir_birth), Some(doc_birth)) if dir_birth != doc_birth => {
                         j.reasons.push(Code::DocumentBirthDateMismatch)
                     }
@@ -600,8 +649,8 @@ async fn judge(
     Ok(j)
 }
 
-/// Writes the outcome: the session's state, the grant when approved, the audit entry,
-/// and, when the evidence was judged, the capture as kept for the replay check (under its
+/// Writes the outcome: the session's state, the grant when approved, the case when a
+/// person must decide, the audit entry, and, when the evidence was judged, the capture as kept for the replay check (under its
 /// key, [`store::replay::capture_key`]).
 async fn record_outcome(
     app: &App,
@@ -610,6 +659,7 @@ async fn record_outcome(
     user: Option<&DirectoryUser>,
     decision: &Ruling,
     judged: Option<(&Judgement, &str)>,
+    case: Option<store::reviews::NewCase>,
 ) -> Result<Option<(zeroize::Zeroizing<String>, i64)>, ApiError> {
     let embedding = judged.and_then(|(j, _)| j.embedding.as_ref());
     let face_score = judged.and_then(|(j, _)| j.face_score);
@@ -631,6 +681,9 @@ async fn record_outcome(
             Code::NonceReplayed,
             "this session's nonce has already been used; start a new session",
         ));
+    }
+    if let Some(case) = &case {
+        store::reviews::insert(&mut tx, case).await?;
     }
     let mut grant = None;
     let mut grant_hash = None;
@@ -742,6 +795,15 @@ async fn record_outcome(
     Ok(grant)
 }
 
+/// A face template sealed as a grant keeps it until the reset enrols it.
+fn seal_template(app: &App, embedding: &FaceEmbedding) -> Result<String, ApiError> {
+    let model = template_model().map_err(|e| ApiError::new(Code::InternalError, e))?;
+    Ok(app.keys.seal(
+        "template",
+        &FaceTemplate::new(&model, embedding.clone()).to_bytes(),
+    )?)
+}
+
 fn policy_detail(row: &AppliedRow) -> serde_json::Value {
     serde_json::json!({
         "action": row.action,
@@ -750,49 +812,4 @@ fn policy_detail(row: &AppliedRow) -> serde_json::Value {
         "verdict": row.verdict.as_str(),
         "row": row.configured_row.map_or_else(|| "default".to_string(), |n| format!("policy.table[{n}]")),
     })
-}
-
-async fn keep_for_review(
-    app: &App,
-    session: &Session,
-    evidence: &UploadedEvidence,
-    reasons: &[Code],
-) -> Result<(), ApiError> {
-    // Kept in the upload's own form, so a reviewer's tool reads it as the app sent it.
-    let item = |name: EvidenceName, t_ms: Option<u64>, bytes: &[u8]| EvidenceItem {
-        name: name.to_string(),
-        t_ms,
-        data: STANDARD.encode(bytes),
-    };
-    let mut items = vec![];
-    if let Some(b) = &evidence.id_front {
-        items.push(item(EvidenceName::IdFront, None, b));
-    }
-    if let Some(b) = &evidence.id_back {
-        items.push(item(EvidenceName::IdBack, None, b));
-    }
-    for (i, (b, t)) in (0u16..).zip(&evidence.selfies) {
-        items.push(item(EvidenceName::Selfie(i), Some(*t), b));
-    }
-    let plain = zeroize::Zeroizing::new(
-        serde_json::to_vec(&items)
-            .map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
-    );
-    let sealed = app.keys.seal("review evidence", &plain)?;
-    let t = now();
-    store::reviews::insert(
-        &app.store,
-        &session.id,
-        &sealed,
-        &joined(reasons),
-        t,
-        t + app.config.policy.review_retention_s as i64,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Deletes review evidence past its retention.
-pub async fn expire_reviews(app: &App) -> Result<u64, StoreError> {
-    store::reviews::expire(&app.store).await
 }

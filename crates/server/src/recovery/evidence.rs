@@ -29,6 +29,27 @@ pub struct UploadedEvidence {
 }
 
 impl UploadedEvidence {
+    /// The pieces in the upload's own form (base64, named as the app named them), so a
+    /// reviewer sees them as the app sent them.
+    pub fn items(&self) -> Vec<EvidenceItem> {
+        let item = |name: EvidenceName, t_ms: Option<u64>, bytes: &[u8]| EvidenceItem {
+            name: name.to_string(),
+            t_ms,
+            data: STANDARD.encode(bytes),
+        };
+        let mut items = vec![];
+        if let Some(b) = &self.id_front {
+            items.push(item(EvidenceName::IdFront, None, b));
+        }
+        if let Some(b) = &self.id_back {
+            items.push(item(EvidenceName::IdBack, None, b));
+        }
+        for (i, (b, t)) in (0u16..).zip(&self.selfies) {
+            items.push(item(EvidenceName::Selfie(i), Some(*t), b));
+        }
+        items
+    }
+
     /// Checks every uploaded piece against the capture limits from its header alone
     /// (`reclaim_verify::capture`): the frame count, each frame within 4K, 120 megapixels
     /// of frames, ID photos within 50 megapixels, the memory decoding all of it takes, a

@@ -9,6 +9,8 @@
 //! - [`evidence`]: the uploaded evidence, decoded and checked against its digests.
 //! - [`decision`]: from the attestation to a grant, a review or a refusal; the policy it
 //!   asks is `crate::policy`, a pure function of the verified facts.
+//! - [`review`]: the cases a decision leaves to a trusted referee, decided in the admin
+//!   console; an approval issues the grant the waiting app collects.
 //! - [`resets`]: the grant used, the reset applied exactly once, resumed after failures.
 //! - [`password`]: the password policy and a password's problems under it.
 //! - [`notices`]: the "this wasn't me" link of the recovery notices (`crate::notify`
@@ -20,4 +22,5 @@ pub mod evidence;
 pub mod notices;
 pub mod password;
 pub mod resets;
+pub mod review;
 pub mod sessions;

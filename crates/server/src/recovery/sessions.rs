@@ -249,6 +249,10 @@ pub async fn status(app: &App, id: &str, token: &str) -> Result<SessionStatus, A
         expires_at: s.expires_at,
         handed_off: s.follower_token_hash.is_some(),
         active_device: holder == Holder::Actor,
+        decision: match holder {
+            Holder::Actor => super::review::collect(app, &s).await?,
+            Holder::Follower => None,
+        },
     })
 }
 

@@ -31,6 +31,7 @@ macro_rules! bound {
     };
 }
 
+pub mod admin;
 pub mod audit;
 pub mod devices;
 pub mod hardware;
@@ -76,6 +77,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_reset_failures.sql")),
     (7, include_str!("../../migrations/0007_replay_sessions.sql")),
     (8, include_str!("../../migrations/0008_siem.sql")),
+    (9, include_str!("../../migrations/0009_console.sql")),
 ];
 
 #[derive(Debug, Clone)]

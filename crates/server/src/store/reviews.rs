@@ -1,31 +1,251 @@
-//! The `reviews` table: evidence kept, sealed, for a person to look at, until its
-//! retention runs out.
+//! The `reviews` and `review_votes` tables: cases waiting for a trusted referee, with
+//! their evidence and facts sealed, the reviewers' votes, and, once a case is approved,
+//! the grant sealed for the waiting app until it expires.
+//!
+//! A case is open while `outcome` is NULL. Closing it is one conditional statement (the
+//! outcome set only where none is), so of two reviewers deciding at once exactly one
+//! closes it; the closing also empties the evidence and the facts.
 
-use super::{now, Store, StoreError};
+use sqlx::Row;
 
-/// Keeps a session's sealed evidence with its reasons (comma-joined codes) until
-/// `delete_after`.
-pub async fn insert(
-    store: &Store,
-    session_id: &str,
-    evidence_sealed: &str,
-    reasons: &str,
-    created_at: i64,
-    delete_after: i64,
-) -> Result<(), StoreError> {
+use super::{Store, StoreError, Tx};
+
+/// A case as the decision opens it.
+pub struct NewCase {
+    pub session_id: String,
+    pub login: String,
+    pub action: String,
+    pub device_key: String,
+    pub tier: String,
+    pub evidence_sealed: String,
+    pub facts_sealed: String,
+    /// Comma-joined codes: why the case went to a person.
+    pub reasons: String,
+    pub approvals_needed: i64,
+    pub created_at: i64,
+    pub delete_after: i64,
+}
+
+/// Opens a case, in the transaction that records the decision.
+pub async fn insert(tx: &mut Tx<'_>, c: &NewCase) -> Result<(), StoreError> {
     bound!(
-        "INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome) VALUES ($1, $2, $3, $4, $5, NULL)";
-        session_id, evidence_sealed, reasons, created_at, delete_after
+        "INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome, login, action, device_key, tier, facts_sealed, approvals_needed) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11)";
+        &c.session_id, &c.evidence_sealed, &c.reasons, c.created_at, c.delete_after, &c.login,
+        &c.action, &c.device_key, &c.tier, &c.facts_sealed, c.approvals_needed
     )
-        .execute(&store.writer)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A case as the queue lists it: nothing sealed.
+#[derive(Debug, Clone)]
+pub struct CaseSummary {
+    pub session_id: String,
+    pub login: String,
+    pub action: String,
+    pub tier: String,
+    pub reasons: String,
+    pub approvals_needed: i64,
+    /// Approvals given so far.
+    pub approvals: i64,
+    pub created_at: i64,
+    pub delete_after: i64,
+}
+
+/// A case with what a referee reads (still sealed) and how it ended.
+pub struct Case {
+    pub summary: CaseSummary,
+    pub device_key: String,
+    pub evidence_sealed: String,
+    pub facts_sealed: String,
+    /// `approved` or `refused`; `None` while open.
+    pub outcome: Option<String>,
+    pub grant_sealed: Option<String>,
+}
+
+const SUMMARY: &str = "r.session_id, r.login, r.action, r.tier, r.reasons, r.approvals_needed, \
+     (SELECT COUNT(*) FROM review_votes v WHERE v.session_id = r.session_id AND v.vote = 'approve'), \
+     r.created_at, r.delete_after";
+
+fn summary(r: &sqlx::any::AnyRow) -> Result<CaseSummary, StoreError> {
+    Ok(CaseSummary {
+        session_id: r.try_get(0)?,
+        login: r.try_get(1)?,
+        action: r.try_get(2)?,
+        tier: r.try_get(3)?,
+        reasons: r.try_get(4)?,
+        approvals_needed: r.try_get(5)?,
+        approvals: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        delete_after: r.try_get(8)?,
+    })
+}
+
+/// Open cases within their retention at `t`, oldest first, `limit` from `offset`, and how
+/// many there are in all.
+pub async fn open(
+    store: &Store,
+    t: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<CaseSummary>, i64), StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY} FROM reviews r WHERE r.outcome IS NULL AND r.delete_after >= $1 \
+         ORDER BY r.created_at, r.session_id LIMIT $2 OFFSET $3"
+    ))
+    .bind(t)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&store.writer)
+    .await?;
+    let total: i64 = bound!(
+        "SELECT COUNT(*) FROM reviews WHERE outcome IS NULL AND delete_after >= $1"; t
+    )
+    .fetch_one(&store.writer)
+    .await?
+    .try_get(0)?;
+    Ok((rows.iter().map(summary).collect::<Result<_, _>>()?, total))
+}
+
+/// The case of session `session_id`.
+pub async fn load(store: &Store, session_id: &str) -> Result<Option<Case>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUMMARY}, r.device_key, r.evidence_sealed, r.facts_sealed, r.outcome, r.grant_sealed \
+         FROM reviews r WHERE r.session_id = $1"
+    ))
+    .bind(session_id)
+    .fetch_optional(&store.writer)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Case {
+        summary: summary(&r)?,
+        device_key: r.try_get(9)?,
+        evidence_sealed: r.try_get(10)?,
+        facts_sealed: r.try_get(11)?,
+        outcome: r.try_get(12)?,
+        grant_sealed: r.try_get(13)?,
+    }))
+}
+
+/// A reviewer's vote on a case.
+#[derive(Debug, Clone)]
+pub struct Vote {
+    pub reviewer: String,
+    /// `approve` or `refuse`.
+    pub vote: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// Records `reviewer`'s vote; false when they had already voted on this case.
+pub async fn vote(tx: &mut Tx<'_>, session_id: &str, v: &Vote) -> Result<bool, StoreError> {
+    Ok(bound!(
+        "INSERT INTO review_votes (session_id, reviewer, vote, reason, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (session_id, reviewer) DO NOTHING";
+        session_id, &v.reviewer, &v.vote, &v.reason, v.at
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// The votes on a case, in order.
+pub async fn votes(store: &Store, session_id: &str) -> Result<Vec<Vote>, StoreError> {
+    let rows = bound!(VOTES; session_id).fetch_all(&store.writer).await?;
+    rows.iter().map(vote_of).collect()
+}
+
+/// The same, within `tx` (with the vote it just recorded).
+pub async fn votes_in(tx: &mut Tx<'_>, session_id: &str) -> Result<Vec<Vote>, StoreError> {
+    let rows = bound!(VOTES; session_id).fetch_all(&mut **tx).await?;
+    rows.iter().map(vote_of).collect()
+}
+
+const VOTES: &str =
+    "SELECT reviewer, vote, reason, at FROM review_votes WHERE session_id = $1 ORDER BY at, reviewer";
+
+fn vote_of(r: &sqlx::any::AnyRow) -> Result<Vote, StoreError> {
+    Ok(Vote {
+        reviewer: r.try_get(0)?,
+        vote: r.try_get(1)?,
+        reason: r.try_get(2)?,
+        at: r.try_get(3)?,
+    })
+}
+
+/// Approvals on a case so far, within `tx` (after this reviewer's vote).
+pub async fn approvals(tx: &mut Tx<'_>, session_id: &str) -> Result<i64, StoreError> {
+    Ok(bound!(
+        "SELECT COUNT(*) FROM review_votes WHERE session_id = $1 AND vote = 'approve'"; session_id
+    )
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?)
+}
+
+/// Closes an open case within its retention at `t` with `outcome`, destroying its evidence
+/// and facts, keeping `grant_sealed` (an approval's) until `delete_after`. Whether this
+/// call closed it: of two at once, one does.
+pub async fn close(
+    tx: &mut Tx<'_>,
+    session_id: &str,
+    outcome: &str,
+    grant_sealed: Option<&str>,
+    t: i64,
+    delete_after: i64,
+) -> Result<bool, StoreError> {
+    Ok(bound!(
+        "UPDATE reviews SET outcome = $1, grant_sealed = $2, decided_at = $3, delete_after = $4, \
+         evidence_sealed = '', facts_sealed = '' \
+         WHERE session_id = $5 AND outcome IS NULL AND delete_after >= $3";
+        outcome, grant_sealed, t, delete_after, session_id
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// The sessions of open cases whose retention ran out by `t`, to be closed as expired.
+pub async fn overdue(store: &Store, t: i64) -> Result<Vec<String>, StoreError> {
+    let rows = bound!(
+        "SELECT session_id FROM reviews WHERE outcome IS NULL AND delete_after < $1 ORDER BY delete_after LIMIT 100";
+        t
+    )
+    .fetch_all(&store.writer)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+}
+
+/// Deletes the case of `session_id` and its votes.
+pub async fn delete(tx: &mut Tx<'_>, session_id: &str) -> Result<(), StoreError> {
+    bound!("DELETE FROM review_votes WHERE session_id = $1"; session_id)
+        .execute(&mut **tx)
+        .await?;
+    bound!("DELETE FROM reviews WHERE session_id = $1"; session_id)
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-/// Deletes review evidence past its retention.
-pub async fn expire(store: &Store) -> Result<u64, StoreError> {
-    Ok(bound!("DELETE FROM reviews WHERE delete_after < $1"; now())
-        .execute(&store.writer)
-        .await?
-        .rows_affected())
+/// Deletes decided cases whose grant's time ran out by `t`, with their votes.
+pub async fn purge_decided(store: &Store, t: i64) -> Result<u64, StoreError> {
+    bound!(
+        "DELETE FROM review_votes WHERE session_id IN \
+         (SELECT session_id FROM reviews WHERE outcome IS NOT NULL AND delete_after < $1)";
+        t
+    )
+    .execute(&store.writer)
+    .await?;
+    Ok(bound!(
+        "DELETE FROM reviews WHERE outcome IS NOT NULL AND delete_after < $1"; t
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected())
 }

@@ -171,6 +171,18 @@ pub async fn spend(
         == 1)
 }
 
+/// Moves a session waiting for review to `state` (`approved` or `rejected`), as its case
+/// is decided; whether it was waiting.
+pub async fn reviewed(tx: &mut Tx<'_>, id: &str, state: &str) -> Result<bool, StoreError> {
+    Ok(bound!(
+        "UPDATE sessions SET state = $1 WHERE id = $2 AND state = 'review'"; state, id
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

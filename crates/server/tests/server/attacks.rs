@@ -93,7 +93,16 @@ async fn replays_foreign_keys_and_wrong_audiences_are_refused(db: Db) {
 
 async fn document_names_must_match_the_directory(db: Db) {
     // Someone works the review queue, so a doubtful name goes to a person.
-    let h = Harness::with(db, Options::with_policy("review_queue = true")).await;
+    let h = Harness::with(
+        db,
+        Options {
+            policy: "review_queue = true".into(),
+            // The queue is worked in the console (its provider is not reached here).
+            extra: "[admin.oidc]\nissuer = \"https://idp.example.test\"\nclient_id = \"c\"\nreviewer_groups = [\"r\"]".into(),
+            ..Options::default()
+        },
+    )
+    .await;
     // A kiosk attestation for Avery, with `document` as what was read.
     let attempt = |document: Option<AttestedDocument>| {
         let h = &h;

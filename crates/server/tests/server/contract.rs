@@ -176,6 +176,29 @@ fn examples() -> Vec<Example> {
                 expires_at: 1_765_000_000,
                 handed_off: true,
                 active_device: false,
+                decision: None,
+            }),
+        ),
+        ex(
+            "/v1/sessions/{id}",
+            "get",
+            "200",
+            v(&SessionStatus {
+                session_id: "Qm9uam91ciwgbW9uZGUh".into(),
+                state: SessionState::Approved,
+                steps: vec![Step::Document, Step::Selfie],
+                expires_at: 1_765_000_000,
+                handed_off: false,
+                active_device: true,
+                // Approved by a reviewer while the app waited.
+                decision: Some(Decision::Approved {
+                    grant: "rg_secret".into(),
+                    grant_expires_at: 1_765_000_300,
+                    action: RecoveryAction::ResetPassword,
+                    reverified: false,
+                    password_policy: PasswordPolicy::SINGLE_FACTOR,
+                    delay_s: None,
+                }),
             }),
         ),
         ex(

@@ -18,6 +18,7 @@ mod notify;
 mod ops;
 mod oracle;
 mod replay;
+mod review;
 mod schema;
 mod siem;
 mod trust;

@@ -1,0 +1,134 @@
+//! The admin console's pages, under `/admin`: server-rendered HTML with one stylesheet
+//! and no script, so it needs no build step, works with the keyboard and a screen reader
+//! (landmarks, labels, headings in order, tables with headers) and reads on a phone.
+//!
+//! Who may do what is `crate::admin`; what a case is, `crate::recovery::review`. This
+//! layer reads the sign-in cookie, checks every form (its token, and that it was sent from
+//! the console's own origin), renders and maps refusals to a page.
+//!
+//! - [`page`]: the layout, the navigation, the refusal page.
+//! - [`signin`]: signing in through the company's OpenID provider, and out.
+//! - [`review`]: the queue, one case, its pictures, the decision.
+
+pub mod page;
+pub mod review;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::admin::{self, Admin};
+use crate::App;
+pub use page::PageError;
+
+/// The console's routes, to be mounted at `/admin`.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(review::home_handler))
+        .route("/style.css", get(page::style_handler))
+        .route("/queue", get(review::queue_handler))
+        .route(
+            "/cases/{id}",
+            get(review::case_handler).post(review::decision_handler),
+        )
+        .route("/cases/{id}/pictures/{n}", get(review::picture_handler))
+        .route("/signout", post(review::signout_handler))
+}
+
+/// Where the console is served, as browsers reach it.
+pub struct Console {
+    /// `scheme://host[:port]`: the only origin a console form may come from.
+    pub origin: String,
+    /// Over https: cookies are `Secure` and carry the `__Host-` prefix.
+    pub secure: bool,
+}
+
+impl Console {
+    pub fn of(app: &App) -> Console {
+        let url = app
+            .config
+            .admin
+            .url
+            .as_deref()
+            .unwrap_or(&app.config.public_url);
+        let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+        let host = rest.split('/').next().unwrap_or(rest);
+        Console {
+            origin: format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            ),
+            secure: scheme.eq_ignore_ascii_case("https"),
+        }
+    }
+
+    /// The sign-in cookie's name.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-reclaim_admin"
+        } else {
+            "reclaim_admin"
+        }
+    }
+
+    /// A `Set-Cookie` value for `name` = `value`, living `max_age_s` (0: deleted).
+    /// HttpOnly always; `SameSite` as given (`Strict` for the sign-in, `Lax` for the
+    /// provider's round trip, whose return is a navigation from the provider's site).
+    pub fn cookie(&self, name: &str, value: &str, max_age_s: u64, same_site: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{name}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite={same_site}{secure}"
+        )
+    }
+}
+
+/// The value of cookie `name` in the request, if it carries exactly one.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                if k == name {
+                    if found.is_some() {
+                        // Two cookies of one name: one was planted (a sibling domain can
+                        // set a cookie for this host). Neither is trusted.
+                        return None;
+                    }
+                    found = Some(v);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The signed-in person of this request.
+pub async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Admin, PageError> {
+    let console = Console::of(app);
+    Ok(admin::authenticate(app, cookie(headers, console.session_cookie())).await?)
+}
+
+/// A change (a form posted): the signed-in person, if the request came from the console's
+/// own origin and carries this sign-in's form token. A cookie sent along by another site's
+/// page (or copied into another browser's request from elsewhere) fails here.
+pub async fn form_from(
+    app: &App,
+    headers: &HeaderMap,
+    form_token: &str,
+) -> Result<Admin, PageError> {
+    let console = Console::of(app);
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|o| o.trim_end_matches('/').to_ascii_lowercase());
+    if origin.as_deref() != Some(console.origin.as_str()) {
+        return Err(admin::form_invalid().into());
+    }
+    let admin = signed_in(app, headers).await?;
+    admin.check_form(form_token)?;
+    Ok(admin)
+}

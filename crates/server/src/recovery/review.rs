@@ -1,0 +1,478 @@
+//! The trusted referee (NIST SP 800-63A-4): a recovery the automated checks could not
+//! settle waits as a case until a reviewer in the admin console approves or refuses it.
+//!
+//! - [`keep`]: the decision opens a case with the evidence and the facts a referee needs,
+//!   sealed, and how many approvals it takes (two, from different reviewers, for an
+//!   account in a privileged group, or whose groups could not be read).
+//! - [`decide`]: a reviewer's vote. A refusal closes the case; the last approval it needs
+//!   closes it and issues the grant, in one transaction with the session's new state and
+//!   the audit entry. Closing is one conditional statement, so a case decided twice at
+//!   once issues one grant; the evidence is destroyed as the case closes.
+//! - [`collect`]: the waiting app, following its session, collects the grant.
+//! - [`expire`]: cases past their retention close unread; the waiting app is told no.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use reclaim_directory::DirectoryUser;
+use reclaim_protocol::wire::decision::Decision;
+use reclaim_protocol::wire::evidence::EvidenceItem;
+use reclaim_protocol::{named::joined, Code, RecoveryAction};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::password::password_policy;
+use super::sessions::Session;
+use crate::audit::{self, Entry};
+use crate::crypto::{new_secret, secret_hash};
+use crate::devices::Tier;
+use crate::error::ApiError;
+use crate::notify::{self, NoticeKind, RecoveryNotice};
+use crate::recovery::evidence::UploadedEvidence;
+use crate::store::reviews::{CaseSummary, NewCase, Vote};
+use crate::store::{self, now, StoreError};
+use crate::App;
+
+/// Sealing purposes: a case's parts can only be opened as what they are.
+const EVIDENCE: &str = "review evidence";
+const FACTS: &str = "review facts";
+const GRANT: &str = "review grant";
+
+/// What a referee reads about a case beside the pictures, sealed while it waits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseFacts {
+    /// Every reason the automated checks gave, the ones the person was not shown too.
+    pub reasons: Vec<String>,
+    /// The face match's score against the ID portrait or the enrolled template.
+    pub face_score: Option<f32>,
+    /// The server ran the engine on the evidence itself (false: the device's claims).
+    pub reverified: bool,
+    pub document: Option<CaseDocument>,
+    /// The directory record the login named, as it was when the case opened.
+    pub record: Option<CaseRecord>,
+    /// The selfie's face template, sealed as a grant keeps it, so an approval enrols it.
+    pub template_sealed: Option<String>,
+}
+
+/// The document's fields as read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseDocument {
+    pub surname: String,
+    pub given_names: String,
+    pub names_truncated: bool,
+    pub birth_date: Option<String>,
+}
+
+/// The directory record a case was matched to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub email: Option<String>,
+    pub birth_date: Option<String>,
+    pub groups: Vec<String>,
+    /// Needs two reviewers.
+    pub privileged: bool,
+}
+
+impl CaseRecord {
+    pub fn of(user: &DirectoryUser, privileged: bool) -> CaseRecord {
+        CaseRecord {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            given_name: user.given_name.clone(),
+            surname: user.surname.clone(),
+            email: user.email.clone(),
+            birth_date: user.birth_date.clone(),
+            groups: Vec::new(),
+            privileged,
+        }
+    }
+}
+
+/// Whether recovering `user` takes two reviewers: a member of a configured privileged
+/// group. Group memberships are not read from the directory yet, so with any privileged
+/// group configured every account is treated as privileged (the safe side).
+pub fn privileged(app: &App, _user: &DirectoryUser) -> bool {
+    !app.config.admin.privileged_groups.is_empty()
+}
+
+/// A case for `session`, sealed, for the decision to open in its own transaction: the
+/// evidence as the app sent it (none from a managed device whose claims are trusted) and
+/// `facts`, until the configured retention runs out.
+pub fn sealed_case(
+    app: &App,
+    session: &Session,
+    tier: Tier,
+    evidence: Option<&UploadedEvidence>,
+    facts: &CaseFacts,
+    reasons: &[Code],
+) -> Result<NewCase, ApiError> {
+    let items = evidence.map(UploadedEvidence::items).unwrap_or_default();
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&items)
+            .map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
+    );
+    let facts_plain = Zeroizing::new(
+        serde_json::to_vec(facts).map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
+    );
+    // Unknown groups count as privileged: two reviewers rather than one too few.
+    let privileged = facts.record.as_ref().is_none_or(|r| r.privileged);
+    let t = now();
+    Ok(NewCase {
+        session_id: session.id.clone(),
+        login: session.login.clone(),
+        action: session.action.as_str().to_string(),
+        device_key: session.device_key.clone(),
+        tier: tier.as_str().to_string(),
+        evidence_sealed: app.keys.seal(EVIDENCE, &plain)?,
+        facts_sealed: app.keys.seal(FACTS, &facts_plain)?,
+        reasons: joined(reasons, ","),
+        approvals_needed: if privileged { 2 } else { 1 },
+        created_at: t,
+        delete_after: t + app.config.policy.review_retention_s as i64,
+    })
+}
+
+/// The open cases, oldest first: `per_page` of them from page `page` (0-based), and how
+/// many there are.
+pub async fn queue(
+    app: &App,
+    page: u32,
+    per_page: u32,
+) -> Result<(Vec<CaseSummary>, i64), ApiError> {
+    let per_page = i64::from(per_page.clamp(1, 200));
+    Ok(store::reviews::open(&app.store, now(), per_page, i64::from(page) * per_page).await?)
+}
+
+/// An open case, unsealed for one viewer.
+pub struct OpenCase {
+    pub summary: CaseSummary,
+    pub facts: CaseFacts,
+    /// The evidence's items: names, times, the pictures themselves (base64).
+    pub evidence: Vec<EvidenceItem>,
+    pub votes: Vec<Vote>,
+    pub device_key: String,
+}
+
+/// The open case of session `id`, within its retention: not found otherwise.
+pub async fn open(app: &App, id: &str) -> Result<OpenCase, ApiError> {
+    let case = store::reviews::load(&app.store, id)
+        .await?
+        .filter(|c| c.outcome.is_none() && c.summary.delete_after >= now())
+        .ok_or_else(case_not_found)?;
+    let evidence: Vec<EvidenceItem> =
+        serde_json::from_slice(&app.keys.open(EVIDENCE, &case.evidence_sealed)?)
+            .map_err(|e| ApiError::new(Code::InternalError, format!("case evidence: {e}")))?;
+    let facts: CaseFacts = serde_json::from_slice(&app.keys.open(FACTS, &case.facts_sealed)?)
+        .map_err(|e| ApiError::new(Code::InternalError, format!("case facts: {e}")))?;
+    let votes = store::reviews::votes(&app.store, id).await?;
+    Ok(OpenCase {
+        summary: case.summary,
+        facts,
+        evidence,
+        votes,
+        device_key: case.device_key,
+    })
+}
+
+/// One picture of an open case's evidence, decoded.
+pub async fn picture(app: &App, id: &str, index: usize) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let case = open(app, id).await?;
+    let item = case.evidence.get(index).ok_or_else(case_not_found)?;
+    STANDARD
+        .decode(&item.data)
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::new(Code::InternalError, "case evidence is not base64"))
+}
+
+fn case_not_found() -> ApiError {
+    ApiError::new(
+        Code::CaseNotFound,
+        "no open case by that name: it was decided, or its retention ran out",
+    )
+}
+
+/// Who votes: a signed-in reviewer.
+pub struct Reviewer<'a> {
+    /// Stable: the provider's issuer and subject.
+    pub subject: &'a str,
+    /// For the audit chain and the page.
+    pub name: &'a str,
+    /// The names the reviewer's own account goes by (login, mail), lower case.
+    pub aliases: &'a [String],
+}
+
+/// A reviewer's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Refuse,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Refuse => "refuse",
+        }
+    }
+}
+
+/// What a vote did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// The last approval needed: the grant waits for the person's app.
+    Approved,
+    /// The case is refused; the person's app is told.
+    Refused,
+    /// One approval of two: another reviewer must approve too.
+    AwaitingSecond,
+}
+
+/// Records `reviewer`'s `verdict` on the case of session `id`, with `reason`.
+pub async fn decide(
+    app: &App,
+    reviewer: &Reviewer<'_>,
+    id: &str,
+    verdict: Verdict,
+    reason: &str,
+) -> Result<Decided, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::new(
+            Code::RequestInvalid,
+            "give a reason of 1 to 500 characters",
+        ));
+    }
+    let case = open(app, id).await?;
+    // Four eyes, and none of them the subject's own: a reviewer cannot decide the
+    // recovery of an account that is theirs (by login or mail).
+    let own = |name: &str| {
+        let name = name.to_lowercase();
+        reviewer.aliases.contains(&name)
+    };
+    if own(&case.summary.login)
+        || case
+            .facts
+            .record
+            .as_ref()
+            .is_some_and(|r| own(&r.username) || r.email.as_deref().is_some_and(own))
+    {
+        audit::append(
+            &app.store,
+            &app.keys,
+            Entry {
+                kind: "review_refused_own",
+                actor: &format!("admin:{}", reviewer.name),
+                subject: &format!("session:{id}"),
+                detail: serde_json::json!({ "reviewer": reviewer.subject }),
+            },
+        )
+        .await?;
+        return Err(ApiError::new(
+            Code::CaseOwnRecovery,
+            "this is a recovery of your own account: another reviewer must decide it",
+        ));
+    }
+    if verdict == Verdict::Approve && case.facts.record.is_none() {
+        return Err(ApiError::new(
+            Code::RequestInvalid,
+            "this case names no directory record: it can only be refused",
+        ));
+    }
+    let t = now();
+    let mut tx = app.store.begin().await?;
+    let voted = store::reviews::vote(
+        &mut tx,
+        id,
+        &Vote {
+            reviewer: reviewer.subject.to_string(),
+            vote: verdict.as_str().to_string(),
+            reason: reason.to_string(),
+            at: t,
+        },
+    )
+    .await?;
+    if !voted {
+        tx.rollback().await.map_err(StoreError::from)?;
+        return Err(ApiError::new(
+            Code::CaseAlreadyVoted,
+            "you have already voted on this case: a second approval must come from another reviewer",
+        ));
+    }
+    let approvals = store::reviews::approvals(&mut tx, id).await?;
+    let decided = match verdict {
+        Verdict::Refuse => Decided::Refused,
+        Verdict::Approve if approvals >= case.summary.approvals_needed => Decided::Approved,
+        Verdict::Approve => Decided::AwaitingSecond,
+    };
+    let mut grant_hash = None;
+    match decided {
+        Decided::AwaitingSecond => {}
+        Decided::Refused => {
+            if !store::reviews::close(&mut tx, id, "refused", None, t, t).await? {
+                tx.rollback().await.map_err(StoreError::from)?;
+                return Err(case_not_found());
+            }
+            store::sessions::reviewed(&mut tx, id, "rejected").await?;
+        }
+        Decided::Approved => {
+            let record = case.facts.record.as_ref().ok_or_else(case_not_found)?;
+            let action = RecoveryAction::parse(&case.summary.action)
+                .ok_or_else(|| ApiError::new(Code::InternalError, "invalid action in reviews"))?;
+            let secret = new_secret("rg_")?;
+            let expires_at = t + app.config.policy.grant_ttl_s as i64;
+            let sealed = app.keys.seal(GRANT, secret.as_bytes())?;
+            // The close comes first: of two approvals racing, the one that does not
+            // close the case issues nothing.
+            if !store::reviews::close(&mut tx, id, "approved", Some(&sealed), t, expires_at).await?
+            {
+                tx.rollback().await.map_err(StoreError::from)?;
+                return Err(case_not_found());
+            }
+            let hash = secret_hash(&secret);
+            store::resets::insert(
+                &mut tx,
+                store::resets::NewGrant {
+                    id: &hash,
+                    session_id: id,
+                    user_ref: &record.id,
+                    login: &case.summary.login,
+                    action,
+                    expires_at,
+                    template_sealed: case.facts.template_sealed.clone(),
+                    created_at: t,
+                    apply_after: 0,
+                },
+            )
+            .await?;
+            store::sessions::reviewed(&mut tx, id, "approved").await?;
+            notify::enqueue_recovery_notice(
+                &mut tx,
+                app,
+                &RecoveryNotice {
+                    user_ref: &record.id,
+                    to: record.email.iter().cloned().collect(),
+                    display_name: record.display_name.as_deref(),
+                    action,
+                    kind: NoticeKind::Approved { effective_at: None },
+                    device_tier: &case.summary.tier,
+                    at: t,
+                    session_id: id,
+                },
+            )
+            .await?;
+            grant_hash = Some(hash);
+        }
+    }
+    audit::append_in(
+        &mut tx,
+        &app.keys,
+        Entry {
+            kind: "review_vote",
+            actor: &format!("admin:{}", reviewer.name),
+            subject: &format!("session:{id}"),
+            detail: serde_json::json!({
+                "reviewer": reviewer.subject,
+                "vote": verdict.as_str(),
+                "reason": reason,
+                "approvals": approvals,
+                "approvals_needed": case.summary.approvals_needed,
+                "outcome": match decided {
+                    Decided::Approved => "approved",
+                    Decided::Refused => "refused",
+                    Decided::AwaitingSecond => "open",
+                },
+                "user": case.facts.record.as_ref().map(|r| r.id.clone()),
+            }),
+        },
+    )
+    .await?;
+    // A closed case is the session's decision: in the chain as any decision is, so the
+    // grant it issued is backed (`audit::verify`) like an automated approval's.
+    if decided != Decided::AwaitingSecond {
+        let votes = store::reviews::votes_in(&mut tx, id).await?;
+        audit::append_in(
+            &mut tx,
+            &app.keys,
+            Entry {
+                kind: "decision",
+                actor: &format!("admin:{}", reviewer.name),
+                subject: &format!("session:{id}"),
+                detail: serde_json::json!({
+                    "outcome": if decided == Decided::Approved { "approved" } else { "rejected" },
+                    "by": "review",
+                    "reviewers": votes.iter().map(|v| v.reviewer.clone()).collect::<Vec<_>>(),
+                    "reasons": case.summary.reasons.split(',').filter(|r| !r.is_empty()).collect::<Vec<_>>(),
+                    "device_tier": case.summary.tier,
+                    "user": case.facts.record.as_ref().map(|r| r.id.clone()),
+                    "action": case.summary.action,
+                    "face_score": case.facts.face_score.map(|s| (s * 1000.0).round() / 1000.0),
+                    "grant_sha256": grant_hash,
+                }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(decided)
+}
+
+/// The grant a reviewer's approval issued for `session`, for its waiting app: `None`
+/// unless the session was approved through a case whose grant has not run out.
+pub async fn collect(app: &App, session: &Session) -> Result<Option<Decision>, ApiError> {
+    if session.state != "approved" {
+        return Ok(None);
+    }
+    let Some(case) = store::reviews::load(&app.store, &session.id).await? else {
+        return Ok(None);
+    };
+    let (Some(sealed), true) = (&case.grant_sealed, case.summary.delete_after >= now()) else {
+        return Ok(None);
+    };
+    let secret = app.keys.open(GRANT, sealed)?;
+    let grant = String::from_utf8(secret.to_vec())
+        .map_err(|_| ApiError::new(Code::InternalError, "invalid grant in reviews"))?;
+    Ok(Some(Decision::Approved {
+        grant,
+        grant_expires_at: case.summary.delete_after,
+        action: session.action,
+        // A person judged the evidence; the server's own run did not approve it.
+        reverified: false,
+        password_policy: password_policy(app),
+        delay_s: None,
+    }))
+}
+
+/// Closes cases past their retention (the waiting app is told no, the evidence is
+/// destroyed), and deletes decided cases whose grant ran out. Every instance runs it;
+/// each case closes once.
+pub async fn expire(app: &App) -> Result<u64, StoreError> {
+    let t = now();
+    let mut closed = 0;
+    for id in store::reviews::overdue(&app.store, t).await? {
+        let mut tx = app.store.begin().await?;
+        store::reviews::delete(&mut tx, &id).await?;
+        if store::sessions::reviewed(&mut tx, &id, "rejected").await? {
+            audit::append_in(
+                &mut tx,
+                &app.keys,
+                Entry {
+                    kind: "review_expired",
+                    actor: "server",
+                    subject: &format!("session:{id}"),
+                    detail: serde_json::json!({}),
+                },
+            )
+            .await?;
+            closed += 1;
+        }
+        tx.commit().await?;
+    }
+    store::reviews::purge_decided(&app.store, t).await?;
+    Ok(closed)
+}

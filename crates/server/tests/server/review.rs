@@ -1,0 +1,248 @@
+//! The trusted referee: a case a decision left to a person, decided by reviewers
+//! (`recovery::review`), and the waiting app collecting its grant through the session's
+//! status. The console's pages and sign-in around it have their own tests (console.rs).
+
+use reclaim_server::error::ApiError;
+use reclaim_server::recovery::review::{self, Decided, Reviewer, Verdict};
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::on_both_databases;
+
+on_both_databases!(
+    an_approval_hands_the_waiting_app_its_grant,
+    a_privileged_account_needs_two_different_reviewers,
+    a_reviewer_cannot_decide_their_own_recovery,
+    a_refusal_tells_the_app_and_destroys_the_evidence,
+    a_case_approved_twice_at_once_issues_one_grant,
+    a_case_past_its_retention_is_closed_unread,
+);
+
+/// A review queue, worked in a console whose provider is never reached by these tests.
+const CONSOLE: &str = r#"
+[admin.oidc]
+issuer = "https://idp.example.test"
+client_id = "reclaim-console"
+reviewer_groups = ["reviewers"]
+"#;
+
+fn options(extra: &str) -> Options {
+    Options {
+        policy: "review_queue = true".into(),
+        extra: format!("{CONSOLE}\n{extra}"),
+        ..Options::default()
+    }
+}
+
+/// A session of Avery's whose document names only an initial: the decision leaves it to
+/// a person.
+async fn case(h: &Harness) -> OpenSession {
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    assert_outcome(h.attest(&s, &c, &h.kiosk).await, "review");
+    s
+}
+
+fn reviewer<'a>(subject: &'a str, aliases: &'a [String]) -> Reviewer<'a> {
+    Reviewer {
+        subject,
+        name: subject,
+        aliases,
+    }
+}
+
+async fn vote(
+    h: &Harness,
+    who: &str,
+    s: &OpenSession,
+    verdict: Verdict,
+) -> Result<Decided, ApiError> {
+    review::decide(
+        &h.app,
+        &reviewer(who, &[]),
+        &s.id,
+        verdict,
+        "checked the ID against the face",
+    )
+    .await
+}
+
+fn code(r: Result<Decided, ApiError>) -> String {
+    match r {
+        Ok(d) => panic!("decided {d:?}, expected a refusal"),
+        Err(e) => e.code.as_str().to_string(),
+    }
+}
+
+async fn status(h: &Harness, s: &OpenSession) -> Value {
+    let (code, body) = h.status_of(s).await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+async fn an_approval_hands_the_waiting_app_its_grant(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case(&h).await;
+    let waiting = status(&h, &s).await;
+    assert_eq!(waiting["state"], "review");
+    assert!(waiting.get("decision").is_none(), "{waiting}");
+    let (queue, total) = review::queue(&h.app, 0, 50).await.unwrap();
+    assert_eq!((queue.len(), total), (1, 1));
+    assert_eq!(queue[0].login, AVERY);
+    assert_eq!(queue[0].reasons, "document_name_partial");
+    let opened = review::open(&h.app, &s.id).await.unwrap();
+    assert_eq!(opened.facts.document.as_ref().unwrap().given_names, "A");
+    assert_eq!(opened.facts.record.as_ref().unwrap().username, AVERY);
+
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
+    let approved = status(&h, &s).await;
+    assert_eq!(approved["state"], "approved", "{approved}");
+    assert_eq!(approved["decision"]["outcome"], "approved");
+    let grant = approved["decision"]["grant"].as_str().unwrap().to_string();
+    // The grant resets the password as any other.
+    assert_reset(
+        h.reset(&grant, "a brand new passphrase 42").await,
+        200,
+        "completed",
+    );
+    assert!(h.password_is(AVERY, "a brand new passphrase 42").await);
+    // Collected and spent: the session is completed and carries no grant any more.
+    let done = status(&h, &s).await;
+    assert_eq!(done["state"], "completed");
+    assert!(done.get("decision").is_none(), "{done}");
+    // The evidence and the facts are gone with the decision; the queue is empty.
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM reviews WHERE evidence_sealed <> '' OR facts_sealed <> ''")
+            .await,
+        0
+    );
+    assert_eq!(review::queue(&h.app, 0, 50).await.unwrap().1, 0);
+    assert_eq!(h.audit_count_of("review_vote").await, 1);
+    assert_chain_intact(&h.app).await;
+}
+
+async fn a_privileged_account_needs_two_different_reviewers(db: Db) {
+    let h = Harness::with(
+        db,
+        options("[admin]\nprivileged_groups = [\"Domain Admins\"]"),
+    )
+    .await;
+    let s = case(&h).await;
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
+        Decided::AwaitingSecond
+    );
+    assert_eq!(status(&h, &s).await["state"], "review");
+    // The same reviewer again is not a second pair of eyes.
+    assert_eq!(
+        code(vote(&h, "rita", &s, Verdict::Approve).await),
+        "case_already_voted"
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM grants").await, 0);
+    assert_eq!(
+        vote(&h, "sam", &s, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
+    assert_eq!(status(&h, &s).await["decision"]["outcome"], "approved");
+    assert_eq!(h.count("SELECT COUNT(*) FROM grants").await, 1);
+}
+
+async fn a_reviewer_cannot_decide_their_own_recovery(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case(&h).await;
+    // By login, whatever its case.
+    let own = vec![AVERY.to_string()];
+    let answer = review::decide(
+        &h.app,
+        &reviewer("avery", &own),
+        &s.id,
+        Verdict::Approve,
+        "me",
+    )
+    .await;
+    assert_eq!(code(answer), "case_own_recovery");
+    assert_eq!(status(&h, &s).await["state"], "review");
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
+    assert_eq!(h.audit_count_of("review_refused_own").await, 1);
+    // A reason is required, and bounded.
+    let long = "x".repeat(501);
+    for reason in ["", "   ", long.as_str()] {
+        let answer = review::decide(
+            &h.app,
+            &reviewer("rita", &[]),
+            &s.id,
+            Verdict::Approve,
+            reason,
+        )
+        .await;
+        assert_eq!(code(answer), "request_invalid");
+    }
+}
+
+async fn a_refusal_tells_the_app_and_destroys_the_evidence(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case(&h).await;
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Refuse).await.unwrap(),
+        Decided::Refused
+    );
+    let refused = status(&h, &s).await;
+    assert_eq!(refused["state"], "rejected");
+    assert!(refused.get("decision").is_none());
+    assert_eq!(h.count("SELECT COUNT(*) FROM grants").await, 0);
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM reviews WHERE evidence_sealed <> '' OR facts_sealed <> ''")
+            .await,
+        0
+    );
+    // A decided case is no longer open to anyone.
+    assert_eq!(
+        code(vote(&h, "sam", &s, Verdict::Approve).await),
+        "case_not_found"
+    );
+    assert!(review::open(&h.app, &s.id).await.is_err());
+}
+
+async fn a_case_approved_twice_at_once_issues_one_grant(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    for _ in 0..3 {
+        let s = case(&h).await;
+        let (a, b) = tokio::join!(
+            vote(&h, "rita", &s, Verdict::Approve),
+            vote(&h, "sam", &s, Verdict::Approve)
+        );
+        let approved = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Ok(Decided::Approved)))
+            .count();
+        assert_eq!(approved, 1, "{a:?} {b:?}");
+        let other = if a.is_ok() { b } else { a };
+        assert_eq!(code(other), "case_not_found");
+        let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE session_id = $1")
+            .bind(&s.id)
+            .fetch_one(&h.app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(grants, 1);
+    }
+}
+
+async fn a_case_past_its_retention_is_closed_unread(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case(&h).await;
+    h.execute("UPDATE reviews SET delete_after = 1").await;
+    assert_eq!(review::queue(&h.app, 0, 50).await.unwrap().1, 0);
+    assert!(review::open(&h.app, &s.id).await.is_err());
+    assert_eq!(
+        code(vote(&h, "rita", &s, Verdict::Approve).await),
+        "case_not_found"
+    );
+    assert_eq!(review::expire(&h.app).await.unwrap(), 1);
+    assert_eq!(status(&h, &s).await["state"], "rejected");
+    assert_eq!(h.count("SELECT COUNT(*) FROM reviews").await, 0);
+    assert_eq!(h.audit_count_of("review_expired").await, 1);
+}
