@@ -8,6 +8,7 @@ use reclaim_client::api::Timeouts;
 use reclaim_client::flow::{FlowState, Screen};
 use reclaim_client::frames::FileSource;
 use reclaim_directory::DemoUser;
+use reclaim_server::recovery::review::{self, Decided, Reviewer, Verdict};
 
 use crate::harness::*;
 
@@ -93,8 +94,9 @@ async fn a_document_with_another_birth_date_is_refused() {
 }
 
 /// A face match just above the threshold goes to a person: the app shows the review
-/// screen and nothing changes until someone decides. (A margin as wide as the scale makes
-/// the genuine match borderline.)
+/// screen and nothing changes until someone decides; once a reviewer approves, the app,
+/// still waiting, goes on to the new password by itself. (A margin as wide as the scale
+/// makes the genuine match borderline.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_borderline_face_match_goes_to_review() {
     let _turn = serial().await;
@@ -115,5 +117,38 @@ async fn a_borderline_face_match_goes_to_review() {
         "{decision}"
     );
     assert_password_unchanged(&server).await;
+    // Still waiting: polling changes nothing until someone decides.
+    assert_eq!(
+        laptop.review_poll().await.unwrap().flow.screen,
+        Screen::Review
+    );
+    // A reviewer approves in the console (the console's own tests drive its pages).
+    let (cases, _) = review::queue(&server.app, 0, 10).await.unwrap();
+    let reviewer = Reviewer {
+        subject: "https://idp.example.test rita",
+        name: "Rita Reviewer",
+        aliases: &[],
+    };
+    let decided = review::decide(
+        &server.app,
+        &reviewer,
+        &cases[0].session_id,
+        Verdict::Approve,
+        "the face on the ID and the selfie are the same person",
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided, Decided::Approved);
+    let st = laptop.review_poll().await.unwrap().flow;
+    assert_eq!(
+        st.screen,
+        Screen::Password,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    let st = laptop.set_password(NEW_PASSWORD).await.unwrap().flow;
+    assert_eq!(st.screen, Screen::Done, "{:?}", st.password_error);
+    assert!(password_is(&server, NEW_PASSWORD).await);
     server.running.stop().await;
 }
