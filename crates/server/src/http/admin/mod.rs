@@ -106,10 +106,16 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     found
 }
 
-/// The signed-in person of this request.
+/// The signed-in person of this request. A request another site's page made (a link, an
+/// image, a frame: `Sec-Fetch-Site: cross-site`) signs no one in, whatever cookie it
+/// carries: the console is reached from its own pages or typed in.
 pub async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Admin, PageError> {
     let console = Console::of(app);
-    Ok(admin::authenticate(app, cookie(headers, console.session_cookie())).await?)
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let secret = cookie(headers, console.session_cookie()).filter(|_| !cross_site);
+    Ok(admin::authenticate(app, secret).await?)
 }
 
 /// A change (a form posted): the signed-in person, if the request came from the console's

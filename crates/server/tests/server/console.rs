@@ -1,0 +1,332 @@
+//! The admin console's review pages over HTTP, as a browser (or an attacker's script)
+//! reaches them: who may see and decide what, and which forms count. People are signed in
+//! here by the library's own `admin::sign_in` (what the provider's callback ends in); the
+//! sign-in through a real OpenID provider and the pages in a real browser are tested in
+//! oidc.rs and the console's browser tests.
+
+use reclaim_server::admin::{self, Role, SignedIn};
+use reqwest::header::{COOKIE, ORIGIN};
+use reqwest::redirect::Policy;
+
+use crate::harness::*;
+use crate::on_both_databases;
+
+on_both_databases!(
+    the_console_wants_a_sign_in,
+    an_auditor_sees_the_queue_but_decides_nothing,
+    a_form_counts_only_with_its_token_from_the_console_origin,
+    a_reviewer_approves_through_the_page,
+    a_sign_in_ends_when_signed_out_or_idle,
+);
+
+const CONSOLE: &str = r#"
+[admin]
+idle_timeout_s = 600
+[admin.oidc]
+issuer = "https://idp.example.test"
+client_id = "reclaim-console"
+reviewer_groups = ["reviewers"]
+auditor_groups = ["auditors"]
+"#;
+
+/// The console's origin: the harness's public URL.
+const ORIGIN_OK: &str = PUBLIC_URL;
+/// Its sign-in cookie over https.
+const COOKIE_NAME: &str = "__Host-reclaim_admin";
+
+async fn harness(db: Db) -> Harness {
+    Harness::with(
+        db,
+        Options {
+            policy: "review_queue = true".into(),
+            extra: CONSOLE.into(),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// A browser: no redirect followed, so each answer is seen.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Someone signed in with `roles`: their cookie secret.
+async fn signed_in(h: &Harness, who: &str, roles: &[Role]) -> String {
+    admin::sign_in(
+        &h.app,
+        &SignedIn {
+            subject: format!("https://idp.example.test {who}"),
+            name: who.into(),
+            roles: roles.to_vec(),
+            aliases: vec![who.into(), format!("{who}@example.com")],
+        },
+    )
+    .await
+    .unwrap()
+    .to_string()
+}
+
+async fn get(
+    h: &Harness,
+    path: &str,
+    cookie: Option<&str>,
+) -> (u16, String, reqwest::header::HeaderMap) {
+    let mut r = browser().get(h.url(path));
+    if let Some(c) = cookie {
+        r = r.header(COOKIE, format!("{COOKIE_NAME}={c}"));
+    }
+    let answer = r.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    (status, answer.text().await.unwrap(), headers)
+}
+
+async fn post(
+    h: &Harness,
+    path: &str,
+    cookie: &str,
+    origin: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, String, reqwest::header::HeaderMap) {
+    let mut r = browser()
+        .post(h.url(path))
+        .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+        .form(form);
+    if let Some(o) = origin {
+        r = r.header(ORIGIN, o);
+    }
+    let answer = r.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    (status, answer.text().await.unwrap(), headers)
+}
+
+/// The form token a page embeds.
+fn form_token(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form token on the page")
+        + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+/// A case waiting: Avery's document names only an initial.
+async fn case(h: &Harness) -> OpenSession {
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    assert_outcome(h.attest(&s, &c, &h.kiosk).await, "review");
+    s
+}
+
+async fn the_console_wants_a_sign_in(db: Db) {
+    let h = harness(db).await;
+    let s = case(&h).await;
+    let (status, _, headers) = get(&h, "/admin", None).await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/admin/signin");
+    for path in [
+        "/admin/queue",
+        &format!("/admin/cases/{}", s.id),
+        &format!("/admin/cases/{}/pictures/0", s.id),
+    ] {
+        let (status, page, headers) = get(&h, path, None).await;
+        assert_eq!(status, 401, "{path}: {page}");
+        assert!(page.contains("admin_sign_in_required"), "{page}");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+        // A made-up cookie is no sign-in either.
+        let (status, _, _) = get(&h, path, Some("ra_made_up")).await;
+        assert_eq!(status, 401);
+    }
+    // A valid cookie on a request another site made signs no one in.
+    let cookie = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let answer = browser()
+        .get(h.url("/admin/queue"))
+        .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+    // Two cookies of the name (one planted): neither counts.
+    let answer = browser()
+        .get(h.url("/admin/queue"))
+        .header(
+            COOKIE,
+            format!("{COOKIE_NAME}={cookie}; {COOKIE_NAME}=ra_planted"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+}
+
+async fn an_auditor_sees_the_queue_but_decides_nothing(db: Db) {
+    let h = harness(db).await;
+    let s = case(&h).await;
+    let auditor = signed_in(&h, "audrey", &[Role::Auditor]).await;
+    // The queue lists the case for an admin or a reviewer only.
+    let (status, page, _) = get(&h, "/admin/queue", Some(&auditor)).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("admin_role_missing"));
+    let (status, _, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&auditor)).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = get(
+        &h,
+        &format!("/admin/cases/{}/pictures/0", s.id),
+        Some(&auditor),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Their own form token, from the console's origin: still not a reviewer.
+    let token = session_token(&h, &auditor).await;
+    let (status, page, _) = post(
+        &h,
+        &format!("/admin/cases/{}", s.id),
+        &auditor,
+        Some(ORIGIN_OK),
+        &[
+            ("csrf", &token),
+            ("verdict", "approve"),
+            ("reason", "looks fine"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("admin_role_missing"));
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
+    assert_eq!(h.status_of(&s).await.1["state"], "review");
+}
+
+/// The form token of the sign-in whose cookie is `cookie` (what its pages embed).
+async fn session_token(h: &Harness, cookie: &str) -> String {
+    admin::authenticate(&h.app, Some(cookie))
+        .await
+        .unwrap()
+        .csrf
+}
+
+async fn a_form_counts_only_with_its_token_from_the_console_origin(db: Db) {
+    let h = harness(db).await;
+    let s = case(&h).await;
+    let rita = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let sam = signed_in(&h, "sam", &[Role::Reviewer]).await;
+    let (status, page, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&rita)).await;
+    assert_eq!(status, 200, "{page}");
+    let token = form_token(&page);
+    let sams_token = session_token(&h, &sam).await;
+    let path = format!("/admin/cases/{}", s.id);
+    let approve = |t: &str| {
+        vec![
+            ("csrf", t.to_string()),
+            ("verdict", "approve".into()),
+            ("reason", "same person".into()),
+        ]
+    };
+    for (origin, token, why) in [
+        (Some(ORIGIN_OK), "", "no token"),
+        (Some(ORIGIN_OK), "not-the-token", "a wrong token"),
+        (
+            Some(ORIGIN_OK),
+            sams_token.as_str(),
+            "another sign-in's token",
+        ),
+        (
+            Some("https://evil.example"),
+            token.as_str(),
+            "another origin",
+        ),
+        (Some("null"), token.as_str(), "an opaque origin"),
+        (None, token.as_str(), "no origin"),
+    ] {
+        let form = approve(token);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, page, _) = post(&h, &path, &rita, origin, &form).await;
+        assert_eq!(status, 403, "{why}: {page}");
+        assert!(page.contains("admin_form_invalid"), "{why}: {page}");
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
+    assert_eq!(h.status_of(&s).await.1["state"], "review");
+}
+
+async fn a_reviewer_approves_through_the_page(db: Db) {
+    let h = harness(db).await;
+    let s = case(&h).await;
+    let rita = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let (status, queue, _) = get(&h, "/admin/queue", Some(&rita)).await;
+    assert_eq!(status, 200);
+    assert!(queue.contains(&format!("/admin/cases/{}", s.id)), "{queue}");
+    assert!(queue.contains("document_name_partial"), "{queue}");
+    let (_, page, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&rita)).await;
+    assert!(page.contains("QUINN") && page.contains("Approve"), "{page}");
+    assert_eq!(h.audit_count_of("review_case_opened").await, 1);
+    let token = form_token(&page);
+    // A verdict that is neither.
+    let (status, _, _) = post(
+        &h,
+        &format!("/admin/cases/{}", s.id),
+        &rita,
+        Some(ORIGIN_OK),
+        &[("csrf", &token), ("verdict", "maybe"), ("reason", "hm")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, headers) = post(
+        &h,
+        &format!("/admin/cases/{}", s.id),
+        &rita,
+        Some(ORIGIN_OK),
+        &[
+            ("csrf", &token),
+            ("verdict", "approve"),
+            ("reason", "the initial is Avery's"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/admin/queue?done=approved");
+    let st = h.status_of(&s).await.1;
+    assert_eq!(st["decision"]["outcome"], "approved", "{st}");
+    // Decided: the case page is gone, and so are its pictures.
+    let (status, _, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&rita)).await;
+    assert_eq!(status, 404);
+    assert_chain_intact(&h.app).await;
+}
+
+async fn a_sign_in_ends_when_signed_out_or_idle(db: Db) {
+    let h = harness(db).await;
+    let rita = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let token = session_token(&h, &rita).await;
+    let (status, _, headers) = post(
+        &h,
+        "/admin/signout",
+        &rita,
+        Some(ORIGIN_OK),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let cleared = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with(&format!("{COOKIE_NAME}=;")) && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let (status, _, _) = get(&h, "/admin/queue", Some(&rita)).await;
+    assert_eq!(status, 401);
+    assert_eq!(h.audit_count_of("admin_signed_out").await, 1);
+
+    let sam = signed_in(&h, "sam", &[Role::Reviewer]).await;
+    assert_eq!(get(&h, "/admin/queue", Some(&sam)).await.0, 200);
+    // Idle past admin.idle_timeout_s.
+    h.execute("UPDATE admin_sessions SET last_seen = last_seen - 601")
+        .await;
+    assert_eq!(get(&h, "/admin/queue", Some(&sam)).await.0, 401);
+}
