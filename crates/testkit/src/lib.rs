@@ -28,6 +28,8 @@ mod secret_service;
 mod slapd;
 pub mod smtp;
 pub mod swtpm;
+#[cfg(feature = "webdriver")]
+pub mod webdriver;
 
 pub use postgres::Postgres;
 pub use rsyslog::{Rsyslog, SyslogLine};
@@ -36,6 +38,8 @@ pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 pub use secret_service::SecretService;
 pub use slapd::{LdapSeedUser, Slapd};
 pub use smtp::{Mail, SmtpSink};
+#[cfg(feature = "webdriver")]
+pub use webdriver::{Chromedriver, WebDriverSession};
 
 /// A directory under the system temp dir, removed (with everything in it) on drop.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use reclaim_fixtures::scenes::{write_scenes, SceneSpec};
 use reclaim_fixtures::server::{register_managed, spawn_serve, ServerConfig};
 use reclaim_testkit::SecretService;
 
-use crate::webdriver::WebDriverSession;
+use reclaim_testkit::WebDriverSession;
 
 pub const LOGIN: &str = "avery.quinn";
 pub const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";

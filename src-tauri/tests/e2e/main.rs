@@ -7,7 +7,6 @@
 //! is the size of the app's window, so a screenshot is the window.
 
 mod harness;
-mod webdriver;
 
 mod flows;
 mod keystore;
