@@ -56,6 +56,8 @@ async fn finds_by_uid_and_by_mail() {
             given_name: Some("Anna".into()),
             surname: Some("Eriksson".into()),
             birth_date: Some("1990-04-01".into()),
+            groups: vec![],
+            groups_complete: false,
         }
     );
     assert_eq!(
