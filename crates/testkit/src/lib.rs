@@ -34,7 +34,7 @@ pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
 #[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;
-pub use slapd::{LdapSeedUser, Slapd};
+pub use slapd::{LdapGroupKind, LdapSeedGroup, LdapSeedUser, Slapd};
 pub use smtp::{Mail, SmtpSink};
 
 /// A directory under the system temp dir, removed (with everything in it) on drop.
