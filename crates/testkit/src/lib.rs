@@ -31,7 +31,9 @@ pub mod swtpm;
 
 pub use postgres::Postgres;
 pub use rsyslog::{Rsyslog, SyslogLine};
-pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
+pub use samba::{
+    AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD, NESTED_ADMINS_GROUP,
+};
 #[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;
 pub use slapd::{LdapGroupKind, LdapSeedGroup, LdapSeedUser, Slapd};
