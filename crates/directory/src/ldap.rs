@@ -12,6 +12,10 @@
 //!   encrypted connection, hence the validation that refuses plain `ldap://`); unlock sets
 //!   `lockoutTime` to 0.
 //!
+//! Group memberships differ too: OpenLDAP's are searched by `member`, `uniqueMember` and
+//! `memberUid`, level by level; AD's with the in-chain matching rule, plus the primary
+//! group that no `member` attribute names.
+//!
 //! No password, the service account's included, ever appears in an error, a log or `Debug`.
 
 use std::collections::HashSet;

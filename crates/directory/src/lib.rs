@@ -2,9 +2,11 @@
 //!
 //! The server looks the account up (to compare the ID's name with the record), applies the
 //! reset, and, after a crash, asks whether a reset it recorded as pending already took
-//! effect. Every connector speaks through [`Directory`], and every failure is a
-//! [`DirectoryError`] with a stable code, so the server's exactly-once logic and the user's
-//! message do not depend on which directory is behind it.
+//! effect. A connector also lists the groups an account is in ([`Directory::groups`]), so a
+//! privileged account can be told from another. Every connector speaks through
+//! [`Directory`], and every failure is a [`DirectoryError`] with a stable code, so the
+//! server's exactly-once logic and the user's message do not depend on which directory is
+//! behind it.
 
 use async_trait::async_trait;
 use reclaim_protocol::Code;
