@@ -2,9 +2,10 @@
 //! trying the product without a real one, and for the server's own tests.
 //!
 //! It behaves like a directory where it matters to the flow (lookups by name or email, a
-//! length policy of its own, lockout, second factors) and keeps counts of every change, so
-//! tests can prove a reset was applied exactly once. With a file it persists across
-//! restarts (written to a temporary file and renamed, so a crash never leaves half a file).
+//! length policy of its own, lockout, second factors, group memberships by name) and keeps
+//! counts of every change, so tests can prove a reset was applied exactly once. With a file
+//! it persists across restarts (written to a temporary file and renamed, so a crash never
+//! leaves half a file).
 //! Passwords are kept as salted SHA-256: fine for a demo, not a model for a real store.
 
 use std::collections::BTreeMap;
