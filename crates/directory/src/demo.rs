@@ -2,9 +2,10 @@
 //! trying the product without a real one, and for the server's own tests.
 //!
 //! It behaves like a directory where it matters to the flow (lookups by name or email, a
-//! length policy of its own, lockout, second factors) and keeps counts of every change, so
-//! tests can prove a reset was applied exactly once. With a file it persists across
-//! restarts (written to a temporary file and renamed, so a crash never leaves half a file).
+//! length policy of its own, lockout, second factors, group memberships by name) and keeps
+//! counts of every change, so tests can prove a reset was applied exactly once. With a file
+//! it persists across restarts (written to a temporary file and renamed, so a crash never
+//! leaves half a file).
 //! Passwords are kept as salted SHA-256: fine for a demo, not a model for a real store.
 
 use std::collections::BTreeMap;
@@ -31,6 +32,10 @@ pub struct DemoUser {
     pub locked: bool,
     #[serde(default)]
     pub mfa_factors: u32,
+    /// The groups the account is in, by name (`it-admins`): what [`Directory::groups`]
+    /// answers. Absent in files written before groups existed: none.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Hex salt and hex SHA-256 of salt || password.
     #[serde(default)]
     salt: String,
@@ -56,6 +61,7 @@ impl DemoUser {
             birth_date: None,
             locked: false,
             mfa_factors: 1,
+            groups: Vec::new(),
             salt: String::new(),
             hash: String::new(),
             password_changes: 0,
@@ -97,6 +103,9 @@ impl DemoUser {
             given_name: self.given_name.clone(),
             surname: self.surname.clone(),
             birth_date: self.birth_date.clone(),
+            // Like every connector's lookup, without groups: `Directory::with_groups`.
+            groups: Vec::new(),
+            groups_complete: false,
         }
     }
 }
@@ -293,6 +302,15 @@ impl Directory for DemoDirectory {
     async fn health(&self) -> Result<(), DirectoryError> {
         self.lock().map(|_| ())
     }
+
+    async fn groups(&self, user: &DirectoryUser) -> Result<Vec<String>, DirectoryError> {
+        let state = self.lock()?;
+        let u = state
+            .users
+            .get(&Self::username_of(user)?.to_lowercase())
+            .ok_or(DirectoryError::UserNotFound)?;
+        Ok(u.groups.clone())
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +400,39 @@ mod tests {
             block(d.set_password(&u, "another passphrase")),
             Err(DirectoryError::UserNotFound)
         );
+    }
+
+    #[test]
+    fn groups_come_from_the_file_and_an_old_file_without_them_loads() {
+        let mut anna = DemoUser::new("anna", "Anna", "Eriksson");
+        anna.groups = vec!["it-admins".into()];
+        let d = DemoDirectory::new(vec![anna, DemoUser::new("bo", "Bo", "Lindqvist")]);
+        let a = block(d.find_user("anna")).unwrap().unwrap();
+        assert!(a.groups.is_empty() && !a.groups_complete, "{a:?}");
+        assert_eq!(block(d.groups(&a)).unwrap(), vec!["it-admins".to_string()]);
+        let a = block(d.with_groups(a));
+        assert!(a.groups_complete);
+        assert_eq!(a.member_of_any(&["IT-Admins"]), Some(true));
+        let b = block(d.with_groups(block(d.find_user("bo")).unwrap().unwrap()));
+        assert_eq!((b.groups.len(), b.groups_complete), (0, true));
+        assert_eq!(b.member_of_any(&["it-admins"]), Some(false));
+        let ghost = DirectoryUser::new("demo:ghost", "ghost");
+        assert_eq!(block(d.groups(&ghost)), Err(DirectoryError::UserNotFound));
+        let ghost = block(d.with_groups(ghost));
+        assert_eq!(ghost.member_of_any(&["it-admins"]), None);
+
+        // A file as written before groups existed.
+        let old = r#"{"users": {"cai": {"username": "cai", "email": null, "given_name": "Cai",
+            "surname": "Berg", "display_name": null, "birth_date": null, "locked": false,
+            "mfa_factors": 1, "salt": "", "hash": "", "password_changes": 0,
+            "mfa_resets": 0, "unlocks": 0}}}"#;
+        let dir = std::env::temp_dir().join(format!("reclaim-demo-groups-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("directory.json");
+        std::fs::write(&path, old).unwrap();
+        let d = DemoDirectory::open(&path, vec![]).unwrap();
+        assert_eq!(d.user("cai").unwrap().groups, Vec::<String>::new());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //!   encrypted connection, hence the validation that refuses plain `ldap://`); unlock sets
 //!   `lockoutTime` to 0.
 //!
+//! Group memberships differ too: OpenLDAP's are searched by `member`, `uniqueMember` and
+//! `memberUid`, level by level; AD's with the in-chain matching rule, plus the primary
+//! group that no `member` attribute names.
+//!
 //! No password, the service account's included, ever appears in an error, a log or `Debug`.
 
 use std::collections::HashSet;
@@ -47,6 +51,10 @@ fn default_timeout_ms() -> u64 {
     5000
 }
 
+fn default_max_groups() -> usize {
+    1000
+}
+
 /// How to reach and use the directory.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,9 +85,20 @@ pub struct LdapConfig {
     /// Upgrade an `ldap://` connection with StartTLS.
     #[serde(default)]
     pub starttls: bool,
-    /// Limit for each whole operation (connect, bind, request), in milliseconds.
+    /// Limit for each whole operation (connect, bind, request), in milliseconds. A group
+    /// lookup is one operation of its own, with the same limit.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Where groups are searched (subtree). Default: the domain `base_dn` is in, that is
+    /// `base_dn` from its first `dc=` component on (`DC=example,DC=com` for
+    /// `OU=Staff,DC=example,DC=com`), or `base_dn` itself when it has no `dc=`. A group
+    /// outside this subtree, or one the service account may not read, is not reported.
+    #[serde(default)]
+    pub group_base_dn: Option<String>,
+    /// The most groups a lookup reads; an account in more has an unknown list (an
+    /// error), not a shortened one.
+    #[serde(default = "default_max_groups")]
+    pub max_groups: usize,
 }
 
 impl std::fmt::Debug for LdapConfig {
@@ -96,6 +115,8 @@ impl std::fmt::Debug for LdapConfig {
             .field("ca_file", &self.ca_file)
             .field("starttls", &self.starttls)
             .field("timeout_ms", &self.timeout_ms)
+            .field("group_base_dn", &self.group_base_dn)
+            .field("max_groups", &self.max_groups)
             .finish()
     }
 }
@@ -122,6 +143,8 @@ impl LdapConfig {
             ca_file: None,
             starttls: false,
             timeout_ms: default_timeout_ms(),
+            group_base_dn: None,
+            max_groups: default_max_groups(),
         }
     }
 
@@ -151,6 +174,18 @@ impl LdapConfig {
         }
         if self.timeout_ms == 0 || self.timeout_ms > 600_000 {
             return bad("timeout_ms must be between 1 and 600000".into());
+        }
+        if self
+            .group_base_dn
+            .as_deref()
+            .is_some_and(|b| b.trim().is_empty())
+        {
+            return bad("group_base_dn must not be empty (leave it out for the default)".into());
+        }
+        if self.max_groups == 0 || self.max_groups > MAX_GROUPS_LIMIT {
+            return bad(format!(
+                "max_groups must be between 1 and {MAX_GROUPS_LIMIT}"
+            ));
         }
         // Attribute names go into filters unescaped (only values are escaped), so they
         // must be plain names or OIDs.
@@ -191,12 +226,41 @@ impl LdapConfig {
         }
     }
 
+    /// See [`LdapConfig::group_base_dn`].
+    pub fn group_base(&self) -> String {
+        if let Some(b) = &self.group_base_dn {
+            return b.trim().to_string();
+        }
+        let base = self.base_dn.trim();
+        let rdns = crate::dn::parse(base).unwrap_or_default();
+        match rdns
+            .iter()
+            .position(|rdn| rdn.iter().any(|(t, _)| t == "dc"))
+        {
+            // The comma before the n-th RDN, found by splitting on unescaped commas.
+            Some(n) if n > 0 => unescaped_commas(base)
+                .nth(n - 1)
+                .map_or_else(|| base.to_string(), |i| base[i + 1..].trim().to_string()),
+            _ => base.to_string(),
+        }
+    }
+
     fn username_attribute(&self) -> &'static str {
         match self.flavour {
             LdapFlavour::OpenLdap => "uid",
             LdapFlavour::ActiveDirectory => "sAMAccountName",
         }
     }
+}
+
+/// The byte offsets of the commas in `dn` that separate RDNs (those not escaped).
+fn unescaped_commas(dn: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut escaped = false;
+    dn.char_indices().filter_map(move |(i, c)| {
+        let separator = c == ',' && !escaped;
+        escaped = c == '\\' && !escaped;
+        separator.then_some(i)
+    })
 }
 
 fn is_attribute_name(a: &str) -> bool {
@@ -216,6 +280,20 @@ pub const PPOLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
 
 /// OID of the Relax Rules control (draft-zeilenga-ldap-relax), understood by OpenLDAP.
 const RELAX_OID: &str = "1.3.6.1.4.1.4203.666.5.12";
+
+/// The highest `max_groups` accepted.
+const MAX_GROUPS_LIMIT: usize = 100_000;
+
+/// How many levels of groups in groups an OpenLDAP lookup follows; a chain still growing
+/// at the last level makes the list unknown (an error), not short.
+const OPENLDAP_NESTING_LEVELS: usize = 16;
+
+/// How many group DNs one nested-membership search asks about, so a filter stays small.
+const GROUPS_PER_SEARCH: usize = 50;
+
+/// AD's LDAP_MATCHING_RULE_IN_CHAIN: `member:<this>:=<DN>` matches every group whose
+/// members include DN directly or through any chain of groups.
+const IN_CHAIN_OID: &str = "1.2.840.113556.1.4.1941";
 
 const RC_SUCCESS: u32 = 0;
 const RC_TIME_LIMIT: u32 = 3;
@@ -340,6 +418,9 @@ impl LdapDirectory {
                 .as_deref()
                 .and_then(get)
                 .and_then(|v| iso_date(&v)),
+            // A lookup of its own: `Directory::with_groups`.
+            groups: Vec::new(),
+            groups_complete: false,
         })
     }
 
@@ -541,6 +622,203 @@ impl LdapDirectory {
         outcome
     }
 
+    /// The account's entry (a base read), with `attrs`.
+    async fn read_account(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+        attrs: &[&str],
+    ) -> Result<SearchEntry, DirectoryError> {
+        let result = ldap
+            .search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec())
+            .await
+            .map_err(connection_error)?;
+        if result.1.rc != RC_SUCCESS {
+            // noSuchObject becomes UserNotFound: an account that is gone has no groups
+            // to report, which is not the same as having none.
+            return Err(result_error("account read", &result.1));
+        }
+        result
+            .0
+            .into_iter()
+            .next()
+            .map(SearchEntry::construct)
+            .ok_or(DirectoryError::UserNotFound)
+    }
+
+    /// The DNs of the entries under the group base that `filter` matches; more than
+    /// `max_groups` (or the server's own size limit) is an error.
+    async fn group_search(
+        &self,
+        ldap: &mut Ldap,
+        filter: &str,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let max = self.config.max_groups;
+        let limit = i32::try_from(max.saturating_add(1)).unwrap_or(i32::MAX);
+        // "1.1": no attributes, the DN is all that is needed.
+        let result = ldap
+            .with_search_options(SearchOptions::new().sizelimit(limit))
+            .search(
+                &self.config.group_base(),
+                Scope::Subtree,
+                filter,
+                vec!["1.1"],
+            )
+            .await
+            .map_err(connection_error)?;
+        let (entries, res) = (result.0, result.1);
+        match res.rc {
+            RC_SUCCESS => {}
+            RC_SIZE_LIMIT => return Err(too_many_groups(max)),
+            RC_NO_SUCH_OBJECT => {
+                return Err(DirectoryError::Config(
+                    "the group base (group_base_dn) does not exist, or the service account may not read it"
+                        .into(),
+                ))
+            }
+            _ => return Err(result_error("group search", &res)),
+        }
+        if entries.len() > max {
+            return Err(too_many_groups(max));
+        }
+        Ok(entries
+            .into_iter()
+            .map(|e| SearchEntry::construct(e).dn)
+            .collect())
+    }
+
+    /// OpenLDAP: the groups naming the account in `member` or `uniqueMember` (by DN) or
+    /// `memberUid` (by uid), then, level by level, the groups naming those groups. No
+    /// `memberOf`: it needs the memberof overlay, which many deployments lack.
+    async fn openldap_groups(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+    ) -> Result<Vec<String>, DirectoryError> {
+        // The uids from the entry itself, not from the caller's record, and the entry
+        // must exist: a deleted account is not found, rather than in no group.
+        let entry = self.read_account(ldap, dn, &["uid"]).await?;
+        let uids: String = entry
+            .attrs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("uid"))
+            .flat_map(|(_, v)| v)
+            .map(|uid| format!("(memberUid={})", ldap_escape(uid.as_str())))
+            .collect();
+        // RFC 4515: DNs and uids go into the filters escaped, so a `(`, `)`, `*` or `\`
+        // in a name is a character of it and cannot change the filter.
+        let d = ldap_escape(dn);
+        let mut filters = vec![format!("(|(member={d})(uniqueMember={d}){uids})")];
+        let mut found = Vec::new();
+        let mut seen = HashSet::from([crate::dn::key(dn)]);
+        for _ in 0..OPENLDAP_NESTING_LEVELS {
+            let mut new = Vec::new();
+            for filter in &filters {
+                for group in self.group_search(ldap, filter).await? {
+                    // Each group once, so a cycle of groups ends here.
+                    if seen.insert(crate::dn::key(&group)) {
+                        new.push(group);
+                    }
+                }
+            }
+            if new.is_empty() {
+                return Ok(found);
+            }
+            found.extend(new.iter().cloned());
+            if found.len() > self.config.max_groups {
+                return Err(too_many_groups(self.config.max_groups));
+            }
+            filters = new
+                .chunks(GROUPS_PER_SEARCH)
+                .map(|chunk| {
+                    let alternatives: String = chunk
+                        .iter()
+                        .map(|g| {
+                            let e = ldap_escape(g.as_str());
+                            format!("(member={e})(uniqueMember={e})")
+                        })
+                        .collect();
+                    format!("(|{alternatives})")
+                })
+                .collect();
+        }
+        Err(DirectoryError::Protocol(format!(
+            "groups nest deeper than {OPENLDAP_NESTING_LEVELS} levels"
+        )))
+    }
+
+    /// Active Directory: every group whose membership includes the account through any
+    /// chain of groups (the in-chain matching rule, evaluated by the DC), plus the
+    /// account's primary group (`primaryGroupID`, usually Domain Users) and the groups
+    /// that one is in. AD never lists the primary group in `member` or `memberOf`, and
+    /// setting `primaryGroupID` to 512 makes a Domain Admin that neither shows.
+    async fn ad_groups(&self, ldap: &mut Ldap, dn: &str) -> Result<Vec<String>, DirectoryError> {
+        let entry = self
+            .read_account(ldap, dn, &["objectSid", "primaryGroupID"])
+            .await?;
+        let sid = attribute_bytes(&entry, "objectSid").ok_or_else(|| {
+            DirectoryError::Protocol("the account has no readable objectSid".into())
+        })?;
+        let rid = entry
+            .attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("primaryGroupID"))
+            .and_then(|(_, v)| v.first())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .ok_or_else(|| {
+                DirectoryError::Protocol("the account has no readable primaryGroupID".into())
+            })?;
+        let group_sid = sibling_sid(&sid, rid).ok_or_else(|| {
+            DirectoryError::Protocol("the account's objectSid is malformed".into())
+        })?;
+        let primary = self
+            .group_search(
+                ldap,
+                &format!(
+                    "(&(objectClass=group)(objectSid={}))",
+                    escape_bytes(&group_sid)
+                ),
+            )
+            .await?;
+        let [primary] = <[String; 1]>::try_from(primary).map_err(|found| {
+            DirectoryError::Protocol(format!(
+                "the account's primary group (RID {rid}) is {} under the group base",
+                if found.is_empty() {
+                    "not found"
+                } else {
+                    "not unique"
+                }
+            ))
+        })?;
+        let filter = format!(
+            "(&(objectClass=group)(|(member:{IN_CHAIN_OID}:={})(member:{IN_CHAIN_OID}:={})))",
+            ldap_escape(dn),
+            ldap_escape(primary.as_str())
+        );
+        let mut groups = self.group_search(ldap, &filter).await?;
+        groups.push(primary);
+        if groups.len() > self.config.max_groups {
+            return Err(too_many_groups(self.config.max_groups));
+        }
+        Ok(groups)
+    }
+
+    async fn read_groups(&self, dn: &str) -> Result<Vec<String>, DirectoryError> {
+        let mut ldap = self.service().await?;
+        let out = match self.config.flavour {
+            LdapFlavour::OpenLdap => self.openldap_groups(&mut ldap, dn).await,
+            LdapFlavour::ActiveDirectory => self.ad_groups(&mut ldap, dn).await,
+        };
+        let _ = ldap.unbind().await;
+        let mut groups = out?;
+        // Each group once whatever its spelling, in an order that does not depend on the
+        // server's.
+        let mut seen = HashSet::new();
+        groups.retain(|g| seen.insert(crate::dn::key(g)));
+        groups.sort_by_cached_key(|g| crate::dn::key(g));
+        Ok(groups)
+    }
+
     async fn do_health(&self) -> Result<(), DirectoryError> {
         let mut ldap = self.service().await?;
         let result = ldap
@@ -621,6 +899,57 @@ impl Directory for LdapDirectory {
     async fn health(&self) -> Result<(), DirectoryError> {
         self.within(self.do_health()).await
     }
+
+    /// Nested memberships included: AD through the in-chain matching rule plus the
+    /// primary group, OpenLDAP by following `member` / `uniqueMember` up to 16 levels.
+    /// Within `timeout_ms` as one operation.
+    async fn groups(&self, user: &DirectoryUser) -> Result<Vec<String>, DirectoryError> {
+        let dn = self.checked_dn(user)?;
+        self.within(self.read_groups(dn)).await
+    }
+}
+
+fn too_many_groups(max: usize) -> DirectoryError {
+    DirectoryError::Protocol(format!(
+        "the account is in more groups than are read (max_groups {max}, or the server's own size limit)"
+    ))
+}
+
+/// An attribute's first value as bytes, wherever ldap3 put it (a binary value that happens
+/// to be valid UTF-8 lands among the text ones).
+fn attribute_bytes(entry: &SearchEntry, name: &str) -> Option<Vec<u8>> {
+    let text = entry
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.first())
+        .map(|v| v.as_bytes().to_vec());
+    text.or_else(|| {
+        entry
+            .bin_attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.first())
+            .cloned()
+    })
+}
+
+/// The SID of the same domain as `sid` with relative id `rid` (a binary SID: revision,
+/// count of sub-authorities, 6-byte authority, then each sub-authority as 4 bytes
+/// little-endian; the last one is the relative id).
+fn sibling_sid(sid: &[u8], rid: u32) -> Option<Vec<u8>> {
+    let count = usize::from(*sid.get(1)?);
+    if count == 0 || sid.len() != 8 + 4 * count {
+        return None;
+    }
+    let mut out = sid.to_vec();
+    out[sid.len() - 4..].copy_from_slice(&rid.to_le_bytes());
+    Some(out)
+}
+
+/// Every byte as `\xx`: a binary value in a filter (RFC 4515).
+fn escape_bytes(value: &[u8]) -> String {
+    value.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
 fn ambiguous() -> DirectoryError {

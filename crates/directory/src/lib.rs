@@ -2,15 +2,18 @@
 //!
 //! The server looks the account up (to compare the ID's name with the record), applies the
 //! reset, and, after a crash, asks whether a reset it recorded as pending already took
-//! effect. Every connector speaks through [`Directory`], and every failure is a
-//! [`DirectoryError`] with a stable code, so the server's exactly-once logic and the user's
-//! message do not depend on which directory is behind it.
+//! effect. A connector also lists the groups an account is in ([`Directory::groups`]), so a
+//! privileged account can be told from another. Every connector speaks through
+//! [`Directory`], and every failure is a [`DirectoryError`] with a stable code, so the
+//! server's exactly-once logic and the user's message do not depend on which directory is
+//! behind it.
 
 use async_trait::async_trait;
 use reclaim_protocol::Code;
 use serde::Serialize;
 
 pub mod demo;
+mod dn;
 pub mod ldap;
 
 pub use demo::{DemoDirectory, DemoUser};
@@ -29,6 +32,19 @@ pub struct DirectoryUser {
     pub surname: Option<String>,
     /// ISO 8601 date (`YYYY-MM-DD`) where the directory keeps one.
     pub birth_date: Option<String>,
+    /// The groups the account is a member of, directly or through other groups: each
+    /// group's full DN as the directory returns it (LDAP), or its name (the demo
+    /// directory). A DN is kept rather than a bare CN because it is exact: two groups in
+    /// different OUs may share a CN, and only the DN tells them apart. Compare with
+    /// [`DirectoryUser::member_of_any`], which accepts a configured DN or a CN.
+    ///
+    /// Filled only by [`Directory::with_groups`]; [`Directory::find_user`] leaves it empty
+    /// with `groups_complete` false (see there why).
+    pub groups: Vec<String>,
+    /// True only when `groups` is the whole list. False when the groups were not looked up
+    /// or the lookup failed (unreachable, not readable, more than the connector's cap): an
+    /// empty `groups` then means "unknown", never "in no group".
+    pub groups_complete: bool,
 }
 
 impl DirectoryUser {
@@ -42,6 +58,55 @@ impl DirectoryUser {
             given_name: None,
             surname: None,
             birth_date: None,
+            groups: Vec::new(),
+            groups_complete: false,
+        }
+    }
+
+    /// Whether the account is in any of the `configured` groups: `Some(true)` when one of
+    /// its groups matches, `Some(false)` when none does and the list is complete, `None`
+    /// when none does but the list is incomplete (unknown: a caller deciding on privilege
+    /// should treat it as a match).
+    ///
+    /// A configured value containing `=` is a DN and matches a group with that DN
+    /// (attribute names and values compared case-insensitively, RFC 4514 escapes and the
+    /// spaces around separators ignored): exact, the recommended form. Any other value is
+    /// a name and matches a group whose first RDN has that value, case-insensitively
+    /// (`Domain Admins` matches `CN=Domain Admins,CN=Users,DC=example,DC=com`), or, for a
+    /// group that is not a DN (the demo directory), the whole name. A name also matches a
+    /// same-named group elsewhere in the tree: more accounts count as privileged, never
+    /// fewer.
+    pub fn member_of_any<S: AsRef<str>>(&self, configured: &[S]) -> Option<bool> {
+        let hit = self
+            .groups
+            .iter()
+            .any(|g| configured.iter().any(|c| group_matches(g, c.as_ref())));
+        if hit {
+            Some(true)
+        } else {
+            self.groups_complete.then_some(false)
+        }
+    }
+}
+
+/// Whether `group` (one of [`DirectoryUser::groups`]) is the `configured` group, by the
+/// rules of [`DirectoryUser::member_of_any`].
+pub fn group_matches(group: &str, configured: &str) -> bool {
+    let configured = configured.trim();
+    if configured.is_empty() {
+        return false;
+    }
+    let group_dn = dn::parse(group).filter(|d| !d.is_empty());
+    if configured.contains('=') {
+        match (group_dn, dn::parse(configured).filter(|d| !d.is_empty())) {
+            (Some(g), Some(c)) => dn::canonical(g) == dn::canonical(c),
+            _ => false,
+        }
+    } else {
+        let want = configured.to_lowercase();
+        match group_dn {
+            Some(g) => g[0].iter().any(|(_, v)| v.to_lowercase() == want),
+            None => group.trim().to_lowercase() == want,
         }
     }
 }
@@ -205,6 +270,34 @@ pub trait Directory: Send + Sync {
 
     /// Cheap liveness probe (a bind and a base search for LDAP).
     async fn health(&self) -> Result<(), DirectoryError>;
+
+    /// Every group the account is a member of, nested memberships included (the DNs or
+    /// names of [`DirectoryUser::groups`]). An error when the whole list could not be read
+    /// (the directory unreachable or slow, the groups not readable by the service account,
+    /// more groups than the connector reads): never a shorter list in its place.
+    async fn groups(&self, user: &DirectoryUser) -> Result<Vec<String>, DirectoryError>;
+
+    /// `user` with [`DirectoryUser::groups`] filled: `groups_complete` is true when
+    /// [`Directory::groups`] succeeded; when it failed, `groups` is empty and
+    /// `groups_complete` false (call [`Directory::groups`] for the reason).
+    ///
+    /// Separate from [`Directory::find_user`] on purpose: the lookup at the start of a
+    /// session must take the same time for a known and an unknown login
+    /// (docs/server.md, "Known and unknown accounts"), and group searches would run only
+    /// for a known one; and a recovery does not fail because groups cannot be read.
+    async fn with_groups(&self, mut user: DirectoryUser) -> DirectoryUser {
+        match self.groups(&user).await {
+            Ok(groups) => {
+                user.groups = groups;
+                user.groups_complete = true;
+            }
+            Err(_) => {
+                user.groups = Vec::new();
+                user.groups_complete = false;
+            }
+        }
+        user
+    }
 }
 
 #[cfg(test)]
@@ -231,5 +324,60 @@ mod tests {
         for e in &transient {
             assert!(!e.is_permanent(), "{e:?}");
         }
+    }
+
+    fn member(groups: &[&str], complete: bool) -> DirectoryUser {
+        DirectoryUser {
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            groups_complete: complete,
+            ..DirectoryUser::new("uid=x,dc=example,dc=test", "x")
+        }
+    }
+
+    #[test]
+    fn a_configured_name_matches_the_cn_and_a_configured_dn_only_that_group() {
+        let u = member(
+            &[
+                "CN=Domain Admins,CN=Users,DC=lab,DC=test",
+                r"cn=ops\, tier (0)*,ou=groups,dc=example,dc=test",
+                "it-admins",
+            ],
+            true,
+        );
+        for yes in [
+            "Domain Admins",
+            "domain admins",
+            " DOMAIN ADMINS ",
+            "cn=domain admins, cn=users, dc=lab, dc=test",
+            "CN=Domain Admins,CN=Users,DC=lab,DC=test",
+            "ops, tier (0)*",
+            r"CN=ops\2C tier (0)*,OU=groups,DC=example,DC=test",
+            "IT-Admins",
+        ] {
+            assert_eq!(u.member_of_any(&[yes]), Some(true), "{yes:?}");
+        }
+        for no in [
+            "Domain",
+            "Admins",
+            "Users",
+            "CN=Domain Admins,OU=Elsewhere,DC=lab,DC=test",
+            "CN=Domain Admins",
+            "ops",
+            "",
+            "cn=it-admins,dc=example,dc=test",
+        ] {
+            assert_eq!(u.member_of_any(&[no]), Some(false), "{no:?}");
+        }
+        assert_eq!(u.member_of_any::<&str>(&[]), Some(false));
+    }
+
+    #[test]
+    fn an_incomplete_list_is_unknown_unless_it_already_shows_the_group() {
+        let u = member(&["cn=staff,ou=groups,dc=example,dc=test"], false);
+        assert_eq!(u.member_of_any(&["staff"]), Some(true));
+        assert_eq!(u.member_of_any(&["Domain Admins"]), None);
+        let fresh = DirectoryUser::new("uid=x,dc=example,dc=test", "x");
+        assert!(!fresh.groups_complete);
+        assert_eq!(fresh.member_of_any(&["Domain Admins"]), None);
     }
 }

@@ -211,8 +211,8 @@ pub struct DatabaseConfig {
 pub enum DirectoryConfig {
     /// The embedded demo directory, kept in a JSON file.
     Demo { file: PathBuf },
-    /// OpenLDAP or Active Directory.
-    Ldap(reclaim_directory::LdapConfig),
+    /// OpenLDAP or Active Directory. Boxed: it is far larger than the demo's settings.
+    Ldap(Box<reclaim_directory::LdapConfig>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1090,6 +1090,22 @@ base_dn = "DC=example,DC=test"
         assert!(e.0.contains("directory"), "{e}");
         let e = load(&ldap.replace("flavour", "flavor"), &[]).unwrap_err();
         assert!(e.0.contains("flavor"), "{e}");
+        // The group settings: defaults, from the file, from the environment, checked.
+        let DirectoryConfig::Ldap(l) = &c.directory else {
+            unreachable!()
+        };
+        assert_eq!((l.group_base_dn.as_deref(), l.max_groups), (None, 1000));
+        let groups =
+            format!("{ldap}group_base_dn = \"OU=Groups,DC=example,DC=test\"\nmax_groups = 50\n");
+        let c = load(&groups, &[("RECLAIM__DIRECTORY__MAX_GROUPS", "20")]).unwrap();
+        let DirectoryConfig::Ldap(l) = &c.directory else {
+            unreachable!()
+        };
+        assert_eq!(
+            (l.group_base_dn.as_deref(), l.max_groups),
+            (Some("OU=Groups,DC=example,DC=test"), 20)
+        );
+        assert!(load(&groups.replace("= 50", "= 0"), &[]).is_err());
     }
 
     #[test]

@@ -191,7 +191,9 @@ pub fn demo_seed() -> Vec<DemoUser> {
 fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
     Ok(match config {
         DirectoryConfig::Demo { file } => Arc::new(DemoDirectory::open(file, demo_seed())?),
-        DirectoryConfig::Ldap(l) => Arc::new(reclaim_directory::LdapDirectory::new(l.clone())?),
+        DirectoryConfig::Ldap(l) => {
+            Arc::new(reclaim_directory::LdapDirectory::new(l.as_ref().clone())?)
+        }
     })
 }
 

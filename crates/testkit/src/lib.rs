@@ -33,10 +33,12 @@ pub mod webdriver;
 
 pub use postgres::Postgres;
 pub use rsyslog::{Rsyslog, SyslogLine};
-pub use samba::{AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD};
+pub use samba::{
+    AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD, NESTED_ADMINS_GROUP,
+};
 #[cfg(feature = "secret-service")]
 pub use secret_service::SecretService;
-pub use slapd::{LdapSeedUser, Slapd};
+pub use slapd::{LdapGroupKind, LdapSeedGroup, LdapSeedUser, Slapd};
 pub use smtp::{Mail, SmtpSink};
 #[cfg(feature = "webdriver")]
 pub use webdriver::{Chromedriver, WebDriverSession};

@@ -54,12 +54,17 @@ const SEED: [(&str, &str, &str); 6] = [
     ("ebba", "Ebba", "Sjoberg"),
     ("filip", "Filip", "Strand"),
 ];
+/// A global security group in `CN=Users` with `ebba` in it, itself in Domain Admins.
+pub const NESTED_ADMINS_GROUP: &str = "tier0-ops";
 /// Lockout after this many failed binds (the connector's unlock test needs one).
 pub const LOCKOUT_THRESHOLD: u32 = 3;
 
 impl SambaDc {
     /// Provisions and starts a DC with a service account and the users `anna`, `bo`,
-    /// `cecilia`, `david`, `ebba`, `filip`. Blocks while another DC runs on the machine.
+    /// `cecilia`, `david`, `ebba`, `filip`. Two of them are Domain Admins the way that is
+    /// hard to see: `ebba` through the group [`NESTED_ADMINS_GROUP`], itself a member of
+    /// Domain Admins; `filip` through his primary group alone (`primaryGroupID` 512, so
+    /// he is not in Domain Admins' `member`). Blocks while another DC runs on the machine.
     pub fn start() -> Result<SambaDc, String> {
         let lock = File::create(LOCK_FILE).map_err(|e| format!("{LOCK_FILE}: {e}"))?;
         // SAFETY: flock on a file descriptor we own; it only blocks.
@@ -261,6 +266,22 @@ impl SambaDc {
             self.local(&mut c);
             run(&mut c)?;
             self.users.push(user);
+        }
+
+        // Group memberships: see `start`.
+        for args in [
+            &["group", "add", NESTED_ADMINS_GROUP][..],
+            &["group", "addmembers", NESTED_ADMINS_GROUP, "ebba"],
+            &["group", "addmembers", "Domain Admins", NESTED_ADMINS_GROUP],
+            // A primary group must be one the account is in; making it primary takes the
+            // account out of the group's `member`, as AD does.
+            &["group", "addmembers", "Domain Admins", "filip"],
+            &["user", "setprimarygroup", "filip", "Domain Admins"],
+        ] {
+            let mut c = self.tool();
+            c.args(args);
+            self.local(&mut c);
+            run(&mut c)?;
         }
 
         let mut c = self.tool();

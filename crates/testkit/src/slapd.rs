@@ -1,7 +1,8 @@
 //! A throwaway OpenLDAP 2.5 server with the ppolicy overlay, configured the way a company
-//! directory with a password policy would be: users under `ou=people`, a least-privilege
-//! service account under `ou=services`, and a default policy (minimum length 12, quality
-//! checked, history of 5, lockout after 3 failed binds until an administrator unlocks).
+//! directory with a password policy would be: users under `ou=people`, groups under
+//! `ou=groups` (no memberof overlay, as in many deployments), a least-privilege service
+//! account under `ou=services`, and a default policy (minimum length 12, quality checked,
+//! history of 5, lockout after 3 failed binds until an administrator unlocks).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,40 @@ impl LdapSeedUser {
     }
 }
 
+/// The schema of a group, which decides how it names its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LdapGroupKind {
+    /// `groupOfNames`: `member` holds DNs (of users and of other groups).
+    Names,
+    /// `groupOfUniqueNames`: `uniqueMember` holds DNs.
+    UniqueNames,
+    /// `posixGroup` (RFC 2307): `memberUid` holds uids; it cannot hold groups.
+    Posix,
+}
+
+/// A group to create in `ou=groups`.
+#[derive(Debug, Clone)]
+pub struct LdapSeedGroup {
+    /// The group's CN, any printable ASCII (escaped in its DN as RFC 4514 requires).
+    pub cn: String,
+    pub kind: LdapGroupKind,
+    /// Seed users' uids.
+    pub members: Vec<String>,
+    /// Other seed groups' CNs (not for `Posix`).
+    pub member_groups: Vec<String>,
+}
+
+impl LdapSeedGroup {
+    pub fn new(cn: &str, kind: LdapGroupKind, members: &[&str], member_groups: &[&str]) -> Self {
+        LdapSeedGroup {
+            cn: cn.into(),
+            kind,
+            members: members.iter().map(|m| m.to_string()).collect(),
+            member_groups: member_groups.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+}
+
 /// A running slapd. Killed on drop.
 #[derive(Debug)]
 pub struct Slapd {
@@ -53,6 +88,14 @@ pub const BIRTH_DATE_ATTRIBUTE: &str = "reclaimBirthDate";
 impl Slapd {
     /// Builds the configuration and data with slapadd and starts slapd (well under 1 s).
     pub fn start(seed: &[LdapSeedUser]) -> Result<Slapd, String> {
+        Slapd::start_with_groups(seed, &[])
+    }
+
+    /// [`Slapd::start`] with groups in `ou=groups` as well.
+    pub fn start_with_groups(
+        seed: &[LdapSeedUser],
+        groups: &[LdapSeedGroup],
+    ) -> Result<Slapd, String> {
         let dir = TempDir::new("slapd")?;
         let service_password = secret("svc");
         let admin_password = secret("admin");
@@ -65,7 +108,8 @@ impl Slapd {
         let config_file = dir.path().join("config.ldif");
         std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
         slapadd(0, &config_dir, &config_file)?;
-        let data = data_ldif(seed, &hash(&service_password)?)?;
+        let mut data = data_ldif(seed, &hash(&service_password)?)?;
+        data.push_str(&groups_ldif(groups)?);
         let data_file = dir.path().join("data.ldif");
         std::fs::write(&data_file, data).map_err(|e| e.to_string())?;
         slapadd(1, &config_dir, &data_file)?;
@@ -126,6 +170,16 @@ impl Slapd {
 
     pub fn user_dn(&self, uid: &str) -> String {
         format!("uid={uid},ou=people,{BASE_DN}")
+    }
+
+    /// Where the groups are; the service account may read them.
+    pub fn groups_dn(&self) -> String {
+        format!("ou=groups,{BASE_DN}")
+    }
+
+    /// The DN of the group with this CN (escaped per RFC 4514).
+    pub fn group_dn(&self, cn: &str) -> String {
+        group_dn(cn)
     }
 
     pub fn birth_date_attribute(&self) -> &'static str {
@@ -270,7 +324,8 @@ olcDbIndex: uid,mail eq
 olcAccess: {{0}}to attrs=userPassword by dn.exact="{service}" =w by self =w by anonymous auth by * none
 olcAccess: {{1}}to attrs=pwdAccountLockedTime,pwdFailureTime by dn.exact="{service}" manage by * none
 olcAccess: {{2}}to dn.subtree="ou=people,{BASE_DN}" by dn.exact="{service}" read by self read by * none
-olcAccess: {{3}}to * by * none
+olcAccess: {{3}}to dn.subtree="ou=groups,{BASE_DN}" by dn.exact="{service}" read by * none
+olcAccess: {{4}}to * by * none
 
 dn: olcOverlay={{0}}ppolicy,olcDatabase={{1}}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -294,6 +349,10 @@ o: Example
 dn: ou=people,{BASE_DN}
 objectClass: organizationalUnit
 ou: people
+
+dn: ou=groups,{BASE_DN}
+objectClass: organizationalUnit
+ou: groups
 
 dn: ou=services,{BASE_DN}
 objectClass: organizationalUnit
@@ -357,6 +416,67 @@ pwdPolicySubentry: cn=services,ou=policies,{BASE_DN}
         }
         if let Some(b) = &u.birth_date {
             let _ = writeln!(s, "{BIRTH_DATE_ATTRIBUTE}: {b}");
+        }
+    }
+    Ok(s)
+}
+
+fn group_dn(cn: &str) -> String {
+    // RFC 4514 2.4: these characters anywhere, a space or `#` first, a space last.
+    let mut escaped = String::new();
+    for (i, c) in cn.chars().enumerate() {
+        if "\\,+\"<>;=".contains(c)
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i == cn.chars().count() - 1 && c == ' ')
+        {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    format!("cn={escaped},ou=groups,{BASE_DN}")
+}
+
+fn groups_ldif(groups: &[LdapSeedGroup]) -> Result<String, String> {
+    let mut s = String::new();
+    for (i, g) in groups.iter().enumerate() {
+        // LDIF would need base64 for a value that starts with a space, `:` or `<`.
+        if g.cn.starts_with([' ', ':', '<'])
+            || !g.cn.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        {
+            return Err(format!("seed group {:?}: use printable ASCII", g.cn));
+        }
+        let (class, attribute) = match g.kind {
+            LdapGroupKind::Names => ("groupOfNames", "member"),
+            LdapGroupKind::UniqueNames => ("groupOfUniqueNames", "uniqueMember"),
+            LdapGroupKind::Posix => ("posixGroup", "memberUid"),
+        };
+        let _ = write!(
+            s,
+            "\ndn: {}\nobjectClass: {class}\ncn: {}\n",
+            group_dn(&g.cn),
+            g.cn
+        );
+        if g.kind == LdapGroupKind::Posix {
+            if !g.member_groups.is_empty() {
+                return Err(format!(
+                    "seed group {:?}: a posixGroup holds no groups",
+                    g.cn
+                ));
+            }
+            let _ = writeln!(s, "gidNumber: {}", 10_000 + i);
+            for m in &g.members {
+                let _ = writeln!(s, "memberUid: {m}");
+            }
+            continue;
+        }
+        if g.members.is_empty() && g.member_groups.is_empty() {
+            return Err(format!("seed group {:?}: {class} needs a member", g.cn));
+        }
+        for m in &g.members {
+            let _ = writeln!(s, "{attribute}: uid={m},ou=people,{BASE_DN}");
+        }
+        for m in &g.member_groups {
+            let _ = writeln!(s, "{attribute}: {}", group_dn(m));
         }
     }
     Ok(s)

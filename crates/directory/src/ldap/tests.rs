@@ -218,3 +218,68 @@ fn capabilities_say_what_each_flavour_can_do() {
         );
     }
 }
+
+#[test]
+fn the_group_base_defaults_to_the_domain_of_the_base_dn() {
+    let with_base = |base: &str| LdapConfig {
+        base_dn: base.into(),
+        ..config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")
+    };
+    for (base, groups) in [
+        ("ou=people,dc=example,dc=test", "dc=example,dc=test"),
+        (
+            "OU=Staff, OU=Sweden,DC=corp,DC=example",
+            "DC=corp,DC=example",
+        ),
+        (r"ou=a\,dc=b,dc=example", "dc=example"),
+        ("DC=lab,DC=test", "DC=lab,DC=test"),
+        ("ou=people,o=Example", "ou=people,o=Example"),
+        (" ou=people,dc=x ", "dc=x"),
+    ] {
+        assert_eq!(with_base(base).group_base(), groups, "{base}");
+    }
+    let explicit = LdapConfig {
+        group_base_dn: Some(" ou=groups,dc=example,dc=test ".into()),
+        ..with_base("ou=people,dc=example,dc=test")
+    };
+    assert_eq!(explicit.group_base(), "ou=groups,dc=example,dc=test");
+}
+
+#[test]
+fn group_settings_are_checked() {
+    let base = config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/");
+    assert_eq!(base.max_groups, 1000);
+    assert_eq!(base.group_base_dn, None);
+    for bad in [
+        LdapConfig {
+            group_base_dn: Some("  ".into()),
+            ..base.clone()
+        },
+        LdapConfig {
+            max_groups: 0,
+            ..base.clone()
+        },
+        LdapConfig {
+            max_groups: 100_001,
+            ..base.clone()
+        },
+    ] {
+        assert!(matches!(bad.validate(), Err(DirectoryError::Config(_))));
+    }
+}
+
+#[test]
+fn the_primary_group_sid_is_the_account_sid_with_another_rid() {
+    // S-1-5-21-1-2-3-1105 and its domain's Domain Admins, S-1-5-21-1-2-3-512.
+    let mut user = vec![1, 5, 0, 0, 0, 0, 0, 5];
+    for sub in [21u32, 1, 2, 3, 1105] {
+        user.extend_from_slice(&sub.to_le_bytes());
+    }
+    let admins = sibling_sid(&user, 512).unwrap();
+    assert_eq!(&admins[..24], &user[..24]);
+    assert_eq!(&admins[24..], &512u32.to_le_bytes());
+    assert_eq!(sibling_sid(&user[..27], 512), None);
+    assert_eq!(sibling_sid(&[1, 0, 0, 0, 0, 0, 0, 5], 512), None);
+    assert_eq!(sibling_sid(&[], 512), None);
+    assert_eq!(escape_bytes(&[0x01, 0x2a, 0xff]), r"\01\2a\ff");
+}

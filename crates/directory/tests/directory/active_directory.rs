@@ -1,10 +1,12 @@
 //! Active Directory (Samba 4 AD DC over LDAPS, verified against the testkit's CA): lookups,
-//! `unicodePwd` resets, AD's policy refusal, lockout and unlock through `lockoutTime`.
+//! `unicodePwd` resets, AD's policy refusal, lockout and unlock through `lockoutTime`, group
+//! memberships (nested, and through the primary group).
 
 use reclaim_directory::{
-    Directory, DirectoryError, LdapConfig, LdapDirectory, LdapFlavour, PasswordRefusal,
+    group_matches, Directory, DirectoryError, DirectoryUser, LdapConfig, LdapDirectory,
+    LdapFlavour, PasswordRefusal,
 };
-use reclaim_testkit::{AdUser, SambaDc};
+use reclaim_testkit::{AdUser, SambaDc, NESTED_ADMINS_GROUP};
 
 fn dc() -> &'static SambaDc {
     SambaDc::shared().unwrap()
@@ -139,4 +141,111 @@ async fn ad_certificate_from_another_ca_is_refused() {
     c.ca_file = None;
     let err = LdapDirectory::new(c).unwrap().health().await.unwrap_err();
     assert_eq!(err.code(), "directory_unavailable", "{err}");
+}
+
+const DOMAIN_ADMINS: &str = "CN=Domain Admins,CN=Users,DC=lab,DC=test";
+const DOMAIN_USERS: &str = "CN=Domain Users,CN=Users,DC=lab,DC=test";
+
+async fn with_groups(d: &LdapDirectory, login: &str) -> DirectoryUser {
+    let u = d.find_user(login).await.unwrap().expect(login);
+    let why = d.groups(&u).await.err();
+    let u = d.with_groups(u).await;
+    assert!(u.groups_complete, "{login}: {why:?}");
+    u
+}
+
+fn in_group(u: &DirectoryUser, dn: &str) -> bool {
+    u.groups.iter().any(|g| group_matches(g, dn))
+}
+
+/// The DNs in a group's `member`, read with ldapsearch as the service account.
+fn members_of(dc: &SambaDc, group_dn: &str) -> String {
+    let out = std::process::Command::new("ldapsearch")
+        .env("LDAPTLS_CACERT", dc.ca_file())
+        .args(["-x", "-LLL", "-o", "ldif-wrap=no", "-H", dc.ldaps_url()])
+        .args(["-D", &dc.service_dn(), "-w", dc.service_password()])
+        .args(["-b", group_dn, "-s", "base", "member"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn ad_groups_follow_nesting_and_the_primary_group() {
+    let dc = dc();
+    let d = directory(dc);
+
+    let admin = with_groups(&d, "Administrator").await;
+    assert_eq!(admin.member_of_any(&["Domain Admins"]), Some(true));
+    assert_eq!(admin.member_of_any(&[DOMAIN_ADMINS]), Some(true));
+
+    // In Domain Admins only through a group that is in it, and so in the builtin
+    // Administrators, which Domain Admins is in.
+    let ebba = with_groups(&d, "ebba").await;
+    let nested = format!("CN={NESTED_ADMINS_GROUP},CN=Users,DC=lab,DC=test");
+    for g in [
+        nested.as_str(),
+        DOMAIN_ADMINS,
+        "CN=Administrators,CN=Builtin,DC=lab,DC=test",
+        DOMAIN_USERS,
+    ] {
+        assert!(in_group(&ebba, g), "{g} not in {:?}", ebba.groups);
+    }
+    assert_eq!(ebba.member_of_any(&["domain admins"]), Some(true));
+    let listed = members_of(dc, DOMAIN_ADMINS);
+    assert!(!listed.contains("CN=ebba,"), "{listed}");
+
+    // A Domain Admin by primaryGroupID alone: not in Domain Admins' member.
+    assert!(!listed.contains("CN=filip,"), "{listed}");
+    let filip = with_groups(&d, "filip").await;
+    assert!(in_group(&filip, DOMAIN_ADMINS), "{:?}", filip.groups);
+
+    // An ordinary account: its primary group, Domain Users, and no admin group.
+    let anna = with_groups(&d, "anna").await;
+    assert!(in_group(&anna, DOMAIN_USERS), "{:?}", anna.groups);
+    assert_eq!(
+        anna.member_of_any(&["Domain Admins", "Administrators", "Enterprise Admins"]),
+        Some(false),
+        "{:?}",
+        anna.groups
+    );
+}
+
+#[tokio::test]
+async fn ad_groups_that_cannot_all_be_read_are_an_error() {
+    let dc = dc();
+    let ebba = directory(dc).find_user("ebba").await.unwrap().unwrap();
+    for (c, code) in [
+        (
+            LdapConfig {
+                max_groups: 2,
+                ..config(dc)
+            },
+            "directory_protocol_error",
+        ),
+        (
+            LdapConfig {
+                group_base_dn: Some("OU=Nowhere,DC=lab,DC=test".into()),
+                ..config(dc)
+            },
+            "directory_config_invalid",
+        ),
+        // Domain Users is not under CN=Builtin: the primary group cannot be named, and
+        // that is not taken as no primary group.
+        (
+            LdapConfig {
+                group_base_dn: Some("CN=Builtin,DC=lab,DC=test".into()),
+                ..config(dc)
+            },
+            "directory_protocol_error",
+        ),
+    ] {
+        let d = LdapDirectory::new(c).unwrap();
+        let err = d.groups(&ebba).await.unwrap_err();
+        assert_eq!(err.code(), code, "{err}");
+        let u = d.with_groups(ebba.clone()).await;
+        assert_eq!((u.groups.len(), u.groups_complete), (0, false));
+        assert_eq!(u.member_of_any(&["Domain Admins"]), None);
+    }
 }

@@ -1,13 +1,13 @@
 //! OpenLDAP: lookups, resets under ppolicy (refusals decoded from the response control),
-//! lockout and unlock, and failure modes.
+//! lockout and unlock, group memberships (without the memberof overlay), and failure modes.
 
 use std::time::{Duration, Instant};
 
 use reclaim_directory::{
-    Directory, DirectoryError, DirectoryUser, LdapConfig, LdapDirectory, LdapFlavour,
-    PasswordRefusal,
+    group_matches, Directory, DirectoryError, DirectoryUser, LdapConfig, LdapDirectory,
+    LdapFlavour, PasswordRefusal,
 };
-use reclaim_testkit::{LdapSeedUser, Slapd};
+use reclaim_testkit::{LdapGroupKind, LdapSeedGroup, LdapSeedUser, Slapd};
 
 const ANNA_PASSWORD: &str = "Anna-original-pass-1";
 
@@ -56,6 +56,8 @@ async fn finds_by_uid_and_by_mail() {
             given_name: Some("Anna".into()),
             surname: Some("Eriksson".into()),
             birth_date: Some("1990-04-01".into()),
+            groups: vec![],
+            groups_complete: false,
         }
     );
     assert_eq!(
@@ -214,4 +216,155 @@ async fn health_is_ok_and_unknown_accounts_are_not_found() {
         d.reset_mfa(&ghost).await.map_err(|e| e.code().as_str()),
         Err("directory_action_unsupported")
     );
+}
+
+/// A group's CN that needs escaping both in a DN (`,`) and in a filter (`(`, `)`, `*`).
+const OPS: &str = "ops, tier (0)*";
+
+/// anna: in three groups, one of each schema; bo: in OPS, which is in it-admins, which is
+/// in root-admins; carl: in none; dana: in a loop of two groups.
+fn start_with_groups() -> Slapd {
+    use LdapGroupKind::{Names, Posix, UniqueNames};
+    let users = ["anna", "bo", "carl", "dana"]
+        .map(|u| LdapSeedUser::new(u, "Original-pass-1234", u, "Test"));
+    let groups = [
+        LdapSeedGroup::new("staff", Names, &["anna"], &[]),
+        LdapSeedGroup::new("auditors", UniqueNames, &["anna"], &[]),
+        LdapSeedGroup::new("unix", Posix, &["anna"], &[]),
+        LdapSeedGroup::new(OPS, Names, &["bo"], &[]),
+        LdapSeedGroup::new("it-admins", Names, &[], &[OPS]),
+        LdapSeedGroup::new("root-admins", UniqueNames, &[], &["it-admins"]),
+        LdapSeedGroup::new("loop-a", Names, &["dana"], &["loop-b"]),
+        LdapSeedGroup::new("loop-b", Names, &[], &["loop-a"]),
+    ];
+    Slapd::start_with_groups(&users, &groups).unwrap()
+}
+
+fn groups_config(s: &Slapd) -> LdapConfig {
+    LdapConfig {
+        group_base_dn: Some(s.groups_dn()),
+        ..config(s)
+    }
+}
+
+async fn groups_of(d: &LdapDirectory, login: &str) -> DirectoryUser {
+    let u = d.find_user(login).await.unwrap().expect(login);
+    // The lookup itself reads no groups.
+    assert!(u.groups.is_empty() && !u.groups_complete, "{u:?}");
+    d.with_groups(u).await
+}
+
+#[tokio::test]
+async fn groups_direct_nested_and_none() {
+    let s = start_with_groups();
+    let d = LdapDirectory::new(groups_config(&s)).unwrap();
+    // The same groups, whatever the spelling of their DNs (slapd writes `\2C` for `\,`).
+    let same = |u: &DirectoryUser, cns: &[&str]| {
+        assert_eq!(u.groups.len(), cns.len(), "{:?}", u.groups);
+        for cn in cns {
+            let dn = s.group_dn(cn);
+            assert!(
+                u.groups.iter().any(|g| group_matches(g, &dn)),
+                "{dn} not in {:?}",
+                u.groups
+            );
+        }
+    };
+
+    // member, uniqueMember and memberUid (by uid) all count.
+    let anna = groups_of(&d, "anna").await;
+    assert!(anna.groups_complete);
+    same(&anna, &["auditors", "staff", "unix"]);
+    assert_eq!(anna.member_of_any(&["it-admins"]), Some(false));
+    assert_eq!(anna.member_of_any(&["Staff"]), Some(true));
+
+    // Two levels up from the group with the escaped name.
+    let bo = groups_of(&d, "bo").await;
+    assert!(bo.groups_complete);
+    same(&bo, &[OPS, "it-admins", "root-admins"]);
+    assert_eq!(
+        bo.groups.iter().filter(|g| g.contains("tier (0)*")).count(),
+        1
+    );
+    assert_eq!(bo.member_of_any(&["root-admins"]), Some(true));
+    assert_eq!(bo.member_of_any(&[OPS]), Some(true));
+    let exact = format!("cn=IT-Admins, ou=groups, {}", s.base_dn());
+    assert_eq!(bo.member_of_any(&[exact]), Some(true));
+
+    let carl = groups_of(&d, "carl").await;
+    assert!(carl.groups_complete && carl.groups.is_empty(), "{carl:?}");
+    assert_eq!(
+        carl.member_of_any(&["it-admins", "root-admins"]),
+        Some(false)
+    );
+
+    // A cycle of groups ends.
+    let dana = groups_of(&d, "dana").await;
+    same(&dana, &["loop-a", "loop-b"]);
+}
+
+#[tokio::test]
+async fn groups_that_cannot_all_be_read_are_an_error_not_none() {
+    let s = start_with_groups();
+    let bo = LdapDirectory::new(groups_config(&s))
+        .unwrap()
+        .find_user("bo")
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Three groups and a cap of two: unknown, not the first two.
+    let capped = LdapDirectory::new(LdapConfig {
+        max_groups: 2,
+        ..groups_config(&s)
+    })
+    .unwrap();
+    let err = capped.groups(&bo).await.unwrap_err();
+    assert_eq!(err.code(), "directory_protocol_error", "{err}");
+    let u = capped.with_groups(bo.clone()).await;
+    assert!(u.groups.is_empty() && !u.groups_complete);
+    assert_eq!(u.member_of_any(&["root-admins"]), None);
+    LdapDirectory::new(LdapConfig {
+        max_groups: 3,
+        ..groups_config(&s)
+    })
+    .unwrap()
+    .groups(&bo)
+    .await
+    .unwrap();
+
+    // A group base the service account may not read: an error, whether named or the
+    // default (the whole suffix, whose entry it may not read).
+    for base in [Some(format!("ou=services,{}", s.base_dn())), None] {
+        let d = LdapDirectory::new(LdapConfig {
+            group_base_dn: base.clone(),
+            ..config(&s)
+        })
+        .unwrap();
+        let err = d.groups(&bo).await.unwrap_err();
+        assert_eq!(err.code(), "directory_config_invalid", "{base:?}: {err}");
+        assert_eq!(d.with_groups(bo.clone()).await.member_of_any(&["x"]), None);
+    }
+
+    // An account that is gone, and one outside the base, are not found.
+    let d = LdapDirectory::new(groups_config(&s)).unwrap();
+    for ghost in [
+        s.user_dn("ghost"),
+        format!("cn=reclaim,ou=services,{}", s.base_dn()),
+    ] {
+        let ghost = DirectoryUser::new(ghost, "ghost");
+        assert_eq!(d.groups(&ghost).await, Err(DirectoryError::UserNotFound));
+    }
+
+    // A server that never answers: the lookup's own time limit.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let d = LdapDirectory::new(LdapConfig {
+        url: format!("ldap://{}/", silent.local_addr().unwrap()),
+        timeout_ms: 300,
+        ..groups_config(&s)
+    })
+    .unwrap();
+    let began = Instant::now();
+    assert_eq!(d.groups(&bo).await, Err(DirectoryError::Timeout));
+    assert!(began.elapsed() < Duration::from_secs(2));
 }
