@@ -34,7 +34,7 @@ use reclaim_verify::{Reference, FACE_MATCH_THRESHOLD};
 
 use super::evidence::{embedding_of, evidence_of};
 use super::password::password_policy;
-use super::review::{self, CaseDocument, CaseFacts, CaseRecord};
+use super::review::{self, CaseDocument, CaseFacts};
 use super::sessions::{self, login_key, Holder, Session};
 use crate::audit::{self, Entry};
 use crate::crypto::{new_secret, secret_hash};
@@ -302,9 +302,10 @@ pub async fn attest(
                 face_score: judgement.face_score,
                 reverified: judgement.reverified,
                 document: judgement.document.clone(),
-                record: user
-                    .as_ref()
-                    .map(|u| CaseRecord::of(u, review::privileged(app, u))),
+                record: match &user {
+                    Some(u) => Some(review::record_of(app, u).await),
+                    None => None,
+                },
                 template_sealed: judgement
                     .embedding
                     .as_ref()

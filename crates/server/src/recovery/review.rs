@@ -93,11 +93,19 @@ impl CaseRecord {
     }
 }
 
-/// Whether recovering `user` takes two reviewers: a member of a configured privileged
-/// group. Group memberships are not read from the directory yet, so with any privileged
-/// group configured every account is treated as privileged (the safe side).
-pub fn privileged(app: &App, _user: &DirectoryUser) -> bool {
-    !app.config.admin.privileged_groups.is_empty()
+/// `user`'s record for a case, with its group memberships read now, and whether
+/// recovering it takes two reviewers: a member of a configured privileged group, or one
+/// whose groups could not be read (the safe side: two reviewers rather than one too few).
+pub async fn record_of(app: &App, user: &DirectoryUser) -> CaseRecord {
+    let privileged_groups = &app.config.admin.privileged_groups;
+    if privileged_groups.is_empty() {
+        return CaseRecord::of(user, false);
+    }
+    let user = app.directory.with_groups(user.clone()).await;
+    let privileged = user.member_of_any(privileged_groups) != Some(false);
+    let mut record = CaseRecord::of(&user, privileged);
+    record.groups = user.groups.clone();
+    record
 }
 
 /// A case for `session`, sealed, for the decision to open in its own transaction: the
@@ -284,6 +292,20 @@ pub async fn decide(
             "this case names no directory record: it can only be refused",
         ));
     }
+    // Group memberships are read again before an approval can close the case: what
+    // counts is the account as it is when the grant is issued. (Outside the transaction:
+    // a directory call does not hold the database's write lock.)
+    let now_privileged = match (&case.facts.record, verdict) {
+        (Some(r), Verdict::Approve) if !app.config.admin.privileged_groups.is_empty() => {
+            match app.directory.find_user(&r.username).await {
+                Ok(Some(u)) if record_of(app, &u).await.privileged => "privileged",
+                Ok(Some(_)) => "",
+                // Gone or unreadable: not one reviewer's call alone.
+                _ => "unknown",
+            }
+        }
+        _ => "",
+    };
     let t = now();
     let mut tx = app.store.begin().await?;
     let voted = store::reviews::vote(
@@ -305,9 +327,20 @@ pub async fn decide(
         ));
     }
     let approvals = store::reviews::approvals(&mut tx, id).await?;
+    let mut needed = case.summary.approvals_needed;
+    if verdict == Verdict::Approve
+        && approvals >= needed
+        && needed < 2
+        && !now_privileged.is_empty()
+    {
+        // The account joined a privileged group since the case opened (or its groups
+        // cannot be read now): a second reviewer is needed after all.
+        needed = 2;
+        store::reviews::require_approvals(&mut tx, id, needed).await?;
+    }
     let decided = match verdict {
         Verdict::Refuse => Decided::Refused,
-        Verdict::Approve if approvals >= case.summary.approvals_needed => Decided::Approved,
+        Verdict::Approve if approvals >= needed => Decided::Approved,
         Verdict::Approve => Decided::AwaitingSecond,
     };
     let mut grant_hash = None;

@@ -186,6 +186,21 @@ pub async fn approvals(tx: &mut Tx<'_>, session_id: &str) -> Result<i64, StoreEr
     .try_get(0)?)
 }
 
+/// Raises the approvals an open case needs to `needed`.
+pub async fn require_approvals(
+    tx: &mut Tx<'_>,
+    session_id: &str,
+    needed: i64,
+) -> Result<(), StoreError> {
+    bound!(
+        "UPDATE reviews SET approvals_needed = $1 WHERE session_id = $2 AND outcome IS NULL AND approvals_needed < $1";
+        needed, session_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Closes an open case within its retention at `t` with `outcome`, destroying its evidence
 /// and facts, keeping `grant_sealed` (an approval's) until `delete_after`. Whether this
 /// call closed it: of two at once, one does.

@@ -12,6 +12,7 @@ use crate::on_both_databases;
 on_both_databases!(
     an_approval_hands_the_waiting_app_its_grant,
     a_privileged_account_needs_two_different_reviewers,
+    an_account_outside_the_privileged_groups_needs_one,
     a_reviewer_cannot_decide_their_own_recovery,
     a_refusal_tells_the_app_and_destroys_the_evidence,
     a_case_approved_twice_at_once_issues_one_grant,
@@ -126,12 +127,16 @@ async fn an_approval_hands_the_waiting_app_its_grant(db: Db) {
 }
 
 async fn a_privileged_account_needs_two_different_reviewers(db: Db) {
-    let h = Harness::with(
-        db,
-        options("[admin]\nprivileged_groups = [\"Domain Admins\"]"),
-    )
-    .await;
+    // Avery is a Domain Admin in this directory.
+    let mut avery = reclaim_server::demo_seed().remove(0);
+    avery.groups = vec!["CN=Domain Admins,CN=Users,DC=example,DC=test".into()];
+    let mut o = options("[admin]\nprivileged_groups = [\"Domain Admins\"]");
+    o.users = Some(vec![avery]);
+    let h = Harness::with(db, o).await;
     let s = case(&h).await;
+    let opened = review::open(&h.app, &s.id).await.unwrap();
+    assert!(opened.facts.record.as_ref().unwrap().privileged);
+    assert_eq!(opened.summary.approvals_needed, 2);
     assert_eq!(
         vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
         Decided::AwaitingSecond
@@ -149,6 +154,27 @@ async fn a_privileged_account_needs_two_different_reviewers(db: Db) {
     );
     assert_eq!(status(&h, &s).await["decision"]["outcome"], "approved");
     assert_eq!(h.count("SELECT COUNT(*) FROM grants").await, 1);
+}
+
+async fn an_account_outside_the_privileged_groups_needs_one(db: Db) {
+    let h = Harness::with(
+        db,
+        options("[admin]\nprivileged_groups = [\"Domain Admins\"]"),
+    )
+    .await;
+    let s = case(&h).await;
+    assert_eq!(
+        review::open(&h.app, &s.id)
+            .await
+            .unwrap()
+            .summary
+            .approvals_needed,
+        1
+    );
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
 }
 
 async fn a_reviewer_cannot_decide_their_own_recovery(db: Db) {
