@@ -105,12 +105,25 @@ impl Default for AdminConfig {
 }
 
 /// `[admin.oidc]`: the company's OpenID provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The provider's issuer URL, exactly as its discovery document and ID tokens say it.
+    /// `https://`; `http://` only for a loopback host (127.0.0.1, ::1, localhost: tests).
     pub issuer: String,
     pub client_id: String,
+    /// The client's secret, sent to the token endpoint (`client_secret_basic`); without
+    /// one the console signs in as a public client, with PKCE only. It can stay out of the
+    /// file: `RECLAIM__ADMIN__OIDC__CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Extra PEM certificate authority for the provider, beside the system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Scopes asked for beside `openid profile email`, e.g. the provider's `groups` scope
+    /// when it puts the groups claim in the ID token only on request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     /// The ID token claim that lists the person's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -126,6 +139,66 @@ pub struct OidcConfig {
 
 fn default_groups_claim() -> String {
     "groups".into()
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca_file", &self.ca_file)
+            .field("scopes", &self.scopes)
+            .field("groups_claim", &self.groups_claim)
+            .field("admin_groups", &self.admin_groups)
+            .field("reviewer_groups", &self.reviewer_groups)
+            .field("auditor_groups", &self.auditor_groups)
+            .finish()
+    }
+}
+
+impl OidcConfig {
+    /// What can be checked without reaching the provider: an https issuer (http for a
+    /// loopback host only), a client id, scopes that fit in a URL, and at least one group
+    /// that gives a role (else nobody could sign in).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        crate::admin::oidc::check_url(&self.issuer)
+            .map_err(|e| ConfigError(format!("admin.oidc.issuer: {e}")))?;
+        if self.client_id.is_empty() {
+            return Err(ConfigError("admin.oidc.client_id is empty".into()));
+        }
+        if self.client_secret.as_deref() == Some("") {
+            return Err(ConfigError(
+                "admin.oidc.client_secret is empty (leave it out for a public client)".into(),
+            ));
+        }
+        for scope in &self.scopes {
+            if scope.is_empty()
+                || !scope
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            {
+                return Err(ConfigError(format!(
+                    "admin.oidc.scopes: `{scope}` is not a scope"
+                )));
+            }
+        }
+        if self.groups_claim.is_empty() {
+            return Err(ConfigError("admin.oidc.groups_claim is empty".into()));
+        }
+        if self.admin_groups.is_empty()
+            && self.reviewer_groups.is_empty()
+            && self.auditor_groups.is_empty()
+        {
+            return Err(ConfigError(
+                "admin.oidc: no admin_groups, reviewer_groups or auditor_groups: nobody could sign in".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
