@@ -15,6 +15,7 @@ mod flow;
 mod input;
 mod limits;
 mod notify;
+mod oidc;
 mod ops;
 mod oracle;
 mod replay;
