@@ -161,11 +161,35 @@ impl std::fmt::Debug for OidcConfig {
 }
 
 impl OidcConfig {
+    /// Whether the sign-in may use `url` (the issuer, and every endpoint its discovery
+    /// document names): https, or http on a loopback host (127.0.0.1, ::1, localhost:
+    /// tests), with a host and no user name or password in it.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        let uri: hyper::Uri = url.parse().map_err(|_| "not a URL".to_string())?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("not an http(s) URL".into()),
+        };
+        let authority = uri.authority().ok_or("no host")?;
+        if authority.as_str().contains('@') {
+            return Err("a user name or password in the URL".into());
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        if !tls && !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+            return Err("http is for loopback hosts only: use https".into());
+        }
+        Ok(())
+    }
+
     /// What can be checked without reaching the provider: an https issuer (http for a
     /// loopback host only), a client id, scopes that fit in a URL, and at least one group
     /// that gives a role (else nobody could sign in).
     pub fn check(&self) -> Result<(), ConfigError> {
-        crate::admin::oidc::check_url(&self.issuer)
+        OidcConfig::check_url(&self.issuer)
             .map_err(|e| ConfigError(format!("admin.oidc.issuer: {e}")))?;
         if self.client_id.is_empty() {
             return Err(ConfigError("admin.oidc.client_id is empty".into()));

@@ -185,30 +185,13 @@ struct Endpoint {
     path_and_query: String,
 }
 
-/// Checks that `url` is one the relying party would use: https, or http on a loopback
-/// host (127.0.0.1, ::1, localhost), with a host and no user name or password in it.
-pub(crate) fn check_url(url: &str) -> Result<(), String> {
-    parse_url(url).map(|_| ())
-}
-
+/// `url` split for a request, once [`OidcConfig::check_url`] accepts it.
 fn parse_url(url: &str) -> Result<Endpoint, String> {
+    OidcConfig::check_url(url)?;
     let uri: hyper::Uri = url.parse().map_err(|_| "not a URL".to_string())?;
-    let tls = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err("not an http(s) URL".into()),
-    };
+    let tls = uri.scheme_str() == Some("https");
     let authority = uri.authority().ok_or("no host")?;
-    if authority.as_str().contains('@') {
-        return Err("a user name or password in the URL".into());
-    }
     let host = authority.host().to_string();
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    if !tls && !matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost") {
-        return Err("http is for loopback hosts only: use https".into());
-    }
     let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
     Ok(Endpoint {
         url: url.to_string(),

@@ -501,7 +501,7 @@ fn urls_are_https_or_loopback_http() {
         "http://[::1]:8080/x",
         "http://localhost/x",
     ] {
-        assert!(check_url(ok).is_ok(), "{ok}");
+        assert!(OidcConfig::check_url(ok).is_ok(), "{ok}");
     }
     for bad in [
         "http://id.example.test",
@@ -512,7 +512,8 @@ fn urls_are_https_or_loopback_http() {
         "id.example.test",
         "",
     ] {
-        assert!(check_url(bad).is_err(), "{bad}");
+        assert!(OidcConfig::check_url(bad).is_err(), "{bad}");
+        assert!(parse_url(bad).is_err(), "{bad}");
     }
     let mut c = config();
     c.issuer = "http://id.example.test".into();
