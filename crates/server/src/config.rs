@@ -1177,4 +1177,32 @@ base_dn = "DC=example,DC=test"
         assert!(over.unwrap_err().0.contains("max_connections_per_address"));
         assert!(Config::parse(&format!("{BASE}[server]\nmax_conections = 10\n")).is_err());
     }
+
+    #[test]
+    fn the_oidc_client_secret_comes_from_the_environment_and_is_never_printed() {
+        let text = format!(
+            "{BASE}[admin.oidc]\nissuer = \"https://id.example.test\"\nclient_id = \"reclaim\"\nscopes = [\"groups\"]\nreviewer_groups = [\"helpdesk\"]\n"
+        );
+        let dir = std::env::temp_dir().join(format!("reclaim-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oidc-secret.toml");
+        std::fs::write(&path, &text).unwrap();
+        let env = [(
+            "RECLAIM__ADMIN__OIDC__CLIENT_SECRET".to_string(),
+            "s3cret-from-env".to_string(),
+        )];
+        let c = Config::load(Some(&path), env).unwrap();
+        let oidc = c.admin.oidc.as_ref().unwrap();
+        assert_eq!(oidc.client_secret.as_deref(), Some("s3cret-from-env"));
+        assert_eq!(oidc.groups_claim, "groups");
+        oidc.check().unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(format!("{oidc:?}").contains("<redacted>"));
+        // Plain http is for a loopback provider only.
+        let mut bad = oidc.clone();
+        bad.issuer = "http://id.example.test".into();
+        assert!(bad.check().is_err());
+        bad.issuer = "http://127.0.0.1:8080".into();
+        assert!(bad.check().is_ok());
+    }
 }
