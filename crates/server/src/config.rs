@@ -101,16 +101,9 @@ impl AdminConfig {
         let url = self.url.as_deref().unwrap_or(public_url);
         // Its cookies are `Secure` over https only; plain http is for a console on this
         // machine (tests, a first look).
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| {
-                url.strip_prefix(p)
-                    .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
-            });
-        if self.enabled() && !url.starts_with("https://") && !loopback {
-            return Err(ConfigError(format!(
-                "admin.url (or public_url) `{url}` must be https, except on loopback"
-            )));
+        if self.enabled() {
+            OidcConfig::check_url(url)
+                .map_err(|e| ConfigError(format!("admin.url (or public_url) `{url}`: {e}")))?;
         }
         for (name, value) in [
             ("session_ttl_s", self.session_ttl_s),
@@ -121,14 +114,7 @@ impl AdminConfig {
             }
         }
         if let Some(o) = &self.oidc {
-            if o.admin_groups.is_empty()
-                && o.reviewer_groups.is_empty()
-                && o.auditor_groups.is_empty()
-            {
-                return Err(ConfigError(
-                    "admin.oidc: map at least one group to a role (admin_groups, reviewer_groups, auditor_groups)".into(),
-                ));
-            }
+            o.check()?;
         }
         Ok(())
     }
@@ -148,12 +134,25 @@ impl Default for AdminConfig {
 }
 
 /// `[admin.oidc]`: the company's OpenID provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The provider's issuer URL, exactly as its discovery document and ID tokens say it.
+    /// `https://`; `http://` only for a loopback host (127.0.0.1, ::1, localhost: tests).
     pub issuer: String,
     pub client_id: String,
+    /// The client's secret, sent to the token endpoint (`client_secret_basic`); without
+    /// one the console signs in as a public client, with PKCE only. It can stay out of the
+    /// file: `RECLAIM__ADMIN__OIDC__CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Extra PEM certificate authority for the provider, beside the system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Scopes asked for beside `openid profile email`, e.g. the provider's `groups` scope
+    /// when it puts the groups claim in the ID token only on request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     /// The ID token claim that lists the person's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -169,6 +168,90 @@ pub struct OidcConfig {
 
 fn default_groups_claim() -> String {
     "groups".into()
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca_file", &self.ca_file)
+            .field("scopes", &self.scopes)
+            .field("groups_claim", &self.groups_claim)
+            .field("admin_groups", &self.admin_groups)
+            .field("reviewer_groups", &self.reviewer_groups)
+            .field("auditor_groups", &self.auditor_groups)
+            .finish()
+    }
+}
+
+impl OidcConfig {
+    /// Whether the sign-in may use `url` (the issuer, and every endpoint its discovery
+    /// document names): https, or http on a loopback host (127.0.0.1, ::1, localhost:
+    /// tests), with a host and no user name or password in it.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        let uri: hyper::Uri = url.parse().map_err(|_| "not a URL".to_string())?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("not an http(s) URL".into()),
+        };
+        let authority = uri.authority().ok_or("no host")?;
+        if authority.as_str().contains('@') {
+            return Err("a user name or password in the URL".into());
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        if !tls && !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+            return Err("http is for loopback hosts only: use https".into());
+        }
+        Ok(())
+    }
+
+    /// What can be checked without reaching the provider: an https issuer (http for a
+    /// loopback host only), a client id, scopes that fit in a URL, and at least one group
+    /// that gives a role (else nobody could sign in).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        OidcConfig::check_url(&self.issuer)
+            .map_err(|e| ConfigError(format!("admin.oidc.issuer: {e}")))?;
+        if self.client_id.is_empty() {
+            return Err(ConfigError("admin.oidc.client_id is empty".into()));
+        }
+        if self.client_secret.as_deref() == Some("") {
+            return Err(ConfigError(
+                "admin.oidc.client_secret is empty (leave it out for a public client)".into(),
+            ));
+        }
+        for scope in &self.scopes {
+            if scope.is_empty()
+                || !scope
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            {
+                return Err(ConfigError(format!(
+                    "admin.oidc.scopes: `{scope}` is not a scope"
+                )));
+            }
+        }
+        if self.groups_claim.is_empty() {
+            return Err(ConfigError("admin.oidc.groups_claim is empty".into()));
+        }
+        if self.admin_groups.is_empty()
+            && self.reviewer_groups.is_empty()
+            && self.auditor_groups.is_empty()
+        {
+            return Err(ConfigError(
+                "admin.oidc: no admin_groups, reviewer_groups or auditor_groups: nobody could sign in".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
@@ -1146,5 +1229,33 @@ base_dn = "DC=example,DC=test"
         ));
         assert!(over.unwrap_err().0.contains("max_connections_per_address"));
         assert!(Config::parse(&format!("{BASE}[server]\nmax_conections = 10\n")).is_err());
+    }
+
+    #[test]
+    fn the_oidc_client_secret_comes_from_the_environment_and_is_never_printed() {
+        let text = format!(
+            "{BASE}[admin.oidc]\nissuer = \"https://id.example.test\"\nclient_id = \"reclaim\"\nscopes = [\"groups\"]\nreviewer_groups = [\"helpdesk\"]\n"
+        );
+        let dir = std::env::temp_dir().join(format!("reclaim-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oidc-secret.toml");
+        std::fs::write(&path, &text).unwrap();
+        let env = [(
+            "RECLAIM__ADMIN__OIDC__CLIENT_SECRET".to_string(),
+            "s3cret-from-env".to_string(),
+        )];
+        let c = Config::load(Some(&path), env).unwrap();
+        let oidc = c.admin.oidc.as_ref().unwrap();
+        assert_eq!(oidc.client_secret.as_deref(), Some("s3cret-from-env"));
+        assert_eq!(oidc.groups_claim, "groups");
+        oidc.check().unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(format!("{oidc:?}").contains("<redacted>"));
+        // Plain http is for a loopback provider only.
+        let mut bad = oidc.clone();
+        bad.issuer = "http://id.example.test".into();
+        assert!(bad.check().is_err());
+        bad.issuer = "http://127.0.0.1:8080".into();
+        assert!(bad.check().is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! Real servers for Reclaim's tests: PostgreSQL, OpenLDAP with the password-policy overlay,
-//! a Samba Active Directory domain controller, an rsyslog collector (plain TCP or TLS), and a Secret Service (gnome-keyring) on a
+//! a Samba Active Directory domain controller, an rsyslog collector (plain TCP or TLS), an OpenID provider
+//! (`oidc-provider` on Node), and a Secret Service (gnome-keyring) on a
 //! D-Bus bus of its own (with the feature `secret-service`), each started as a child process in a temporary directory and
 //! stopped when its handle is dropped.
 //!
@@ -20,6 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+mod oidc;
 mod postgres;
 pub mod rsyslog;
 mod samba;
@@ -31,6 +33,7 @@ pub mod swtpm;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 
+pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS};
 pub use postgres::Postgres;
 pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{

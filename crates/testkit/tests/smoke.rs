@@ -1,6 +1,6 @@
 //! The testkit's own checks: each server starts, answers, and comes back after a restart.
 
-use reclaim_testkit::{LdapSeedUser, Postgres, Slapd};
+use reclaim_testkit::{LdapSeedUser, OidcProvider, Postgres, Slapd};
 use std::process::Command;
 
 #[test]
@@ -56,4 +56,35 @@ fn slapd_starts_with_seeded_users() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("mail: anna@example.test"), "{text}");
+}
+
+#[test]
+fn oidc_provider_signs_in_with_the_right_password_only() {
+    let redirect = "http://127.0.0.1:9/callback";
+    let op = OidcProvider::start(&[redirect]).unwrap();
+    // The provider checks the PKCE challenge only when the code is redeemed: any 43
+    // characters do here.
+    let authorize = |state: &str| {
+        format!(
+            "{}/auth?client_id={}&response_type=code&scope=openid%20groups&redirect_uri={}&state={state}&nonce=n&code_challenge={}&code_challenge_method=S256",
+            op.issuer(),
+            op.client_id(),
+            redirect.replace(':', "%3A").replace('/', "%2F"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        )
+    };
+    let cb = op
+        .sign_in(&authorize("s1"), "alice", &OidcProvider::password("alice"))
+        .unwrap();
+    assert!(cb.url.starts_with(redirect), "{}", cb.url);
+    assert_eq!(cb.state, "s1");
+    assert!(cb.code.len() >= 20, "{}", cb.code);
+    let refused = op.sign_in(&authorize("s2"), "alice", "wrong").unwrap_err();
+    assert!(refused.contains("login refused (401)"), "{refused}");
+    // Without PKCE the provider refuses before any login.
+    let plain = authorize("s3").replace("&code_challenge=", "&x=");
+    let refused = op
+        .sign_in(&plain, "alice", &OidcProvider::password("alice"))
+        .unwrap_err();
+    assert!(refused.contains("invalid_request"), "{refused}");
 }

@@ -1,6 +1,6 @@
 //! Who may use the admin console, and as what: the company's identity provider
 //! ([`oidc`], authorization code with PKCE) signs people in, and their groups give them
-//! roles (`admin`, `reviewer`, `auditor`). A sign-in is a random secret in a cookie,
+//! roles (`admin`, `reviewer`, `auditor`: [`role`]). A sign-in is a random secret in a cookie,
 //! stored hashed, with its own form token that every change must carry; it ends after
 //! `admin.session_ttl_s`, or `admin.idle_timeout_s` without use.
 //!
@@ -8,6 +8,9 @@
 //! `recovery::review`.
 
 pub mod oidc;
+pub mod role;
+
+pub use role::{roles, Role};
 
 use subtle::ConstantTimeEq;
 
@@ -18,33 +21,6 @@ use crate::store::admin::AdminSession;
 use crate::store::{self, now, StoreError};
 use crate::App;
 use reclaim_protocol::Code;
-
-/// What a signed-in person may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Devices, policy, health; everything an auditor reads.
-    Admin,
-    /// The review queue: opens cases, approves and refuses them.
-    Reviewer,
-    /// Reads: recoveries, the audit chain, devices, policy, health. Decides nothing.
-    Auditor,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Reviewer, Role::Auditor];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Reviewer => "reviewer",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == name)
-    }
-}
 
 /// Someone the provider vouched for, with the roles their groups give.
 #[derive(Debug, Clone)]

@@ -42,7 +42,7 @@ use crate::store::{self, now, StoreError};
 use crate::App;
 
 mod event;
-mod net;
+pub(crate) mod net;
 mod syslog;
 mod webhook;
 

@@ -1,5 +1,5 @@
-//! Connections to a collector or a receiver: TCP, in TLS when configured, each step
-//! within a timeout.
+//! Connections to a collector, a receiver or (for the admin console's sign-in) an OpenID
+//! provider: TCP, in TLS when configured, each step within a timeout.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,11 +9,11 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A TCP connection to `address`, in TLS when `tls` says so; each step within `timeout`.
-pub(super) async fn connect(
+pub(crate) async fn connect(
     address: &str,
     tls: Option<&(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     timeout: Duration,
@@ -37,7 +37,7 @@ pub(super) async fn connect(
 }
 
 /// A TLS client configuration trusting the CAs of `ca_file`, or the system's.
-pub(super) fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls_pki_types::pem::PemObject;
 
     let mut roots = rustls::RootCertStore::empty();

@@ -16,6 +16,7 @@ mod flow;
 mod input;
 mod limits;
 mod notify;
+mod oidc;
 mod ops;
 mod oracle;
 mod replay;
