@@ -102,6 +102,8 @@ pub struct App {
     pub admission: admission::Admission,
     /// Where audit entries are exported (`[siem]`), set up at start.
     pub siem: siem::Sinks,
+    /// The admin console's OpenID provider, found at its first sign-in.
+    pub sign_in: admin::SignInProvider,
 }
 
 impl App {
@@ -177,6 +179,7 @@ impl App {
             reverify_queue,
             admission,
             siem,
+            sign_in: admin::SignInProvider::default(),
         }))
     }
 }

@@ -172,6 +172,168 @@ pub async fn sign_out(app: &App, admin: &Admin) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The company's OpenID provider, discovered on first use and kept: the server starts
+/// (and recoveries go on) while the provider is down, and a failed discovery is tried
+/// again at the next sign-in.
+#[derive(Default)]
+pub struct SignInProvider {
+    found: tokio::sync::Mutex<Option<std::sync::Arc<oidc::Provider>>>,
+}
+
+impl SignInProvider {
+    pub async fn get(
+        &self,
+        config: &crate::config::OidcConfig,
+    ) -> Result<std::sync::Arc<oidc::Provider>, oidc::OidcError> {
+        let mut found = self.found.lock().await;
+        if let Some(p) = found.as_ref() {
+            return Ok(p.clone());
+        }
+        let p = std::sync::Arc::new(oidc::Provider::discover(config).await?);
+        *found = Some(p.clone());
+        Ok(p)
+    }
+}
+
+/// Sign-ins under way at once, at most: each is a row until the provider sends the
+/// browser back or it expires, and starting one needs no sign-in.
+const MAX_PENDING_SIGN_INS: i64 = 10_000;
+
+/// Starts a sign-in at the provider: the address to send the browser to, and the
+/// `state` the browser keeps (in a cookie) to come back with.
+pub async fn begin_sign_in(app: &App, redirect_uri: &str) -> Result<(String, String), ApiError> {
+    let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+    if store::admin::pending_logins(&app.store).await? >= MAX_PENDING_SIGN_INS {
+        return Err(ApiError::new(
+            Code::ServerBusy,
+            "too many sign-ins are under way; try again in a few minutes",
+        ));
+    }
+    let provider = app.sign_in.get(config).await.map_err(|e| {
+        tracing::warn!(error = %e, "the console's OpenID provider could not be reached");
+        ApiError::new(
+            Code::AdminSignInFailed,
+            "the company's sign-in service cannot be reached; try again later",
+        )
+        .with_status(axum::http::StatusCode::BAD_GATEWAY)
+    })?;
+    let (url, pending) = provider.begin(redirect_uri).map_err(|_| sign_in_failed())?;
+    let plain =
+        zeroize::Zeroizing::new(serde_json::to_vec(&pending).map_err(|_| sign_in_failed())?);
+    store::admin::insert_login(
+        &app.store,
+        &secret_hash(pending.state()),
+        &app.keys.seal(PENDING, &plain)?,
+        now() + oidc::PENDING_TTL_S,
+    )
+    .await?;
+    Ok((url, pending.state().to_string()))
+}
+
+const PENDING: &str = "console sign-in";
+
+/// Finishes the sign-in the provider sent the browser back from with `code` and
+/// `state`; `cookie_state` is the `state` the browser kept. Whoever it is must have a
+/// role. Every way it fails is one refusal (the log and the audit chain say which).
+pub async fn finish_sign_in(
+    app: &App,
+    code: &str,
+    state: &str,
+    cookie_state: Option<&str>,
+) -> Result<SignedIn, ApiError> {
+    let refused = |why: String| async move {
+        tracing::warn!(reason = %why, "console sign-in refused");
+        let _ = audit::append(
+            &app.store,
+            &app.keys,
+            Entry {
+                kind: "admin_sign_in_refused",
+                actor: "server",
+                subject: "admin:unknown",
+                detail: serde_json::json!({ "reason": why }),
+            },
+        )
+        .await;
+        sign_in_failed()
+    };
+    let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+    // The state must come back to the browser that started the sign-in: one that was
+    // sent a stranger's callback address (login CSRF) has no such cookie.
+    let same_browser = cookie_state.is_some_and(|c| {
+        c.len() == state.len() && bool::from(c.as_bytes().ct_eq(state.as_bytes()))
+    });
+    if !same_browser || state.len() > 256 {
+        return Err(refused("state not from this browser".into()).await);
+    }
+    // Taken once: the same callback again finds nothing.
+    let Some(sealed) = store::admin::take_login(&app.store, &secret_hash(state), now()).await?
+    else {
+        return Err(refused("unknown, used or expired state".into()).await);
+    };
+    let pending: oidc::PendingLogin =
+        serde_json::from_slice(&app.keys.open(PENDING, &sealed)?).map_err(|_| sign_in_failed())?;
+    if !pending.state_matches(state) {
+        return Err(refused("state mismatch".into()).await);
+    }
+    let provider = app
+        .sign_in
+        .get(config)
+        .await
+        .map_err(|_| sign_in_failed())?;
+    let redirect_uri = pending.redirect_uri().to_string();
+    let identity = match provider.finish(&pending, code, &redirect_uri).await {
+        Ok(i) => i,
+        Err(e) => return Err(refused(e.to_string()).await),
+    };
+    let roles = roles(&identity.groups, config);
+    let name = identity
+        .name
+        .clone()
+        .or_else(|| identity.email.clone())
+        .unwrap_or_else(|| identity.subject.clone());
+    if roles.is_empty() {
+        tracing::warn!(subject = %identity.subject, "console sign-in without a role");
+        let _ = audit::append(
+            &app.store,
+            &app.keys,
+            Entry {
+                kind: "admin_sign_in_refused",
+                actor: &format!("admin:{name}"),
+                subject: &format!("admin:{} {}", identity.issuer, identity.subject),
+                detail: serde_json::json!({ "reason": "no role" }),
+            },
+        )
+        .await;
+        return Err(ApiError::new(
+            Code::AdminRoleMissing,
+            "you signed in, but none of your groups gives a role in this console; ask its administrators",
+        ));
+    }
+    // The names the person's own account may go by here: their mail, and its local
+    // part (often the login), so they cannot decide their own recovery.
+    let mut aliases = Vec::new();
+    if let Some(mail) = &identity.email {
+        let mail = mail.to_lowercase();
+        if let Some((local, _)) = mail.split_once('@') {
+            aliases.push(local.to_string());
+        }
+        aliases.push(mail);
+    }
+    Ok(SignedIn {
+        subject: format!("{} {}", identity.issuer, identity.subject),
+        name,
+        roles,
+        aliases,
+    })
+}
+
+fn sign_in_failed() -> ApiError {
+    ApiError::new(
+        Code::AdminSignInFailed,
+        "the sign-in did not complete; start it again from the console",
+    )
+}
+
 /// Deletes sign-ins that ended and sign-ins under way that were never finished.
 pub async fn expire(app: &App) -> Result<(), StoreError> {
     store::admin::expire(&app.store, now(), app.config.admin.idle_timeout_s as i64).await

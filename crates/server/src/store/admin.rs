@@ -22,6 +22,14 @@ pub async fn insert_login(
     Ok(())
 }
 
+/// Sign-ins under way.
+pub async fn pending_logins(store: &Store) -> Result<i64, StoreError> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM admin_logins")
+        .fetch_one(&store.writer)
+        .await?
+        .try_get(0)?)
+}
+
 /// Takes the sign-in named by `state_hash` if it is still valid at `t`: it is deleted in
 /// the same statement, so a `state` answers once.
 pub async fn take_login(

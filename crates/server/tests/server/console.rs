@@ -330,3 +330,164 @@ async fn a_sign_in_ends_when_signed_out_or_idle(db: Db) {
         .await;
     assert_eq!(get(&h, "/admin/queue", Some(&sam)).await.0, 401);
 }
+
+/// The console on a listener of its own, at a port chosen before the provider starts
+/// (which must know the callback address exactly), signing in through the real provider.
+struct WithProvider {
+    h: Harness,
+    op: reclaim_testkit::OidcProvider,
+    console: String,
+}
+
+async fn with_provider() -> WithProvider {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let console = format!("http://127.0.0.1:{port}");
+    let callback = format!("{console}/admin/signin/callback");
+    let op = reclaim_testkit::OidcProvider::start(&[&callback]).unwrap();
+    let extra = format!(
+        r#"
+[admin]
+listen = "127.0.0.1:{port}"
+url = "{console}"
+[admin.oidc]
+issuer = "{issuer}"
+client_id = "{client}"
+client_secret = "{secret}"
+scopes = ["groups"]
+reviewer_groups = ["reclaim-reviewers"]
+auditor_groups = ["reclaim-auditors"]
+admin_groups = ["reclaim-admins"]
+"#,
+        issuer = op.issuer(),
+        client = op.client_id(),
+        secret = op.client_secret(),
+    );
+    let h = Harness::with(
+        Db::sqlite(),
+        Options {
+            policy: "review_queue = true".into(),
+            extra,
+            ..Options::default()
+        },
+    )
+    .await;
+    WithProvider { h, op, console }
+}
+
+/// `GET` on the console's own listener, with `cookies` (`name=value; ...`).
+async fn console_get(w: &WithProvider, path: &str, cookies: &str) -> reqwest::Response {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        format!("{}{path}", w.console)
+    };
+    let mut r = browser().get(url);
+    if !cookies.is_empty() {
+        r = r.header(COOKIE, cookies);
+    }
+    r.send().await.unwrap()
+}
+
+/// The `name=value` part of the answer's `Set-Cookie` for `name`.
+fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+/// Starts a sign-in in a fresh browser and lets `login` sign in at the provider: the
+/// callback address and the browser's state cookie.
+async fn through_provider(w: &WithProvider, login: &str) -> (String, String) {
+    let start = console_get(w, "/admin/signin/start", "").await;
+    assert_eq!(start.status().as_u16(), 303);
+    let state_cookie = set_cookie(&start, "reclaim_signin").expect("a state cookie");
+    let authorize = start.headers()["location"].to_str().unwrap().to_string();
+    let back =
+        w.op.sign_in(
+            &authorize,
+            login,
+            &reclaim_testkit::OidcProvider::password(login),
+        )
+        .unwrap();
+    (back.url, state_cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_through_the_provider() {
+    let w = with_provider().await;
+    // The public listener has no console.
+    assert_eq!(get(&w.h, "/admin/signin", None).await.0, 404);
+
+    let (callback, state) = through_provider(&w, "alice").await;
+    let back = console_get(&w, &callback, &state).await;
+    assert_eq!(back.status().as_u16(), 200);
+    assert_eq!(back.headers()["refresh"], "0;url=/admin");
+    let session = set_cookie(&back, "reclaim_admin").expect("a sign-in cookie");
+    let raw = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("reclaim_admin="))
+        .unwrap();
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
+        "{raw}"
+    );
+    let queue = console_get(&w, "/admin/queue", &session).await;
+    assert_eq!(queue.status().as_u16(), 200);
+    let page = queue.text().await.unwrap();
+    assert!(
+        page.contains("Signed in as Alice Example (reviewer)"),
+        "{page}"
+    );
+    assert_eq!(w.h.audit_count_of("admin_signed_in").await, 1);
+
+    // The same callback again (a replayed code and state): refused, nobody signed in.
+    let again = console_get(&w, &callback, &state).await;
+    assert_eq!(again.status().as_u16(), 401);
+    assert!(set_cookie(&again, "reclaim_admin").is_none());
+
+    // A callback in a browser that did not start the sign-in (login CSRF: a stranger's
+    // callback address sent to a reviewer): refused, and the sign-in cannot be finished
+    // afterwards either.
+    let (callback, state) = through_provider(&w, "bob").await;
+    let elsewhere = console_get(&w, &callback, "").await;
+    assert_eq!(elsewhere.status().as_u16(), 401);
+    let wrong = console_get(&w, &callback, "reclaim_signin=not-the-state").await;
+    assert_eq!(wrong.status().as_u16(), 401);
+    let _ = state;
+
+    // A made-up code with a real state: the provider refuses the code.
+    let (callback, state) = through_provider(&w, "bob").await;
+    let forged = callback.replace("code=", "code=x");
+    assert_eq!(
+        console_get(&w, &forged, &state).await.status().as_u16(),
+        401
+    );
+
+    // Someone the provider knows, in no console group: no role, no sign-in.
+    let (callback, state) = through_provider(&w, "erin").await;
+    let answer = console_get(&w, &callback, &state).await;
+    assert_eq!(answer.status().as_u16(), 403);
+    assert!(set_cookie(&answer, "reclaim_admin").is_none());
+    assert!(answer.text().await.unwrap().contains("admin_role_missing"));
+
+    // An auditor signs in, and cannot open a case.
+    let s = case(&w.h).await;
+    let (callback, state) = through_provider(&w, "carol").await;
+    let back = console_get(&w, &callback, &state).await;
+    let carol = set_cookie(&back, "reclaim_admin").unwrap();
+    let page = console_get(&w, &format!("/admin/cases/{}", s.id), &carol).await;
+    assert_eq!(page.status().as_u16(), 403);
+    assert!(w.h.audit_count_of("admin_sign_in_refused").await >= 4);
+    assert_chain_intact(&w.h.app).await;
+}

@@ -12,6 +12,7 @@
 
 pub mod page;
 pub mod review;
+pub mod signin;
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub fn router() -> Router<Arc<App>> {
             get(review::case_handler).post(review::decision_handler),
         )
         .route("/cases/{id}/pictures/{n}", get(review::picture_handler))
+        .route("/signin", get(signin::page_handler))
+        .route("/signin/start", get(signin::start_handler))
+        .route("/signin/callback", get(signin::callback_handler))
         .route("/signout", post(review::signout_handler))
 }
 
