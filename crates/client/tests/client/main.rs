@@ -4,6 +4,7 @@
 //! meets them, and every way the outside world can misbehave.
 
 mod busy;
+mod console;
 mod failures;
 mod handoff;
 mod harness;

@@ -116,7 +116,15 @@ pub fn render(
         escape(title),
         escape(title),
     );
-    html::page(status, html, CSP)
+    let mut response = html::page(status, html, CSP);
+    // Same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with
+    // the console's own forms, which the origin check must refuse. Other sites still get
+    // no referrer (case addresses name sessions).
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// A refusal, shown as a page: the code's status and sentence, and the way on.

@@ -24,13 +24,22 @@ use crate::App;
 /// Cases per page of the queue.
 const PER_PAGE: u32 = 50;
 
-/// `GET /admin`: the queue for those who work it, else the first page the roles open.
+/// `GET /admin`: the queue for reviewers, else the console's home, whose navigation shows
+/// the sections the person's roles open.
 pub async fn home_handler(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     match signed_in(&app, &headers).await {
-        Ok(_) => Ok(Redirect::to("/admin/queue").into_response()),
+        // Those who work the queue start there.
+        Ok(a) if a.has(Role::Reviewer) => Ok(Redirect::to("/admin/queue").into_response()),
+        Ok(a) => Ok(render(
+            StatusCode::OK,
+            Some(&a),
+            "/admin",
+            "Console",
+            "<p>Choose a section above.</p>",
+        )),
         Err(PageError(e)) if e.code == Code::AdminSignInRequired => {
             Ok(Redirect::to("/admin/signin").into_response())
         }
