@@ -10,6 +10,7 @@ mod attacks;
 mod audit_chain;
 mod capabilities;
 mod cluster;
+mod console_pages;
 mod contract;
 mod flow;
 mod input;
