@@ -388,6 +388,12 @@ async fn recoveries_are_searched_and_followed_from_session_to_reset(db: Db) {
             .await,
         "rejected",
     );
+    // Started a minute apart (both would be in one second here).
+    h.execute(&format!(
+        "UPDATE sessions SET created_at = created_at - 60 WHERE id = '{}'",
+        completed.id
+    ))
+    .await;
     let reviewer = sign_in(&h, "rita", Role::Reviewer).await;
     let search = |q: &str| format!("/admin/recoveries?{q}");
 
