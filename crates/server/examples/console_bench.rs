@@ -93,7 +93,7 @@ admin_groups = ["admins"]
         ("recoveries, newest", "/admin/recoveries".into()),
         (
             "recoveries by login",
-            "/admin/recoveries?login=user42".into(),
+            "/admin/recoveries?login=User42".into(),
         ),
         (
             "recoveries by state",
@@ -234,7 +234,7 @@ async fn explain(app: &App) -> Result<(), Box<dyn std::error::Error>> {
     let queries = [
         format!("SELECT r.session_id FROM reviews r WHERE r.outcome IS NULL AND r.delete_after >= {now} ORDER BY r.created_at, r.session_id LIMIT 50 OFFSET 7500"),
         "SELECT s.id FROM sessions s LEFT JOIN grants g ON g.session_id = s.id ORDER BY s.created_at DESC, s.id DESC LIMIT 51 OFFSET 0".into(),
-        "SELECT s.id FROM sessions s LEFT JOIN grants g ON g.session_id = s.id WHERE s.login = 'user42' ORDER BY s.created_at DESC, s.id DESC LIMIT 51 OFFSET 0".into(),
+        "SELECT s.id FROM sessions s LEFT JOIN grants g ON g.session_id = s.id WHERE lower(s.login) = lower('User42') ORDER BY s.created_at DESC, s.id DESC LIMIT 51 OFFSET 0".into(),
         "SELECT s.id FROM sessions s LEFT JOIN grants g ON g.session_id = s.id WHERE s.state = 'review' ORDER BY s.created_at DESC, s.id DESC LIMIT 51 OFFSET 0".into(),
         "SELECT seq FROM audit WHERE seq <= 500000 ORDER BY seq DESC LIMIT 50".into(),
         "SELECT seq FROM audit WHERE kind = 'decision' AND seq <= 500000 ORDER BY seq DESC LIMIT 50".into(),

@@ -237,7 +237,8 @@ pub struct Listed {
 
 /// Up to `limit` sessions matching `q` from `offset`, newest first. Only the conditions
 /// given are in the statement, so each search has its own plan and index
-/// (`sessions_login_created`, `sessions_state_created`, `sessions_created`).
+/// (`sessions_login_created` on `lower(login)`, `sessions_state_created`,
+/// `sessions_created`).
 pub async fn search(
     store: &Store,
     q: &Search,
@@ -252,7 +253,9 @@ pub async fn search(
     let mut args = Vec::new();
     if let Some(login) = &q.login {
         args.push(Arg::Text(login));
-        conditions.push(format!("s.login = ${}", args.len()));
+        // Logins are kept as typed; the database's own `lower` on both sides, so the
+        // index on `lower(login)` answers.
+        conditions.push(format!("lower(s.login) = lower(${})", args.len()));
     }
     if let Some(state) = &q.state {
         args.push(Arg::Text(state));

@@ -60,7 +60,7 @@ pub async fn search_handler(
     }
     let mut body = format!(
         "<form method=\"get\" action=\"/admin/recoveries\" role=\"search\">\
-         <label for=\"login\">Account (login, exactly)</label><input id=\"login\" name=\"login\" maxlength=\"256\" value=\"{}\">\
+         <label for=\"login\">Account (login, any case)</label><input id=\"login\" name=\"login\" maxlength=\"256\" value=\"{}\">\
          <label for=\"state\">State</label><select id=\"state\" name=\"state\">{options}</select>\
          <label for=\"from\">Started on or after (UTC)</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\">\
          <label for=\"to\">Started on or before (UTC)</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\">\
