@@ -315,7 +315,9 @@ pub fn secret_name(name: &str) -> bool {
         .iter()
         .any(|w| n.contains(w))
         || n == "key"
+        || n == "keys"
         || n.ends_with("_key")
+        || n.ends_with("_keys")
         || n.ends_with("key_hex")
 }
 
@@ -456,6 +458,7 @@ mod tests {
             "client_secret",
             "secret",
             "api_token",
+            "signing_keys",
         ] {
             assert!(secret_name(name), "{name}");
         }
