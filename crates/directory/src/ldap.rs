@@ -30,7 +30,7 @@ use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Mod, Scope,
     SearchEntry, SearchOptions,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, PasswordRefusal};
 
@@ -39,7 +39,7 @@ mod ppolicy;
 pub use ppolicy::{PpolicyError, PpolicyResponse};
 
 /// Which directory server is behind the URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum LdapFlavour {
     #[serde(rename = "openldap")]
     OpenLdap,
@@ -56,7 +56,7 @@ fn default_max_groups() -> usize {
 }
 
 /// How to reach and use the directory.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
     /// `ldap://host[:port]` or `ldaps://host[:port]`.

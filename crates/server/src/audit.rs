@@ -639,3 +639,185 @@ pub async fn verify_with_checkpoints(
     report.checkpoints = Some(checked);
     Ok(report)
 }
+
+/// The first line of an export, and the start of what its signature covers.
+pub const EXPORT_V1: &str = "reclaim audit export v1";
+
+/// The most entries one export carries (an export is built in memory).
+pub const EXPORT_MAX: i64 = 50_000;
+
+/// One entry as an export carries it: exactly what the chain holds, so the entries link
+/// (`prev_hash` of each is `hash` of the one before) and whoever holds the audit key can
+/// recompute each MAC (`reclaim audit verify` does).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportedEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The signature over an export's entries, for a reader without the audit key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportSignature {
+    /// SHA-256 (hex) of the entry lines, each with its `\n`.
+    pub entries_sha256: String,
+    /// Ed25519 over [`export_message`], base64, with the checkpoint key.
+    pub export_sig: String,
+}
+
+/// The bytes an export's signature covers: plain text, like a checkpoint's, with its own
+/// first line so neither can pass for the other.
+pub fn export_message(from: i64, to: i64, entries_sha256: &str) -> String {
+    format!("{EXPORT_V1}\n{from}\n{to}\n{entries_sha256}\n")
+}
+
+/// Entries `from` to `to` of the chain, ready to hand to a third party.
+pub struct Export {
+    pub from: i64,
+    pub to: i64,
+    /// One JSON line per entry ([`ExportedEntry`]).
+    pub lines: Vec<String>,
+    /// A checkpoint of the range's last entry and the signature over the lines: only when
+    /// the range verifies (MACs, links, the head), so the server never signs a changed
+    /// entry.
+    pub signed: Option<(Checkpoint, ExportSignature)>,
+    pub problems: Vec<ChainProblem>,
+}
+
+impl Export {
+    /// The export as a file: a header line, the entries, then the checkpoint (a line
+    /// `reclaim audit verify --checkpoint` reads) and the signature, or the problems.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = serde_json::json!({
+            "export": EXPORT_V1,
+            "from": self.from,
+            "to": self.to,
+            "entries": self.lines.len(),
+        })
+        .to_string();
+        out.push('\n');
+        for line in &self.lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+        match &self.signed {
+            Some((cp, sig)) => {
+                for v in [serde_json::to_value(cp), serde_json::to_value(sig)]
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push_str(&v.to_string());
+                    out.push('\n');
+                }
+            }
+            None => {
+                out.push_str(&serde_json::json!({ "problems": self.problems }).to_string());
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// SHA-256 (hex) of `lines`, each followed by `\n`.
+pub fn lines_sha256(lines: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for l in lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// Exports entries `from` to `to` (at most [`EXPORT_MAX`], and not past the head). The
+/// range is checked as `verify` checks the chain (each MAC, each link, the link to the
+/// entry before it, the head's MAC) before anything is signed.
+pub async fn export(store: &Store, keys: &Keys, from: i64, to: i64) -> Result<Export, StoreError> {
+    let Head {
+        seq: head_seq,
+        hash: head_hash,
+        mac: head_mac,
+    } = store::audit::head(store).await?;
+    let from = from.max(1);
+    let to = to.min(head_seq).min(from.saturating_add(EXPORT_MAX - 1));
+    let mut problems = Vec::new();
+    if !keys.audit_head_mac_matches(head_seq, &head_hash, &head_mac) {
+        problems.push(ChainProblem::at(head_seq, "head_mac_invalid"));
+    }
+    let rows = if to >= from {
+        store::audit::range(store, from, to).await?
+    } else {
+        Vec::new()
+    };
+    let mut prev = if from == 1 {
+        Some(GENESIS.to_string())
+    } else {
+        store::audit::entry_hash(store, from - 1).await?
+    };
+    let mut expected = from;
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.seq != expected {
+            problems.push(ChainProblem::at(expected, "entry_missing"));
+        }
+        if prev.as_deref() != Some(row.prev_hash.as_str()) {
+            problems.push(ChainProblem::at(row.seq, "link_broken"));
+        }
+        if !keys.audit_mac_matches(&mac_input(&row), &row.hash) {
+            problems.push(ChainProblem::at(row.seq, "entry_altered"));
+        }
+        expected = row.seq + 1;
+        prev = Some(row.hash.clone());
+        let e = ExportedEntry {
+            seq: row.seq,
+            at: row.at,
+            kind: row.kind,
+            actor: row.actor,
+            subject: row.subject,
+            detail: row.detail,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        };
+        lines.push(serde_json::to_string(&e).unwrap_or_default());
+    }
+    if to >= from && expected != to + 1 {
+        problems.push(ChainProblem::at(expected, "entry_missing"));
+    }
+    let signed = match (&prev, problems.is_empty() && to >= from) {
+        (Some(last_hash), true) => {
+            let at = now();
+            let sig = keys.checkpoint_sign(Checkpoint::message(to, last_hash, at).as_bytes());
+            let cp = Checkpoint {
+                seq: to,
+                hash: last_hash.clone(),
+                at,
+                key: STANDARD.encode(keys.checkpoint_public_key()),
+                sig: STANDARD.encode(sig),
+            };
+            let digest = lines_sha256(&lines);
+            let export_sig =
+                STANDARD.encode(keys.checkpoint_sign(export_message(from, to, &digest).as_bytes()));
+            Some((
+                cp,
+                ExportSignature {
+                    entries_sha256: digest,
+                    export_sig,
+                },
+            ))
+        }
+        _ => None,
+    };
+    Ok(Export {
+        from,
+        to,
+        lines,
+        signed,
+        problems,
+    })
+}

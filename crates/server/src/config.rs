@@ -7,14 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What went wrong reading the configuration.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -71,7 +71,7 @@ pub struct Config {
 
 /// The admin console (`[admin]`): where it is served, who may sign in, and which
 /// accounts need two reviewers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Serve the console on its own listener (an address on the inside) instead of under
@@ -134,7 +134,7 @@ impl Default for AdminConfig {
 }
 
 /// `[admin.oidc]`: the company's OpenID provider.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The provider's issuer URL, exactly as its discovery document and ID tokens say it.
@@ -256,7 +256,7 @@ impl OidcConfig {
 
 /// Which TPMs may register device keys for the `hardware` tier (`reclaim device
 /// tpm-challenge`, then `reclaim device register --tpm-attestation`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TpmConfig {
     /// PEM or DER files of the CAs that sign TPM endorsement-key certificates (the TPM
@@ -280,7 +280,7 @@ impl Default for TpmConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite:///path/to/reclaim.db` or `postgres://user:pass@host:port/db`.
@@ -289,7 +289,7 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DirectoryConfig {
     /// The embedded demo directory, kept in a JSON file.
@@ -298,7 +298,7 @@ pub enum DirectoryConfig {
     Ldap(Box<reclaim_directory::LdapConfig>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub session_ttl_s: u64,
@@ -366,7 +366,7 @@ impl Default for Policy {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub sessions_per_user_per_hour: i64,
@@ -410,7 +410,7 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {
     /// Wait this long before each directory change.
@@ -440,7 +440,7 @@ impl Faults {
 /// Connections, timeouts and admission (`[server]`): what one client may hold. The
 /// defaults keep a process with 1,024 file descriptors answering: 512 connections at
 /// most, and the rest for the database, the models, the directory and SMTP.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// A request head must arrive within this long of its first byte.
@@ -680,7 +680,7 @@ fn set_path(
 
 /// Recovery notices by email (`[notify]`). Without a relay, notices are still queued in
 /// the database (nothing is lost) and sent once one is configured.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// The relay: `smtps://host[:port]` (TLS from the start, port 465 by default),
@@ -895,7 +895,7 @@ impl NotifyConfig {
 }
 
 /// `[audit]`: the checkpoints that anchor the chain outside the database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// Seconds between checkpoints while the chain grows (one is always taken at start
@@ -927,7 +927,7 @@ impl AuditConfig {
 }
 
 /// `[siem]`: every audit entry also sent to a SIEM, through up to three sinks (docs/siem.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SiemConfig {
     /// Seconds before the first retry of a sink that failed; doubles per failure in a row,
@@ -958,14 +958,14 @@ impl Default for SiemConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiemFileConfig {
     /// The file, created owner-only (0600) when missing, appended to.
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiemSyslogConfig {
     /// `host:port` of the collector.
@@ -983,7 +983,7 @@ pub struct SiemSyslogConfig {
     pub hostname: Option<String>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiemWebhookConfig {
     /// `https://...` URL each entry is POSTed to; `http://` only to this machine (a local

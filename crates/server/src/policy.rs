@@ -76,7 +76,7 @@ fn action_name(a: RecoveryAction) -> &'static str {
 
 /// One row of the configured table. `*` matches anything; the last matching row wins over
 /// earlier rows and over the defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRow {
     /// `password`, `mfa`, `unlock` or `*`.

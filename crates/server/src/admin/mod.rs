@@ -8,6 +8,7 @@
 //! `recovery::review`.
 
 pub mod oidc;
+pub mod pages;
 pub mod role;
 
 pub use role::{roles, Role};

@@ -157,6 +157,59 @@ pub async fn entries_after(
     rows.iter().map(stored_entry).collect()
 }
 
+/// Up to `limit` entries at or before `before` (the head when `None`), newest first, of
+/// `kind` only when given: the console's pages, by key rather than offset, so a deep page
+/// costs what the first does (`audit_kind_seq` for a kind).
+pub async fn newest(
+    store: &Store,
+    kind: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let before = before.unwrap_or(i64::MAX);
+    let rows = match kind {
+        Some(kind) => bound!(
+            "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE kind = $1 AND seq <= $2 ORDER BY seq DESC LIMIT $3";
+            kind, before, limit
+        )
+        .fetch_all(&store.pool)
+        .await?,
+        None => bound!(
+            "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE seq <= $1 ORDER BY seq DESC LIMIT $2";
+            before, limit
+        )
+        .fetch_all(&store.pool)
+        .await?,
+    };
+    rows.iter().map(stored_entry).collect()
+}
+
+/// Up to `limit` entries about `subject`, in order (`audit_subject_seq`).
+pub async fn of_subject(
+    store: &Store,
+    subject: &str,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let rows = bound!(
+        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE subject = $1 ORDER BY seq LIMIT $2";
+        subject, limit
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(stored_entry).collect()
+}
+
+/// The entries `from` to `to` (both included), in order.
+pub async fn range(store: &Store, from: i64, to: i64) -> Result<Vec<StoredEntry>, StoreError> {
+    let rows = bound!(
+        "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit WHERE seq >= $1 AND seq <= $2 ORDER BY seq";
+        from, to
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(stored_entry).collect()
+}
+
 fn stored_entry(r: &sqlx::any::AnyRow) -> Result<StoredEntry, StoreError> {
     Ok(StoredEntry {
         seq: r.try_get(0)?,

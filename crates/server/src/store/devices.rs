@@ -89,3 +89,38 @@ fn device_of(r: &sqlx::any::AnyRow) -> Result<Device, StoreError> {
         revoked_at: r.try_get(5)?,
     })
 }
+
+/// A device as the console lists it: with its last use, the newest session its key
+/// started (`sessions_device_created` answers it from the index).
+pub struct Listed {
+    pub device: Device,
+    pub last_used: Option<i64>,
+}
+
+/// Up to `limit` devices from `offset`, newest first, with their last use.
+pub async fn page(store: &Store, limit: i64, offset: i64) -> Result<Vec<Listed>, StoreError> {
+    let rows = bound!(
+        "SELECT d.key_id, d.public_key, d.tier, d.name, d.created_at, d.revoked_at, \
+         (SELECT MAX(s.created_at) FROM sessions s WHERE s.device_key = d.key_id) \
+         FROM devices d ORDER BY d.created_at DESC, d.key_id LIMIT $1 OFFSET $2";
+        limit, offset
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                device: device_of(r)?,
+                last_used: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// How many devices are registered.
+pub async fn count(store: &Store) -> Result<i64, StoreError> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM devices")
+        .fetch_one(&store.pool)
+        .await?
+        .try_get(0)?)
+}

@@ -78,6 +78,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_replay_sessions.sql")),
     (8, include_str!("../../migrations/0008_siem.sql")),
     (9, include_str!("../../migrations/0009_console.sql")),
+    (10, include_str!("../../migrations/0010_console_pages.sql")),
 ];
 
 #[derive(Debug, Clone)]

@@ -270,3 +270,13 @@ pub async fn pending_due(store: &Store) -> Result<Vec<String>, StoreError> {
         .map(|r| Ok(r.try_get::<String, _>(0)?))
         .collect()
 }
+
+/// How many grants are in `state` (`grants_state`).
+pub async fn count_in_state(store: &Store, state: &str) -> Result<i64, StoreError> {
+    Ok(
+        bound!("SELECT COUNT(*) FROM grants WHERE state = $1"; state)
+            .fetch_one(&store.pool)
+            .await?
+            .try_get(0)?,
+    )
+}

@@ -264,3 +264,14 @@ pub async fn purge_decided(store: &Store, t: i64) -> Result<u64, StoreError> {
     .await?
     .rows_affected())
 }
+
+/// How many cases are open within their retention at `t`, and when the oldest opened
+/// (`reviews_open` answers both from the index).
+pub async fn open_stats(store: &Store, t: i64) -> Result<(i64, Option<i64>), StoreError> {
+    let r = bound!(
+        "SELECT COUNT(*), MIN(created_at) FROM reviews WHERE outcome IS NULL AND delete_after >= $1"; t
+    )
+    .fetch_one(&store.pool)
+    .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}

@@ -210,3 +210,123 @@ mod tests {
         assert!(stored_lists("selfie", "right,center").is_ok());
     }
 }
+
+/// What the console's recoveries search narrows by; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub login: Option<String>,
+    pub state: Option<String>,
+    /// Started at or after (unix seconds).
+    pub from: Option<i64>,
+    /// Started before (unix seconds).
+    pub to: Option<i64>,
+}
+
+/// A session as the console lists it, with its grant's state when it had one.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub login: String,
+    pub action: String,
+    pub device_key: String,
+    pub state: String,
+    pub reasons: String,
+    pub created_at: i64,
+    pub grant_state: Option<String>,
+}
+
+/// Up to `limit` sessions matching `q` from `offset`, newest first. Only the conditions
+/// given are in the statement, so each search has its own plan and index
+/// (`sessions_login_created` on `lower(login)`, `sessions_state_created`,
+/// `sessions_created`).
+pub async fn search(
+    store: &Store,
+    q: &Search,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Listed>, StoreError> {
+    enum Arg<'a> {
+        Text(&'a str),
+        Int(i64),
+    }
+    let mut conditions = Vec::new();
+    let mut args = Vec::new();
+    if let Some(login) = &q.login {
+        args.push(Arg::Text(login));
+        // Logins are kept as typed; the database's own `lower` on both sides, so the
+        // index on `lower(login)` answers.
+        conditions.push(format!("lower(s.login) = lower(${})", args.len()));
+    }
+    if let Some(state) = &q.state {
+        args.push(Arg::Text(state));
+        conditions.push(format!("s.state = ${}", args.len()));
+    }
+    if let Some(from) = q.from {
+        args.push(Arg::Int(from));
+        conditions.push(format!("s.created_at >= ${}", args.len()));
+    }
+    if let Some(to) = q.to {
+        args.push(Arg::Int(to));
+        conditions.push(format!("s.created_at < ${}", args.len()));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT s.id, s.login, s.action, s.device_key, s.state, s.reasons, s.created_at, g.state \
+         FROM sessions s LEFT JOIN grants g ON g.session_id = s.id {filter} \
+         ORDER BY s.created_at DESC, s.id DESC LIMIT ${} OFFSET ${}",
+        args.len() + 1,
+        args.len() + 2
+    );
+    let mut query = sqlx::query(&sql);
+    for a in args {
+        query = match a {
+            Arg::Text(t) => query.bind(t),
+            Arg::Int(i) => query.bind(i),
+        };
+    }
+    let rows = query
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&store.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                id: r.try_get(0)?,
+                login: r.try_get(1)?,
+                action: r.try_get(2)?,
+                device_key: r.try_get(3)?,
+                state: r.try_get(4)?,
+                reasons: r.try_get(5)?,
+                created_at: r.try_get(6)?,
+                grant_state: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// One session as the console shows it.
+pub async fn listed(store: &Store, id: &str) -> Result<Option<Listed>, StoreError> {
+    let row = bound!(
+        "SELECT s.id, s.login, s.action, s.device_key, s.state, s.reasons, s.created_at, g.state \
+         FROM sessions s LEFT JOIN grants g ON g.session_id = s.id WHERE s.id = $1";
+        id
+    )
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Listed {
+        id: r.try_get(0)?,
+        login: r.try_get(1)?,
+        action: r.try_get(2)?,
+        device_key: r.try_get(3)?,
+        state: r.try_get(4)?,
+        reasons: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        grant_state: r.try_get(7)?,
+    }))
+}

@@ -137,3 +137,30 @@ pub async fn delivered(store: &Store, sink: &str) -> Result<Option<i64>, StoreEr
             .transpose()?,
     )
 }
+
+/// A sink's cursor as the console shows it.
+pub struct CursorState {
+    pub sink: String,
+    pub delivered_seq: i64,
+    pub failures: i64,
+    pub next_try_at: i64,
+}
+
+/// Every sink's cursor, by name.
+pub async fn all(store: &Store) -> Result<Vec<CursorState>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT sink, delivered_seq, failures, next_try_at FROM siem_cursors ORDER BY sink",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CursorState {
+                sink: r.try_get(0)?,
+                delivered_seq: r.try_get(1)?,
+                failures: r.try_get(2)?,
+                next_try_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}

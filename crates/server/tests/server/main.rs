@@ -11,6 +11,7 @@ mod audit_chain;
 mod capabilities;
 mod cluster;
 mod console;
+mod console_pages;
 mod contract;
 mod flow;
 mod input;

@@ -9,10 +9,17 @@
 //! - [`page`]: the layout, the navigation, the refusal page.
 //! - [`signin`]: signing in through the company's OpenID provider, and out.
 //! - [`review`]: the queue, one case, its pictures, the decision.
+//! - [`devices`], [`recoveries`], [`audit`], [`system`] (policy and health): the other
+//!   sections; what they show and do is `crate::admin::pages`.
 
+pub mod audit;
+pub mod devices;
 pub mod page;
+pub mod parts;
+pub mod recoveries;
 pub mod review;
 pub mod signin;
+pub mod system;
 
 use std::sync::Arc;
 
@@ -39,6 +46,18 @@ pub fn router() -> Router<Arc<App>> {
         .route("/signin/start", get(signin::start_handler))
         .route("/signin/callback", get(signin::callback_handler))
         .route("/signout", post(review::signout_handler))
+        .route(
+            "/devices",
+            get(devices::list_handler).post(devices::register_handler),
+        )
+        .route("/devices/revoke", post(devices::revoke_handler))
+        .route("/recoveries", get(recoveries::search_handler))
+        .route("/recoveries/{id}", get(recoveries::timeline_handler))
+        .route("/audit", get(audit::browse_handler))
+        .route("/audit/verify", post(audit::verify_handler))
+        .route("/audit/export", get(audit::export_handler))
+        .route("/policy", get(system::policy_handler))
+        .route("/health", get(system::health_handler))
 }
 
 /// Where the console is served, as browsers reach it.

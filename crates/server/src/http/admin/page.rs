@@ -64,11 +64,26 @@ pub async fn style_handler() -> Response {
 }
 
 /// The console's sections, the roles that open each, and their paths.
-const SECTIONS: &[(&str, &str, &[Role])] = &[(
-    "Review queue",
-    "/admin/queue",
-    &[Role::Reviewer, Role::Admin],
-)];
+const SECTIONS: &[(&str, &str, &[Role])] = &[
+    (
+        "Review queue",
+        "/admin/queue",
+        &[Role::Reviewer, Role::Admin],
+    ),
+    (
+        "Recoveries",
+        "/admin/recoveries",
+        &[Role::Admin, Role::Auditor, Role::Reviewer],
+    ),
+    ("Devices", "/admin/devices", &[Role::Admin, Role::Auditor]),
+    ("Audit", "/admin/audit", &[Role::Admin, Role::Auditor]),
+    ("Policy", "/admin/policy", &[Role::Admin, Role::Auditor]),
+    (
+        "Health",
+        "/admin/health",
+        &[Role::Admin, Role::Auditor, Role::Reviewer],
+    ),
+];
 
 /// A whole page: `title`, the navigation for `admin` (with `current` marked) and `body`.
 pub fn render(
