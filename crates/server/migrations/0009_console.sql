@@ -17,6 +17,10 @@ ALTER TABLE reviews ADD COLUMN facts_sealed TEXT NOT NULL DEFAULT ''
 ;
 ALTER TABLE reviews ADD COLUMN approvals_needed BIGINT NOT NULL DEFAULT 1
 ;
+-- An approval waits this long before it takes effect, as the policy row's
+-- `approve_notify_delay` asked before doubts sent the attempt to a person.
+ALTER TABLE reviews ADD COLUMN delay_s BIGINT NOT NULL DEFAULT 0
+;
 ALTER TABLE reviews ADD COLUMN decided_at BIGINT
 ;
 ALTER TABLE reviews ADD COLUMN grant_sealed TEXT

@@ -156,6 +156,12 @@ pub struct OidcConfig {
     /// The ID token claim that lists the person's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// The ID token claim that holds the person's own login in the directory
+    /// (`preferred_username`; Entra ID: `upn` or `preferred_username`): a reviewer cannot
+    /// decide a recovery of that account. Without it (and without a verified mail) a
+    /// person is not given the reviewer role.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
     /// Members of these groups are `admin`s, `reviewer`s, `auditor`s; someone in none of
     /// them cannot sign in.
     #[serde(default)]
@@ -164,6 +170,10 @@ pub struct OidcConfig {
     pub reviewer_groups: Vec<String>,
     #[serde(default)]
     pub auditor_groups: Vec<String>,
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".into()
 }
 
 fn default_groups_claim() -> String {
@@ -332,7 +342,10 @@ pub struct Policy {
     pub challenge_turns: usize,
     /// A face match this close above the threshold goes to a person.
     pub review_margin: f32,
-    /// How long evidence waiting for review is kept, seconds.
+    /// How long a case waits for a reviewer, seconds; then it closes unread, its
+    /// evidence is destroyed and the person's app is told no. Short by default: the
+    /// person waits at the app, and an approval must not reach whoever is at that device
+    /// much later.
     pub review_retention_s: u64,
     /// Minimum password length 8 instead of 15 (the directory enforces a second factor).
     pub password_with_mfa: bool,
@@ -359,7 +372,7 @@ impl Default for Policy {
             always_require_document: false,
             challenge_turns: 2,
             review_margin: 0.05,
-            review_retention_s: 7 * 24 * 3600,
+            review_retention_s: 3600,
             password_with_mfa: false,
             reset_lease_s: 30,
         }

@@ -200,10 +200,28 @@ impl SignInProvider {
 /// browser back or it expires, and starting one needs no sign-in.
 const MAX_PENDING_SIGN_INS: i64 = 10_000;
 
+/// Sign-ins one address may start per ten minutes: enough for an office behind one
+/// address, too few for one client to fill [`MAX_PENDING_SIGN_INS`] alone.
+const SIGN_INS_PER_ADDRESS: i64 = 60;
+
 /// Starts a sign-in at the provider: the address to send the browser to, and the
 /// `state` the browser keeps (in a cookie) to come back with.
-pub async fn begin_sign_in(app: &App, redirect_uri: &str) -> Result<(String, String), ApiError> {
+pub async fn begin_sign_in(
+    app: &App,
+    addr: &str,
+    redirect_uri: &str,
+) -> Result<(String, String), ApiError> {
     let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+    if let Err(wait) = crate::limits::hit(
+        &app.store,
+        &format!("console-signin:{addr}"),
+        600,
+        SIGN_INS_PER_ADDRESS,
+    )
+    .await?
+    {
+        return Err(ApiError::too_many(Code::RateLimited, wait.max(1)));
+    }
     if store::admin::pending_logins(&app.store).await? >= MAX_PENDING_SIGN_INS {
         return Err(ApiError::new(
             Code::ServerBusy,
@@ -242,6 +260,9 @@ pub async fn finish_sign_in(
     state: &str,
     cookie_state: Option<&str>,
 ) -> Result<SignedIn, ApiError> {
+    // A refusal of a sign-in that was under way is a security event for the audit chain;
+    // a callback naming none (made up, replayed, expired) is only logged, so junk
+    // requests cannot grow the chain.
     let refused = |why: String| async move {
         tracing::warn!(reason = %why, "console sign-in refused");
         let _ = audit::append(
@@ -258,19 +279,24 @@ pub async fn finish_sign_in(
         sign_in_failed()
     };
     let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+    if state.len() > 256 {
+        return Err(sign_in_failed());
+    }
+    // Taken once, whatever follows: the same callback again finds nothing, and a sign-in
+    // whose callback reached the wrong browser cannot be finished anywhere else.
+    let Some(sealed) = store::admin::take_login(&app.store, &secret_hash(state), now()).await?
+    else {
+        tracing::warn!("console sign-in callback with an unknown, used or expired state");
+        return Err(sign_in_failed());
+    };
     // The state must come back to the browser that started the sign-in: one that was
     // sent a stranger's callback address (login CSRF) has no such cookie.
     let same_browser = cookie_state.is_some_and(|c| {
         c.len() == state.len() && bool::from(c.as_bytes().ct_eq(state.as_bytes()))
     });
-    if !same_browser || state.len() > 256 {
+    if !same_browser {
         return Err(refused("state not from this browser".into()).await);
     }
-    // Taken once: the same callback again finds nothing.
-    let Some(sealed) = store::admin::take_login(&app.store, &secret_hash(state), now()).await?
-    else {
-        return Err(refused("unknown, used or expired state".into()).await);
-    };
     let pending: oidc::PendingLogin =
         serde_json::from_slice(&app.keys.open(PENDING, &sealed)?).map_err(|_| sign_in_failed())?;
     if !pending.state_matches(state) {
@@ -286,12 +312,36 @@ pub async fn finish_sign_in(
         Ok(i) => i,
         Err(e) => return Err(refused(e.to_string()).await),
     };
-    let roles = roles(&identity.groups, config);
-    let name = identity
+    let mut roles = roles(&identity.groups, config);
+    // Bounded: it is written into every audit entry this person makes.
+    let name: String = identity
         .name
         .clone()
         .or_else(|| identity.email.clone())
-        .unwrap_or_else(|| identity.subject.clone());
+        .unwrap_or_else(|| identity.subject.clone())
+        .chars()
+        .take(100)
+        .collect();
+    // The names the person's own account goes by here: their login (the configured
+    // claim), their verified mail and its local part (often the login), so they cannot
+    // decide their own recovery.
+    let mut aliases = Vec::new();
+    if let Some(login) = &identity.username {
+        aliases.push(login.to_lowercase());
+    }
+    if let Some(mail) = &identity.email {
+        let mail = mail.to_lowercase();
+        if let Some((local, _)) = mail.split_once('@') {
+            aliases.push(local.to_string());
+        }
+        aliases.push(mail);
+    }
+    if aliases.is_empty() && roles.contains(&Role::Reviewer) {
+        // Nothing says which account is theirs, so nothing could stop them approving
+        // their own recovery: no reviewer role.
+        tracing::warn!(subject = %identity.subject, claim = %config.username_claim, "reviewer without a login or a verified mail: not a reviewer");
+        roles.retain(|r| *r != Role::Reviewer);
+    }
     if roles.is_empty() {
         tracing::warn!(subject = %identity.subject, "console sign-in without a role");
         let _ = audit::append(
@@ -309,16 +359,6 @@ pub async fn finish_sign_in(
             Code::AdminRoleMissing,
             "you signed in, but none of your groups gives a role in this console; ask its administrators",
         ));
-    }
-    // The names the person's own account may go by here: their mail, and its local
-    // part (often the login), so they cannot decide their own recovery.
-    let mut aliases = Vec::new();
-    if let Some(mail) = &identity.email {
-        let mail = mail.to_lowercase();
-        if let Some((local, _)) = mail.split_once('@') {
-            aliases.push(local.to_string());
-        }
-        aliases.push(mail);
     }
     Ok(SignedIn {
         subject: format!("{} {}", identity.issuer, identity.subject),

@@ -123,7 +123,10 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub name: Option<String>,
+    /// The mail, unless the provider says it is not verified (`email_verified: false`).
     pub email: Option<String>,
+    /// The person's own login, from the configured `username_claim`.
+    pub username: Option<String>,
     /// From the configured groups claim: an array of strings, or a single string as one
     /// group; anything else gives none.
     pub groups: Vec<String>,
@@ -720,7 +723,13 @@ fn check_claims(
         issuer: config.issuer.clone(),
         subject: subject.to_string(),
         name: string("name").map(str::to_string),
-        email: string("email").map(str::to_string),
+        // A mail the person may have typed in themselves is no proof of whose it is.
+        email: string("email")
+            .filter(|_| claims.get("email_verified") != Some(&Value::Bool(false)))
+            .map(str::to_string),
+        username: string(&config.username_claim)
+            .filter(|u| !u.is_empty() && u.len() <= 255)
+            .map(str::to_string),
         groups,
     })
 }

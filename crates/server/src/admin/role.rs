@@ -60,6 +60,7 @@ mod tests {
             ca_file: None,
             scopes: Vec::new(),
             groups_claim: "groups".into(),
+            username_claim: "preferred_username".into(),
             admin_groups: vec!["it-admins".into()],
             reviewer_groups: vec!["helpdesk".into(), "it-admins".into()],
             auditor_groups: vec!["audit".into()],

@@ -319,6 +319,11 @@ pub async fn attest(
                 evidence.as_deref(),
                 &facts,
                 &decision.reasons,
+                // The row asked for notice and delay before doubts sent it here.
+                match decision.row.verdict {
+                    policy::Verdict::ApproveNotifyDelay => policy.notify_delay_s,
+                    _ => 0,
+                },
             )?)
         }
         _ => None,

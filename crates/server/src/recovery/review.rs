@@ -118,6 +118,7 @@ pub fn sealed_case(
     evidence: Option<&UploadedEvidence>,
     facts: &CaseFacts,
     reasons: &[Code],
+    delay_s: u64,
 ) -> Result<NewCase, ApiError> {
     let items = evidence.map(UploadedEvidence::items).unwrap_or_default();
     let plain = Zeroizing::new(
@@ -140,6 +141,7 @@ pub fn sealed_case(
         facts_sealed: app.keys.seal(FACTS, &facts_plain)?,
         reasons: joined(reasons, ","),
         approvals_needed: if privileged { 2 } else { 1 },
+        delay_s: delay_s as i64,
         created_at: t,
         delete_after: t + app.config.policy.review_retention_s as i64,
     })
@@ -164,10 +166,20 @@ pub struct OpenCase {
     pub evidence: Vec<EvidenceItem>,
     pub votes: Vec<Vote>,
     pub device_key: String,
+    /// An approval's change waits this long, seconds (0: at once).
+    pub delay_s: i64,
 }
+
+/// Cases unsealed at once per instance: one holds a whole upload's evidence (up to
+/// 48 MiB) in memory, and a case page asks for several pictures at once.
+static UNSEALING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The open case of session `id`, within its retention: not found otherwise.
 pub async fn open(app: &App, id: &str) -> Result<OpenCase, ApiError> {
+    let _place = UNSEALING
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(Code::InternalError, "closed"))?;
     let case = store::reviews::load(&app.store, id)
         .await?
         .filter(|c| c.outcome.is_none() && c.summary.delete_after >= now())
@@ -184,6 +196,7 @@ pub async fn open(app: &App, id: &str) -> Result<OpenCase, ApiError> {
         evidence,
         votes,
         device_key: case.device_key,
+        delay_s: case.delay_s,
     })
 }
 
@@ -298,16 +311,31 @@ pub async fn decide(
     let now_privileged = match (&case.facts.record, verdict) {
         (Some(r), Verdict::Approve) if !app.config.admin.privileged_groups.is_empty() => {
             match app.directory.find_user(&r.username).await {
-                Ok(Some(u)) if record_of(app, &u).await.privileged => "privileged",
-                Ok(Some(_)) => "",
-                // Gone or unreadable: not one reviewer's call alone.
+                Ok(Some(u)) if u.id == r.id && !record_of(app, &u).await.privileged => "",
+                Ok(Some(_)) => "privileged",
+                // Gone, another account under the login, or unreadable: not one
+                // reviewer's call alone.
                 _ => "unknown",
             }
         }
         _ => "",
     };
+    if verdict == Verdict::Approve {
+        // What stops an automated approval stops a reviewer's: the owner's "this wasn't
+        // me" lock, and a device revoked since.
+        if let Some(r) = &case.facts.record {
+            if crate::notify::self_service_locked(app, &r.id).await? {
+                return Err(ApiError::new(
+                    Code::RequestInvalid,
+                    "the account's owner locked self-service recovery: this case can only be refused",
+                ));
+            }
+        }
+        crate::devices::usable(&app.store, &case.device_key).await?;
+    }
     let t = now();
     let mut tx = app.store.begin().await?;
+    store::reviews::lock(&mut tx, id).await?;
     let voted = store::reviews::vote(
         &mut tx,
         id,
@@ -352,6 +380,26 @@ pub async fn decide(
                 return Err(case_not_found());
             }
             store::sessions::reviewed(&mut tx, id, "rejected").await?;
+            if let Some(r) = &case.facts.record {
+                // As any refusal: the owner hears of it (from the second of a series on),
+                // and it counts against the channel it came from.
+                notify::enqueue_recovery_notice(
+                    &mut tx,
+                    app,
+                    &RecoveryNotice {
+                        user_ref: &r.id,
+                        to: r.email.iter().cloned().collect(),
+                        display_name: r.display_name.as_deref(),
+                        action: RecoveryAction::parse(&case.summary.action)
+                            .unwrap_or(RecoveryAction::ResetPassword),
+                        kind: NoticeKind::Refused,
+                        device_tier: &case.summary.tier,
+                        at: t,
+                        session_id: id,
+                    },
+                )
+                .await?;
+            }
         }
         Decided::Approved => {
             let record = case.facts.record.as_ref().ok_or_else(case_not_found)?;
@@ -359,6 +407,9 @@ pub async fn decide(
                 .ok_or_else(|| ApiError::new(Code::InternalError, "invalid action in reviews"))?;
             let secret = new_secret("rg_")?;
             let expires_at = t + app.config.policy.grant_ttl_s as i64;
+            // The delay the policy row asked for before doubts sent the attempt here: a
+            // doubtful case gets no less time for its owner to object than a clean one.
+            let effective_at = (case.delay_s > 0).then_some(t + case.delay_s);
             let sealed = app.keys.seal(GRANT, secret.as_bytes())?;
             // The close comes first: of two approvals racing, the one that does not
             // close the case issues nothing.
@@ -379,7 +430,7 @@ pub async fn decide(
                     expires_at,
                     template_sealed: case.facts.template_sealed.clone(),
                     created_at: t,
-                    apply_after: 0,
+                    apply_after: effective_at.unwrap_or(0),
                 },
             )
             .await?;
@@ -392,7 +443,7 @@ pub async fn decide(
                     to: record.email.iter().cloned().collect(),
                     display_name: record.display_name.as_deref(),
                     action,
-                    kind: NoticeKind::Approved { effective_at: None },
+                    kind: NoticeKind::Approved { effective_at },
                     device_tier: &case.summary.tier,
                     at: t,
                     session_id: id,
@@ -445,6 +496,7 @@ pub async fn decide(
                     "user": case.facts.record.as_ref().map(|r| r.id.clone()),
                     "action": case.summary.action,
                     "face_score": case.facts.face_score.map(|s| (s * 1000.0).round() / 1000.0),
+                    "delay_s": (case.delay_s > 0).then_some(case.delay_s),
                     "grant_sha256": grant_hash,
                 }),
             },
@@ -452,6 +504,20 @@ pub async fn decide(
         .await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
+    if decided == Decided::Refused {
+        // A refusal by a person counts as a failed biometric attempt of that login on
+        // that channel, as an automated one does: filing case after case is not a way
+        // round the delays.
+        if let Some(tier) = Tier::parse(&case.summary.tier) {
+            crate::limits::biometric_failure(
+                &app.store,
+                &crate::limits::failure_key(&super::sessions::login_key(&case.summary.login), tier),
+                &app.config.limits,
+                id,
+            )
+            .await?;
+        }
+    }
     Ok(decided)
 }
 
@@ -470,6 +536,14 @@ pub async fn collect(app: &App, session: &Session) -> Result<Option<Decision>, A
     let secret = app.keys.open(GRANT, sealed)?;
     let grant = String::from_utf8(secret.to_vec())
         .map_err(|_| ApiError::new(Code::InternalError, "invalid grant in reviews"))?;
+    // Only a grant still to be used: one the owner cancelled ("this wasn't me") or that
+    // ended is not handed out again.
+    let usable = store::resets::load(&app.store, &secret_hash(&grant))
+        .await?
+        .is_some_and(|g| g.state == "issued");
+    if !usable {
+        return Ok(None);
+    }
     Ok(Some(Decision::Approved {
         grant,
         grant_expires_at: case.summary.delete_after,
@@ -477,7 +551,7 @@ pub async fn collect(app: &App, session: &Session) -> Result<Option<Decision>, A
         // A person judged the evidence; the server's own run did not approve it.
         reverified: false,
         password_policy: password_policy(app),
-        delay_s: None,
+        delay_s: (case.delay_s > 0).then_some(case.delay_s as u64),
     }))
 }
 
@@ -489,8 +563,10 @@ pub async fn expire(app: &App) -> Result<u64, StoreError> {
     let mut closed = 0;
     for id in store::reviews::overdue(&app.store, t).await? {
         let mut tx = app.store.begin().await?;
-        store::reviews::delete(&mut tx, &id).await?;
-        if store::sessions::reviewed(&mut tx, &id, "rejected").await? {
+        // Only if still open: an approval that committed meanwhile keeps its grant.
+        if store::reviews::delete_overdue(&mut tx, &id, t).await?
+            && store::sessions::reviewed(&mut tx, &id, "rejected").await?
+        {
             audit::append_in(
                 &mut tx,
                 &app.keys,
@@ -507,5 +583,8 @@ pub async fn expire(app: &App) -> Result<u64, StoreError> {
         tx.commit().await?;
     }
     store::reviews::purge_decided(&app.store, t).await?;
+    // Sessions a server before the console left waiting for review with no case (or a
+    // case without its facts): nobody can ever decide them, so the app is told no.
+    closed += store::reviews::reject_caseless(&app.store).await?;
     Ok(closed)
 }

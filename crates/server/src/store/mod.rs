@@ -127,6 +127,9 @@ impl Store {
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // Deleted rows are overwritten, not left in free pages:
+                            // evidence a closed case destroyed is gone from the file.
+                            conn.execute("PRAGMA secure_delete = ON").await?;
                             if writer {
                                 // Checkpoints are not run by the committing writer (which
                                 // would stall every request queued behind it) but in the

@@ -22,6 +22,8 @@ pub struct NewCase {
     /// Comma-joined codes: why the case went to a person.
     pub reasons: String,
     pub approvals_needed: i64,
+    /// An approval's change waits this long (0: at once).
+    pub delay_s: i64,
     pub created_at: i64,
     pub delete_after: i64,
 }
@@ -29,10 +31,10 @@ pub struct NewCase {
 /// Opens a case, in the transaction that records the decision.
 pub async fn insert(tx: &mut Tx<'_>, c: &NewCase) -> Result<(), StoreError> {
     bound!(
-        "INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome, login, action, device_key, tier, facts_sealed, approvals_needed) \
-         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11)";
+        "INSERT INTO reviews (session_id, evidence_sealed, reasons, created_at, delete_after, outcome, login, action, device_key, tier, facts_sealed, approvals_needed, delay_s) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12)";
         &c.session_id, &c.evidence_sealed, &c.reasons, c.created_at, c.delete_after, &c.login,
-        &c.action, &c.device_key, &c.tier, &c.facts_sealed, c.approvals_needed
+        &c.action, &c.device_key, &c.tier, &c.facts_sealed, c.approvals_needed, c.delay_s
     )
     .execute(&mut **tx)
     .await?;
@@ -63,6 +65,7 @@ pub struct Case {
     /// `approved` or `refused`; `None` while open.
     pub outcome: Option<String>,
     pub grant_sealed: Option<String>,
+    pub delay_s: i64,
 }
 
 const SUMMARY: &str = "r.session_id, r.login, r.action, r.tier, r.reasons, r.approvals_needed, \
@@ -112,7 +115,7 @@ pub async fn open(
 /// The case of session `session_id`.
 pub async fn load(store: &Store, session_id: &str) -> Result<Option<Case>, StoreError> {
     let row = sqlx::query(&format!(
-        "SELECT {SUMMARY}, r.device_key, r.evidence_sealed, r.facts_sealed, r.outcome, r.grant_sealed \
+        "SELECT {SUMMARY}, r.device_key, r.evidence_sealed, r.facts_sealed, r.outcome, r.grant_sealed, r.delay_s \
          FROM reviews r WHERE r.session_id = $1"
     ))
     .bind(session_id)
@@ -126,6 +129,7 @@ pub async fn load(store: &Store, session_id: &str) -> Result<Option<Case>, Store
         facts_sealed: r.try_get(11)?,
         outcome: r.try_get(12)?,
         grant_sealed: r.try_get(13)?,
+        delay_s: r.try_get(14)?,
     }))
 }
 
@@ -237,14 +241,49 @@ pub async fn overdue(store: &Store, t: i64) -> Result<Vec<String>, StoreError> {
         .collect()
 }
 
-/// Deletes the case of `session_id` and its votes.
-pub async fn delete(tx: &mut Tx<'_>, session_id: &str) -> Result<(), StoreError> {
-    bound!("DELETE FROM review_votes WHERE session_id = $1"; session_id)
-        .execute(&mut **tx)
+/// Deletes the case of `session_id`, with its votes, if it is still open and its
+/// retention ran out by `t`; whether it did (a case decided meanwhile stays).
+pub async fn delete_overdue(tx: &mut Tx<'_>, session_id: &str, t: i64) -> Result<bool, StoreError> {
+    let deleted = bound!(
+        "DELETE FROM reviews WHERE session_id = $1 AND outcome IS NULL AND delete_after < $2";
+        session_id, t
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if deleted {
+        bound!("DELETE FROM review_votes WHERE session_id = $1"; session_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(deleted)
+}
+
+/// Moves sessions waiting for review that have no case that can be decided (left by a
+/// server from before the console) to `rejected`, deleting such cases; how many.
+pub async fn reject_caseless(store: &Store) -> Result<u64, StoreError> {
+    sqlx::query("DELETE FROM reviews WHERE outcome IS NULL AND facts_sealed = ''")
+        .execute(&store.writer)
         .await?;
-    bound!("DELETE FROM reviews WHERE session_id = $1"; session_id)
-        .execute(&mut **tx)
-        .await?;
+    Ok(sqlx::query(
+        "UPDATE sessions SET state = 'rejected' WHERE state = 'review' \
+         AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.session_id = sessions.id)",
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected())
+}
+
+/// Takes the case's row lock for `tx` (a write that changes nothing), so votes on one
+/// case are counted one transaction at a time: under PostgreSQL's read committed, two
+/// approvals at once would otherwise each count only their own.
+pub async fn lock(tx: &mut Tx<'_>, session_id: &str) -> Result<(), StoreError> {
+    bound!(
+        "UPDATE reviews SET approvals_needed = approvals_needed WHERE session_id = $1"; session_id
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -156,6 +156,19 @@ async fn the_console_wants_a_sign_in(db: Db) {
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 401);
+    // Nor on one a sibling host's page made (an <img> on another of the company's sites).
+    let answer = browser()
+        .get(h.url("/admin/queue"))
+        .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+    assert_eq!(
+        answer.headers()["cross-origin-resource-policy"],
+        "same-origin"
+    );
     // Two cookies of the name (one planted): neither counts.
     let answer = browser()
         .get(h.url("/admin/queue"))
@@ -462,9 +475,9 @@ async fn signing_in_through_the_provider() {
     let (callback, state) = through_provider(&w, "bob").await;
     let elsewhere = console_get(&w, &callback, "").await;
     assert_eq!(elsewhere.status().as_u16(), 401);
-    let wrong = console_get(&w, &callback, "reclaim_signin=not-the-state").await;
-    assert_eq!(wrong.status().as_u16(), 401);
-    let _ = state;
+    let right_browser = console_get(&w, &callback, &state).await;
+    assert_eq!(right_browser.status().as_u16(), 401);
+    assert!(set_cookie(&right_browser, "reclaim_admin").is_none());
 
     // A made-up code with a real state: the provider refuses the code.
     let (callback, state) = through_provider(&w, "bob").await;
@@ -488,6 +501,26 @@ async fn signing_in_through_the_provider() {
     let carol = set_cookie(&back, "reclaim_admin").unwrap();
     let page = console_get(&w, &format!("/admin/cases/{}", s.id), &carol).await;
     assert_eq!(page.status().as_u16(), 403);
-    assert!(w.h.audit_count_of("admin_sign_in_refused").await >= 4);
+    // In the chain: the wrong browser, the made-up code, the account with no role. A
+    // callback naming no sign-in under way (the replay) is only logged.
+    assert_eq!(w.h.audit_count_of("admin_sign_in_refused").await, 3);
     assert_chain_intact(&w.h.app).await;
+
+    // One address starts at most 60 sign-ins per ten minutes (5 so far).
+    for _ in 0..55 {
+        assert_eq!(
+            console_get(&w, "/admin/signin/start", "")
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+    }
+    assert_eq!(
+        console_get(&w, "/admin/signin/start", "")
+            .await
+            .status()
+            .as_u16(),
+        429
+    );
 }

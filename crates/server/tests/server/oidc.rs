@@ -21,6 +21,7 @@ fn config(op: &OidcProvider) -> OidcConfig {
         ca_file: None,
         scopes: vec!["groups".into()],
         groups_claim: "groups".into(),
+        username_claim: "preferred_username".into(),
         admin_groups: vec!["reclaim-admins".into()],
         reviewer_groups: vec!["reclaim-reviewers".into()],
         auditor_groups: vec!["reclaim-auditors".into()],

@@ -17,6 +17,10 @@ on_both_databases!(
     a_refusal_tells_the_app_and_destroys_the_evidence,
     a_case_approved_twice_at_once_issues_one_grant,
     a_case_past_its_retention_is_closed_unread,
+    what_stops_an_automated_approval_stops_a_reviewers,
+    a_refusal_counts_and_a_cancelled_grant_is_not_handed_out,
+    two_approvals_at_once_on_a_privileged_case_close_it,
+    a_session_left_in_review_without_a_case_is_told_no,
 );
 
 /// A review queue, worked in a console whose provider is never reached by these tests.
@@ -271,4 +275,113 @@ async fn a_case_past_its_retention_is_closed_unread(db: Db) {
     assert_eq!(status(&h, &s).await["state"], "rejected");
     assert_eq!(h.count("SELECT COUNT(*) FROM reviews").await, 0);
     assert_eq!(h.audit_count_of("review_expired").await, 1);
+}
+
+async fn what_stops_an_automated_approval_stops_a_reviewers(db: Db) {
+    // The policy row for the kiosk asks for notice and delay; doubts sent it to a person.
+    let h = Harness::with(
+        db,
+        Options {
+            policy: "review_queue = true\nnotify_delay_s = 3600\n[[policy.table]]\naction = \"*\"\ntier = \"managed\"\nuser = \"*\"\nverdict = \"approve_notify_delay\"".into(),
+            extra: CONSOLE.into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    // A case waits an hour by default, not days: the person waits at the app.
+    let s = case(&h).await;
+    assert_eq!(
+        h.count("SELECT MIN(delete_after - created_at) FROM reviews")
+            .await,
+        3600
+    );
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
+    // Approved with the same delay the row asked for: the owner can still object.
+    let t = unix_now() as i64;
+    assert!(h.count("SELECT MIN(apply_after) FROM grants").await >= t + 3500);
+    assert_eq!(status(&h, &s).await["decision"]["delay_s"], 3600);
+
+    // The owner locked self-service ("this wasn't me"): a case can only be refused.
+    let s = case(&h).await;
+    let mut tx = h.app.store.begin().await.unwrap();
+    reclaim_server::store::notices::lock(&mut tx, "demo:avery.quinn", unix_now() as i64)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        code(vote(&h, "rita", &s, Verdict::Approve).await),
+        "request_invalid"
+    );
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Refuse).await.unwrap(),
+        Decided::Refused
+    );
+
+    // A device revoked since the case opened cannot be approved for.
+    h.execute("DELETE FROM self_service_locks").await;
+    let s = case(&h).await;
+    h.execute("UPDATE devices SET revoked_at = 1").await;
+    assert_eq!(
+        code(vote(&h, "rita", &s, Verdict::Approve).await),
+        "device_revoked"
+    );
+}
+
+async fn a_refusal_counts_and_a_cancelled_grant_is_not_handed_out(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case(&h).await;
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Refuse).await.unwrap(),
+        Decided::Refused
+    );
+    // Counted against the login on the kiosk's channel, as an automated refusal is.
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM limits WHERE key LIKE 'bio:m:%'")
+            .await,
+        1
+    );
+
+    let s = case(&h).await;
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
+    assert!(status(&h, &s).await.get("decision").is_some());
+    // The owner cancels it from the notice ("this wasn't me"): not handed out again.
+    h.execute("UPDATE grants SET state = 'cancelled'").await;
+    let after = status(&h, &s).await;
+    assert!(after.get("decision").is_none(), "{after}");
+}
+
+async fn two_approvals_at_once_on_a_privileged_case_close_it(db: Db) {
+    let mut avery = reclaim_server::demo_seed().remove(0);
+    avery.groups = vec!["CN=Domain Admins,CN=Users,DC=example,DC=test".into()];
+    let mut o = options("[admin]\nprivileged_groups = [\"Domain Admins\"]");
+    o.users = Some(vec![avery]);
+    let h = Harness::with(db, o).await;
+    for _ in 0..3 {
+        let s = case(&h).await;
+        let (a, b) = tokio::join!(
+            vote(&h, "rita", &s, Verdict::Approve),
+            vote(&h, "sam", &s, Verdict::Approve)
+        );
+        // Counted one after the other: the second of the two closes it.
+        let mut outcomes = vec![a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(|d| format!("{d:?}"));
+        assert_eq!(outcomes, [Decided::Approved, Decided::AwaitingSecond]);
+        assert_eq!(status(&h, &s).await["state"], "approved");
+    }
+}
+
+async fn a_session_left_in_review_without_a_case_is_told_no(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    // What a server before the console left: the session waiting, no case.
+    let s = case(&h).await;
+    h.execute("DELETE FROM reviews").await;
+    assert_eq!(status(&h, &s).await["state"], "review");
+    review::expire(&h.app).await.unwrap();
+    assert_eq!(status(&h, &s).await["state"], "rejected");
 }

@@ -27,6 +27,7 @@ fn config() -> OidcConfig {
         ca_file: None,
         scopes: vec!["groups".into()],
         groups_claim: "groups".into(),
+        username_claim: "preferred_username".into(),
         admin_groups: vec!["admins".into()],
         reviewer_groups: vec!["reviewers".into()],
         auditor_groups: Vec::new(),
@@ -169,9 +170,17 @@ async fn good_tokens_give_the_identity() {
             subject: "alice".into(),
             name: Some("Alice Example".into()),
             email: Some("alice@example.test".into()),
+            username: None,
             groups: vec!["reviewers".into(), "staff".into()],
         }
     );
+    // The login from the configured claim; a mail the provider calls unverified is none.
+    let mut c = claims();
+    c["preferred_username"] = json!("alice");
+    c["email_verified"] = json!(false);
+    let id = verify(&p, &ec.token(&c)).await.unwrap();
+    assert_eq!(id.username.as_deref(), Some("alice"));
+    assert_eq!(id.email, None);
     let id = verify(&p, &rsa_token(&rsa, "rsa-1", &claims()))
         .await
         .unwrap();

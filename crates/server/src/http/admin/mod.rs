@@ -130,13 +130,17 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// The signed-in person of this request. A request another site's page made (a link, an
-/// image, a frame: `Sec-Fetch-Site: cross-site`) signs no one in, whatever cookie it
-/// carries: the console is reached from its own pages or typed in.
+/// image, a frame: `Sec-Fetch-Site` other than `same-origin` or `none`) signs no one
+/// in, whatever cookie it carries: the console is reached from its own pages or typed in.
 pub async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Admin, PageError> {
     let console = Console::of(app);
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    // Only the console's own pages (`same-origin`) and what the person typed or
+    // bookmarked (`none`); not `same-site`: a page on a sibling host of the company's
+    // could load a case's pictures into its own process.
+    let cross_site = headers.get("sec-fetch-site").is_some_and(|v| {
+        !v.as_bytes().eq_ignore_ascii_case(b"same-origin")
+            && !v.as_bytes().eq_ignore_ascii_case(b"none")
+    });
     let secret = cookie(headers, console.session_cookie()).filter(|_| !cross_site);
     Ok(admin::authenticate(app, secret).await?)
 }

@@ -3,9 +3,10 @@
 //! sign-in cookie. The provider's `state` rides in a cookie of its own, so the callback
 //! counts only in the browser that started it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use super::page::{render, PageError};
 use super::{cookie, signed_in, Console};
 use crate::admin;
 use crate::error::ApiError;
+use crate::http::client_addr;
 use crate::App;
 use reclaim_protocol::Code;
 
@@ -50,9 +52,15 @@ pub async fn page_handler(
 }
 
 /// `GET /admin/signin/start`: off to the provider.
-pub async fn start_handler(State(app): State<Arc<App>>) -> Result<Response, PageError> {
+pub async fn start_handler(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let console = Console::of(&app);
-    let (url, state) = admin::begin_sign_in(&app, &format!("{}{CALLBACK}", console.origin)).await?;
+    let addr = client_addr(&app, &peer, &headers);
+    let (url, state) =
+        admin::begin_sign_in(&app, &addr, &format!("{}{CALLBACK}", console.origin)).await?;
     let mut response = Redirect::to(&url).into_response();
     // Lax, not Strict: the way back is a navigation from the provider's site.
     set_cookie(
