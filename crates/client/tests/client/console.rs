@@ -114,7 +114,9 @@ fn decide(b: &WebDriverSession, verdict: &str, reason: &str, shoot: bool) -> Str
     }
     b.type_into("textarea#reason", reason);
     b.click(&format!("button[value={verdict}]"));
-    b.wait_for("main", WAIT);
+    // What the next page says: the queue's note, or the refusal's alert (the case page
+    // has neither, so this waits for the navigation).
+    b.wait_for("[role=status], [role=alert]", WAIT);
     b.text("main")
 }
 
