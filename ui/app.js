@@ -583,7 +583,8 @@
     const generation = ++poll.generation;
     const tick = async () => {
       if (!poll.on || generation !== poll.generation) return;
-      await call(shown === 'review' ? 'review_poll' : 'handoff_poll', null, { background: true });
+      if (shown === 'review') await call('review_poll', null, { background: true });
+      else await call('handoff_poll', null, { background: true });
       if (poll.on && generation === poll.generation) poll.timer = setTimeout(tick, HANDOFF_POLL_MS);
     };
     poll.timer = setTimeout(tick, HANDOFF_POLL_MS);
