@@ -146,6 +146,26 @@ impl OidcProvider {
         &self.client_secret
     }
 
+    /// The server's `[admin.oidc]` section for this provider: its client, the groups
+    /// scope, and the accounts' groups mapped to the console's roles
+    /// (`reclaim-reviewers`, `reclaim-auditors`, `reclaim-admins`).
+    pub fn console_section(&self) -> String {
+        format!(
+            r#"[admin.oidc]
+issuer = "{issuer}"
+client_id = "{client}"
+client_secret = "{secret}"
+scopes = ["groups"]
+reviewer_groups = ["reclaim-reviewers"]
+auditor_groups = ["reclaim-auditors"]
+admin_groups = ["reclaim-admins"]
+"#,
+            issuer = self.issuer(),
+            client = self.client_id,
+            secret = self.client_secret,
+        )
+    }
+
     /// The password of one of [`OIDC_ACCOUNTS`].
     pub fn password(login: &str) -> String {
         format!("{login}-password")

@@ -43,18 +43,8 @@ user = "*"
 verdict = "approve"
 [admin]
 privileged_groups = [{privileged}]
-[admin.oidc]
-issuer = "{issuer}"
-client_id = "{client}"
-client_secret = "{secret}"
-scopes = ["groups"]
-reviewer_groups = ["reclaim-reviewers"]
-auditor_groups = ["reclaim-auditors"]
-admin_groups = ["reclaim-admins"]
-"#,
-                issuer = op.issuer(),
-                client = op.client_id(),
-                secret = op.client_secret(),
+{oidc}"#,
+                oidc = op.console_section(),
             ))
             .toml(),
     )
@@ -173,17 +163,7 @@ async fn a_reviewer_approves_in_the_console_while_the_app_waits() {
     assert!(after.contains("Approved"), "{after}");
 
     // The app, still waiting, goes on to the new password by itself.
-    let st = laptop.review_poll().await.unwrap().flow;
-    assert_eq!(
-        st.screen,
-        Screen::Password,
-        "{:?} {:?}",
-        st.reasons,
-        st.error
-    );
-    let st = laptop.set_password(NEW_PASSWORD).await.unwrap().flow;
-    assert_eq!(st.screen, Screen::Done, "{:?}", st.password_error);
-    assert!(password_is(&server, NEW_PASSWORD).await);
+    goes_on_to_the_new_password(&mut laptop, &server).await;
     server.running.stop().await;
 }
 

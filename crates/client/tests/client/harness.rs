@@ -349,6 +349,22 @@ pub async fn assert_password_unchanged(server: &Server) {
     );
 }
 
+/// The app, waiting on its review screen, after a reviewer approved: it goes on to the
+/// new password by itself, which then takes effect in the directory.
+pub async fn goes_on_to_the_new_password(laptop: &mut Recovery, server: &Server) {
+    let st = laptop.review_poll().await.unwrap().flow;
+    assert_eq!(
+        st.screen,
+        Screen::Password,
+        "{:?} {:?}",
+        st.reasons,
+        st.error
+    );
+    let st = laptop.set_password(NEW_PASSWORD).await.unwrap().flow;
+    assert_eq!(st.screen, Screen::Done, "{:?}", st.password_error);
+    assert!(password_is(server, NEW_PASSWORD).await);
+}
+
 /// A first-time password reset up to the service's answer: the session started, the ID
 /// shown and taken, the selfie recorded, and the evidence submitted.
 pub async fn first_time_reset(laptop: &mut Recovery) -> FlowState {

@@ -139,16 +139,6 @@ async fn a_borderline_face_match_goes_to_review() {
     .await
     .unwrap();
     assert_eq!(decided, Decided::Approved);
-    let st = laptop.review_poll().await.unwrap().flow;
-    assert_eq!(
-        st.screen,
-        Screen::Password,
-        "{:?} {:?}",
-        st.reasons,
-        st.error
-    );
-    let st = laptop.set_password(NEW_PASSWORD).await.unwrap().flow;
-    assert_eq!(st.screen, Screen::Done, "{:?}", st.password_error);
-    assert!(password_is(&server, NEW_PASSWORD).await);
+    goes_on_to_the_new_password(&mut laptop, &server).await;
     server.running.stop().await;
 }

@@ -192,16 +192,7 @@ pub async fn attest(
         user_kind,
         locked,
     ) {
-        record_outcome(
-            app,
-            &session,
-            device.tier,
-            user.as_ref(),
-            &decision,
-            None,
-            None,
-        )
-        .await?;
+        record_unjudged(app, &session, device.tier, user.as_ref(), &decision).await?;
         tracing::info!(
             session = %session.id,
             tier = device.tier.as_str(),
@@ -259,16 +250,7 @@ pub async fn attest(
                 row: policy::verdict(&policy.table, session.action, device.tier, user_kind),
                 refused_by_policy: false,
             };
-            record_outcome(
-                app,
-                &session,
-                device.tier,
-                user.as_ref(),
-                &decision,
-                None,
-                None,
-            )
-            .await?;
+            record_unjudged(app, &session, device.tier, user.as_ref(), &decision).await?;
             return Err(e);
         }
     };
@@ -799,6 +781,19 @@ async fn record_outcome(
     tx.commit().await.map_err(StoreError::from)?;
     app.metrics.decision(outcome);
     Ok(grant)
+}
+
+/// The outcome of an attempt whose evidence was never judged (refused before, or the
+/// engine could not read it): no capture to keep, no case to open.
+async fn record_unjudged(
+    app: &App,
+    session: &Session,
+    tier: Tier,
+    user: Option<&DirectoryUser>,
+    decision: &Ruling,
+) -> Result<(), ApiError> {
+    record_outcome(app, session, tier, user, decision, None, None).await?;
+    Ok(())
 }
 
 /// A face template sealed as a grant keeps it until the reset enrols it.

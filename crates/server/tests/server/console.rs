@@ -366,18 +366,8 @@ async fn with_provider() -> WithProvider {
 [admin]
 listen = "127.0.0.1:{port}"
 url = "{console}"
-[admin.oidc]
-issuer = "{issuer}"
-client_id = "{client}"
-client_secret = "{secret}"
-scopes = ["groups"]
-reviewer_groups = ["reclaim-reviewers"]
-auditor_groups = ["reclaim-auditors"]
-admin_groups = ["reclaim-admins"]
-"#,
-        issuer = op.issuer(),
-        client = op.client_id(),
-        secret = op.client_secret(),
+{oidc}"#,
+        oidc = op.console_section(),
     );
     let h = Harness::with(
         Db::sqlite(),
