@@ -11,6 +11,9 @@
   const $ = (id) => document.getElementById(id);
 
   const CAMERA_SCREENS = new Set(['document', 'selfie', 'scan']);
+  // A screen whose camera runs: the capture screens, and a kiosk's review screen, where a
+  // face in front of the camera is the person still waiting (the core counts it as use).
+  const cameraOn = (screen) => CAMERA_SCREENS.has(screen) || (screen === 'review' && !!(state && state.kiosk));
   // The Rust watchdog does not wipe these either: a decision or a reset is under way.
   const IDLE_EXEMPT = new Set(['loading', 'attract', 'checking', 'applying']);
   const ESCAPE_EXEMPT = new Set(['loading', 'attract', 'start', 'checking', 'applying']);
@@ -162,9 +165,9 @@
   // Clears what one person typed or saw from a screen they leave.
   function leave(screen) {
     if (screen === 'password') clearPasswords();
-    if (CAMERA_SCREENS.has(screen)) {
+    if (cameraOn(screen)) {
       $('camera-alert').hidden = true;
-      for (const id of ['preview-document', 'preview-selfie', 'preview-scan']) $(id).removeAttribute('src');
+      for (const id of ['preview-document', 'preview-selfie', 'preview-scan', 'preview-review']) $(id).removeAttribute('src');
     }
   }
 
@@ -398,10 +401,10 @@
 
   function syncLoops() {
     // No native camera (a phone, or none found): the webview's own, if it has one.
-    if (CAMERA_SCREENS.has(shown) && state && !state.camera) {
+    if (cameraOn(shown) && state && !state.camera) {
       window.webviewCamera.start(window.__TAURI__.core.invoke);
     }
-    if (CAMERA_SCREENS.has(shown)) startPreview(); else preview.running = false;
+    if (cameraOn(shown)) startPreview(); else preview.running = false;
     // The laptop follows the phone; the review screen waits for a reviewer's decision.
     if (shown === 'handoff' || shown === 'review') startPoll(); else stopPoll();
   }

@@ -347,6 +347,12 @@ impl Recovery {
             Screen::Selfie => {
                 capture.set_mode(Scene::Face(st.challenge.clone()), Mode::FacePreview)
             }
+            // A kiosk keeps a person waiting for a reviewer only while a face is in front
+            // of it (the app counts that as use): someone who walks away is forgotten as on
+            // any other screen, so the next person at the desk does not inherit an approval.
+            Screen::Review if st.kiosk => {
+                capture.set_mode(Scene::Face(st.challenge.clone()), Mode::FacePreview)
+            }
             Screen::Scan => capture.set_mode(Scene::Qr, Mode::Scan),
             _ => capture.set_mode(Scene::Idle, Mode::Idle),
         }
@@ -455,6 +461,7 @@ impl Recovery {
             Ok(()) => {}
             Err(e) => return self.fail(e),
         }
+        self.enter_scene();
         if self.flow.screen() == Screen::Applying {
             return self.apply(None).await;
         }
@@ -661,15 +668,19 @@ impl Recovery {
                     s.decision = Some(Decided::of(&decision));
                 }
                 self.flow.decided(&decision);
+                self.enter_scene();
                 if self.flow.screen() == Screen::Applying {
                     return self.apply(None).await;
                 }
             }
-            (SessionState::Rejected, _) => self.flow.decided(&ServiceDecision::Rejected {
-                reasons: Vec::new(),
-                reverified: false,
-                message: None,
-            }),
+            (SessionState::Rejected, _) => {
+                self.flow.decided(&ServiceDecision::Rejected {
+                    reasons: Vec::new(),
+                    reverified: false,
+                    message: None,
+                });
+                self.enter_scene();
+            }
             _ => {}
         }
         Ok(self.state())

@@ -127,11 +127,17 @@ async fn a_reviewer_approves_in_the_console_while_the_app_waits() {
     let op = provider(port);
     // No privileged group: one reviewer decides.
     let server = server("console-approve", port, &op, "").await;
-    let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
+    // At the walk-up kiosk, which forgets whoever leaves it alone: while the person waits
+    // in front of it, its camera sees them (and the app counts that as use).
+    let mut laptop = kiosk(&server.url, genuine_scenes());
     wait_for_review(&mut laptop).await;
+    assert!(
+        laptop.wait_for_guidance(WAIT, |g| g.face_box.is_some()),
+        "the kiosk does not look for the person waiting on its review screen"
+    );
 
     let url = server.url.clone();
-    let (after, auditor_sees) = in_browser(move || {
+    let (after, auditor_sees, timeline) = in_browser(move || {
         let driver = Chromedriver::start().unwrap();
         // An auditor signs in and cannot open the case.
         let auditor = driver.browser(1280, 900);
@@ -153,7 +159,21 @@ async fn a_reviewer_approves_in_the_console_while_the_app_waits() {
         b.navigate(&format!("{url}/admin/queue"));
         b.wait_for("main", WAIT);
         b.screenshot(&screenshot_dir().join("console-queue-phone.png"));
-        (after, auditor_sees)
+        // An admin's pages, with this recovery in them.
+        let admin = driver.browser(1280, 1000);
+        sign_in(&admin, &url, "dave", false);
+        for page in ["devices", "recoveries", "audit", "policy", "health"] {
+            admin.navigate(&format!("{url}/admin/{page}"));
+            admin.wait_for("main h1", WAIT);
+            admin.screenshot(&screenshot_dir().join(format!("console-{page}.png")));
+        }
+        admin.navigate(&format!("{url}/admin/recoveries"));
+        admin.wait_for("tbody th a", WAIT);
+        admin.click("tbody th a");
+        admin.wait_for("main h1", WAIT);
+        let timeline = admin.text("main");
+        admin.screenshot(&screenshot_dir().join("console-timeline.png"));
+        (after, auditor_sees, timeline)
     })
     .await;
     assert!(
@@ -161,6 +181,8 @@ async fn a_reviewer_approves_in_the_console_while_the_app_waits() {
         "{auditor_sees}"
     );
     assert!(after.contains("Approved"), "{after}");
+    // The recovery's timeline names the reviewer's decision.
+    assert!(timeline.contains("alice"), "{timeline}");
 
     // The app, still waiting, goes on to the new password by itself.
     goes_on_to_the_new_password(&mut laptop, &server).await;
@@ -175,6 +197,11 @@ async fn a_privileged_account_takes_two_reviewers_and_a_refusal_ends_it() {
     let server = server("console-four-eyes", port, &op, "\"Domain Admins\"").await;
     let mut laptop = device(&server.url, genuine_scenes(), Timeouts::default());
     wait_for_review(&mut laptop).await;
+    // A laptop waits with its camera at rest.
+    assert!(
+        !laptop.wait_for_guidance(Duration::from_secs(2), |g| g.face_box.is_some()),
+        "a laptop's camera looks at its user while the case waits"
+    );
 
     let url = server.url.clone();
     let (first, again) = in_browser({

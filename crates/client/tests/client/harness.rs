@@ -140,14 +140,23 @@ verdict = "approve""#
 
 /// A laptop running the app against `url` with `scenes` in front of its camera.
 pub fn device(url: &str, scenes: &Path, timeouts: Timeouts) -> Recovery {
+    device_as(url, scenes, timeouts, false, "test laptop")
+}
+
+/// The walk-up kiosk: the same app core with its kiosk switch on.
+pub fn kiosk(url: &str, scenes: &Path) -> Recovery {
+    device_as(url, scenes, Timeouts::default(), true, "walk-up kiosk")
+}
+
+fn device_as(url: &str, scenes: &Path, timeouts: Timeouts, kiosk: bool, name: &str) -> Recovery {
     let api = ApiClient::new(url, timeouts).unwrap();
     let mut r = Recovery::new(
         api,
         DeviceKey::generate().unwrap(),
         engine(),
-        false,
+        kiosk,
         90,
-        "test laptop",
+        name,
     );
     r.set_camera(Box::new(Webcam::open(scenes)));
     r
