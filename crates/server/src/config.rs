@@ -87,9 +87,30 @@ pub struct AdminConfig {
     /// A console sign-in idle this long ends, seconds.
     pub idle_timeout_s: u64,
     /// Recoveries of accounts in any of these directory groups need two different
-    /// reviewers' approval (four eyes).
+    /// reviewers' approval (four eyes). A group is named by its DN or its CN. By default,
+    /// Active Directory's protected groups ([`PROTECTED_GROUPS`]); `[]` turns four eyes off.
     pub privileged_groups: Vec<String>,
 }
+
+/// The groups Active Directory itself protects (AdminSDHolder's list, by CN): their
+/// members run the domain, so one reviewer's mistake on one of them costs the most. The
+/// default of `admin.privileged_groups`, so that four eyes is on unless a deployment
+/// turns it off; on a directory without these groups it changes nothing.
+pub const PROTECTED_GROUPS: &[&str] = &[
+    "Account Operators",
+    "Administrators",
+    "Backup Operators",
+    "Domain Admins",
+    "Domain Controllers",
+    "Enterprise Admins",
+    "Enterprise Key Admins",
+    "Key Admins",
+    "Print Operators",
+    "Read-only Domain Controllers",
+    "Replicator",
+    "Schema Admins",
+    "Server Operators",
+];
 
 impl AdminConfig {
     /// The console is served: some way to sign in to it is configured.
@@ -128,7 +149,7 @@ impl Default for AdminConfig {
             oidc: None,
             session_ttl_s: 8 * 3600,
             idle_timeout_s: 30 * 60,
-            privileged_groups: Vec::new(),
+            privileged_groups: PROTECTED_GROUPS.iter().map(|g| g.to_string()).collect(),
         }
     }
 }
@@ -170,6 +191,20 @@ pub struct OidcConfig {
     pub reviewer_groups: Vec<String>,
     #[serde(default)]
     pub auditor_groups: Vec<String>,
+    /// The ID token must show a sign-in with more than a password: one of these `amr`
+    /// values (RFC 8176; `mfa` by default, which Entra ID and Okta send), or an `acr`
+    /// from `mfa_acr`. Both empty: not checked, for a provider that enforces MFA by its
+    /// own policy and says nothing of it in the token.
+    #[serde(default = "default_mfa_amr")]
+    pub mfa_amr: Vec<String>,
+    /// `acr` values that count as multi-factor (e.g. Keycloak's level names); set, they
+    /// are also asked for (`acr_values`) when the sign-in starts.
+    #[serde(default)]
+    pub mfa_acr: Vec<String>,
+}
+
+fn default_mfa_amr() -> Vec<String> {
+    vec!["mfa".into()]
 }
 
 fn default_username_claim() -> String {
@@ -192,6 +227,8 @@ impl std::fmt::Debug for OidcConfig {
             .field("ca_file", &self.ca_file)
             .field("scopes", &self.scopes)
             .field("groups_claim", &self.groups_claim)
+            .field("mfa_amr", &self.mfa_amr)
+            .field("mfa_acr", &self.mfa_acr)
             .field("admin_groups", &self.admin_groups)
             .field("reviewer_groups", &self.reviewer_groups)
             .field("auditor_groups", &self.auditor_groups)

@@ -134,7 +134,9 @@ async fn a_privileged_account_needs_two_different_reviewers(db: Db) {
     // Avery is a Domain Admin in this directory.
     let mut avery = reclaim_server::demo_seed().remove(0);
     avery.groups = vec!["CN=Domain Admins,CN=Users,DC=example,DC=test".into()];
-    let mut o = options("[admin]\nprivileged_groups = [\"Domain Admins\"]");
+    // No `privileged_groups` in the configuration: by default, Active Directory's
+    // protected groups take four eyes.
+    let mut o = options("");
     o.users = Some(vec![avery]);
     let h = Harness::with(db, o).await;
     let s = case(&h).await;
