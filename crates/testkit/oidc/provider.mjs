@@ -48,8 +48,12 @@ const ACCOUNTS = {
   carol: { name: 'Carol Example', groups: ['reclaim-auditors'] },
   dave: { name: 'Dave Example', groups: ['reclaim-admins'] },
   erin: { name: 'Erin Example', groups: [] },
+  // A reviewer whose sign-in is a password alone (the rest sign in with a second factor).
+  frank: { name: 'Frank Example', groups: ['reclaim-reviewers'], amr: ['pwd'] },
 };
 const password = (login) => `${login}-password`;
+// How each account signs in (RFC 8176), as the ID token's `amr` says.
+const amr = (login) => ACCOUNTS[login].amr ?? ['pwd', 'mfa'];
 
 // Fresh signing keys each start: one RSA (RS256) and one P-256 (ES256).
 const jwk = (type, options, kid, alg) => {
@@ -79,7 +83,8 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   scopes: ['openid', 'profile', 'email', 'groups'],
   claims: {
-    openid: ['sub'],
+    // `amr` says how the person signed in (the relying party requires a second factor).
+    openid: ['sub', 'amr'],
     profile: ['name'],
     email: ['email', 'email_verified'],
     groups: ['groups'],
@@ -181,7 +186,7 @@ async function interaction(req, res, url) {
     if (!Object.hasOwn(ACCOUNTS, login) || !samePassword(given, password(login))) {
       return html(401, loginPage(details.uid, 'Wrong login or password.'));
     }
-    await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(req, res, { login: { accountId: login, amr: amr(login) } }, { mergeWithLastSubmission: false });
     return;
   }
   res.writeHead(405).end();

@@ -33,7 +33,7 @@ pub mod swtpm;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 
-pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS};
+pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
 pub use postgres::Postgres;
 pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{

@@ -27,6 +27,10 @@ pub const OIDC_ACCOUNTS: &[(&str, &[&str])] = &[
     ("erin", &[]),
 ];
 
+/// A reviewer of the provider's who signs in with a password alone (the ID token's `amr`
+/// is `["pwd"]`; every account of [`OIDC_ACCOUNTS`] shows `["pwd", "mfa"]`).
+pub const OIDC_PASSWORD_ONLY: &str = "frank";
+
 /// A running `oidc-provider`. Killed on drop.
 #[derive(Debug)]
 pub struct OidcProvider {

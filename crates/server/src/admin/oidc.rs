@@ -115,6 +115,8 @@ pub enum OidcError {
     IssuedInFuture,
     #[error("ID token's nonce is not the sign-in's")]
     NonceMismatch,
+    #[error("ID token shows no multi-factor sign-in (amr/acr)")]
+    NotMultiFactor,
 }
 
 /// Who signed in, as the provider's ID token says.
@@ -357,16 +359,21 @@ impl Provider {
                 scope.push_str(extra);
             }
         }
-        let query = form_encode(&[
+        let acr_values = self.config.mfa_acr.join(" ");
+        let mut params = vec![
             ("response_type", "code"),
-            ("client_id", &self.config.client_id),
+            ("client_id", self.config.client_id.as_str()),
             ("redirect_uri", redirect_uri),
             ("scope", &scope),
             ("state", &pending.state),
             ("nonce", &pending.nonce),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
-        ]);
+        ];
+        if !acr_values.is_empty() {
+            params.push(("acr_values", &acr_values));
+        }
+        let query = form_encode(&params);
         let base = &self.authorization_endpoint.url;
         let separator = if base.contains('?') { '&' } else { '?' };
         Ok((format!("{base}{separator}{query}"), pending))
@@ -706,6 +713,20 @@ fn check_claims(
     let token_nonce = string("nonce").ok_or(OidcError::MissingClaim("nonce"))?;
     if !bool::from(token_nonce.as_bytes().ct_eq(nonce.as_bytes())) {
         return Err(OidcError::NonceMismatch);
+    }
+    // The console approves password resets: a stolen password alone must not open it.
+    if !(config.mfa_amr.is_empty() && config.mfa_acr.is_empty()) {
+        let amr_says = match claims.get("amr") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|m| config.mfa_amr.iter().any(|want| want == m)),
+            _ => false,
+        };
+        let acr_says = string("acr").is_some_and(|a| config.mfa_acr.iter().any(|want| want == a));
+        if !amr_says && !acr_says {
+            return Err(OidcError::NotMultiFactor);
+        }
     }
     let subject = string("sub")
         .filter(|s| !s.is_empty() && s.len() <= 255)

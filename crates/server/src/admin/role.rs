@@ -64,6 +64,8 @@ mod tests {
             admin_groups: vec!["it-admins".into()],
             reviewer_groups: vec!["helpdesk".into(), "it-admins".into()],
             auditor_groups: vec!["audit".into()],
+            mfa_amr: vec!["mfa".into()],
+            mfa_acr: Vec::new(),
         }
     }
 

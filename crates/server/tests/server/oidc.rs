@@ -8,7 +8,7 @@
 use reclaim_server::admin::oidc::{OidcError, PendingLogin, Provider};
 use reclaim_server::admin::{roles, Role};
 use reclaim_server::config::OidcConfig;
-use reclaim_testkit::{OidcProvider, OIDC_ACCOUNTS};
+use reclaim_testkit::{OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
 use serde_json::Value;
 
 const REDIRECT: &str = "http://127.0.0.1:9/admin/oidc/callback";
@@ -25,6 +25,8 @@ fn config(op: &OidcProvider) -> OidcConfig {
         admin_groups: vec!["reclaim-admins".into()],
         reviewer_groups: vec!["reclaim-reviewers".into()],
         auditor_groups: vec!["reclaim-auditors".into()],
+        mfa_amr: vec!["mfa".into()],
+        mfa_acr: Vec::new(),
     }
 }
 
@@ -193,6 +195,26 @@ async fn someone_in_no_mapped_group_gets_no_role() {
     let id = rp.finish(&pending, &code, REDIRECT).await.unwrap();
     assert_eq!(id.groups, ["reclaim-reviewers"]);
     assert!(roles(&id.groups, rp.config()).is_empty());
+}
+
+#[tokio::test]
+async fn a_sign_in_with_a_password_alone_is_refused() {
+    let op = OidcProvider::start(&[REDIRECT]).unwrap();
+    let rp = Provider::discover(&config(&op)).await.unwrap();
+    // A reviewer the provider signed in with a password only (`amr: ["pwd"]`).
+    let (pending, code) = sign_in(&rp, &op, OIDC_PASSWORD_ONLY);
+    assert_eq!(
+        rp.finish(&pending, &code, REDIRECT).await,
+        Err(OidcError::NotMultiFactor)
+    );
+    // The same sign-in is accepted by a deployment that trusts its provider's own MFA
+    // policy (nothing asked of the token).
+    let mut trusting = config(&op);
+    trusting.mfa_amr.clear();
+    let rp = Provider::discover(&trusting).await.unwrap();
+    let (pending, code) = sign_in(&rp, &op, OIDC_PASSWORD_ONLY);
+    let id = rp.finish(&pending, &code, REDIRECT).await.unwrap();
+    assert_eq!(roles(&id.groups, rp.config()), [Role::Reviewer]);
 }
 
 /// Redeems `code` at the provider's token endpoint as its client would, returning the

@@ -31,6 +31,8 @@ fn config() -> OidcConfig {
         admin_groups: vec!["admins".into()],
         reviewer_groups: vec!["reviewers".into()],
         auditor_groups: Vec::new(),
+        mfa_amr: vec!["mfa".into()],
+        mfa_acr: Vec::new(),
     }
 }
 
@@ -119,6 +121,7 @@ fn claims() -> Value {
         "iat": now - 5, "exp": now + 300,
         "name": "Alice Example", "email": "alice@example.test",
         "groups": ["reviewers", "staff"],
+        "amr": ["pwd", "mfa"],
     })
 }
 
@@ -383,6 +386,21 @@ async fn wrong_claims_are_refused() {
             with(claims(), "sub", json!("")),
             OidcError::MissingClaim("sub"),
         ),
+        // A password alone, no `amr` at all, or one that is not a list of names.
+        (
+            with(claims(), "amr", json!(["pwd"])),
+            OidcError::NotMultiFactor,
+        ),
+        (without(claims(), "amr"), OidcError::NotMultiFactor),
+        (
+            with(claims(), "amr", json!("mfa")),
+            OidcError::NotMultiFactor,
+        ),
+        // An `acr` counts only when it is one the configuration names (none here).
+        (
+            with(without(claims(), "amr"), "acr", json!("mfa")),
+            OidcError::NotMultiFactor,
+        ),
     ];
     for (c, expected) in cases {
         assert_eq!(
@@ -391,6 +409,28 @@ async fn wrong_claims_are_refused() {
             "{c}"
         );
     }
+}
+
+#[tokio::test]
+async fn multi_factor_shows_by_amr_or_by_a_configured_acr_or_is_not_asked() {
+    let ec = EcKey::new("ec-1");
+    let mut p = provider(json!({"keys": [ec.jwk()]}));
+    let password_only = with(claims(), "amr", json!(["pwd"]));
+    let keycloak_level = with(password_only.clone(), "acr", json!("gold"));
+    assert_eq!(
+        verify(&p, &ec.token(&keycloak_level)).await,
+        Err(OidcError::NotMultiFactor)
+    );
+    p.config.mfa_acr = vec!["gold".into()];
+    assert!(verify(&p, &ec.token(&keycloak_level)).await.is_ok());
+    assert_eq!(
+        verify(&p, &ec.token(&password_only)).await,
+        Err(OidcError::NotMultiFactor)
+    );
+    // Both lists empty: the provider's own policy is trusted, nothing is checked.
+    p.config.mfa_amr.clear();
+    p.config.mfa_acr.clear();
+    assert!(verify(&p, &ec.token(&password_only)).await.is_ok());
 }
 
 #[tokio::test]
@@ -478,6 +518,8 @@ fn begin_asks_for_code_with_pkce_and_keeps_the_secrets_out_of_debug() {
     assert_eq!(params["code_challenge_method"], "S256");
     assert_eq!(params["state"], pending.state());
     assert_eq!(params["nonce"], pending.nonce);
+    // No `acr` is asked for unless the configuration names the multi-factor ones.
+    assert!(!params.contains_key("acr_values"), "{url}");
     assert!(pending.code_verifier.len() >= 43);
     assert_eq!(
         params["code_challenge"],
