@@ -2,7 +2,8 @@
 //! of it at once. The configuration is loaded by the caller exactly as `serve` loads it
 //! (with every validation a start runs); this module then checks what the configuration
 //! names: the data key against the database, the database's transport, files and
-//! directories, the models, the SIEM sinks, and (when asked) the directory.
+//! directories, the models, the SIEM sinks (opened as a start opens them, which creates a
+//! missing `[siem.file]` file), and (when asked) the directory.
 //!
 //! Nothing it reports holds a secret: messages name settings, paths, hosts and the data
 //! key's fingerprint (a one-way value), never a password, a key or a URL's credentials.

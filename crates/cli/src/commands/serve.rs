@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// Check the configuration and what it names (the data key against the database, the
     /// database and its TLS, files, models, SIEM sinks), print each problem on a line of
     /// its own and exit: 0 when a start would find nothing wrong, 1 when it would, 2 when
-    /// the configuration itself is refused. Starts nothing and changes nothing.
+    /// the configuration itself is refused. Starts nothing; changes nothing but a missing
+    /// `[siem.file]` file, created as a start would.
     #[arg(long)]
     pub check: bool,
     /// With --check: also connect to the company directory and bind as the service
