@@ -24,7 +24,8 @@ pub struct Config {
     pub public_url: String,
     pub database: DatabaseConfig,
     /// File holding the 32-byte master key (64 hex digits) that encrypts templates and
-    /// pending passwords and keys the audit chain. Created (owner-only) when missing.
+    /// pending passwords and keys the audit chain. Created (owner-only) when missing and
+    /// the database is empty; a database sealed with a key refuses any other (datakey.rs).
     /// `RECLAIM__DATA_KEY` (64 hex digits) takes precedence: several instances share it.
     pub data_key_file: Option<PathBuf>,
     pub data_key: Option<String>,
@@ -334,6 +335,12 @@ pub struct DatabaseConfig {
     pub url: String,
     #[serde(default = "default_connections")]
     pub max_connections: u32,
+    /// Reach a PostgreSQL server on another machine without `sslmode=verify-full` (or
+    /// `verify-ca`) in the URL. Unsafe: whoever is on the path can read and change what
+    /// crosses it (the role's password, sealed data, the audit chain). Only for a network
+    /// that is already private and trusted (store/tls.rs).
+    #[serde(default)]
+    pub allow_insecure_transport: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -587,7 +594,7 @@ impl Config {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
                 text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+                    .map_err(|e| ConfigError(format!("{}: {}", p.display(), located(&text, &e))))?
             }
             None => toml::Table::new(),
         };
@@ -692,6 +699,21 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// A TOML error as its line and message, without the excerpt of the file toml adds: that
+/// line may hold a password.
+fn located(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(0, |t| t.matches('\n').count())
+                + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_string(),
     }
 }
 
@@ -1250,6 +1272,9 @@ base_dn = "DC=example,DC=test"
         assert!(load(BASE, &[("RECLAIM__PUBLIC_URL", "reclaim")]).is_err());
         assert!(load(BASE, &[("RECLAIM__POLICY__ALLOWED_MODELS", "[\"abc\"]")]).is_err());
         assert!(load("not = [toml", &[]).is_err());
+        // A syntax error names its line, not the line's text (it may hold a password).
+        let e = load(&format!("{BASE}\nbind_password = \"s3cret\n"), &[]).unwrap_err();
+        assert!(e.0.contains("line 9") && !e.0.contains("s3cret"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct Keys {
     audit_head: Zeroizing<[u8; 32]>,
     /// Zeroised on drop (ed25519-dalek's `zeroize` feature).
     checkpoint: ed25519_dalek::SigningKey,
+    /// Names the key without revealing it (hex): the database records it, so a start with
+    /// another key, or none, is refused (datakey.rs).
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Keys {
@@ -66,7 +69,14 @@ impl Keys {
                 master,
                 "reclaim audit checkpoint v1",
             )),
+            fingerprint: hex::encode(&derive(master, "reclaim key fingerprint v1")[..]),
         }
+    }
+
+    /// The key's fingerprint, 64 hex digits: an HMAC of a label under the key, so it can
+    /// be stored and shown, and says nothing about the key or the keys derived from it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// 64 hex digits.
@@ -81,25 +91,31 @@ impl Keys {
         Ok(keys)
     }
 
-    /// Reads the key file, or creates it (mode 0600) with a new random key.
-    pub fn load_or_create(path: &Path) -> Result<Keys, CryptoError> {
+    /// Reads the key file; `None` when it does not exist. Whether a missing key may be
+    /// replaced by a new one is the database's to say (datakey.rs), never this function's.
+    pub fn load(path: &Path) -> Result<Option<Keys>, CryptoError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let text = Zeroizing::new(text);
                 Keys::from_hex(&text)
+                    .map(Some)
+                    .map_err(|e| CryptoError::Key(format!("{}: {e}", path.display())))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key).map_err(|_| CryptoError::Random)?;
-                let text = Zeroizing::new(hex::encode(key));
-                write_private(path, text.as_bytes())
-                    .map_err(|e| CryptoError::Key(format!("{}: {e}", path.display())))?;
-                let keys = Keys::from_master(&key);
-                key.zeroize();
-                Ok(keys)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(CryptoError::Key(format!("{}: {e}", path.display()))),
         }
+    }
+
+    /// Creates the key file (mode 0600, never replacing one) with a new random key.
+    pub fn create(path: &Path) -> Result<Keys, CryptoError> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|_| CryptoError::Random)?;
+        let text = Zeroizing::new(hex::encode(key));
+        let written = write_private(path, text.as_bytes())
+            .map_err(|e| CryptoError::Key(format!("{}: {e}", path.display())));
+        let keys = Keys::from_master(&key);
+        key.zeroize();
+        written.map(|()| keys)
     }
 
     /// Encrypts `plaintext`; `purpose` is bound as associated data so a template can
@@ -279,10 +295,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("data.key");
         let _ = std::fs::remove_file(&path);
-        let k1 = Keys::load_or_create(&path).unwrap();
+        assert!(Keys::load(&path).unwrap().is_none());
+        let k1 = Keys::create(&path).unwrap();
         let sealed = k1.seal("x", b"y").unwrap();
-        let k2 = Keys::load_or_create(&path).unwrap();
+        let k2 = Keys::load(&path).unwrap().unwrap();
         assert_eq!(&k2.open("x", &sealed).unwrap()[..], b"y");
+        assert_eq!(k1.fingerprint(), k2.fingerprint());
+        // An existing file is never replaced.
+        assert!(Keys::create(&path).is_err());
+        assert_eq!(
+            Keys::load(&path).unwrap().unwrap().fingerprint(),
+            k1.fingerprint()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -290,7 +314,7 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "the key file is readable by others");
         }
         std::fs::write(&path, "zz").unwrap();
-        assert!(Keys::load_or_create(&path).is_err());
+        assert!(Keys::load(&path).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -313,6 +337,11 @@ mod tests {
         assert!(!b.checkpoint_verify(b"checkpoint", &sig));
         assert!(!a.checkpoint_verify(b"checkpoint", &sig[..63]));
         assert_ne!(a.checkpoint_public_key(), b.checkpoint_public_key());
+        // The fingerprint is none of the keys it stands for.
+        assert_eq!(a.fingerprint().len(), 64);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), hex::encode(a.checkpoint_public_key()));
+        assert_ne!(a.fingerprint(), hex::encode([7u8; 32]));
         assert!(eq_ct(b"abc", b"abc") && !eq_ct(b"abc", b"abd") && !eq_ct(b"abc", b"ab"));
     }
 

@@ -20,17 +20,18 @@
 //!
 //! Beside them, each with one job: [`policy`] (what the verified facts are worth, a pure
 //! function), [`config`] (TOML + environment), [`crypto`] (keys, sealing, bearer
-//! secrets), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
+//! secrets), [`datakey`] (the key a database was sealed with, and no other), [`audit`] (the chain), [`limits`] (abuse limits), [`admission`] (places for
 //! requests, uploads and judgements), [`models`] (the shipped models by digest), [`devices`] and
 //! [`hardware`] (trust tiers), [`notify`] (notices by mail), [`siem`] (the audit chain
 //! exported to a SIEM), [`metrics`], [`transport`]
-//! (connections and timeouts), [`error`] (the refusal every layer returns).
+//! (connections and timeouts), [`preflight`] (`reclaim serve --check`), [`error`] (the refusal every layer returns).
 
 pub mod admin;
 pub mod admission;
 pub mod audit;
 pub mod config;
 pub mod crypto;
+pub mod datakey;
 pub mod devices;
 pub mod error;
 pub mod hardware;
@@ -40,6 +41,7 @@ pub mod metrics;
 pub mod models;
 pub mod notify;
 pub mod policy;
+pub mod preflight;
 pub mod recovery;
 pub mod siem;
 pub mod store;
@@ -74,6 +76,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
+    #[error(transparent)]
+    DataKey(#[from] datakey::DataKeyError),
     #[error("directory: {0}")]
     Directory(#[from] reclaim_directory::DirectoryError),
     #[error("models: {0}")]
@@ -109,17 +113,22 @@ pub struct App {
 impl App {
     /// Opens the database, the keys, the directory and (when configured) the engine.
     pub async fn open(config: Config) -> Result<Arc<App>, StartError> {
+        // Before connecting: a server on another machine is reached over verified TLS
+        // unless the configuration says otherwise in so many words.
+        let transport = store::tls::check(
+            &config.database.url,
+            config.database.allow_insecure_transport,
+        )?;
+        if let store::tls::Transport::Insecure { host } = &transport {
+            tracing::warn!(
+                code = "database_transport_insecure",
+                host = %host,
+                "PostgreSQL is reached without a checked certificate (database.allow_insecure_transport)"
+            );
+        }
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        let keys = match (&config.data_key, &config.data_key_file) {
-            (Some(hex), _) => Keys::from_hex(hex)?,
-            (None, Some(path)) => Keys::load_or_create(path)?,
-            (None, None) => {
-                return Err(config::ConfigError(
-                    "set data_key_file (or RECLAIM__DATA_KEY): templates and pending resets are encrypted with it".into(),
-                )
-                .into())
-            }
-        };
+        // The key this database was sealed with, and no other (datakey.rs).
+        let keys = datakey::open(&config, &store).await?;
         // Before anything appends: a new database's (or an upgraded one's) audit head
         // gets its MAC.
         audit::seal_head(&store, &keys).await?;
@@ -191,7 +200,7 @@ pub fn demo_seed() -> Vec<DemoUser> {
         .with_password("the old forgotten passphrase")]
 }
 
-fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
+pub(crate) fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
     Ok(match config {
         DirectoryConfig::Demo { file } => Arc::new(DemoDirectory::open(file, demo_seed())?),
         DirectoryConfig::Ldap(l) => {

@@ -34,7 +34,7 @@ pub mod swtpm;
 pub mod webdriver;
 
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
-pub use postgres::Postgres;
+pub use postgres::{Postgres, SharedPostgres};
 pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{
     AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD, NESTED_ADMINS_GROUP,

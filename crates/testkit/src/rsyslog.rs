@@ -155,8 +155,9 @@ impl Drop for Rsyslog {
     }
 }
 
-/// A CA and a server certificate for `localhost` / `127.0.0.1` it issued, in `dir`.
-fn make_certificates(dir: &Path) -> Result<(), String> {
+/// A CA (`ca.pem`, `ca.key`) and a server certificate for `localhost` / `127.0.0.1` it
+/// issued (`server.pem`, `server.key`), in `dir`. The shared PostgreSQL uses them too.
+pub(crate) fn make_certificates(dir: &Path) -> Result<(), String> {
     let d = |f: &str| dir.join(f);
     run(Command::new("openssl")
         .args([
@@ -167,13 +168,7 @@ fn make_certificates(dir: &Path) -> Result<(), String> {
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
         ])
-        .args([
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=reclaim test syslog CA",
-        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=reclaim test CA"])
         .arg("-keyout")
         .arg(d("ca.key"))
         .arg("-out")

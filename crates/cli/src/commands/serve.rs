@@ -15,6 +15,21 @@ pub struct ServeArgs {
     /// The configuration file (TOML); `RECLAIM__SECTION__KEY` variables override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Check the configuration and what it names (the data key against the database, the
+    /// database and its TLS, files, models, SIEM sinks), print each problem on a line of
+    /// its own and exit: 0 when a start would find nothing wrong, 1 when it would, 2 when
+    /// the configuration itself is refused. Starts nothing; changes nothing but a missing
+    /// `[siem.file]` file, created as a start would.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: also connect to the company directory and bind as the service
+    /// account.
+    #[arg(long, requires = "check")]
+    pub connect: bool,
+    /// With --check: bring the database's schema up to date, as a start would, instead of
+    /// only reading it.
+    #[arg(long, requires = "check")]
+    pub migrate: bool,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +128,9 @@ fn load_config(path: Option<&std::path::Path>, json: bool) -> Result<Config, Exi
 }
 
 pub fn serve(args: ServeArgs) -> Exit {
+    if args.check {
+        return super::check::run(&args);
+    }
     let config = match load_config(args.config.as_deref(), false) {
         Ok(c) => c,
         Err(o) => return o,

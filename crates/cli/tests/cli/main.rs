@@ -4,6 +4,7 @@
 
 mod audit;
 mod bad_input;
+mod check;
 mod compare;
 mod connections;
 mod document;

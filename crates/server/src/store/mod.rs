@@ -33,6 +33,7 @@ macro_rules! bound {
 
 pub mod admin;
 pub mod audit;
+pub mod datakey;
 pub mod devices;
 pub mod hardware;
 pub mod limits;
@@ -43,6 +44,7 @@ pub mod reviews;
 pub mod sessions;
 pub mod siem;
 pub mod templates;
+pub mod tls;
 
 /// A transaction, for changes that must commit together.
 pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -79,6 +81,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_siem.sql")),
     (9, include_str!("../../migrations/0009_console.sql")),
     (10, include_str!("../../migrations/0010_console_pages.sql")),
+    (13, include_str!("../../migrations/0013_data_key.sql")),
 ];
 
 #[derive(Debug, Clone)]
@@ -95,6 +98,23 @@ pub struct Store {
 impl Store {
     /// Connects and brings the schema up to date.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let store = Store::connect(url, max_connections, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema, for `reclaim serve --check`: a SQLite file
+    /// is not created, and only read (`mode=rw`, not `ro`: a WAL database's readers need
+    /// its shared-memory file, which a read-only open cannot create).
+    pub async fn probe(url: &str) -> Result<Store, StoreError> {
+        Store::connect(url, 1, true).await
+    }
+
+    async fn connect(
+        url: &str,
+        max_connections: u32,
+        read_only: bool,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let kind = if url.starts_with("sqlite:") {
             DatabaseKind::Sqlite
@@ -106,6 +126,7 @@ impl Store {
             ));
         };
         let url = match kind {
+            DatabaseKind::Sqlite if read_only && !url.contains('?') => format!("{url}?mode=rw"),
             // Create the file when it is missing.
             DatabaseKind::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_string(),
@@ -119,7 +140,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        if kind == DatabaseKind::Sqlite {
+                        if kind == DatabaseKind::Sqlite && !read_only {
                             // WAL lets readers run beside the writer; NORMAL keeps every
                             // commit through a process crash (not a power cut), and the busy
                             // timeout makes writers queue instead of failing.
@@ -145,12 +166,12 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         let writer = match kind {
-            DatabaseKind::Sqlite => pool_options(1, true).connect_with(options).await?,
-            DatabaseKind::Postgres => pool.clone(),
+            DatabaseKind::Sqlite if !read_only => {
+                pool_options(1, true).connect_with(options).await?
+            }
+            _ => pool.clone(),
         };
-        let store = Store { pool, writer, kind };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store { pool, writer, kind })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
