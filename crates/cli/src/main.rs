@@ -44,6 +44,9 @@ enum Command {
     /// Accounts' self-service state (a "this wasn't me" notice locks it).
     #[command(subcommand)]
     Account(commands::serve::AccountCommand),
+    /// The admin console's local accounts (passkeys, for bootstrap and break-glass).
+    #[command(subcommand)]
+    Admin(commands::admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Device(command) => commands::serve::device(command),
         Command::Audit(command) => commands::serve::audit(command),
         Command::Account(command) => commands::serve::account(command),
+        Command::Admin(command) => commands::admin::run(command),
     };
     outcome.exit_code()
 }

@@ -83,6 +83,10 @@ pub struct AdminConfig {
     pub url: Option<String>,
     /// Sign-in through the company's OpenID provider (`[admin.oidc]`).
     pub oidc: Option<OidcConfig>,
+    /// Local accounts with passkeys, for bootstrap and break-glass (`reclaim admin local
+    /// add`); their passkeys are bound to the host of `admin.url` (or `public_url`),
+    /// which must be a name, not an IP address.
+    pub local_accounts: bool,
     /// How long a console sign-in lasts, seconds.
     pub session_ttl_s: u64,
     /// A console sign-in idle this long ends, seconds.
@@ -116,7 +120,7 @@ pub const PROTECTED_GROUPS: &[&str] = &[
 impl AdminConfig {
     /// The console is served: some way to sign in to it is configured.
     pub fn enabled(&self) -> bool {
-        self.oidc.is_some()
+        self.oidc.is_some() || self.local_accounts
     }
 
     fn check(&self, public_url: &str) -> Result<(), ConfigError> {
@@ -126,6 +130,11 @@ impl AdminConfig {
         if self.enabled() {
             OidcConfig::check_url(url)
                 .map_err(|e| ConfigError(format!("admin.url (or public_url) `{url}`: {e}")))?;
+        }
+        if self.local_accounts && url_host_is_ip(url) {
+            return Err(ConfigError(format!(
+                "admin.local_accounts: passkeys are bound to a host name, and admin.url (or public_url) `{url}` names an IP address (use a name, e.g. localhost)"
+            )));
         }
         for (name, value) in [
             ("session_ttl_s", self.session_ttl_s),
@@ -142,12 +151,25 @@ impl AdminConfig {
     }
 }
 
+/// Whether `url`'s host is an IP address (WebAuthn takes no IP address as a relying party).
+fn url_host_is_ip(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.starts_with('[') {
+        return true;
+    }
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: None,
             url: None,
             oidc: None,
+            local_accounts: false,
             session_ttl_s: 8 * 3600,
             idle_timeout_s: 30 * 60,
             privileged_groups: PROTECTED_GROUPS.iter().map(|g| g.to_string()).collect(),
@@ -695,7 +717,7 @@ impl Config {
         // is worked in the console, so it needs a way to sign in to it.
         if self.policy.review_queue && !self.admin.enabled() {
             return Err(ConfigError(
-                "policy.review_queue needs the admin console: configure [admin.oidc], where reviewers sign in".into(),
+                "policy.review_queue needs the admin console: configure [admin.oidc] or admin.local_accounts, where reviewers sign in".into(),
             ));
         }
         Ok(())

@@ -30,6 +30,8 @@ mod secret_service;
 mod slapd;
 pub mod smtp;
 pub mod swtpm;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 
@@ -43,6 +45,8 @@ pub use samba::{
 pub use secret_service::SecretService;
 pub use slapd::{LdapGroupKind, LdapSeedGroup, LdapSeedUser, Slapd};
 pub use smtp::{Mail, SmtpSink};
+#[cfg(feature = "webauthn")]
+pub use webauthn::SoftAuthenticator;
 #[cfg(feature = "webdriver")]
 pub use webdriver::{Chromedriver, WebDriverSession};
 
@@ -105,7 +109,7 @@ fn remove_stale_dirs() {
 
 /// A TCP port that was free on 127.0.0.1 a moment ago. Another process may take it before
 /// the server binds it; callers that can retry do.
-pub(crate) fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     l.local_addr()
         .map(|a| a.port())

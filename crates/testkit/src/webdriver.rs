@@ -76,6 +76,28 @@ impl WebDriverSession {
         answer["value"].clone()
     }
 
+    /// Adds a virtual authenticator to the browser (W3C WebAuthn, 11.3 "Add Virtual
+    /// Authenticator"), with `options` (`protocol`, `transport`, `hasResidentKey`,
+    /// `hasUserVerification`, `isUserVerified`, ...); its id.
+    pub fn add_virtual_authenticator(&self, options: Value) -> String {
+        self.call("POST", "/webauthn/authenticator", options)
+            .as_str()
+            .unwrap_or_else(|| panic!("no authenticator id"))
+            .to_string()
+    }
+
+    /// The credentials virtual authenticator `id` holds (11.7 "Get Credentials").
+    pub fn virtual_credentials(&self, id: &str) -> Vec<Value> {
+        self.call(
+            "GET",
+            &format!("/webauthn/authenticator/{id}/credentials"),
+            json!({}),
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
     /// Opens `url` in the window.
     pub fn navigate(&self, url: &str) {
         self.call("POST", "/url", json!({ "url": url }));

@@ -1,5 +1,6 @@
 use reclaim_protocol::Code;
 
+pub mod admin;
 pub mod check;
 pub mod compare;
 pub mod document;

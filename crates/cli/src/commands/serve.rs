@@ -189,7 +189,7 @@ async fn shutdown_signal() {
 }
 
 /// The database and keys only: admin commands load no models.
-async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Exit> {
+pub(crate) async fn open_admin(admin: &AdminArgs) -> Result<std::sync::Arc<App>, Exit> {
     let mut config = load_config(admin.config.as_deref(), admin.json)?;
     config.reverify = false;
     App::open(config)

@@ -527,6 +527,62 @@ fn devices_are_registered_listed_and_revoked_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("configuration"));
 }
 
+/// The console's break-glass accounts from the command line: one made with its roles and
+/// a one-time enrolment link at the console's address, listed, removed (and audited); a
+/// second of one name, an unknown role and an unknown account are bad input (exit 2).
+#[test]
+fn local_console_accounts_are_added_listed_and_removed() {
+    let setup = Setup::new("admin-local", None, None, "[admin]\nlocal_accounts = true");
+    let config = setup.config.to_str().unwrap();
+    let add = |name: &str, role: &str| {
+        reclaim(&[
+            "admin", "local", "add", "--config", config, name, "--role", role, "--role",
+            "reviewer", "--json",
+        ])
+    };
+    let out = add("Alice", "admin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added = json_of(&out);
+    assert_eq!(added["name"], "alice");
+    let link = added["enrolment_link"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{AUDIENCE}/admin/enrol#re_")),
+        "{link}"
+    );
+    assert_eq!(add("alice", "auditor").status.code(), Some(2));
+    assert_eq!(add("bob", "root").status.code(), Some(2));
+    assert_eq!(add("bob,eve", "admin").status.code(), Some(2));
+
+    let out = reclaim(&["admin", "local", "list", "--config", config, "--json"]);
+    assert!(out.status.success());
+    let list = json_of(&out);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "alice");
+    assert_eq!(list[0]["roles"], json!(["admin", "reviewer"]));
+    assert_eq!(list[0]["passkeys"], 0);
+    assert!(list[0]["enrolment_expires_at"].as_i64().is_some(), "{list}");
+    // The link's secret is shown once: the list does not have it.
+    let secret = link.split_once('#').unwrap().1;
+    assert!(!list.to_string().contains(secret));
+
+    let remove = || {
+        reclaim(&[
+            "admin", "local", "remove", "--config", config, "alice", "--json",
+        ])
+    };
+    let out = remove();
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["removed"], true);
+    assert_eq!(remove().status.code(), Some(2));
+    let out = reclaim(&["admin", "local", "list", "--config", config, "--json"]);
+    assert_eq!(json_of(&out), json!([]));
+    assert!(audit_intact(&setup.config));
+}
+
 /// A kiosk whose key lives in a (software) TPM: registered as `hardware` by an
 /// administrator from the TPM's own attestation, through the real TSS stack and the real
 /// `reclaim` binary; its ES256 attestations are accepted; the proof cannot be replayed; and

@@ -1,12 +1,14 @@
 //! Who may use the admin console, and as what: the company's identity provider
 //! ([`oidc`], authorization code with PKCE) signs people in, and their groups give them
-//! roles (`admin`, `reviewer`, `auditor`: [`role`]). A sign-in is a random secret in a cookie,
+//! roles (`admin`, `reviewer`, `auditor`: [`role`]); for bootstrap and break-glass, local
+//! accounts made on the server's command line sign in with a passkey ([`local`]). A sign-in is a random secret in a cookie,
 //! stored hashed, with its own form token that every change must carry; it ends after
 //! `admin.session_ttl_s`, or `admin.idle_timeout_s` without use.
 //!
 //! The console's pages live in `http::admin`; the cases it decides, in
 //! `recovery::review`.
 
+pub mod local;
 pub mod oidc;
 pub mod pages;
 pub mod role;
@@ -23,10 +25,11 @@ use crate::store::{self, now, StoreError};
 use crate::App;
 use reclaim_protocol::Code;
 
-/// Someone the provider vouched for, with the roles their groups give.
+/// Someone the provider (or a local account's passkey) vouched for, with their roles.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    /// Stable and unique: the provider's issuer and the person's subject there.
+    /// Stable and unique: the provider's issuer and the person's subject there, or
+    /// `local:<name>` for a local account ([`local`]).
     pub subject: String,
     /// A name to show and to write in the audit chain.
     pub name: String,
@@ -120,7 +123,10 @@ pub async fn sign_in(app: &App, who: &SignedIn) -> Result<zeroize::Zeroizing<Str
             kind: "admin_signed_in",
             actor: &format!("admin:{}", who.name),
             subject: &format!("admin:{}", who.subject),
-            detail: serde_json::json!({ "roles": session.roles }),
+            detail: serde_json::json!({
+                "roles": session.roles,
+                "method": if who.subject.starts_with("local:") { "passkey" } else { "oidc" },
+            }),
         },
     )
     .await?;
@@ -204,14 +210,9 @@ const MAX_PENDING_SIGN_INS: i64 = 10_000;
 /// address, too few for one client to fill [`MAX_PENDING_SIGN_INS`] alone.
 const SIGN_INS_PER_ADDRESS: i64 = 60;
 
-/// Starts a sign-in at the provider: the address to send the browser to, and the
-/// `state` the browser keeps (in a cookie) to come back with.
-pub async fn begin_sign_in(
-    app: &App,
-    addr: &str,
-    redirect_uri: &str,
-) -> Result<(String, String), ApiError> {
-    let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+/// Lets a browser at `addr` start a sign-in (through the provider, or with a passkey:
+/// one count for both), unless it started too many lately or too many are under way.
+pub(crate) async fn admit_sign_in(app: &App, addr: &str) -> Result<(), ApiError> {
     if let Err(wait) = crate::limits::hit(
         &app.store,
         &format!("console-signin:{addr}"),
@@ -228,6 +229,18 @@ pub async fn begin_sign_in(
             "too many sign-ins are under way; try again in a few minutes",
         ));
     }
+    Ok(())
+}
+
+/// Starts a sign-in at the provider: the address to send the browser to, and the
+/// `state` the browser keeps (in a cookie) to come back with.
+pub async fn begin_sign_in(
+    app: &App,
+    addr: &str,
+    redirect_uri: &str,
+) -> Result<(String, String), ApiError> {
+    let config = app.config.admin.oidc.as_ref().ok_or_else(sign_in_failed)?;
+    admit_sign_in(app, addr).await?;
     let provider = app.sign_in.get(config).await.map_err(|e| {
         tracing::warn!(error = %e, "the console's OpenID provider could not be reached");
         ApiError::new(

@@ -37,6 +37,7 @@ pub mod datakey;
 pub mod devices;
 pub mod hardware;
 pub mod limits;
+pub mod local_admins;
 pub mod notices;
 pub mod replay;
 pub mod resets;
@@ -81,6 +82,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_siem.sql")),
     (9, include_str!("../../migrations/0009_console.sql")),
     (10, include_str!("../../migrations/0010_console_pages.sql")),
+    (11, include_str!("../../migrations/0011_local_admins.sql")),
     (13, include_str!("../../migrations/0013_data_key.sql")),
 ];
 

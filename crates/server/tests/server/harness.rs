@@ -91,6 +91,8 @@ pub struct Options {
     pub reverify: bool,
     /// Keep the default policy (evidence required from managed devices too).
     pub default_policy: bool,
+    /// The address to listen on; `127.0.0.1:0` (any free port) when `None`.
+    pub listen: Option<String>,
 }
 
 pub fn random_hex_key() -> String {
@@ -102,7 +104,7 @@ pub fn random_hex_key() -> String {
 pub fn config_text(dir: &Path, db_url: &str, data_key: &str, options: &Options) -> String {
     format!(
         r#"
-listen = "127.0.0.1:0"
+listen = "{listen}"
 public_url = "{PUBLIC_URL}"
 data_key = "{data_key}"
 reverify = {reverify}
@@ -127,6 +129,7 @@ managed_requires_evidence = {requires_evidence}
 
 {extra}
 "#,
+        listen = options.listen.as_deref().unwrap_or("127.0.0.1:0"),
         reverify = options.reverify,
         requires_evidence = options.default_policy,
         policy = options.policy,

@@ -12,6 +12,7 @@ mod capabilities;
 mod cluster;
 mod console;
 mod console_pages;
+mod console_passkey;
 mod contract;
 mod datakey;
 mod flow;

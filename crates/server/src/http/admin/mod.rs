@@ -8,6 +8,7 @@
 //!
 //! - [`page`]: the layout, the navigation, the refusal page.
 //! - [`signin`]: signing in through the company's OpenID provider, and out.
+//! - [`passkey`]: enrolling and signing in with a local account's passkey.
 //! - [`review`]: the queue, one case, its pictures, the decision.
 //! - [`devices`], [`recoveries`], [`audit`], [`system`] (policy and health): the other
 //!   sections; what they show and do is `crate::admin::pages`.
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod devices;
 pub mod page;
 pub mod parts;
+pub mod passkey;
 pub mod recoveries;
 pub mod review;
 pub mod signin;
@@ -46,6 +48,12 @@ pub fn router() -> Router<Arc<App>> {
         .route("/signin/start", get(signin::start_handler))
         .route("/signin/callback", get(signin::callback_handler))
         .route("/signout", post(review::signout_handler))
+        .route("/passkey.js", get(passkey::script_handler))
+        .route("/enrol", get(passkey::enrol_page_handler))
+        .route("/enrol/begin", post(passkey::enrol_begin_handler))
+        .route("/enrol/finish", post(passkey::enrol_finish_handler))
+        .route("/passkey/begin", post(passkey::sign_in_begin_handler))
+        .route("/passkey/finish", post(passkey::sign_in_finish_handler))
         .route(
             "/devices",
             get(devices::list_handler).post(devices::register_handler),

@@ -1,5 +1,6 @@
-//! The console's layout: one stylesheet, no script, landmarks and a skip link; the
-//! navigation shows only what the person's roles open. Refusals are pages too.
+//! The console's layout: one stylesheet, no script but the passkey pages' one file,
+//! landmarks and a skip link; the navigation shows only what the person's roles open.
+//! Refusals are pages too.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,10 @@ use reclaim_protocol::Code;
 
 /// Pictures and the stylesheet from the console itself; nothing else, no script at all.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The pages that use a passkey (sign-in, enrolment): [`CSP`], and the console's one
+/// script file and requests to the console itself. WebAuthn has no way without script.
+const CSP_PASSKEY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const STYLE: &str = r#"
 *{box-sizing:border-box}
@@ -93,6 +98,23 @@ pub fn render(
     title: &str,
     body: &str,
 ) -> Response {
+    render_with(status, admin, current, title, body, CSP)
+}
+
+/// A page of [`render`] that runs the console's passkey script (`/admin/passkey.js`).
+pub fn render_passkey(status: StatusCode, title: &str, body: &str) -> Response {
+    let body = format!("{body}<script src=\"/admin/passkey.js\" defer></script>");
+    render_with(status, None, "", title, &body, CSP_PASSKEY)
+}
+
+fn render_with(
+    status: StatusCode,
+    admin: Option<&Admin>,
+    current: &str,
+    title: &str,
+    body: &str,
+    csp: &str,
+) -> Response {
     let nav = match admin {
         Some(a) => {
             let links: String = SECTIONS
@@ -131,7 +153,7 @@ pub fn render(
         escape(title),
         escape(title),
     );
-    let mut response = html::page(status, html, CSP);
+    let mut response = html::page(status, html, csp);
     // Same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with
     // the console's own forms, which the origin check must refuse. Other sites still get
     // no referrer (case addresses name sessions).

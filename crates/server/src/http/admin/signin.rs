@@ -1,4 +1,5 @@
-//! Signing in to the console: the page with the way in, the round trip through the
+//! Signing in to the console: the page with the ways in (a local account's passkey:
+//! [`super::passkey`]), the round trip through the
 //! company's OpenID provider (`crate::admin::begin_sign_in`, `finish_sign_in`), and the
 //! sign-in cookie. The provider's `state` rides in a cookie of its own, so the callback
 //! counts only in the browser that started it.
@@ -11,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::page::{render, PageError};
+use super::page::{render, render_passkey, PageError};
 use super::{cookie, signed_in, Console};
 use crate::admin;
 use crate::error::ApiError;
@@ -41,14 +42,19 @@ pub async fn page_handler(
     if signed_in(&app, &headers).await.is_ok() {
         return Ok(Redirect::to("/admin").into_response());
     }
-    Ok(render(
-        StatusCode::OK,
-        None,
-        "",
-        "Sign in",
-        "<p>The Reclaim console is for the IT team: reviewers decide recoveries a person must check, auditors and administrators see the rest.</p>\
-         <p><a href=\"/admin/signin/start\">Sign in with your company account</a></p>",
-    ))
+    let mut body = String::from(
+        "<p>The Reclaim console is for the IT team: reviewers decide recoveries a person must check, auditors and administrators see the rest.</p>",
+    );
+    if app.config.admin.oidc.is_some() {
+        body.push_str(
+            "<p><a href=\"/admin/signin/start\">Sign in with your company account</a></p>",
+        );
+    }
+    if !app.config.admin.local_accounts {
+        return Ok(render(StatusCode::OK, None, "", "Sign in", &body));
+    }
+    body.push_str(super::passkey::sign_in_part());
+    Ok(render_passkey(StatusCode::OK, "Sign in", &body))
 }
 
 /// `GET /admin/signin/start`: off to the provider.
