@@ -12,6 +12,7 @@ use reclaim_protocol::Code;
 use serde::Deserialize;
 
 use super::page::{render, PageError};
+use super::parts::{ago, Pager};
 use super::{form_from, signed_in};
 use crate::admin::{self, Role};
 use crate::audit::{self, Entry};
@@ -120,23 +121,7 @@ pub async fn queue_handler(
         body.push_str("</tbody></table></div>");
     }
     let pages = (total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE);
-    if pages > 1 {
-        body.push_str("<nav class=\"pager\" aria-label=\"Pages\">");
-        if page > 0 {
-            body.push_str(&format!(
-                "<a href=\"/admin/queue?page={}\">Newer page</a>",
-                page - 1
-            ));
-        }
-        body.push_str(&format!("<span>Page {} of {pages}</span>", page + 1));
-        if i64::from(page) + 1 < pages {
-            body.push_str(&format!(
-                "<a href=\"/admin/queue?page={}\">Older page</a>",
-                page + 1
-            ));
-        }
-        body.push_str("</nav>");
-    }
+    body.push_str(&Pager::new("/admin/queue", &[]).numbered_of(i64::from(page), pages));
     Ok(render(
         StatusCode::OK,
         Some(&admin),
@@ -412,14 +397,4 @@ pub async fn signout_handler(
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)
-}
-
-/// `seconds` as a person reads a wait.
-fn ago(seconds: i64) -> String {
-    match seconds.max(0) {
-        s if s < 90 => "a minute".into(),
-        s if s < 90 * 60 => format!("{} minutes", (s + 30) / 60),
-        s if s < 36 * 3600 => format!("{} hours", (s + 1800) / 3600),
-        s => format!("{} days", (s + 43_200) / 86_400),
-    }
 }
