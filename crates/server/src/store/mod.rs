@@ -79,6 +79,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_siem.sql")),
     (9, include_str!("../../migrations/0009_console.sql")),
     (10, include_str!("../../migrations/0010_console_pages.sql")),
+    (
+        12,
+        include_str!("../../migrations/0012_review_pictures.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ on_both_databases!(
     a_form_counts_only_with_its_token_from_the_console_origin,
     a_reviewer_approves_through_the_page,
     a_sign_in_ends_when_signed_out_or_idle,
+    a_case_page_asks_for_each_picture_on_its_own,
 );
 
 const CONSOLE: &str = r#"
@@ -342,6 +343,42 @@ async fn a_sign_in_ends_when_signed_out_or_idle(db: Db) {
     h.execute("UPDATE admin_sessions SET last_seen = last_seen - 601")
         .await;
     assert_eq!(get(&h, "/admin/queue", Some(&sam)).await.0, 401);
+}
+
+async fn a_case_page_asks_for_each_picture_on_its_own(db: Db) {
+    let h = harness(db).await;
+    let s = case_with_pictures(&h).await;
+    let sent = pictures();
+    let rita = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let (status, page, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&rita)).await;
+    assert_eq!(status, 200);
+    for n in 0..sent.len() {
+        assert!(
+            page.contains(&format!("/admin/cases/{}/pictures/{n}\"", s.id)),
+            "{page}"
+        );
+    }
+    assert!(page.contains("Selfie frame 2 of 4, at 0.2 s"), "{page}");
+    // Each picture as the app sent it, never cached.
+    for (n, (_, bytes, _)) in sent.iter().enumerate() {
+        let answer = browser()
+            .get(h.url(&format!("/admin/cases/{}/pictures/{n}", s.id)))
+            .header(COOKIE, format!("{COOKIE_NAME}={rita}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(answer.headers()["content-type"], "image/png");
+        assert_eq!(answer.headers()["cache-control"], "no-store");
+        assert_eq!(answer.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let (status, _, _) = get(
+        &h,
+        &format!("/admin/cases/{}/pictures/{}", s.id, sent.len()),
+        Some(&rita),
+    )
+    .await;
+    assert_eq!(status, 404);
 }
 
 /// The console on a listener of its own, at a port chosen before the provider starts

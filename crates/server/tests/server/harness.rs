@@ -790,3 +790,29 @@ pub fn with_log<F: std::future::Future<Output = ()>>(test: impl FnOnce(Log) -> F
     let _main = tracing::dispatcher::set_default(&dispatch);
     runtime.block_on(test(log));
 }
+
+/// The pictures of [`case_with_pictures`]: an ID side and four selfie frames, each its
+/// own flat grey.
+pub fn pictures() -> Vec<(String, Vec<u8>, Option<u64>)> {
+    let mut items = vec![("id_front".to_string(), grey_png(64, 48, 90), None)];
+    for i in 0..4u64 {
+        items.push((
+            format!("selfie_{i:02}"),
+            grey_png(64, 48, 100 + i as u8),
+            Some(i * 200),
+        ));
+    }
+    items
+}
+
+/// A session of Avery's whose document names only an initial, left to a person, with
+/// [`pictures`] uploaded as its evidence.
+pub async fn case_with_pictures(h: &Harness) -> OpenSession {
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    let evidence = evidence_of(&mut c, &pictures());
+    let token = sign_attestation(&c, &h.kiosk).unwrap();
+    assert_outcome(h.attest_token(&s, &token, evidence).await, "review");
+    s
+}

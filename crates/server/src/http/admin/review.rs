@@ -1,6 +1,6 @@
 //! The review queue (trusted referee): the open cases, one case with what a referee needs
-//! and nothing more, its pictures (decrypted for this viewer, never cached), and the
-//! decision form.
+//! and nothing more, its pictures (each decrypted on its own request for this viewer,
+//! never cached), and the decision form.
 
 use std::sync::Arc;
 
@@ -182,7 +182,7 @@ pub async fn case_handler(
     body.push_str("</ul>");
     body.push_str("<h2>Pictures</h2><div class=\"grid\">");
     let selfies = case
-        .evidence
+        .pictures
         .iter()
         .filter(|e| e.name.starts_with("selfie"))
         .count();
@@ -190,7 +190,7 @@ pub async fn case_handler(
     // to see the face and the turn, without a wall of near-identical frames.
     let step = selfies.div_ceil(8).max(1);
     let mut selfie_index = 0usize;
-    for (n, item) in case.evidence.iter().enumerate() {
+    for item in &case.pictures {
         let caption = if item.name.starts_with("selfie") {
             selfie_index += 1;
             if (selfie_index - 1) % step != 0 && selfie_index != selfies {
@@ -207,7 +207,8 @@ pub async fn case_handler(
         };
         body.push_str(&format!(
             "<figure><img src=\"/admin/cases/{id_html}/pictures/{n}\" alt=\"{0}\"><figcaption>{0}</figcaption></figure>",
-            escape(&caption)
+            escape(&caption),
+            n = item.n,
         ));
     }
     body.push_str("</div>");
@@ -314,14 +315,15 @@ pub async fn picture_handler(
 ) -> Result<Response, PageError> {
     let admin = signed_in(&app, &headers).await?;
     admin.require(&[Role::Reviewer])?;
-    let bytes = review::picture(&app, &id, n).await?;
+    let mut bytes = review::picture(&app, &id, n).await?;
     let kind = match bytes.get(..4) {
         Some([0xFF, 0xD8, 0xFF, _]) => "image/jpeg",
         Some([0x89, b'P', b'N', b'G']) => "image/png",
         Some(b"RIFF") => "image/webp",
         _ => "application/octet-stream",
     };
-    let mut response = bytes.to_vec().into_response();
+    // Handed on, not copied: the response is the only copy left of the picture.
+    let mut response = std::mem::take(&mut *bytes).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     h.insert(
