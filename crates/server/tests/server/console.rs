@@ -551,3 +551,30 @@ async fn signing_in_through_the_provider() {
         429
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_the_provider_names_by_nothing_is_no_reviewer() {
+    let w = with_provider().await;
+    let s = case(&w.h).await;
+    // frank is in the reviewers' group, but the provider gives neither a login
+    // (`preferred_username`) nor a mail: nothing would tell his own recovery from
+    // another's, so he is no reviewer, and with no other role, not signed in at all.
+    let (callback, state) = through_provider(&w, "frank").await;
+    let answer = console_get(&w, &callback, &state).await;
+    assert_eq!(answer.status().as_u16(), 403);
+    assert!(set_cookie(&answer, "reclaim_admin").is_none());
+    assert!(answer.text().await.unwrap().contains("admin_role_missing"));
+    assert_eq!(w.h.audit_count_of("admin_sign_in_refused").await, 1);
+    assert_eq!(w.h.count("SELECT COUNT(*) FROM admin_sessions").await, 0);
+    // Nothing to open the queue or decide with: the console asks him to sign in.
+    assert_eq!(
+        console_get(&w, "/admin/queue", "").await.status().as_u16(),
+        401
+    );
+    // alice, in the same group with a verified mail, is a reviewer and opens the case.
+    let (callback, state) = through_provider(&w, "alice").await;
+    let back = console_get(&w, &callback, &state).await;
+    let alice = set_cookie(&back, "reclaim_admin").expect("alice signed in");
+    let page = console_get(&w, &format!("/admin/cases/{}", s.id), &alice).await;
+    assert_eq!(page.status().as_u16(), 200);
+}

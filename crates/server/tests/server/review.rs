@@ -202,6 +202,56 @@ async fn a_reviewer_cannot_decide_their_own_recovery(db: Db) {
     assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
     assert_eq!(h.audit_count_of("review_refused_own").await, 1);
 
+    // Each name on its own. The record's login alone: the case was asked for by mail
+    // (the directory finds an account by either), and the reviewer's provider gives only
+    // a mail whose local part is that login.
+    let by_mail = h.session("avery.quinn@example.test", &h.kiosk).await;
+    let mut c = claims(&by_mail, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    assert_outcome(h.attest(&by_mail, &c, &h.kiosk).await, "review");
+    // Refused, whichever the verdict: the reviewer's names are `aliases`.
+    let own = |aliases: &'static [&'static str], id: String, verdict: Verdict| {
+        let h = &h;
+        async move {
+            let aliases: Vec<String> = aliases.iter().map(|a| a.to_string()).collect();
+            let answer =
+                review::decide(&h.app, &reviewer("avery", &aliases), &id, verdict, "me").await;
+            assert_eq!(code(answer), "case_own_recovery", "{aliases:?}");
+        }
+    };
+    own(&["avery.quinn"], by_mail.id.clone(), Verdict::Approve).await;
+    // The record's mail alone: asked for by login, the reviewer known by mail only.
+    own(&["avery.quinn@example.test"], s.id.clone(), Verdict::Refuse).await;
+    // The login as typed alone: a directory that finds accounts by another name too
+    // (Active Directory's userPrincipalName) opens a case under a login that is neither
+    // the record's login nor its mail. The case's row says what was typed.
+    h.execute(&format!(
+        "UPDATE reviews SET login = 'a.quinn@corp.example.test' WHERE session_id = '{}'",
+        s.id
+    ))
+    .await;
+    own(
+        &["a.quinn@corp.example.test"],
+        s.id.clone(),
+        Verdict::Refuse,
+    )
+    .await;
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
+    assert_eq!(h.audit_count_of("review_refused_own").await, 4);
+    // Someone else's names decide it.
+    let rita = vec!["rita".to_string(), "rita@example.test".to_string()];
+    assert_eq!(
+        review::decide(
+            &h.app,
+            &reviewer("rita", &rita),
+            &by_mail.id,
+            Verdict::Refuse,
+            "not her"
+        )
+        .await
+        .unwrap(),
+        Decided::Refused
+    );
     // A reason is required, and bounded.
     let long = "x".repeat(501);
     for reason in ["", "   ", long.as_str()] {
