@@ -208,14 +208,14 @@ pub async fn picture(
 /// An open case whose evidence a server from before `review_pictures` sealed as one list:
 /// its session and that list, one case at a time.
 pub async fn whole_evidence(store: &Store) -> Result<Option<(String, String)>, StoreError> {
-    Ok(sqlx::query(
+    sqlx::query(
         "SELECT session_id, evidence_sealed FROM reviews WHERE outcome IS NULL AND evidence_sealed <> '' \
          ORDER BY created_at LIMIT 1",
     )
     .fetch_optional(&store.writer)
     .await?
-    .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
-    .transpose()?)
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .transpose()
 }
 
 /// Replaces the whole sealed evidence of the open case of `session_id` by `pictures`,

@@ -806,13 +806,50 @@ pub fn pictures() -> Vec<(String, Vec<u8>, Option<u64>)> {
 }
 
 /// A session of Avery's whose document names only an initial, left to a person, with
-/// [`pictures`] uploaded as its evidence.
+/// [`pictures`] as its evidence. (A server that does not re-verify refuses evidence, and
+/// one that does judges flat grey as no one: so the case the decision opened is opened
+/// again as `review::sealed_case` opens one for an upload, with these pictures.)
 pub async fn case_with_pictures(h: &Harness) -> OpenSession {
     let s = h.session(AVERY, &h.kiosk).await;
     let mut c = claims(&s, &h.kiosk);
     c.document = Some(document("QUINN", "A"));
-    let evidence = evidence_of(&mut c, &pictures());
-    let token = sign_attestation(&c, &h.kiosk).unwrap();
-    assert_outcome(h.attest_token(&s, &token, evidence).await, "review");
+    assert_outcome(h.attest(&s, &c, &h.kiosk).await, "review");
+    let facts = reclaim_server::recovery::review::open(&h.app, &s.id)
+        .await
+        .unwrap()
+        .facts;
+    let session = reclaim_server::store::sessions::load(&h.app.store, &s.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let sent = pictures();
+    let evidence = reclaim_server::recovery::evidence::UploadedEvidence {
+        id_front: Some(sent[0].1.clone()),
+        id_back: None,
+        selfies: sent[1..]
+            .iter()
+            .map(|(_, b, t)| (b.clone(), t.unwrap()))
+            .collect(),
+    };
+    let case = reclaim_server::recovery::review::sealed_case(
+        &h.app,
+        &session,
+        Tier::Managed,
+        Some(&evidence),
+        &facts,
+        &[reclaim_protocol::Code::DocumentNamePartial],
+        0,
+    )
+    .unwrap();
+    let mut tx = h.app.store.begin().await.unwrap();
+    sqlx::query("DELETE FROM reviews WHERE session_id = $1")
+        .bind(&s.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    reclaim_server::store::reviews::insert(&mut tx, &case)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     s
 }

@@ -505,7 +505,7 @@ async fn each_picture_is_sealed_alone_and_closing_destroys_them_all(db: Db) {
         .fetch_all(&h.app.store.pool)
         .await
         .unwrap();
-    assert_eq!(left, [other.id.clone()]);
+    assert_eq!(left, std::slice::from_ref(&other.id));
     // An approval too.
     assert_eq!(
         vote(&h, "rita", &other, Verdict::Approve).await.unwrap(),

@@ -89,7 +89,7 @@ pub async fn browse_handler(
         .filter(|last| entries.len() as i64 == pages::PER_PAGE && last.seq > 1)
         .map(|last| last.seq - 1);
     let pager = Pager::new("/admin/audit", &[("kind", kind.as_deref())]);
-    body.push_str(&pager.keyed(!before.is_some_and(|b| b < head), older));
+    body.push_str(&pager.keyed(before.is_none_or(|b| b >= head), older));
     Ok(render(
         StatusCode::OK,
         Some(&admin),
