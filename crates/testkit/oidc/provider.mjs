@@ -41,15 +41,17 @@ const redirectUris = env('OIDC_REDIRECT_URIS').split(' ').filter((u) => u !== ''
 const idTokenTtl = Number(env('OIDC_ID_TOKEN_TTL', '300'));
 
 // The people who can sign in, their passwords and groups (crates/testkit/src/oidc.rs lists
-// the same, for the tests).
+// the same, for the tests). Everyone has a verified mail, `LOGIN@example.test`, except
+// frank (`mail: false`), whom the provider names by nothing but the subject.
 const ACCOUNTS = {
   alice: { name: 'Alice Example', groups: ['reclaim-reviewers'] },
   bob: { name: 'Bob Example', groups: ['reclaim-reviewers'] },
   carol: { name: 'Carol Example', groups: ['reclaim-auditors'] },
   dave: { name: 'Dave Example', groups: ['reclaim-admins'] },
   erin: { name: 'Erin Example', groups: [] },
+  frank: { name: 'Frank Example', groups: ['reclaim-reviewers'], mail: false },
   // A reviewer whose sign-in is a password alone (the rest sign in with a second factor).
-  frank: { name: 'Frank Example', groups: ['reclaim-reviewers'], amr: ['pwd'] },
+  grace: { name: 'Grace Example', groups: ['reclaim-reviewers'], amr: ['pwd'] },
 };
 const password = (login) => `${login}-password`;
 // How each account signs in (RFC 8176), as the ID token's `amr` says.
@@ -101,13 +103,8 @@ const provider = new Provider(issuer, {
     return {
       accountId: sub,
       async claims() {
-        return {
-          sub,
-          name: account.name,
-          email: `${sub}@example.test`,
-          email_verified: true,
-          groups: account.groups,
-        };
+        const mail = account.mail === false ? {} : { email: `${sub}@example.test`, email_verified: true };
+        return { sub, name: account.name, ...mail, groups: account.groups };
       },
     };
   },

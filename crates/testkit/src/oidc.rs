@@ -18,18 +18,21 @@ use std::time::Duration;
 
 use crate::{await_server, free_port, secret, spawn_server, stop_server, TempDir};
 
-/// The provider's accounts and their groups (`provider.mjs` has the same list).
+/// The provider's accounts and their groups (`provider.mjs` has the same list). Each has
+/// the verified mail `LOGIN@example.test`, except `frank`, who has no mail claim at all
+/// (and, as everyone, no `preferred_username`).
 pub const OIDC_ACCOUNTS: &[(&str, &[&str])] = &[
     ("alice", &["reclaim-reviewers"]),
     ("bob", &["reclaim-reviewers"]),
     ("carol", &["reclaim-auditors"]),
     ("dave", &["reclaim-admins"]),
     ("erin", &[]),
+    ("frank", &["reclaim-reviewers"]),
 ];
 
 /// A reviewer of the provider's who signs in with a password alone (the ID token's `amr`
 /// is `["pwd"]`; every account of [`OIDC_ACCOUNTS`] shows `["pwd", "mfa"]`).
-pub const OIDC_PASSWORD_ONLY: &str = "frank";
+pub const OIDC_PASSWORD_ONLY: &str = "grace";
 
 /// A running `oidc-provider`. Killed on drop.
 #[derive(Debug)]

@@ -29,25 +29,20 @@ pub struct UploadedEvidence {
 }
 
 impl UploadedEvidence {
-    /// The pieces in the upload's own form (base64, named as the app named them), so a
-    /// reviewer sees them as the app sent them.
-    pub fn items(&self) -> Vec<EvidenceItem> {
-        let item = |name: EvidenceName, t_ms: Option<u64>, bytes: &[u8]| EvidenceItem {
-            name: name.to_string(),
-            t_ms,
-            data: STANDARD.encode(bytes),
-        };
-        let mut items = vec![];
+    /// The pieces in the upload's order, each named as the app named it, with its capture
+    /// time (selfie frames) and its bytes, so a reviewer sees them as the app sent them.
+    pub fn pieces(&self) -> Vec<(String, Option<u64>, &[u8])> {
+        let mut pieces = vec![];
         if let Some(b) = &self.id_front {
-            items.push(item(EvidenceName::IdFront, None, b));
+            pieces.push((EvidenceName::IdFront.to_string(), None, b.as_slice()));
         }
         if let Some(b) = &self.id_back {
-            items.push(item(EvidenceName::IdBack, None, b));
+            pieces.push((EvidenceName::IdBack.to_string(), None, b.as_slice()));
         }
         for (i, (b, t)) in (0u16..).zip(&self.selfies) {
-            items.push(item(EvidenceName::Selfie(i), Some(*t), b));
+            pieces.push((EvidenceName::Selfie(i).to_string(), Some(*t), b.as_slice()));
         }
-        items
+        pieces
     }
 
     /// Checks every uploaded piece against the capture limits from its header alone

@@ -1,15 +1,21 @@
 //! The trusted referee (NIST SP 800-63A-4): a recovery the automated checks could not
 //! settle waits as a case until a reviewer in the admin console approves or refuses it.
 //!
-//! - [`keep`]: the decision opens a case with the evidence and the facts a referee needs,
-//!   sealed, and how many approvals it takes (two, from different reviewers, for an
-//!   account in a privileged group, or whose groups could not be read).
-//! - [`decide`]: a reviewer's vote. A refusal closes the case; the last approval it needs
-//!   closes it and issues the grant, in one transaction with the session's new state and
-//!   the audit entry. Closing is one conditional statement, so a case decided twice at
-//!   once issues one grant; the evidence is destroyed as the case closes.
+//! - [`sealed_case`]: the decision opens a case with the evidence (each picture sealed on
+//!   its own) and the facts a referee needs (sealed), and how many approvals it takes
+//!   (two, from different reviewers, for an account in a privileged group, or whose
+//!   groups could not be read).
+//! - [`open`] and [`picture`]: a reviewer's page unseals the facts only; each of its
+//!   pictures is a request of its own that unseals that one picture.
+//! - [`decide`]: a reviewer's vote, read from the facts alone. A refusal closes the case;
+//!   the last approval it needs closes it and issues the grant, in one transaction with
+//!   the session's new state and the audit entry. Closing is one conditional statement,
+//!   so a case decided twice at once issues one grant; the evidence is destroyed as the
+//!   case closes.
 //! - [`collect`]: the waiting app, following its session, collects the grant.
 //! - [`expire`]: cases past their retention close unread; the waiting app is told no.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -28,14 +34,21 @@ use crate::devices::Tier;
 use crate::error::ApiError;
 use crate::notify::{self, NoticeKind, RecoveryNotice};
 use crate::recovery::evidence::UploadedEvidence;
-use crate::store::reviews::{CaseSummary, NewCase, Vote};
+use crate::store::reviews::{Case, CaseSummary, NewCase, NewPicture, Picture, Vote};
 use crate::store::{self, now, StoreError};
 use crate::App;
 
 /// Sealing purposes: a case's parts can only be opened as what they are.
-const EVIDENCE: &str = "review evidence";
 const FACTS: &str = "review facts";
 const GRANT: &str = "review grant";
+/// The whole evidence as one list, as servers before `review_pictures` sealed it.
+const WHOLE_EVIDENCE: &str = "review evidence";
+
+/// The sealing purpose of picture `n` of the case of session `id`: a picture opens only
+/// as that picture of that case, so a row copied to another case or place does not.
+fn picture_purpose(id: &str, n: i64) -> String {
+    format!("review picture {id} {n}")
+}
 
 /// What a referee reads about a case beside the pictures, sealed while it waits.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -120,11 +133,13 @@ pub fn sealed_case(
     reasons: &[Code],
     delay_s: u64,
 ) -> Result<NewCase, ApiError> {
-    let items = evidence.map(UploadedEvidence::items).unwrap_or_default();
-    let plain = Zeroizing::new(
-        serde_json::to_vec(&items)
-            .map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
-    );
+    let pictures = evidence
+        .map(UploadedEvidence::pieces)
+        .unwrap_or_default()
+        .into_iter()
+        .zip(0i64..)
+        .map(|((name, t_ms, bytes), n)| seal_picture(app, &session.id, n, name, t_ms, bytes))
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let facts_plain = Zeroizing::new(
         serde_json::to_vec(facts).map_err(|e| ApiError::new(Code::InternalError, e.to_string()))?,
     );
@@ -137,13 +152,29 @@ pub fn sealed_case(
         action: session.action.as_str().to_string(),
         device_key: session.device_key.clone(),
         tier: tier.as_str().to_string(),
-        evidence_sealed: app.keys.seal(EVIDENCE, &plain)?,
+        pictures,
         facts_sealed: app.keys.seal(FACTS, &facts_plain)?,
         reasons: joined(reasons, ","),
         approvals_needed: if privileged { 2 } else { 1 },
         delay_s: delay_s as i64,
         created_at: t,
         delete_after: t + app.config.policy.review_retention_s as i64,
+    })
+}
+
+fn seal_picture(
+    app: &App,
+    id: &str,
+    n: i64,
+    name: String,
+    t_ms: Option<u64>,
+    bytes: &[u8],
+) -> Result<NewPicture, ApiError> {
+    Ok(NewPicture {
+        n,
+        name,
+        t_ms: t_ms.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        sealed: app.keys.seal(&picture_purpose(id, n), bytes)?,
     })
 }
 
@@ -158,56 +189,141 @@ pub async fn queue(
     Ok(store::reviews::open(&app.store, now(), per_page, i64::from(page) * per_page).await?)
 }
 
-/// An open case, unsealed for one viewer.
+/// An open case, its facts unsealed for one viewer; its pictures are listed, not opened.
 pub struct OpenCase {
     pub summary: CaseSummary,
     pub facts: CaseFacts,
-    /// The evidence's items: names, times, the pictures themselves (base64).
-    pub evidence: Vec<EvidenceItem>,
+    /// The evidence's pictures, in the upload's order: names and times, each opened on
+    /// its own request ([`picture`]).
+    pub pictures: Vec<Picture>,
     pub votes: Vec<Vote>,
     pub device_key: String,
     /// An approval's change waits this long, seconds (0: at once).
     pub delay_s: i64,
 }
 
-/// Cases unsealed at once per instance: one holds a whole upload's evidence (up to
-/// 48 MiB) in memory, and a case page asks for several pictures at once.
-static UNSEALING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Pictures unsealed at once per instance, and what each holds in memory meanwhile: its
+/// sealed row as read (base64, 4/3 of the picture), the ciphertext, and the picture. One
+/// picture is at most 36 MiB (the most a 48 MiB upload holds); a case page asks for
+/// several at once. Splitting an older case's whole evidence takes every place.
+pub const UNSEALING_AT_ONCE: u32 = 2;
 
-/// The open case of session `id`, within its retention: not found otherwise.
-pub async fn open(app: &App, id: &str) -> Result<OpenCase, ApiError> {
-    let _place = UNSEALING
-        .acquire()
-        .await
-        .map_err(|_| ApiError::new(Code::InternalError, "closed"))?;
+static UNSEALING: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(UNSEALING_AT_ONCE as usize);
+/// Places taken now, and the most ever taken at once (what the bound's test reads).
+static UNSEALING_NOW: AtomicUsize = AtomicUsize::new(0);
+static UNSEALING_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// `places` of [`UNSEALING`], held from before the sealed bytes are read until the
+/// plain ones are handed on.
+struct Unsealing {
+    _permit: tokio::sync::SemaphorePermit<'static>,
+    places: usize,
+}
+
+impl Unsealing {
+    async fn enter(places: u32) -> Result<Unsealing, ApiError> {
+        let permit = UNSEALING
+            .acquire_many(places)
+            .await
+            .map_err(|_| ApiError::new(Code::InternalError, "closed"))?;
+        let places = places as usize;
+        let now = UNSEALING_NOW.fetch_add(places, Ordering::SeqCst) + places;
+        UNSEALING_PEAK.fetch_max(now, Ordering::SeqCst);
+        Ok(Unsealing {
+            _permit: permit,
+            places,
+        })
+    }
+}
+
+impl Drop for Unsealing {
+    fn drop(&mut self) {
+        UNSEALING_NOW.fetch_sub(self.places, Ordering::SeqCst);
+    }
+}
+
+/// The most places of the unsealing bound ever taken at once in this process: never more
+/// than [`UNSEALING_AT_ONCE`].
+#[cfg(feature = "test-hooks")]
+pub fn unsealing_peak() -> usize {
+    UNSEALING_PEAK.load(Ordering::SeqCst)
+}
+
+/// The open case of session `id` within its retention, and its facts, unsealed: all a
+/// decision reads. Not found otherwise.
+async fn open_facts(app: &App, id: &str) -> Result<(Case, CaseFacts), ApiError> {
     let case = store::reviews::load(&app.store, id)
         .await?
         .filter(|c| c.outcome.is_none() && c.summary.delete_after >= now())
         .ok_or_else(case_not_found)?;
-    let evidence: Vec<EvidenceItem> =
-        serde_json::from_slice(&app.keys.open(EVIDENCE, &case.evidence_sealed)?)
-            .map_err(|e| ApiError::new(Code::InternalError, format!("case evidence: {e}")))?;
     let facts: CaseFacts = serde_json::from_slice(&app.keys.open(FACTS, &case.facts_sealed)?)
         .map_err(|e| ApiError::new(Code::InternalError, format!("case facts: {e}")))?;
+    Ok((case, facts))
+}
+
+/// The open case of session `id`, within its retention, for a reviewer's page: not found
+/// otherwise.
+pub async fn open(app: &App, id: &str) -> Result<OpenCase, ApiError> {
+    let (case, facts) = open_facts(app, id).await?;
+    let pictures = store::reviews::pictures(&app.store, id).await?;
     let votes = store::reviews::votes(&app.store, id).await?;
     Ok(OpenCase {
         summary: case.summary,
         facts,
-        evidence,
+        pictures,
         votes,
         device_key: case.device_key,
         delay_s: case.delay_s,
     })
 }
 
-/// One picture of an open case's evidence, decoded.
+/// Picture `index` of the open case of session `id`: that picture's row alone is read and
+/// unsealed.
 pub async fn picture(app: &App, id: &str, index: usize) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    let case = open(app, id).await?;
-    let item = case.evidence.get(index).ok_or_else(case_not_found)?;
-    STANDARD
-        .decode(&item.data)
-        .map(Zeroizing::new)
-        .map_err(|_| ApiError::new(Code::InternalError, "case evidence is not base64"))
+    let n = i64::try_from(index).map_err(|_| case_not_found())?;
+    let _place = Unsealing::enter(1).await?;
+    let sealed = store::reviews::picture(&app.store, id, n, now())
+        .await?
+        .ok_or_else(case_not_found)?;
+    Ok(app.keys.open(&picture_purpose(id, n), &sealed)?)
+}
+
+/// Splits the evidence of cases a server before `review_pictures` sealed as one list into
+/// a sealed row per picture, one case at a time (each holds its whole evidence in memory
+/// meanwhile, so it takes every unsealing place); how many. Evidence that cannot be opened
+/// any more is dropped: the case stays, to be refused.
+async fn split_whole_evidence(app: &App) -> Result<u64, ApiError> {
+    let mut split = 0;
+    loop {
+        let _places = Unsealing::enter(UNSEALING_AT_ONCE).await?;
+        let Some((id, sealed)) = store::reviews::whole_evidence(&app.store).await? else {
+            break;
+        };
+        let items: Vec<EvidenceItem> = match app
+            .keys
+            .open(WHOLE_EVIDENCE, &sealed)
+            .ok()
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+        {
+            Some(items) => items,
+            None => {
+                tracing::warn!(session = %id, "a case's evidence could not be opened: dropped");
+                Vec::new()
+            }
+        };
+        drop(sealed);
+        let mut pictures = Vec::with_capacity(items.len());
+        for (item, n) in items.into_iter().zip(0i64..) {
+            let bytes = Zeroizing::new(STANDARD.decode(&item.data).unwrap_or_default());
+            pictures.push(seal_picture(app, &id, n, item.name, item.t_ms, &bytes)?);
+        }
+        let mut tx = app.store.begin().await?;
+        store::reviews::split_evidence(&mut tx, &id, &pictures).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        split += 1;
+    }
+    Ok(split)
 }
 
 fn case_not_found() -> ApiError {
@@ -269,7 +385,8 @@ pub async fn decide(
             "give a reason of 1 to 500 characters",
         ));
     }
-    let case = open(app, id).await?;
+    // The facts alone: a vote needs nothing of the pictures.
+    let (case, facts) = open_facts(app, id).await?;
     // Four eyes, and none of them the subject's own: a reviewer cannot decide the
     // recovery of an account that is theirs (by login or mail).
     let own = |name: &str| {
@@ -277,8 +394,7 @@ pub async fn decide(
         reviewer.aliases.contains(&name)
     };
     if own(&case.summary.login)
-        || case
-            .facts
+        || facts
             .record
             .as_ref()
             .is_some_and(|r| own(&r.username) || r.email.as_deref().is_some_and(own))
@@ -299,7 +415,7 @@ pub async fn decide(
             "this is a recovery of your own account: another reviewer must decide it",
         ));
     }
-    if verdict == Verdict::Approve && case.facts.record.is_none() {
+    if verdict == Verdict::Approve && facts.record.is_none() {
         return Err(ApiError::new(
             Code::RequestInvalid,
             "this case names no directory record: it can only be refused",
@@ -308,7 +424,7 @@ pub async fn decide(
     // Group memberships are read again before an approval can close the case: what
     // counts is the account as it is when the grant is issued. (Outside the transaction:
     // a directory call does not hold the database's write lock.)
-    let now_privileged = match (&case.facts.record, verdict) {
+    let now_privileged = match (&facts.record, verdict) {
         (Some(r), Verdict::Approve) if !app.config.admin.privileged_groups.is_empty() => {
             match app.directory.find_user(&r.username).await {
                 Ok(Some(u)) if u.id == r.id && !record_of(app, &u).await.privileged => "",
@@ -323,7 +439,7 @@ pub async fn decide(
     if verdict == Verdict::Approve {
         // What stops an automated approval stops a reviewer's: the owner's "this wasn't
         // me" lock, and a device revoked since.
-        if let Some(r) = &case.facts.record {
+        if let Some(r) = &facts.record {
             if crate::notify::self_service_locked(app, &r.id).await? {
                 return Err(ApiError::new(
                     Code::RequestInvalid,
@@ -380,7 +496,7 @@ pub async fn decide(
                 return Err(case_not_found());
             }
             store::sessions::reviewed(&mut tx, id, "rejected").await?;
-            if let Some(r) = &case.facts.record {
+            if let Some(r) = &facts.record {
                 // As any refusal: the owner hears of it (from the second of a series on),
                 // and it counts against the channel it came from.
                 notify::enqueue_recovery_notice(
@@ -402,7 +518,7 @@ pub async fn decide(
             }
         }
         Decided::Approved => {
-            let record = case.facts.record.as_ref().ok_or_else(case_not_found)?;
+            let record = facts.record.as_ref().ok_or_else(case_not_found)?;
             let action = RecoveryAction::parse(&case.summary.action)
                 .ok_or_else(|| ApiError::new(Code::InternalError, "invalid action in reviews"))?;
             let secret = new_secret("rg_")?;
@@ -428,7 +544,7 @@ pub async fn decide(
                     login: &case.summary.login,
                     action,
                     expires_at,
-                    template_sealed: case.facts.template_sealed.clone(),
+                    template_sealed: facts.template_sealed.clone(),
                     created_at: t,
                     apply_after: effective_at.unwrap_or(0),
                 },
@@ -471,7 +587,7 @@ pub async fn decide(
                     Decided::Refused => "refused",
                     Decided::AwaitingSecond => "open",
                 },
-                "user": case.facts.record.as_ref().map(|r| r.id.clone()),
+                "user": facts.record.as_ref().map(|r| r.id.clone()),
             }),
         },
     )
@@ -493,9 +609,9 @@ pub async fn decide(
                     "reviewers": votes.iter().map(|v| v.reviewer.clone()).collect::<Vec<_>>(),
                     "reasons": case.summary.reasons.split(',').filter(|r| !r.is_empty()).collect::<Vec<_>>(),
                     "device_tier": case.summary.tier,
-                    "user": case.facts.record.as_ref().map(|r| r.id.clone()),
+                    "user": facts.record.as_ref().map(|r| r.id.clone()),
                     "action": case.summary.action,
-                    "face_score": case.facts.face_score.map(|s| (s * 1000.0).round() / 1000.0),
+                    "face_score": facts.face_score.map(|s| (s * 1000.0).round() / 1000.0),
                     "delay_s": (case.delay_s > 0).then_some(case.delay_s),
                     "grant_sha256": grant_hash,
                 }),
@@ -583,6 +699,12 @@ pub async fn expire(app: &App) -> Result<u64, StoreError> {
         tx.commit().await?;
     }
     store::reviews::purge_decided(&app.store, t).await?;
+    if let Err(e) = split_whole_evidence(app).await {
+        tracing::warn!(
+            code = e.code.as_str(),
+            "splitting an older case's evidence failed; the next round tries again"
+        );
+    }
     // Sessions a server before the console left waiting for review with no case (or a
     // case without its facts): nobody can ever decide them, so the app is told no.
     closed += store::reviews::reject_caseless(&app.store).await?;

@@ -83,6 +83,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/0009_console.sql")),
     (10, include_str!("../../migrations/0010_console_pages.sql")),
     (11, include_str!("../../migrations/0011_local_admins.sql")),
+    (
+        12,
+        include_str!("../../migrations/0012_review_pictures.sql"),
+    ),
     (13, include_str!("../../migrations/0013_data_key.sql")),
 ];
 

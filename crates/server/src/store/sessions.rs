@@ -245,44 +245,66 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Listed>, StoreError> {
-    enum Arg<'a> {
-        Text(&'a str),
-        Int(i64),
-    }
     let mut conditions = Vec::new();
-    let mut args = Vec::new();
     if let Some(login) = &q.login {
-        args.push(Arg::Text(login));
         // Logins are kept as typed; the database's own `lower` on both sides, so the
         // index on `lower(login)` answers.
-        conditions.push(format!("lower(s.login) = lower(${})", args.len()));
+        conditions.push(("lower(s.login) = lower($)", Arg::Text(login)));
     }
     if let Some(state) = &q.state {
-        args.push(Arg::Text(state));
-        conditions.push(format!("s.state = ${}", args.len()));
+        conditions.push(("s.state = $", Arg::Text(state)));
     }
     if let Some(from) = q.from {
-        args.push(Arg::Int(from));
-        conditions.push(format!("s.created_at >= ${}", args.len()));
+        conditions.push(("s.created_at >= $", Arg::Int(from)));
     }
     if let Some(to) = q.to {
-        args.push(Arg::Int(to));
-        conditions.push(format!("s.created_at < ${}", args.len()));
+        conditions.push(("s.created_at < $", Arg::Int(to)));
     }
-    let filter = if conditions.is_empty() {
-        String::new()
+    listed_where(store, conditions, limit, offset).await
+}
+
+/// One session as the console shows it.
+pub async fn listed(store: &Store, id: &str) -> Result<Option<Listed>, StoreError> {
+    Ok(listed_where(store, vec![("s.id = $", Arg::Text(id))], 1, 0)
+        .await?
+        .pop())
+}
+
+/// A value a condition of [`listed_where`] compares with.
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// The one query behind [`search`] and [`listed`]: up to `limit` sessions from `offset`,
+/// newest first, with their grant's state, that meet every condition (SQL whose `$`
+/// takes its value's placeholder).
+async fn listed_where(
+    store: &Store,
+    conditions: Vec<(&str, Arg<'_>)>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Listed>, StoreError> {
+    let filter = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, (sql, _))| sql.replace('$', &format!("${}", i + 1)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let filter = if filter.is_empty() {
+        filter
     } else {
-        format!("WHERE {}", conditions.join(" AND "))
+        format!("WHERE {filter}")
     };
     let sql = format!(
         "SELECT s.id, s.login, s.action, s.device_key, s.state, s.reasons, s.created_at, g.state \
          FROM sessions s LEFT JOIN grants g ON g.session_id = s.id {filter} \
          ORDER BY s.created_at DESC, s.id DESC LIMIT ${} OFFSET ${}",
-        args.len() + 1,
-        args.len() + 2
+        conditions.len() + 1,
+        conditions.len() + 2
     );
     let mut query = sqlx::query(&sql);
-    for a in args {
+    for (_, a) in conditions {
         query = match a {
             Arg::Text(t) => query.bind(t),
             Arg::Int(i) => query.bind(i),
@@ -307,26 +329,4 @@ pub async fn search(
             })
         })
         .collect()
-}
-
-/// One session as the console shows it.
-pub async fn listed(store: &Store, id: &str) -> Result<Option<Listed>, StoreError> {
-    let row = bound!(
-        "SELECT s.id, s.login, s.action, s.device_key, s.state, s.reasons, s.created_at, g.state \
-         FROM sessions s LEFT JOIN grants g ON g.session_id = s.id WHERE s.id = $1";
-        id
-    )
-    .fetch_optional(&store.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(Listed {
-        id: r.try_get(0)?,
-        login: r.try_get(1)?,
-        action: r.try_get(2)?,
-        device_key: r.try_get(3)?,
-        state: r.try_get(4)?,
-        reasons: r.try_get(5)?,
-        created_at: r.try_get(6)?,
-        grant_state: r.try_get(7)?,
-    }))
 }

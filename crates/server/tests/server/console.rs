@@ -17,6 +17,7 @@ on_both_databases!(
     a_form_counts_only_with_its_token_from_the_console_origin,
     a_reviewer_approves_through_the_page,
     a_sign_in_ends_when_signed_out_or_idle,
+    a_case_page_asks_for_each_picture_on_its_own,
 );
 
 const CONSOLE: &str = r#"
@@ -344,6 +345,42 @@ async fn a_sign_in_ends_when_signed_out_or_idle(db: Db) {
     assert_eq!(get(&h, "/admin/queue", Some(&sam)).await.0, 401);
 }
 
+async fn a_case_page_asks_for_each_picture_on_its_own(db: Db) {
+    let h = harness(db).await;
+    let s = case_with_pictures(&h).await;
+    let sent = pictures();
+    let rita = signed_in(&h, "rita", &[Role::Reviewer]).await;
+    let (status, page, _) = get(&h, &format!("/admin/cases/{}", s.id), Some(&rita)).await;
+    assert_eq!(status, 200);
+    for n in 0..sent.len() {
+        assert!(
+            page.contains(&format!("/admin/cases/{}/pictures/{n}\"", s.id)),
+            "{page}"
+        );
+    }
+    assert!(page.contains("Selfie frame 2 of 4, at 0.2 s"), "{page}");
+    // Each picture as the app sent it, never cached.
+    for (n, (_, bytes, _)) in sent.iter().enumerate() {
+        let answer = browser()
+            .get(h.url(&format!("/admin/cases/{}/pictures/{n}", s.id)))
+            .header(COOKIE, format!("{COOKIE_NAME}={rita}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(answer.headers()["content-type"], "image/png");
+        assert_eq!(answer.headers()["cache-control"], "no-store");
+        assert_eq!(answer.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let (status, _, _) = get(
+        &h,
+        &format!("/admin/cases/{}/pictures/{}", s.id, sent.len()),
+        Some(&rita),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
 /// The console on a listener of its own, at a port chosen before the provider starts
 /// (which must know the callback address exactly), signing in through the real provider.
 struct WithProvider {
@@ -513,4 +550,31 @@ async fn signing_in_through_the_provider() {
             .as_u16(),
         429
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_the_provider_names_by_nothing_is_no_reviewer() {
+    let w = with_provider().await;
+    let s = case(&w.h).await;
+    // frank is in the reviewers' group, but the provider gives neither a login
+    // (`preferred_username`) nor a mail: nothing would tell his own recovery from
+    // another's, so he is no reviewer, and with no other role, not signed in at all.
+    let (callback, state) = through_provider(&w, "frank").await;
+    let answer = console_get(&w, &callback, &state).await;
+    assert_eq!(answer.status().as_u16(), 403);
+    assert!(set_cookie(&answer, "reclaim_admin").is_none());
+    assert!(answer.text().await.unwrap().contains("admin_role_missing"));
+    assert_eq!(w.h.audit_count_of("admin_sign_in_refused").await, 1);
+    assert_eq!(w.h.count("SELECT COUNT(*) FROM admin_sessions").await, 0);
+    // Nothing to open the queue or decide with: the console asks him to sign in.
+    assert_eq!(
+        console_get(&w, "/admin/queue", "").await.status().as_u16(),
+        401
+    );
+    // alice, in the same group with a verified mail, is a reviewer and opens the case.
+    let (callback, state) = through_provider(&w, "alice").await;
+    let back = console_get(&w, &callback, &state).await;
+    let alice = set_cookie(&back, "reclaim_admin").expect("alice signed in");
+    let page = console_get(&w, &format!("/admin/cases/{}", s.id), &alice).await;
+    assert_eq!(page.status().as_u16(), 200);
 }

@@ -793,3 +793,66 @@ pub fn with_log<F: std::future::Future<Output = ()>>(test: impl FnOnce(Log) -> F
     let _main = tracing::dispatcher::set_default(&dispatch);
     runtime.block_on(test(log));
 }
+
+/// The pictures of [`case_with_pictures`]: an ID side and four selfie frames, each its
+/// own flat grey.
+pub fn pictures() -> Vec<(String, Vec<u8>, Option<u64>)> {
+    let mut items = vec![("id_front".to_string(), grey_png(64, 48, 90), None)];
+    for i in 0..4u64 {
+        items.push((
+            format!("selfie_{i:02}"),
+            grey_png(64, 48, 100 + i as u8),
+            Some(i * 200),
+        ));
+    }
+    items
+}
+
+/// A session of Avery's whose document names only an initial, left to a person, with
+/// [`pictures`] as its evidence. (A server that does not re-verify refuses evidence, and
+/// one that does judges flat grey as no one: so the case the decision opened is opened
+/// again as `review::sealed_case` opens one for an upload, with these pictures.)
+pub async fn case_with_pictures(h: &Harness) -> OpenSession {
+    let s = h.session(AVERY, &h.kiosk).await;
+    let mut c = claims(&s, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    assert_outcome(h.attest(&s, &c, &h.kiosk).await, "review");
+    let facts = reclaim_server::recovery::review::open(&h.app, &s.id)
+        .await
+        .unwrap()
+        .facts;
+    let session = reclaim_server::store::sessions::load(&h.app.store, &s.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let sent = pictures();
+    let evidence = reclaim_server::recovery::evidence::UploadedEvidence {
+        id_front: Some(sent[0].1.clone()),
+        id_back: None,
+        selfies: sent[1..]
+            .iter()
+            .map(|(_, b, t)| (b.clone(), t.unwrap()))
+            .collect(),
+    };
+    let case = reclaim_server::recovery::review::sealed_case(
+        &h.app,
+        &session,
+        Tier::Managed,
+        Some(&evidence),
+        &facts,
+        &[reclaim_protocol::Code::DocumentNamePartial],
+        0,
+    )
+    .unwrap();
+    let mut tx = h.app.store.begin().await.unwrap();
+    sqlx::query("DELETE FROM reviews WHERE session_id = $1")
+        .bind(&s.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    reclaim_server::store::reviews::insert(&mut tx, &case)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    s
+}

@@ -68,6 +68,12 @@ async fn a_full_sign_in_gives_the_identity_groups_and_roles() {
             assert_eq!(id.groups, *groups, "{login}");
         }
     }
+    // frank has no mail claim (and nobody a `preferred_username`): the identity names no
+    // account of his (the console then gives him no reviewer role: console.rs).
+    let (pending, code) = sign_in(&rp, &op, "frank");
+    let id = rp.finish(&pending, &code, REDIRECT).await.unwrap();
+    assert_eq!((id.email, id.username), (None, None));
+    assert_eq!(roles(&id.groups, rp.config()), [Role::Reviewer]);
     let (pending, code) = sign_in(&es, &op, "dave");
     let id = es.finish(&pending, &code, REDIRECT).await.unwrap();
     assert_eq!(roles(&id.groups, es.config()), [Role::Admin]);

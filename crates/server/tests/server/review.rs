@@ -21,6 +21,9 @@ on_both_databases!(
     a_refusal_counts_and_a_cancelled_grant_is_not_handed_out,
     two_approvals_at_once_on_a_privileged_case_close_it,
     a_session_left_in_review_without_a_case_is_told_no,
+    each_picture_is_sealed_alone_and_closing_destroys_them_all,
+    pictures_are_unsealed_a_few_at_a_time,
+    an_older_case_s_whole_evidence_is_split_into_pictures,
 );
 
 /// A review queue, worked in a console whose provider is never reached by these tests.
@@ -200,6 +203,57 @@ async fn a_reviewer_cannot_decide_their_own_recovery(db: Db) {
     assert_eq!(status(&h, &s).await["state"], "review");
     assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
     assert_eq!(h.audit_count_of("review_refused_own").await, 1);
+
+    // Each name on its own. The record's login alone: the case was asked for by mail
+    // (the directory finds an account by either), and the reviewer's provider gives only
+    // a mail whose local part is that login.
+    let by_mail = h.session("avery.quinn@example.test", &h.kiosk).await;
+    let mut c = claims(&by_mail, &h.kiosk);
+    c.document = Some(document("QUINN", "A"));
+    assert_outcome(h.attest(&by_mail, &c, &h.kiosk).await, "review");
+    // Refused, whichever the verdict: the reviewer's names are `aliases`.
+    let own = |aliases: &'static [&'static str], id: String, verdict: Verdict| {
+        let h = &h;
+        async move {
+            let aliases: Vec<String> = aliases.iter().map(|a| a.to_string()).collect();
+            let answer =
+                review::decide(&h.app, &reviewer("avery", &aliases), &id, verdict, "me").await;
+            assert_eq!(code(answer), "case_own_recovery", "{aliases:?}");
+        }
+    };
+    own(&["avery.quinn"], by_mail.id.clone(), Verdict::Approve).await;
+    // The record's mail alone: asked for by login, the reviewer known by mail only.
+    own(&["avery.quinn@example.test"], s.id.clone(), Verdict::Refuse).await;
+    // The login as typed alone: a directory that finds accounts by another name too
+    // (Active Directory's userPrincipalName) opens a case under a login that is neither
+    // the record's login nor its mail. The case's row says what was typed.
+    h.execute(&format!(
+        "UPDATE reviews SET login = 'a.quinn@corp.example.test' WHERE session_id = '{}'",
+        s.id
+    ))
+    .await;
+    own(
+        &["a.quinn@corp.example.test"],
+        s.id.clone(),
+        Verdict::Refuse,
+    )
+    .await;
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_votes").await, 0);
+    assert_eq!(h.audit_count_of("review_refused_own").await, 4);
+    // Someone else's names decide it.
+    let rita = vec!["rita".to_string(), "rita@example.test".to_string()];
+    assert_eq!(
+        review::decide(
+            &h.app,
+            &reviewer("rita", &rita),
+            &by_mail.id,
+            Verdict::Refuse,
+            "not her"
+        )
+        .await
+        .unwrap(),
+        Decided::Refused
+    );
     // A reason is required, and bounded.
     let long = "x".repeat(501);
     for reason in ["", "   ", long.as_str()] {
@@ -386,4 +440,160 @@ async fn a_session_left_in_review_without_a_case_is_told_no(db: Db) {
     assert_eq!(status(&h, &s).await["state"], "review");
     review::expire(&h.app).await.unwrap();
     assert_eq!(status(&h, &s).await["state"], "rejected");
+}
+
+async fn each_picture_is_sealed_alone_and_closing_destroys_them_all(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case_with_pictures(&h).await;
+    let sent = pictures();
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM review_pictures").await,
+        sent.len() as i64
+    );
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM reviews WHERE evidence_sealed <> ''")
+            .await,
+        0
+    );
+    // The page lists them, names and times, without opening any.
+    let opened = review::open(&h.app, &s.id).await.unwrap();
+    let listed: Vec<_> = opened
+        .pictures
+        .iter()
+        .map(|p| (p.n, p.name.clone(), p.t_ms))
+        .collect();
+    let expected: Vec<_> = (0i64..)
+        .zip(&sent)
+        .map(|(n, (name, _, t))| (n, name.clone(), t.map(|t| t as i64)))
+        .collect();
+    assert_eq!(listed, expected);
+    // Each request opens its own picture: the bytes the app sent.
+    for (n, (_, bytes, _)) in sent.iter().enumerate() {
+        assert_eq!(
+            review::picture(&h.app, &s.id, n).await.unwrap().as_slice(),
+            bytes.as_slice()
+        );
+    }
+    assert_eq!(
+        review::picture(&h.app, &s.id, sent.len())
+            .await
+            .unwrap_err()
+            .code
+            .as_str(),
+        "case_not_found"
+    );
+    // A sealed picture opens only in its own place: one copied over another does not.
+    h.execute(&format!(
+        "UPDATE review_pictures SET picture_sealed = \
+         (SELECT p.picture_sealed FROM review_pictures p WHERE p.session_id = '{0}' AND p.n = 1) \
+         WHERE session_id = '{0}' AND n = 2",
+        s.id
+    ))
+    .await;
+    assert!(review::picture(&h.app, &s.id, 2).await.is_err());
+    assert!(review::picture(&h.app, &s.id, 1).await.is_ok());
+
+    // Closing the case destroys every picture, with the decision.
+    let other = case_with_pictures(&h).await;
+    assert_eq!(
+        vote(&h, "rita", &s, Verdict::Refuse).await.unwrap(),
+        Decided::Refused
+    );
+    assert_eq!(
+        code_of(review::picture(&h.app, &s.id, 0).await.map(|p| p.len())),
+        "case_not_found"
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT DISTINCT session_id FROM review_pictures")
+        .fetch_all(&h.app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, std::slice::from_ref(&other.id));
+    // An approval too.
+    assert_eq!(
+        vote(&h, "rita", &other, Verdict::Approve).await.unwrap(),
+        Decided::Approved
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_pictures").await, 0);
+    // And a case past its retention, closed unread.
+    let s = case_with_pictures(&h).await;
+    h.execute("UPDATE reviews SET delete_after = 1 WHERE outcome IS NULL")
+        .await;
+    assert_eq!(
+        code_of(review::picture(&h.app, &s.id, 0).await.map(|p| p.len())),
+        "case_not_found"
+    );
+    assert_eq!(review::expire(&h.app).await.unwrap(), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM review_pictures").await, 0);
+}
+
+fn code_of<T: std::fmt::Debug>(r: Result<T, ApiError>) -> String {
+    match r {
+        Ok(v) => panic!("answered {v:?}, expected a refusal"),
+        Err(e) => e.code.as_str().to_string(),
+    }
+}
+
+async fn pictures_are_unsealed_a_few_at_a_time(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case_with_pictures(&h).await;
+    let sent = pictures();
+    // A case page's pictures, asked for all at once, several times over: each request
+    // waits for a place before it reads its sealed row, so no more than the bound hold
+    // one in memory at a time, in this test or any other running beside it.
+    let mut asked = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let app = h.app.clone();
+        let id = s.id.clone();
+        let n = i % sent.len();
+        asked.spawn(async move { (n, review::picture(&app, &id, n).await.map(|p| p.len())) });
+    }
+    while let Some(answer) = asked.join_next().await {
+        let (n, len) = answer.unwrap();
+        assert_eq!(len.unwrap(), sent[n].1.len());
+    }
+    let peak = review::unsealing_peak();
+    assert!(peak >= 1);
+    assert!(
+        peak <= review::UNSEALING_AT_ONCE as usize,
+        "{peak} pictures were being unsealed at once; the bound is {}",
+        review::UNSEALING_AT_ONCE
+    );
+}
+
+async fn an_older_case_s_whole_evidence_is_split_into_pictures(db: Db) {
+    let h = Harness::with(db, options("")).await;
+    let s = case_with_pictures(&h).await;
+    // What a server from before `review_pictures` kept: the whole evidence as one sealed
+    // list, as the app uploaded it, and no picture rows.
+    let sent = pictures();
+    let mut c = claims(&s, &h.kiosk);
+    let whole = serde_json::to_vec(&evidence_of(&mut c, &sent)).unwrap();
+    let sealed = h.app.keys.seal("review evidence", &whole).unwrap();
+    h.execute("DELETE FROM review_pictures").await;
+    h.execute(&format!(
+        "UPDATE reviews SET evidence_sealed = '{sealed}' WHERE session_id = '{}'",
+        s.id
+    ))
+    .await;
+    // The worker splits it, once.
+    review::expire(&h.app).await.unwrap();
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM reviews WHERE evidence_sealed <> ''")
+            .await,
+        0
+    );
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM review_pictures").await,
+        sent.len() as i64
+    );
+    for (n, (_, bytes, _)) in sent.iter().enumerate() {
+        assert_eq!(
+            review::picture(&h.app, &s.id, n).await.unwrap().as_slice(),
+            bytes.as_slice()
+        );
+    }
+    assert_eq!(
+        review::open(&h.app, &s.id).await.unwrap().pictures[1].t_ms,
+        Some(0)
+    );
 }

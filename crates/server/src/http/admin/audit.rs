@@ -10,7 +10,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::page::{render, PageError};
-use super::parts::{query_value, when};
+use super::parts::{query_value, when, Pager};
 use super::{form_from, signed_in};
 use crate::admin::{pages, Role};
 use crate::http::html::{escape, no_store};
@@ -36,7 +36,8 @@ pub async fn browse_handler(
     let admin = signed_in(&app, &headers).await?;
     admin.require(&READERS)?;
     let kind = pages::audit_kind(q.kind.as_deref())?;
-    let (entries, head) = pages::audit_page(&app, kind.as_deref(), q.before).await?;
+    let before = Pager::before(q.before);
+    let (entries, head) = pages::audit_page(&app, kind.as_deref(), before).await?;
     let csrf = escape(&admin.csrf);
     let kind_html = escape(kind.as_deref().unwrap_or(""));
     let mut body = format!(
@@ -82,30 +83,13 @@ pub async fn browse_handler(
         }
         body.push_str("</tbody></table></div>");
     }
-    let mut nav = String::new();
-    let kind_q = kind
-        .as_deref()
-        .map(|k| format!("kind={}&", query_value(k)))
-        .unwrap_or_default();
-    if q.before.is_some_and(|b| b < head) {
-        nav.push_str(&format!("<a href=\"/admin/audit?{kind_q}\">Newest</a>"));
-    }
-    if let Some(last) = entries
+    // A full page may have older entries after it, from the one before its last.
+    let older = entries
         .last()
-        .filter(|_| entries.len() as i64 == pages::PER_PAGE)
-    {
-        if last.seq > 1 {
-            nav.push_str(&format!(
-                "<a href=\"/admin/audit?{kind_q}before={}\">Older entries</a>",
-                last.seq - 1
-            ));
-        }
-    }
-    if !nav.is_empty() {
-        body.push_str(&format!(
-            "<nav class=\"pager\" aria-label=\"Pages\">{nav}</nav>"
-        ));
-    }
+        .filter(|last| entries.len() as i64 == pages::PER_PAGE && last.seq > 1)
+        .map(|last| last.seq - 1);
+    let pager = Pager::new("/admin/audit", &[("kind", kind.as_deref())]);
+    body.push_str(&pager.keyed(before.is_none_or(|b| b >= head), older));
     Ok(render(
         StatusCode::OK,
         Some(&admin),

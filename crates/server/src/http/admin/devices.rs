@@ -10,7 +10,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::page::{render, PageError};
-use super::parts::{done, pager, when, when_opt};
+use super::parts::{done, when, when_opt, Pager};
 use super::{form_from, signed_in};
 use crate::admin::{pages, Role};
 use crate::http::html::escape;
@@ -32,7 +32,7 @@ pub async fn list_handler(
 ) -> Result<Response, PageError> {
     let admin = signed_in(&app, &headers).await?;
     admin.require(&[Role::Admin, Role::Auditor])?;
-    let page = q.page.clamp(0, pages::MAX_PAGE);
+    let page = Pager::page(q.page);
     let (list, total) = pages::devices(&app, page).await?;
     let can_change = admin.has(Role::Admin);
     let csrf = escape(&admin.csrf);
@@ -87,7 +87,7 @@ pub async fn list_handler(
         body.push_str("</tbody></table></div>");
     }
     let more = (page + 1) * pages::PER_PAGE < total;
-    body.push_str(&pager("/admin/devices?", page, more));
+    body.push_str(&Pager::new("/admin/devices", &[]).numbered(page, more));
     if can_change {
         body.push_str(&format!(
             "<h2>Register a managed device</h2>\

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::page::{render, PageError};
-use super::parts::{pager, query_value, when};
+use super::parts::{query_value, when, Pager};
 use super::signed_in;
 use crate::admin::{pages, Role};
 use crate::http::html::escape;
@@ -46,7 +46,7 @@ pub async fn search_handler(
         q.from.as_deref(),
         q.to.as_deref(),
     )?;
-    let page = q.page.clamp(0, pages::MAX_PAGE);
+    let page = Pager::page(q.page);
     let (list, more) = pages::recoveries(&app, &search, page).await?;
     let field = |v: &Option<String>| escape(v.as_deref().unwrap_or("").trim());
     let mut options = String::from("<option value=\"\">Any</option>");
@@ -93,18 +93,16 @@ pub async fn search_handler(
         }
         body.push_str("</tbody></table></div>");
     }
-    let mut base = String::from("/admin/recoveries?");
-    for (name, value) in [
-        ("login", &q.login),
-        ("state", &q.state),
-        ("from", &q.from),
-        ("to", &q.to),
-    ] {
-        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            base.push_str(&format!("{name}={}&", query_value(v)));
-        }
-    }
-    body.push_str(&pager(&base, page, more));
+    let pager = Pager::new(
+        "/admin/recoveries",
+        &[
+            ("login", q.login.as_deref()),
+            ("state", q.state.as_deref()),
+            ("from", q.from.as_deref()),
+            ("to", q.to.as_deref()),
+        ],
+    );
+    body.push_str(&pager.numbered(page, more));
     Ok(render(
         StatusCode::OK,
         Some(&admin),

@@ -1,6 +1,6 @@
 //! The review queue (trusted referee): the open cases, one case with what a referee needs
-//! and nothing more, its pictures (decrypted for this viewer, never cached), and the
-//! decision form.
+//! and nothing more, its pictures (each decrypted on its own request for this viewer,
+//! never cached), and the decision form.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use reclaim_protocol::Code;
 use serde::Deserialize;
 
 use super::page::{render, PageError};
+use super::parts::{ago, Pager};
 use super::{form_from, signed_in};
 use crate::admin::{self, Role};
 use crate::audit::{self, Entry};
@@ -120,23 +121,7 @@ pub async fn queue_handler(
         body.push_str("</tbody></table></div>");
     }
     let pages = (total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE);
-    if pages > 1 {
-        body.push_str("<nav class=\"pager\" aria-label=\"Pages\">");
-        if page > 0 {
-            body.push_str(&format!(
-                "<a href=\"/admin/queue?page={}\">Newer page</a>",
-                page - 1
-            ));
-        }
-        body.push_str(&format!("<span>Page {} of {pages}</span>", page + 1));
-        if i64::from(page) + 1 < pages {
-            body.push_str(&format!(
-                "<a href=\"/admin/queue?page={}\">Older page</a>",
-                page + 1
-            ));
-        }
-        body.push_str("</nav>");
-    }
+    body.push_str(&Pager::new("/admin/queue", &[]).numbered_of(i64::from(page), pages));
     Ok(render(
         StatusCode::OK,
         Some(&admin),
@@ -197,7 +182,7 @@ pub async fn case_handler(
     body.push_str("</ul>");
     body.push_str("<h2>Pictures</h2><div class=\"grid\">");
     let selfies = case
-        .evidence
+        .pictures
         .iter()
         .filter(|e| e.name.starts_with("selfie"))
         .count();
@@ -205,7 +190,7 @@ pub async fn case_handler(
     // to see the face and the turn, without a wall of near-identical frames.
     let step = selfies.div_ceil(8).max(1);
     let mut selfie_index = 0usize;
-    for (n, item) in case.evidence.iter().enumerate() {
+    for item in &case.pictures {
         let caption = if item.name.starts_with("selfie") {
             selfie_index += 1;
             if (selfie_index - 1) % step != 0 && selfie_index != selfies {
@@ -222,7 +207,8 @@ pub async fn case_handler(
         };
         body.push_str(&format!(
             "<figure><img src=\"/admin/cases/{id_html}/pictures/{n}\" alt=\"{0}\"><figcaption>{0}</figcaption></figure>",
-            escape(&caption)
+            escape(&caption),
+            n = item.n,
         ));
     }
     body.push_str("</div>");
@@ -329,14 +315,15 @@ pub async fn picture_handler(
 ) -> Result<Response, PageError> {
     let admin = signed_in(&app, &headers).await?;
     admin.require(&[Role::Reviewer])?;
-    let bytes = review::picture(&app, &id, n).await?;
+    let mut bytes = review::picture(&app, &id, n).await?;
     let kind = match bytes.get(..4) {
         Some([0xFF, 0xD8, 0xFF, _]) => "image/jpeg",
         Some([0x89, b'P', b'N', b'G']) => "image/png",
         Some(b"RIFF") => "image/webp",
         _ => "application/octet-stream",
     };
-    let mut response = bytes.to_vec().into_response();
+    // Handed on, not copied: the response is the only copy left of the picture.
+    let mut response = std::mem::take(&mut *bytes).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     h.insert(
@@ -412,14 +399,4 @@ pub async fn signout_handler(
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)
-}
-
-/// `seconds` as a person reads a wait.
-fn ago(seconds: i64) -> String {
-    match seconds.max(0) {
-        s if s < 90 => "a minute".into(),
-        s if s < 90 * 60 => format!("{} minutes", (s + 30) / 60),
-        s if s < 36 * 3600 => format!("{} hours", (s + 1800) / 3600),
-        s => format!("{} days", (s + 43_200) / 86_400),
-    }
 }
