@@ -348,8 +348,9 @@ impl Recovery {
                 capture.set_mode(Scene::Face(st.challenge.clone()), Mode::FacePreview)
             }
             // A kiosk keeps a person waiting for a reviewer only while a face is in front
-            // of it (the app counts that as use): someone who walks away is forgotten as on
-            // any other screen, so the next person at the desk does not inherit an approval.
+            // of it (the app counts that as use): someone who walks away and leaves the
+            // kiosk alone for its idle timeout is forgotten, as on any other screen. Any
+            // face counts, not only theirs (no match against the selfie is made here).
             Screen::Review if st.kiosk => {
                 capture.set_mode(Scene::Face(st.challenge.clone()), Mode::FacePreview)
             }

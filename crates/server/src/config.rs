@@ -357,8 +357,8 @@ pub struct DatabaseConfig {
     pub url: String,
     #[serde(default = "default_connections")]
     pub max_connections: u32,
-    /// Reach a PostgreSQL server on another machine without `sslmode=verify-full` (or
-    /// `verify-ca`) in the URL. Unsafe: whoever is on the path can read and change what
+    /// Reach a PostgreSQL server on another machine without `sslmode=verify-full` in the
+    /// URL. Unsafe: whoever is on the path can read and change what
     /// crosses it (the role's password, sealed data, the audit chain). Only for a network
     /// that is already private and trusted (store/tls.rs).
     #[serde(default)]
@@ -714,10 +714,11 @@ impl Config {
         self.siem.check()?;
         self.admin.check(&self.public_url)?;
         // A review verdict with no one to review is a dead end for the person: the queue
-        // is worked in the console, so it needs a way to sign in to it.
-        if self.policy.review_queue && !self.admin.enabled() {
+        // is worked in the console, and only reviewers the company's provider signs in
+        // may approve (a local break-glass account can only refuse: recovery/review.rs).
+        if self.policy.review_queue && self.admin.oidc.is_none() {
             return Err(ConfigError(
-                "policy.review_queue needs the admin console: configure [admin.oidc] or admin.local_accounts, where reviewers sign in".into(),
+                "policy.review_queue needs the admin console's company sign-in: configure [admin.oidc], where reviewers sign in (local accounts cannot approve)".into(),
             ));
         }
         Ok(())

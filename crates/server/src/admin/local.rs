@@ -54,6 +54,12 @@ pub fn subject(name: &str) -> String {
     format!("local:{name}")
 }
 
+/// Whether `subject` is a local account's (a provider's subject starts with its issuer,
+/// an https URL).
+pub fn is_local(subject: &str) -> bool {
+    subject.starts_with("local:")
+}
+
 /// `name` as an account name (lower case), if it is one: 1 to [`MAX_NAME`] of `a-z`,
 /// `0-9`, `.`, `_`, `-`, starting with a letter or digit.
 pub fn account_name(name: &str) -> Option<String> {
@@ -202,6 +208,17 @@ fn relying_party(app: &App) -> Result<Webauthn, ApiError> {
 }
 
 /// The one refusal a browser sees for any passkey ceremony that went wrong.
+/// Refuses every ceremony while `admin.local_accounts` is off: turning break-glass off
+/// must stop the passkeys already enrolled and the links not yet used, not only hide the
+/// button.
+fn switched_on(app: &App, refusal: fn() -> ApiError) -> Result<(), ApiError> {
+    if app.config.admin.local_accounts {
+        return Ok(());
+    }
+    tracing::warn!("console passkey ceremony while admin.local_accounts is off");
+    Err(refusal())
+}
+
 fn passkey_refused() -> ApiError {
     ApiError::new(
         Code::AdminSignInFailed,
@@ -297,6 +314,7 @@ pub async fn begin_enrolment(
     addr: &str,
     token: &str,
 ) -> Result<(serde_json::Value, zeroize::Zeroizing<String>), ApiError> {
+    switched_on(app, enrolment_refused)?;
     super::admit_sign_in(app, addr).await?;
     if token.is_empty() || token.len() > 128 {
         return Err(enrolment_refused());
@@ -351,6 +369,7 @@ pub async fn finish_enrolment(
     ceremony: Option<&str>,
     response: &RegisterPublicKeyCredential,
 ) -> Result<SignedIn, ApiError> {
+    switched_on(app, enrolment_refused)?;
     let Some(enrolment) = take::<Enrolment>(app, ENROL_SEAL, ceremony).await? else {
         tracing::warn!("console passkey enrolment finished without a ceremony under way");
         return Err(enrolment_refused());
@@ -409,6 +428,7 @@ pub async fn begin_sign_in(
     app: &App,
     addr: &str,
 ) -> Result<(RequestChallengeResponse, zeroize::Zeroizing<String>), ApiError> {
+    switched_on(app, passkey_refused)?;
     super::admit_sign_in(app, addr).await?;
     let (mut options, state) = relying_party(app)?
         .start_discoverable_authentication()
@@ -429,6 +449,7 @@ pub async fn finish_sign_in(
     ceremony: Option<&str>,
     response: &PublicKeyCredential,
 ) -> Result<SignedIn, ApiError> {
+    switched_on(app, passkey_refused)?;
     let Some(ceremony) = take::<SignInCeremony>(app, SIGN_IN_SEAL, ceremony).await? else {
         // Junk (made up, replayed, expired) is only logged: it cannot grow the chain.
         tracing::warn!("console passkey sign-in without a ceremony under way");

@@ -125,7 +125,7 @@ pub async fn sign_in(app: &App, who: &SignedIn) -> Result<zeroize::Zeroizing<Str
             subject: &format!("admin:{}", who.subject),
             detail: serde_json::json!({
                 "roles": session.roles,
-                "method": if who.subject.starts_with("local:") { "passkey" } else { "oidc" },
+                "method": if local::is_local(&who.subject) { "passkey" } else { "oidc" },
             }),
         },
     )

@@ -436,6 +436,18 @@ pub async fn decide(
         }
         _ => "",
     };
+    // An approval hands someone a reset of a person's account, so it must come from a
+    // person the company's provider knows. A local (break-glass) account is a name on
+    // this server only: nothing says which directory account is its holder's (so it
+    // could approve its holder's own recovery), and two of them, made on the server's
+    // command line, or one beside its holder's company sign-in, would be "four eyes" of
+    // one person. It may refuse.
+    if verdict == Verdict::Approve && crate::admin::local::is_local(reviewer.subject) {
+        return Err(ApiError::new(
+            Code::RequestInvalid,
+            "a break-glass account cannot approve a recovery: a reviewer signed in through the company's provider must",
+        ));
+    }
     if verdict == Verdict::Approve {
         // What stops an automated approval stops a reviewer's: the owner's "this wasn't
         // me" lock, and a device revoked since.

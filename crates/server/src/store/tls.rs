@@ -1,9 +1,11 @@
 //! How the connection to PostgreSQL is protected, decided from the URL before connecting.
 //! The role's password, sealed data and the audit chain cross that connection, so a
 //! server on another machine must be reached with TLS that checks its certificate
-//! (`sslmode=verify-full`, or `verify-ca`), unless the operator opted out in so many words
+//! and the name in it (`sslmode=verify-full`), unless the operator opted out in so many words
 //! (`database.allow_insecure_transport`). `require` and `prefer` encrypt without checking
-//! whom they talk to: anyone on the path can stand in for the server.
+//! whom they talk to: anyone on the path can stand in for the server. `verify-ca` is not
+//! enough either: the driver trusts the system's roots beside `sslrootcert`, and without
+//! the name check any publicly issued certificate would do.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -19,8 +21,8 @@ pub enum Transport {
     Sqlite,
     /// PostgreSQL on this machine (a Unix socket or a loopback address).
     Local,
-    /// PostgreSQL over TLS with its certificate checked (`verify-full` or `verify-ca`),
-    /// against `sslrootcert` when the URL names one (else the system's trust store).
+    /// PostgreSQL over TLS with its certificate and name checked (`verify-full`), against
+    /// the system's trust store and `sslrootcert` when the URL names one.
     Verified { root_cert: Option<PathBuf> },
     /// PostgreSQL on another machine without a checked certificate, allowed by
     /// `database.allow_insecure_transport`.
@@ -46,10 +48,10 @@ pub fn check(url: &str, allow_insecure: bool) -> Result<Transport, StoreError> {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
-    if matches!(
-        options.get_ssl_mode(),
-        PgSslMode::VerifyFull | PgSslMode::VerifyCa
-    ) {
+    // Only verify-full names the server: sqlx's rustls adds `sslrootcert` to the system's
+    // roots rather than replacing them, and verify-ca skips the name, so under verify-ca
+    // any certificate from any public CA, for any name, would pass.
+    if matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
         return Ok(Transport::Verified {
             root_cert: query_value(url, "sslrootcert")
                 .or_else(|| std::env::var("PGSSLROOTCERT").ok())
@@ -150,9 +152,12 @@ mod tests {
                 root_cert: Some(PathBuf::from("/etc/reclaim/db ca.pem"))
             }
         );
-        assert!(matches!(
-            check("postgres://r@db.example.com/r?sslmode=verify-ca", false).unwrap(),
-            Transport::Verified { root_cert: None }
-        ));
+        // verify-ca checks no name: with the system's roots trusted too, any public
+        // certificate would pass.
+        assert!(check(
+            "postgres://r@db.example.com/r?sslmode=verify-ca&sslrootcert=/etc/reclaim/ca.pem",
+            false
+        )
+        .is_err());
     }
 }

@@ -21,7 +21,7 @@ on_both_databases!(
     sign_in_attacks_are_refused,
 );
 
-/// The console with local accounts only: no `[admin.oidc]`, and the review queue on.
+/// The console with local accounts only: no `[admin.oidc]`.
 const LOCAL_ONLY: &str = "[admin]\nlocal_accounts = true\n";
 
 /// The relying party: the harness's public URL, `https://reclaim.example.test`.
@@ -33,7 +33,6 @@ async fn harness(db: Db) -> Harness {
     Harness::with(
         db,
         Options {
-            policy: "review_queue = true".into(),
             extra: LOCAL_ONLY.into(),
             ..Options::default()
         },
@@ -517,8 +516,37 @@ async fn passkey_sign_ins_are_limited_per_address() {
     a.refused(429, "rate_limited");
 }
 
-/// The configuration: local accounts serve the console (and so the review queue) without
-/// a provider; their relying party must be a host name.
+/// Break-glass switched off (`local_accounts` left out) on a console that signs in through
+/// the company's provider: an enrolment link made on the command line and the passkey
+/// ceremonies are all refused, not only the button hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_local_accounts_off_no_passkey_ceremony_runs() {
+    let h = Harness::with(
+        Db::sqlite(),
+        Options {
+            extra: "[admin.oidc]\nissuer = \"https://idp.example.test\"\n\
+                    client_id = \"reclaim-console\"\nadmin_groups = [\"admins\"]\n"
+                .into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let token = add(&h, "latent", &[Role::Admin]).await;
+    let enrol = post(&h, "/admin/enrol/begin", None, &json!({ "token": token })).await;
+    enrol.refused(401, "admin_sign_in_failed");
+    assert!(enrol.cookie(CEREMONY_COOKIE).is_none());
+    let sign_in = post(&h, "/admin/passkey/begin", None, &json!({})).await;
+    sign_in.refused(401, "admin_sign_in_failed");
+    assert!(sign_in.cookie(CEREMONY_COOKIE).is_none());
+    for path in ["/admin/enrol/finish", "/admin/passkey/finish"] {
+        let a = post(&h, path, Some("made-up"), &json!({})).await;
+        assert_ne!(a.status, 200, "{path}: {}", a.body);
+        assert!(a.cookie(SIGN_IN_COOKIE).is_none(), "{path}");
+    }
+}
+
+/// The configuration: local accounts serve the console without a provider (but not the
+/// review queue, whose approvals need one); their relying party must be a host name.
 #[test]
 fn local_accounts_need_a_host_name() {
     let dir = TempDir::new();
@@ -534,8 +562,23 @@ fn local_accounts_need_a_host_name() {
             },
         )
     };
-    let err = Config::parse(&text("")).unwrap_err().to_string();
-    assert!(err.contains("review_queue"), "{err}");
+    // Local accounts serve the console, but the review queue needs reviewers who can
+    // approve: people the company's provider signs in.
+    for extra in ["", LOCAL_ONLY] {
+        let err = Config::parse(&text(extra)).unwrap_err().to_string();
+        assert!(err.contains("review_queue"), "{err}");
+    }
+    let text = |extra: &str| {
+        config_text(
+            dir.path(),
+            "sqlite::memory:",
+            &random_hex_key(),
+            &Options {
+                extra: extra.into(),
+                ..Options::default()
+            },
+        )
+    };
     assert!(Config::parse(&text(LOCAL_ONLY)).unwrap().admin.enabled());
     for url in [
         "http://127.0.0.1:8443",

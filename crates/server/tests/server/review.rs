@@ -146,9 +146,19 @@ async fn a_privileged_account_needs_two_different_reviewers(db: Db) {
     let opened = review::open(&h.app, &s.id).await.unwrap();
     assert!(opened.facts.record.as_ref().unwrap().privileged);
     assert_eq!(opened.summary.approvals_needed, 2);
+    // A break-glass account approves nothing (here: two of them, made on the server's
+    // command line, or one beside its holder's company sign-in, would be "four eyes").
+    assert_eq!(
+        code(vote(&h, "local:breakglass", &s, Verdict::Approve).await),
+        "request_invalid"
+    );
     assert_eq!(
         vote(&h, "rita", &s, Verdict::Approve).await.unwrap(),
         Decided::AwaitingSecond
+    );
+    assert_eq!(
+        code(vote(&h, "local:breakglass", &s, Verdict::Approve).await),
+        "request_invalid"
     );
     assert_eq!(status(&h, &s).await["state"], "review");
     // The same reviewer again is not a second pair of eyes.
