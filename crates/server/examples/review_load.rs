@@ -83,7 +83,7 @@ async fn main() -> Result<(), Error> {
     };
     record.email = Some(format!("{LOGIN}@example.test"));
     let facts = CaseFacts {
-        reasons: vec!["document_name_partial".into()],
+        reasons: vec![Code::DocumentNamePartial.as_str().into()],
         record: Some(record),
         ..CaseFacts::default()
     };
@@ -267,7 +267,7 @@ async fn measure(dir: &str, key: &str, what: &str) -> Result<(), Error> {
             "open" => review::open(&app, CASE).await.map(|c| c.votes.len()),
             // Refused as the reviewer's own recovery, once the case is read.
             _ => match review::decide(&app, &reviewer, CASE, Verdict::Refuse, "bench").await {
-                Err(e) if e.code.as_str() == "case_own_recovery" => Ok(0),
+                Err(e) if e.code == Code::CaseOwnRecovery => Ok(0),
                 Err(e) => Err(e),
                 Ok(d) => Err(ApiError::new(Code::InternalError, format!("decided {d:?}"))),
             },
