@@ -1054,44 +1054,7 @@ fn iso_date(v: &str) -> Option<String> {
 }
 
 fn tls_config(config: &LdapConfig) -> Result<rustls::ClientConfig, DirectoryError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::CertificateDer;
-
-    let mut roots = rustls::RootCertStore::empty();
-    match &config.ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| DirectoryError::Config(format!("ca_file {}: {e}", path.display())))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| {
-                    DirectoryError::Config(format!("ca_file {}: {e}", path.display()))
-                })?;
-                roots.add(cert).map_err(|e| {
-                    DirectoryError::Config(format!("ca_file {}: {e}", path.display()))
-                })?;
-            }
-            if roots.is_empty() {
-                return Err(DirectoryError::Config(format!(
-                    "ca_file {}: no certificate in it",
-                    path.display()
-                )));
-            }
-        }
-        None => {
-            // Unreadable system certificates are skipped, like a TLS library would.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    // The provider is named rather than taken from the process default, so this works
-    // whatever other crates in the binary install.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DirectoryError::Config(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    crate::tls::client_config(config.ca_file.as_deref())
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use serde::Serialize;
 pub mod demo;
 mod dn;
 pub mod ldap;
+mod oauth;
+pub mod rest;
+mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
