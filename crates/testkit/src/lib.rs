@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 mod oidc;
 mod postgres;
+pub mod prism;
 pub mod rsyslog;
 mod samba;
 #[cfg(feature = "secret-service")]
@@ -37,6 +38,7 @@ pub mod webdriver;
 
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
 pub use postgres::{Postgres, SharedPostgres};
+pub use prism::{vendors_dir, Prism};
 pub use rsyslog::{Rsyslog, SyslogLine};
 pub use samba::{
     AdUser, SambaDc, LOCKOUT_THRESHOLD as SAMBA_LOCKOUT_THRESHOLD, NESTED_ADMINS_GROUP,
