@@ -283,7 +283,12 @@ impl Directory for DemoDirectory {
         Ok(u.password_matches(password))
     }
 
-    async fn reset_mfa(&self, user: &DirectoryUser) -> Result<(), DirectoryError> {
+    async fn reset_mfa(
+        &self,
+        user: &DirectoryUser,
+        // The demo keeps a count, not factors with enrolment times: all go.
+        _keep_enrolled_since: Option<std::time::SystemTime>,
+    ) -> Result<(), DirectoryError> {
         self.change(Self::username_of(user)?, |u| {
             u.mfa_factors = 0;
             u.mfa_resets += 1;
@@ -382,7 +387,7 @@ mod tests {
         d.lock_account("anna").unwrap();
         assert!(d.user("anna").unwrap().locked);
         block(d.unlock(&u)).unwrap();
-        block(d.reset_mfa(&u)).unwrap();
+        block(d.reset_mfa(&u, None)).unwrap();
         let after = d.user("anna").unwrap();
         assert!(!after.locked);
         assert_eq!(

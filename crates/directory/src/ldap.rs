@@ -885,7 +885,11 @@ impl Directory for LdapDirectory {
 
     /// Plain LDAP has no standard second factor to remove; MFA lives in the identity
     /// provider in front of it.
-    async fn reset_mfa(&self, _user: &DirectoryUser) -> Result<(), DirectoryError> {
+    async fn reset_mfa(
+        &self,
+        _user: &DirectoryUser,
+        _keep_enrolled_since: Option<std::time::SystemTime>,
+    ) -> Result<(), DirectoryError> {
         Err(DirectoryError::Unsupported(
             "reset second factors over LDAP (they are kept by the identity provider)",
         ))

@@ -266,7 +266,19 @@ pub trait Directory: Send + Sync {
     ) -> Result<bool, DirectoryError>;
 
     /// Removes the account's second factors so the user can enrol new ones.
-    async fn reset_mfa(&self, user: &DirectoryUser) -> Result<(), DirectoryError>;
+    ///
+    /// `keep_enrolled_since` is `None` on a first attempt: every factor goes (but those a
+    /// connector's configuration keeps). After an attempt whose outcome is unknown (the
+    /// answer was lost), the server passes the time the recovery was decided: a factor
+    /// enrolled at or after it is the person's new one, enrolled after the lost attempt
+    /// took effect, and must survive the repeat. A connector whose service gives no
+    /// enrolment time for a factor removes it (and says so in its docs): the repeat is
+    /// then as if it were the first.
+    async fn reset_mfa(
+        &self,
+        user: &DirectoryUser,
+        keep_enrolled_since: Option<std::time::SystemTime>,
+    ) -> Result<(), DirectoryError>;
 
     /// Clears a lockout after too many failed sign-ins.
     async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError>;

@@ -193,7 +193,7 @@ async fn reset_mfa_is_unsupported() {
     let d = LdapDirectory::new(config(LdapFlavour::OpenLdap, "ldap://127.0.0.1/")).unwrap();
     let u = DirectoryUser::new("uid=a,dc=example,dc=test", "a");
     assert_eq!(
-        d.reset_mfa(&u).await.map_err(|e| e.code().as_str()),
+        d.reset_mfa(&u, None).await.map_err(|e| e.code().as_str()),
         Err("directory_action_unsupported")
     );
 }

@@ -213,7 +213,9 @@ async fn health_is_ok_and_unknown_accounts_are_not_found() {
         Err(DirectoryError::UserNotFound)
     );
     assert_eq!(
-        d.reset_mfa(&ghost).await.map_err(|e| e.code().as_str()),
+        d.reset_mfa(&ghost, None)
+            .await
+            .map_err(|e| e.code().as_str()),
         Err("directory_action_unsupported")
     );
 }

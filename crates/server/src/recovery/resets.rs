@@ -517,7 +517,12 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             if faults.directory_delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
             }
-            app.directory.reset_mfa(&user).await?;
+            // After a lost answer, the factors the person enrolled since the decision
+            // are theirs and survive the repeat.
+            let keep_since = maybe_applied.then(|| {
+                std::time::UNIX_EPOCH + Duration::from_secs(grant.created_at.max(0) as u64)
+            });
+            app.directory.reset_mfa(&user, keep_since).await?;
         }
         RecoveryAction::Unlock => {
             if faults.directory_delay_ms > 0 {

@@ -26,6 +26,8 @@ pub struct Grant {
     pub failure: Option<String>,
     /// Transient directory failures in a row while pending.
     pub directory_failures: i64,
+    /// When the recovery was decided (Unix seconds).
+    pub created_at: i64,
 }
 
 /// A new grant, as a decision issues it.
@@ -56,7 +58,7 @@ pub async fn insert(tx: &mut Tx<'_>, g: NewGrant<'_>) -> Result<(), StoreError> 
 
 pub async fn load(store: &Store, id: &str) -> Result<Option<Grant>, StoreError> {
     let row = bound!(
-        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures FROM grants WHERE id = $1";
+        "SELECT id, session_id, user_ref, login, action, state, expires_at, template_sealed, password_sealed, lease_until, attempts, apply_after, failure, directory_failures, created_at FROM grants WHERE id = $1";
         id
     )
     .fetch_optional(&store.pool)
@@ -79,6 +81,7 @@ pub async fn load(store: &Store, id: &str) -> Result<Option<Grant>, StoreError> 
         apply_after: r.try_get(11)?,
         failure: r.try_get(12)?,
         directory_failures: r.try_get(13)?,
+        created_at: r.try_get(14)?,
     }))
 }
 
