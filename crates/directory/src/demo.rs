@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, PasswordRefusal};
+use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, MfaReset, PasswordRefusal};
 
 /// One account of the demo directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,12 +288,13 @@ impl Directory for DemoDirectory {
         user: &DirectoryUser,
         // The demo keeps a count, not factors with enrolment times: all go.
         _keep_enrolled_since: Option<std::time::SystemTime>,
-    ) -> Result<(), DirectoryError> {
+    ) -> Result<MfaReset, DirectoryError> {
         self.change(Self::username_of(user)?, |u| {
             u.mfa_factors = 0;
             u.mfa_resets += 1;
             Ok(())
-        })
+        })?;
+        Ok(MfaReset::default())
     }
 
     async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError> {

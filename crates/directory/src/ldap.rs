@@ -889,7 +889,7 @@ impl Directory for LdapDirectory {
         &self,
         _user: &DirectoryUser,
         _keep_enrolled_since: Option<std::time::SystemTime>,
-    ) -> Result<(), DirectoryError> {
+    ) -> Result<crate::MfaReset, DirectoryError> {
         Err(DirectoryError::Unsupported(
             "reset second factors over LDAP (they are kept by the identity provider)",
         ))

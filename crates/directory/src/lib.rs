@@ -173,6 +173,35 @@ pub struct Capabilities {
     pub unlock: bool,
 }
 
+/// What an MFA reset leaves the person with.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MfaReset {
+    /// A code the person signs in with once to enrol new factors (Entra ID's Temporary
+    /// Access Pass), shown to them once; `None` where the service lets them enrol at their
+    /// next sign-in.
+    pub temporary_access_pass: Option<TemporaryAccessPass>,
+}
+
+/// A one-time sign-in code issued by the service. Never logged; `Debug` hides the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TemporaryAccessPass {
+    pub code: zeroize::Zeroizing<String>,
+    /// When it stops working (Unix seconds).
+    pub valid_until: i64,
+    /// True when it works for one sign-in only.
+    pub one_time: bool,
+}
+
+impl std::fmt::Debug for TemporaryAccessPass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryAccessPass")
+            .field("code", &"<redacted>")
+            .field("valid_until", &self.valid_until)
+            .field("one_time", &self.one_time)
+            .finish()
+    }
+}
+
 /// What went wrong talking to the directory. The code is stable (UI and JSON use it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
@@ -278,7 +307,7 @@ pub trait Directory: Send + Sync {
         &self,
         user: &DirectoryUser,
         keep_enrolled_since: Option<std::time::SystemTime>,
-    ) -> Result<(), DirectoryError>;
+    ) -> Result<MfaReset, DirectoryError>;
 
     /// Clears a lockout after too many failed sign-ins.
     async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError>;

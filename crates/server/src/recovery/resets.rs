@@ -522,6 +522,7 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             let keep_since = maybe_applied.then(|| {
                 std::time::UNIX_EPOCH + Duration::from_secs(grant.created_at.max(0) as u64)
             });
+            // No connector wired to the server issues a one-time code yet.
             app.directory.reset_mfa(&user, keep_since).await?;
         }
         RecoveryAction::Unlock => {
