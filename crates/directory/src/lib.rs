@@ -176,15 +176,16 @@ pub struct Capabilities {
 /// What an MFA reset leaves the person with.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MfaReset {
-    /// A code the person signs in with once to enrol new factors (Entra ID's Temporary
-    /// Access Pass), shown to them once; `None` where the service lets them enrol at their
-    /// next sign-in.
-    pub temporary_access_pass: Option<TemporaryAccessPass>,
+    /// A code the person signs in with to enrol new factors (Entra ID's Temporary Access
+    /// Pass, a Duo bypass code), shown to them once; `None` where the service lets them
+    /// enrol at their next sign-in.
+    pub sign_in_code: Option<SignInCode>,
 }
 
-/// A one-time sign-in code issued by the service. Never logged; `Debug` hides the code.
+/// A sign-in code issued by the service for the person. Never logged; `Debug` hides the
+/// code.
 #[derive(Clone, PartialEq, Eq)]
-pub struct TemporaryAccessPass {
+pub struct SignInCode {
     pub code: zeroize::Zeroizing<String>,
     /// When it stops working (Unix seconds).
     pub valid_until: i64,
@@ -192,9 +193,9 @@ pub struct TemporaryAccessPass {
     pub one_time: bool,
 }
 
-impl std::fmt::Debug for TemporaryAccessPass {
+impl std::fmt::Debug for SignInCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemporaryAccessPass")
+        f.debug_struct("SignInCode")
             .field("code", &"<redacted>")
             .field("valid_until", &self.valid_until)
             .field("one_time", &self.one_time)
