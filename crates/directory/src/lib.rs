@@ -17,10 +17,12 @@ mod dn;
 pub mod ldap;
 mod oauth;
 pub mod rest;
+pub mod routed;
 mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
+pub use routed::{Link, Route, RoutedDirectory, Routes};
 
 /// An account as the directory holds it. Only what recovery needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,14 +7,17 @@
 //! - TLS through the same rustls (ring) configuration as LDAP: a configured CA file or the
 //!   system's roots. `http://` only to a loopback address (a test double, a local proxy):
 //!   a bearer token or a password never crosses a network in clear.
-//! - A limit on each whole request (connect, send, answer) and on the answer's size, set
-//!   before anything is read.
+//! - A limit on each request (connect, send, answer) and on the answer's size, set before
+//!   anything is read; and a limit on each whole operation ([`Rest::within`]: all the
+//!   requests of one `Directory` call and the rate-limit waits between them), which the
+//!   server's lease on a pending reset is checked against, as for LDAP.
 //! - No redirects followed: a redirect would carry the `Authorization` header to wherever
 //!   the answer points.
 //! - Rate limits: a `429` is waited out as the service asks (`Retry-After`, in seconds or
 //!   as a date, or Okta's `X-Rate-Limit-Reset`), never hammered, up to a configured total
 //!   wait; beyond it the call fails as [`DirectoryError::Unavailable`], which leaves a
-//!   pending reset to the server's own retry. A `429` means the request was not
+//!   pending reset to the server's own retry (2 s, doubling, at most 5 minutes apart), so
+//!   a long reset window is waited out there rather than inside one call. A `429` means the request was not
 //!   processed, so sending it again cannot apply a change twice.
 //! - The status of a refusal mapped to the error the server acts on ([`refusal`]).
 //!
@@ -32,10 +35,12 @@ use serde::de::DeserializeOwned;
 
 use crate::DirectoryError;
 
-/// Default limit on one whole request, milliseconds.
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
-/// Default limit on the total time spent waiting out rate limits in one call, milliseconds.
-pub const DEFAULT_MAX_RATE_LIMIT_WAIT_MS: u64 = 30_000;
+/// Default limit on one request, milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+/// Default limit on the total time spent waiting out rate limits in one operation,
+/// milliseconds. With the default timeout, four operations (a resumed reset's most) fit
+/// the server's default 30 s lease on a pending reset.
+pub const DEFAULT_MAX_RATE_LIMIT_WAIT_MS: u64 = 2_500;
 /// The largest answer read. A page of 200 Okta users is about 400 KiB.
 pub const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
 /// How many times one request is sent at most (the first and the retries after `429`).
@@ -47,7 +52,8 @@ const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 /// fields itself (so a misspelt key is refused by name) and builds this from them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
-    /// Limit on each whole request (connect, send, read the answer), milliseconds.
+    /// Limit on each request (connect, send, read the answer), milliseconds; and, with
+    /// the rate-limit wait, on each whole operation.
     pub timeout_ms: u64,
     /// The longest a call waits in all for the service's rate limit to reset,
     /// milliseconds. `0` never waits: the first `429` fails the call.
@@ -82,10 +88,10 @@ impl HttpSettings {
         Ok(())
     }
 
-    /// The longest one call can take: every attempt at its limit, and the rate-limit
-    /// waits between them. The server's lease on a pending reset must outlast it.
+    /// The longest one operation (a `Directory` call) takes: [`Rest::within`] stops it
+    /// there. The server's lease on a pending reset must outlast four of them.
     pub fn worst_call_ms(&self) -> u64 {
-        u64::from(MAX_ATTEMPTS) * self.timeout_ms + self.max_rate_limit_wait_ms
+        self.timeout_ms + self.max_rate_limit_wait_ms
     }
 }
 
@@ -175,6 +181,19 @@ impl Rest {
     /// checked with this before it is followed.
     pub(crate) fn is_ours(&self, url: &Url) -> bool {
         url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
+    }
+
+    /// Runs one whole operation (every request of one `Directory` call) within
+    /// [`HttpSettings::worst_call_ms`]; past it, [`DirectoryError::Timeout`] (whether a
+    /// change it sent took effect is then unknown, as for any timeout).
+    pub(crate) async fn within<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        let limit = Duration::from_millis(self.settings.worst_call_ms());
+        tokio::time::timeout(limit, operation)
+            .await
+            .unwrap_or(Err(DirectoryError::Timeout))
     }
 
     /// The client, for a request to another endpoint of the same service (an OAuth token
@@ -480,7 +499,7 @@ mod tests {
     fn limits_are_checked() {
         let mut s = HttpSettings::default();
         assert!(s.validate().is_ok());
-        assert_eq!(s.worst_call_ms(), 4 * 10_000 + 30_000);
+        assert_eq!(s.worst_call_ms(), 5_000 + 2_500);
         s.timeout_ms = 0;
         assert!(s.validate().is_err());
         s.timeout_ms = 1000;
