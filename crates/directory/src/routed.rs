@@ -62,6 +62,54 @@ pub struct Routes {
 }
 
 impl Routes {
+    fn each(&self) -> [(&'static str, &Option<Route>); 3] {
+        [
+            ("password", &self.password),
+            ("mfa", &self.mfa),
+            ("unlock", &self.unlock),
+        ]
+    }
+
+    /// Checks the routes against the names of the configured connectors, without opening
+    /// any: each route names the record, `off` or a connector; no connector takes a
+    /// reserved name; every connector is used by some action (one that is not is a
+    /// configuration that does not do what its author meant).
+    pub fn check_names<'a>(
+        &self,
+        connectors: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<(), DirectoryError> {
+        for name in connectors.clone() {
+            if name == RECORD || name == OFF || name.trim().is_empty() {
+                return Err(DirectoryError::Config(format!(
+                    "connectors.{name}: `{RECORD}` and `{OFF}` are reserved names"
+                )));
+            }
+            if !self
+                .each()
+                .iter()
+                .any(|(_, r)| r.as_ref().is_some_and(|r| r.connector == name))
+            {
+                return Err(DirectoryError::Config(format!(
+                    "connectors.{name}: no action uses it (name it in [actions])"
+                )));
+            }
+        }
+        for (action, route) in self.each() {
+            if let Some(r) = route {
+                let known = r.connector == RECORD
+                    || r.connector == OFF
+                    || connectors.clone().into_iter().any(|n| n == r.connector);
+                if !known {
+                    return Err(DirectoryError::Config(format!(
+                        "actions.{action}: no connector named `{}` (define [connectors.{}])",
+                        r.connector, r.connector
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// True when every action is the record's: no routing needed.
     pub fn is_default(&self) -> bool {
         [&self.password, &self.mfa, &self.unlock]
@@ -101,13 +149,7 @@ impl RoutedDirectory {
         connectors: BTreeMap<String, Arc<dyn Directory>>,
         routes: &Routes,
     ) -> Result<RoutedDirectory, DirectoryError> {
-        for name in connectors.keys() {
-            if name == RECORD || name == OFF || name.trim().is_empty() {
-                return Err(DirectoryError::Config(format!(
-                    "connectors.{name}: `{RECORD}` and `{OFF}` are reserved names"
-                )));
-            }
-        }
+        routes.check_names(connectors.keys().map(String::as_str))?;
         let target = |route: &Option<Route>,
                       action: &str,
                       can: fn(Capabilities) -> bool|
@@ -148,16 +190,6 @@ impl RoutedDirectory {
                 .collect(),
             record,
         };
-        for (name, _) in &routed.others {
-            let used = [&routed.password, &routed.mfa, &routed.unlock]
-                .iter()
-                .any(|t| matches!(t, Target::Linked { name: n, .. } if n == name));
-            if !used {
-                return Err(DirectoryError::Config(format!(
-                    "connectors.{name}: no action uses it (name it in [actions])"
-                )));
-            }
-        }
         Ok(routed)
     }
 

@@ -5,6 +5,7 @@
 //! between levels; the value is read as TOML when it parses, else as a string). Unknown
 //! keys are refused, so a typo never silently leaves a default in force.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,19 @@ pub struct Config {
     /// `RECLAIM__DATA_KEY` (64 hex digits) takes precedence: several instances share it.
     pub data_key_file: Option<PathBuf>,
     pub data_key: Option<String>,
+    /// The directory of record: where accounts are looked up, whose names and birth date
+    /// are compared with the ID, whose groups say who is privileged.
     pub directory: DirectoryConfig,
+    /// Further connectors, by name (`[connectors.NAME]`, the same settings as
+    /// `[directory]`), each carrying out the actions `[actions]` gives it.
+    #[serde(default)]
+    pub connectors: BTreeMap<String, DirectoryConfig>,
+    /// Which connector carries out each action (`[actions.password]`, `[actions.mfa]`,
+    /// `[actions.unlock]`: `connector` = `directory`, `off` or a name under
+    /// `[connectors]`; `link` = how the account is found there, `username` or `email`).
+    /// An absent action is the directory of record's.
+    #[serde(default)]
+    pub actions: reclaim_directory::Routes,
     #[serde(default)]
     pub policy: Policy,
     #[serde(default)]
@@ -374,6 +387,38 @@ pub enum DirectoryConfig {
     Ldap(Box<reclaim_directory::LdapConfig>),
 }
 
+impl DirectoryConfig {
+    /// Checks the settings without touching the network.
+    pub fn validate(&self) -> Result<(), reclaim_directory::DirectoryError> {
+        match self {
+            DirectoryConfig::Demo { .. } => Ok(()),
+            DirectoryConfig::Ldap(l) => l.validate(),
+        }
+    }
+
+    /// The longest one directory operation takes (its timeout), milliseconds.
+    pub fn operation_ms(&self) -> u64 {
+        match self {
+            DirectoryConfig::Demo { .. } => 0,
+            DirectoryConfig::Ldap(l) => l.timeout_ms,
+        }
+    }
+
+    /// The files the connector reads at start (a CA, a key), with the setting naming
+    /// each, for `reclaim serve --check`. The demo's file is not one: it is created.
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        match self {
+            DirectoryConfig::Demo { .. } => Vec::new(),
+            DirectoryConfig::Ldap(l) => l
+                .ca_file
+                .as_deref()
+                .map(|f| ("ca_file", f))
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
@@ -675,19 +720,37 @@ impl Config {
         if self.policy.grant_ttl_s == 0 || self.policy.grant_ttl_s > 3600 {
             return Err(ConfigError("policy.grant_ttl_s must be 1 to 3600".into()));
         }
-        if let DirectoryConfig::Ldap(l) = &self.directory {
-            l.validate()
-                .map_err(|e| ConfigError(format!("directory: {e}")))?;
-            // One resume makes up to three directory calls (find, check, set), each within
-            // the timeout; the lease must outlast them, or a second worker could step in.
-            let needed_ms = 4 * l.timeout_ms + self.fault.directory_delay_ms;
-            if self.policy.reset_lease_s.saturating_mul(1000) < needed_ms {
+        self.directory
+            .validate()
+            .map_err(|e| ConfigError(format!("directory: {e}")))?;
+        for (name, connector) in &self.connectors {
+            if matches!(connector, DirectoryConfig::Demo { .. }) {
+                // Two demo files would be two unrelated toy directories.
                 return Err(ConfigError(format!(
-                    "policy.reset_lease_s must be at least {} s with directory.timeout_ms = {}",
-                    needed_ms.div_ceil(1000),
-                    l.timeout_ms
+                    "connectors.{name}: the demo directory can only be the directory of record"
                 )));
             }
+            connector
+                .validate()
+                .map_err(|e| ConfigError(format!("connectors.{name}: {e}")))?;
+        }
+        self.actions
+            .check_names(self.connectors.keys().map(String::as_str))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        // One resume makes up to four directory operations (find in the record, find the
+        // linked account, check, set), each within its connector's limit; the lease must
+        // outlast them, or a second worker could step in.
+        let (slowest, operation_ms) = std::iter::once(("directory", &self.directory))
+            .chain(self.connectors.iter().map(|(n, c)| (n.as_str(), c)))
+            .map(|(n, c)| (n, c.operation_ms()))
+            .max_by_key(|(_, ms)| *ms)
+            .unwrap_or(("directory", 0));
+        let needed_ms = 4 * operation_ms + self.fault.directory_delay_ms;
+        if self.policy.reset_lease_s.saturating_mul(1000) < needed_ms {
+            return Err(ConfigError(format!(
+                "policy.reset_lease_s must be at least {} s with {slowest}'s operations taking up to {operation_ms} ms",
+                needed_ms.div_ceil(1000),
+            )));
         }
         if self.policy.reset_lease_s < 2 {
             return Err(ConfigError(
@@ -1284,6 +1347,69 @@ base_dn = "DC=example,DC=test"
             (Some("OU=Groups,DC=example,DC=test"), 20)
         );
         assert!(load(&groups.replace("= 50", "= 0"), &[]).is_err());
+    }
+
+    #[test]
+    fn actions_are_routed_to_named_connectors_and_a_route_that_cannot_work_is_refused() {
+        let record = r#"
+public_url = "https://reclaim.example.test"
+[database]
+url = "sqlite:///tmp/x.db"
+[directory]
+kind = "ldap"
+url = "ldaps://dc.example.test"
+flavour = "active_directory"
+bind_dn = "CN=svc,DC=example,DC=test"
+bind_password = "secret"
+base_dn = "DC=example,DC=test"
+"#;
+        let second = r#"
+[connectors.ldap2]
+kind = "ldap"
+url = "ldaps://ldap.example.test"
+flavour = "openldap"
+bind_dn = "cn=svc,dc=example,dc=test"
+bind_password = "secret"
+base_dn = "dc=example,dc=test"
+"#;
+        let routed = format!(
+            "{record}{second}[actions.unlock]\nconnector = \"ldap2\"\nlink = \"email\"\n[actions.mfa]\nconnector = \"off\"\n"
+        );
+        let c = load(&routed, &[]).unwrap();
+        let unlock = c.actions.unlock.as_ref().unwrap();
+        assert_eq!(
+            (unlock.connector.as_str(), unlock.link),
+            ("ldap2", reclaim_directory::Link::Email)
+        );
+        assert!(c.connectors.contains_key("ldap2"));
+        // A connector no action uses, a route to a connector that does not exist, a
+        // misspelt link, a connector whose own settings are wrong: each named.
+        for (text, names) in [
+            (format!("{record}{second}"), "no action uses it"),
+            (
+                format!("{record}[actions.mfa]\nconnector = \"okta\"\n"),
+                "connectors.okta",
+            ),
+            (routed.replace("\"email\"", "\"mail\""), "mail"),
+            (
+                routed.replace("ldaps://ldap.", "ftp://ldap."),
+                "connectors.ldap2",
+            ),
+        ] {
+            let e = load(&text, &[]).unwrap_err();
+            assert!(e.0.contains(names), "{names}: {e}");
+        }
+        // The lease must outlast four operations of the slowest connector.
+        let slow = routed.replace(
+            "base_dn = \"dc=example,dc=test\"\n",
+            "base_dn = \"dc=example,dc=test\"\ntimeout_ms = 20000\n",
+        );
+        let e = load(&slow, &[]).unwrap_err();
+        assert!(
+            e.0.contains("reset_lease_s must be at least 80 s") && e.0.contains("ldap2"),
+            "{e}"
+        );
+        assert!(load(&format!("{slow}[policy]\nreset_lease_s = 80\n"), &[]).is_ok());
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl App {
         // A SIEM sink that cannot work (an unreadable secret, a file that cannot be
         // opened) stops the start, rather than leaving the SIEM silently without events.
         let siem = siem::Sinks::open(&config.siem, |name| std::env::var(name).ok())?;
-        let directory = open_directory(&config.directory)?;
+        let directory = open_directory(&config)?;
         let engines = if config.reverify {
             let models = config.models_dir.clone();
             let loaded = tokio::task::spawn_blocking(move || {
@@ -200,7 +200,23 @@ pub fn demo_seed() -> Vec<DemoUser> {
         .with_password("the old forgotten passphrase")]
 }
 
-pub(crate) fn open_directory(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
+pub(crate) fn open_directory(config: &Config) -> Result<Arc<dyn Directory>, StartError> {
+    let record = open_connector(&config.directory)?;
+    if config.connectors.is_empty() && config.actions.is_default() {
+        return Ok(record);
+    }
+    let mut connectors = std::collections::BTreeMap::new();
+    for (name, c) in &config.connectors {
+        connectors.insert(name.clone(), open_connector(c)?);
+    }
+    let routed = reclaim_directory::RoutedDirectory::new(record, connectors, &config.actions)?;
+    for (action, connector) in routed.describe() {
+        tracing::info!(action, connector, "directory action routed");
+    }
+    Ok(Arc::new(routed))
+}
+
+fn open_connector(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartError> {
     Ok(match config {
         DirectoryConfig::Demo { file } => Arc::new(DemoDirectory::open(file, demo_seed())?),
         DirectoryConfig::Ldap(l) => {

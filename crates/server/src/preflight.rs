@@ -117,7 +117,7 @@ pub async fn check(config: &Config, options: Options) -> Report {
         }
     }
     if options.connect {
-        match crate::open_directory(&config.directory) {
+        match crate::open_directory(config) {
             Ok(directory) => match directory.health().await {
                 Ok(()) => report.note(
                     "directory_reachable",
@@ -252,16 +252,20 @@ fn check_files(report: &mut Report, config: &Config) {
     for ca in &config.tpm.endorsement_ca_files {
         files.push(("tpm.endorsement_ca_files".into(), ca));
     }
-    match &config.directory {
-        DirectoryConfig::Ldap(l) => {
-            if let Some(ca) = &l.ca_file {
-                files.push(("directory.ca_file".into(), ca));
-            }
+    if let DirectoryConfig::Demo { file } = &config.directory {
+        if !file.exists() {
+            parent_dir(report, "directory.file", file);
         }
-        DirectoryConfig::Demo { file } => {
-            if !file.exists() {
-                parent_dir(report, "directory.file", file);
-            }
+    }
+    let connectors = std::iter::once(("directory".to_string(), &config.directory)).chain(
+        config
+            .connectors
+            .iter()
+            .map(|(n, c)| (format!("connectors.{n}"), c)),
+    );
+    for (section, connector) in connectors {
+        for (key, path) in connector.files() {
+            files.push((format!("{section}.{key}"), path));
         }
     }
     for (setting, path) in files {
