@@ -42,6 +42,9 @@ pub struct Applied {
     pub already_completed: bool,
     /// Set when the change waits (approved with notice and delay): when it takes effect.
     pub effective_at: Option<i64>,
+    /// The code an MFA reset gave the person to sign in with and enrol new factors. The
+    /// service hands it out once: this screen is the only place it is shown.
+    pub sign_in_code: Option<reclaim_protocol::wire::resets::SignInCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -303,6 +306,7 @@ impl Flow {
                         action,
                         already_completed: false,
                         effective_at: None,
+                        sign_in_code: None,
                     });
                 }
             }
@@ -391,6 +395,7 @@ mod tests {
             action: RecoveryAction::ResetPassword,
             already_completed: false,
             effective_at: None,
+            sign_in_code: None,
         });
         assert_eq!(f.screen(), Screen::Done);
     }

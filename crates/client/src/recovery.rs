@@ -582,10 +582,12 @@ impl Recovery {
                     ResetAnswer::Completed {
                         action,
                         already_completed,
+                        sign_in_code,
                     } => Applied {
                         action,
                         already_completed,
                         effective_at: None,
+                        sign_in_code,
                     },
                     ResetAnswer::Scheduled {
                         action,
@@ -594,6 +596,7 @@ impl Recovery {
                         action,
                         already_completed: false,
                         effective_at: Some(effective_at),
+                        sign_in_code: None,
                     },
                 });
             }

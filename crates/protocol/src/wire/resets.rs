@@ -25,6 +25,10 @@ pub enum ResetAnswer {
         action: RecoveryAction,
         /// The change was applied by an earlier request with this grant.
         already_completed: bool,
+        /// A code the directory issued for the person to sign in with and enrol new
+        /// second factors. In the first answer that can carry it, never again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sign_in_code: Option<SignInCode>,
     },
     /// Approved with notice and delay: recorded, applied at `effective_at` (Unix seconds)
     /// unless cancelled from the notice sent to the account's addresses.
@@ -33,6 +37,22 @@ pub enum ResetAnswer {
         effective_at: i64,
     },
 }
+
+/// A code an MFA reset gave the person (Entra ID's Temporary Access Pass, a Duo bypass
+/// code): they sign in with it and enrol new second factors. The server hands it out once
+/// and keeps no copy after, so the app shows it until the person leaves the screen.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInCode {
+    /// A secret.
+    pub code: String,
+    /// When it stops working (Unix seconds).
+    pub valid_until: i64,
+    /// It works for one sign-in only.
+    pub one_time: bool,
+}
+
+super::debug_without_secrets!(SignInCode { valid_until, one_time } secret { code });
 
 impl ResetAnswer {
     pub fn action(&self) -> RecoveryAction {
@@ -78,10 +98,32 @@ mod tests {
         let done = ResetAnswer::Completed {
             action: RecoveryAction::Unlock,
             already_completed: false,
+            sign_in_code: None,
         };
         assert_eq!(
             serde_json::to_value(&done).unwrap(),
             json!({ "status": "completed", "action": "unlock", "already_completed": false })
+        );
+        let with_code = ResetAnswer::Completed {
+            action: RecoveryAction::ResetMfa,
+            already_completed: false,
+            sign_in_code: Some(SignInCode {
+                code: "Tap-secret-123".into(),
+                valid_until: 9,
+                one_time: true,
+            }),
+        };
+        let wire = serde_json::to_value(&with_code).unwrap();
+        assert_eq!(wire["sign_in_code"]["code"], "Tap-secret-123");
+        assert_eq!(
+            serde_json::from_value::<ResetAnswer>(wire).unwrap(),
+            with_code
+        );
+        // The code is a secret: never in a printed answer.
+        let printed = format!("{with_code:?}");
+        assert!(
+            !printed.contains("Tap-secret-123") && printed.contains("valid_until"),
+            "{printed}"
         );
         let later: ResetAnswer = serde_json::from_value(
             json!({ "status": "scheduled", "action": "reset_mfa", "effective_at": 5 }),

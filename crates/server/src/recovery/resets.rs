@@ -22,11 +22,13 @@
 use reclaim_protocol::Code;
 use std::time::Duration;
 
-use reclaim_directory::{DirectoryError, DirectoryUser};
+use reclaim_directory::{DirectoryError, DirectoryUser, SignInCode};
 use reclaim_protocol::password::MAX_PASSWORD_INPUT_CHARS;
 use reclaim_protocol::wire::error::ResetStatus;
 use reclaim_protocol::wire::password::Problem;
-use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, ResetRequest};
+use reclaim_protocol::wire::resets::{
+    Capabilities, PasswordInput, ResetAnswer, ResetRequest, SignInCode as WireSignInCode,
+};
 use reclaim_protocol::RecoveryAction;
 use zeroize::Zeroizing;
 
@@ -144,7 +146,7 @@ pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError
     }
     let grant = grant_for(app, &req.grant).await?;
     match grant.state.as_str() {
-        "completed" => return Ok(completed_response(grant.action, true)),
+        "completed" => return completed_response(app, &grant.id, grant.action, true).await,
         "failed" => return Err(failed_error(grant.failure.as_deref())),
         "pending" if grant.apply_after > now() => return Ok(scheduled_response(&grant)),
         "pending" => return finish(app, &grant.id).await,
@@ -213,7 +215,7 @@ pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError
             .await?
             .ok_or_else(grant_invalid)?;
         return match again.state.as_str() {
-            "completed" => Ok(completed_response(again.action, true)),
+            "completed" => completed_response(app, &again.id, again.action, true).await,
             "failed" => Err(failed_error(again.failure.as_deref())),
             "pending" if again.apply_after > now() => Ok(scheduled_response(&again)),
             "pending" => finish(app, &again.id).await,
@@ -241,7 +243,7 @@ pub async fn reset(app: &App, req: ResetRequest) -> Result<ResetAnswer, ApiError
     let leased = load_grant(app, &grant.id)
         .await?
         .ok_or_else(grant_invalid)?;
-    respond(apply_leased(app, &leased, false).await?)
+    respond(app, &leased.id, apply_leased(app, &leased, false).await?).await
 }
 
 /// A change approved with notice and delay: recorded, applied when due unless cancelled
@@ -262,11 +264,64 @@ fn grant_cancelled() -> ApiError {
 
 pub use crate::store::resets::cancel_for_account;
 
-fn completed_response(action: RecoveryAction, already: bool) -> ResetAnswer {
-    ResetAnswer::Completed {
+/// The answer for a completed grant. A sign-in code the reset left is taken out of the
+/// grant here, by exactly one answer (the store's conditional update), so it is shown
+/// once: a repeat of the request, or the background sweep's later completion, finds it
+/// gone. A code past its validity is erased and not shown.
+async fn completed_response(
+    app: &App,
+    grant_id: &str,
+    action: RecoveryAction,
+    already: bool,
+) -> Result<ResetAnswer, ApiError> {
+    let sign_in_code = match store::resets::take_sign_in_code(&app.store, grant_id).await? {
+        Some(sealed) => {
+            let code = open_sign_in_code(app, grant_id, &sealed)?;
+            (code.valid_until > now()).then_some(code)
+        }
+        None => None,
+    };
+    if let Some(c) = &sign_in_code {
+        tracing::info!(
+            valid_until = c.valid_until,
+            one_time = c.one_time,
+            "sign-in code handed to the person"
+        );
+    }
+    Ok(ResetAnswer::Completed {
         action,
         already_completed: already,
-    }
+        sign_in_code,
+    })
+}
+
+fn sign_in_code_purpose(grant_id: &str) -> String {
+    format!("sign-in code:{grant_id}")
+}
+
+fn seal_sign_in_code(app: &App, grant_id: &str, code: &SignInCode) -> Result<String, StoreError> {
+    let wire = WireSignInCode {
+        code: code.code.to_string(),
+        valid_until: code.valid_until,
+        one_time: code.one_time,
+    };
+    let json =
+        Zeroizing::new(serde_json::to_vec(&wire).map_err(|e| StoreError::Config(e.to_string()))?);
+    app.keys
+        .seal(&sign_in_code_purpose(grant_id), &json)
+        .map_err(|_| StoreError::Config("a sign-in code cannot be sealed".into()))
+}
+
+fn open_sign_in_code(
+    app: &App,
+    grant_id: &str,
+    sealed: &str,
+) -> Result<WireSignInCode, StoreError> {
+    let bytes = app
+        .keys
+        .open(&sign_in_code_purpose(grant_id), sealed)
+        .map_err(|_| StoreError::Config("a sealed sign-in code does not open".into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Config(e.to_string()))
 }
 
 /// What resuming a pending reset came to.
@@ -321,12 +376,12 @@ fn failed_error(stored: Option<&str>) -> ApiError {
 }
 
 async fn finish(app: &App, id: &str) -> Result<ResetAnswer, ApiError> {
-    respond(resume(app, id).await?)
+    respond(app, id, resume(app, id).await?).await
 }
 
-fn respond(resumed: Resumed) -> Result<ResetAnswer, ApiError> {
+async fn respond(app: &App, id: &str, resumed: Resumed) -> Result<ResetAnswer, ApiError> {
     match resumed {
-        Resumed::Completed { action, already } => Ok(completed_response(action, already)),
+        Resumed::Completed { action, already } => completed_response(app, id, action, already).await,
         Resumed::Refused(e) => Err(directory_error(e)),
         Resumed::Failed(code) => Err(failed_error(Some(code.as_str()))),
         Resumed::StillPending(e) => Err(ApiError::new(
@@ -379,8 +434,8 @@ async fn apply_leased(
 ) -> Result<Resumed, StoreError> {
     let applied = apply(app, grant, maybe_applied).await;
     match applied {
-        Ok(()) => {
-            complete(app, grant).await?;
+        Ok(code) => {
+            complete(app, grant, code.as_ref()).await?;
             Ok(Resumed::Completed {
                 action: grant.action,
                 already: false,
@@ -491,7 +546,13 @@ async fn fail(
     Ok(())
 }
 
-async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), DirectoryError> {
+/// Applies the grant's change; an MFA reset may bring a code for the person.
+async fn apply(
+    app: &App,
+    grant: &Grant,
+    maybe_applied: bool,
+) -> Result<Option<SignInCode>, DirectoryError> {
+    let mut code = None;
     let user = user_of(app, grant).await?;
     let faults = &app.config.fault;
     match grant.action {
@@ -506,7 +567,7 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             // Only after an interrupted attempt: a bind with a wrong password counts as a
             // failed sign-in in most directories.
             if maybe_applied && app.directory.password_is(&user, &password).await? {
-                return Ok(());
+                return Ok(None);
             }
             if faults.directory_delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
@@ -522,8 +583,11 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             let keep_since = maybe_applied.then(|| {
                 std::time::UNIX_EPOCH + Duration::from_secs(grant.created_at.max(0) as u64)
             });
-            // No connector wired to the server issues a one-time code yet.
-            app.directory.reset_mfa(&user, keep_since).await?;
+            code = app
+                .directory
+                .reset_mfa(&user, keep_since)
+                .await?
+                .sign_in_code;
         }
         RecoveryAction::Unlock => {
             if faults.directory_delay_ms > 0 {
@@ -536,14 +600,25 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
         // The worst moment to die: applied in the directory, not yet recorded here.
         std::process::exit(86);
     }
-    Ok(())
+    Ok(code)
 }
 
-async fn complete(app: &App, grant: &Grant) -> Result<(), StoreError> {
-    if !store::resets::complete(&app.store, grant, now()).await? {
+async fn complete(app: &App, grant: &Grant, code: Option<&SignInCode>) -> Result<(), StoreError> {
+    let sealed = match code {
+        Some(c) => Some(seal_sign_in_code(app, &grant.id, c)?),
+        None => None,
+    };
+    if !store::resets::complete(&app.store, grant, now(), sealed.as_deref()).await? {
         return Ok(());
     }
-    let enrolled = serde_json::json!({ "template_enrolled": grant.template_sealed.is_some() });
+    // What the code is like, never the code.
+    let enrolled = serde_json::json!({
+        "template_enrolled": grant.template_sealed.is_some(),
+        "sign_in_code": code.map(|c| serde_json::json!({
+            "valid_until": c.valid_until,
+            "one_time": c.one_time,
+        })),
+    });
     audit_grant(
         app,
         grant,

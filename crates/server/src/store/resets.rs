@@ -229,11 +229,16 @@ pub async fn fail(
 
 /// Pending → completed at `t`, its secrets erased, the template enrolled (when the grant
 /// carried one) and the session completed, in one transaction; whether this call did.
-pub async fn complete(store: &Store, grant: &Grant, t: i64) -> Result<bool, StoreError> {
+pub async fn complete(
+    store: &Store,
+    grant: &Grant,
+    t: i64,
+    sign_in_code_sealed: Option<&str>,
+) -> Result<bool, StoreError> {
     let mut tx = store.writer.begin().await?;
     let done = bound!(
-        "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1 WHERE id = $2 AND state = 'pending'";
-        t, &grant.id
+        "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1, sign_in_code_sealed = $3 WHERE id = $2 AND state = 'pending'";
+        t, &grant.id, sign_in_code_sealed
     )
         .execute(&mut *tx)
         .await?
@@ -282,4 +287,34 @@ pub async fn count_in_state(store: &Store, state: &str) -> Result<i64, StoreErro
             .await?
             .try_get(0)?,
     )
+}
+
+/// Takes the sealed sign-in code out of a completed grant: the caller whose conditional
+/// update erases it is the one that gets it, so a code is handed out at most once however
+/// many requests race for it.
+pub async fn take_sign_in_code(
+    store: &Store,
+    grant_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row = bound!(
+        "SELECT sign_in_code_sealed FROM grants WHERE id = $1 AND state = 'completed'";
+        grant_id
+    )
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some(sealed) = row
+        .map(|r| r.try_get::<Option<String>, _>(0))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let taken = bound!(
+        "UPDATE grants SET sign_in_code_sealed = NULL WHERE id = $1 AND sign_in_code_sealed = $2";
+        grant_id, &sealed
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected();
+    Ok((taken == 1).then_some(sealed))
 }

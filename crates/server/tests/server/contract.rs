@@ -272,6 +272,21 @@ fn examples() -> Vec<Example> {
             v(&ResetAnswer::Completed {
                 action: RecoveryAction::Unlock,
                 already_completed: true,
+                sign_in_code: None,
+            }),
+        ),
+        ex(
+            "/v1/resets",
+            "post",
+            "200",
+            v(&ResetAnswer::Completed {
+                action: RecoveryAction::ResetMfa,
+                already_completed: false,
+                sign_in_code: Some(reclaim_protocol::wire::resets::SignInCode {
+                    code: "Tap-2b7QxK9w".into(),
+                    valid_until: 1_765_090_000,
+                    one_time: true,
+                }),
             }),
         ),
         ex(
