@@ -290,6 +290,16 @@
         })
         : t(`ui.done_${action}`, 'ui.done_generic');
       $('done-already').hidden = !(s.result && s.result.already_completed);
+      // A code the directory issued (a Temporary Access Pass, a bypass code): the service
+      // hands it out once, so this screen is the only place the person sees it.
+      const code = s.result && s.result.sign_in_code;
+      $('done-code').hidden = !code;
+      $('done-code-value').textContent = code ? String(code.code) : '';
+      $('done-code-until').textContent = code
+        ? t(code.one_time ? 'ui.done_code_until_once' : 'ui.done_code_until', null, {
+          time: new Date(Number(code.valid_until) * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }),
+        })
+        : '';
     },
 
     handoff(s) {
