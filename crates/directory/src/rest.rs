@@ -323,6 +323,15 @@ pub(crate) struct Reply {
     pub body: Vec<u8>,
 }
 
+/// Status only: a body or a header may hold a token or a code.
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reply {
     /// A 2xx status.
     pub(crate) fn is_success(&self) -> bool {
@@ -493,6 +502,106 @@ mod tests {
         assert!(matches!(refusal(409, "", "x"), DirectoryError::Protocol(_)));
         assert_eq!(clip("a\nb\u{7}c"), "a b c");
         assert_eq!(clip(&"x".repeat(500)).len(), 200);
+    }
+
+    /// A server that answers each connection with the next of `answers` (raw HTTP), and
+    /// counts the requests.
+    async fn scripted(
+        answers: Vec<String>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            for answer in answers {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (url, count)
+    }
+
+    fn answer(status: &str, headers: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: {}\r\n{headers}\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_is_waited_out_and_given_up_beyond_the_budget() {
+        use std::sync::atomic::Ordering;
+        let (url, count) = scripted(vec![
+            answer("429 Too Many Requests", "retry-after: 1\r\n", ""),
+            answer("200 OK", "", "{}"),
+        ])
+        .await;
+        let settings = HttpSettings {
+            max_rate_limit_wait_ms: 2_000,
+            ..HttpSettings::default()
+        };
+        let rest = Rest::new(&url, &settings).unwrap();
+        let started = Instant::now();
+        let reply = rest.send(|c| Ok(c.get(rest.url("x")?))).await.unwrap();
+        assert_eq!((reply.status, count.load(Ordering::SeqCst)), (200, 2));
+        assert!(started.elapsed() >= Duration::from_secs(1), "did not wait");
+
+        // Asked to wait longer than the budget: no second request, an outage.
+        let (url, count) = scripted(vec![answer(
+            "429 Too Many Requests",
+            "retry-after: 60\r\n",
+            "",
+        )])
+        .await;
+        let rest = Rest::new(&url, &settings).unwrap();
+        let e = rest.send(|c| Ok(c.get(rest.url("x")?))).await.unwrap_err();
+        assert!(matches!(e, DirectoryError::Unavailable(_)), "{e:?}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_and_a_huge_answer_not_read() {
+        let (url, count) = scripted(vec![
+            answer("302 Found", "location: http://127.0.0.1:9/steal\r\n", ""),
+            format!(
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                MAX_REPLY_BYTES + 1
+            ),
+        ])
+        .await;
+        let rest = Rest::new(&url, &HttpSettings::default()).unwrap();
+        let reply = rest.send(|c| Ok(c.get(rest.url("x")?))).await.unwrap();
+        assert_eq!(reply.status, 302);
+        let e = rest.send(|c| Ok(c.get(rest.url("x")?))).await.unwrap_err();
+        assert!(matches!(e, DirectoryError::Protocol(_)), "{e:?}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_operation_past_its_limit_times_out() {
+        let rest = Rest::new(
+            "http://127.0.0.1:9",
+            &HttpSettings {
+                timeout_ms: 50,
+                max_rate_limit_wait_ms: 0,
+                ca_file: None,
+            },
+        )
+        .unwrap();
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, DirectoryError>(())
+        };
+        assert_eq!(rest.within(slow).await, Err(DirectoryError::Timeout));
     }
 
     #[test]
