@@ -211,7 +211,9 @@ impl DuoConfig {
         }
         let skey = self.secret_key.as_str();
         if skey.len() < 20 || !skey.bytes().all(|b| b.is_ascii_graphic()) {
-            return bad("secret_key must be the Admin API application's secret key (40 characters)");
+            return bad(
+                "secret_key must be the Admin API application's secret key (40 characters)",
+            );
         }
         if self.login_fields.is_empty() {
             return bad("login_fields must name at least one of username, alias, email");
@@ -246,7 +248,9 @@ fn is_hostname(h: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -484,7 +488,8 @@ impl DuoDirectory {
             return Ok(None);
         };
         path_id(&u.user_id)?;
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let nonempty =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         Ok(Some(DirectoryUser {
             id: u.user_id,
             username: u.username,
@@ -498,11 +503,7 @@ impl DuoDirectory {
         }))
     }
 
-    async fn reset(
-        &self,
-        uid: &str,
-        keep_since: Option<i64>,
-    ) -> Result<MfaReset, DirectoryError> {
+    async fn reset(&self, uid: &str, keep_since: Option<i64>) -> Result<MfaReset, DirectoryError> {
         // A factor made at or after `keep_since` is the person's new one.
         let old = |t: Option<i64>| match (keep_since, t) {
             (None, _) => true,
@@ -626,7 +627,10 @@ impl DuoDirectory {
 
     async fn do_health(&self) -> Result<(), DirectoryError> {
         let _: Value = self
-            .get("admin/v1/users", &[("limit", "1".into()), ("offset", "0".into())])
+            .get(
+                "admin/v1/users",
+                &[("limit", "1".into()), ("offset", "0".into())],
+            )
             .await?;
         Ok(())
     }
@@ -665,7 +669,9 @@ impl Directory for DuoDirectory {
         _user: &DirectoryUser,
         _password: &str,
     ) -> Result<(), DirectoryError> {
-        Err(DirectoryError::Unsupported("set a password in Duo (Duo keeps no passwords)"))
+        Err(DirectoryError::Unsupported(
+            "set a password in Duo (Duo keeps no passwords)",
+        ))
     }
 
     async fn password_is(
@@ -673,7 +679,9 @@ impl Directory for DuoDirectory {
         _user: &DirectoryUser,
         _password: &str,
     ) -> Result<bool, DirectoryError> {
-        Err(DirectoryError::Unsupported("check a password in Duo (Duo keeps no passwords)"))
+        Err(DirectoryError::Unsupported(
+            "check a password in Duo (Duo keeps no passwords)",
+        ))
     }
 
     async fn reset_mfa(

@@ -61,10 +61,8 @@ pub(crate) fn quote(s: &str) -> String {
 /// The canonical parameters: each `key=value` encoded, sorted by key then value, joined
 /// by `&`. Also the query string sent, so the two cannot differ.
 pub(crate) fn canon_params(params: &[(&str, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (quote(k), quote(v)))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        params.iter().map(|(k, v)| (quote(k), quote(v))).collect();
     pairs.sort();
     pairs
         .iter()
@@ -124,12 +122,7 @@ pub(crate) fn canonical_v5(
 }
 
 /// `Basic base64(ikey:hex(HMAC(skey, canonical)))`.
-pub(crate) fn basic(
-    algorithm: hmac::Algorithm,
-    ikey: &str,
-    skey: &str,
-    canonical: &str,
-) -> String {
+pub(crate) fn basic(algorithm: hmac::Algorithm, ikey: &str, skey: &str, canonical: &str) -> String {
     let key = hmac::Key::new(algorithm, skey.as_bytes());
     let sig = hex::encode(hmac::sign(&key, canonical.as_bytes()));
     format!("Basic {}", STANDARD.encode(format!("{ikey}:{sig}")))
@@ -276,7 +269,15 @@ mod tests {
         );
         let lines: Vec<&str> = canon.split('\n').collect();
         assert_eq!(lines.len(), 7);
-        assert_eq!(lines[1..5], ["POST", "api-x.duosecurity.com", "/admin/v1/users/DU1/bypass_codes", ""]);
+        assert_eq!(
+            lines[1..5],
+            [
+                "POST",
+                "api-x.duosecurity.com",
+                "/admin/v1/users/DU1/bypass_codes",
+                ""
+            ]
+        );
         assert_eq!(lines[5], sha512_hex(body.as_bytes()));
         // SHA-512 of nothing: no X-Duo headers.
         assert!(lines[6].starts_with("cf83e1357eefb8bdf1542850d66d8007d620e405"));

@@ -36,25 +36,48 @@ fn a_configuration_file_is_read_with_safe_defaults_and_misspellings_refused() {
     }
 }
 
+type Change = Box<dyn Fn(&mut DuoConfig)>;
+
 #[test]
 fn validation_refuses_what_cannot_work() {
     assert!(good().validate().is_ok());
-    let cases: Vec<(&str, Box<dyn Fn(&mut DuoConfig)>)> = vec![
-        ("scheme", Box::new(|c| c.api_hostname = "https://api-x.duosecurity.com".into())),
-        ("path", Box::new(|c| c.api_hostname = "api-x.duosecurity.com/admin".into())),
-        ("port", Box::new(|c| c.api_hostname = "api-x.duosecurity.com:443".into())),
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "scheme",
+            Box::new(|c| c.api_hostname = "https://api-x.duosecurity.com".into()),
+        ),
+        (
+            "path",
+            Box::new(|c| c.api_hostname = "api-x.duosecurity.com/admin".into()),
+        ),
+        (
+            "port",
+            Box::new(|c| c.api_hostname = "api-x.duosecurity.com:443".into()),
+        ),
         ("empty host", Box::new(|c| c.api_hostname = String::new())),
         ("ikey", Box::new(|c| c.integration_key = "DI WJ8".into())),
         ("no ikey", Box::new(|c| c.integration_key = String::new())),
         ("skey", Box::new(|c| c.secret_key = "short".into())),
-        ("skey space", Box::new(|c| c.secret_key = "Zh5eGmUq9zpfQnyUIu5OL9iWoM v5ZNmk3zLJ4Ep".into())),
+        (
+            "skey space",
+            Box::new(|c| c.secret_key = "Zh5eGmUq9zpfQnyUIu5OL9iWoM v5ZNmk3zLJ4Ep".into()),
+        ),
         ("fields", Box::new(|c| c.login_fields.clear())),
         ("remove", Box::new(|c| c.remove.clear())),
-        ("validity short", Box::new(|c| c.bypass_code_valid_secs = 59)),
-        ("validity long", Box::new(|c| c.bypass_code_valid_secs = 604_801)),
+        (
+            "validity short",
+            Box::new(|c| c.bypass_code_valid_secs = 59),
+        ),
+        (
+            "validity long",
+            Box::new(|c| c.bypass_code_valid_secs = 604_801),
+        ),
         ("timeout", Box::new(|c| c.timeout_ms = 0)),
         ("wait", Box::new(|c| c.max_rate_limit_wait_ms = 600_001)),
-        ("clear http", Box::new(|c| c.test_base_url = Some("http://10.0.0.1:8080".into()))),
+        (
+            "clear http",
+            Box::new(|c| c.test_base_url = Some("http://10.0.0.1:8080".into())),
+        ),
     ];
     for (name, change) in cases {
         let mut c = good();
@@ -74,7 +97,10 @@ fn validation_refuses_what_cannot_work() {
 fn debug_hides_the_secret_key() {
     let c = good();
     let shown = format!("{c:?}");
-    assert!(!shown.contains("Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"), "{shown}");
+    assert!(
+        !shown.contains("Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"),
+        "{shown}"
+    );
     assert!(shown.contains("<redacted>") && shown.contains("DIWJ8X6AEYOR5OMC6TQ1"));
     let d = DuoDirectory::new(c).unwrap();
     assert!(!format!("{d:?}").contains("Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"));
@@ -86,7 +112,15 @@ fn only_plain_identifiers_go_into_paths() {
     for ok in ["DU3RP9I2WOC59VZX672N", "DPFZRS9FB0D46QFTM891", "a_b-c"] {
         assert!(path_id(ok).is_ok(), "{ok}");
     }
-    for bad in ["", "../users", "DU1/phones", "DU1?x=1", "DU%2F", "a b", &"x".repeat(129)] {
+    for bad in [
+        "",
+        "../users",
+        "DU1/phones",
+        "DU1?x=1",
+        "DU%2F",
+        "a b",
+        &"x".repeat(129),
+    ] {
         assert!(path_id(bad).is_err(), "{bad}");
     }
     let mut u = DirectoryUser::new("../../admin/v1/users", "anna");

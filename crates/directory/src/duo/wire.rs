@@ -158,7 +158,10 @@ mod tests {
         );
         match &e {
             DirectoryError::PermissionDenied(m) => {
-                assert!(m.contains("40301") && m.contains("Grant write resource"), "{m}");
+                assert!(
+                    m.contains("40301") && m.contains("Grant write resource"),
+                    "{m}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -173,7 +176,11 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(
-            refused(404, br#"{"code": 40401, "message": "Resource not found", "stat": "FAIL"}"#, "x"),
+            refused(
+                404,
+                br#"{"code": 40401, "message": "Resource not found", "stat": "FAIL"}"#,
+                "x"
+            ),
             DirectoryError::UserNotFound
         );
         let e = refused(503, b"<html>busy</html>", "x");
@@ -188,7 +195,10 @@ mod tests {
             "x".repeat(500)
         );
         let e = refused(500, long.as_bytes(), "x");
-        assert!(e.to_string().len() < 300 && !e.to_string().contains('\n'), "{e}");
+        assert!(
+            e.to_string().len() < 300 && !e.to_string().contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]
