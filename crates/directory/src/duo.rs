@@ -449,7 +449,8 @@ impl DuoDirectory {
 
     async fn find(&self, login: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
         let login = login.trim();
-        if login.is_empty() || login.chars().any(char::is_control) {
+        // Duo's usernames and addresses are short; a longer login cannot be one.
+        if login.is_empty() || login.len() > 256 || login.chars().any(char::is_control) {
             return Ok(None);
         }
         let fields = &self.config.login_fields;

@@ -127,6 +127,12 @@ async fn finds_exactly_and_signs_every_request_as_duo_client_verifies() {
     assert_eq!(d.find_user(" ANNA ").await.unwrap(), Some(a.clone()));
     assert_eq!(d.find_user("nobody").await.unwrap(), None);
     assert_eq!(d.find_user("").await.unwrap(), None);
+    assert_eq!(d.find_user(&"a".repeat(300)).await.unwrap(), None);
+    // Percent-encoded as signed: the lookup is for this odd login, and finds no one.
+    assert_eq!(
+        d.find_user("anna&email=bo@example.test").await.unwrap(),
+        None
+    );
     // Duo's username lookup finds aliases too, but only the username is configured.
     assert_eq!(d.find_user("a.eriksson").await.unwrap(), None);
     assert_eq!(d.find_user("anna@example.test").await.unwrap(), None);
