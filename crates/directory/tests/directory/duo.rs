@@ -457,3 +457,25 @@ async fn a_removal_that_took_effect_although_its_answer_was_lost_is_repeated_wit
         json!(["DUBO00000000000002"])
     );
 }
+
+#[tokio::test]
+async fn an_identifier_that_would_change_the_path_is_refused_before_any_removal() {
+    let s = start();
+    let d = directory(&s);
+    let a = anna(&d).await;
+    s.seed(
+        &json!({
+            "users": [{"user_id": a.id, "username": "anna"}],
+            "phones": [{"phone_id": "../../../users/DUBO00000000000002", "users": [a.id]}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let e = d.reset_mfa(&a, None).await.unwrap_err();
+    assert!(matches!(e, DirectoryError::Protocol(_)), "{e:?}");
+    assert!(
+        log(&s).iter().all(|r| r["method"] != "DELETE"),
+        "{:?}",
+        log(&s)
+    );
+}
