@@ -146,10 +146,11 @@ pub(crate) fn authorization(
 mod tests {
     use super::*;
 
-    /// The example of Duo's documentation of request signing ("Authentication" in the
-    /// Auth API and Admin API pages, https://duo.com/docs/authapi#authentication, as
-    /// https://www.duosecurity.com/docs/authapi also showed it; Duo's own Go client
-    /// `duo_api_golang` checks the same values in its `TestSign`): integration key
+    /// The example of Duo's documentation of request signing (the "Authentication" section
+    /// of the Auth API page, https://www.duosecurity.com/docs/authapi, whose output Duo's
+    /// own Go client `duo_api_golang` checks in its `TestSign`, citing that page; read
+    /// here through that test and a Duo community thread quoting the example, since the
+    /// page itself could not be fetched): integration key
     /// `DIWJ8X6AEYOR5OMC6TQ1`, secret key `Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep`, the
     /// request `POST /accounts/v1/account/list` to `api-XXXXXXXX.duosecurity.com` with
     /// `realname=First Last` and `username=root` at `Tue, 21 Aug 2012 17:29:18 -0000`.
