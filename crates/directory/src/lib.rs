@@ -14,6 +14,7 @@ use serde::Serialize;
 
 pub mod demo;
 mod dn;
+pub mod duo;
 pub mod ldap;
 mod oauth;
 pub mod rest;
@@ -21,6 +22,7 @@ pub mod routed;
 mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
+pub use duo::{DuoConfig, DuoDirectory, DuoFactor, DuoLoginField};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
 pub use routed::{Link, Route, RoutedDirectory, Routes};
 

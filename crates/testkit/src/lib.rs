@@ -21,6 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod duo_server;
 mod oidc;
 mod postgres;
 pub mod prism;

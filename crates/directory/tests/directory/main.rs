@@ -1,6 +1,8 @@
 //! The LDAP connector against real servers: OpenLDAP 2.5 with ppolicy (one slapd per test,
 //! under a second to start) and a Samba 4 AD DC (one per test binary, shared; each test
-//! uses its own account).
+//! uses its own account). Duo against a double of its Admin API that checks signatures with
+//! Duo's reference client.
 
 mod active_directory;
+mod duo;
 mod openldap;
