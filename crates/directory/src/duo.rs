@@ -307,21 +307,18 @@ impl DuoDirectory {
         &self.config
     }
 
-    /// The longest one [`Directory`] call can take: it may make several requests (a reset
-    /// lists and removes each kind of device), and it is cut off at twice one request's
-    /// worst case (every attempt at `timeout_ms` plus the rate-limit budget). The
-    /// server's lease on a pending reset must outlast it.
+    /// The longest one [`Directory`] call takes (it may make several requests: a reset
+    /// lists and removes each kind of device): [`Rest::within`] cuts it off there. The
+    /// server's lease on a pending reset must outlast four of them.
     pub fn worst_call_ms(&self) -> u64 {
-        2 * self.http.worst_call_ms()
+        self.http.worst_call_ms()
     }
 
     async fn within<T>(
         &self,
         op: impl std::future::Future<Output = Result<T, DirectoryError>>,
     ) -> Result<T, DirectoryError> {
-        tokio::time::timeout(Duration::from_millis(self.worst_call_ms()), op)
-            .await
-            .map_err(|_| DirectoryError::Timeout)?
+        self.rest.within(op).await
     }
 
     /// One signed request. `params` go in the query (GET, DELETE) or a JSON body (POST).
