@@ -22,6 +22,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod oidc;
+mod okta_double;
 mod postgres;
 pub mod prism;
 pub mod rsyslog;
@@ -37,6 +38,7 @@ pub mod webauthn;
 pub mod webdriver;
 
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
+pub use okta_double::OktaDouble;
 pub use postgres::{Postgres, SharedPostgres};
 pub use prism::{vendors_dir, Prism};
 pub use rsyslog::{Rsyslog, SyslogLine};
