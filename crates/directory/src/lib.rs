@@ -16,11 +16,13 @@ pub mod demo;
 mod dn;
 pub mod ldap;
 mod oauth;
+pub mod okta;
 pub mod rest;
 mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
+pub use okta::{OktaConfig, OktaDirectory};
 
 /// An account as the directory holds it. Only what recovery needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,0 +1,728 @@
+//! The Okta connector: Okta's Management API (`/api/v1/users`), through the shared HTTP
+//! layer ([`crate::rest`]).
+//!
+//! - Authentication: preferably an OAuth 2.0 service app with a private key
+//!   (`private_key_jwt`, [`crate::oauth`]) and the narrowest scopes (`okta.users.read`,
+//!   `okta.users.manage`), or an SSWS API token, which carries all the rights of the admin
+//!   who made it.
+//! - Lookup: one search by login or email, exact; more than one account is an error.
+//! - Password: an administrator's set (`POST /api/v1/users/{id}`), by default `strict`
+//!   (the org's history and minimum age apply, as to the person's own change).
+//! - Second factors: listed, and each one not kept deleted.
+//! - Unlock: only a `LOCKED_OUT` account is unlocked; any other status is already so.
+//!
+//! Exactly once: a change whose answer was lost is repeated by the server. Each repeat
+//! here ends in the state asked for and reports success: a deleted factor is gone (a
+//! `404` on its delete is success), an unlocked account is not `LOCKED_OUT`, and the same
+//! password set again is either accepted (not `strict`) or refused by Okta as the current
+//! one, which is what was asked.
+//!
+//! No token or password ever appears in an error, a log or `Debug`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use reqwest::{Method, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use crate::oauth::{ClientAssertion, SigningKey, TokenSource};
+use crate::rest::{HttpSettings, Reply, Rest};
+use crate::{Capabilities, Directory, DirectoryError, DirectoryUser, MfaReset};
+
+mod error;
+mod wire;
+
+use error::{okta_refusal, OktaError, Op};
+use wire::{is_okta_id, Factor, Group, User};
+
+/// The factor types Okta knows (`FactorType` in its API description, and `signed_nonce`,
+/// Okta FastPass). A `keep_factor_types` entry outside it is a typing error that would
+/// delete the factors meant to be kept, so it is refused.
+pub const FACTOR_TYPES: &[&str] = &[
+    "call",
+    "email",
+    "hotp",
+    "push",
+    "question",
+    "sms",
+    "token",
+    "token:hardware",
+    "token:hotp",
+    "token:software:totp",
+    "u2f",
+    "web",
+    "webauthn",
+    "signed_nonce",
+];
+
+/// The most groups read for an account; more is an error, never a shorter list.
+const MAX_GROUPS: usize = 1000;
+/// How many accounts a lookup reads at most: a login and an email are unique among
+/// active accounts, but deactivated ones keep theirs.
+const LOOKUP_LIMIT: usize = 20;
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_timeout_ms() -> u64 {
+    crate::rest::DEFAULT_TIMEOUT_MS
+}
+
+fn default_max_rate_limit_wait_ms() -> u64 {
+    crate::rest::DEFAULT_MAX_RATE_LIMIT_WAIT_MS
+}
+
+/// How to reach and use an Okta org.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OktaConfig {
+    /// The org's URL, `https://example.okta.com` (not the `-admin` one, no path).
+    pub org_url: String,
+    /// An SSWS API token. Prefer the service app (`client_id`, `private_key_file`): a
+    /// token has every right of the admin who made it, and no scope narrows it.
+    #[serde(default)]
+    pub api_token: Option<String>,
+    /// The client id of an API service app authenticating with `private_key_jwt`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// PEM file with the service app's private key (PKCS#8 RSA or P-256, or PKCS#1 RSA).
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// The key's `kid` in the app's key set, sent in the assertion's header (needed when
+    /// the app has more than one key).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The profile attribute holding the birth date (`YYYY-MM-DD`), if the org keeps one.
+    #[serde(default)]
+    pub birth_date_attribute: Option<String>,
+    /// After a reset, make the person change the password at the next sign-in (Okta's
+    /// expire_password). Default false: the password was chosen by the person, in the
+    /// app, after proving who they are; no one else has seen it, so there is nothing to
+    /// rotate, and a forced change would only make them choose twice.
+    #[serde(default)]
+    pub change_password_at_next_sign_in: bool,
+    /// Set passwords with `strict`: the org's password history and minimum age apply, as
+    /// to the person's own change. Default true. Without it an administrator's set skips
+    /// both, so a person could go back to a password they had given up.
+    #[serde(default = "default_true")]
+    pub strict_password_policy: bool,
+    /// Factor types an MFA reset keeps (`email`, `question`, ...); default none: every
+    /// factor goes.
+    #[serde(default)]
+    pub keep_factor_types: Vec<String>,
+    /// Limit on each HTTP request, milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The longest one call waits in all for Okta's rate limit to reset, milliseconds.
+    #[serde(default = "default_max_rate_limit_wait_ms")]
+    pub max_rate_limit_wait_ms: u64,
+    /// PEM file with the CA certificate(s) to trust; without it, the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for OktaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaConfig")
+            .field("org_url", &self.org_url)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("client_id", &self.client_id)
+            .field("private_key_file", &self.private_key_file)
+            .field("key_id", &self.key_id)
+            .field("birth_date_attribute", &self.birth_date_attribute)
+            .field(
+                "change_password_at_next_sign_in",
+                &self.change_password_at_next_sign_in,
+            )
+            .field("strict_password_policy", &self.strict_password_policy)
+            .field("keep_factor_types", &self.keep_factor_types)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_rate_limit_wait_ms", &self.max_rate_limit_wait_ms)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl OktaConfig {
+    /// A configuration with a service app (the preferred way), the rest at its defaults.
+    pub fn service_app(
+        org_url: impl Into<String>,
+        client_id: impl Into<String>,
+        private_key_file: impl Into<PathBuf>,
+    ) -> OktaConfig {
+        OktaConfig {
+            client_id: Some(client_id.into()),
+            private_key_file: Some(private_key_file.into()),
+            ..OktaConfig::base(org_url.into())
+        }
+    }
+
+    /// A configuration with an SSWS API token, the rest at its defaults.
+    pub fn api_token(org_url: impl Into<String>, token: impl Into<String>) -> OktaConfig {
+        OktaConfig {
+            api_token: Some(token.into()),
+            ..OktaConfig::base(org_url.into())
+        }
+    }
+
+    fn base(org_url: String) -> OktaConfig {
+        OktaConfig {
+            org_url,
+            api_token: None,
+            client_id: None,
+            private_key_file: None,
+            key_id: None,
+            birth_date_attribute: None,
+            change_password_at_next_sign_in: false,
+            strict_password_policy: true,
+            keep_factor_types: Vec::new(),
+            timeout_ms: default_timeout_ms(),
+            max_rate_limit_wait_ms: default_max_rate_limit_wait_ms(),
+            ca_file: None,
+        }
+    }
+
+    /// The HTTP limits and trust.
+    pub fn http(&self) -> HttpSettings {
+        HttpSettings {
+            timeout_ms: self.timeout_ms,
+            max_rate_limit_wait_ms: self.max_rate_limit_wait_ms,
+            ca_file: self.ca_file.clone(),
+        }
+    }
+
+    /// Checks the configuration without touching the network or the key file.
+    pub fn validate(&self) -> Result<(), DirectoryError> {
+        let bad = |m: String| Err(DirectoryError::Config(m));
+        let url = crate::rest::check_url(&self.org_url, "org_url")?;
+        if url.path() != "/" {
+            return bad("org_url must be the org's address alone, without a path (https://example.okta.com)".into());
+        }
+        let token = self.api_token.as_deref().map(str::trim);
+        let app = (
+            self.client_id.as_deref().map(str::trim),
+            self.private_key_file.as_ref(),
+        );
+        match (token, app) {
+            (Some(_), (Some(_), _) | (_, Some(_))) => {
+                return bad(
+                    "give either api_token or client_id with private_key_file, not both".into(),
+                )
+            }
+            (Some(""), _) => return bad("api_token is empty".into()),
+            (Some(t), _) if t.starts_with("SSWS ") => {
+                return bad("api_token is the token alone, without \"SSWS \"".into())
+            }
+            (Some(_), _) => {}
+            (None, (Some(id), Some(_))) if !id.is_empty() => {}
+            (None, _) => {
+                return bad(
+                    "give client_id and private_key_file (an API service app), or api_token".into(),
+                )
+            }
+        }
+        if self.key_id.is_some() && self.client_id.is_none() {
+            return bad(
+                "key_id belongs to a service app's key (client_id, private_key_file)".into(),
+            );
+        }
+        if let Some(a) = &self.birth_date_attribute {
+            let mut chars = a.chars();
+            let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return bad(format!(
+                    "birth_date_attribute {a:?} is not a profile attribute name"
+                ));
+            }
+        }
+        for t in &self.keep_factor_types {
+            if !FACTOR_TYPES.contains(&t.as_str()) {
+                return bad(format!(
+                    "keep_factor_types: {t:?} is not an Okta factor type ({})",
+                    FACTOR_TYPES.join(", ")
+                ));
+            }
+        }
+        self.http().validate()
+    }
+}
+
+enum Auth {
+    Ssws(Zeroizing<String>),
+    OAuth(Box<TokenSource>),
+}
+
+/// An Okta org reached over its Management API.
+pub struct OktaDirectory {
+    config: OktaConfig,
+    rest: Rest,
+    auth: Auth,
+    keep: BTreeSet<String>,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for OktaDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaDirectory")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OktaDirectory {
+    /// Validates the configuration, reads the key file and sets up TLS. Does not connect:
+    /// use [`Directory::health`] for that.
+    pub fn new(config: OktaConfig) -> Result<OktaDirectory, DirectoryError> {
+        config.validate()?;
+        let rest = Rest::new(&config.org_url, &config.http())?;
+        let auth = match (
+            &config.api_token,
+            &config.client_id,
+            &config.private_key_file,
+        ) {
+            (Some(token), _, _) => Auth::Ssws(Zeroizing::new(token.trim().to_string())),
+            (None, Some(client_id), Some(key)) => {
+                let mut header = Map::new();
+                if let Some(kid) = &config.key_id {
+                    header.insert("kid".into(), json!(kid));
+                }
+                let assertion = ClientAssertion {
+                    client_id: client_id.trim().to_string(),
+                    token_url: rest.url("oauth2/v1/token")?,
+                    key: SigningKey::from_pem_file(key)?,
+                    header,
+                };
+                // Reading users is in okta.users.manage too, but Okta checks each call
+                // against the scope its reference names, so both are asked for.
+                Auth::OAuth(Box::new(TokenSource::new(
+                    assertion,
+                    "okta.users.read okta.users.manage".into(),
+                    false,
+                )))
+            }
+            _ => return Err(DirectoryError::Config("no credential".into())),
+        };
+        let keep = config.keep_factor_types.iter().cloned().collect();
+        let deadline = Duration::from_millis(worst_call_ms(&config.http()));
+        Ok(OktaDirectory {
+            config,
+            rest,
+            auth,
+            keep,
+            deadline,
+        })
+    }
+
+    pub fn config(&self) -> &OktaConfig {
+        &self.config
+    }
+
+    /// The longest one [`Directory`] call can take, in milliseconds: each call ends as
+    /// [`DirectoryError::Timeout`] at this limit, whatever it was doing. The server's lease
+    /// on a pending reset must outlast it.
+    pub fn worst_call_ms(&self) -> u64 {
+        worst_call_ms(&self.config.http())
+    }
+
+    async fn within<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        tokio::time::timeout(self.deadline, op)
+            .await
+            .map_err(|_| DirectoryError::Timeout)?
+    }
+
+    /// Sends one request with the credential, any status back. With a service app, a
+    /// `401` (the cached token revoked or expired early) is tried once more with a new
+    /// token: Okta did not process the request.
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Reply, DirectoryError> {
+        for attempt in 0..2 {
+            let authorization = match &self.auth {
+                Auth::Ssws(t) => Zeroizing::new(format!("SSWS {}", t.as_str())),
+                Auth::OAuth(source) => Zeroizing::new(format!(
+                    "Bearer {}",
+                    source.bearer(&self.rest).await?.as_str()
+                )),
+            };
+            let reply = self
+                .rest
+                .send(|client| {
+                    let mut r = client
+                        .request(method.clone(), url.clone())
+                        .header(reqwest::header::ACCEPT, "application/json")
+                        .header(reqwest::header::AUTHORIZATION, authorization.as_str());
+                    if let Some(b) = body {
+                        r = r.json(b);
+                    }
+                    Ok(r)
+                })
+                .await?;
+            if let (401, Auth::OAuth(source), 0) = (reply.status, &self.auth, attempt) {
+                source.forget().await;
+                continue;
+            }
+            return Ok(reply);
+        }
+        Err(DirectoryError::Protocol("unreachable retry".into()))
+    }
+
+    fn user_url(&self, id: &str, tail: &[&str]) -> Result<Url, DirectoryError> {
+        let mut url = self.rest.url("api/v1/users")?;
+        url.path_segments_mut()
+            .map_err(|_| DirectoryError::Config("org_url cannot have paths".into()))?
+            .push(id)
+            .extend(tail);
+        Ok(url)
+    }
+
+    /// The account's id, checked: an id Okta could not have given is refused before it
+    /// goes into a path.
+    fn checked_id(user: &DirectoryUser) -> Result<&str, DirectoryError> {
+        let id = user.id.trim();
+        if is_okta_id(id) {
+            Ok(id)
+        } else {
+            Err(DirectoryError::UserNotFound)
+        }
+    }
+
+    async fn find(&self, login: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
+        let login = login.trim();
+        // No login or email has these; refusing them keeps the search expression's
+        // structure out of the user's hands, whatever Okta's escaping rules are.
+        if login.is_empty()
+            || login.len() > 256
+            || login
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return Ok(None);
+        }
+        let mut url = self.rest.url("api/v1/users")?;
+        url.query_pairs_mut()
+            .append_pair(
+                "search",
+                &format!("profile.login eq \"{login}\" or profile.email eq \"{login}\""),
+            )
+            .append_pair("limit", &LOOKUP_LIMIT.to_string());
+        let reply = self.call(Method::GET, url, None).await?;
+        if !reply.is_success() {
+            return Err(okta_refusal(&reply, Op::Read, None));
+        }
+        if reply.header("link").and_then(wire::next_link).is_some() {
+            return Err(ambiguous());
+        }
+        let want = login.to_lowercase();
+        let same = |v: Option<String>| v.is_some_and(|v| v.to_lowercase() == want);
+        let mut found: Vec<User> = reply.json::<Vec<User>>("user search")?;
+        // Deactivated accounts keep their login and email but are gone for recovery; and
+        // only an exact match counts, whatever the search matched.
+        found.retain(|u| {
+            u.status != "DEPROVISIONED" && (same(u.text("login")) || same(u.text("email")))
+        });
+        if found.len() > 1 {
+            return Err(ambiguous());
+        }
+        found.pop().map(|u| self.user_from(u)).transpose()
+    }
+
+    fn user_from(&self, u: User) -> Result<DirectoryUser, DirectoryError> {
+        if !is_okta_id(&u.id) {
+            return Err(DirectoryError::Protocol(
+                "Okta answered a user without a usable id".into(),
+            ));
+        }
+        let username = u
+            .text("login")
+            .ok_or_else(|| DirectoryError::Protocol("the user has no login".into()))?;
+        let given_name = u.text("firstName");
+        let surname = u.text("lastName");
+        let display_name = u
+            .text("displayName")
+            .or_else(|| match (&given_name, &surname) {
+                (Some(g), Some(s)) => Some(format!("{g} {s}")),
+                _ => None,
+            });
+        Ok(DirectoryUser {
+            id: u.id.clone(),
+            username,
+            email: u.text("email"),
+            display_name,
+            given_name,
+            surname,
+            birth_date: self
+                .config
+                .birth_date_attribute
+                .as_deref()
+                .and_then(|a| u.text(a))
+                .and_then(|v| wire::iso_date(&v)),
+            groups: Vec::new(),
+            groups_complete: false,
+        })
+    }
+
+    async fn read_user(&self, id: &str) -> Result<User, DirectoryError> {
+        let reply = self
+            .call(Method::GET, self.user_url(id, &[])?, None)
+            .await?;
+        if !reply.is_success() {
+            return Err(okta_refusal(&reply, Op::Read, None));
+        }
+        reply.json("user")
+    }
+
+    async fn set(&self, id: &str, password: &str) -> Result<(), DirectoryError> {
+        let mut url = self.user_url(id, &[])?;
+        if self.config.strict_password_policy {
+            url.query_pairs_mut().append_pair("strict", "true");
+        }
+        let body = json!({ "credentials": { "password": { "value": password } } });
+        let reply = self.call(Method::POST, url, Some(&body)).await?;
+        if !reply.is_success() {
+            // The repeat of a set whose answer was lost: the password is already this one.
+            if reply.status == 400 && OktaError::of(&reply).is_current_password() {
+                tracing::info!("Okta says the password is already the one being set");
+            } else {
+                return Err(okta_refusal(&reply, Op::SetPassword, Some(password)));
+            }
+        }
+        if self.config.change_password_at_next_sign_in {
+            let mut url = self.user_url(id, &["lifecycle", "expire_password"])?;
+            url.query_pairs_mut().append_pair("tempPassword", "false");
+            let reply = self.call(Method::POST, url, None).await?;
+            if !reply.is_success() {
+                return Err(okta_refusal(&reply, Op::ExpirePassword, None));
+            }
+        }
+        Ok(())
+    }
+
+    async fn reset_factors(
+        &self,
+        id: &str,
+        keep_since: Option<SystemTime>,
+    ) -> Result<MfaReset, DirectoryError> {
+        let reply = self
+            .call(Method::GET, self.user_url(id, &["factors"])?, None)
+            .await?;
+        if !reply.is_success() {
+            return Err(okta_refusal(&reply, Op::Read, None));
+        }
+        let factors: Vec<Factor> = reply.json("factors")?;
+        for f in factors {
+            if self.keep.contains(&f.factor_type) {
+                continue;
+            }
+            // Enrolled since the recovery was decided: the person's new factor, after the
+            // lost attempt took effect. A factor without a readable time goes.
+            let new = keep_since.is_some_and(|since| {
+                f.created
+                    .as_deref()
+                    .and_then(wire::parse_timestamp)
+                    .is_some_and(|created| created >= since)
+            });
+            if new {
+                continue;
+            }
+            if !is_okta_id(&f.id) {
+                return Err(DirectoryError::Protocol(
+                    "Okta answered a factor without a usable id".into(),
+                ));
+            }
+            let reply = self
+                .call(
+                    Method::DELETE,
+                    self.user_url(id, &["factors", &f.id])?,
+                    None,
+                )
+                .await?;
+            // 404: gone already (a repeat, or the person removed it): what was asked.
+            if !reply.is_success() && reply.status != 404 {
+                return Err(okta_refusal(&reply, Op::DeleteFactor, None));
+            }
+        }
+        Ok(MfaReset::default())
+    }
+
+    async fn do_unlock(&self, id: &str) -> Result<(), DirectoryError> {
+        let user = self.read_user(id).await?;
+        match user.status.as_str() {
+            "LOCKED_OUT" => {}
+            "SUSPENDED" | "DEPROVISIONED" => {
+                return Err(DirectoryError::PermissionDenied(format!(
+                    "the account is {} in Okta; an administrator must restore it, unlocking does not",
+                    user.status
+                )))
+            }
+            // ACTIVE, PASSWORD_EXPIRED, RECOVERY, STAGED, PROVISIONED: not locked out, so
+            // already what an unlock makes it (and the repeat after a lost answer).
+            _ => return Ok(()),
+        }
+        let reply = self
+            .call(
+                Method::POST,
+                self.user_url(id, &["lifecycle", "unlock"])?,
+                None,
+            )
+            .await?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        // Refused because it is no longer locked (Okta's own automatic unlock, or another
+        // request first): what was asked.
+        if OktaError::of(&reply).code == "E0000032"
+            && self.read_user(id).await?.status != "LOCKED_OUT"
+        {
+            return Ok(());
+        }
+        Err(okta_refusal(&reply, Op::Unlock, None))
+    }
+
+    async fn read_groups(&self, id: &str) -> Result<Vec<String>, DirectoryError> {
+        let mut url = self.user_url(id, &["groups"])?;
+        let mut names = Vec::new();
+        loop {
+            let reply = self.call(Method::GET, url, None).await?;
+            if !reply.is_success() {
+                return Err(okta_refusal(&reply, Op::Read, None));
+            }
+            for g in reply.json::<Vec<Group>>("groups")? {
+                let name = g
+                    .profile
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| DirectoryError::Protocol("a group without a name".into()))?;
+                names.push(name.to_string());
+            }
+            if names.len() > MAX_GROUPS {
+                return Err(DirectoryError::Protocol(format!(
+                    "the account is in more than {MAX_GROUPS} groups"
+                )));
+            }
+            let Some(next) = reply.header("link").and_then(wire::next_link) else {
+                break;
+            };
+            let next = Url::parse(next)
+                .map_err(|_| DirectoryError::Protocol("an unreadable pagination link".into()))?;
+            // The token goes wherever the link points: only to Okta itself.
+            if !self.rest.is_ours(&next) {
+                return Err(DirectoryError::Protocol(
+                    "Okta's pagination link points outside the org URL; not followed".into(),
+                ));
+            }
+            url = next;
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn do_health(&self) -> Result<(), DirectoryError> {
+        let mut url = self.rest.url("api/v1/users")?;
+        url.query_pairs_mut().append_pair("limit", "1");
+        let reply = self.call(Method::GET, url, None).await?;
+        if !reply.is_success() {
+            return Err(okta_refusal(&reply, Op::Read, None));
+        }
+        reply.json::<Vec<Value>>("user list").map(|_| ())
+    }
+}
+
+/// Each call: its requests at their limit (a token, then the request and its retries)
+/// plus the rate-limit waits.
+fn worst_call_ms(http: &HttpSettings) -> u64 {
+    http.worst_call_ms() + http.timeout_ms
+}
+
+fn ambiguous() -> DirectoryError {
+    DirectoryError::Protocol("the login matches more than one Okta account".into())
+}
+
+#[async_trait]
+impl Directory for OktaDirectory {
+    fn kind(&self) -> &'static str {
+        "okta"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reset_password: true,
+            reset_mfa: true,
+            unlock: true,
+        }
+    }
+
+    async fn find_user(&self, login: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
+        self.within(self.find(login)).await
+    }
+
+    async fn set_password(
+        &self,
+        user: &DirectoryUser,
+        password: &str,
+    ) -> Result<(), DirectoryError> {
+        let id = Self::checked_id(user)?;
+        self.within(self.set(id, password)).await
+    }
+
+    /// Okta's Management API cannot check a password, and the only thing that can, a
+    /// sign-in through the Authentication API, counts a wrong password against the
+    /// account's lockout. So this answers [`DirectoryError::Unsupported`]; after a lost
+    /// answer the server ends the reset as failed, with its outcome unknown, and the
+    /// person verifies again. (Setting the same password again is safe here, see
+    /// [`Directory::set_password`] above.)
+    async fn password_is(
+        &self,
+        _user: &DirectoryUser,
+        _password: &str,
+    ) -> Result<bool, DirectoryError> {
+        Err(DirectoryError::Unsupported(
+            "check a password (Okta's Management API has no such call; a sign-in would count against the lockout)",
+        ))
+    }
+
+    /// Deletes every factor but the kept types, and with `keep_enrolled_since`, those
+    /// whose `created` is at or after it. Okta lets the person enrol anew at their next
+    /// sign-in, as the org's enrolment policy asks; no code is issued.
+    async fn reset_mfa(
+        &self,
+        user: &DirectoryUser,
+        keep_enrolled_since: Option<SystemTime>,
+    ) -> Result<MfaReset, DirectoryError> {
+        let id = Self::checked_id(user)?;
+        self.within(self.reset_factors(id, keep_enrolled_since))
+            .await
+    }
+
+    async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError> {
+        let id = Self::checked_id(user)?;
+        self.within(self.do_unlock(id)).await
+    }
+
+    /// Lists one user (`limit=1`): the credential works and the users can be read.
+    async fn health(&self) -> Result<(), DirectoryError> {
+        self.within(self.do_health()).await
+    }
+
+    /// The names of the account's groups (Okta's groups do not nest), following Okta's
+    /// pagination, at most 1000.
+    async fn groups(&self, user: &DirectoryUser) -> Result<Vec<String>, DirectoryError> {
+        let id = Self::checked_id(user)?;
+        self.within(self.read_groups(id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
