@@ -219,7 +219,7 @@ async function control(req, res, path) {
   if (req.method === 'DELETE' && seg[0] === 'api-tokens') { apiTokens.delete(decodeURIComponent(seg[1])); return send(res, 200, {}); }
   if (req.method === 'POST' && seg[0] === 'clients' && seg.length === 1) {
     clients.set(body.client_id, {
-      key: crypto.createPublicKey({ key: body.public_key_jwk, format: "jwk" }), kid: body.kid || null, scopes: body.scopes || [],
+      key: body.public_key_pem ? crypto.createPublicKey(body.public_key_pem) : crypto.createPublicKey({ key: body.public_key_jwk, format: "jwk" }), kid: body.kid || null, scopes: body.scopes || [],
       permissions: body.permissions || null, requireDpop: !!body.require_dpop, active: true, tokenTtl: body.token_ttl_s || 3600, issued: 0,
     });
     return send(res, 200, {});

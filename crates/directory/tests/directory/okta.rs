@@ -408,6 +408,64 @@ fn service_app(d: &OktaDouble, name: &str, client: Value) -> (OktaDirectory, Str
     (dir, client_id)
 }
 
+/// An RSA key made by openssl (installed by scripts/setup-debian): the PKCS#8 PEM file and
+/// the public key as PEM.
+fn rsa(name: &str) -> (std::path::PathBuf, String) {
+    let path = std::env::temp_dir().join(format!("reclaim-okta-{name}-{}.pem", std::process::id()));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&path)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{made:?}");
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&path)
+        .output()
+        .expect("openssl runs");
+    assert!(public.status.success(), "{public:?}");
+    (path, String::from_utf8(public.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn a_service_app_with_an_rsa_key_signs_rs256() {
+    let d = double();
+    let (key, public) = rsa("rsa");
+    control(
+        d,
+        "POST",
+        "/_double/clients",
+        json!({
+            "client_id": "0oarsa", "public_key_pem": public, "scopes": ["okta.users.read", "okta.users.manage"],
+        }),
+    );
+    let dir = OktaDirectory::new(OktaConfig::service_app(d.url(), "0oarsa", &key)).unwrap();
+    let _ = std::fs::remove_file(&key);
+    let id = seed(
+        d,
+        json!({
+            "profile": profile("max.rsa@example.test", "Max", "Berg"),
+            "factors": [factor("sms", "2024-01-01T10:00:00.000Z")],
+        }),
+    );
+    let found = dir
+        .find_user("max.rsa@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    dir.reset_mfa(&found, None).await.unwrap();
+    assert!(factor_types(d, &id).is_empty());
+    assert_eq!(issued(d, "0oarsa"), 1);
+    no_request_violations(d);
+}
+
 fn issued(d: &OktaDouble, client_id: &str) -> u64 {
     control(
         d,
