@@ -91,8 +91,8 @@ impl OktaDirectory {
                     key: SigningKey::from_pem_file(key)?,
                     header,
                 };
-                // Reading users is in okta.users.manage too, but Okta checks each call
-                // against the scope its reference names, so both are asked for.
+                // Okta's reference names okta.users.read for the reads and
+                // okta.users.manage for the changes; nothing else is asked for.
                 Auth::OAuth(Box::new(TokenSource::new(
                     assertion,
                     "okta.users.read okta.users.manage".into(),
@@ -474,8 +474,8 @@ impl Directory for OktaDirectory {
     /// sign-in through the Authentication API, counts a wrong password against the
     /// account's lockout. So this answers [`DirectoryError::Unsupported`]; after a lost
     /// answer the server ends the reset as failed, with its outcome unknown, and the
-    /// person verifies again. (Setting the same password again is safe here, see
-    /// [`Directory::set_password`] above.)
+    /// person verifies again. (Setting the same password again would be safe: see the
+    /// module's documentation.)
     async fn password_is(
         &self,
         _user: &DirectoryUser,
