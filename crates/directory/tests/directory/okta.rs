@@ -179,6 +179,13 @@ async fn sets_a_password_and_a_refusal_says_why() {
     // Errors never carry the password.
     let e = dir.set_password(&bo, "Short-1a").await.unwrap_err();
     assert!(!format!("{e:?} {e}").contains("Short-1a"));
+    // Every call carried the API token as Okta's SSWS scheme (Prism checks only that
+    // there is an Authorization header).
+    let calls = state(d, &id)["requests"].as_array().unwrap().clone();
+    assert!(
+        !calls.is_empty() && calls.iter().all(|r| r["auth"] == "SSWS"),
+        "{calls:?}"
+    );
     assert!(matches!(
         dir.password_is(&bo, "Another-pass-2025").await,
         Err(DirectoryError::Unsupported(_))
