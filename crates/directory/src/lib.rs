@@ -17,6 +17,7 @@ mod dn;
 pub mod duo;
 pub mod ldap;
 mod oauth;
+pub mod okta;
 pub mod rest;
 pub mod routed;
 mod tls;
@@ -24,6 +25,7 @@ mod tls;
 pub use demo::{DemoDirectory, DemoUser};
 pub use duo::{DuoConfig, DuoDirectory, DuoFactor, DuoLoginField};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
+pub use okta::{OktaConfig, OktaDirectory};
 pub use routed::{Link, Route, RoutedDirectory, Routes};
 
 /// An account as the directory holds it. Only what recovery needs.
@@ -292,7 +294,10 @@ pub trait Directory: Send + Sync {
     ) -> Result<(), DirectoryError>;
 
     /// True when `password` is the account's current password (a bind as the user).
-    /// Used after a crash to learn whether a pending reset took effect.
+    /// Used after a crash to learn whether a pending reset took effect. A connector whose
+    /// service cannot check a password answers [`DirectoryError::Unsupported`], and then
+    /// its [`Directory::set_password`] must succeed when `password` is already the
+    /// current one: the server sets it again.
     async fn password_is(
         &self,
         user: &DirectoryUser,

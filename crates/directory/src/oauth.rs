@@ -11,9 +11,6 @@
 //!
 //! Keys: RSA (signed RS256; Okta and Entra both accept it) or P-256 (ES256; Okta only).
 
-// Used by the Okta, Entra and Duo connectors, which land next.
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 

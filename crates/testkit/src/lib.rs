@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 pub mod duo_server;
 mod oidc;
+mod okta_double;
 mod postgres;
 pub mod prism;
 pub mod rsyslog;
@@ -38,6 +39,7 @@ pub mod webauthn;
 pub mod webdriver;
 
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
+pub use okta_double::OktaDouble;
 pub use postgres::{Postgres, SharedPostgres};
 pub use prism::{vendors_dir, Prism};
 pub use rsyslog::{Rsyslog, SyslogLine};
