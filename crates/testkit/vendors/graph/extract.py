@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Extracts from Microsoft Graph's published OpenAPI description only what Reclaim's Entra
+connector calls: the operations below, unchanged, and every component they reference,
+directly or through other components (the transitive closure of `$ref`). Nothing is
+edited: each kept operation, parameter, schema and response is copied as published.
+
+Usage (PyYAML needed, `pip install pyyaml`):
+
+    python3 extract.py SOURCE.yml [SOURCE.yml ...] > openapi-subset.yaml
+
+Each SOURCE is one OpenAPI 3 document of Microsoft Graph v1.0: the whole description
+(msgraph-metadata `openapi/v1.0/openapi.yaml`), or the per-module documents the Graph
+PowerShell SDK publishes (`openApiDocs/v1.0/Users.yml`, `Identity.SignIns.yml`), which
+are split from it. An operation is taken from the first SOURCE that has it; a component
+likewise. The script fails if an operation or a referenced component is missing.
+"""
+
+import sys
+
+import yaml
+
+# (path, method): what the connector sends. Keep in step with crates/directory/src/entra*.
+OPERATIONS = [
+    ("/users", "get"),  # find a user ($filter), health ($top=1)
+    ("/users/{user-id}", "get"),  # re-read a user by id
+    ("/users/{user-id}", "patch"),  # passwordProfile
+    ("/users/{user-id}/transitiveMemberOf", "get"),  # groups and directory roles
+    ("/users/{user-id}/authentication/methods", "get"),
+    ("/users/{user-id}/authentication/temporaryAccessPassMethods", "post"),
+] + [
+    (f"/users/{{user-id}}/authentication/{kind}Methods/{{{kind}AuthenticationMethod-id}}", "delete")
+    for kind in [
+        "email",
+        "fido2",
+        "microsoftAuthenticator",
+        "phone",
+        "softwareOath",
+        "temporaryAccessPass",
+        "windowsHelloForBusiness",
+    ]
+]
+
+
+def refs(node):
+    """Every `$ref` string in `node`."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                yield v
+            else:
+                yield from refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from refs(v)
+
+
+def main(sources):
+    docs = []
+    for path in sources:
+        with open(path, encoding="utf-8") as f:
+            docs.append(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    out_paths = {}
+    for path, method in OPERATIONS:
+        for doc in docs:
+            item = doc.get("paths", {}).get(path)
+            if item and method in item:
+                kept = out_paths.setdefault(path, {})
+                # Path-level parameters belong to every operation under the path.
+                if "parameters" in item:
+                    kept["parameters"] = item["parameters"]
+                kept[method] = item[method]
+                break
+        else:
+            sys.exit(f"no source has {method.upper()} {path}")
+    components = {}
+    pending = list(refs(out_paths))
+    first = docs[0]
+    for doc in docs:
+        if doc.get("security"):
+            first = doc
+            break
+    pending += list(refs(first.get("security", [])))
+    seen = set()
+    while pending:
+        ref = pending.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        if not ref.startswith("#/components/"):
+            sys.exit(f"unsupported reference {ref}")
+        _, _, kind, name = ref.split("/", 3)
+        for doc in docs:
+            found = doc.get("components", {}).get(kind, {}).get(name)
+            if found is not None:
+                components.setdefault(kind, {})[name] = found
+                pending.extend(refs(found))
+                break
+        else:
+            sys.exit(f"no source has {ref}")
+    # The security scheme the whole API declares, as published.
+    for doc in docs:
+        schemes = doc.get("components", {}).get("securitySchemes")
+        if schemes:
+            components["securitySchemes"] = schemes
+            break
+    subset = {
+        "openapi": first["openapi"],
+        "info": {
+            "title": "Microsoft Graph v1.0: the operations Reclaim's Entra connector calls",
+            "version": first["info"]["version"],
+        },
+        "servers": first["servers"],
+        "paths": dict(sorted(out_paths.items())),
+        "components": {k: dict(sorted(v.items())) for k, v in sorted(components.items())},
+    }
+    if first.get("security"):
+        subset["security"] = first["security"]
+    yaml.dump(subset, sys.stdout, sort_keys=False, allow_unicode=True, width=1000,
+              Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
