@@ -21,6 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod graph_double;
 mod oidc;
 mod postgres;
 pub mod prism;
@@ -36,6 +37,7 @@ pub mod webauthn;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 
+pub use graph_double::{GraphDouble, GRAPH_SUBSET};
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
 pub use postgres::{Postgres, SharedPostgres};
 pub use prism::{vendors_dir, Prism};

@@ -7,6 +7,17 @@ edited: each kept operation, parameter, schema and response is copied as publish
 Usage (PyYAML needed, `pip install pyyaml`):
 
     python3 extract.py SOURCE.yml [SOURCE.yml ...] > openapi-subset.yaml
+    python3 extract.py --stub-navigation SOURCE.yml [...] > openapi-subset.prism.yaml
+
+`--stub-navigation` makes the copy Prism loads. Prism 5 takes many minutes (more than
+ten on a two-core machine, without finishing) to load the faithful subset: the user
+resource's navigation properties (its drive, mailbox, calendar, ...) reach 460 schemas
+that refer to each other in cycles. In OData a property whose type is an entity type is a
+navigation property, never a structural one, and Graph returns it only when asked to
+(`$expand`); with the flag, each such property's schema (the `$ref`, or an array's
+`items`) becomes `{type: object}`, and only what the rest still references is kept.
+Nothing else changes: every operation, parameter, structural property and response is as
+published, so every request is still checked in full.
 
 Each SOURCE is one OpenAPI 3 document of Microsoft Graph v1.0: the whole description
 (msgraph-metadata `openapi/v1.0/openapi.yaml`), or the per-module documents the Graph
@@ -54,11 +65,66 @@ def refs(node):
             yield from refs(v)
 
 
-def main(sources):
+def entity_types(docs):
+    """The names of the component schemas that are entity types: `microsoft.graph.entity`
+    and every schema whose `allOf` derives from one."""
+    schemas = {}
+    for doc in reversed(docs):
+        schemas.update(doc.get("components", {}).get("schemas", {}))
+    entities = {"microsoft.graph.entity"}
+    changed = True
+    while changed:
+        changed = False
+        for name, schema in schemas.items():
+            if name in entities or not isinstance(schema, dict):
+                continue
+            for part in schema.get("allOf", []):
+                base = part.get("$ref", "").rsplit("/", 1)[-1] if isinstance(part, dict) else ""
+                if base in entities:
+                    entities.add(name)
+                    changed = True
+    return entities
+
+
+def stub_navigation(node, entities):
+    """`node` with every property whose type is an entity type (or an array of one) made
+    `{type: object}`."""
+    def is_entity_ref(s):
+        return isinstance(s, dict) and s.get("$ref", "").rsplit("/", 1)[-1] in entities
+
+    def nav(s):
+        if is_entity_ref(s):
+            return True
+        if isinstance(s, dict):
+            if s.get("type") == "array" and is_entity_ref(s.get("items")):
+                return True
+            for k in ("anyOf", "oneOf"):
+                if any(is_entity_ref(x) for x in s.get(k, [])):
+                    return True
+        return False
+
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "properties" and isinstance(v, dict):
+                out[k] = {
+                    name: ({"type": "object"} if nav(prop) else stub_navigation(prop, entities))
+                    for name, prop in v.items()
+                }
+            else:
+                out[k] = stub_navigation(v, entities)
+        return out
+    if isinstance(node, list):
+        return [stub_navigation(v, entities) for v in node]
+    return node
+
+
+def main(sources, stub=False):
     docs = []
     for path in sources:
         with open(path, encoding="utf-8") as f:
             docs.append(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    entities = entity_types(docs) if stub else set()
     out_paths = {}
     for path, method in OPERATIONS:
         for doc in docs:
@@ -92,6 +158,8 @@ def main(sources):
         for doc in docs:
             found = doc.get("components", {}).get(kind, {}).get(name)
             if found is not None:
+                if stub:
+                    found = stub_navigation(found, entities)
                 components.setdefault(kind, {})[name] = found
                 pending.extend(refs(found))
                 break
@@ -120,6 +188,9 @@ def main(sources):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    stub = "--stub-navigation" in args
+    args = [a for a in args if a != "--stub-navigation"]
+    if not args:
         sys.exit(__doc__)
-    main(sys.argv[1:])
+    main(args, stub)
