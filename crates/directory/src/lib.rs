@@ -14,12 +14,14 @@ use serde::Serialize;
 
 pub mod demo;
 mod dn;
+pub mod entra;
 pub mod ldap;
 mod oauth;
 pub mod rest;
 mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
+pub use entra::{EntraConfig, EntraDirectory, EntraMethodKind};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
 
 /// An account as the directory holds it. Only what recovery needs.

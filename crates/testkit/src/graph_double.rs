@@ -116,7 +116,8 @@ impl GraphDouble {
     /// Adds users and groups, or sets the TAP policy, page size or public base URL
     /// (JSON; see `graph-double.mjs`). Tests running at once each add their own users.
     pub fn add(&self, what: &str) -> Result<(), String> {
-        self.control("POST", "/_control/add", Some(what)).map(|_| ())
+        self.control("POST", "/_control/add", Some(what))
+            .map(|_| ())
     }
 
     /// Adds scripted faults (a JSON array; see `graph-double.mjs`): a test scopes its own
@@ -132,12 +133,7 @@ impl GraphDouble {
         self.control("GET", "/_control/state", None)
     }
 
-    fn control(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Result<String, String> {
+    fn control(&self, method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
         let body = body.unwrap_or_default();
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -169,7 +165,9 @@ impl Drop for GraphDouble {
 /// Makes `NAME.key` (RSA 2048, PKCS#8) and a self-signed `NAME.crt` in `dir`.
 pub fn make_certificate(dir: &Path, name: &str) -> Result<(), String> {
     run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=reclaim-test-app"])
         .arg("-keyout")
         .arg(dir.join(format!("{name}.key")))

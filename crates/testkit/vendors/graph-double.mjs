@@ -10,7 +10,8 @@
 // thumbprint as `x5t#S256` and be signed PS256 by its key).
 //
 // Control endpoints (not Graph's), under /_control:
-//   POST /_control/add     {users, groups, permissions, tapPolicy, pageSize, publicBase}:
+//   POST /_control/add     {users, groups, methods: [{user, method}], permissions, tapPolicy,
+//                          pageSize, publicBase}:
 //                          adds users and groups (tests running at once bring their own)
 //   POST /_control/faults  [{method, path, times, status, code, message, retryAfter,
 //                            delayMs, drop, revokeTokens}]: adds scripted faults, first
@@ -67,7 +68,10 @@ function newUser(u) {
     displayName: u.displayName ?? null,
     givenName: u.givenName ?? null,
     surname: u.surname ?? null,
-    onPremisesExtensionAttributes: u.onPremisesExtensionAttributes ?? null,
+    // Graph returns the object with its fifteen attributes, unset ones null.
+    onPremisesExtensionAttributes: Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [`extensionAttribute${i + 1}`, u.onPremisesExtensionAttributes?.[`extensionAttribute${i + 1}`] ?? null]),
+    ),
     password: u.password || 'Initial-Passw0rd',
     forceChangePasswordNextSignIn: false,
     lastPasswordChangeDateTime: new Date().toISOString(),
@@ -76,6 +80,8 @@ function newUser(u) {
       ...(u.methods || []).map((m) => ({ id: crypto.randomUUID(), ...m })),
     ],
     memberOf: u.memberOf || [],
+    // Page size of this user's listings (methods, memberships).
+    pageSize: u.pageSize || null,
   };
 }
 
@@ -83,6 +89,7 @@ function newUser(u) {
 function add(s = {}) {
   for (const u of s.users || []) state.users.push(newUser(u));
   for (const g of s.groups || []) state.groups.push(g);
+  for (const m of s.methods || []) userById(m.user).methods.push({ id: crypto.randomUUID(), ...m.method });
   if (s.permissions) state.permissions = s.permissions;
   if (s.tapPolicy) state.tapPolicy = { ...state.tapPolicy, ...s.tapPolicy };
   if (s.pageSize) state.pageSize = s.pageSize;
@@ -103,6 +110,7 @@ function send(res, status, body, headers = {}) {
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, {
     ...(text ? { 'content-type': 'application/json' } : {}),
+    'content-length': Buffer.byteLength(text),
     'request-id': crypto.randomUUID(),
     ...headers,
   });
@@ -211,16 +219,17 @@ function select(obj, sel) {
 }
 
 function publicUser(u) {
-  const { password, methods, memberOf, forceChangePasswordNextSignIn, ...rest } = u;
+  const { password, methods, memberOf, forceChangePasswordNextSignIn, pageSize, ...rest } = u;
   return rest;
 }
 
-function page(req, res, items, base) {
+function page(req, res, items, base, size = state.pageSize) {
   const url = new URL(req.url, `http://${req.headers.host}`);
-  const top = Math.min(Number(url.searchParams.get('$top') || state.pageSize), state.pageSize);
+  const top = Math.min(Number(url.searchParams.get('$top') || size), size);
   const skip = Number(url.searchParams.get('$skiptoken') || 0);
   const value = items.slice(skip, skip + top);
-  const body = { '@odata.context': `${base}$metadata#collection`, value };
+  // No `@odata.context`: Microsoft's description lets only objects be extra members.
+  const body = { value };
   if (skip + top < items.length) {
     const next = new URL(url);
     next.searchParams.set('$skiptoken', String(skip + top));
@@ -311,12 +320,12 @@ function route(req, res, seg, url, base, body) {
   }
   if (seg.length === 3 && seg[2] === 'transitiveMemberOf' && req.method === 'GET') {
     if (!needs(res, 'GroupMember.Read.All')) return;
-    return page(req, res, groupClosure(u), base);
+    return page(req, res, groupClosure(u), base, u.pageSize || state.pageSize);
   }
   if (seg[2] === 'authentication') {
     if (!needs(res, 'UserAuthenticationMethod.ReadWrite.All')) return;
     if (seg.length === 4 && seg[3] === 'methods' && req.method === 'GET') {
-      return page(req, res, u.methods, base);
+      return page(req, res, u.methods, base, u.pageSize || state.pageSize);
     }
     if (seg.length === 4 && seg[3] === 'temporaryAccessPassMethods' && req.method === 'POST') {
       let b;
@@ -345,7 +354,7 @@ function route(req, res, seg, url, base, body) {
         methodUsabilityReason: 'EnabledByPolicy',
       };
       u.methods.push(tap);
-      return send(res, 201, { '@odata.context': `${base}$metadata#users('${u.id}')/authentication/temporaryAccessPassMethods/$entity`, ...tap });
+      return send(res, 201, tap);
     }
     if (seg.length === 5 && METHOD_KINDS[seg[3]] && req.method === 'DELETE') {
       const i = u.methods.findIndex((m) => m.id === seg[4] && m['@odata.type'] === METHOD_KINDS[seg[3]]);
@@ -401,6 +410,7 @@ const server = http.createServer(async (req, res) => {
     const base = state.publicBase || `http://${req.headers.host}${prefix}`;
     return await graph(req, res, path.slice(prefix.length - 1), url, base, fault);
   } catch (e) {
+    console.error(e);
     graphError(res, 500, 'generalException', `double failed: ${e.message}`);
   }
 });

@@ -3,4 +3,5 @@
 //! uses its own account).
 
 mod active_directory;
+mod entra;
 mod openldap;

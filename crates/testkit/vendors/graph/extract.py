@@ -16,8 +16,14 @@ that refer to each other in cycles. In OData a property whose type is an entity 
 navigation property, never a structural one, and Graph returns it only when asked to
 (`$expand`); with the flag, each such property's schema (the `$ref`, or an array's
 `items`) becomes `{type: object}`, and only what the rest still references is kept.
+The flag also drops `additionalProperties: {type: object}`, which the description's
+generator puts on every schema for OData's open types: read literally it says every member
+not declared must be an object, which forbids the string `@odata.type` Graph puts on every
+object it returns, and a subtype's members (a phone method's `phoneNumber`) in a listing
+declared with the base type; Prism, refusing such answers, would stop every listing. A
+member not declared is then allowed, as in JSON Schema by default.
 Nothing else changes: every operation, parameter, structural property and response is as
-published, so every request is still checked in full.
+published.
 
 Each SOURCE is one OpenAPI 3 document of Microsoft Graph v1.0: the whole description
 (msgraph-metadata `openapi/v1.0/openapi.yaml`), or the per-module documents the Graph
@@ -119,6 +125,19 @@ def stub_navigation(node, entities):
     return node
 
 
+def open_additional(node):
+    """`node` without `additionalProperties: {type: object}` anywhere."""
+    if isinstance(node, dict):
+        return {
+            k: open_additional(v)
+            for k, v in node.items()
+            if not (k == "additionalProperties" and v == {"type": "object"})
+        }
+    if isinstance(node, list):
+        return [open_additional(v) for v in node]
+    return node
+
+
 def main(sources, stub=False):
     docs = []
     for path in sources:
@@ -158,7 +177,8 @@ def main(sources, stub=False):
         for doc in docs:
             found = doc.get("components", {}).get(kind, {}).get(name)
             if found is not None:
-                if stub:
+                # Navigation properties are properties of entity types only.
+                if stub and kind == "schemas" and name in entities:
                     found = stub_navigation(found, entities)
                 components.setdefault(kind, {})[name] = found
                 pending.extend(refs(found))
@@ -183,6 +203,8 @@ def main(sources, stub=False):
     }
     if first.get("security"):
         subset["security"] = first["security"]
+    if stub:
+        subset = open_additional(subset)
     yaml.dump(subset, sys.stdout, sort_keys=False, allow_unicode=True, width=1000,
               Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
 
