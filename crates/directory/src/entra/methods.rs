@@ -127,7 +127,7 @@ pub(super) fn plan(
         let created = m
             .get("createdDateTime")
             .and_then(Value::as_str)
-            .and_then(|t| httpdate_rfc3339(t));
+            .and_then(parse_rfc3339);
         if let (Some(since), Some(created)) = (keep_enrolled_since, created) {
             if created >= since {
                 continue;
@@ -143,7 +143,7 @@ pub(super) fn plan(
 
 /// An RFC 3339 date-time (`2024-05-01T10:00:00Z`, fractions and offsets allowed) as a
 /// time. `None` when it is not one.
-pub(super) fn httpdate_rfc3339(s: &str) -> Option<SystemTime> {
+pub(super) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
         return None;
@@ -218,7 +218,7 @@ pub(super) fn pass_from(
     let start = v
         .get("startDateTime")
         .and_then(Value::as_str)
-        .and_then(httpdate_rfc3339)
+        .and_then(parse_rfc3339)
         .unwrap_or_else(SystemTime::now);
     let minutes = v
         .get("lifetimeInMinutes")
@@ -245,7 +245,7 @@ mod tests {
     use serde_json::json;
 
     fn at(s: &str) -> SystemTime {
-        httpdate_rfc3339(s).unwrap()
+        parse_rfc3339(s).unwrap()
     }
 
     #[test]
@@ -265,7 +265,7 @@ mod tests {
             "2024-03-01T00:00:00",
             "x",
         ] {
-            assert_eq!(httpdate_rfc3339(bad), None, "{bad}");
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
 
