@@ -80,8 +80,10 @@ function newUser(u) {
       ...(u.methods || []).map((m) => ({ id: crypto.randomUUID(), ...m })),
     ],
     memberOf: u.memberOf || [],
-    // Page size of this user's listings (methods, memberships).
+    // Page size of this user's listings (methods, memberships), and where their next
+    // links point (a test of a link away from Graph).
     pageSize: u.pageSize || null,
+    nextLinkBase: u.nextLinkBase || null,
   };
 }
 
@@ -219,11 +221,11 @@ function select(obj, sel) {
 }
 
 function publicUser(u) {
-  const { password, methods, memberOf, forceChangePasswordNextSignIn, pageSize, ...rest } = u;
+  const { password, methods, memberOf, forceChangePasswordNextSignIn, pageSize, nextLinkBase, ...rest } = u;
   return rest;
 }
 
-function page(req, res, items, base, size = state.pageSize) {
+function page(req, res, items, base, size = state.pageSize, linkBase = null) {
   const url = new URL(req.url, `http://${req.headers.host}`);
   const top = Math.min(Number(url.searchParams.get('$top') || size), size);
   const skip = Number(url.searchParams.get('$skiptoken') || 0);
@@ -233,7 +235,7 @@ function page(req, res, items, base, size = state.pageSize) {
   if (skip + top < items.length) {
     const next = new URL(url);
     next.searchParams.set('$skiptoken', String(skip + top));
-    body['@odata.nextLink'] = `${base}${next.pathname.replace(/^\/(v1\.0\/)?/, '')}${next.search}`;
+    body['@odata.nextLink'] = `${linkBase || base}${next.pathname.replace(/^\/(v1\.0\/)?/, '')}${next.search}`;
   }
   send(res, 200, body);
 }
@@ -320,7 +322,7 @@ function route(req, res, seg, url, base, body) {
   }
   if (seg.length === 3 && seg[2] === 'transitiveMemberOf' && req.method === 'GET') {
     if (!needs(res, 'GroupMember.Read.All')) return;
-    return page(req, res, groupClosure(u), base, u.pageSize || state.pageSize);
+    return page(req, res, groupClosure(u), base, u.pageSize || state.pageSize, u.nextLinkBase);
   }
   if (seg[2] === 'authentication') {
     if (!needs(res, 'UserAuthenticationMethod.ReadWrite.All')) return;

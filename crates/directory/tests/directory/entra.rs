@@ -411,6 +411,35 @@ async fn groups_and_directory_roles_are_read_through_every_page_nested_included(
 }
 
 #[tokio::test]
+async fn a_next_page_link_away_from_graph_is_not_followed() {
+    let e = env();
+    let d = directory(e);
+    let tag = unique("h");
+    e.double
+        .add(
+            &json!({ "groups": [
+                { "id": format!("{tag}-1"), "displayName": "One" },
+                { "id": format!("{tag}-2"), "displayName": "Two" },
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+    // The bearer token would go with the link: to another host, never.
+    let (_, upn) = add_user(
+        e,
+        "hal",
+        json!({ "pageSize": 1, "nextLinkBase": "http://127.0.0.2:9/v1.0/", "memberOf": [format!("{tag}-1"), format!("{tag}-2")] }),
+    );
+    let user = d.find_user(&upn).await.unwrap().unwrap();
+    let err = d.groups(&user).await.unwrap_err();
+    assert!(
+        matches!(&err, DirectoryError::Protocol(m) if m.contains("outside")),
+        "{err:?}"
+    );
+    no_request_violations(e);
+}
+
+#[tokio::test]
 async fn unlock_is_refused_as_unsupported_and_health_answers() {
     let e = env();
     let d = directory(e);
