@@ -15,6 +15,7 @@ use serde::Serialize;
 pub mod demo;
 mod dn;
 pub mod duo;
+pub mod entra;
 pub mod ldap;
 mod oauth;
 pub mod okta;
@@ -24,6 +25,7 @@ mod tls;
 
 pub use demo::{DemoDirectory, DemoUser};
 pub use duo::{DuoConfig, DuoDirectory, DuoFactor, DuoLoginField};
+pub use entra::{EntraConfig, EntraDirectory, EntraMethodKind};
 pub use ldap::{LdapConfig, LdapDirectory, LdapFlavour};
 pub use okta::{OktaConfig, OktaDirectory};
 pub use routed::{Link, Route, RoutedDirectory, Routes};

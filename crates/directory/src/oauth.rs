@@ -10,6 +10,8 @@
 //! file without the key file is worth nothing.
 //!
 //! Keys: RSA (signed RS256; Okta and Entra both accept it) or P-256 (ES256; Okta only).
+//! An RSA key can sign PS256 instead ([`SigningKey::with_pss`]), as Microsoft's certificate
+//! credentials documentation now asks.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +21,7 @@ use base64::Engine;
 use reqwest::Url;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -39,6 +41,8 @@ const RENEW_BEFORE: Duration = Duration::from_secs(60);
 pub(crate) enum SigningKey {
     Rsa(RsaKeyPair),
     P256(EcdsaKeyPair),
+    /// An RSA key signing with PSS padding (PS256).
+    RsaPss(RsaKeyPair),
 }
 
 impl SigningKey {
@@ -73,10 +77,30 @@ impl SigningKey {
         }
     }
 
+    /// The same RSA key, signing PS256 from now on; an error for a P-256 key.
+    pub(crate) fn with_pss(self) -> Result<SigningKey, DirectoryError> {
+        match self {
+            SigningKey::Rsa(k) | SigningKey::RsaPss(k) => Ok(SigningKey::RsaPss(k)),
+            SigningKey::P256(_) => Err(DirectoryError::Config(
+                "the private key must be an RSA key (2048 bits or more)".into(),
+            )),
+        }
+    }
+
+    /// The RSA public key (PKCS#1 `RSAPublicKey`, DER), to check it against a certificate.
+    pub(crate) fn rsa_public_key(&self) -> Option<&[u8]> {
+        use ring::signature::KeyPair;
+        match self {
+            SigningKey::Rsa(k) | SigningKey::RsaPss(k) => Some(k.public_key().as_ref()),
+            SigningKey::P256(_) => None,
+        }
+    }
+
     pub(crate) fn alg(&self) -> &'static str {
         match self {
             SigningKey::Rsa(_) => "RS256",
             SigningKey::P256(_) => "ES256",
+            SigningKey::RsaPss(_) => "PS256",
         }
     }
 
@@ -91,6 +115,12 @@ impl SigningKey {
                 Ok(sig)
             }
             SigningKey::P256(k) => Ok(k.sign(&rng, message).map_err(failed)?.as_ref().to_vec()),
+            SigningKey::RsaPss(k) => {
+                let mut sig = vec![0; k.public().modulus_len()];
+                k.sign(&RSA_PSS_SHA256, &rng, message, &mut sig)
+                    .map_err(failed)?;
+                Ok(sig)
+            }
         }
     }
 }
@@ -283,7 +313,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let public = match &key {
             SigningKey::P256(k) => k.public_key().as_ref().to_vec(),
-            SigningKey::Rsa(_) => unreachable!(),
+            SigningKey::Rsa(_) | SigningKey::RsaPss(_) => unreachable!(),
         };
         (key, public)
     }

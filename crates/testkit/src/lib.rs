@@ -22,6 +22,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod duo_server;
+pub mod graph_double;
 mod oidc;
 mod okta_double;
 mod postgres;
@@ -38,6 +39,7 @@ pub mod webauthn;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 
+pub use graph_double::{GraphDouble, GRAPH_SUBSET};
 pub use oidc::{oidc_provider_dir, OidcCallback, OidcProvider, OIDC_ACCOUNTS, OIDC_PASSWORD_ONLY};
 pub use okta_double::OktaDouble;
 pub use postgres::{Postgres, SharedPostgres};

@@ -102,8 +102,8 @@ fn defaults_are_the_safe_choice_and_debug_hides_the_token() {
 }
 
 #[test]
-fn the_worst_call_covers_the_retries_and_the_waits() {
+fn the_worst_call_is_the_request_limit_and_the_rate_limit_budget() {
     let c = OktaConfig::api_token("https://example.okta.com", "t");
     let d = OktaDirectory::new(c).unwrap();
-    assert_eq!(d.worst_call_ms(), 4 * 10_000 + 30_000 + 10_000);
+    assert_eq!(d.worst_call_ms(), 5_000 + 2_500);
 }

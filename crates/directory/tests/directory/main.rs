@@ -6,5 +6,6 @@
 
 mod active_directory;
 mod duo;
+mod entra;
 mod okta;
 mod openldap;
