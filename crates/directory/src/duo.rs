@@ -144,11 +144,12 @@ pub struct DuoConfig {
     /// PEM file with the CA certificate(s) to trust; without it, the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// Tests only, never read from a configuration file: where requests go instead of
-    /// `https://{api_hostname}` (an `http://` loopback address of a test double). They
-    /// are still signed for `api_hostname`.
-    #[serde(skip)]
-    pub test_base_url: Option<String>,
+    /// Where requests go instead of `https://{api_hostname}`: an HTTPS proxy in front of
+    /// Duo, or an `http://` loopback address (a test double; `http://` anywhere else is
+    /// refused, since the signature would cross the network in clear). Requests are still
+    /// signed for `api_hostname`.
+    #[serde(default)]
+    pub api_url: Option<String>,
 }
 
 impl std::fmt::Debug for DuoConfig {
@@ -164,7 +165,7 @@ impl std::fmt::Debug for DuoConfig {
             .field("timeout_ms", &self.timeout_ms)
             .field("max_rate_limit_wait_ms", &self.max_rate_limit_wait_ms)
             .field("ca_file", &self.ca_file)
-            .field("test_base_url", &self.test_base_url)
+            .field("api_url", &self.api_url)
             .finish()
     }
 }
@@ -187,11 +188,12 @@ impl DuoConfig {
             timeout_ms: default_timeout_ms(),
             max_rate_limit_wait_ms: default_max_rate_limit_wait_ms(),
             ca_file: None,
-            test_base_url: None,
+            api_url: None,
         }
     }
 
-    fn http(&self) -> HttpSettings {
+    /// The HTTP limits, as the shared REST layer takes them.
+    pub fn http(&self) -> HttpSettings {
         HttpSettings {
             timeout_ms: self.timeout_ms,
             max_rate_limit_wait_ms: self.max_rate_limit_wait_ms,
@@ -225,14 +227,14 @@ impl DuoConfig {
             return bad("bypass_code_valid_secs must be between 60 and 604800");
         }
         self.http().validate()?;
-        if let Some(url) = &self.test_base_url {
-            crate::rest::check_url(url, "test_base_url")?;
+        if let Some(url) = &self.api_url {
+            crate::rest::check_url(url, "api_url")?;
         }
         Ok(())
     }
 
     fn base_url(&self) -> String {
-        match &self.test_base_url {
+        match &self.api_url {
             Some(u) => u.clone(),
             None => format!("https://{}", self.api_hostname),
         }

@@ -385,6 +385,12 @@ pub enum DirectoryConfig {
     Demo { file: PathBuf },
     /// OpenLDAP or Active Directory. Boxed: it is far larger than the demo's settings.
     Ldap(Box<reclaim_directory::LdapConfig>),
+    /// Okta's Management API (docs/directories/okta.md).
+    Okta(Box<reclaim_directory::OktaConfig>),
+    /// Microsoft Entra ID through Microsoft Graph (docs/directories/entra.md).
+    Entra(Box<reclaim_directory::EntraConfig>),
+    /// Duo's Admin API: second factors and Duo's lockout only (docs/directories/duo.md).
+    Duo(Box<reclaim_directory::DuoConfig>),
 }
 
 impl DirectoryConfig {
@@ -393,6 +399,9 @@ impl DirectoryConfig {
         match self {
             DirectoryConfig::Demo { .. } => Ok(()),
             DirectoryConfig::Ldap(l) => l.validate(),
+            DirectoryConfig::Okta(o) => o.validate(),
+            DirectoryConfig::Entra(e) => e.validate(),
+            DirectoryConfig::Duo(d) => d.validate(),
         }
     }
 
@@ -401,20 +410,35 @@ impl DirectoryConfig {
         match self {
             DirectoryConfig::Demo { .. } => 0,
             DirectoryConfig::Ldap(l) => l.timeout_ms,
+            DirectoryConfig::Okta(o) => o.http().worst_call_ms(),
+            DirectoryConfig::Entra(e) => e.worst_call_ms(),
+            DirectoryConfig::Duo(d) => d.http().worst_call_ms(),
         }
     }
 
     /// The files the connector reads at start (a CA, a key), with the setting naming
     /// each, for `reclaim serve --check`. The demo's file is not one: it is created.
-    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+    pub fn files<'a>(&'a self) -> Vec<(&'static str, &'a Path)> {
+        let ca = |f: &'a Option<PathBuf>| f.as_deref().map(|f| ("ca_file", f));
         match self {
             DirectoryConfig::Demo { .. } => Vec::new(),
-            DirectoryConfig::Ldap(l) => l
-                .ca_file
-                .as_deref()
-                .map(|f| ("ca_file", f))
+            DirectoryConfig::Ldap(l) => ca(&l.ca_file).into_iter().collect(),
+            DirectoryConfig::Okta(o) => ca(&o.ca_file)
                 .into_iter()
+                .chain(
+                    o.private_key_file
+                        .as_deref()
+                        .map(|f| ("private_key_file", f)),
+                )
                 .collect(),
+            DirectoryConfig::Entra(e) => ca(&e.ca_file)
+                .into_iter()
+                .chain([
+                    ("private_key_file", e.private_key_file.as_path()),
+                    ("certificate_file", e.certificate_file.as_path()),
+                ])
+                .collect(),
+            DirectoryConfig::Duo(d) => ca(&d.ca_file).into_iter().collect(),
         }
     }
 }

@@ -222,6 +222,15 @@ fn open_connector(config: &DirectoryConfig) -> Result<Arc<dyn Directory>, StartE
         DirectoryConfig::Ldap(l) => {
             Arc::new(reclaim_directory::LdapDirectory::new(l.as_ref().clone())?)
         }
+        DirectoryConfig::Okta(o) => {
+            Arc::new(reclaim_directory::OktaDirectory::new(o.as_ref().clone())?)
+        }
+        DirectoryConfig::Entra(e) => {
+            Arc::new(reclaim_directory::EntraDirectory::new(e.as_ref().clone())?)
+        }
+        DirectoryConfig::Duo(d) => {
+            Arc::new(reclaim_directory::DuoDirectory::new(d.as_ref().clone())?)
+        }
     })
 }
 

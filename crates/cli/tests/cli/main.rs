@@ -7,6 +7,7 @@ mod bad_input;
 mod check;
 mod compare;
 mod connections;
+mod directories;
 mod document;
 mod memory;
 mod serve;

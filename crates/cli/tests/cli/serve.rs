@@ -20,11 +20,11 @@ use crate::served::{free_port, post_json, register_kiosk, spawn_serve};
 use crate::{json_of, reclaim, Scratch};
 
 const AUDIENCE: &str = "https://reclaim.test.invalid";
-const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
+pub(crate) const NEW_PASSWORD: &str = "harbour lantern copper meadow 42";
 
-struct Setup {
-    dir: Scratch,
-    config: PathBuf,
+pub(crate) struct Setup {
+    pub(crate) dir: Scratch,
+    pub(crate) config: PathBuf,
     port: u16,
     key: DeviceKey,
 }
@@ -32,7 +32,12 @@ struct Setup {
 impl Setup {
     /// A config with the demo directory (or `directory`), SQLite (or `database`), and
     /// `extra` appended; a managed device registered with the CLI.
-    fn new(name: &str, database: Option<&str>, directory: Option<&str>, extra: &str) -> Setup {
+    pub(crate) fn new(
+        name: &str,
+        database: Option<&str>,
+        directory: Option<&str>,
+        extra: &str,
+    ) -> Setup {
         let dir = Scratch::new(name);
         let port = free_port();
         let mut config = ServerConfig::new(&dir.0, port)
@@ -70,7 +75,7 @@ impl Setup {
         )
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -79,12 +84,12 @@ impl Setup {
     }
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Server {
     /// `reclaim serve` on `config` in `setup`'s directory, logging at debug level (the
     /// tests check that not even that level writes a password or a grant).
-    fn start(setup: &Setup, config: &Path) -> Server {
+    pub(crate) fn start(setup: &Setup, config: &Path) -> Server {
         Server(spawn_serve(
             config,
             &setup.dir.0.join("server.log"),
@@ -120,12 +125,18 @@ impl Drop for Server {
 }
 
 /// A request gives up after 30 s: a server that stalls fails the test, not hangs it.
-fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), String> {
+pub(crate) fn post(url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value), String> {
     post_json(url, token, body, Duration::from_secs(30))
 }
 
 /// Session and attestation for `login` (whose ID reads `surname`, `given`): the grant.
-fn approve(setup: &Setup, login: &str, surname: &str, given: &str, action: &str) -> String {
+pub(crate) fn approve(
+    setup: &Setup,
+    login: &str,
+    surname: &str,
+    given: &str,
+    action: &str,
+) -> String {
     let decision = attest_as(setup, &setup.key, login, surname, given, action);
     assert_eq!(decision["outcome"], "approved", "{decision}");
     decision["grant"].as_str().unwrap().to_string()
@@ -174,7 +185,7 @@ fn attest_as(
     decision
 }
 
-fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
+pub(crate) fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
     post(
         &format!("{}/v1/resets", setup.url()),
         None,
@@ -182,7 +193,7 @@ fn reset(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
     )
 }
 
-fn unlock(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
+pub(crate) fn unlock(setup: &Setup, grant: &str) -> Result<(u16, Value), String> {
     post(
         &format!("{}/v1/resets", setup.url()),
         None,
@@ -225,7 +236,7 @@ fn reset_until_completed(setup: &Setup, grant: &str, within: Duration) -> Value 
     until_completed(within, || reset(setup, grant))
 }
 
-fn block<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

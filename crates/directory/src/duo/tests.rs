@@ -20,11 +20,9 @@ fn a_configuration_file_is_read_with_safe_defaults_and_misspellings_refused() {
     assert!(!c.issue_bypass_code);
     assert_eq!(c.login_fields, [DuoLoginField::Username]);
     assert_eq!(c.remove.len(), 4);
-    assert_eq!(c.test_base_url, None);
+    assert_eq!(c.api_url, None);
     for extra in [
         serde_json::json!({"issue_bypass_codes": true}),
-        // The test-only address cannot come from a file.
-        serde_json::json!({"test_base_url": "http://127.0.0.1:1"}),
         serde_json::json!({"remove": ["phones", "sms"]}),
         serde_json::json!({"login_fields": ["upn"]}),
     ] {
@@ -76,7 +74,7 @@ fn validation_refuses_what_cannot_work() {
         ("wait", Box::new(|c| c.max_rate_limit_wait_ms = 600_001)),
         (
             "clear http",
-            Box::new(|c| c.test_base_url = Some("http://10.0.0.1:8080".into())),
+            Box::new(|c| c.api_url = Some("http://10.0.0.1:8080".into())),
         ),
     ];
     for (name, change) in cases {
@@ -89,7 +87,7 @@ fn validation_refuses_what_cannot_work() {
         assert!(DuoDirectory::new(c).is_err(), "{name}");
     }
     let mut c = good();
-    c.test_base_url = Some("http://127.0.0.1:8080".into());
+    c.api_url = Some("http://127.0.0.1:8080".into());
     assert!(c.validate().is_ok());
 }
 

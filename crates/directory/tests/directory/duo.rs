@@ -65,7 +65,7 @@ fn config(s: &DuoServer) -> DuoConfig {
     DuoConfig {
         timeout_ms: 2000,
         max_rate_limit_wait_ms: 0,
-        test_base_url: Some(s.url()),
+        api_url: Some(s.url()),
         ..DuoConfig::new(DUO_HOST, DUO_IKEY, DUO_SKEY)
     }
 }

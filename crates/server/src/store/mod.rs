@@ -88,6 +88,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0012_review_pictures.sql"),
     ),
     (13, include_str!("../../migrations/0013_data_key.sql")),
+    (14, include_str!("../../migrations/0014_sign_in_codes.sql")),
 ];
 
 #[derive(Debug, Clone)]

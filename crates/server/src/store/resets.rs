@@ -237,8 +237,9 @@ pub async fn complete(
 ) -> Result<bool, StoreError> {
     let mut tx = store.writer.begin().await?;
     let done = bound!(
-        "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1, sign_in_code_sealed = $3 WHERE id = $2 AND state = 'pending'";
-        t, &grant.id, sign_in_code_sealed
+        // SQLite numbers `$n` by first appearance: they appear in order.
+        "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1, sign_in_code_sealed = $2 WHERE id = $3 AND state = 'pending'";
+        t, sign_in_code_sealed, &grant.id
     )
         .execute(&mut *tx)
         .await?
