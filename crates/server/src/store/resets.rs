@@ -237,7 +237,6 @@ pub async fn complete(
 ) -> Result<bool, StoreError> {
     let mut tx = store.writer.begin().await?;
     let done = bound!(
-        // SQLite numbers `$n` by first appearance: they appear in order.
         "UPDATE grants SET state = 'completed', password_sealed = NULL, template_sealed = NULL, completed_at = $1, sign_in_code_sealed = $2 WHERE id = $3 AND state = 'pending'";
         t, sign_in_code_sealed, &grant.id
     )
