@@ -336,6 +336,12 @@ async fn background(app: Arc<App>) {
         if let Err(e) = admin::expire(&app).await {
             tracing::warn!(code = e.code().as_str(), "expiring console sign-ins failed");
         }
+        if let Err(e) = recovery::resets::forget_sign_in_codes(&app).await {
+            tracing::warn!(
+                code = e.code().as_str(),
+                "erasing unclaimed sign-in codes failed"
+            );
+        }
         if let Err(e) = app.store.checkpoint().await {
             tracing::warn!(code = e.code().as_str(), "checkpoint failed");
         }

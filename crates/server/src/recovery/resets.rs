@@ -299,7 +299,13 @@ fn sign_in_code_purpose(grant_id: &str) -> String {
     format!("sign-in code:{grant_id}")
 }
 
-fn seal_sign_in_code(app: &App, grant_id: &str, code: &SignInCode) -> Result<String, StoreError> {
+/// `code` sealed for the grant `grant_id` (its id in `grants`), as the completion stores
+/// it. Public for the tests, which plant a code where no connector of theirs issues one.
+pub fn seal_sign_in_code(
+    app: &App,
+    grant_id: &str,
+    code: &SignInCode,
+) -> Result<String, StoreError> {
     let wire = WireSignInCode {
         code: code.code.to_string(),
         valid_until: code.valid_until,
@@ -685,4 +691,22 @@ pub async fn resume_pending(app: &App) -> Result<usize, StoreError> {
         }
     }
     Ok(done)
+}
+
+/// How long after its reset completed a sign-in code waits for the person's app to ask
+/// for it. The app asks in the same breath as the reset (or within its retries); a code
+/// nobody took by then is erased, not kept sealed for ever.
+pub const SIGN_IN_CODE_PICKUP_S: i64 = 3600;
+
+/// Erases the sign-in codes no answer took within [`SIGN_IN_CODE_PICKUP_S`].
+pub async fn forget_sign_in_codes(app: &App) -> Result<(), StoreError> {
+    let erased = store::resets::erase_sign_in_codes_completed_before(
+        &app.store,
+        now() - SIGN_IN_CODE_PICKUP_S,
+    )
+    .await?;
+    if erased > 0 {
+        tracing::info!(erased, "unclaimed sign-in codes erased");
+    }
+    Ok(())
 }

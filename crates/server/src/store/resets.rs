@@ -318,3 +318,17 @@ pub async fn take_sign_in_code(
     .rows_affected();
     Ok((taken == 1).then_some(sealed))
 }
+
+/// Erases the sealed sign-in codes of grants completed before `t`; how many.
+pub async fn erase_sign_in_codes_completed_before(
+    store: &Store,
+    t: i64,
+) -> Result<u64, StoreError> {
+    Ok(bound!(
+        "UPDATE grants SET sign_in_code_sealed = NULL WHERE sign_in_code_sealed IS NOT NULL AND completed_at < $1";
+        t
+    )
+    .execute(&store.writer)
+    .await?
+    .rows_affected())
+}

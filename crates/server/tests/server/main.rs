@@ -27,4 +27,5 @@ mod replay;
 mod review;
 mod schema;
 mod siem;
+mod sign_in_codes;
 mod trust;
