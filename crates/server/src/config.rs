@@ -32,6 +32,10 @@ pub struct Config {
     pub directory: DirectoryConfig,
     #[serde(default)]
     pub policy: Policy,
+    /// The identity-verification provider for a relying party such as Okta (`[idv]`,
+    /// docs/idv.md); off unless enabled.
+    #[serde(default)]
+    pub idv: crate::idv::IdvConfig,
     #[serde(default)]
     pub limits: Limits,
     /// Model directory for re-verification; the shipped `models/` when absent.
@@ -648,6 +652,9 @@ impl Config {
         }
         self.fault.check(cfg!(feature = "test-hooks"))?;
         self.server.check()?;
+        self.idv
+            .check()
+            .map_err(|e| ConfigError(format!("idv: {e}")))?;
         if self.limits.biometric_failures < 1 || self.limits.biometric_failures > 10 {
             return Err(ConfigError(
                 "limits.biometric_failures must be 1 to 10 (NIST SP 800-63B)".into(),

@@ -531,6 +531,11 @@ async fn apply(app: &App, grant: &Grant, maybe_applied: bool) -> Result<(), Dire
             }
             app.directory.unlock(&user).await?;
         }
+        // Never granted (an identity verification ends in no grant: decision.rs); a row
+        // naming it is refused, not applied.
+        RecoveryAction::VerifyIdentity => {
+            return Err(DirectoryError::Unsupported("verify an identity"));
+        }
     }
     if faults.crash_after_directory && cfg!(feature = "test-hooks") {
         // The worst moment to die: applied in the directory, not yet recorded here.

@@ -36,6 +36,7 @@ pub mod audit;
 pub mod datakey;
 pub mod devices;
 pub mod hardware;
+pub mod idv;
 pub mod limits;
 pub mod local_admins;
 pub mod notices;
@@ -88,6 +89,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0012_review_pictures.sql"),
     ),
     (13, include_str!("../../migrations/0013_data_key.sql")),
+    (15, include_str!("../../migrations/0015_idv.sql")),
 ];
 
 #[derive(Debug, Clone)]
