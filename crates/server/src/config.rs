@@ -5,6 +5,7 @@
 //! between levels; the value is read as TOML when it parses, else as a string). Unknown
 //! keys are refused, so a typo never silently leaves a default in force.
 
+pub mod idv;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ pub struct Config {
     /// The identity-verification provider for a relying party such as Okta (`[idv]`,
     /// docs/idv.md); off unless enabled.
     #[serde(default)]
-    pub idv: crate::idv::IdvConfig,
+    pub idv: idv::IdvConfig,
     #[serde(default)]
     pub limits: Limits,
     /// Model directory for re-verification; the shipped `models/` when absent.

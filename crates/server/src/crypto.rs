@@ -36,7 +36,7 @@ pub struct Keys {
     seal: ChaCha20Poly1305,
     audit: Zeroizing<[u8; 32]>,
     audit_head: Zeroizing<[u8; 32]>,
-    /// Keys the identity-verification provider's pairwise subjects (idv/flow.rs).
+    /// Keys the identity-verification provider's pairwise subjects (recovery/idv.rs).
     idv_subject: Zeroizing<[u8; 32]>,
     /// Zeroised on drop (ed25519-dalek's `zeroize` feature).
     checkpoint: ed25519_dalek::SigningKey,

@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::html::{escape, page};
 use super::{client_addr, ApiError};
-use crate::idv::flow::{self, Finished};
 use crate::idv::Provider;
+use crate::recovery::idv::{self as flow, Finished};
 use crate::App;
 
 /// The pages' policy: their own script only, which may ask this server only.

@@ -139,8 +139,8 @@ fn read_key(path: &Path, rng: &SystemRandom) -> Result<EcdsaKeyPair, String> {
     })
 }
 
-/// A new P-256 key as a PKCS#8 PEM file's text: what `reclaim idv new-key` writes, and
-/// what the tests rotate to.
+/// A new P-256 key as a PKCS#8 PEM file's text (what the tests rotate to; operators use
+/// openssl, docs/idv.md).
 pub fn new_key_pem() -> Result<String, String> {
     let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .map_err(|_| "key generation failed".to_string())?;

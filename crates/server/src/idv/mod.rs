@@ -13,17 +13,17 @@
 //! redeems (client authentication, redirect_uri, PKCE verifier) for an ID token signed
 //! with the current key, carrying `verified_claims`.
 //!
-//! - [`config`]: the `[idv]` section.
+//! Here: [`keys`], the signing keys and the JWKS, and [`claims`], what a verification
+//! proves and the `verified_claims` made of it. The settings are `crate::config::idv`;
+//! the steps, from the push to the token, are `crate::recovery::idv`.
+//!
 //! - [`keys`]: the signing keys and the JWKS.
 //! - [`claims`]: what a verification proves and the `verified_claims` made of it.
-//! - [`flow`]: the steps, from the push to the token.
 
 pub mod claims;
-pub mod config;
-pub mod flow;
 pub mod keys;
 
-pub use config::{IdvClient, IdvConfig};
+pub use crate::config::idv::{IdvClient, IdvConfig};
 
 /// The provider as it runs: its settings' keys, loaded at start.
 #[derive(Debug)]

@@ -274,7 +274,7 @@ pub async fn attest(
     // A relying party's flow cannot wait for the service desk, and nothing is changed that
     // notice and delay could undo: an identity verification passes or is refused now.
     let decision = if verifying {
-        crate::idv::flow::ruling_for_verification(decision)
+        super::idv::ruling_for_verification(decision)
     } else {
         decision
     };
@@ -721,14 +721,14 @@ async fn record_outcome(
     let mut grant = None;
     let mut grant_hash = None;
     // An identity verification is granted nothing: its document facts are kept, sealed,
-    // for the one relying party request its session is bound to (idv/flow.rs).
+    // for the one relying party request its session is bound to (recovery/idv.rs).
     let verifying = session.action == RecoveryAction::VerifyIdentity;
     if outcome == Outcome::Approved && verifying {
         let judgement = judged
             .map(|(j, _)| j)
             .ok_or_else(|| ApiError::new(Code::InternalError, "a verification passed unjudged"))?;
         let verified = verified_of(judgement, t)?;
-        crate::idv::flow::keep_verified(&mut tx, app, &session.id, &verified).await?;
+        super::idv::keep_verified(&mut tx, app, &session.id, &verified).await?;
     }
     if outcome == Outcome::Approved && !verifying {
         let secret = new_secret("rg_")?;

@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::claims::{self, Verified};
-use super::{IdvConfig, Provider};
+use super::sessions::{new_challenge, percent, visible_state};
 use crate::audit::{self, Entry};
+use crate::config::idv::IdvConfig;
 use crate::crypto::{eq_ct, new_id, new_secret, secret_hash};
 use crate::error::ApiError;
-use crate::recovery::sessions::{new_challenge, percent, visible_state};
+use crate::idv::claims::{self, Verified};
+use crate::idv::Provider;
 use crate::store::{self, now, StoreError, Tx};
 use crate::App;
 
@@ -144,7 +145,7 @@ pub fn credentials(authorization: Option<&str>, form: &Form) -> Result<Credentia
 fn authenticate<'c>(
     config: &'c IdvConfig,
     creds: &Credentials,
-) -> Result<&'c super::IdvClient, ApiError> {
+) -> Result<&'c crate::config::idv::IdvClient, ApiError> {
     let given = secret_hash(&creds.secret);
     let client = config.client(&creds.client_id);
     let expected = client.map_or("-".repeat(64), |c| {
@@ -410,7 +411,7 @@ async fn bound(
 /// page then goes to [`finish`].
 pub async fn done(app: &App, session_id: &str, browser: Option<&str>) -> Result<bool, ApiError> {
     bound(app, session_id, browser).await?;
-    let session = crate::recovery::sessions::load(app, session_id)
+    let session = super::sessions::load(app, session_id)
         .await?
         .ok_or_else(|| invalid_request("no such verification"))?;
     Ok(visible_state(&session) != "open")
@@ -447,7 +448,7 @@ pub async fn finish(
     browser: Option<&str>,
 ) -> Result<Finished, ApiError> {
     let request = bound(app, session_id, browser).await?;
-    let session = crate::recovery::sessions::load(app, session_id)
+    let session = super::sessions::load(app, session_id)
         .await?
         .ok_or_else(|| invalid_request("no such verification"))?;
     let state = visible_state(&session).to_string();
