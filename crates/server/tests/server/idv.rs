@@ -155,11 +155,18 @@ fn write_key(dir: &harness::TempDir, name: &str) -> PathBuf {
 
 impl Idv {
     async fn start(db: Db) -> Idv {
+        Idv::with_policy(db, "").await
+    }
+
+    /// With these lines in `[policy]`.
+    async fn with_policy(db: Db, policy: &str) -> Idv {
         let port = reclaim_testkit::free_port().unwrap();
         let issuer = format!("http://127.0.0.1:{port}/idv");
         let keys = harness::TempDir::new();
         let a = write_key(&keys, "a.pem");
-        let h = Harness::with(db, options(port, &issuer, &[a])).await;
+        let mut o = options(port, &issuer, &[a]);
+        o.policy = policy.into();
+        let h = Harness::with(db, o).await;
         Idv {
             h,
             issuer,
@@ -426,6 +433,32 @@ async fn a_refused_verification_is_access_denied(db: Db) {
     assert_eq!(redeemed["error"], "access_denied", "{redeemed}");
 }
 
+/// A verification the policy would send to the service desk is refused at once: the
+/// relying party cannot wait, and no case is opened.
+async fn a_verification_for_review_is_refused(db: Db) {
+    let idv = Idv::with_policy(
+        db,
+        "[[policy.table]]\naction = \"verify\"\ntier = \"managed\"\nuser = \"*\"\nverdict = \"review\"\n",
+    )
+    .await;
+    let mut rp = Rp::start(&idv.issuer);
+    let started = rp.start_flow("v");
+    let (status, d) = idv
+        .phone_verifies(started["handoff"].as_str().unwrap(), claims)
+        .await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["outcome"], "rejected", "{d}");
+    assert_eq!(idv.h.count("SELECT COUNT(*) FROM reviews").await, 0);
+    let back = rp.call(json!({"cmd": "finish", "flow": "v"}));
+    assert!(
+        back["location"]
+            .as_str()
+            .unwrap()
+            .contains("error=access_denied"),
+        "{back}"
+    );
+}
+
 /// After a rotation (a new key first, the old one still listed), new tokens are signed
 /// with the new key and a token signed before still verifies with the published JWKS.
 async fn a_rotated_key_still_verifies_earlier_tokens(db: Db) {
@@ -558,6 +591,11 @@ mod sqlite_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_verification_is_access_denied() {
         super::a_refused_verification_is_access_denied(Db::sqlite()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_verification_for_review_is_refused() {
+        super::a_verification_for_review_is_refused(Db::sqlite()).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
