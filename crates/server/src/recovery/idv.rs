@@ -736,6 +736,28 @@ mod tests {
     }
 
     #[test]
+    fn a_verification_is_never_left_for_review_nor_delayed() {
+        use crate::policy::{AppliedRow, Conclusion, Ruling, Verdict};
+        let ruling = |conclusion| Ruling {
+            conclusion,
+            reasons: Vec::new(),
+            row: AppliedRow {
+                action: "verify",
+                tier: "managed",
+                user: "first_time",
+                verdict: Verdict::Review,
+                configured_row: None,
+            },
+            refused_by_policy: false,
+        };
+        let review = ruling_for_verification(ruling(Conclusion::Review));
+        assert_eq!(review.conclusion, Conclusion::Rejected);
+        assert_eq!(review.reasons, vec![Code::IdentityNotConfirmed]);
+        let delayed = ruling_for_verification(ruling(Conclusion::Approved { delay_s: 3600 }));
+        assert_eq!(delayed.conclusion, Conclusion::Approved { delay_s: 0 });
+    }
+
+    #[test]
     fn a_parameter_given_twice_is_refused() {
         let f = form(&[("state", "a"), ("state", "b")]);
         assert_eq!(single(&f, "state").unwrap_err().code, Code::InvalidRequest);

@@ -433,8 +433,10 @@ async fn a_refused_verification_is_access_denied(db: Db) {
     assert_eq!(redeemed["error"], "access_denied", "{redeemed}");
 }
 
-/// A verification the policy would send to the service desk is refused at once: the
-/// relying party cannot wait, and no case is opened.
+/// A verification under a `review` verdict, on a server without a review queue, is
+/// refused, opens no case and answers `access_denied`. (With a queue, which needs the
+/// console's sign-in, a review is turned into a refusal by
+/// `recovery::idv::ruling_for_verification`, unit-tested there.)
 async fn a_verification_for_review_is_refused(db: Db) {
     let idv = Idv::with_policy(
         db,
