@@ -216,6 +216,8 @@ impl Flow {
                 password_policy, ..
             } => self.conclude(Outcome::Approved, &[], Some(*password_policy)),
             Decision::Review { .. } => self.conclude(Outcome::Review, &[], None),
+            // An identity verification: nothing to reset, so no password to ask for.
+            Decision::Verified { .. } => self.conclude(Outcome::Approved, &[], None),
             Decision::Rejected { reasons, .. } => self.conclude(Outcome::Rejected, reasons, None),
         }
     }

@@ -128,6 +128,15 @@ impl Decided {
                 reverified: *reverified,
                 message: None,
             },
+            ServiceDecision::Verified {
+                reverified,
+                message,
+            } => Decided {
+                outcome: Outcome::Approved,
+                reasons: Vec::new(),
+                reverified: *reverified,
+                message: Some(message.clone()),
+            },
             ServiceDecision::Review { message } => Decided {
                 outcome: Outcome::Review,
                 reasons: Vec::new(),

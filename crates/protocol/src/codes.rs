@@ -400,6 +400,17 @@ registry! {
     BirthDateInvalid = "birth_date_invalid", None, INTERNAL;
     /// `reclaim-lab attack`: the stolen device key given could not be read.
     StolenKeyUnreadable = "stolen_key_unreadable", None, INTERNAL;
+
+    // ---- The identity-verification provider (`[idv]`): OAuth 2.0's own error names
+    // (RFC 6749 5.2), which its relying parties read. One code per class, never which
+    // check fired. ----
+    /// A pushed authorization request or an authorization that is not acceptable.
+    InvalidRequest = "invalid_request", Some(400), INTERNAL;
+    /// The client's authentication failed (unknown client, wrong secret).
+    InvalidClient = "invalid_client", Some(401), INTERNAL;
+    /// The code is unknown, used, expired, or not this client's, redirect's or verifier's.
+    InvalidGrant = "invalid_grant", Some(400), INTERNAL;
+    UnsupportedGrantType = "unsupported_grant_type", Some(400), INTERNAL;
 }
 
 /// The codes a reset that ended for good is reported with (the grant is spent; the

@@ -5,6 +5,8 @@
 //! between levels; the value is read as TOML when it parses, else as a string). Unknown
 //! keys are refused, so a typo never silently leaves a default in force.
 
+pub mod idv;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -45,6 +47,10 @@ pub struct Config {
     pub actions: reclaim_directory::Routes,
     #[serde(default)]
     pub policy: Policy,
+    /// The identity-verification provider for a relying party such as Okta (`[idv]`,
+    /// docs/idv.md); off unless enabled.
+    #[serde(default)]
+    pub idv: idv::IdvConfig,
     #[serde(default)]
     pub limits: Limits,
     /// Model directory for re-verification; the shipped `models/` when absent.
@@ -717,6 +723,9 @@ impl Config {
         }
         self.fault.check(cfg!(feature = "test-hooks"))?;
         self.server.check()?;
+        self.idv
+            .check()
+            .map_err(|e| ConfigError(format!("idv: {e}")))?;
         if self.limits.biometric_failures < 1 || self.limits.biometric_failures > 10 {
             return Err(ConfigError(
                 "limits.biometric_failures must be 1 to 10 (NIST SP 800-63B)".into(),

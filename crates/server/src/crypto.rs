@@ -36,6 +36,8 @@ pub struct Keys {
     seal: ChaCha20Poly1305,
     audit: Zeroizing<[u8; 32]>,
     audit_head: Zeroizing<[u8; 32]>,
+    /// Keys the identity-verification provider's pairwise subjects (recovery/idv.rs).
+    idv_subject: Zeroizing<[u8; 32]>,
     /// Zeroised on drop (ed25519-dalek's `zeroize` feature).
     checkpoint: ed25519_dalek::SigningKey,
     /// Names the key without revealing it (hex): the database records it, so a start with
@@ -65,6 +67,7 @@ impl Keys {
             audit: derive(master, "reclaim audit v1"),
             // Labels distinct from every other derivation: each key does one job.
             audit_head: derive(master, "reclaim audit head v1"),
+            idv_subject: derive(master, "reclaim idv subject v1"),
             checkpoint: ed25519_dalek::SigningKey::from_bytes(&derive(
                 master,
                 "reclaim audit checkpoint v1",
@@ -162,6 +165,16 @@ impl Keys {
             .expect("HMAC takes any key length");
         mac.update(data);
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// An identity-verification subject: an HMAC of `data` (the relying party and what
+    /// identifies the person) under a key of its own, base64url. Stable for the same
+    /// data, unlinkable between relying parties, and not reversible without the data key.
+    pub fn idv_subject(&self, data: &[u8]) -> String {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.idv_subject[..])
+            .expect("HMAC takes any key length");
+        mac.update(data);
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// Whether `expected` (hex) is the audit MAC of `data`; compared in constant time.

@@ -36,6 +36,7 @@ pub mod devices;
 pub mod error;
 pub mod hardware;
 pub mod http;
+pub mod idv;
 pub mod limits;
 pub mod metrics;
 pub mod models;
@@ -108,6 +109,8 @@ pub struct App {
     pub siem: siem::Sinks,
     /// The admin console's OpenID provider, found at its first sign-in.
     pub sign_in: admin::SignInProvider,
+    /// The identity-verification provider (`[idv]`), when enabled.
+    pub idv: Option<Arc<idv::Provider>>,
 }
 
 impl App {
@@ -175,6 +178,7 @@ impl App {
             reverify_queue.clone(),
             reverify_slots.clone(),
         );
+        let config_idv = config.idv.clone();
         Ok(Arc::new(App {
             config,
             store,
@@ -189,6 +193,9 @@ impl App {
             admission,
             siem,
             sign_in: admin::SignInProvider::default(),
+            idv: idv::Provider::open(&config_idv)
+                .map_err(|e| config::ConfigError(format!("idv: {e}")))?
+                .map(Arc::new),
         }))
     }
 }

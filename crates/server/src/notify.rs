@@ -400,6 +400,7 @@ pub(crate) fn action_words(action: &str) -> &'static str {
         Some(RecoveryAction::ResetPassword) => "password reset",
         Some(RecoveryAction::ResetMfa) => "second factor (MFA) reset",
         Some(RecoveryAction::Unlock) => "account unlock",
+        Some(RecoveryAction::VerifyIdentity) => "identity verification",
         None => "recovery",
     }
 }

@@ -71,6 +71,7 @@ fn action_name(a: RecoveryAction) -> &'static str {
         RecoveryAction::ResetPassword => "password",
         RecoveryAction::ResetMfa => "mfa",
         RecoveryAction::Unlock => "unlock",
+        RecoveryAction::VerifyIdentity => "verify",
     }
 }
 
@@ -93,9 +94,9 @@ impl PolicyRow {
     /// force silently).
     pub fn check(&self) -> Result<(), String> {
         let ok = |v: &str, allowed: &[&str]| v == "*" || allowed.contains(&v);
-        if !ok(&self.action, &["password", "mfa", "unlock"]) {
+        if !ok(&self.action, &["password", "mfa", "unlock", "verify"]) {
             return Err(format!(
-                "policy.table: action `{}` is not password, mfa, unlock or *",
+                "policy.table: action `{}` is not password, mfa, unlock, verify or *",
                 self.action
             ));
         }

@@ -29,6 +29,9 @@ pub enum Decision {
     },
     /// A person at the service desk will look at it.
     Review { message: String },
+    /// An identity verification (`verify_identity`) passed: the relying party that asked
+    /// for it collects the result; nothing is to be reset.
+    Verified { reverified: bool, message: String },
     Rejected {
         /// Public reason codes only ([`crate::codes::public_codes`]), in a fixed order. Text,
         /// not [`crate::Code`]: an app reads a newer server's codes it does not know.
@@ -82,6 +85,14 @@ impl std::fmt::Debug for Decision {
             Decision::Review { message } => {
                 f.debug_struct("Review").field("message", message).finish()
             }
+            Decision::Verified {
+                reverified,
+                message,
+            } => f
+                .debug_struct("Verified")
+                .field("reverified", reverified)
+                .field("message", message)
+                .finish(),
             Decision::Rejected {
                 reasons,
                 reverified,
@@ -101,6 +112,8 @@ impl Decision {
         match self {
             Decision::Approved { .. } => Outcome::Approved,
             Decision::Review { .. } => Outcome::Review,
+            // The verification passed: the session's outcome is an approval with no grant.
+            Decision::Verified { .. } => Outcome::Approved,
             Decision::Rejected { .. } => Outcome::Rejected,
         }
     }

@@ -51,6 +51,9 @@ pub enum RecoveryAction {
     ResetPassword,
     ResetMfa,
     Unlock,
+    /// Prove who one is to a relying party (`[idv]`, docs/idv.md): nothing changes in the
+    /// directory. Only the IDV provider's authorization endpoint starts such a session.
+    VerifyIdentity,
 }
 
 impl RecoveryAction {
@@ -59,6 +62,7 @@ impl RecoveryAction {
             RecoveryAction::ResetPassword => "reset_password",
             RecoveryAction::ResetMfa => "reset_mfa",
             RecoveryAction::Unlock => "unlock",
+            RecoveryAction::VerifyIdentity => "verify_identity",
         }
     }
 
@@ -68,6 +72,7 @@ impl RecoveryAction {
             RecoveryAction::ResetPassword,
             RecoveryAction::ResetMfa,
             RecoveryAction::Unlock,
+            RecoveryAction::VerifyIdentity,
         ]
         .into_iter()
         .find(|a| a.as_str() == name)

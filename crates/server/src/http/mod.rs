@@ -35,6 +35,7 @@ pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod html;
+pub mod idv;
 pub mod notices;
 pub mod ops;
 pub mod password;
@@ -79,6 +80,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(ops::healthz_handler))
         .route("/metrics", get(ops::metrics_handler))
         .route("/openapi.json", get(ops::openapi_handler));
+    if app.config.idv.enabled {
+        routes = routes.merge(idv::routes(app.config.idv.prefix()));
+    }
     if app.config.admin.enabled() && app.config.admin.listen.is_none() {
         routes = routes.nest("/admin", admin::router());
     }

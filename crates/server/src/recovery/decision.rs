@@ -25,6 +25,7 @@ use reclaim_document::Date;
 use reclaim_protocol::wire::decision::Decision;
 pub use reclaim_protocol::wire::decision::Outcome;
 use reclaim_protocol::wire::evidence::AttestationRequest;
+use reclaim_protocol::RecoveryAction;
 use reclaim_protocol::{
     verify_attestation, AttestationClaims, AttestationError, DeviceVerdict, Expected,
 };
@@ -58,6 +59,11 @@ struct Judgement {
     reverified: bool,
     /// The document's fields as read (by the server's run, or the device's claims).
     document: Option<CaseDocument>,
+    /// The document's kind (`td1`, `td3`, `aamva`...), code and issuing state, for an
+    /// identity verification's claims (idv/claims.rs).
+    document_kind: Option<String>,
+    document_code: Option<String>,
+    document_issuer: Option<String>,
 }
 
 fn token_error(e: AttestationError) -> ApiError {
@@ -150,19 +156,14 @@ pub async fn attest(
     // (docs/server.md, "Known and unknown accounts"): the directory is searched again (the
     // account may have changed since the session started), and the template and lock
     // lookups run with a stand-in reference when there is no account.
-    let user = app
-        .directory
-        .find_user(&session.login)
-        .await
-        .map_err(|e| {
-            app.metrics.directory_error();
-            tracing::warn!(code = e.code().as_str(), "directory lookup failed");
-            ApiError::new(
-                Code::DirectoryUnavailable,
-                "the company directory cannot be reached; try again",
-            )
-        })?
-        .filter(|u| Some(&u.id) == session.user_ref.as_ref());
+    // An identity verification changes nothing in the directory and asks nothing of it:
+    // the relying party matches the verified claims against its own user.
+    let verifying = session.action == RecoveryAction::VerifyIdentity;
+    let user = if verifying {
+        None
+    } else {
+        find_user(app, &session).await?
+    };
     let reference = user
         .as_ref()
         .map_or_else(|| format!("absent:{user_key}"), |u| u.id.clone());
@@ -270,6 +271,13 @@ pub async fn attest(
                 .is_some_and(|u| notify::reachable(&u.email.iter().cloned().collect::<Vec<_>>())),
         },
     );
+    // A relying party's flow cannot wait for the service desk, and nothing is changed that
+    // notice and delay could undo: an identity verification passes or is refused now.
+    let decision = if verifying {
+        super::idv::ruling_for_verification(decision)
+    } else {
+        decision
+    };
     // Every review verdict opens a case, with the pictures when the device sent them (a
     // managed device whose signed claims are trusted sends none): a person decides it.
     let case = match decision.conclusion {
@@ -338,6 +346,11 @@ pub async fn attest(
         }
     }
     match (&decision.conclusion, grant) {
+        (Conclusion::Approved { .. }, None) if verifying => Ok(Decision::Verified {
+            reverified: judgement.reverified,
+            message: "Your identity is verified. Go back to the browser window where you started."
+                .into(),
+        }),
         (Conclusion::Approved { delay_s }, Some((secret, expires_at))) => {
             Ok(Decision::Approved {
                 grant: secret.to_string(),
@@ -376,6 +389,24 @@ fn refusal(ruling: &Ruling, reverified: bool) -> Decision {
         reverified,
         message,
     }
+}
+
+/// The session's account as the directory has it now (it may have changed since the
+/// session started), or `None` when it is gone or another account took its login.
+async fn find_user(app: &App, session: &Session) -> Result<Option<DirectoryUser>, ApiError> {
+    Ok(app
+        .directory
+        .find_user(&session.login)
+        .await
+        .map_err(|e| {
+            app.metrics.directory_error();
+            tracing::warn!(code = e.code().as_str(), "directory lookup failed");
+            ApiError::new(
+                Code::DirectoryUnavailable,
+                "the company directory cannot be reached; try again",
+            )
+        })?
+        .filter(|u| Some(&u.id) == session.user_ref.as_ref()))
 }
 
 async fn load_template(app: &App, user_ref: &str) -> Result<Option<FaceTemplate>, ApiError> {
@@ -420,6 +451,9 @@ async fn judge(
         frame_hashes: Vec::new(),
         reverified: false,
         document: None,
+        document_kind: None,
+        document_code: None,
+        document_issuer: None,
     };
     // The camera's name, driver and flags are the client's word: an honest app declares a
     // virtual or file-backed source and is refused here, a custom client declares a webcam.
@@ -524,6 +558,15 @@ async fn judge(
                 names_truncated: d.mrz.as_ref().is_some_and(|m| m.names_truncated),
                 birth_date: d.fields.birth_date.map(|b| b.to_string()),
             });
+            let aamva = d.kind == reclaim_document::DocumentKind::Aamva;
+            j.document_kind = Some(format!("{:?}", d.kind).to_ascii_lowercase());
+            j.document_code = d.fields.document_code.clone();
+            // A licence's issuer is its state or province; its country is in DCG.
+            j.document_issuer = if aamva {
+                d.fields.nationality.clone()
+            } else {
+                d.fields.issuer.clone()
+            };
         }
     } else {
         // A managed device's own run, trusted as signed.
@@ -555,6 +598,7 @@ async fn judge(
                 names_truncated: d.names_truncated,
                 birth_date: d.birth_date.clone(),
             });
+            j.document_kind = Some(d.kind.clone());
         }
         if let Some(text) = &claims.face_embedding {
             match embedding_of(text) {
@@ -629,7 +673,8 @@ async fn judge(
     }
     // Last, where a known account's record checks land: the audit reads the same way for
     // a login that does not exist and one whose record does not match.
-    if user.is_none() {
+    // An identity verification has no account: the relying party matches the claims.
+    if user.is_none() && session.action != RecoveryAction::VerifyIdentity {
         j.reasons.push(Code::UserUnknown);
     }
     let mut seen = HashSet::new();
@@ -675,7 +720,17 @@ async fn record_outcome(
     }
     let mut grant = None;
     let mut grant_hash = None;
-    if outcome == Outcome::Approved {
+    // An identity verification is granted nothing: its document facts are kept, sealed,
+    // for the one relying party request its session is bound to (recovery/idv.rs).
+    let verifying = session.action == RecoveryAction::VerifyIdentity;
+    if outcome == Outcome::Approved && verifying {
+        let judgement = judged
+            .map(|(j, _)| j)
+            .ok_or_else(|| ApiError::new(Code::InternalError, "a verification passed unjudged"))?;
+        let verified = verified_of(judgement, t)?;
+        super::idv::keep_verified(&mut tx, app, &session.id, &verified).await?;
+    }
+    if outcome == Outcome::Approved && !verifying {
         let secret = new_secret("rg_")?;
         let expires_at = t + app.config.policy.grant_ttl_s as i64;
         // A delayed change is applied no sooner than this, unless cancelled meanwhile.
@@ -794,6 +849,33 @@ async fn record_unjudged(
 ) -> Result<(), ApiError> {
     record_outcome(app, session, tier, user, decision, None, None).await?;
     Ok(())
+}
+
+/// What a passed identity verification proves: the document's names and birth date, its
+/// type and issuing state. A pass without a document cannot happen (its steps require
+/// one: `document_missing`); if it did, it fails rather than release empty claims.
+fn verified_of(j: &Judgement, t: i64) -> Result<crate::idv::claims::Verified, ApiError> {
+    let d = j
+        .document
+        .as_ref()
+        .filter(|d| !d.surname.trim().is_empty())
+        .ok_or_else(|| ApiError::new(Code::DocumentMissing, "no document was read"))?;
+    Ok(crate::idv::claims::Verified {
+        given_name: d.given_names.clone(),
+        family_name: d.surname.clone(),
+        birthdate: d.birth_date.clone(),
+        document_type: crate::idv::claims::document_type(
+            j.document_kind.as_deref().unwrap_or(""),
+            j.document_code.as_deref(),
+        )
+        .to_string(),
+        issuer_country: j
+            .document_issuer
+            .clone()
+            .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())),
+        verified_at: t,
+        reverified: j.reverified,
+    })
 }
 
 /// A face template sealed as a grant keeps it until the reset enrols it.

@@ -12,6 +12,8 @@
 //! - [`review`]: the cases a decision leaves to a trusted referee, decided in the admin
 //!   console; an approval issues the grant the waiting app collects.
 //! - [`resets`]: the grant used, the reset applied exactly once, resumed after failures.
+//! - [`idv`]: the identity-verification provider's steps (`[idv]`, docs/idv.md), from a
+//!   relying party's pushed request to its ID token.
 //! - [`password`]: the password policy and a password's problems under it.
 //! - [`notices`]: the "this wasn't me" link of the recovery notices (`crate::notify`
 //!   mails them).
@@ -19,6 +21,7 @@
 pub mod decision;
 pub mod devices;
 pub mod evidence;
+pub mod idv;
 pub mod notices;
 pub mod password;
 pub mod resets;

@@ -607,6 +607,11 @@ async fn apply(
             }
             app.directory.unlock(&user).await?;
         }
+        // Never granted (an identity verification ends in no grant: decision.rs); a row
+        // naming it is refused, not applied.
+        RecoveryAction::VerifyIdentity => {
+            return Err(DirectoryError::Unsupported("verify an identity"));
+        }
     }
     if faults.crash_after_directory && cfg!(feature = "test-hooks") {
         // The worst moment to die: applied in the directory, not yet recorded here.

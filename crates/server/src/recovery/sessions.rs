@@ -288,7 +288,7 @@ pub async fn handoff(app: &App, id: &str, token: &str) -> Result<HandoffView, Ap
     })
 }
 
-fn percent(s: &str) -> String {
+pub(crate) fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

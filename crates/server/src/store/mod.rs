@@ -36,6 +36,7 @@ pub mod audit;
 pub mod datakey;
 pub mod devices;
 pub mod hardware;
+pub mod idv;
 pub mod limits;
 pub mod local_admins;
 pub mod notices;
@@ -89,6 +90,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (13, include_str!("../../migrations/0013_data_key.sql")),
     (14, include_str!("../../migrations/0014_sign_in_codes.sql")),
+    (15, include_str!("../../migrations/0015_idv.sql")),
 ];
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ mod console_passkey;
 mod contract;
 mod datakey;
 mod flow;
+mod idv;
 mod input;
 mod limits;
 mod notify;
