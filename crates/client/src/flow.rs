@@ -216,8 +216,17 @@ impl Flow {
                 password_policy, ..
             } => self.conclude(Outcome::Approved, &[], Some(*password_policy)),
             Decision::Review { .. } => self.conclude(Outcome::Review, &[], None),
-            // An identity verification: nothing to reset, so no password to ask for.
-            Decision::Verified { .. } => self.conclude(Outcome::Approved, &[], None),
+            // An identity verification (Reclaim as an IDV provider): nothing to reset and
+            // no grant to apply; the browser that started it carries on by itself.
+            Decision::Verified { .. } => {
+                self.conclude(Outcome::Approved, &[], None);
+                self.applied(Applied {
+                    action: RecoveryAction::VerifyIdentity,
+                    already_completed: false,
+                    effective_at: None,
+                    sign_in_code: None,
+                });
+            }
             Decision::Rejected { reasons, .. } => self.conclude(Outcome::Rejected, reasons, None),
         }
     }
@@ -400,6 +409,23 @@ mod tests {
             sign_in_code: None,
         });
         assert_eq!(f.screen(), Screen::Done);
+    }
+
+    #[test]
+    fn an_identity_verification_ends_on_the_done_screen_with_nothing_to_apply() {
+        let mut f = started(&["document", "selfie"]);
+        f.document_captured(false).unwrap();
+        f.checking().unwrap();
+        f.decided(&Decision::Verified {
+            reverified: true,
+            message: "verified".into(),
+        });
+        // Not the applying screen: there is no grant, and applying would fail.
+        assert_eq!(f.screen(), Screen::Done);
+        assert_eq!(
+            f.state().result.as_ref().map(|r| r.action),
+            Some(RecoveryAction::VerifyIdentity)
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ use wire::{is_okta_id, Factor, Group, User};
 
 /// The most groups read for an account; more is an error, never a shorter list.
 const MAX_GROUPS: usize = 1000;
+/// The most pages of groups read (Okta's pages hold up to 200; 1000 groups fit in 5, and
+/// in 50 even at 20 a page).
+const MAX_GROUP_PAGES: usize = 50;
 /// How many accounts a lookup reads at most: a login and an email are unique among
 /// active accounts, but deactivated ones keep theirs.
 const LOOKUP_LIMIT: usize = 20;
@@ -382,8 +385,15 @@ impl OktaDirectory {
     async fn read_groups(&self, id: &str) -> Result<Vec<String>, DirectoryError> {
         let mut url = self.user_url(id, &["groups"])?;
         let mut names = Vec::new();
-        loop {
-            let reply = self.call(Method::GET, url, None).await?;
+        // A page may be empty: the count of pages is bounded too, and a link back to the
+        // page just read is refused, so a hostile answer cannot loop until the timeout.
+        for page in 0.. {
+            if page >= MAX_GROUP_PAGES {
+                return Err(DirectoryError::Protocol(format!(
+                    "more than {MAX_GROUP_PAGES} pages of groups"
+                )));
+            }
+            let reply = self.call(Method::GET, url.clone(), None).await?;
             if !reply.is_success() {
                 return Err(okta_refusal(&reply, Op::Read, None));
             }
@@ -409,6 +419,11 @@ impl OktaDirectory {
             if !self.rest.is_ours(&next) {
                 return Err(DirectoryError::Protocol(
                     "Okta's pagination link points outside the org URL; not followed".into(),
+                ));
+            }
+            if next == url {
+                return Err(DirectoryError::Protocol(
+                    "Okta's pagination link points at the page just read".into(),
                 ));
             }
             url = next;

@@ -330,9 +330,36 @@ impl Directory for RoutedDirectory {
         Ok(())
     }
 
-    /// The record's groups: privilege is judged where the account is administered.
+    /// The record's groups and those of each linked account: privilege is judged where
+    /// a change can land, since an administrator role kept only in the cloud (an Entra
+    /// Global Administrator whose AD account is in no protected group) is taken over by
+    /// a second-factor reset there. A connector with no linked account adds nothing (no
+    /// change can land there); any other failure fails the whole list, so the account's
+    /// privilege is unknown and treated as privileged.
     async fn groups(&self, user: &DirectoryUser) -> Result<Vec<String>, DirectoryError> {
-        self.record.groups(user).await
+        let mut all = self.record.groups(user).await?;
+        let mut asked: Vec<&str> = Vec::new();
+        for (target, action) in [
+            (&self.password, "reset passwords"),
+            (&self.mfa, "reset second factors"),
+            (&self.unlock, "unlock"),
+        ] {
+            let Target::Linked { name, .. } = target else {
+                continue;
+            };
+            if asked.contains(&name.as_str()) {
+                continue;
+            }
+            asked.push(name.as_str());
+            match self.resolve(target, user, action).await {
+                Ok((connector, account)) => all.extend(connector.groups(&account).await?),
+                Err(DirectoryError::UserNotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
     }
 }
 
@@ -417,6 +444,43 @@ mod tests {
             block(r.unlock(&anna)).unwrap_err().code(),
             DirectoryError::Unsupported("").code()
         );
+    }
+
+    #[test]
+    fn privilege_is_judged_where_a_change_can_land() {
+        let record = demo("record4", vec![user("anna", "anna@example.test")]);
+        let mut cloud_admin = user("anna", "anna@example.test");
+        cloud_admin.groups = vec!["Global Administrator".into()];
+        let idp = demo("idp4", vec![cloud_admin]);
+        let r = RoutedDirectory::new(
+            record,
+            BTreeMap::from([("idp".to_string(), idp as Arc<dyn Directory>)]),
+            &Routes {
+                mfa: route("idp", Link::Username),
+                ..Routes::default()
+            },
+        )
+        .unwrap();
+        let anna = block(r.find_user("anna")).unwrap().unwrap();
+        let anna = block(r.with_groups(anna));
+        assert!(anna.groups_complete);
+        assert_eq!(anna.member_of_any(&["Global Administrator"]), Some(true));
+
+        // Nobody to link in the connector: nothing can land there, nothing added.
+        let record = demo("record5", vec![user("bert", "bert@example.test")]);
+        let idp = demo("idp5", vec![user("carl", "carl@example.test")]);
+        let r = RoutedDirectory::new(
+            record,
+            BTreeMap::from([("idp".to_string(), idp as Arc<dyn Directory>)]),
+            &Routes {
+                mfa: route("idp", Link::Username),
+                ..Routes::default()
+            },
+        )
+        .unwrap();
+        let bert = block(r.with_groups(block(r.find_user("bert")).unwrap().unwrap()));
+        assert!(bert.groups_complete);
+        assert_eq!(bert.member_of_any(&["Global Administrator"]), Some(false));
     }
 
     #[test]

@@ -590,10 +590,13 @@ async fn apply(
             if faults.directory_delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(faults.directory_delay_ms)).await;
             }
-            // After a lost answer, the factors the person enrolled since the decision
-            // are theirs and survive the repeat.
+            // After a lost answer, the factors the person enrolled since the change was
+            // first due are theirs and survive the repeat. Not since the decision: a
+            // change with notice and delay is due hours later, and a factor added in
+            // between (by whoever holds the password) is one this reset must remove.
             let keep_since = maybe_applied.then(|| {
-                std::time::UNIX_EPOCH + Duration::from_secs(grant.created_at.max(0) as u64)
+                let due = grant.created_at.max(grant.apply_after).max(0);
+                std::time::UNIX_EPOCH + Duration::from_secs(due as u64)
             });
             code = app
                 .directory
