@@ -192,8 +192,15 @@ impl Graph {
         })
     }
 
-    /// `segments` under the Graph base URL, each percent-encoded as one path segment.
+    /// `segments` under the Graph base URL, each percent-encoded as one path segment. An
+    /// empty, `.` or `..` segment (an id from an answer that would move the request to
+    /// another path) is refused before anything is sent.
     pub(super) fn url(&self, segments: &[&str]) -> Result<Url, DirectoryError> {
+        if !segments.iter().all(|s| usable_segment(s)) {
+            return Err(DirectoryError::Protocol(
+                "an identifier from Graph is not usable in a path".into(),
+            ));
+        }
         let mut url = self.rest.base().clone();
         url.path_segments_mut()
             .map_err(|_| DirectoryError::Config("graph_url cannot have a path".into()))?
@@ -499,9 +506,31 @@ fn iso_date(s: &str) -> Option<String> {
         .then(|| d.to_string())
 }
 
+/// Whether `s` can be one path segment as it is: not empty, not a dot segment (which a
+/// URL would resolve to another path), no control character.
+fn usable_segment(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identifier_that_would_move_the_path_is_refused() {
+        for ok in [
+            "5e0c2a4b-0000-4000-8000-00000000e2e1",
+            "users",
+            "a.b",
+            "x%2Fy",
+            "a/b",
+        ] {
+            assert!(usable_segment(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a\nb"] {
+            assert!(!usable_segment(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_birth_date_attribute_is_a_property_or_an_extension_attribute() {

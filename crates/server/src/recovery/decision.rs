@@ -274,7 +274,12 @@ pub async fn attest(
     // A relying party's flow cannot wait for the service desk, and nothing is changed that
     // notice and delay could undo: an identity verification passes or is refused now.
     let decision = if verifying {
-        super::idv::ruling_for_verification(decision)
+        let birth_date_read = judgement
+            .document
+            .as_ref()
+            .and_then(|d| d.birth_date.as_deref())
+            .is_some_and(|b| !b.trim().is_empty());
+        super::idv::ruling_for_verification(decision, birth_date_read)
     } else {
         decision
     };

@@ -529,9 +529,17 @@ pub async fn keep_verified(
 
 /// The policy's ruling for an identity verification: a review (a person would have to
 /// decide while the relying party waits) is a refusal, and an approval with notice and
-/// delay is an approval now, since nothing is changed that the delay could undo.
-pub fn ruling_for_verification(mut ruling: crate::policy::Ruling) -> crate::policy::Ruling {
+/// delay is an approval now, since nothing is changed that the delay could undo. A
+/// document without a birth date is refused: names alone would let a namesake, verified
+/// with their own genuine document, be matched to someone else's account.
+pub fn ruling_for_verification(
+    mut ruling: crate::policy::Ruling,
+    birth_date_read: bool,
+) -> crate::policy::Ruling {
     use crate::policy::Conclusion;
+    if !birth_date_read && !matches!(ruling.conclusion, Conclusion::Rejected) {
+        ruling.conclusion = Conclusion::Review;
+    }
     ruling.conclusion = match ruling.conclusion {
         Conclusion::Review => {
             if ruling.reasons.is_empty() {
@@ -750,11 +758,15 @@ mod tests {
             },
             refused_by_policy: false,
         };
-        let review = ruling_for_verification(ruling(Conclusion::Review));
+        let review = ruling_for_verification(ruling(Conclusion::Review), true);
         assert_eq!(review.conclusion, Conclusion::Rejected);
         assert_eq!(review.reasons, vec![Code::IdentityNotConfirmed]);
-        let delayed = ruling_for_verification(ruling(Conclusion::Approved { delay_s: 3600 }));
+        let delayed = ruling_for_verification(ruling(Conclusion::Approved { delay_s: 3600 }), true);
         assert_eq!(delayed.conclusion, Conclusion::Approved { delay_s: 0 });
+        // No birth date on the document: a namesake could pass; refused.
+        let nameonly = ruling_for_verification(ruling(Conclusion::Approved { delay_s: 0 }), false);
+        assert_eq!(nameonly.conclusion, Conclusion::Rejected);
+        assert_eq!(nameonly.reasons, vec![Code::IdentityNotConfirmed]);
     }
 
     #[test]
