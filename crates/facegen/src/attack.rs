@@ -357,7 +357,7 @@ fn film_sheet(
     motion: Motion,
     camera: &Camera,
     rng: &mut Rng,
-    mut scene_at: impl FnMut(&Sheet, &Pose) -> (RgbImage, Vec<f32>),
+    scene_at: impl Fn(&Sheet, &Pose) -> (RgbImage, Vec<f32>),
 ) -> SheetSequence {
     let mut frames = Vec::with_capacity(motion.poses.len());
     for (i, (pose, &timestamp_ms)) in motion.poses.iter().zip(&motion.timestamps_ms).enumerate() {
@@ -377,7 +377,7 @@ fn film_sheet(
 }
 
 /// How far the face region of the sheet moved since the previous frame (for blur).
-fn sheet_shift(sheet: &Sheet, prev: Option<&Pose>, pose: &Pose) -> [f32; 2] {
+pub(crate) fn sheet_shift(sheet: &Sheet, prev: Option<&Pose>, pose: &Pose) -> [f32; 2] {
     let p = [sheet.photo_size[0] * 0.5, sheet.photo_size[1] * 0.4];
     let Some(prev) = prev else {
         return [0.0, 0.0];
@@ -409,6 +409,26 @@ pub fn flat_print_with_geometry(
     fps: f32,
     rng: &mut Rng,
 ) -> Result<SheetSequence, FacegenError> {
+    let (sheet, motion, scene_at) = print_scene(photo, actions, fps, rng)?;
+    let camera = Camera::webcam(rng);
+    Ok(film_sheet(sheet, motion, &camera, rng, scene_at))
+}
+
+/// A sheet, its motion and what draws the room with the sheet at a pose (the frame, and
+/// how much of each pixel is sheet).
+pub(crate) type SheetScene = (
+    Sheet,
+    Motion,
+    Box<dyn Fn(&Sheet, &Pose) -> (RgbImage, Vec<f32>)>,
+);
+
+/// The print of [`flat_print`], before the camera.
+pub(crate) fn print_scene(
+    photo: &RgbImage,
+    actions: &[Action],
+    fps: f32,
+    rng: &mut Rng,
+) -> Result<SheetScene, FacegenError> {
     let HeldSheet {
         framed: bordered,
         sheet,
@@ -428,7 +448,7 @@ pub fn flat_print_with_geometry(
     ];
     let contrast = rng.range(0.75, 0.88);
     let ink = imageops::blur(photo, 0.6);
-    let print = |u: f64, v: f64| -> Option<[f32; 3]> {
+    let print = move |u: f64, v: f64| -> Option<[f32; 3]> {
         if u < 0.0 || v < 0.0 || u > f64::from(w - 1) || v > f64::from(h - 1) {
             return Some(paper);
         }
@@ -450,8 +470,7 @@ pub fn flat_print_with_geometry(
     ];
     let glare_radius = f64::from(rng.range(0.1, 0.25)) * f64::from(w);
     let glare = rng.range(0.15, 0.45);
-    let camera = Camera::webcam(rng);
-    Ok(film_sheet(sheet, motion, &camera, rng, |sheet, pose| {
+    let scene_at = move |sheet: &Sheet, pose: &Pose| {
         // Matte paper: a little darker as it turns away from the lamp near the camera.
         let shade = (0.8 + 0.2 * sheet.facing(pose)) as f32;
         let (mut scene, coverage) = draw_sheet(&background, sheet, pose, extent, 1, |u, v| {
@@ -463,7 +482,8 @@ pub fn flat_print_with_geometry(
         ];
         add_glare(&mut scene, &coverage, centre, glare_radius, glare);
         (scene, coverage)
-    }))
+    };
+    Ok((sheet, motion, Box::new(scene_at)))
 }
 
 /// The photo shown on a phone or monitor held in front of the camera and turned to mimic
@@ -490,6 +510,18 @@ pub fn screen_with_geometry(
     fps: f32,
     rng: &mut Rng,
 ) -> Result<SheetSequence, FacegenError> {
+    let (sheet, motion, scene_at) = screen_scene(photo, actions, fps, rng)?;
+    let camera = Camera::webcam(rng);
+    Ok(film_sheet(sheet, motion, &camera, rng, scene_at))
+}
+
+/// The screen of [`screen`], before the camera.
+pub(crate) fn screen_scene(
+    photo: &RgbImage,
+    actions: &[Action],
+    fps: f32,
+    rng: &mut Rng,
+) -> Result<SheetScene, FacegenError> {
     // Whether the bezel is in view changes only how large the screen is drawn: the bezel
     // is drawn either way, off the frame when the screen fills it.
     let HeldSheet {
@@ -551,8 +583,7 @@ pub fn screen_with_geometry(
     let band_at = f64::from(rng.range(0.2, 0.8)) * f64::from(w);
     let band_width = f64::from(rng.range(0.1, 0.25)) * f64::from(w);
     let band = rng.range(0.08, 0.2);
-    let camera = Camera::webcam(rng);
-    Ok(film_sheet(sheet, motion, &camera, rng, |sheet, pose| {
+    let scene_at = move |sheet: &Sheet, pose: &Pose| {
         let washout = (1.2 * (1.0 - sheet.facing(pose))).clamp(0.0, 0.5) as f32;
         let (mut scene, coverage) = draw_sheet(&background, sheet, pose, extent, 3, |u, v| {
             glass(u, v, washout)
@@ -570,7 +601,8 @@ pub fn screen_with_geometry(
                 px.0.map(|v| (f32::from(v) + (255.0 - f32::from(v)) * a).round() as u8);
         }
         (scene, coverage)
-    }))
+    };
+    Ok((sheet, motion, Box::new(scene_at)))
 }
 
 /// The frames of an earlier (genuine) recording, unchanged: the engine's tests present

@@ -9,6 +9,7 @@ use image::{DynamicImage, Rgb, RgbImage};
 use reclaim_docgen::Rng;
 
 use crate::head::bilinear;
+use crate::light::{linear_to_srgb, LinearImage};
 
 /// One camera's settings, fixed for a sequence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +59,128 @@ impl Camera {
         }
         img
     }
+}
+
+/// A webcam's automatic exposure and white balance, which follow the scene slowly (time
+/// constants of 0.5 to 1.5 s, as webcams' do) and so partly cancel any change of the
+/// light that lasts long enough: a light check must survive them.
+///
+/// Metering is centre-weighted (a Gaussian over the frame, sigma 30% of its width):
+/// exposure brings the weighted mean luminance to `target` (linear), white balance is
+/// grey-world (the weighted means of the three channels made equal, gains kept within
+/// 0.5 to 2). Both move toward their aims exponentially in the logarithm. The first frame
+/// finds them converged (the preview ran before the capture).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoCamera {
+    pub camera: Camera,
+    pub exposure_tau_ms: f32,
+    pub white_balance_tau_ms: f32,
+    /// Mean linear level the exposure aims for (0.18: mid grey).
+    pub target: f32,
+    /// Exposure and white balance set on the first frame and then held (a camera whose
+    /// automatics are off), for measurements.
+    pub locked: bool,
+    state: Option<AutoState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct AutoState {
+    log_gain: f32,
+    log_balance: [f32; 3],
+    last_ms: u64,
+}
+
+impl AutoCamera {
+    /// A laptop webcam ([`Camera::webcam`]) with automatics of 0.5-1.5 s.
+    pub fn webcam(rng: &mut Rng) -> AutoCamera {
+        let camera = Camera::webcam(rng);
+        AutoCamera {
+            camera,
+            exposure_tau_ms: rng.range(500.0, 1500.0),
+            white_balance_tau_ms: rng.range(500.0, 1500.0),
+            target: 0.18,
+            locked: false,
+            state: None,
+        }
+    }
+
+    /// The exposure gain and the white-balance gains now (None before the first frame).
+    pub fn settings(&self) -> Option<(f32, [f32; 3])> {
+        self.state
+            .map(|s| (s.log_gain.exp(), s.log_balance.map(f32::exp)))
+    }
+
+    /// Takes a frame of `scene` (linear radiance, any scale) at `timestamp_ms`: meters,
+    /// moves the automatics, develops to sRGB and then does what [`Camera::shoot`] does
+    /// (blur, exposure jitter, noise, JPEG).
+    pub fn shoot(
+        &mut self,
+        scene: &LinearImage,
+        timestamp_ms: u64,
+        motion: [f32; 2],
+        moving: Option<&[f32]>,
+        rng: &mut Rng,
+    ) -> RgbImage {
+        let (aim_gain, aim_balance) = meter(scene, self.target);
+        let state = match self.state {
+            None => AutoState {
+                log_gain: aim_gain,
+                log_balance: aim_balance,
+                last_ms: timestamp_ms,
+            },
+            Some(s) if self.locked => s,
+            Some(s) => {
+                let dt = timestamp_ms.saturating_sub(s.last_ms) as f32;
+                let follow = |tau: f32| 1.0 - (-dt / tau.max(1.0)).exp();
+                let (ke, kw) = (
+                    follow(self.exposure_tau_ms),
+                    follow(self.white_balance_tau_ms),
+                );
+                AutoState {
+                    log_gain: s.log_gain + ke * (aim_gain - s.log_gain),
+                    log_balance: std::array::from_fn(|c| {
+                        s.log_balance[c] + kw * (aim_balance[c] - s.log_balance[c])
+                    }),
+                    last_ms: timestamp_ms,
+                }
+            }
+        };
+        self.state = Some(state);
+        let gains: [f32; 3] =
+            std::array::from_fn(|c| (state.log_gain + state.log_balance[c]).exp());
+        let developed = RgbImage::from_fn(scene.width, scene.height, |x, y| {
+            let p = scene.pixels[(y * scene.width + x) as usize];
+            Rgb(std::array::from_fn(|c| linear_to_srgb(p[c] * gains[c])))
+        });
+        self.camera.shoot(&developed, motion, moving, rng)
+    }
+}
+
+/// Log exposure gain and log white-balance gains that the automatics aim for.
+fn meter(scene: &LinearImage, target: f32) -> (f32, [f32; 3]) {
+    let (w, h) = (scene.width, scene.height);
+    let sigma = 0.3 * w as f32;
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let mut acc = [0.0f64; 3];
+    let mut total = 0.0f64;
+    // Every fourth pixel each way is plenty for a mean.
+    for y in (0..h).step_by(4) {
+        for x in (0..w).step_by(4) {
+            let r2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
+            let weight = f64::from((-r2 / (2.0 * sigma * sigma)).exp());
+            let p = scene.pixels[(y * w + x) as usize];
+            for c in 0..3 {
+                acc[c] += weight * f64::from(p[c]);
+            }
+            total += weight;
+        }
+    }
+    let mean = acc.map(|v| (v / total.max(1e-12)).max(1e-6) as f32);
+    let luma = 0.2126 * mean[0] + 0.7152 * mean[1] + 0.0722 * mean[2];
+    let balance = mean.map(|m| (luma / m).clamp(0.5, 2.0).ln());
+    // Keep the green gain at 1, as cameras do, and move the others.
+    let balance = balance.map(|b| b - balance[1]);
+    ((target / luma).clamp(1e-4, 1e4).ln(), balance)
 }
 
 /// Averages the image along `streak` (its full length, centred), blended in by `mask`.

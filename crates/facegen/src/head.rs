@@ -568,14 +568,14 @@ pub(crate) fn rotation(pose: &Pose) -> [[f64; 3]; 3] {
 }
 
 /// A rotation and move of the head: `posed = r (p - pivot) + moved`.
-struct Placement {
+pub(crate) struct Placement {
     r: [[f64; 3]; 3],
     pivot: [f64; 3],
     moved: [f64; 3],
 }
 
 impl Placement {
-    fn new(model: &HeadModel, pose: &Pose) -> Placement {
+    pub(crate) fn new(model: &HeadModel, pose: &Pose) -> Placement {
         let r = rotation(pose);
         let pivot = model.pivot;
         let scale = if pose.scale.is_finite() && pose.scale > 0.05 {
@@ -595,18 +595,18 @@ impl Placement {
         Placement { r, pivot, moved }
     }
 
-    fn forward(&self, p: [f64; 3]) -> [f64; 3] {
+    pub(crate) fn forward(&self, p: [f64; 3]) -> [f64; 3] {
         let d = sub(p, self.pivot);
         add(mul(&self.r, d), self.moved)
     }
 
     /// Posed direction back to the model's frame (the transpose rotates back).
-    fn direction_back(&self, d: [f64; 3]) -> [f64; 3] {
+    pub(crate) fn direction_back(&self, d: [f64; 3]) -> [f64; 3] {
         let r = &self.r;
         std::array::from_fn(|i| r[0][i] * d[0] + r[1][i] * d[1] + r[2][i] * d[2])
     }
 
-    fn point_back(&self, p: [f64; 3]) -> [f64; 3] {
+    pub(crate) fn point_back(&self, p: [f64; 3]) -> [f64; 3] {
         add(self.direction_back(sub(p, self.moved)), self.pivot)
     }
 }
@@ -621,6 +621,14 @@ pub fn project_landmarks(model: &HeadModel, pose: &Pose) -> [[f32; 2]; 5] {
         let p = model.project(placement.forward(model.unproject([x, y], z)));
         [p[0] as f32, p[1] as f32]
     })
+}
+
+/// Where frame pixel `p` of the head (at the frontal pose, as [`HeadModel::point_3d`])
+/// lands when the head is at `pose`; None off the head.
+pub fn project_point(model: &HeadModel, pose: &Pose, p: [f32; 2]) -> Option<[f32; 2]> {
+    let placement = Placement::new(model, pose);
+    let q = model.project(placement.forward(model.point_3d(p)?));
+    Some([q[0] as f32, q[1] as f32])
 }
 
 /// A frame and, for each pixel, how much of it is head (for effects that only the
@@ -638,10 +646,18 @@ pub fn render(model: &HeadModel, pose: &Pose) -> RgbImage {
 
 /// As [`render`], with the head's coverage of each pixel.
 pub fn render_with_coverage(model: &HeadModel, pose: &Pose) -> Rendered {
+    render_with_hits(model, pose).0
+}
+
+/// As [`render_with_coverage`], with, for each pixel the head covers, the frame pixel of
+/// the model (frontal pose) that the camera sees there; NaN where the head is not seen.
+/// The lighting shades from it.
+pub(crate) fn render_with_hits(model: &HeadModel, pose: &Pose) -> (Rendered, Vec<[f32; 2]>) {
     let (w, h) = model.frame.dimensions();
     let placement = Placement::new(model, pose);
     let mut image = model.plate.clone();
     let mut coverage = vec![0.0f32; (w * h) as usize];
+    let mut hits = vec![[f32::NAN; 2]; (w * h) as usize];
 
     // Only pixels the posed head can reach: the projected corners of the box around the
     // head's extrusion from its nearest surface to its back.
@@ -669,7 +685,7 @@ pub fn render_with_coverage(model: &HeadModel, pose: &Pose) -> Rendered {
     let bx1 = ((hi[0] + 2.0).min(f64::from(w) - 1.0)).max(0.0) as u32;
     let by1 = ((hi[1] + 2.0).min(f64::from(h) - 1.0)).max(0.0) as u32;
     if bx0 > bx1 || by0 > by1 || model.head_px == [0, 0, 0, 0] {
-        return Rendered { image, coverage };
+        return (Rendered { image, coverage }, hits);
     }
 
     // Rows are independent; two threads halve the time on the build machine.
@@ -681,19 +697,23 @@ pub fn render_with_coverage(model: &HeadModel, pose: &Pose) -> Rendered {
     let rows_per = (((by1 - by0 + 1) as usize).div_ceil(threads)).max(1);
     let first = by0 as usize;
     let image_rows = &mut image.as_mut()[first * row_bytes..(by1 as usize + 1) * row_bytes];
-    let cover_rows = &mut coverage[first * w as usize..(by1 as usize + 1) * w as usize];
+    let rows = first * w as usize..(by1 as usize + 1) * w as usize;
+    let cover_rows = &mut coverage[rows.clone()];
+    let hit_rows = &mut hits[rows];
     std::thread::scope(|scope| {
-        for (k, (img, cov)) in image_rows
+        for (k, ((img, cov), hit)) in image_rows
             .chunks_mut(rows_per * row_bytes)
             .zip(cover_rows.chunks_mut(rows_per * w as usize))
+            .zip(hit_rows.chunks_mut(rows_per * w as usize))
             .enumerate()
         {
             let placement = &placement;
             scope.spawn(move || {
                 let y_start = (first + k * rows_per) as u32;
-                for (j, (img_row, cov_row)) in img
+                for (j, ((img_row, cov_row), hit_row)) in img
                     .chunks_mut(row_bytes)
                     .zip(cov.chunks_mut(w as usize))
+                    .zip(hit.chunks_mut(w as usize))
                     .enumerate()
                 {
                     render_row(
@@ -701,14 +721,24 @@ pub fn render_with_coverage(model: &HeadModel, pose: &Pose) -> Rendered {
                         placement,
                         y_start + j as u32,
                         bx0..=bx1,
-                        img_row,
-                        cov_row,
+                        Row {
+                            image: img_row,
+                            coverage: cov_row,
+                            hits: hit_row,
+                        },
                     );
                 }
             });
         }
     });
-    Rendered { image, coverage }
+    (Rendered { image, coverage }, hits)
+}
+
+/// One output row being rendered.
+struct Row<'a> {
+    image: &'a mut [u8],
+    coverage: &'a mut [f32],
+    hits: &'a mut [[f32; 2]],
 }
 
 fn render_row(
@@ -716,9 +746,13 @@ fn render_row(
     placement: &Placement,
     y: u32,
     xs: std::ops::RangeInclusive<u32>,
-    img_row: &mut [u8],
-    cov_row: &mut [f32],
+    row: Row<'_>,
 ) {
+    let Row {
+        image: img_row,
+        coverage: cov_row,
+        hits: hit_row,
+    } = row;
     let (w, _) = model.frame.dimensions();
     let origin = placement.point_back([0.0, 0.0, 0.0]);
     // March in steps of a fourteenth of an eye distance in depth: finer than the nose
@@ -796,6 +830,7 @@ fn render_row(
             img_row[i + k] = (f32::from(c[k]) * a + bg * (1.0 - a)).round() as u8;
         }
         cov_row[x as usize] = a;
+        hit_row[x as usize] = [u as f32, v as f32];
     }
 }
 

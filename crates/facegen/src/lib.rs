@@ -14,11 +14,16 @@
 pub mod attack;
 pub mod camera;
 pub mod head;
+pub mod light;
+pub mod lit;
+pub mod lit_attack;
 pub mod sequence;
 
 use std::fmt;
 
-pub use head::{project_landmarks, render, Framing, HeadModel, Pose};
+pub use head::{project_landmarks, project_point, render, Framing, HeadModel, Pose};
+pub use light::{Phase, Room, Scene, ScreenLight, SkinTone};
+pub use lit::{genuine_lit, LitSequence};
 pub use sequence::{genuine, Action, Frame};
 
 /// Why a head model or a sequence could not be made.

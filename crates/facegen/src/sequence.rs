@@ -20,6 +20,8 @@ use crate::camera::Camera;
 use crate::head::{project_landmarks, render, render_with_coverage, HeadModel, Pose};
 use crate::FacegenError;
 
+pub use crate::lit::{genuine_lit, render_lit, LitSequence};
+
 /// Frames per second used by the command line and recommended for tests.
 pub const DEFAULT_FPS: f32 = 5.0;
 

@@ -1,0 +1,330 @@
+//! Presentation attacks on the screen-light challenge: what an attacker can put in front
+//! of (or into) the camera while the screen flashes its colours.
+//!
+//! A replay of a genuine lit capture judged against another session's sequence needs no
+//! renderer: take [`crate::lit::genuine_lit`] for one schedule and check it against
+//! another.
+
+use image::RgbImage;
+use reclaim_docgen::Rng;
+
+use crate::attack::{print_scene, screen_scene, sheet_shift, Sheet, SheetScene, SheetSequence};
+use crate::camera::AutoCamera;
+use crate::head::{mul, rotation, HeadModel, Pose};
+use crate::light::{screen_irradiance, srgb_to_linear, LinearImage, Scene, ScreenLight};
+use crate::lit::{film_lit, LitHead, LitSequence};
+use crate::sequence::{check_fps, plan, Action, Frame, Style};
+use crate::FacegenError;
+
+/// How far a held print or phone is from the camera at rest, metres: where a face is
+/// (the sheet fills the frame as a face's photo does at that distance).
+pub const SHEET_DISTANCE_M: f64 = 0.42;
+
+/// Fresnel reflectance of a display's glass at normal incidence (n about 1.5).
+pub const GLASS_REFLECTANCE: f32 = 0.04;
+
+/// Video injected into a virtual camera: a genuine-looking head through the challenge,
+/// lit by the room only. The attacker (who may have recorded the victim or rendered them)
+/// cannot make the light of a screen they never saw; the frames go through the same
+/// webcam model as genuine ones, so only the missing light response tells them apart.
+pub fn unlit_injection(
+    model: &HeadModel,
+    actions: &[Action],
+    fps: f32,
+    scene: &Scene,
+    rng: &mut Rng,
+) -> Result<LitSequence, FacegenError> {
+    check_fps(fps)?;
+    scene.check()?;
+    let motion = plan(actions, fps, Style::Human, rng)?;
+    let mut camera = AutoCamera::webcam(rng);
+    let head = LitHead::new(model, scene);
+    Ok(film_lit(
+        &head,
+        motion,
+        None,
+        scene,
+        0.0,
+        &mut camera,
+        fps,
+        rng,
+        |_, _, _| {},
+    ))
+}
+
+/// How a [`uniform_tint`] attacker applies the screen's colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tint {
+    /// The face's light multiplied by `1 + k rgb`, `k` the screen-to-room light ratio a
+    /// face would get: right in strength and colour, the same everywhere on the face.
+    MultiplyFace,
+    /// The skin's mean albedo times the screen's irradiance added over the face: a
+    /// coloured veil, the same everywhere on the face.
+    AddFace,
+    /// The whole frame multiplied by `1 + k rgb`: a colour filter over the video.
+    MultiplyFrame,
+}
+
+impl Tint {
+    pub const ALL: [Tint; 3] = [Tint::MultiplyFace, Tint::AddFace, Tint::MultiplyFrame];
+}
+
+/// A rendered head (one photo turned through the challenge's poses, with the geometry a
+/// 3D render has) injected with the screen's sequence applied as a uniform tint. The
+/// attacker knows the sequence (they watch the screen, or read the session) and its
+/// timing, picks a latency of 30-200 ms, and tints each frame by the colour it would have
+/// seen; what they lack is the face's shading geometry, so the response does not vary
+/// with the surface's orientation or distance.
+pub fn uniform_tint(
+    model: &HeadModel,
+    actions: &[Action],
+    fps: f32,
+    light: &ScreenLight,
+    scene: &Scene,
+    tint: Tint,
+    rng: &mut Rng,
+) -> Result<LitSequence, FacegenError> {
+    check_fps(fps)?;
+    light.check()?;
+    scene.check()?;
+    let motion = plan(actions, fps, Style::Human, rng)?;
+    let mut camera = AutoCamera::webcam(rng);
+    let latency_ms = rng.range(30.0, 200.0);
+    let head = LitHead::new(model, scene);
+    let face_lux = head.face_screen_lux(light) as f32;
+    let ratio = face_lux / scene.ambient_lux.max(1e-3);
+    let skin = head.skin_albedo();
+    let exposure_ms = camera.camera.shutter_share * 1000.0 / fps;
+    let seen: Vec<[f32; 3]> = motion
+        .timestamps_ms
+        .iter()
+        .map(|&t| light.seen(t, latency_ms, exposure_ms))
+        .collect();
+    let mut sequence = film_lit(
+        &head,
+        motion,
+        None,
+        scene,
+        latency_ms,
+        &mut camera,
+        fps,
+        rng,
+        |i, radiance, coverage| {
+            let rgb = seen[i];
+            for (p, &a) in radiance.pixels.iter_mut().zip(coverage) {
+                *p = match tint {
+                    Tint::MultiplyFace => {
+                        std::array::from_fn(|c| p[c] * (1.0 + a * ratio * rgb[c]))
+                    }
+                    Tint::AddFace => {
+                        std::array::from_fn(|c| p[c] + a * skin[c] * face_lux * rgb[c])
+                    }
+                    Tint::MultiplyFrame => std::array::from_fn(|c| p[c] * (1.0 + ratio * rgb[c])),
+                };
+            }
+        },
+    );
+    sequence.latency_ms = latency_ms;
+    sequence.screen_rgb = seen;
+    Ok(sequence)
+}
+
+/// A lit print or screen sequence: the sheet's geometry and the light's truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LitSheetSequence {
+    pub sequence: SheetSequence,
+    pub latency_ms: f32,
+    pub exposure_ms: f32,
+    /// The screen colour each frame integrated.
+    pub screen_rgb: Vec<[f32; 3]>,
+}
+
+/// The print of [`crate::attack::flat_print`] held in front of the flashing screen: its
+/// paper reflects the screen's light for real (Lambertian, with the inverse-square
+/// falloff and the one normal of a plane), so the response is real in colour, timing and
+/// strength but flat: it varies across the face only as a plane's does, nothing like a
+/// face's (cheeks turned away, nose toward the screen). The room behind is lit as a
+/// genuine capture's.
+pub fn flat_print_lit(
+    photo: &RgbImage,
+    actions: &[Action],
+    fps: f32,
+    light: &ScreenLight,
+    scene: &Scene,
+    rng: &mut Rng,
+) -> Result<LitSheetSequence, FacegenError> {
+    light.check()?;
+    scene.check()?;
+    let parts = print_scene(photo, actions, fps, rng)?;
+    let samples = light.samples();
+    let diffuse = |lin: [f32; 3], e_white: f32, _facing: f64, rgb: [f32; 3], ambient: f32| {
+        std::array::from_fn(|c| lin[c] * (ambient + e_white * rgb[c]))
+    };
+    film_sheet_lit(parts, fps, light, scene, &samples, rng, diffuse)
+}
+
+/// The screen replay of [`crate::attack::screen`] (a phone or monitor showing the
+/// victim) in front of the flashing screen. The display emits its picture (300-500 nits)
+/// whatever the light, so the flashes come back mostly as glare: the glass mirrors the
+/// flashing screen ([`GLASS_REFLECTANCE`]) when it faces the camera within some ten
+/// degrees, uniformly over the glass, plus a weak diffuse reflection (2% of the
+/// irradiance) from the panel's anti-glare layer. The bezel is matte plastic, lit as a
+/// print is.
+pub fn screen_lit(
+    photo: &RgbImage,
+    actions: &[Action],
+    fps: f32,
+    light: &ScreenLight,
+    scene: &Scene,
+    rng: &mut Rng,
+) -> Result<LitSheetSequence, FacegenError> {
+    light.check()?;
+    scene.check()?;
+    let parts = screen_scene(photo, actions, fps, rng)?;
+    let nits = rng.range(300.0, 500.0);
+    let (w, h) = (f64::from(photo.width()), f64::from(photo.height()));
+    let screen_nits = light.nits;
+    let samples = light.samples();
+    // The sheet's pixel is told apart as glass or bezel by where it falls on the photo.
+    let material = move |lin: [f32; 3], e_white: f32, facing: f64, rgb: [f32; 3], _amb: f32| {
+        let angle = facing.clamp(-1.0, 1.0).acos().to_degrees();
+        let mirror = (-(angle / 10.0).powi(2)).exp() as f32;
+        let glare = GLASS_REFLECTANCE * std::f32::consts::PI * screen_nits * mirror;
+        std::array::from_fn(|c| {
+            lin[c] * std::f32::consts::PI * nits + (glare + 0.02 * e_white) * rgb[c]
+        })
+    };
+    film_screen_lit(parts, fps, light, scene, &samples, rng, material, [w, h])
+}
+
+fn film_sheet_lit(
+    parts: SheetScene,
+    fps: f32,
+    light: &ScreenLight,
+    scene: &Scene,
+    samples: &[([f64; 3], f64)],
+    rng: &mut Rng,
+    material: impl Fn([f32; 3], f32, f64, [f32; 3], f32) -> [f32; 3],
+) -> Result<LitSheetSequence, FacegenError> {
+    film_screen_lit(
+        parts,
+        fps,
+        light,
+        scene,
+        samples,
+        rng,
+        material,
+        [f64::INFINITY; 2],
+    )
+}
+
+/// Films a sheet under the light: the room and the sheet drawn as for the unlit attack,
+/// then relit: each sheet pixel by `material(albedo, white-screen lux there, cosine of
+/// the sheet's tilt to the camera, screen colour, room lux)` where it falls inside
+/// `glass` photo pixels (a display's emitting area; the rest of the sheet is matte), the
+/// room at the scene's wall distance.
+#[allow(clippy::too_many_arguments)]
+fn film_screen_lit(
+    (sheet, motion, scene_at): SheetScene,
+    fps: f32,
+    light: &ScreenLight,
+    scene: &Scene,
+    samples: &[([f64; 3], f64)],
+    rng: &mut Rng,
+    glass_material: impl Fn([f32; 3], f32, f64, [f32; 3], f32) -> [f32; 3],
+    glass: [f64; 2],
+) -> Result<LitSheetSequence, FacegenError> {
+    let mut camera = AutoCamera::webcam(rng);
+    let latency_ms = rng.range(30.0, 200.0);
+    let exposure_ms = camera.camera.shutter_share * 1000.0 / fps;
+    let fw = sheet.frame_size[0];
+    let metres_per_unit = SHEET_DISTANCE_M / f64::from(fw);
+    let ambient = scene.ambient_lux;
+    let wall_lux = screen_irradiance(
+        samples,
+        [0.0, 0.0, 1.0],
+        [0.0, 0.0, f64::from(scene.background_m)],
+        [0.0, 0.0, -1.0],
+    ) as f32;
+    let mut frames = Vec::with_capacity(motion.poses.len());
+    let mut screen_rgb = Vec::with_capacity(motion.poses.len());
+    for (i, (pose, &timestamp_ms)) in motion.poses.iter().zip(&motion.timestamps_ms).enumerate() {
+        let rgb = light.seen(timestamp_ms, latency_ms, exposure_ms);
+        let (img, coverage) = scene_at(&sheet, pose);
+        let radiance = relight(
+            &img,
+            &coverage,
+            &sheet,
+            pose,
+            samples,
+            metres_per_unit,
+            |lin, e_white, facing, inside| {
+                if inside(glass) {
+                    glass_material(lin, e_white, facing, rgb, ambient)
+                } else {
+                    std::array::from_fn(|c| lin[c] * (ambient + e_white * rgb[c]))
+                }
+            },
+            |lin| std::array::from_fn(|c| lin[c] * (ambient + wall_lux * rgb[c])),
+        );
+        let moved = sheet_shift(&sheet, i.checked_sub(1).map(|j| &motion.poses[j]), pose);
+        let image = camera.shoot(&radiance, timestamp_ms, moved, Some(&coverage), rng);
+        frames.push(Frame {
+            image,
+            timestamp_ms,
+        });
+        screen_rgb.push(rgb);
+    }
+    Ok(LitSheetSequence {
+        sequence: SheetSequence {
+            frames,
+            sheet,
+            poses: motion.poses,
+        },
+        latency_ms,
+        exposure_ms,
+        screen_rgb,
+    })
+}
+
+/// The linear radiance of a drawn sheet scene: `sheet_px(albedo, lux, facing, inside)`
+/// for pixels on the sheet (blended by coverage with `room_px(albedo)`), where `inside`
+/// says whether the pixel's photo coordinates lie within a given size.
+#[allow(clippy::too_many_arguments)]
+fn relight(
+    img: &RgbImage,
+    coverage: &[f32],
+    sheet: &Sheet,
+    pose: &Pose,
+    samples: &[([f64; 3], f64)],
+    metres_per_unit: f64,
+    sheet_px: impl Fn([f32; 3], f32, f64, &dyn Fn([f64; 2]) -> bool) -> [f32; 3],
+    room_px: impl Fn([f32; 3]) -> [f32; 3],
+) -> LinearImage {
+    let (w, h) = img.dimensions();
+    let to_photo = sheet.homography(pose).and_then(|m| m.inverse());
+    let normal = mul(&rotation(pose), [0.0, 0.0, -1.0]);
+    let facing = sheet.facing(pose);
+    let pixels = img
+        .enumerate_pixels()
+        .map(|(x, y, p)| {
+            let lin = p.0.map(srgb_to_linear);
+            let room = room_px(lin);
+            let a = coverage[(y * w + x) as usize];
+            let Some(to_photo) = to_photo.as_ref().filter(|_| a > 0.0) else {
+                return room;
+            };
+            let [u, v] = to_photo.apply([f64::from(x), f64::from(y)]);
+            let q = sheet.point_3d(pose, [u, v]).map(|c| c * metres_per_unit);
+            let e = screen_irradiance(samples, [0.0, 0.0, 1.0], q, normal) as f32;
+            let inside = |size: [f64; 2]| u >= 0.0 && v >= 0.0 && u < size[0] && v < size[1];
+            let on = sheet_px(lin, e, facing, &inside);
+            std::array::from_fn(|c| on[c] * a + room[c] * (1.0 - a))
+        })
+        .collect();
+    LinearImage {
+        width: w,
+        height: h,
+        pixels,
+    }
+}
