@@ -64,7 +64,11 @@ impl<'a> LitHead<'a> {
             }
         }
         if let Some(tone) = scene.skin {
-            recolour_skin(model, &mut albedo, &normals, tone.albedo());
+            // Twice: the skin measured after one pass is near, not at, the tone (pixels
+            // that look less like skin move less).
+            for _ in 0..2 {
+                recolour_skin(model, &mut albedo, &normals, tone.albedo());
+            }
         }
         LitHead {
             model,
@@ -244,18 +248,27 @@ const SKIN_SPOTS: [[f32; 2]; 5] = [
     [0.0, 0.45],
 ];
 
-/// The median albedo over the skin spots.
-fn skin_mean(model: &HeadModel, img: &LinearImage) -> [f32; 3] {
+/// The skin spots in frame pixels (frontal pose): cheek under the eye with the smaller
+/// x, the other cheek, forehead, nose bridge, nose.
+pub fn skin_spots(model: &HeadModel) -> [[f32; 2]; 5] {
     let lm = model.landmarks();
     let e = model.eye_distance();
     let mid = [(lm[0][0] + lm[1][0]) / 2.0, (lm[0][1] + lm[1][1]) / 2.0];
     let ex = [(lm[1][0] - lm[0][0]) / e, (lm[1][1] - lm[0][1]) / e];
     let ey = [-ex[1], ex[0]];
-    let r = (0.1 * e).max(1.0) as i32;
+    SKIN_SPOTS.map(|[u, v]| {
+        [
+            mid[0] + e * (u * ex[0] + v * ey[0]),
+            mid[1] + e * (u * ex[1] + v * ey[1]),
+        ]
+    })
+}
+
+/// The median albedo over the skin spots.
+fn skin_mean(model: &HeadModel, img: &LinearImage) -> [f32; 3] {
+    let r = (0.1 * model.eye_distance()).max(1.0) as i32;
     let mut values: [Vec<f32>; 3] = Default::default();
-    for [u, v] in SKIN_SPOTS {
-        let cx = mid[0] + e * (u * ex[0] + v * ey[0]);
-        let cy = mid[1] + e * (u * ex[1] + v * ey[1]);
+    for [cx, cy] in skin_spots(model) {
         for dy in -r..=r {
             for dx in -r..=r {
                 let p = img.sample(cx + dx as f32, cy + dy as f32);
@@ -409,4 +422,341 @@ pub fn render_lit(
         rng,
         |_, _, _| {},
     ))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::light::srgb_to_linear;
+    use crate::light::{Room, SkinTone};
+    use crate::lit_attack::unlit_injection;
+    use crate::project_point;
+    use crate::sequence::DEFAULT_FPS;
+    use crate::testdata;
+
+    pub(crate) const CHALLENGE: [Action; 4] =
+        [Action::Left, Action::Right, Action::Up, Action::Center];
+
+    /// Mean linear colour of the square of half-size `r` around `p`.
+    pub(crate) fn patch(img: &RgbImage, p: [f32; 2], r: i32) -> [f32; 3] {
+        let mut acc = [0.0f32; 3];
+        let mut n = 0.0;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let x = (p[0].round() as i32 + dx).clamp(0, img.width() as i32 - 1) as u32;
+                let y = (p[1].round() as i32 + dy).clamp(0, img.height() as i32 - 1) as u32;
+                let px = img.get_pixel(x, y).0;
+                for c in 0..3 {
+                    acc[c] += srgb_to_linear(px[c]);
+                }
+                n += 1.0;
+            }
+        }
+        acc.map(|v| v / n)
+    }
+
+    /// Same for a linear image.
+    fn patch_linear(img: &LinearImage, p: [f32; 2], r: i32) -> [f32; 3] {
+        let mut acc = [0.0f32; 3];
+        let mut n = 0.0;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let s = img.sample(p[0] + dx as f32, p[1] + dy as f32);
+                for c in 0..3 {
+                    acc[c] += s[c];
+                }
+                n += 1.0;
+            }
+        }
+        acc.map(|v| v / n)
+    }
+
+    fn chroma(c: [f32; 3]) -> [f32; 3] {
+        let sum = (c[0] + c[1] + c[2]).max(1e-6);
+        c.map(|v| v / sum)
+    }
+
+    fn pearson(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len() as f32;
+        let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+        let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f32 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f32 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt().max(1e-12)
+    }
+
+    fn slope(x: &[f32], y: &[f32]) -> f32 {
+        let n = x.len() as f32;
+        let (mx, my) = (x.iter().sum::<f32>() / n, y.iter().sum::<f32>() / n);
+        let cov: f32 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+        let var: f32 = x.iter().map(|a| (a - mx).powi(2)).sum();
+        cov / var.max(1e-12)
+    }
+
+    /// Per frame, the chromaticity of the skin (mean over the projected skin spots) and
+    /// of the wall (the frame's top corners).
+    fn face_and_wall(model: &HeadModel, seq: &LitSequence) -> (Vec<[f32; 3]>, Vec<[f32; 3]>) {
+        let r = (0.08 * model.eye_distance()) as i32;
+        let (w, _) = model.frame().dimensions();
+        seq.frames
+            .iter()
+            .zip(&seq.motion.poses)
+            .map(|(f, pose)| {
+                let mut acc = [0.0f32; 3];
+                for spot in skin_spots(model) {
+                    let p = project_point(model, pose, spot).unwrap();
+                    let c = patch(&f.image, p, r);
+                    for k in 0..3 {
+                        acc[k] += c[k];
+                    }
+                }
+                let a = patch(&f.image, [6.0, 6.0], 5);
+                let b = patch(&f.image, [w as f32 - 7.0, 6.0], 5);
+                (chroma(acc), chroma([a[0] + b[0], a[1] + b[1], a[2] + b[2]]))
+            })
+            .unzip()
+    }
+
+    /// The skin's chromaticity in each frame predicted from the screen's colour read at
+    /// `latency_ms`: `albedo (1 + ratio rgb)`, ratio the screen's light to the room's.
+    fn predicted(
+        seq: &LitSequence,
+        light: &ScreenLight,
+        latency_ms: f32,
+        albedo: [f32; 3],
+        ratio: f32,
+    ) -> Vec<[f32; 3]> {
+        seq.frames
+            .iter()
+            .map(|f| {
+                let rgb = light.seen(f.timestamp_ms, latency_ms, seq.exposure_ms);
+                chroma(std::array::from_fn(|c| albedo[c] * (1.0 + ratio * rgb[c])))
+            })
+            .collect()
+    }
+
+    /// How well the chromaticities follow the prediction (Pearson correlation, mean over
+    /// channels), and the mean regression slope.
+    fn follows(chromas: &[[f32; 3]], predicted: &[[f32; 3]]) -> (f32, f32) {
+        let (mut corr, mut k) = (0.0, 0.0);
+        for c in 0..3 {
+            let x: Vec<f32> = predicted.iter().map(|s| s[c]).collect();
+            let y: Vec<f32> = chromas.iter().map(|s| s[c]).collect();
+            corr += pearson(&x, &y) / 3.0;
+            k += slope(&x, &y) / 3.0;
+        }
+        (corr, k)
+    }
+
+    fn scenes() -> (ScreenLight, Scene, Scene) {
+        let mut rng = Rng::new(11);
+        let light = ScreenLight::random(0, 8000, &mut rng);
+        let mut dark = Scene::room(Room::Dark, &mut rng);
+        dark.ambient_lux = 10.0;
+        let day = Scene {
+            ambient_lux: 2000.0,
+            ..dark
+        };
+        (light, dark, day)
+    }
+
+    #[test]
+    fn the_face_follows_the_schedule_with_the_drawn_latency_more_in_the_dark() {
+        let model = testdata::model();
+        let (light, dark, day) = scenes();
+        let seq = genuine_lit(
+            model,
+            &CHALLENGE,
+            DEFAULT_FPS,
+            &light,
+            &dark,
+            &mut Rng::new(3),
+        )
+        .unwrap();
+        assert!((30.0..200.0).contains(&seq.latency_ms));
+        assert!(seq.frames.len() >= 18, "{} frames", seq.frames.len());
+        let (face, wall) = face_and_wall(model, &seq);
+        let head = LitHead::new(model, &dark);
+        let ratio = (head.face_screen_lux(&light) / f64::from(dark.ambient_lux)) as f32;
+        let albedo = head.skin_albedo();
+        let expect = |latency| predicted(&seq, &light, latency, albedo, ratio);
+        let truth = expect(seq.latency_ms);
+        let (corr, dark_slope) = follows(&face, &truth);
+        assert!(corr > 0.85, "dark room: correlation {corr}");
+        // The latency that explains the face best is the drawn one.
+        let score = |k: i32| follows(&face, &expect(k as f32 * 10.0)).0;
+        let best = (0..=60)
+            .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+            .unwrap();
+        assert!(
+            (best as f32 * 10.0 - seq.latency_ms).abs() <= 60.0,
+            "best latency {}, drawn {}",
+            best * 10,
+            seq.latency_ms
+        );
+        // The wall, 1.5-3 m away, barely moves.
+        let (_, wall_slope) = follows(&wall, &truth);
+        assert!(
+            wall_slope.abs() < 0.3 * dark_slope,
+            "wall {wall_slope} vs face {dark_slope}"
+        );
+        // Daylight drowns the screen (same motion, camera and latency: same seed).
+        let lit = genuine_lit(
+            model,
+            &CHALLENGE,
+            DEFAULT_FPS,
+            &light,
+            &day,
+            &mut Rng::new(3),
+        )
+        .unwrap();
+        assert_eq!(lit.latency_ms, seq.latency_ms);
+        let (face_day, _) = face_and_wall(model, &lit);
+        let (_, day_slope) = follows(&face_day, &truth);
+        assert!(
+            day_slope.abs() < 0.2 * dark_slope,
+            "daylight {day_slope} vs dark {dark_slope}"
+        );
+        // A video injected without the light does not follow it.
+        let unlit =
+            unlit_injection(model, &CHALLENGE, DEFAULT_FPS, &dark, &mut Rng::new(3)).unwrap();
+        let (face_unlit, _) = face_and_wall(model, &unlit);
+        let n = face_unlit.len().min(truth.len());
+        let (corr_unlit, _) = follows(&face_unlit[..n], &truth[..n]);
+        assert!(corr_unlit.abs() < 0.4, "unlit injection: {corr_unlit}");
+        eprintln!(
+            "dark corr {corr:.3} slope {dark_slope:.3}; wall {wall_slope:.3}; day {day_slope:.3}; unlit corr {corr_unlit:.3}; latency {} best {}",
+            seq.latency_ms,
+            best * 10
+        );
+    }
+
+    #[test]
+    fn genuine_lit_sequences_are_deterministic() {
+        let model = testdata::model();
+        let (light, dark, _) = scenes();
+        let a = genuine_lit(
+            model,
+            &CHALLENGE[..2],
+            DEFAULT_FPS,
+            &light,
+            &dark,
+            &mut Rng::new(5),
+        )
+        .unwrap();
+        let b = genuine_lit(
+            model,
+            &CHALLENGE[..2],
+            DEFAULT_FPS,
+            &light,
+            &dark,
+            &mut Rng::new(5),
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        let mut bad = light.clone();
+        bad.phases.reverse();
+        assert!(genuine_lit(
+            model,
+            &CHALLENGE,
+            DEFAULT_FPS,
+            &bad,
+            &dark,
+            &mut Rng::new(5)
+        )
+        .is_err());
+    }
+
+    /// Relative response `(white - dark) / dark` at a frame point, from the radiance.
+    fn response(
+        head: &LitHead<'_>,
+        pose: &Pose,
+        scene: &Scene,
+        at: [f32; 2],
+    ) -> ([f32; 3], [f32; 3]) {
+        let white = ScreenLight::constant([1.0; 3]);
+        let (lit, _) = head.radiance(pose, Some((&white, [1.0; 3])), scene);
+        let (unlit, _) = head.radiance(pose, None, scene);
+        let p = project_point(head.model(), pose, at).unwrap();
+        let r = (0.06 * head.model().eye_distance()) as i32;
+        let (a, b) = (patch_linear(&lit, p, r), patch_linear(&unlit, p, r));
+        (
+            std::array::from_fn(|c| (a[c] - b[c]) / b[c].max(1e-9)),
+            std::array::from_fn(|c| a[c] - b[c]),
+        )
+    }
+
+    #[test]
+    fn on_a_turned_head_the_cheek_facing_the_screen_brightens_more() {
+        let model = testdata::model();
+        let scene = Scene {
+            specular: 0.0,
+            ..scenes().1
+        };
+        let head = LitHead::new(model, &scene);
+        let spots = skin_spots(model);
+        let (frontal_left, _) = response(&head, &Pose::FRONTAL, &scene, spots[0]);
+        let (frontal_right, _) = response(&head, &Pose::FRONTAL, &scene, spots[1]);
+        assert!(
+            (frontal_left[1] / frontal_right[1] - 1.0).abs() < 0.15,
+            "{frontal_left:?} {frontal_right:?}"
+        );
+        // Turned to the person's left, the nose goes to the image's right: the cheek with
+        // the smaller x turns toward the camera and the screen below it.
+        for (yaw, near, far) in [(30.0, 0, 1), (-30.0, 1, 0)] {
+            let pose = Pose::turned(yaw, 0.0);
+            let (n, _) = response(&head, &pose, &scene, spots[near]);
+            let (f, _) = response(&head, &pose, &scene, spots[far]);
+            assert!(n[1] > 1.25 * f[1], "yaw {yaw}: near {n:?} far {f:?}");
+        }
+    }
+
+    #[test]
+    fn darker_skin_responds_in_the_same_proportion_with_less_signal() {
+        let model = testdata::model();
+        let diffuse = Scene {
+            specular: 0.0,
+            ..scenes().1
+        };
+        let at = skin_spots(model)[3];
+        let measure = |tone, scene: &Scene| {
+            let scene = Scene {
+                skin: Some(tone),
+                ..*scene
+            };
+            let head = LitHead::new(model, &scene);
+            response(&head, &Pose::FRONTAL, &scene, at)
+        };
+        let (rel_light, abs_light) = measure(SkinTone::I, &diffuse);
+        let (rel_dark, abs_dark) = measure(SkinTone::VI, &diffuse);
+        for c in 0..3 {
+            assert!(
+                (rel_dark[c] / rel_light[c] - 1.0).abs() < 0.05,
+                "{rel_dark:?} vs {rel_light:?}"
+            );
+            assert!(
+                abs_dark[c] < 0.4 * abs_light[c],
+                "{abs_dark:?} vs {abs_light:?}"
+            );
+        }
+        // The specular glint is white and the same on any skin, so on dark skin it is a
+        // larger share of the response.
+        let glossy = scenes().1;
+        let (g_light, _) = measure(SkinTone::I, &glossy);
+        let (g_dark, _) = measure(SkinTone::VI, &glossy);
+        assert!(g_dark[1] > g_light[1], "{g_dark:?} vs {g_light:?}");
+        // And the tone is what was asked for.
+        let head = LitHead::new(
+            model,
+            &Scene {
+                skin: Some(SkinTone::VI),
+                ..diffuse
+            },
+        );
+        let got = head.skin_albedo();
+        let want = SkinTone::VI.albedo();
+        for c in 0..3 {
+            assert!((got[c] / want[c] - 1.0).abs() < 0.08, "{got:?} vs {want:?}");
+        }
+    }
 }
