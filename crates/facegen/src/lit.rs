@@ -46,6 +46,11 @@ pub struct LitHead<'a> {
     normals: Vec<[f32; 3]>,
     /// Metres per model unit (one pixel at the face's distance).
     metres_per_unit: f64,
+    /// How much of each background pixel is the person's body (neck, shoulders, chest:
+    /// below the chin, a few eye distances wide), which is near the screen, not far.
+    body: Vec<f32>,
+    /// A point on the chest (camera coordinates, metres) that stands for the body.
+    body_point: [f64; 3],
 }
 
 impl<'a> LitHead<'a> {
@@ -70,12 +75,16 @@ impl<'a> LitHead<'a> {
                 recolour_skin(model, &mut albedo, &normals, tone.albedo());
             }
         }
+        let metres_per_unit = EYE_DISTANCE_M / f64::from(model.eye_distance()).max(1.0);
+        let (body, body_point) = body_region(model, metres_per_unit);
         LitHead {
             model,
             albedo,
             plate,
             normals,
-            metres_per_unit: EYE_DISTANCE_M / f64::from(model.eye_distance()).max(1.0),
+            metres_per_unit,
+            body,
+            body_point,
         }
     }
 
@@ -146,12 +155,20 @@ impl<'a> LitHead<'a> {
             [0.0, 0.0, wall],
             [0.0, 0.0, -1.0],
         ) as f32;
+        let body_lux = screen_irradiance(
+            &samples_cam,
+            [0.0, 0.0, 1.0],
+            self.body_point,
+            unit([0.0, -0.3, -1.0]),
+        ) as f32;
         let ks = f64::from(scene.specular);
         let mut pixels = Vec::with_capacity((w * h) as usize);
         for (i, (&a, &[u, v])) in rendered.coverage.iter().zip(&hits).enumerate() {
             let bg_albedo = self.plate.pixels[i];
+            let near = self.body[i];
+            let bg_lux = wall_lux * (1.0 - near) + body_lux * near;
             let bg: [f32; 3] =
-                std::array::from_fn(|c| bg_albedo[c] * (scene.ambient_lux + wall_lux * rgb[c]));
+                std::array::from_fn(|c| bg_albedo[c] * (scene.ambient_lux + bg_lux * rgb[c]));
             if a <= 0.0 || !u.is_finite() {
                 pixels.push(bg);
                 continue;
@@ -205,6 +222,40 @@ fn unit(a: [f64; 3]) -> [f64; 3] {
     } else {
         a.map(|v| v / n)
     }
+}
+
+/// Which background pixels are the body (weights) and a point on the chest: below the
+/// chin (0.9 eye distances below the mouth) and up to 2.5 eye distances either side of
+/// the face's middle, fading over half an eye distance; the chest stands 8 cm behind the
+/// face.
+fn body_region(model: &HeadModel, metres_per_unit: f64) -> (Vec<f32>, [f64; 3]) {
+    let (w, h) = model.frame().dimensions();
+    let lm = model.landmarks();
+    let e = model.eye_distance();
+    let mid = [(lm[0][0] + lm[1][0]) / 2.0, (lm[0][1] + lm[1][1]) / 2.0];
+    let chin = (lm[3][1] + lm[4][1]) / 2.0 + 0.9 * e;
+    let smooth = |t: f32| {
+        let t = t.clamp(0.0, 1.0);
+        t * t * (3.0 - 2.0 * t)
+    };
+    let mut body = vec![0.0f32; (w * h) as usize];
+    for y in 0..h {
+        let down = smooth((y as f32 - chin) / (0.5 * e));
+        if down <= 0.0 {
+            continue;
+        }
+        for x in 0..w {
+            let side = smooth((3.0 * e - (x as f32 - mid[0]).abs()) / (0.5 * e));
+            body[(y * w + x) as usize] = down * side;
+        }
+    }
+    let face = model.point_3d(mid).unwrap_or([0.0, 0.0, f64::from(w)]);
+    let point = [
+        face[0] * metres_per_unit,
+        (face[1] + f64::from(chin + 0.8 * e - mid[1])) * metres_per_unit,
+        face[2] * metres_per_unit + 0.08,
+    ];
+    (body, point)
 }
 
 /// The head's unit normal at frame pixel `p` (frontal pose, model coordinates, pointing
