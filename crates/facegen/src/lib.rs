@@ -8,6 +8,14 @@
 //! waved in front of the camera, replays, face swaps and too-perfect puppets. A seed names
 //! a sequence exactly, so a failing case can be reproduced anywhere.
 //!
+//! For the screen-light challenge, [`genuine_lit`] lights the same head physically by the
+//! room and by the device's screen flashing a schedule of colours ([`light`]: an area
+//! light with inverse-square falloff, Lambertian skin of a chosen Fitzpatrick tone, a weak
+//! specular lobe, display latency, and a webcam whose auto exposure and white balance
+//! follow slowly), and [`lit_attack`] makes the attacks on it: an unlit injected video,
+//! a uniform tint of the known sequence, and the print and screen replays under the
+//! light. [`light`]'s module documentation says what the model leaves out.
+//!
 //! Coordinates are image pixels (x right, y down); 3D points are in camera coordinates
 //! (X right, Y down, Z away from the camera), in units of one pixel at the face's distance.
 

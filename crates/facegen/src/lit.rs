@@ -92,7 +92,8 @@ impl<'a> LitHead<'a> {
         self.model
     }
 
-    /// The skin's mean albedo (linear), measured as [`recolour_skin`] does.
+    /// The skin's mean albedo (linear): the median over cheeks, forehead and nose
+    /// ([`skin_spots`]).
     pub fn skin_albedo(&self) -> [f32; 3] {
         skin_mean(self.model, &self.albedo)
     }
