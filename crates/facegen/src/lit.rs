@@ -759,7 +759,9 @@ pub(crate) mod tests {
             let pose = Pose::turned(yaw, 0.0);
             let (n, _) = response(&head, &pose, &scene, spots[near]);
             let (f, _) = response(&head, &pose, &scene, spots[far]);
-            assert!(n[1] > 1.25 * f[1], "yaw {yaw}: near {n:?} far {f:?}");
+            // About 2.2-2.7 on the current head; 1.23 if the normals were ignored (only the
+            // distances differ).
+            assert!(n[1] > 1.5 * f[1], "yaw {yaw}: near {n:?} far {f:?}");
         }
     }
 

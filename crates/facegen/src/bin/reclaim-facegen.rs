@@ -11,16 +11,25 @@
 //! `timestamps.txt` has one line per frame: file name and timestamp in milliseconds. For
 //! `genuine` and `puppet`, `poses.txt` has the true head pose of each frame (degrees,
 //! pixels; yaw > 0 is the person's own left, pitch > 0 is up).
+//!
+//! The screen-light kinds (`genuine-lit`, `unlit-injection`, `tint-face`, `tint-add`,
+//! `tint-frame`, `print-lit`, `screen-lit`) draw a random screen schedule from the seed
+//! and render under it in a `--room` (dark, office or daylight; office unless given),
+//! re-colouring the skin to `--skin` (a Fitzpatrick type I-VI) if given; `light.txt` has
+//! the latency, the exposure, the schedule and the colour each frame saw.
 
 use std::path::PathBuf;
 
 use reclaim_docgen::Rng;
+use reclaim_facegen::lit_attack::{self, Tint};
 use reclaim_facegen::sequence::{self, parse_challenge, Style, DEFAULT_FPS};
-use reclaim_facegen::{attack, Framing, HeadModel};
+use reclaim_facegen::{attack, Framing, HeadModel, Room, Scene, ScreenLight, SkinTone};
 
 const USAGE: &str = "usage: reclaim-facegen --photo FACE.jpg --landmarks x,y,x,y,x,y,x,y,x,y \
---box x,y,w,h --kind genuine|still|noisy-still|print|screen|puppet \
---challenge left,right,center --seed N --out DIR [--fps F] [--format png|jpg] [--native]";
+--box x,y,w,h --kind genuine|still|noisy-still|print|screen|puppet|genuine-lit|\
+unlit-injection|tint-face|tint-add|tint-frame|print-lit|screen-lit \
+--challenge left,right,center --seed N --out DIR [--fps F] [--format png|jpg] [--native] \
+[--room dark|office|daylight] [--skin I|II|III|IV|V|VI]";
 
 fn main() {
     if let Err(e) = run() {
@@ -74,7 +83,9 @@ fn save(img: &image::RgbImage, path: &std::path::Path, format: &str) -> Result<(
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    const FLAGS: [&str; 10] = [
+    const FLAGS: [&str; 12] = [
+        "--room",
+        "--skin",
         "--photo",
         "--landmarks",
         "--box",
@@ -137,7 +148,95 @@ fn run() -> Result<(), String> {
     };
     // The true head poses, for the kinds that render a head.
     let mut poses = None;
+    // The screen's schedule and what each frame saw, for the lit kinds.
+    let mut lit: Option<(ScreenLight, f32, f32, Vec<[f32; 3]>)> = None;
+    let room = match arg(&args, "--room")?.as_deref() {
+        None | Some("office") => Room::Office,
+        Some("dark") => Room::Dark,
+        Some("daylight") => Room::Daylight,
+        Some(other) => {
+            return Err(format!(
+                "--room must be dark, office or daylight: {other:?}"
+            ))
+        }
+    };
+    let skin = match arg(&args, "--skin")?.as_deref() {
+        None => None,
+        Some(t) => Some(
+            SkinTone::ALL
+                .into_iter()
+                .find(|s| format!("{s:?}").eq_ignore_ascii_case(t))
+                .ok_or(format!("--skin must be I to VI: {t:?}"))?,
+        ),
+    };
+    let lit_kind = kind.ends_with("-lit") || kind.starts_with("tint-") || kind == "unlit-injection";
+    let (light, scene) = if lit_kind {
+        // The schedule and room have their own generator, so the frames' draws do not
+        // depend on them.
+        let mut light_rng = Rng::new(seed ^ 0x5c3e_e111);
+        let span = (still_len()? as f32 * 1000.0 / fps) as u64 + 1000;
+        let light = ScreenLight::random(0, span, &mut light_rng);
+        let scene = Scene {
+            skin,
+            ..Scene::room(room, &mut light_rng)
+        };
+        (light, scene)
+    } else {
+        (
+            ScreenLight::constant([0.0; 3]),
+            Scene::room(room, &mut Rng::new(seed)),
+        )
+    };
+    let tint = |t| {
+        lit_attack::uniform_tint(
+            &model,
+            &challenge,
+            fps,
+            &light,
+            &scene,
+            t,
+            &mut Rng::new(seed),
+        )
+    };
     let frames = match kind.as_str() {
+        "genuine-lit" | "unlit-injection" | "tint-face" | "tint-add" | "tint-frame" => {
+            let seq = match kind.as_str() {
+                "genuine-lit" => {
+                    reclaim_facegen::genuine_lit(&model, &challenge, fps, &light, &scene, &mut rng)
+                }
+                "unlit-injection" => {
+                    lit_attack::unlit_injection(&model, &challenge, fps, &scene, &mut rng)
+                }
+                "tint-face" => tint(Tint::MultiplyFace),
+                "tint-add" => tint(Tint::AddFace),
+                _ => tint(Tint::MultiplyFrame),
+            }
+            .map_err(err)?;
+            poses = Some(seq.motion.poses);
+            lit = Some((
+                light.clone(),
+                seq.latency_ms,
+                seq.exposure_ms,
+                seq.screen_rgb,
+            ));
+            seq.frames
+        }
+        "print-lit" | "screen-lit" => {
+            let make = if kind == "print-lit" {
+                lit_attack::flat_print_lit
+            } else {
+                lit_attack::screen_lit
+            };
+            let seq =
+                make(model.frame(), &challenge, fps, &light, &scene, &mut rng).map_err(err)?;
+            lit = Some((
+                light.clone(),
+                seq.latency_ms,
+                seq.exposure_ms,
+                seq.screen_rgb,
+            ));
+            seq.sequence.frames
+        }
         "genuine" => {
             let (frames, motion) =
                 sequence::genuine_with_motion(&model, &challenge, fps, &mut rng).map_err(err)?;
@@ -177,6 +276,25 @@ fn run() -> Result<(), String> {
             ));
         }
         let path = out.join("poses.txt");
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some((light, latency_ms, exposure_ms, seen)) = lit {
+        let mut text = format!(
+            "# latency_ms {latency_ms:.1} exposure_ms {exposure_ms:.1} nits {:.0}\n# phase start_ms r g b (linear)\n",
+            light.nits
+        );
+        for p in &light.phases {
+            let [r, g, b] = p.rgb;
+            text.push_str(&format!("phase {} {r:.3} {g:.3} {b:.3}\n", p.start_ms));
+        }
+        text.push_str(&format!(
+            "end {}\n# frame r g b (the colour it saw)\n",
+            light.end_ms
+        ));
+        for (k, [r, g, b]) in seen.iter().enumerate() {
+            text.push_str(&format!("frame {k} {r:.3} {g:.3} {b:.3}\n"));
+        }
+        let path = out.join("light.txt");
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     println!("{} frames in {}", frames.len(), out.display());
