@@ -156,11 +156,7 @@ pub fn flat_print_lit(
     light.check()?;
     scene.check()?;
     let parts = print_scene(photo, actions, fps, rng)?;
-    let samples = light.samples();
-    let diffuse = |lin: [f32; 3], e_white: f32, _facing: f64, rgb: [f32; 3], ambient: f32| {
-        std::array::from_fn(|c| lin[c] * (ambient + e_white * rgb[c]))
-    };
-    film_sheet_lit(parts, fps, light, scene, &samples, rng, diffuse)
+    Ok(film_sheet_lit(parts, fps, light, scene, None, rng))
 }
 
 /// The screen replay of [`crate::attack::screen`] (a phone or monitor showing the
@@ -181,67 +177,63 @@ pub fn screen_lit(
     light.check()?;
     scene.check()?;
     let parts = screen_scene(photo, actions, fps, rng)?;
-    let nits = rng.range(300.0, 500.0);
-    let (w, h) = (f64::from(photo.width()), f64::from(photo.height()));
-    let screen_nits = light.nits;
-    let samples = light.samples();
-    // The sheet's pixel is told apart as glass or bezel by where it falls on the photo.
-    let material = move |lin: [f32; 3], e_white: f32, facing: f64, rgb: [f32; 3], _amb: f32| {
-        let angle = facing.clamp(-1.0, 1.0).acos().to_degrees();
-        let mirror = (-(angle / 10.0).powi(2)).exp() as f32;
-        let glare = GLASS_REFLECTANCE * std::f32::consts::PI * screen_nits * mirror;
-        std::array::from_fn(|c| {
-            lin[c] * std::f32::consts::PI * nits + (glare + 0.02 * e_white) * rgb[c]
-        })
+    let display = Display {
+        size: [f64::from(photo.width()), f64::from(photo.height())],
+        nits: rng.range(300.0, 500.0),
     };
-    film_screen_lit(parts, fps, light, scene, &samples, rng, material, [w, h])
+    Ok(film_sheet_lit(parts, fps, light, scene, Some(display), rng))
 }
 
-fn film_sheet_lit(
-    parts: SheetScene,
-    fps: f32,
-    light: &ScreenLight,
-    scene: &Scene,
-    samples: &[([f64; 3], f64)],
-    rng: &mut Rng,
-    material: impl Fn([f32; 3], f32, f64, [f32; 3], f32) -> [f32; 3],
-) -> Result<LitSheetSequence, FacegenError> {
-    film_screen_lit(
-        parts,
-        fps,
-        light,
-        scene,
-        samples,
-        rng,
-        material,
-        [f64::INFINITY; 2],
-    )
+/// The emitting part of a held display, in the photo's pixels, and its white's
+/// luminance.
+#[derive(Debug, Clone, Copy)]
+struct Display {
+    size: [f64; 2],
+    nits: f32,
+}
+
+impl Display {
+    /// Radiance of the glass showing `lin` (linear content), in `white-screen lux`
+    /// irradiance `e_white` of colour `rgb`, turned from the camera by `acos(facing)`.
+    fn radiance(
+        &self,
+        lin: [f32; 3],
+        e_white: f32,
+        facing: f64,
+        rgb: [f32; 3],
+        screen_nits: f32,
+    ) -> [f32; 3] {
+        use std::f32::consts::PI;
+        // The flashing screen sits beside the camera, so its mirror image reaches the
+        // camera only while the glass faces it.
+        let angle = facing.clamp(-1.0, 1.0).acos().to_degrees();
+        let mirror = (-(angle / 10.0).powi(2)).exp() as f32;
+        let glare = GLASS_REFLECTANCE * PI * screen_nits * mirror;
+        std::array::from_fn(|c| lin[c] * PI * self.nits + (glare + 0.02 * e_white) * rgb[c])
+    }
 }
 
 /// Films a sheet under the light: the room and the sheet drawn as for the unlit attack,
-/// then relit: each sheet pixel by `material(albedo, white-screen lux there, cosine of
-/// the sheet's tilt to the camera, screen colour, room lux)` where it falls inside
-/// `glass` photo pixels (a display's emitting area; the rest of the sheet is matte), the
-/// room at the scene's wall distance.
-#[allow(clippy::too_many_arguments)]
-fn film_screen_lit(
+/// then relit in linear light. Paper (and a display's bezel) is Lambertian with the
+/// drawn colour as albedo, lit by the room and by the screen at its point (one normal
+/// for the whole sheet); a display's glass emits instead ([`Display::radiance`]); the
+/// room is a wall at the scene's distance.
+fn film_sheet_lit(
     (sheet, motion, scene_at): SheetScene,
     fps: f32,
     light: &ScreenLight,
     scene: &Scene,
-    samples: &[([f64; 3], f64)],
+    display: Option<Display>,
     rng: &mut Rng,
-    glass_material: impl Fn([f32; 3], f32, f64, [f32; 3], f32) -> [f32; 3],
-    glass: [f64; 2],
-) -> Result<LitSheetSequence, FacegenError> {
+) -> LitSheetSequence {
+    let samples = light.samples();
     let mut camera = AutoCamera::webcam(rng);
     let latency_ms = rng.range(30.0, 200.0);
     let exposure_ms = camera.camera.shutter_share * 1000.0 / fps;
-    let fw = sheet.frame_size[0];
-    let metres_per_unit = SHEET_DISTANCE_M / f64::from(fw);
+    let metres_per_unit = SHEET_DISTANCE_M / f64::from(sheet.frame_size[0]);
     let ambient = scene.ambient_lux;
     let wall_lux = screen_irradiance(
-        samples,
+        &samples,
         [0.0, 0.0, 1.0],
         [0.0, 0.0, f64::from(scene.background_m)],
         [0.0, 0.0, -1.0],
@@ -256,14 +248,13 @@ fn film_screen_lit(
             &coverage,
             &sheet,
             pose,
-            samples,
+            &samples,
             metres_per_unit,
-            |lin, e_white, facing, inside| {
-                if inside(glass) {
-                    glass_material(lin, e_white, facing, rgb, ambient)
-                } else {
-                    std::array::from_fn(|c| lin[c] * (ambient + e_white * rgb[c]))
+            |lin, e_white, facing, [u, v]| match display {
+                Some(d) if u >= 0.0 && v >= 0.0 && u < d.size[0] && v < d.size[1] => {
+                    d.radiance(lin, e_white, facing, rgb, light.nits)
                 }
+                _ => std::array::from_fn(|c| lin[c] * (ambient + e_white * rgb[c])),
             },
             |lin| std::array::from_fn(|c| lin[c] * (ambient + wall_lux * rgb[c])),
         );
@@ -275,7 +266,7 @@ fn film_screen_lit(
         });
         screen_rgb.push(rgb);
     }
-    Ok(LitSheetSequence {
+    LitSheetSequence {
         sequence: SheetSequence {
             frames,
             sheet,
@@ -284,12 +275,12 @@ fn film_screen_lit(
         latency_ms,
         exposure_ms,
         screen_rgb,
-    })
+    }
 }
 
-/// The linear radiance of a drawn sheet scene: `sheet_px(albedo, lux, facing, inside)`
-/// for pixels on the sheet (blended by coverage with `room_px(albedo)`), where `inside`
-/// says whether the pixel's photo coordinates lie within a given size.
+/// The linear radiance of a drawn sheet scene: `sheet_px(albedo, white-screen lux,
+/// cosine of the sheet's turn from the camera, photo coordinates)` for pixels on the
+/// sheet, blended by coverage with `room_px(albedo)`.
 #[allow(clippy::too_many_arguments)]
 fn relight(
     img: &RgbImage,
@@ -298,7 +289,7 @@ fn relight(
     pose: &Pose,
     samples: &[([f64; 3], f64)],
     metres_per_unit: f64,
-    sheet_px: impl Fn([f32; 3], f32, f64, &dyn Fn([f64; 2]) -> bool) -> [f32; 3],
+    sheet_px: impl Fn([f32; 3], f32, f64, [f64; 2]) -> [f32; 3],
     room_px: impl Fn([f32; 3]) -> [f32; 3],
 ) -> LinearImage {
     let (w, h) = img.dimensions();
@@ -317,8 +308,7 @@ fn relight(
             let [u, v] = to_photo.apply([f64::from(x), f64::from(y)]);
             let q = sheet.point_3d(pose, [u, v]).map(|c| c * metres_per_unit);
             let e = screen_irradiance(samples, [0.0, 0.0, 1.0], q, normal) as f32;
-            let inside = |size: [f64; 2]| u >= 0.0 && v >= 0.0 && u < size[0] && v < size[1];
-            let on = sheet_px(lin, e, facing, &inside);
+            let on = sheet_px(lin, e, facing, [u, v]);
             std::array::from_fn(|c| on[c] * a + room[c] * (1.0 - a))
         })
         .collect();
