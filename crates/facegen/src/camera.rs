@@ -294,6 +294,69 @@ mod tests {
     }
 
     #[test]
+    fn auto_exposure_and_white_balance_follow_slowly() {
+        let flat = |rgb: [f32; 3]| LinearImage {
+            width: 64,
+            height: 48,
+            pixels: vec![rgb; 64 * 48],
+        };
+        let clean = Camera {
+            noise_sigma: 0.0,
+            exposure_jitter: 0.0,
+            jpeg_quality: 0,
+            shutter_share: 0.1,
+        };
+        let mut cam = AutoCamera {
+            camera: clean,
+            exposure_tau_ms: 1000.0,
+            white_balance_tau_ms: 1000.0,
+            target: 0.18,
+            locked: false,
+            state: None,
+        };
+        let mut rng = Rng::new(1);
+        let level = |img: &RgbImage| {
+            let p = img.get_pixel(32, 24).0.map(crate::light::srgb_to_linear);
+            0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]
+        };
+        // Converged on the first frame, whatever the scale.
+        let first = cam.shoot(&flat([40.0; 3]), 0, [0.0; 2], None, &mut rng);
+        assert!((level(&first) - 0.18).abs() < 0.01, "{}", level(&first));
+        // Four times the light: one time constant later, the exposure has come back by
+        // 1 - 1/e in the logarithm, from 4x toward 1x.
+        let later = cam.shoot(&flat([160.0; 3]), 1000, [0.0; 2], None, &mut rng);
+        let want = 0.18 * 4f32.powf((-1.0f32).exp());
+        assert!(
+            (level(&later) / want - 1.0).abs() < 0.05,
+            "{} vs {want}",
+            level(&later)
+        );
+        let much_later = cam.shoot(&flat([160.0; 3]), 6000, [0.0; 2], None, &mut rng);
+        assert!((level(&much_later) - 0.18).abs() < 0.01);
+        // A red light is first seen red, then balanced away.
+        let red = flat([240.0, 120.0, 120.0]);
+        let seen = cam
+            .shoot(&red, 6200, [0.0; 2], None, &mut rng)
+            .get_pixel(32, 24)
+            .0;
+        assert!(seen[0] > seen[1] + 25, "{seen:?}");
+        let balanced = cam
+            .shoot(&red, 12000, [0.0; 2], None, &mut rng)
+            .get_pixel(32, 24)
+            .0;
+        assert!(
+            balanced[0].abs_diff(balanced[1]) < 4,
+            "{balanced:?} {:?}",
+            cam.settings()
+        );
+        // Locked, nothing moves.
+        cam.locked = true;
+        let before = cam.settings();
+        cam.shoot(&flat([1.0; 3]), 20000, [0.0; 2], None, &mut rng);
+        assert_eq!(cam.settings(), before);
+    }
+
+    #[test]
     fn blur_only_where_the_mask_says() {
         let img = scene();
         let mut mask = vec![0.0; 64 * 48];
