@@ -13,6 +13,7 @@
 
 pub mod attack;
 pub mod camera;
+mod face_mesh;
 pub mod head;
 pub mod sequence;
 
