@@ -3,11 +3,14 @@
 //!
 //! The head is a heightfield over the photo: each pixel inside a head outline (a
 //! superellipse fit from the landmarks, wider than the face box and reaching from the
-//! crown to below the chin) gets a depth from a generic shape: a half ellipsoid as deep
-//! as it is wide, flattened vertically as faces are, slight eye-socket recesses, and a
-//! nose ridge whose tip stands [`NOSE_PROTRUSION`] eye distances in front of the plane
-//! through the eyes and mouth corners. That protrusion is what a liveness check measures
-//! (a print or a screen has none), so it is set exactly rather than left to the shape.
+//! crown to below the chin) gets a depth. Inside the face that depth is a real face's:
+//! MediaPipe's canonical face model, fitted to the five landmarks in the image plane and
+//! keeping its own depth in eye distances (see `face_mesh`). Around it the head is a half
+//! ellipsoid as deep as it is wide, flattened vertically as faces are, which the face hands
+//! over to at the forehead, temples and cheeks; jaw and chin keep the face's depth to its
+//! edge. The nose therefore stands out as far as the model's does,
+//! [`NOSE_PROTRUSION`] eye distances in front of the plane through the eyes and mouth
+//! corners: what a liveness check measures (a print or a screen has none).
 //!
 //! [`render`] ray-marches each output pixel through the posed heightfield, so occlusion
 //! (the nose hiding a cheek) is right and there are no holes; what the head uncovers is
@@ -15,10 +18,15 @@
 
 use image::{imageops, Rgb, RgbImage};
 
+use crate::face_mesh::FaceDepth;
 use crate::FacegenError;
 
-/// How far the nose tip stands in front of the eye/mouth-corner plane, in eye distances.
-pub const NOSE_PROTRUSION: f64 = 0.4;
+/// How far the nose tip of the face mesh the head is built on (MediaPipe's canonical face
+/// model) stands in front of the plane through its eye centres and mouth corners, in its
+/// eye distances. A model built from a photo has this figure to within about 0.01 (the
+/// fit moves the landmarks only in the image plane; [`HeadModel::nose_protrusion`] gives
+/// the built model's own).
+pub const NOSE_PROTRUSION: f64 = 0.53;
 
 /// Eye distance as a share of the frame width in [`Framing::Selfie`]: a face at arm's
 /// length from a laptop webcam.
@@ -117,9 +125,10 @@ struct HeadShape {
     centre_v: f64,
     half_height: f64,
     depth: f64,
-    nose: [f64; 2],
-    nose_height: f64,
-    eyes: [[f64; 2]; 2],
+    /// The face mesh fitted to the landmarks, and the depth added to its own so that its
+    /// rim meets the half ellipsoid where the head goes on.
+    face: FaceDepth,
+    face_offset: f64,
 }
 
 impl HeadShape {
@@ -128,43 +137,37 @@ impl HeadShape {
         (u / self.half_width).powi(2) + ((v - self.centre_v) / self.half_height).powi(4)
     }
 
-    /// Height toward the camera without the nose, in eye distances from the head's
-    /// middle plane.
+    /// The head around the face: a half ellipsoid, in eye distances toward the camera from
+    /// the head's middle plane.
     fn base(&self, u: f64, v: f64) -> Option<f64> {
         let o = self.outline(u, v);
-        if o >= 1.0 {
-            return None;
-        }
-        let mut z = self.depth * (1.0 - o).sqrt();
-        // Eye sockets: the eyes sit a little behind the brow and cheeks.
-        for [eu, ev] in self.eyes {
-            let r2 = (u - eu).powi(2) + (v - ev).powi(2);
-            z -= 0.07 * (-r2 / (2.0 * 0.22 * 0.22)).exp();
-        }
-        Some(z)
+        (o < 1.0).then(|| self.depth * (1.0 - o).sqrt())
     }
 
-    /// The nose as a ridge from between the eyes to the tip, rising toward the tip and
-    /// dropping quickly below it to the upper lip; `nose_height` at the tip exactly.
-    fn nose(&self, u: f64, v: f64) -> f64 {
-        let [tu, tv] = self.nose;
-        let bridge_v = -0.05;
-        let k = (v - bridge_v) / (tv - bridge_v);
-        let (height, centre_u, width) = if k < 0.0 {
-            let dv = v - bridge_v;
-            (0.3 * (-dv * dv / (2.0 * 0.15 * 0.15)).exp(), 0.0, 0.09)
-        } else if k <= 1.0 {
-            (0.3 + 0.7 * k.powf(1.5), k * tu, 0.09 + 0.08 * k)
-        } else {
-            let dv = v - tv;
-            ((-dv * dv / (2.0 * 0.1 * 0.1)).exp(), tu, 0.17)
-        };
-        let du = u - centre_u;
-        self.nose_height * height * (-du * du / (2.0 * width * width)).exp()
+    /// The depth (added to the face mesh's) that best puts the mesh's open rim (forehead,
+    /// temples, cheeks) on the half ellipsoid: their mean difference there.
+    fn fit_face_offset(&self) -> f64 {
+        let gaps: Vec<f64> = self
+            .face
+            .open_rim()
+            .iter()
+            .filter_map(|&[u, v, z]| self.base(u, v).map(|b| b - z))
+            .collect();
+        if gaps.is_empty() {
+            return 0.0;
+        }
+        gaps.iter().sum::<f64>() / gaps.len() as f64
     }
 
+    /// The face mesh inside the face, handing over to the half ellipsoid outside it and
+    /// over the outline's rim (where the head fades out of the photo anyway).
     fn height(&self, u: f64, v: f64) -> Option<f64> {
-        self.base(u, v).map(|z| z + self.nose(u, v))
+        let base = self.base(u, v)?;
+        let (weighted_depth, weight) = self.face.sample(u, v);
+        let k = ((1.0 - self.outline(u, v)) / 0.15).clamp(0.0, 1.0);
+        let fade = k * k * (3.0 - 2.0 * k);
+        let face = weighted_depth + weight * self.face_offset;
+        Some(base + fade * (face - weight * base))
     }
 }
 
@@ -261,26 +264,42 @@ impl HeadModel {
         let chin_v = mouth_v + (0.75 * mouth_v).max(0.6);
         let (top, bottom) = (-1.75, chin_v + 0.1);
         let half_width = (0.55 * f64::from(face_box[2]) / e).clamp(1.25, 1.6);
+        // The mesh is fitted to sane landmarks: the nose as clamped above, the mouth
+        // corners below it and on either side of the middle.
+        let mut mouth = [face_lm[3], face_lm[4]];
+        if mouth[0][0] > mouth[1][0] {
+            mouth.swap(0, 1);
+        }
+        let mouth = [
+            [
+                mouth[0][0].clamp(-0.9, -0.15),
+                mouth[0][1].clamp(nose[1] + 0.2, 2.0),
+            ],
+            [
+                mouth[1][0].clamp(0.15, 0.9),
+                mouth[1][1].clamp(nose[1] + 0.2, 2.0),
+            ],
+        ];
+        let fit_to = [[-0.5, 0.0], [0.5, 0.0], nose, mouth[0], mouth[1]];
         let mut shape = HeadShape {
             half_width,
             centre_v: (top + bottom) / 2.0,
             half_height: (bottom - top) / 2.0,
             depth: half_width,
-            nose,
-            nose_height: 0.0,
-            eyes: [face_lm[0], face_lm[1]],
+            // A grid cell per frame pixel.
+            face: FaceDepth::fit(fit_to, 1.0 / e),
+            face_offset: 0.0,
         };
+        shape.face_offset = shape.fit_face_offset();
         // The plane through the eyes and mouth corners (least squares over four points),
-        // and the nose height that puts the tip NOSE_PROTRUSION in front of it.
-        let plane_pts = [face_lm[0], face_lm[1], face_lm[3], face_lm[4]];
+        // and how far the nose tip stands in front of it.
+        let plane_pts = [fit_to[0], fit_to[1], fit_to[3], fit_to[4]];
         let plane_z: Vec<f64> = plane_pts
             .iter()
-            .map(|p| shape.base(p[0], p[1]).unwrap_or(0.0))
+            .map(|p| shape.height(p[0], p[1]).unwrap_or(0.0))
             .collect();
         let plane = fit_plane(&plane_pts, &plane_z);
         let at = |p: [f64; 2]| plane[0] + plane[1] * p[0] + plane[2] * p[1];
-        let tip_base = shape.base(nose[0], nose[1]).unwrap_or(0.0);
-        shape.nose_height = (NOSE_PROTRUSION - (tip_base - at(nose))).max(0.1);
         let nose_protrusion = shape.height(nose[0], nose[1]).unwrap_or(0.0) - at(nose);
 
         // The eye/mouth plane at mid-face sits at Z = focal, so one unit is one pixel there
@@ -380,7 +399,7 @@ impl HeadModel {
     }
 
     /// How far the nose tip stands in front of the eye/mouth-corner plane, in eye
-    /// distances ([`NOSE_PROTRUSION`] unless the landmarks were odd).
+    /// distances, as this model's heightfield has it (about [`NOSE_PROTRUSION`]).
     pub fn nose_protrusion(&self) -> f32 {
         self.nose_protrusion as f32
     }
@@ -979,7 +998,8 @@ mod tests {
     #[test]
     fn the_nose_stands_out_of_the_face_plane() {
         let model = testdata::model();
-        assert!((model.nose_protrusion() - 0.4).abs() < 0.02);
+        let protrusion = f64::from(model.nose_protrusion());
+        assert!((protrusion - NOSE_PROTRUSION).abs() < 0.02, "{protrusion}");
         let e = f64::from(model.eye_distance());
         let rest = wide(project_landmarks(model, &Pose::FRONTAL));
         for pose in [

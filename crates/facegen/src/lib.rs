@@ -21,6 +21,7 @@
 
 pub mod attack;
 pub mod camera;
+mod face_mesh;
 pub mod head;
 pub mod light;
 pub mod lit;
