@@ -22,4 +22,5 @@ pub use attestation::{
 pub use codes::Code;
 pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P256_KEY_PREFIX};
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
+pub use wire::light::{LightColour, LightSequence, LightStep};
 pub use wire::{ChallengeAction, RecoveryAction, PROTOCOL_VERSION};
