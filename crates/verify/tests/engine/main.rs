@@ -5,6 +5,7 @@ mod barcodes;
 mod documents;
 mod faces;
 mod judge;
+mod light;
 mod liveness;
 mod replay;
 
