@@ -69,6 +69,7 @@ async fn main() -> Result<(), Error> {
         nonce: String::new(),
         nonce_used: true,
         challenge: vec![],
+        light: None,
         steps: vec![],
         state: "review".into(),
         expires_at: i64::MAX,

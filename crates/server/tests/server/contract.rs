@@ -14,7 +14,10 @@ use reclaim_protocol::wire::resets::{Capabilities, PasswordInput, ResetAnswer, R
 use reclaim_protocol::wire::sessions::{
     HandoffClaim, HandoffView, SessionRequest, SessionState, SessionStatus, SessionView, Step,
 };
-use reclaim_protocol::{ChallengeAction, PasswordPolicy, PasswordProblem, RecoveryAction};
+use reclaim_protocol::{
+    ChallengeAction, LightColour, LightSequence, LightStep, PasswordPolicy, PasswordProblem,
+    RecoveryAction,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -57,6 +60,18 @@ fn session(token: bool, login: Option<&str>) -> SessionView {
             ChallengeAction::Right,
             ChallengeAction::Center,
         ],
+        light: Some(LightSequence {
+            steps: vec![
+                LightStep {
+                    colour: LightColour::Cyan,
+                    ms: 420,
+                },
+                LightStep {
+                    colour: LightColour::Amber,
+                    ms: 350,
+                },
+            ],
+        }),
         audience: "https://reclaim.example.com".into(),
         action: RecoveryAction::ResetPassword,
         protocol_version: reclaim_protocol::PROTOCOL_VERSION,

@@ -18,6 +18,7 @@ mod datakey;
 mod flow;
 mod idv;
 mod input;
+mod light;
 mod limits;
 mod notify;
 mod oidc;
