@@ -828,6 +828,7 @@ fn device_verify(
             id_back: piece(EvidenceName::IdBack),
             selfies: &selfies,
             challenge,
+            light: None,
             reference,
             seen: &[],
             today,

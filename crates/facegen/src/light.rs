@@ -94,6 +94,25 @@ impl ScreenLight {
         }
     }
 
+    /// A laptop screen of `nits` showing `steps` (each a duration in milliseconds and a
+    /// linear colour) one after the other from 0 ms on the capture's clock: a session's
+    /// drawn light as the app shows it from its first frame.
+    pub fn from_steps(steps: &[(u32, [f32; 3])], nits: f32) -> ScreenLight {
+        let mut start_ms = 0u64;
+        let phases = steps
+            .iter()
+            .map(|&(ms, rgb)| {
+                let phase = Phase { start_ms, rgb };
+                start_ms += u64::from(ms);
+                phase
+            })
+            .collect();
+        ScreenLight {
+            nits,
+            ..ScreenLight::laptop(phases, start_ms)
+        }
+    }
+
     /// One colour for the whole capture (tests: white against dark).
     pub fn constant(rgb: [f32; 3]) -> ScreenLight {
         ScreenLight {

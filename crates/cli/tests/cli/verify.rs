@@ -89,6 +89,23 @@ fn bad_input_exits_2_with_a_reason() {
         &["--id", a, "--challenge", "", "--selfie", a, a],
         "challenge_invalid",
     );
+    // A screen light that is unsafe to show (faster than 350 ms a colour) or unknown.
+    for light in ["cyan:200,amber:400", "red:400", "cyan:400,cyan:400"] {
+        assert_bad_input(
+            &[
+                "--id",
+                a,
+                "--challenge",
+                CHALLENGE,
+                "--light",
+                light,
+                "--selfie",
+                a,
+                a,
+            ],
+            "challenge_invalid",
+        );
+    }
     // Nothing to compare the selfie with; a file that is not a template.
     assert_bad_input(
         &["--challenge", CHALLENGE, "--selfie", a, a],

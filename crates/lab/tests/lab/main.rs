@@ -8,6 +8,7 @@ mod attack;
 mod demo;
 mod eval;
 mod eval_documents;
+mod eval_liveness;
 mod reclaim_document;
 mod reclaim_verify;
 
