@@ -147,6 +147,9 @@ registry! {
     LivenessTooSlow = "liveness_too_slow", None, shown(&[R]);
     LivenessMultipleFaces = "liveness_multiple_faces", None, shown(&[R]);
     LivenessFaceLost = "liveness_face_lost", None, shown(&[R]);
+    /// The screen's light did not show on the face (a bright room, a dim screen): said
+    /// as it is, with the advice to retake in a darker place with the brightness up.
+    LivenessLightInsufficient = "liveness_light_insufficient", None, shown(&[R]);
     /// The one public code for every finding that says how a presentation attack was
     /// caught; the audit keeps which.
     LivenessNotConfirmed = "liveness_not_confirmed", None, shown(&[R]);
@@ -162,6 +165,10 @@ registry! {
     LivenessPoseJump = "liveness_pose_jump", None, SPOOF;
     LivenessFaceChanged = "liveness_face_changed", None, SPOOF;
     LivenessPassiveSpoof = "liveness_passive_spoof", None, SPOOF;
+    /// The face's colour changed, but not as the session's screen light did.
+    LivenessLightMismatch = "liveness_light_mismatch", None, SPOOF;
+    /// The light followed the sequence, evenly over the face: a flat picture or a tint.
+    LivenessLightFlat = "liveness_light_flat", None, SPOOF;
     /// A self-registered device's frames seen in an earlier session with another motion.
     LivenessSeenBefore = "liveness_seen_before", None, SPOOF;
 

@@ -23,3 +23,4 @@ pub use codes::Code;
 pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P256_KEY_PREFIX};
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
 pub use wire::{ChallengeAction, RecoveryAction, PROTOCOL_VERSION};
+pub use wire::light::{LightColour, LightSequence, LightStep};

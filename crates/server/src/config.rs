@@ -47,6 +47,10 @@ pub struct Config {
     pub actions: reclaim_directory::Routes,
     #[serde(default)]
     pub policy: Policy,
+    /// What each session's liveness challenge is drawn from (`[challenge]`: `turns`,
+    /// `pitch`, `light_steps`; docs/liveness.md).
+    #[serde(default)]
+    pub challenge: reclaim_protocol::wire::challenge::ChallengeSpec,
     /// The identity-verification provider for a relying party such as Okta (`[idv]`,
     /// docs/idv.md); off unless enabled.
     #[serde(default)]
@@ -479,8 +483,6 @@ pub struct Policy {
     pub allowed_models: Vec<String>,
     /// Ask returning users for the ID again.
     pub always_require_document: bool,
-    /// The challenge: this many turns, then `center`.
-    pub challenge_turns: usize,
     /// A face match this close above the threshold goes to a person.
     pub review_margin: f32,
     /// How long a case waits for a reviewer, seconds; then it closes unread, its
@@ -511,7 +513,6 @@ impl Default for Policy {
             notify_delay_s: 24 * 3600,
             allowed_models: Vec::new(),
             always_require_document: false,
-            challenge_turns: 2,
             review_margin: 0.05,
             review_retention_s: 3600,
             password_with_mfa: false,
@@ -747,8 +748,17 @@ impl Config {
                 return Err(ConfigError(format!("limits.{name} must be at least 1")));
             }
         }
-        if self.policy.challenge_turns == 0 || self.policy.challenge_turns > 6 {
-            return Err(ConfigError("policy.challenge_turns must be 1 to 6".into()));
+        if self.challenge.turns == 0 || self.challenge.turns > 6 {
+            return Err(ConfigError("challenge.turns must be 1 to 6".into()));
+        }
+        // Fewer steps than this leave the light check too few frames to tell one sequence
+        // from another (docs/liveness.md).
+        let steps = self.challenge.light_steps;
+        if steps != 0 && !(8..=reclaim_protocol::wire::light::MAX_LIGHT_STEPS).contains(&steps) {
+            return Err(ConfigError(format!(
+                "challenge.light_steps must be 0 (no light) or 8 to {}",
+                reclaim_protocol::wire::light::MAX_LIGHT_STEPS
+            )));
         }
         if self.policy.grant_ttl_s == 0 || self.policy.grant_ttl_s > 3600 {
             return Err(ConfigError("policy.grant_ttl_s must be 1 to 3600".into()));

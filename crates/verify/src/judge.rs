@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use reclaim_document::Date;
+use reclaim_protocol::LightSequence;
 
 use crate::capture::{decode_capture, CaptureBytes, CAPTURE_LIMITS};
 use crate::document::DocumentReader;
@@ -44,6 +45,8 @@ pub struct Evidence<'a> {
     /// Each selfie frame's encoded bytes and capture time (milliseconds).
     pub selfies: &'a [(&'a [u8], u64)],
     pub challenge: &'a [Action],
+    /// The screen colours the session drew, when it drew any.
+    pub light: Option<&'a LightSequence>,
     pub reference: Reference<'a>,
     /// What this user's earlier sessions left (`liveness::replay`).
     pub seen: &'a [SeenSession],
@@ -113,6 +116,7 @@ impl Engines {
             reference_held_by_server: matches!(evidence.reference, Reference::HeldByServer),
             selfies: &frames,
             challenge: evidence.challenge,
+            light: evidence.light,
             seen_hashes: evidence.seen,
             skip_liveness: false,
             today: evidence.today,

@@ -7,7 +7,7 @@
 //! Every part fails closed: a part that could not be judged is a reason to reject, never
 //! a pass by omission.
 
-use reclaim_protocol::Code;
+use reclaim_protocol::{Code, LightSequence};
 use std::path::Path;
 use std::time::Instant;
 
@@ -88,6 +88,8 @@ pub struct VerifyRequest<'a> {
     pub reference_held_by_server: bool,
     pub selfies: &'a [TimedFrame<'a>],
     pub challenge: &'a [Action],
+    /// The screen colours shown while the selfie was recorded, when the session drew any.
+    pub light: Option<&'a LightSequence>,
     /// What this user's earlier sessions left with the backend: per session, each frame's
     /// face hash and motion (see `liveness::replay`).
     pub seen_hashes: &'a [SeenSession],
@@ -273,6 +275,7 @@ impl Verifier<'_> {
             let report = evaluate_seen(
                 &observations,
                 request.challenge,
+                request.light,
                 request.seen_hashes,
                 &policy,
             );

@@ -3,7 +3,7 @@
 //! challenge. Exit 0 verified, 1 rejected, 2 bad input, 3 `verified_without_liveness`
 //! (`--skip-liveness`: the face matched, and nothing proves a live person).
 
-use reclaim_protocol::Code;
+use reclaim_protocol::{Code, LightSequence};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -42,6 +42,12 @@ pub struct VerifyArgs {
     /// right, up, down, center (the person's own left and right).
     #[arg(long, required_unless_present = "skip_liveness")]
     pub challenge: Option<String>,
+    /// The screen-light sequence the backend chose and the app showed from the first
+    /// frame: `colour:milliseconds` steps separated by commas (amber, green, cyan,
+    /// magenta; 350 to 2000 ms each), e.g. `cyan:420,amber:350,green:560`. Without it the
+    /// light is not judged.
+    #[arg(long)]
+    pub light: Option<String>,
     /// Frames per second of the selfie frames (their timestamps are then 1000/N apart).
     #[arg(long, conflicts_with = "timestamps")]
     pub fps: Option<f32>,
@@ -121,6 +127,10 @@ pub fn run(args: VerifyArgs) -> Exit {
             Err(e) => return fail(json, e.code(), &format!("--challenge: {e}")),
         },
         None => Vec::new(),
+    };
+    let light = match args.light.as_deref().map(LightSequence::split).transpose() {
+        Ok(l) => l,
+        Err(e) => return fail(json, Code::ChallengeInvalid, &format!("--light: {e}")),
     };
     let timestamps = match frame_times(&args) {
         Ok(t) => t,
@@ -206,6 +216,7 @@ pub fn run(args: VerifyArgs) -> Exit {
         reference_held_by_server: false,
         selfies: &frames,
         challenge: &challenge,
+        light: light.as_ref(),
         seen_hashes: &seen_sessions,
         skip_liveness: args.skip_liveness,
         today,

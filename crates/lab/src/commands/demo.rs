@@ -147,6 +147,9 @@ file = {directory:?}
 # The demo's frames come from files: the attestation declares a file-backed camera,
 # which production policy refuses.
 allow_virtual_camera = true
+[challenge]
+# Files made before the session cannot answer its screen light.
+light_steps = 0
 "#,
         key = dir.join("data.key").display().to_string(),
         db = dir.join("reclaim.db").display(),

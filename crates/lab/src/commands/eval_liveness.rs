@@ -431,7 +431,7 @@ fn judge(
 ) -> Result<LivenessReport, String> {
     let frames = TimedFrame::all(p.frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     let observations = observe_all(engine, &frames, threads.max(1)).map_err(|e| e.to_string())?;
-    Ok(evaluate(&observations, &p.challenge, &p.seen, policy))
+    Ok(evaluate(&observations, &p.challenge, None, &p.seen, policy))
 }
 
 /// One head model per usable frontal photo in `dir` (IDENTITY-N.jpg), of two people at

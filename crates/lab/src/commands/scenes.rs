@@ -162,6 +162,7 @@ pub fn device_run(
             id_back: None,
             selfies: &selfies,
             challenge: &actions,
+            light: None,
             reference: if id_jpeg.is_some() {
                 Reference::IdPortrait
             } else {

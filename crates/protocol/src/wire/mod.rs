@@ -34,6 +34,7 @@ pub mod decision;
 pub mod devices;
 pub mod error;
 pub mod evidence;
+pub mod light;
 pub mod limits;
 pub mod password;
 pub mod resets;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::challenge::ChallengeAction;
+use super::light::LightSequence;
 use super::RecoveryAction;
 
 /// `POST /v1/sessions`.
@@ -61,6 +62,10 @@ pub struct SessionView {
     pub expires_at: i64,
     pub steps: Vec<Step>,
     pub challenge: Vec<ChallengeAction>,
+    /// The screen colours to show while the selfie is recorded (`wire::light`); absent
+    /// when the server's policy leaves the light out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<LightSequence>,
     /// What the attestation's `aud` must be.
     pub audience: String,
     pub action: RecoveryAction,
@@ -71,7 +76,7 @@ pub struct SessionView {
     pub login: Option<String>,
 }
 
-super::debug_without_secrets!(SessionView { session_id, nonce, expires_at, steps, challenge, audience, action, protocol_version, login } secret { session_token });
+super::debug_without_secrets!(SessionView { session_id, nonce, expires_at, steps, challenge, light, audience, action, protocol_version, login } secret { session_token });
 
 impl SessionView {
     pub fn needs_document(&self) -> bool {

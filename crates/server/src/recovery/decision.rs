@@ -482,6 +482,7 @@ async fn judge(
             )
         })?;
         let challenge = session.challenge.clone();
+        let light = session.light.clone();
         let seen = store::replay::seen_sessions(&app.store, capture_key).await?;
         // The engine, then the run, within one deadline; the slot goes into the run, which
         // keeps it (and its account busy) until it really ends (admission.rs).
@@ -502,6 +503,7 @@ async fn judge(
                 id_back: ev.id_back.as_deref(),
                 selfies: &selfies,
                 challenge: &challenge,
+                light: light.as_ref(),
                 reference: match (needs_document, template_owned.as_ref()) {
                     (true, _) => Reference::IdPortrait,
                     (false, Some(t)) => Reference::Template(t),

@@ -325,7 +325,7 @@ pub async fn authorize(
     let handoff = new_secret("rh_")?;
     let browser_secret = new_secret("rb_")?;
     let expires_at = t + policy.session_ttl_s as i64;
-    let challenge = new_challenge(policy.challenge_turns);
+    let drawn = new_challenge(&app.config.challenge)?;
     // A login of its own per verification: no account is behind it, so neither the
     // lockouts nor the replay check mix one person's verification with another's.
     let login = format!("idv:{session_id}");
@@ -341,7 +341,8 @@ pub async fn authorize(
             action: RecoveryAction::VerifyIdentity,
             device_key: "idv:browser",
             nonce: &nonce,
-            challenge: &challenge,
+            challenge: &drawn.actions,
+            light: drawn.light.as_ref(),
             steps: &steps,
             created_at: t,
             expires_at,

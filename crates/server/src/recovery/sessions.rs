@@ -14,6 +14,7 @@ use reclaim_protocol::wire::limits::{MAX_DEVICE_ID_BYTES, MAX_LOGIN_CHARS, MAX_S
 use reclaim_protocol::wire::sessions::{
     HandoffClaim, HandoffView, SessionRequest, SessionState, SessionStatus, SessionView, Step,
 };
+use reclaim_protocol::wire::challenge::{draw, os_random_u32, ChallengeSpec, DrawnChallenge};
 use reclaim_protocol::{ChallengeAction, PROTOCOL_VERSION};
 use subtle::ConstantTimeEq;
 
@@ -22,10 +23,6 @@ use crate::crypto::{new_id, new_secret, secret_hash};
 use crate::error::ApiError;
 use crate::store::{self, now, StoreError};
 use crate::{devices, limits, App};
-
-/// The poses a challenge is drawn from. Up and down are left out: with five landmarks
-/// the engine cannot read pitch reliably enough (docs/liveness.md).
-const TURNS: [ChallengeAction; 2] = [ChallengeAction::Left, ChallengeAction::Right];
 
 pub use crate::store::sessions::Session;
 
@@ -38,6 +35,7 @@ fn view(s: &Session, app: &App, token: &str, login: Option<&str>) -> SessionView
         expires_at: s.expires_at,
         steps: s.steps.clone(),
         challenge: s.challenge.clone(),
+        light: s.light.clone(),
         audience: app.config.public_url.clone(),
         action: s.action,
         protocol_version: PROTOCOL_VERSION,
@@ -83,25 +81,17 @@ pub async fn authorized(app: &App, id: &str, token: &str) -> Result<(Session, Ho
     Err(denied())
 }
 
-fn random_index(n: usize) -> usize {
-    let mut b = [0u8; 4];
-    // Falling back to 0 only makes the challenge predictable, never invalid; the nonce
-    // (which cannot fall back) is what stops replays.
-    let _ = getrandom::fill(&mut b);
-    (u32::from_le_bytes(b) as usize) % n.max(1)
-}
-
-/// `turns` random turns, never the same twice in a row, then `center`.
-pub fn new_challenge(turns: usize) -> Vec<ChallengeAction> {
-    let mut out: Vec<ChallengeAction> = Vec::new();
-    while out.len() < turns {
-        let pick = TURNS[random_index(TURNS.len())];
-        if out.last() != Some(&pick) {
-            out.push(pick);
-        }
-    }
-    out.push(ChallengeAction::Center);
-    out
+/// A session's challenge under the policy, from the operating system's randomness
+/// (`reclaim_protocol::wire::challenge::draw`, the one generator the engine's checks and
+/// the evaluation use too). No randomness is an error, never a predictable challenge: a
+/// light sequence an attacker could guess would let a prepared video answer it.
+pub fn new_challenge(spec: &ChallengeSpec) -> Result<DrawnChallenge, ApiError> {
+    draw(spec, &mut os_random_u32).ok_or_else(|| {
+        ApiError::new(
+            Code::InternalError,
+            "no challenge could be drawn (the system's random source failed)",
+        )
+    })
 }
 
 /// The key limits and the biometric lockout use for a login.
@@ -170,7 +160,7 @@ pub async fn start(app: &App, addr: &str, req: SessionRequest) -> Result<Session
     } else {
         vec![Step::Document, Step::Selfie]
     };
-    let challenge = new_challenge(app.config.policy.challenge_turns);
+    let drawn = new_challenge(&app.config.challenge)?;
     let id = new_id()?;
     let token = new_secret("rs_")?;
     let nonce = new_id()?;
@@ -188,7 +178,8 @@ pub async fn start(app: &App, addr: &str, req: SessionRequest) -> Result<Session
             action: req.action,
             device_key: &device.key_id,
             nonce: &nonce,
-            challenge: &challenge,
+            challenge: &drawn.actions,
+            light: drawn.light.as_ref(),
             steps: &steps,
             created_at: t,
             expires_at,
@@ -220,7 +211,8 @@ pub async fn start(app: &App, addr: &str, req: SessionRequest) -> Result<Session
         nonce,
         expires_at,
         steps,
-        challenge,
+        challenge: drawn.actions,
+        light: drawn.light,
         audience: app.config.public_url.clone(),
         action: req.action,
         protocol_version: PROTOCOL_VERSION,
@@ -379,10 +371,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_challenge_is_its_turns_then_center() {
-        let challenge = new_challenge(3);
-        assert_eq!(challenge.len(), 4);
-        assert_eq!(challenge.last(), Some(&ChallengeAction::Center));
-        assert!(challenge.windows(2).all(|w| w[0] != w[1]));
+    fn a_challenge_is_its_turns_then_center_and_the_light() {
+        let spec = ChallengeSpec {
+            turns: 3,
+            ..ChallengeSpec::default()
+        };
+        let drawn = new_challenge(&spec).unwrap();
+        assert_eq!(drawn.actions.len(), 4);
+        assert_eq!(drawn.actions.last(), Some(&ChallengeAction::Center));
+        assert!(drawn.actions.windows(2).all(|w| w[0] != w[1]));
+        let light = drawn.light.unwrap();
+        assert_eq!(light.steps.len(), spec.light_steps);
+        light.validate().unwrap();
+        // Two draws are different sessions' challenges.
+        assert_ne!(Some(light), new_challenge(&spec).unwrap().light);
     }
 }

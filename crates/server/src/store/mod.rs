@@ -91,6 +91,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/0013_data_key.sql")),
     (14, include_str!("../../migrations/0014_sign_in_codes.sql")),
     (15, include_str!("../../migrations/0015_idv.sql")),
+    (16, include_str!("../../migrations/0016_light.sql")),
 ];
 
 #[derive(Debug, Clone)]

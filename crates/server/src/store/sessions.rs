@@ -1,7 +1,7 @@
 //! The `sessions` table: one row per recovery attempt, from its start to its outcome.
 
 use reclaim_protocol::wire::sessions::Step;
-use reclaim_protocol::{ChallengeAction, RecoveryAction};
+use reclaim_protocol::{ChallengeAction, LightSequence, RecoveryAction};
 use sqlx::Row;
 
 use super::{Store, StoreError, Tx};
@@ -18,6 +18,8 @@ pub struct Session {
     pub nonce: String,
     pub nonce_used: bool,
     pub challenge: Vec<ChallengeAction>,
+    /// The screen colours drawn for the selfie; `None` when the policy left them out.
+    pub light: Option<LightSequence>,
     pub steps: Vec<Step>,
     pub state: String,
     pub expires_at: i64,
@@ -56,7 +58,7 @@ pub(crate) fn stored_lists(
 
 pub async fn load(store: &Store, id: &str) -> Result<Option<Session>, StoreError> {
     let row = bound!(
-        "SELECT id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, expires_at, follower_token_hash, handoff_hash, handoff_expires_at FROM sessions WHERE id = $1";
+        "SELECT id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, expires_at, follower_token_hash, handoff_hash, handoff_expires_at, light FROM sessions WHERE id = $1";
         id
     )
     .fetch_optional(&store.pool)
@@ -67,6 +69,13 @@ pub async fn load(store: &Store, id: &str) -> Result<Option<Session>, StoreError
     let steps: String = r.try_get(9)?;
     let nonce_used: i64 = r.try_get(7)?;
     let (steps, challenge) = stored_lists(&steps, &challenge)?;
+    let light: Option<String> = r.try_get(15)?;
+    // Read back strictly, as the challenge: a sequence this build cannot judge is a
+    // broken row, never a session judged without its light.
+    let light = light
+        .map(|l| LightSequence::split(&l))
+        .transpose()
+        .map_err(|e| StoreError::Config(format!("invalid light in sessions: {e}")))?;
     Ok(Some(Session {
         id: r.try_get(0)?,
         token_hash: r.try_get(1)?,
@@ -78,6 +87,7 @@ pub async fn load(store: &Store, id: &str) -> Result<Option<Session>, StoreError
         nonce: r.try_get(6)?,
         nonce_used: nonce_used != 0,
         challenge,
+        light,
         steps,
         state: r.try_get(10)?,
         expires_at: r.try_get(11)?,
@@ -97,6 +107,7 @@ pub struct NewSession<'a> {
     pub device_key: &'a str,
     pub nonce: &'a str,
     pub challenge: &'a [ChallengeAction],
+    pub light: Option<&'a LightSequence>,
     pub steps: &'a [Step],
     pub created_at: i64,
     pub expires_at: i64,
@@ -106,11 +117,11 @@ pub struct NewSession<'a> {
 /// Writes a new `open` session.
 pub async fn insert(tx: &mut Tx<'_>, s: NewSession<'_>) -> Result<(), StoreError> {
     bound!(
-        "INSERT INTO sessions (id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, reasons, created_at, expires_at, client_addr) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, 'open', '', $10, $11, $12)";
+        "INSERT INTO sessions (id, token_hash, login, user_ref, action, device_key, nonce, nonce_used, challenge, steps, state, reasons, created_at, expires_at, client_addr, light) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, 'open', '', $10, $11, $12, $13)";
         s.id, s.token_hash, s.login, s.user_ref, s.action.as_str(), s.device_key, s.nonce,
         ChallengeAction::join(s.challenge), join_steps(s.steps), s.created_at, s.expires_at,
-        s.client_addr
+        s.client_addr, s.light.map(LightSequence::join)
     )
     .execute(&mut **tx)
     .await?;

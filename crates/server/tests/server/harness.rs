@@ -93,6 +93,8 @@ pub struct Options {
     pub default_policy: bool,
     /// The address to listen on; `127.0.0.1:0` (any free port) when `None`.
     pub listen: Option<String>,
+    /// Screen-light steps each session draws; 0 (no light) unless a test lights its frames.
+    pub light_steps: usize,
 }
 
 pub fn random_hex_key() -> String {
@@ -127,11 +129,17 @@ reset_lease_s = 5
 managed_requires_evidence = {requires_evidence}
 {policy}
 
+# The scenarios' selfies are files made before a session draws its screen light: they
+# cannot answer one. The light's own tests (light.rs) ask for it and light their frames.
+[challenge]
+light_steps = {light_steps}
+
 {extra}
 "#,
         listen = options.listen.as_deref().unwrap_or("127.0.0.1:0"),
         reverify = options.reverify,
         requires_evidence = options.default_policy,
+        light_steps = options.light_steps,
         policy = options.policy,
         models = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"),
         dir_file = dir.join("dir.json").display(),

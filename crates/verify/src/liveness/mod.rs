@@ -23,6 +23,7 @@
 pub mod challenge;
 pub mod cues;
 pub mod identity;
+pub mod light;
 pub mod motion;
 pub mod observe;
 pub mod passive;
@@ -30,7 +31,7 @@ pub mod planarity;
 pub mod replay;
 pub mod surface;
 
-use reclaim_protocol::Code;
+use reclaim_protocol::{Code, LightSequence};
 use serde::Serialize;
 
 pub use challenge::{parse_challenge, Action, ChallengeResult, MAX_CHALLENGE_ACTIONS};
@@ -118,6 +119,18 @@ pub struct LivenessPolicy {
     /// With an operator's passive model configured: the least median live probability
     /// over usable frames. `None` (the default): no passive model, no passive check.
     pub passive_min_live: Option<f32>,
+    /// The screen-light check ([`light`]): least correlation of the face's light with the
+    /// session's sequence, at the best latency. It must also beat every other sequence
+    /// tried ([`light::NULL_SEQUENCES`]).
+    pub light_min_correlation: f32,
+    /// Fewest usable frames within the light sequence's time.
+    pub light_min_frames: usize,
+    /// Below this movement of the face's chromaticity (RMS, natural-log units) nothing
+    /// can be judged: `liveness_light_insufficient`.
+    pub light_min_signal: f32,
+    /// Least swing of the two sides' light gain with the yaw (see [`light`]): a flat
+    /// surface or a tint has none.
+    pub light_min_swing: f32,
 }
 
 impl Default for LivenessPolicy {
@@ -143,6 +156,10 @@ impl Default for LivenessPolicy {
             max_pose_jump_deg_per_100ms: 40.0,
             min_wrong_frames: 2,
             passive_min_live: None,
+            light_min_correlation: 0.5,
+            light_min_frames: 10,
+            light_min_signal: 0.004,
+            light_min_swing: 0.15,
             min_self_similarity: 0.45,
             max_faceless_frames: 2,
         }
@@ -184,12 +201,18 @@ pub enum LivenessReason {
     LivenessFaceChanged,
     /// `liveness_passive_spoof`: the operator's passive model judged the faces a spoof.
     LivenessPassiveSpoof,
+    /// `liveness_light_insufficient`: the screen's light did not show on the face.
+    LivenessLightInsufficient,
+    /// `liveness_light_mismatch`: the face's colour did not follow the session's light.
+    LivenessLightMismatch,
+    /// `liveness_light_flat`: the light fell evenly, as on a flat picture or a tint.
+    LivenessLightFlat,
 }
 
 reclaim_protocol::serialize_as_code!(LivenessReason);
 
 impl LivenessReason {
-    pub const ALL: [LivenessReason; 15] = [
+    pub const ALL: [LivenessReason; 18] = [
         LivenessReason::LivenessInsufficientFrames,
         LivenessReason::LivenessInvalidInput,
         LivenessReason::LivenessChallengeNotCompleted,
@@ -205,6 +228,9 @@ impl LivenessReason {
         LivenessReason::LivenessFaceLost,
         LivenessReason::LivenessFaceChanged,
         LivenessReason::LivenessPassiveSpoof,
+        LivenessReason::LivenessLightInsufficient,
+        LivenessReason::LivenessLightMismatch,
+        LivenessReason::LivenessLightFlat,
     ];
 
     /// The registry's code for it.
@@ -225,6 +251,9 @@ impl LivenessReason {
             LivenessReason::LivenessFaceLost => Code::LivenessFaceLost,
             LivenessReason::LivenessFaceChanged => Code::LivenessFaceChanged,
             LivenessReason::LivenessPassiveSpoof => Code::LivenessPassiveSpoof,
+            LivenessReason::LivenessLightInsufficient => Code::LivenessLightInsufficient,
+            LivenessReason::LivenessLightMismatch => Code::LivenessLightMismatch,
+            LivenessReason::LivenessLightFlat => Code::LivenessLightFlat,
         }
     }
 
@@ -260,6 +289,10 @@ impl LivenessReason {
             LivenessReason::LivenessFaceLost => {
                 "Your face left the picture. Keep your whole face in view while you move."
             }
+            LivenessReason::LivenessLightInsufficient => {
+                "The screen's colours did not show on your face. Move somewhere less bright, \
+                 turn the screen's brightness up, face the screen and try again."
+            }
             LivenessReason::LivenessPlanarMotion
             | LivenessReason::LivenessParallaxInconsistent
             | LivenessReason::LivenessStaticFrames
@@ -267,7 +300,9 @@ impl LivenessReason {
             | LivenessReason::LivenessMotionTooRegular
             | LivenessReason::LivenessPoseJump
             | LivenessReason::LivenessFaceChanged
-            | LivenessReason::LivenessPassiveSpoof => {
+            | LivenessReason::LivenessPassiveSpoof
+            | LivenessReason::LivenessLightMismatch
+            | LivenessReason::LivenessLightFlat => {
                 "We could not confirm that a live person took part. Use your phone's own \
                  camera, in person, and try again."
             }
@@ -456,6 +491,8 @@ pub struct LivenessReport {
     /// heads scored 0.64 to 0.91 and tilted prints from 0.79, too close to set a threshold
     /// (docs/liveness.md).
     pub surface_fit: Option<f32>,
+    /// The screen-light check's measures and verdict, when the session drew a light.
+    pub light: Option<light::LightResult>,
 }
 
 /// Runs every liveness check on a capture's observations (in capture order) against the
@@ -465,6 +502,7 @@ pub struct LivenessReport {
 pub fn evaluate(
     observations: &[FrameObservation],
     challenge: &[Action],
+    light: Option<&LightSequence>,
     seen: &[u64],
     policy: &LivenessPolicy,
 ) -> LivenessReport {
@@ -473,7 +511,7 @@ pub fn evaluate(
     } else {
         vec![replay::SeenSession::hashes_only(seen)]
     };
-    evaluate_seen(observations, challenge, &sessions, policy)
+    evaluate_seen(observations, challenge, light, &sessions, policy)
 }
 
 /// As [`evaluate`], against this user's earlier sessions as the backend kept them (face
@@ -481,6 +519,7 @@ pub fn evaluate(
 pub fn evaluate_seen(
     observations: &[FrameObservation],
     challenge: &[Action],
+    light: Option<&LightSequence>,
     seen: &[replay::SeenSession],
     policy: &LivenessPolicy,
 ) -> LivenessReport {
@@ -491,7 +530,11 @@ pub fn evaluate_seen(
         .windows(2)
         .all(|w| w[1].timestamp_ms > w[0].timestamp_ms);
     let one_size = observations.windows(2).all(|w| w[1].size == w[0].size);
-    if !ordered || !one_size || challenge::validate_challenge(challenge).is_err() {
+    if !ordered
+        || !one_size
+        || challenge::validate_challenge(challenge).is_err()
+        || light.is_some_and(|l| l.validate().is_err())
+    {
         reasons.push(LivenessReason::LivenessInvalidInput);
     }
     let usable_flags: Vec<bool> = observations.iter().map(FrameObservation::usable).collect();
@@ -665,6 +708,34 @@ pub fn evaluate_seen(
         );
     }
 
+    // The screen's light, when the session drew one.
+    let light_result = light.map(|seq| light::judge_light(observations, seq, policy));
+    if let Some(r) = &light_result {
+        checks.push(LivenessCheck {
+            name: "light_correlation",
+            score: r.correlation,
+            threshold: policy.light_min_correlation,
+            rule: "at_least",
+            passed: r.verdict != light::LightVerdict::Mismatch
+                && r.verdict != light::LightVerdict::Insufficient,
+        });
+        checks.push(LivenessCheck {
+            name: "light_swing",
+            score: r.swing.unwrap_or(0.0),
+            threshold: policy.light_min_swing,
+            rule: "at_least",
+            passed: r.verdict == light::LightVerdict::Passed,
+        });
+        match r.verdict {
+            light::LightVerdict::Passed => {}
+            light::LightVerdict::Insufficient => {
+                reasons.push(LivenessReason::LivenessLightInsufficient)
+            }
+            light::LightVerdict::Mismatch => reasons.push(LivenessReason::LivenessLightMismatch),
+            light::LightVerdict::Flat => reasons.push(LivenessReason::LivenessLightFlat),
+        }
+    }
+
     // Frozen and replayed frames.
     let thumbs: Vec<_> = observations.iter().map(|o| o.thumbnail.as_ref()).collect();
     let frozen = replay::static_pairs(&thumbs, policy.min_frame_change);
@@ -795,6 +866,7 @@ pub fn evaluate_seen(
         },
         replay_motion_distance: finding.motion_distance,
         surface_fit,
+        light: light_result,
         frames,
         cues: cue_summary(observations),
     }

@@ -8,6 +8,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::cues::{frame_cues, FrameCues};
+use super::light::LightSample;
 use super::passive::PassiveModel;
 use super::replay::{FrameHashes, Thumbnail};
 use super::surface::FacePatch;
@@ -73,6 +74,10 @@ pub struct FrameObservation {
     pub face_patch: Option<FacePatch>,
     /// The operator's passive model's live probability, when one is configured.
     pub passive_live: Option<f32>,
+    /// The light on the face's skin cells and the background, for the screen-light
+    /// check (see [`super::light`]).
+    #[serde(skip)]
+    pub light: Option<LightSample>,
 }
 
 impl FrameObservation {
@@ -149,6 +154,7 @@ pub fn observation_from_analysis(
         thumbnail: Thumbnail::of(image),
         face_patch: face.and_then(|f| FacePatch::of(image, f.bbox)),
         passive_live: None,
+        light: face.and_then(|f| LightSample::of(image, &f.landmarks, f.bbox)),
     }
 }
 
@@ -297,6 +303,7 @@ pub(crate) mod tests {
             thumbnail: None,
             face_patch: None,
             passive_live: None,
+            light: None,
         }
     }
 

@@ -53,7 +53,7 @@ fn capture(nose_depth: f32, noisy: bool) -> Vec<FrameObservation> {
 }
 
 fn run(observations: &[FrameObservation], seen: &[u64]) -> LivenessReport {
-    evaluate(observations, &challenge(), seen, &LivenessPolicy::default())
+    evaluate(observations, &challenge(), None, seen, &LivenessPolicy::default())
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn malformed_evidence_fails_closed() {
         .reasons
         .contains(&LivenessReason::LivenessInvalidInput));
     let obs = capture(0.4, true);
-    let report = evaluate(&obs, &[], &[], &LivenessPolicy::default());
+    let report = evaluate(&obs, &[], None, &[], &LivenessPolicy::default());
     assert!(!report.live);
     assert!(report
         .reasons
@@ -259,7 +259,7 @@ fn a_face_that_reads_pitched_down_when_level_is_judged_from_its_own_level() {
         relative_pitch: false,
         ..LivenessPolicy::default()
     };
-    let report = evaluate(&obs, &challenge(), &[], &absolute);
+    let report = evaluate(&obs, &challenge(), None, &[], &absolute);
     assert!(!report.live);
     assert_eq!(report.pitch_baseline_deg, 0.0);
 }
@@ -275,7 +275,7 @@ fn the_passive_model_decides_only_when_configured() {
         for o in &mut obs {
             o.passive_live = score;
         }
-        evaluate(&obs, &challenge(), &[], &policy)
+        evaluate(&obs, &challenge(), None, &[], &policy)
     };
     assert!(with_scores(Some(0.9)).live);
     let spoof = with_scores(Some(0.2));

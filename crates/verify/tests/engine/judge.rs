@@ -44,6 +44,7 @@ fn judged(
             id_back: None,
             selfies: &selfies,
             challenge: &CHALLENGE,
+            light: None,
             reference,
             seen: &[],
             today: Date::parse_iso("2026-12-01").expect("a date"),

@@ -42,7 +42,7 @@ fn actions(challenge: &[Action]) -> Vec<sequence::Action> {
 fn judge_with(frames: &[Frame], challenge: &[Action], seen: &[u64]) -> LivenessReport {
     let timed = TimedFrame::all(frames.iter().map(|f| (&f.image, f.timestamp_ms)));
     let observations = observe_all(engine(), &timed, 2).expect("frames analyse");
-    evaluate(&observations, challenge, seen, &LivenessPolicy::default())
+    evaluate(&observations, challenge, None, seen, &LivenessPolicy::default())
 }
 
 fn judge(frames: &[Frame]) -> LivenessReport {

@@ -31,6 +31,7 @@ fn judge(frames: &[Frame], challenge: &[Action], seen: &[SeenSession]) -> Livene
     evaluate_seen(
         &observe(frames),
         challenge,
+        None,
         seen,
         &LivenessPolicy::default(),
     )
@@ -258,6 +259,7 @@ fn the_same_person_coming_back_is_not_refused_as_a_replay_of_themselves() {
         let report = evaluate_seen(
             &observations,
             &challenge,
+            None,
             &sessions,
             &LivenessPolicy::default(),
         );
