@@ -122,7 +122,7 @@
   function errorState(code) {
     return {
       screen: 'error', kiosk: false, idle_timeout_s: 90, login: null, action: null, steps: [],
-      document_side: null, challenge: [], reasons: [], error: code, password_policy: null,
+      document_side: null, challenge: [], light: null, reasons: [], error: code, password_policy: null,
       password_error: null, result: null, handoff: null, camera: null, can_handoff: false,
     };
   }
@@ -165,6 +165,7 @@
   // Clears what one person typed or saw from a screen they leave.
   function leave(screen) {
     if (screen === 'password') clearPasswords();
+    if (screen === 'selfie') paintLight(null);
     if (cameraOn(screen)) {
       $('camera-alert').hidden = true;
       for (const id of ['preview-document', 'preview-selfie', 'preview-scan', 'preview-review']) $(id).removeAttribute('src');
@@ -233,6 +234,8 @@
 
     selfie(s, changed) {
       if (changed) {
+        paintLight(null);
+        $('light-way-out').open = false;
         $('start-selfie').hidden = false;
         $('start-selfie').disabled = true;
         $('selfie-progress').value = 0;
@@ -241,6 +244,11 @@
         setText('selfie-guidance', '');
       }
       $('selfie-handoff').hidden = !s.can_handoff || local.recording;
+      // The person is told before the screen changes colour, with a way out for someone
+      // who cannot look at it. Kept whatever `prefers-reduced-motion` says: the light is
+      // what the check needs, and it already stays under WCAG 2.3.1's limits.
+      $('light-notice').hidden = !hasLight(s) || local.recording;
+      $('light-frame').dataset.on = String(hasLight(s));
     },
 
     refused(s) {
@@ -526,8 +534,24 @@
     mine.readyRun = 0;
   }
 
+  function hasLight(s) {
+    return !!s && Array.isArray(s.light) && s.light.length > 0;
+  }
+
+  // Paints the colour the core gave for now (`#rrggbb`), or the neutral grey. The page
+  // never times the light itself: the core's recorder is its clock.
+  function paintLight(colour) {
+    const frame = $('light-frame');
+    const css = typeof colour === 'string' && /^#[0-9a-f]{6}$/i.test(colour) ? colour.toLowerCase() : '';
+    if (frame.dataset.light === css) return;
+    frame.dataset.light = css;
+    if (css) frame.style.backgroundColor = css;
+    else frame.style.removeProperty('background-color');
+  }
+
   function onSelfieGuidance(p, g) {
     const cameraOk = !p.camera_error;
+    paintLight(local.recording ? p.light : null);
     const codes = Array.isArray(g.codes) ? g.codes : [];
     drawFaceBox(g.face_box, codes.length > 0);
     $('selfie-progress').value = Math.max(0, Math.min(1, Number(g.progress) || 0));
@@ -565,12 +589,14 @@
     local.recording = true;
     $('start-selfie').hidden = true;
     $('selfie-handoff').hidden = true;
+    $('light-notice').hidden = true;
     setText('selfie-prompt', t('prompt.look_center'));
     $('selfie-prompt').focus(); // the button just went away; the prompt is what matters now
   }
 
   async function submitSelfie() {
     local.submitting = true;
+    paintLight(null);
     show('checking'); // at once: the decision takes seconds
     await call('submit');
   }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use reclaim_document::Date;
+use reclaim_protocol::wire::light::LightColour;
 use reclaim_protocol::Code;
 use reclaim_verify::document::DocumentReport;
 
@@ -65,6 +66,10 @@ struct Shared {
     ready_card: Option<ReadyCard>,
     code: Option<HandoffCode>,
     camera_error: Option<String>,
+    /// The camera's clock: when the newest frame arrived, and its timestamp. The screen
+    /// light is timed on the camera's clock (from the first kept frame), so the preview
+    /// reads "now" on it.
+    clock: Option<(Instant, u64)>,
     stop: bool,
     /// Analysis time of every analysed frame since the last reset (benchmarks).
     analysed_ms: Vec<f64>,
@@ -85,6 +90,8 @@ pub struct PreviewFrame {
     pub seq: u64,
     pub guidance: Guidance,
     pub camera_error: Option<String>,
+    /// The screen light's colour now, while a selfie is recorded under one.
+    pub light: Option<LightColour>,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -105,6 +112,7 @@ impl Capture {
                 ready_card: None,
                 code: None,
                 camera_error: None,
+                clock: None,
                 stop: false,
                 analysed_ms: Vec::new(),
                 frames_seen: 0,
@@ -129,15 +137,26 @@ impl Capture {
                     match source.next_frame() {
                         Ok(frame) => {
                             let image = Arc::new(frame.image);
+                            let arrived = Instant::now();
                             let mut s = lock(m);
+                            s.clock = Some((arrived, frame.t_ms));
                             // The selfie keeps its frames here, not in the analyser: a
                             // frame the analyser has no time for is still recorded.
                             if epoch == s.epoch {
                                 if let Mode::Selfie(r) = &mut s.mode {
                                     r.offer(image.clone(), frame.t_ms);
-                                    if r.done() {
-                                        // Ended by time or by the frame budget with every
-                                        // kept frame analysed: nothing else will say so.
+                                    // Once every move is made the analyser has nothing
+                                    // more to say; the light's progress is the camera's.
+                                    let (progress, prompt, done) =
+                                        (r.progress(), r.prompt(), r.done());
+                                    s.guidance.progress = progress;
+                                    if let Some(p) = prompt {
+                                        s.guidance.prompt = Some(p.to_string());
+                                    }
+                                    if done {
+                                        // Ended by time, by the frame budget with every
+                                        // kept frame analysed, or by the light's last frame:
+                                        // nothing else will say so.
                                         s.guidance.done = true;
                                     }
                                 }
@@ -198,6 +217,7 @@ impl Capture {
             seq: s.latest.seq,
             guidance: s.guidance.clone(),
             camera_error: s.camera_error.clone(),
+            light: light_now(&s),
         }
     }
 
@@ -406,6 +426,15 @@ fn analyse_loop(shared: &Arc<(Mutex<Shared>, Condvar)>, engine: &Engines) {
         }
         cv.notify_all();
     }
+}
+
+/// The recording's light at this moment on the camera's clock.
+fn light_now(s: &Shared) -> Option<LightColour> {
+    let Mode::Selfie(r) = &s.mode else {
+        return None;
+    };
+    let (arrived, t_ms) = s.clock?;
+    r.light_at(t_ms + arrived.elapsed().as_millis() as u64)
 }
 
 enum Task {

@@ -11,6 +11,7 @@ use reclaim_verify::document::Side;
 use serde::Serialize;
 
 use crate::error::{ClientError, Result};
+use crate::light::ScreenLight;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +70,9 @@ pub struct FlowState {
     pub steps: Vec<Step>,
     pub document_side: Option<Side>,
     pub challenge: Vec<ChallengeAction>,
+    /// The session's screen light, checked by the app (`[{"colour", "ms"}, ...]`); the
+    /// page tells the person before the selfie that the screen will change colour.
+    pub light: Option<ScreenLight>,
     pub reasons: Vec<String>,
     pub error: Option<String>,
     pub password_policy: Option<PasswordPolicy>,
@@ -111,6 +115,7 @@ impl Flow {
                 steps: Vec::new(),
                 document_side: None,
                 challenge: Vec::new(),
+                light: None,
                 reasons: Vec::new(),
                 error: None,
                 password_policy: None,
@@ -172,8 +177,14 @@ impl Flow {
         Ok(login.to_string())
     }
 
-    /// The session started: the first capture step.
-    pub fn session_started(&mut self, steps: Vec<Step>, challenge: Vec<ChallengeAction>) {
+    /// The session started: the first capture step. `light` is the session's, already
+    /// checked ([`ScreenLight::new`]).
+    pub fn session_started(
+        &mut self,
+        steps: Vec<Step>,
+        challenge: Vec<ChallengeAction>,
+        light: Option<ScreenLight>,
+    ) {
         let st = &mut self.state;
         st.reasons.clear();
         st.error = None;
@@ -181,6 +192,7 @@ impl Flow {
         st.password_error = None;
         st.handoff = None;
         st.challenge = challenge;
+        st.light = light;
         if steps.contains(&Step::Document) {
             st.screen = Screen::Document;
             st.document_side = Some(Side::Front);
@@ -383,6 +395,7 @@ mod tests {
                 ChallengeAction::Right,
                 ChallengeAction::Center,
             ],
+            None,
         );
         f
     }
@@ -446,6 +459,7 @@ mod tests {
         f.session_started(
             vec![Step::Selfie],
             vec![ChallengeAction::Right, ChallengeAction::Center],
+            None,
         );
         assert_eq!(f.screen(), Screen::Selfie);
         f.checking().unwrap();
@@ -540,9 +554,47 @@ mod tests {
         assert!(!f.state().can_handoff);
         f.begin().unwrap();
         f.ask("avery.quinn", RecoveryAction::ResetPassword).unwrap();
-        f.session_started(vec![Step::Document], vec![]);
+        f.session_started(vec![Step::Document], vec![], None);
         f.start_over();
         assert_eq!(f.state(), Flow::new(true, 60).state());
+    }
+
+    #[test]
+    fn the_sessions_light_is_carried_until_the_next_session_or_start_over() {
+        use reclaim_protocol::wire::light::{LightColour, LightSequence, LightStep};
+        let seq = LightSequence {
+            steps: vec![
+                LightStep {
+                    colour: LightColour::Cyan,
+                    ms: 450,
+                },
+                LightStep {
+                    colour: LightColour::Amber,
+                    ms: 350,
+                },
+            ],
+        };
+        let light = ScreenLight::new(&seq).unwrap();
+        let mut f = Flow::new(false, 90);
+        f.ask("avery.quinn", RecoveryAction::ResetMfa).unwrap();
+        f.session_started(vec![Step::Selfie], vec![], Some(light.clone()));
+        assert_eq!(f.state().light, Some(light));
+        // The page reads it as the protocol writes it.
+        let json = serde_json::to_value(f.state()).unwrap();
+        assert_eq!(
+            json["light"],
+            serde_json::json!([{"colour": "cyan", "ms": 450}, {"colour": "amber", "ms": 350}])
+        );
+        // A new session without one shows none.
+        f.session_started(vec![Step::Selfie], vec![], None);
+        assert_eq!(f.state().light, None);
+        f.session_started(
+            vec![Step::Selfie],
+            vec![],
+            ScreenLight::of_session(Some(&seq)).unwrap(),
+        );
+        f.start_over();
+        assert_eq!(f.state().light, None);
     }
 
     #[test]
@@ -550,7 +602,7 @@ mod tests {
         let mut f = Flow::new(true, 60);
         f.begin().unwrap();
         f.ask("a", RecoveryAction::Unlock).unwrap();
-        f.session_started(vec![Step::Selfie], vec![]);
+        f.session_started(vec![Step::Selfie], vec![], None);
         let view = HandoffView {
             qr_svg: String::new(),
             payload: String::new(),

@@ -35,6 +35,7 @@ use crate::frames::{CameraInfo, FrameSource, Scene};
 use crate::guidance::Guidance;
 use crate::handoff::{qr_svg, same_server};
 use crate::keystore::DeviceSigner;
+use crate::light::ScreenLight;
 use crate::selfie::SelfieRecorder;
 
 /// JPEG quality of uploaded evidence: the server's engine reads these.
@@ -61,6 +62,11 @@ pub struct Preview {
     pub height: u32,
     pub camera_error: Option<String>,
     pub guidance: Guidance,
+    /// The colour to paint around the preview now (`#rrggbb`), while the selfie is
+    /// recorded under the session's light; `null` otherwise (the page paints its
+    /// neutral grey). The core decides it from the recorder's clock: the page only
+    /// paints what it is told.
+    pub light: Option<String>,
 }
 
 struct Captured {
@@ -286,12 +292,27 @@ impl Recovery {
                 return self.fail(e);
             }
         };
+        let light = match self.checked_light(&session) {
+            Ok(l) => l,
+            Err(e) => return self.fail(e),
+        };
         self.token = session.session_token.clone().map(Zeroizing::new);
         self.flow
-            .session_started(session.steps.clone(), session.challenge.clone());
+            .session_started(session.steps.clone(), session.challenge.clone(), light);
         self.session = Some(session);
         self.enter_scene();
         Ok(self.state())
+    }
+
+    /// The session's screen light, if the app may show it. A light it must not show (too
+    /// fast, a colour repeated, too long to record) is the server's fault: the session is
+    /// not used, and nothing of the light is ever shown.
+    fn checked_light(&mut self, session: &SessionView) -> Result<Option<ScreenLight>> {
+        ScreenLight::of_session(session.light.as_ref()).inspect_err(|e| {
+            eprintln!("reclaim: the session's screen light is refused: {e}");
+            self.session = None;
+            self.token = None;
+        })
     }
 
     async fn open_session(&mut self, login: &str, action: RecoveryAction) -> Result<SessionView> {
@@ -406,6 +427,7 @@ impl Recovery {
             height,
             camera_error: p.camera_error,
             guidance: p.guidance,
+            light: p.light.map(|c| c.css()),
         })
     }
 
@@ -447,9 +469,10 @@ impl Recovery {
     pub fn start_selfie(&mut self) -> Result<AppState> {
         let capture = self.camera_on(Screen::Selfie, "start_selfie")?;
         let challenge = self.flow.state().challenge.clone();
+        let light = self.flow.state().light.clone();
         capture.set_mode(
             Scene::Selfie(challenge.clone()),
-            Mode::Selfie(Box::new(SelfieRecorder::new(&challenge))),
+            Mode::Selfie(Box::new(SelfieRecorder::new(&challenge, light))),
         );
         Ok(self.state())
     }
@@ -485,6 +508,8 @@ impl Recovery {
         let back = self.back.as_ref().map(|c| c.image.clone());
         let engine = self.engine.clone();
         let challenge = session.challenge.clone();
+        // The light the app showed (the session's, as checked when it started).
+        let light = self.flow.state().light.clone();
         // A returning user's template never leaves the server: the device judges the
         // capture and liveness, and the comparison is the server's.
         let returning = !session.needs_document();
@@ -501,6 +526,7 @@ impl Recovery {
                 back.as_deref(),
                 &frames,
                 &challenge,
+                light.as_ref(),
                 reference,
             )
         })
@@ -728,11 +754,15 @@ impl Recovery {
             Err(e) => return self.fail(e),
         };
         let login = session.login.clone().unwrap_or_default();
+        let light = match self.checked_light(&session) {
+            Ok(l) => l,
+            Err(e) => return self.fail(e),
+        };
         self.submission = None;
         self.flow.handed_over(login, session.action);
         self.token = session.session_token.clone().map(Zeroizing::new);
         self.flow
-            .session_started(session.steps.clone(), session.challenge.clone());
+            .session_started(session.steps.clone(), session.challenge.clone(), light);
         self.session = Some(session);
         self.enter_scene();
         Ok(self.state())
@@ -790,6 +820,7 @@ fn device_verify(
     back: Option<&RgbImage>,
     frames: &[crate::selfie::RecordedFrame],
     challenge: &[ChallengeAction],
+    light: Option<&ScreenLight>,
     reference: Reference<'_>,
 ) -> Result<(Verification, Vec<EvidenceFile>)> {
     let mut evidence = Vec::new();
@@ -828,7 +859,7 @@ fn device_verify(
             id_back: piece(EvidenceName::IdBack),
             selfies: &selfies,
             challenge,
-            light: None,
+            light: light.map(ScreenLight::sequence),
             reference,
             seen: &[],
             today,

@@ -12,6 +12,12 @@
 //! (and the server) will judge: a turn is never lost because the analyser was busy while
 //! the head was turned. While the analyser is behind, the prompt for the move lags and
 //! the person holds the pose a little longer, which the challenge allows.
+//!
+//! When the session has a screen light ([`ScreenLight`]), the recorder is its clock: the
+//! sequence starts at the first kept frame's timestamp, as the engine counts it, and
+//! [`SelfieRecorder::light_at`] says which colour the screen shows at a given time. The
+//! recording then ends only once the challenge is complete and frames have been kept past
+//! the light's end plus the longest delay the engine searches ([`ScreenLight::record_ms`]).
 
 use std::sync::Arc;
 
@@ -19,6 +25,8 @@ use image::RgbImage;
 use reclaim_verify::liveness::{Action, LivenessPolicy};
 
 use crate::guidance::FaceLook;
+use crate::light::ScreenLight;
+use reclaim_protocol::wire::light::LightColour;
 
 /// Frames are kept at most this often (5 per second, the rate the liveness thresholds
 /// were calibrated on).
@@ -37,6 +45,7 @@ pub struct RecordedFrame {
 
 pub struct SelfieRecorder {
     challenge: Vec<Action>,
+    light: Option<ScreenLight>,
     policy: LivenessPolicy,
     /// Index of the move asked for now.
     step: usize,
@@ -53,9 +62,11 @@ pub struct SelfieRecorder {
 }
 
 impl SelfieRecorder {
-    pub fn new(challenge: &[Action]) -> SelfieRecorder {
+    /// A recorder for `challenge`, showing `light` (already checked: see [`ScreenLight`]).
+    pub fn new(challenge: &[Action], light: Option<ScreenLight>) -> SelfieRecorder {
         SelfieRecorder {
             challenge: challenge.to_vec(),
+            light,
             policy: LivenessPolicy::default(),
             step: 0,
             held: 0,
@@ -102,9 +113,10 @@ impl SelfieRecorder {
     }
 
     /// The analyser's side: the oldest kept frame it has not looked at yet, with its
-    /// index, or `None` when it is up to date (or the challenge is complete).
+    /// index, or `None` when it is up to date (or the challenge is complete: the frames
+    /// kept after it, for the light, need no prompt).
     pub fn next_to_analyse(&self) -> Option<(usize, Arc<RgbImage>)> {
-        if self.complete() {
+        if self.challenge_done() {
             return None;
         }
         self.frames
@@ -114,10 +126,11 @@ impl SelfieRecorder {
 
     /// What the analyser found on kept frame `index` (the one [`Self::next_to_analyse`]
     /// gave): advances the challenge by its head pose. A look for any other frame is
-    /// ignored. Once the last move is held, the frames kept after it are dropped: the
-    /// recording is then exactly what an idle device would have recorded.
+    /// ignored. Once the last move is held, the frames kept after it are dropped, except
+    /// those the light still needs: the recording is then exactly what an idle device
+    /// would have recorded.
     pub fn observe(&mut self, index: usize, look: &FaceLook) {
-        if index != self.analysed || index >= self.frames.len() || self.complete() {
+        if index != self.analysed || index >= self.frames.len() || self.challenge_done() {
             return;
         }
         self.analysed += 1;
@@ -125,8 +138,20 @@ impl SelfieRecorder {
             let pitch = pitch - *self.baseline_pitch.get_or_insert(pitch);
             self.advance(yaw, pitch);
         }
-        if self.complete() {
-            self.frames.truncate(self.analysed);
+        if self.challenge_done() {
+            let for_light = match (&self.light, self.first_t) {
+                (None, _) => 0,
+                (Some(light), Some(first)) => self
+                    .frames
+                    .iter()
+                    .position(|f| f.t_ms.saturating_sub(first) >= light.record_ms())
+                    .map_or(self.frames.len(), |i| i + 1),
+                (Some(_), None) => self.frames.len(),
+            };
+            self.frames.truncate(self.analysed.max(for_light));
+            if let Some(last) = self.frames.last() {
+                self.last_t = Some(last.t_ms);
+            }
         }
     }
 
@@ -138,8 +163,12 @@ impl SelfieRecorder {
         }
     }
 
-    /// Kept frames the analyser has not looked at yet.
+    /// Kept frames the analyser has not looked at yet (none once the challenge is
+    /// complete: it has nothing more to look for).
     pub fn backlog(&self) -> usize {
+        if self.challenge_done() {
+            return 0;
+        }
         self.frames.len().saturating_sub(self.analysed)
     }
 
@@ -171,8 +200,40 @@ impl SelfieRecorder {
     }
 
     /// Every move made, the last one held, on the frames analysed so far.
-    fn complete(&self) -> bool {
+    fn challenge_done(&self) -> bool {
         self.step >= self.challenge.len()
+    }
+
+    /// Frames kept past the light's end plus the longest delay (or there is no light).
+    fn light_done(&self) -> bool {
+        match (&self.light, self.first_t, self.last_t) {
+            (None, _, _) => true,
+            (Some(light), Some(first), Some(last)) => {
+                last.saturating_sub(first) >= light.record_ms()
+            }
+            (Some(_), _, _) => false,
+        }
+    }
+
+    /// The recording holds all it needs: the challenge and the whole light.
+    fn complete(&self) -> bool {
+        self.challenge_done() && self.light_done()
+    }
+
+    /// The colour the screen shows at `t_ms` (the camera's clock, as frames are stamped):
+    /// none before the first kept frame, after the sequence, or once nothing more is kept.
+    pub fn light_at(&self, t_ms: u64) -> Option<LightColour> {
+        let light = self.light.as_ref()?;
+        let first = self.first_t?;
+        if t_ms < first || self.closed() {
+            return None;
+        }
+        light.at(t_ms - first)
+    }
+
+    /// Whether this recording shows a light.
+    pub fn has_light(&self) -> bool {
+        self.light.is_some()
     }
 
     /// No more frames are kept: the challenge is complete, the frame budget spent, or the
@@ -192,15 +253,30 @@ impl SelfieRecorder {
         self.complete() || (self.closed() && self.backlog() == 0)
     }
 
+    /// How far the recording is: the lesser of the moves made and the light's time
+    /// recorded.
     pub fn progress(&self) -> f32 {
-        if self.challenge.is_empty() {
-            return 1.0;
-        }
-        (self.step as f32 / self.challenge.len() as f32).min(1.0)
+        let moves = if self.challenge.is_empty() {
+            1.0
+        } else {
+            (self.step as f32 / self.challenge.len() as f32).min(1.0)
+        };
+        let light = match (&self.light, self.first_t, self.last_t) {
+            (None, _, _) => 1.0,
+            (Some(light), Some(first), Some(last)) => {
+                (last.saturating_sub(first) as f32 / light.record_ms() as f32).min(1.0)
+            }
+            (Some(_), _, _) => 0.0,
+        };
+        moves.min(light)
     }
 
-    /// The prompt for the move asked for now.
+    /// The prompt for the move asked for now; once every move is made and the light still
+    /// runs, to face the screen (which lights the face best).
     pub fn prompt(&self) -> Option<&'static str> {
+        if self.challenge_done() && !self.complete() {
+            return Some("look_center");
+        }
         self.challenge.get(self.step).map(|a| match a {
             Action::Left => "turn_left",
             Action::Right => "turn_right",
@@ -249,7 +325,7 @@ mod tests {
 
     #[test]
     fn prompts_follow_the_head_through_the_challenge() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Right, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Right, Action::Center], None);
         let mut t = 0;
         let mut shade = 0u8;
         let mut feed = |r: &mut SelfieRecorder, yaw: f32| {
@@ -277,7 +353,7 @@ mod tests {
 
     #[test]
     fn frames_are_kept_at_the_calibrated_rate_and_repeats_dropped() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
         r.record(frame(1), 0, &look(0.0));
         assert!(!r.due(100), "30 fps frames in between are not kept");
         assert!(r.due(RECORD_INTERVAL_MS));
@@ -289,7 +365,7 @@ mod tests {
 
     #[test]
     fn the_frame_budget_ends_a_recording_that_never_completes() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
         for i in 0..(MAX_FRAMES as u64 + 10) {
             r.record(frame((i % 250) as u8), i * 200, &look(0.0));
         }
@@ -300,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_recording_ends_when_the_longest_capture_has_gone_by() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
         r.record(frame(1), 0, &look(0.0));
         // The camera repeats one frame from then on: nothing more is kept...
         for t in (200..15_000).step_by(200) {
@@ -318,7 +394,7 @@ mod tests {
         // The camera keeps eight frames before the analyser looks at any: the turn is
         // in two of them only.
         let yaws = [0.0, 5.0, 22.0, 24.0, 3.0, -20.0, -25.0, 1.0, 0.5, 0.2, 0.1];
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Right, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Right, Action::Center], None);
         for (i, _) in yaws.iter().enumerate().take(8) {
             assert!(r.offer(Arc::new(frame(i as u8 + 1)), i as u64 * 200));
         }
@@ -356,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_recording_closed_by_time_ends_only_once_its_frames_are_analysed() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
         r.offer(Arc::new(frame(1)), 0);
         r.offer(Arc::new(frame(2)), 200);
         // The camera goes on far past the longest capture; nothing more is kept.
@@ -369,9 +445,114 @@ mod tests {
         assert_eq!(r.frames().len(), 2);
     }
 
+    /// Cyan 450 ms, amber 350, green 600: 1400 ms, recorded to 1800 ms after the first
+    /// frame.
+    fn light() -> ScreenLight {
+        use reclaim_protocol::wire::light::{LightSequence, LightStep};
+        let step = |colour, ms| LightStep { colour, ms };
+        ScreenLight::new(&LightSequence {
+            steps: vec![
+                step(LightColour::Cyan, 450),
+                step(LightColour::Amber, 350),
+                step(LightColour::Green, 600),
+            ],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_light_starts_at_the_first_kept_frame_and_the_recording_outlasts_it() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], Some(light()));
+        assert!(r.has_light());
+        assert_eq!(r.light_at(1000), None, "nothing is shown before recording");
+        // The first frame is kept at 1000 ms on the camera's clock: the light's zero.
+        let yaws = [22.0, 0.0, 0.0];
+        for (i, yaw) in yaws.iter().enumerate() {
+            r.record(frame(i as u8 + 1), 1000 + i as u64 * 200, &look(*yaw));
+        }
+        assert_eq!(r.light_at(999), None);
+        assert_eq!(r.light_at(1000), Some(LightColour::Cyan));
+        assert_eq!(r.light_at(1449), Some(LightColour::Cyan));
+        assert_eq!(r.light_at(1450), Some(LightColour::Amber));
+        assert_eq!(r.light_at(1799), Some(LightColour::Amber));
+        assert_eq!(r.light_at(1800), Some(LightColour::Green));
+        assert_eq!(r.light_at(2399), Some(LightColour::Green));
+        assert_eq!(r.light_at(2400), None, "grey again after the last step");
+        // The challenge is complete at 1400 ms; the light is not recorded whole yet.
+        assert!(!r.done());
+        assert_eq!(r.backlog(), 0, "the analyser has nothing more to look for");
+        assert!(r.next_to_analyse().is_none());
+        assert_eq!(r.prompt(), Some("look_center"));
+        assert!((r.progress() - 400.0 / 1800.0).abs() < 1e-6);
+        // Frames go on being kept until 1800 ms after the first: 2800 ms.
+        let mut t = 1400;
+        while !r.done() {
+            t += 200;
+            assert!(
+                t <= 2800,
+                "the recording went past the light's end and the tail"
+            );
+            assert!(r.due(t));
+            r.record(frame((t / 200) as u8 + 10), t, &look(0.0));
+        }
+        assert_eq!(t, 2800);
+        assert_eq!(r.frames().len(), 10);
+        assert_eq!(r.frames().last().map(|f| f.t_ms), Some(2800));
+        assert!((r.progress() - 1.0).abs() < 1e-6);
+        assert_eq!(r.prompt(), None);
+        assert!(!r.due(3000));
+        assert_eq!(r.light_at(1500), None, "nothing is shown once recorded");
+    }
+
+    #[test]
+    fn without_a_light_the_recording_ends_with_the_challenge() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
+        for (i, yaw) in [22.0, 0.0, 0.0].iter().enumerate() {
+            r.record(frame(i as u8 + 1), 1000 + i as u64 * 200, &look(*yaw));
+        }
+        assert!(r.done());
+        assert_eq!(r.frames().len(), 3);
+        assert_eq!(r.light_at(1000), None);
+    }
+
+    #[test]
+    fn frames_kept_while_the_analyser_is_behind_stop_where_the_light_is_covered() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], Some(light()));
+        // Sixteen frames, 0 to 3000 ms, kept before the analyser looks at any.
+        for i in 0..16u64 {
+            assert!(r.offer(Arc::new(frame(i as u8 + 1)), i * 200));
+        }
+        let yaws = [22.0, 0.0, 0.0];
+        while let Some((index, _)) = r.next_to_analyse() {
+            r.observe(index, &look(yaws.get(index).copied().unwrap_or(0.0)));
+        }
+        assert!(r.done());
+        // Up to the first frame at or past 1800 ms, as an idle device would have kept.
+        assert_eq!(r.frames().len(), 10);
+        assert_eq!(r.frames().last().map(|f| f.t_ms), Some(1800));
+    }
+
+    #[test]
+    fn a_light_never_recorded_whole_still_ends_the_recording() {
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], Some(light()));
+        for (i, yaw) in [22.0, 0.0, 0.0].iter().enumerate() {
+            r.record(frame(i as u8 + 1), i as u64 * 200, &look(*yaw));
+        }
+        // The camera repeats its last frame from then on: nothing more is kept...
+        for t in (600..15_000).step_by(200) {
+            r.record(frame(3), t, &look(0.0));
+        }
+        assert!(!r.done());
+        r.record(frame(3), 15_000, &look(0.0));
+        // ...and the recording still ends, for the engine to judge.
+        assert!(r.done());
+        assert_eq!(r.frames().len(), 3);
+        assert_eq!(r.light_at(200), None, "nothing is shown once it has ended");
+    }
+
     #[test]
     fn frames_without_a_face_are_kept_but_do_not_advance() {
-        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center]);
+        let mut r = SelfieRecorder::new(&[Action::Left, Action::Center], None);
         r.record(frame(1), 0, &FaceLook::default());
         assert_eq!(r.prompt(), Some("turn_left"));
         assert_eq!(r.frames().len(), 1);

@@ -409,3 +409,145 @@ fn a_phone_reads_the_qr_code_off_the_laptops_screen_and_the_laptop_follows_it() 
     l.wait_screen("done", STEP);
     laptop_display.screenshot("handoff-04-laptop-done");
 }
+
+/// The screen light, in the real app: a server that draws one for its session; the selfie
+/// screen says so before the recording, with a way out for someone who cannot look at
+/// changing colours (to the helpdesk, as the footer says); while recording, the frame
+/// around the preview takes the drawn colours in order, each for about its drawn time and
+/// never for less than the protocol's shortest step; grey before and after. The scenes
+/// were filmed before the session drew its light, so the device's own engine refuses
+/// them, and nothing changes.
+#[test]
+fn the_screen_light_is_announced_with_a_way_out_and_painted_in_the_drawn_order() {
+    use reclaim_protocol::wire::light::{LightColour, MIN_STEP_MS};
+
+    let _one = serial();
+    let display = Display::start();
+    let server = Server::start_with("e2e-light", "[challenge]\nlight_steps = 10\n");
+    let dir = scratch("app-light");
+    let app = App::start(
+        &display,
+        &dir,
+        &app_settings(&server, &scenes(Person::Avery), ""),
+    );
+    let s = &app.session;
+    identify(&app, &display, "reset_password", None);
+    s.wait_screen("selfie", STEP);
+    let state = s.js(
+        "return window.__TAURI__.core.invoke('get_state')",
+        serde_json::json!([]),
+    );
+    let drawn: Vec<(String, u64)> = state["light"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the session has a light: {state}"))
+        .iter()
+        .map(|step| {
+            let colour = LightColour::parse(step["colour"].as_str().unwrap()).unwrap();
+            let [r, g, b] = colour.srgb();
+            (format!("rgb({r}, {g}, {b})"), step["ms"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(drawn.len(), 10);
+
+    // The notice, and its way out.
+    let visible = |css: &str| {
+        s.js(
+            "const e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null",
+            serde_json::json!([css]),
+        ) == true
+    };
+    assert!(visible("#light-notice"), "the notice is shown");
+    assert_eq!(
+        s.text("#light-notice > p"),
+        english(&["ui", "light_notice"])
+    );
+    assert_eq!(
+        s.text("#light-way-out summary"),
+        english(&["ui", "light_way_out"])
+    );
+    assert!(!visible("#light-leave"), "the way out opens on request");
+    s.click("#light-way-out summary");
+    assert!(visible("#light-leave"), "the way out leads somewhere");
+    assert_eq!(s.text("#light-leave"), english(&["ui", "light_leave"]));
+    assert!(s
+        .text("#light-way-out")
+        .contains(&english(&["ui", "light_way_out_body"])));
+    display.screenshot("light-01-notice");
+    // No fade: the engine times the changes.
+    assert_eq!(
+        s.js(
+            "return getComputedStyle(document.getElementById('light-frame')).transitionDuration",
+            serde_json::json!([])
+        ),
+        "0s"
+    );
+
+    // Every colour the frame takes, with when (the page's clock), from now on.
+    s.js(
+        "const f = document.getElementById('light-frame');
+         const log = [[performance.now(), getComputedStyle(f).backgroundColor]];
+         window.__lightLog = log;
+         new MutationObserver(() => {
+           const c = getComputedStyle(f).backgroundColor;
+           if (c !== log[log.length - 1][1]) log.push([performance.now(), c]);
+         }).observe(f, { attributes: true, attributeFilter: ['style', 'data-light'] });
+         return true;",
+        serde_json::json!([]),
+    );
+    s.wait_enabled("#start-selfie", STEP);
+    s.click("#start-selfie");
+    std::thread::sleep(Duration::from_millis(1200));
+    display.screenshot("light-02-recording");
+    assert!(!visible("#light-notice"), "the notice goes once recording");
+    s.wait_screen("refused", STEP);
+    display.screenshot("light-03-refused");
+
+    let log = s.js("return window.__lightLog", serde_json::json!([]));
+    let log: Vec<(f64, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e[0].as_f64().unwrap(), e[1].as_str().unwrap().to_string()))
+        .collect();
+    let grey = log[0].1.clone();
+    assert!(
+        drawn.iter().all(|(c, _)| *c != grey),
+        "the neutral grey is no colour of the light"
+    );
+    let colours: Vec<&str> = log.iter().map(|(_, c)| c.as_str()).collect();
+    let mut expected: Vec<&str> = vec![grey.as_str()];
+    expected.extend(drawn.iter().map(|(c, _)| c.as_str()));
+    expected.push(grey.as_str());
+    assert_eq!(colours, expected, "the colours the frame took: {log:?}");
+    // The page paints what each preview answer says, so its changes carry the polling's
+    // jitter (tens of milliseconds on a busy machine) on top of the core's exact clock.
+    for (i, (lasted, (colour, ms))) in log
+        .windows(2)
+        .skip(1)
+        .map(|w| w[1].0 - w[0].0)
+        .zip(&drawn)
+        .enumerate()
+    {
+        assert!(
+            lasted >= f64::from(MIN_STEP_MS) - 120.0,
+            "step {i} ({colour}) was painted for only {lasted:.0} ms: {log:?}"
+        );
+        assert!(
+            (lasted - *ms as f64).abs() <= 250.0,
+            "step {i} ({colour}) drawn for {ms} ms, painted for {lasted:.0} ms: {log:?}"
+        );
+    }
+
+    let state = s.js(
+        "return window.__TAURI__.core.invoke('get_state')",
+        serde_json::json!([]),
+    );
+    let reasons = state["reasons"].as_array().cloned().unwrap_or_default();
+    assert!(!reasons.is_empty(), "{state}");
+    let shown = s.text("#refused-reasons");
+    for r in &reasons {
+        assert!(!shown.contains(r.as_str().unwrap()), "a raw code: {shown}");
+    }
+    assert!(password_is(&server, "the old forgotten passphrase"));
+    assert_eq!(server.directory_record(LOGIN)["password_changes"], 0);
+}

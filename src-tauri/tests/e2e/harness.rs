@@ -191,14 +191,21 @@ pub struct Server {
 
 impl Server {
     pub fn start(name: &str) -> Server {
+        Server::start_with(name, "")
+    }
+
+    /// [`Server::start`] with `sections` (TOML tables) added to its configuration, e.g. a
+    /// `[challenge]` table of its own.
+    pub fn start_with(name: &str, sections: &str) -> Server {
         let dir = scratch(name);
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let config = ServerConfig::new(&dir, port)
-            .sections(
-                "# The app registers its own key (unmanaged), which a deployment opts into.\n\
+            .sections(&format!(
+                "{sections}\n\
+                 # The app registers its own key (unmanaged), which a deployment opts into.\n\
                  [[policy.table]]\naction = \"*\"\ntier = \"unmanaged\"\nuser = \"*\"\nverdict = \"approve\"",
-            )
+            ))
             .write();
         let proc = Proc(spawn_serve(
             &binary("reclaim"),

@@ -9,6 +9,7 @@ mod failures;
 mod handoff;
 mod harness;
 mod i18n;
+mod light;
 mod paused;
 mod policies;
 mod preview;
