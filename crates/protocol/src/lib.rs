@@ -24,4 +24,3 @@ pub use keys::{DeviceKey, KeyAlgorithm, KeyId, P256DeviceKey, PublicDeviceKey, P
 pub use password::{check_password, BreachedPasswords, PasswordPolicy, PasswordProblem};
 pub use wire::light::{LightColour, LightSequence, LightStep};
 pub use wire::{ChallengeAction, RecoveryAction, PROTOCOL_VERSION};
-pub use wire::light::{LightColour, LightSequence, LightStep};

@@ -751,14 +751,14 @@ impl Config {
         if self.challenge.turns == 0 || self.challenge.turns > 6 {
             return Err(ConfigError("challenge.turns must be 1 to 6".into()));
         }
-        // Fewer steps than this leave the light check too few frames to tell one sequence
-        // from another (docs/liveness.md).
+        // Fewer steps than 8 leave the light check too few frames to tell one sequence from
+        // another; more than 14 (up to 7.8 s) would not fit the 60 frames an app records,
+        // and the app refuses such a light (docs/liveness.md).
         let steps = self.challenge.light_steps;
-        if steps != 0 && !(8..=reclaim_protocol::wire::light::MAX_LIGHT_STEPS).contains(&steps) {
-            return Err(ConfigError(format!(
-                "challenge.light_steps must be 0 (no light) or 8 to {}",
-                reclaim_protocol::wire::light::MAX_LIGHT_STEPS
-            )));
+        if steps != 0 && !(8..=14).contains(&steps) {
+            return Err(ConfigError(
+                "challenge.light_steps must be 0 (no light) or 8 to 14".into(),
+            ));
         }
         if self.policy.grant_ttl_s == 0 || self.policy.grant_ttl_s > 3600 {
             return Err(ConfigError("policy.grant_ttl_s must be 1 to 3600".into()));
