@@ -864,3 +864,50 @@ pub async fn case_with_pictures(h: &Harness) -> OpenSession {
     tx.commit().await.unwrap();
     s
 }
+
+impl Harness {
+    /// Uploads `frames` (JPEG bytes, time in the capture) as a returning user's selfie
+    /// capture, with the claims an app signs; the server's engine judges them. The answer.
+    pub async fn send_capture_answer(
+        &self,
+        s: &OpenSession,
+        device: &DeviceKey,
+        frames: &[(Vec<u8>, u64)],
+    ) -> Value {
+        let mut c = claims(s, device);
+        c.document = None;
+        c.results.clear();
+        c.face_embedding = None;
+        c.evidence = frames
+            .iter()
+            .enumerate()
+            .map(|(i, (bytes, _))| EvidenceDigest {
+                name: format!("selfie_{i:02}"),
+                sha256: hex::encode(Sha256::digest(bytes)),
+            })
+            .collect();
+        let evidence: Vec<Value> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, (bytes, t))| {
+                json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(bytes) })
+            })
+            .collect();
+        let token = sign_attestation(&c, device).unwrap();
+        let (status, body) = self.attest_token(s, &token, json!(evidence)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// As [`Harness::send_capture_answer`]: the outcome, and the reasons the audit kept.
+    pub async fn send_capture(
+        &self,
+        s: &OpenSession,
+        device: &DeviceKey,
+        frames: &[(Vec<u8>, u64)],
+    ) -> (String, Value) {
+        let body = self.send_capture_answer(s, device, frames).await;
+        let outcome = body["outcome"].as_str().unwrap_or_default().to_string();
+        (outcome, self.last_decision().await["reasons"].clone())
+    }
+}

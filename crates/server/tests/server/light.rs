@@ -9,11 +9,9 @@ use base64::Engine;
 use image::RgbImage;
 use reclaim_docgen::Rng;
 use reclaim_facegen::{genuine_lit, sequence, HeadModel, Room, Scene, ScreenLight, SkinTone};
-use reclaim_protocol::attestation::EvidenceDigest;
-use reclaim_protocol::{sign_attestation, ChallengeAction, DeviceKey, LightSequence};
+use reclaim_protocol::{ChallengeAction, LightSequence};
 use reclaim_verify::{EngineOptions, FaceEngine};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -76,42 +74,6 @@ fn jpeg(image: &RgbImage) -> Vec<u8> {
     out
 }
 
-/// Uploads `frames` as a returning user's capture: the outcome, the public reasons and
-/// the reasons the audit kept.
-async fn send(
-    h: &Harness,
-    s: &OpenSession,
-    device: &DeviceKey,
-    frames: &[(Vec<u8>, u64)],
-) -> (String, Value, Value) {
-    let mut c = claims(s, device);
-    c.document = None;
-    c.results.clear();
-    c.face_embedding = None;
-    c.evidence = frames
-        .iter()
-        .enumerate()
-        .map(|(i, (bytes, _))| EvidenceDigest {
-            name: format!("selfie_{i:02}"),
-            sha256: hex::encode(Sha256::digest(bytes)),
-        })
-        .collect();
-    let evidence: Vec<Value> = frames
-        .iter()
-        .enumerate()
-        .map(|(i, (bytes, t))| json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(bytes) }))
-        .collect();
-    let token = sign_attestation(&c, device).unwrap();
-    let (status, body) = h.attest_token(s, &token, json!(evidence)).await;
-    assert_eq!(status, 200, "{body}");
-    let outcome = body["outcome"].as_str().unwrap_or_default().to_string();
-    (
-        outcome,
-        body["reasons"].clone(),
-        h.last_decision().await["reasons"].clone(),
-    )
-}
-
 async fn the_server_judges_the_selfie_against_the_light_it_drew(db: Db) {
     let h = Harness::with(
         db,
@@ -150,7 +112,9 @@ async fn the_server_judges_the_selfie_against_the_light_it_drew(db: Db) {
     // A capture lit by its own session's light: approved.
     let s = h.session(AVERY, &laptop).await;
     let (actions, light) = drawn(&h, &s).await;
-    let (outcome, _, reasons) = send(&h, &s, &laptop, &film(&model, &actions, &light, 2)).await;
+    let (outcome, reasons) = h
+        .send_capture(&s, &laptop, &film(&model, &actions, &light, 2))
+        .await;
     assert_eq!(outcome, "approved", "{reasons}");
 
     // A capture made for another session (its moves, its light), brought to this one
@@ -159,8 +123,11 @@ async fn the_server_judges_the_selfie_against_the_light_it_drew(db: Db) {
     let other = h.session(AVERY, &laptop).await;
     let (actions, _) = drawn(&h, &s).await;
     let (_, other_light) = drawn(&h, &other).await;
-    let (outcome, public, reasons) =
-        send(&h, &s, &laptop, &film(&model, &actions, &other_light, 3)).await;
+    let answer = h
+        .send_capture_answer(&s, &laptop, &film(&model, &actions, &other_light, 3))
+        .await;
+    let (outcome, public) = (answer["outcome"].clone(), answer["reasons"].clone());
+    let reasons = h.last_decision().await["reasons"].clone();
     assert_eq!(outcome, "rejected", "{reasons}");
     assert!(
         reasons

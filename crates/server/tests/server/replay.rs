@@ -11,11 +11,9 @@ use base64::Engine;
 use image::{imageops, RgbImage};
 use reclaim_docgen::Rng;
 use reclaim_facegen::{sequence, HeadModel};
-use reclaim_protocol::attestation::EvidenceDigest;
-use reclaim_protocol::{sign_attestation, DeviceKey};
+use reclaim_protocol::DeviceKey;
 use reclaim_verify::{EngineOptions, FaceEngine};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
 use crate::harness::*;
 use crate::on_both_databases;
@@ -124,41 +122,6 @@ impl Harness {
             .await
             .unwrap();
         s
-    }
-
-    /// Uploads `frames` as a returning user's selfie capture, with the claims an app
-    /// signs; the server's engine judges them. The outcome, and the reasons the audit
-    /// kept.
-    async fn send_capture(
-        &self,
-        s: &OpenSession,
-        device: &DeviceKey,
-        frames: &[(Vec<u8>, u64)],
-    ) -> (String, Value) {
-        let mut c = claims(s, device);
-        c.document = None;
-        c.results.clear();
-        c.face_embedding = None;
-        c.evidence = frames
-            .iter()
-            .enumerate()
-            .map(|(i, (bytes, _))| EvidenceDigest {
-                name: format!("selfie_{i:02}"),
-                sha256: hex::encode(Sha256::digest(bytes)),
-            })
-            .collect();
-        let evidence: Vec<Value> = frames
-            .iter()
-            .enumerate()
-            .map(|(i, (bytes, t))| {
-                json!({ "name": format!("selfie_{i:02}"), "t_ms": t, "data": STANDARD.encode(bytes) })
-            })
-            .collect();
-        let token = sign_attestation(&c, device).unwrap();
-        let (status, body) = self.attest_token(s, &token, json!(evidence)).await;
-        assert_eq!(status, 200, "{body}");
-        let outcome = body["outcome"].as_str().unwrap_or_default().to_string();
-        (outcome, self.last_decision().await["reasons"].clone())
     }
 }
 
