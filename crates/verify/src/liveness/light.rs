@@ -429,7 +429,9 @@ pub fn judge_light(
                 return None;
             }
             Some(Frame {
-                t_ms: (o.timestamp_ms - start) as f64,
+                // Saturating: out-of-order input is refused by `evaluate` as invalid, and
+                // must not panic here first.
+                t_ms: o.timestamp_ms.saturating_sub(start) as f64,
                 yaw: f64::from(o.yaw_deg.unwrap_or(0.0)),
                 cells,
             })
@@ -647,6 +649,16 @@ mod tests {
         let face = observations(&seq, 100.0, face, 0.01, 3);
         let r = judge_light(&face, &seq, &deciding);
         assert_eq!(r.verdict, LightVerdict::Passed, "{r:?}");
+    }
+
+    #[test]
+    fn frames_out_of_order_do_not_panic_and_do_not_pass() {
+        let policy = LivenessPolicy::default();
+        let seq = sequence(5);
+        let mut obs = observations(&seq, 100.0, face, 0.01, 5);
+        obs.reverse();
+        let r = judge_light(&obs, &seq, &policy);
+        assert_ne!(r.verdict, LightVerdict::Passed, "{r:?}");
     }
 
     #[test]
