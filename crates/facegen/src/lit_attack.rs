@@ -497,7 +497,11 @@ mod tests {
                 &white.motion.poses,
                 |pose, p| project_point(model, pose, p).unwrap(),
             );
-            assert!((contrast - 1.0).abs() < 0.1, "{tint:?}: {contrast}");
+            // A multiplied tint's relative response is the same on both cheeks. An added
+            // one's is larger where the cheek is darker, so it follows the cheeks' own
+            // shading (1.19 on the face-mesh head): still far from a lit face's 2.2 or more.
+            let tolerance = if tint == Tint::AddFace { 0.25 } else { 0.1 };
+            assert!((contrast - 1.0).abs() < tolerance, "{tint:?}: {contrast}");
             // Over the whole frame the wall answers as the face does; over the face
             // only, it does not.
             let k = most_turned(&white.motion.poses);
